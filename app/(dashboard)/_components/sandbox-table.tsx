@@ -1,0 +1,285 @@
+"use client";
+
+import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
+import { ChevronLeft, ChevronRight, Trash2 } from "lucide-react";
+import Link from "next/link";
+import { usePathname, useRouter, useSearchParams } from "next/navigation";
+import { useState, useTransition } from "react";
+
+import { SANDBOX_STATUSES, isTransient, type SandboxStatus } from "@/lib/manager/states";
+import type { SandboxListView, SandboxView } from "@/lib/manager/views";
+
+import { fetchSandboxList, sandboxKeys, type ListFilters } from "../../lib/api-client";
+import { RelativeTime } from "../../components/relative-time";
+import { StatusBadge } from "../../components/status-badge";
+import {
+  AlertDialog,
+  AlertDialogCancel,
+  AlertDialogContent,
+  AlertDialogDescription,
+  AlertDialogFooter,
+  AlertDialogHeader,
+  AlertDialogTitle,
+  AlertDialogTrigger,
+} from "../../components/ui/alert-dialog";
+import { Button } from "../../components/ui/button";
+import { cn } from "../../components/ui/cn";
+import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../components/ui/table";
+import { destroySandboxesAction } from "../actions";
+import { DestroyButton } from "./destroy-dialog";
+
+const selectClass =
+  "h-8 rounded-md border border-border bg-background px-2 text-sm focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring";
+
+export function SandboxTable({
+  initial,
+  filters,
+  viewer,
+  people,
+  profiles,
+}: {
+  initial: SandboxListView;
+  filters: ListFilters;
+  viewer: { id: string; admin: boolean };
+  people: { id: string; email: string }[];
+  profiles: { id: string; title: string }[];
+}) {
+  const router = useRouter();
+  const pathname = usePathname();
+  const params = useSearchParams();
+  const queryClient = useQueryClient();
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [navigating, startNavigation] = useTransition();
+
+  const { data } = useQuery({
+    queryKey: sandboxKeys.list(filters),
+    queryFn: () => fetchSandboxList(filters),
+    initialData: initial,
+    placeholderData: keepPreviousData,
+    // Poll fast while anything on the page is moving, slowly otherwise (others' sandboxes appear too).
+    refetchInterval: (q) => (q.state.data?.rows.some((r) => isTransient(r.status)) ? 1_000 : 10_000),
+  });
+
+  function setParam(updates: Record<string, string | null>) {
+    const next = new URLSearchParams(params.toString());
+    for (const [k, v] of Object.entries(updates)) {
+      if (v === null || v === "") next.delete(k);
+      else next.set(k, v);
+    }
+    if (!("page" in updates)) next.delete("page");
+    startNavigation(() => router.replace(`${pathname}${next.size ? `?${next.toString()}` : ""}`, { scroll: false }));
+  }
+
+  function markDestroying(s: SandboxView) {
+    queryClient.setQueryData<SandboxListView>(sandboxKeys.list(filters), (old) =>
+      old ? { ...old, rows: old.rows.map((r) => (r.id === s.id ? s : r)) } : old,
+    );
+  }
+
+  const rows = data.rows;
+  const counts = data.counts;
+  const activeStatus = filters.status ?? "";
+  const destroyable = (r: SandboxView) => r.status !== "destroyed" && r.status !== "destroying" && (viewer.admin || r.owner.id === viewer.id);
+
+  return (
+    <div className="space-y-4">
+      <div className="flex flex-wrap items-center gap-2" role="toolbar" aria-label="Filters">
+        <button
+          type="button"
+          onClick={() => setParam({ status: null })}
+          className={cn("rounded-full border border-border px-3 py-1 text-xs", activeStatus === "" && "bg-foreground text-background")}
+        >
+          Active · <span className="tabular">{SANDBOX_STATUSES.filter((s) => s !== "destroyed").reduce((n, s) => n + (counts[s] ?? 0), 0)}</span>
+        </button>
+        {SANDBOX_STATUSES.map((s) => (
+          <button
+            key={s}
+            type="button"
+            data-testid={`count-${s}`}
+            onClick={() => setParam({ status: activeStatus === s ? null : s })}
+            className={cn("rounded-full border border-border px-3 py-1 text-xs", activeStatus === s && "bg-foreground text-background")}
+          >
+            {s.replace("_", " ")} · <span className="tabular">{counts[s as SandboxStatus] ?? 0}</span>
+          </button>
+        ))}
+        <div className="ml-auto flex flex-wrap items-center gap-2">
+          <label className="flex items-center gap-1.5 text-sm">
+            <input type="checkbox" checked={filters.mine === "1"} onChange={(e) => setParam({ mine: e.target.checked ? "1" : null })} data-testid="filter-mine" />
+            Mine
+          </label>
+          <select aria-label="Owner" className={selectClass} value={filters.owner ?? ""} onChange={(e) => setParam({ owner: e.target.value || null })}>
+            <option value="">Any owner</option>
+            {people.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.email}
+              </option>
+            ))}
+          </select>
+          <select aria-label="Profile" className={selectClass} value={filters.profile ?? ""} onChange={(e) => setParam({ profile: e.target.value || null })}>
+            <option value="">Any profile</option>
+            {profiles.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.title}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+
+      {viewer.admin && selected.size > 0 ? (
+        <BulkDestroy
+          rows={rows.filter((r) => selected.has(r.id))}
+          onDone={() => {
+            setSelected(new Set());
+            void queryClient.invalidateQueries({ queryKey: sandboxKeys.all });
+          }}
+        />
+      ) : null}
+
+      <Table className={cn(navigating && "opacity-70")} data-testid="sandbox-table">
+        <TableHeader>
+          <TableRow>
+            {viewer.admin ? (
+              <TableHead className="w-8">
+                <input
+                  type="checkbox"
+                  aria-label="Select all on this page"
+                  checked={rows.filter(destroyable).length > 0 && rows.filter(destroyable).every((r) => selected.has(r.id))}
+                  onChange={(e) => setSelected(new Set(e.target.checked ? rows.filter(destroyable).map((r) => r.id) : []))}
+                />
+              </TableHead>
+            ) : null}
+            <TableHead>Sandbox</TableHead>
+            <TableHead>Owner</TableHead>
+            <TableHead>Profile</TableHead>
+            <TableHead>Host</TableHead>
+            <TableHead>Status</TableHead>
+            <TableHead>Age</TableHead>
+            <TableHead>Expires</TableHead>
+            <TableHead className="text-right">
+              <span className="sr-only">Actions</span>
+            </TableHead>
+          </TableRow>
+        </TableHeader>
+        <TableBody>
+          {rows.map((r) => (
+            <TableRow key={r.id} data-testid={`row-${r.id}`} data-status={r.status}>
+              {viewer.admin ? (
+                <TableCell>
+                  <input
+                    type="checkbox"
+                    aria-label={`Select ${r.id}`}
+                    disabled={!destroyable(r)}
+                    checked={selected.has(r.id)}
+                    onChange={(e) => {
+                      const next = new Set(selected);
+                      if (e.target.checked) next.add(r.id);
+                      else next.delete(r.id);
+                      setSelected(next);
+                    }}
+                  />
+                </TableCell>
+              ) : null}
+              <TableCell>
+                <Link href={`/sandboxes/${r.id}`} className="font-mono text-sm font-medium text-primary hover:underline">
+                  {r.id}
+                </Link>
+              </TableCell>
+              <TableCell className="max-w-[14rem] truncate" title={r.owner.email}>
+                {r.owner.id === viewer.id ? <span className="font-medium">you</span> : r.owner.email}
+              </TableCell>
+              <TableCell className="max-w-[14rem] truncate" title={r.profileId}>
+                {r.profileTitle}
+              </TableCell>
+              <TableCell className="whitespace-nowrap text-muted-foreground">{r.host ? r.host.title : r.handle?.target ?? "—"}</TableCell>
+              <TableCell>
+                <StatusBadge status={r.status} />
+              </TableCell>
+              <TableCell className="text-muted-foreground">
+                <RelativeTime iso={r.createdAt} />
+              </TableCell>
+              <TableCell className="text-muted-foreground">{r.status === "destroyed" ? "—" : <RelativeTime iso={r.expiresAt} mode="until" />}</TableCell>
+              <TableCell className="text-right">
+                {destroyable(r) ? <DestroyButton sandbox={r} label={r.status === "destroy_failed" ? "Retry destroy" : "Destroy"} onDestroyed={markDestroying} /> : null}
+              </TableCell>
+            </TableRow>
+          ))}
+        </TableBody>
+      </Table>
+
+      <div className="flex items-center justify-between text-sm text-muted-foreground">
+        <span className="tabular" data-testid="page-info">
+          {data.total === 0 ? "No sandboxes" : `${(data.page - 1) * data.pageSize + 1}–${Math.min(data.page * data.pageSize, data.total)} of ${data.total}`}
+        </span>
+        <div className="flex items-center gap-2">
+          <Button variant="outline" size="sm" disabled={data.page <= 1} onClick={() => setParam({ page: String(data.page - 1) })} aria-label="Previous page">
+            <ChevronLeft aria-hidden /> Previous
+          </Button>
+          <span className="tabular">
+            Page {data.page} of {data.pages}
+          </span>
+          <Button variant="outline" size="sm" disabled={data.page >= data.pages} onClick={() => setParam({ page: String(data.page + 1) })} aria-label="Next page" data-testid="next-page">
+            Next <ChevronRight aria-hidden />
+          </Button>
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function BulkDestroy({ rows, onDone }: { rows: SandboxView[]; onDone: () => void }) {
+  const [open, setOpen] = useState(false);
+  const [pending, startTransition] = useTransition();
+  const [message, setMessage] = useState<string | null>(null);
+  function confirm() {
+    startTransition(async () => {
+      const result = await destroySandboxesAction({ ids: rows.map((r) => r.id) });
+      if (!result.ok) {
+        setMessage(result.message);
+        return;
+      }
+      const failed = result.data.filter((r) => !r.ok);
+      if (failed.length) setMessage(failed.map((f) => `${f.id}: ${"message" in f ? f.message : ""}`).join("; "));
+      else {
+        setOpen(false);
+        onDone();
+      }
+    });
+  }
+  return (
+    <div className="flex items-center gap-3 rounded-md border border-border bg-muted/50 px-3 py-2 text-sm">
+      <span>{rows.length} selected</span>
+      <AlertDialog open={open} onOpenChange={setOpen}>
+        <AlertDialogTrigger asChild>
+          <Button variant="destructive" size="sm" data-testid="bulk-destroy">
+            <Trash2 aria-hidden /> Destroy selected
+          </Button>
+        </AlertDialogTrigger>
+        <AlertDialogContent>
+          <AlertDialogHeader>
+            <AlertDialogTitle>Destroy {rows.length} sandboxes?</AlertDialogTitle>
+            <AlertDialogDescription asChild>
+              <div className="space-y-2">
+                <p>Each teardown removes exactly what is listed:</p>
+                <ul className="max-h-64 space-y-1 overflow-auto rounded-md border border-border bg-muted/50 p-3 font-mono text-xs text-foreground">
+                  {rows.map((r) => (
+                    <li key={r.id} className="break-all">
+                      {r.id}: {r.handle?.teardown.join("; ") || "nothing created yet"}
+                    </li>
+                  ))}
+                </ul>
+                {message ? <p role="alert" className="text-destructive">{message}</p> : null}
+              </div>
+            </AlertDialogDescription>
+          </AlertDialogHeader>
+          <AlertDialogFooter>
+            <AlertDialogCancel disabled={pending}>Cancel</AlertDialogCancel>
+            <Button variant="destructive" onClick={confirm} disabled={pending} data-testid="confirm-bulk-destroy">
+              {pending ? "Destroying…" : `Destroy ${rows.length}`}
+            </Button>
+          </AlertDialogFooter>
+        </AlertDialogContent>
+      </AlertDialog>
+    </div>
+  );
+}

@@ -1,0 +1,64 @@
+import { Boxes } from "lucide-react";
+import type { Metadata } from "next";
+import Link from "next/link";
+
+import { toSandboxFilter } from "@/lib/api/filters";
+import { listSandboxesQuery } from "@/lib/api/schemas";
+import { actorUserId, isAdmin } from "@/lib/auth/actor";
+import { requirePageActor } from "@/lib/auth/guards";
+import { manager } from "@/lib/manager/instance";
+
+import { PageHeader } from "../components/page-header";
+import { Button } from "../components/ui/button";
+import { EmptyState } from "../components/ui/empty-state";
+import type { ListFilters } from "../lib/api-client";
+import { SandboxTable } from "./_components/sandbox-table";
+
+export const metadata: Metadata = { title: "Overview" };
+
+export default async function OverviewPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const actor = await requirePageActor({ next: "/" });
+  const raw = Object.fromEntries(Object.entries(await searchParams).filter((e): e is [string, string] => typeof e[1] === "string"));
+  const parsed = listSandboxesQuery.safeParse(raw);
+  const query = parsed.success ? parsed.data : listSandboxesQuery.parse({});
+  const m = manager();
+  const [list, people] = await Promise.all([m.listSandboxes(toSandboxFilter(query, actor), query.page, query.pageSize), m.listPeople()]);
+  const filters: ListFilters = {};
+  for (const key of ["status", "owner", "profile", "mine", "page", "q"] as const) if (raw[key]) filters[key] = raw[key];
+  const anyFilter = Object.keys(filters).some((k) => k !== "page");
+  const profiles = m.listProfiles().filter((p) => p.usable).map((p) => ({ id: p.id, title: p.title }));
+
+  return (
+    <>
+      <PageHeader
+        title="Overview"
+        description="Every active sandbox of the team. Destroy removes exactly the workspace shown in its confirmation."
+        actions={
+          <Button asChild>
+            <Link href="/profiles">New sandbox</Link>
+          </Button>
+        }
+      />
+      {list.total === 0 && !anyFilter ? (
+        <EmptyState
+          icon={<Boxes />}
+          title="No active sandboxes"
+          description="Nobody on the team has a sandbox right now. Pick a profile to create one: a workspace on a build VM, ready in seconds."
+          action={
+            <Button asChild>
+              <Link href="/profiles">Browse profiles</Link>
+            </Button>
+          }
+        />
+      ) : (
+        <SandboxTable
+          initial={list}
+          filters={filters}
+          viewer={{ id: actorUserId(actor) ?? "", admin: isAdmin(actor) }}
+          people={people.map((p) => ({ id: p.id, email: p.email }))}
+          profiles={profiles}
+        />
+      )}
+    </>
+  );
+}

@@ -1,0 +1,86 @@
+import { AlertTriangle, BookOpen, Server } from "lucide-react";
+import type { Metadata } from "next";
+
+import { requirePageActor } from "@/lib/auth/guards";
+import { formatIssue } from "@/lib/extensions/yaml-config";
+import { manager } from "@/lib/manager/instance";
+
+import { PageHeader } from "../../components/page-header";
+import { Badge } from "../../components/ui/badge";
+import { Card, CardContent, CardDescription, CardFooter, CardHeader, CardTitle } from "../../components/ui/card";
+import { EmptyState } from "../../components/ui/empty-state";
+import { CreateSandboxButton } from "./create-sandbox-form";
+
+export const metadata: Metadata = { title: "Profiles" };
+
+export default async function ProfilesPage() {
+  await requirePageActor({ next: "/profiles" });
+  const profiles = manager().listProfiles();
+  return (
+    <>
+      <PageHeader title="Profiles" description="Pick what kind of sandbox you need. Each profile says where it runs, how long it lives and how to use it." />
+      {profiles.length === 0 ? (
+        <EmptyState title="No profiles" description="Add a profile under profiles/*.yaml (see docs/extension-sdk.md) and restart the server." />
+      ) : (
+        <div className="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
+          {profiles.map((p) => (
+            <Card key={p.id} data-testid={`profile-${p.id}`} className={p.usable ? "" : "border-destructive/50"}>
+              <CardHeader>
+                <div className="flex items-start justify-between gap-2">
+                  <CardTitle>{p.title}</CardTitle>
+                  {p.usable ? null : (
+                    <Badge tone="danger">
+                      <AlertTriangle className="size-3" aria-hidden /> invalid
+                    </Badge>
+                  )}
+                </div>
+                <CardDescription className="font-mono text-xs">{p.id}</CardDescription>
+              </CardHeader>
+              <CardContent className="space-y-3 text-sm">
+                {p.description ? <p className="text-muted-foreground">{p.description}</p> : null}
+                <dl className="grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-xs">
+                  <dt className="text-muted-foreground">Extension</dt>
+                  <dd className="font-mono">{p.extension || "—"}</dd>
+                  <dt className="text-muted-foreground">Target</dt>
+                  <dd className="flex items-center gap-1">
+                    <Server className="size-3" aria-hidden /> {p.target ?? "this server"}
+                  </dd>
+                  <dt className="text-muted-foreground">Lifetime</dt>
+                  <dd>
+                    {p.ttl || "—"} {p.maxTtl ? `(max ${p.maxTtl})` : ""}
+                  </dd>
+                </dl>
+                {p.tags.length ? (
+                  <div className="flex flex-wrap gap-1">
+                    {p.tags.map((t) => (
+                      <Badge key={t} tone="muted">
+                        {t}
+                      </Badge>
+                    ))}
+                  </div>
+                ) : null}
+                {p.errors.length ? (
+                  <ul className="space-y-1 rounded-md border border-destructive/40 bg-destructive/5 p-2 font-mono text-xs text-destructive" data-testid="profile-errors">
+                    {p.errors.map((e) => (
+                      <li key={formatIssue(e)}>{formatIssue(e)}</li>
+                    ))}
+                  </ul>
+                ) : null}
+              </CardContent>
+              <CardFooter className="justify-between">
+                {p.runbook ? (
+                  <a href={p.runbook.startsWith("http") ? p.runbook : `/docs/${p.runbook.replace(/^docs\//, "")}`} className="flex items-center gap-1 text-xs text-primary hover:underline">
+                    <BookOpen className="size-3" aria-hidden /> Runbook
+                  </a>
+                ) : (
+                  <span />
+                )}
+                {p.usable ? <CreateSandboxButton profile={p} /> : null}
+              </CardFooter>
+            </Card>
+          ))}
+        </div>
+      )}
+    </>
+  );
+}

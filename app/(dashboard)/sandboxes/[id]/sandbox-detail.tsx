@@ -1,0 +1,243 @@
+"use client";
+
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { AlertTriangle, Check, Clock, Copy, Hourglass } from "lucide-react";
+import { useEffect, useRef, useState, useTransition } from "react";
+
+import { isTransient } from "@/lib/manager/states";
+import type { SandboxDetailView, SandboxEventView } from "@/lib/manager/views";
+
+import { fetchSandbox, sandboxKeys } from "../../../lib/api-client";
+import { RelativeTime } from "../../../components/relative-time";
+import { StatusBadge } from "../../../components/status-badge";
+import { Button } from "../../../components/ui/button";
+import { Card, CardContent, CardHeader, CardTitle } from "../../../components/ui/card";
+import { cn } from "../../../components/ui/cn";
+import { extendSandboxAction } from "../../actions";
+import { DestroyButton } from "../../_components/destroy-dialog";
+
+function useLiveLog(id: string, initial: SandboxEventView[], follow: boolean, onEnd: () => void) {
+  const [events, setEvents] = useState(initial);
+  const lastId = useRef(initial.at(-1)?.id ?? 0);
+  useEffect(() => {
+    if (!follow) return;
+    const source = new EventSource(`/api/v1/sandboxes/${encodeURIComponent(id)}/events?after=${lastId.current}`);
+    const onEvent = (msg: MessageEvent<string>) => {
+      const e = JSON.parse(msg.data) as SandboxEventView;
+      if (e.id <= lastId.current) return;
+      lastId.current = e.id;
+      setEvents((prev) => [...prev, e]);
+    };
+    source.addEventListener("log", onEvent);
+    source.addEventListener("state", onEvent);
+    source.addEventListener("end", () => {
+      source.close();
+      onEnd();
+    });
+    return () => source.close();
+  }, [id, follow, onEnd]);
+  return events;
+}
+
+function CopyField({ value, label, testId }: { value: string; label: string; testId?: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <div className="flex items-center gap-2">
+      <code className="flex-1 overflow-x-auto whitespace-nowrap rounded-md border border-border bg-muted/60 px-2 py-1.5 font-mono text-xs" data-testid={testId}>
+        {value}
+      </code>
+      <Button
+        variant="outline"
+        size="icon"
+        aria-label={`Copy ${label}`}
+        onClick={() => {
+          void navigator.clipboard?.writeText(value).then(() => {
+            setCopied(true);
+            setTimeout(() => setCopied(false), 1500);
+          });
+        }}
+      >
+        {copied ? <Check aria-hidden /> : <Copy aria-hidden />}
+      </Button>
+    </div>
+  );
+}
+
+export function SandboxDetail({ initial, initialEvents }: { initial: SandboxDetailView; initialEvents: SandboxEventView[] }) {
+  const queryClient = useQueryClient();
+  const { data: s } = useQuery({
+    queryKey: sandboxKeys.detail(initial.id),
+    queryFn: () => fetchSandbox(initial.id),
+    initialData: initial,
+    refetchInterval: (q) => (q.state.data && isTransient(q.state.data.status) ? 1_000 : 15_000),
+  });
+  const transient = isTransient(s.status);
+  const [onEnd] = useState(() => () => void queryClient.invalidateQueries({ queryKey: sandboxKeys.detail(initial.id) }));
+  const events = useLiveLog(s.id, initialEvents, transient, onEnd);
+  const logRef = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = logRef.current;
+    if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 80) el.scrollTop = el.scrollHeight;
+  }, [events.length]);
+
+  const h = s.handle;
+  const logLines = events.filter((e) => e.type === "log" || e.type === "state");
+
+  return (
+    <div className="space-y-6">
+      <div className="flex flex-wrap items-start justify-between gap-4">
+        <div>
+          <div className="flex items-center gap-3">
+            <h1 className="font-mono text-2xl font-semibold tracking-tight">{s.id}</h1>
+            <StatusBadge status={s.status} />
+          </div>
+          <p className="mt-1 text-sm text-muted-foreground">
+            {s.profileTitle} · owned by {s.owner.email} · created <RelativeTime iso={s.createdAt} />
+          </p>
+        </div>
+        <div className="flex items-center gap-2">
+          {s.extendableMs > 0 && s.canDestroy ? <ExtendButton id={s.id} /> : null}
+          {s.canDestroy && s.status !== "destroyed" && s.status !== "destroying" ? (
+            <DestroyButton sandbox={s} size="default" label={s.status === "destroy_failed" ? "Retry destroy" : "Destroy"} onDestroyed={() => void queryClient.invalidateQueries({ queryKey: sandboxKeys.detail(s.id) })} />
+          ) : null}
+        </div>
+      </div>
+
+      {s.status === "failed" || s.status === "destroy_failed" ? (
+        <div role="alert" className="flex gap-3 rounded-lg border border-destructive/40 bg-destructive/5 p-4 text-sm" data-testid="failure-reason">
+          <AlertTriangle className="mt-0.5 size-4 shrink-0 text-destructive" aria-hidden />
+          <div>
+            <p className="font-medium">{s.status === "failed" ? "Create failed" : "Destroy failed — nothing was reported as removed; Retry when the cause is fixed"}</p>
+            <p className="mt-1 break-words text-muted-foreground">{s.statusReason}</p>
+          </div>
+        </div>
+      ) : null}
+      {s.queue ? (
+        <div className="flex gap-3 rounded-lg border border-border bg-muted/40 p-4 text-sm" data-testid="queue-reason">
+          <Hourglass className="mt-0.5 size-4 shrink-0" aria-hidden />
+          <div>
+            <p className="font-medium">Pending — number {s.queue.position} in the queue</p>
+            <p className="mt-1 text-muted-foreground">{s.queue.reason}</p>
+          </div>
+        </div>
+      ) : null}
+
+      <div className="grid gap-6 lg:grid-cols-3">
+        <Card className="lg:col-span-2">
+          <CardHeader>
+            <CardTitle>Workspace</CardTitle>
+          </CardHeader>
+          <CardContent className="space-y-4 text-sm">
+            {h ? (
+              <>
+                <dl className="grid grid-cols-[auto_1fr] gap-x-4 gap-y-2" data-testid="handle">
+                  <dt className="text-muted-foreground">Host</dt>
+                  <dd className="font-mono">{h.address ?? h.target}</dd>
+                  {h.port ? (
+                    <>
+                      <dt className="text-muted-foreground">SSH port</dt>
+                      <dd className="font-mono">{h.port}</dd>
+                    </>
+                  ) : null}
+                  {h.user ? (
+                    <>
+                      <dt className="text-muted-foreground">User</dt>
+                      <dd className="font-mono">{h.user}</dd>
+                    </>
+                  ) : null}
+                  <dt className="text-muted-foreground">Workspace</dt>
+                  <dd className="break-all font-mono" data-testid="workspace-path">
+                    {h.workspacePath ?? "—"}
+                  </dd>
+                  {h.hostKey ? (
+                    <>
+                      <dt className="text-muted-foreground">Host key</dt>
+                      <dd className="break-all font-mono text-xs">{h.hostKey}</dd>
+                    </>
+                  ) : null}
+                </dl>
+                {h.sshCommand && s.status === "ready" ? (
+                  <div className="space-y-1">
+                    <p className="text-xs text-muted-foreground">Open a shell in the workspace (the host key is pinned):</p>
+                    <CopyField value={h.sshCommand} label="ssh command" testId="ssh-command" />
+                  </div>
+                ) : null}
+              </>
+            ) : (
+              <p className="text-muted-foreground">Nothing has been created yet.</p>
+            )}
+          </CardContent>
+        </Card>
+        <Card>
+          <CardHeader>
+            <CardTitle>Timeline</CardTitle>
+          </CardHeader>
+          <CardContent>
+            <ol className="space-y-3 text-sm" data-testid="timeline">
+              {s.timeline.map((t) => (
+                <li key={t.id} className="flex gap-3">
+                  <Clock className="mt-0.5 size-4 shrink-0 text-muted-foreground" aria-hidden />
+                  <div className="min-w-0">
+                    <p className="font-medium">{t.status.replace("_", " ") || "event"}</p>
+                    <p className="break-words text-xs text-muted-foreground">{t.message}</p>
+                    <p className="text-xs text-muted-foreground">
+                      <time dateTime={t.at}>{new Date(t.at).toLocaleString()}</time>
+                    </p>
+                  </div>
+                </li>
+              ))}
+            </ol>
+            <dl className="mt-4 grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 border-t border-border pt-4 text-xs">
+              <dt className="text-muted-foreground">Expires</dt>
+              <dd>{s.status === "destroyed" ? "—" : <RelativeTime iso={s.expiresAt} mode="until" />}</dd>
+              <dt className="text-muted-foreground">Extension</dt>
+              <dd className="font-mono">{s.extensionId}</dd>
+            </dl>
+          </CardContent>
+        </Card>
+      </div>
+
+      <Card>
+        <CardHeader className="flex-row items-center justify-between">
+          <CardTitle>Log</CardTitle>
+          {transient ? <span className="text-xs text-muted-foreground">live</span> : null}
+        </CardHeader>
+        <CardContent>
+          <div ref={logRef} className="h-80 overflow-auto rounded-md border border-border bg-muted/40 p-3 font-mono text-xs leading-relaxed" data-testid="log" aria-live="polite">
+            {logLines.length === 0 ? <p className="text-muted-foreground">No log lines yet.</p> : null}
+            {logLines.map((e) => (
+              <div key={e.id} className={cn("whitespace-pre-wrap break-all", e.level === "error" && "text-destructive", e.level === "warn" && "text-amber-600 dark:text-amber-400", e.type === "state" && "font-semibold")}>
+                <span className="select-none text-muted-foreground">{new Date(e.at).toLocaleTimeString()} </span>
+                {e.message}
+              </div>
+            ))}
+          </div>
+        </CardContent>
+      </Card>
+    </div>
+  );
+}
+
+function ExtendButton({ id }: { id: string }) {
+  const queryClient = useQueryClient();
+  const [pending, startTransition] = useTransition();
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <div className="flex items-center gap-2">
+      {error ? <span className="text-xs text-destructive">{error}</span> : null}
+      <Button
+        variant="outline"
+        disabled={pending}
+        onClick={() =>
+          startTransition(async () => {
+            const r = await extendSandboxAction({ id, by: "2h" });
+            if (!r.ok) setError(r.message);
+            else await queryClient.invalidateQueries({ queryKey: sandboxKeys.detail(id) });
+          })
+        }
+      >
+        Extend 2h
+      </Button>
+    </div>
+  );
+}

@@ -1,0 +1,7 @@
+// GET /api/v1/profiles — every profile, usable or not (invalid ones carry their errors)
+import { defineRoute } from "@/lib/auth/guards";
+import { manager } from "@/lib/manager/instance";
+
+export const dynamic = "force-dynamic";
+
+export const GET = defineRoute({ name: "profiles.list" }, async () => Response.json(manager().listProfiles()));

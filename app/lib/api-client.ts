@@ -1,0 +1,45 @@
+// Browser-side access to /api/v1 for polling, with react-query key factories so mutations can
+// invalidate exactly what they changed.
+import type { SandboxDetailView, SandboxEventView, SandboxListView, SandboxView } from "@/lib/manager/views";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { headers: { accept: "application/json" }, cache: "no-store" });
+  if (!res.ok) {
+    const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+    throw new ApiError(res.status, body.code ?? "HTTP_ERROR", body.message ?? res.statusText);
+  }
+  return (await res.json()) as T;
+}
+
+export type ListFilters = { status?: string; owner?: string; profile?: string; mine?: string; page?: string; q?: string };
+
+export const sandboxKeys = {
+  all: ["sandboxes"] as const,
+  lists: () => [...sandboxKeys.all, "list"] as const,
+  list: (f: ListFilters) => [...sandboxKeys.lists(), f] as const,
+  detail: (id: string) => [...sandboxKeys.all, "detail", id] as const,
+  events: (id: string) => [...sandboxKeys.all, "events", id] as const,
+};
+
+export function fetchSandboxList(f: ListFilters): Promise<SandboxListView> {
+  const qs = new URLSearchParams(Object.entries(f).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""));
+  return getJson(`/api/v1/sandboxes?${qs.toString()}`);
+}
+
+export function fetchSandbox(id: string): Promise<SandboxDetailView> {
+  return getJson(`/api/v1/sandboxes/${encodeURIComponent(id)}?detail=1`);
+}
+
+export function fetchEvents(id: string, after: number): Promise<{ events: SandboxEventView[]; sandbox: SandboxView }> {
+  return getJson(`/api/v1/sandboxes/${encodeURIComponent(id)}/events?after=${after}&format=json`);
+}

@@ -1,0 +1,39 @@
+// Request shapes of the REST API and the server actions, in zod. The same schemas validate input
+// and generate the OpenAPI document (app/api/v1/openapi.json), so the two cannot drift apart.
+import { z } from "zod";
+
+import { SANDBOX_STATUSES } from "../manager/states";
+import { SANDBOX_ID_PATTERN } from "../sandbox-id";
+
+export const sandboxIdSchema = z.string().regex(SANDBOX_ID_PATTERN, { error: "not a sandbox id" });
+
+const statusList = z
+  .string()
+  .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(SANDBOX_STATUSES)));
+
+export const listSandboxesQuery = z.strictObject({
+  status: statusList.optional().describe("Comma-separated statuses; default: every status but destroyed"),
+  owner: z.string().max(100).optional().describe('A user id, or "me"'),
+  mine: z.enum(["1", "true", "0", "false"]).optional().describe("Only the caller's sandboxes"),
+  profile: z.string().max(100).optional(),
+  host: z.string().max(100).optional(),
+  q: z.string().max(100).optional().describe("Id prefix or profile text"),
+  all: z.enum(["1", "true", "0", "false"]).optional().describe("Include destroyed sandboxes"),
+  page: z.coerce.number().int().min(1).max(100_000).default(1),
+  pageSize: z.coerce.number().int().min(1).max(200).default(25),
+});
+
+export const createSandboxBody = z.strictObject({
+  profile: z.string().min(1).max(100).describe('A profile id, e.g. "profile.vm-haskell-build"'),
+  input: z.record(z.string(), z.string()).default({}).describe("Values for the inputs the profile allows"),
+});
+
+export const extendSandboxBody = z.strictObject({
+  by: z.string().regex(/^(\d+(ms|s|m|h|d))+$/, { error: "a duration such as 2h or 30m" }).describe("How much longer, e.g. 2h"),
+});
+
+export const eventsQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).default(0),
+  format: z.enum(["json", "sse"]).optional(),
+});

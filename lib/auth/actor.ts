@@ -1,0 +1,23 @@
+// Who is doing something: a signed-in person, a person through an API token, or the system itself
+// (expiry, the reaper, the reconciler). Every manager command takes an Actor; audit entries name it.
+
+export type Role = "admin" | "member";
+
+export type Actor =
+  | { kind: "user"; userId: string; label: string; role: Role; ip?: string }
+  | { kind: "token"; userId: string; label: string; role: Role; tokenId: string; ip?: string }
+  | { kind: "system"; label: string; ip?: undefined };
+
+export const SYSTEM_ACTOR: Actor = { kind: "system", label: "system" };
+
+export function systemActor(what: string): Actor {
+  return { kind: "system", label: `system (${what})` };
+}
+
+export function actorUserId(actor: Actor): string | null {
+  return actor.kind === "system" ? null : actor.userId;
+}
+
+export function isAdmin(actor: Actor): boolean {
+  return actor.kind === "system" || actor.role === "admin";
+}

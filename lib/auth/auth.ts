@@ -1,0 +1,175 @@
+// Authentication with better-auth: local email + password accounts, and single sign-on through a
+// generic OpenID Connect provider when SANDBOXER_OIDC_* is set. Sessions live in http-only cookies
+// (secure whenever the public URL is https). The first account becomes admin; later ones are members.
+// Failed sign-ins are audited with the source address.
+import "server-only";
+
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+
+import { betterAuth } from "better-auth";
+import { prismaAdapter } from "better-auth/adapters/prisma";
+import { createAuthMiddleware } from "better-auth/api";
+import { nextCookies } from "better-auth/next-js";
+import { genericOAuth } from "better-auth/plugins/generic-oauth";
+
+import { db } from "../db/client";
+import { eventCreate } from "../db/events";
+import { env, type Env } from "../env";
+import { logger } from "../logger";
+
+export const OIDC_PROVIDER_ID = "oidc";
+
+/**
+ * The cookie-signing secret: BETTER_AUTH_SECRET, or for a single embedded instance a random secret
+ * generated once into the data directory (mode 0600), so the quick start needs no configuration.
+ */
+export function authSecret(e: Env): string {
+  if (e.BETTER_AUTH_SECRET) return e.BETTER_AUTH_SECRET;
+  const file = path.join(e.dataDir, "auth-secret");
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch {
+    fs.mkdirSync(e.dataDir, { recursive: true });
+    const secret = crypto.randomBytes(32).toString("base64url");
+    try {
+      fs.writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
+      return secret;
+    } catch {
+      return fs.readFileSync(file, "utf8").trim(); // another process wrote it first
+    }
+  }
+}
+
+export function trustedOrigins(e: Env): string[] {
+  const origins = new Set<string>([new URL(e.publicUrl).origin]);
+  // The same server is often reached as both localhost and 127.0.0.1.
+  const u = new URL(e.publicUrl);
+  if (u.hostname === "127.0.0.1" || u.hostname === "localhost") {
+    origins.add(`${u.protocol}//127.0.0.1:${u.port}`);
+    origins.add(`${u.protocol}//localhost:${u.port}`);
+  }
+  for (const o of (e.SANDBOXER_TRUSTED_ORIGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean)) origins.add(o);
+  return [...origins];
+}
+
+function clientIp(headers: Headers | undefined): string | null {
+  const fwd = headers?.get("x-forwarded-for");
+  return fwd?.split(",")[0]?.trim() || headers?.get("x-real-ip") || null;
+}
+
+function buildAuth() {
+  const e = env();
+  const client = db();
+  return betterAuth({
+    appName: "sand-boxer",
+    baseURL: e.publicUrl,
+    secret: authSecret(e),
+    trustedOrigins: trustedOrigins(e),
+    database: prismaAdapter(client, { provider: e.database.provider === "sqlite" ? "sqlite" : "postgresql" }),
+    emailAndPassword: {
+      enabled: true,
+      disableSignUp: !e.SANDBOXER_ALLOW_SIGNUP,
+      minPasswordLength: 8,
+      maxPasswordLength: 256,
+    },
+    user: {
+      additionalFields: {
+        // Set by the first-account hook and by admins on the Users page; never by the sign-up body.
+        role: { type: "string", required: false, defaultValue: "member", input: false },
+      },
+    },
+    session: {
+      expiresIn: 60 * 60 * 24 * 7,
+      updateAge: 60 * 60 * 24,
+    },
+    advanced: {
+      useSecureCookies: e.publicUrl.startsWith("https://"),
+      cookiePrefix: "sandboxer",
+      ipAddress: { ipAddressHeaders: ["x-forwarded-for", "x-real-ip"] },
+    },
+    rateLimit: { enabled: e.NODE_ENV === "production" && process.env.SANDBOXER_DISABLE_RATE_LIMIT !== "1", window: 60, max: 100 },
+    databaseHooks: {
+      user: {
+        create: {
+          before: async (user) => {
+            const count = await client.user.count();
+            return { data: { ...user, role: count === 0 ? "admin" : "member" } };
+          },
+          after: async (user) => {
+            await client.event.create(
+              eventCreate({
+                type: "audit",
+                action: "user.create",
+                target: user.email,
+                result: "ok",
+                message: `Account ${user.email} created (${(user as { role?: string }).role ?? "member"})`,
+                actorId: user.id,
+                actorLabel: user.email,
+              }),
+            );
+          },
+        },
+      },
+    },
+    hooks: {
+      after: createAuthMiddleware(async (ctx) => {
+        if (!ctx.path.startsWith("/sign-in")) return;
+        const returned = ctx.context.returned as { statusCode?: number; status?: number | string } | undefined;
+        const status = returned && typeof returned === "object" ? (returned.statusCode ?? returned.status) : undefined;
+        const failed = returned instanceof Error || (typeof status === "number" && status >= 400) || typeof status === "string";
+        const email = typeof ctx.body?.email === "string" ? ctx.body.email.slice(0, 200) : null;
+        try {
+          await client.event.create(
+            eventCreate({
+              type: "audit",
+              action: "auth.sign_in",
+              target: email,
+              result: failed ? "failed" : "ok",
+              message: failed ? `Sign-in failed for ${email ?? "unknown"}` : `Signed in: ${email ?? ctx.path}`,
+              actorLabel: email,
+              sourceIp: clientIp(ctx.headers),
+            }),
+          );
+        } catch (err) {
+          logger().error({ err }, "could not audit a sign-in");
+        }
+      }),
+    },
+    plugins: [
+      ...(e.SANDBOXER_OIDC_ISSUER
+        ? [
+            genericOAuth({
+              config: [
+                {
+                  providerId: OIDC_PROVIDER_ID,
+                  name: e.SANDBOXER_OIDC_NAME,
+                  clientId: e.SANDBOXER_OIDC_CLIENT_ID!,
+                  clientSecret: e.SANDBOXER_OIDC_CLIENT_SECRET!,
+                  discoveryUrl: `${e.SANDBOXER_OIDC_ISSUER.replace(/\/$/, "")}/.well-known/openid-configuration`,
+                  scopes: ["openid", "email", "profile"],
+                  pkce: true,
+                },
+              ],
+            }),
+          ]
+        : []),
+      nextCookies(),
+    ],
+  });
+}
+
+export type Auth = ReturnType<typeof buildAuth>;
+
+const globalForAuth = globalThis as unknown as { __sandboxerAuth?: Auth };
+
+export function auth(): Auth {
+  globalForAuth.__sandboxerAuth ??= buildAuth();
+  return globalForAuth.__sandboxerAuth;
+}
+
+export function ssoEnabled(): { name: string } | null {
+  const e = env();
+  return e.SANDBOXER_OIDC_ISSUER ? { name: e.SANDBOXER_OIDC_NAME } : null;
+}

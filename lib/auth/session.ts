@@ -1,0 +1,42 @@
+// Who is calling: a session cookie (browser) or a Bearer API token (CLI, scripts). One function for
+// pages, server actions and route handlers, so they all agree.
+import "server-only";
+
+import { db } from "../db/client";
+import type { Actor, Role } from "./actor";
+import { auth } from "./auth";
+import { verifyToken } from "./tokens";
+
+function roleOf(value: unknown): Role {
+  return value === "admin" ? "admin" : "member";
+}
+
+export function sourceIp(headers: Headers): string | undefined {
+  return headers.get("x-forwarded-for")?.split(",")[0]?.trim() || headers.get("x-real-ip") || undefined;
+}
+
+/** The actor behind a request, or null when it carries neither a valid session nor a valid token. */
+export async function actorFromHeaders(headers: Headers): Promise<Actor | null> {
+  const ip = sourceIp(headers);
+  const authorization = headers.get("authorization");
+  if (authorization) {
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization);
+    if (!m) return null;
+    const found = await verifyToken(db(), m[1]!);
+    if (!found) return null;
+    return {
+      kind: "token",
+      userId: found.user.id,
+      tokenId: found.tokenId,
+      role: roleOf(found.user.role),
+      label: `${found.user.email} (token ${found.tokenName})`,
+      ip,
+    };
+  }
+  const session = await auth().api.getSession({ headers });
+  if (!session) return null;
+  // Read the role from the database, not the cached session: a demotion takes effect at once.
+  const user = await db().user.findUnique({ where: { id: session.user.id }, select: { id: true, email: true, role: true } });
+  if (!user) return null;
+  return { kind: "user", userId: user.id, role: roleOf(user.role), label: user.email, ip };
+}

@@ -1,0 +1,123 @@
+// The one Prisma client of the process. The provider comes from DATABASE_URL at run time:
+// `file:` → SQLite (better-sqlite3, the embedded default), `postgres(ql):` → PostgreSQL (pg).
+// Both generated clients have the same model API because both schemas link the same models file;
+// tests run every repository on both (tests/integration/db-*.test.ts) to keep that true.
+import "server-only";
+
+import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+
+import { PrismaClient as PostgresClient } from "@/generated/postgres/client";
+import { PrismaClient as SqliteClient } from "@/generated/sqlite/client";
+
+import { env, type DatabaseConfig } from "../env";
+
+export type Db = SqliteClient;
+export type { Prisma } from "@/generated/sqlite/client";
+/** Writes SQL NULL into a Json column (both generated clients share this runtime value). */
+export { DbNull } from "@prisma/client/runtime/client";
+
+/**
+ * better-sqlite3 gives a client ONE connection. While a transaction is open on it, any other query
+ * of the process would run inside that transaction (and vanish with its rollback). This wrapper makes
+ * queries outside the transaction wait until it ends; the adapter already serialises transactions.
+ */
+export function serializeTransactions(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => {
+      const adapter = await factory.connect();
+      let openTx: Promise<void> | null = null;
+      const waitForTx = async () => {
+        while (openTx) await openTx;
+      };
+      const queryRaw = adapter.queryRaw.bind(adapter);
+      const executeRaw = adapter.executeRaw.bind(adapter);
+      const executeScript = adapter.executeScript.bind(adapter);
+      const startTransaction = adapter.startTransaction.bind(adapter);
+      adapter.queryRaw = async (q) => {
+        await waitForTx();
+        return queryRaw(q);
+      };
+      adapter.executeRaw = async (q) => {
+        await waitForTx();
+        return executeRaw(q);
+      };
+      adapter.executeScript = async (script) => {
+        await waitForTx();
+        return executeScript(script);
+      };
+      adapter.startTransaction = async (isolationLevel) => {
+        const tx = await startTransaction(isolationLevel);
+        let release!: () => void;
+        openTx = new Promise<void>((r) => (release = r));
+        const end = () => {
+          openTx = null;
+          release();
+        };
+        const commit = tx.commit.bind(tx);
+        const rollback = tx.rollback.bind(tx);
+        tx.commit = async () => {
+          try {
+            await commit();
+          } finally {
+            end();
+          }
+        };
+        tx.rollback = async () => {
+          try {
+            await rollback();
+          } finally {
+            end();
+          }
+        };
+        return tx;
+      };
+      return adapter;
+    },
+  };
+}
+
+/** Opens a client for a database. The caller owns it ($disconnect when done). */
+export function createDb(config: DatabaseConfig, options: { poolSize?: number } = {}): Db {
+  if (config.provider === "sqlite") {
+    // `timeout` is SQLite's busy timeout: a second process (the worker, the CLI's server) waits for
+    // the write lock instead of failing at once.
+    const adapter = serializeTransactions(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 }));
+    return new SqliteClient({ adapter });
+  }
+  const adapter = new PrismaPg({ connectionString: config.url, max: options.poolSize ?? 10 });
+  return new PostgresClient({ adapter }) as unknown as Db;
+}
+
+/**
+ * Per-connection settings for SQLite: WAL lets readers run beside the one writer (several
+ * processes share the file), NORMAL sync is durable across process crashes in WAL mode.
+ */
+export async function tuneSqlite(db: Db): Promise<void> {
+  await db.$queryRawUnsafe("PRAGMA journal_mode = WAL");
+  await db.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
+  await db.$queryRawUnsafe("PRAGMA foreign_keys = ON");
+}
+
+const globalForDb = globalThis as unknown as { __sandboxerDb?: { db: Db; ready: Promise<void> } };
+
+/** The process's client (kept on globalThis so `next dev` reloads reuse it). */
+export function db(): Db {
+  if (!globalForDb.__sandboxerDb) {
+    const config = env().database;
+    const client = createDb(config);
+    const ready = config.provider === "sqlite" ? tuneSqlite(client) : Promise.resolve();
+    globalForDb.__sandboxerDb = { db: client, ready };
+  }
+  return globalForDb.__sandboxerDb.db;
+}
+
+/** Resolves once the process's client has its per-connection settings applied. */
+export async function dbReady(): Promise<Db> {
+  const client = db();
+  await globalForDb.__sandboxerDb!.ready;
+  return client;
+}

@@ -1,0 +1,69 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import { describe, expect, it } from "vitest";
+
+import { checkDataDir, parseDatabaseUrl, parseEnv, redactUrl } from "./env";
+
+describe("the environment", () => {
+  it("defaults to the embedded database in ./data, resolved to an absolute path", () => {
+    const e = parseEnv({}, "/srv/app");
+    expect(e.database).toEqual({ provider: "sqlite", url: "file:/srv/app/data/sandboxer.db", file: "/srv/app/data/sandboxer.db" });
+    expect(e.dataDir).toBe("/srv/app/data");
+    expect(e.localWorkspaceRoot).toBe("/srv/app/data/workspaces");
+    expect(e.publicUrl).toBe("http://127.0.0.1:3000");
+    expect(e.SANDBOXER_WORKER).toBe(true);
+  });
+
+  it("switches to PostgreSQL on a postgres URL", () => {
+    expect(parseDatabaseUrl("postgresql://u:p@127.0.0.1:5432/sbx", "/")).toEqual({ provider: "postgresql", url: "postgresql://u:p@127.0.0.1:5432/sbx" });
+    expect(parseDatabaseUrl("postgres://127.0.0.1/sbx", "/").provider).toBe("postgresql");
+  });
+
+  it.each([
+    ["mysql://127.0.0.1/x", "neither file:"],
+    ["file:", "names no database file"],
+    ["postgresql://127.0.0.1:5432", "names no database"],
+    ["postgresql://", "no host"],
+  ])("refuses DATABASE_URL=%s naming the variable", (url, why) => {
+    expect(() => parseEnv({ DATABASE_URL: url }, "/")).toThrow(/DATABASE_URL/);
+    expect(() => parseEnv({ DATABASE_URL: url }, "/")).toThrow(why);
+  });
+
+  it("never prints a database password", () => {
+    expect(redactUrl("postgresql://user:hunter2@db:5432/x")).toBe("postgresql://user:***@db:5432/x");
+    expect(() => parseEnv({ DATABASE_URL: "postgresql://user:hunter2@127.0.0.1:5432" }, "/")).toThrow(/^(?!.*hunter2)/);
+  });
+
+  it.each([
+    [{ PORT: "http" }, "PORT"],
+    [{ SANDBOXER_LEASE: "soon" }, "SANDBOXER_LEASE"],
+    [{ SANDBOXER_WORKER: "maybe" }, "SANDBOXER_WORKER"],
+    [{ SANDBOXER_TUNNEL_PORTS: "9-1" }, "SANDBOXER_TUNNEL_PORTS"],
+    [{ SANDBOXER_OIDC_ISSUER: "https://id.example.test" }, "SANDBOXER_OIDC_CLIENT_ID"],
+  ])("names the bad variable: %j", (source, name) => {
+    expect(() => parseEnv(source, "/")).toThrow(name);
+  });
+
+  it("checks the data directory without creating anything, and creates it only when asked", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "env-test-"));
+    const e = parseEnv({ SANDBOXER_DATA_DIR: path.join(tmp, "a", "data") }, tmp);
+    checkDataDir(e);
+    expect(fs.existsSync(path.join(tmp, "a"))).toBe(false);
+    checkDataDir(e, { create: true });
+    expect(fs.statSync(path.join(tmp, "a", "data")).isDirectory()).toBe(true);
+    fs.rmSync(tmp, { recursive: true });
+  });
+
+  it("refuses a data directory that cannot be written, naming it", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "env-test-"));
+    fs.writeFileSync(path.join(tmp, "file"), "x");
+    const underFile = parseEnv({ SANDBOXER_DATA_DIR: path.join(tmp, "file", "data") }, tmp);
+    expect(() => checkDataDir(underFile)).toThrow(/SANDBOXER_DATA_DIR: cannot create .*file\/data: .*file is not a directory/);
+    // /proc refuses mkdir even for root: an unwritable place on any Linux machine.
+    const proc = parseEnv({ SANDBOXER_DATA_DIR: "/proc/sandboxer-data" }, tmp);
+    expect(() => checkDataDir(proc)).toThrow("SANDBOXER_DATA_DIR: cannot create /proc/sandboxer-data: /proc is not writable");
+    fs.rmSync(tmp, { recursive: true });
+  });
+});

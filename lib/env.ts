@@ -1,0 +1,219 @@
+// The environment, parsed once with zod. Every variable sand-boxer reads is here, with its default;
+// `.env.example` documents the same list. An invalid value stops the process with one message that
+// names the variable — nothing else in lib/ reads process.env.
+import "server-only";
+
+import fs from "node:fs";
+import path from "node:path";
+
+import { z } from "zod";
+
+import { ConfigError } from "./errors";
+import { parseDuration } from "./duration";
+
+const bool = (def: boolean) =>
+  z
+    .enum(["1", "0", "true", "false", "on", "off", "yes", "no"])
+    .default(def ? "on" : "off")
+    .transform((v) => ["1", "true", "on", "yes"].includes(v));
+
+const duration = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v, ctx) => {
+      try {
+        return parseDuration(v);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: (e as Error).message });
+        return z.NEVER;
+      }
+    });
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+
+const portRange = z
+  .string()
+  .default("12200-12999")
+  .transform((v, ctx) => {
+    const m = /^(\d{1,5})-(\d{1,5})$/.exec(v.trim());
+    const lo = Number(m?.[1]);
+    const hi = Number(m?.[2]);
+    if (!m || lo < 1 || hi > 65535 || lo > hi) {
+      ctx.addIssue({ code: "custom", message: 'expected "<low>-<high>" within 1-65535, e.g. "12200-12999"' });
+      return z.NEVER;
+    }
+    return { low: lo, high: hi };
+  });
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  DATABASE_URL: z.string().default("file:./data/sandboxer.db"),
+  SANDBOXER_DATA_DIR: z.string().min(1).default("./data"),
+  SANDBOXER_CONFIG_DIR: z.string().min(1).default("."),
+  SANDBOXER_HOSTS_FILE: z.string().optional(),
+  SANDBOXER_LOCAL_WORKSPACE_ROOT: z.string().min(1).optional(),
+  SANDBOXER_PUBLIC_URL: z.string().url().optional(),
+  HOST: z.string().default("127.0.0.1"),
+  PORT: int(3000, 1, 65535),
+  SANDBOXER_WORKER: bool(true),
+  SANDBOXER_WORKER_CONCURRENCY: int(16, 1, 256),
+  SANDBOXER_WORKER_POLL: duration("1s"),
+  SANDBOXER_LEASE: duration("30s"),
+  SANDBOXER_MAX_ATTEMPTS: int(3, 1, 20),
+  SANDBOXER_CREATE_TIMEOUT: duration("30m"),
+  SANDBOXER_DESTROY_TIMEOUT: duration("10m"),
+  SANDBOXER_QUEUE_TIMEOUT: duration("1h"),
+  SANDBOXER_RECONCILE_INTERVAL: duration("5m"),
+  SANDBOXER_HEALTH_INTERVAL: duration("1m"),
+  SANDBOXER_SSH_IDENTITY: z.string().optional(),
+  SANDBOXER_SSH_CONNECT_TIMEOUT: duration("10s"),
+  SANDBOXER_TUNNEL_PORTS: portRange,
+  SANDBOXER_QUOTA_ACTIVE: int(5, 0, 10_000),
+  SANDBOXER_METRICS_TOKEN: z.string().min(16).optional(),
+  BETTER_AUTH_SECRET: z.string().min(32).optional(),
+  BETTER_AUTH_URL: z.string().url().optional(),
+  SANDBOXER_TRUSTED_ORIGINS: z.string().optional(),
+  SANDBOXER_OIDC_ISSUER: z.string().url().optional(),
+  SANDBOXER_OIDC_CLIENT_ID: z.string().optional(),
+  SANDBOXER_OIDC_CLIENT_SECRET: z.string().optional(),
+  SANDBOXER_OIDC_NAME: z.string().default("Single sign-on"),
+  SANDBOXER_ALLOW_SIGNUP: bool(true),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type DatabaseConfig =
+  | { provider: "sqlite"; url: string; file: string }
+  | { provider: "postgresql"; url: string };
+
+export type Env = Omit<z.infer<typeof schema>, "DATABASE_URL"> & {
+  database: DatabaseConfig;
+  dataDir: string;
+  configDir: string;
+  hostsFile: string;
+  localWorkspaceRoot: string;
+  publicUrl: string;
+};
+
+/** Parses a DATABASE_URL: `file:<path>` (SQLite, relative to `cwd`) or `postgres(ql)://…`. */
+export function parseDatabaseUrl(raw: string, cwd: string): DatabaseConfig {
+  const url = raw.trim();
+  if (url.startsWith("file:")) {
+    const file = url.slice("file:".length).replace(/^\/\/(?=\/)/, "");
+    if (!file || file.endsWith("/")) {
+      throw new ConfigError(`DATABASE_URL: "${raw}" names no database file (expected e.g. file:./data/sandboxer.db)`);
+    }
+    const abs = path.resolve(cwd, file);
+    return { provider: "sqlite", url: `file:${abs}`, file: abs };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError(`DATABASE_URL: "${redactUrl(raw)}" is not a valid PostgreSQL URL`);
+    }
+    if (!parsed.hostname && !parsed.searchParams.get("host")) {
+      throw new ConfigError(`DATABASE_URL: "${redactUrl(raw)}" has no host`);
+    }
+    if (parsed.pathname.length <= 1) {
+      throw new ConfigError(`DATABASE_URL: "${redactUrl(raw)}" names no database (expected …/<database>)`);
+    }
+    return { provider: "postgresql", url };
+  }
+  throw new ConfigError(
+    `DATABASE_URL: "${redactUrl(raw)}" is neither file:<path> (embedded SQLite) nor postgresql://… (PostgreSQL)`,
+  );
+}
+
+/** A URL with its password replaced, for messages and logs. */
+export function redactUrl(raw: string): string {
+  return raw.replace(/(\/\/[^:/@]+:)[^@/]*@/, "$1***@");
+}
+
+function issuesToMessage(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.join(".") || "(environment)"}: ${i.message}`)
+    .join("; ");
+}
+
+/**
+ * Parses an environment. Pure apart from resolving paths against `cwd`; it creates nothing.
+ * `checkDataDir` separately verifies the data directory can be written.
+ */
+export function parseEnv(source: Record<string, string | undefined>, cwd = process.cwd()): Env {
+  // Empty strings count as unset, as in most .env loaders.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) throw new ConfigError(`Invalid environment: ${issuesToMessage(result.error)}`);
+  const { DATABASE_URL, ...rest } = result.data;
+  const dataDir = path.resolve(cwd, rest.SANDBOXER_DATA_DIR);
+  const configDir = path.resolve(cwd, rest.SANDBOXER_CONFIG_DIR);
+  const database = parseDatabaseUrl(DATABASE_URL, cwd);
+  if (rest.SANDBOXER_OIDC_ISSUER && !(rest.SANDBOXER_OIDC_CLIENT_ID && rest.SANDBOXER_OIDC_CLIENT_SECRET)) {
+    throw new ConfigError(
+      "Invalid environment: SANDBOXER_OIDC_CLIENT_ID and SANDBOXER_OIDC_CLIENT_SECRET are required when SANDBOXER_OIDC_ISSUER is set",
+    );
+  }
+  if (rest.NODE_ENV === "production" && rest.BETTER_AUTH_SECRET === undefined && database.provider === "postgresql") {
+    // Several instances share PostgreSQL: a per-instance generated secret would sign cookies the others reject.
+    throw new ConfigError("Invalid environment: BETTER_AUTH_SECRET is required with PostgreSQL (at least 32 characters)");
+  }
+  return {
+    ...rest,
+    database,
+    dataDir,
+    configDir,
+    hostsFile: path.resolve(configDir, rest.SANDBOXER_HOSTS_FILE ?? "hosts.yaml"),
+    localWorkspaceRoot: path.resolve(cwd, rest.SANDBOXER_LOCAL_WORKSPACE_ROOT ?? path.join(dataDir, "workspaces")),
+    publicUrl: rest.SANDBOXER_PUBLIC_URL ?? rest.BETTER_AUTH_URL ?? `http://${rest.HOST}:${rest.PORT}`,
+  };
+}
+
+/**
+ * Verifies that the data directory (and the SQLite file's directory) exist and are writable, or can be
+ * created. Creates nothing unless `create` is set and every check passed.
+ */
+export function checkDataDir(env: Env, { create = false } = {}): void {
+  const dirs = [env.dataDir];
+  if (env.database.provider === "sqlite") dirs.push(path.dirname(env.database.file));
+  for (const dir of dirs) {
+    const existing = nearestExisting(dir);
+    const variable = dir === env.dataDir ? "SANDBOXER_DATA_DIR" : "DATABASE_URL";
+    if (existing !== dir && !fs.statSync(existing).isDirectory()) {
+      throw new ConfigError(`${variable}: cannot create ${dir}: ${existing} is not a directory`);
+    }
+    if (existing === dir && !fs.statSync(dir).isDirectory()) {
+      throw new ConfigError(`${variable}: ${dir} is not a directory`);
+    }
+    try {
+      // A real probe, not access(2): root passes access() even on a read-only file system.
+      fs.rmdirSync(fs.mkdtempSync(path.join(existing, ".sandboxer-write-probe-")));
+    } catch {
+      throw new ConfigError(
+        existing === dir
+          ? `${variable}: the directory ${dir} is not writable by this user`
+          : `${variable}: cannot create ${dir}: ${existing} is not writable by this user`,
+      );
+    }
+  }
+  if (create) for (const dir of dirs) fs.mkdirSync(dir, { recursive: true });
+}
+
+function nearestExisting(dir: string): string {
+  let cur = dir;
+  while (!fs.existsSync(cur)) {
+    const parent = path.dirname(cur);
+    if (parent === cur) return cur;
+    cur = parent;
+  }
+  return cur;
+}
+
+const globalForEnv = globalThis as unknown as { __sandboxerEnv?: Env };
+
+/** The process's environment, parsed on first use. */
+export function env(): Env {
+  globalForEnv.__sandboxerEnv ??= parseEnv(process.env);
+  return globalForEnv.__sandboxerEnv;
+}

@@ -1,0 +1,167 @@
+// The Extension SDK: the contract every kind of sandbox implements (docs/extension-sdk.md explains it
+// for authors). An extension turns a profile's validated params into a sandbox, describes it with a
+// destroy handle, and removes exactly what that handle names. The manager owns everything else:
+// persistence, the state machine, leases, retries, host selection and capacity, events.
+import "server-only";
+
+import type { z } from "zod";
+
+import type { ExtensionManifest } from "./manifest";
+
+export type LogLevel = "info" | "warn" | "error";
+
+/** Appends a line to the sandbox's log (its events). Cheap; never throws. */
+export type LogFn = (line: string, level?: LogLevel) => void;
+
+/** A build host chosen by the manager from the host registry (for extensions that declare `needsHost`). */
+export interface HostTarget {
+  id: string;
+  title: string;
+  address: string;
+  port: number;
+  user: string;
+  /** The pinned host key fingerprint, "SHA256:…". */
+  hostKey: string;
+  workspaceRoot: string;
+  labels: string[];
+}
+
+/** What the host registry must provide for a sandbox: a named host, or any healthy host with a label. */
+export type HostRequirement = { hostId: string } | { label: string };
+
+/** Given to every operation. */
+export interface OperationContext {
+  sandboxId: string;
+  /** Aborted when a destroy cancels a create, when a timeout fires, or when the process shuts down. */
+  signal: AbortSignal;
+  log: LogFn;
+}
+
+export interface CreateContext<P, H> extends OperationContext {
+  params: P;
+  /** Set when the extension declared a host requirement; the manager picked it and reserved capacity. */
+  host: HostTarget | null;
+  /**
+   * Stores the destroy handle durably. Call it BEFORE any side effect on a remote or local system, so a
+   * crash can never leave something untracked; call it again whenever the handle gains information.
+   */
+  recordHandle(handle: H): Promise<void>;
+}
+
+export interface CheckContext<P> {
+  params: P;
+  host: HostTarget | null;
+  signal: AbortSignal;
+}
+
+/** One line of `check()`: a named requirement, met or not, with a reason a person can act on. */
+export interface Requirement {
+  name: string;
+  met: boolean;
+  reason: string;
+}
+
+export type SandboxHealth = "ready" | "missing" | "degraded" | "unknown";
+
+export interface StatusReport {
+  state: SandboxHealth;
+  detail: string;
+  /** Free space under the workspace root, when the extension can tell. */
+  freeBytes?: number;
+}
+
+export interface DestroyResult {
+  /** `absent`: there was nothing to remove (already gone, or create never got that far) — success. */
+  result: "removed" | "absent";
+  detail: string;
+}
+
+/** A workspace found on a host, for drift reconciliation. */
+export interface WorkspaceListing {
+  sandboxId: string;
+  path: string;
+}
+
+/** The destroy handle in human terms, for the detail page, the CLI and the teardown preview. */
+export interface HandleSummary {
+  /** "host:port" or "this server". */
+  target: string;
+  address?: string;
+  port?: number;
+  user?: string;
+  workspacePath?: string;
+  hostKey?: string;
+  /** A command a person can paste to land in the workspace, when there is one. */
+  sshCommand?: string;
+  /** Exactly what a destroy removes, one line each, e.g. "directory /build/sbx-abc on 127.0.0.1:12222". */
+  teardown: string[];
+}
+
+/** Services the manager hands to extensions; extensions never construct their own SSH pools or clients. */
+export interface ExtensionServices {
+  /** Present when the SSH layer is configured. Typed loosely here so the SDK does not depend on it. */
+  ssh?: unknown;
+  /** The manager's host for ext.local: where local workspaces live. */
+  localWorkspaceRoot: string;
+}
+
+export interface ExtensionInit {
+  manifest: ExtensionManifest;
+  services: ExtensionServices;
+}
+
+/**
+ * Base class for every extension. `P` is the params type (after the manifest's defaults are merged and
+ * `paramsSchema` parsed them), `H` the destroy handle type (`handleSchema` parses what was stored).
+ */
+export abstract class SandboxExtension<P = unknown, H extends { extension: string } = { extension: string }> {
+  readonly manifest: ExtensionManifest;
+  protected readonly services: ExtensionServices;
+
+  /** Validates a profile's params (manifest defaults merged in). Use strict objects: typos are errors. */
+  abstract readonly paramsSchema: z.ZodType<P>;
+  /** Validates a stored handle before status/destroy use it. Every field create may not have set yet is optional. */
+  abstract readonly handleSchema: z.ZodType<H>;
+
+  constructor(init: ExtensionInit) {
+    this.manifest = init.manifest;
+    this.services = init.services;
+  }
+
+  get id(): string {
+    return this.manifest.id;
+  }
+
+  /** Which build host a sandbox with these params needs, or null when it needs none (the default). */
+  hostRequirement(_params: P): HostRequirement | null {
+    return null;
+  }
+
+  /** Can this extension reach what it needs (hosts, binaries, directories)? */
+  abstract check(ctx: CheckContext<P>): Promise<Requirement[]>;
+
+  /**
+   * Builds the sandbox. Calls `ctx.recordHandle` before any side effect, honours `ctx.signal`, logs its
+   * progress with `ctx.log`, and returns the final handle. On failure it throws; the manager then runs
+   * `destroy` with the last recorded handle to clean up.
+   */
+  abstract create(ctx: CreateContext<P, H>): Promise<H>;
+
+  /** Reports whether what the handle names still exists and works. */
+  abstract status(handle: H, ctx: OperationContext): Promise<StatusReport>;
+
+  /**
+   * Removes exactly what the handle names and nothing else. Idempotent: "already gone" is success
+   * (`absent`). Must work for a handle recorded at any point of `create`.
+   */
+  abstract destroy(handle: H, ctx: OperationContext): Promise<DestroyResult>;
+
+  /** Lists the workspaces this extension finds on a host (for drift reconciliation). Optional. */
+  listWorkspaces?(host: HostTarget, ctx: OperationContext): Promise<WorkspaceListing[]>;
+
+  /** The handle in human terms. */
+  abstract describeHandle(handle: H): HandleSummary;
+}
+
+/** A constructor of an extension class, as the registry stores it. */
+export type ExtensionClass = new (init: ExtensionInit) => SandboxExtension<unknown, { extension: string }>;

@@ -1,0 +1,145 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import { afterEach, describe, expect, it } from "vitest";
+
+import type { ExtensionClass } from "./base";
+import { loadCatalog, resolveProfileParams } from "./catalog";
+import { FakeExtension } from "./fake/extension";
+import { createRegistry } from "./registry";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function configDir(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "catalog-test-"));
+  dirs.push(dir);
+  for (const [name, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+const FAKE = `apiVersion: sandboxer.dev/v1
+id: ext.fake
+title: Fake
+implementation: fake
+version: 1.0.0
+defaults:
+  steps: 3
+`;
+
+const load = (dir: string) =>
+  loadCatalog({
+    configDir: dir,
+    registry: createRegistry({ extra: { fake: FakeExtension as unknown as ExtensionClass } }),
+    services: { localWorkspaceRoot: path.join(dir, "ws") },
+  });
+
+describe("manifests", () => {
+  it("load the repository's own manifests and profiles without issues", () => {
+    const catalog = loadCatalog({ configDir: process.cwd(), registry: createRegistry(), services: { localWorkspaceRoot: "/tmp/ws" } });
+    expect(catalog.issues).toEqual([]);
+    expect(catalog.extensions.has("ext.local")).toBe(true);
+    expect(catalog.profiles.find((p) => p.id === "profile.local")?.errors).toEqual([]);
+  });
+
+  it("report an unknown key with file, line and field", () => {
+    const dir = configDir({ "extensions/ext.fake.yaml": FAKE.replace("title: Fake", "title: Fake\ntitel: typo") });
+    const { issues, extensions } = load(dir);
+    expect(extensions.size).toBe(0);
+    expect(issues).toEqual([{ file: "extensions/ext.fake.yaml", field: "titel", line: 4, message: expect.stringContaining("unknown field") }]);
+  });
+
+  it("report a wrong type and a bad version naming the field", () => {
+    const dir = configDir({ "extensions/ext.fake.yaml": FAKE.replace("version: 1.0.0", "version: one").replace("title: Fake", "title: [1, 2]") });
+    const fields = load(dir).issues.map((i) => `${i.field}@${i.line}`);
+    expect(fields).toEqual(expect.arrayContaining(["title@3", "version@5"]));
+  });
+
+  it("refuse an unknown implementation key, listing the known ones", () => {
+    const dir = configDir({ "extensions/ext.fake.yaml": FAKE.replace("implementation: fake", "implementation: qemu") });
+    const [issue] = load(dir).issues;
+    expect(issue).toMatchObject({ field: "implementation", message: expect.stringContaining('unknown implementation "qemu"') });
+    expect(issue?.message).toContain("local");
+  });
+
+  it("refuse duplicate ids, naming both files", () => {
+    const dir = configDir({ "extensions/ext.fake.yaml": FAKE, "extensions/ext.fake.yml": FAKE });
+    const issues = load(dir).issues;
+    expect(issues.some((i) => i.message.includes('duplicate extension id "ext.fake"') && i.message.includes("extensions/ext.fake.yaml"))).toBe(true);
+  });
+
+  it("report YAML syntax errors and duplicate keys with a line", () => {
+    const dir = configDir({ "extensions/ext.fake.yaml": FAKE.replace("version: 1.0.0", "version: 1.0.0\nversion: 2.0.0") });
+    const [issue] = load(dir).issues;
+    expect(issue?.line).toBe(6);
+    expect(issue?.message.toLowerCase()).toContain("unique");
+  });
+
+  it("require the file to be named after the id", () => {
+    const dir = configDir({ "extensions/ext.other.yaml": FAKE });
+    expect(load(dir).issues[0]).toMatchObject({ field: "id", message: expect.stringContaining("ext.fake.yaml") });
+  });
+});
+
+describe("profiles", () => {
+  const profile = (body: string) => `apiVersion: sandboxer.dev/v1
+id: profile.p
+title: P
+extension: ext.fake
+ttl: 8h
+${body}`;
+
+  it("validate params with the extension's schema after merging the manifest's defaults", () => {
+    const dir = configDir({ "extensions/ext.fake.yaml": FAKE, "profiles/p.yaml": profile("params:\n  stepMs: 5\n") });
+    const catalog = load(dir);
+    expect(catalog.issues).toEqual([]);
+    expect(catalog.profiles[0]?.params).toMatchObject({ steps: 3, stepMs: 5 });
+  });
+
+  it("keep an invalid profile listed with its errors, naming param and line", () => {
+    const dir = configDir({
+      "extensions/ext.fake.yaml": FAKE,
+      "profiles/p.yaml": profile("params:\n  stepMs: -1\n  stepz: 2\n"),
+    });
+    const catalog = load(dir);
+    expect(catalog.profiles).toHaveLength(1);
+    const errs = catalog.profiles[0]!.errors;
+    expect(errs.map((e) => [e.field, e.line])).toEqual(expect.arrayContaining([["params.stepMs", 7], ["params.stepz", 8]]));
+    expect(() => resolveProfileParams(catalog, "profile.p", {})).toThrow(/invalid and cannot be used/);
+  });
+
+  it("report an unknown extension and a bad ttl", () => {
+    const dir = configDir({
+      "extensions/ext.fake.yaml": FAKE,
+      "profiles/p.yaml": profile("").replace("ext.fake", "ext.nope").replace("ttl: 8h", "ttl: forever"),
+    });
+    const errs = load(dir).profiles[0]!.errors;
+    expect(errs.map((e) => e.field)).toContain("ttl");
+    const dir2 = configDir({ "extensions/ext.fake.yaml": FAKE, "profiles/p.yaml": profile("").replace("ext.fake", "ext.nope") });
+    expect(load(dir2).profiles[0]!.errors[0]).toMatchObject({ field: "extension", line: 4, message: expect.stringContaining('unknown extension "ext.nope"') });
+  });
+
+  it("validate inputs with the same schema the form uses, and apply them at their param path", () => {
+    const dir = configDir({
+      "extensions/ext.fake.yaml": FAKE,
+      "profiles/p.yaml": profile(`inputs:
+  ref:
+    title: Git ref
+    param: ref
+    default: main
+    pattern: "[a-z0-9-]+"
+`),
+    });
+    const catalog = load(dir);
+    expect(resolveProfileParams(catalog, "profile.p", { ref: "feature-x" }).params).toMatchObject({ ref: "feature-x" });
+    expect(resolveProfileParams(catalog, "profile.p", {}).params).toMatchObject({ ref: "main" });
+    expect(() => resolveProfileParams(catalog, "profile.p", { ref: "x; rm -rf /" })).toThrow(expect.objectContaining({ fieldErrors: { ref: [expect.stringContaining("Git ref")] } }));
+    expect(() => resolveProfileParams(catalog, "profile.p", { other: "x" })).toThrow(expect.objectContaining({ fieldErrors: { other: [expect.any(String)] } }));
+  });
+});

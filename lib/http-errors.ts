@@ -1,0 +1,56 @@
+// Error codes → HTTP statuses, and the one error body every API response uses:
+// { code, message, details? } (plus fieldErrors for validation). Internals never leak.
+import { ZodError } from "zod";
+
+import { SandboxerError, ValidationError, publicMessage } from "./errors";
+
+const STATUS: Record<string, number> = {
+  VALIDATION_FAILED: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  ILLEGAL_TRANSITION: 409,
+  QUOTA_EXCEEDED: 409,
+  NOT_EXTENDABLE: 409,
+  AT_MAX_TTL: 409,
+  DUPLICATE_NAME: 409,
+  BUSY: 409,
+  CONFIG_INVALID: 500,
+};
+
+export function httpStatusFor(code: string): number {
+  return STATUS[code] ?? (code.startsWith("SSH_") || code === "TIMEOUT" ? 502 : 500);
+}
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+  fieldErrors?: Record<string, string[]>;
+}
+
+export function zodFieldErrors(e: ZodError): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const issue of e.issues) {
+    if (issue.code === "unrecognized_keys") {
+      for (const k of issue.keys) (out[k] ??= []).push("is not a known field");
+      continue;
+    }
+    const key = issue.path.map(String).join(".") || "(body)";
+    (out[key] ??= []).push(issue.message);
+  }
+  return out;
+}
+
+/** The public shape of any error (unknown errors become INTERNAL with a generic message). */
+export function errorBody(e: unknown): ErrorBody {
+  if (e instanceof ZodError) return { code: "VALIDATION_FAILED", message: "The request is not valid", fieldErrors: zodFieldErrors(e) };
+  if (e instanceof ValidationError) {
+    return { code: e.code, message: e.message, fieldErrors: e.fieldErrors, ...(e.details ? { details: e.details } : {}) };
+  }
+  if (e instanceof SandboxerError) {
+    const details = e.details && !("issues" in e.details) ? e.details : undefined;
+    return { code: e.code, message: e.message, ...(details ? { details } : {}) };
+  }
+  return { code: "INTERNAL", message: publicMessage(e) };
+}

@@ -1,0 +1,21 @@
+// Everything a server process runs in the background besides requests: the worker (which also runs
+// the reaper under a lease), and a clean stop on SIGTERM/SIGINT so in-flight operations are handed
+// back instead of being left to lease expiry.
+import "server-only";
+
+import { logger } from "../logger";
+import { startWorker } from "./instance";
+
+const globalForBg = globalThis as unknown as { __sandboxerBackground?: boolean };
+
+export async function startBackgroundServices(): Promise<void> {
+  if (globalForBg.__sandboxerBackground) return;
+  globalForBg.__sandboxerBackground = true;
+  const worker = await startWorker();
+  const stop = (signal: string) => {
+    logger().info({ signal }, "stopping worker");
+    void worker.stop().finally(() => process.exit(0));
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}

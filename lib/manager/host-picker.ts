@@ -1,0 +1,58 @@
+// Picks a build host for a create: the named host, or the least-loaded healthy host with a label,
+// never beyond a host's capacity. Reservation is "assign, then recount": two workers racing for the
+// last slot cannot both keep it (one backs off and waits), on SQLite and PostgreSQL alike.
+import "server-only";
+
+import type { Db } from "../db/client";
+import { hostLabels, occupancy, occupancyByHost, toHostTarget, UNSCHEDULABLE_HEALTH, type HostRow } from "../db/hosts";
+import type { HostRequirement, HostTarget } from "../extensions/base";
+
+export type HostPick =
+  | { kind: "picked"; host: HostTarget }
+  /** Nothing can ever satisfy the requirement (no such host or label): the create fails. */
+  | { kind: "none"; reason: string }
+  /** Hosts exist but none can take it now (capacity, health): the create waits in the queue. */
+  | { kind: "wait"; reason: string };
+
+function describeUnhealthy(h: HostRow): string {
+  if (h.health === "key_changed") return `${h.title}: host key changed (an admin must pin the new key)`;
+  if (h.health === "disabled") return `${h.title}: disabled by an admin`;
+  return `${h.title}: unreachable${h.healthDetail ? ` (${h.healthDetail})` : ""}`;
+}
+
+export async function pickHost(
+  db: Db,
+  sandboxId: string,
+  operationId: string,
+  req: HostRequirement,
+  /** A retry keeps the host its earlier attempt was given (its slot is already counted). */
+  currentHostId: string | null = null,
+): Promise<HostPick> {
+  const all = await db.buildHost.findMany({ orderBy: { id: "asc" } });
+  const current = currentHostId ? all.find((h) => h.id === currentHostId) : undefined;
+  if (current) return { kind: "picked", host: toHostTarget(current) };
+  const matching = "hostId" in req ? all.filter((h) => h.id === req.hostId) : all.filter((h) => hostLabels(h).includes(req.label));
+  if (matching.length === 0) {
+    return {
+      kind: "none",
+      reason: "hostId" in req ? `No build host named "${req.hostId}" is registered (see hosts.yaml)` : `No build host has the label "${req.label}"`,
+    };
+  }
+  const healthy = matching.filter((h) => !(UNSCHEDULABLE_HEALTH as readonly string[]).includes(h.health));
+  if (healthy.length === 0) {
+    return { kind: "wait", reason: `Waiting for a host: ${matching.map(describeUnhealthy).join("; ")}` };
+  }
+  const load = await occupancyByHost(db);
+  const byLoad = [...healthy].sort((a, b) => (load.get(a.id) ?? 0) / a.capacity - (load.get(b.id) ?? 0) / b.capacity);
+  for (const host of byLoad) {
+    if ((load.get(host.id) ?? 0) >= host.capacity) continue;
+    const assigned = await db.sandbox.updateMany({ where: { id: sandboxId, lockOperationId: operationId }, data: { hostId: host.id } });
+    if (assigned.count === 0) return { kind: "wait", reason: "Lost the sandbox lock while picking a host" };
+    if ((await occupancy(db, host.id)) <= host.capacity) return { kind: "picked", host: toHostTarget(host) };
+    await db.sandbox.updateMany({ where: { id: sandboxId, lockOperationId: operationId }, data: { hostId: null } });
+  }
+  return {
+    kind: "wait",
+    reason: `Waiting for capacity: ${healthy.map((h) => `${h.title} has ${load.get(h.id) ?? 0}/${h.capacity} sandboxes`).join("; ")}`,
+  };
+}

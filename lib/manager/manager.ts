@@ -1,0 +1,457 @@
+// The manager: the one library every surface calls (pages and actions, the REST API, the CLI through
+// the API, the worker). Commands validate, persist intent and queue an operation — they never do
+// remote work inside a request. Workers (./worker.ts) run the operations.
+import "server-only";
+
+import { actorUserId, isAdmin, type Actor } from "../auth/actor";
+import type { Db, Prisma } from "../db/client";
+import { eventCreate, listSandboxEvents } from "../db/events";
+import { hostLabels, listHosts, occupancyByHost } from "../db/hosts";
+import { liveWorkerCount } from "../db/leases";
+import { activeOperations, operationCreate } from "../db/operations";
+import { findSandbox, listSandboxPage, transitionSandbox, type SandboxFilter, type SandboxListRow } from "../db/sandboxes";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors";
+import type { AnyExtension, Catalog } from "../extensions/catalog";
+import { isUsable, resolveProfileParams } from "../extensions/catalog";
+import type { HandleSummary } from "../extensions/base";
+import type { Logger } from "../logger";
+import { isSandboxId, newSandboxId } from "../sandbox-id";
+import { Notifier } from "./notifier";
+import { QUOTA_STATUSES, isSandboxStatus, type SandboxStatus } from "./states";
+import {
+  iso,
+  type HostView,
+  type PersonView,
+  type ProfileView,
+  type SandboxDetailView,
+  type SandboxEventView,
+  type SandboxListView,
+  type SandboxView,
+} from "./views";
+
+export interface ManagerConfig {
+  /** How long a claimed operation stays ours without a heartbeat. */
+  leaseMs: number;
+  heartbeatMs: number;
+  /** How often a running create checks whether a destroy asked it to stop (other processes). */
+  cancelPollMs: number;
+  pollMs: number;
+  maxAttempts: number;
+  createTimeoutMs: number;
+  destroyTimeoutMs: number;
+  queueTimeoutMs: number;
+  /** How soon a create waiting for host capacity is tried again. */
+  capacityRetryMs: number;
+  /** Active sandboxes per user; 0 disables the quota. */
+  quotaActive: number;
+  concurrency: number;
+  /** A worker whose heartbeat is older than this is considered gone. */
+  workerStaleMs: number;
+  /** First retry delay after a worker died; doubles per attempt, capped at a minute. */
+  retryBackoffMs: number;
+}
+
+export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
+  leaseMs: 30_000,
+  heartbeatMs: 5_000,
+  cancelPollMs: 1_000,
+  pollMs: 1_000,
+  maxAttempts: 3,
+  createTimeoutMs: 30 * 60_000,
+  destroyTimeoutMs: 10 * 60_000,
+  queueTimeoutMs: 60 * 60_000,
+  capacityRetryMs: 5_000,
+  quotaActive: 5,
+  concurrency: 16,
+  workerStaleMs: 30_000,
+  retryBackoffMs: 2_000,
+};
+
+export interface ManagerDeps {
+  db: Db;
+  catalog: Catalog;
+  logger: Logger;
+  config?: Partial<ManagerConfig>;
+  notifier?: Notifier;
+}
+
+const MAX_PAGE_SIZE = 200;
+
+export class Manager {
+  readonly db: Db;
+  readonly catalog: Catalog;
+  readonly logger: Logger;
+  readonly config: ManagerConfig;
+  readonly notifier: Notifier;
+  /** Operations this process is running, so a local destroy can cancel a local create at once. */
+  readonly runningOperations = new Map<string, AbortController>();
+
+  constructor(deps: ManagerDeps) {
+    this.db = deps.db;
+    this.catalog = deps.catalog;
+    this.logger = deps.logger;
+    this.config = { ...DEFAULT_MANAGER_CONFIG, ...deps.config };
+    this.notifier = deps.notifier ?? new Notifier();
+  }
+
+  extension(id: string): AnyExtension | undefined {
+    return this.catalog.extensions.get(id);
+  }
+
+  // ─── Commands ──────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Validates the profile and inputs, checks the owner's quota, and records a queued sandbox with its
+   * create operation. Returns at once; a worker does the work.
+   */
+  async createSandbox(profileId: string, actor: Actor, rawInput: unknown = {}): Promise<SandboxView> {
+    const ownerId = actorUserId(actor);
+    if (!ownerId) throw new ValidationError("A sandbox needs an owner; the system cannot create one");
+    const { profile, extension, params, input } = resolveProfileParams(this.catalog, profileId, rawInput);
+    const id = newSandboxId();
+    const now = new Date();
+    if (this.config.quotaActive > 0) await this.checkQuota(actor, ownerId, profile.id, 0);
+    // Not claimable until the quota check below has passed (a crash in between only delays it).
+    const operation = operationCreate({
+      kind: "create",
+      sandboxId: id,
+      maxAttempts: this.config.maxAttempts,
+      actorId: ownerId,
+      runAfter: new Date(now.getTime() + 60_000),
+    });
+    await this.db.$transaction([
+      this.db.sandbox.create({
+        data: {
+          id,
+          ownerId,
+          profileId: profile.id,
+          extensionId: extension.id,
+          status: "queued",
+          statusReason: "Waiting for a worker",
+          params: params as Prisma.InputJsonValue,
+          input: input as Prisma.InputJsonValue,
+          createdAt: now,
+          expiresAt: new Date(now.getTime() + profile.spec.ttlMs),
+          maxExpiresAt: new Date(now.getTime() + profile.spec.maxTtlMs),
+        },
+      }),
+      this.db.operation.create(operation),
+      this.db.event.create(eventCreate({ sandboxId: id, type: "state", message: `Queued from ${profile.id}`, data: { status: "queued" }, actorId: ownerId, actorLabel: actor.label })),
+    ]);
+    // Quota again after insert: two racing creates cannot both slip under the limit (both may be refused).
+    if (this.config.quotaActive > 0) {
+      try {
+        await this.checkQuota(actor, ownerId, profile.id, 1, id);
+      } catch (e) {
+        await this.db.sandbox.delete({ where: { id } });
+        throw e;
+      }
+    }
+    await this.db.operation.update({ where: { id: operation.data.id }, data: { runAfter: new Date() } });
+    await this.audit(actor, "sandbox.create", id, "ok", `Created sandbox ${id} from ${profile.id}`, { profileId: profile.id, input });
+    this.logger.info({ sandboxId: id, profileId, actor: actor.label }, "sandbox queued");
+    this.notifier.operationQueued();
+    this.notifier.sandboxChanged(id);
+    return this.getSandbox(id);
+  }
+
+  /**
+   * Destroys a sandbox from any state: cancels a queued or running create, then queues a teardown that
+   * uses only the stored handle. Calling it again while destroying, or after destroyed, changes nothing.
+   */
+  async destroySandbox(id: string, actor: Actor, opts: { reason?: string } = {}): Promise<SandboxView> {
+    for (let tries = 0; tries < 5; tries++) {
+      const sandbox = await this.requireSandbox(id);
+      this.authorizeDestroy(actor, sandbox);
+      const status = sandbox.status as SandboxStatus;
+      if (status === "destroyed" || status === "destroying") return this.toView(sandbox);
+      const teardown = this.describe(sandbox.extensionId, sandbox.handle)?.teardown ?? [];
+      const moved = await this.db.$transaction(async (tx) => {
+        const ok = await transitionSandbox(tx, id, [status], "destroying", { statusReason: opts.reason ?? `Destroy requested by ${actor.label}` });
+        if (!ok) return false;
+        const ops = await activeOperations(tx, id);
+        for (const op of ops) {
+          if (op.kind !== "create") continue;
+          // A queued create never starts; a running one is asked to stop (its worker polls the flag).
+          if (op.state === "queued") await tx.operation.update({ where: { id: op.id }, data: { state: "cancelled", finishedAt: new Date(), error: "Cancelled by destroy" } });
+          else await tx.operation.update({ where: { id: op.id }, data: { cancelRequested: true } });
+        }
+        if (!ops.some((op) => op.kind === "destroy")) {
+          await tx.operation.create(operationCreate({ kind: "destroy", sandboxId: id, maxAttempts: this.config.maxAttempts, actorId: actorUserId(actor) }));
+        }
+        await tx.event.create(eventCreate({ sandboxId: id, type: "state", message: opts.reason ?? `Destroy requested by ${actor.label}`, data: { status: "destroying", from: status }, actorId: actorUserId(actor), actorLabel: actor.label }));
+        return true;
+      });
+      if (!moved) continue; // the state changed under us; look again
+      for (const [opId, controller] of this.runningOperations) {
+        if (opId.startsWith(`${id}:`)) controller.abort(new CancelledByDestroy());
+      }
+      await this.audit(actor, "sandbox.destroy", id, "ok", `Destroy of ${id} requested`, { from: status, teardown });
+      this.logger.info({ sandboxId: id, actor: actor.label, from: status }, "sandbox destroy requested");
+      this.notifier.operationQueued();
+      this.notifier.sandboxChanged(id);
+      return this.getSandbox(id);
+    }
+    throw new ConflictError("BUSY", `Sandbox ${id} kept changing state; try again`);
+  }
+
+  /** Moves the expiry later by `byMs`, up to the profile's maximum. Owner or admin. */
+  async extendSandbox(id: string, actor: Actor, byMs: number): Promise<SandboxView> {
+    if (!Number.isFinite(byMs) || byMs <= 0) throw new ValidationError("Extend by a positive duration", { by: ["must be positive"] });
+    const sandbox = await this.requireSandbox(id);
+    this.authorizeOwner(actor, sandbox, "extend");
+    if (!["queued", "creating", "ready"].includes(sandbox.status)) {
+      throw new ConflictError("NOT_EXTENDABLE", `Sandbox ${id} is ${sandbox.status}; only live sandboxes can be extended`);
+    }
+    const current = sandbox.expiresAt ?? new Date();
+    const max = sandbox.maxExpiresAt ?? current;
+    const target = new Date(Math.min(current.getTime() + byMs, max.getTime()));
+    if (target.getTime() <= current.getTime()) {
+      throw new ConflictError("AT_MAX_TTL", `Sandbox ${id} already expires at its profile's maximum (${max.toISOString()})`);
+    }
+    await this.db.sandbox.update({ where: { id }, data: { expiresAt: target } });
+    await this.db.event.create(eventCreate({ sandboxId: id, type: "log", message: `Expiry extended to ${target.toISOString()} by ${actor.label}` }));
+    await this.audit(actor, "sandbox.extend", id, "ok", `Extended ${id} to ${target.toISOString()}`);
+    this.notifier.sandboxChanged(id);
+    return this.getSandbox(id);
+  }
+
+  private async checkQuota(actor: Actor, ownerId: string, profileId: string, slack: number, newId?: string): Promise<void> {
+    const active = await this.db.sandbox.findMany({
+      where: { ownerId, status: { in: [...QUOTA_STATUSES] } },
+      select: { id: true, profileId: true, status: true },
+      orderBy: { createdAt: "asc" },
+    });
+    if (active.length < this.config.quotaActive + slack) return;
+    const counted = active.filter((s) => s.id !== newId);
+    await this.audit(actor, "sandbox.create", profileId, "denied", `Quota of ${this.config.quotaActive} active sandboxes reached`);
+    throw new ConflictError(
+      "QUOTA_EXCEEDED",
+      `You already have ${counted.length} active sandboxes (the limit is ${this.config.quotaActive}): ${counted
+        .map((s) => `${s.id} (${s.profileId}, ${s.status})`)
+        .join(", ")}. Destroy one first; failed and destroyed sandboxes do not count.`,
+      { limit: this.config.quotaActive, counted: counted.map((s) => s.id) },
+    );
+  }
+
+  // ─── Queries ───────────────────────────────────────────────────────────────────────────────────
+
+  listProfiles(): ProfileView[] {
+    return this.catalog.profiles.map((p) => {
+      const spec = p.spec;
+      const ext = spec ? this.catalog.extensions.get(spec.extension) : undefined;
+      let target: string | null = null;
+      if (ext && isUsable(p)) {
+        const req = ext.hostRequirement(p.params);
+        target = req ? ("hostId" in req ? req.hostId : `label: ${req.label}`) : null;
+      }
+      return {
+        id: p.id,
+        title: spec?.title ?? p.id,
+        description: spec?.description ?? "",
+        extension: spec?.extension ?? "",
+        target,
+        ttl: spec?.ttl ?? "",
+        maxTtl: spec?.maxTtl ?? "",
+        runbook: spec?.runbook ?? null,
+        tags: spec?.tags ?? [],
+        inputs: spec?.inputs ?? [],
+        source: p.source,
+        usable: isUsable(p),
+        errors: p.errors,
+      };
+    });
+  }
+
+  profileTitle(id: string): string {
+    return this.catalog.profiles.find((p) => p.id === id)?.spec?.title ?? id;
+  }
+
+  /** The team's people, for owner filters and the Users page. */
+  async listPeople(): Promise<(PersonView & { role: string; createdAt: string })[]> {
+    const users = await this.db.user.findMany({ orderBy: { email: "asc" }, select: { id: true, name: true, email: true, role: true, createdAt: true } });
+    return users.map((u) => ({ ...u, createdAt: u.createdAt.toISOString() }));
+  }
+
+  async listHosts(): Promise<HostView[]> {
+    const [hosts, load] = await Promise.all([listHosts(this.db), occupancyByHost(this.db)]);
+    return hosts.map((h) => ({
+      id: h.id,
+      title: h.title,
+      address: h.address,
+      port: h.port,
+      user: h.user,
+      hostKey: h.hostKey,
+      offeredHostKey: h.offeredHostKey,
+      workspaceRoot: h.workspaceRoot,
+      labels: hostLabels(h),
+      capacity: h.capacity,
+      sandboxes: load.get(h.id) ?? 0,
+      tunnelPort: h.tunnelPort,
+      health: h.health,
+      healthDetail: h.healthDetail,
+      freeBytes: h.freeBytes === null ? null : Number(h.freeBytes),
+      checkedAt: iso(h.checkedAt),
+      source: h.source,
+    }));
+  }
+
+  async listSandboxes(filter: SandboxFilter, page = 1, pageSize = 25): Promise<SandboxListView> {
+    const size = Math.min(Math.max(1, Math.floor(pageSize)), MAX_PAGE_SIZE);
+    const p = Math.max(1, Math.floor(page));
+    const result = await listSandboxPage(this.db, filter, p, size);
+    return {
+      rows: result.rows.map((r) => this.toView(r)),
+      total: result.total,
+      page: p,
+      pageSize: size,
+      pages: Math.max(1, Math.ceil(result.total / size)),
+      counts: result.counts,
+    };
+  }
+
+  async getSandbox(id: string): Promise<SandboxView> {
+    return this.toView(await this.requireSandbox(id));
+  }
+
+  async getSandboxDetail(id: string): Promise<SandboxDetailView> {
+    const sandbox = await this.requireSandbox(id);
+    const states = await this.db.event.findMany({
+      where: { sandboxId: id, type: "state" },
+      orderBy: { id: "asc" },
+      take: 200,
+    });
+    let queue: SandboxDetailView["queue"] = null;
+    if (sandbox.status === "queued") {
+      const ahead = await this.db.operation.count({
+        where: { kind: "create", state: "queued", createdAt: { lt: sandbox.createdAt } },
+      });
+      const workers = await liveWorkerCount(this.db, this.config.workerStaleMs);
+      queue = {
+        position: ahead + 1,
+        reason:
+          workers === 0
+            ? "Waiting for a worker: none is running (the web server runs one unless SANDBOXER_WORKER=off; or start `npm run worker`)"
+            : (sandbox.statusReason ?? "Waiting for a worker"),
+      };
+    }
+    const max = sandbox.maxExpiresAt?.getTime() ?? 0;
+    const cur = sandbox.expiresAt?.getTime() ?? 0;
+    return {
+      ...this.toView(sandbox),
+      input: (sandbox.input ?? {}) as Record<string, unknown>,
+      timeline: states.map((e) => ({
+        id: e.id,
+        at: e.createdAt.toISOString(),
+        status: String((e.data as { status?: string } | null)?.status ?? ""),
+        message: e.message,
+        actor: e.actorLabel,
+      })),
+      queue,
+      extendableMs: ["queued", "creating", "ready"].includes(sandbox.status) ? Math.max(0, max - cur) : 0,
+    };
+  }
+
+  async sandboxEvents(id: string, afterId = 0, limit = 1000): Promise<SandboxEventView[]> {
+    if (!isSandboxId(id)) throw new NotFoundError("Sandbox", id);
+    const rows = await listSandboxEvents(this.db, id, { afterId, limit });
+    return rows.map((e) => ({
+      id: e.id,
+      type: e.type as "log" | "state",
+      level: e.level,
+      message: e.message,
+      at: e.createdAt.toISOString(),
+      status: e.type === "state" ? String((e.data as { status?: string } | null)?.status ?? "") : undefined,
+    }));
+  }
+
+  // ─── Helpers ───────────────────────────────────────────────────────────────────────────────────
+
+  async requireSandbox(id: string) {
+    if (!isSandboxId(id)) throw new NotFoundError("Sandbox", id);
+    const sandbox = await findSandbox(this.db, id);
+    if (!sandbox) throw new NotFoundError("Sandbox", id);
+    return sandbox;
+  }
+
+  canDestroy(actor: Actor, sandbox: { ownerId: string }): boolean {
+    return isAdmin(actor) || actorUserId(actor) === sandbox.ownerId;
+  }
+
+  private authorizeDestroy(actor: Actor, sandbox: { id: string; ownerId: string }): void {
+    if (this.canDestroy(actor, sandbox)) return;
+    void this.audit(actor, "sandbox.destroy", sandbox.id, "denied", `Destroy of ${sandbox.id} refused: not the owner`);
+    throw new ForbiddenError(`Only the owner of sandbox ${sandbox.id} or an admin can destroy it`);
+  }
+
+  private authorizeOwner(actor: Actor, sandbox: { id: string; ownerId: string }, verb: string): void {
+    if (this.canDestroy(actor, sandbox)) return;
+    void this.audit(actor, `sandbox.${verb}`, sandbox.id, "denied", `${verb} of ${sandbox.id} refused: not the owner`);
+    throw new ForbiddenError(`Only the owner of sandbox ${sandbox.id} or an admin can ${verb} it`);
+  }
+
+  describe(extensionId: string, handle: unknown): HandleSummary | null {
+    if (handle === null || handle === undefined) return null;
+    const ext = this.extension(extensionId);
+    if (!ext) return null;
+    const parsed = ext.handleSchema.safeParse(handle);
+    return parsed.success ? ext.describeHandle(parsed.data) : null;
+  }
+
+  toView(row: SandboxListRow): SandboxView {
+    return {
+      id: row.id,
+      owner: { id: row.owner.id, name: row.owner.name, email: row.owner.email },
+      profileId: row.profileId,
+      profileTitle: this.profileTitle(row.profileId),
+      extensionId: row.extensionId,
+      host: row.host ? { id: row.host.id, title: row.host.title, address: row.host.address, port: row.host.port } : null,
+      status: isSandboxStatus(row.status) ? row.status : "failed",
+      statusReason: row.statusReason,
+      createdAt: row.createdAt.toISOString(),
+      updatedAt: row.updatedAt.toISOString(),
+      readyAt: iso(row.readyAt),
+      destroyedAt: iso(row.destroyedAt),
+      expiresAt: iso(row.expiresAt),
+      maxExpiresAt: iso(row.maxExpiresAt),
+      handle: this.describe(row.extensionId, row.handle),
+    };
+  }
+
+  /** Writes an audit entry; never throws (auditing must not turn a success into an error). */
+  async audit(
+    actor: Actor,
+    action: string,
+    target: string | null,
+    result: "ok" | "denied" | "failed",
+    message: string,
+    data?: Record<string, unknown>,
+  ): Promise<void> {
+    try {
+      await this.db.event.create(
+        eventCreate({
+          type: "audit",
+          sandboxId: null,
+          action,
+          target,
+          result,
+          message,
+          actorId: actorUserId(actor),
+          actorLabel: actor.label,
+          sourceIp: actor.ip ?? null,
+          data: data as Prisma.InputJsonValue | undefined,
+        }),
+      );
+    } catch (e) {
+      this.logger.error({ err: e, action, target }, "could not write audit entry");
+    }
+  }
+}
+
+/** The abort reason when a destroy stops a running create. */
+export class CancelledByDestroy extends Error {
+  constructor() {
+    super("Cancelled: a destroy was requested");
+    this.name = "CancelledByDestroy";
+  }
+}

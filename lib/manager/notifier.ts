@@ -1,0 +1,33 @@
+// In-process signals: "an operation was queued" wakes the local worker at once (no poll delay);
+// "sandbox X changed" wakes the event streams that follow X. Other processes poll the database.
+import { EventEmitter } from "node:events";
+
+export class Notifier {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    // One listener per open event stream; hundreds of browsers following sandboxes is normal.
+    this.emitter.setMaxListeners(0);
+  }
+
+  operationQueued(): void {
+    this.emitter.emit("operation");
+  }
+
+  onOperationQueued(fn: () => void): () => void {
+    this.emitter.on("operation", fn);
+    return () => this.emitter.off("operation", fn);
+  }
+
+  sandboxChanged(id: string): void {
+    this.emitter.emit(`sandbox:${id}`);
+    this.emitter.emit("sandbox:*", id);
+  }
+
+  onSandboxChanged(id: string | "*", fn: (id: string) => void): () => void {
+    const name = `sandbox:${id}`;
+    const listener = id === "*" ? fn : () => fn(id);
+    this.emitter.on(name, listener);
+    return () => this.emitter.off(name, listener);
+  }
+}

@@ -1,0 +1,119 @@
+// What the manager hands to surfaces (pages, the API, the CLI): plain, serialisable objects with dates
+// as ISO strings and the destroy handle already in human terms. No Prisma types leak past here.
+import type { HandleSummary, Requirement } from "../extensions/base";
+import type { ProfileInputSpec } from "../extensions/profile-inputs";
+import type { ConfigIssue } from "../extensions/yaml-config";
+import type { SandboxStatus } from "./states";
+
+export interface PersonView {
+  id: string;
+  name: string;
+  email: string;
+}
+
+export interface SandboxView {
+  id: string;
+  owner: PersonView;
+  profileId: string;
+  profileTitle: string;
+  extensionId: string;
+  host: { id: string; title: string; address: string; port: number } | null;
+  status: SandboxStatus;
+  statusReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+  readyAt: string | null;
+  destroyedAt: string | null;
+  expiresAt: string | null;
+  maxExpiresAt: string | null;
+  /** The destroy handle in human terms; null until create recorded one. */
+  handle: HandleSummary | null;
+}
+
+export interface QueueInfo {
+  /** 1-based place among queued creates, oldest first. */
+  position: number;
+  reason: string;
+}
+
+export interface TimelineEntry {
+  id: number;
+  at: string;
+  status: string;
+  message: string;
+  actor: string | null;
+}
+
+export interface SandboxDetailView extends SandboxView {
+  input: Record<string, unknown>;
+  timeline: TimelineEntry[];
+  queue: QueueInfo | null;
+  /** Whether the viewer may destroy it (owner or admin); set by the caller that knows the viewer. */
+  canDestroy?: boolean;
+  /** How much longer the owner may extend it, in ms (0: at the profile's maximum). */
+  extendableMs: number;
+}
+
+export interface SandboxEventView {
+  id: number;
+  type: "log" | "state";
+  level: string;
+  message: string;
+  at: string;
+  status?: string;
+}
+
+export interface ProfileView {
+  id: string;
+  title: string;
+  description: string;
+  extension: string;
+  /** Host name or label the profile targets, for display. */
+  target: string | null;
+  ttl: string;
+  maxTtl: string;
+  runbook: string | null;
+  tags: string[];
+  inputs: ProfileInputSpec[];
+  source: string;
+  usable: boolean;
+  errors: ConfigIssue[];
+}
+
+export interface HostView {
+  id: string;
+  title: string;
+  address: string;
+  port: number;
+  user: string;
+  hostKey: string;
+  offeredHostKey: string | null;
+  workspaceRoot: string;
+  labels: string[];
+  capacity: number;
+  sandboxes: number;
+  tunnelPort: number | null;
+  health: string;
+  healthDetail: string | null;
+  freeBytes: number | null;
+  checkedAt: string | null;
+  source: string;
+}
+
+export interface CheckView {
+  profileId: string;
+  requirements: Requirement[];
+}
+
+export interface SandboxListView {
+  rows: SandboxView[];
+  total: number;
+  page: number;
+  pageSize: number;
+  pages: number;
+  counts: Partial<Record<SandboxStatus, number>>;
+}
+
+export function iso(d: Date | null | undefined): string | null {
+  return d ? d.toISOString() : null;
+}

@@ -1,0 +1,485 @@
+// The worker: claims queued operations under a lease, heartbeats while it runs them, and records the
+// result. Runs inside the Next.js server (instrumentation.ts) unless SANDBOXER_WORKER=off, or alone
+// (`npm run worker`); any number of workers may share one database.
+import "server-only";
+
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+
+import { SYSTEM_ACTOR } from "../auth/actor";
+import { DbNull } from "../db/client";
+import { eventCreate } from "../db/events";
+import { acquireLease, removeWorker, workerHeartbeat } from "../db/leases";
+import {
+  claimOperation,
+  findClaimable,
+  finishOperation,
+  heartbeat,
+  isCancelRequested,
+  requeueOperation,
+  type OperationRow,
+} from "../db/operations";
+import { transitionSandbox } from "../db/sandboxes";
+import { AbortedError, SandboxerError, TimeoutError, publicMessage } from "../errors";
+import type { AnyExtension } from "../extensions/catalog";
+import type { Logger } from "../logger";
+import { pickHost } from "./host-picker";
+import { reapExpiredOperations } from "./reaper";
+import { LogWriter } from "./log-writer";
+import { CancelledByDestroy, type Manager } from "./manager";
+import type { SandboxStatus } from "./states";
+
+/** The abort reason when this worker no longer holds the operation's lease. */
+export class LeaseLost extends Error {
+  constructor() {
+    super("Lease lost: another worker took over this operation");
+    this.name = "LeaseLost";
+  }
+}
+
+/** The abort reason when the process is shutting down. */
+export class WorkerShutdown extends Error {
+  constructor() {
+    super("The worker is shutting down");
+    this.name = "WorkerShutdown";
+  }
+}
+
+export interface WorkerOptions {
+  id?: string;
+  concurrency?: number;
+}
+
+export class Worker {
+  readonly id: string;
+  private readonly concurrency: number;
+  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly shutdown = new AbortController();
+  private running = false;
+  private wake: (() => void) | null = null;
+  private loopDone: Promise<void> | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private lastWorkerHeartbeat = 0;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly m: Manager,
+    opts: WorkerOptions = {},
+  ) {
+    this.id = opts.id ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.concurrency = opts.concurrency ?? m.config.concurrency;
+    this.log = m.logger.child({ worker: this.id });
+  }
+
+  /** Starts the claim loop. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe = this.m.notifier.onOperationQueued(() => this.wake?.());
+    this.loopDone = this.loop();
+    this.log.info({ concurrency: this.concurrency }, "worker started");
+  }
+
+  /** Stops claiming, asks running operations to stop, waits for them (bounded), and deregisters. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.unsubscribe?.();
+    this.wake?.();
+    await this.loopDone;
+    const all = Promise.allSettled([...this.inflight.values()]);
+    const timer = setTimeout(() => this.shutdown.abort(new WorkerShutdown()), graceMs);
+    await all;
+    clearTimeout(timer);
+    await removeWorker(this.m.db, this.id).catch(() => {});
+    this.log.info("worker stopped");
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.tick();
+      } catch (e) {
+        this.log.error({ err: e }, "worker tick failed");
+      }
+      if (!this.running) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.m.config.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  /** Claims what it can and starts it. Returns how many operations it started. */
+  async tick(): Promise<number> {
+    const now = new Date();
+    if (now.getTime() - this.lastWorkerHeartbeat > this.m.config.heartbeatMs) {
+      this.lastWorkerHeartbeat = now.getTime();
+      await workerHeartbeat(this.m.db, { id: this.id, hostname: os.hostname(), pid: process.pid }, now);
+    }
+    if (await acquireLease(this.m.db, "reaper", this.id, this.m.config.leaseMs)) {
+      await reapExpiredOperations(this.m, now);
+    }
+    const free = this.concurrency - this.inflight.size;
+    if (free <= 0) return 0;
+    const candidates = await findClaimable(this.m.db, now, free * 2);
+    let started = 0;
+    for (const candidate of candidates) {
+      if (started >= free) break;
+      if (this.inflight.has(candidate.id)) continue;
+      const op = await claimOperation(this.m.db, candidate, this.id, new Date(), this.m.config.leaseMs);
+      if (!op) continue;
+      started++;
+      const p = this.execute(op).finally(() => this.inflight.delete(op.id));
+      this.inflight.set(op.id, p);
+    }
+    return started;
+  }
+
+  /** For tests and scripts: runs until nothing is claimable and nothing is in flight. */
+  async runUntilIdle(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const started = await this.tick();
+      if (this.inflight.size > 0) await Promise.race([...this.inflight.values()]);
+      else if (started === 0) {
+        const pending = await findClaimable(this.m.db, new Date(), 1);
+        if (pending.length === 0) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      if (Date.now() > deadline) throw new Error("worker did not become idle in time");
+    }
+  }
+
+  get busy(): number {
+    return this.inflight.size;
+  }
+
+  private async execute(op: OperationRow): Promise<void> {
+    const controller = new AbortController();
+    const key = `${op.sandboxId ?? "-"}:${op.id}`;
+    this.m.runningOperations.set(key, controller);
+    const onShutdown = () => controller.abort(this.shutdown.signal.reason);
+    this.shutdown.signal.addEventListener("abort", onShutdown);
+    const log = this.log.child({ op: op.id, kind: op.kind, sandboxId: op.sandboxId, attempt: op.attempt });
+    const hb = setInterval(() => {
+      heartbeat(this.m.db, op, this.id, new Date(), this.m.config.leaseMs)
+        .then((held) => {
+          if (!held) controller.abort(new LeaseLost());
+        })
+        .catch((e: unknown) => log.warn({ err: e }, "heartbeat failed"));
+    }, this.m.config.heartbeatMs);
+    const cancelPoll =
+      op.kind === "create"
+        ? setInterval(() => {
+            isCancelRequested(this.m.db, op.id)
+              .then((cancel) => {
+                if (cancel) controller.abort(new CancelledByDestroy());
+              })
+              .catch(() => {});
+          }, this.m.config.cancelPollMs)
+        : null;
+    try {
+      if (op.kind === "create") await this.runCreate(op, controller.signal, log);
+      else if (op.kind === "destroy") await this.runDestroy(op, controller.signal, log);
+      else await finishOperation(this.m.db, op, this.id, { state: "failed", error: `unknown operation kind ${op.kind}` });
+    } catch (e) {
+      log.error({ err: e }, "operation crashed");
+      await finishOperation(this.m.db, op, this.id, { state: "failed", errorCode: "INTERNAL", error: publicMessage(e) }).catch(() => {});
+    } finally {
+      clearInterval(hb);
+      if (cancelPoll) clearInterval(cancelPoll);
+      this.shutdown.signal.removeEventListener("abort", onShutdown);
+      this.m.runningOperations.delete(key);
+      if (op.sandboxId) this.m.notifier.sandboxChanged(op.sandboxId);
+    }
+  }
+
+  private stateEvent(sandboxId: string, status: SandboxStatus, message: string, level: "info" | "error" = "info") {
+    return this.m.db.event.create(eventCreate({ sandboxId, type: "state", level, message, data: { status } }));
+  }
+
+  // ─── create ────────────────────────────────────────────────────────────────────────────────────
+
+  private async runCreate(op: OperationRow, signal: AbortSignal, log: Logger): Promise<void> {
+    const m = this.m;
+    const sandboxId = op.sandboxId!;
+    const sandbox = await m.db.sandbox.findUnique({ where: { id: sandboxId } });
+    if (!sandbox || (sandbox.status !== "queued" && sandbox.status !== "creating")) {
+      await finishOperation(m.db, op, this.id, { state: "cancelled", error: `Sandbox is ${sandbox?.status ?? "gone"}` });
+      return;
+    }
+    const writer = new LogWriter(m.db, sandboxId, log, m.notifier);
+    const ext = m.extension(sandbox.extensionId);
+    if (!ext) {
+      await this.failCreate(op, sandbox.status as SandboxStatus, `Extension ${sandbox.extensionId} is not loaded on this server (check its manifest)`, writer);
+      return;
+    }
+    const params = ext.paramsSchema.safeParse(sandbox.params);
+    if (!params.success) {
+      await this.failCreate(op, sandbox.status as SandboxStatus, `Stored params no longer match ${ext.id}'s schema: ${params.error.issues[0]?.message}`, writer);
+      return;
+    }
+
+    // Past the attempt limit (workers kept dying): clean up what exists and fail with the reason.
+    if (op.attempt > op.maxAttempts) {
+      let cleanup = "";
+      if (sandbox.handle) {
+        try {
+          const res = await this.withTimeout(signal, m.config.destroyTimeoutMs, "cleanup", (s) =>
+            ext.destroy(ext.handleSchema.parse(sandbox.handle), { sandboxId, signal: s, log: writer.log }),
+          );
+          writer.log(res.detail);
+        } catch (e) {
+          cleanup = `; cleanup failed: ${publicMessage(e)} (destroy the sandbox to retry)`;
+        }
+      }
+      await this.failCreate(op, sandbox.status as SandboxStatus, `Gave up after ${op.maxAttempts} attempts: the worker running the create stopped responding each time${cleanup}`, writer, "ATTEMPTS_EXHAUSTED");
+      return;
+    }
+
+    // A retry after a worker died: remove what the previous attempt left, then start from scratch.
+    if (sandbox.status === "creating" && sandbox.handle) {
+      writer.log(`Attempt ${op.attempt}: cleaning up what the previous attempt left`, "warn");
+      try {
+        const res = await this.withTimeout(signal, m.config.destroyTimeoutMs, "cleanup", (s) =>
+          ext.destroy(ext.handleSchema.parse(sandbox.handle), { sandboxId, signal: s, log: writer.log }),
+        );
+        writer.log(res.detail);
+        await m.db.sandbox.updateMany({ where: { id: sandboxId, lockOperationId: op.id }, data: { handle: DbNull } });
+      } catch (e) {
+        await this.failCreate(op, "creating", `Could not clean up the previous attempt: ${publicMessage(e)}`, writer);
+        return;
+      }
+    }
+
+    let host = null;
+    const requirement = ext.hostRequirement(params.data);
+    if (requirement) {
+      const picked = await pickHost(m.db, sandboxId, op.id, requirement, sandbox.status === "creating" ? sandbox.hostId : null);
+      if (picked.kind === "none") {
+        await this.failCreate(op, sandbox.status as SandboxStatus, picked.reason, writer);
+        return;
+      }
+      if (picked.kind === "wait") {
+        const waited = Date.now() - sandbox.createdAt.getTime();
+        if (waited > m.config.queueTimeoutMs) {
+          await this.failCreate(op, sandbox.status as SandboxStatus, `${picked.reason}; gave up after waiting ${Math.round(waited / 60_000)} min`, writer);
+          return;
+        }
+        if (sandbox.statusReason !== picked.reason) {
+          await m.db.sandbox.updateMany({ where: { id: sandboxId, status: "queued" }, data: { statusReason: picked.reason } });
+          writer.log(picked.reason, "warn");
+        }
+        await writer.flush();
+        await requeueOperation(m.db, op, this.id, new Date(Date.now() + m.config.capacityRetryMs));
+        return;
+      }
+      host = picked.host;
+    }
+
+    if (sandbox.status === "queued") {
+      const moved = await transitionSandbox(m.db, sandboxId, ["queued"], "creating", { statusReason: null }, op.id);
+      if (!moved) {
+        await finishOperation(m.db, op, this.id, { state: "cancelled", error: "Sandbox left the queue (destroy requested)" });
+        return;
+      }
+      await this.stateEvent(sandboxId, "creating", host ? `Creating on ${host.title} (${host.address}:${host.port})` : "Creating");
+      m.notifier.sandboxChanged(sandboxId);
+    }
+
+    let lastHandle: unknown = sandbox.status === "creating" ? null : sandbox.handle;
+    const recordHandle = async (handle: { extension: string }) => {
+      const parsed = ext.handleSchema.parse(handle);
+      const r = await m.db.sandbox.updateMany({
+        where: { id: sandboxId, lockOperationId: op.id },
+        data: { handle: parsed as object },
+      });
+      if (r.count === 0) throw new LeaseLost();
+      lastHandle = parsed;
+    };
+
+    const started = Date.now();
+    try {
+      const handle = await this.withTimeout(signal, m.config.createTimeoutMs, "create", (s) =>
+        ext.create({ sandboxId, params: params.data, host, signal: s, log: writer.log, recordHandle }),
+      );
+      const parsed = ext.handleSchema.parse(handle);
+      writer.log(`Ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      await writer.flush();
+      await m.db.sandbox.updateMany({ where: { id: sandboxId, lockOperationId: op.id }, data: { handle: parsed as object } });
+      const ready = await transitionSandbox(m.db, sandboxId, ["creating"], "ready", { readyAt: new Date(), statusReason: null }, op.id);
+      if (ready) await this.stateEvent(sandboxId, "ready", "Ready");
+      await finishOperation(m.db, op, this.id, { state: ready ? "succeeded" : "cancelled", error: ready ? undefined : "Destroy requested during create" });
+      log.info({ ms: Date.now() - started }, ready ? "sandbox ready" : "create finished after destroy was requested");
+    } catch (e) {
+      const reason: unknown = signal.aborted ? signal.reason : e;
+      if (reason instanceof LeaseLost) {
+        log.warn("lease lost during create; leaving the operation to its new owner");
+        return;
+      }
+      if (reason instanceof CancelledByDestroy) {
+        writer.log("Create cancelled: a destroy was requested", "warn");
+        await writer.flush();
+        await finishOperation(m.db, op, this.id, { state: "cancelled", error: "Cancelled by destroy" });
+        return;
+      }
+      if (reason instanceof WorkerShutdown) {
+        writer.log("Worker shutting down; another worker will retry this create", "warn");
+        await writer.flush();
+        await requeueOperation(m.db, op, this.id, new Date());
+        return;
+      }
+      const message = publicMessage(e);
+      writer.log(`Create failed: ${message}`, "error");
+      if (!(e instanceof SandboxerError)) log.error({ err: e }, "create failed with an unexpected error");
+      let cleanup = "";
+      if (lastHandle) {
+        writer.log("Cleaning up what was created");
+        try {
+          const res = await this.withTimeout(this.shutdown.signal, m.config.destroyTimeoutMs, "cleanup", (s) =>
+            ext.destroy(ext.handleSchema.parse(lastHandle), { sandboxId, signal: s, log: writer.log }),
+          );
+          writer.log(res.detail);
+        } catch (ce) {
+          cleanup = `; cleanup failed too: ${publicMessage(ce)} (destroy the sandbox to retry)`;
+          writer.log(`Cleanup failed: ${publicMessage(ce)}`, "error");
+        }
+      }
+      await this.failCreate(op, "creating", `${message}${cleanup}`, writer, e instanceof SandboxerError ? e.code : "INTERNAL");
+    }
+  }
+
+  private async failCreate(op: OperationRow, from: SandboxStatus, reason: string, writer: LogWriter, code = "CREATE_FAILED"): Promise<void> {
+    const m = this.m;
+    const sandboxId = op.sandboxId!;
+    await writer.flush();
+    const moved = await transitionSandbox(m.db, sandboxId, [from], "failed", { statusReason: reason }, op.id);
+    if (moved) {
+      await this.stateEvent(sandboxId, "failed", `Failed: ${reason}`, "error");
+      await m.audit(SYSTEM_ACTOR, "sandbox.create", sandboxId, "failed", `Create of ${sandboxId} failed: ${reason}`);
+    }
+    await finishOperation(m.db, op, this.id, { state: "failed", errorCode: code, error: reason });
+  }
+
+  // ─── destroy ───────────────────────────────────────────────────────────────────────────────────
+
+  private async runDestroy(op: OperationRow, signal: AbortSignal, log: Logger): Promise<void> {
+    const m = this.m;
+    const sandboxId = op.sandboxId!;
+    const sandbox = await m.db.sandbox.findUnique({ where: { id: sandboxId } });
+    if (!sandbox || sandbox.status === "destroyed") {
+      await finishOperation(m.db, op, this.id, { state: "succeeded" });
+      return;
+    }
+    if (sandbox.status !== "destroying") {
+      await finishOperation(m.db, op, this.id, { state: "cancelled", error: `Sandbox is ${sandbox.status}, not destroying` });
+      return;
+    }
+    const writer = new LogWriter(m.db, sandboxId, log, m.notifier);
+    const actor = op.actorId ? await m.db.user.findUnique({ where: { id: op.actorId }, select: { email: true } }) : null;
+    const actorLabel = actor?.email ?? "system";
+    const ext = m.extension(sandbox.extensionId);
+    const fail = async (reason: string, code: string) => {
+      writer.log(`Destroy failed: ${reason}`, "error");
+      await writer.flush();
+      const moved = await transitionSandbox(m.db, sandboxId, ["destroying"], "destroy_failed", { statusReason: reason }, op.id);
+      if (moved) await this.stateEvent(sandboxId, "destroy_failed", `Destroy failed: ${reason}`, "error");
+      await m.db.event.create(
+        eventCreate({ type: "audit", action: "sandbox.teardown", target: sandboxId, result: "failed", message: `Teardown of ${sandboxId} failed: ${reason}`, actorId: op.actorId, actorLabel }),
+      );
+      await finishOperation(m.db, op, this.id, { state: "failed", errorCode: code, error: reason });
+    };
+    if (!ext) {
+      await fail(`Extension ${sandbox.extensionId} is not loaded on this server`, "EXTENSION_MISSING");
+      return;
+    }
+    if (op.attempt > op.maxAttempts) {
+      await fail(`Gave up after ${op.maxAttempts} attempts: the worker running the destroy stopped responding each time; Retry when the cause is fixed`, "ATTEMPTS_EXHAUSTED");
+      return;
+    }
+    let detail = "Nothing to remove: create never recorded a handle";
+    let teardown: string[] = [];
+    if (sandbox.handle) {
+      const handle = ext.handleSchema.safeParse(sandbox.handle);
+      if (!handle.success) {
+        await fail(`The stored handle is not valid for ${ext.id}: ${handle.error.issues[0]?.message}`, "HANDLE_INVALID");
+        return;
+      }
+      teardown = ext.describeHandle(handle.data).teardown;
+      writer.log(`Removing ${teardown.join("; ")}`);
+      try {
+        const res = await this.withTimeout(signal, m.config.destroyTimeoutMs, "destroy", (s) =>
+          ext.destroy(handle.data, { sandboxId, signal: s, log: writer.log }),
+        );
+        detail = res.detail;
+      } catch (e) {
+        const reason: unknown = signal.aborted ? signal.reason : e;
+        if (reason instanceof LeaseLost) return;
+        if (reason instanceof WorkerShutdown) {
+          await requeueOperation(m.db, op, this.id, new Date());
+          return;
+        }
+        if (!(e instanceof SandboxerError)) log.error({ err: e }, "destroy failed with an unexpected error");
+        await fail(publicMessage(e), e instanceof SandboxerError ? e.code : "INTERNAL");
+        return;
+      }
+    }
+    writer.log(detail);
+    await writer.flush();
+    const done = await finishOperation(m.db, op, this.id, { state: "succeeded" }, [
+      m.db.sandbox.updateMany({
+        where: { id: sandboxId, status: "destroying", lockOperationId: op.id },
+        data: { status: "destroyed", destroyedAt: new Date(), statusReason: detail },
+      }),
+      this.stateEvent(sandboxId, "destroyed", "Destroyed"),
+      m.db.event.create(
+        eventCreate({
+          type: "audit",
+          action: "sandbox.teardown",
+          target: sandboxId,
+          result: "ok",
+          message: `Teardown of ${sandboxId}: ${detail}`,
+          actorId: op.actorId,
+          actorLabel,
+          data: { teardown },
+        }),
+      ),
+    ]);
+    if (!done) log.warn("destroy finished but the lease was lost; the new owner records the result");
+    else log.info({ detail }, "sandbox destroyed");
+  }
+
+  /** Runs fn with a signal that aborts on the parent's abort or after `ms` (TimeoutError naming `what`). */
+  private async withTimeout<T>(parent: AbortSignal, ms: number, what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(parent.reason);
+    if (parent.aborted) controller.abort(parent.reason);
+    else parent.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(
+      () => controller.abort(new TimeoutError(`The ${what} step did not finish within ${Math.round(ms / 1000)} s and was stopped`)),
+      ms,
+    );
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        // An extension that ignores its signal still cannot hold the operation past the timeout.
+        controller.signal.addEventListener("abort", () => reject(toError(controller.signal.reason)), { once: true });
+        fn(controller.signal).then(resolve, reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      parent.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+function toError(reason: unknown): Error {
+  if (reason instanceof Error) return reason;
+  return new AbortedError(typeof reason === "string" ? reason : undefined);
+}
+
+export type { AnyExtension };

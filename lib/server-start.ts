@@ -1,0 +1,23 @@
+// What a web server process does at start: check the environment (one clear error and exit on a bad
+// value), then start this instance's worker unless SANDBOXER_WORKER=off (web-only instances).
+import "server-only";
+
+import { checkDataDir, env } from "./env";
+import { isSandboxerError } from "./errors";
+import { logger } from "./logger";
+
+export async function onServerStart(): Promise<void> {
+  try {
+    const e = env();
+    checkDataDir(e);
+    if (!e.SANDBOXER_WORKER) {
+      logger().info("worker disabled (SANDBOXER_WORKER=off): this instance serves the web only");
+      return;
+    }
+    const { startBackgroundServices } = await import("./manager/background");
+    await startBackgroundServices();
+  } catch (err) {
+    logger().fatal(isSandboxerError(err) ? err.message : String(err));
+    process.exit(1);
+  }
+}

@@ -1,0 +1,234 @@
+// The manager's lifecycle on both databases, with ext.fake scripting the extension's behaviour.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
+import { fakeWorld } from "@/lib/extensions/fake/extension";
+import { claimOperation } from "@/lib/db/operations";
+
+import { PROVIDERS } from "../support/databases";
+import { createTestManager, fakeProfile, waitForStatus, type TestManager } from "../support/manager-harness";
+
+describe.each(PROVIDERS)("manager on %s", (provider) => {
+  let t: TestManager;
+
+  beforeAll(async () => {
+    t = await createTestManager(provider, {
+      profiles: {
+        quick: fakeProfile({ steps: 2 }, { inputs: { ref: { title: "Ref", param: "ref", pattern: "[a-z0-9-]+" } } }),
+        failing: fakeProfile({ steps: 3, failAtStep: 2, failMessage: "the build VM said no" }),
+        "fail-early": fakeProfile({ failBeforeHandle: true, failMessage: "nothing reachable" }),
+        slow: fakeProfile({ steps: 50, stepMs: 100 }),
+        "slow-destroy": fakeProfile({ steps: 1, destroyMs: 300 }),
+        flaky: fakeProfile({ steps: 1, destroyFailures: 1 }),
+      },
+    });
+  });
+  afterAll(async () => t?.close());
+  beforeEach(() => fakeWorld.reset());
+
+  it("create → ready, with a handle, log lines and a timeline", async () => {
+    const worker = t.newWorker();
+    const created = await t.manager.createSandbox("profile.quick", t.user, { ref: "feature-1" });
+    expect(created.status).toBe("queued");
+    await worker.runUntilIdle();
+    const detail = await t.manager.getSandboxDetail(created.id);
+    expect(detail.status).toBe("ready");
+    expect(detail.handle?.workspacePath).toBe(`fake-${created.id}`);
+    expect(detail.input).toEqual({ ref: "feature-1" });
+    expect(detail.timeline.map((e) => e.status)).toEqual(["queued", "creating", "ready"]);
+    const log = await t.manager.sandboxEvents(created.id);
+    expect(log.filter((e) => e.type === "log").map((e) => e.message)).toEqual(expect.arrayContaining(["step 1/2", "step 2/2"]));
+    expect(fakeWorld.resources.has(`fake-${created.id}`)).toBe(true);
+    const params = (await t.db.sandbox.findUniqueOrThrow({ where: { id: created.id } })).params as { ref: string };
+    expect(params.ref).toBe("feature-1");
+  });
+
+  it("create failing → failed with the message, and what was created is cleaned up", async () => {
+    const worker = t.newWorker();
+    const s = await t.manager.createSandbox("profile.failing", t.user);
+    await worker.runUntilIdle();
+    const after = await t.manager.getSandbox(s.id);
+    expect(after.status).toBe("failed");
+    expect(after.statusReason).toContain("the build VM said no");
+    expect(fakeWorld.resources.size).toBe(0);
+    expect(fakeWorld.count("destroy", s.id)).toBe(1);
+    const op = await t.db.operation.findFirstOrThrow({ where: { sandboxId: s.id, kind: "create" } });
+    expect(op.state).toBe("failed");
+    expect(op.errorCode).toBe("FAKE_FAILURE");
+  });
+
+  it("a create failing before any handle needs no cleanup", async () => {
+    const worker = t.newWorker();
+    const s = await t.manager.createSandbox("profile.fail-early", t.user);
+    await worker.runUntilIdle();
+    expect((await t.manager.getSandbox(s.id)).statusReason).toContain("nothing reachable");
+    expect(fakeWorld.count("destroy", s.id)).toBe(0);
+  });
+
+  it("destroy during create → destroyed, nothing left", async () => {
+    const worker = t.newWorker();
+    worker.start();
+    const s = await t.manager.createSandbox("profile.slow", t.user);
+    await waitForStatus(t.manager, s.id, ["creating"]);
+    // Let it get a few steps in, so there is something to clean up.
+    await new Promise((r) => setTimeout(r, 250));
+    expect(fakeWorld.resources.has(`fake-${s.id}`)).toBe(true);
+    const destroying = await t.manager.destroySandbox(s.id, t.user);
+    expect(destroying.status).toBe("destroying");
+    await waitForStatus(t.manager, s.id, ["destroyed"]);
+    await worker.stop();
+    expect(fakeWorld.resources.size).toBe(0);
+    const ops = await t.db.operation.findMany({ where: { sandboxId: s.id }, orderBy: { createdAt: "asc" } });
+    expect(ops.map((o) => [o.kind, o.state])).toEqual([
+      ["create", "cancelled"],
+      ["destroy", "succeeded"],
+    ]);
+    // The create stopped early: far fewer than its 50 steps ran.
+    const steps = (await t.manager.sandboxEvents(s.id)).filter((e) => e.message.startsWith("step "));
+    expect(steps.length).toBeLessThan(20);
+  });
+
+  it("destroy of a queued sandbox never runs its create", async () => {
+    const s = await t.manager.createSandbox("profile.quick", t.user);
+    await t.manager.destroySandbox(s.id, t.user);
+    await t.newWorker().runUntilIdle();
+    expect((await t.manager.getSandbox(s.id)).status).toBe("destroyed");
+    expect(fakeWorld.count("create", s.id)).toBe(0);
+    expect(fakeWorld.count("destroy", s.id)).toBe(0);
+  });
+
+  it("destroy twice → one teardown", async () => {
+    const worker = t.newWorker();
+    const s = await t.manager.createSandbox("profile.quick", t.user);
+    await worker.runUntilIdle();
+    const [a, b] = await Promise.all([t.manager.destroySandbox(s.id, t.user), t.manager.destroySandbox(s.id, t.user)]);
+    expect([a.status, b.status]).toEqual(["destroying", "destroying"]);
+    await worker.runUntilIdle();
+    const again = await t.manager.destroySandbox(s.id, t.user);
+    expect(again.status).toBe("destroyed");
+    await worker.runUntilIdle();
+    expect(fakeWorld.count("destroy", s.id)).toBe(1);
+    expect(await t.db.operation.count({ where: { sandboxId: s.id, kind: "destroy" } })).toBe(1);
+  });
+
+  it("a failed destroy → destroy_failed with the reason; retry succeeds", async () => {
+    const worker = t.newWorker();
+    const s = await t.manager.createSandbox("profile.flaky", t.user);
+    await worker.runUntilIdle();
+    await t.manager.destroySandbox(s.id, t.user);
+    await worker.runUntilIdle();
+    const failed = await t.manager.getSandbox(s.id);
+    expect(failed.status).toBe("destroy_failed");
+    expect(failed.statusReason).toContain("scripted destroy failure");
+    await t.manager.destroySandbox(s.id, t.user);
+    await worker.runUntilIdle();
+    expect((await t.manager.getSandbox(s.id)).status).toBe("destroyed");
+    expect(fakeWorld.resources.size).toBe(0);
+  });
+
+  it("a member cannot destroy another member's sandbox; an admin can", async () => {
+    const worker = t.newWorker();
+    const s = await t.manager.createSandbox("profile.quick", t.user);
+    await worker.runUntilIdle();
+    await expect(t.manager.destroySandbox(s.id, t.other)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect((await t.manager.getSandbox(s.id)).status).toBe("ready");
+    const denied = await t.db.event.findFirst({ where: { type: "audit", action: "sandbox.destroy", target: s.id, result: "denied" } });
+    expect(denied?.actorId).toBe((t.other as { userId: string }).userId);
+    await t.manager.destroySandbox(s.id, t.admin);
+    await worker.runUntilIdle();
+    expect((await t.manager.getSandbox(s.id)).status).toBe("destroyed");
+  });
+
+  it("bad input: unknown profile, bad inputs and bad ids are refused and nothing is written", async () => {
+    const before = await t.db.sandbox.count();
+    await expect(t.manager.createSandbox("profile.nope", t.user)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(t.manager.createSandbox("profile.quick", t.user, { ref: "Bad Ref!" })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      fieldErrors: { ref: [expect.stringContaining("Ref")] },
+    });
+    await expect(t.manager.createSandbox("profile.quick", t.user, { unknown: "x" })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      fieldErrors: { unknown: [expect.any(String)] },
+    });
+    await expect(t.manager.destroySandbox("../etc", t.user)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(await t.db.sandbox.count()).toBe(before);
+  });
+
+  it("a worker killed mid-operation: its lease expires and another worker finishes cleanly", async () => {
+    // Worker A claims the create and then "dies": it never heartbeats again (a huge interval) and its
+    // process is gone (we stop it without letting it write anything).
+    const s = await t.manager.createSandbox("profile.quick", t.user);
+    const [op] = await t.db.operation.findMany({ where: { sandboxId: s.id, kind: "create" } });
+    const claimed = await claimOperation(t.db, op!, "dead-worker", new Date(), 200);
+    expect(claimed?.attempt).toBe(1);
+    // It got as far as recording a handle and creating the resource before dying.
+    await t.db.sandbox.update({ where: { id: s.id }, data: { status: "creating", handle: { extension: "ext.fake", resource: `fake-${s.id}`, stepsDone: 3 } } });
+    fakeWorld.resources.add(`fake-${s.id}`);
+    await new Promise((r) => setTimeout(r, 300));
+    const b = t.newWorker({ id: "worker-b", config: { ...{ leaseMs: 3_000 } } });
+    b.start();
+    await waitForStatus(t.manager, s.id, ["ready", "failed"], 30_000);
+    await b.stop();
+    const after = await t.db.operation.findUniqueOrThrow({ where: { id: op!.id } });
+    expect(after.attempt).toBe(2);
+    expect(after.leaseOwner).toBe("worker-b");
+    expect(after.state).toBe("succeeded");
+    // The retry cleaned up the dead attempt's resource before creating again: one resource, B's.
+    expect(fakeWorld.count("destroy", s.id)).toBe(1);
+    expect(fakeWorld.resources.has(`fake-${s.id}`)).toBe(true);
+    const log = (await t.manager.sandboxEvents(s.id)).map((e) => e.message);
+    expect(log.some((l) => l.includes("stopped responding"))).toBe(true);
+  });
+
+  it("two workers racing for one operation → exactly one runs it", async () => {
+    const s = await t.manager.createSandbox("profile.quick", t.user);
+    const m2 = t.secondManager();
+    const w1 = t.newWorker({ id: "race-1" });
+    const { Worker } = await import("@/lib/manager/worker");
+    const w2 = new Worker(m2, { id: "race-2" });
+    await Promise.all([w1.runUntilIdle(), w2.runUntilIdle()]);
+    await Promise.all([w1.runUntilIdle(), w2.runUntilIdle()]);
+    expect((await t.manager.getSandbox(s.id)).status).toBe("ready");
+    expect(fakeWorld.count("create", s.id)).toBe(1);
+    const op = await t.db.operation.findFirstOrThrow({ where: { sandboxId: s.id } });
+    expect(op.attempt).toBe(1);
+  });
+
+  it("many creates across two workers on separate connections: each runs exactly once", async () => {
+    const m2 = t.secondManager();
+    const ids = [];
+    for (let i = 0; i < 12; i++) ids.push((await t.manager.createSandbox("profile.quick", t.user)).id);
+    const { Worker } = await import("@/lib/manager/worker");
+    const w1 = t.newWorker({ id: "many-1", concurrency: 4 });
+    const w2 = new Worker(m2, { id: "many-2", concurrency: 4 });
+    await Promise.all([w1.runUntilIdle(), w2.runUntilIdle()]);
+    for (const id of ids) {
+      expect((await t.manager.getSandbox(id)).status).toBe("ready");
+      expect(fakeWorld.count("create", id)).toBe(1);
+    }
+  });
+
+  it("the quota counts queued, creating and ready sandboxes, never failed or destroyed ones", async () => {
+    const tq = await createTestManager(provider, {
+      profiles: { quick: fakeProfile({ steps: 1 }), failing: fakeProfile({ failBeforeHandle: true }) },
+      config: { quotaActive: 2 },
+    });
+    try {
+      const w = tq.newWorker();
+      const failed = await tq.manager.createSandbox("profile.failing", tq.user);
+      await w.runUntilIdle();
+      expect((await tq.manager.getSandbox(failed.id)).status).toBe("failed");
+      const a = await tq.manager.createSandbox("profile.quick", tq.user);
+      const b = await tq.manager.createSandbox("profile.quick", tq.user);
+      const err = await tq.manager.createSandbox("profile.quick", tq.user).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: "QUOTA_EXCEEDED" });
+      expect((err as Error).message).toContain(a.id);
+      expect((err as Error).message).toContain(b.id);
+      expect((err as Error).message).not.toContain(failed.id);
+      await tq.manager.destroySandbox(a.id, tq.user);
+      await w.runUntilIdle();
+      await expect(tq.manager.createSandbox("profile.quick", tq.user)).resolves.toMatchObject({ status: "queued" });
+    } finally {
+      await tq.close();
+    }
+  });
+});
