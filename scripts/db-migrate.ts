@@ -26,9 +26,11 @@ import {
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { name: { type: "string" } },
+  options: { name: { type: "string" }, root: { type: "string" } },
 });
 const command = positionals[0] ?? "deploy";
+// The project whose prisma/ folder is used (tests point it at a copy).
+const projectRoot = path.resolve(values.root ?? process.cwd());
 const adminUrl = process.env.SANDBOXER_MIGRATE_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 async function withScratchDatabases<T>(fn: (sqlite: DatabaseConfig, postgres: DatabaseConfig) => Promise<T>): Promise<T> {
@@ -67,7 +69,7 @@ async function main(): Promise<number> {
         sqlite.pragma("journal_mode = WAL");
         sqlite.close();
       }
-      const applied = await applyMigrations(env.database);
+      const applied = await applyMigrations(env.database, projectRoot);
       const where = env.database.provider === "sqlite" ? env.database.file : redactUrl(env.database.url);
       console.log(
         applied.length
@@ -78,7 +80,7 @@ async function main(): Promise<number> {
     }
     case "status": {
       const env = parseEnv(process.env);
-      const r = await migrationStatus(env.database);
+      const r = await migrationStatus(env.database, projectRoot);
       console.log(JSON.stringify(r, null, 2));
       return r.history || r.failedMigrationNames.length || r.editedMigrationNames.length ? 1 : 0;
     }
@@ -86,7 +88,7 @@ async function main(): Promise<number> {
       return withScratchDatabases(async (sqlite, postgres) => {
         let drift = false;
         for (const config of [sqlite, postgres]) {
-          const sql = await diffModelsAgainstMigrations(config);
+          const sql = await diffModelsAgainstMigrations(config, projectRoot);
           if (sql && !/^-- This is an empty migration\.?$/.test(sql)) {
             drift = true;
             console.error(`✗ ${config.provider}: the models need SQL that no migration has:\n${sql}\n`);
@@ -106,9 +108,9 @@ async function main(): Promise<number> {
       }
       return withScratchDatabases(async (sqlite, postgres) => {
         for (const config of [sqlite, postgres]) {
-          const created = await createMigration(config, name);
+          const created = await createMigration(config, name, projectRoot);
           console.log(
-            created ? `${config.provider}: wrote ${path.relative(process.cwd(), created.dir)}/migration.sql` : `${config.provider}: already in sync`,
+            created ? `${config.provider}: wrote ${path.relative(projectRoot, created.dir)}/migration.sql` : `${config.provider}: already in sync`,
           );
         }
         return 0;

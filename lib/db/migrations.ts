@@ -130,7 +130,37 @@ function withCharColumns<T extends PgQueryable>(queryable: T): T {
   return queryable;
 }
 
-function makeFactory(config: DatabaseConfig): SqlMigrationAwareDriverAdapterFactory {
+/** The engine does not close the connections it opens; we track and close them after each use. */
+type TrackedFactory = SqlMigrationAwareDriverAdapterFactory & { disposeAll(): Promise<void> };
+
+function tracked(factory: SqlMigrationAwareDriverAdapterFactory): TrackedFactory {
+  const open = new Set<SqlDriverAdapter>();
+  const track = async (p: Promise<SqlDriverAdapter>) => {
+    const adapter = await p;
+    open.add(adapter);
+    const dispose = adapter.dispose.bind(adapter);
+    adapter.dispose = async () => {
+      if (!open.delete(adapter)) return;
+      await dispose();
+    };
+    return adapter;
+  };
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: () => track(factory.connect()),
+    connectToShadowDb: () => track(factory.connectToShadowDb()),
+    disposeAll: async () => {
+      for (const a of [...open]) await a.dispose().catch(() => {});
+    },
+  };
+}
+
+function makeFactory(config: DatabaseConfig): TrackedFactory {
+  return tracked(makeRawFactory(config));
+}
+
+function makeRawFactory(config: DatabaseConfig): SqlMigrationAwareDriverAdapterFactory {
   if (config.provider === "sqlite") {
     const f = new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 });
     return {
@@ -191,12 +221,14 @@ async function withEngine<T>(config: DatabaseConfig, dir: string, fn: (engine: E
   const debug = (line: string) => {
     if (process.env.DEBUG_SCHEMA_ENGINE) console.error("[schema-engine]", line);
   };
-  const adapter = bindMigrationAwareSqlAdapterFactory(makeFactory(config));
+  const factory = makeFactory(config);
+  const adapter = bindMigrationAwareSqlAdapterFactory(factory);
   const engine = await glue.SchemaEngine.new({ datamodels }, debug, adapter);
   try {
     return await fn(engine);
   } finally {
     engine.free();
+    await factory.disposeAll();
   }
 }
 

@@ -1,0 +1,159 @@
+// The data-access layer on both databases: the same calls, the same answers.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { createToken, revokeToken, verifyToken } from "@/lib/auth/tokens";
+import { appendEvents, listAudit, listSandboxEvents } from "@/lib/db/events";
+import { occupancyByHost } from "@/lib/db/hosts";
+import { acquireLease, liveWorkerCount, releaseLease, workerHeartbeat } from "@/lib/db/leases";
+import { claimOperation, finishOperation, heartbeat, operationCreate } from "@/lib/db/operations";
+import { listSandboxPage, transitionSandbox } from "@/lib/db/sandboxes";
+import { newSandboxId } from "@/lib/sandbox-id";
+
+import { createTestDatabase, PROVIDERS, type TestDatabase } from "../support/databases";
+
+describe.each(PROVIDERS)("data access on %s", (provider) => {
+  let t: TestDatabase;
+  const userId = "u_data_1";
+  const otherId = "u_data_2";
+
+  beforeAll(async () => {
+    t = await createTestDatabase(provider);
+    await t.db.user.createMany({
+      data: [
+        { id: userId, name: "Ada", email: "ada@example.test" },
+        { id: otherId, name: "Bo", email: "bo@example.test" },
+      ],
+    });
+  });
+  afterAll(async () => t?.drop());
+
+  async function sandbox(status: string, opts: { ownerId?: string; profileId?: string; createdAt?: Date; hostId?: string } = {}) {
+    const id = newSandboxId();
+    await t.db.sandbox.create({
+      data: {
+        id,
+        ownerId: opts.ownerId ?? userId,
+        profileId: opts.profileId ?? "profile.a",
+        extensionId: "ext.fake",
+        status,
+        params: { nested: { list: [1, 2], flag: true } },
+        input: {},
+        createdAt: opts.createdAt,
+        hostId: opts.hostId,
+      },
+    });
+    return id;
+  }
+
+  it("stores and returns JSON handles exactly", async () => {
+    const id = await sandbox("ready");
+    const handle = { extension: "ext.vm-packer", vm_target: "127.0.0.1", ssh_port: 12222, workspace_path: "/build/sbx-x", tags: ["a", "b"], nested: { n: null } };
+    await t.db.sandbox.update({ where: { id }, data: { handle } });
+    const row = await t.db.sandbox.findUniqueOrThrow({ where: { id } });
+    expect(row.handle).toEqual(handle);
+    expect(row.params).toEqual({ nested: { list: [1, 2], flag: true } });
+  });
+
+  it("pages the overview newest first, with counts per status under the same filters", async () => {
+    const base = Date.now() - 1_000_000;
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) ids.push(await sandbox(i % 2 ? "ready" : "failed", { ownerId: otherId, profileId: "profile.paged", createdAt: new Date(base + i * 1000) }));
+    await sandbox("destroyed", { ownerId: otherId, profileId: "profile.paged", createdAt: new Date(base + 99_000) });
+    const p1 = await listSandboxPage(t.db, { ownerId: otherId, profileId: "profile.paged" }, 1, 3);
+    expect(p1.total).toBe(7); // destroyed is not active
+    expect(p1.rows.map((r) => r.id)).toEqual([ids[6], ids[5], ids[4]]);
+    expect(p1.counts).toEqual({ ready: 3, failed: 4, destroyed: 1 });
+    expect(p1.rows[0]!.owner.email).toBe("bo@example.test");
+    const p3 = await listSandboxPage(t.db, { ownerId: otherId, profileId: "profile.paged" }, 3, 3);
+    expect(p3.rows.map((r) => r.id)).toEqual([ids[0]]);
+    const onlyReady = await listSandboxPage(t.db, { ownerId: otherId, profileId: "profile.paged", status: ["ready"] }, 1, 10);
+    expect(onlyReady.rows.every((r) => r.status === "ready")).toBe(true);
+    expect(onlyReady.total).toBe(3);
+  });
+
+  it("moves a sandbox only from the expected state (and lock)", async () => {
+    const id = await sandbox("queued");
+    expect(await transitionSandbox(t.db, id, ["ready"], "destroying")).toBe(false);
+    expect(await transitionSandbox(t.db, id, ["queued"], "creating", {}, "op_other")).toBe(false);
+    expect(await transitionSandbox(t.db, id, ["queued"], "creating")).toBe(true);
+    expect(await transitionSandbox(t.db, id, ["queued"], "creating")).toBe(false);
+    expect((await t.db.sandbox.findUniqueOrThrow({ where: { id } })).status).toBe("creating");
+  });
+
+  it("claims an operation once, heartbeats only for its owner, releases the sandbox lock at the end", async () => {
+    const id = await sandbox("queued");
+    const op = await t.db.operation.create(operationCreate({ kind: "create", sandboxId: id, maxAttempts: 3 }));
+    const [a, b] = await Promise.all([claimOperation(t.db, op, "w1", new Date(), 10_000), claimOperation(t.db, op, "w2", new Date(), 10_000)]);
+    const winners = [a, b].filter(Boolean);
+    expect(winners).toHaveLength(1);
+    const owner = winners[0]!.leaseOwner!;
+    expect(await heartbeat(t.db, winners[0]!, owner === "w1" ? "w2" : "w1", new Date(), 10_000)).toBe(false);
+    expect(await heartbeat(t.db, winners[0]!, owner, new Date(), 10_000)).toBe(true);
+    // A second operation of the same sandbox cannot be claimed while the first holds the lock.
+    const second = await t.db.operation.create(operationCreate({ kind: "destroy", sandboxId: id, maxAttempts: 3 }));
+    expect(await claimOperation(t.db, second, "w3", new Date(), 10_000)).toBeNull();
+    expect(await finishOperation(t.db, winners[0]!, owner, { state: "succeeded" })).toBe(true);
+    expect((await t.db.sandbox.findUniqueOrThrow({ where: { id } })).lockOperationId).toBeNull();
+    expect(await claimOperation(t.db, second, "w3", new Date(), 10_000)).not.toBeNull();
+  });
+
+  it("gives a named lease to one owner until it expires", async () => {
+    expect(await acquireLease(t.db, "reaper-test", "a", 60_000)).toBe(true);
+    expect(await acquireLease(t.db, "reaper-test", "b", 60_000)).toBe(false);
+    expect(await acquireLease(t.db, "reaper-test", "a", 60_000)).toBe(true);
+    expect(await acquireLease(t.db, "reaper-test", "b", 60_000, new Date(Date.now() + 120_000))).toBe(true);
+    await releaseLease(t.db, "reaper-test", "b");
+    expect(await acquireLease(t.db, "reaper-test", "c", 1_000)).toBe(true);
+    const results = await Promise.all(["x", "y", "z"].map((o) => acquireLease(t.db, "race-test", o, 60_000)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it("counts live workers by heartbeat", async () => {
+    await workerHeartbeat(t.db, { id: "w-live", hostname: "h", pid: 1 });
+    await workerHeartbeat(t.db, { id: "w-dead", hostname: "h", pid: 2 }, new Date(Date.now() - 600_000));
+    expect(await liveWorkerCount(t.db, 30_000)).toBe(1);
+  });
+
+  it("appends events in order and resumes after an id", async () => {
+    const id = await sandbox("creating");
+    await appendEvents(t.db, Array.from({ length: 5 }, (_, i) => ({ sandboxId: id, type: "log" as const, message: `line ${i}` })));
+    const all = await listSandboxEvents(t.db, id);
+    expect(all.map((e) => e.message)).toEqual(["line 0", "line 1", "line 2", "line 3", "line 4"]);
+    const rest = await listSandboxEvents(t.db, id, { afterId: all[2]!.id });
+    expect(rest.map((e) => e.message)).toEqual(["line 3", "line 4"]);
+    await appendEvents(t.db, [{ type: "audit", action: "sandbox.destroy", target: id, result: "denied", message: "no", actorId: otherId, sourceIp: "127.0.0.1" }]);
+    const audit = await listAudit(t.db, { action: "sandbox.", target: id });
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ result: "denied", actorId: otherId, sourceIp: "127.0.0.1" });
+  });
+
+  it("never lets two hosts hold the same tunnel port (a database constraint)", async () => {
+    const host = (id: string, tunnelPort: number | null) =>
+      t.db.buildHost.create({ data: { id, title: id, address: "127.0.0.1", port: 22, user: "b", hostKey: "SHA256:x", labels: [], tunnelPort } });
+    await host("tp-a", 12222);
+    await host("tp-b", null);
+    await host("tp-c", null);
+    await expect(host("tp-d", 12222)).rejects.toMatchObject({ code: "P2002" });
+    await expect(t.db.buildHost.update({ where: { id: "tp-b" }, data: { tunnelPort: 12222 } })).rejects.toMatchObject({ code: "P2002" });
+  });
+
+  it("counts a host's occupied slots from sandbox states", async () => {
+    await t.db.buildHost.create({ data: { id: "occ", title: "occ", address: "127.0.0.1", port: 22, user: "b", hostKey: "SHA256:x", labels: ["x"], capacity: 3 } });
+    await sandbox("ready", { hostId: "occ" });
+    await sandbox("creating", { hostId: "occ" });
+    await sandbox("failed", { hostId: "occ" });
+    await sandbox("destroyed", { hostId: "occ" });
+    expect((await occupancyByHost(t.db)).get("occ")).toBe(2);
+  });
+
+  it("stores only a token's hash, verifies it, and refuses it once revoked", async () => {
+    const { token, view } = await createToken(t.db, userId, "ci");
+    const row = await t.db.apiToken.findUniqueOrThrow({ where: { id: view.id } });
+    expect(JSON.stringify(row)).not.toContain(token);
+    expect((await verifyToken(t.db, token))?.user.id).toBe(userId);
+    await expect(createToken(t.db, userId, "ci")).rejects.toMatchObject({ code: "DUPLICATE_NAME" });
+    await revokeToken(t.db, userId, view.id);
+    expect(await verifyToken(t.db, token)).toBeNull();
+    expect(await verifyToken(t.db, "sbx_not-a-real-token")).toBeNull();
+  });
+});

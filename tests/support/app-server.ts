@@ -1,0 +1,132 @@
+// Starts the built app (`next start`) as a child process for API, CLI, auth and browser tests, with
+// its own data directory, database and config directory, on a free loopback port.
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
+export const TEST_AUTH_SECRET = "test-secret-test-secret-test-secret-0123";
+
+export async function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, host, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function assertBuilt(): void {
+  const dist = path.join(REPO_ROOT, process.env.SANDBOXER_DIST_DIR ?? ".next");
+  if (!fs.existsSync(path.join(dist, "BUILD_ID"))) {
+    throw new Error(`No production build in ${dist}: run \`npm run build\` first (npm test does it for you)`);
+  }
+}
+
+export interface AppServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  process: ChildProcess;
+  logs(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts `next start`. `env` is layered over a safe test environment; DATABASE_URL and
+ * SANDBOXER_CONFIG_DIR are expected from the caller (a test database, a temp config dir).
+ */
+export async function startAppServer(opts: { env: Record<string, string | undefined>; port?: number; readyTimeoutMs?: number }): Promise<AppServer> {
+  assertBuilt();
+  const port = opts.port ?? (await freePort());
+  const dataDir = opts.env.SANDBOXER_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "sandboxer-app-"));
+  const url = `http://127.0.0.1:${port}`;
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    NODE_ENV: "production",
+    NEXT_TELEMETRY_DISABLED: "1",
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    BETTER_AUTH_SECRET: TEST_AUTH_SECRET,
+    BETTER_AUTH_URL: url,
+    SANDBOXER_DATA_DIR: dataDir,
+    SANDBOXER_WORKER_POLL: "200ms",
+    SANDBOXER_DISABLE_RATE_LIMIT: "1",
+    LOG_LEVEL: process.env.TEST_SERVER_LOG_LEVEL ?? "warn",
+    ...(process.env.SANDBOXER_DIST_DIR ? { SANDBOXER_DIST_DIR: process.env.SANDBOXER_DIST_DIR } : {}),
+  };
+  for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, "node_modules/next/dist/bin/next"), "start", "-H", "127.0.0.1", "-p", String(port)], {
+    cwd: REPO_ROOT,
+    env: env as NodeJS.ProcessEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: false,
+  });
+  let output = "";
+  child.stdout!.on("data", (b: Buffer) => (output = (output + b.toString()).slice(-200_000)));
+  child.stderr!.on("data", (b: Buffer) => (output = (output + b.toString()).slice(-200_000)));
+  let exited = false;
+  const exitedPromise = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
+  for (;;) {
+    if (exited) throw new Error(`next start exited before it was ready:\n${output}`);
+    try {
+      const res = await fetch(`${url}/sign-in`, { redirect: "manual" });
+      if (res.status < 500) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`next start was not ready within ${opts.readyTimeoutMs ?? 60_000} ms:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    port,
+    dataDir,
+    process: child,
+    logs: () => output,
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (exited) return;
+      child.kill(signal);
+      const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exitedPromise;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Signs up (first account = admin) over HTTP and returns the session cookie header. */
+export async function signUp(url: string, email: string, password = "correct-horse-battery", name = email.split("@")[0]!): Promise<string> {
+  const res = await fetch(`${url}/api/auth/sign-up/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: url },
+    body: JSON.stringify({ email, password, name }),
+  });
+  if (!res.ok) throw new Error(`sign-up of ${email} failed: ${res.status} ${await res.text()}`);
+  return cookieHeader(res);
+}
+
+export async function signIn(url: string, email: string, password = "correct-horse-battery"): Promise<string> {
+  const res = await fetch(`${url}/api/auth/sign-in/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: url },
+    body: JSON.stringify({ email, password }),
+  });
+  if (!res.ok) throw new Error(`sign-in of ${email} failed: ${res.status} ${await res.text()}`);
+  return cookieHeader(res);
+}
+
+function cookieHeader(res: Response): string {
+  return res.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .join("; ");
+}
