@@ -1,6 +1,12 @@
 // One error base class for the whole product. Every error a person can meet carries a stable
 // `code` (for the API, the CLI's exit codes and tests) and a message they can act on. Surfaces map
 // codes to HTTP statuses in one place (lib/http-errors.ts) and never leak `cause` or stacks.
+//
+// Recognise our errors with `isSandboxerError` and compare `code`s — never with `instanceof`: the
+// production build may hold two copies of this module in different server chunks (the worker's and a
+// route's), and minification renames classes. A brand under Symbol.for survives both.
+
+const BRAND = Symbol.for("sand-boxer.error");
 
 export type ErrorDetails = Record<string, unknown>;
 
@@ -8,11 +14,12 @@ export class SandboxerError extends Error {
   readonly code: string;
   readonly details: ErrorDetails | undefined;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+  constructor(code: string, message: string, options?: { cause?: unknown; details?: ErrorDetails; name?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
+    this.name = options?.name ?? "SandboxerError";
     this.code = code;
     this.details = options?.details;
+    Object.defineProperty(this, BRAND, { value: true });
   }
 }
 
@@ -20,7 +27,7 @@ export class SandboxerError extends Error {
 export class ValidationError extends SandboxerError {
   readonly fieldErrors: Record<string, string[]>;
   constructor(message: string, fieldErrors: Record<string, string[]> = {}, details?: ErrorDetails) {
-    super("VALIDATION_FAILED", message, { details });
+    super("VALIDATION_FAILED", message, { details, name: "ValidationError" });
     this.fieldErrors = fieldErrors;
   }
 }
@@ -28,59 +35,68 @@ export class ValidationError extends SandboxerError {
 /** Thrown when a sandbox, profile, host or other named thing does not exist. */
 export class NotFoundError extends SandboxerError {
   constructor(what: string, id: string) {
-    super("NOT_FOUND", `${what} "${id}" was not found`, { details: { what, id } });
+    super("NOT_FOUND", `${what} "${id}" was not found`, { details: { what, id }, name: "NotFoundError" });
   }
 }
 
 /** Thrown when a request conflicts with the current state (an illegal transition, a duplicate, a quota). */
 export class ConflictError extends SandboxerError {
   constructor(code: string, message: string, details?: ErrorDetails) {
-    super(code, message, { details });
+    super(code, message, { details, name: "ConflictError" });
   }
 }
 
 /** Thrown when the caller is not signed in or presented no valid token. */
 export class UnauthenticatedError extends SandboxerError {
   constructor(message = "Sign in or present an API token") {
-    super("UNAUTHENTICATED", message);
+    super("UNAUTHENTICATED", message, { name: "UnauthenticatedError" });
   }
 }
 
 /** Thrown when the caller is signed in but their role does not allow the action. */
 export class ForbiddenError extends SandboxerError {
   constructor(message: string) {
-    super("FORBIDDEN", message);
+    super("FORBIDDEN", message, { name: "ForbiddenError" });
   }
 }
 
 /** Thrown when configuration (environment, a manifest, a profile, hosts.yaml) is invalid. */
 export class ConfigError extends SandboxerError {
   constructor(message: string, details?: ErrorDetails) {
-    super("CONFIG_INVALID", message, { details });
+    super("CONFIG_INVALID", message, { details, name: "ConfigError" });
   }
 }
 
 /** Thrown when work was cancelled through an AbortSignal (a destroy during create, Ctrl-C, shutdown). */
 export class AbortedError extends SandboxerError {
   constructor(message = "The operation was cancelled") {
-    super("ABORTED", message);
+    super("ABORTED", message, { name: "AbortedError" });
   }
 }
 
 /** Thrown when a remote or local operation exceeded its time limit. */
 export class TimeoutError extends SandboxerError {
   constructor(message: string, details?: ErrorDetails) {
-    super("TIMEOUT", message, { details });
+    super("TIMEOUT", message, { details, name: "TimeoutError" });
   }
 }
 
 export function isSandboxerError(e: unknown): e is SandboxerError {
-  return e instanceof SandboxerError;
+  return typeof e === "object" && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/** True for one of our errors with this code. */
+export function hasCode(e: unknown, code: string): e is SandboxerError {
+  return isSandboxerError(e) && e.code === code;
+}
+
+export function isValidationError(e: unknown): e is ValidationError {
+  return hasCode(e, "VALIDATION_FAILED") && "fieldErrors" in e;
 }
 
 /** A message safe to show a person: ours verbatim, anything else generic (internals stay in the server log). */
 export function publicMessage(e: unknown): string {
-  if (e instanceof SandboxerError) return e.message;
+  if (isSandboxerError(e)) return e.message;
   return "Internal error; the server log has the details";
 }
 
@@ -88,6 +104,6 @@ export function publicMessage(e: unknown): string {
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (!signal?.aborted) return;
   const reason: unknown = signal.reason;
-  if (reason instanceof SandboxerError) throw reason;
+  if (isSandboxerError(reason)) throw reason;
   throw new AbortedError(typeof reason === "string" ? reason : undefined);
 }

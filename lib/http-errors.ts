@@ -1,8 +1,12 @@
 // Error codes → HTTP statuses, and the one error body every API response uses:
 // { code, message, details? } (plus fieldErrors for validation). Internals never leak.
-import { ZodError } from "zod";
+import type { ZodError } from "zod";
 
-import { SandboxerError, ValidationError, publicMessage } from "./errors";
+import { isSandboxerError, isValidationError, publicMessage } from "./errors";
+
+function isZodError(e: unknown): e is ZodError {
+  return typeof e === "object" && e !== null && (e as { name?: unknown }).name === "ZodError" && Array.isArray((e as { issues?: unknown }).issues);
+}
 
 const STATUS: Record<string, number> = {
   VALIDATION_FAILED: 400,
@@ -44,11 +48,11 @@ export function zodFieldErrors(e: ZodError): Record<string, string[]> {
 
 /** The public shape of any error (unknown errors become INTERNAL with a generic message). */
 export function errorBody(e: unknown): ErrorBody {
-  if (e instanceof ZodError) return { code: "VALIDATION_FAILED", message: "The request is not valid", fieldErrors: zodFieldErrors(e) };
-  if (e instanceof ValidationError) {
+  if (isZodError(e)) return { code: "VALIDATION_FAILED", message: "The request is not valid", fieldErrors: zodFieldErrors(e) };
+  if (isValidationError(e)) {
     return { code: e.code, message: e.message, fieldErrors: e.fieldErrors, ...(e.details ? { details: e.details } : {}) };
   }
-  if (e instanceof SandboxerError) {
+  if (isSandboxerError(e)) {
     const details = e.details && !("issues" in e.details) ? e.details : undefined;
     return { code: e.code, message: e.message, ...(details ? { details } : {}) };
   }

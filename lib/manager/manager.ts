@@ -5,12 +5,12 @@ import "server-only";
 
 import { actorUserId, isAdmin, type Actor } from "../auth/actor";
 import type { Db, Prisma } from "../db/client";
-import { eventCreate, listSandboxEvents } from "../db/events";
+import { eventCreate, listAudit, listSandboxEvents, type AuditFilter } from "../db/events";
 import { hostLabels, listHosts, occupancyByHost } from "../db/hosts";
 import { liveWorkerCount } from "../db/leases";
 import { activeOperations, operationCreate } from "../db/operations";
 import { findSandbox, listSandboxPage, transitionSandbox, type SandboxFilter, type SandboxListRow } from "../db/sandboxes";
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors";
+import { ConflictError, ForbiddenError, NotFoundError, SandboxerError, ValidationError } from "../errors";
 import type { AnyExtension, Catalog } from "../extensions/catalog";
 import { isUsable, resolveProfileParams } from "../extensions/catalog";
 import type { HandleSummary } from "../extensions/base";
@@ -20,6 +20,7 @@ import { Notifier } from "./notifier";
 import { QUOTA_STATUSES, isSandboxStatus, type SandboxStatus } from "./states";
 import {
   iso,
+  type AuditEntryView,
   type HostView,
   type PersonView,
   type ProfileView,
@@ -267,6 +268,23 @@ export class Manager {
     return this.catalog.profiles.find((p) => p.id === id)?.spec?.title ?? id;
   }
 
+  /** Audit entries, newest first (admins). */
+  async auditLog(filter: AuditFilter): Promise<AuditEntryView[]> {
+    const rows = await listAudit(this.db, filter);
+    return rows.map((e) => ({
+      id: e.id,
+      at: e.createdAt.toISOString(),
+      actor: e.actorLabel,
+      actorId: e.actorId,
+      action: e.action ?? "",
+      target: e.target,
+      result: e.result ?? "ok",
+      sourceIp: e.sourceIp,
+      message: e.message,
+      data: e.data,
+    }));
+  }
+
   /** The team's people, for owner filters and the Users page. */
   async listPeople(): Promise<(PersonView & { role: string; createdAt: string })[]> {
     const users = await this.db.user.findMany({ orderBy: { email: "asc" }, select: { id: true, name: true, email: true, role: true, createdAt: true } });
@@ -449,9 +467,8 @@ export class Manager {
 }
 
 /** The abort reason when a destroy stops a running create. */
-export class CancelledByDestroy extends Error {
+export class CancelledByDestroy extends SandboxerError {
   constructor() {
-    super("Cancelled: a destroy was requested");
-    this.name = "CancelledByDestroy";
+    super("CANCELLED_BY_DESTROY", "Cancelled: a destroy was requested", { name: "CancelledByDestroy" });
   }
 }

@@ -117,3 +117,16 @@ export interface SandboxListView {
 export function iso(d: Date | null | undefined): string | null {
   return d ? d.toISOString() : null;
 }
+
+export interface AuditEntryView {
+  id: number;
+  at: string;
+  actor: string | null;
+  actorId: string | null;
+  action: string;
+  target: string | null;
+  result: string;
+  sourceIp: string | null;
+  message: string;
+  data: unknown;
+}

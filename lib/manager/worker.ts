@@ -20,7 +20,7 @@ import {
   type OperationRow,
 } from "../db/operations";
 import { transitionSandbox } from "../db/sandboxes";
-import { AbortedError, SandboxerError, TimeoutError, publicMessage } from "../errors";
+import { AbortedError, SandboxerError, TimeoutError, hasCode, isSandboxerError, publicMessage } from "../errors";
 import type { AnyExtension } from "../extensions/catalog";
 import type { Logger } from "../logger";
 import { pickHost } from "./host-picker";
@@ -30,18 +30,16 @@ import { CancelledByDestroy, type Manager } from "./manager";
 import type { SandboxStatus } from "./states";
 
 /** The abort reason when this worker no longer holds the operation's lease. */
-export class LeaseLost extends Error {
+export class LeaseLost extends SandboxerError {
   constructor() {
-    super("Lease lost: another worker took over this operation");
-    this.name = "LeaseLost";
+    super("LEASE_LOST", "Lease lost: another worker took over this operation", { name: "LeaseLost" });
   }
 }
 
 /** The abort reason when the process is shutting down. */
-export class WorkerShutdown extends Error {
+export class WorkerShutdown extends SandboxerError {
   constructor() {
-    super("The worker is shutting down");
-    this.name = "WorkerShutdown";
+    super("WORKER_SHUTDOWN", "The worker is shutting down", { name: "WorkerShutdown" });
   }
 }
 
@@ -318,17 +316,17 @@ export class Worker {
       log.info({ ms: Date.now() - started }, ready ? "sandbox ready" : "create finished after destroy was requested");
     } catch (e) {
       const reason: unknown = signal.aborted ? signal.reason : e;
-      if (reason instanceof LeaseLost) {
+      if (hasCode(reason, "LEASE_LOST")) {
         log.warn("lease lost during create; leaving the operation to its new owner");
         return;
       }
-      if (reason instanceof CancelledByDestroy) {
+      if (hasCode(reason, "CANCELLED_BY_DESTROY")) {
         writer.log("Create cancelled: a destroy was requested", "warn");
         await writer.flush();
         await finishOperation(m.db, op, this.id, { state: "cancelled", error: "Cancelled by destroy" });
         return;
       }
-      if (reason instanceof WorkerShutdown) {
+      if (hasCode(reason, "WORKER_SHUTDOWN")) {
         writer.log("Worker shutting down; another worker will retry this create", "warn");
         await writer.flush();
         await requeueOperation(m.db, op, this.id, new Date());
@@ -336,7 +334,7 @@ export class Worker {
       }
       const message = publicMessage(e);
       writer.log(`Create failed: ${message}`, "error");
-      if (!(e instanceof SandboxerError)) log.error({ err: e }, "create failed with an unexpected error");
+      if (!isSandboxerError(e)) log.error({ err: e }, "create failed with an unexpected error");
       let cleanup = "";
       if (lastHandle) {
         writer.log("Cleaning up what was created");
@@ -350,7 +348,7 @@ export class Worker {
           writer.log(`Cleanup failed: ${publicMessage(ce)}`, "error");
         }
       }
-      await this.failCreate(op, "creating", `${message}${cleanup}`, writer, e instanceof SandboxerError ? e.code : "INTERNAL");
+      await this.failCreate(op, "creating", `${message}${cleanup}`, writer, isSandboxerError(e) ? e.code : "INTERNAL");
     }
   }
 
@@ -419,13 +417,13 @@ export class Worker {
         detail = res.detail;
       } catch (e) {
         const reason: unknown = signal.aborted ? signal.reason : e;
-        if (reason instanceof LeaseLost) return;
-        if (reason instanceof WorkerShutdown) {
+        if (hasCode(reason, "LEASE_LOST")) return;
+        if (hasCode(reason, "WORKER_SHUTDOWN")) {
           await requeueOperation(m.db, op, this.id, new Date());
           return;
         }
-        if (!(e instanceof SandboxerError)) log.error({ err: e }, "destroy failed with an unexpected error");
-        await fail(publicMessage(e), e instanceof SandboxerError ? e.code : "INTERNAL");
+        if (!isSandboxerError(e)) log.error({ err: e }, "destroy failed with an unexpected error");
+        await fail(publicMessage(e), isSandboxerError(e) ? e.code : "INTERNAL");
         return;
       }
     }

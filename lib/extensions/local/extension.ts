@@ -144,7 +144,18 @@ export class LocalExtension extends SandboxExtension<LocalParams, LocalHandle> {
         await run(argv, { signal: ctx.signal, log: ctx.log });
       } else {
         ctx.log(`Copying ${source}`);
-        await fs.promises.cp(source, workspace, { recursive: true, force: false, errorOnExist: false, verbatimSymlinks: true });
+        await fs.promises.cp(source, workspace, {
+          recursive: true,
+          force: false,
+          errorOnExist: false,
+          verbatimSymlinks: true,
+          // fs.cp takes no AbortSignal; its filter runs before each entry, so an abort stops the copy at
+          // the next file instead of after the whole tree (the manager may already be destroying it).
+          filter: () => {
+            throwIfAborted(ctx.signal);
+            return true;
+          },
+        });
       }
       throwIfAborted(ctx.signal);
       const count = fs.readdirSync(workspace).length;

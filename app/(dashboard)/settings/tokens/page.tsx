@@ -1,0 +1,24 @@
+import type { Metadata } from "next";
+
+import { requirePageActor } from "@/lib/auth/guards";
+import { manager } from "@/lib/manager/instance";
+import { apiTokens } from "@/lib/manager/people";
+
+import { PageHeader } from "../../../components/page-header";
+import { TokenManager } from "./token-manager";
+
+export const metadata: Metadata = { title: "API tokens" };
+
+export default async function TokensPage() {
+  const actor = await requirePageActor({ next: "/settings/tokens" });
+  const tokens = await apiTokens(manager(), actor);
+  return (
+    <>
+      <PageHeader
+        title="API tokens"
+        description="Tokens let the sandboxer CLI and scripts act as you (Authorization: Bearer …). Only a hash is stored: a token is shown once, when you create it."
+      />
+      <TokenManager initial={tokens} />
+    </>
+  );
+}
