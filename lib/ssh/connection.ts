@@ -1,0 +1,747 @@
+// One SSH connection on ssh2: how a target is described (SshConfig), how it is reached (TCP_NODELAY
+// socket, ready timeout, keepalives, host key checked against a pin or known_hosts and never
+// auto-accepted), and how a command runs on it (quoted argv, exit code from the channel, bounded
+// output, timeout and abort that signal the remote process). Everything that can go wrong becomes an
+// SshError naming host:port; most callers want SshPool (pool.ts) rather than this directly.
+import "server-only";
+
+import { readFile, stat } from "node:fs/promises";
+import net from "node:net";
+
+import ssh2 from "ssh2";
+import type { ClientChannel, ConnectConfig } from "ssh2";
+import { z } from "zod";
+
+import { AbortedError, ValidationError, hasCode, throwIfAborted } from "@/lib/errors";
+
+import { SshError, hostPort, lastLines } from "./errors";
+import { fingerprintOfKey, hostKeyError, normalizeFingerprint, verifyHostKey } from "./host-keys";
+import { shellCommand } from "./shell-quote";
+
+const { Client, utils } = ssh2;
+
+export const DEFAULT_SSH_PORT = 22;
+export const DEFAULT_READY_TIMEOUT_MS = 20_000;
+export const DEFAULT_KEEPALIVE_INTERVAL_MS = 15_000;
+export const DEFAULT_KEEPALIVE_COUNT_MAX = 3;
+/** Output kept per stream: the tail is what explains a failure, and a chatty command must not exhaust memory. */
+export const DEFAULT_MAX_BUFFER_BYTES = 1024 * 1024;
+/** How long a timed-out or aborted command gets after SIGTERM before SIGKILL and a forced close. */
+export const DEFAULT_KILL_GRACE_MS = 1_500;
+
+// Host names and addresses only: a value starting with `-` would become an option of ssh(1) when
+// rsync passes it on, and spaces or `@` would change what `user@host:path` means.
+const HOST_PATTERN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/;
+const USER_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const sshIdentitySchema = z.union([
+  z.strictObject({
+    privateKeyPath: z
+      .string()
+      .min(1)
+      .refine((p) => p.startsWith("/"), "must be an absolute path"),
+    /** Name of the environment variable holding the key's passphrase (never the passphrase itself). */
+    passphraseEnv: z.string().regex(ENV_NAME_PATTERN, "must be an environment variable name").optional(),
+  }),
+  z.strictObject({
+    agent: z.literal(true),
+    /** Defaults to SSH_AUTH_SOCK. */
+    agentSocket: z.string().min(1).optional(),
+  }),
+]);
+
+export const sshTrustSchema = z.union([
+  z.strictObject({
+    pinnedFingerprint: z.string().transform((fp, ctx) => {
+      try {
+        return normalizeFingerprint(fp);
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must look like SHA256:<43 base64 characters>" });
+        return z.NEVER;
+      }
+    }),
+  }),
+  z.strictObject({
+    knownHostsPath: z
+      .string()
+      .min(1)
+      .refine((p) => p.startsWith("/"), "must be an absolute path"),
+  }),
+]);
+
+export const sshConfigSchema = z.strictObject({
+  host: z.string().regex(HOST_PATTERN, "must be a host name or IP address"),
+  port: z.number().int().min(1).max(65535).default(DEFAULT_SSH_PORT),
+  user: z.string().regex(USER_PATTERN, "must be a user name"),
+  identity: sshIdentitySchema,
+  trust: sshTrustSchema,
+  readyTimeoutMs: z.number().int().positive().optional(),
+  keepaliveIntervalMs: z.number().int().positive().optional(),
+  keepaliveCountMax: z.number().int().positive().optional(),
+});
+
+/** Where to connect: a build VM's sshd (port is often a reverse-tunnel port such as 12222). */
+export interface SshTarget {
+  host: string;
+  /** Defaults to 22. */
+  port?: number;
+  user: string;
+}
+
+export type SshIdentity = { privateKeyPath: string; passphraseEnv?: string } | { agent: true; agentSocket?: string };
+
+/** How the host key is trusted. One is required: an unknown key is never accepted. */
+export type SshTrust = { pinnedFingerprint: string } | { knownHostsPath: string };
+
+export interface SshConfig extends SshTarget {
+  identity: SshIdentity;
+  trust: SshTrust;
+  readyTimeoutMs?: number;
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
+}
+
+export type ResolvedSshConfig = z.output<typeof sshConfigSchema>;
+
+/** Validates an SshConfig (ValidationError with one entry per bad field) and fills in defaults. */
+export function parseSshConfig(config: SshConfig): ResolvedSshConfig {
+  const parsed = sshConfigSchema.safeParse(config);
+  if (parsed.success) return parsed.data;
+  const fieldErrors: Record<string, string[]> = {};
+  for (const issue of parsed.error.issues) {
+    const key = issue.path.length > 0 ? issue.path.map(String).join(".") : "config";
+    (fieldErrors[key] ??= []).push(issue.message);
+  }
+  throw new ValidationError(`invalid SSH target: ${Object.keys(fieldErrors).join(", ")}`, fieldErrors);
+}
+
+/** `user@host:port`, the way every message names a target. */
+export function describeTarget(config: { host: string; port?: number; user: string }): string {
+  return `${config.user}@${hostPort(config.host, config.port ?? DEFAULT_SSH_PORT)}`;
+}
+
+export interface ConnectOptions {
+  signal?: AbortSignal;
+  /** TCP connect + banner + key exchange + authentication must finish within this. */
+  readyTimeoutMs?: number;
+}
+
+export interface ExecOptions {
+  /** Required: no remote command runs without a limit. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /** Written to the command's stdin, which is then closed (stdin is always closed so readers see EOF). */
+  stdin?: string | Buffer;
+  /** Per stream; older output is dropped and `stdoutTruncated`/`stderrTruncated` set. */
+  maxBufferBytes?: number;
+  killGraceMs?: number;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  /** Exit status; null when the process was killed by a signal. */
+  code: number | null;
+  /** Signal name without `SIG` (e.g. "TERM") when the process was killed by one. */
+  signal: string | null;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  durationMs: number;
+}
+
+type SshClient = InstanceType<typeof Client>;
+
+/** Keeps the last `max` bytes of a stream. */
+class TailBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+  constructor(private readonly max: number) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size > this.max && this.chunks.length > 0) {
+      const head = this.chunks[0]!;
+      const excess = this.size - this.max;
+      this.truncated = true;
+      if (head.length <= excess) {
+        this.chunks.shift();
+        this.size -= head.length;
+      } else {
+        this.chunks[0] = head.subarray(excess);
+        this.size -= excess;
+      }
+    }
+  }
+
+  toString(): string {
+    return Buffer.concat(this.chunks, this.size).toString("utf8");
+  }
+}
+
+// ssh2's Channel.signal() is a no-op once our side of stdin is closed (it checks `writable`), but
+// the SSH protocol allows a signal request after EOF and OpenSSH honours it (killpg on the
+// session). Every exec closes stdin, so the request is sent through the protocol object directly.
+function sendSignal(channel: ClientChannel, name: "TERM" | "KILL"): void {
+  const ch = channel as unknown as {
+    outgoing?: { id: number; state: string };
+    _client?: { _protocol?: { signal(id: number, signal: string): void } };
+  };
+  const state = ch.outgoing?.state;
+  if (ch.outgoing && (state === "open" || state === "eof")) {
+    try {
+      ch._client?._protocol?.signal(ch.outgoing.id, name);
+    } catch {
+      // The connection is going away; closing the channel below is all that is left to do.
+    }
+  }
+}
+
+type ErrnoLike = Error & { code?: string | number; level?: string; reason?: number };
+
+/** An established, host-key-verified, authenticated SSH connection. */
+export class SshConnection {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** The host key blob that was verified for this connection (rsync's known_hosts is written from it). */
+  readonly hostKey: Buffer;
+  readonly hostKeyFingerprint: string;
+  readonly connectedAt = Date.now();
+  private isAlive = true;
+  private closeReason: Error | undefined;
+  private readonly closeListeners = new Set<(reason: Error | undefined) => void>();
+
+  /** @internal created by {@link connect}. */
+  constructor(
+    private readonly client: SshClient,
+    private readonly socket: net.Socket,
+    config: ResolvedSshConfig,
+    hostKey: Buffer,
+  ) {
+    this.host = config.host;
+    this.port = config.port;
+    this.user = config.user;
+    this.hostKey = hostKey;
+    this.hostKeyFingerprint = fingerprintOfKey(hostKey);
+    client.on("error", (err: ErrnoLike) => {
+      this.markDead(
+        new SshError("SSH_DISCONNECTED", `SSH connection to ${this.target} failed: ${err.message}`, { cause: err }),
+      );
+    });
+    client.on("close", () => this.markDead(undefined));
+    client.on("end", () => this.markDead(undefined));
+  }
+
+  get target(): string {
+    return describeTarget(this);
+  }
+
+  /** False once the connection closed, failed or was closed by us. */
+  get alive(): boolean {
+    return this.isAlive && !this.socket.destroyed;
+  }
+
+  /** Called once when the connection goes away (immediately if it already has). Returns an unsubscribe. */
+  onClose(listener: (reason: Error | undefined) => void): () => void {
+    if (!this.isAlive) {
+      queueMicrotask(() => listener(this.closeReason));
+      return () => {};
+    }
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  private markDead(reason: Error | undefined): void {
+    if (!this.isAlive) return;
+    this.isAlive = false;
+    this.closeReason = reason;
+    for (const l of [...this.closeListeners]) l(reason);
+    this.closeListeners.clear();
+    // Make sure the socket really goes (an error may leave it half-open).
+    this.socket.destroy();
+  }
+
+  /** Ends the connection. In-flight commands fail with SSH_DISCONNECTED. */
+  close(): void {
+    if (this.isAlive) {
+      this.client.end();
+      // A peer that never answers our disconnect must not keep the socket (and the process) alive.
+      setTimeout(() => this.socket.destroy(), 1_000).unref();
+    }
+    this.markDead(undefined);
+  }
+
+  /**
+   * Runs argv on the host (quoted by shellCommand) and resolves with its output and exit status once
+   * the channel closes. A non-zero exit is a result, not an error. Timeout and abort send SIGTERM to
+   * the remote process group, then SIGKILL after a grace period, close the channel and reject with
+   * SSH_EXEC_TIMEOUT or AbortedError. Failures before the command could start carry
+   * `details.started === false` so the pool knows a retry cannot run it twice.
+   */
+  async exec(argv: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+    const command = shellCommand(argv);
+    if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) {
+      throw new ValidationError("exec needs a positive timeoutMs", { timeoutMs: ["must be a positive number"] });
+    }
+    throwIfAborted(opts.signal);
+    const where = this.target;
+    const name = argv[0] ?? "";
+    if (!this.alive) {
+      throw new SshError("SSH_DISCONNECTED", `SSH connection to ${where} is closed`, {
+        cause: this.closeReason,
+        details: { started: false },
+      });
+    }
+
+    const started = Date.now();
+    const maxBuffer = opts.maxBufferBytes ?? DEFAULT_MAX_BUFFER_BYTES;
+    const graceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    const stdout = new TailBuffer(maxBuffer);
+    const stderr = new TailBuffer(maxBuffer);
+
+    return await new Promise<ExecResult>((resolve, reject) => {
+      let channel: ClientChannel | undefined;
+      let settled = false;
+      let stopping: Error | undefined;
+      let exitCode: number | null = null;
+      let exitSignal: string | null = null;
+      let sawExit = false;
+      let graceTimer: NodeJS.Timeout | undefined;
+
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        clearTimeout(graceTimer);
+        opts.signal?.removeEventListener("abort", onAbort);
+        unsubscribe();
+      };
+      const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        reject(err);
+      };
+      const succeed = (): void => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        resolve({
+          stdout: stdout.toString(),
+          stderr: stderr.toString(),
+          code: exitCode,
+          signal: exitSignal,
+          stdoutTruncated: stdout.truncated,
+          stderrTruncated: stderr.truncated,
+          durationMs: Date.now() - started,
+        });
+      };
+
+      const stop = (err: Error): void => {
+        if (settled || stopping) return;
+        stopping = err;
+        if (channel) sendSignal(channel, "TERM");
+        graceTimer = setTimeout(() => {
+          if (channel) {
+            sendSignal(channel, "KILL");
+            channel.close();
+          }
+          fail(err);
+        }, graceMs);
+      };
+
+      const timer = setTimeout(() => {
+        stop(
+          new SshError(
+            "SSH_EXEC_TIMEOUT",
+            `\`${name}\` on ${where} did not finish within ${opts.timeoutMs} ms; it was sent SIGTERM and its channel closed`,
+            { details: { command: name, timeoutMs: opts.timeoutMs, started: channel !== undefined } },
+          ),
+        );
+      }, opts.timeoutMs);
+      const onAbort = (): void => {
+        const reason: unknown = opts.signal?.reason;
+        stop(hasCode(reason, "ABORTED") ? reason : new AbortedError(`\`${name}\` on ${where} was cancelled`));
+      };
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      const unsubscribe = this.onClose((reason) => {
+        fail(
+          new SshError("SSH_DISCONNECTED", `SSH connection to ${where} closed while \`${name}\` was running`, {
+            cause: reason,
+            details: { command: name, started: channel !== undefined },
+          }),
+        );
+      });
+
+      const onOpen = (err: ErrnoLike | undefined, ch: ClientChannel | undefined): void => {
+        if (err || !ch) {
+          const openFailed = typeof err?.reason === "number";
+          fail(
+            openFailed
+              ? new SshError(
+                  "SSH_CHANNEL_OPEN_FAILED",
+                  `${where} refused to open a session channel (${err?.message ?? "unknown"}); its MaxSessions may be reached`,
+                  { cause: err, details: { started: false, reason: err?.reason } },
+                )
+              : new SshError(
+                  "SSH_DISCONNECTED",
+                  `could not start \`${name}\` on ${where}: ${err?.message ?? "no channel"}`,
+                  { cause: err, details: { started: false } },
+                ),
+          );
+          return;
+        }
+        channel = ch;
+        if (settled || stopping) {
+          // Timed out or aborted while the channel was opening: the command has started, stop it.
+          sendSignal(ch, "TERM");
+          ch.close();
+          if (stopping) fail(stopping);
+          return;
+        }
+        // A throwing callback must not reach ssh2's parser (it would tear the whole connection down).
+        const deliver = (cb: ((chunk: Buffer) => void) | undefined, chunk: Buffer): void => {
+          try {
+            cb?.(chunk);
+          } catch {
+            // The caller's problem; the command's output is still buffered.
+          }
+        };
+        ch.on("data", (chunk: Buffer) => {
+          stdout.push(chunk);
+          deliver(opts.onStdout, chunk);
+        });
+        ch.stderr.on("data", (chunk: Buffer) => {
+          stderr.push(chunk);
+          deliver(opts.onStderr, chunk);
+        });
+        ch.on("exit", (code: number | null, signalName?: string) => {
+          sawExit = true;
+          exitCode = typeof code === "number" ? code : null;
+          exitSignal = typeof signalName === "string" ? signalName.replace(/^SIG/, "") : null;
+        });
+        ch.on("error", () => {
+          // Channel errors surface as a close without exit status; handled there.
+        });
+        ch.on("close", () => {
+          if (stopping) return fail(stopping);
+          if (!sawExit) {
+            return fail(
+              new SshError("SSH_DISCONNECTED", `\`${name}\` on ${where} ended without an exit status`, {
+                details: { command: name, started: true, stderrTail: lastLines(stderr.toString()) },
+              }),
+            );
+          }
+          succeed();
+        });
+        if (opts.stdin !== undefined) ch.end(opts.stdin);
+        else ch.end();
+      };
+
+      try {
+        this.client.exec(command, onOpen);
+      } catch (e) {
+        fail(
+          new SshError("SSH_DISCONNECTED", `could not start \`${name}\` on ${where}: ${(e as Error).message}`, {
+            cause: e,
+            details: { started: false },
+          }),
+        );
+      }
+    });
+  }
+
+  /** Like {@link exec} but a non-zero exit (or death by signal) throws SSH_COMMAND_FAILED with the last stderr lines. */
+  async execChecked(argv: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+    const result = await this.exec(argv, opts);
+    return checkExitStatus(argv, result, this.target);
+  }
+}
+
+/** Throws SSH_COMMAND_FAILED unless the command exited 0; shared by SshConnection and SshPool. */
+export function checkExitStatus(argv: readonly string[], result: ExecResult, target: string): ExecResult {
+  if (result.code === 0) return result;
+  const name = argv[0] ?? "";
+  const status = result.code !== null ? `exit code ${result.code}` : `signal ${result.signal ?? "unknown"}`;
+  const tail = lastLines(result.stderr) || lastLines(result.stdout);
+  throw new SshError(
+    "SSH_COMMAND_FAILED",
+    `\`${name}\` failed on ${target} with ${status}${tail ? `:\n${tail}` : ""}`,
+    {
+      details: { command: name, code: result.code, signal: result.signal, stderrTail: lastLines(result.stderr, 20) },
+    },
+  );
+}
+
+interface LoadedAuth {
+  privateKey?: Buffer;
+  passphrase?: string;
+  agent?: string;
+  describe: string;
+}
+
+async function loadAuth(config: ResolvedSshConfig): Promise<LoadedAuth> {
+  const where = describeTarget(config);
+  const identity = config.identity;
+  if ("agent" in identity) {
+    const socket = identity.agentSocket ?? process.env.SSH_AUTH_SOCK;
+    if (!socket) {
+      throw new SshError(
+        "SSH_KEY_UNREADABLE",
+        `identity for ${where} is the ssh-agent, but SSH_AUTH_SOCK is not set for this process`,
+      );
+    }
+    try {
+      const st = await stat(socket);
+      if (!st.isSocket()) throw new Error("not a socket");
+    } catch (e) {
+      throw new SshError(
+        "SSH_KEY_UNREADABLE",
+        `ssh-agent socket ${socket} for ${where} is not usable: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    return { agent: socket, describe: `ssh-agent at ${socket}` };
+  }
+  let raw: Buffer;
+  try {
+    raw = await readFile(identity.privateKeyPath);
+  } catch (e) {
+    throw new SshError(
+      "SSH_KEY_UNREADABLE",
+      `cannot read private key ${identity.privateKeyPath} for ${where}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { cause: e, details: { privateKeyPath: identity.privateKeyPath } },
+    );
+  }
+  let passphrase: string | undefined;
+  if (identity.passphraseEnv !== undefined) {
+    passphrase = process.env[identity.passphraseEnv];
+    if (passphrase === undefined) {
+      throw new SshError(
+        "SSH_KEY_UNREADABLE",
+        `the passphrase for ${identity.privateKeyPath} should be in $${identity.passphraseEnv}, which is not set`,
+        { details: { privateKeyPath: identity.privateKeyPath } },
+      );
+    }
+  }
+  // Parsed here so a bad key is reported as such, with its path and without its content.
+  const parsed = utils.parseKey(raw, passphrase);
+  if (parsed instanceof Error) {
+    throw new SshError(
+      "SSH_KEY_UNREADABLE",
+      `private key ${identity.privateKeyPath} for ${where} cannot be used: ${parsed.message}` +
+        (/passphrase|encrypted|decrypt/i.test(parsed.message) && !passphrase
+          ? " (set identity.passphraseEnv to the variable holding its passphrase)"
+          : ""),
+      { details: { privateKeyPath: identity.privateKeyPath } },
+    );
+  }
+  return { privateKey: raw, passphrase, describe: `key ${identity.privateKeyPath}` };
+}
+
+async function loadKnownHosts(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (e) {
+    // Missing is "nothing known" (the verdict then names the file); unreadable is a refusal too.
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return "";
+    throw new SshError("SSH_HOST_KEY_UNKNOWN", `cannot read known_hosts file ${path}: ${(e as Error).message}`, {
+      cause: e,
+      details: { knownHostsPath: path },
+    });
+  }
+}
+
+function mapConnectError(
+  err: ErrnoLike,
+  config: ResolvedSshConfig,
+  auth: LoadedAuth,
+  readyTimeoutMs: number,
+): SshError {
+  const where = hostPort(config.host, config.port);
+  const code = typeof err.code === "string" ? err.code : undefined;
+  const details = { host: config.host, port: config.port, cause: err.message };
+  switch (code) {
+    case "ECONNREFUSED":
+      return new SshError(
+        "SSH_CONNECT_REFUSED",
+        `connection to ${where} was refused: nothing is listening there (is sshd running, or the tunnel up?)`,
+        { cause: err, details },
+      );
+    case "ETIMEDOUT":
+      return new SshError("SSH_CONNECT_TIMEOUT", `TCP connection to ${where} timed out`, { cause: err, details });
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+    case "EHOSTDOWN":
+    case "ENETDOWN":
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new SshError("SSH_HOST_UNREACHABLE", `${where} is unreachable (${code})`, { cause: err, details });
+    case "ECONNRESET":
+    case "EPIPE":
+      return new SshError(
+        "SSH_DISCONNECTED",
+        `${where} reset the connection during the SSH handshake (sshd may be dropping connections beyond MaxStartups)`,
+        { cause: err, details: { ...details, started: false, handshakeDropped: true } },
+      );
+  }
+  if (err.level === "client-timeout") {
+    return new SshError(
+      "SSH_CONNECT_TIMEOUT",
+      `SSH handshake with ${where} did not complete within ${readyTimeoutMs} ms (the host accepted TCP but did not answer as sshd)`,
+      { cause: err, details },
+    );
+  }
+  if (err.level === "client-authentication") {
+    return new SshError(
+      "SSH_AUTH_FAILED",
+      `authentication as ${config.user} on ${where} failed with ${auth.describe}: the server accepted none of the offered keys ` +
+        `(is the public key in ~${config.user}/.ssh/authorized_keys on the VM?)`,
+      { cause: err, details },
+    );
+  }
+  if (err.level === "agent") {
+    return new SshError("SSH_KEY_UNREADABLE", `ssh-agent failed while authenticating to ${where}: ${err.message}`, {
+      cause: err,
+      details,
+    });
+  }
+  if (/lost before handshake/i.test(err.message)) {
+    return new SshError(
+      "SSH_DISCONNECTED",
+      `${where} closed the connection before the SSH handshake (sshd may be dropping connections beyond MaxStartups)`,
+      { cause: err, details: { ...details, started: false, handshakeDropped: true } },
+    );
+  }
+  return new SshError("SSH_DISCONNECTED", `SSH handshake with ${where} failed: ${err.message}`, {
+    cause: err,
+    details,
+  });
+}
+
+/**
+ * Opens a connection: TCP (no Nagle), handshake, host key verified against the config's trust,
+ * authentication. Rejects with an SshError (or AbortedError) naming host:port; never accepts an
+ * unknown or changed host key.
+ */
+export async function connect(config: SshConfig, opts: ConnectOptions = {}): Promise<SshConnection> {
+  const cfg = parseSshConfig(config);
+  throwIfAborted(opts.signal);
+  const auth = await loadAuth(cfg);
+  const knownHostsText = "knownHostsPath" in cfg.trust ? await loadKnownHosts(cfg.trust.knownHostsPath) : undefined;
+  throwIfAborted(opts.signal);
+  const readyTimeoutMs = opts.readyTimeoutMs ?? cfg.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+  const where = hostPort(cfg.host, cfg.port);
+
+  return new Promise<SshConnection>((resolve, reject) => {
+    const client = new Client();
+    const socket = net.connect({ host: cfg.host, port: cfg.port, noDelay: true });
+    let settled = false;
+    let refusal: SshError | undefined;
+    let verifiedKey: Buffer | undefined;
+
+    const cleanup = (): void => {
+      clearTimeout(safetyTimer);
+      opts.signal?.removeEventListener("abort", onAbort);
+    };
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      client.end();
+      socket.destroy();
+      reject(err);
+    };
+    // ssh2's readyTimeout covers this too; ours is the backstop should a phase ever escape it.
+    const safetyTimer = setTimeout(() => {
+      fail(
+        new SshError(
+          "SSH_CONNECT_TIMEOUT",
+          `SSH handshake with ${where} did not complete within ${readyTimeoutMs} ms`,
+          {
+            details: { host: cfg.host, port: cfg.port },
+          },
+        ),
+      );
+    }, readyTimeoutMs + 500);
+    const onAbort = (): void => {
+      const reason: unknown = opts.signal?.reason;
+      fail(hasCode(reason, "ABORTED") ? reason : new AbortedError(`connecting to ${where} was cancelled`));
+    };
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+
+    // Always listening: after `ready` the SshConnection handles errors too, but an EventEmitter
+    // 'error' without a listener would crash the process.
+    client.on("error", (err: ErrnoLike) => {
+      if (settled) return;
+      fail(refusal ?? mapConnectError(err, cfg, auth, readyTimeoutMs));
+    });
+    client.on("close", () => {
+      fail(
+        refusal ??
+          new SshError("SSH_DISCONNECTED", `${where} closed the connection during the SSH handshake`, {
+            details: { host: cfg.host, port: cfg.port, started: false, handshakeDropped: true },
+          }),
+      );
+    });
+    client.on("ready", () => {
+      if (settled) return;
+      if (!verifiedKey) {
+        return fail(new SshError("SSH_HOST_KEY_UNKNOWN", `${where} completed a handshake without a verified host key`));
+      }
+      settled = true;
+      cleanup();
+      resolve(new SshConnection(client, socket, cfg, verifiedKey));
+    });
+
+    const hostVerifier = (key: Buffer): boolean => {
+      try {
+        const verdict = verifyHostKey({
+          host: cfg.host,
+          port: cfg.port,
+          offeredKey: key,
+          ...("pinnedFingerprint" in cfg.trust
+            ? { pinned: cfg.trust.pinnedFingerprint }
+            : { knownHosts: { text: knownHostsText ?? "", source: cfg.trust.knownHostsPath } }),
+        });
+        if (verdict.ok) {
+          verifiedKey = Buffer.from(key);
+          return true;
+        }
+        refusal = hostKeyError(verdict);
+      } catch (e) {
+        refusal = new SshError(
+          "SSH_HOST_KEY_UNKNOWN",
+          `could not verify the host key of ${where}: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
+      }
+      return false;
+    };
+
+    const connectConfig: ConnectConfig = {
+      sock: socket,
+      username: cfg.user,
+      readyTimeout: readyTimeoutMs,
+      keepaliveInterval: cfg.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
+      keepaliveCountMax: cfg.keepaliveCountMax ?? DEFAULT_KEEPALIVE_COUNT_MAX,
+      hostVerifier,
+      ...(auth.agent !== undefined
+        ? { agent: auth.agent }
+        : { privateKey: auth.privateKey, ...(auth.passphrase !== undefined ? { passphrase: auth.passphrase } : {}) }),
+    };
+    try {
+      client.connect(connectConfig);
+    } catch (e) {
+      fail(new SshError("SSH_KEY_UNREADABLE", `cannot start SSH to ${where}: ${(e as Error).message}`, { cause: e }));
+    }
+  });
+}

@@ -1,0 +1,53 @@
+// The public surface of the SSH layer: what extensions and the manager may use. Everything else in
+// lib/ssh is an implementation detail.
+import "server-only";
+
+export { SSH_ERROR_CODES, SshError, hostPort, isSshError, type SshErrorCode } from "./errors";
+export { quoteArg, shellCommand } from "./shell-quote";
+export { remoteWorkspacePath, validateRemotePath, validateWorkspaceRoot } from "./workspace-path";
+export {
+  entryMatchesHost,
+  fingerprintOfKey,
+  hostKeyError,
+  keyTypeOfBlob,
+  knownHostsLine,
+  knownHostsName,
+  normalizeFingerprint,
+  parseKnownHosts,
+  verifyHostKey,
+  type HostKeyVerdict,
+  type KnownHostsEntry,
+  type KnownHostsSource,
+  type ParsedKnownHosts,
+  type VerifyHostKeyInput,
+} from "./host-keys";
+export {
+  DEFAULT_READY_TIMEOUT_MS,
+  SshConnection,
+  checkExitStatus,
+  connect,
+  describeTarget,
+  parseSshConfig,
+  sshConfigSchema,
+  type ConnectOptions,
+  type ExecOptions,
+  type ExecResult,
+  type ResolvedSshConfig,
+  type SshConfig,
+  type SshIdentity,
+  type SshTarget,
+  type SshTrust,
+} from "./connection";
+export { SshPool, type PooledSshConnection, type SshHostStats, type SshPoolOptions, type SshPoolStats } from "./pool";
+export { rsyncToRemote, type RsyncResult, type RsyncToRemoteOptions } from "./rsync";
+export {
+  createRemoteWorkspace,
+  listRemoteWorkspaces,
+  remoteFreeSpace,
+  remoteWorkspaceExists,
+  remoteWorkspaceState,
+  removeRemoteWorkspace,
+  type CreateRemoteWorkspaceOptions,
+  type RemoteWorkspaceOptions,
+  type RemoteWorkspaceState,
+} from "./remote-workspace";

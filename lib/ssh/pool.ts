@@ -1,0 +1,540 @@
+// SshPool owns every SSH connection the process holds and the limits that keep a build VM's sshd
+// happy: per host:port at most `maxConnectionsPerHost` connections, each with at most
+// `maxChannelsPerConnection` concurrent exec channels (below OpenSSH's MaxSessions 10), and at most
+// `maxHandshakesPerHost` unauthenticated connections at a time (OpenSSH's default MaxStartups
+// 10:30:100 starts dropping new connections beyond 10; rsync's ssh handshakes count here too).
+// Callers beyond the bounds wait in one FIFO queue per host. Dead connections are dropped and
+// replaced; a refused channel is retried elsewhere; idle connections are closed.
+import "server-only";
+
+import { AbortedError, ValidationError, hasCode, throwIfAborted } from "@/lib/errors";
+
+import {
+  DEFAULT_READY_TIMEOUT_MS,
+  checkExitStatus,
+  connect,
+  describeTarget,
+  parseSshConfig,
+  type ConnectOptions,
+  type ExecOptions,
+  type ExecResult,
+  type ResolvedSshConfig,
+  type SshConfig,
+  type SshConnection,
+} from "./connection";
+import { SshError, hostPort, isSshError } from "./errors";
+import { shellCommand } from "./shell-quote";
+
+/** What the pool needs from a connection (SshConnection; a fake in unit tests). */
+export type PooledSshConnection = Pick<
+  SshConnection,
+  "exec" | "close" | "alive" | "onClose" | "hostKey" | "hostKeyFingerprint"
+>;
+
+export interface SshPoolOptions {
+  /** Default 4. */
+  maxConnectionsPerHost?: number;
+  /** Default 8: OpenSSH's MaxSessions is 10, and a just-closed channel may still count there for a moment. */
+  maxChannelsPerConnection?: number;
+  /** Default 3: far below MaxStartups' 10, leaving room for other clients (and other processes) of the same VM. */
+  maxHandshakesPerHost?: number;
+  /** Idle connections are closed after this long. Default 30 s. */
+  idleMs?: number;
+  /** Handshake limit for connections the pool opens (a config's own readyTimeoutMs wins). Default 20 s. */
+  readyTimeoutMs?: number;
+  /** Longest a caller waits for a free channel before SSH_EXEC_TIMEOUT. Default 120 s. */
+  queueTimeoutMs?: number;
+  /** Extra attempts when sshd drops a connection before its banner (MaxStartups from other clients). Default 2. */
+  handshakeRetries?: number;
+  /** How often an exec whose channel was refused or whose connection died before it started is retried. Default 5. */
+  maxStartRetries?: number;
+  /** Replaces {@link connect}, for unit tests. */
+  connect?: (config: SshConfig, opts: ConnectOptions) => Promise<PooledSshConnection>;
+}
+
+export interface SshHostStats {
+  /** Connections open or being opened now. */
+  connections: number;
+  peakConnections: number;
+  /** Connections opened over the pool's lifetime. */
+  connectionsOpened: number;
+  activeChannels: number;
+  peakChannels: number;
+  queued: number;
+  peakQueued: number;
+  handshakes: number;
+  peakHandshakes: number;
+  /** Channel opens the server refused (e.g. its MaxSessions is below our bound); each was retried. */
+  channelsRefused: number;
+}
+
+export interface SshPoolStats {
+  /** Keyed by `host:port`. */
+  hosts: Record<string, SshHostStats>;
+}
+
+interface PoolConn {
+  readonly id: number;
+  readonly key: string;
+  readonly host: HostState;
+  conn: PooledSshConnection | undefined;
+  ready: Promise<PooledSshConnection>;
+  /** Channel slots handed out, including to callers still waiting for `ready`. */
+  active: number;
+  /** Lowered when the server refuses a channel below the configured bound. */
+  limit: number;
+  idleTimer: NodeJS.Timeout | undefined;
+  dead: boolean;
+}
+
+interface SlotWaiter {
+  readonly key: string;
+  readonly cfg: ResolvedSshConfig;
+  resolve(pc: PoolConn): void;
+  reject(err: Error): void;
+}
+
+interface HandshakeWaiter {
+  resolve(release: () => void): void;
+  reject(err: Error): void;
+}
+
+interface HostState {
+  readonly name: string;
+  readonly conns: Set<PoolConn>;
+  readonly waiters: SlotWaiter[];
+  readonly handshakeWaiters: HandshakeWaiter[];
+  handshakes: number;
+  stats: SshHostStats;
+}
+
+function poolKey(cfg: ResolvedSshConfig): string {
+  const identity =
+    "agent" in cfg.identity ? `agent:${cfg.identity.agentSocket ?? ""}` : `key:${cfg.identity.privateKeyPath}`;
+  const trust =
+    "pinnedFingerprint" in cfg.trust ? `pin:${cfg.trust.pinnedFingerprint}` : `kh:${cfg.trust.knownHostsPath}`;
+  return JSON.stringify([cfg.host.toLowerCase(), cfg.port, cfg.user, identity, trust]);
+}
+
+function hostName(target: { host: string; port?: number }): string {
+  return hostPort(target.host.toLowerCase(), target.port ?? 22);
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 1)
+    throw new ValidationError(`${name} must be a positive integer`, { [name]: ["must be ≥ 1"] });
+  return v;
+}
+
+/** Races a promise against an abort signal (the promise keeps running; only the wait ends). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return promise;
+  throwIfAborted(signal);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      const reason: unknown = signal.reason;
+      reject(hasCode(reason, "ABORTED") ? reason : new AbortedError(`${what} was cancelled`));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export class SshPool {
+  private readonly maxConnections: number;
+  private readonly maxChannels: number;
+  private readonly maxHandshakes: number;
+  private readonly idleMs: number;
+  private readonly readyTimeoutMs: number;
+  private readonly queueTimeoutMs: number;
+  private readonly handshakeRetries: number;
+  private readonly maxStartRetries: number;
+  private readonly connectFn: (config: SshConfig, opts: ConnectOptions) => Promise<PooledSshConnection>;
+  private readonly hosts = new Map<string, HostState>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(options: SshPoolOptions = {}) {
+    this.maxConnections = positive("maxConnectionsPerHost", options.maxConnectionsPerHost, 4);
+    this.maxChannels = positive("maxChannelsPerConnection", options.maxChannelsPerConnection, 8);
+    this.maxHandshakes = positive("maxHandshakesPerHost", options.maxHandshakesPerHost, 3);
+    this.idleMs = positive("idleMs", options.idleMs, 30_000);
+    this.readyTimeoutMs = positive("readyTimeoutMs", options.readyTimeoutMs, DEFAULT_READY_TIMEOUT_MS);
+    this.queueTimeoutMs = positive("queueTimeoutMs", options.queueTimeoutMs, 120_000);
+    this.handshakeRetries = options.handshakeRetries ?? 2;
+    this.maxStartRetries = options.maxStartRetries ?? 5;
+    this.connectFn = options.connect ?? connect;
+  }
+
+  /**
+   * Runs argv on the target over a pooled connection (see SshConnection.exec for the semantics:
+   * non-zero exit is returned, timeout/abort kill the remote process). Waits for a free channel if
+   * the host is at its bounds; retries on another connection when the server refuses a channel or a
+   * connection turns out dead before the command started.
+   */
+  async exec(config: SshConfig, argv: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+    const cfg = parseSshConfig(config);
+    shellCommand(argv);
+    if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) {
+      throw new ValidationError("exec needs a positive timeoutMs", { timeoutMs: ["must be a positive number"] });
+    }
+    for (let attempt = 0; ; attempt++) {
+      const pc = await this.acquire(cfg, opts.signal);
+      try {
+        const conn = await untilAborted(pc.ready, opts.signal, `waiting for a connection to ${describeTarget(cfg)}`);
+        return await conn.exec(argv, opts);
+      } catch (e) {
+        if (!this.closed && attempt < this.maxStartRetries && isSshError(e) && e.details?.started === false) {
+          if (e.code === "SSH_CHANNEL_OPEN_FAILED") {
+            // The server's MaxSessions is below our bound: remember it for this connection.
+            pc.limit = Math.max(1, Math.min(pc.limit, pc.active - 1));
+            pc.host.stats.channelsRefused++;
+            continue;
+          }
+          if (e.code === "SSH_DISCONNECTED" && pc.conn !== undefined) {
+            this.drop(pc);
+            continue;
+          }
+        }
+        throw e;
+      } finally {
+        this.release(pc);
+      }
+    }
+  }
+
+  /** Like {@link exec} but a non-zero exit throws SSH_COMMAND_FAILED naming the command, exit code and last stderr lines. */
+  async execChecked(config: SshConfig, argv: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+    const result = await this.exec(config, argv, opts);
+    return checkExitStatus(argv, result, describeTarget(config));
+  }
+
+  /** The host key blob verified for this target (connecting if needed), e.g. for rsync's known_hosts. */
+  async verifiedHostKey(config: SshConfig, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
+    const cfg = parseSshConfig(config);
+    const pc = await this.acquire(cfg, opts.signal);
+    try {
+      const conn = await untilAborted(pc.ready, opts.signal, `connecting to ${describeTarget(cfg)}`);
+      return Buffer.from(conn.hostKey);
+    } finally {
+      this.release(pc);
+    }
+  }
+
+  /**
+   * Waits for one of the host's handshake slots and returns its release function. For connections
+   * the pool does not make itself (rsync's ssh): hold it until that client has authenticated.
+   */
+  async acquireHandshakeSlot(target: { host: string; port?: number }, signal?: AbortSignal): Promise<() => void> {
+    this.assertOpen();
+    throwIfAborted(signal);
+    const host = this.hostState(hostName(target));
+    if (host.handshakes < this.maxHandshakes && host.handshakeWaiters.length === 0) return this.grantHandshake(host);
+    return new Promise<() => void>((resolve, reject) => {
+      const waiter: HandshakeWaiter = {
+        resolve: (release) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(release);
+        },
+        reject: (err) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      };
+      const onAbort = (): void => {
+        const i = host.handshakeWaiters.indexOf(waiter);
+        if (i >= 0) host.handshakeWaiters.splice(i, 1);
+        const reason: unknown = signal?.reason;
+        reject(
+          hasCode(reason, "ABORTED")
+            ? reason
+            : new AbortedError(`waiting to connect to ${host.name} was cancelled`),
+        );
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      host.handshakeWaiters.push(waiter);
+    });
+  }
+
+  /** Current and peak numbers per host:port. */
+  stats(): SshPoolStats {
+    const hosts: Record<string, SshHostStats> = {};
+    for (const [name, h] of this.hosts) hosts[name] = { ...h.stats };
+    return { hosts };
+  }
+
+  /** Closes every connection and fails every waiter; the pool cannot be used afterwards. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const err = new AbortedError("the SSH pool was closed");
+    for (const host of this.hosts.values()) {
+      for (const w of host.waiters.splice(0)) w.reject(err);
+      for (const w of host.handshakeWaiters.splice(0)) w.reject(err);
+      for (const pc of [...host.conns]) this.drop(pc);
+      host.stats.queued = 0;
+    }
+  }
+
+  // ---- internals ----
+
+  private assertOpen(): void {
+    if (this.closed) throw new AbortedError("the SSH pool was closed");
+  }
+
+  private hostState(name: string): HostState {
+    let h = this.hosts.get(name);
+    if (!h) {
+      h = {
+        name,
+        conns: new Set(),
+        waiters: [],
+        handshakeWaiters: [],
+        handshakes: 0,
+        stats: {
+          connections: 0,
+          peakConnections: 0,
+          connectionsOpened: 0,
+          activeChannels: 0,
+          peakChannels: 0,
+          queued: 0,
+          peakQueued: 0,
+          handshakes: 0,
+          peakHandshakes: 0,
+          channelsRefused: 0,
+        },
+      };
+      this.hosts.set(name, h);
+    }
+    return h;
+  }
+
+  private grantHandshake(host: HostState): () => void {
+    host.handshakes++;
+    host.stats.handshakes = host.handshakes;
+    host.stats.peakHandshakes = Math.max(host.stats.peakHandshakes, host.handshakes);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      host.handshakes--;
+      host.stats.handshakes = host.handshakes;
+      const next = host.handshakeWaiters.shift();
+      if (next) next.resolve(this.grantHandshake(host));
+    };
+  }
+
+  /** A channel slot on a connection for this config: now, or when one frees up (FIFO). */
+  private acquire(cfg: ResolvedSshConfig, signal: AbortSignal | undefined): Promise<PoolConn> {
+    this.assertOpen();
+    throwIfAborted(signal);
+    const key = poolKey(cfg);
+    const host = this.hostState(hostName(cfg));
+    if (host.waiters.length === 0) {
+      const pc = this.tryAllocate(host, key, cfg);
+      if (pc) return Promise.resolve(pc);
+    }
+    return new Promise<PoolConn>((resolve, reject) => {
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const waiter: SlotWaiter = {
+        key,
+        cfg,
+        resolve: (pc) => {
+          cleanup();
+          resolve(pc);
+        },
+        reject: (err) => {
+          cleanup();
+          reject(err);
+        },
+      };
+      const leave = (err: Error): void => {
+        const i = host.waiters.indexOf(waiter);
+        if (i < 0) return;
+        host.waiters.splice(i, 1);
+        host.stats.queued = host.waiters.length;
+        waiter.reject(err);
+      };
+      const onAbort = (): void => {
+        const reason: unknown = signal?.reason;
+        leave(
+          hasCode(reason, "ABORTED")
+            ? reason
+            : new AbortedError(`waiting for an SSH channel to ${host.name} was cancelled`),
+        );
+      };
+      const timer = setTimeout(() => {
+        leave(
+          new SshError(
+            "SSH_EXEC_TIMEOUT",
+            `waited ${this.queueTimeoutMs} ms for a free SSH channel to ${host.name} ` +
+              `(${host.conns.size} connections × ${this.maxChannels} channels busy, ${host.waiters.length} waiting)`,
+            { details: { started: false, host: host.name } },
+          ),
+        );
+      }, this.queueTimeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      host.waiters.push(waiter);
+      host.stats.queued = host.waiters.length;
+      host.stats.peakQueued = Math.max(host.stats.peakQueued, host.waiters.length);
+    });
+  }
+
+  private tryAllocate(host: HostState, key: string, cfg: ResolvedSshConfig): PoolConn | undefined {
+    let best: PoolConn | undefined;
+    for (const pc of host.conns) {
+      if (pc.dead || pc.key !== key || pc.active >= pc.limit) continue;
+      if (pc.conn !== undefined && !pc.conn.alive) continue;
+      if (!best || pc.active < best.active) best = pc;
+    }
+    if (!best && host.conns.size >= this.maxConnections) {
+      // Make room by closing an idle connection that serves another user or key.
+      const idle = [...host.conns].find((pc) => pc.active === 0 && pc.key !== key && pc.conn !== undefined);
+      // No drain here: we may be inside one, and the freed capacity is used right below.
+      if (idle) this.drop(idle, { drain: false });
+    }
+    if (!best && host.conns.size < this.maxConnections) best = this.openConnection(host, key, cfg);
+    if (!best) return undefined;
+    best.active++;
+    clearTimeout(best.idleTimer);
+    best.idleTimer = undefined;
+    this.updateChannelStats(host);
+    return best;
+  }
+
+  private openConnection(host: HostState, key: string, cfg: ResolvedSshConfig): PoolConn {
+    const pc: PoolConn = {
+      id: this.nextId++,
+      key,
+      host,
+      conn: undefined,
+      ready: Promise.resolve(undefined as never),
+      active: 0,
+      limit: this.maxChannels,
+      idleTimer: undefined,
+      dead: false,
+    };
+    pc.ready = this.establish(host, cfg);
+    // Callers observe `ready` themselves; this handler keeps a failure from going unhandled.
+    pc.ready.then(
+      (conn) => {
+        if (pc.dead) {
+          conn.close();
+          return;
+        }
+        pc.conn = conn;
+        conn.onClose(() => this.drop(pc));
+        if (pc.active === 0) this.scheduleIdle(pc);
+        else this.drain(host);
+      },
+      (err: unknown) => {
+        // Callers queued for the same target would meet the same failure; tell them now (before
+        // the drop below lets them open yet another doomed connection).
+        const e = err instanceof Error ? err : new Error(String(err));
+        for (const w of host.waiters.filter((w) => w.key === key)) {
+          host.waiters.splice(host.waiters.indexOf(w), 1);
+          w.reject(e);
+        }
+        host.stats.queued = host.waiters.length;
+        this.drop(pc);
+      },
+    );
+    host.conns.add(pc);
+    host.stats.connections = host.conns.size;
+    host.stats.connectionsOpened++;
+    host.stats.peakConnections = Math.max(host.stats.peakConnections, host.conns.size);
+    return pc;
+  }
+
+  private async establish(host: HostState, cfg: ResolvedSshConfig): Promise<PooledSshConnection> {
+    for (let attempt = 0; ; attempt++) {
+      this.assertOpen();
+      const release = await this.acquireHandshakeSlot(cfg);
+      try {
+        return await this.connectFn(cfg, { readyTimeoutMs: cfg.readyTimeoutMs ?? this.readyTimeoutMs });
+      } catch (e) {
+        // sshd drops connections beyond MaxStartups before its banner; someone else's burst can
+        // cause that even when we stay under our own bound, so a couple of paced retries.
+        if (
+          attempt < this.handshakeRetries &&
+          isSshError(e, "SSH_DISCONNECTED") &&
+          e.details?.handshakeDropped === true
+        ) {
+          await sleep(100 * (attempt + 1) + Math.floor(Math.random() * 100));
+          continue;
+        }
+        throw e;
+      } finally {
+        release();
+      }
+    }
+  }
+
+  private release(pc: PoolConn): void {
+    pc.active = Math.max(0, pc.active - 1);
+    this.updateChannelStats(pc.host);
+    if (pc.dead) return;
+    if (pc.active === 0 && pc.conn !== undefined) this.scheduleIdle(pc);
+    this.drain(pc.host);
+  }
+
+  private scheduleIdle(pc: PoolConn): void {
+    clearTimeout(pc.idleTimer);
+    pc.idleTimer = setTimeout(() => {
+      if (pc.active === 0) this.drop(pc);
+    }, this.idleMs);
+    pc.idleTimer.unref();
+  }
+
+  /** Removes a connection from the pool (closing it) and lets waiters use the freed capacity. */
+  private drop(pc: PoolConn, opts: { drain?: boolean } = {}): void {
+    if (pc.dead) return;
+    pc.dead = true;
+    clearTimeout(pc.idleTimer);
+    pc.conn?.close();
+    const host = pc.host;
+    host.conns.delete(pc);
+    host.stats.connections = host.conns.size;
+    this.updateChannelStats(host);
+    if (opts.drain !== false) this.drain(host);
+  }
+
+  private drain(host: HostState): void {
+    if (this.closed) return;
+    for (let i = 0; i < host.waiters.length; ) {
+      const w = host.waiters[i]!;
+      const pc = this.tryAllocate(host, w.key, w.cfg);
+      if (!pc) {
+        i++;
+        continue;
+      }
+      host.waiters.splice(i, 1);
+      host.stats.queued = host.waiters.length;
+      w.resolve(pc);
+    }
+  }
+
+  private updateChannelStats(host: HostState): void {
+    let active = 0;
+    for (const pc of host.conns) active += pc.active;
+    host.stats.activeChannels = active;
+    host.stats.peakChannels = Math.max(host.stats.peakChannels, active);
+  }
+}

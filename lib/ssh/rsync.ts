@@ -1,0 +1,410 @@
+// Copies a local directory into a remote one with the system rsync over the OpenSSH client. The
+// OpenSSH client is configured here from nothing (`-F /dev/null`): the identity from the SshConfig,
+// and a throwaway known_hosts holding exactly the host key the pool has already verified for this
+// target, with StrictHostKeyChecking=yes, so rsync can never trust a key ssh2 would have refused.
+// Its handshake takes one of the pool's per-host handshake slots, so bursts of creates stay under
+// the VM's MaxStartups. rsync runs from an argv (never a shell string); its `-e` value, which rsync
+// splits itself, is built with quoteArg, and the remote path travels inside the rsync protocol
+// (`-s`), not through the remote shell.
+import "server-only";
+
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { AbortedError, ValidationError, hasCode, throwIfAborted } from "@/lib/errors";
+
+import { describeTarget, parseSshConfig, type SshConfig } from "./connection";
+import { SshError, hostPort, lastLines } from "./errors";
+import { keyTypeOfBlob, knownHostsLine } from "./host-keys";
+import type { SshPool } from "./pool";
+import { shellCommand } from "./shell-quote";
+import { validateRemotePath } from "./workspace-path";
+
+export interface RsyncToRemoteOptions {
+  config: SshConfig;
+  pool: SshPool;
+  /** Local directory; its contents land in `destination` (rsync's `src/ dst`). */
+  source: string;
+  /** Absolute remote directory (usually `<root>/sbx-<id>` from remoteWorkspacePath). */
+  destination: string;
+  /** rsync `--exclude` patterns. */
+  excludes?: string[];
+  /** `--delete`: remove remote files that are not in the source. */
+  deleteExtraneous?: boolean;
+  /** Honour `.gitignore` files in the source tree (`--filter=:- .gitignore`). */
+  filterGitignore?: boolean;
+  signal?: AbortSignal;
+  /** Whole operation: host-key lookup, waiting for a handshake slot, and the transfer. */
+  timeoutMs: number;
+  /** Batched progress lines (a few per second at most) and one final summary line. */
+  onProgress?: (line: string) => void;
+  progressIntervalMs?: number;
+  /** OpenSSH ConnectTimeout, seconds. Default 15. */
+  connectTimeoutSeconds?: number;
+  /** The verified host key blob to trust; by default the pool's (`pool.verifiedHostKey(config)`). */
+  hostKey?: Buffer;
+  /** Where the temporary known_hosts goes. Default os.tmpdir(). */
+  tempDir?: string;
+}
+
+export interface RsyncResult {
+  /** Entries in the source (files, directories, links). */
+  files: number;
+  filesTransferred: number;
+  totalBytes: number;
+  bytesTransferred: number;
+  durationMs: number;
+}
+
+const KILL_GRACE_MS = 2_000;
+const STDERR_KEEP = 64 * 1024;
+
+// rsync(1) EXIT VALUES, worded for the person reading the error.
+const EXIT_MEANINGS: Record<number, string> = {
+  1: "syntax or usage error",
+  2: "protocol incompatibility",
+  3: "errors selecting input/output files or directories",
+  4: "requested action not supported",
+  5: "error starting the client-server protocol (is rsync installed on the VM?)",
+  6: "daemon unable to append to log file",
+  10: "error in socket I/O",
+  11: "error in file I/O (disk full, or a permission problem on the VM?)",
+  12: "error in the rsync protocol data stream (the SSH connection failed or dropped, or the remote shell printed output)",
+  13: "errors with program diagnostics",
+  14: "error in IPC code",
+  20: "received SIGUSR1 or SIGINT",
+  21: "some error returned by waitpid()",
+  22: "error allocating core memory buffers",
+  23: "partial transfer due to error (some files could not be copied)",
+  24: "partial transfer due to vanished source files",
+  25: "the --max-delete limit stopped deletions",
+  30: "timeout in data send/receive",
+  35: "timeout waiting for daemon connection",
+  255: "the SSH connection failed (unreachable host, refused host key or authentication)",
+};
+
+// ssh's VERBOSE lines we ask for to detect authentication; not news for an error message.
+const SSH_CHATTER = /^(Authenticated to |Transferred: sent |Bytes per second: )/;
+
+// A path handed to ssh through `-o Key=value` is split on whitespace and expanded for `%` and `~`;
+// double quotes protect spaces, the rest must not occur.
+function sshOptionPath(p: string, field: string): string {
+  if (!path.isAbsolute(p) || /["\\%\0\n\r\t]/.test(p) || p.startsWith("~")) {
+    throw new ValidationError(`${field} ${JSON.stringify(p)} cannot be passed to ssh`, {
+      [field]: ['must be an absolute path without ", \\, % or control characters'],
+    });
+  }
+  return /\s|'/.test(p) ? `"${p}"` : p;
+}
+
+function hostKeyAlgorithms(keyType: string): string {
+  return keyType === "ssh-rsa" ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa" : keyType;
+}
+
+function toInt(s: string | undefined): number {
+  return s === undefined ? 0 : Number(s.replace(/,/g, ""));
+}
+
+/** Keeps the newest progress line and hands it out at most once per interval. */
+class ProgressBatcher {
+  private latest: string | undefined;
+  private sent: string | undefined;
+  private readonly timer: NodeJS.Timeout | undefined;
+  constructor(
+    private readonly sink: ((line: string) => void) | undefined,
+    intervalMs: number,
+  ) {
+    if (sink) this.timer = setInterval(() => this.flush(), intervalMs);
+  }
+  offer(line: string): void {
+    this.latest = line;
+  }
+  flush(): void {
+    if (!this.sink || this.latest === undefined || this.latest === this.sent) return;
+    this.sent = this.latest;
+    this.emit(this.latest);
+  }
+  emit(line: string): void {
+    try {
+      this.sink?.(line);
+    } catch {
+      // A failing log sink must not fail the transfer.
+    }
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/**
+ * Syncs `source` into `destination` on the target. Resolves with file and byte counts; rejects with
+ * RSYNC_FAILED (exit code meaning + last stderr lines), SSH_EXEC_TIMEOUT, AbortedError, or the
+ * pool's host-key/connection errors. Timeout and abort stop rsync and its ssh (SIGTERM, then
+ * SIGKILL); the temporary known_hosts is always removed.
+ */
+export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncResult> {
+  const started = Date.now();
+  const cfg = parseSshConfig(opts.config);
+  const where = describeTarget(cfg);
+  if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) {
+    throw new ValidationError("rsync needs a positive timeoutMs", { timeoutMs: ["must be a positive number"] });
+  }
+  const destination = validateRemotePath(opts.destination, "destination");
+  const source = path.resolve(opts.source);
+  const sourceStat = await stat(source).catch(() => undefined);
+  if (!sourceStat?.isDirectory()) {
+    throw new ValidationError(`rsync source ${source} is not a directory`, {
+      source: ["must be an existing local directory"],
+    });
+  }
+  for (const ex of opts.excludes ?? []) {
+    if (typeof ex !== "string" || ex.length === 0 || /[\0\n\r]/.test(ex)) {
+      throw new ValidationError(`invalid exclude pattern ${JSON.stringify(ex)}`, {
+        excludes: ["must be non-empty, single-line"],
+      });
+    }
+  }
+  const connectTimeout = opts.connectTimeoutSeconds ?? 15;
+  throwIfAborted(opts.signal);
+
+  // One controller for the whole operation: the caller's abort and our deadline both end it.
+  const controller = new AbortController();
+  const timeoutError = new SshError(
+    "SSH_EXEC_TIMEOUT",
+    `rsync to ${where}:${destination} did not finish within ${opts.timeoutMs} ms; it was stopped`,
+    { details: { destination, timeoutMs: opts.timeoutMs } },
+  );
+  const deadline = setTimeout(() => controller.abort(timeoutError), opts.timeoutMs);
+  const onCallerAbort = (): void => {
+    const reason: unknown = opts.signal?.reason;
+    controller.abort(hasCode(reason, "ABORTED") ? reason : new AbortedError(`rsync to ${where} was cancelled`));
+  };
+  opts.signal?.addEventListener("abort", onCallerAbort, { once: true });
+  const signal = controller.signal;
+
+  let tmp: string | undefined;
+  let releaseHandshake: (() => void) | undefined;
+  try {
+    const hostKey = opts.hostKey ?? (await opts.pool.verifiedHostKey(opts.config, { signal }));
+    throwIfAborted(signal);
+    tmp = await mkdtemp(path.join(opts.tempDir ?? tmpdir(), "sbx-rsync-"));
+    const knownHostsPath = path.join(tmp, "known_hosts");
+    await writeFile(knownHostsPath, knownHostsLine(cfg.host, cfg.port, hostKey) + "\n", { mode: 0o600 });
+
+    const env: NodeJS.ProcessEnv = {
+      NODE_ENV: process.env.NODE_ENV,
+      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+      HOME: process.env.HOME ?? tmp,
+      // Stable, parseable messages and numbers.
+      LC_ALL: "C",
+    };
+    const sshArgv = ["ssh", "-F", "/dev/null", "-p", String(cfg.port)];
+    let batchMode = "yes";
+    if ("agent" in cfg.identity) {
+      const sock = cfg.identity.agentSocket ?? process.env.SSH_AUTH_SOCK;
+      if (!sock)
+        throw new SshError(
+          "SSH_KEY_UNREADABLE",
+          `identity for ${where} is the ssh-agent, but SSH_AUTH_SOCK is not set`,
+        );
+      env.SSH_AUTH_SOCK = sock;
+      sshArgv.push("-o", "IdentityFile=none", "-o", "IdentitiesOnly=no");
+    } else {
+      // `-i` is taken as one argv word but still `%`/`~`-expanded by ssh: same restrictions.
+      sshOptionPath(cfg.identity.privateKeyPath, "privateKeyPath");
+      sshArgv.push("-i", cfg.identity.privateKeyPath, "-o", "IdentitiesOnly=yes");
+      if (cfg.identity.passphraseEnv !== undefined) {
+        const passphrase = process.env[cfg.identity.passphraseEnv];
+        if (passphrase === undefined) {
+          throw new SshError(
+            "SSH_KEY_UNREADABLE",
+            `the passphrase for ${cfg.identity.privateKeyPath} should be in $${cfg.identity.passphraseEnv}, which is not set`,
+          );
+        }
+        // ssh reads passphrases only from a terminal or an askpass program; BatchMode would forbid
+        // the latter. The program prints the passphrase from ssh's environment, never from a file.
+        const askpass = path.join(tmp, "askpass");
+        await writeFile(askpass, "#!/bin/sh\nprintf '%s\\n' \"$SBX_SSH_KEY_PASSPHRASE\"\n", { mode: 0o700 });
+        env.SSH_ASKPASS = askpass;
+        env.SSH_ASKPASS_REQUIRE = "force";
+        env.SBX_SSH_KEY_PASSPHRASE = passphrase;
+        batchMode = "no";
+        sshArgv.push("-o", "NumberOfPasswordPrompts=1");
+      }
+    }
+    const sshOptions = [
+      `UserKnownHostsFile=${sshOptionPath(knownHostsPath, "tempDir")}`,
+      "GlobalKnownHostsFile=/dev/null",
+      "StrictHostKeyChecking=yes",
+      "CheckHostIP=no",
+      "UpdateHostKeys=no",
+      `HostKeyAlgorithms=${hostKeyAlgorithms(keyTypeOfBlob(hostKey))}`,
+      `BatchMode=${batchMode}`,
+      `ConnectTimeout=${connectTimeout}`,
+      "ServerAliveInterval=15",
+      "ServerAliveCountMax=3",
+      "PasswordAuthentication=no",
+      "KbdInteractiveAuthentication=no",
+      "ControlMaster=no",
+      "ControlPath=none",
+      "ForwardAgent=no",
+      "ForwardX11=no",
+      "ClearAllForwardings=yes",
+      // VERBOSE prints "Authenticated to …", which is when this handshake stops counting.
+      "LogLevel=VERBOSE",
+    ];
+    for (const o of sshOptions) sshArgv.push("-o", o);
+
+    const remoteHost = cfg.host.includes(":") ? `[${cfg.host}]` : cfg.host;
+    const args = ["-az", "-s", "--no-human-readable", "--info=progress2", "--stats", "-e", shellCommand(sshArgv)];
+    if (opts.deleteExtraneous) args.push("--delete");
+    if (opts.filterGitignore) args.push("--filter=:- .gitignore");
+    for (const ex of opts.excludes ?? []) args.push(`--exclude=${ex}`);
+    args.push("--", `${source}/`, `${cfg.user}@${remoteHost}:${destination}`);
+
+    releaseHandshake = await opts.pool.acquireHandshakeSlot(cfg, signal);
+    throwIfAborted(signal);
+    return await runRsync({
+      args,
+      env,
+      signal,
+      where: `${where}:${destination}`,
+      hostPortName: hostPort(cfg.host, cfg.port),
+      onAuthenticated: () => releaseHandshake?.(),
+      handshakeHoldMs: (connectTimeout + 1) * 1000,
+      onProgress: opts.onProgress,
+      progressIntervalMs: opts.progressIntervalMs ?? 500,
+      started,
+    });
+  } catch (e) {
+    if (signal.aborted && !(hasCode(e, "RSYNC_FAILED"))) {
+      const reason: unknown = signal.reason;
+      if (reason instanceof Error) throw reason;
+    }
+    throw e;
+  } finally {
+    releaseHandshake?.();
+    clearTimeout(deadline);
+    opts.signal?.removeEventListener("abort", onCallerAbort);
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+interface RunRsyncInput {
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  where: string;
+  hostPortName: string;
+  onAuthenticated: () => void;
+  handshakeHoldMs: number;
+  onProgress: ((line: string) => void) | undefined;
+  progressIntervalMs: number;
+  started: number;
+}
+
+function runRsync(input: RunRsyncInput): Promise<RsyncResult> {
+  return new Promise<RsyncResult>((resolve, reject) => {
+    // Own process group, so a stop reaches ssh too.
+    const child = spawn("rsync", input.args, { env: input.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const progress = new ProgressBatcher(input.onProgress, input.progressIntervalMs);
+    let stderr = "";
+    let stdoutRest = "";
+    const stats = new Map<string, string>();
+    let killTimer: NodeJS.Timeout | undefined;
+    let spawnError: Error | undefined;
+
+    // If ssh never reports authentication (old client, odd LogLevel), stop holding the slot after
+    // ConnectTimeout: by then the handshake has finished or failed.
+    const holdTimer = setTimeout(input.onAuthenticated, input.handshakeHoldMs);
+
+    const killGroup = (sig: NodeJS.Signals): void => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        // Already gone.
+      }
+    };
+    const onAbort = (): void => {
+      killGroup("SIGTERM");
+      killTimer = setTimeout(() => killGroup("SIGKILL"), KILL_GRACE_MS);
+    };
+    input.signal.addEventListener("abort", onAbort, { once: true });
+
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      const parts = (stdoutRest + chunk).split(/[\r\n]/);
+      stdoutRest = parts.pop() ?? "";
+      for (const raw of parts) {
+        const line = raw.trim();
+        if (line === "") continue;
+        const stat = /^([A-Za-z][A-Za-z /]+?): ([\d,.]+)/.exec(line);
+        if (stat) stats.set(stat[1]!, stat[2]!);
+        else if (/^\d[\d,]*\s+\d+%/.test(line)) progress.offer(`rsync ${input.where}: ${line}`);
+      }
+    });
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_KEEP);
+      if (/(^|\n)Authenticated to /.test(stderr)) input.onAuthenticated();
+    });
+    child.on("error", (e) => {
+      spawnError = e;
+    });
+    child.on("close", (code, sig) => {
+      clearTimeout(holdTimer);
+      clearTimeout(killTimer);
+      input.signal.removeEventListener("abort", onAbort);
+      input.onAuthenticated();
+      progress.stop();
+      if (input.signal.aborted) {
+        const reason: unknown = input.signal.reason;
+        return reject(reason instanceof Error ? reason : new AbortedError(`rsync to ${input.where} was cancelled`));
+      }
+      if (spawnError) {
+        return reject(
+          new SshError("RSYNC_FAILED", `could not run rsync for ${input.where}: ${spawnError.message}`, {
+            cause: spawnError,
+          }),
+        );
+      }
+      const meaningful = stderr
+        .split("\n")
+        .filter((l) => !SSH_CHATTER.test(l))
+        .join("\n");
+      if (code !== 0) {
+        const meaning = code === null ? `killed by ${sig ?? "a signal"}` : (EXIT_MEANINGS[code] ?? "unknown error");
+        const tail = lastLines(meaningful, 6);
+        const hint = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/.test(meaningful)
+          ? ` The host key of ${input.hostPortName} is not the verified one; the connection was refused.`
+          : "";
+        return reject(
+          new SshError(
+            "RSYNC_FAILED",
+            `rsync to ${input.where} failed with exit code ${code ?? "none"} (${meaning}).${hint}` +
+              (tail ? `\n${tail}` : " rsync printed no further detail."),
+            {
+              details: { exitCode: code, signal: sig, meaning, stderrTail: lastLines(meaningful, 20) },
+            },
+          ),
+        );
+      }
+      const result: RsyncResult = {
+        files: toInt(stats.get("Number of files")),
+        filesTransferred: toInt(stats.get("Number of regular files transferred")),
+        totalBytes: toInt(stats.get("Total file size")),
+        bytesTransferred: toInt(stats.get("Total transferred file size")),
+        durationMs: Date.now() - input.started,
+      };
+      progress.flush();
+      progress.emit(
+        `rsync ${input.where}: done, ${result.files} files (${result.filesTransferred} transferred), ` +
+          `${result.totalBytes} bytes (${result.bytesTransferred} transferred) in ${(result.durationMs / 1000).toFixed(2)} s`,
+      );
+      resolve(result);
+    });
+  });
+}
