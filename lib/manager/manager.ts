@@ -50,6 +50,8 @@ export interface ManagerConfig {
   workerStaleMs: number;
   /** First retry delay after a worker died; doubles per attempt, capped at a minute. */
   retryBackoffMs: number;
+  /** How often expiry and state repair run (on one instance at a time). */
+  maintenanceMs: number;
 }
 
 export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
@@ -66,6 +68,7 @@ export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
   concurrency: 16,
   workerStaleMs: 30_000,
   retryBackoffMs: 2_000,
+  maintenanceMs: 10_000,
 };
 
 export interface ManagerDeps {

@@ -24,6 +24,7 @@ import { AbortedError, SandboxerError, TimeoutError, hasCode, isSandboxerError, 
 import type { AnyExtension } from "../extensions/catalog";
 import type { Logger } from "../logger";
 import { pickHost } from "./host-picker";
+import { expireSandboxes, repairOrphanedStates } from "./maintenance";
 import { reapExpiredOperations } from "./reaper";
 import { LogWriter } from "./log-writer";
 import { CancelledByDestroy, type Manager } from "./manager";
@@ -58,6 +59,7 @@ export class Worker {
   private loopDone: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
   private lastWorkerHeartbeat = 0;
+  private lastMaintenance = 0;
   private readonly log: Logger;
 
   constructor(
@@ -121,6 +123,13 @@ export class Worker {
     }
     if (await acquireLease(this.m.db, "reaper", this.id, this.m.config.leaseMs)) {
       await reapExpiredOperations(this.m, now);
+    }
+    if (now.getTime() - this.lastMaintenance >= this.m.config.maintenanceMs) {
+      this.lastMaintenance = now.getTime();
+      if (await acquireLease(this.m.db, "maintenance", this.id, Math.max(this.m.config.leaseMs, this.m.config.maintenanceMs * 2))) {
+        await expireSandboxes(this.m, now);
+        await repairOrphanedStates(this.m, now, Math.max(60_000, this.m.config.leaseMs * 2));
+      }
     }
     const free = this.concurrency - this.inflight.size;
     if (free <= 0) return 0;
