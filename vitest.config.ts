@@ -20,6 +20,7 @@ export default defineConfig({
           include: ["lib/**/*.test.ts", "cli/**/*.test.ts", "app/**/*.test.ts", "scripts/**/*.test.ts"],
           environment: "node",
           testTimeout: 20_000,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -33,6 +34,8 @@ export default defineConfig({
           hookTimeout: 180_000,
           // Files share the loopback build VMs and PostgreSQL; two at a time keeps a 2-core machine honest.
           maxWorkers: 2,
+          // Unit tests first (fast feedback), then integration.
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -42,7 +42,7 @@ export const fakeParamsSchema = z.strictObject({
 });
 export type FakeParams = z.infer<typeof fakeParamsSchema>;
 
-export const fakeHandleSchema = z.object({
+export const fakeHandleSchema = z.strictObject({
   extension: z.string(),
   resource: z.string(),
   stepsDone: z.number().int(),

@@ -8,7 +8,7 @@ import path from "node:path";
 
 import { z } from "zod";
 
-import { SandboxerError, throwIfAborted } from "../../errors";
+import { SandboxerError, isSandboxerError, throwIfAborted } from "../../errors";
 import { isSandboxId, workspaceName } from "../../sandbox-id";
 import {
   SandboxExtension,
@@ -47,7 +47,7 @@ export const localParamsSchema = z.strictObject({
 });
 export type LocalParams = z.infer<typeof localParamsSchema>;
 
-export const localHandleSchema = z.object({
+export const localHandleSchema = z.strictObject({
   extension: z.string(),
   workspace_root: z.string(),
   workspace_path: z.string(),
@@ -57,7 +57,7 @@ export type LocalHandle = z.infer<typeof localHandleSchema>;
 /** Thrown when a local workspace cannot be created, seeded or removed safely. */
 export class LocalWorkspaceError extends SandboxerError {
   constructor(message: string, details?: Record<string, unknown>) {
-    super("LOCAL_WORKSPACE", message, { details });
+    super("LOCAL_WORKSPACE", message, { details, name: "LocalWorkspaceError" });
   }
 }
 
@@ -119,6 +119,19 @@ export class LocalExtension extends SandboxExtension<LocalParams, LocalHandle> {
     const workspace = path.join(root, workspaceName(ctx.sandboxId));
     const handle: LocalHandle = { extension: this.id, workspace_root: root, workspace_path: workspace };
     await ctx.recordHandle(handle);
+    try {
+      await this.fill(ctx, root, workspace);
+    } catch (e) {
+      // People see only SandboxerError messages: a raw EACCES or ENOSPC would read "Internal error".
+      if (isSandboxerError(e) || ctx.signal.aborted) throw e;
+      throw new LocalWorkspaceError(`could not create ${workspace}: ${(e as Error).message}`, { errno: (e as NodeJS.ErrnoException).code });
+    }
+    ctx.log(`Workspace ready: ${workspace}`);
+    return handle;
+  }
+
+  /** Makes the workspace directory and seeds it; runs only after the handle was recorded. */
+  private async fill(ctx: CreateContext<LocalParams, LocalHandle>, root: string, workspace: string): Promise<void> {
     throwIfAborted(ctx.signal);
     fs.mkdirSync(root, { recursive: true });
     ctx.log(`Creating ${workspace}`);
@@ -161,8 +174,6 @@ export class LocalExtension extends SandboxExtension<LocalParams, LocalHandle> {
       const count = fs.readdirSync(workspace).length;
       ctx.log(`Seeded ${workspace} (${count} top-level entries)`);
     }
-    ctx.log(`Workspace ready: ${workspace}`);
-    return handle;
   }
 
   /** The path a handle may remove: exactly `<root>/sbx-<id>`, recomputed, never taken on trust. */
@@ -187,7 +198,7 @@ export class LocalExtension extends SandboxExtension<LocalParams, LocalHandle> {
       const fsStats = fs.statfsSync(p);
       return { state: "ready", detail: `${p} exists`, freeBytes: fsStats.bavail * fsStats.bsize };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { state: "missing", detail: `${p} does not exist` };
+      if (isGone(e)) return { state: "missing", detail: `${p} does not exist` };
       return { state: "unknown", detail: (e as Error).message };
     }
   }
@@ -198,7 +209,7 @@ export class LocalExtension extends SandboxExtension<LocalParams, LocalHandle> {
     try {
       st = fs.lstatSync(p);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { result: "absent", detail: `${p} was already gone` };
+      if (isGone(e)) return { result: "absent", detail: `${p} was already gone` };
       throw e;
     }
     if (st.isSymbolicLink()) throw new LocalWorkspaceError(`${p} is a symbolic link; refusing to follow or remove it`);
@@ -236,6 +247,15 @@ export class LocalExtension extends SandboxExtension<LocalParams, LocalHandle> {
       teardown: [`directory ${handle.workspace_path} on this server`],
     };
   }
+}
+
+/**
+ * The path cannot exist: ENOENT, or ENOTDIR when a component of the root is not a directory (a create
+ * that failed on an unusable root recorded its handle first; destroying that handle must succeed).
+ */
+function isGone(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR";
 }
 
 function listRemaining(p: string, limit = 10): string[] {
