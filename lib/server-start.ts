@@ -10,6 +10,9 @@ export async function onServerStart(): Promise<void> {
   try {
     const e = env();
     checkDataDir(e);
+    const { hostEntries, syncHostsFromConfig } = await import("./manager/instance");
+    hostEntries(); // an invalid hosts.yaml stops the server here, naming file, line and field
+    await syncHostsFromConfig();
     if (!e.SANDBOXER_WORKER) {
       logger().info("worker disabled (SANDBOXER_WORKER=off): this instance serves the web only");
       return;

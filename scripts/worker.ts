@@ -4,9 +4,12 @@ import { checkDataDir, env } from "../lib/env";
 import { isSandboxerError } from "../lib/errors";
 import { logger } from "../lib/logger";
 import { startBackgroundServices } from "../lib/manager/background";
+import { hostEntries, syncHostsFromConfig } from "../lib/manager/instance";
 
 try {
   checkDataDir(env());
+  hostEntries();
+  await syncHostsFromConfig();
   await startBackgroundServices();
 } catch (e) {
   logger().fatal(isSandboxerError(e) ? e.message : String(e));

@@ -6,6 +6,8 @@ import "server-only";
 
 import type { z } from "zod";
 
+import type { SshIdentity, SshPool } from "../ssh";
+
 import type { ExtensionManifest } from "./manifest";
 
 export type LogLevel = "info" | "warn" | "error";
@@ -97,10 +99,23 @@ export interface HandleSummary {
   teardown: string[];
 }
 
+/** What SSH-based extensions get from the manager: one pool per process, identities, pinned keys. */
+export interface SshServices {
+  /** The process's pool: bounded connections per host (OpenSSH drops handshakes beyond MaxStartups). */
+  pool: SshPool;
+  /** The private key (or agent) used for a host: hosts.yaml's identityFile, else SANDBOXER_SSH_IDENTITY. */
+  identityFor(hostId: string | null): SshIdentity;
+  /** The key currently pinned for a registered host (an admin may have re-pinned it after a rebuild). */
+  pinnedKey(hostId: string): Promise<string | null>;
+  /** Remembers the full public key a host presented on a verified connection (for the CLI's known_hosts). */
+  rememberHostKey(hostId: string, publicKeyLine: string): Promise<void>;
+  readyTimeoutMs: number;
+}
+
 /** Services the manager hands to extensions; extensions never construct their own SSH pools or clients. */
 export interface ExtensionServices {
-  /** Present when the SSH layer is configured. Typed loosely here so the SDK does not depend on it. */
-  ssh?: unknown;
+  /** Present when the server has an SSH configuration (always, in the app; tests may omit it). */
+  ssh?: SshServices;
   /** The manager's host for ext.local: where local workspaces live. */
   localWorkspaceRoot: string;
 }

@@ -5,6 +5,7 @@ import "server-only";
 
 import type { ExtensionClass } from "./base";
 import { LocalExtension } from "./local/extension";
+import { VmPackerExtension } from "./vm-packer/extension";
 
 export interface ExtensionRegistry {
   get(key: string): ExtensionClass | undefined;
@@ -13,6 +14,7 @@ export interface ExtensionRegistry {
 
 export const BUILT_IN_IMPLEMENTATIONS: Record<string, ExtensionClass> = {
   local: LocalExtension as unknown as ExtensionClass,
+  "vm-packer": VmPackerExtension as unknown as ExtensionClass,
 };
 
 export function createRegistry(opts: { extra?: Record<string, ExtensionClass> } = {}): ExtensionRegistry {

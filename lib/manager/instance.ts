@@ -2,12 +2,17 @@
 // extension services, logger. Pages, actions, route handlers and the worker all use this one.
 import "server-only";
 
-import { db, dbReady } from "../db/client";
+import path from "node:path";
+
+import { db, dbReady, type Db } from "../db/client";
 import { env, type Env } from "../env";
 import type { ExtensionServices } from "../extensions/base";
 import { loadCatalog, type Catalog } from "../extensions/catalog";
 import { createRegistry } from "../extensions/registry";
 import { formatIssue } from "../extensions/yaml-config";
+import { readHostsFile, type HostEntry } from "../hosts/hosts-file";
+import { syncHosts } from "../hosts/host-sync";
+import { createSshServices } from "../hosts/ssh-services";
 import { logger } from "../logger";
 import { Manager, type ManagerConfig } from "./manager";
 import { Worker } from "./worker";
@@ -26,12 +31,40 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
   };
 }
 
-export function extensionServicesFromEnv(e: Env): ExtensionServices {
-  return { localWorkspaceRoot: e.localWorkspaceRoot };
+export function extensionServicesFromEnv(e: Env, database: Db): ExtensionServices {
+  return {
+    localWorkspaceRoot: e.localWorkspaceRoot,
+    ssh: createSshServices({ db: database, hosts: hostEntries(), defaultIdentity: e.SANDBOXER_SSH_IDENTITY, readyTimeoutMs: e.SANDBOXER_SSH_CONNECT_TIMEOUT }),
+  };
 }
 
-export function catalogFromEnv(e: Env): Catalog {
-  const catalog = loadCatalog({ configDir: e.configDir, registry: createRegistry(), services: extensionServicesFromEnv(e) });
+const globalForHosts = globalThis as unknown as { __sandboxerHosts?: HostEntry[] };
+
+/** hosts.yaml, read once (an invalid file stops the server at start with file, line and field). */
+export function hostEntries(): HostEntry[] {
+  const e = env();
+  globalForHosts.__sandboxerHosts ??= readHostsFile(e.hostsFile, path.relative(e.configDir, e.hostsFile) || e.hostsFile);
+  return globalForHosts.__sandboxerHosts;
+}
+
+/** Upserts hosts.yaml into the host registry (every instance does this at start; it is idempotent). */
+export async function syncHostsFromConfig(): Promise<void> {
+  const e = env();
+  const database = await dbReady();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const r = await syncHosts(database, hostEntries(), { low: e.SANDBOXER_TUNNEL_PORTS.low, high: e.SANDBOXER_TUNNEL_PORTS.high });
+      if (r.added.length || r.disabled.length) logger().info(r, "host registry synced from hosts.yaml");
+      return;
+    } catch (err) {
+      // Another instance inserted the same host a moment ago: the next pass updates instead.
+      if ((err as { code?: string }).code !== "P2002" || attempt >= 3) throw err;
+    }
+  }
+}
+
+export function catalogFromEnv(e: Env, database: Db): Catalog {
+  const catalog = loadCatalog({ configDir: e.configDir, registry: createRegistry(), services: extensionServicesFromEnv(e, database) });
   for (const issue of catalog.issues) logger().warn({ file: issue.file, field: issue.field, line: issue.line }, formatIssue(issue));
   return catalog;
 }
@@ -44,7 +77,7 @@ export function manager(): Manager {
     const e = env();
     globalForManager.__sandboxerManager = new Manager({
       db: db(),
-      catalog: catalogFromEnv(e),
+      catalog: catalogFromEnv(e, db()),
       logger: logger(),
       config: managerConfigFromEnv(e),
     });

@@ -20,7 +20,7 @@ import {
   type OperationRow,
 } from "../db/operations";
 import { transitionSandbox } from "../db/sandboxes";
-import { AbortedError, SandboxerError, TimeoutError, hasCode, isSandboxerError, publicMessage } from "../errors";
+import { AbortedError, SandboxerError, TimeoutError, hasCode, isSandboxerError } from "../errors";
 import type { AnyExtension } from "../extensions/catalog";
 import type { Logger } from "../logger";
 import { pickHost } from "./host-picker";
@@ -196,7 +196,7 @@ export class Worker {
       else await finishOperation(this.m.db, op, this.id, { state: "failed", error: `unknown operation kind ${op.kind}` });
     } catch (e) {
       log.error({ err: e }, "operation crashed");
-      await finishOperation(this.m.db, op, this.id, { state: "failed", errorCode: "INTERNAL", error: publicMessage(e) }).catch(() => {});
+      await finishOperation(this.m.db, op, this.id, { state: "failed", errorCode: "INTERNAL", error: operationMessage(e) }).catch(() => {});
     } finally {
       clearInterval(hb);
       if (cancelPoll) clearInterval(cancelPoll);
@@ -242,7 +242,7 @@ export class Worker {
           );
           writer.log(res.detail);
         } catch (e) {
-          cleanup = `; cleanup failed: ${publicMessage(e)} (destroy the sandbox to retry)`;
+          cleanup = `; cleanup failed: ${operationMessage(e)} (destroy the sandbox to retry)`;
         }
       }
       await this.failCreate(op, sandbox.status as SandboxStatus, `Gave up after ${op.maxAttempts} attempts: the worker running the create stopped responding each time${cleanup}`, writer, "ATTEMPTS_EXHAUSTED");
@@ -259,7 +259,7 @@ export class Worker {
         writer.log(res.detail);
         await m.db.sandbox.updateMany({ where: { id: sandboxId, lockOperationId: op.id }, data: { handle: DbNull } });
       } catch (e) {
-        await this.failCreate(op, "creating", `Could not clean up the previous attempt: ${publicMessage(e)}`, writer);
+        await this.failCreate(op, "creating", `Could not clean up the previous attempt: ${operationMessage(e)}`, writer);
         return;
       }
     }
@@ -341,7 +341,7 @@ export class Worker {
         await requeueOperation(m.db, op, this.id, new Date());
         return;
       }
-      const message = publicMessage(e);
+      const message = operationMessage(e);
       writer.log(`Create failed: ${message}`, "error");
       if (!isSandboxerError(e)) log.error({ err: e }, "create failed with an unexpected error");
       let cleanup = "";
@@ -353,8 +353,8 @@ export class Worker {
           );
           writer.log(res.detail);
         } catch (ce) {
-          cleanup = `; cleanup failed too: ${publicMessage(ce)} (destroy the sandbox to retry)`;
-          writer.log(`Cleanup failed: ${publicMessage(ce)}`, "error");
+          cleanup = `; cleanup failed too: ${operationMessage(ce)} (destroy the sandbox to retry)`;
+          writer.log(`Cleanup failed: ${operationMessage(ce)}`, "error");
         }
       }
       await this.failCreate(op, "creating", `${message}${cleanup}`, writer, isSandboxerError(e) ? e.code : "INTERNAL");
@@ -432,7 +432,7 @@ export class Worker {
           return;
         }
         if (!isSandboxerError(e)) log.error({ err: e }, "destroy failed with an unexpected error");
-        await fail(publicMessage(e), isSandboxerError(e) ? e.code : "INTERNAL");
+        await fail(operationMessage(e), isSandboxerError(e) ? e.code : "INTERNAL");
         return;
       }
     }
@@ -472,16 +472,44 @@ export class Worker {
       ms,
     );
     try {
+      const work = fn(controller.signal);
       return await new Promise<T>((resolve, reject) => {
-        // An extension that ignores its signal still cannot hold the operation past the timeout.
-        controller.signal.addEventListener("abort", () => reject(toError(controller.signal.reason)), { once: true });
-        fn(controller.signal).then(resolve, reject);
+        work.then(resolve, reject);
+        controller.signal.addEventListener(
+          "abort",
+          () => {
+            // Give the extension a bounded time to stop, so cleanup does not run beside a create that is
+            // still writing; one that ignores its signal cannot hold the operation past the grace.
+            const grace = setTimeout(() => {
+              this.log.warn({ what }, `the ${what} step did not stop within ${SETTLE_GRACE_MS} ms of being cancelled`);
+              reject(toError(controller.signal.reason));
+            }, SETTLE_GRACE_MS);
+            work.then(
+              () => (clearTimeout(grace), reject(toError(controller.signal.reason))),
+              () => (clearTimeout(grace), reject(toError(controller.signal.reason))),
+            );
+          },
+          { once: true },
+        );
       });
     } finally {
       clearTimeout(timer);
       parent.removeEventListener("abort", onAbort);
     }
   }
+}
+
+/** How long a cancelled extension step may take to stop before the worker moves on regardless. */
+const SETTLE_GRACE_MS = 15_000;
+
+/**
+ * The reason a person reads on a failed sandbox. Ours carry a message written for people; an
+ * unexpected error from an extension (ENOSPC, EACCES…) keeps its own message, which is more useful to
+ * the team running the server than "internal error" (request responses still hide internals).
+ */
+function operationMessage(e: unknown): string {
+  if (isSandboxerError(e)) return e.message;
+  return `Unexpected error: ${e instanceof Error ? e.message : String(e)}`;
 }
 
 function toError(reason: unknown): Error {

@@ -1,0 +1,211 @@
+// ext.vm-packer, attach mode: a sandbox is a directory `<root>/sbx-<id>` on a pre-built build VM (made
+// earlier with Packer), reached over SSH — often through a reverse-tunnel port such as 12222 — and
+// optionally filled with a repository (rsync of a checkout on the server, or a shallow git clone on
+// the VM). Teardown removes exactly that directory; the VM itself is never touched.
+import "server-only";
+
+import path from "node:path";
+
+import { z } from "zod";
+
+import { throwIfAborted } from "../../errors";
+import {
+  createRemoteWorkspace,
+  listRemoteWorkspaces,
+  remoteFreeSpace,
+  remoteWorkspaceState,
+  removeRemoteWorkspace,
+  rsyncToRemote,
+  validateWorkspaceRoot,
+} from "../../ssh";
+import {
+  SandboxExtension,
+  type CheckContext,
+  type CreateContext,
+  type DestroyResult,
+  type HandleSummary,
+  type HostRequirement,
+  type HostTarget,
+  type OperationContext,
+  type Requirement,
+  type StatusReport,
+  type WorkspaceListing,
+} from "../base";
+import {
+  describeRemoteHandle,
+  guardedWorkspacePath,
+  rememberVerifiedKey,
+  remoteHandleFor,
+  remoteHandleSchema,
+  requireSsh,
+  sshConfigFor,
+  sshConfigForHost,
+  RemoteWorkspaceError,
+  type RemoteHandle,
+} from "../remote/ssh-target";
+
+const GIT_URL = /^(https:\/\/|ssh:\/\/|git:\/\/|file:\/\/\/|\/)[^\s]+$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
+const GIT_REF = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
+
+const repositorySchema = z.union([
+  z.strictObject({
+    /** A checkout on the sand-boxer server, rsynced into the workspace (.gitignore respected). */
+    path: z.string().refine((p) => path.isAbsolute(p), { error: "must be an absolute path on the sand-boxer server" }),
+    excludes: z.array(z.string().min(1)).default([".git"]),
+  }),
+  z.strictObject({
+    /** A repository the VM can reach; cloned shallowly on the VM. */
+    git: z.string().regex(GIT_URL, { error: "must be an https://, ssh://, git@host:path, file:/// or absolute-path repository URL" }),
+    ref: z.string().regex(GIT_REF, { error: "must be a branch or tag name" }).default("main"),
+  }),
+]);
+
+export const vmPackerParamsSchema = z
+  .strictObject({
+    /** A registered host's id (hosts.yaml), or… */
+    host: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).nullable().default(null),
+    /** …a label: the least-loaded healthy host with it, respecting capacity. */
+    hostLabel: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).nullable().default(null),
+    /** Overrides the host's workspace root (hosts.yaml, default /build). */
+    workspaceRoot: z
+      .string()
+      .refine((r) => {
+        try {
+          validateWorkspaceRoot(r);
+          return true;
+        } catch {
+          return false;
+        }
+      }, { error: "must be an absolute, normalised directory other than /" })
+      .nullable()
+      .default(null),
+    repository: repositorySchema.nullable().default(null),
+    /** Time limit of the repository sync (rsync or clone), in seconds. */
+    syncTimeoutSeconds: z.number().int().min(5).max(24 * 3600).default(1800),
+  })
+  .refine((p) => (p.host === null) !== (p.hostLabel === null), { error: "give exactly one of host or hostLabel", path: ["host"] });
+
+export type VmPackerParams = z.infer<typeof vmPackerParamsSchema>;
+export const vmPackerHandleSchema = remoteHandleSchema;
+export type VmPackerHandle = RemoteHandle;
+
+export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPackerHandle> {
+  readonly paramsSchema = vmPackerParamsSchema;
+  readonly handleSchema = vmPackerHandleSchema;
+
+  override hostRequirement(params: VmPackerParams): HostRequirement {
+    return params.host ? { hostId: params.host } : { label: params.hostLabel! };
+  }
+
+  async check(ctx: CheckContext<VmPackerParams>): Promise<Requirement[]> {
+    const out: Requirement[] = [];
+    const ssh = requireSsh(this.services);
+    if (!ctx.host) return [{ name: "build host", met: false, reason: "no registered host matches this profile (see hosts.yaml)" }];
+    const config = sshConfigForHost(ssh, ctx.host);
+    const root = ctx.params.workspaceRoot ?? ctx.host.workspaceRoot;
+    try {
+      await ssh.pool.verifiedHostKey(config, { signal: ctx.signal });
+      out.push({ name: "ssh", met: true, reason: `${ctx.host.address}:${ctx.host.port} answers with the pinned key ${ctx.host.hostKey}` });
+    } catch (e) {
+      out.push({ name: "ssh", met: false, reason: (e as Error).message });
+      return out;
+    }
+    try {
+      const free = await remoteFreeSpace(ssh.pool, config, root, { signal: ctx.signal });
+      out.push({ name: "workspace root", met: true, reason: `${root}: ${Math.round(free / 2 ** 20)} MiB free` });
+    } catch (e) {
+      out.push({ name: "workspace root", met: false, reason: (e as Error).message });
+    }
+    if (ctx.params.repository && "git" in ctx.params.repository) {
+      const r = await ssh.pool.exec(config, ["git", "--version"], { timeoutMs: 15_000, signal: ctx.signal }).catch((e: Error) => ({ code: -1, stdout: "", stderr: e.message }));
+      out.push({ name: "git on the VM", met: r.code === 0, reason: r.code === 0 ? r.stdout.trim() : `git is not available on the VM: ${r.stderr.trim()}` });
+    }
+    return out;
+  }
+
+  async create(ctx: CreateContext<VmPackerParams, VmPackerHandle>): Promise<VmPackerHandle> {
+    const ssh = requireSsh(this.services);
+    const host = ctx.host;
+    if (!host) throw new RemoteWorkspaceError("NO_HOST", "ext.vm-packer needs a build host; the manager gave none");
+    const root = ctx.params.workspaceRoot ?? host.workspaceRoot;
+    const handle = remoteHandleFor(this.id, host, root, ctx.sandboxId);
+    // Intent first: from here on a crash leaves a handle that names exactly what may exist.
+    await ctx.recordHandle(handle);
+    const config = sshConfigForHost(ssh, host);
+    ctx.log(`Connecting to ${host.user}@${host.address}:${host.port} (host key ${host.hostKey})`);
+    const created = await createRemoteWorkspace(ssh.pool, config, root, ctx.sandboxId, { signal: ctx.signal, timeoutMs: 60_000, mode: "0755" });
+    ctx.log(`${created.result === "reused" ? "Reusing the empty" : "Created"} ${created.path} on ${host.title}`);
+    await rememberVerifiedKey(ssh, config, host.id, ctx.signal).catch(() => {});
+    const repo = ctx.params.repository;
+    if (repo) {
+      throwIfAborted(ctx.signal);
+      const timeoutMs = ctx.params.syncTimeoutSeconds * 1000;
+      if ("path" in repo) {
+        ctx.log(`Syncing ${repo.path} → ${created.path} (rsync over SSH, .gitignore respected)`);
+        const r = await rsyncToRemote({
+          config,
+          pool: ssh.pool,
+          source: repo.path,
+          destination: created.path,
+          excludes: repo.excludes,
+          filterGitignore: true,
+          signal: ctx.signal,
+          timeoutMs,
+          onProgress: (line) => ctx.log(line),
+        });
+        ctx.log(`Synced ${r.files} entries (${r.filesTransferred} transferred, ${r.bytesTransferred} bytes) in ${(r.durationMs / 1000).toFixed(1)} s`);
+      } else {
+        ctx.log(`Cloning ${repo.git} at ${repo.ref} on the VM (git clone --depth 1)`);
+        const r = await ssh.pool.exec(
+          config,
+          ["git", "-c", "advice.detachedHead=false", "clone", "--quiet", "--depth", "1", "--branch", repo.ref, "--", repo.git, created.path],
+          {
+            timeoutMs,
+            signal: ctx.signal,
+            onStderr: (chunk: Buffer) => {
+              for (const line of chunk.toString().split(/[\r\n]+/)) if (line.trim()) ctx.log(line.trim());
+            },
+          },
+        );
+        if (r.code !== 0) {
+          throw new RemoteWorkspaceError("GIT_CLONE_FAILED", `git clone of ${repo.git} at ${repo.ref} failed on ${host.address}:${host.port} (exit ${r.code}): ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+        }
+        const head = await ssh.pool.exec(config, ["git", "-C", created.path, "rev-parse", "--short", "HEAD"], { timeoutMs: 15_000, signal: ctx.signal });
+        ctx.log(`Cloned ${repo.ref} at ${head.stdout.trim() || "?"}`);
+      }
+    }
+    return handle;
+  }
+
+  async status(handle: VmPackerHandle, ctx: OperationContext): Promise<StatusReport> {
+    const ssh = requireSsh(this.services);
+    guardedWorkspacePath(handle, ctx.sandboxId);
+    const config = await sshConfigFor(ssh, handle);
+    const state = await remoteWorkspaceState(ssh.pool, config, handle.workspace_root, ctx.sandboxId, { signal: ctx.signal });
+    if (state === "absent" || state === "root-missing") return { state: "missing", detail: `${handle.workspace_path} does not exist on ${handle.vm_target}:${handle.ssh_port}` };
+    if (state !== "directory") return { state: "degraded", detail: `${handle.workspace_path} is a ${state}, not a directory` };
+    const freeBytes = await remoteFreeSpace(ssh.pool, config, handle.workspace_root, { signal: ctx.signal }).catch(() => undefined);
+    return { state: "ready", detail: `${handle.workspace_path} exists`, freeBytes };
+  }
+
+  async destroy(handle: VmPackerHandle, ctx: OperationContext): Promise<DestroyResult> {
+    const ssh = requireSsh(this.services);
+    const workspace = guardedWorkspacePath(handle, ctx.sandboxId);
+    const config = await sshConfigFor(ssh, handle);
+    const r = await removeRemoteWorkspace(ssh.pool, config, handle.workspace_root, ctx.sandboxId, { signal: ctx.signal, timeoutMs: 10 * 60_000 });
+    const where = `${handle.vm_target}:${handle.ssh_port}`;
+    return r.result === "removed"
+      ? { result: "removed", detail: `Removed ${workspace} on ${where}` }
+      : { result: "absent", detail: `${workspace} on ${where} was already gone` };
+  }
+
+  override async listWorkspaces(host: HostTarget, ctx: OperationContext): Promise<WorkspaceListing[]> {
+    const ssh = requireSsh(this.services);
+    const names = await listRemoteWorkspaces(ssh.pool, sshConfigForHost(ssh, host), host.workspaceRoot, { signal: ctx.signal });
+    return names.map((name) => ({ sandboxId: name.slice(4), path: `${host.workspaceRoot}/${name}` }));
+  }
+
+  describeHandle(handle: VmPackerHandle): HandleSummary {
+    return describeRemoteHandle(handle);
+  }
+}

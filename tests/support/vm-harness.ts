@@ -1,0 +1,99 @@
+// A manager wired to real build VMs: sshd processes on loopback (the standard pair is 127.0.0.1:12222,
+// the reverse-tunnel case, and 127.0.0.2:2222; other ports when those are taken by a parallel run),
+// registered as hosts the way hosts.yaml would register them, with the client key as identity.
+import net from "node:net";
+
+import type { ExtensionClass } from "@/lib/extensions/base";
+import { hostEntrySchema, type HostEntry } from "@/lib/hosts/hosts-file";
+import { syncHosts } from "@/lib/hosts/host-sync";
+import { createSshServices } from "@/lib/hosts/ssh-services";
+import type { ManagerConfig } from "@/lib/manager/manager";
+import { SshPool } from "@/lib/ssh";
+
+import { startBuildVms, type BuildVm, type BuildVms } from "./build-vms";
+import type { TestProvider } from "./databases";
+import { createTestManager, type TestManager } from "./manager-harness";
+
+async function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** The two standard VMs; falls back to free ports when the standard ones are taken. */
+export async function startStandardVms(): Promise<BuildVms> {
+  const want = [
+    { name: "vm1", address: "127.0.0.1", port: 12222 },
+    { name: "vm2", address: "127.0.0.2", port: 2222 },
+  ];
+  const specs = [];
+  for (const w of want) specs.push((await portFree(w.address, w.port)) ? w : { name: w.name, address: w.address });
+  return startBuildVms({ vms: specs });
+}
+
+export function hostEntryFor(vm: BuildVm, extra: Partial<HostEntry> = {}): HostEntry {
+  return hostEntrySchema.parse({
+    id: `host-${vm.name}`,
+    title: `Build VM ${vm.name}`,
+    address: vm.host,
+    port: vm.port,
+    user: vm.user,
+    hostKey: vm.hostKeyFingerprint,
+    workspaceRoot: vm.workspaceRoot,
+    labels: ["test-vm"],
+    capacity: 60,
+    ...extra,
+  });
+}
+
+export interface VmTestManager extends TestManager {
+  vms: BuildVms;
+  pool: SshPool;
+  hosts: HostEntry[];
+}
+
+export async function createVmTestManager(
+  provider: TestProvider,
+  vms: BuildVms,
+  opts: {
+    profiles?: Record<string, Record<string, unknown>>;
+    config?: Partial<ManagerConfig>;
+    hosts?: HostEntry[];
+    extra?: Record<string, ExtensionClass>;
+    manifests?: Record<string, unknown>[];
+  } = {},
+): Promise<VmTestManager> {
+  const hosts = opts.hosts ?? vms.vms.map((vm) => hostEntryFor(vm));
+  const pool = new SshPool({ readyTimeoutMs: 5_000 });
+  let dbRef: TestManager["db"] | null = null;
+  const ssh = createSshServices({
+    db: new Proxy({} as TestManager["db"], { get: (_t, k) => (dbRef as unknown as Record<PropertyKey, unknown>)[k] }),
+    hosts,
+    defaultIdentity: vms.identityFile,
+    readyTimeoutMs: 5_000,
+    pool,
+  });
+  const t = await createTestManager(provider, {
+    profiles: opts.profiles,
+    config: opts.config,
+    includeRepoManifests: true,
+    manifests: opts.manifests ?? [],
+    extra: opts.extra,
+    services: { ssh },
+  });
+  dbRef = t.db;
+  await syncHosts(t.db, hosts, { low: 12200, high: 12999 });
+  const close = t.close;
+  return {
+    ...t,
+    vms,
+    pool,
+    hosts,
+    async close() {
+      await close();
+      pool.close();
+    },
+  };
+}
