@@ -64,7 +64,6 @@ const schema = z.object({
   SANDBOXER_CREATE_TIMEOUT: duration("30m"),
   SANDBOXER_DESTROY_TIMEOUT: duration("10m"),
   SANDBOXER_QUEUE_TIMEOUT: duration("1h"),
-  SANDBOXER_RECONCILE_INTERVAL: duration("5m"),
   SANDBOXER_HEALTH_INTERVAL: duration("1m"),
   SANDBOXER_SSH_IDENTITY: z.string().optional(),
   SANDBOXER_SSH_CONNECT_TIMEOUT: duration("10s"),

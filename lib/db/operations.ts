@@ -23,6 +23,7 @@ export function operationCreate(input: {
   maxAttempts: number;
   actorId?: string | null;
   runAfter?: Date;
+  payload?: Prisma.InputJsonValue;
 }): Prisma.OperationCreateArgs {
   return {
     data: {
@@ -34,6 +35,7 @@ export function operationCreate(input: {
       maxAttempts: input.maxAttempts,
       actorId: input.actorId ?? null,
       runAfter: input.runAfter ?? new Date(),
+      payload: input.payload,
     },
   };
 }

@@ -28,6 +28,7 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
     queueTimeoutMs: e.SANDBOXER_QUEUE_TIMEOUT,
     quotaActive: e.SANDBOXER_QUOTA_ACTIVE,
     concurrency: e.SANDBOXER_WORKER_CONCURRENCY,
+    healthIntervalMs: e.SANDBOXER_HEALTH_INTERVAL,
   };
 }
 
@@ -63,8 +64,8 @@ export async function syncHostsFromConfig(): Promise<void> {
   }
 }
 
-export function catalogFromEnv(e: Env, database: Db): Catalog {
-  const catalog = loadCatalog({ configDir: e.configDir, registry: createRegistry(), services: extensionServicesFromEnv(e, database) });
+export function catalogFromEnv(e: Env, services: ExtensionServices): Catalog {
+  const catalog = loadCatalog({ configDir: e.configDir, registry: createRegistry(), services });
   for (const issue of catalog.issues) logger().warn({ file: issue.file, field: issue.field, line: issue.line }, formatIssue(issue));
   return catalog;
 }
@@ -75,9 +76,11 @@ const globalForManager = globalThis as unknown as { __sandboxerManager?: Manager
 export function manager(): Manager {
   if (!globalForManager.__sandboxerManager) {
     const e = env();
+    const services = extensionServicesFromEnv(e, db());
     globalForManager.__sandboxerManager = new Manager({
       db: db(),
-      catalog: catalogFromEnv(e, db()),
+      catalog: catalogFromEnv(e, services),
+      ssh: services.ssh,
       logger: logger(),
       config: managerConfigFromEnv(e),
     });

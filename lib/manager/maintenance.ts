@@ -8,6 +8,7 @@ import { eventCreate } from "../db/events";
 import { operationCreate } from "../db/operations";
 import { transitionSandbox } from "../db/sandboxes";
 import { publicMessage } from "../errors";
+import { requestReconcile } from "./host-ops";
 import type { Manager } from "./manager";
 
 /** Statuses an expired sandbox is destroyed from (destroy_failed waits for a person's Retry). */
@@ -69,4 +70,23 @@ export async function repairOrphanedStates(m: Manager, now = new Date(), graceMs
   }
   if (repaired) m.notifier.operationQueued();
   return repaired;
+}
+
+/**
+ * Queues a health check (with drift reconciliation) for every host whose last check is older than the
+ * health interval. The timestamps live in the database, so whichever instance holds the maintenance
+ * lease schedules, and a restart does not reset the clock.
+ */
+export async function scheduleHostChecks(m: Manager, now = new Date()): Promise<number> {
+  if (!m.ssh) return 0;
+  const due = await m.db.buildHost.findMany({
+    where: {
+      health: { not: "disabled" },
+      OR: [{ checkedAt: null }, { checkedAt: { lt: new Date(now.getTime() - m.config.healthIntervalMs) } }],
+    },
+    select: { id: true },
+  });
+  let n = 0;
+  for (const h of due) if (await requestReconcile(m, h.id, null)) n++;
+  return n;
 }

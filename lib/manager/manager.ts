@@ -13,7 +13,7 @@ import { findSandbox, listSandboxPage, transitionSandbox, type SandboxFilter, ty
 import { ConflictError, ForbiddenError, NotFoundError, SandboxerError, ValidationError } from "../errors";
 import type { AnyExtension, Catalog } from "../extensions/catalog";
 import { isUsable, resolveProfileParams } from "../extensions/catalog";
-import type { HandleSummary } from "../extensions/base";
+import type { HandleSummary, SshServices } from "../extensions/base";
 import type { Logger } from "../logger";
 import { isSandboxId, newSandboxId } from "../sandbox-id";
 import { Notifier } from "./notifier";
@@ -52,6 +52,8 @@ export interface ManagerConfig {
   retryBackoffMs: number;
   /** How often expiry and state repair run (on one instance at a time). */
   maintenanceMs: number;
+  /** How often every host's health is checked and its workspaces compared with the records. */
+  healthIntervalMs: number;
 }
 
 export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
@@ -69,12 +71,15 @@ export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
   workerStaleMs: 30_000,
   retryBackoffMs: 2_000,
   maintenanceMs: 10_000,
+  healthIntervalMs: 60_000,
 };
 
 export interface ManagerDeps {
   db: Db;
   catalog: Catalog;
   logger: Logger;
+  /** The SSH services extensions use; the manager uses them for host health and reconciliation. */
+  ssh?: SshServices;
   config?: Partial<ManagerConfig>;
   notifier?: Notifier;
 }
@@ -87,6 +92,7 @@ export class Manager {
   readonly logger: Logger;
   readonly config: ManagerConfig;
   readonly notifier: Notifier;
+  readonly ssh: SshServices | undefined;
   /** Operations this process is running, so a local destroy can cancel a local create at once. */
   readonly runningOperations = new Map<string, AbortController>();
 
@@ -96,6 +102,7 @@ export class Manager {
     this.logger = deps.logger;
     this.config = { ...DEFAULT_MANAGER_CONFIG, ...deps.config };
     this.notifier = deps.notifier ?? new Notifier();
+    this.ssh = deps.ssh;
   }
 
   extension(id: string): AnyExtension | undefined {

@@ -60,7 +60,7 @@ export function isTransient(status: SandboxStatus): boolean {
   return status === "queued" || status === "creating" || status === "destroying";
 }
 
-export const OPERATION_KINDS = ["create", "destroy", "reconcile"] as const;
+export const OPERATION_KINDS = ["create", "destroy", "reconcile", "cleanup"] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 export const OPERATION_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;

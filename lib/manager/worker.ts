@@ -24,7 +24,8 @@ import { AbortedError, SandboxerError, TimeoutError, hasCode, isSandboxerError }
 import type { AnyExtension } from "../extensions/catalog";
 import type { Logger } from "../logger";
 import { pickHost } from "./host-picker";
-import { expireSandboxes, repairOrphanedStates } from "./maintenance";
+import { runCleanup, runReconcile } from "./host-ops";
+import { expireSandboxes, repairOrphanedStates, scheduleHostChecks } from "./maintenance";
 import { reapExpiredOperations } from "./reaper";
 import { LogWriter } from "./log-writer";
 import { CancelledByDestroy, type Manager } from "./manager";
@@ -129,6 +130,7 @@ export class Worker {
       if (await acquireLease(this.m.db, "maintenance", this.id, Math.max(this.m.config.leaseMs, this.m.config.maintenanceMs * 2))) {
         await expireSandboxes(this.m, now);
         await repairOrphanedStates(this.m, now, Math.max(60_000, this.m.config.leaseMs * 2));
+        await scheduleHostChecks(this.m, now);
       }
     }
     const free = this.concurrency - this.inflight.size;
@@ -193,6 +195,7 @@ export class Worker {
     try {
       if (op.kind === "create") await this.runCreate(op, controller.signal, log);
       else if (op.kind === "destroy") await this.runDestroy(op, controller.signal, log);
+      else if (op.kind === "reconcile" || op.kind === "cleanup") await this.runHostOperation(op, controller.signal, log);
       else await finishOperation(this.m.db, op, this.id, { state: "failed", error: `unknown operation kind ${op.kind}` });
     } catch (e) {
       log.error({ err: e }, "operation crashed");
@@ -371,6 +374,30 @@ export class Worker {
       await m.audit(SYSTEM_ACTOR, "sandbox.create", sandboxId, "failed", `Create of ${sandboxId} failed: ${reason}`);
     }
     await finishOperation(m.db, op, this.id, { state: "failed", errorCode: code, error: reason });
+  }
+
+  // ─── host operations ───────────────────────────────────────────────────────────────────────────
+
+  private async runHostOperation(op: OperationRow, signal: AbortSignal, log: Logger): Promise<void> {
+    const started = Date.now();
+    try {
+      const outcome = await this.withTimeout(signal, this.m.config.destroyTimeoutMs, op.kind, (s) =>
+        op.kind === "reconcile" ? runReconcile(this.m, op, s) : runCleanup(this.m, op, s),
+      );
+      log.info({ host: op.hostId, ms: Date.now() - started, outcome }, `${op.kind} done`);
+      await finishOperation(this.m.db, op, this.id, { state: "succeeded", error: outcome });
+    } catch (e) {
+      const reason: unknown = signal.aborted ? signal.reason : e;
+      if (hasCode(reason, "LEASE_LOST")) return;
+      const message = operationMessage(e);
+      log.warn({ host: op.hostId, err: e }, `${op.kind} failed`);
+      if (op.kind === "cleanup") {
+        await this.m.db.event.create(
+          eventCreate({ type: "audit", action: "host.cleanup", target: op.hostId, result: "failed", message: `Clean-up on ${op.hostId} failed: ${message}`, actorId: op.actorId }),
+        );
+      }
+      await finishOperation(this.m.db, op, this.id, { state: "failed", errorCode: isSandboxerError(e) ? e.code : "INTERNAL", error: message });
+    }
   }
 
   // ─── destroy ───────────────────────────────────────────────────────────────────────────────────

@@ -101,6 +101,7 @@ export async function createTestManager(
     new Manager({
       db,
       catalog: loadCatalog({ configDir, registry, services }),
+      ssh: services.ssh,
       logger: createLogger(process.env.TEST_LOG_LEVEL ?? "silent"),
       config: { ...FAST_CONFIG, ...opts.config, ...config },
     });

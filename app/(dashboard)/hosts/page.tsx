@@ -1,14 +1,18 @@
 import { Server } from "lucide-react";
 import type { Metadata } from "next";
 
+import { isAdmin } from "@/lib/auth/actor";
 import { requirePageActor } from "@/lib/auth/guards";
+import { listOrphans } from "@/lib/manager/host-ops";
 import { manager } from "@/lib/manager/instance";
 
 import { formatBytes } from "../../components/format-bytes";
 import { PageHeader } from "../../components/page-header";
+import { RelativeTime } from "../../components/relative-time";
 import { Badge, type BadgeProps } from "../../components/ui/badge";
 import { EmptyState } from "../../components/ui/empty-state";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../components/ui/table";
+import { CheckHostButton, OrphanActions, PinKeyButton } from "./host-actions";
 
 export const metadata: Metadata = { title: "Hosts" };
 
@@ -21,8 +25,9 @@ const HEALTH_TONE: Record<string, BadgeProps["tone"]> = {
 };
 
 export default async function HostsPage() {
-  await requirePageActor({ next: "/hosts" });
-  const hosts = await manager().listHosts();
+  const actor = await requirePageActor({ next: "/hosts" });
+  const admin = isAdmin(actor);
+  const [hosts, orphans] = await Promise.all([manager().listHosts(), listOrphans(manager())]);
   return (
     <>
       <PageHeader title="Hosts" description="Build VMs sandboxes are created on, from hosts.yaml. Health and free space are checked periodically." />
@@ -43,6 +48,7 @@ export default async function HostsPage() {
               <TableHead>Free under root</TableHead>
               <TableHead>Host key</TableHead>
               <TableHead>Tunnel port</TableHead>
+              {admin ? <TableHead className="text-right">Actions</TableHead> : null}
             </TableRow>
           </TableHeader>
           <TableBody>
@@ -59,6 +65,7 @@ export default async function HostsPage() {
                 <TableCell>
                   <Badge tone={HEALTH_TONE[h.health] ?? "neutral"}>{h.health.replace("_", " ")}</Badge>
                   {h.healthDetail ? <div className="mt-1 max-w-[18rem] text-xs text-muted-foreground">{h.healthDetail}</div> : null}
+                  <div className="mt-1 text-xs text-muted-foreground">{h.checkedAt ? <>checked <RelativeTime iso={h.checkedAt} /></> : "not checked yet"}</div>
                 </TableCell>
                 <TableCell className="tabular">
                   {h.sandboxes} / {h.capacity}
@@ -66,11 +73,53 @@ export default async function HostsPage() {
                 <TableCell className="tabular">{formatBytes(h.freeBytes)}</TableCell>
                 <TableCell className="max-w-[14rem] break-all font-mono text-xs">{h.hostKey}</TableCell>
                 <TableCell className="tabular">{h.tunnelPort ?? "—"}</TableCell>
+                {admin ? (
+                  <TableCell className="text-right">
+                    <div className="flex flex-col items-end gap-2">
+                      <CheckHostButton hostId={h.id} />
+                      {h.health === "key_changed" && h.offeredHostKey ? <PinKeyButton hostId={h.id} pinned={h.hostKey} offered={h.offeredHostKey} /> : null}
+                    </div>
+                  </TableCell>
+                ) : null}
               </TableRow>
             ))}
           </TableBody>
         </Table>
       )}
+      {orphans.length > 0 ? (
+        <section className="mt-8 space-y-3" data-testid="orphans">
+          <h2 className="text-lg font-semibold">Orphan workspaces</h2>
+          <p className="text-sm text-muted-foreground">
+            Workspace directories found on a host that no sandbox record accounts for (left by hand, or by a lost record). Nothing is removed automatically: an admin adopts one (it becomes a sandbox owned by them) or cleans it up.
+          </p>
+          <Table>
+            <TableHeader>
+              <TableRow>
+                <TableHead>Host</TableHead>
+                <TableHead>Path</TableHead>
+                <TableHead>First seen</TableHead>
+                {admin ? <TableHead className="text-right">Actions</TableHead> : null}
+              </TableRow>
+            </TableHeader>
+            <TableBody>
+              {orphans.map((o) => (
+                <TableRow key={o.id} data-testid={`orphan-${o.name}`}>
+                  <TableCell>{o.hostId}</TableCell>
+                  <TableCell className="break-all font-mono text-xs">{o.path}</TableCell>
+                  <TableCell>
+                    <RelativeTime iso={o.firstSeenAt} />
+                  </TableCell>
+                  {admin ? (
+                    <TableCell className="text-right">
+                      <OrphanActions orphanId={o.id} path={o.path} host={o.hostId} />
+                    </TableCell>
+                  ) : null}
+                </TableRow>
+              ))}
+            </TableBody>
+          </Table>
+        </section>
+      ) : null}
     </>
   );
 }
