@@ -11,6 +11,7 @@ import "server-only";
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import fs from "node:fs";
 import path from "node:path";
 
 import { AbortedError, ValidationError, hasCode, throwIfAborted } from "@/lib/errors";
@@ -59,6 +60,8 @@ export interface RsyncResult {
 }
 
 const KILL_GRACE_MS = 2_000;
+/** util-linux's setpriv (on every Debian system); without it rsync runs without a parent-death signal. */
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => fs.existsSync(p));
 const STDERR_KEEP = 64 * 1024;
 
 // rsync(1) EXIT VALUES, worded for the person reading the error.
@@ -82,6 +85,7 @@ const EXIT_MEANINGS: Record<number, string> = {
   25: "the --max-delete limit stopped deletions",
   30: "timeout in data send/receive",
   35: "timeout waiting for daemon connection",
+  127: "rsync (or ssh) is not installed on the sand-boxer server",
   255: "the SSH connection failed (unreachable host, refused host key or authentication)",
 };
 
@@ -307,8 +311,11 @@ interface RunRsyncInput {
 
 function runRsync(input: RunRsyncInput): Promise<RsyncResult> {
   return new Promise<RsyncResult>((resolve, reject) => {
-    // Own process group, so a stop reaches ssh too.
-    const child = spawn("rsync", input.args, { env: input.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    // Own process group, so a stop reaches ssh too. Through setpriv --pdeathsig: if the worker itself
+    // dies (SIGKILL, OOM), rsync dies with it instead of writing on into a workspace that the retry
+    // has already cleaned up (it would even re-create it).
+    const [file, args] = SETPRIV ? [SETPRIV, ["--pdeathsig", "KILL", "--", "rsync", ...input.args]] : ["rsync", input.args];
+    const child = spawn(file, args, { env: input.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     const progress = new ProgressBatcher(input.onProgress, input.progressIntervalMs);
     let stderr = "";
     let stdoutRest = "";
