@@ -4,6 +4,7 @@
 import "server-only";
 
 import type { ExtensionClass } from "./base";
+import { ComposeSshExtension } from "./compose-ssh/extension";
 import { LocalExtension } from "./local/extension";
 import { VmPackerExtension } from "./vm-packer/extension";
 
@@ -13,6 +14,7 @@ export interface ExtensionRegistry {
 }
 
 export const BUILT_IN_IMPLEMENTATIONS: Record<string, ExtensionClass> = {
+  "compose-ssh": ComposeSshExtension as unknown as ExtensionClass,
   local: LocalExtension as unknown as ExtensionClass,
   "vm-packer": VmPackerExtension as unknown as ExtensionClass,
 };

@@ -1,0 +1,354 @@
+// ext.compose-ssh through the manager, over real OpenSSH (a loopback build VM) and real rsync, against
+// a STAND-IN docker placed first on the build user's PATH (tests/support/stand-in-docker.ts) — no
+// Docker engine runs here. The stand-in records every docker call with its working directory, so the
+// tests assert the exact commands the extension ran, in order, with their quoting intact.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
+import type { ComposeSshHandle } from "@/lib/extensions/compose-ssh/extension";
+
+import { processRunning, stopBuildVms, startBuildVms, type BuildVm, type BuildVms } from "../support/build-vms";
+import { createStandInDocker, type StandInCall, type StandInDocker } from "../support/stand-in-docker";
+import { createVmTestManager, hostEntryFor, type VmTestManager } from "../support/vm-harness";
+
+const COMPOSE = `services:
+  web:
+    image: traefik/whoami:v1.10
+    environment:
+      GREETING: "\${GREETING}"
+    ports:
+      - "\${WEB_PORT:-8080}:80"
+  redis:
+    image: redis:7-alpine
+`;
+
+// Spaces, both quotes and a command substitution: any shell that saw these unquoted would split
+// them, strip the quotes or run `id`; the stand-in must see them byte for byte.
+const ODD_NAME = `web "edge" $(id) 'v1'.yaml`;
+const ENV_FILE = ".sandboxer.env";
+
+describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
+  let docker: StandInDocker;
+  let vms: BuildVms;
+  let vm: BuildVm;
+  let t: VmTestManager;
+  let repo: string;
+  let canary: string;
+  let oddValue: string;
+
+  const project = (id: string) => `sbx-${id}`;
+  const workspace = (id: string) => path.join(vm.workspaceRoot, `sbx-${id}`);
+  const ps = (id: string): StandInCall => ({ argv: ["compose", "-p", project(id), "ps", "--all", "--format", "json"], cwd: "/" });
+  const downByName = (id: string): StandInCall => ({ argv: ["compose", "-p", project(id), "down", "--volumes", "--remove-orphans"], cwd: "/" });
+
+  async function createAndWait(profile: string) {
+    const s = await t.manager.createSandbox(profile, t.user);
+    await t.newWorker().runUntilIdle(60_000);
+    return t.manager.getSandbox(s.id);
+  }
+
+  async function destroyAndWait(id: string) {
+    await t.manager.destroySandbox(id, t.user);
+    await t.newWorker().runUntilIdle(60_000);
+    return t.manager.getSandbox(id);
+  }
+
+  async function storedHandle(id: string): Promise<ComposeSshHandle> {
+    const ext = t.manager.extension("ext.compose-ssh")!;
+    return ext.handleSchema.parse((await t.db.sandbox.findUniqueOrThrow({ where: { id } })).handle) as ComposeSshHandle;
+  }
+
+  async function status(id: string) {
+    const ext = t.manager.extension("ext.compose-ssh")!;
+    return ext.status(await storedHandle(id), { sandboxId: id, signal: new AbortController().signal, log: () => {} });
+  }
+
+  async function logOf(id: string): Promise<string[]> {
+    return (await t.manager.sandboxEvents(id)).map((e) => e.message);
+  }
+
+  beforeAll(async () => {
+    docker = await createStandInDocker();
+    vms = await startBuildVms({ vms: [{ name: "docker1", address: "127.0.0.1", sshdOptions: docker.sshdOptions }] });
+    vm = vms.vm("docker1");
+    canary = path.join(vms.stateDir, "quoting-canary");
+    oddValue = `hello "world" $(touch ${canary}) \`touch ${canary}\` #not-a-comment; a & b | c`;
+
+    // A checkout on the sand-boxer server whose compose files live in deploy/.
+    repo = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-compose-repo-"));
+    fs.mkdirSync(path.join(repo, "deploy"));
+    fs.writeFileSync(path.join(repo, "deploy", "compose.yaml"), "services:\n  api:\n    image: example/api:1\n    ports:\n      - \"18081:8000\"\n");
+    fs.writeFileSync(path.join(repo, "deploy", "compose.override.yaml"), "services:\n  worker:\n    image: example/worker:1\n");
+    fs.writeFileSync(path.join(repo, ".gitignore"), "local.env\n");
+    fs.writeFileSync(path.join(repo, "local.env"), "ignored\n");
+
+    const compose = (extra: Record<string, unknown>) => ({ extension: "ext.compose-ssh", params: { hostLabel: "docker", ...extra } });
+    t = await createVmTestManager("sqlite", vms, {
+      config: { createTimeoutMs: 60_000 },
+      hosts: [hostEntryFor(vm, { labels: ["docker"] })],
+      profiles: {
+        "compose-odd": compose({ composeFiles: [{ name: ODD_NAME, content: COMPOSE }], env: { WEB_PORT: 18080, GREETING: oddValue } }),
+        "compose-plain": compose({ composeFiles: [{ name: "compose.yaml", content: COMPOSE }] }),
+        "compose-repo": compose({ repository: { path: repo }, composeFilePaths: ["deploy/compose.yaml", "deploy/compose.override.yaml"] }),
+        "compose-slow": compose({ composeFiles: [{ name: "compose.yaml", content: COMPOSE }], upTimeoutSeconds: 5 }),
+        "compose-repo-missing": compose({ repository: { path: repo }, composeFilePaths: ["deploy/missing.yaml"] }),
+      },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await t?.close();
+    await stopBuildVms(vms);
+    docker?.remove();
+    if (repo) fs.rmSync(repo, { recursive: true, force: true });
+  });
+
+  beforeEach(() => {
+    for (const c of ["fail-up", "fail-down", "fail-ps", "ps-format-array", "service-exited:redis", "up-seconds"]) docker.control(c, null);
+    docker.clearCalls();
+  });
+
+  it("create runs exactly `up -d` in the workspace then `ps`, quoting intact; status ready/degraded/missing; destroy runs `down` then removes the workspace", async () => {
+    const ready = await createAndWait("profile.compose-odd");
+    expect(ready.status, ready.statusReason ?? "").toBe("ready");
+    const id = ready.id;
+    const ws = workspace(id);
+    const env = { WEB_PORT: "18080", GREETING: oddValue };
+    expect(docker.calls()).toEqual([
+      { argv: ["compose", "-p", project(id), "-f", ODD_NAME, "--env-file", ENV_FILE, "up", "-d"], cwd: ws, envFile: env },
+      ps(id),
+    ]);
+    // The files hold exactly what the profile gave; the env file is the build user's alone.
+    expect(fs.readFileSync(path.join(ws, ODD_NAME), "utf8")).toBe(COMPOSE);
+    expect(fs.readFileSync(path.join(ws, ENV_FILE), "utf8")).toBe(
+      `# Written by sand-boxer for compose's interpolation; values are single-quoted, so taken literally.\nWEB_PORT='18080'\nGREETING='${oddValue}'\n`,
+    );
+    expect(fs.statSync(path.join(ws, ENV_FILE)).mode & 0o777).toBe(0o600);
+    expect(fs.existsSync(canary)).toBe(false);
+    expect(docker.project(project(id))).toMatchObject({ state: "running", workingDir: ws, env });
+
+    expect((await t.db.sandbox.findUniqueOrThrow({ where: { id } })).handle).toEqual({
+      extension: "ext.compose-ssh",
+      host_id: "host-docker1",
+      vm_target: vm.host,
+      ssh_port: vm.port,
+      ssh_user: vms.user,
+      workspace_root: vm.workspaceRoot,
+      workspace_path: ws,
+      host_key: vm.hostKeyFingerprint,
+      compose_project: project(id),
+      compose_files: [ODD_NAME],
+      compose_env_file: ENV_FILE,
+      compose_services: ["redis", "web"],
+    });
+    expect(ready.handle?.teardown).toEqual([
+      `docker compose project ${project(id)} (containers and volumes) on ${vm.host}:${vm.port}`,
+      `directory ${ws} on ${vm.host}:${vm.port} (host-docker1)`,
+    ]);
+    const log = await logOf(id);
+    // compose's own progress, streamed line by line, then the services with their published ports.
+    expect(log).toContain(`Container ${project(id)}-web-1  Started`);
+    expect(log).toContain(`web (${project(id)}-web-1): running; published 0.0.0.0:18080→80/tcp`);
+    expect(log).toContain(`redis (${project(id)}-redis-1): running`);
+    expect(log).toContain(`Compose project ${project(id)} is up on ${vm.host}:${vm.port}: 2 services running (redis, web)`);
+    expect(log.join("\n")).not.toContain(oddValue);
+
+    let st = await status(id);
+    expect(st.state, st.detail).toBe("ready");
+    expect(st.detail).toContain("2 services running (redis, web)");
+    expect(st.detail).toContain("web 0.0.0.0:18080→80/tcp");
+    expect(st.freeBytes).toBeGreaterThan(0);
+    // Compose before 2.21 prints one JSON array instead of one object per line.
+    docker.control("ps-format-array", true);
+    expect((await status(id)).state).toBe("ready");
+    docker.control("service-exited:redis", true);
+    st = await status(id);
+    expect(st.state).toBe("degraded");
+    expect(st.detail).toContain(`not running: redis (${project(id)}-redis-1): exited (exit code 1)`);
+    expect(st.detail).toContain("running: web");
+    docker.control("service-exited:redis", null);
+    docker.control("fail-ps", true);
+    st = await status(id);
+    expect(st.state).toBe("unknown");
+    expect(st.detail).toContain("Cannot connect to the Docker daemon");
+    docker.control("fail-ps", null);
+    docker.control("ps-format-array", null);
+
+    docker.clearCalls();
+    const destroyed = await destroyAndWait(id);
+    expect(destroyed.status, destroyed.statusReason ?? "").toBe("destroyed");
+    expect(docker.calls()).toEqual([
+      ps(id),
+      { argv: ["compose", "-p", project(id), "-f", ODD_NAME, "--env-file", ENV_FILE, "down", "--volumes", "--remove-orphans"], cwd: ws, envFile: env },
+    ]);
+    expect(fs.existsSync(ws)).toBe(false);
+    expect(docker.project(project(id))).toBeNull();
+    const after = await logOf(id);
+    const stopped = after.indexOf(`Container ${project(id)}-web-1  Removed`);
+    const removed = after.findIndex((l) => l.includes(`removed ${ws}`));
+    expect(stopped).toBeGreaterThan(-1);
+    expect(removed, "the workspace is removed after down").toBeGreaterThan(stopped);
+    expect(after[removed]).toBe(`Stopped and removed compose project ${project(id)} (2 containers, volumes and networks); removed ${ws} on ${vm.host}:${vm.port}`);
+    expect((await status(id)).state).toBe("missing");
+
+    // Again: the manager keeps it destroyed; the extension itself says "absent", finding the project by name.
+    docker.clearCalls();
+    expect((await destroyAndWait(id)).status).toBe("destroyed");
+    const ext = t.manager.extension("ext.compose-ssh")!;
+    const again = await ext.destroy(await storedHandle(id), { sandboxId: id, signal: new AbortController().signal, log: () => {} });
+    expect(again).toEqual({ result: "absent", detail: `Compose project ${project(id)} had no containers; ${ws} was already gone on ${vm.host}:${vm.port}` });
+    expect(docker.calls()).toEqual([ps(id), downByName(id)]);
+    expect(fs.existsSync(canary)).toBe(false);
+  });
+
+  it("syncs a repository and runs its compose files (with -f per path, no env file); old-style ps output is reported too", async () => {
+    docker.control("ps-format-array", true);
+    const ready = await createAndWait("profile.compose-repo");
+    expect(ready.status, ready.statusReason ?? "").toBe("ready");
+    const id = ready.id;
+    const ws = workspace(id);
+    const files = ["-f", "deploy/compose.yaml", "-f", "deploy/compose.override.yaml"];
+    expect(docker.calls()).toEqual([{ argv: ["compose", "-p", project(id), ...files, "up", "-d"], cwd: ws }, ps(id)]);
+    expect(fs.readFileSync(path.join(ws, "deploy", "compose.yaml"), "utf8")).toBe(fs.readFileSync(path.join(repo, "deploy", "compose.yaml"), "utf8"));
+    expect(fs.existsSync(path.join(ws, "local.env")), ".gitignore is respected").toBe(false);
+    expect(fs.existsSync(path.join(ws, ENV_FILE))).toBe(false);
+    const log = await logOf(id);
+    expect(log.some((l) => /^Synced \d+ entries/.test(l))).toBe(true);
+    expect(log).toContain(`api (${project(id)}-api-1): running; published 0.0.0.0:18081→8000/tcp`);
+    expect(log).toContain(`worker (${project(id)}-worker-1): running`);
+    expect((await storedHandle(id)).compose_services).toEqual(["api", "worker"]);
+
+    docker.clearCalls();
+    expect((await destroyAndWait(id)).status).toBe("destroyed");
+    expect(docker.calls()).toEqual([ps(id), { argv: ["compose", "-p", project(id), ...files, "down", "--volumes", "--remove-orphans"], cwd: ws }]);
+    expect(fs.existsSync(ws)).toBe(false);
+  });
+
+  it("a compose path missing from the repository fails before `up`; the cleanup finds the project by name and removes the workspace", async () => {
+    const failed = await createAndWait("profile.compose-repo-missing");
+    expect(failed.status).toBe("failed");
+    expect(failed.statusReason).toContain(`deploy/missing.yaml is not a file in the synced repository ${repo}`);
+    // No `up` ever ran; the cleanup's down had no files to give, so it ran by project name from /.
+    expect(docker.calls()).toEqual([ps(failed.id), downByName(failed.id)]);
+    expect(fs.existsSync(workspace(failed.id))).toBe(false);
+  });
+
+  it("a failing `up` leaves the sandbox failed with docker's reason; the cleanup runs `down` and removes the workspace, and so does its destroy", async () => {
+    docker.control("fail-up", "pull access denied for traefik/whoami, repository does not exist or may require 'docker login'");
+    const failed = await createAndWait("profile.compose-plain");
+    const id = failed.id;
+    const ws = workspace(id);
+    expect(failed.status).toBe("failed");
+    expect(failed.statusReason).toContain(`docker compose up of project ${project(id)} failed on ${vm.host}:${vm.port} (exit 1)`);
+    expect(failed.statusReason).toContain("Error response from daemon: pull access denied for traefik/whoami");
+    const files = ["-f", "compose.yaml"];
+    expect(docker.calls()).toEqual([
+      { argv: ["compose", "-p", project(id), ...files, "up", "-d"], cwd: ws },
+      // The manager's cleanup, with the last recorded handle: the failed up had created containers.
+      ps(id),
+      { argv: ["compose", "-p", project(id), ...files, "down", "--volumes", "--remove-orphans"], cwd: ws },
+    ]);
+    expect(fs.existsSync(ws)).toBe(false);
+    expect(docker.project(project(id))).toBeNull();
+    const log = await logOf(id);
+    expect(log).toContain(`Container ${project(id)}-web-1  Created`);
+    expect(log.some((l) => l.startsWith(`Stopped and removed compose project ${project(id)} (2 containers`))).toBe(true);
+
+    docker.control("fail-up", null);
+    docker.clearCalls();
+    const destroyed = await destroyAndWait(id);
+    expect(destroyed.status, destroyed.statusReason ?? "").toBe("destroyed");
+    expect(docker.calls()).toEqual([ps(id), downByName(id)]);
+  });
+
+  it("an `up` that outlives upTimeoutSeconds is stopped on the host; failed naming the limit; the cleanup removes what it had created", async () => {
+    docker.control("up-seconds", "60");
+    const started = Date.now();
+    const s = await t.manager.createSandbox("profile.compose-slow", t.user);
+    const id = s.id;
+    const running = t.newWorker().runUntilIdle(60_000);
+    const needle = `compose -p ${project(id)} -f compose.yaml up -d`;
+    let seen = false;
+    while (!seen && Date.now() - started < 4_000) seen = await processRunning(needle);
+    expect(seen, "the stand-in's up never showed up as a process").toBe(true);
+    await running;
+    const failed = await t.manager.getSandbox(id);
+    expect(failed.status).toBe("failed");
+    expect(failed.statusReason).toContain(`docker compose up of project ${project(id)} did not finish within 5 s`);
+    expect(failed.statusReason).toContain("(upTimeoutSeconds)");
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(await processRunning(needle), "the stand-in's up was not stopped").toBe(false);
+    expect(docker.calls()).toEqual([
+      { argv: ["compose", "-p", project(id), "-f", "compose.yaml", "up", "-d"], cwd: workspace(id) },
+      ps(id),
+      { argv: ["compose", "-p", project(id), "-f", "compose.yaml", "down", "--volumes", "--remove-orphans"], cwd: workspace(id) },
+    ]);
+    expect(docker.project(project(id))).toBeNull();
+    expect(fs.existsSync(workspace(id))).toBe(false);
+  });
+
+  it("a failing `down` → destroy_failed with docker's reason and the workspace kept; Retry once it is fixed → destroyed", async () => {
+    const ready = await createAndWait("profile.compose-plain");
+    expect(ready.status, ready.statusReason ?? "").toBe("ready");
+    const id = ready.id;
+    const ws = workspace(id);
+    docker.control("fail-down", `cannot stop container ${project(id)}-web-1: permission denied`);
+    docker.clearCalls();
+    const failed = await destroyAndWait(id);
+    expect(failed.status).toBe("destroy_failed");
+    expect(failed.statusReason).toContain(`docker compose down of project ${project(id)} failed on ${vm.host}:${vm.port} (exit 1)`);
+    expect(failed.statusReason).toContain(`Error response from daemon: cannot stop container ${project(id)}-web-1: permission denied`);
+    expect(failed.statusReason).toContain(`so ${ws} was kept`);
+    expect(docker.calls()).toEqual([ps(id), { argv: ["compose", "-p", project(id), "-f", "compose.yaml", "down", "--volumes", "--remove-orphans"], cwd: ws }]);
+    expect(fs.statSync(path.join(ws, "compose.yaml")).isFile()).toBe(true);
+    expect(docker.project(project(id))?.state).toBe("running");
+
+    docker.control("fail-down", null);
+    docker.clearCalls();
+    const retried = await destroyAndWait(id);
+    expect(retried.status, retried.statusReason ?? "").toBe("destroyed");
+    expect(docker.calls()).toEqual([ps(id), { argv: ["compose", "-p", project(id), "-f", "compose.yaml", "down", "--volumes", "--remove-orphans"], cwd: ws }]);
+    expect(fs.existsSync(ws)).toBe(false);
+    expect(docker.project(project(id))).toBeNull();
+  });
+
+  it("status: containers without a workspace are degraded; no containers and no workspace is missing", async () => {
+    const ready = await createAndWait("profile.compose-plain");
+    const id = ready.id;
+    fs.rmSync(workspace(id), { recursive: true });
+    let st = await status(id);
+    expect(st.state).toBe("degraded");
+    expect(st.detail).toContain(`${workspace(id)} is gone`);
+    // The containers vanish too (e.g. removed on the host by hand).
+    fs.rmSync(path.join(docker.stateDir, "projects", `${project(id)}.json`));
+    st = await status(id);
+    expect(st.state).toBe("missing");
+    docker.clearCalls();
+    const destroyed = await destroyAndWait(id);
+    expect(destroyed.status).toBe("destroyed");
+    expect(destroyed.statusReason).toBe(`Compose project ${project(id)} had no containers; ${workspace(id)} was already gone on ${vm.host}:${vm.port}`);
+    expect(docker.calls()).toEqual([ps(id), downByName(id)]);
+  });
+
+  it("a handle naming another sandbox's compose project is refused before any docker command; that project keeps running", async () => {
+    const a = await createAndWait("profile.compose-plain");
+    const b = await createAndWait("profile.compose-plain");
+    const handle = (await t.db.sandbox.findUniqueOrThrow({ where: { id: a.id } })).handle as Record<string, unknown>;
+    await t.db.sandbox.update({ where: { id: a.id }, data: { handle: { ...handle, compose_project: project(b.id) } } });
+    docker.clearCalls();
+    const refused = await destroyAndWait(a.id);
+    expect(refused.status).toBe("destroy_failed");
+    expect(refused.statusReason).toContain(`names compose project ${project(b.id)}, not ${project(a.id)}; refusing`);
+    expect(docker.calls()).toEqual([]);
+    expect(docker.project(project(b.id))?.state).toBe("running");
+    expect(fs.existsSync(workspace(a.id))).toBe(true);
+
+    await t.db.sandbox.update({ where: { id: a.id }, data: { handle: handle as object } });
+    for (const id of [a.id, b.id]) expect((await destroyAndWait(id)).status).toBe("destroyed");
+    expect(docker.project(project(a.id))).toBeNull();
+    expect(docker.project(project(b.id))).toBeNull();
+  });
+});
