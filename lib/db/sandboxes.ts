@@ -42,15 +42,20 @@ export interface SandboxFilter {
   q?: string;
 }
 
-export function sandboxWhere(f: SandboxFilter, opts: { ignoreStatus?: boolean } = {}): Prisma.SandboxWhereInput {
-  const status = opts.ignoreStatus ? undefined : f.status?.length ? f.status : ACTIVE_STATUSES;
-  return {
-    status: status ? { in: [...status] } : undefined,
-    ownerId: f.ownerId,
-    profileId: f.profileId,
-    hostId: f.hostId,
-    OR: f.q ? [{ id: { startsWith: f.q } }, { profileId: { contains: f.q } }] : undefined,
-  };
+/** Destroyed sandboxes stay in the default view this long, so a person sees their destroy finish. */
+export const RECENTLY_DESTROYED_MS = 10 * 60_000;
+
+export function sandboxWhere(f: SandboxFilter, opts: { ignoreStatus?: boolean; now?: Date } = {}): Prisma.SandboxWhereInput {
+  const and: Prisma.SandboxWhereInput[] = [];
+  if (!opts.ignoreStatus) {
+    if (f.status?.length) and.push({ status: { in: [...f.status] } });
+    else {
+      const cutoff = new Date((opts.now ?? new Date()).getTime() - RECENTLY_DESTROYED_MS);
+      and.push({ OR: [{ status: { in: [...ACTIVE_STATUSES] } }, { status: "destroyed", destroyedAt: { gt: cutoff } }] });
+    }
+  }
+  if (f.q) and.push({ OR: [{ id: { startsWith: f.q } }, { profileId: { contains: f.q } }] });
+  return { ownerId: f.ownerId, profileId: f.profileId, hostId: f.hostId, AND: and };
 }
 
 export interface SandboxPage {

@@ -8,6 +8,7 @@ import os from "node:os";
 
 import { SYSTEM_ACTOR } from "../auth/actor";
 import { DbNull } from "../db/client";
+import { formatDuration } from "../duration";
 import { eventCreate } from "../db/events";
 import { acquireLease, removeWorker, workerHeartbeat } from "../db/leases";
 import {
@@ -278,7 +279,13 @@ export class Worker {
       if (picked.kind === "wait") {
         const waited = Date.now() - sandbox.createdAt.getTime();
         if (waited > m.config.queueTimeoutMs) {
-          await this.failCreate(op, sandbox.status as SandboxStatus, `${picked.reason}; gave up after waiting ${Math.round(waited / 60_000)} min`, writer);
+          await this.failCreate(
+            op,
+            sandbox.status as SandboxStatus,
+            `${picked.reason.replace(/^Waiting for (a host|capacity): /, "")} — gave up after ${formatDuration(waited)} in the queue (SANDBOXER_QUEUE_TIMEOUT)`,
+            writer,
+            "QUEUE_TIMEOUT",
+          );
           return;
         }
         if (sandbox.statusReason !== picked.reason) {

@@ -60,7 +60,11 @@ export async function startAppServer(opts: { env: Record<string, string | undefi
     LOG_LEVEL: process.env.TEST_SERVER_LOG_LEVEL ?? "warn",
     ...(process.env.SANDBOXER_DIST_DIR ? { SANDBOXER_DIST_DIR: process.env.SANDBOXER_DIST_DIR } : {}),
   };
-  for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
+  // An explicit undefined removes a default (e.g. BETTER_AUTH_SECRET, to test the generated one).
+  for (const [k, v] of Object.entries(opts.env)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
   const child = spawn(process.execPath, [path.join(REPO_ROOT, "node_modules/next/dist/bin/next"), "start", "-H", "127.0.0.1", "-p", String(port)], {
     cwd: REPO_ROOT,
     env: env as NodeJS.ProcessEnv,

@@ -56,7 +56,8 @@ export default async function HostsPage() {
               <TableRow key={h.id} data-testid={`host-${h.id}`}>
                 <TableCell>
                   <div className="font-medium">{h.title}</div>
-                  <div className="text-xs text-muted-foreground">{h.labels.join(", ")}</div>
+                  <div className="font-mono text-xs text-muted-foreground">{h.id}</div>
+                  {h.labels.length ? <div className="text-xs text-muted-foreground">labels: {h.labels.join(", ")}</div> : null}
                 </TableCell>
                 <TableCell className="font-mono text-xs">
                   {h.user}@{h.address}:{h.port}
