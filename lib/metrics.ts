@@ -18,7 +18,7 @@ const globalForMetrics = globalThis as unknown as { __sandboxerMetrics?: Metrics
 export function metrics(manager: () => Manager): Metrics {
   if (globalForMetrics.__sandboxerMetrics) return globalForMetrics.__sandboxerMetrics;
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "sandboxer_process_" });
+  collectDefaultMetrics({ register: registry, prefix: "sandboxer_" });
   const operationDuration = new Histogram({
     name: "sandboxer_operation_duration_seconds",
     help: "Wall time of operations run by this process's worker",

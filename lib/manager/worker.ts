@@ -24,6 +24,7 @@ import { transitionSandbox } from "../db/sandboxes";
 import { AbortedError, SandboxerError, TimeoutError, hasCode, isSandboxerError } from "../errors";
 import type { AnyExtension } from "../extensions/catalog";
 import type { Logger } from "../logger";
+import { metrics } from "../metrics";
 import { pickHost } from "./host-picker";
 import { runCleanup, runReconcile } from "./host-ops";
 import { expireSandboxes, repairOrphanedStates, scheduleHostChecks } from "./maintenance";
@@ -170,6 +171,7 @@ export class Worker {
   }
 
   private async execute(op: OperationRow): Promise<void> {
+    const started = Date.now();
     const controller = new AbortController();
     const key = `${op.sandboxId ?? "-"}:${op.id}`;
     this.m.runningOperations.set(key, controller);
@@ -204,6 +206,8 @@ export class Worker {
     } finally {
       clearInterval(hb);
       if (cancelPoll) clearInterval(cancelPoll);
+      const final = await this.m.db.operation.findUnique({ where: { id: op.id }, select: { state: true } }).catch(() => null);
+      metrics(() => this.m).operationDuration.observe({ kind: op.kind, result: final?.state ?? "unknown" }, (Date.now() - started) / 1000);
       this.shutdown.signal.removeEventListener("abort", onShutdown);
       this.m.runningOperations.delete(key);
       if (op.sandboxId) this.m.notifier.sandboxChanged(op.sandboxId);

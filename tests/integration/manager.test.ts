@@ -179,6 +179,53 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     expect(log.some((l) => l.includes("stopped responding"))).toBe(true);
   });
 
+  it("a worker that keeps dying: retried with backoff up to the limit, then failed with the reason, and cleaned up", async () => {
+    const s = await t.manager.createSandbox("profile.quick", t.user);
+    const [op] = await t.db.operation.findMany({ where: { sandboxId: s.id, kind: "create" } });
+    // Three workers in a row claim it, record a handle and die (their leases lapse).
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const claimed = await claimOperation(t.db, { id: op!.id, sandboxId: s.id }, `doomed-${attempt}`, new Date(), 100);
+      expect(claimed?.attempt).toBe(attempt);
+      await t.db.sandbox.update({ where: { id: s.id }, data: { status: "creating", handle: { extension: "ext.fake", resource: `fake-${s.id}`, stepsDone: 1 } } });
+      fakeWorld.resources.add(`fake-${s.id}`);
+      await new Promise((r) => setTimeout(r, 150));
+      const { reapExpiredOperations } = await import("@/lib/manager/reaper");
+      expect(await reapExpiredOperations(t.manager)).toBe(1);
+      const requeued = await t.db.operation.findUniqueOrThrow({ where: { id: op!.id } });
+      expect(requeued.state).toBe("queued");
+      // Backoff grows with the attempt (FAST_CONFIG base 50 ms), and none after the last.
+      const delay = requeued.runAfter.getTime() - Date.now();
+      if (attempt < 3) expect(delay).toBeGreaterThan(0);
+      await t.db.operation.update({ where: { id: op!.id }, data: { runAfter: new Date() } });
+    }
+    await t.newWorker({ id: "survivor" }).runUntilIdle();
+    const failed = await t.manager.getSandbox(s.id);
+    expect(failed.status).toBe("failed");
+    expect(failed.statusReason).toContain("Gave up after 3 attempts");
+    expect(fakeWorld.resources.has(`fake-${s.id}`)).toBe(false);
+    expect((await t.db.operation.findUniqueOrThrow({ where: { id: op!.id } })).errorCode).toBe("ATTEMPTS_EXHAUSTED");
+  });
+
+  it("a create that hangs is stopped at its timeout and cleaned up", async () => {
+    const th = await createTestManager(provider, {
+      profiles: { stuck: fakeProfile({ steps: 2, stepMs: 60_000 }) },
+      config: { createTimeoutMs: 300 },
+    });
+    try {
+      const w = th.newWorker();
+      const polite = await th.manager.createSandbox("profile.stuck", th.user);
+      const started = Date.now();
+      await w.runUntilIdle(30_000);
+      const failed = await th.manager.getSandbox(polite.id);
+      expect(failed.status).toBe("failed");
+      expect(failed.statusReason).toContain("did not finish within");
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(fakeWorld.resources.has(`fake-${polite.id}`)).toBe(false);
+    } finally {
+      await th.close();
+    }
+  });
+
   it("two workers racing for one operation → exactly one runs it", async () => {
     const s = await t.manager.createSandbox("profile.quick", t.user);
     const m2 = t.secondManager();

@@ -1,0 +1,53 @@
+// The Prometheus endpoint over HTTP: a metrics token or an admin may read it, a member may not,
+// and the figures come from the database (so every instance reports the same counts).
+import fs from "node:fs";
+import path from "node:path";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { REPO_ROOT, signUp, startAppServer, type AppServer } from "../support/app-server";
+import { createTestDatabase, type TestDatabase } from "../support/databases";
+import { writeConfigDir } from "../support/manager-harness";
+
+const METRICS_TOKEN = "metrics-token-0123456789abcdef";
+
+describe("/api/metrics", () => {
+  let database: TestDatabase;
+  let server: AppServer;
+  let admin: string;
+  let member: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase("sqlite");
+    const configDir = writeConfigDir({ includeRepoManifests: true, manifests: [] });
+    fs.copyFileSync(path.join(REPO_ROOT, "profiles", "local.yaml"), path.join(configDir, "profiles", "local.yaml"));
+    server = await startAppServer({ env: { DATABASE_URL: database.config.url, SANDBOXER_CONFIG_DIR: configDir, SANDBOXER_METRICS_TOKEN: METRICS_TOKEN } });
+    admin = await signUp(server.url, "admin@metrics.test");
+    member = await signUp(server.url, "member@metrics.test");
+    const res = await fetch(`${server.url}/api/v1/sandboxes`, { method: "POST", headers: { cookie: member, "content-type": "application/json" }, body: JSON.stringify({ profile: "profile.local" }) });
+    expect(res.status).toBe(202);
+    for (let i = 0; i < 100 && (await database.db.sandbox.count({ where: { status: "ready" } })) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await database?.drop();
+  });
+
+  it("answers the metrics token and admins; refuses members and anonymous callers", async () => {
+    expect((await fetch(`${server.url}/api/metrics`)).status).toBe(401);
+    expect((await fetch(`${server.url}/api/metrics`, { headers: { authorization: "Bearer wrong-token-0123456789abcdef" } })).status).toBe(401);
+    expect((await fetch(`${server.url}/api/metrics`, { headers: { cookie: member } })).status).toBe(403);
+    expect((await fetch(`${server.url}/api/metrics`, { headers: { cookie: admin } })).status).toBe(200);
+    const res = await fetch(`${server.url}/api/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    const text = await res.text();
+    expect(text).toMatch(/^sandboxer_sandboxes\{status="ready"\} 1$/m);
+    expect(text).toMatch(/^sandboxer_operations\{kind="create",state="succeeded"\} 1$/m);
+    expect(text).toMatch(/^sandboxer_queue_depth 0$/m);
+    expect(text).toMatch(/^sandboxer_workers_live 1$/m);
+    expect(text).toMatch(/^sandboxer_operation_duration_seconds_count\{kind="create",result="succeeded"\} 1$/m);
+    expect(text).toContain("sandboxer_process_resident_memory_bytes");
+  });
+});
