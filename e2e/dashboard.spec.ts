@@ -60,7 +60,6 @@ test.describe("dashboard on real build VMs", () => {
     await overview.goto();
     await expect(overview.statusOf(id)).toHaveAttribute("data-status", "ready", { timeout: 30_000 });
     const detail = (await (await request.get(`${baseURL}/api/v1/sandboxes/${id}`)).json()) as { handle: { workspacePath: string; target: string } };
-    await shot(page, "overview.png");
     await overview.row(id).getByTestId(`destroy-${id}`).click();
     const dialog = page.getByTestId("destroy-dialog");
     await expect(dialog.getByTestId("teardown-preview")).toContainText(`directory ${detail.handle.workspacePath} on ${detail.handle.target}`);

@@ -6,6 +6,8 @@ import os from "node:os";
 import path from "node:path";
 
 import { REPO_ROOT, signUp, startAppServer, type AppServer } from "../tests/support/app-server";
+
+const SHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? path.join(REPO_ROOT, "docs", "screenshots") : path.join(REPO_ROOT, "test-results", "screenshots");
 import { expect, test } from "./fixtures";
 import { OverviewPage } from "./pages/overview-page";
 
@@ -38,6 +40,8 @@ test.describe("overview with 10,000 sandboxes", () => {
     fs.rmSync(root, { recursive: true, force: true });
   });
 
+  test.use({ viewport: { width: 1360, height: 860 } });
+
   test("loads, paginates and filters; server response time measured over 50 requests", async ({ page, context }) => {
     const [name, value] = cookie.split("; ").map((c) => c.split("=")).find(([n]) => n!.includes("session_token"))!;
     await context.addCookies([{ name: name!, value: value!, domain: "127.0.0.1", path: "/" }]);
@@ -45,6 +49,8 @@ test.describe("overview with 10,000 sandboxes", () => {
     await page.goto(`${app.url}/`);
     await expect(overview.heading).toBeVisible();
     await expect(page.getByTestId("page-info")).toContainText(/^1–25 of 5\d\d$/);
+    fs.mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SHOTS, "overview.png") });
     const firstPage = await page.locator('[data-testid^="row-"]').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-testid")));
     expect(firstPage).toHaveLength(25);
     await page.getByTestId("next-page").click();
