@@ -72,6 +72,15 @@ test.describe("dashboard on real build VMs", () => {
     expect(fs.existsSync(detail.handle.workspacePath)).toBe(false);
   });
 
+  test("an invalid profile is listed with its errors (file, line, field) and cannot be used", async ({ page }) => {
+    const profiles = new ProfilesPage(page);
+    await profiles.goto();
+    const card = profiles.card("profile.broken");
+    await expect(card).toContainText("invalid");
+    await expect(card.getByTestId("profile-errors")).toContainText("profiles/broken.yaml:7: params.workspaceRoots: unknown field");
+    await expect(page.getByTestId("create-profile.broken")).toHaveCount(0);
+  });
+
   test("invalid form input → a field error, and nothing is created", async ({ page, request, baseURL }) => {
     const before = ((await (await request.get(`${baseURL}/api/v1/sandboxes?all=1&pageSize=1`)).json()) as { total: number }).total;
     const profiles = new ProfilesPage(page);

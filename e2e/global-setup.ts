@@ -84,6 +84,11 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     params: { host: "vm-dead" },
     tags: ["e2e"],
   });
+  // A profile with a typo: listed with its errors, never creatable.
+  fs.writeFileSync(
+    path.join(configDir, "profiles", "broken.yaml"),
+    "apiVersion: sandboxer.dev/v1\nid: profile.broken\ntitle: Broken profile (test)\nextension: ext.vm-packer\nparams:\n  hostLabel: e2e\n  workspaceRoots: /build\nttl: 8h\n",
+  );
   process.env.E2E_VM_ROOTS = JSON.stringify(vms.vms.map((vm) => vm.workspaceRoot));
 
   const databaseUrl = `file:${path.join(dataDir, "e2e.db")}`;

@@ -78,7 +78,7 @@ export async function repairOrphanedStates(m: Manager, now = new Date(), graceMs
  * lease schedules, and a restart does not reset the clock.
  */
 export async function scheduleHostChecks(m: Manager, now = new Date()): Promise<number> {
-  if (!m.ssh) return 0;
+  if (!m.ssh || !m.config.autoHostChecks) return 0;
   const due = await m.db.buildHost.findMany({
     where: {
       health: { not: "disabled" },

@@ -54,6 +54,8 @@ export interface ManagerConfig {
   maintenanceMs: number;
   /** How often every host's health is checked and its workspaces compared with the records. */
   healthIntervalMs: number;
+  /** Schedule those checks automatically (tests that are not about health turn it off). */
+  autoHostChecks: boolean;
 }
 
 export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
@@ -72,6 +74,7 @@ export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
   retryBackoffMs: 2_000,
   maintenanceMs: 10_000,
   healthIntervalMs: 60_000,
+  autoHostChecks: true,
 };
 
 export interface ManagerDeps {

@@ -80,6 +80,8 @@ export const FAST_CONFIG: Partial<ManagerConfig> = {
   retryBackoffMs: 50,
   capacityRetryMs: 100,
   quotaActive: 0,
+  // Health checks would race with what a test sets up; tests of health request them explicitly.
+  autoHostChecks: false,
 };
 
 export async function createTestManager(
