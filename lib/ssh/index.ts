@@ -2,7 +2,8 @@
 // lib/ssh is an implementation detail.
 import "server-only";
 
-export { SSH_ERROR_CODES, SshError, hostPort, isSshError, type SshErrorCode } from "./errors";
+export { SSH_ERROR_CODES, SshError, hostPort, isSshError, lastLines, type SshErrorCode } from "./errors";
+export { lineSplitter, type LineSplitter } from "./output-lines";
 export { quoteArg, shellCommand } from "./shell-quote";
 export { remoteWorkspacePath, validateRemotePath, validateWorkspaceRoot } from "./workspace-path";
 export {

@@ -14,6 +14,7 @@ import { SandboxerError, hasCode, throwIfAborted } from "@/lib/errors";
 import {
   createRemoteWorkspace,
   describeTarget,
+  lineSplitter,
   listRemoteWorkspaces,
   remoteFreeSpace,
   remoteWorkspaceState,
@@ -23,6 +24,7 @@ import {
   validateRemotePath,
   validateWorkspaceRoot,
   type ExecResult,
+  type LineSplitter,
   type SshConfig,
 } from "@/lib/ssh";
 import { SANDBOX_ID_PATTERN, workspaceName } from "@/lib/sandbox-id";
@@ -325,27 +327,9 @@ function failureTail(r: ExecResult): string {
   return tail(r.stderr) || tail(r.stdout) || (r.code !== null ? `exit code ${r.code}` : `signal ${r.signal ?? "unknown"}`);
 }
 
-// ANSI colours and cursor movement, which compose may print even without a terminal.
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
-
-/** Turns output chunks into whole log lines (a chunk may end mid-line). */
-function lineLogger(log: LogFn): { push(chunk: Buffer): void; flush(): void } {
-  let pending = "";
-  const emit = (line: string) => {
-    const clean = line.replace(ANSI, "").trim();
-    if (clean) log(clean.length > 500 ? `${clean.slice(0, 500)}…` : clean);
-  };
-  return {
-    push(chunk) {
-      const parts = (pending + chunk.toString("utf8")).split(/\r?\n|\r/);
-      pending = parts.pop() ?? "";
-      for (const p of parts) emit(p);
-    },
-    flush() {
-      emit(pending);
-      pending = "";
-    },
-  };
+/** Whole log lines from output chunks (lib/ssh's splitter). */
+function lineLogger(log: LogFn): LineSplitter {
+  return lineSplitter((line) => log(line));
 }
 
 /** The argv of a compose command for this project (global flags first, as compose wants them). */

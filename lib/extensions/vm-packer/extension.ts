@@ -11,6 +11,7 @@ import { z } from "zod";
 import { throwIfAborted } from "../../errors";
 import {
   createRemoteWorkspace,
+  lineSplitter,
   listRemoteWorkspaces,
   remoteFreeSpace,
   remoteWorkspaceState,
@@ -156,17 +157,17 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
         ctx.log(`Synced ${r.files} entries (${r.filesTransferred} transferred, ${r.bytesTransferred} bytes) in ${(r.durationMs / 1000).toFixed(1)} s`);
       } else {
         ctx.log(`Cloning ${repo.git} at ${repo.ref} on the VM (git clone --depth 1)`);
+        const lines = lineSplitter((line) => ctx.log(line));
         const r = await ssh.pool.exec(
           config,
           ["git", "-c", "advice.detachedHead=false", "clone", "--quiet", "--depth", "1", "--branch", repo.ref, "--", repo.git, created.path],
           {
             timeoutMs,
             signal: ctx.signal,
-            onStderr: (chunk: Buffer) => {
-              for (const line of chunk.toString().split(/[\r\n]+/)) if (line.trim()) ctx.log(line.trim());
-            },
+            onStderr: (chunk: Buffer) => lines.push(chunk),
           },
         );
+        lines.flush();
         if (r.code !== 0) {
           throw new RemoteWorkspaceError("GIT_CLONE_FAILED", `git clone of ${repo.git} at ${repo.ref} failed on ${host.address}:${host.port} (exit ${r.code}): ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
         }
