@@ -45,5 +45,5 @@ export const sandboxPathParams = z.strictObject({ id: sandboxIdSchema.describe("
 export const profilePathParams = z.strictObject({ id: profileIdSchema });
 
 export const getSandboxQuery = z.object({
-  detail: z.enum(["1"]).optional().describe("1: add the inputs, the state timeline and the queue position"),
+  detail: z.enum(["1", "true", "0", "false"]).optional().describe("1: add the inputs, the state timeline and the queue position"),
 });
