@@ -37,3 +37,13 @@ export const eventsQuery = z.strictObject({
   after: z.coerce.number().int().min(0).default(0),
   format: z.enum(["json", "sse"]).optional(),
 });
+
+export const profileIdSchema = z.string().min(1).max(100).describe('A profile id, e.g. "profile.vm-haskell-build"');
+
+export const sandboxPathParams = z.strictObject({ id: sandboxIdSchema.describe("The sandbox id") });
+
+export const profilePathParams = z.strictObject({ id: profileIdSchema });
+
+export const getSandboxQuery = z.object({
+  detail: z.enum(["1", "true", "0", "false"]).optional().describe("1: add the inputs, the state timeline and the queue position"),
+});

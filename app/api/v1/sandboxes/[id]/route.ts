@@ -1,15 +1,16 @@
 // GET /api/v1/sandboxes/{id} — one sandbox (?detail=1 adds the timeline and queue position)
 // DELETE /api/v1/sandboxes/{id} — destroy it (owner or admin); returns at once with "destroying"
-import { sandboxIdSchema } from "@/lib/api/schemas";
+import { getSandboxQuery, sandboxPathParams } from "@/lib/api/schemas";
 import { defineRoute } from "@/lib/auth/guards";
 import { manager } from "@/lib/manager/instance";
 
 export const dynamic = "force-dynamic";
 
 export const GET = defineRoute<{ id: string }>({ name: "sandboxes.get" }, async (req, actor, ctx) => {
-  const id = sandboxIdSchema.parse((await ctx.params).id);
+  const { id } = sandboxPathParams.parse(await ctx.params);
+  const q = getSandboxQuery.parse(Object.fromEntries(new URL(req.url).searchParams));
   const m = manager();
-  if (new URL(req.url).searchParams.get("detail") === "1") {
+  if (q.detail === "1" || q.detail === "true") {
     const detail = await m.getSandboxDetail(id);
     return Response.json({ ...detail, canDestroy: m.canDestroy(actor, { ownerId: detail.owner.id }) }, { headers: { "cache-control": "no-store" } });
   }
@@ -17,7 +18,7 @@ export const GET = defineRoute<{ id: string }>({ name: "sandboxes.get" }, async 
 });
 
 export const DELETE = defineRoute<{ id: string }>({ name: "sandboxes.destroy" }, async (_req, actor, ctx) => {
-  const id = sandboxIdSchema.parse((await ctx.params).id);
+  const { id } = sandboxPathParams.parse(await ctx.params);
   const sandbox = await manager().destroySandbox(id, actor);
   return Response.json(sandbox, { status: 202 });
 });

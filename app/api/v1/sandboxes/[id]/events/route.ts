@@ -1,21 +1,18 @@
 // GET /api/v1/sandboxes/{id}/events — the sandbox's log and state changes.
-// As Server-Sent Events (Accept: text/event-stream): `log` and `state` events with their ids, resumable
-// with Last-Event-ID, then one `end` event with the sandbox once it is in a final state.
-// As JSON (?format=json): the events after ?after=<id> and the sandbox, for polling.
-import { eventsQuery, sandboxIdSchema } from "@/lib/api/schemas";
+// As Server-Sent Events (Accept: text/event-stream, or ?format=sse): `log` and `state` events with
+// their ids, resumable with Last-Event-ID (or ?after), then one `end` event with the sandbox once it
+// is in a final state (lib/manager/event-stream.ts decides what to send and when to end).
+// As JSON (?format=json, or any other Accept): the events after ?after=<id> and the sandbox, for polling.
+import { eventsQuery, sandboxPathParams } from "@/lib/api/schemas";
 import { defineRoute } from "@/lib/auth/guards";
+import { sandboxEventStream } from "@/lib/manager/event-stream";
 import { manager } from "@/lib/manager/instance";
-import { isTransient } from "@/lib/manager/states";
 
 export const dynamic = "force-dynamic";
 
-const POLL_MS = 1_000;
-const KEEPALIVE_MS = 15_000;
-
 export const GET = defineRoute<{ id: string }>({ name: "sandboxes.events" }, async (req, _actor, ctx) => {
-  const id = sandboxIdSchema.parse((await ctx.params).id);
-  const url = new URL(req.url);
-  const q = eventsQuery.parse(Object.fromEntries(url.searchParams));
+  const { id } = sandboxPathParams.parse(await ctx.params);
+  const q = eventsQuery.parse(Object.fromEntries(new URL(req.url).searchParams));
   const m = manager();
   const sandbox = await m.getSandbox(id); // 404 before any stream starts
   const wantsSse = q.format === "sse" || (q.format !== "json" && (req.headers.get("accept") ?? "").includes("text/event-stream"));
@@ -24,69 +21,35 @@ export const GET = defineRoute<{ id: string }>({ name: "sandboxes.events" }, asy
     return Response.json({ events, sandbox: events.length ? await m.getSandbox(id) : sandbox }, { headers: { "cache-control": "no-store" } });
   }
 
-  const resumeFrom = Number(req.headers.get("last-event-id") ?? q.after) || 0;
+  const lastEventId = Number(req.headers.get("last-event-id"));
+  const resumeFrom = Number.isSafeInteger(lastEventId) && lastEventId > 0 ? lastEventId : q.after;
   const encoder = new TextEncoder();
-  let closed = false;
+  // Ends the stream when the client goes away (request aborted) or cancels the body.
+  const stop = new AbortController();
+  req.signal.addEventListener("abort", () => stop.abort(), { once: true });
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
       const send = (text: string) => {
-        if (!closed) controller.enqueue(encoder.encode(text));
+        if (!stop.signal.aborted) controller.enqueue(encoder.encode(text));
       };
-      let wake: (() => void) | null = null;
-      const unsubscribe = m.notifier.onSandboxChanged(id, () => wake?.());
-      const onAbort = () => {
-        closed = true;
-        wake?.();
-      };
-      req.signal.addEventListener("abort", onAbort);
-      let last = resumeFrom;
-      let lastKeepalive = Date.now();
       send("retry: 2000\n\n");
       try {
-        while (!closed) {
-          const events = await m.sandboxEvents(id, last, 500);
-          for (const e of events) {
-            send(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-            last = e.id;
-          }
-          if (events.length === 500) continue; // more waiting: no pause
-          const current = await m.getSandbox(id);
-          if (!isTransient(current.status)) {
-            // Anything logged between the read above and the status check goes out before the end.
-            const tail = await m.sandboxEvents(id, last, 500);
-            for (const e of tail) {
-              send(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-              last = e.id;
-            }
-            send(`event: end\ndata: ${JSON.stringify(current)}\n\n`);
-            break;
-          }
-          if (Date.now() - lastKeepalive > KEEPALIVE_MS) {
-            send(": keepalive\n\n");
-            lastKeepalive = Date.now();
-          }
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, POLL_MS);
-            wake = () => {
-              clearTimeout(t);
-              resolve();
-            };
-          });
-          wake = null;
+        for await (const item of sandboxEventStream(m, id, { after: resumeFrom, signal: stop.signal })) {
+          if (item.kind === "event") send(`id: ${item.event.id}\nevent: ${item.event.type}\ndata: ${JSON.stringify(item.event)}\n\n`);
+          else if (item.kind === "keepalive") send(": keepalive\n\n");
+          else send(`event: end\ndata: ${JSON.stringify(item.sandbox)}\n\n`);
         }
       } catch (e) {
         send(`event: error\ndata: ${JSON.stringify({ code: "STREAM_FAILED", message: (e as Error).message })}\n\n`);
       } finally {
-        unsubscribe();
-        req.signal.removeEventListener("abort", onAbort);
-        if (!closed) {
-          closed = true;
+        if (!stop.signal.aborted) {
+          stop.abort();
           controller.close();
         }
       }
     },
     cancel() {
-      closed = true;
+      stop.abort();
     },
   });
   return new Response(stream, {

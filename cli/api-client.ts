@@ -1,0 +1,176 @@
+// The CLI's only way to the server: /api/v1 over fetch with the stored Bearer token. Every failure
+// becomes a CliError carrying the server's own message and the exit code for its status; the
+// event stream (SSE) reconnects with Last-Event-ID after a dropped connection, so a wait survives
+// a server restart or a proxy timeout without repeating or losing a line.
+import type { ErrorBody } from "@/lib/http-errors";
+import type { SandboxEventView, SandboxView } from "@/lib/manager/views";
+
+import { CliError, EXIT, exitCodeForStatus, isCliError } from "./exit-codes";
+import { SseParser } from "./sse";
+
+export type StreamItem = { kind: "log" | "state"; event: SandboxEventView } | { kind: "end"; sandbox: SandboxView };
+
+export interface RequestOptions {
+  body?: unknown;
+  query?: Record<string, string | number | boolean | undefined>;
+  signal?: AbortSignal;
+  /** Default 30 s; profile checks connect to hosts and may take longer. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const STREAM_RECONNECTS = 8;
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** What the caller's abort means: its reason when it is one of ours, else an interruption. */
+export function abortReason(signal: AbortSignal | undefined): CliError {
+  const reason: unknown = signal?.reason;
+  return isCliError(reason) ? reason : new CliError("INTERRUPTED", "Interrupted", EXIT.INTERRUPTED);
+}
+
+export class ApiClient {
+  constructor(
+    /** The server, e.g. "https://sandboxer.example.com" (no trailing slash). */
+    readonly url: string,
+    private readonly token: string | null,
+  ) {}
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { accept: "application/json", ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+  }
+
+  private endpoint(path: string, query?: RequestOptions["query"]): string {
+    const u = new URL(`${this.url}/api/v1${path}`);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== false && v !== "") u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  private unreachable(e: unknown, what: string): CliError {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    const detail = cause?.message ?? cause?.code ?? (e as Error).message;
+    return new CliError("SERVER_UNREACHABLE", `Cannot reach ${this.url} (${what}): ${detail}`, EXIT.UNREACHABLE);
+  }
+
+  private async fetch(method: string, path: string, opts: RequestOptions, accept?: string): Promise<Response> {
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    try {
+      return await fetch(this.endpoint(path, opts.query), {
+        method,
+        headers: this.headers({ ...(opts.body !== undefined ? { "content-type": "application/json" } : {}), ...(accept ? { accept } : {}) }),
+        body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
+        signal,
+      });
+    } catch (e) {
+      if (opts.signal?.aborted) throw abortReason(opts.signal);
+      if (timeout.aborted) throw new CliError("TIMEOUT", `${this.url} did not answer ${method} ${path} within ${Math.round(timeoutMs / 1000)} s`, EXIT.UNREACHABLE);
+      throw this.unreachable(e, `${method} ${path}`);
+    }
+  }
+
+  /** A CliError from an error response: the server's message (and bad fields), the status's exit code. */
+  private async failure(res: Response, method: string, path: string): Promise<CliError> {
+    const text = await res.text().catch(() => "");
+    let body: Partial<ErrorBody> = {};
+    try {
+      body = JSON.parse(text) as Partial<ErrorBody>;
+    } catch {
+      // Not our JSON (a proxy's error page): report the status.
+    }
+    let message = body.message ?? `${method} ${path} failed with HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`;
+    for (const [field, problems] of Object.entries(body.fieldErrors ?? {})) message += `\n  ${field}: ${problems.join("; ")}`;
+    return new CliError(body.code ?? `HTTP_${res.status}`, message, exitCodeForStatus(res.status), { status: res.status, ...(body.details ?? {}) });
+  }
+
+  async request<T>(method: "GET" | "POST" | "DELETE", path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.fetch(method, path, opts);
+    if (!res.ok) throw await this.failure(res, method, path);
+    try {
+      return (await res.json()) as T;
+    } catch {
+      if (opts.signal?.aborted) throw abortReason(opts.signal);
+      throw new CliError("BAD_RESPONSE", `${method} ${path}: the server's answer is not JSON (is ${this.url} a sand-boxer server?)`, EXIT.FAILURE);
+    }
+  }
+
+  get<T>(path: string, opts?: RequestOptions): Promise<T> {
+    return this.request<T>("GET", path, opts);
+  }
+
+  post<T>(path: string, body: unknown, opts?: RequestOptions): Promise<T> {
+    return this.request<T>("POST", path, { ...opts, body });
+  }
+
+  delete<T>(path: string, opts?: RequestOptions): Promise<T> {
+    return this.request<T>("DELETE", path, opts);
+  }
+
+  /**
+   * A sandbox's log and state changes as they happen, ending with `end` (the sandbox in a final
+   * state). Reconnects after a dropped stream, resuming after the last event seen.
+   */
+  async *events(id: string, opts: { after?: number; signal?: AbortSignal } = {}): AsyncGenerator<StreamItem> {
+    const path = `/sandboxes/${encodeURIComponent(id)}/events`;
+    let last = opts.after ?? 0;
+    let failures = 0;
+    let retryMs = 1_000;
+    for (;;) {
+      let res: Response | undefined;
+      try {
+        res = await fetch(this.endpoint(path), {
+          headers: this.headers({ accept: "text/event-stream", ...(last > 0 ? { "last-event-id": String(last) } : {}) }),
+          signal: opts.signal,
+        });
+      } catch (e) {
+        if (opts.signal?.aborted) throw abortReason(opts.signal);
+        if (++failures > STREAM_RECONNECTS) throw this.unreachable(e, `GET ${path}`);
+      }
+      if (res && !res.ok) throw await this.failure(res, "GET", path);
+      if (res?.body) {
+        const parser = new SseParser();
+        const decoder = new TextDecoder();
+        const reader = res.body.getReader();
+        try {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            for (const msg of parser.push(decoder.decode(value, { stream: true }))) {
+              if (msg.event === "log" || msg.event === "state") {
+                const event = JSON.parse(msg.data) as SandboxEventView;
+                last = event.id;
+                failures = 0;
+                yield { kind: msg.event, event };
+              } else if (msg.event === "end") {
+                yield { kind: "end", sandbox: JSON.parse(msg.data) as SandboxView };
+                return;
+              }
+              // `error` (the server's stream failed): fall through to a reconnect.
+            }
+          }
+        } catch (e) {
+          if (opts.signal?.aborted) throw abortReason(opts.signal);
+          if (isCliError(e)) throw e;
+          // The connection dropped mid-stream: reconnect below.
+        } finally {
+          reader.cancel().catch(() => {});
+        }
+        retryMs = Math.min(parser.retryMs ?? retryMs, 2_000);
+        if (++failures > STREAM_RECONNECTS) throw new CliError("STREAM_FAILED", `The event stream of ${id} kept dropping; see \`sandboxer show ${id}\``, EXIT.UNREACHABLE);
+      }
+      await sleep(retryMs * Math.min(failures, 3), opts.signal);
+      if (opts.signal?.aborted) throw abortReason(opts.signal);
+    }
+  }
+}

@@ -1,0 +1,171 @@
+// ssh, exec and run: working inside a sandbox's workspace over SSH with the pinned host key.
+// `run` is the remote build: create (or reuse) a sandbox, sync the current directory into it, run a
+// command there, and destroy the sandbox afterwards — whether the command passed, failed or was
+// interrupted.
+import fs from "node:fs";
+import path from "node:path";
+
+import type { Command } from "commander";
+
+import type { ConnectionView } from "@/lib/manager/connection";
+import type { SandboxView } from "@/lib/manager/views";
+import { shellCommand } from "@/lib/ssh/shell-quote";
+
+import type { ApiClient } from "../api-client";
+import { CliError, EXIT } from "../exit-codes";
+import { followSandbox } from "../follow";
+import { withInterrupt } from "../interrupt";
+import { FAIL_MARK, note, OK_MARK, seconds } from "../output";
+import { PinnedTarget, interactiveShell, resolveIdentity, runRemoteCommand, syncDirectory } from "../remote";
+import { apiClient, collect, inputMap, sandboxPath } from "./shared";
+
+async function pinnedTarget(client: ApiClient, id: string, identity: string | undefined, signal?: AbortSignal): Promise<PinnedTarget> {
+  const conn = await client.get<ConnectionView>(`${sandboxPath(id)}/connection`, { signal });
+  return PinnedTarget.open(conn, identity);
+}
+
+const DESTROY_WAIT_MS = 5 * 60_000;
+
+/** Destroys a sandbox `run` created and waits for the outcome; reports instead of throwing. */
+async function destroyCreated(client: ApiClient, id: string, quiet: boolean): Promise<boolean> {
+  const startedAt = Date.now();
+  try {
+    await client.delete<SandboxView>(sandboxPath(id));
+    if (!quiet) note(`▸ destroying ${id}…`);
+    const final = await followSandbox(client, id, { show: false, signal: AbortSignal.timeout(DESTROY_WAIT_MS) });
+    if (final.status === "destroyed") {
+      if (!quiet) note(`▸ destroyed ${id} (${seconds(Date.now() - startedAt)})`);
+      return true;
+    }
+    note(`${FAIL_MARK} ${id} is ${final.status}${final.statusReason ? `: ${final.statusReason}` : ""} — see \`sandboxer show ${id}\``);
+  } catch (e) {
+    note(`${FAIL_MARK} could not destroy ${id}: ${(e as Error).message} — run \`sandboxer destroy ${id}\``);
+  }
+  return false;
+}
+
+function sourceDirectory(dir: string | undefined): string {
+  const source = path.resolve(dir ?? process.cwd());
+  if (!fs.statSync(source, { throwIfNoEntry: false })?.isDirectory()) throw new CliError("BAD_DIR", `${source} is not a directory`, EXIT.USAGE);
+  return source;
+}
+
+export function registerRemoteCommands(program: Command, setExit: (code: number) => void): void {
+  program
+    .command("ssh")
+    .description("Open an interactive shell in a sandbox's workspace (system ssh, pinned host key, your own key)")
+    .argument("<id>", "sandbox id")
+    .option("-i, --identity <file>", "private key to log in with (default: $SANDBOXER_SSH_IDENTITY, else ssh's own defaults and agent)")
+    .addHelpText("after", "\nExample:\n  sandboxer ssh k3v9q2m7x1ab -i ~/.ssh/id_ed25519")
+    .action(async (id: string, opts: { identity?: string }) => {
+      const target = await pinnedTarget(apiClient(), id, resolveIdentity(opts.identity));
+      try {
+        setExit(await interactiveShell(target));
+      } finally {
+        await target.close();
+      }
+    });
+
+  program
+    .command("exec")
+    .description("Run a command in a sandbox's workspace and exit with its exit code")
+    .argument("<id>", "sandbox id")
+    .argument("<command...>", "the command and its arguments, after --")
+    .showHelpAfterError("(the remote command goes after --, e.g. sandboxer exec <id> -- ls -la)")
+    .option("-i, --identity <file>", "private key to log in with (default: $SANDBOXER_SSH_IDENTITY, else ssh's own)")
+    .option("-t, --tty", "allocate a terminal (interactive programs; stderr then joins stdout)")
+    .option("--no-stdin", "do not forward standard input")
+    .addHelpText(
+      "after",
+      "\nThe command runs as one argv (quoted for the remote shell); use sh -c for pipes and globs.\n" +
+        "Examples:\n  sandboxer exec k3v9q2m7x1ab -- cabal build\n  sandboxer exec k3v9q2m7x1ab -- sh -c 'ls *.cabal | wc -l'",
+    )
+    .action(async (id: string, command: string[], opts: { identity?: string; tty?: boolean; stdin: boolean }) => {
+      const identity = resolveIdentity(opts.identity);
+      const code = await withInterrupt(async (signal) => {
+        const target = await pinnedTarget(apiClient(), id, identity, signal);
+        try {
+          return await runRemoteCommand(target, command, { stdin: opts.stdin ? "inherit" : "ignore", tty: opts.tty, signal });
+        } finally {
+          await target.close();
+        }
+      });
+      setExit(code);
+    });
+
+  program
+    .command("run")
+    .description("Remote build: create a sandbox, sync this directory into it, run a command there, destroy the sandbox")
+    .argument("<profile>", "profile id of an SSH sandbox (see `sandboxer profiles`)")
+    .argument("<command...>", "the command and its arguments, after --")
+    .showHelpAfterError("(the remote command goes after --, e.g. sandboxer run <profile> -- make -j4)")
+    .option("--keep", "keep the sandbox afterwards (print its id)")
+    .option("--sandbox <id>", "use this existing (ready) sandbox instead of creating one; it is kept")
+    .option("--ref <ref>", "git ref for the profile's `ref` input")
+    .option("--input <key=value>", "a profile input; repeat for several", collect, [])
+    .option("-i, --identity <file>", "private key to log in with (default: $SANDBOXER_SSH_IDENTITY, else ssh's own)")
+    .option("-C, --dir <path>", "directory to sync (default: the current directory)")
+    .option("--delete", "also delete files in the workspace that are not in the directory (ignored files are kept)")
+    .option("-q, --quiet", "no progress lines, only the command's output and errors")
+    .addHelpText(
+      "after",
+      "\nThe directory is synced with rsync -az (.gitignore honoured, .git left out); the command runs in the\n" +
+        "workspace and its output streams back. The exit code is the command's. Ctrl-C stops the command and\n" +
+        "still destroys the sandbox (exit 130).\n" +
+        "Examples:\n  sandboxer run profile.vm-haskell-build -- cabal build all\n  sandboxer run profile.vm-haskell-build --keep -- make test",
+    )
+    .action(async (profile: string, command: string[], opts: { keep?: boolean; sandbox?: string; ref?: string; input: string[]; identity?: string; dir?: string; delete?: boolean; quiet?: boolean }) => {
+      const client = apiClient();
+      // Everything local is checked before a sandbox exists, so a typo costs nothing.
+      const identity = resolveIdentity(opts.identity);
+      const source = sourceDirectory(opts.dir);
+      const input = inputMap(opts.input, opts.ref);
+      const say = (line: string) => {
+        if (!opts.quiet) note(line);
+      };
+      const startedAt = Date.now();
+      const timings: string[] = [];
+      const lap = (what: string, since: number) => timings.push(`${what} ${seconds(Date.now() - since)}`);
+      let createdId: string | null = null;
+
+      const code = await withInterrupt(async (signal) => {
+        let target: PinnedTarget | undefined;
+        try {
+          let id = opts.sandbox;
+          let t = Date.now();
+          if (!id) {
+            // Not abortable: once the server has answered, the id is needed to clean up.
+            const created = await client.post<SandboxView>("/sandboxes", { profile, input });
+            id = createdId = created.id;
+            say(`▸ creating ${id} from ${profile}…`);
+            const final = await followSandbox(client, id, { show: !opts.quiet, signal });
+            if (final.status !== "ready") {
+              throw new CliError("SANDBOX_FAILED", `Sandbox ${id} is ${final.status}${final.statusReason ? `: ${final.statusReason}` : ""}`, EXIT.FAILURE);
+            }
+            lap("create", t);
+          }
+          t = Date.now();
+          target = await pinnedTarget(client, id, identity, signal);
+          say(`▸ syncing ${source} → ${target.destination}:${target.workspace}`);
+          await syncDirectory(target, source, { deleteExtraneous: opts.delete ?? false, signal });
+          lap("sync", t);
+          t = Date.now();
+          say(`▸ running: ${shellCommand(command)}`);
+          const exit = await runRemoteCommand(target, command, { stdin: "ignore", signal });
+          lap("command", t);
+          say(`${exit === 0 ? OK_MARK : FAIL_MARK} exit ${exit}`);
+          return exit;
+        } finally {
+          await target?.close();
+          if (createdId && !opts.keep) {
+            const t = Date.now();
+            if (await destroyCreated(client, createdId, opts.quiet ?? false)) lap("destroy", t);
+          } else if (createdId) {
+            say(`▸ kept ${createdId}: sandboxer ssh ${createdId} / sandboxer destroy ${createdId}`);
+          }
+          say(`▸ total ${seconds(Date.now() - startedAt)}${timings.length ? ` (${timings.join(", ")})` : ""}`);
+        }
+      });
+      setExit(code);
+    });
+}

@@ -1,0 +1,299 @@
+// The OpenAPI 3.1 document of /api/v1, generated from the same zod schemas that validate requests
+// (lib/api/schemas.ts) and describe responses (lib/api/responses.ts). API_ROUTES is the one registry
+// of routes; the contract test checks that it and the route handlers under app/api/v1 agree in both
+// directions, and that real responses match the documented schemas.
+import { z } from "zod";
+
+import {
+  apiComponents,
+  connectionSchema,
+  errorSchema,
+  hostListSchema,
+  openApiDocumentSchema,
+  profileCheckSchema,
+  profileListSchema,
+  sandboxDetailSchema,
+  sandboxEventsSchema,
+  sandboxListSchema,
+  sandboxSchema,
+  whoAmISchema,
+} from "./responses";
+import {
+  createSandboxBody,
+  eventsQuery,
+  extendSandboxBody,
+  getSandboxQuery,
+  listSandboxesQuery,
+  profilePathParams,
+  sandboxPathParams,
+} from "./schemas";
+
+type HttpMethod = "get" | "post" | "delete";
+
+export interface ApiResponseSpec {
+  description: string;
+  /** A registered component (or several: exactly one matches). */
+  schema: z.ZodType | z.ZodType[];
+  /** Other media types the route can answer with, e.g. text/event-stream. */
+  alternatives?: Record<string, { description: string }>;
+}
+
+export interface ApiRouteSpec {
+  method: HttpMethod;
+  /** Relative to /api/v1, OpenAPI style: /sandboxes/{id}. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  /** No credentials needed. */
+  public?: boolean;
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  headers?: { name: string; description: string }[];
+  body?: z.ZodType;
+  /** The success status and what it returns. */
+  success: { status: number } & ApiResponseSpec;
+  /** Error statuses this route can answer with (all with the Error body); 401 is added unless public. */
+  errors: number[];
+}
+
+export const API_BASE_PATH = "/api/v1";
+
+export const API_ROUTES: readonly ApiRouteSpec[] = [
+  {
+    method: "get",
+    path: "/openapi.json",
+    operationId: "getOpenApiDocument",
+    summary: "This document",
+    public: true,
+    success: { status: 200, description: "The OpenAPI 3.1 document", schema: openApiDocumentSchema },
+    errors: [],
+  },
+  {
+    method: "get",
+    path: "/me",
+    operationId: "whoAmI",
+    summary: "Who the credentials belong to",
+    success: { status: 200, description: "The caller", schema: whoAmISchema },
+    errors: [],
+  },
+  {
+    method: "get",
+    path: "/profiles",
+    operationId: "listProfiles",
+    summary: "Every profile, usable or not (invalid ones carry their errors)",
+    success: { status: 200, description: "The profiles", schema: profileListSchema },
+    errors: [],
+  },
+  {
+    method: "post",
+    path: "/profiles/{id}/check",
+    operationId: "checkProfile",
+    summary: "Run the profile's extension check against each host it could use",
+    description: "Connects to the hosts (with a time limit) but creates nothing. `ok` is false when any requirement is not met.",
+    params: profilePathParams,
+    success: { status: 200, description: "One line per requirement and host", schema: profileCheckSchema },
+    errors: [404],
+  },
+  {
+    method: "get",
+    path: "/hosts",
+    operationId: "listHosts",
+    summary: "The build hosts with health, free space and load",
+    success: { status: 200, description: "The hosts", schema: hostListSchema },
+    errors: [],
+  },
+  {
+    method: "get",
+    path: "/sandboxes",
+    operationId: "listSandboxes",
+    summary: "The team's sandboxes, filtered and paginated like the overview",
+    query: listSandboxesQuery,
+    success: { status: 200, description: "One page", schema: sandboxListSchema },
+    errors: [400],
+  },
+  {
+    method: "post",
+    path: "/sandboxes",
+    operationId: "createSandbox",
+    summary: "Create a sandbox from a profile",
+    description: "Returns at once with status `queued`; follow `/sandboxes/{id}/events` until it is ready or failed.",
+    body: createSandboxBody,
+    success: { status: 202, description: "Queued", schema: sandboxSchema },
+    errors: [400, 404, 409],
+  },
+  {
+    method: "get",
+    path: "/sandboxes/{id}",
+    operationId: "getSandbox",
+    summary: "One sandbox",
+    params: sandboxPathParams,
+    query: getSandboxQuery,
+    success: { status: 200, description: "The sandbox (with ?detail=1: its detail)", schema: [sandboxSchema, sandboxDetailSchema] },
+    errors: [404],
+  },
+  {
+    method: "delete",
+    path: "/sandboxes/{id}",
+    operationId: "destroySandbox",
+    summary: "Destroy a sandbox (owner or admin)",
+    description: "Works from any state and is idempotent. Returns at once with status `destroying` (or `destroyed`).",
+    params: sandboxPathParams,
+    success: { status: 202, description: "Destroy queued", schema: sandboxSchema },
+    errors: [403, 404, 409],
+  },
+  {
+    method: "post",
+    path: "/sandboxes/{id}/extend",
+    operationId: "extendSandbox",
+    summary: "Move the expiry later (owner or admin), up to the profile's maximum",
+    params: sandboxPathParams,
+    body: extendSandboxBody,
+    success: { status: 200, description: "The sandbox with its new expiry", schema: sandboxSchema },
+    errors: [400, 403, 404, 409],
+  },
+  {
+    method: "get",
+    path: "/sandboxes/{id}/events",
+    operationId: "sandboxEvents",
+    summary: "The sandbox's log and state changes",
+    description:
+      "With `Accept: text/event-stream` (or ?format=sse): Server-Sent Events `log` and `state` with their ids, resumable " +
+      "with `Last-Event-ID`, then one `end` event carrying the sandbox once it is in a final state. Otherwise JSON for polling.",
+    params: sandboxPathParams,
+    query: eventsQuery,
+    headers: [{ name: "Last-Event-ID", description: "SSE: resume after this event id (takes precedence over ?after)" }],
+    success: {
+      status: 200,
+      description: "Events after ?after and the sandbox",
+      schema: sandboxEventsSchema,
+      alternatives: { "text/event-stream": { description: "`log`/`state` events (data: a SandboxEvent), then `end` (data: a Sandbox)" } },
+    },
+    errors: [400, 404],
+  },
+  {
+    method: "get",
+    path: "/sandboxes/{id}/connection",
+    operationId: "sandboxConnection",
+    summary: "How to reach a ready SSH sandbox: host, port, user, workspace and a known_hosts line for the pinned key",
+    description:
+      "409 NOT_CONNECTABLE when the sandbox is not ready or not on a build VM; 409 HOST_KEY_UNKNOWN when the server has no " +
+      "verified full host key to hand out. Private keys never leave the server: bring your own identity.",
+    params: sandboxPathParams,
+    success: { status: 200, description: "Connection details", schema: connectionSchema },
+    errors: [404, 409],
+  },
+];
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "The request is not valid (fieldErrors names each bad field)",
+  401: "No valid session or API token",
+  403: "Not allowed for this caller (owner or admin only)",
+  404: "Not found",
+  409: "Conflicts with the current state (see code)",
+  500: "Internal error (the server log has the details)",
+};
+
+const componentUri = (id: string) => `#/components/schemas/${id}`;
+
+/**
+ * Drops what zod emits for its own runtime checks but a reader does not need: the ±2^53 bounds of
+ * every integer and the long regular expression behind `format: date-time`.
+ */
+function tidy<T>(node: T): T {
+  if (Array.isArray(node)) return node.map(tidy) as T;
+  if (node === null || typeof node !== "object") return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    if ((k === "minimum" || k === "maximum") && Math.abs(v as number) === Number.MAX_SAFE_INTEGER) continue;
+    if (k === "pattern" && (node as Record<string, unknown>).format === "date-time") continue;
+    out[k] = tidy(v);
+  }
+  return out as T;
+}
+
+function ref(schema: z.ZodType): { $ref: string } {
+  const id = apiComponents.get(schema)?.id;
+  if (!id) throw new Error("an API response schema must be registered in apiComponents (lib/api/responses.ts)");
+  return { $ref: componentUri(id) };
+}
+
+function inputSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return tidy(rest);
+}
+
+function parameters(route: ApiRouteSpec): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const [where, obj] of [["path", route.params], ["query", route.query]] as const) {
+    for (const [name, field] of Object.entries(obj?.shape ?? {})) {
+      const f = field as z.ZodType;
+      const schema = inputSchema(f);
+      const description = typeof schema.description === "string" ? schema.description : undefined;
+      delete schema.description;
+      out.push({ name, in: where, required: where === "path" || !f.safeParse(undefined).success, ...(description ? { description } : {}), schema });
+    }
+  }
+  for (const h of route.headers ?? []) out.push({ name: h.name, in: "header", required: false, description: h.description, schema: { type: "string" } });
+  return out;
+}
+
+function operation(route: ApiRouteSpec): Record<string, unknown> {
+  const success = route.success;
+  const schemas = Array.isArray(success.schema) ? success.schema : [success.schema];
+  const content: Record<string, unknown> = {
+    "application/json": { schema: schemas.length === 1 ? ref(schemas[0]!) : { oneOf: schemas.map(ref) } },
+  };
+  for (const [type, alt] of Object.entries(success.alternatives ?? {})) content[type] = { schema: { type: "string", description: alt.description } };
+  const responses: Record<string, unknown> = { [String(success.status)]: { description: success.description, content } };
+  const errors = new Set([...route.errors, ...(route.public ? [] : [401]), 500]);
+  for (const status of [...errors].sort()) {
+    responses[String(status)] = { description: STATUS_TEXT[status] ?? "Error", content: { "application/json": { schema: ref(errorSchema) } } };
+  }
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    ...(route.public ? { security: [] } : {}),
+    parameters: parameters(route),
+    ...(route.body ? { requestBody: { required: true, content: { "application/json": { schema: inputSchema(route.body) } } } } : {}),
+    responses,
+  };
+}
+
+let cached: Record<string, unknown> | undefined;
+
+/** The OpenAPI 3.1 document (built once per process; it depends only on code). */
+export function openApiDocument(): Record<string, unknown> {
+  if (cached) return cached;
+  const { schemas } = z.toJSONSchema(apiComponents, { uri: componentUri }) as { schemas: Record<string, Record<string, unknown>> };
+  const components: Record<string, unknown> = {};
+  for (const [id, s] of Object.entries(schemas)) {
+    const { $schema: _s, $id: _i, ...rest } = s;
+    components[id] = tidy(rest);
+  }
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of API_ROUTES) (paths[route.path] ??= {})[route.method] = operation(route);
+  cached = {
+    openapi: "3.1.0",
+    jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
+    info: {
+      title: "sand-boxer API",
+      version: "1",
+      description:
+        "Self-service sandboxes for scripts, CI and the `sandboxer` CLI. Authenticate with `Authorization: Bearer sbx_…` " +
+        "(an API token from Settings → API tokens) or a session cookie. Errors are `{ code, message, details?, fieldErrors? }`.",
+    },
+    servers: [{ url: API_BASE_PATH }],
+    security: [{ bearerToken: [] }, { sessionCookie: [] }],
+    paths,
+    components: {
+      schemas: components,
+      securitySchemes: {
+        bearerToken: { type: "http", scheme: "bearer", bearerFormat: "sbx_…", description: "An API token" },
+        sessionCookie: { type: "apiKey", in: "cookie", name: "sandboxer.session_token", description: "The dashboard's session" },
+      },
+    },
+  };
+  return cached;
+}

@@ -1,0 +1,274 @@
+// Response shapes of the REST API, in zod: they generate the OpenAPI document's components
+// (lib/api/openapi.ts) and the contract tests validate real responses against them. Each schema is
+// tied to the TypeScript view the manager returns by a compile-time equality check at the bottom, so
+// a field added to a view without being documented here fails `tsc`. Objects are strict: a response
+// carrying an undocumented field fails the contract test too.
+import { z } from "zod";
+
+import type { Requirement, HandleSummary } from "../extensions/base";
+import type { ProfileInputSpec } from "../extensions/profile-inputs";
+import type { ConfigIssue } from "../extensions/yaml-config";
+import type { ErrorBody } from "../http-errors";
+import type { ConnectionView } from "../manager/connection";
+import type { ProfileCheckView } from "../manager/profile-check";
+import { SANDBOX_STATUSES } from "../manager/states";
+import type {
+  HostView,
+  PersonView,
+  ProfileView,
+  SandboxDetailView,
+  SandboxEventView,
+  SandboxListView,
+  SandboxView,
+} from "../manager/views";
+import type { WhoAmIView } from "../manager/whoami";
+
+/** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
+export const apiComponents = z.registry<{ id: string; description?: string }>();
+
+function component<T extends z.ZodType>(id: string, description: string, schema: T): T {
+  apiComponents.add(schema, { id, description });
+  return schema;
+}
+
+const timestamp = z.iso.datetime({ offset: true });
+
+export const errorSchema = component(
+  "Error",
+  "Every error: a stable code, a message a person can act on, and for validation failures the bad fields",
+  z.strictObject({
+    code: z.string().describe("e.g. VALIDATION_FAILED, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, QUOTA_EXCEEDED"),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+    fieldErrors: z.record(z.string(), z.array(z.string())).optional().describe("Field path → problems (400 only)"),
+  }),
+);
+
+export const sandboxStatusSchema = component("SandboxStatus", "Where a sandbox is in its lifecycle", z.enum(SANDBOX_STATUSES));
+
+export const personSchema = component("Person", "A user", z.strictObject({ id: z.string(), name: z.string(), email: z.string() }));
+
+export const handleSummarySchema = component(
+  "HandleSummary",
+  "The destroy handle in human terms: where the sandbox lives and exactly what a destroy removes",
+  z.strictObject({
+    target: z.string().describe('"host:port" or "this server"'),
+    address: z.string().optional(),
+    port: z.number().int().optional(),
+    user: z.string().optional(),
+    workspacePath: z.string().optional(),
+    hostKey: z.string().optional().describe("Pinned host key fingerprint, SHA256:…"),
+    sshCommand: z.string().optional(),
+    teardown: z.array(z.string()).describe("What a destroy removes, one line each"),
+  }),
+);
+
+export const sandboxSchema = component(
+  "Sandbox",
+  "A sandbox",
+  z.strictObject({
+    id: z.string(),
+    owner: personSchema,
+    profileId: z.string(),
+    profileTitle: z.string(),
+    extensionId: z.string(),
+    host: z.strictObject({ id: z.string(), title: z.string(), address: z.string(), port: z.number().int() }).nullable(),
+    status: sandboxStatusSchema,
+    statusReason: z.string().nullable(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    readyAt: timestamp.nullable(),
+    destroyedAt: timestamp.nullable(),
+    expiresAt: timestamp.nullable(),
+    maxExpiresAt: timestamp.nullable(),
+    handle: handleSummarySchema.nullable(),
+  }),
+);
+
+export const sandboxDetailSchema = component(
+  "SandboxDetail",
+  "A sandbox with its inputs, state timeline and queue position (?detail=1)",
+  sandboxSchema.extend({
+    input: z.record(z.string(), z.unknown()),
+    timeline: z.array(z.strictObject({ id: z.number().int(), at: timestamp, status: z.string(), message: z.string(), actor: z.string().nullable() })),
+    queue: z.strictObject({ position: z.number().int(), reason: z.string() }).nullable(),
+    canDestroy: z.boolean().optional(),
+    extendableMs: z.number().int().describe("How much longer the expiry can be moved, in ms"),
+  }),
+);
+
+export const sandboxListSchema = component(
+  "SandboxList",
+  "One page of sandboxes",
+  z.strictObject({
+    rows: z.array(sandboxSchema),
+    total: z.number().int(),
+    page: z.number().int(),
+    pageSize: z.number().int(),
+    pages: z.number().int(),
+    counts: z.partialRecord(sandboxStatusSchema, z.number().int()).describe("Sandboxes per status under the same filter, all statuses"),
+  }),
+);
+
+export const sandboxEventSchema = component(
+  "SandboxEvent",
+  "A log line or a state change of a sandbox",
+  z.strictObject({
+    id: z.number().int().describe("Increasing; the SSE event id (Last-Event-ID resumes after it)"),
+    type: z.enum(["log", "state"]),
+    level: z.string(),
+    message: z.string(),
+    at: timestamp,
+    status: z.string().optional().describe("The new status (state events)"),
+  }),
+);
+
+export const sandboxEventsSchema = component(
+  "SandboxEvents",
+  "Events after ?after=<id>, with the sandbox as it is now",
+  z.strictObject({ events: z.array(sandboxEventSchema), sandbox: sandboxSchema }),
+);
+
+const configIssueSchema = component(
+  "ConfigIssue",
+  "A problem in a configuration file",
+  z.strictObject({ file: z.string(), field: z.string(), line: z.number().int().optional(), message: z.string() }),
+);
+
+const profileInputSchema = component(
+  "ProfileInput",
+  "A value a person may set when creating a sandbox from the profile",
+  z.strictObject({
+    name: z.string(),
+    title: z.string(),
+    description: z.string(),
+    param: z.string(),
+    default: z.string().optional(),
+    required: z.boolean(),
+    pattern: z.string().optional(),
+    maxLength: z.number().int(),
+    placeholder: z.string().optional(),
+  }),
+);
+
+export const profileSchema = component(
+  "Profile",
+  "A profile (usable or not; an invalid one carries its errors)",
+  z.strictObject({
+    id: z.string(),
+    title: z.string(),
+    description: z.string(),
+    extension: z.string(),
+    target: z.string().nullable(),
+    ttl: z.string(),
+    maxTtl: z.string(),
+    runbook: z.string().nullable(),
+    tags: z.array(z.string()),
+    inputs: z.array(profileInputSchema),
+    source: z.string(),
+    usable: z.boolean(),
+    errors: z.array(configIssueSchema),
+  }),
+);
+
+export const profileListSchema = component("ProfileList", "Every profile", z.array(profileSchema));
+
+const requirementSchema = component(
+  "Requirement",
+  "One line of an extension's check",
+  z.strictObject({ name: z.string(), met: z.boolean(), reason: z.string() }),
+);
+
+export const profileCheckSchema = component(
+  "ProfileCheck",
+  "The extension's check() of a profile against each host it could use",
+  z.strictObject({
+    profileId: z.string(),
+    ok: z.boolean(),
+    errors: z.array(configIssueSchema),
+    targets: z.array(
+      z.strictObject({
+        host: z.strictObject({ id: z.string(), title: z.string(), address: z.string(), port: z.number().int(), health: z.string() }).nullable(),
+        requirements: z.array(requirementSchema),
+      }),
+    ),
+  }),
+);
+
+export const hostSchema = component(
+  "Host",
+  "A build host with its health and load",
+  z.strictObject({
+    id: z.string(),
+    title: z.string(),
+    address: z.string(),
+    port: z.number().int(),
+    user: z.string(),
+    hostKey: z.string(),
+    offeredHostKey: z.string().nullable(),
+    workspaceRoot: z.string(),
+    labels: z.array(z.string()),
+    capacity: z.number().int(),
+    sandboxes: z.number().int(),
+    tunnelPort: z.number().int().nullable(),
+    health: z.string().describe("unknown | healthy | unreachable | key_changed | disabled"),
+    healthDetail: z.string().nullable(),
+    freeBytes: z.number().nullable(),
+    checkedAt: timestamp.nullable(),
+    source: z.string(),
+  }),
+);
+
+export const hostListSchema = component("HostList", "Every build host", z.array(hostSchema));
+
+export const connectionSchema = component(
+  "Connection",
+  "How to reach a ready SSH sandbox with the host key the server verified (no private keys)",
+  z.strictObject({
+    sandboxId: z.string(),
+    hostId: z.string().nullable(),
+    host: z.string(),
+    port: z.number().int(),
+    user: z.string(),
+    workspacePath: z.string(),
+    hostKey: z.string().describe("Pinned fingerprint, SHA256:…"),
+    knownHostsLine: z.string().describe("[host]:port <type> <base64>, for a temporary UserKnownHostsFile"),
+  }),
+);
+
+export const whoAmISchema = component(
+  "WhoAmI",
+  "The caller",
+  z.strictObject({
+    id: z.string(),
+    email: z.string(),
+    name: z.string(),
+    role: z.enum(["admin", "member"]),
+    via: z.enum(["session", "token"]),
+    tokenName: z.string().nullable(),
+  }),
+);
+
+export const openApiDocumentSchema = component("OpenApiDocument", "This document (OpenAPI 3.1)", z.looseObject({ openapi: z.string() }));
+
+// ─── Drift checks: each schema's type must equal the view the manager returns ────────────────────
+
+type Equal<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type ResponseDriftChecks = [
+  Assert<Equal<z.infer<typeof errorSchema>, ErrorBody>>,
+  Assert<Equal<z.infer<typeof personSchema>, PersonView>>,
+  Assert<Equal<z.infer<typeof handleSummarySchema>, HandleSummary>>,
+  Assert<Equal<z.infer<typeof sandboxSchema>, SandboxView>>,
+  Assert<Equal<z.infer<typeof sandboxDetailSchema>, SandboxDetailView>>,
+  Assert<Equal<z.infer<typeof sandboxListSchema>, SandboxListView>>,
+  Assert<Equal<z.infer<typeof sandboxEventSchema>, SandboxEventView>>,
+  Assert<Equal<z.infer<typeof profileSchema>, ProfileView>>,
+  Assert<Equal<z.infer<typeof profileInputSchema>, ProfileInputSpec>>,
+  Assert<Equal<z.infer<typeof configIssueSchema>, ConfigIssue>>,
+  Assert<Equal<z.infer<typeof requirementSchema>, Requirement>>,
+  Assert<Equal<z.infer<typeof profileCheckSchema>, ProfileCheckView>>,
+  Assert<Equal<z.infer<typeof hostSchema>, HostView>>,
+  Assert<Equal<z.infer<typeof connectionSchema>, ConnectionView>>,
+  Assert<Equal<z.infer<typeof whoAmISchema>, WhoAmIView>>,
+];

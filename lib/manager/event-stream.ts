@@ -1,0 +1,84 @@
+// A sandbox's events as a live stream, for the API's Server-Sent Events: everything after a given
+// event id (so a client resumes with Last-Event-ID without gaps or repeats), then — once the sandbox
+// is in a final state — one `end` with the sandbox. New events wake the stream through the notifier;
+// a slow poll covers changes made by other processes.
+//
+// The worker writes a status before the state event that explains it, so a stream that ended the
+// moment it saw a final status could end without the line that says why ("→ failed: …"). Before
+// ending, the stream therefore waits (briefly, bounded) until the newest state event matches the status.
+import "server-only";
+
+import type { Manager } from "./manager";
+import { isTransient } from "./states";
+import type { SandboxEventView, SandboxView } from "./views";
+
+export type StreamItem = { kind: "event"; event: SandboxEventView } | { kind: "keepalive" } | { kind: "end"; sandbox: SandboxView };
+
+const BATCH = 500;
+
+export async function* sandboxEventStream(
+  m: Manager,
+  id: string,
+  opts: { after: number; signal: AbortSignal; pollMs?: number; keepaliveMs?: number; settleMs?: number },
+): AsyncGenerator<StreamItem> {
+  const pollMs = opts.pollMs ?? 1_000;
+  const keepaliveMs = opts.keepaliveMs ?? 15_000;
+  const settleMs = opts.settleMs ?? 2_000;
+  let last = opts.after;
+  let wake: (() => void) | null = null;
+  const unsubscribe = m.notifier.onSandboxChanged(id, () => wake?.());
+  const onAbort = () => wake?.();
+  opts.signal.addEventListener("abort", onAbort);
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    }).finally(() => {
+      wake = null;
+    });
+
+  try {
+    let lastSent = Date.now();
+    while (!opts.signal.aborted) {
+      const events = await m.sandboxEvents(id, last, BATCH);
+      for (const event of events) {
+        last = event.id;
+        yield { kind: "event", event };
+      }
+      if (events.length > 0) lastSent = Date.now();
+      if (events.length === BATCH) continue; // more waiting: no pause
+      const current = await m.getSandbox(id);
+      if (!isTransient(current.status)) {
+        const deadline = Date.now() + settleMs;
+        while ((await latestStateStatus(m, id)) !== current.status && Date.now() < deadline && !opts.signal.aborted) await pause(50);
+        // Anything logged between the reads above and now goes out before the end.
+        for (let tail = await m.sandboxEvents(id, last, BATCH); tail.length > 0; tail = await m.sandboxEvents(id, last, BATCH)) {
+          for (const event of tail) {
+            last = event.id;
+            yield { kind: "event", event };
+          }
+        }
+        const final = await m.getSandbox(id);
+        yield { kind: "end", sandbox: isTransient(final.status) ? current : final };
+        return;
+      }
+      if (Date.now() - lastSent > keepaliveMs) {
+        yield { kind: "keepalive" };
+        lastSent = Date.now();
+      }
+      await pause(pollMs);
+    }
+  } finally {
+    unsubscribe();
+    opts.signal.removeEventListener("abort", onAbort);
+  }
+}
+
+async function latestStateStatus(m: Manager, id: string): Promise<string | null> {
+  const row = await m.db.event.findFirst({ where: { sandboxId: id, type: "state" }, orderBy: { id: "desc" }, select: { data: true } });
+  const status = (row?.data as { status?: unknown } | null)?.status;
+  return typeof status === "string" ? status : null;
+}

@@ -1,0 +1,324 @@
+// The REST API against its OpenAPI document, over real HTTP on the built app (SQLite) with a real
+// build VM: the document and the route handlers under app/api/v1 agree in both directions, every
+// documented route answers (with auth) with its documented status, the main responses validate
+// against the documented zod schemas, errors have the documented shape and statuses, and the event
+// stream resumes with Last-Event-ID delivering only later events.
+import fs from "node:fs";
+import path from "node:path";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { z } from "zod";
+
+import { SseParser } from "@/cli/sse";
+import { API_BASE_PATH, openApiDocument } from "@/lib/api/openapi";
+import {
+  connectionSchema,
+  errorSchema,
+  hostListSchema,
+  openApiDocumentSchema,
+  profileCheckSchema,
+  profileListSchema,
+  sandboxDetailSchema,
+  sandboxEventsSchema,
+  sandboxListSchema,
+  sandboxSchema,
+  whoAmISchema,
+} from "@/lib/api/responses";
+import { createToken } from "@/lib/auth/tokens";
+
+import { REPO_ROOT, signUp, startAppServer, type AppServer } from "../support/app-server";
+import { startLoopbackVms } from "../support/cli-harness";
+import { stopBuildVms, type BuildVms } from "../support/build-vms";
+import { createTestDatabase, type TestDatabase } from "../support/databases";
+import { writeConfigDir } from "../support/manager-harness";
+
+type Doc = { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+
+/** Every route handler under app/api/v1 with the methods it exports, as OpenAPI paths. */
+function v1RouteHandlers(): { file: string; path: string; methods: string[] }[] {
+  const root = path.join(REPO_ROOT, "app", "api", "v1");
+  const out: { file: string; path: string; methods: string[] }[] = [];
+  const walk = (dir: string) => {
+    for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, d.name);
+      if (d.isDirectory()) walk(full);
+      else if (d.name === "route.ts") {
+        const text = fs.readFileSync(full, "utf8");
+        const methods = [...text.matchAll(/export (?:const|async function) (GET|POST|PUT|PATCH|DELETE)\b/g)].map((m) => m[1]!.toLowerCase());
+        const rel = path.relative(root, path.dirname(full)).split(path.sep).filter(Boolean);
+        out.push({ file: path.relative(REPO_ROOT, full), path: `/${rel.map((s) => s.replace(/^\[(\w+)\]$/, "{$1}")).join("/")}`, methods });
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+describe("REST API contract (OpenAPI 3.1 from zod)", () => {
+  let vms: BuildVms;
+  let database: TestDatabase;
+  let server: AppServer;
+  let configDir: string;
+  let alice: string;
+  let bob: string;
+  let doc: Doc;
+  /** A ready SSH sandbox of alice's. */
+  let vmId: string;
+  let localId: string;
+
+  async function api(method: string, url: string, opts: { token?: string | null; body?: unknown; headers?: Record<string, string> } = {}) {
+    const token = opts.token === undefined ? alice : opts.token;
+    const res = await fetch(`${server.url}${API_BASE_PATH}${url}`, {
+      method,
+      headers: {
+        accept: "application/json",
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
+        ...opts.headers,
+      },
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    });
+    const text = await res.text();
+    let json: unknown = undefined;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // SSE or empty
+    }
+    return { status: res.status, json, text, headers: res.headers };
+  }
+
+  /** The response's status is one the document lists for this route, and its body matches `schema`. */
+  function expectDocumented<S extends z.ZodType>(method: string, route: string, res: { status: number; json: unknown }, schema: S): z.output<S> {
+    const op = doc.paths[route]?.[method];
+    expect(op, `${method} ${route} is documented`).toBeDefined();
+    expect(Object.keys(op!.responses), `${method} ${route} documents ${res.status}`).toContain(String(res.status));
+    const parsed = schema.safeParse(res.json);
+    expect(parsed.success, `${method} ${route} ${res.status}: ${JSON.stringify(parsed.error?.issues)}\n${JSON.stringify(res.json).slice(0, 500)}`).toBe(true);
+    return parsed.data as z.output<S>;
+  }
+
+  async function waitSettled(id: string): Promise<string> {
+    for (let i = 0; i < 200; i++) {
+      const s = (await api("GET", `/sandboxes/${id}`)).json as { status: string };
+      if (!["queued", "creating", "destroying"].includes(s.status)) return s.status;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${id} did not settle`);
+  }
+
+  async function createSettled(profile: string, token = alice): Promise<string> {
+    const res = await api("POST", "/sandboxes", { body: { profile }, token });
+    expect(res.status, res.text).toBe(202);
+    const id = (res.json as { id: string }).id;
+    await waitSettled(id);
+    return id;
+  }
+
+  beforeAll(async () => {
+    vms = await startLoopbackVms();
+    database = await createTestDatabase("sqlite");
+    configDir = writeConfigDir({
+      includeRepoManifests: true,
+      manifests: [],
+      profiles: {
+        vm: { extension: "ext.vm-packer", params: { host: "host-vm1" } },
+        local: { extension: "ext.local", params: { seed: null } },
+      },
+    });
+    const vm = vms.vm("vm1");
+    fs.writeFileSync(
+      path.join(configDir, "hosts.yaml"),
+      `apiVersion: sandboxer.dev/v1\nhosts:\n  - id: host-vm1\n    address: ${vm.host}\n    port: ${vm.port}\n    user: ${vm.user}\n    hostKey: ${vm.hostKeyFingerprint}\n    workspaceRoot: ${vm.workspaceRoot}\n    capacity: 50\n`,
+    );
+    server = await startAppServer({
+      env: {
+        DATABASE_URL: database.config.url,
+        SANDBOXER_CONFIG_DIR: configDir,
+        SANDBOXER_SSH_IDENTITY: vms.identityFile,
+        SANDBOXER_LOCAL_WORKSPACE_ROOT: path.join(configDir, "workspaces"),
+        SANDBOXER_QUOTA_ACTIVE: "0",
+      },
+    });
+    await signUp(server.url, "admin@contract.test");
+    await signUp(server.url, "alice@contract.test");
+    await signUp(server.url, "bob@contract.test");
+    const user = (email: string) => database.db.user.findUniqueOrThrow({ where: { email } });
+    alice = (await createToken(database.db, (await user("alice@contract.test")).id, "contract")).token;
+    bob = (await createToken(database.db, (await user("bob@contract.test")).id, "contract")).token;
+    const res = await fetch(`${server.url}${API_BASE_PATH}/openapi.json`);
+    expect(res.status).toBe(200);
+    doc = (await res.json()) as Doc;
+    vmId = await createSettled("profile.vm");
+    localId = await createSettled("profile.local");
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    await database?.drop();
+    if (vms) await stopBuildVms(vms);
+    if (configDir) fs.rmSync(configDir, { recursive: true, force: true });
+  });
+
+  it("serves the generated OpenAPI 3.1 document publicly", async () => {
+    expect(openApiDocumentSchema.parse(doc).openapi).toBe("3.1.0");
+    expect(doc).toEqual(JSON.parse(JSON.stringify(openApiDocument())));
+  });
+
+  it("every app/api/v1 route handler is documented, and every documented route has a handler", () => {
+    const handlers = v1RouteHandlers();
+    expect(handlers.length).toBeGreaterThanOrEqual(9);
+    const fromFiles = handlers.flatMap((h) => h.methods.map((m) => `${m} ${h.path}`)).sort();
+    const fromDoc = Object.entries(doc.paths)
+      .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`))
+      .sort();
+    expect(fromDoc).toEqual(fromFiles);
+  });
+
+  it("every documented route exists on the server and answers its success status with auth", async () => {
+    const doomed = await createSettled("profile.local");
+    const bodies: Record<string, unknown> = { "post /sandboxes": { profile: "profile.local" }, "post /sandboxes/{id}/extend": { by: "1h" }, "post /profiles/{id}/check": {} };
+    for (const [route, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const id = route.startsWith("/profiles/") ? "profile.local" : method === "delete" ? doomed : vmId;
+        const res = await api(method.toUpperCase(), route.replace("{id}", id), { body: bodies[`${method} ${route}`] });
+        const success = Object.keys(op.responses).find((s) => s.startsWith("2"));
+        expect(res.status, `${method.toUpperCase()} ${route}: ${res.text.slice(0, 300)}`).toBe(Number(success));
+      }
+    }
+  });
+
+  it("the main responses validate against the documented schemas", async () => {
+    expectDocumented("get", "/me", await api("GET", "/me"), whoAmISchema);
+    const profiles = expectDocumented("get", "/profiles", await api("GET", "/profiles"), profileListSchema);
+    expect(profiles.map((p) => p.id)).toEqual(expect.arrayContaining(["profile.vm", "profile.local"]));
+    const hosts = expectDocumented("get", "/hosts", await api("GET", "/hosts"), hostListSchema);
+    expect(hosts[0]?.hostKey).toBe(vms.vm("vm1").hostKeyFingerprint);
+    const list = expectDocumented("get", "/sandboxes", await api("GET", "/sandboxes?mine=1&pageSize=200"), sandboxListSchema);
+    expect(list.rows.map((s) => s.id)).toContain(vmId);
+    expectDocumented("get", "/sandboxes/{id}", await api("GET", `/sandboxes/${vmId}`), sandboxSchema);
+    const detail = expectDocumented("get", "/sandboxes/{id}", await api("GET", `/sandboxes/${vmId}?detail=1`), sandboxDetailSchema);
+    expect(detail.timeline.at(-1)?.status).toBe("ready");
+    const events = expectDocumented("get", "/sandboxes/{id}/events", await api("GET", `/sandboxes/${vmId}/events?format=json`), sandboxEventsSchema);
+    expect(events.events.length).toBeGreaterThan(2);
+    expectDocumented("post", "/sandboxes/{id}/extend", await api("POST", `/sandboxes/${vmId}/extend`, { body: { by: "30m" } }), sandboxSchema);
+    const check = expectDocumented("post", "/profiles/{id}/check", await api("POST", "/profiles/profile.vm/check", { body: {} }), profileCheckSchema);
+    expect(check).toMatchObject({ ok: true, targets: [{ host: { id: "host-vm1" } }] });
+    const conn = expectDocumented("get", "/sandboxes/{id}/connection", await api("GET", `/sandboxes/${vmId}/connection`), connectionSchema);
+    const vm = vms.vm("vm1");
+    expect(conn).toEqual({
+      sandboxId: vmId,
+      hostId: "host-vm1",
+      host: vm.host,
+      port: vm.port,
+      user: vm.user,
+      workspacePath: path.join(vm.workspaceRoot, `sbx-${vmId}`),
+      hostKey: vm.hostKeyFingerprint,
+      knownHostsLine: `[${vm.host}]:${vm.port} ${vm.hostPublicKeyLine}`,
+    });
+    expect(JSON.stringify(conn)).not.toMatch(/PRIVATE KEY/);
+    const created = expectDocumented("post", "/sandboxes", await api("POST", "/sandboxes", { body: { profile: "profile.local" } }), sandboxSchema);
+    await waitSettled(created.id);
+    expectDocumented("delete", "/sandboxes/{id}", await api("DELETE", `/sandboxes/${created.id}`), sandboxSchema);
+  });
+
+  it("errors have the documented shape and status: 400 with fieldErrors, 401, 403, 404, 409", async () => {
+    const bad = expectDocumented("post", "/sandboxes", await api("POST", "/sandboxes", { body: { profile: "", extra: 1 } }), errorSchema);
+    expect(bad.code).toBe("VALIDATION_FAILED");
+    expect(Object.keys(bad.fieldErrors ?? {}).sort()).toEqual(["extra", "profile"]);
+    const page = expectDocumented("get", "/sandboxes", await api("GET", "/sandboxes?pageSize=9999&status=nope"), errorSchema);
+    expect(Object.keys(page.fieldErrors ?? {}).sort()).toEqual(["pageSize", "status.0"]);
+    const by = expectDocumented("post", "/sandboxes/{id}/extend", await api("POST", `/sandboxes/${vmId}/extend`, { body: { by: "soon" } }), errorSchema);
+    expect(by.fieldErrors?.by).toEqual(["a duration such as 2h or 30m"]);
+
+    const anonymous = await api("GET", "/sandboxes", { token: null });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("www-authenticate")).toContain("Bearer");
+    expect(expectDocumented("get", "/sandboxes", anonymous, errorSchema).code).toBe("UNAUTHENTICATED");
+    expect(expectDocumented("get", "/me", await api("GET", "/me", { token: "sbx_revoked-or-made-up" }), errorSchema).code).toBe("UNAUTHENTICATED");
+
+    expect(expectDocumented("delete", "/sandboxes/{id}", await api("DELETE", `/sandboxes/${vmId}`, { token: bob }), errorSchema).code).toBe("FORBIDDEN");
+    expect(expectDocumented("post", "/sandboxes/{id}/extend", await api("POST", `/sandboxes/${vmId}/extend`, { token: bob, body: { by: "1h" } }), errorSchema).code).toBe("FORBIDDEN");
+
+    const missing = expectDocumented("get", "/sandboxes/{id}", await api("GET", "/sandboxes/zzzzzzzzzzzz"), errorSchema);
+    expect(missing).toEqual({ code: "NOT_FOUND", message: 'Sandbox "zzzzzzzzzzzz" was not found', details: { what: "Sandbox", id: "zzzzzzzzzzzz" } });
+    expect(expectDocumented("post", "/profiles/{id}/check", await api("POST", "/profiles/profile.nope/check", { body: {} }), errorSchema).code).toBe("NOT_FOUND");
+    expect(expectDocumented("post", "/sandboxes", await api("POST", "/sandboxes", { body: { profile: "profile.nope" } }), errorSchema).code).toBe("NOT_FOUND");
+
+    await api("POST", `/sandboxes/${vmId}/extend`, { body: { by: "1000d" } });
+    const atMax = await api("POST", `/sandboxes/${vmId}/extend`, { body: { by: "1h" } });
+    expect(atMax.status).toBe(409);
+    expect(expectDocumented("post", "/sandboxes/{id}/extend", atMax, errorSchema).code).toBe("AT_MAX_TTL");
+    const local = await api("GET", `/sandboxes/${localId}/connection`);
+    expect(local.status).toBe(409);
+    expect(expectDocumented("get", "/sandboxes/{id}/connection", local, errorSchema).code).toBe("NOT_CONNECTABLE");
+    // The registry has not (or no longer) seen the full key: no known_hosts line to hand out.
+    const saved = await database.db.buildHost.findUniqueOrThrow({ where: { id: "host-vm1" } });
+    await database.db.buildHost.update({ where: { id: "host-vm1" }, data: { hostPublicKey: null } });
+    try {
+      const unknown = await api("GET", `/sandboxes/${vmId}/connection`);
+      expect(unknown.status).toBe(409);
+      expect(expectDocumented("get", "/sandboxes/{id}/connection", unknown, errorSchema)).toMatchObject({ code: "HOST_KEY_UNKNOWN", details: { pinned: vms.vm("vm1").hostKeyFingerprint } });
+      // A stored key that is not the pinned one is never handed out either.
+      await database.db.buildHost.update({ where: { id: "host-vm1" }, data: { hostPublicKey: vms.vm("vm2").hostPublicKeyLine } });
+      const wrong = await api("GET", `/sandboxes/${vmId}/connection`);
+      expect(wrong.status).toBe(409);
+      expect((wrong.json as { code: string; message: string }).message).toContain("is not the pinned");
+    } finally {
+      await database.db.buildHost.update({ where: { id: "host-vm1" }, data: { hostPublicKey: saved.hostPublicKey } });
+    }
+  });
+
+  /** Reads an event stream until `end` (or `stopAfter` events), returning the ids seen. */
+  async function readStream(id: string, opts: { lastEventId?: number; after?: number; stopAfter?: number } = {}): Promise<{ ids: number[]; end: { status: string } | null }> {
+    const controller = new AbortController();
+    const res = await fetch(`${server.url}${API_BASE_PATH}/sandboxes/${id}/events${opts.after !== undefined ? `?after=${opts.after}` : ""}`, {
+      headers: { accept: "text/event-stream", authorization: `Bearer ${alice}`, ...(opts.lastEventId !== undefined ? { "last-event-id": String(opts.lastEventId) } : {}) },
+      signal: controller.signal,
+    });
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const reader = res.body!.getReader();
+    const parser = new SseParser();
+    const decoder = new TextDecoder();
+    const ids: number[] = [];
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return { ids, end: null };
+        for (const msg of parser.push(decoder.decode(value, { stream: true }))) {
+          if (msg.event === "end") return { ids, end: JSON.parse(msg.data) as { status: string } };
+          if (msg.event === "log" || msg.event === "state") {
+            expect(Number(msg.id)).toBe((JSON.parse(msg.data) as { id: number }).id);
+            ids.push(Number(msg.id));
+            if (opts.stopAfter && ids.length >= opts.stopAfter) return { ids, end: null };
+          }
+        }
+      }
+    } finally {
+      controller.abort();
+    }
+  }
+
+  it("SSE: Last-Event-ID resumes after that event, taking precedence over ?after", async () => {
+    const all = ((await api("GET", `/sandboxes/${vmId}/events?format=json`)).json as { events: { id: number }[] }).events.map((e) => e.id);
+    const full = await readStream(vmId);
+    expect(full.ids).toEqual(all);
+    expect(full.end?.status).toBe("ready");
+    const resumed = await readStream(vmId, { lastEventId: all[1]! });
+    expect(resumed.ids).toEqual(all.slice(2));
+    expect(resumed.end?.status).toBe("ready");
+    expect((await readStream(vmId, { after: all[0]! })).ids).toEqual(all.slice(1));
+    expect((await readStream(vmId, { after: 0, lastEventId: all.at(-1)! })).ids).toEqual([]);
+  });
+
+  it("SSE: a stream cut during a create and resumed with Last-Event-ID misses nothing and repeats nothing", async () => {
+    const res = await api("POST", "/sandboxes", { body: { profile: "profile.vm" } });
+    const id = (res.json as { id: string }).id;
+    const first = await readStream(id, { stopAfter: 1 });
+    expect(first.ids).toHaveLength(1);
+    const rest = await readStream(id, { lastEventId: first.ids.at(-1)! });
+    expect(rest.end?.status).toBe("ready");
+    const all = ((await api("GET", `/sandboxes/${id}/events?format=json`)).json as { events: { id: number }[] }).events.map((e) => e.id);
+    expect([...first.ids, ...rest.ids]).toEqual(all);
+  });
+});
