@@ -112,19 +112,20 @@ export async function isCancelRequested(db: Db, id: string): Promise<boolean> {
 }
 
 /**
- * Ends an operation held by `owner` and releases its sandbox lock. `extra` may carry other writes that
- * must happen atomically with it (the sandbox's new state, events).
+ * Ends an operation held by `owner` and releases its sandbox lock, in one transaction. `then` runs
+ * inside it only if the operation was still ours (the sandbox's new state, events): a worker that
+ * lost its lease writes nothing.
  */
 export async function finishOperation(
   db: Db,
   op: OperationRow,
   owner: string,
   result: { state: Extract<OperationState, "succeeded" | "failed" | "cancelled">; errorCode?: string; error?: string },
-  extra: Prisma.PrismaPromise<unknown>[] = [],
+  then?: (tx: Prisma.TransactionClient) => Promise<void>,
 ): Promise<boolean> {
   const now = new Date();
-  const [r] = await db.$transaction([
-    db.operation.updateMany({
+  return db.$transaction(async (tx) => {
+    const r = await tx.operation.updateMany({
       where: { id: op.id, leaseOwner: owner, state: "running" },
       data: {
         state: result.state,
@@ -133,13 +134,14 @@ export async function finishOperation(
         finishedAt: now,
         leaseExpiresAt: null,
       },
-    }),
-    ...extra,
-    ...(op.sandboxId
-      ? [db.sandbox.updateMany({ where: { id: op.sandboxId, lockOperationId: op.id }, data: { lockOperationId: null, lockExpiresAt: null } })]
-      : []),
-  ]);
-  return (r as Prisma.BatchPayload).count === 1;
+    });
+    if (r.count !== 1) return false;
+    if (then) await then(tx);
+    if (op.sandboxId) {
+      await tx.sandbox.updateMany({ where: { id: op.sandboxId, lockOperationId: op.id }, data: { lockOperationId: null, lockExpiresAt: null } });
+    }
+    return true;
+  });
 }
 
 /** Puts a held operation back in the queue (e.g. waiting for host capacity) without counting an attempt. */

@@ -27,7 +27,6 @@ export interface ConnectionView {
 }
 
 /** The conflict codes `sandboxConnection` throws (the API answers them with 409). */
-export const CONNECTION_CONFLICT_CODES = ["NOT_CONNECTABLE", "HOST_KEY_UNKNOWN"] as const;
 
 // Extensions built on the shared remote handle may add fields of their own (compose-ssh will), so the
 // shape is read leniently here; the extension's own strict schema guards create and destroy.

@@ -15,7 +15,9 @@ export type HostPick =
   | { kind: "wait"; reason: string };
 
 function describeUnhealthy(h: HostRow): string {
-  if (h.health === "key_changed") return `${h.title}: host key changed (an admin must pin the new key)`;
+  if (h.health === "key_changed") {
+    return `${h.title}: host key changed — pinned ${h.hostKey}, offered ${h.offeredHostKey ?? "unknown"} (an admin must verify and pin the new key)`;
+  }
   if (h.health === "disabled") return `${h.title}: disabled by an admin`;
   return `${h.title}: unreachable${h.healthDetail ? ` (${h.healthDetail})` : ""}`;
 }

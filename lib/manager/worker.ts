@@ -214,8 +214,26 @@ export class Worker {
     }
   }
 
-  private stateEvent(sandboxId: string, status: SandboxStatus, message: string, level: "info" | "error" = "info") {
-    return this.m.db.event.create(eventCreate({ sandboxId, type: "state", level, message, data: { status } }));
+  /**
+   * Moves the sandbox (if it is still in `from` and locked by `op`) and records the state event in the
+   * same transaction: a reader never sees a status without the event that explains it.
+   */
+  private async move(
+    op: OperationRow,
+    from: readonly SandboxStatus[],
+    to: SandboxStatus,
+    data: Parameters<typeof transitionSandbox>[4],
+    message: string,
+    level: "info" | "error" = "info",
+  ): Promise<boolean> {
+    const sandboxId = op.sandboxId!;
+    const moved = await this.m.db.$transaction(async (tx) => {
+      if (!(await transitionSandbox(tx, sandboxId, from, to, data, op.id))) return false;
+      await tx.event.create(eventCreate({ sandboxId, type: "state", level, message, data: { status: to } }));
+      return true;
+    });
+    if (moved) this.m.notifier.sandboxChanged(sandboxId);
+    return moved;
   }
 
   // ─── create ────────────────────────────────────────────────────────────────────────────────────
@@ -304,13 +322,11 @@ export class Worker {
     }
 
     if (sandbox.status === "queued") {
-      const moved = await transitionSandbox(m.db, sandboxId, ["queued"], "creating", { statusReason: null }, op.id);
+      const moved = await this.move(op, ["queued"], "creating", { statusReason: null }, host ? `Creating on ${host.title} (${host.address}:${host.port})` : "Creating");
       if (!moved) {
         await finishOperation(m.db, op, this.id, { state: "cancelled", error: "Sandbox left the queue (destroy requested)" });
         return;
       }
-      await this.stateEvent(sandboxId, "creating", host ? `Creating on ${host.title} (${host.address}:${host.port})` : "Creating");
-      m.notifier.sandboxChanged(sandboxId);
     }
 
     let lastHandle: unknown = sandbox.status === "creating" ? null : sandbox.handle;
@@ -333,8 +349,7 @@ export class Worker {
       writer.log(`Ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       await writer.flush();
       await m.db.sandbox.updateMany({ where: { id: sandboxId, lockOperationId: op.id }, data: { handle: parsed as object } });
-      const ready = await transitionSandbox(m.db, sandboxId, ["creating"], "ready", { readyAt: new Date(), statusReason: null }, op.id);
-      if (ready) await this.stateEvent(sandboxId, "ready", "Ready");
+      const ready = await this.move(op, ["creating"], "ready", { readyAt: new Date(), statusReason: null }, "Ready");
       await finishOperation(m.db, op, this.id, { state: ready ? "succeeded" : "cancelled", error: ready ? undefined : "Destroy requested during create" });
       log.info({ ms: Date.now() - started }, ready ? "sandbox ready" : "create finished after destroy was requested");
     } catch (e) {
@@ -379,9 +394,8 @@ export class Worker {
     const m = this.m;
     const sandboxId = op.sandboxId!;
     await writer.flush();
-    const moved = await transitionSandbox(m.db, sandboxId, [from], "failed", { statusReason: reason }, op.id);
+    const moved = await this.move(op, [from], "failed", { statusReason: reason }, `Failed: ${reason}`, "error");
     if (moved) {
-      await this.stateEvent(sandboxId, "failed", `Failed: ${reason}`, "error");
       await m.audit(SYSTEM_ACTOR, "sandbox.create", sandboxId, "failed", `Create of ${sandboxId} failed: ${reason}`);
     }
     await finishOperation(m.db, op, this.id, { state: "failed", errorCode: code, error: reason });
@@ -432,8 +446,7 @@ export class Worker {
     const fail = async (reason: string, code: string) => {
       writer.log(`Destroy failed: ${reason}`, "error");
       await writer.flush();
-      const moved = await transitionSandbox(m.db, sandboxId, ["destroying"], "destroy_failed", { statusReason: reason }, op.id);
-      if (moved) await this.stateEvent(sandboxId, "destroy_failed", `Destroy failed: ${reason}`, "error");
+      await this.move(op, ["destroying"], "destroy_failed", { statusReason: reason }, `Destroy failed: ${reason}`, "error");
       await m.db.event.create(
         eventCreate({ type: "audit", action: "sandbox.teardown", target: sandboxId, result: "failed", message: `Teardown of ${sandboxId} failed: ${reason}`, actorId: op.actorId, actorLabel }),
       );
@@ -476,13 +489,10 @@ export class Worker {
     }
     writer.log(detail);
     await writer.flush();
-    const done = await finishOperation(m.db, op, this.id, { state: "succeeded" }, [
-      m.db.sandbox.updateMany({
-        where: { id: sandboxId, status: "destroying", lockOperationId: op.id },
-        data: { status: "destroyed", destroyedAt: new Date(), statusReason: detail },
-      }),
-      this.stateEvent(sandboxId, "destroyed", "Destroyed"),
-      m.db.event.create(
+    const done = await finishOperation(m.db, op, this.id, { state: "succeeded" }, async (tx) => {
+      if (!(await transitionSandbox(tx, sandboxId, ["destroying"], "destroyed", { destroyedAt: new Date(), statusReason: detail }, op.id))) return;
+      await tx.event.create(eventCreate({ sandboxId, type: "state", message: "Destroyed", data: { status: "destroyed" } }));
+      await tx.event.create(
         eventCreate({
           type: "audit",
           action: "sandbox.teardown",
@@ -493,8 +503,8 @@ export class Worker {
           actorLabel,
           data: { teardown },
         }),
-      ),
-    ]);
+      );
+    });
     if (!done) log.warn("destroy finished but the lease was lost; the new owner records the result");
     else log.info({ detail }, "sandbox destroyed");
   }

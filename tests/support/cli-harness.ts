@@ -188,6 +188,8 @@ export async function startCliWorld(opts: { provider?: TestProvider; profiles?: 
       SANDBOXER_SSH_IDENTITY: vms.identityFile,
       SANDBOXER_LOCAL_WORKSPACE_ROOT: path.join(configDir, "workspaces"),
       SANDBOXER_QUOTA_ACTIVE: "0",
+      // Hosts found down or with a changed key make creates wait; in tests they give up quickly.
+      SANDBOXER_QUEUE_TIMEOUT: "3s",
     },
   });
   await signUp(server.url, `admin-${process.pid}@cli.test`);

@@ -30,7 +30,13 @@ export async function startStandardVms(): Promise<BuildVms> {
   ];
   const specs = [];
   for (const w of want) specs.push((await portFree(w.address, w.port)) ? w : { name: w.name, address: w.address });
-  return startBuildVms({ vms: specs });
+  try {
+    return await startBuildVms({ vms: specs });
+  } catch (e) {
+    // A parallel run took a standard port between our check and sshd's bind: use free ports.
+    if (!specs.some((s) => "port" in s)) throw e;
+    return startBuildVms({ vms: want.map((w) => ({ name: w.name, address: w.address })) });
+  }
 }
 
 export function hostEntryFor(vm: BuildVm, extra: Partial<HostEntry> = {}): HostEntry {
