@@ -6,7 +6,6 @@
 // then the guarded removal of that workspace; the host and other projects are never touched.
 import "server-only";
 
-import path from "node:path";
 
 import { z } from "zod";
 
@@ -15,14 +14,12 @@ import {
   createRemoteWorkspace,
   describeTarget,
   lineSplitter,
-  listRemoteWorkspaces,
   remoteFreeSpace,
   remoteWorkspaceState,
   removeRemoteWorkspace,
   rsyncToRemote,
   shellCommand,
   validateRemotePath,
-  validateWorkspaceRoot,
   type ExecResult,
   type LineSplitter,
   type SshConfig,
@@ -45,8 +42,13 @@ import {
   type WorkspaceListing,
 } from "../base";
 import {
+  checkHostSelection,
   describeRemoteHandle,
   guardedWorkspacePath,
+  hostRequirementOf,
+  hostSelectionShape,
+  listHostWorkspaces,
+  localRepositorySchema,
   rememberVerifiedKey,
   remoteHandleFor,
   remoteHandleShape,
@@ -134,36 +136,14 @@ const secondsSchema = (min: number, fallback: number) => z.number().int().min(mi
 
 export const composeSshParamsSchema = z
   .strictObject({
-    /** A registered host's id (hosts.yaml), or… */
-    host: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).nullable().default(null),
-    /** …a label: the least-loaded healthy host with it, respecting capacity. */
-    hostLabel: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).nullable().default(null),
-    /** Overrides the host's workspace root (hosts.yaml, default /build). */
-    workspaceRoot: z
-      .string()
-      .refine((r) => {
-        try {
-          validateWorkspaceRoot(r);
-          return true;
-        } catch {
-          return false;
-        }
-      }, { error: "must be an absolute, normalised directory other than /" })
-      .nullable()
-      .default(null),
+    ...hostSelectionShape,
     /** Compose files given by the profile, written into the workspace and passed with `-f` in this order. */
     composeFiles: z
       .array(z.strictObject({ name: inlineName, content: z.string().min(1).max(MAX_COMPOSE_FILE_BYTES) }))
       .max(MAX_COMPOSE_FILES)
       .default([]),
     /** A checkout on the sand-boxer server, rsynced into the workspace (.gitignore respected). */
-    repository: z
-      .strictObject({
-        path: z.string().refine((p) => path.isAbsolute(p), { error: "must be an absolute path on the sand-boxer server" }),
-        excludes: z.array(z.string().min(1)).default([".git"]),
-      })
-      .nullable()
-      .default(null),
+    repository: localRepositorySchema.nullable().default(null),
     /** Compose files inside the synced repository, relative to it; passed with `-f` before inline ones. */
     composeFilePaths: z.array(relativePath).max(MAX_COMPOSE_FILES).default([]),
     /** Variables for compose's interpolation (`${KEY}` in the compose files), via `--env-file`. */
@@ -178,7 +158,7 @@ export const composeSshParamsSchema = z
     commandTimeoutSeconds: secondsSchema(5, 60),
   })
   .superRefine((p, ctx) => {
-    if ((p.host === null) === (p.hostLabel === null)) ctx.addIssue({ code: "custom", message: "give exactly one of host or hostLabel", path: ["host"] });
+    checkHostSelection(p, ctx);
     if (p.composeFiles.length + p.composeFilePaths.length === 0) {
       ctx.addIssue({ code: "custom", message: "give the compose file(s): inline composeFiles, or composeFilePaths inside a repository", path: ["composeFiles"] });
     }
@@ -373,7 +353,7 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
   readonly handleSchema = composeSshHandleSchema;
 
   override hostRequirement(params: ComposeSshParams): HostRequirement {
-    return params.host ? { hostId: params.host } : { label: params.hostLabel! };
+    return hostRequirementOf(params);
   }
 
   async check(ctx: CheckContext<ComposeSshParams>): Promise<Requirement[]> {
@@ -597,9 +577,7 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
   }
 
   override async listWorkspaces(host: HostTarget, ctx: OperationContext): Promise<WorkspaceListing[]> {
-    const ssh = requireSsh(this.services);
-    const names = await listRemoteWorkspaces(ssh.pool, sshConfigForHost(ssh, host), host.workspaceRoot, { signal: ctx.signal });
-    return names.map((name) => ({ sandboxId: name.slice(4), path: `${host.workspaceRoot}/${name}` }));
+    return listHostWorkspaces(requireSsh(this.services), host, ctx);
   }
 
   describeHandle(handle: ComposeSshHandle): HandleSummary {

@@ -5,10 +5,67 @@ import "server-only";
 
 import { z } from "zod";
 
+import path from "node:path";
+
 import { SandboxerError } from "../../errors";
 import { workspaceName } from "../../sandbox-id";
-import { fingerprintOfKey, knownHostsLine, remoteWorkspacePath, shellCommand, type SshConfig } from "../../ssh";
-import type { HandleSummary, HostTarget, SshServices } from "../base";
+import {
+  fingerprintOfKey,
+  knownHostsLine,
+  listRemoteWorkspaces,
+  remoteWorkspacePath,
+  shellCommand,
+  validateWorkspaceRoot,
+  type SshConfig,
+} from "../../ssh";
+import type { HandleSummary, HostRequirement, HostTarget, OperationContext, SshServices, WorkspaceListing } from "../base";
+
+// ─── Params every SSH extension takes ────────────────────────────────────────────────────────────
+
+/** Where the sandbox goes: a registered host's id, or a label (least-loaded healthy host, within capacity). */
+export const hostSelectionShape = {
+  host: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).nullable().default(null),
+  hostLabel: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).nullable().default(null),
+  /** Overrides the host's workspace root (hosts.yaml, default /build). */
+  workspaceRoot: z
+    .string()
+    .refine(
+      (r) => {
+        try {
+          validateWorkspaceRoot(r);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { error: "must be an absolute, normalised directory other than /" },
+    )
+    .nullable()
+    .default(null),
+};
+
+/** A checkout on the sand-boxer server, rsynced into the workspace (.gitignore respected). */
+export const localRepositorySchema = z.strictObject({
+  path: z.string().refine((p) => path.isAbsolute(p), { error: "must be an absolute path on the sand-boxer server" }),
+  excludes: z.array(z.string().min(1)).default([".git"]),
+});
+
+/** For a schema's superRefine: exactly one of host and hostLabel. */
+export function checkHostSelection(p: { host: string | null; hostLabel: string | null }, ctx: z.RefinementCtx): void {
+  if ((p.host === null) === (p.hostLabel === null)) ctx.addIssue({ code: "custom", message: "give exactly one of host or hostLabel", path: ["host"] });
+}
+
+export function hostRequirementOf(p: { host: string | null; hostLabel: string | null }): HostRequirement {
+  return p.host ? { hostId: p.host } : { label: p.hostLabel! };
+}
+
+/** The `sbx-<id>` workspaces under a host's root (for drift reconciliation). */
+export async function listHostWorkspaces(ssh: SshServices, host: HostTarget, ctx: OperationContext): Promise<WorkspaceListing[]> {
+  const names = await listRemoteWorkspaces(ssh.pool, sshConfigForHost(ssh, host), host.workspaceRoot, { signal: ctx.signal });
+  return names.map((name) => ({ sandboxId: name.slice("sbx-".length), path: `${host.workspaceRoot}/${name}` }));
+}
+
+// ─── Handles ─────────────────────────────────────────────────────────────────────────────────────
 
 /** The fields of a destroy handle that locate a workspace on a VM (snake_case, as people read them). */
 export const remoteHandleShape = {

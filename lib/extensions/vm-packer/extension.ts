@@ -4,7 +4,6 @@
 // the VM). Teardown removes exactly that directory; the VM itself is never touched.
 import "server-only";
 
-import path from "node:path";
 
 import { z } from "zod";
 
@@ -12,12 +11,10 @@ import { throwIfAborted } from "../../errors";
 import {
   createRemoteWorkspace,
   lineSplitter,
-  listRemoteWorkspaces,
   remoteFreeSpace,
   remoteWorkspaceState,
   removeRemoteWorkspace,
   rsyncToRemote,
-  validateWorkspaceRoot,
 } from "../../ssh";
 import {
   SandboxExtension,
@@ -33,8 +30,13 @@ import {
   type WorkspaceListing,
 } from "../base";
 import {
+  checkHostSelection,
   describeRemoteHandle,
   guardedWorkspacePath,
+  hostRequirementOf,
+  hostSelectionShape,
+  listHostWorkspaces,
+  localRepositorySchema,
   rememberVerifiedKey,
   remoteHandleFor,
   remoteHandleSchema,
@@ -49,11 +51,7 @@ const GIT_URL = /^(https:\/\/|ssh:\/\/|git:\/\/|file:\/\/\/|\/)[^\s]+$|^[A-Za-z0
 const GIT_REF = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
 
 const repositorySchema = z.union([
-  z.strictObject({
-    /** A checkout on the sand-boxer server, rsynced into the workspace (.gitignore respected). */
-    path: z.string().refine((p) => path.isAbsolute(p), { error: "must be an absolute path on the sand-boxer server" }),
-    excludes: z.array(z.string().min(1)).default([".git"]),
-  }),
+  localRepositorySchema,
   z.strictObject({
     /** A repository the VM can reach; cloned shallowly on the VM. */
     git: z.string().regex(GIT_URL, { error: "must be an https://, ssh://, git@host:path, file:/// or absolute-path repository URL" }),
@@ -63,28 +61,12 @@ const repositorySchema = z.union([
 
 export const vmPackerParamsSchema = z
   .strictObject({
-    /** A registered host's id (hosts.yaml), or… */
-    host: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).nullable().default(null),
-    /** …a label: the least-loaded healthy host with it, respecting capacity. */
-    hostLabel: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).nullable().default(null),
-    /** Overrides the host's workspace root (hosts.yaml, default /build). */
-    workspaceRoot: z
-      .string()
-      .refine((r) => {
-        try {
-          validateWorkspaceRoot(r);
-          return true;
-        } catch {
-          return false;
-        }
-      }, { error: "must be an absolute, normalised directory other than /" })
-      .nullable()
-      .default(null),
+    ...hostSelectionShape,
     repository: repositorySchema.nullable().default(null),
     /** Time limit of the repository sync (rsync or clone), in seconds. */
     syncTimeoutSeconds: z.number().int().min(5).max(24 * 3600).default(1800),
   })
-  .refine((p) => (p.host === null) !== (p.hostLabel === null), { error: "give exactly one of host or hostLabel", path: ["host"] });
+  .superRefine(checkHostSelection);
 
 export type VmPackerParams = z.infer<typeof vmPackerParamsSchema>;
 export const vmPackerHandleSchema = remoteHandleSchema;
@@ -95,7 +77,7 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
   readonly handleSchema = vmPackerHandleSchema;
 
   override hostRequirement(params: VmPackerParams): HostRequirement {
-    return params.host ? { hostId: params.host } : { label: params.hostLabel! };
+    return hostRequirementOf(params);
   }
 
   async check(ctx: CheckContext<VmPackerParams>): Promise<Requirement[]> {
@@ -201,9 +183,7 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
   }
 
   override async listWorkspaces(host: HostTarget, ctx: OperationContext): Promise<WorkspaceListing[]> {
-    const ssh = requireSsh(this.services);
-    const names = await listRemoteWorkspaces(ssh.pool, sshConfigForHost(ssh, host), host.workspaceRoot, { signal: ctx.signal });
-    return names.map((name) => ({ sandboxId: name.slice(4), path: `${host.workspaceRoot}/${name}` }));
+    return listHostWorkspaces(requireSsh(this.services), host, ctx);
   }
 
   describeHandle(handle: VmPackerHandle): HandleSummary {
