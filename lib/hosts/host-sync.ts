@@ -48,10 +48,27 @@ export interface SyncResult {
   disabled: string[];
 }
 
+/** A fixed tunnel port from hosts.yaml that another host already holds (e.g. one allocated earlier). */
+async function portHolder(db: Db, port: number, except: string): Promise<string | null> {
+  const holder = await db.buildHost.findFirst({ where: { tunnelPort: port, NOT: { id: except } }, select: { id: true } });
+  return holder?.id ?? null;
+}
+
 export async function syncHosts(db: Db, entries: HostEntry[], range: PortRange): Promise<SyncResult> {
   const result: SyncResult = { added: [], updated: [], disabled: [] };
   const existing = new Map((await db.buildHost.findMany()).map((h) => [h.id, h]));
   for (const h of entries) {
+    if (typeof h.tunnelPort !== "number") continue;
+    const holder = await portHolder(db, h.tunnelPort, h.id);
+    if (holder && !entries.some((e) => e.id === holder && e.tunnelPort !== h.tunnelPort)) {
+      throw new ConflictError("TUNNEL_PORT_TAKEN", `hosts.yaml gives host "${h.id}" tunnel port ${h.tunnelPort}, which host "${holder}" holds`);
+    }
+    // An auto-allocated port the file now gives to another host moves: free it first.
+    if (holder) await db.buildHost.update({ where: { id: holder }, data: { tunnelPort: null } });
+  }
+  // Fixed ports first, so an "auto" host never takes a port the file gives to someone else.
+  const ordered = [...entries].sort((a, b) => Number(a.tunnelPort === "auto") - Number(b.tunnelPort === "auto"));
+  for (const h of ordered) {
     const fixedPort = typeof h.tunnelPort === "number" ? h.tunnelPort : null;
     const data = {
       title: h.title ?? h.id,
