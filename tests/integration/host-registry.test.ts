@@ -33,7 +33,10 @@ describe.each(PROVIDERS)("host registry on %s", (provider) => {
     const ports = Object.fromEntries(rows.map((r) => [r.id, r.tunnelPort]));
     expect(ports.fixed).toBe(12401);
     expect(new Set(Object.values(ports)).size).toBe(3);
-    for (const p of Object.values(ports)) expect(p).toBeGreaterThanOrEqual(12400), expect(p).toBeLessThanOrEqual(12402);
+    for (const p of Object.values(ports)) {
+      expect(p).toBeGreaterThanOrEqual(12400);
+      expect(p).toBeLessThanOrEqual(12402);
+    }
     // The manager connects to the tunnel: port follows the allocated tunnel port on 127.0.0.1.
     expect(rows.find((r) => r.id === "t1")).toMatchObject({ address: "127.0.0.1", port: ports.t1 });
     await syncHosts(t.db, [host("t1"), host("t2"), host("fixed", { tunnelPort: 12401 })], range);
