@@ -26,11 +26,18 @@ export async function* sandboxEventStream(
   const settleMs = opts.settleMs ?? 2_000;
   let last = opts.after;
   let wake: (() => void) | null = null;
-  const unsubscribe = m.notifier.onSandboxChanged(id, () => wake?.());
+  // A change that arrives while the loop is reading (not pausing) must not be lost: remember it, and
+  // the next pause returns at once.
+  let changed = false;
+  const unsubscribe = m.notifier.onSandboxChanged(id, () => {
+    changed = true;
+    wake?.();
+  });
   const onAbort = () => wake?.();
   opts.signal.addEventListener("abort", onAbort);
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
+      if (changed || opts.signal.aborted) return resolve();
       const t = setTimeout(resolve, ms);
       wake = () => {
         clearTimeout(t);
@@ -38,6 +45,7 @@ export async function* sandboxEventStream(
       };
     }).finally(() => {
       wake = null;
+      changed = false;
     });
 
   try {

@@ -59,6 +59,8 @@ export class Worker {
   private readonly shutdown = new AbortController();
   private running = false;
   private wake: (() => void) | null = null;
+  /** Work was queued while a tick ran: the next wait returns at once instead of sleeping a poll. */
+  private queuedSinceTick = false;
   private loopDone: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
   private lastWorkerHeartbeat = 0;
@@ -78,7 +80,10 @@ export class Worker {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unsubscribe = this.m.notifier.onOperationQueued(() => this.wake?.());
+    this.unsubscribe = this.m.notifier.onOperationQueued(() => {
+      this.queuedSinceTick = true;
+      this.wake?.();
+    });
     this.loopDone = this.loop();
     this.log.info({ concurrency: this.concurrency }, "worker started");
   }
@@ -107,6 +112,7 @@ export class Worker {
       }
       if (!this.running) break;
       await new Promise<void>((resolve) => {
+        if (this.queuedSinceTick) return resolve();
         const timer = setTimeout(resolve, this.m.config.pollMs);
         this.wake = () => {
           clearTimeout(timer);
@@ -119,6 +125,7 @@ export class Worker {
 
   /** Claims what it can and starts it. Returns how many operations it started. */
   async tick(): Promise<number> {
+    this.queuedSinceTick = false;
     const now = new Date();
     if (now.getTime() - this.lastWorkerHeartbeat > this.m.config.heartbeatMs) {
       this.lastWorkerHeartbeat = now.getTime();
@@ -145,7 +152,12 @@ export class Worker {
       const op = await claimOperation(this.m.db, candidate, this.id, new Date(), this.m.config.leaseMs);
       if (!op) continue;
       started++;
-      const p = this.execute(op).finally(() => this.inflight.delete(op.id));
+      const p = this.execute(op).finally(() => {
+        this.inflight.delete(op.id);
+        // A slot is free: look for more work now rather than after a poll interval.
+        this.queuedSinceTick = true;
+        this.wake?.();
+      });
       this.inflight.set(op.id, p);
     }
     return started;
