@@ -167,6 +167,7 @@ export class SshPool {
   private readonly hosts = new Map<string, HostState>();
   private nextId = 1;
   private closed = false;
+  private readonly closeHooks: (() => void)[] = [];
 
   constructor(options: SshPoolOptions = {}) {
     this.maxConnections = positive("maxConnectionsPerHost", options.maxConnectionsPerHost, 4);
@@ -277,10 +278,27 @@ export class SshPool {
     return { hosts };
   }
 
+  /** Runs `fn` when the pool closes (helpers that keep per-pool processes, e.g. rsync's SSH masters). */
+  onClose(fn: () => void): void {
+    if (this.closed) fn();
+    else this.closeHooks.push(fn);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Closes every connection and fails every waiter; the pool cannot be used afterwards. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const fn of this.closeHooks.splice(0)) {
+      try {
+        fn();
+      } catch {
+        // A hook failing must not keep connections open.
+      }
+    }
     const err = new AbortedError("the SSH pool was closed");
     for (const host of this.hosts.values()) {
       for (const w of host.waiters.splice(0)) w.reject(err);

@@ -18,9 +18,10 @@ import { AbortedError, ValidationError, hasCode, throwIfAborted } from "@/lib/er
 
 import { describeTarget, parseSshConfig, type SshConfig } from "./connection";
 import { SshError, hostPort, lastLines } from "./errors";
-import { keyTypeOfBlob, knownHostsLine } from "./host-keys";
+import { fingerprintOfKey, keyTypeOfBlob, knownHostsLine } from "./host-keys";
 import type { SshPool } from "./pool";
 import { shellCommand } from "./shell-quote";
+import { acquireMasterSession, type MasterSession } from "./ssh-master";
 import { validateRemotePath } from "./workspace-path";
 
 export interface RsyncToRemoteOptions {
@@ -48,6 +49,8 @@ export interface RsyncToRemoteOptions {
   hostKey?: Buffer;
   /** Where the temporary known_hosts goes. Default os.tmpdir(). */
   tempDir?: string;
+  /** Share one OpenSSH master connection per host between rsyncs (default true). */
+  multiplex?: boolean;
 }
 
 export interface RsyncResult {
@@ -190,6 +193,7 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
 
   let tmp: string | undefined;
   let releaseHandshake: (() => void) | undefined;
+  let mux: MasterSession | null = null;
   try {
     const hostKey = opts.hostKey ?? (await opts.pool.verifiedHostKey(opts.config, { signal }));
     throwIfAborted(signal);
@@ -238,8 +242,8 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
         sshArgv.push("-o", "NumberOfPasswordPrompts=1");
       }
     }
-    const sshOptions = [
-      `UserKnownHostsFile=${sshOptionPath(knownHostsPath, "tempDir")}`,
+    const commonOptions = (khPath: string) => [
+      `UserKnownHostsFile=${sshOptionPath(khPath, "tempDir")}`,
       "GlobalKnownHostsFile=/dev/null",
       "StrictHostKeyChecking=yes",
       "CheckHostIP=no",
@@ -251,24 +255,49 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
       "ServerAliveCountMax=3",
       "PasswordAuthentication=no",
       "KbdInteractiveAuthentication=no",
-      "ControlMaster=no",
-      "ControlPath=none",
       "ForwardAgent=no",
       "ForwardX11=no",
       "ClearAllForwardings=yes",
       // VERBOSE prints "Authenticated to …", which is when this handshake stops counting.
       "LogLevel=VERBOSE",
     ];
-    for (const o of sshOptions) sshArgv.push("-o", o);
-
+    const withOptions = (khPath: string, extra: string[]) => {
+      const argv = [...sshArgv];
+      for (const o of [...commonOptions(khPath), ...extra]) argv.push("-o", o);
+      return argv;
+    };
     const remoteHost = cfg.host.includes(":") ? `[${cfg.host}]` : cfg.host;
-    const args = ["-az", "-s", "--no-human-readable", "--info=progress2", "--stats", "-e", shellCommand(sshArgv)];
+
+    // Multiplex over the host's OpenSSH master (see ssh-master.ts) unless the key needs a passphrase
+    // (its askpass program lives only as long as this call).
+    const passphrase = "privateKeyPath" in cfg.identity && cfg.identity.passphraseEnv !== undefined;
+    if (opts.multiplex !== false && !passphrase) {
+      const identityKey = "agent" in cfg.identity ? `agent:${env.SSH_AUTH_SOCK ?? ""}` : cfg.identity.privateKeyPath;
+      mux = await acquireMasterSession(
+        opts.pool,
+        {
+          key: `${cfg.user}@${cfg.host}:${cfg.port}|${identityKey}|${fingerprintOfKey(hostKey)}`,
+          knownHostsLine: knownHostsLine(cfg.host, cfg.port, hostKey),
+          sshArgv: (khPath) => withOptions(khPath, []),
+          destination: `${cfg.user}@${remoteHost}`,
+          env,
+          connectTimeoutMs: (connectTimeout + 1) * 1000,
+          acquireHandshakeSlot: () => opts.pool.acquireHandshakeSlot(cfg, signal),
+        },
+        signal,
+      );
+    }
+    const rsh = mux
+      ? withOptions(mux.knownHostsPath, ["ControlMaster=no", `ControlPath=${sshOptionPath(mux.socket, "tempDir")}`])
+      : withOptions(knownHostsPath, ["ControlMaster=no", "ControlPath=none"]);
+    const args = ["-az", "-s", "--no-human-readable", "--info=progress2", "--stats", "-e", shellCommand(rsh)];
     if (opts.deleteExtraneous) args.push("--delete");
     if (opts.filterGitignore) args.push("--filter=:- .gitignore");
     for (const ex of opts.excludes ?? []) args.push(`--exclude=${ex}`);
     args.push("--", `${source}/`, `${cfg.user}@${remoteHost}:${destination}`);
 
-    releaseHandshake = await opts.pool.acquireHandshakeSlot(cfg, signal);
+    // A multiplexed session does no handshake; a direct one counts against the host's bound.
+    if (!mux) releaseHandshake = await opts.pool.acquireHandshakeSlot(cfg, signal);
     throwIfAborted(signal);
     return await runRsync({
       args,
@@ -279,7 +308,9 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
       onAuthenticated: () => releaseHandshake?.(),
       handshakeHoldMs: (connectTimeout + 1) * 1000,
       onProgress: opts.onProgress,
-      progressIntervalMs: opts.progressIntervalMs ?? 500,
+      // Each progress line becomes a log event (a database write and a wake-up of every viewer):
+      // one every two seconds is plenty for a person watching.
+      progressIntervalMs: opts.progressIntervalMs ?? 2_000,
       started,
     });
   } catch (e) {
@@ -290,6 +321,7 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
     throw e;
   } finally {
     releaseHandshake?.();
+    mux?.release();
     clearTimeout(deadline);
     opts.signal?.removeEventListener("abort", onCallerAbort);
     if (tmp) await rm(tmp, { recursive: true, force: true });

@@ -76,6 +76,20 @@ function makeTree(dir: string, files: number, perDir: number): number {
   return bytes;
 }
 
+/** OpenSSH master processes (rsync multiplexing) connected to a VM's port. */
+function mastersOf(vm: BuildVm): string[][] {
+  return readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .map((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      } catch {
+        return [];
+      }
+    })
+    .filter((argv) => argv.includes("ControlMaster=yes") && argv.includes(String(vm.port)));
+}
+
 async function workspace(vm: BuildVm): Promise<string> {
   return (await createRemoteWorkspace(pool, vmSshConfig(vms, vm), vm.workspaceRoot, newId(), { timeoutMs: 10_000 }))
     .path;
@@ -191,6 +205,33 @@ describe("rsyncToRemote", () => {
     expect([...treeDigest(ws).keys()].sort()).toEqual([".gitignore", "keep.txt", path.join("lib", "code.ts")]);
   });
 
+  it("multiplexes later rsyncs over one verified master connection: no new SSH handshake each time", async () => {
+    const accepted = () => readFileSync(vm2.logPath, "utf8").split("\n").filter((l) => l.includes("Accepted publickey")).length;
+    const muxPool = new SshPool();
+    try {
+      const src = path.join(scratch, "mux");
+      makeTree(src, 20, 5);
+      const ws = (await createRemoteWorkspace(muxPool, vmSshConfig(vms, vm2), vm2.workspaceRoot, newId(), { timeoutMs: 10_000 })).path;
+      const sync = (dest: string, multiplex?: boolean) =>
+        rsyncToRemote({ config: vmSshConfig(vms, vm2), pool: muxPool, source: src, destination: `${ws}/${dest}`, timeoutMs: 30_000, multiplex });
+      await sync("first"); // starts the master (one handshake)
+      const before = accepted();
+      await sync("second");
+      await sync("third");
+      expect(accepted()).toBe(before);
+      expect(treeDigest(`${ws}/third`)).toEqual(treeDigest(src));
+      // Without multiplexing, every rsync authenticates anew.
+      await sync("direct", false);
+      expect(accepted()).toBe(before + 1);
+    } finally {
+      const open = mastersOf(vm2).length;
+      muxPool.close();
+      // Closing the pool stops its master (other pools of this file may keep theirs).
+      await new Promise((r) => setTimeout(r, 300));
+      expect(mastersOf(vm2).length).toBe(open - 1);
+    }
+  });
+
   it("is refused by rsync's own ssh when the host key is not the verified one (no auto-accept)", async () => {
     const ws = await workspace(vm1);
     const src = path.join(scratch, "refused");
@@ -260,6 +301,9 @@ describe("rsyncToRemote", () => {
       timeoutMs: how === "timeout" ? 250 : 60_000,
       signal: ac.signal,
       tempDir,
+      // A direct connection (with its handshake) keeps the transfer running long enough to stop it
+      // mid-way; over a warm master this small tree can finish within 250 ms.
+      multiplex: false,
     }).catch((e: unknown) => e)) as SshError;
     expect(err.code).toBe(code);
     if (how === "abort") expect(err).toBeInstanceOf(AbortedError);
