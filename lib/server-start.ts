@@ -10,6 +10,8 @@ export async function onServerStart(): Promise<void> {
   try {
     const e = env();
     checkDataDir(e);
+    const { initDb } = await import("./db/client");
+    await initDb();
     const { hostEntries, syncHostsFromConfig } = await import("./manager/instance");
     hostEntries(); // an invalid hosts.yaml stops the server here, naming file, line and field
     await syncHostsFromConfig();

@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 
 import { auth } from "../lib/auth/auth";
-import { db } from "../lib/db/client";
+import { db, initDb } from "../lib/db/client";
 import { eventCreate } from "../lib/db/events";
 import { checkDataDir, env } from "../lib/env";
 import { isSandboxerError } from "../lib/errors";
@@ -18,6 +18,7 @@ async function main(): Promise<number> {
     return 1;
   }
   checkDataDir(env());
+  await initDb();
   const existing = await db().user.findUnique({ where: { email } });
   if (existing) {
     await db().user.update({ where: { id: existing.id }, data: { role: "admin" } });

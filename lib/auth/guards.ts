@@ -6,6 +6,7 @@ import "server-only";
 
 import { headers } from "next/headers";
 import { redirect } from "next/navigation";
+import { cache } from "react";
 import type { z } from "zod";
 
 import { ForbiddenError, UnauthenticatedError, isSandboxerError } from "../errors";
@@ -83,14 +84,17 @@ export function errorResponse(e: unknown, name = "route"): Response {
   return new Response(JSON.stringify(body), { status, headers: headersInit });
 }
 
+// One session lookup per page render: the layout and the page both ask (React's per-request cache).
+const pageActor = cache(async (): Promise<Actor | null> => actorFromHeaders(await headers()));
+
 /** For pages: the signed-in actor, or a redirect to the sign-in page (admin pages: a 403 page). */
 export async function requirePageActor(opts: { access?: Access; next?: string } = {}): Promise<Actor> {
-  const actor = await actorFromHeaders(await headers());
+  const actor = await pageActor();
   if (!actor) redirect(`/sign-in${opts.next ? `?next=${encodeURIComponent(opts.next)}` : ""}`);
   if (opts.access === "admin" && actor.kind !== "system" && actor.role !== "admin") redirect("/forbidden");
   return actor;
 }
 
 export async function optionalPageActor(): Promise<Actor | null> {
-  return actorFromHeaders(await headers());
+  return pageActor();
 }

@@ -2,14 +2,16 @@
 // `file:` → SQLite (better-sqlite3, the embedded default), `postgres(ql):` → PostgreSQL (pg).
 // Both generated clients have the same model API because both schemas link the same models file;
 // tests run every repository on both (tests/integration/db-*.test.ts) to keep that true.
+//
+// Only the configured provider's client and adapter are loaded (dynamic imports): each generated
+// client carries its own query compiler, and the benchmark measured the unused one as memory spent
+// for nothing. So the process client is made once at start (`initDb()`, from instrumentation and the
+// scripts) and `db()` hands it out synchronously afterwards.
 import "server-only";
 
-import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
-import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 
-import { PrismaClient as PostgresClient } from "@/generated/postgres/client";
-import { PrismaClient as SqliteClient } from "@/generated/sqlite/client";
+import type { PrismaClient as SqliteClient } from "@/generated/sqlite/client";
 
 import { env, type DatabaseConfig } from "../env";
 
@@ -81,15 +83,20 @@ export function serializeTransactions(factory: SqlDriverAdapterFactory): SqlDriv
 }
 
 /** Opens a client for a database. The caller owns it ($disconnect when done). */
-export function createDb(config: DatabaseConfig, options: { poolSize?: number } = {}): Db {
+export async function createDb(config: DatabaseConfig, options: { poolSize?: number } = {}): Promise<Db> {
   if (config.provider === "sqlite") {
+    const [{ PrismaClient }, { PrismaBetterSqlite3 }] = await Promise.all([
+      import("@/generated/sqlite/client"),
+      import("@prisma/adapter-better-sqlite3"),
+    ]);
     // `timeout` is SQLite's busy timeout: a second process (the worker, the CLI's server) waits for
     // the write lock instead of failing at once.
     const adapter = serializeTransactions(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 }));
-    return new SqliteClient({ adapter });
+    return new PrismaClient({ adapter });
   }
+  const [{ PrismaClient }, { PrismaPg }] = await Promise.all([import("@/generated/postgres/client"), import("@prisma/adapter-pg")]);
   const adapter = new PrismaPg({ connectionString: config.url, max: options.poolSize ?? 10 });
-  return new PostgresClient({ adapter }) as unknown as Db;
+  return new PrismaClient({ adapter }) as unknown as Db;
 }
 
 /**
@@ -102,22 +109,29 @@ export async function tuneSqlite(db: Db): Promise<void> {
   await db.$queryRawUnsafe("PRAGMA foreign_keys = ON");
 }
 
-const globalForDb = globalThis as unknown as { __sandboxerDb?: { db: Db; ready: Promise<void> } };
+const globalForDb = globalThis as unknown as { __sandboxerDb?: Db; __sandboxerDbInit?: Promise<Db> };
+
+/** Creates the process's client from DATABASE_URL (once; later calls return the same). */
+export function initDb(): Promise<Db> {
+  globalForDb.__sandboxerDbInit ??= (async () => {
+    const config = env().database;
+    const client = await createDb(config);
+    if (config.provider === "sqlite") await tuneSqlite(client);
+    globalForDb.__sandboxerDb = client;
+    return client;
+  })();
+  return globalForDb.__sandboxerDbInit;
+}
 
 /** The process's client (kept on globalThis so `next dev` reloads reuse it). */
 export function db(): Db {
   if (!globalForDb.__sandboxerDb) {
-    const config = env().database;
-    const client = createDb(config);
-    const ready = config.provider === "sqlite" ? tuneSqlite(client) : Promise.resolve();
-    globalForDb.__sandboxerDb = { db: client, ready };
+    throw new Error("The database client is not ready: initDb() runs at server start (instrumentation) and in each script");
   }
-  return globalForDb.__sandboxerDb.db;
+  return globalForDb.__sandboxerDb;
 }
 
-/** Resolves once the process's client has its per-connection settings applied. */
+/** The process's client, creating it if needed. */
 export async function dbReady(): Promise<Db> {
-  const client = db();
-  await globalForDb.__sandboxerDb!.ready;
-  return client;
+  return initDb();
 }

@@ -68,7 +68,7 @@ export async function createTestDatabase(provider: TestProvider): Promise<TestDa
     // One client per process, as in production: two better-sqlite3 connections in ONE process
     // deadlock (a synchronous busy-wait blocks the event loop the lock holder needs to commit).
     // A second SQLite "instance" is therefore the same client; separate processes get their own.
-    const db = createDb(config);
+    const db = await createDb(config);
     clients.push(db);
     await tuneSqlite(db);
     const connect = () => db;
@@ -86,15 +86,14 @@ export async function createTestDatabase(provider: TestProvider): Promise<TestDa
   const name = `sandboxer_test_${process.pid}_${Date.now()}_${++counter}`;
   await pgAdmin((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${templates.postgresTemplate}"`));
   const config: DatabaseConfig = { provider: "postgresql", url: withDatabase(pgAdminUrl(), name) };
-  const connect = () => {
-    const c = createDb(config, { poolSize: 5 });
-    clients.push(c);
-    return c;
-  };
+  const clientsReady = await Promise.all([createDb(config, { poolSize: 5 }), createDb(config, { poolSize: 5 })]);
+  clients.push(...clientsReady);
+  // A second client stands for another process or instance (PostgreSQL only; see the SQLite note).
+  const connect = () => clientsReady[1]!;
   return {
     provider,
     config,
-    db: connect(),
+    db: clientsReady[0]!,
     connect,
     drop: async () => {
       await Promise.all(clients.map((c) => c.$disconnect()));
