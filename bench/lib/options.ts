@@ -1,0 +1,86 @@
+// Command-line options of `npm run bench -- …`.
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+export interface BenchOptions {
+  db: "sqlite" | "postgres";
+  runs: number;
+  warmup: number;
+  files: number;
+  concurrent: number;
+  sandboxes: number;
+  active: number;
+  requests: number;
+  quick: boolean;
+  cpuProf: boolean;
+  outDir: string;
+  /** Results file names without extension: latest (sqlite) or latest-postgres. */
+  name: string;
+  repoRoot: string;
+}
+
+export const USAGE = `npm run bench -- [options]
+
+  --runs N          create/destroy runs per side, interleaved (default 10; --quick: 3)
+  --db KIND         sqlite (embedded, default) or postgres (a throw-away database on 127.0.0.1:5432)
+  --quick           a reduced configuration (200 files, 8 concurrent creates, 1,000 seeded sandboxes,
+                    20 overview requests, 3 runs): a smoke run of the whole bench in well under a minute
+  --files N         files in the generated repository (default 2000)
+  --concurrent N    creates fired at once in the concurrency run (default 50)
+  --sandboxes N     sandboxes seeded for the overview (default 10000; --active N of them active, default 500)
+  --requests N      requests per overview URL (default 100)
+  --cpu-prof        run the app server with --cpu-prof and summarise where its time went
+  --out DIR         where results go (default bench/results); files latest.{json,md} (latest-postgres.* with --db postgres)
+  --name NAME       results file name without extension (overrides the default above)
+  -h, --help        this text
+`;
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}, not ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "help" {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      runs: { type: "string" },
+      db: { type: "string", default: "sqlite" },
+      quick: { type: "boolean", default: false },
+      files: { type: "string" },
+      concurrent: { type: "string" },
+      sandboxes: { type: "string" },
+      active: { type: "string" },
+      requests: { type: "string" },
+      "cpu-prof": { type: "boolean", default: false },
+      out: { type: "string" },
+      name: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return "help";
+  const db = values.db === "postgres" || values.db === "postgresql" ? "postgres" : values.db === "sqlite" ? "sqlite" : null;
+  if (!db) throw new Error(`--db must be sqlite or postgres, not ${JSON.stringify(values.db)}`);
+  const quick = values.quick ?? false;
+  const sandboxes = positiveInt("sandboxes", values.sandboxes, quick ? 1_000 : 10_000, 0);
+  const active = positiveInt("active", values.active, quick ? 50 : 500, 0);
+  if (active > sandboxes) throw new Error("--active must not exceed --sandboxes");
+  return {
+    db,
+    runs: positiveInt("runs", values.runs, quick ? 3 : 10),
+    warmup: 1,
+    files: positiveInt("files", values.files, quick ? 200 : 2_000, 2),
+    concurrent: positiveInt("concurrent", values.concurrent, quick ? 8 : 50),
+    sandboxes,
+    active,
+    requests: positiveInt("requests", values.requests, quick ? 20 : 100),
+    quick,
+    cpuProf: values["cpu-prof"] ?? false,
+    outDir: path.resolve(repoRoot, values.out ?? "bench/results"),
+    name: values.name ?? (db === "postgres" ? "latest-postgres" : "latest"),
+    repoRoot,
+  };
+}
