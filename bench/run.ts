@@ -29,10 +29,11 @@ import { startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../tes
 import { Api, type FollowResult, type SandboxView } from "./lib/api";
 import { installCleanupHandlers, onCleanup, runCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
 import { summarizeCpuProfile, type ProfileSummary } from "./lib/cpuprofile";
+import { summarizeHeapSnapshot, type HeapSummary } from "./lib/heapsnapshot";
 import { describeMachine } from "./lib/machine";
 import { USAGE, parseOptions, type BenchOptions } from "./lib/options";
 import type { MemorySnapshot } from "./lib/memory";
-import { childrenOf, mb, startSampler, treeRss } from "./lib/procfs";
+import { childrenOf, cpuTimeMs, mb, startSampler, treeRss } from "./lib/procfs";
 import { countTree, generateRepo, type GeneratedRepo } from "./lib/repo";
 import { renderMarkdown, type BenchResults, type CreateBreakdown, type DestroyBreakdown } from "./lib/report";
 import { median, ratio, round, summarize } from "./lib/stats";
@@ -93,6 +94,7 @@ interface Setup {
   queryLog: string;
   memoryLog: string;
   profileDir: string | null;
+  diagnosticDir: string;
   server: AppServer;
   api: Api;
   db: Db;
@@ -200,7 +202,11 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
   const memoryLog = path.join(tmp, "memory.jsonl");
   const profileDir = opts.cpuProf ? path.join(tmp, "cpu-profiles") : null;
   const nodeOptions = [`--import=${path.join(REPO_ROOT, "bench", "server-probe.mjs")}`];
-  if (profileDir) nodeOptions.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
+  const diagnosticDir = path.join(tmp, "diagnostics");
+  if (opts.heapSnapshot) {
+    fs.mkdirSync(diagnosticDir, { recursive: true });
+    nodeOptions.push("--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${diagnosticDir}`);
+  }
 
   t = performance.now();
   const server = await startAppServer({
@@ -216,6 +222,7 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
       NODE_OPTIONS: nodeOptions.join(" "),
       SANDBOXER_BENCH_QUERY_LOG: queryLog,
       SANDBOXER_BENCH_MEMORY_LOG: memoryLog,
+      ...(profileDir ? { SANDBOXER_BENCH_CPU_PROFILE_DIR: profileDir } : {}),
     },
     readyTimeoutMs: 90_000,
   });
@@ -231,7 +238,7 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
   const api = new Api(server.url, cookie);
   const db = createDb(opts.db === "sqlite" ? { provider: "sqlite", url: databaseUrl, file: databaseUrl.slice(5) } : { provider: "postgresql", url: databaseUrl }, { poolSize: 2 });
   onCleanup("disconnect bench db client", () => db.$disconnect());
-  return { opts, tmp, repo, vms, databaseUrl, dataDir, configDir, queryLog, memoryLog, profileDir, server, api, db, timings };
+  return { opts, tmp, repo, vms, databaseUrl, dataDir, configDir, queryLog, memoryLog, profileDir, diagnosticDir, server, api, db, timings };
 }
 
 /**
@@ -422,13 +429,21 @@ async function measureCreateDestroy(s: Setup) {
   const create = { manager: [] as number[], script: [] as number[], paired: [] as number[] };
   const destroy = { manager: [] as number[], script: [] as number[], paired: [] as number[] };
   const breakdowns: CreateBreakdown[] = [];
+  // CPU the app server (node itself, not its rsync/ssh children) burns while each side runs: is the
+  // server busy during a transfer, competing with rsync for the cores?
+  const serverCpu = { duringManagerCreate: [] as number[], duringScriptCreate: [] as number[], rsyncChildrenDuringManagerCreate: [] as number[] };
+  const pid = s.server.process.pid!;
   const destroyBreakdowns: DestroyBreakdown[] = [];
   const failures: string[] = [];
   const total = s.opts.warmup + s.opts.runs;
   for (let i = 0; i < total; i++) {
     const warm = i < s.opts.warmup;
     // A: the manager, through the API.
+    const cpuA0 = cpuTimeMs(pid);
     const a = await managerCreate(s, warm);
+    // rsync's CPU lands in the server's children time once the worker has reaped it; give it a moment.
+    await sleep(100);
+    const cpuA1 = cpuTimeMs(pid);
     if (!a.ok || !a.vm) {
       failures.push(`manager create #${i}: ${a.error ?? "no VM"}`);
       if (a.id) await managerDestroy(s, a.id).catch(() => undefined);
@@ -438,7 +453,9 @@ async function measureCreateDestroy(s: Setup) {
     if (bad) failures.push(`manager create #${i}: ${bad}`);
     await sleep(200);
     // B: the script, on the same VM.
+    const cpuB0 = cpuTimeMs(pid);
     const b = await scriptCreate(s, a.vm);
+    const cpuB1 = cpuTimeMs(pid);
     if (!b.ok) failures.push(`script create #${i}: ${b.error}`);
     const badB = b.ok ? checkWorkspace(s, b.workspace) : null;
     if (badB) failures.push(`script create #${i}: ${badB}`);
@@ -455,6 +472,9 @@ async function measureCreateDestroy(s: Setup) {
       create.manager.push(a.ms);
       create.script.push(b.ms);
       create.paired.push(a.ms / b.ms);
+      serverCpu.duringManagerCreate.push(cpuA1.selfMs - cpuA0.selfMs);
+      serverCpu.rsyncChildrenDuringManagerCreate.push(cpuA1.childrenMs - cpuA0.childrenMs);
+      serverCpu.duringScriptCreate.push(cpuB1.selfMs - cpuB0.selfMs);
       const br = breakdown(a);
       if (br) breakdowns.push(br);
     }
@@ -470,7 +490,15 @@ async function measureCreateDestroy(s: Setup) {
         `destroy manager ${da.ms.toFixed(0)} ms / script ${dbRun.ms.toFixed(0)} ms`,
     );
   }
-  return { create, destroy, breakdown: medianBreakdown(breakdowns), destroyBreakdown: medianBreakdown(destroyBreakdowns), failures };
+  return {
+    create,
+    destroy,
+    serverCpu: {
+      duringManagerCreateMs: summarize(serverCpu.duringManagerCreate),
+      duringScriptCreateMs: summarize(serverCpu.duringScriptCreate),
+      rsyncChildrenDuringManagerCreateMs: summarize(serverCpu.rsyncChildrenDuringManagerCreate),
+    },
+    breakdown: medianBreakdown(breakdowns), destroyBreakdown: medianBreakdown(destroyBreakdowns), failures };
 }
 
 async function measureOverview(s: Setup) {
@@ -634,7 +662,7 @@ async function memorySnapshot(s: Setup): Promise<MemorySnapshot> {
   const tree = treeRss(pid);
   const snap: MemorySnapshot = { rssMb: mb(kb("VmRSS")), treeMb: mb(tree.treeBytes), processes: tree.processes, rssAnonMb: mb(kb("RssAnon")), rssFileMb: mb(kb("RssFile")) };
   const before = fs.existsSync(s.memoryLog) ? fs.readFileSync(s.memoryLog, "utf8").length : 0;
-  process.kill(pid, "SIGUSR2");
+  process.kill(pid, "SIGWINCH");
   for (let i = 0; i < 20; i++) {
     await sleep(50);
     const text = fs.existsSync(s.memoryLog) ? fs.readFileSync(s.memoryLog, "utf8") : "";
@@ -650,13 +678,65 @@ async function memorySnapshot(s: Setup): Promise<MemorySnapshot> {
 async function idleRss(s: Setup) {
   const tree: number[] = [];
   const root: number[] = [];
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < (s.opts.quick ? 5 : 10); i++) {
     const r = treeRss(s.server.process.pid!);
     tree.push(r.treeBytes);
     root.push(r.rootBytes);
     await sleep(200);
   }
   return { treeMb: mb(median(tree)), serverMb: mb(median(root)), processes: treeRss(s.server.process.pid!).processes };
+}
+
+/** Destroy latency observed by polling GET /api/v1/sandboxes/{id} every 25 ms (independent of the event stream). */
+async function measureDestroyPolled(s: Setup, runs: number) {
+  const ms: number[] = [];
+  const failures: string[] = [];
+  for (let i = 0; i < runs; i++) {
+    const a = await managerCreate(s);
+    if (!a.ok || !a.id) {
+      failures.push(`create for polled destroy #${i}: ${a.error}`);
+      if (a.id) await managerDestroy(s, a.id).catch(() => undefined);
+      continue;
+    }
+    await sleep(200);
+    const t0 = performance.now();
+    const del = await s.api.destroy(a.id);
+    if (!del.sandbox) {
+      failures.push(`polled destroy #${i}: DELETE ${del.status} ${del.error}`);
+      continue;
+    }
+    let status = del.sandbox.status;
+    while (status !== "destroyed" && status !== "destroy_failed" && performance.now() - t0 < 60_000) {
+      await sleep(25);
+      status = (await s.api.get(a.id)).status;
+    }
+    if (status === "destroyed") ms.push(performance.now() - t0);
+    else failures.push(`polled destroy #${i}: ended ${status}`);
+    await sleep(200);
+  }
+  return { ms: summarize(ms), failures };
+}
+
+async function takeHeapSnapshot(s: Setup): Promise<HeapSummary | null> {
+  const list = () => (fs.existsSync(s.diagnosticDir) ? fs.readdirSync(s.diagnosticDir).filter((f) => f.endsWith(".heapsnapshot")) : []);
+  const before = new Set(list());
+  process.kill(s.server.process.pid!, "SIGUSR2");
+  const deadline = performance.now() + 120_000;
+  let lastSize = -1;
+  while (performance.now() < deadline) {
+    await sleep(500);
+    const file = list().find((f) => !before.has(f));
+    if (!file) continue;
+    const size = fs.statSync(path.join(s.diagnosticDir, file)).size;
+    if (size > 0 && size === lastSize) {
+      const summary = summarizeHeapSnapshot(path.join(s.diagnosticDir, file));
+      fs.rmSync(path.join(s.diagnosticDir, file), { force: true });
+      return summary;
+    }
+    lastSize = size;
+  }
+  log("warning: no heap snapshot appeared within 120 s");
+  return null;
 }
 
 // ─── main ────────────────────────────────────────────────────────────────────────────────────────
@@ -680,10 +760,12 @@ async function main(): Promise<number> {
   log(`maintenance settled after ${s.timings.settleMs} ms`);
   // Warm-up: the first requests load each route's code.
   for (let i = 0; i < 5; i++) for (const u of ["/", "/api/v1/sandboxes", "/profiles"]) await s.api.timedGet(u);
-  await sleep(3_000);
+  await sleep(opts.quick ? 1_000 : 3_000);
   const rssIdle = await idleRss(s);
   const memoryIdle = await memorySnapshot(s);
   log(`server RSS idle: ${rssIdle.serverMb} MB (process tree ${rssIdle.treeMb} MB, ${rssIdle.processes} process(es)); at boot ${memoryAtBoot.rssMb} MB`);
+  const heap = opts.heapSnapshot ? await takeHeapSnapshot(s) : null;
+  if (heap) log(`heap snapshot: ${heap.totalMb} MB of objects; largest types ${heap.byType.slice(0, 4).map((t) => `${t.type} ${t.mb} MB`).join(", ")}`);
 
   log(`overview: ${opts.requests} requests each to / and /api/v1/sandboxes`);
   const overview = await measureOverview(s);
@@ -693,6 +775,10 @@ async function main(): Promise<number> {
   log(`create/destroy: ${opts.warmup} warm-up + ${opts.runs} interleaved runs (manager, script, manager, script…)`);
   const cd = await measureCreateDestroy(s);
 
+  log(`destroy latency, polled every 25 ms: ${opts.quick ? Math.min(2, opts.runs) : opts.runs} runs`);
+  const polled = await measureDestroyPolled(s, opts.quick ? Math.min(2, opts.runs) : opts.runs);
+  log(`destroy latency (polled): median ${polled.ms.median} ms, p95 ${polled.ms.p95} ms`);
+
   const sample = await s.db.sandbox.findFirst({ where: { status: "ready" }, select: { id: true } });
   const queryLines = await countQueries(s, sample?.id);
   const queries = queriesPerRoute(queryLines);
@@ -700,7 +786,7 @@ async function main(): Promise<number> {
   log(`concurrency: ${opts.concurrent} creates at once over ${s.vms.vms.length} hosts`);
   const conc = await measureConcurrency(s);
   log(`concurrency: ${conc.wallMs} ms wall, ${conc.failures} failure(s), peak sshd connections ${JSON.stringify(conc.peakConnectionsPerHost)}, RSS peak ${conc.rssPeakMb} MB`);
-  await sleep(2_000);
+  await sleep(opts.quick ? 500 : 2_000);
   const rssAfter = await idleRss(s);
   const memoryAfterConcurrency = await memorySnapshot(s);
 
@@ -736,6 +822,8 @@ async function main(): Promise<number> {
     destroyLatencyMs: destroyManager.median,
     rssIdleMb: rssIdle.serverMb,
     destroyLatencyP95Ms: destroyManager.p95,
+    destroyLatencyPolledMs: polled.ms.median,
+    destroyLatencyPolledP95Ms: polled.ms.p95,
     destroyRatio: ratio(destroyManager.median, destroyScript.median),
     overviewMedianMs: overview.page.median,
     apiListP95Ms: overview.api.p95,
@@ -751,6 +839,7 @@ async function main(): Promise<number> {
       ratioP95: ratio(createManager.p95, createScript.p95),
       pairedRatioMedian: round(median(cd.create.paired), 2),
       breakdownMedianMs: cd.breakdown,
+      serverCpu: cd.serverCpu,
       repository: { files: s.repo.files, bytes: s.repo.bytes },
     },
     destroy: {
@@ -759,9 +848,10 @@ async function main(): Promise<number> {
       ratioOfMedians: ratio(destroyManager.median, destroyScript.median),
       pairedRatioMedian: round(median(cd.destroy.paired), 2),
       breakdownMedianMs: cd.destroyBreakdown,
+      polled: { ms: polled.ms, method: "DELETE, then GET /api/v1/sandboxes/{id} every 25 ms until status destroyed" },
       method: "DELETE /api/v1/sandboxes/{id} → `end` event of GET …/events (SSE, opened right after the 202) with status destroyed",
     },
-    runFailures: cd.failures,
+    runFailures: [...cd.failures, ...polled.failures],
     concurrency: conc,
     overview: {
       sandboxesSeeded: opts.sandboxes,
@@ -791,6 +881,7 @@ async function main(): Promise<number> {
       method: "/proc/<pid>/statm resident pages; idle = median of 10 samples 200 ms apart after boot, maintenance settling and a warm-up (5 requests each to /, /api/v1/sandboxes, /profiles); peak = max of the whole server process tree (node + rsync/ssh children) sampled every 100 ms during the concurrency run",
     },
     cpuProfiles: profiles,
+    heapSnapshot: heap,
     settings: {
       runs: opts.runs,
       warmupRuns: opts.warmup,

@@ -66,14 +66,34 @@ if (logFile) {
   };
 }
 
-// `kill -USR2 <server pid>` appends the process's own view of its memory to $SANDBOXER_BENCH_MEMORY_LOG:
+// `kill -WINCH <server pid>` appends the process's own view of its memory to $SANDBOXER_BENCH_MEMORY_LOG:
 // V8 heap (used/total, per space), external and array buffers — what /proc's RSS is made of.
 const memoryLog = process.env.SANDBOXER_BENCH_MEMORY_LOG;
 if (memoryLog) {
   const v8 = await import("node:v8");
-  process.on("SIGUSR2", () => {
+  process.on("SIGWINCH", () => {
     const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, Math.round(s.space_used_size / 2 ** 20)]));
     const line = { at: new Date().toISOString(), ...process.memoryUsage(), heapSpacesUsedMb: spaces };
     fs.appendFileSync(memoryLog, JSON.stringify(line) + "\n");
+  });
+}
+
+// CPU profile of the whole server run (`--cpu-prof` cannot go through NODE_OPTIONS): the V8 profiler
+// through node:inspector, started here and written as <dir>/server-<pid>.cpuprofile when the process
+// exits (the same-thread inspector session answers synchronously, so an exit handler can stop it).
+const cpuProfileDir = process.env.SANDBOXER_BENCH_CPU_PROFILE_DIR;
+if (cpuProfileDir) {
+  const inspector = await import("node:inspector");
+  const session = new inspector.Session();
+  session.connect();
+  session.post("Profiler.enable");
+  session.post("Profiler.setSamplingInterval", { interval: 1000 });
+  session.post("Profiler.start");
+  process.on("exit", () => {
+    session.post("Profiler.stop", (err, result) => {
+      if (err || !result) return;
+      fs.mkdirSync(cpuProfileDir, { recursive: true });
+      fs.writeFileSync(path.join(cpuProfileDir, `server-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+    });
   });
 }

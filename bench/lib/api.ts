@@ -75,6 +75,7 @@ export class Api {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error(`no end event for ${id} within ${timeoutMs} ms`)), timeoutMs);
     const events: StreamEvent[] = [];
+    let result: FollowResult | undefined;
     try {
       const res = await fetch(`${this.url}/api/v1/sandboxes/${id}/events`, {
         headers: this.headers({ accept: "text/event-stream" }),
@@ -83,10 +84,13 @@ export class Api {
       if (res.status !== 200 || !res.body) throw new Error(`events of ${id}: HTTP ${res.status} ${await res.text()}`);
       const decoder = new TextDecoder();
       let buffer = "";
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
+      const reader = res.body.getReader();
+      while (!result) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
         let sep: number;
-        while ((sep = buffer.indexOf("\n\n")) >= 0) {
+        while (!result && (sep = buffer.indexOf("\n\n")) >= 0) {
           const block = buffer.slice(0, sep);
           buffer = buffer.slice(sep + 2);
           let type = "message";
@@ -99,8 +103,8 @@ export class Api {
           const receivedAt = performance.now();
           const payload = JSON.parse(data.join("\n")) as Record<string, unknown>;
           if (type === "end") {
-            controller.abort();
-            return { final: payload as unknown as SandboxView, endAt: receivedAt, events };
+            result = { final: payload as unknown as SandboxView, endAt: receivedAt, events };
+            break;
           }
           if (type === "error") throw new Error(`event stream of ${id} failed: ${String(payload.message)}`);
           events.push({
@@ -113,8 +117,12 @@ export class Api {
           });
         }
       }
-      throw new Error(`event stream of ${id} closed without an end event`);
+      // The server closes the stream after `end`; cancelling our side is only tidying up.
+      await reader.cancel().catch(() => undefined);
+      if (!result) throw new Error(`event stream of ${id} closed without an end event`);
+      return result;
     } catch (e) {
+      if (result) return result;
       if (controller.signal.aborted && controller.signal.reason instanceof Error) throw controller.signal.reason;
       throw e;
     } finally {

@@ -13,6 +13,7 @@ export interface BenchOptions {
   requests: number;
   quick: boolean;
   cpuProf: boolean;
+  heapSnapshot: boolean;
   outDir: string;
   /** Results file names without extension: latest (sqlite) or latest-postgres. */
   name: string;
@@ -21,15 +22,17 @@ export interface BenchOptions {
 
 export const USAGE = `npm run bench -- [options]
 
-  --runs N          create/destroy runs per side, interleaved (default 10; --quick: 3)
+  --runs N          create/destroy runs per side, interleaved (default 10; --quick: 2)
   --db KIND         sqlite (embedded, default) or postgres (a throw-away database on 127.0.0.1:5432)
-  --quick           a reduced configuration (200 files, 8 concurrent creates, 1,000 seeded sandboxes,
-                    20 overview requests, 3 runs): a smoke run of the whole bench in well under a minute
+  --quick           a reduced configuration (200 files, 8 concurrent creates, 500 seeded sandboxes,
+                    20 overview requests, 2 runs, shorter idle waits): a smoke run of the whole bench in about 30 s
   --files N         files in the generated repository (default 2000)
   --concurrent N    creates fired at once in the concurrency run (default 50)
   --sandboxes N     sandboxes seeded for the overview (default 10000; --active N of them active, default 500)
   --requests N      requests per overview URL (default 100)
-  --cpu-prof        run the app server with --cpu-prof and summarise where its time went
+  --cpu-prof        profile the app server's CPU (V8 sampling profiler, as node --cpu-prof) and summarise where its
+                    time went; the .cpuprofile files go to <out>/<name>-cpuprofile/ (git-ignored)
+  --heap-snapshot   take a heap snapshot of the server when idle and summarise what its heap holds
   --out DIR         where results go (default bench/results); files latest.{json,md} (latest-postgres.* with --db postgres)
   --name NAME       results file name without extension (overrides the default above)
   -h, --help        this text
@@ -55,6 +58,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
       active: { type: "string" },
       requests: { type: "string" },
       "cpu-prof": { type: "boolean", default: false },
+      "heap-snapshot": { type: "boolean", default: false },
       out: { type: "string" },
       name: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -65,12 +69,12 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
   const db = values.db === "postgres" || values.db === "postgresql" ? "postgres" : values.db === "sqlite" ? "sqlite" : null;
   if (!db) throw new Error(`--db must be sqlite or postgres, not ${JSON.stringify(values.db)}`);
   const quick = values.quick ?? false;
-  const sandboxes = positiveInt("sandboxes", values.sandboxes, quick ? 1_000 : 10_000, 0);
-  const active = positiveInt("active", values.active, quick ? 50 : 500, 0);
+  const sandboxes = positiveInt("sandboxes", values.sandboxes, quick ? 500 : 10_000, 0);
+  const active = positiveInt("active", values.active, quick ? 25 : 500, 0);
   if (active > sandboxes) throw new Error("--active must not exceed --sandboxes");
   return {
     db,
-    runs: positiveInt("runs", values.runs, quick ? 3 : 10),
+    runs: positiveInt("runs", values.runs, quick ? 2 : 10),
     warmup: 1,
     files: positiveInt("files", values.files, quick ? 200 : 2_000, 2),
     concurrent: positiveInt("concurrent", values.concurrent, quick ? 8 : 50),
@@ -79,6 +83,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
     requests: positiveInt("requests", values.requests, quick ? 20 : 100),
     quick,
     cpuProf: values["cpu-prof"] ?? false,
+    heapSnapshot: values["heap-snapshot"] ?? false,
     outDir: path.resolve(repoRoot, values.out ?? "bench/results"),
     name: values.name ?? (db === "postgres" ? "latest-postgres" : "latest"),
     repoRoot,

@@ -99,3 +99,16 @@ export function startSampler(everyMs: number, sample: () => void): { stop(): num
     },
   };
 }
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux (getconf CLK_TCK)
+
+/** CPU time of a process so far: its own (user+system) and that of its reaped children (rsync, ssh…). */
+export function cpuTimeMs(pid: number): { selfMs: number; childrenMs: number } {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (!stat) return { selfMs: 0, childrenMs: 0 };
+  // Fields after the command name: state(3) ppid(4) … utime(14) stime(15) cutime(16) cstime(17).
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = (i: number) => Number(f[i - 3] ?? 0);
+  const toMs = (t: number) => (t * 1000) / CLOCK_TICKS_PER_SECOND;
+  return { selfMs: toMs(ticks(14) + ticks(15)), childrenMs: toMs(ticks(16) + ticks(17)) };
+}

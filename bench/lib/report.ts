@@ -1,5 +1,6 @@
 // The results file's shape and its Markdown rendering (bench/results/latest.md, the README table).
 import type { ProfileSummary } from "./cpuprofile";
+import type { HeapSummary } from "./heapsnapshot";
 import type { Machine } from "./machine";
 import type { MemorySnapshot } from "./memory";
 import type { Summary } from "./stats";
@@ -45,6 +46,8 @@ export interface BenchResults {
   destroyLatencyMs: number;
   rssIdleMb: number;
   destroyLatencyP95Ms: number;
+  destroyLatencyPolledMs: number;
+  destroyLatencyPolledP95Ms: number;
   destroyRatio: number;
   overviewMedianMs: number;
   apiListP95Ms: number;
@@ -60,9 +63,11 @@ export interface BenchResults {
     ratioP95: number;
     pairedRatioMedian: number;
     breakdownMedianMs: CreateBreakdown | null;
+    /** CPU time of the app server's node process (self) and of its reaped children (rsync + ssh) per create. */
+    serverCpu: { duringManagerCreateMs: Summary; duringScriptCreateMs: Summary; rsyncChildrenDuringManagerCreateMs: Summary };
     repository: { files: number; bytes: number };
   };
-  destroy: { manager: Summary; script: Summary; ratioOfMedians: number; pairedRatioMedian: number; breakdownMedianMs: DestroyBreakdown | null; method: string };
+  destroy: { manager: Summary; script: Summary; ratioOfMedians: number; pairedRatioMedian: number; breakdownMedianMs: DestroyBreakdown | null; polled: { ms: Summary; method: string }; method: string };
   runFailures: string[];
   concurrency: {
     creates: number;
@@ -109,6 +114,7 @@ export interface BenchResults {
     method: string;
   };
   cpuProfiles: ProfileSummary[];
+  heapSnapshot: HeapSummary | null;
   settings: Record<string, string | number>;
   timings: Record<string, number>;
   machine: Machine;
@@ -156,7 +162,8 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push(`| Create, sand-boxer (POST → SSE \`end\`, ready) | ${fmt(c.manager.median)} ms | ${fmt(c.manager.p95)} ms | ${c.repository.files.toLocaleString("en")} files, ${(c.repository.bytes / 2 ** 20).toFixed(1)} MiB, ${c.manager.n} runs |`);
   lines.push(`| Create, script (\`ssh mkdir\` + \`rsync -az\`) | ${fmt(c.script.median)} ms | ${fmt(c.script.p95)} ms | interleaved with the above |`);
   lines.push(`| **Create ratio** (sand-boxer / script) | **${fmt(c.ratioOfMedians, 2)}x** | ${fmt(c.ratioP95, 2)}x | median of per-pair ratios ${fmt(c.pairedRatioMedian, 2)}x |`);
-  lines.push(`| Destroy, sand-boxer (DELETE → \`destroyed\`) | ${fmt(d.manager.median)} ms | ${fmt(d.manager.p95)} ms | = destroy latency |`);
+  lines.push(`| Destroy, sand-boxer (DELETE → SSE \`end\`, destroyed) | ${fmt(d.manager.median)} ms | ${fmt(d.manager.p95)} ms | = destroy latency as a client following the stream sees it |`);
+  lines.push(`| Destroy latency, polled (DELETE → GET every 25 ms sees \`destroyed\`) | ${fmt(d.polled.ms.median)} ms | ${fmt(d.polled.ms.p95)} ms | the state change itself, without the event stream |`);
   lines.push(`| Destroy, script (\`ssh rm -rf\`) | ${fmt(d.script.median)} ms | ${fmt(d.script.p95)} ms | |`);
   lines.push(`| **Destroy ratio** (sand-boxer / script) | **${fmt(d.ratioOfMedians, 2)}x** | | median of per-pair ratios ${fmt(d.pairedRatioMedian, 2)}x |`);
   lines.push(`| Overview \`GET /\` | ${fmt(o.page.median, 1)} ms | ${fmt(o.page.p95, 1)} ms | ${o.sandboxesSeeded.toLocaleString("en")} sandboxes (${o.activeSeeded} active), ${o.requestsPerUrl} requests, ${fmt(r.overviewQueriesPerRequest)} DB statements/request |`);
@@ -172,7 +179,9 @@ export function renderMarkdown(r: BenchResults): string {
     lines.push(
       `Where a sand-boxer create's time goes (medians, from the sandbox's log timestamps): request → queued ${fmt(b.postToQueuedMs)} ms, ` +
         `queued → creating ${fmt(b.queuedToCreatingMs)} ms, → connecting ${fmt(b.creatingToConnectMs)} ms, mkdir ${fmt(b.mkdirMs)} ms, ` +
-        `→ sync start ${fmt(b.createdToSyncMs)} ms, rsync ${fmt(b.rsyncMs)} ms, → ready ${fmt(b.syncedToReadyMs)} ms, ready → \`end\` event ${fmt(b.readyToEndEventMs)} ms.`,
+        `→ sync start ${fmt(b.createdToSyncMs)} ms, rsync ${fmt(b.rsyncMs)} ms, → ready ${fmt(b.syncedToReadyMs)} ms, ready → \`end\` event ${fmt(b.readyToEndEventMs)} ms. ` +
+        `CPU of the server's node process per create: ${fmt(c.serverCpu.duringManagerCreateMs.median)} ms during a sand-boxer create, ` +
+        `${fmt(c.serverCpu.duringScriptCreateMs.median)} ms while the script runs (its rsync + ssh children: ${fmt(c.serverCpu.rsyncChildrenDuringManagerCreateMs.median)} ms).`,
     );
   }
   if (d.breakdownMedianMs) {
