@@ -26,7 +26,7 @@ import { createDb, type Db } from "@/lib/db/client";
 
 import { startAppServer, signUp, type AppServer } from "../tests/support/app-server";
 import { startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
-import { Api, type FollowResult, type SandboxView } from "./lib/api";
+import { Api, describeFetchError, type FollowResult, type SandboxView } from "./lib/api";
 import { installCleanupHandlers, onCleanup, runCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
 import { summarizeCpuProfile, type ProfileSummary } from "./lib/cpuprofile";
 import { summarizeHeapSnapshot, type HeapSummary } from "./lib/heapsnapshot";
@@ -592,7 +592,7 @@ async function measureConcurrency(s: Setup) {
   const t0 = performance.now();
   const results = await Promise.all(
     Array.from({ length: n }, async () => {
-      const posted = await s.api.create(PROFILE_ID).catch((e: Error) => ({ status: 0, error: e.message, sandbox: undefined }));
+      const posted = await s.api.create(PROFILE_ID).catch((e: unknown) => ({ status: 0, error: describeFetchError(e), sandbox: undefined }));
       if (!posted.sandbox) return { ok: false, error: `POST ${posted.status}: ${posted.error}`, ms: performance.now() - t0 };
       try {
         const f = await s.api.follow(posted.sandbox.id, 600_000);
@@ -619,9 +619,9 @@ async function measureConcurrency(s: Setup) {
   const ids = results.map((r) => ("id" in r ? r.id : undefined)).filter((x): x is string => !!x);
   const destroyed = await Promise.all(
     ids.map(async (id) => {
-      const r = await s.api.destroy(id);
-      if (!r.sandbox) return { ok: false, error: `DELETE ${r.status}: ${r.error}` };
       try {
+        const r = await s.api.destroy(id);
+        if (!r.sandbox) return { ok: false, error: `DELETE ${r.status}: ${r.error}` };
         const f = await s.api.follow(id, 600_000);
         return { ok: f.final.status === "destroyed", error: f.final.status === "destroyed" ? undefined : `${f.final.status}: ${f.final.statusReason}` };
       } catch (e) {
@@ -852,6 +852,7 @@ async function main(): Promise<number> {
       method: "DELETE /api/v1/sandboxes/{id} → `end` event of GET …/events (SSE, opened right after the 202) with status destroyed",
     },
     runFailures: [...cd.failures, ...polled.failures],
+    clientNetworkRetries: s.api.networkRetries,
     concurrency: conc,
     overview: {
       sandboxesSeeded: opts.sandboxes,

@@ -27,11 +27,36 @@ export interface FollowResult {
   events: StreamEvent[];
 }
 
+/** The message of a failed fetch with its cause ("fetch failed" alone says nothing). */
+export function describeFetchError(e: unknown): string {
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  return err.cause ? `${err.message}: ${err.cause.code ?? ""} ${err.cause.message ?? ""}`.trim() : err.message;
+}
+
 export class Api {
+  /** Idempotent requests (GET, DELETE) retried after a connection-level failure, with their causes. */
+  readonly networkRetries: string[] = [];
+
   constructor(
     readonly url: string,
     readonly cookie: string,
   ) {}
+
+  /**
+   * fetch for idempotent requests: a connection the server closed while idle (keep-alive race) fails
+   * with "fetch failed" before the request reached the server; try again (at most 3 times).
+   */
+  private async idempotentFetch(input: string, init: RequestInit): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fetch(input, init);
+      } catch (e) {
+        if (!(e instanceof TypeError) || attempt >= 3 || init.signal?.aborted) throw new Error(`${init.method ?? "GET"} ${input}: ${describeFetchError(e)}`);
+        this.networkRetries.push(`${init.method ?? "GET"} ${new URL(input).pathname}: ${describeFetchError(e)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     return { cookie: this.cookie, ...extra };
@@ -49,14 +74,14 @@ export class Api {
   }
 
   async destroy(id: string): Promise<{ status: number; sandbox?: SandboxView; error?: string }> {
-    const res = await fetch(`${this.url}/api/v1/sandboxes/${id}`, { method: "DELETE", headers: this.headers() });
+    const res = await this.idempotentFetch(`${this.url}/api/v1/sandboxes/${id}`, { method: "DELETE", headers: this.headers() });
     const text = await res.text();
     if (res.status !== 202) return { status: res.status, error: text.slice(0, 500) };
     return { status: res.status, sandbox: JSON.parse(text) as SandboxView };
   }
 
   async get(id: string): Promise<SandboxView> {
-    const res = await fetch(`${this.url}/api/v1/sandboxes/${id}`, { headers: this.headers() });
+    const res = await this.idempotentFetch(`${this.url}/api/v1/sandboxes/${id}`, { headers: this.headers() });
     if (!res.ok) throw new Error(`GET sandbox ${id}: ${res.status} ${await res.text()}`);
     return (await res.json()) as SandboxView;
   }
@@ -77,7 +102,7 @@ export class Api {
     const events: StreamEvent[] = [];
     let result: FollowResult | undefined;
     try {
-      const res = await fetch(`${this.url}/api/v1/sandboxes/${id}/events`, {
+      const res = await this.idempotentFetch(`${this.url}/api/v1/sandboxes/${id}/events`, {
         headers: this.headers({ accept: "text/event-stream" }),
         signal: controller.signal,
       });

@@ -69,6 +69,8 @@ export interface BenchResults {
   };
   destroy: { manager: Summary; script: Summary; ratioOfMedians: number; pairedRatioMedian: number; breakdownMedianMs: DestroyBreakdown | null; polled: { ms: Summary; method: string }; method: string };
   runFailures: string[];
+  /** GET/DELETE requests the bench retried after a connection-level failure (keep-alive races), with causes. */
+  clientNetworkRetries: string[];
   concurrency: {
     creates: number;
     wallMs: number;
@@ -192,6 +194,10 @@ export function renderMarkdown(r: BenchResults): string {
         `destroying → worker starts ${fmt(b.destroyingToWorkerStartMs)} ms, remove ${fmt(b.removeMs)} ms, → destroyed ${fmt(b.removedToDestroyedMs)} ms, ` +
         `destroyed → \`end\` event ${fmt(b.destroyedToEndEventMs)} ms.`,
     );
+  }
+  if (r.clientNetworkRetries.length) {
+    lines.push("");
+    lines.push(`The bench client retried ${r.clientNetworkRetries.length} idempotent request(s) (GET/DELETE) after a connection-level failure: ${r.clientNetworkRetries.slice(0, 3).join("; ")}`);
   }
   if (r.runFailures.length) {
     lines.push("");
