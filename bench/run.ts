@@ -223,6 +223,7 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
       SANDBOXER_BENCH_QUERY_LOG: queryLog,
       SANDBOXER_BENCH_MEMORY_LOG: memoryLog,
       ...(profileDir ? { SANDBOXER_BENCH_CPU_PROFILE_DIR: profileDir } : {}),
+      ...opts.serverEnv,
     },
     readyTimeoutMs: 90_000,
   });
@@ -894,6 +895,7 @@ async function main(): Promise<number> {
       workerPoll: "1s (default)",
       quotaActive: "0 (off: one account fires all creates)",
       serverCommand: "next start (production build of this checkout)",
+      serverEnv: Object.entries(opts.serverEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none extra)",
     },
     timings: s.timings,
     machine,

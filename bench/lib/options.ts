@@ -14,6 +14,8 @@ export interface BenchOptions {
   quick: boolean;
   cpuProf: boolean;
   heapSnapshot: boolean;
+  /** Extra environment for the app server (what-if runs: MALLOC_ARENA_MAX=2, a product setting…). */
+  serverEnv: Record<string, string>;
   outDir: string;
   /** Results file names without extension: latest (sqlite) or latest-postgres. */
   name: string;
@@ -33,6 +35,7 @@ export const USAGE = `npm run bench -- [options]
   --cpu-prof        profile the app server's CPU (V8 sampling profiler, as node --cpu-prof) and summarise where its
                     time went; the .cpuprofile files go to <out>/<name>-cpuprofile/ (git-ignored)
   --heap-snapshot   take a heap snapshot of the server when idle and summarise what its heap holds
+  --server-env K=V  extra environment for the app server (repeatable), for what-if runs
   --out DIR         where results go (default bench/results); files latest.{json,md} (latest-postgres.* with --db postgres)
   --name NAME       results file name without extension (overrides the default above)
   -h, --help        this text
@@ -59,6 +62,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
       requests: { type: "string" },
       "cpu-prof": { type: "boolean", default: false },
       "heap-snapshot": { type: "boolean", default: false },
+      "server-env": { type: "string", multiple: true, default: [] },
       out: { type: "string" },
       name: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -84,6 +88,13 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
     quick,
     cpuProf: values["cpu-prof"] ?? false,
     heapSnapshot: values["heap-snapshot"] ?? false,
+    serverEnv: Object.fromEntries(
+      (values["server-env"] ?? []).map((kv) => {
+        const i = kv.indexOf("=");
+        if (i <= 0) throw new Error(`--server-env needs KEY=VALUE, not ${JSON.stringify(kv)}`);
+        return [kv.slice(0, i), kv.slice(i + 1)];
+      }),
+    ),
     outDir: path.resolve(repoRoot, values.out ?? "bench/results"),
     name: values.name ?? (db === "postgres" ? "latest-postgres" : "latest"),
     repoRoot,
