@@ -1,0 +1,59 @@
+// Summarises a V8 .heapsnapshot (what `--heapsnapshot-signal` writes): self size per node type and
+// per constructor, and the largest single objects — enough to see what the server's heap holds.
+import fs from "node:fs";
+
+interface RawSnapshot {
+  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] }; node_count: number };
+  nodes: number[];
+  strings: string[];
+}
+
+export interface HeapSummary {
+  file: string;
+  totalMb: number;
+  byType: { type: string; mb: number; count: number }[];
+  topConstructors: { name: string; mb: number; count: number }[];
+  largestObjects: { type: string; name: string; kb: number }[];
+}
+
+const MB = 2 ** 20;
+const r1 = (v: number) => Math.round(v * 10) / 10;
+
+export function summarizeHeapSnapshot(file: string, top = 15): HeapSummary {
+  const raw = JSON.parse(fs.readFileSync(file, "utf8")) as RawSnapshot;
+  const fields = raw.snapshot.meta.node_fields;
+  const types = raw.snapshot.meta.node_types[0];
+  const width = fields.length;
+  const iType = fields.indexOf("type");
+  const iName = fields.indexOf("name");
+  const iSize = fields.indexOf("self_size");
+  const byType = new Map<string, { size: number; count: number }>();
+  const byCtor = new Map<string, { size: number; count: number }>();
+  const largest: { type: string; name: string; size: number }[] = [];
+  let total = 0;
+  for (let i = 0; i < raw.nodes.length; i += width) {
+    const type = types[raw.nodes[i + iType]!] ?? "?";
+    const name = raw.strings[raw.nodes[i + iName]!] ?? "";
+    const size = raw.nodes[i + iSize]!;
+    total += size;
+    const t = byType.get(type) ?? { size: 0, count: 0 };
+    t.size += size;
+    t.count++;
+    byType.set(type, t);
+    if (type === "object" || type === "closure" || type === "array" || type === "native") {
+      const key = `${type}:${name.slice(0, 80)}`;
+      const c = byCtor.get(key) ?? { size: 0, count: 0 };
+      c.size += size;
+      c.count++;
+      byCtor.set(key, c);
+    }
+    if (size >= 256 * 1024) largest.push({ type, name: name.slice(0, 120).replace(/\s+/g, " "), size });
+  }
+  return {
+    file,
+    totalMb: r1(total / MB),
+    byType: [...byType.entries()].sort((a, b) => b[1].size - a[1].size).slice(0, top).map(([type, v]) => ({ type, mb: r1(v.size / MB), count: v.count })),
+    topConstructors: [...byCtor.entries()].sort((a, b) => b[1].size - a[1].size).slice(0, top).map(([name, v]) => ({ name, mb: r1(v.size / MB), count: v.count })),
+    largestObjects: largest.sort((a, b) => b.size - a.size).slice(0, top).map((o) => ({ type: o.type, name: o.name, kb: Math.round(o.size / 1024) })),
+  };
+}

@@ -1,0 +1,102 @@
+// Command-line options of `npm run bench -- …`.
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+export interface BenchOptions {
+  db: "sqlite" | "postgres";
+  runs: number;
+  warmup: number;
+  files: number;
+  concurrent: number;
+  sandboxes: number;
+  active: number;
+  requests: number;
+  quick: boolean;
+  cpuProf: boolean;
+  heapSnapshot: boolean;
+  /** Extra environment for the app server (what-if runs: MALLOC_ARENA_MAX=2, a product setting…). */
+  serverEnv: Record<string, string>;
+  outDir: string;
+  /** Results file names without extension: latest (sqlite) or latest-postgres. */
+  name: string;
+  repoRoot: string;
+}
+
+export const USAGE = `npm run bench -- [options]
+
+  --runs N          create/destroy runs per side, interleaved (default 10; --quick: 2)
+  --db KIND         sqlite (embedded, default) or postgres (a throw-away database on 127.0.0.1:5432)
+  --quick           a reduced configuration (200 files, 8 concurrent creates, 500 seeded sandboxes,
+                    20 overview requests, 2 runs, shorter idle waits): a smoke run of the whole bench in about 30 s
+  --files N         files in the generated repository (default 2000)
+  --concurrent N    creates fired at once in the concurrency run (default 50)
+  --sandboxes N     sandboxes seeded for the overview (default 10000; --active N of them active, default 500)
+  --requests N      requests per overview URL (default 100)
+  --cpu-prof        profile the app server's CPU (V8 sampling profiler, as node --cpu-prof) and summarise where its
+                    time went; the .cpuprofile files go to <out>/<name>-cpuprofile/ (git-ignored)
+  --heap-snapshot   take a heap snapshot of the server when idle and summarise what its heap holds
+  --server-env K=V  extra environment for the app server (repeatable), for what-if runs
+  --out DIR         where results go (default bench/results); files latest.{json,md} (latest-postgres.* with --db postgres)
+  --name NAME       results file name without extension (overrides the default above)
+  -h, --help        this text
+`;
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}, not ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "help" {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      runs: { type: "string" },
+      db: { type: "string", default: "sqlite" },
+      quick: { type: "boolean", default: false },
+      files: { type: "string" },
+      concurrent: { type: "string" },
+      sandboxes: { type: "string" },
+      active: { type: "string" },
+      requests: { type: "string" },
+      "cpu-prof": { type: "boolean", default: false },
+      "heap-snapshot": { type: "boolean", default: false },
+      "server-env": { type: "string", multiple: true, default: [] },
+      out: { type: "string" },
+      name: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return "help";
+  const db = values.db === "postgres" || values.db === "postgresql" ? "postgres" : values.db === "sqlite" ? "sqlite" : null;
+  if (!db) throw new Error(`--db must be sqlite or postgres, not ${JSON.stringify(values.db)}`);
+  const quick = values.quick ?? false;
+  const sandboxes = positiveInt("sandboxes", values.sandboxes, quick ? 500 : 10_000, 0);
+  const active = positiveInt("active", values.active, quick ? 25 : 500, 0);
+  if (active > sandboxes) throw new Error("--active must not exceed --sandboxes");
+  return {
+    db,
+    runs: positiveInt("runs", values.runs, quick ? 2 : 10),
+    warmup: 1,
+    files: positiveInt("files", values.files, quick ? 200 : 2_000, 2),
+    concurrent: positiveInt("concurrent", values.concurrent, quick ? 8 : 50),
+    sandboxes,
+    active,
+    requests: positiveInt("requests", values.requests, quick ? 20 : 100),
+    quick,
+    cpuProf: values["cpu-prof"] ?? false,
+    heapSnapshot: values["heap-snapshot"] ?? false,
+    serverEnv: Object.fromEntries(
+      (values["server-env"] ?? []).map((kv) => {
+        const i = kv.indexOf("=");
+        if (i <= 0) throw new Error(`--server-env needs KEY=VALUE, not ${JSON.stringify(kv)}`);
+        return [kv.slice(0, i), kv.slice(i + 1)];
+      }),
+    ),
+    outDir: path.resolve(repoRoot, values.out ?? "bench/results"),
+    name: values.name ?? (db === "postgres" ? "latest-postgres" : "latest"),
+    repoRoot,
+  };
+}

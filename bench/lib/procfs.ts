@@ -1,0 +1,114 @@
+// Process facts from /proc: children, process trees, resident memory, and the samplers the
+// concurrency run uses (sshd connections per VM every ~25 ms, server RSS every ~100 ms).
+import fs from "node:fs";
+
+const PAGE_SIZE = 4096;
+
+function readText(file: string): string | null {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+let childrenFileWorks: boolean | undefined;
+
+/** Direct children of pid: /proc/<pid>/task/<tid>/children when the kernel has it, else a /proc scan. */
+export function childrenOf(pid: number): number[] {
+  if (childrenFileWorks === undefined) childrenFileWorks = readText(`/proc/self/task/${process.pid}/children`) !== null;
+  if (childrenFileWorks) {
+    let tids: string[];
+    try {
+      tids = fs.readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return [];
+    }
+    const out: number[] = [];
+    for (const tid of tids) {
+      const text = readText(`/proc/${pid}/task/${tid}/children`);
+      if (text) for (const p of text.trim().split(/\s+/)) if (p) out.push(Number(p));
+    }
+    return out;
+  }
+  const out: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readText(`/proc/${entry}/stat`);
+    if (!stat) continue;
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (ppid === pid) out.push(Number(entry));
+  }
+  return out;
+}
+
+/** pid and all its descendants. */
+export function processTree(pid: number): number[] {
+  const out: number[] = [];
+  const queue = [pid];
+  const seen = new Set<number>();
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    if (seen.has(p)) continue;
+    seen.add(p);
+    if (readText(`/proc/${p}/statm`) === null) continue;
+    out.push(p);
+    queue.push(...childrenOf(p));
+  }
+  return out;
+}
+
+/** Resident set size of one process in bytes (0 when it is gone). */
+export function rssBytes(pid: number): number {
+  const statm = readText(`/proc/${pid}/statm`);
+  if (!statm) return 0;
+  return Number(statm.split(" ")[1] ?? 0) * PAGE_SIZE;
+}
+
+export interface TreeRss {
+  /** The root process alone. */
+  rootBytes: number;
+  /** Sum over the tree (shared pages are counted once per process, as ps does). */
+  treeBytes: number;
+  processes: number;
+}
+
+export function treeRss(pid: number): TreeRss {
+  const tree = processTree(pid);
+  let treeBytes = 0;
+  for (const p of tree) treeBytes += rssBytes(p);
+  return { rootBytes: rssBytes(pid), treeBytes, processes: tree.length };
+}
+
+export const mb = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
+
+/** Runs `sample` every `everyMs` (setInterval; skipped ticks are not made up) until stopped. */
+export function startSampler(everyMs: number, sample: () => void): { stop(): number } {
+  let samples = 0;
+  const tick = () => {
+    samples++;
+    sample();
+  };
+  tick();
+  const timer = setInterval(tick, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      tick();
+      return samples;
+    },
+  };
+}
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux (getconf CLK_TCK)
+
+/** CPU time of a process so far: its own (user+system) and that of its reaped children (rsync, ssh…). */
+export function cpuTimeMs(pid: number): { selfMs: number; childrenMs: number } {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (!stat) return { selfMs: 0, childrenMs: 0 };
+  // Fields after the command name: state(3) ppid(4) … utime(14) stime(15) cutime(16) cstime(17).
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = (i: number) => Number(f[i - 3] ?? 0);
+  const toMs = (t: number) => (t * 1000) / CLOCK_TICKS_PER_SECOND;
+  return { selfMs: toMs(ticks(14) + ticks(15)), childrenMs: toMs(ticks(16) + ticks(17)) };
+}

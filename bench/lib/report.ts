@@ -1,0 +1,208 @@
+// The results file's shape and its Markdown rendering (bench/results/latest.md, the README table).
+import type { ProfileSummary } from "./cpuprofile";
+import type { HeapSummary } from "./heapsnapshot";
+import type { Machine } from "./machine";
+import type { MemorySnapshot } from "./memory";
+import type { Summary } from "./stats";
+
+export interface CreateBreakdown {
+  /** POST sent (client) → "Queued" state event (server): request handling. */
+  postToQueuedMs: number;
+  /** Queued → creating: waiting for and claiming by the worker, picking a host. */
+  queuedToCreatingMs: number;
+  creatingToConnectMs: number;
+  /** "Connecting…" → "Created …": SSH connect (or pooled connection) and the guarded mkdir script. */
+  mkdirMs: number;
+  /** "Created …" → "Syncing …": remembering the verified host key. */
+  createdToSyncMs: number;
+  /** rsync over OpenSSH, as the extension logs it. */
+  rsyncMs: number;
+  /** "Synced …" → ready state event: log flush, handle, state transition. */
+  syncedToReadyMs: number;
+  /** Ready state event (server) → `end` event received (client): the event stream's delay. */
+  readyToEndEventMs: number;
+}
+
+export interface DestroyBreakdown {
+  /** DELETE sent (client) → "destroying" state event (server): request handling. */
+  deleteToDestroyingMs: number;
+  /** destroying → the worker's "Removing …" line: waiting for and claiming by the worker. */
+  destroyingToWorkerStartMs: number;
+  /** "Removing …" → "Removed …": the guarded `rm -rf` script over SSH. */
+  removeMs: number;
+  removedToDestroyedMs: number;
+  /** destroyed state event (server) → `end` event received (client). */
+  destroyedToEndEventMs: number;
+}
+
+export interface BenchResults {
+  schemaVersion: 1;
+  db: "sqlite" | "postgres";
+  quick: boolean;
+  // The headline figures (medians unless named p95).
+  createRatio: number;
+  overviewP95Ms: number;
+  concurrentFailures: number;
+  destroyLatencyMs: number;
+  rssIdleMb: number;
+  destroyLatencyP95Ms: number;
+  destroyLatencyPolledMs: number;
+  destroyLatencyPolledP95Ms: number;
+  destroyRatio: number;
+  overviewMedianMs: number;
+  apiListP95Ms: number;
+  apiListMedianMs: number;
+  overviewQueriesPerRequest: number | null;
+  apiListQueriesPerRequest: number | null;
+  concurrentWallMs: number;
+  rssPeakMb: number;
+  create: {
+    manager: Summary;
+    script: Summary;
+    ratioOfMedians: number;
+    ratioP95: number;
+    pairedRatioMedian: number;
+    breakdownMedianMs: CreateBreakdown | null;
+    /** CPU time of the app server's node process (self) and of its reaped children (rsync + ssh) per create. */
+    serverCpu: { duringManagerCreateMs: Summary; duringScriptCreateMs: Summary; rsyncChildrenDuringManagerCreateMs: Summary };
+    repository: { files: number; bytes: number };
+  };
+  destroy: { manager: Summary; script: Summary; ratioOfMedians: number; pairedRatioMedian: number; breakdownMedianMs: DestroyBreakdown | null; polled: { ms: Summary; method: string }; method: string };
+  runFailures: string[];
+  /** GET/DELETE requests the bench retried after a connection-level failure (keep-alive races), with causes. */
+  clientNetworkRetries: string[];
+  concurrency: {
+    creates: number;
+    wallMs: number;
+    perCreateMs: Summary;
+    failures: number;
+    failureReasons: (string | undefined)[];
+    incompleteWorkspaces: number;
+    sandboxesPerHost: Record<string, number>;
+    peakConnectionsPerHost: Record<string, number>;
+    peakConnectionsPerHostDuringDestroy: Record<string, number>;
+    sshdMaxStartupsLogLines: Record<string, number>;
+    destroyWallMs: number;
+    destroyFailures: number;
+    destroyFailureReasons: (string | undefined)[];
+    workspacesLeftBehind: number;
+    rssPeakMb: number;
+    rssPeakServerMb: number;
+    processesInTreeAtPeak: number;
+    samples: number;
+  };
+  overview: {
+    sandboxesSeeded: number;
+    activeSeeded: number;
+    listedByDefault: number;
+    counts: Record<string, number>;
+    requestsPerUrl: number;
+    page: Summary;
+    pageTtfb: Summary;
+    api: Summary;
+    errors: number;
+    pageBytes: number;
+    apiBytes: number;
+    queries: Record<string, { requests: number; statements: number; transactionControl: number; sql: string[] }>;
+    queryCountMethod: string;
+  };
+  memory: {
+    rssIdleMb: number;
+    rssIdleTreeMb: number;
+    rssPeakMb: number;
+    rssPeakServerMb: number;
+    rssAfterConcurrencyMb: number;
+    snapshots: Record<string, MemorySnapshot>;
+    method: string;
+  };
+  cpuProfiles: ProfileSummary[];
+  heapSnapshot: HeapSummary | null;
+  settings: Record<string, string | number>;
+  timings: Record<string, number>;
+  machine: Machine;
+}
+
+const fmt = (v: number | null | undefined, digits = 0) => (v === null || v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(digits));
+const ok = (met: boolean) => (met ? "✅ met" : "❌ missed");
+
+export interface TargetCheck {
+  name: string;
+  target: string;
+  value: string;
+  met: boolean;
+}
+
+export function checkTargets(r: BenchResults): TargetCheck[] {
+  return [
+    { name: "Create vs hand-written script", target: "≤ 1.0x", value: `${fmt(r.createRatio, 2)}x`, met: r.createRatio <= 1.0 },
+    { name: `Overview p95 at ${r.overview.sandboxesSeeded.toLocaleString("en")} sandboxes`, target: "< 150 ms", value: `${fmt(r.overviewP95Ms, 1)} ms`, met: r.overviewP95Ms < 150 },
+    { name: `Failures at ${r.concurrency.creates} concurrent creates`, target: "0", value: String(r.concurrentFailures), met: r.concurrentFailures === 0 },
+    { name: "Server RSS idle", target: "< 250 MB", value: `${fmt(r.rssIdleMb, 1)} MB`, met: r.rssIdleMb < 250 },
+  ];
+}
+
+export function renderMarkdown(r: BenchResults): string {
+  const m = r.machine;
+  const c = r.create;
+  const d = r.destroy;
+  const q = r.concurrency;
+  const o = r.overview;
+  const lines: string[] = [];
+  lines.push(`### Benchmark results (${r.db === "sqlite" ? "embedded SQLite" : "PostgreSQL"}${r.quick ? ", quick run" : ""})`);
+  lines.push("");
+  lines.push(
+    `Measured ${m.date.slice(0, 10)} on ${m.cpuModel} × ${m.cpuCount}, ${(m.memoryMb / 1024).toFixed(0)} GB RAM, ${m.os} (kernel ${m.kernel}), Node ${m.node}; ` +
+      `load average ${m.loadAverageAtStart.join(" / ")} at start, ${m.loadAverageAtEnd?.join(" / ") ?? "?"} at end (a shared machine: other test suites ran meanwhile).`,
+  );
+  lines.push("");
+  lines.push("| target | goal | latest | |");
+  lines.push("| --- | --- | --- | --- |");
+  for (const t of checkTargets(r)) lines.push(`| ${t.name} | ${t.target} | ${t.value} | ${ok(t.met)} |`);
+  lines.push("");
+  lines.push("| measurement | median | p95 | notes |");
+  lines.push("| --- | ---: | ---: | --- |");
+  lines.push(`| Create, sand-boxer (POST → SSE \`end\`, ready) | ${fmt(c.manager.median)} ms | ${fmt(c.manager.p95)} ms | ${c.repository.files.toLocaleString("en")} files, ${(c.repository.bytes / 2 ** 20).toFixed(1)} MiB, ${c.manager.n} runs |`);
+  lines.push(`| Create, script (\`ssh mkdir\` + \`rsync -az\`) | ${fmt(c.script.median)} ms | ${fmt(c.script.p95)} ms | interleaved with the above |`);
+  lines.push(`| **Create ratio** (sand-boxer / script) | **${fmt(c.ratioOfMedians, 2)}x** | ${fmt(c.ratioP95, 2)}x | median of per-pair ratios ${fmt(c.pairedRatioMedian, 2)}x |`);
+  lines.push(`| Destroy, sand-boxer (DELETE → SSE \`end\`, destroyed) | ${fmt(d.manager.median)} ms | ${fmt(d.manager.p95)} ms | = destroy latency as a client following the stream sees it |`);
+  lines.push(`| Destroy latency, polled (DELETE → GET every 25 ms sees \`destroyed\`) | ${fmt(d.polled.ms.median)} ms | ${fmt(d.polled.ms.p95)} ms | the state change itself, without the event stream |`);
+  lines.push(`| Destroy, script (\`ssh rm -rf\`) | ${fmt(d.script.median)} ms | ${fmt(d.script.p95)} ms | |`);
+  lines.push(`| **Destroy ratio** (sand-boxer / script) | **${fmt(d.ratioOfMedians, 2)}x** | | median of per-pair ratios ${fmt(d.pairedRatioMedian, 2)}x |`);
+  lines.push(`| Overview \`GET /\` | ${fmt(o.page.median, 1)} ms | ${fmt(o.page.p95, 1)} ms | ${o.sandboxesSeeded.toLocaleString("en")} sandboxes (${o.activeSeeded} active), ${o.requestsPerUrl} requests, ${fmt(r.overviewQueriesPerRequest)} DB statements/request |`);
+  lines.push(`| \`GET /api/v1/sandboxes\` | ${fmt(o.api.median, 1)} ms | ${fmt(o.api.p95, 1)} ms | ${fmt(r.apiListQueriesPerRequest)} DB statements/request |`);
+  lines.push(`| ${q.creates} concurrent creates, wall time | ${fmt(q.wallMs)} ms | | ${q.failures} failures; per-create ${fmt(q.perCreateMs.median)} / ${fmt(q.perCreateMs.p95)} ms (median / p95) |`);
+  lines.push(`| sshd connections per VM, peak | ${Object.entries(q.peakConnectionsPerHost).map(([k, v]) => `${k} ${v}`).join(", ")} | | MaxStartups default 10:30:100; sandboxes per VM ${Object.entries(q.sandboxesPerHost).map(([k, v]) => `${k} ${v}`).join(", ")}; sshd throttling log lines ${Object.values(q.sshdMaxStartupsLogLines).reduce((a, b) => a + b, 0)} |`);
+  lines.push(`| ${q.creates} concurrent destroys, wall time | ${fmt(q.destroyWallMs)} ms | | ${q.destroyFailures} failures, ${q.workspacesLeftBehind} workspaces left behind |`);
+  lines.push(`| Server RSS idle | ${fmt(r.memory.rssIdleMb, 1)} MB | | process tree ${fmt(r.memory.rssIdleTreeMb, 1)} MB |`);
+  lines.push(`| Server RSS peak (concurrency run) | ${fmt(r.memory.rssPeakMb, 1)} MB | | whole process tree incl. rsync/ssh; node alone ${fmt(r.memory.rssPeakServerMb, 1)} MB |`);
+  if (c.breakdownMedianMs) {
+    const b = c.breakdownMedianMs;
+    lines.push("");
+    lines.push(
+      `Where a sand-boxer create's time goes (medians, from the sandbox's log timestamps): request → queued ${fmt(b.postToQueuedMs)} ms, ` +
+        `queued → creating ${fmt(b.queuedToCreatingMs)} ms, → connecting ${fmt(b.creatingToConnectMs)} ms, mkdir ${fmt(b.mkdirMs)} ms, ` +
+        `→ sync start ${fmt(b.createdToSyncMs)} ms, rsync ${fmt(b.rsyncMs)} ms, → ready ${fmt(b.syncedToReadyMs)} ms, ready → \`end\` event ${fmt(b.readyToEndEventMs)} ms. ` +
+        `CPU of the server's node process per create: ${fmt(c.serverCpu.duringManagerCreateMs.median)} ms during a sand-boxer create, ` +
+        `${fmt(c.serverCpu.duringScriptCreateMs.median)} ms while the script runs (its rsync + ssh children: ${fmt(c.serverCpu.rsyncChildrenDuringManagerCreateMs.median)} ms).`,
+    );
+  }
+  if (d.breakdownMedianMs) {
+    const b = d.breakdownMedianMs;
+    lines.push("");
+    lines.push(
+      `Where a sand-boxer destroy's time goes (medians): request → destroying ${fmt(b.deleteToDestroyingMs)} ms, ` +
+        `destroying → worker starts ${fmt(b.destroyingToWorkerStartMs)} ms, remove ${fmt(b.removeMs)} ms, → destroyed ${fmt(b.removedToDestroyedMs)} ms, ` +
+        `destroyed → \`end\` event ${fmt(b.destroyedToEndEventMs)} ms.`,
+    );
+  }
+  if (r.clientNetworkRetries.length) {
+    lines.push("");
+    lines.push(`The bench client retried ${r.clientNetworkRetries.length} idempotent request(s) (GET/DELETE) after a connection-level failure: ${r.clientNetworkRetries.slice(0, 3).join("; ")}`);
+  }
+  if (r.runFailures.length) {
+    lines.push("");
+    lines.push(`Run failures (${r.runFailures.length}): ${r.runFailures.slice(0, 5).join("; ")}`);
+  }
+  lines.push("");
+  return lines.join("\n");
+}

@@ -1,0 +1,99 @@
+// Benchmark probe, preloaded into the app server only by `npm run bench` (NODE_OPTIONS=--import …).
+// It counts the database statements each HTTP request causes, without touching product code:
+//   - every request to the server runs inside an AsyncLocalStorage context (http.Server 'request');
+//   - better-sqlite3's Database.prototype.prepare (what Prisma's SQLite adapter calls once per
+//     statement) and pg's Client.prototype.query (what Prisma's PostgreSQL adapter calls) count the
+//     statement against the context they run in. Statements of the worker, the maintenance loop and
+//     anything else outside a request have no context and are not counted.
+// A request opts in with the header `x-bench-count-queries: 1`; when it finishes, one JSON line
+// {url, method, status, statements, transactionControl, sql[]} is appended to $SANDBOXER_BENCH_QUERY_LOG.
+// Next.js reaches both drivers through symlinks to node_modules, so they are the modules required here.
+import { AsyncLocalStorage } from "node:async_hooks";
+import fs from "node:fs";
+import http from "node:http";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const logFile = process.env.SANDBOXER_BENCH_QUERY_LOG;
+const als = new AsyncLocalStorage();
+const TX_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|DEALLOCATE)\b/i;
+
+function count(sql) {
+  const ctx = als.getStore();
+  if (!ctx) return;
+  const text = typeof sql === "string" ? sql : (sql && typeof sql.text === "string" ? sql.text : String(sql));
+  if (TX_CONTROL.test(text)) ctx.transactionControl++;
+  else {
+    ctx.statements++;
+    if (ctx.sql.length < 50) ctx.sql.push(text.replace(/\s+/g, " ").slice(0, 300));
+  }
+}
+
+if (logFile) {
+  const require = createRequire(path.join(process.cwd(), "package.json"));
+  try {
+    const Database = require("better-sqlite3");
+    const prepare = Database.prototype.prepare;
+    Database.prototype.prepare = function countedPrepare(sql, ...rest) {
+      count(sql);
+      return prepare.call(this, sql, ...rest);
+    };
+  } catch {
+    // Not installed: nothing to count on SQLite.
+  }
+  try {
+    const pg = require("pg");
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function countedQuery(config, ...rest) {
+      count(config);
+      return query.call(this, config, ...rest);
+    };
+  } catch {
+    // Not installed: nothing to count on PostgreSQL.
+  }
+
+  const emit = http.Server.prototype.emit;
+  http.Server.prototype.emit = function emitWithContext(event, ...args) {
+    if (event !== "request") return emit.call(this, event, ...args);
+    const [req, res] = args;
+    if (req.headers["x-bench-count-queries"] !== "1") return emit.call(this, event, ...args);
+    const ctx = { statements: 0, transactionControl: 0, sql: [] };
+    res.once("close", () => {
+      const line = JSON.stringify({ method: req.method, url: req.url, status: res.statusCode, ...ctx });
+      fs.appendFileSync(logFile, line + "\n");
+    });
+    return als.run(ctx, () => emit.call(this, event, ...args));
+  };
+}
+
+// `kill -WINCH <server pid>` appends the process's own view of its memory to $SANDBOXER_BENCH_MEMORY_LOG:
+// V8 heap (used/total, per space), external and array buffers — what /proc's RSS is made of.
+const memoryLog = process.env.SANDBOXER_BENCH_MEMORY_LOG;
+if (memoryLog) {
+  const v8 = await import("node:v8");
+  process.on("SIGWINCH", () => {
+    const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, Math.round(s.space_used_size / 2 ** 20)]));
+    const line = { at: new Date().toISOString(), ...process.memoryUsage(), heapSpacesUsedMb: spaces };
+    fs.appendFileSync(memoryLog, JSON.stringify(line) + "\n");
+  });
+}
+
+// CPU profile of the whole server run (`--cpu-prof` cannot go through NODE_OPTIONS): the V8 profiler
+// through node:inspector, started here and written as <dir>/server-<pid>.cpuprofile when the process
+// exits (the same-thread inspector session answers synchronously, so an exit handler can stop it).
+const cpuProfileDir = process.env.SANDBOXER_BENCH_CPU_PROFILE_DIR;
+if (cpuProfileDir) {
+  const inspector = await import("node:inspector");
+  const session = new inspector.Session();
+  session.connect();
+  session.post("Profiler.enable");
+  session.post("Profiler.setSamplingInterval", { interval: 1000 });
+  session.post("Profiler.start");
+  process.on("exit", () => {
+    session.post("Profiler.stop", (err, result) => {
+      if (err || !result) return;
+      fs.mkdirSync(cpuProfileDir, { recursive: true });
+      fs.writeFileSync(path.join(cpuProfileDir, `server-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+    });
+  });
+}

@@ -1,0 +1,62 @@
+// Smoke run of `npm run bench` in its reduced configuration (--quick: 200 files, 8 concurrent creates,
+// 500 seeded sandboxes, 2 runs): the whole benchmark still starts real sshd VMs and the built app,
+// and writes a results file with the keys docs/performance.md promises and values that make sense.
+// It checks the bench works, not the numbers (a noisy shared machine makes those a matter for the
+// full run). Results go to a temp dir, never over bench/results/latest.json.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import { afterAll, describe, expect, it } from "vitest";
+
+import { REPO_ROOT } from "../support/app-server";
+
+describe("npm run bench -- --quick", () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "sandboxer-bench-smoke-"));
+  afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
+
+  it("runs end to end and writes the results file with the required keys", async () => {
+    const started = Date.now();
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ["--conditions=react-server", "--import", "tsx", "bench/run.ts", "--quick", "--out", out, "--name", "smoke"],
+        { cwd: REPO_ROOT, timeout: 110_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } },
+        (err, so, se) => resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout: so, stderr: se }),
+      );
+    });
+    expect(code, `bench failed:\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`).toBe(0);
+    console.log(`[measure] bench --quick took ${Date.now() - started} ms`);
+
+    const results = JSON.parse(fs.readFileSync(path.join(out, "smoke.json"), "utf8")) as Record<string, unknown> & {
+      create: { manager: { n: number; median: number }; script: { n: number; median: number } };
+      concurrency: { creates: number; failures: number; peakConnectionsPerHost: Record<string, number>; workspacesLeftBehind: number };
+      overview: { page: { n: number }; queries: Record<string, { statements: number }> };
+      machine: Record<string, unknown>;
+    };
+    for (const key of ["createRatio", "overviewP95Ms", "concurrentFailures", "destroyLatencyMs", "rssIdleMb", "machine"]) {
+      expect(results, key).toHaveProperty(key);
+    }
+    const num = (k: string) => results[k] as number;
+    expect(num("createRatio")).toBeGreaterThan(0.05);
+    expect(num("createRatio")).toBeLessThan(20);
+    expect(num("overviewP95Ms")).toBeGreaterThan(0);
+    expect(num("overviewP95Ms")).toBeLessThan(10_000);
+    expect(num("concurrentFailures")).toBe(0);
+    expect(num("destroyLatencyMs")).toBeGreaterThan(0);
+    expect(num("destroyLatencyMs")).toBeLessThan(60_000);
+    expect(num("rssIdleMb")).toBeGreaterThan(30);
+    expect(num("rssIdleMb")).toBeLessThan(4_000);
+    expect(results.create.manager.n).toBe(2);
+    expect(results.create.script.n).toBe(2);
+    expect(results.overview.page.n).toBe(20);
+    expect(results.overview.queries["GET /"]?.statements).toBeGreaterThan(0);
+    expect(results.concurrency.creates).toBe(8);
+    expect(results.concurrency.workspacesLeftBehind).toBe(0);
+    // Sampled on the VM side; MaxStartups counts only unauthenticated connections, but a bound is a bound.
+    for (const peak of Object.values(results.concurrency.peakConnectionsPerHost)) expect(peak).toBeGreaterThan(0);
+    for (const key of ["cpuModel", "cpuCount", "memoryMb", "os", "node", "date"]) expect(results.machine, key).toHaveProperty(key);
+    expect(fs.readFileSync(path.join(out, "smoke.md"), "utf8")).toContain("| Create vs hand-written script |");
+  }, 120_000);
+});
