@@ -237,7 +237,7 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
 
   const cookie = await signUp(server.url, "bench@bench.test");
   const api = new Api(server.url, cookie);
-  const db = createDb(opts.db === "sqlite" ? { provider: "sqlite", url: databaseUrl, file: databaseUrl.slice(5) } : { provider: "postgresql", url: databaseUrl }, { poolSize: 2 });
+  const db = await createDb(opts.db === "sqlite" ? { provider: "sqlite", url: databaseUrl, file: databaseUrl.slice(5) } : { provider: "postgresql", url: databaseUrl }, { poolSize: 2 });
   onCleanup("disconnect bench db client", () => db.$disconnect());
   return { opts, tmp, repo, vms, databaseUrl, dataDir, configDir, queryLog, memoryLog, profileDir, diagnosticDir, server, api, db, timings };
 }
