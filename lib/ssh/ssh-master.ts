@@ -143,7 +143,8 @@ function startMaster(spec: MasterSpec): Master {
   m.ready = (async () => {
     // Short path: a Unix socket path must stay under ~100 bytes.
     m.dir = await mkdtemp(path.join(tmpdir(), "sbx-mux-"));
-    m.socket = path.join(m.dir, "s");
+    // Run-time temp paths, nothing to bundle: tell the build's file tracer so.
+    m.socket = path.join(/*turbopackIgnore: true*/ m.dir, "s");
     m.knownHostsPath = path.join(m.dir, "known_hosts");
     await writeFile(m.knownHostsPath, `${spec.knownHostsLine}\n`, { mode: 0o600 });
     const argv = [
@@ -169,7 +170,7 @@ function startMaster(spec: MasterSpec): Master {
       // The socket appears once the master has authenticated.
       const deadline = Date.now() + spec.connectTimeoutMs;
       for (;;) {
-        if (fs.existsSync(m.socket)) return true;
+        if (fs.existsSync(/*turbopackIgnore: true*/ m.socket)) return true;
         if (m.dead || Date.now() > deadline) break;
         const gone = await Promise.race([exited, new Promise<true>((r) => setTimeout(() => r(true), 15))]);
         if (!gone) break;
