@@ -100,8 +100,11 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
   }, 120_000);
 
   afterAll(async () => {
-    await t?.close();
-    await stopBuildVms(vms);
+    try {
+      await t?.close();
+    } finally {
+      await stopBuildVms(vms);
+    }
     docker?.remove();
     if (repo) fs.rmSync(repo, { recursive: true, force: true });
   });

@@ -63,10 +63,13 @@ describe("faults", () => {
   }, 120_000);
 
   afterAll(async () => {
-    await t?.close();
-    await silent?.close();
-    await stopBuildVms(vms);
-    fs.rmSync(tree, { recursive: true, force: true });
+    try {
+      await t?.close();
+      await silent?.close();
+    } finally {
+      await stopBuildVms(vms);
+      fs.rmSync(tree, { recursive: true, force: true });
+    }
   });
 
   it("a worker killed with SIGKILL during the sync: another worker finishes; never stuck in creating, no untracked workspace", async () => {
@@ -226,8 +229,11 @@ describe("two instances on PostgreSQL", () => {
   }, 60_000);
 
   afterAll(async () => {
-    await t?.close();
-    await stopBuildVms(vms);
+    try {
+      await t?.close();
+    } finally {
+      await stopBuildVms(vms);
+    }
   });
 
   it("both asked to destroy the same sandbox at the same moment → one teardown, one teardown audit, both see destroyed", async () => {

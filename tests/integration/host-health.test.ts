@@ -25,8 +25,11 @@ describe("host health and drift", () => {
   }, 60_000);
 
   afterAll(async () => {
-    await t?.close();
-    await stopBuildVms(vms);
+    try {
+      await t?.close();
+    } finally {
+      await stopBuildVms(vms);
+    }
   });
 
   async function reconcile() {

@@ -51,9 +51,12 @@ describe("several instances on PostgreSQL, under load", () => {
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await database?.drop();
-    await stopBuildVms(vms);
+    try {
+      await Promise.all([a?.stop(), b?.stop()]);
+      await database?.drop();
+    } finally {
+      await stopBuildVms(vms);
+    }
   });
 
   it("20 creates spread over both instances, each run exactly once, while 200 concurrent reads all succeed", async () => {

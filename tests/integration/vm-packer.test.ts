@@ -101,9 +101,12 @@ describe("ext.vm-packer on real build VMs", () => {
   }, 120_000);
 
   afterAll(async () => {
-    await t?.close();
-    await stopBuildVms(vms);
-    fs.rmSync(tree, { recursive: true, force: true });
+    try {
+      await t?.close();
+    } finally {
+      await stopBuildVms(vms);
+      fs.rmSync(tree, { recursive: true, force: true });
+    }
   });
 
   it("create → the workspace exists with the synced checkout (.gitignore respected); destroy → gone; again → fine", async () => {

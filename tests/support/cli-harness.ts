@@ -208,9 +208,12 @@ export async function startCliWorld(opts: { provider?: TestProvider; profiles?: 
     userId,
     cli,
     async close() {
-      await server.stop();
-      await database.drop();
-      await stopBuildVms(vms);
+      try {
+        await server.stop();
+        await database.drop();
+      } finally {
+        await stopBuildVms(vms);
+      }
       cli.cleanup();
       fs.rmSync(configDir, { recursive: true, force: true });
     },
