@@ -121,9 +121,9 @@ export class ApiClient {
    * A sandbox's log and state changes as they happen, ending with `end` (the sandbox in a final
    * state). Reconnects after a dropped stream, resuming after the last event seen.
    */
-  async *events(id: string, opts: { after?: number; signal?: AbortSignal } = {}): AsyncGenerator<StreamItem> {
+  async *events(id: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<StreamItem> {
     const path = `/sandboxes/${encodeURIComponent(id)}/events`;
-    let last = opts.after ?? 0;
+    let last = 0;
     let failures = 0;
     let retryMs = 1_000;
     for (;;) {

@@ -19,6 +19,6 @@ export async function followSandbox(client: ApiClient, id: string, opts: { show:
     if (item.kind === "end") return item.sandbox;
     if (opts.show) note(progressLine(item.event));
   }
-  // The generator only ends after `end`; reaching here means it was cut short.
-  return client.get<SandboxView>(`/sandboxes/${encodeURIComponent(id)}`, { signal: opts.signal });
+  // ApiClient.events returns only right after yielding `end`; everything else throws.
+  throw new Error(`the event stream of ${id} ended without its end event`);
 }

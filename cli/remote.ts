@@ -12,14 +12,15 @@
 // process-group leader, so the command first reports that shell's PID on stderr (a marker line the
 // CLI strips), and a stop is a second connection that signals the whole group: TERM, then KILL.
 import { spawn } from "node:child_process";
-import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
 
 import type { ConnectionView } from "@/lib/manager/connection";
+import { fingerprintOfKey, keyTypeOfBlob, knownHostsName } from "@/lib/ssh/host-keys";
 import { quoteArg, shellCommand } from "@/lib/ssh/shell-quote";
+import { SSH_OPTION_PATH_RULE, pinnedKeyOptions, sshOptionPath } from "@/lib/ssh/ssh-options";
 
 import { abortReason } from "./api-client";
 import { CliError, EXIT } from "./exit-codes";
@@ -39,10 +40,12 @@ function refuse(conn: ConnectionView, why: string): never {
   throw new CliError("BAD_CONNECTION", `The server's connection details for sandbox ${conn.sandboxId} are inconsistent (${why}); refusing to connect`, EXIT.FAILURE);
 }
 
-function keyTypeOfBlob(blob: Buffer): string | null {
-  if (blob.length < 4) return null;
-  const len = blob.readUInt32BE(0);
-  return len > 0 && len <= 64 && 4 + len <= blob.length ? blob.subarray(4, 4 + len).toString("latin1") : null;
+function keyTypeOrNull(blob: Buffer): string | null {
+  try {
+    return keyTypeOfBlob(blob);
+  } catch {
+    return null;
+  }
 }
 
 /** Checks every field that reaches an ssh argv or a file, and that the key line is the pinned key. */
@@ -54,22 +57,20 @@ function validateConnection(conn: ConnectionView): { keyType: string } {
   if (!ws.startsWith("/") || /[\0\n\r]/.test(ws) || path.posix.normalize(ws) !== ws || ws === "/") refuse(conn, `workspace ${JSON.stringify(ws)}`);
   const m = KEY_LINE_PATTERN.exec(conn.knownHostsLine);
   if (!m) refuse(conn, "known_hosts line");
-  const name = conn.port === 22 ? conn.host.toLowerCase() : `[${conn.host.toLowerCase()}]:${conn.port}`;
+  const name = knownHostsName(conn.host, conn.port);
   if (m[1] !== name) refuse(conn, `the key is for ${m[1]}, not ${name}`);
   const blob = Buffer.from(m[3]!, "base64");
-  if (keyTypeOfBlob(blob) !== m[2]) refuse(conn, "the key's type");
-  const fingerprint = "SHA256:" + crypto.createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
+  if (keyTypeOrNull(blob) !== m[2]) refuse(conn, "the key's type");
+  const fingerprint = fingerprintOfKey(blob);
   if (fingerprint !== conn.hostKey.replace(/=+$/, "")) refuse(conn, `the key is ${fingerprint}, the pinned one ${conn.hostKey}`);
   return { keyType: m[2]! };
 }
 
-// ssh splits `-o Key=value` values on whitespace (UserKnownHostsFile takes several files) and expands
-// `%` and `~`; double quotes protect spaces, the rest must not occur.
-function sshOptionPath(p: string, what: string): string {
-  if (!path.isAbsolute(p) || /["\\%\0\n\r\t]/.test(p)) {
-    throw new CliError("BAD_PATH", `${what} ${JSON.stringify(p)} cannot be passed to ssh (no ", \\, % or control characters)`, EXIT.USAGE);
-  }
-  return /\s|'/.test(p) ? `"${p}"` : p;
+/** sshOptionPath (lib/ssh/ssh-options.ts), or a usage error naming `what`. */
+function optionPath(p: string, what: string): string {
+  const quoted = sshOptionPath(p);
+  if (quoted === null) throw new CliError("BAD_PATH", `${what} ${JSON.stringify(p)} cannot be passed to ssh (must be ${SSH_OPTION_PATH_RULE})`, EXIT.USAGE);
+  return quoted;
 }
 
 /** The identity to pass with -i: --identity, else $SANDBOXER_SSH_IDENTITY, else ssh's own defaults and agent. */
@@ -82,7 +83,7 @@ export function resolveIdentity(flag: string | undefined, env: Readonly<Record<s
   } catch {
     throw new CliError("IDENTITY_UNREADABLE", `The SSH identity ${file} does not exist or is not readable`, EXIT.USAGE);
   }
-  sshOptionPath(file, "identity file");
+  optionPath(file, "identity file");
   return file;
 }
 
@@ -109,14 +110,8 @@ export class PinnedTarget {
    * hosts, keep-alives), but these come first on the command line, and for ssh the first value wins.
    */
   sshOptions(opts: { batch: boolean }): string[] {
-    const algorithms = this.keyType === "ssh-rsa" ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa" : this.keyType;
     const options = [
-      `UserKnownHostsFile=${sshOptionPath(this.knownHostsFile, "temporary directory")}`,
-      "GlobalKnownHostsFile=/dev/null",
-      "StrictHostKeyChecking=yes",
-      "CheckHostIP=no",
-      "UpdateHostKeys=no",
-      `HostKeyAlgorithms=${algorithms}`,
+      ...pinnedKeyOptions(optionPath(this.knownHostsFile, "temporary directory"), this.keyType),
       // A shared master connection would skip this connection's host-key check.
       "ControlMaster=no",
       "ControlPath=none",

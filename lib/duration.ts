@@ -3,6 +3,9 @@ import { ValidationError } from "./errors";
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** What parseDuration accepts (untrimmed), for schemas and argument checks that reject early. */
+export const DURATION_PATTERN = /^(\d+(ms|s|m|h|d))+$/;
+
 /** Parses "8h", "90s", "1h30m", "250ms" into milliseconds. */
 export function parseDuration(text: string): number {
   const trimmed = text.trim();

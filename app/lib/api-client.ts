@@ -1,6 +1,6 @@
 // Browser-side access to /api/v1 for polling, with react-query key factories so mutations can
 // invalidate exactly what they changed.
-import type { SandboxDetailView, SandboxEventView, SandboxListView, SandboxView } from "@/lib/manager/views";
+import type { SandboxDetailView, SandboxListView } from "@/lib/manager/views";
 
 export class ApiError extends Error {
   constructor(
@@ -40,6 +40,3 @@ export function fetchSandbox(id: string): Promise<SandboxDetailView> {
   return getJson(`/api/v1/sandboxes/${encodeURIComponent(id)}?detail=1`);
 }
 
-export function fetchEvents(id: string, after: number): Promise<{ events: SandboxEventView[]; sandbox: SandboxView }> {
-  return getJson(`/api/v1/sandboxes/${encodeURIComponent(id)}/events?after=${after}&format=json`);
-}

@@ -2,6 +2,8 @@
 // Events follower for GET /api/v1/sandboxes/{id}/events that resolves on the `end` event.
 import { performance } from "node:perf_hooks";
 
+import { SseParser } from "../../cli/sse";
+
 export interface SandboxView {
   id: string;
   status: string;
@@ -108,25 +110,15 @@ export class Api {
       });
       if (res.status !== 200 || !res.body) throw new Error(`events of ${id}: HTTP ${res.status} ${await res.text()}`);
       const decoder = new TextDecoder();
-      let buffer = "";
+      const parser = new SseParser();
       const reader = res.body.getReader();
       while (!result) {
         const { done, value } = await reader.read();
         if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        let sep: number;
-        while (!result && (sep = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, sep);
-          buffer = buffer.slice(sep + 2);
-          let type = "message";
-          const data: string[] = [];
-          for (const line of block.split("\n")) {
-            if (line.startsWith("event:")) type = line.slice(6).trim();
-            else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-          }
-          if (data.length === 0) continue;
+        for (const msg of parser.push(decoder.decode(value, { stream: true }))) {
+          const type = msg.event;
           const receivedAt = performance.now();
-          const payload = JSON.parse(data.join("\n")) as Record<string, unknown>;
+          const payload = JSON.parse(msg.data) as Record<string, unknown>;
           if (type === "end") {
             result = { final: payload as unknown as SandboxView, endAt: receivedAt, events };
             break;

@@ -7,16 +7,12 @@ import { ApiClient } from "../api-client";
 import { configPath, normalizeUrl, removeConfig, writeConfig } from "../config";
 import { CliError, EXIT } from "../exit-codes";
 import { OK_MARK, out, printJson } from "../output";
-import { apiClient } from "./shared";
+import { apiClient, describeIdentity } from "./shared";
 
 async function readTokenFromStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8").trim();
-}
-
-function describe(me: WhoAmIView): string {
-  return `${me.email} (${me.role}${me.tokenName ? `, token "${me.tokenName}"` : ""})`;
 }
 
 export function registerAuthCommands(program: Command, setExit: (code: number) => void): void {
@@ -35,7 +31,7 @@ export function registerAuthCommands(program: Command, setExit: (code: number) =
       const me = await new ApiClient(url, token).get<WhoAmIView>("/me");
       const file = writeConfig({ url, token });
       if (opts.json) printJson({ url, user: me, config: file });
-      else out(`${OK_MARK} Logged in to ${url} as ${describe(me)}; saved to ${file}`);
+      else out(`${OK_MARK} Logged in to ${url} as ${describeIdentity(me)}; saved to ${file}`);
       setExit(EXIT.OK);
     });
 
@@ -56,7 +52,7 @@ export function registerAuthCommands(program: Command, setExit: (code: number) =
       const client = apiClient();
       const me = await client.get<WhoAmIView>("/me");
       if (opts.json) printJson(me);
-      else out(`${describe(me)} on ${client.url}`);
+      else out(`${describeIdentity(me)} on ${client.url}`);
       setExit(EXIT.OK);
     });
 }

@@ -9,10 +9,10 @@ import type { ProfileCheckView } from "@/lib/manager/profile-check";
 import type { ProfileView } from "@/lib/manager/views";
 import type { WhoAmIView } from "@/lib/manager/whoami";
 
-import { ApiClient } from "../api-client";
-import { credentials } from "../config";
+import type { ApiClient } from "../api-client";
 import { EXIT } from "../exit-codes";
 import { FAIL_MARK, OK_MARK, out, printJson } from "../output";
+import { apiClient, describeIdentity } from "./shared";
 
 interface Check {
   name: string;
@@ -46,8 +46,7 @@ export function registerDoctorCommand(program: Command, setExit: (code: number) 
 
       let client: ApiClient | null = null;
       try {
-        const c = credentials();
-        client = new ApiClient(c.url, c.token);
+        client = apiClient();
       } catch (e) {
         add("login", false, (e as Error).message);
       }
@@ -64,7 +63,7 @@ export function registerDoctorCommand(program: Command, setExit: (code: number) 
         }
         try {
           const me = await client.get<WhoAmIView>("/me");
-          add("token", true, `${me.email} (${me.role}${me.tokenName ? `, token "${me.tokenName}"` : ""})`);
+          add("token", true, describeIdentity(me));
           authenticated = true;
         } catch (e) {
           add("token", false, (e as Error).message);

@@ -1,6 +1,7 @@
 // list, show, create, destroy, extend: the sandbox lifecycle from a terminal or a script.
 import { Option, type Command } from "commander";
 
+import { DURATION_PATTERN } from "@/lib/duration";
 import type { SandboxDetailView, SandboxListView, SandboxView } from "@/lib/manager/views";
 
 import { CliError, EXIT } from "../exit-codes";
@@ -189,7 +190,7 @@ export function registerSandboxCommands(program: Command, setExit: (code: number
     .option("--json", "print the sandbox as JSON")
     .addHelpText("after", "\nExample:\n  sandboxer extend k3v9q2m7x1ab --by 2h")
     .action(async (id: string, opts: { by: string; json?: boolean }) => {
-      if (!/^(\d+(ms|s|m|h|d))+$/.test(opts.by)) throw new CliError("BAD_DURATION", `--by ${JSON.stringify(opts.by)}: use e.g. 2h, 30m or 1h30m`, EXIT.USAGE);
+      if (!DURATION_PATTERN.test(opts.by)) throw new CliError("BAD_DURATION", `--by ${JSON.stringify(opts.by)}: use e.g. 2h, 30m or 1h30m`, EXIT.USAGE);
       const s = await apiClient().post<SandboxView>(`${sandboxPath(id)}/extend`, { by: opts.by });
       if (opts.json) printJson(s);
       else out(`${OK_MARK} ${s.id} now expires ${s.expiresAt} (${relative(s.expiresAt)}; at most ${s.maxExpiresAt})`);

@@ -1,5 +1,7 @@
 // What commands share: the API client from the stored credentials, option parsers, and the
 // "input" map of a create.
+import type { WhoAmIView } from "@/lib/manager/whoami";
+
 import { ApiClient } from "../api-client";
 import { credentials } from "../config";
 import { CliError, EXIT } from "../exit-codes";
@@ -7,6 +9,11 @@ import { CliError, EXIT } from "../exit-codes";
 export function apiClient(): ApiClient {
   const { url, token } = credentials();
   return new ApiClient(url, token);
+}
+
+/** Who a token speaks for, as login, whoami and doctor print it. */
+export function describeIdentity(me: WhoAmIView): string {
+  return `${me.email} (${me.role}${me.tokenName ? `, token "${me.tokenName}"` : ""})`;
 }
 
 /** Commander's collector for repeatable options (`--input a=1 --input b=2`). */

@@ -21,7 +21,7 @@ export function registerValidateCommand(program: Command, setExit: (code: number
     .action(async (dirArg: string, opts: { hosts?: string; json?: boolean }) => {
       const dir = path.resolve(dirArg);
       // Loaded on demand: these pull in every extension (and ssh2), which no other command needs.
-      const [{ loadCatalog }, { createRegistry }, { formatIssue }, { readHostsFile }] = await Promise.all([
+      const [{ loadCatalog }, { createRegistry }, { formatIssue, issuesOf }, { readHostsFile }] = await Promise.all([
         import("@/lib/extensions/catalog"),
         import("@/lib/extensions/registry"),
         import("@/lib/extensions/yaml-config"),
@@ -42,7 +42,7 @@ export function registerValidateCommand(program: Command, setExit: (code: number
           const entries = readHostsFile(file, display);
           if (entries.length) hosts.push({ file: display, hosts: entries.length });
         } catch (e) {
-          issues.push(...((e as { issues?: ConfigIssue[] }).issues ?? [{ file: display, field: "", message: (e as Error).message }]));
+          issues.push(...issuesOf(e, display));
         }
       }
       if (catalog.manifests.length === 0) issues.push({ file: "extensions/", field: "", message: `no extension manifests found under ${path.join(dir, "extensions")}` });

@@ -8,11 +8,9 @@ import type { listSandboxesQuery } from "./schemas";
 
 export function toSandboxFilter(q: z.output<typeof listSandboxesQuery>, actor: Actor): SandboxFilter {
   const me = actorUserId(actor) ?? undefined;
-  const mine = q.mine === "1" || q.mine === "true";
-  const all = q.all === "1" || q.all === "true";
   return {
-    status: q.status?.length ? q.status : all ? [...SANDBOX_STATUSES] : undefined,
-    ownerId: mine || q.owner === "me" ? me : q.owner || undefined,
+    status: q.status?.length ? q.status : q.all ? [...SANDBOX_STATUSES] : undefined,
+    ownerId: q.mine || q.owner === "me" ? me : q.owner || undefined,
     profileId: q.profile || undefined,
     hostId: q.host || undefined,
     q: q.q || undefined,

@@ -3,6 +3,7 @@
 import { z } from "zod";
 
 import { SANDBOX_STATUSES } from "../manager/states";
+import { DURATION_PATTERN } from "../duration";
 import { SANDBOX_ID_PATTERN } from "../sandbox-id";
 
 export const sandboxIdSchema = z.string().regex(SANDBOX_ID_PATTERN, { error: "not a sandbox id" });
@@ -12,14 +13,22 @@ const statusList = z
   .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
   .pipe(z.array(z.enum(SANDBOX_STATUSES)));
 
+/** A yes/no query parameter ("1"/"true" or "0"/"false"), read as a boolean. */
+const flag = (description: string) =>
+  z
+    .enum(["1", "true", "0", "false"])
+    .optional()
+    .describe(description)
+    .transform((v) => v === "1" || v === "true");
+
 export const listSandboxesQuery = z.strictObject({
   status: statusList.optional().describe("Comma-separated statuses; default: every status but destroyed"),
   owner: z.string().max(100).optional().describe('A user id, or "me"'),
-  mine: z.enum(["1", "true", "0", "false"]).optional().describe("Only the caller's sandboxes"),
+  mine: flag("Only the caller's sandboxes"),
   profile: z.string().max(100).optional(),
   host: z.string().max(100).optional(),
   q: z.string().max(100).optional().describe("Id prefix or profile text"),
-  all: z.enum(["1", "true", "0", "false"]).optional().describe("Include destroyed sandboxes"),
+  all: flag("Include destroyed sandboxes"),
   page: z.coerce.number().int().min(1).max(100_000).default(1),
   pageSize: z.coerce.number().int().min(1).max(200).default(25),
 });
@@ -30,7 +39,7 @@ export const createSandboxBody = z.strictObject({
 });
 
 export const extendSandboxBody = z.strictObject({
-  by: z.string().regex(/^(\d+(ms|s|m|h|d))+$/, { error: "a duration such as 2h or 30m" }).describe("How much longer, e.g. 2h"),
+  by: z.string().regex(DURATION_PATTERN, { error: "a duration such as 2h or 30m" }).describe("How much longer, e.g. 2h"),
 });
 
 export const eventsQuery = z.strictObject({
@@ -45,5 +54,5 @@ export const sandboxPathParams = z.strictObject({ id: sandboxIdSchema.describe("
 export const profilePathParams = z.strictObject({ id: profileIdSchema });
 
 export const getSandboxQuery = z.object({
-  detail: z.enum(["1", "true", "0", "false"]).optional().describe("1: add the inputs, the state timeline and the queue position"),
+  detail: flag("1: add the inputs, the state timeline and the queue position"),
 });

@@ -78,7 +78,7 @@ export function defineRoute<P = Record<string, string>>(
 export function errorResponse(e: unknown, name = "route"): Response {
   const body = errorBody(e);
   if (body.code === "INTERNAL") logger().error({ err: e, route: name }, "route handler failed");
-  const status = body.code === "INTERNAL" ? 500 : httpStatusFor(body.code);
+  const status = httpStatusFor(body.code);
   const headersInit: Record<string, string> = { "content-type": "application/json", "cache-control": "no-store" };
   if (status === 401) headersInit["www-authenticate"] = 'Bearer realm="sand-boxer"';
   return new Response(JSON.stringify(body), { status, headers: headersInit });

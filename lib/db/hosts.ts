@@ -34,10 +34,6 @@ export async function listHosts(db: Db): Promise<HostRow[]> {
   return db.buildHost.findMany({ orderBy: { id: "asc" } });
 }
 
-export async function findHost(db: Db, id: string): Promise<HostRow | null> {
-  return db.buildHost.findUnique({ where: { id } });
-}
-
 /** Sandboxes occupying each host, in one query. */
 export async function occupancyByHost(db: Db): Promise<Map<string, number>> {
   const groups = await db.sandbox.groupBy({

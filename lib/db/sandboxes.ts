@@ -4,6 +4,7 @@ import "server-only";
 
 import { ACTIVE_STATUSES, type SandboxStatus } from "../manager/states";
 import type { Db, Prisma } from "./client";
+import { eventCreate, type EventInput } from "./events";
 
 export const sandboxListSelect = {
   id: true,
@@ -107,4 +108,25 @@ export async function transitionSandbox(
     data: { ...data, status: to },
   });
   return r.count === 1;
+}
+
+/** What the state event of a move says; its `data` always carries the new status. */
+export type StateEventInput = Pick<EventInput, "message" | "level" | "actorId" | "actorLabel"> & { data?: Record<string, Prisma.InputJsonValue> };
+
+/**
+ * transitionSandbox and the state event that explains the move, in one transaction: a reader (the
+ * event stream, the dashboard) never sees a status without its event.
+ */
+export async function transitionWithEvent(
+  tx: Prisma.TransactionClient,
+  id: string,
+  from: readonly SandboxStatus[],
+  to: SandboxStatus,
+  data: Omit<Prisma.SandboxUpdateManyMutationInput, "status">,
+  event: StateEventInput,
+  lockOperationId?: string,
+): Promise<boolean> {
+  if (!(await transitionSandbox(tx, id, from, to, data, lockOperationId))) return false;
+  await tx.event.create(eventCreate({ ...event, sandboxId: id, type: "state", data: { ...event.data, status: to } }));
+  return true;
 }

@@ -78,12 +78,6 @@ export interface DestroyResult {
   detail: string;
 }
 
-/** A workspace found on a host, for drift reconciliation. */
-export interface WorkspaceListing {
-  sandboxId: string;
-  path: string;
-}
-
 /** The destroy handle in human terms, for the detail page, the CLI and the teardown preview. */
 export interface HandleSummary {
   /** "host:port" or "this server". */
@@ -170,9 +164,6 @@ export abstract class SandboxExtension<P = unknown, H extends { extension: strin
    * (`absent`). Must work for a handle recorded at any point of `create`.
    */
   abstract destroy(handle: H, ctx: OperationContext): Promise<DestroyResult>;
-
-  /** Lists the workspaces this extension finds on a host (for drift reconciliation). Optional. */
-  listWorkspaces?(host: HostTarget, ctx: OperationContext): Promise<WorkspaceListing[]>;
 
   /** The handle in human terms. */
   abstract describeHandle(handle: H): HandleSummary;

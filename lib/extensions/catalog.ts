@@ -6,13 +6,13 @@ import "server-only";
 import fs from "node:fs";
 import path from "node:path";
 
-import { hasCode, NotFoundError, ValidationError } from "../errors";
+import { NotFoundError, ValidationError } from "../errors";
 import type { ExtensionServices, SandboxExtension } from "./base";
 import { parseManifestFile, type ExtensionManifest } from "./manifest";
 import { parseProfileFile, type ProfileSpec } from "./profile";
 import { applyInputs, buildInputSchema, type ProfileInput } from "./profile-inputs";
 import type { ExtensionRegistry } from "./registry";
-import { zodIssues, type ConfigFileError, type ConfigIssue } from "./yaml-config";
+import { issuesOf, zodIssues, type ConfigIssue } from "./yaml-config";
 
 export type AnyExtension = SandboxExtension<unknown, { extension: string }>;
 
@@ -61,11 +61,6 @@ function yamlFiles(dir: string): string[] {
     .filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"))
     .sort()
     .map((f) => path.join(dir, f));
-}
-
-function issuesOf(e: unknown, file: string): ConfigIssue[] {
-  if (hasCode(e, "CONFIG_INVALID") && Array.isArray((e as ConfigFileError).issues)) return (e as ConfigFileError).issues;
-  return [{ file, field: "", message: (e as Error).message }];
 }
 
 export function loadCatalog(opts: {

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
 
-import { ConfigError } from "../errors";
+import { ConfigError, hasCode } from "../errors";
 
 export interface ConfigIssue {
   file: string;
@@ -24,6 +24,12 @@ export class ConfigFileError extends ConfigError {
     super(issues.map(formatIssue).join("\n"), { issues });
     this.issues = issues;
   }
+}
+
+/** The issues a loader threw (a ConfigFileError's), or one issue for `file` carrying any other error's message. */
+export function issuesOf(e: unknown, file: string): ConfigIssue[] {
+  if (hasCode(e, "CONFIG_INVALID") && Array.isArray((e as ConfigFileError).issues)) return (e as ConfigFileError).issues;
+  return [{ file, field: "", message: (e as Error).message }];
 }
 
 export function formatIssue(i: ConfigIssue): string {

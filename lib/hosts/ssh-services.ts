@@ -39,8 +39,11 @@ export function createSshServices(opts: {
       return h?.hostKey ?? null;
     },
     async rememberHostKey(hostId, publicKeyLine) {
-      await opts.db.buildHost.updateMany({ where: { id: hostId, NOT: { hostPublicKey: publicKeyLine } }, data: { hostPublicKey: publicKeyLine } });
-      await opts.db.buildHost.updateMany({ where: { id: hostId, hostPublicKey: null }, data: { hostPublicKey: publicKeyLine } });
+      // Written only when it differs (SQL's `<>` never matches NULL, hence the explicit null case).
+      await opts.db.buildHost.updateMany({
+        where: { id: hostId, OR: [{ hostPublicKey: null }, { hostPublicKey: { not: publicKeyLine } }] },
+        data: { hostPublicKey: publicKeyLine },
+      });
     },
   };
 }

@@ -26,8 +26,6 @@ export interface ConnectionView {
   knownHostsLine: string;
 }
 
-/** The conflict codes `sandboxConnection` throws (the API answers them with 409). */
-
 // Extensions built on the shared remote handle may add fields of their own (compose-ssh will), so the
 // shape is read leniently here; the extension's own strict schema guards create and destroy.
 const remoteHandle = z.object(remoteHandleShape);

@@ -3,9 +3,9 @@
 // is in a final state — one `end` with the sandbox. New events wake the stream through the notifier;
 // a slow poll covers changes made by other processes.
 //
-// The worker writes a status before the state event that explains it, so a stream that ended the
-// moment it saw a final status could end without the line that says why ("→ failed: …"). Before
-// ending, the stream therefore waits (briefly, bounded) until the newest state event matches the status.
+// Every status change is written with the state event that explains it, in one transaction
+// (transitionWithEvent), so once the stream sees a final status, the events after its last read
+// include the line that says why ("→ failed: …"); it sends those, then `end`.
 import "server-only";
 
 import type { Manager } from "./manager";
@@ -19,11 +19,10 @@ const BATCH = 500;
 export async function* sandboxEventStream(
   m: Manager,
   id: string,
-  opts: { after: number; signal: AbortSignal; pollMs?: number; keepaliveMs?: number; settleMs?: number },
+  opts: { after: number; signal: AbortSignal; pollMs?: number; keepaliveMs?: number },
 ): AsyncGenerator<StreamItem> {
   const pollMs = opts.pollMs ?? 1_000;
   const keepaliveMs = opts.keepaliveMs ?? 15_000;
-  const settleMs = opts.settleMs ?? 2_000;
   let last = opts.after;
   let wake: (() => void) | null = null;
   // A change that arrives while the loop is reading (not pausing) must not be lost: remember it, and
@@ -58,19 +57,16 @@ export async function* sandboxEventStream(
       }
       if (events.length > 0) lastSent = Date.now();
       if (events.length === BATCH) continue; // more waiting: no pause
-      const current = await m.getSandbox(id);
-      if (!isTransient(current.status)) {
-        const deadline = Date.now() + settleMs;
-        while ((await latestStateStatus(m, id)) !== current.status && Date.now() < deadline && !opts.signal.aborted) await pause(50);
-        // Anything logged between the reads above and now goes out before the end.
+      const status = await m.sandboxStatus(id);
+      if (!isTransient(status)) {
+        // Anything written between the reads above and now (the final state event among it) goes out before the end.
         for (let tail = await m.sandboxEvents(id, last, BATCH); tail.length > 0; tail = await m.sandboxEvents(id, last, BATCH)) {
           for (const event of tail) {
             last = event.id;
             yield { kind: "event", event };
           }
         }
-        const final = await m.getSandbox(id);
-        yield { kind: "end", sandbox: isTransient(final.status) ? current : final };
+        yield { kind: "end", sandbox: await m.getSandbox(id) };
         return;
       }
       if (Date.now() - lastSent > keepaliveMs) {
@@ -83,10 +79,4 @@ export async function* sandboxEventStream(
     unsubscribe();
     opts.signal.removeEventListener("abort", onAbort);
   }
-}
-
-async function latestStateStatus(m: Manager, id: string): Promise<string | null> {
-  const row = await m.db.event.findFirst({ where: { sandboxId: id, type: "state" }, orderBy: { id: "desc" }, select: { data: true } });
-  const status = (row?.data as { status?: unknown } | null)?.status;
-  return typeof status === "string" ? status : null;
 }

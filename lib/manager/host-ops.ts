@@ -12,11 +12,11 @@ import type { Prisma } from "../db/client";
 import { eventCreate } from "../db/events";
 import { toHostTarget, type HostRow } from "../db/hosts";
 import { operationCreate, type OperationRow } from "../db/operations";
-import { transitionSandbox } from "../db/sandboxes";
+import { transitionWithEvent } from "../db/sandboxes";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError, hasCode, isSandboxerError } from "../errors";
 import { remoteHandleFor, sshConfigForHost } from "../extensions/remote/ssh-target";
 import { WORKSPACE_PREFIX, isSandboxId } from "../sandbox-id";
-import { fingerprintOfKey, listRemoteWorkspaces, remoteFreeSpace, removeRemoteWorkspace } from "../ssh";
+import { listRemoteWorkspaces, publicKeyLine, remoteFreeSpace, removeRemoteWorkspace } from "../ssh";
 import type { Manager } from "./manager";
 
 /** Statuses whose workspace the reconciler expects to find on the host. */
@@ -44,14 +44,6 @@ export async function requestReconcile(m: Manager, hostId: string, actor: Actor 
   return true;
 }
 
-/** Queues a reconcile for every host not disabled (the periodic sweep). */
-export async function requestReconcileAll(m: Manager): Promise<number> {
-  const hosts = await m.db.buildHost.findMany({ where: { health: { not: "disabled" } }, select: { id: true } });
-  let n = 0;
-  for (const h of hosts) if (await requestReconcile(m, h.id, null)) n++;
-  return n;
-}
-
 /** Runs one reconcile operation: health first; drift only when the host answered with the pinned key. */
 export async function runReconcile(m: Manager, op: OperationRow, signal: AbortSignal): Promise<string> {
   const host = await requireHost(m, op.hostId!);
@@ -63,8 +55,8 @@ export async function runReconcile(m: Manager, op: OperationRow, signal: AbortSi
   try {
     const blob = await m.ssh.pool.verifiedHostKey(config, { signal });
     freeBytes = await remoteFreeSpace(m.ssh.pool, config, host.workspaceRoot, { signal, timeoutMs: 30_000 });
-    const line = `${blobType(blob)} ${blob.toString("base64")}`;
-    if (fingerprintOfKey(blob) === host.hostKey) await m.ssh.rememberHostKey(host.id, line);
+    // verifiedHostKey checked the key against host.hostKey (sshConfigForHost pins it).
+    await m.ssh.rememberHostKey(host.id, publicKeyLine(blob));
   } catch (e) {
     if (hasCode(e, "SSH_HOST_KEY_CHANGED")) {
       const offered = String((e.details as { offeredFingerprint?: string } | undefined)?.offeredFingerprint ?? "");
@@ -101,11 +93,6 @@ export async function runReconcile(m: Manager, op: OperationRow, signal: AbortSi
   return `healthy, ${Math.round(freeBytes / 2 ** 20)} MiB free; ${drift}`;
 }
 
-function blobType(blob: Buffer): string {
-  const len = blob.readUInt32BE(0);
-  return blob.subarray(4, 4 + len).toString("latin1");
-}
-
 /** Compares `<root>/sbx-*` on the host with the records; records orphans and missing workspaces. */
 async function reconcileWorkspaces(m: Manager, host: HostRow, signal: AbortSignal): Promise<string> {
   const config = sshConfigForHost(m.ssh!, toHostTarget(host));
@@ -136,14 +123,12 @@ async function reconcileWorkspaces(m: Manager, host: HostRow, signal: AbortSigna
   for (const r of records) {
     if (EXPECT_WORKSPACE.includes(r.status) && !onHost.has(r.id)) {
       const reason = `The workspace vanished from ${host.title} (found by reconciliation at ${now.toISOString()}); destroy the sandbox to close it`;
-      if (await transitionSandbox(m.db, r.id, ["ready"], "missing", { statusReason: reason })) {
-        await m.db.event.create(eventCreate({ sandboxId: r.id, type: "state", level: "warn", message: `Missing: ${reason}`, data: { status: "missing" } }));
+      if (await m.db.$transaction((tx) => transitionWithEvent(tx, r.id, ["ready"], "missing", { statusReason: reason }, { level: "warn", message: `Missing: ${reason}` }))) {
         m.notifier.sandboxChanged(r.id);
         missing++;
       }
     } else if (r.status === "missing" && onHost.has(r.id)) {
-      if (await transitionSandbox(m.db, r.id, ["missing"], "ready", { statusReason: null })) {
-        await m.db.event.create(eventCreate({ sandboxId: r.id, type: "state", message: "The workspace is back on the host", data: { status: "ready" } }));
+      if (await m.db.$transaction((tx) => transitionWithEvent(tx, r.id, ["missing"], "ready", { statusReason: null }, { message: "The workspace is back on the host" }))) {
         m.notifier.sandboxChanged(r.id);
         back++;
       }

@@ -22,6 +22,13 @@ function describeUnhealthy(h: HostRow): string {
   return `${h.title}: unreachable${h.healthDetail ? ` (${h.healthDetail})` : ""}`;
 }
 
+/** The hosts a requirement names (by id or label), and why none do when the list is empty. */
+export async function hostsMatching(db: Db, req: HostRequirement): Promise<{ hosts: HostRow[]; none: string }> {
+  const all = await db.buildHost.findMany({ orderBy: { id: "asc" } });
+  if ("hostId" in req) return { hosts: all.filter((h) => h.id === req.hostId), none: `No build host named "${req.hostId}" is registered (see hosts.yaml)` };
+  return { hosts: all.filter((h) => hostLabels(h).includes(req.label)), none: `No build host has the label "${req.label}" (see hosts.yaml)` };
+}
+
 export async function pickHost(
   db: Db,
   sandboxId: string,
@@ -30,16 +37,10 @@ export async function pickHost(
   /** A retry keeps the host its earlier attempt was given (its slot is already counted). */
   currentHostId: string | null = null,
 ): Promise<HostPick> {
-  const all = await db.buildHost.findMany({ orderBy: { id: "asc" } });
-  const current = currentHostId ? all.find((h) => h.id === currentHostId) : undefined;
+  const current = currentHostId ? await db.buildHost.findUnique({ where: { id: currentHostId } }) : null;
   if (current) return { kind: "picked", host: toHostTarget(current) };
-  const matching = "hostId" in req ? all.filter((h) => h.id === req.hostId) : all.filter((h) => hostLabels(h).includes(req.label));
-  if (matching.length === 0) {
-    return {
-      kind: "none",
-      reason: "hostId" in req ? `No build host named "${req.hostId}" is registered (see hosts.yaml)` : `No build host has the label "${req.label}"`,
-    };
-  }
+  const { hosts: matching, none } = await hostsMatching(db, req);
+  if (matching.length === 0) return { kind: "none", reason: none };
   const healthy = matching.filter((h) => !(UNSCHEDULABLE_HEALTH as readonly string[]).includes(h.health));
   if (healthy.length === 0) {
     return { kind: "wait", reason: `Waiting for a host: ${matching.map(describeUnhealthy).join("; ")}` };

@@ -97,7 +97,3 @@ export async function startWorker(): Promise<Worker> {
   worker.start();
   return worker;
 }
-
-export function runningWorker(): Worker | undefined {
-  return globalForManager.__sandboxerWorker;
-}

@@ -6,7 +6,7 @@ import "server-only";
 import { systemActor } from "../auth/actor";
 import { eventCreate } from "../db/events";
 import { operationCreate } from "../db/operations";
-import { transitionSandbox } from "../db/sandboxes";
+import { transitionWithEvent } from "../db/sandboxes";
 import { publicMessage } from "../errors";
 import { requestReconcile } from "./host-ops";
 import type { Manager } from "./manager";
@@ -60,11 +60,10 @@ export async function repairOrphanedStates(m: Manager, now = new Date(), graceMs
       repaired++;
     } else {
       const reason = "Its create operation was lost (no worker will run it); destroy it to clean up";
-      const moved = await transitionSandbox(m.db, s.id, [s.status as "queued" | "creating"], "failed", { statusReason: reason });
-      if (moved) {
-        await m.db.event.create(eventCreate({ sandboxId: s.id, type: "state", level: "error", message: `Failed: ${reason}`, data: { status: "failed" } }));
-        repaired++;
-      }
+      const moved = await m.db.$transaction((tx) =>
+        transitionWithEvent(tx, s.id, [s.status as "queued" | "creating"], "failed", { statusReason: reason }, { level: "error", message: `Failed: ${reason}` }),
+      );
+      if (moved) repaired++;
     }
     m.notifier.sandboxChanged(s.id);
   }

@@ -9,7 +9,7 @@ import { eventCreate, listAudit, listSandboxEvents, type AuditFilter } from "../
 import { hostLabels, listHosts, occupancyByHost } from "../db/hosts";
 import { liveWorkerCount } from "../db/leases";
 import { activeOperations, operationCreate } from "../db/operations";
-import { findSandbox, listSandboxPage, transitionSandbox, type SandboxFilter, type SandboxListRow } from "../db/sandboxes";
+import { findSandbox, listSandboxPage, transitionWithEvent, type SandboxFilter, type SandboxListRow } from "../db/sandboxes";
 import { ConflictError, ForbiddenError, NotFoundError, SandboxerError, ValidationError } from "../errors";
 import type { AnyExtension, Catalog } from "../extensions/catalog";
 import { isUsable, resolveProfileParams } from "../extensions/catalog";
@@ -17,7 +17,7 @@ import type { HandleSummary, SshServices } from "../extensions/base";
 import type { Logger } from "../logger";
 import { isSandboxId, newSandboxId } from "../sandbox-id";
 import { Notifier } from "./notifier";
-import { QUOTA_STATUSES, isSandboxStatus, type SandboxStatus } from "./states";
+import { QUOTA_STATUSES, isExtendable, isSandboxStatus, type SandboxStatus } from "./states";
 import {
   iso,
   type AuditEntryView,
@@ -176,13 +176,14 @@ export class Manager {
   async destroySandbox(id: string, actor: Actor, opts: { reason?: string } = {}): Promise<SandboxView> {
     for (let tries = 0; tries < 5; tries++) {
       const sandbox = await this.requireSandbox(id);
-      this.authorizeDestroy(actor, sandbox);
+      await this.authorizeOwner(actor, sandbox, "destroy");
       const status = sandbox.status as SandboxStatus;
       if (status === "destroyed" || status === "destroying") return this.toView(sandbox);
       const teardown = this.describe(sandbox.extensionId, sandbox.handle)?.teardown ?? [];
       const moved = await this.db.$transaction(async (tx) => {
-        const ok = await transitionSandbox(tx, id, [status], "destroying", { statusReason: opts.reason ?? `Destroy requested by ${actor.label}` });
-        if (!ok) return false;
+        const message = opts.reason ?? `Destroy requested by ${actor.label}`;
+        const event = { message, data: { from: status }, actorId: actorUserId(actor), actorLabel: actor.label };
+        if (!(await transitionWithEvent(tx, id, [status], "destroying", { statusReason: message }, event))) return false;
         const ops = await activeOperations(tx, id);
         for (const op of ops) {
           if (op.kind !== "create") continue;
@@ -193,7 +194,6 @@ export class Manager {
         if (!ops.some((op) => op.kind === "destroy")) {
           await tx.operation.create(operationCreate({ kind: "destroy", sandboxId: id, maxAttempts: this.config.maxAttempts, actorId: actorUserId(actor) }));
         }
-        await tx.event.create(eventCreate({ sandboxId: id, type: "state", message: opts.reason ?? `Destroy requested by ${actor.label}`, data: { status: "destroying", from: status }, actorId: actorUserId(actor), actorLabel: actor.label }));
         return true;
       });
       if (!moved) continue; // the state changed under us; look again
@@ -213,8 +213,8 @@ export class Manager {
   async extendSandbox(id: string, actor: Actor, byMs: number): Promise<SandboxView> {
     if (!Number.isFinite(byMs) || byMs <= 0) throw new ValidationError("Extend by a positive duration", { by: ["must be positive"] });
     const sandbox = await this.requireSandbox(id);
-    this.authorizeOwner(actor, sandbox, "extend");
-    if (!["queued", "creating", "ready"].includes(sandbox.status)) {
+    await this.authorizeOwner(actor, sandbox, "extend");
+    if (!isExtendable(sandbox.status)) {
       throw new ConflictError("NOT_EXTENDABLE", `Sandbox ${id} is ${sandbox.status}; only live sandboxes can be extended`);
     }
     const current = sandbox.expiresAt ?? new Date();
@@ -345,7 +345,8 @@ export class Manager {
     return this.toView(await this.requireSandbox(id));
   }
 
-  async getSandboxDetail(id: string): Promise<SandboxDetailView> {
+  /** The sandbox with its inputs, state timeline and queue position; with a viewer, whether they may destroy it. */
+  async getSandboxDetail(id: string, viewer?: Actor): Promise<SandboxDetailView> {
     const sandbox = await this.requireSandbox(id);
     const states = await this.db.event.findMany({
       where: { sandboxId: id, type: "state" },
@@ -379,7 +380,8 @@ export class Manager {
         actor: e.actorLabel,
       })),
       queue,
-      extendableMs: ["queued", "creating", "ready"].includes(sandbox.status) ? Math.max(0, max - cur) : 0,
+      extendableMs: isExtendable(sandbox.status) ? Math.max(0, max - cur) : 0,
+      ...(viewer ? { canDestroy: this.canDestroy(viewer, sandbox) } : {}),
     };
   }
 
@@ -405,19 +407,22 @@ export class Manager {
     return sandbox;
   }
 
+  /** Just the status (the event stream asks this on every pass; no joins, no view). */
+  async sandboxStatus(id: string): Promise<SandboxStatus> {
+    const row = isSandboxId(id) ? await this.db.sandbox.findUnique({ where: { id }, select: { status: true } }) : null;
+    if (!row) throw new NotFoundError("Sandbox", id);
+    return row.status as SandboxStatus;
+  }
+
   canDestroy(actor: Actor, sandbox: { ownerId: string }): boolean {
     return isAdmin(actor) || actorUserId(actor) === sandbox.ownerId;
   }
 
-  private authorizeDestroy(actor: Actor, sandbox: { id: string; ownerId: string }): void {
+  /** Refuses (and audits the refusal) unless the actor owns the sandbox or is an admin. */
+  private async authorizeOwner(actor: Actor, sandbox: { id: string; ownerId: string }, verb: "destroy" | "extend"): Promise<void> {
     if (this.canDestroy(actor, sandbox)) return;
-    void this.audit(actor, "sandbox.destroy", sandbox.id, "denied", `Destroy of ${sandbox.id} refused: not the owner`);
-    throw new ForbiddenError(`Only the owner of sandbox ${sandbox.id} or an admin can destroy it`);
-  }
-
-  private authorizeOwner(actor: Actor, sandbox: { id: string; ownerId: string }, verb: string): void {
-    if (this.canDestroy(actor, sandbox)) return;
-    void this.audit(actor, `sandbox.${verb}`, sandbox.id, "denied", `${verb} of ${sandbox.id} refused: not the owner`);
+    const Verb = verb === "destroy" ? "Destroy" : "Extend";
+    await this.audit(actor, `sandbox.${verb}`, sandbox.id, "denied", `${Verb} of ${sandbox.id} refused: not the owner`);
     throw new ForbiddenError(`Only the owner of sandbox ${sandbox.id} or an admin can ${verb} it`);
   }
 

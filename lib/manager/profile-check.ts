@@ -4,11 +4,12 @@
 // capacity is reserved; a check that throws becomes a failed requirement carrying its message.
 import "server-only";
 
-import { hostLabels, toHostTarget } from "../db/hosts";
+import { toHostTarget } from "../db/hosts";
 import { isSandboxerError, NotFoundError } from "../errors";
 import type { HostTarget, Requirement } from "../extensions/base";
 import { isUsable } from "../extensions/catalog";
 import type { ConfigIssue } from "../extensions/yaml-config";
+import { hostsMatching } from "./host-picker";
 import type { Manager } from "./manager";
 
 export interface ProfileCheckTarget {
@@ -32,11 +33,8 @@ export async function checkProfile(manager: Manager, profileId: string, opts: { 
   const entry = manager.catalog.profiles.find((p) => p.id === profileId);
   if (!entry) throw new NotFoundError("Profile", profileId);
   if (!isUsable(entry)) return { profileId, ok: false, errors: entry.errors, targets: [] };
-  const extension = manager.extension(entry.spec.extension);
-  if (!extension) {
-    const issue = { file: entry.source, field: "extension", message: `extension "${entry.spec.extension}" is not loaded on this server` };
-    return { profileId, ok: false, errors: [issue], targets: [] };
-  }
+  // A usable profile's extension is loaded (the catalog only parses params with a loaded extension).
+  const extension = manager.extension(entry.spec.extension)!;
   const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS), ...(opts.signal ? [opts.signal] : [])]);
   const run = async (host: HostTarget | null): Promise<Requirement[]> => {
     try {
@@ -53,11 +51,9 @@ export async function checkProfile(manager: Manager, profileId: string, opts: { 
   if (!requirement) {
     targets = [{ host: null, requirements: await run(null) }];
   } else {
-    const rows = await manager.db.buildHost.findMany({ orderBy: { id: "asc" } });
-    const matching = "hostId" in requirement ? rows.filter((h) => h.id === requirement.hostId) : rows.filter((h) => hostLabels(h).includes(requirement.label));
+    const { hosts: matching, none } = await hostsMatching(manager.db, requirement);
     if (matching.length === 0) {
-      const reason = "hostId" in requirement ? `no build host named "${requirement.hostId}" is registered (see hosts.yaml)` : `no build host has the label "${requirement.label}" (see hosts.yaml)`;
-      targets = [{ host: null, requirements: [{ name: "build host", met: false, reason }] }];
+      targets = [{ host: null, requirements: [{ name: "build host", met: false, reason: none }] }];
     } else {
       // Hosts are independent; checking them side by side keeps doctor quick on a pool of VMs.
       targets = await Promise.all(

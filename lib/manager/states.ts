@@ -43,8 +43,12 @@ export function isSandboxStatus(value: string): value is SandboxStatus {
   return (SANDBOX_STATUSES as readonly string[]).includes(value);
 }
 
-/** Statuses from which the system will not move on its own. */
-export const FINAL_STATUSES: readonly SandboxStatus[] = ["ready", "failed", "destroyed", "destroy_failed", "missing"];
+/** Statuses whose expiry can still move (the sandbox is or will be live). */
+export const EXTENDABLE_STATUSES: readonly SandboxStatus[] = ["queued", "creating", "ready"];
+
+export function isExtendable(status: string): boolean {
+  return (EXTENDABLE_STATUSES as readonly string[]).includes(status);
+}
 
 /** Statuses a person sees in the team overview by default (everything not yet gone). */
 export const ACTIVE_STATUSES: readonly SandboxStatus[] = SANDBOX_STATUSES.filter((s) => s !== "destroyed");

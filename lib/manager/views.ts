@@ -1,6 +1,6 @@
 // What the manager hands to surfaces (pages, the API, the CLI): plain, serialisable objects with dates
 // as ISO strings and the destroy handle already in human terms. No Prisma types leak past here.
-import type { HandleSummary, Requirement } from "../extensions/base";
+import type { HandleSummary } from "../extensions/base";
 import type { ProfileInputSpec } from "../extensions/profile-inputs";
 import type { ConfigIssue } from "../extensions/yaml-config";
 import type { SandboxStatus } from "./states";
@@ -98,11 +98,6 @@ export interface HostView {
   freeBytes: number | null;
   checkedAt: string | null;
   source: string;
-}
-
-export interface CheckView {
-  profileId: string;
-  requirements: Requirement[];
 }
 
 export interface SandboxListView {

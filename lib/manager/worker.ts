@@ -20,7 +20,7 @@ import {
   requeueOperation,
   type OperationRow,
 } from "../db/operations";
-import { transitionSandbox } from "../db/sandboxes";
+import { transitionWithEvent } from "../db/sandboxes";
 import { AbortedError, SandboxerError, TimeoutError, hasCode, isSandboxerError } from "../errors";
 import type { AnyExtension } from "../extensions/catalog";
 import type { Logger } from "../logger";
@@ -66,6 +66,8 @@ export class Worker {
   private lastWorkerHeartbeat = 0;
   private lastMaintenance = 0;
   private readonly log: Logger;
+  /** How each running operation ended (for the duration metric), as recorded by finish(). */
+  private readonly outcomes = new Map<string, string>();
 
   constructor(
     private readonly m: Manager,
@@ -178,10 +180,6 @@ export class Worker {
     }
   }
 
-  get busy(): number {
-    return this.inflight.size;
-  }
-
   private async execute(op: OperationRow): Promise<void> {
     const started = Date.now();
     const controller = new AbortController();
@@ -211,19 +209,26 @@ export class Worker {
       if (op.kind === "create") await this.runCreate(op, controller.signal, log);
       else if (op.kind === "destroy") await this.runDestroy(op, controller.signal, log);
       else if (op.kind === "reconcile" || op.kind === "cleanup") await this.runHostOperation(op, controller.signal, log);
-      else await finishOperation(this.m.db, op, this.id, { state: "failed", error: `unknown operation kind ${op.kind}` });
+      else await this.finish(op, { state: "failed", error: `unknown operation kind ${op.kind}` });
     } catch (e) {
       log.error({ err: e }, "operation crashed");
-      await finishOperation(this.m.db, op, this.id, { state: "failed", errorCode: "INTERNAL", error: operationMessage(e) }).catch(() => {});
+      await this.finish(op, { state: "failed", errorCode: "INTERNAL", error: operationMessage(e) }).catch(() => {});
     } finally {
       clearInterval(hb);
       if (cancelPoll) clearInterval(cancelPoll);
-      const final = await this.m.db.operation.findUnique({ where: { id: op.id }, select: { state: true } }).catch(() => null);
-      metrics(() => this.m).operationDuration.observe({ kind: op.kind, result: final?.state ?? "unknown" }, (Date.now() - started) / 1000);
+      metrics(() => this.m).operationDuration.observe({ kind: op.kind, result: this.outcomes.get(op.id) ?? "unknown" }, (Date.now() - started) / 1000);
+      this.outcomes.delete(op.id);
       this.shutdown.signal.removeEventListener("abort", onShutdown);
       this.m.runningOperations.delete(key);
       if (op.sandboxId) this.m.notifier.sandboxChanged(op.sandboxId);
     }
+  }
+
+  /** Ends the operation (see finishOperation) and remembers how, for the metrics. */
+  private async finish(op: OperationRow, ...rest: FinishArgs): Promise<boolean> {
+    const done = await finishOperation(this.m.db, op, this.id, ...rest);
+    if (done) this.outcomes.set(op.id, rest[0].state);
+    return done;
   }
 
   /**
@@ -234,16 +239,12 @@ export class Worker {
     op: OperationRow,
     from: readonly SandboxStatus[],
     to: SandboxStatus,
-    data: Parameters<typeof transitionSandbox>[4],
+    data: Parameters<typeof transitionWithEvent>[4],
     message: string,
     level: "info" | "error" = "info",
   ): Promise<boolean> {
     const sandboxId = op.sandboxId!;
-    const moved = await this.m.db.$transaction(async (tx) => {
-      if (!(await transitionSandbox(tx, sandboxId, from, to, data, op.id))) return false;
-      await tx.event.create(eventCreate({ sandboxId, type: "state", level, message, data: { status: to } }));
-      return true;
-    });
+    const moved = await this.m.db.$transaction((tx) => transitionWithEvent(tx, sandboxId, from, to, data, { message, level }, op.id));
     if (moved) this.m.notifier.sandboxChanged(sandboxId);
     return moved;
   }
@@ -255,7 +256,7 @@ export class Worker {
     const sandboxId = op.sandboxId!;
     const sandbox = await m.db.sandbox.findUnique({ where: { id: sandboxId } });
     if (!sandbox || (sandbox.status !== "queued" && sandbox.status !== "creating")) {
-      await finishOperation(m.db, op, this.id, { state: "cancelled", error: `Sandbox is ${sandbox?.status ?? "gone"}` });
+      await this.finish(op, { state: "cancelled", error: `Sandbox is ${sandbox?.status ?? "gone"}` });
       return;
     }
     const writer = new LogWriter(m.db, sandboxId, log, m.notifier);
@@ -272,34 +273,26 @@ export class Worker {
 
     // Past the attempt limit (workers kept dying): clean up what exists and fail with the reason.
     if (op.attempt > op.maxAttempts) {
-      let cleanup = "";
-      if (sandbox.handle) {
-        try {
-          const res = await this.withTimeout(signal, m.config.destroyTimeoutMs, "cleanup", (s) =>
-            ext.destroy(ext.handleSchema.parse(sandbox.handle), { sandboxId, signal: s, log: writer.log }),
-          );
-          writer.log(res.detail);
-        } catch (e) {
-          cleanup = `; cleanup failed: ${operationMessage(e)} (destroy the sandbox to retry)`;
-        }
-      }
-      await this.failCreate(op, sandbox.status as SandboxStatus, `Gave up after ${op.maxAttempts} attempts: the worker running the create stopped responding each time${cleanup}`, writer, "ATTEMPTS_EXHAUSTED");
+      const cleanup = sandbox.handle ? await this.cleanUp(ext, sandbox.handle, sandboxId, signal, writer) : null;
+      await this.failCreate(
+        op,
+        sandbox.status as SandboxStatus,
+        `Gave up after ${op.maxAttempts} attempts: the worker running the create stopped responding each time${cleanupNote(cleanup)}`,
+        writer,
+        "ATTEMPTS_EXHAUSTED",
+      );
       return;
     }
 
     // A retry after a worker died: remove what the previous attempt left, then start from scratch.
     if (sandbox.status === "creating" && sandbox.handle) {
       writer.log(`Attempt ${op.attempt}: cleaning up what the previous attempt left`, "warn");
-      try {
-        const res = await this.withTimeout(signal, m.config.destroyTimeoutMs, "cleanup", (s) =>
-          ext.destroy(ext.handleSchema.parse(sandbox.handle), { sandboxId, signal: s, log: writer.log }),
-        );
-        writer.log(res.detail);
-        await m.db.sandbox.updateMany({ where: { id: sandboxId, lockOperationId: op.id }, data: { handle: DbNull } });
-      } catch (e) {
-        await this.failCreate(op, "creating", `Could not clean up the previous attempt: ${operationMessage(e)}`, writer);
+      const cleanup = await this.cleanUp(ext, sandbox.handle, sandboxId, signal, writer);
+      if (cleanup) {
+        await this.failCreate(op, "creating", `Could not clean up the previous attempt: ${cleanup}`, writer);
         return;
       }
+      await m.db.sandbox.updateMany({ where: { id: sandboxId, lockOperationId: op.id }, data: { handle: DbNull } });
     }
 
     let host = null;
@@ -336,12 +329,13 @@ export class Worker {
     if (sandbox.status === "queued") {
       const moved = await this.move(op, ["queued"], "creating", { statusReason: null }, host ? `Creating on ${host.title} (${host.address}:${host.port})` : "Creating");
       if (!moved) {
-        await finishOperation(m.db, op, this.id, { state: "cancelled", error: "Sandbox left the queue (destroy requested)" });
+        await this.finish(op, { state: "cancelled", error: "Sandbox left the queue (destroy requested)" });
         return;
       }
     }
 
-    let lastHandle: unknown = sandbox.status === "creating" ? null : sandbox.handle;
+    // Null here: a queued sandbox has no handle yet, and a retry just removed its predecessor's.
+    let lastHandle: unknown = null;
     const recordHandle = async (handle: { extension: string }) => {
       const parsed = ext.handleSchema.parse(handle);
       const r = await m.db.sandbox.updateMany({
@@ -362,7 +356,7 @@ export class Worker {
       await writer.flush();
       await m.db.sandbox.updateMany({ where: { id: sandboxId, lockOperationId: op.id }, data: { handle: parsed as object } });
       const ready = await this.move(op, ["creating"], "ready", { readyAt: new Date(), statusReason: null }, "Ready");
-      await finishOperation(m.db, op, this.id, { state: ready ? "succeeded" : "cancelled", error: ready ? undefined : "Destroy requested during create" });
+      await this.finish(op, { state: ready ? "succeeded" : "cancelled", error: ready ? undefined : "Destroy requested during create" });
       log.info({ ms: Date.now() - started }, ready ? "sandbox ready" : "create finished after destroy was requested");
     } catch (e) {
       const reason: unknown = signal.aborted ? signal.reason : e;
@@ -373,7 +367,7 @@ export class Worker {
       if (hasCode(reason, "CANCELLED_BY_DESTROY")) {
         writer.log("Create cancelled: a destroy was requested", "warn");
         await writer.flush();
-        await finishOperation(m.db, op, this.id, { state: "cancelled", error: "Cancelled by destroy" });
+        await this.finish(op, { state: "cancelled", error: "Cancelled by destroy" });
         return;
       }
       if (hasCode(reason, "WORKER_SHUTDOWN")) {
@@ -385,20 +379,31 @@ export class Worker {
       const message = operationMessage(e);
       writer.log(`Create failed: ${message}`, "error");
       if (!isSandboxerError(e)) log.error({ err: e }, "create failed with an unexpected error");
-      let cleanup = "";
+      let cleanup: string | null = null;
       if (lastHandle) {
         writer.log("Cleaning up what was created");
-        try {
-          const res = await this.withTimeout(this.shutdown.signal, m.config.destroyTimeoutMs, "cleanup", (s) =>
-            ext.destroy(ext.handleSchema.parse(lastHandle), { sandboxId, signal: s, log: writer.log }),
-          );
-          writer.log(res.detail);
-        } catch (ce) {
-          cleanup = `; cleanup failed too: ${operationMessage(ce)} (destroy the sandbox to retry)`;
-          writer.log(`Cleanup failed: ${operationMessage(ce)}`, "error");
-        }
+        // The create's own signal is aborted (or timed out) here: the cleanup only stops for shutdown.
+        cleanup = await this.cleanUp(ext, lastHandle, sandboxId, this.shutdown.signal, writer);
       }
-      await this.failCreate(op, "creating", `${message}${cleanup}`, writer, isSandboxerError(e) ? e.code : "INTERNAL");
+      await this.failCreate(op, "creating", `${message}${cleanupNote(cleanup, " too")}`, writer, isSandboxerError(e) ? e.code : "INTERNAL");
+    }
+  }
+
+  /**
+   * Destroys what a recorded handle names (bounded by the destroy timeout), logging the outcome.
+   * Returns null on success, or the reason it failed.
+   */
+  private async cleanUp(ext: AnyExtension, handle: unknown, sandboxId: string, signal: AbortSignal, writer: LogWriter): Promise<string | null> {
+    try {
+      const res = await this.withTimeout(signal, this.m.config.destroyTimeoutMs, "cleanup", (s) =>
+        ext.destroy(ext.handleSchema.parse(handle), { sandboxId, signal: s, log: writer.log }),
+      );
+      writer.log(res.detail);
+      return null;
+    } catch (e) {
+      const reason = operationMessage(e);
+      writer.log(`Cleanup failed: ${reason}`, "error");
+      return reason;
     }
   }
 
@@ -410,7 +415,7 @@ export class Worker {
     if (moved) {
       await m.audit(SYSTEM_ACTOR, "sandbox.create", sandboxId, "failed", `Create of ${sandboxId} failed: ${reason}`);
     }
-    await finishOperation(m.db, op, this.id, { state: "failed", errorCode: code, error: reason });
+    await this.finish(op, { state: "failed", errorCode: code, error: reason });
   }
 
   // ─── host operations ───────────────────────────────────────────────────────────────────────────
@@ -422,7 +427,7 @@ export class Worker {
         op.kind === "reconcile" ? runReconcile(this.m, op, s) : runCleanup(this.m, op, s),
       );
       log.info({ host: op.hostId, ms: Date.now() - started, outcome }, `${op.kind} done`);
-      await finishOperation(this.m.db, op, this.id, { state: "succeeded", error: outcome });
+      await this.finish(op, { state: "succeeded", error: outcome });
     } catch (e) {
       const reason: unknown = signal.aborted ? signal.reason : e;
       if (hasCode(reason, "LEASE_LOST")) return;
@@ -433,7 +438,7 @@ export class Worker {
           eventCreate({ type: "audit", action: "host.cleanup", target: op.hostId, result: "failed", message: `Clean-up on ${op.hostId} failed: ${message}`, actorId: op.actorId }),
         );
       }
-      await finishOperation(this.m.db, op, this.id, { state: "failed", errorCode: isSandboxerError(e) ? e.code : "INTERNAL", error: message });
+      await this.finish(op, { state: "failed", errorCode: isSandboxerError(e) ? e.code : "INTERNAL", error: message });
     }
   }
 
@@ -444,11 +449,11 @@ export class Worker {
     const sandboxId = op.sandboxId!;
     const sandbox = await m.db.sandbox.findUnique({ where: { id: sandboxId } });
     if (!sandbox || sandbox.status === "destroyed") {
-      await finishOperation(m.db, op, this.id, { state: "succeeded" });
+      await this.finish(op, { state: "succeeded" });
       return;
     }
     if (sandbox.status !== "destroying") {
-      await finishOperation(m.db, op, this.id, { state: "cancelled", error: `Sandbox is ${sandbox.status}, not destroying` });
+      await this.finish(op, { state: "cancelled", error: `Sandbox is ${sandbox.status}, not destroying` });
       return;
     }
     const writer = new LogWriter(m.db, sandboxId, log, m.notifier);
@@ -462,7 +467,7 @@ export class Worker {
       await m.db.event.create(
         eventCreate({ type: "audit", action: "sandbox.teardown", target: sandboxId, result: "failed", message: `Teardown of ${sandboxId} failed: ${reason}`, actorId: op.actorId, actorLabel }),
       );
-      await finishOperation(m.db, op, this.id, { state: "failed", errorCode: code, error: reason });
+      await this.finish(op, { state: "failed", errorCode: code, error: reason });
     };
     if (!ext) {
       await fail(`Extension ${sandbox.extensionId} is not loaded on this server`, "EXTENSION_MISSING");
@@ -501,9 +506,8 @@ export class Worker {
     }
     writer.log(detail);
     await writer.flush();
-    const done = await finishOperation(m.db, op, this.id, { state: "succeeded" }, async (tx) => {
-      if (!(await transitionSandbox(tx, sandboxId, ["destroying"], "destroyed", { destroyedAt: new Date(), statusReason: detail }, op.id))) return;
-      await tx.event.create(eventCreate({ sandboxId, type: "state", message: "Destroyed", data: { status: "destroyed" } }));
+    const done = await this.finish(op, { state: "succeeded" }, async (tx) => {
+      if (!(await transitionWithEvent(tx, sandboxId, ["destroying"], "destroyed", { destroyedAt: new Date(), statusReason: detail }, { message: "Destroyed" }, op.id))) return;
       await tx.event.create(
         eventCreate({
           type: "audit",
@@ -559,8 +563,15 @@ export class Worker {
   }
 }
 
+type FinishArgs = Parameters<typeof finishOperation> extends [unknown, unknown, unknown, ...infer R] ? R : never;
+
 /** How long a cancelled extension step may take to stop before the worker moves on regardless. */
 const SETTLE_GRACE_MS = 15_000;
+
+/** The tail of a failure reason when the cleanup after it failed as well. */
+function cleanupNote(cleanupFailure: string | null, also = ""): string {
+  return cleanupFailure ? `; cleanup failed${also}: ${cleanupFailure} (destroy the sandbox to retry)` : "";
+}
 
 /**
  * The reason a person reads on a failed sandbox. Ours carry a message written for people; an
@@ -577,4 +588,3 @@ function toError(reason: unknown): Error {
   return new AbortedError(typeof reason === "string" ? reason : undefined);
 }
 
-export type { AnyExtension };

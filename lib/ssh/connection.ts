@@ -211,7 +211,6 @@ export class SshConnection {
   /** The host key blob that was verified for this connection (rsync's known_hosts is written from it). */
   readonly hostKey: Buffer;
   readonly hostKeyFingerprint: string;
-  readonly connectedAt = Date.now();
   private isAlive = true;
   private closeReason: Error | undefined;
   private readonly closeListeners = new Set<(reason: Error | undefined) => void>();
@@ -483,17 +482,36 @@ interface LoadedAuth {
   describe: string;
 }
 
+type Identity = ResolvedSshConfig["identity"];
+
+/** The agent socket an agent identity uses (its own, else $SSH_AUTH_SOCK), or SSH_KEY_UNREADABLE. */
+export function agentSocketFor(identity: Extract<Identity, { agent: true }>, where: string): string {
+  const socket = identity.agentSocket ?? process.env.SSH_AUTH_SOCK;
+  if (!socket) {
+    throw new SshError("SSH_KEY_UNREADABLE", `identity for ${where} is the ssh-agent, but SSH_AUTH_SOCK is not set for this process`);
+  }
+  return socket;
+}
+
+/** A key identity's passphrase from its environment variable (undefined when it has none), or SSH_KEY_UNREADABLE. */
+export function passphraseFor(identity: Exclude<Identity, { agent: true }>): string | undefined {
+  if (identity.passphraseEnv === undefined) return undefined;
+  const passphrase = process.env[identity.passphraseEnv];
+  if (passphrase === undefined) {
+    throw new SshError(
+      "SSH_KEY_UNREADABLE",
+      `the passphrase for ${identity.privateKeyPath} should be in $${identity.passphraseEnv}, which is not set`,
+      { details: { privateKeyPath: identity.privateKeyPath } },
+    );
+  }
+  return passphrase;
+}
+
 async function loadAuth(config: ResolvedSshConfig): Promise<LoadedAuth> {
   const where = describeTarget(config);
   const identity = config.identity;
   if ("agent" in identity) {
-    const socket = identity.agentSocket ?? process.env.SSH_AUTH_SOCK;
-    if (!socket) {
-      throw new SshError(
-        "SSH_KEY_UNREADABLE",
-        `identity for ${where} is the ssh-agent, but SSH_AUTH_SOCK is not set for this process`,
-      );
-    }
+    const socket = agentSocketFor(identity, where);
     try {
       const st = await stat(socket);
       if (!st.isSocket()) throw new Error("not a socket");
@@ -518,17 +536,7 @@ async function loadAuth(config: ResolvedSshConfig): Promise<LoadedAuth> {
       { cause: e, details: { privateKeyPath: identity.privateKeyPath } },
     );
   }
-  let passphrase: string | undefined;
-  if (identity.passphraseEnv !== undefined) {
-    passphrase = process.env[identity.passphraseEnv];
-    if (passphrase === undefined) {
-      throw new SshError(
-        "SSH_KEY_UNREADABLE",
-        `the passphrase for ${identity.privateKeyPath} should be in $${identity.passphraseEnv}, which is not set`,
-        { details: { privateKeyPath: identity.privateKeyPath } },
-      );
-    }
-  }
+  const passphrase = passphraseFor(identity);
   // Parsed here so a bad key is reported as such, with its path and without its content.
   const parsed = utils.parseKey(raw, passphrase);
   if (parsed instanceof Error) {

@@ -67,6 +67,11 @@ export function hostPort(host: string, port: number): string {
 }
 
 /** The last `n` non-empty lines of some output, for error messages that must stay short. */
+/** lastLines on one line (` | ` between them), for a reason a person reads in a table or a status. */
+export function tailLine(text: string, n = 3): string {
+  return lastLines(text, n).replace(/\n/g, " | ");
+}
+
 export function lastLines(text: string, n = 5): string {
   return text
     .split(/\r?\n|\r/)

@@ -62,6 +62,11 @@ export function knownHostsName(host: string, port: number): string {
   return port === 22 ? h : `[${h}]:${port}`;
 }
 
+/** The `<type> <base64>` form of a public key, as in a .pub file or after a known_hosts name. */
+export function publicKeyLine(keyBlob: Buffer): string {
+  return `${keyTypeOfBlob(keyBlob)} ${keyBlob.toString("base64")}`;
+}
+
 /** One known_hosts line for exactly this host:port and key, e.g. for rsync's temporary known_hosts. */
 export function knownHostsLine(host: string, port: number, keyBlob: Buffer): string {
   if (!/^[A-Za-z0-9._:-]+$/.test(host)) {
@@ -69,7 +74,7 @@ export function knownHostsLine(host: string, port: number, keyBlob: Buffer): str
       host: ["must be a host name or IP address"],
     });
   }
-  return `${knownHostsName(host, port)} ${keyTypeOfBlob(keyBlob)} ${keyBlob.toString("base64")}`;
+  return `${knownHostsName(host, port)} ${publicKeyLine(keyBlob)}`;
 }
 
 function parseHostsField(field: string): KnownHostsHosts | null {

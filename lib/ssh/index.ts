@@ -2,7 +2,7 @@
 // lib/ssh is an implementation detail.
 import "server-only";
 
-export { SSH_ERROR_CODES, SshError, hostPort, isSshError, lastLines, type SshErrorCode } from "./errors";
+export { SSH_ERROR_CODES, SshError, hostPort, isSshError, lastLines, tailLine, type SshErrorCode } from "./errors";
 export { lineSplitter, type LineSplitter } from "./output-lines";
 export { quoteArg, shellCommand } from "./shell-quote";
 export { remoteWorkspacePath, validateRemotePath, validateWorkspaceRoot } from "./workspace-path";
@@ -15,6 +15,7 @@ export {
   knownHostsName,
   normalizeFingerprint,
   parseKnownHosts,
+  publicKeyLine,
   verifyHostKey,
   type HostKeyVerdict,
   type KnownHostsEntry,

@@ -227,6 +227,13 @@ export class SshPool {
   /** The host key blob verified for this target (connecting if needed), e.g. for rsync's known_hosts. */
   async verifiedHostKey(config: SshConfig, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
     const cfg = parseSshConfig(config);
+    this.assertOpen();
+    // A live connection for this config (same pool key, so the same trust) already verified the key:
+    // no channel slot, no queueing behind running commands.
+    const key = poolKey(cfg);
+    for (const live of this.hostState(hostName(cfg)).conns) {
+      if (!live.dead && live.key === key && live.conn?.alive) return Buffer.from(live.conn.hostKey);
+    }
     const pc = await this.acquire(cfg, opts.signal);
     try {
       const conn = await untilAborted(pc.ready, opts.signal, `connecting to ${describeTarget(cfg)}`);

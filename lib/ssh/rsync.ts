@@ -11,14 +11,14 @@ import "server-only";
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import fs from "node:fs";
 import path from "node:path";
 
 import { AbortedError, ValidationError, hasCode, throwIfAborted } from "@/lib/errors";
 
-import { describeTarget, parseSshConfig, type SshConfig } from "./connection";
+import { agentSocketFor, describeTarget, parseSshConfig, passphraseFor, type SshConfig } from "./connection";
 import { SshError, hostPort, lastLines } from "./errors";
 import { fingerprintOfKey, keyTypeOfBlob, knownHostsLine } from "./host-keys";
+import { SSH_OPTION_PATH_RULE, pinnedKeyOptions, sshOptionPath, withParentDeathSignal } from "./ssh-options";
 import type { SshPool } from "./pool";
 import { shellCommand } from "./shell-quote";
 import { acquireMasterSession, type MasterSession } from "./ssh-master";
@@ -63,8 +63,6 @@ export interface RsyncResult {
 }
 
 const KILL_GRACE_MS = 2_000;
-/** util-linux's setpriv (on every Debian system); without it rsync runs without a parent-death signal. */
-const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => fs.existsSync(p));
 const STDERR_KEEP = 64 * 1024;
 
 // rsync(1) EXIT VALUES, worded for the person reading the error.
@@ -95,19 +93,13 @@ const EXIT_MEANINGS: Record<number, string> = {
 // ssh's VERBOSE lines we ask for to detect authentication; not news for an error message.
 const SSH_CHATTER = /^(Authenticated to |Transferred: sent |Bytes per second: )/;
 
-// A path handed to ssh through `-o Key=value` is split on whitespace and expanded for `%` and `~`;
-// double quotes protect spaces, the rest must not occur.
-function sshOptionPath(p: string, field: string): string {
-  if (!path.isAbsolute(p) || /["\\%\0\n\r\t]/.test(p) || p.startsWith("~")) {
-    throw new ValidationError(`${field} ${JSON.stringify(p)} cannot be passed to ssh`, {
-      [field]: ['must be an absolute path without ", \\, % or control characters'],
-    });
+/** sshOptionPath, or a ValidationError naming `field`. */
+function optionPath(p: string, field: string): string {
+  const quoted = sshOptionPath(p);
+  if (quoted === null) {
+    throw new ValidationError(`${field} ${JSON.stringify(p)} cannot be passed to ssh`, { [field]: [`must be ${SSH_OPTION_PATH_RULE}`] });
   }
-  return /\s|'/.test(p) ? `"${p}"` : p;
-}
-
-function hostKeyAlgorithms(keyType: string): string {
-  return keyType === "ssh-rsa" ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa" : keyType;
+  return quoted;
 }
 
 function toInt(s: string | undefined): number {
@@ -197,9 +189,8 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
   try {
     const hostKey = opts.hostKey ?? (await opts.pool.verifiedHostKey(opts.config, { signal }));
     throwIfAborted(signal);
+    const pinnedLine = knownHostsLine(cfg.host, cfg.port, hostKey);
     tmp = await mkdtemp(path.join(opts.tempDir ?? tmpdir(), "sbx-rsync-"));
-    const knownHostsPath = path.join(tmp, "known_hosts");
-    await writeFile(knownHostsPath, knownHostsLine(cfg.host, cfg.port, hostKey) + "\n", { mode: 0o600 });
 
     const env: NodeJS.ProcessEnv = {
       NODE_ENV: process.env.NODE_ENV,
@@ -211,26 +202,14 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
     const sshArgv = ["ssh", "-F", "/dev/null", "-p", String(cfg.port)];
     let batchMode = "yes";
     if ("agent" in cfg.identity) {
-      const sock = cfg.identity.agentSocket ?? process.env.SSH_AUTH_SOCK;
-      if (!sock)
-        throw new SshError(
-          "SSH_KEY_UNREADABLE",
-          `identity for ${where} is the ssh-agent, but SSH_AUTH_SOCK is not set`,
-        );
-      env.SSH_AUTH_SOCK = sock;
+      env.SSH_AUTH_SOCK = agentSocketFor(cfg.identity, where);
       sshArgv.push("-o", "IdentityFile=none", "-o", "IdentitiesOnly=no");
     } else {
       // `-i` is taken as one argv word but still `%`/`~`-expanded by ssh: same restrictions.
-      sshOptionPath(cfg.identity.privateKeyPath, "privateKeyPath");
+      optionPath(cfg.identity.privateKeyPath, "privateKeyPath");
       sshArgv.push("-i", cfg.identity.privateKeyPath, "-o", "IdentitiesOnly=yes");
-      if (cfg.identity.passphraseEnv !== undefined) {
-        const passphrase = process.env[cfg.identity.passphraseEnv];
-        if (passphrase === undefined) {
-          throw new SshError(
-            "SSH_KEY_UNREADABLE",
-            `the passphrase for ${cfg.identity.privateKeyPath} should be in $${cfg.identity.passphraseEnv}, which is not set`,
-          );
-        }
+      const passphrase = passphraseFor(cfg.identity);
+      if (passphrase !== undefined) {
         // ssh reads passphrases only from a terminal or an askpass program; BatchMode would forbid
         // the latter. The program prints the passphrase from ssh's environment, never from a file.
         const askpass = path.join(tmp, "askpass");
@@ -243,12 +222,7 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
       }
     }
     const commonOptions = (khPath: string) => [
-      `UserKnownHostsFile=${sshOptionPath(khPath, "tempDir")}`,
-      "GlobalKnownHostsFile=/dev/null",
-      "StrictHostKeyChecking=yes",
-      "CheckHostIP=no",
-      "UpdateHostKeys=no",
-      `HostKeyAlgorithms=${hostKeyAlgorithms(keyTypeOfBlob(hostKey))}`,
+      ...pinnedKeyOptions(optionPath(khPath, "tempDir"), keyTypeOfBlob(hostKey)),
       `BatchMode=${batchMode}`,
       `ConnectTimeout=${connectTimeout}`,
       "ServerAliveInterval=15",
@@ -277,7 +251,7 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
         opts.pool,
         {
           key: `${cfg.user}@${cfg.host}:${cfg.port}|${identityKey}|${fingerprintOfKey(hostKey)}`,
-          knownHostsLine: knownHostsLine(cfg.host, cfg.port, hostKey),
+          knownHostsLine: pinnedLine,
           sshArgv: (khPath) => withOptions(khPath, []),
           destination: `${cfg.user}@${remoteHost}`,
           env,
@@ -287,9 +261,14 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
         signal,
       );
     }
-    const rsh = mux
-      ? withOptions(mux.knownHostsPath, ["ControlMaster=no", `ControlPath=${sshOptionPath(mux.socket, "tempDir")}`])
-      : withOptions(knownHostsPath, ["ControlMaster=no", "ControlPath=none"]);
+    let rsh: string[];
+    if (mux) rsh = withOptions(mux.knownHostsPath, ["ControlMaster=no", `ControlPath=${optionPath(mux.socket, "tempDir")}`]);
+    else {
+      // A direct connection trusts the pinned key from a known_hosts file of its own.
+      const knownHostsPath = path.join(tmp, "known_hosts");
+      await writeFile(knownHostsPath, pinnedLine + "\n", { mode: 0o600 });
+      rsh = withOptions(knownHostsPath, ["ControlMaster=no", "ControlPath=none"]);
+    }
     const args = ["-az", "-s", "--no-human-readable", "--info=progress2", "--stats", "-e", shellCommand(rsh)];
     if (opts.deleteExtraneous) args.push("--delete");
     if (opts.filterGitignore) args.push("--filter=:- .gitignore");
@@ -346,7 +325,7 @@ function runRsync(input: RunRsyncInput): Promise<RsyncResult> {
     // Own process group, so a stop reaches ssh too. Through setpriv --pdeathsig: if the worker itself
     // dies (SIGKILL, OOM), rsync dies with it instead of writing on into a workspace that the retry
     // has already cleaned up (it would even re-create it).
-    const [file, args] = SETPRIV ? [SETPRIV, ["--pdeathsig", "KILL", "--", "rsync", ...input.args]] : ["rsync", input.args];
+    const [file, args] = withParentDeathSignal(["rsync", ...input.args], "KILL");
     const child = spawn(file, args, { env: input.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     const progress = new ProgressBatcher(input.onProgress, input.progressIntervalMs);
     let stderr = "";

@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import type { SshPool } from "./pool";
+import { withParentDeathSignal } from "./ssh-options";
 
 const MAX_SESSIONS = 8;
 const IDLE_MS = 30_000;
@@ -33,7 +34,6 @@ interface Master {
 }
 
 const registries = new WeakMap<SshPool, Map<string, Master>>();
-const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => fs.existsSync(p));
 
 function registry(pool: SshPool): Map<string, Master> {
   let r = registries.get(pool);
@@ -161,7 +161,7 @@ function startMaster(spec: MasterSpec): Master {
     ];
     const release = await spec.acquireHandshakeSlot();
     try {
-      const [file, args] = SETPRIV ? [SETPRIV, ["--pdeathsig", "TERM", "--", ...argv]] : [argv[0]!, argv.slice(1)];
+      const [file, args] = withParentDeathSignal(argv, "TERM");
       const child = spawn(file, args, { env: spec.env, stdio: ["ignore", "ignore", "pipe"] });
       m.child = child;
       child.stderr!.resume();

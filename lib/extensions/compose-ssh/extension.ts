@@ -19,9 +19,9 @@ import {
   removeRemoteWorkspace,
   rsyncToRemote,
   shellCommand,
+  tailLine,
   validateRemotePath,
   type ExecResult,
-  type LineSplitter,
   type SshConfig,
 } from "@/lib/ssh";
 import { SANDBOX_ID_PATTERN, workspaceName } from "@/lib/sandbox-id";
@@ -33,13 +33,10 @@ import {
   type DestroyResult,
   type HandleSummary,
   type HostRequirement,
-  type HostTarget,
-  type LogFn,
   type OperationContext,
   type Requirement,
   type SshServices,
   type StatusReport,
-  type WorkspaceListing,
 } from "../base";
 import {
   checkHostSelection,
@@ -47,7 +44,6 @@ import {
   guardedWorkspacePath,
   hostRequirementOf,
   hostSelectionShape,
-  listHostWorkspaces,
   localRepositorySchema,
   rememberVerifiedKey,
   remoteHandleFor,
@@ -55,6 +51,7 @@ import {
   requireSsh,
   sshConfigFor,
   sshConfigForHost,
+  sshRequirement,
   RemoteWorkspaceError,
 } from "../remote/ssh-target";
 
@@ -245,7 +242,7 @@ export function parseComposePs(stdout: string): ComposeContainer[] {
           return Array.isArray(v) ? (v as unknown[]) : [v];
         });
     } catch {
-      throw new ComposeSshError("COMPOSE_PS_UNREADABLE", `docker compose ps printed something that is not JSON: ${tail(text, 2)}`);
+      throw new ComposeSshError("COMPOSE_PS_UNREADABLE", `docker compose ps printed something that is not JSON: ${tailLine(text, 2)}`);
     }
   }
   return items.map((item) => {
@@ -294,22 +291,8 @@ function serviceStates(containers: ComposeContainer[], expected: readonly string
 
 // ─── helpers ─────────────────────────────────────────────────────────────────────────────────────
 
-function tail(text: string, n = 3): string {
-  return text
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l !== "")
-    .slice(-n)
-    .join(" | ");
-}
-
 function failureTail(r: ExecResult): string {
-  return tail(r.stderr) || tail(r.stdout) || (r.code !== null ? `exit code ${r.code}` : `signal ${r.signal ?? "unknown"}`);
-}
-
-/** Whole log lines from output chunks (lib/ssh's splitter). */
-function lineLogger(log: LogFn): LineSplitter {
-  return lineSplitter((line) => log(line));
+  return tailLine(r.stderr) || tailLine(r.stdout) || (r.code !== null ? `exit code ${r.code}` : `signal ${r.signal ?? "unknown"}`);
 }
 
 /** The argv of a compose command for this project (global flags first, as compose wants them). */
@@ -363,13 +346,9 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     const root = ctx.params.workspaceRoot ?? ctx.host.workspaceRoot;
     const timeoutMs = ctx.params.commandTimeoutSeconds * 1000;
     const out: Requirement[] = [];
-    try {
-      await ssh.pool.verifiedHostKey(config, { signal: ctx.signal });
-      out.push({ name: "ssh", met: true, reason: `${ctx.host.address}:${ctx.host.port} answers with the pinned key ${ctx.host.hostKey}` });
-    } catch (e) {
-      out.push({ name: "ssh", met: false, reason: (e as Error).message });
-      return out;
-    }
+    const reachable = await sshRequirement(ssh, config, ctx.host, ctx.signal);
+    out.push(reachable);
+    if (!reachable.met) return out;
     let version: ExecResult | null = null;
     let versionError = "";
     try {
@@ -379,7 +358,7 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     }
     const on = `${ctx.host.address}:${ctx.host.port}`;
     if (!version) out.push({ name: "docker compose", met: false, reason: versionError });
-    else if (version.code === 0) out.push({ name: "docker compose", met: true, reason: tail(version.stdout, 1) || "docker compose version succeeded" });
+    else if (version.code === 0) out.push({ name: "docker compose", met: true, reason: tailLine(version.stdout, 1) || "docker compose version succeeded" });
     else if (version.code === 127) out.push({ name: "docker compose", met: false, reason: `docker is not installed on ${on}, or not on ${ctx.host.user}'s PATH` });
     else {
       out.push({
@@ -576,10 +555,6 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     return { result: hadContainers || removed.result === "removed" ? "removed" : "absent", detail: `${what.join("; ")} on ${where(handle)}` };
   }
 
-  override async listWorkspaces(host: HostTarget, ctx: OperationContext): Promise<WorkspaceListing[]> {
-    return listHostWorkspaces(requireSsh(this.services), host, ctx);
-  }
-
   describeHandle(handle: ComposeSshHandle): HandleSummary {
     return describeRemoteHandle(handle, [`docker compose project ${handle.compose_project} (containers and volumes) on ${where(handle)}`]);
   }
@@ -627,8 +602,8 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     what: string,
     onTimeout: string,
   ): Promise<ExecResult> {
-    const out = lineLogger(ctx.log);
-    const err = lineLogger(ctx.log);
+    const out = lineSplitter((line) => ctx.log(line));
+    const err = lineSplitter((line) => ctx.log(line));
     try {
       return await ssh.pool.exec(config, argv, { timeoutMs, signal: ctx.signal, onStdout: (c) => out.push(c), onStderr: (c) => err.push(c) });
     } catch (e) {

@@ -17,7 +17,6 @@ import {
   type OperationContext,
   type Requirement,
   type StatusReport,
-  type WorkspaceListing,
 } from "../base";
 
 export const fakeParamsSchema = z.strictObject({
@@ -146,10 +145,6 @@ export class FakeExtension extends SandboxExtension<FakeParams, FakeHandle> {
     if (!this.world.resources.delete(handle.resource)) return { result: "absent", detail: `${handle.resource} was already gone` };
     ctx.log(`removed ${handle.resource}`);
     return { result: "removed", detail: `removed ${handle.resource}` };
-  }
-
-  override async listWorkspaces(): Promise<WorkspaceListing[]> {
-    return [...this.world.resources].map((r) => ({ sandboxId: r.slice("fake-".length), path: r }));
   }
 
   describeHandle(handle: FakeHandle): HandleSummary {

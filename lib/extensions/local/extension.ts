@@ -19,7 +19,6 @@ import {
   type OperationContext,
   type Requirement,
   type StatusReport,
-  type WorkspaceListing,
 } from "../base";
 
 const absolutePath = z
@@ -229,15 +228,6 @@ export class LocalExtension extends SandboxExtension<LocalParams, LocalHandle> {
       });
     }
     return { result: "removed", detail: `removed ${p}` };
-  }
-
-  override async listWorkspaces(): Promise<WorkspaceListing[]> {
-    const root = this.services.localWorkspaceRoot;
-    if (!fs.existsSync(root)) return [];
-    return fs
-      .readdirSync(root, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && d.name.startsWith("sbx-") && isSandboxId(d.name.slice(4)))
-      .map((d) => ({ sandboxId: d.name.slice(4), path: path.join(root, d.name) }));
   }
 
   describeHandle(handle: LocalHandle): HandleSummary {

@@ -10,15 +10,13 @@ import path from "node:path";
 import { SandboxerError } from "../../errors";
 import { workspaceName } from "../../sandbox-id";
 import {
-  fingerprintOfKey,
-  knownHostsLine,
-  listRemoteWorkspaces,
+  publicKeyLine,
   remoteWorkspacePath,
   shellCommand,
   validateWorkspaceRoot,
   type SshConfig,
 } from "../../ssh";
-import type { HandleSummary, HostRequirement, HostTarget, OperationContext, SshServices, WorkspaceListing } from "../base";
+import type { HandleSummary, HostRequirement, HostTarget, Requirement, SshServices } from "../base";
 
 // ─── Params every SSH extension takes ────────────────────────────────────────────────────────────
 
@@ -57,12 +55,6 @@ export function checkHostSelection(p: { host: string | null; hostLabel: string |
 
 export function hostRequirementOf(p: { host: string | null; hostLabel: string | null }): HostRequirement {
   return p.host ? { hostId: p.host } : { label: p.hostLabel! };
-}
-
-/** The `sbx-<id>` workspaces under a host's root (for drift reconciliation). */
-export async function listHostWorkspaces(ssh: SshServices, host: HostTarget, ctx: OperationContext): Promise<WorkspaceListing[]> {
-  const names = await listRemoteWorkspaces(ssh.pool, sshConfigForHost(ssh, host), host.workspaceRoot, { signal: ctx.signal });
-  return names.map((name) => ({ sandboxId: name.slice("sbx-".length), path: `${host.workspaceRoot}/${name}` }));
 }
 
 // ─── Handles ─────────────────────────────────────────────────────────────────────────────────────
@@ -147,12 +139,21 @@ export function sshConfigForHost(ssh: SshServices, host: HostTarget): SshConfig 
   };
 }
 
+/** The "ssh" requirement of a check: the host answers with its pinned key. */
+export async function sshRequirement(ssh: SshServices, config: SshConfig, host: HostTarget, signal?: AbortSignal): Promise<Requirement> {
+  try {
+    await ssh.pool.verifiedHostKey(config, { signal });
+    return { name: "ssh", met: true, reason: `${host.address}:${host.port} answers with the pinned key ${host.hostKey}` };
+  } catch (e) {
+    return { name: "ssh", met: false, reason: (e as Error).message };
+  }
+}
+
 /** Stores the full key the VM presented (verified against the pin) for clients that need known_hosts. */
 export async function rememberVerifiedKey(ssh: SshServices, config: SshConfig, hostId: string | null | undefined, signal?: AbortSignal): Promise<void> {
   if (!hostId) return;
   const blob = await ssh.pool.verifiedHostKey(config, { signal });
-  const line = knownHostsLine(config.host, config.port ?? 22, blob).split(" ").slice(1).join(" ");
-  if (fingerprintOfKey(blob)) await ssh.rememberHostKey(hostId, line);
+  await ssh.rememberHostKey(hostId, publicKeyLine(blob));
 }
 
 export function describeRemoteHandle(handle: RemoteHandle, extra: string[] = []): HandleSummary {

@@ -15,6 +15,7 @@ import {
   remoteWorkspaceState,
   removeRemoteWorkspace,
   rsyncToRemote,
+  tailLine,
 } from "../../ssh";
 import {
   SandboxExtension,
@@ -23,11 +24,9 @@ import {
   type DestroyResult,
   type HandleSummary,
   type HostRequirement,
-  type HostTarget,
   type OperationContext,
   type Requirement,
   type StatusReport,
-  type WorkspaceListing,
 } from "../base";
 import {
   checkHostSelection,
@@ -35,7 +34,6 @@ import {
   guardedWorkspacePath,
   hostRequirementOf,
   hostSelectionShape,
-  listHostWorkspaces,
   localRepositorySchema,
   rememberVerifiedKey,
   remoteHandleFor,
@@ -43,6 +41,7 @@ import {
   requireSsh,
   sshConfigFor,
   sshConfigForHost,
+  sshRequirement,
   RemoteWorkspaceError,
   type RemoteHandle,
 } from "../remote/ssh-target";
@@ -86,13 +85,9 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
     if (!ctx.host) return [{ name: "build host", met: false, reason: "no registered host matches this profile (see hosts.yaml)" }];
     const config = sshConfigForHost(ssh, ctx.host);
     const root = ctx.params.workspaceRoot ?? ctx.host.workspaceRoot;
-    try {
-      await ssh.pool.verifiedHostKey(config, { signal: ctx.signal });
-      out.push({ name: "ssh", met: true, reason: `${ctx.host.address}:${ctx.host.port} answers with the pinned key ${ctx.host.hostKey}` });
-    } catch (e) {
-      out.push({ name: "ssh", met: false, reason: (e as Error).message });
-      return out;
-    }
+    const reachable = await sshRequirement(ssh, config, ctx.host, ctx.signal);
+    out.push(reachable);
+    if (!reachable.met) return out;
     try {
       const free = await remoteFreeSpace(ssh.pool, config, root, { signal: ctx.signal });
       out.push({ name: "workspace root", met: true, reason: `${root}: ${Math.round(free / 2 ** 20)} MiB free` });
@@ -151,7 +146,7 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
         );
         lines.flush();
         if (r.code !== 0) {
-          throw new RemoteWorkspaceError("GIT_CLONE_FAILED", `git clone of ${repo.git} at ${repo.ref} failed on ${host.address}:${host.port} (exit ${r.code}): ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+          throw new RemoteWorkspaceError("GIT_CLONE_FAILED", `git clone of ${repo.git} at ${repo.ref} failed on ${host.address}:${host.port} (exit ${r.code}): ${tailLine(r.stderr)}`);
         }
         const head = await ssh.pool.exec(config, ["git", "-C", created.path, "rev-parse", "--short", "HEAD"], { timeoutMs: 15_000, signal: ctx.signal });
         ctx.log(`Cloned ${repo.ref} at ${head.stdout.trim() || "?"}`);
@@ -180,10 +175,6 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
     return r.result === "removed"
       ? { result: "removed", detail: `Removed ${workspace} on ${where}` }
       : { result: "absent", detail: `${workspace} on ${where} was already gone` };
-  }
-
-  override async listWorkspaces(host: HostTarget, ctx: OperationContext): Promise<WorkspaceListing[]> {
-    return listHostWorkspaces(requireSsh(this.services), host, ctx);
   }
 
   describeHandle(handle: VmPackerHandle): HandleSummary {

@@ -17,11 +17,11 @@ export default async function SandboxPage({ params }: { params: Promise<{ id: st
   const actor = await requirePageActor({ next: `/sandboxes/${id}` });
   if (!isSandboxId(id)) notFound();
   const m = manager();
-  const loaded = await Promise.all([m.getSandboxDetail(id), m.sandboxEvents(id)]).catch((e: unknown) => {
+  const loaded = await Promise.all([m.getSandboxDetail(id, actor), m.sandboxEvents(id)]).catch((e: unknown) => {
     if (isSandboxerError(e) && e.code === "NOT_FOUND") return null;
     throw e;
   });
   if (!loaded) notFound();
   const [detail, events] = loaded;
-  return <SandboxDetail initial={{ ...detail, canDestroy: m.canDestroy(actor, { ownerId: detail.owner.id }) }} initialEvents={events} />;
+  return <SandboxDetail initial={detail} initialEvents={events} />;
 }

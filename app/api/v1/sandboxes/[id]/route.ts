@@ -10,10 +10,7 @@ export const GET = defineRoute<{ id: string }>({ name: "sandboxes.get" }, async 
   const { id } = sandboxPathParams.parse(await ctx.params);
   const q = getSandboxQuery.parse(Object.fromEntries(new URL(req.url).searchParams));
   const m = manager();
-  if (q.detail === "1" || q.detail === "true") {
-    const detail = await m.getSandboxDetail(id);
-    return Response.json({ ...detail, canDestroy: m.canDestroy(actor, { ownerId: detail.owner.id }) }, { headers: { "cache-control": "no-store" } });
-  }
+  if (q.detail) return Response.json(await m.getSandboxDetail(id, actor), { headers: { "cache-control": "no-store" } });
   return Response.json(await m.getSandbox(id), { headers: { "cache-control": "no-store" } });
 });
 

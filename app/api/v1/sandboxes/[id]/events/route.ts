@@ -14,12 +14,13 @@ export const GET = defineRoute<{ id: string }>({ name: "sandboxes.events" }, asy
   const { id } = sandboxPathParams.parse(await ctx.params);
   const q = eventsQuery.parse(Object.fromEntries(new URL(req.url).searchParams));
   const m = manager();
-  const sandbox = await m.getSandbox(id); // 404 before any stream starts
   const wantsSse = q.format === "sse" || (q.format !== "json" && (req.headers.get("accept") ?? "").includes("text/event-stream"));
   if (!wantsSse) {
+    // Events first: the sandbox read after them is at least as new (and a missing id is a 404 there).
     const events = await m.sandboxEvents(id, q.after);
-    return Response.json({ events, sandbox: events.length ? await m.getSandbox(id) : sandbox }, { headers: { "cache-control": "no-store" } });
+    return Response.json({ events, sandbox: await m.getSandbox(id) }, { headers: { "cache-control": "no-store" } });
   }
+  await m.sandboxStatus(id); // 404 before any stream starts
 
   const lastEventId = Number(req.headers.get("last-event-id"));
   const resumeFrom = Number.isSafeInteger(lastEventId) && lastEventId > 0 ? lastEventId : q.after;

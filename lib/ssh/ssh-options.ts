@@ -1,0 +1,48 @@
+// The OpenSSH client options both our ssh launches share (rsync's transport on the server, the CLI's
+// ssh and rsync on a person's machine): trust exactly one pinned key from a throwaway known_hosts file.
+import "server-only";
+
+import fs from "node:fs";
+
+/**
+ * `p` as a value for ssh's `-o Key=value`, or null when it cannot be one: ssh splits such values on
+ * whitespace and expands `%` and `~`; double quotes protect spaces, the rest must not occur.
+ */
+export function sshOptionPath(p: string): string | null {
+  if (!p.startsWith("/") || /["\\%\0\n\r\t]/.test(p)) return null;
+  return /\s|'/.test(p) ? `"${p}"` : p;
+}
+
+/** What a path must look like to pass sshOptionPath, for error messages. */
+export const SSH_OPTION_PATH_RULE = 'an absolute path without ", \\, % or control characters';
+
+/** HostKeyAlgorithms for a pinned key of this type (an RSA key is offered with SHA-2 signatures first). */
+export function hostKeyAlgorithms(keyType: string): string {
+  return keyType === "ssh-rsa" ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa" : keyType;
+}
+
+/**
+ * Options that make ssh trust only the key in `knownHostsOption` (a value from sshOptionPath): no
+ * global known_hosts, no prompt, no learning of new keys, only the pinned key's algorithm.
+ */
+export function pinnedKeyOptions(knownHostsOption: string, keyType: string): string[] {
+  return [
+    `UserKnownHostsFile=${knownHostsOption}`,
+    "GlobalKnownHostsFile=/dev/null",
+    "StrictHostKeyChecking=yes",
+    "CheckHostIP=no",
+    "UpdateHostKeys=no",
+    `HostKeyAlgorithms=${hostKeyAlgorithms(keyType)}`,
+  ];
+}
+
+/** util-linux's setpriv (on every Debian system); without it a child runs without a parent-death signal. */
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => fs.existsSync(p));
+
+/**
+ * The file and arguments to spawn argv so that it gets `signal` when this process dies (setpriv
+ * --pdeathsig): a crashed worker leaves no ssh or rsync behind. Plain argv where setpriv is missing.
+ */
+export function withParentDeathSignal(argv: readonly string[], signal: "KILL" | "TERM"): [string, string[]] {
+  return SETPRIV ? [SETPRIV, ["--pdeathsig", signal, "--", ...argv]] : [argv[0]!, argv.slice(1)];
+}
