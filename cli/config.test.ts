@@ -23,12 +23,21 @@ describe("CLI config", () => {
     expect(configPath({})).toBe(path.join(os.homedir(), ".config", "sandboxer", "config.json"));
   });
 
-  it("is written 0600 in a 0700 directory, also over a file that was world-readable", () => {
+  it("creates its directory 0700 and writes the file 0600", () => {
+    const env = { SANDBOXER_CONFIG: path.join(tmp(), "new", "config.json") };
+    writeConfig({ url: "http://127.0.0.1:3000", token: "sbx_secret" }, env);
+    expect(fs.statSync(path.dirname(env.SANDBOXER_CONFIG)).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(env.SANDBOXER_CONFIG).mode & 0o777).toBe(0o600);
+  });
+
+  it("is written 0600 over a file that was world-readable, leaving an existing directory's mode alone", () => {
     const env = { SANDBOXER_CONFIG: path.join(tmp(), "nested", "config.json") };
-    fs.mkdirSync(path.dirname(env.SANDBOXER_CONFIG), { recursive: true });
+    fs.mkdirSync(path.dirname(env.SANDBOXER_CONFIG), { recursive: true, mode: 0o755 });
     fs.writeFileSync(env.SANDBOXER_CONFIG, "{}", { mode: 0o644 });
     writeConfig({ url: "http://127.0.0.1:3000", token: "sbx_secret" }, env);
     expect(fs.statSync(env.SANDBOXER_CONFIG).mode & 0o777).toBe(0o600);
+    // SANDBOXER_CONFIG may point into a directory the person uses for other things: not ours to chmod.
+    expect(fs.statSync(path.dirname(env.SANDBOXER_CONFIG)).mode & 0o777).toBe(0o755 & ~process.umask());
     expect(readConfig(env)).toEqual({ url: "http://127.0.0.1:3000", token: "sbx_secret" });
   });
 

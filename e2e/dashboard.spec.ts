@@ -82,7 +82,14 @@ test.describe("dashboard on real build VMs", () => {
   });
 
   test("invalid form input → a field error, and nothing is created", async ({ page, request, baseURL }) => {
-    const before = ((await (await request.get(`${baseURL}/api/v1/sandboxes?all=1&pageSize=1`)).json()) as { total: number }).total;
+    const countAll = async (): Promise<number> => {
+      const res = await request.get(`${baseURL}/api/v1/sandboxes?all=1&pageSize=1`);
+      expect(res.ok(), `GET /api/v1/sandboxes: ${res.status()}`).toBe(true);
+      const { total } = (await res.json()) as { total: unknown };
+      expect(typeof total).toBe("number");
+      return total as number;
+    };
+    const before = await countAll();
     const profiles = new ProfilesPage(page);
     await profiles.goto();
     await page.getByTestId("create-profile.e2e-haskell").click();
@@ -93,8 +100,7 @@ test.describe("dashboard on real build VMs", () => {
     await expect(dialog.getByLabel("Git ref")).toHaveAttribute("aria-invalid", "true");
     await page.keyboard.press("Escape");
     await expect(dialog).toBeHidden();
-    const after = ((await (await request.get(`${baseURL}/api/v1/sandboxes?all=1&pageSize=1`)).json()) as { total: number }).total;
-    expect(after).toBe(before);
+    expect(await countAll()).toBe(before);
   });
 
   test("an unreachable host → pending with the reason, then failed with the reason on the page", async ({ page }) => {

@@ -8,8 +8,8 @@ import path from "node:path";
 
 import { stringify } from "yaml";
 
-import { freePort, REPO_ROOT, signUp, startAppServer } from "../tests/support/app-server";
-import { runAs, startBuildVms, stopBuildVms } from "../tests/support/build-vms";
+import { REPO_ROOT, signUp, startAppServer } from "../tests/support/app-server";
+import { freeLoopbackPort, hostFieldsFor, runAs, startBuildVms, stopBuildVms } from "../tests/support/build-vms";
 
 async function portFree(host: string, port: number): Promise<boolean> {
   const net = await import("node:net");
@@ -54,11 +54,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     const r = await runAs(vms.user, argv);
     if (r.code !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr}`);
   }
-  const deadPort = await freePort();
-  const host = (name: string, extra: Record<string, unknown> = {}) => {
-    const vm = vms.vm(name);
-    return { id: `vm-${name}`, title: `Haskell build VM ${name}`, address: vm.host, port: vm.port, user: vm.user, hostKey: vm.hostKeyFingerprint, workspaceRoot: vm.workspaceRoot, labels: ["e2e"], capacity: 20, ...extra };
-  };
+  const deadPort = await freeLoopbackPort();
+  const host = (name: string, extra: Record<string, unknown> = {}) =>
+    hostFieldsFor(vms.vm(name), { id: `vm-${name}`, title: `Haskell build VM ${name}`, labels: ["e2e"], capacity: 20, ...extra });
   fs.writeFileSync(
     path.join(configDir, "hosts.yaml"),
     stringify({

@@ -5,16 +5,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
+import { percentile } from "../bench/lib/stats";
 import { REPO_ROOT, signUp, startAppServer, type AppServer } from "../tests/support/app-server";
 
 const SHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? path.join(REPO_ROOT, "docs", "screenshots") : path.join(REPO_ROOT, "test-results", "screenshots");
 import { expect, test } from "./fixtures";
 import { OverviewPage } from "./pages/overview-page";
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 test.describe("overview with 10,000 sandboxes", () => {
   test.use({ storageState: { cookies: [], origins: [] } });

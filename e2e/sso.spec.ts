@@ -9,7 +9,8 @@ import path from "node:path";
 
 import Provider from "oidc-provider";
 
-import { freePort, REPO_ROOT, startAppServer, type AppServer } from "../tests/support/app-server";
+import { REPO_ROOT, startAppServer, type AppServer } from "../tests/support/app-server";
+import { freeLoopbackPort } from "../tests/support/build-vms";
 import { expect, test } from "./fixtures";
 
 test.describe("single sign-on", () => {
@@ -20,8 +21,8 @@ test.describe("single sign-on", () => {
 
   test.beforeAll(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), "sandboxer-sso-"));
-    const idpPort = await freePort();
-    const appPort = await freePort();
+    const idpPort = await freeLoopbackPort();
+    const appPort = await freeLoopbackPort();
     const appUrl = `http://127.0.0.1:${appPort}`;
     const issuer = `http://127.0.0.1:${idpPort}`;
     const provider = new Provider(issuer, {

@@ -70,15 +70,31 @@ describe("manifests", () => {
 
   it("refuse duplicate ids, naming both files", () => {
     const dir = configDir({ "extensions/ext.fake.yaml": FAKE, "extensions/ext.fake.yml": FAKE });
-    const issues = load(dir).issues;
-    expect(issues.some((i) => i.message.includes('duplicate extension id "ext.fake"') && i.message.includes("extensions/ext.fake.yaml"))).toBe(true);
+    const { issues, extensions } = load(dir);
+    // Files load in name order, so the .yml file is the duplicate and names the .yaml one.
+    expect(issues).toEqual([
+      {
+        file: "extensions/ext.fake.yml",
+        field: "id",
+        message: expect.stringMatching(/^duplicate extension id "ext\.fake" \(also in extensions\/ext\.fake\.yaml\)$/),
+      },
+    ]);
+    expect([...extensions.keys()]).toEqual(["ext.fake"]);
   });
 
   it("report YAML syntax errors and duplicate keys with a line", () => {
-    const dir = configDir({ "extensions/ext.fake.yaml": FAKE.replace("version: 1.0.0", "version: 1.0.0\nversion: 2.0.0") });
-    const [issue] = load(dir).issues;
-    expect(issue?.line).toBe(6);
-    expect(issue?.message.toLowerCase()).toContain("unique");
+    const dupKey = configDir({ "extensions/ext.fake.yaml": FAKE.replace("version: 1.0.0", "version: 1.0.0\nversion: 2.0.0") });
+    const dupResult = load(dupKey);
+    expect(dupResult.extensions.size).toBe(0);
+    expect(dupResult.issues).toEqual([{ file: "extensions/ext.fake.yaml", field: "", line: 6, message: expect.stringMatching(/unique/i) }]);
+
+    // An unclosed flow sequence on line 3: the parser notices where the next key starts (line 4).
+    const syntax = configDir({ "extensions/ext.fake.yaml": FAKE.replace("title: Fake", "title: [unclosed") });
+    const syntaxResult = load(syntax);
+    expect(syntaxResult.extensions.size).toBe(0);
+    expect(syntaxResult.issues).toEqual([
+      { file: "extensions/ext.fake.yaml", field: "", line: 4, message: expect.stringContaining("end with a ]") },
+    ]);
   });
 
   it("require the file to be named after the id", () => {

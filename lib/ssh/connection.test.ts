@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { AbortedError, ValidationError } from "@/lib/errors";
 
@@ -116,12 +116,16 @@ describe("connect before the network", () => {
         connect(cfg({ identity: { privateKeyPath: encryptedKeyPath, passphraseEnv: "SBX_TEST_UNSET_PASSPHRASE" } })),
       ),
     ).toBe("SSH_KEY_UNREADABLE");
-    process.env.SBX_TEST_WRONG_PASSPHRASE = "wrong";
-    expect(
-      await codeOf(
-        connect(cfg({ identity: { privateKeyPath: encryptedKeyPath, passphraseEnv: "SBX_TEST_WRONG_PASSPHRASE" } })),
-      ),
-    ).toBe("SSH_KEY_UNREADABLE");
+    vi.stubEnv("SBX_TEST_WRONG_PASSPHRASE", "wrong");
+    try {
+      expect(
+        await codeOf(
+          connect(cfg({ identity: { privateKeyPath: encryptedKeyPath, passphraseEnv: "SBX_TEST_WRONG_PASSPHRASE" } })),
+        ),
+      ).toBe("SSH_KEY_UNREADABLE");
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it("reports a missing agent socket as SSH_KEY_UNREADABLE", async () => {

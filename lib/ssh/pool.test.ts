@@ -1,6 +1,6 @@
 // SshPool's bookkeeping against a fake connection (no sshd): bounds, FIFO, retries, idle, abort.
 // The same properties against real sshd are in tests/integration/ssh-pool.test.ts.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 import { AbortedError } from "@/lib/errors";
 
@@ -198,14 +198,19 @@ describe("SshPool queue", () => {
   it("lets a queued caller abort without disturbing the others", async () => {
     const f = fakeConnector();
     const pool = new SshPool({ connect: f.connect, maxConnectionsPerHost: 1, maxChannelsPerConnection: 1 });
-    const first = pool.exec(target(), ["sleep", "60"], EXEC);
+    const first = pool.exec(target(), ["sleep", "400"], EXEC);
+    let firstSettled = false;
+    const settle = () => (firstSettled = true);
+    void first.then(settle, settle);
     const ac = new AbortController();
     const aborted = pool.exec(target(), ["echo", "never"], { ...EXEC, signal: ac.signal });
     const after = pool.exec(target(), ["echo", "after"], EXEC);
     const t0 = Date.now();
     setTimeout(() => ac.abort(), 10);
     await expect(aborted).rejects.toBeInstanceOf(AbortedError);
-    expect(Date.now() - t0).toBeLessThan(50);
+    // The abort ends the wait at once: not when the slot holder finally lets go.
+    expect(firstSettled).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(300);
     expect((await after).stdout).toContain("after");
     await first;
     expect(pool.stats().hosts["127.0.0.1:2222"]!.queued).toBe(0);
@@ -307,8 +312,7 @@ describe("SshPool recovery", () => {
     const pool = new SshPool({ connect: f.connect, idleMs: 40 });
     await pool.exec(target(), ["true"], EXEC);
     expect(pool.stats().hosts["127.0.0.1:2222"]!.connections).toBe(1);
-    await sleep(100);
-    expect(f.made[0]!.alive).toBe(false);
+    await vi.waitFor(() => expect(f.made[0]!.alive).toBe(false), { timeout: 5_000, interval: 10 });
     expect(pool.stats().hosts["127.0.0.1:2222"]!.connections).toBe(0);
     pool.close();
   });
@@ -317,6 +321,28 @@ describe("SshPool recovery", () => {
     const f = fakeConnector();
     const pool = new SshPool({ connect: f.connect });
     expect((await pool.verifiedHostKey(target())).toString()).toBe("fake-host-key");
+    pool.close();
+  });
+
+  it("answers the host key from a live connection without queueing behind busy channels", async () => {
+    const f = fakeConnector();
+    const pool = new SshPool({ connect: f.connect, maxConnectionsPerHost: 1, maxChannelsPerConnection: 1 });
+    const queuedCount = () => Object.values(pool.stats().hosts)[0]?.queued;
+    let busyDone = false;
+    const busy = pool.exec(target(), ["sleep", "400"], EXEC).finally(() => (busyDone = true));
+    const queued = pool.exec(target(), ["echo", "next"], EXEC);
+    // The connection is up and its only channel runs the sleep; the echo waits.
+    await vi.waitFor(() => expect(f.made[0]?.active).toBe(1));
+    expect(queuedCount()).toBe(1);
+    expect((await pool.verifiedHostKey(target())).toString()).toBe("fake-host-key");
+    // Answered while the only channel was busy and a caller waited: no slot taken, no place in the queue.
+    expect(busyDone).toBe(false);
+    expect(queuedCount()).toBe(1);
+    expect(f.attempts).toBe(1);
+    // Another identity has no live connection yet: it waits in the queue like any caller.
+    const other = pool.verifiedHostKey(target({ user: "other" }));
+    await vi.waitFor(() => expect(queuedCount()).toBe(2));
+    await Promise.all([busy, queued, other]);
     pool.close();
   });
 });

@@ -6,7 +6,8 @@
 import fs from "node:fs";
 import path from "node:path";
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { stringify } from "yaml";
 import type { z } from "zod";
 
 import { SseParser } from "@/cli/sse";
@@ -31,6 +32,7 @@ import { startLoopbackVms } from "../support/cli-harness";
 import { stopBuildVms, type BuildVms } from "../support/build-vms";
 import { createTestDatabase, type TestDatabase } from "../support/databases";
 import { writeConfigDir } from "../support/manager-harness";
+import { hostEntryFor } from "../support/vm-harness";
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
 
@@ -99,12 +101,14 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
   }
 
   async function waitSettled(id: string): Promise<string> {
-    for (let i = 0; i < 200; i++) {
-      const s = (await api("GET", `/sandboxes/${id}`)).json as { status: string };
-      if (!["queued", "creating", "destroying"].includes(s.status)) return s.status;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`${id} did not settle`);
+    return vi.waitFor(
+      async () => {
+        const { status } = (await api("GET", `/sandboxes/${id}`)).json as { status: string };
+        expect(["queued", "creating", "destroying"], `${id} is still ${status}`).not.toContain(status);
+        return status;
+      },
+      { timeout: 30_000, interval: 50 },
+    );
   }
 
   async function createSettled(profile: string, token = alice): Promise<string> {
@@ -126,11 +130,7 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
         local: { extension: "ext.local", params: { seed: null } },
       },
     });
-    const vm = vms.vm("vm1");
-    fs.writeFileSync(
-      path.join(configDir, "hosts.yaml"),
-      `apiVersion: sandboxer.dev/v1\nhosts:\n  - id: host-vm1\n    address: ${vm.host}\n    port: ${vm.port}\n    user: ${vm.user}\n    hostKey: ${vm.hostKeyFingerprint}\n    workspaceRoot: ${vm.workspaceRoot}\n    capacity: 50\n`,
-    );
+    fs.writeFileSync(path.join(configDir, "hosts.yaml"), stringify({ apiVersion: "sandboxer.dev/v1", hosts: [hostEntryFor(vms.vm("vm1"), { capacity: 50 })] }));
     server = await startAppServer({
       env: {
         DATABASE_URL: database.config.url,

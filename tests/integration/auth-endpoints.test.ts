@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { createToken, revokeToken } from "@/lib/auth/tokens";
 
@@ -71,11 +71,14 @@ describe("who may do what (over HTTP)", () => {
     });
     expect(res.status).toBe(202);
     sandboxId = ((await res.json()) as { id: string }).id;
-    for (let i = 0; i < 100; i++) {
-      const s = (await (await fetch(`${server.url}/api/v1/sandboxes/${sandboxId}`, { headers: { cookie: alice } })).json()) as { status: string };
-      if (s.status === "ready") break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // (vi.waitFor: expect.poll works only inside a test.)
+    await vi.waitFor(
+      async () => {
+        const s = (await (await fetch(`${server.url}/api/v1/sandboxes/${sandboxId}`, { headers: { cookie: alice } })).json()) as { status: string };
+        expect(s.status).toBe("ready");
+      },
+      { timeout: 30_000, interval: 100 },
+    );
   });
 
   afterAll(async () => {
@@ -209,10 +212,9 @@ describe("who may do what (over HTTP)", () => {
   it("an admin destroys anyone's sandbox; the teardown is audited with its path", async () => {
     const res = await fetch(`${server.url}/api/v1/sandboxes/${sandboxId}`, { method: "DELETE", headers: { cookie: admin } });
     expect(res.status).toBe(202);
-    for (let i = 0; i < 100; i++) {
-      if ((await database.db.sandbox.findUniqueOrThrow({ where: { id: sandboxId } })).status === "destroyed") break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await expect
+      .poll(async () => (await database.db.sandbox.findUniqueOrThrow({ where: { id: sandboxId } })).status, { timeout: 30_000, interval: 100 })
+      .toBe("destroyed");
     const teardown = await database.db.event.findFirst({ where: { type: "audit", action: "sandbox.teardown", target: sandboxId } });
     expect(teardown?.result).toBe("ok");
     expect(teardown?.message).toContain(`sbx-${sandboxId}`);

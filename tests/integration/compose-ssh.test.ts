@@ -272,10 +272,15 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     const started = Date.now();
     const s = await t.manager.createSandbox("profile.compose-slow", t.user);
     const id = s.id;
-    const running = t.newWorker().runUntilIdle(60_000);
+    let settled = false;
+    const running = t.newWorker().runUntilIdle(60_000).finally(() => (settled = true));
     const needle = `compose -p ${project(id)} -f compose.yaml up -d`;
+    // Look until it shows up, or until the operation is over (then it never ran as a process).
     let seen = false;
-    while (!seen && Date.now() - started < 4_000) seen = await processRunning(needle);
+    while (!seen && !settled) {
+      seen = await processRunning(needle);
+      if (!seen) await new Promise((r) => setTimeout(r, 25));
+    }
     expect(seen, "the stand-in's up never showed up as a process").toBe(true);
     await running;
     const failed = await t.manager.getSandbox(id);

@@ -1,7 +1,6 @@
 // ext.vm-packer against the Extension SDK conformance suite, on a real OpenSSH build VM (loopback),
 // real rsync and git. `exists` looks at the VM's file system directly, never through the extension.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 
 import { afterAll, beforeAll, expect } from "vitest";
@@ -14,6 +13,7 @@ import { SshPool } from "@/lib/ssh";
 
 import { startBuildVms, stopBuildVms, type BuildVms } from "../support/build-vms";
 import { createTestDatabase, type TestDatabase } from "../support/databases";
+import { numberedTree } from "../support/trees";
 
 const MANIFEST: ExtensionManifest = {
   apiVersion: "sandboxer.dev/v1",
@@ -32,15 +32,7 @@ let pool: SshPool;
 let small: string;
 let big: string;
 
-function tree(files: number): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "conformance-vm-tree-"));
-  for (let i = 0; i < files; i++) {
-    const sub = path.join(dir, `d${i % 100}`);
-    if (i < 100) fs.mkdirSync(sub);
-    fs.writeFileSync(path.join(sub, `f${i}`), `${i}\n`);
-  }
-  return dir;
-}
+const tree = (files: number): string => numberedTree(files, { dirs: 100, prefix: "conformance-vm-tree-" });
 
 beforeAll(async () => {
   vms = await startBuildVms({ vms: [{ name: "conf1", address: "127.0.0.1" }] });

@@ -59,7 +59,9 @@ describe("db:migrate", () => {
       expect(first.code).toBe(0);
       expect(first.out).toMatch(/Applied \d+ migration\(s\)/);
       const second = runScript(["deploy"], env);
+      expect(second.code, second.err).toBe(0);
       expect(second.out).toContain("is up to date");
+      expect(second.out).not.toMatch(/Applied \d+ migration/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

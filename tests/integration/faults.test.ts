@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { stringify } from "yaml";
 
 import { expireSandboxes } from "@/lib/manager/maintenance";
@@ -13,18 +13,9 @@ import { Worker } from "@/lib/manager/worker";
 
 import { restartVm, runAs, startBuildVms, startSilentTcpServer, stopBuildVms, stopVm, type BuildVms, type SilentTcpServer } from "../support/build-vms";
 import { waitForStatus } from "../support/manager-harness";
+import { numberedTree } from "../support/trees";
 import { createVmTestManager, hostEntryFor, type VmTestManager } from "../support/vm-harness";
 import { startWorkerProcess } from "../support/worker-process";
-
-function bigTree(files: number): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-faults-tree-"));
-  for (let i = 0; i < files; i++) {
-    const sub = path.join(dir, `d${i % 200}`);
-    if (i < 200) fs.mkdirSync(sub);
-    fs.writeFileSync(path.join(sub, `f${i}`), `${i}\n`.repeat(20));
-  }
-  return dir;
-}
 
 function workspaces(root: string): string[] {
   return fs.readdirSync(root).filter((n) => n.startsWith("sbx-")).sort();
@@ -47,7 +38,7 @@ describe("faults", () => {
 
   beforeAll(async () => {
     vms = await startBuildVms({ vms: [{ name: "f1", address: "127.0.0.1" }] });
-    tree = bigTree(12_000);
+    tree = numberedTree(12_000, { dirs: 200, repeat: 20, prefix: "sbx-faults-tree-" });
     silent = await startSilentTcpServer("127.0.0.1");
     const vm = vms.vm("f1");
     t = await createVmTestManager("sqlite", vms, {
@@ -75,10 +66,12 @@ describe("faults", () => {
   it("a worker killed with SIGKILL during the sync: another worker finishes; never stuck in creating, no untracked workspace", async () => {
     const root = vms.vm("f1").workspaceRoot;
     const before = workspaces(root);
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-worker-data-"));
+    onTestFinished(() => fs.rmSync(dataDir, { recursive: true, force: true }));
     const env = {
       DATABASE_URL: t.database.config.url,
       SANDBOXER_CONFIG_DIR: t.configDir,
-      SANDBOXER_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "sbx-worker-data-")),
+      SANDBOXER_DATA_DIR: dataDir,
       SANDBOXER_SSH_IDENTITY: vms.identityFile,
       SANDBOXER_LEASE: "2s",
       SANDBOXER_WORKER_POLL: "100ms",
@@ -87,7 +80,9 @@ describe("faults", () => {
     const s = await t.manager.createSandbox("profile.slow", t.user);
     const a = startWorkerProcess(env);
     await waitForLog(t, s.id, /Syncing/, 60_000);
-    await new Promise((r) => setTimeout(r, 300)); // mid-transfer
+    // Mid-transfer: the first synced entries have reached the workspace (the VM is this machine).
+    const workspace = path.join(root, `sbx-${s.id}`);
+    await vi.waitFor(() => expect(fs.readdirSync(workspace).length).toBeGreaterThan(0), { timeout: 60_000, interval: 10 });
     expect((await t.manager.getSandbox(s.id)).status).toBe("creating");
     await a.kill("SIGKILL");
     // The dead worker's sandbox is recorded, with a handle naming exactly what may exist.
@@ -95,14 +90,13 @@ describe("faults", () => {
     expect(handle.workspace_path).toBe(path.join(root, `sbx-${s.id}`));
     const b = startWorkerProcess(env);
     try {
+      // rsync dies with its worker (pdeathsig), so the retry's cleanup has nothing racing it: the second
+      // attempt removes the half-synced workspace, starts from scratch and finishes.
       const end = await waitForStatus(t.manager, s.id, ["ready", "failed"], 90_000);
-      const after = workspaces(root).filter((n) => !before.includes(n));
-      if (end === "ready") {
-        expect(after).toEqual([`sbx-${s.id}`]);
-        expect(fs.readFileSync(path.join(root, `sbx-${s.id}`, "d7", "f7"), "utf8")).toBe("7\n".repeat(20));
-      } else {
-        expect(after).toEqual([]);
-      }
+      expect(end, (await t.manager.getSandbox(s.id)).statusReason ?? "").toBe("ready");
+      expect(workspaces(root).filter((n) => !before.includes(n))).toEqual([`sbx-${s.id}`]);
+      expect(fs.readFileSync(path.join(workspace, "d7", "f7"), "utf8")).toBe("7\n".repeat(20));
+      expect(fs.readFileSync(path.join(workspace, "d199", "f11999"), "utf8")).toBe("11999\n".repeat(20));
       const op = await t.db.operation.findFirstOrThrow({ where: { sandboxId: s.id, kind: "create" } });
       expect(op.attempt).toBe(2);
       const log = (await t.manager.sandboxEvents(s.id)).map((e) => e.message).join("\n");

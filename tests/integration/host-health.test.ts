@@ -56,10 +56,11 @@ describe("host health and drift", () => {
     const w = t.newWorker();
     w.start();
     const s = await t.manager.createSandbox("profile.ws", t.user);
-    await new Promise((r) => setTimeout(r, 600));
-    const pending = await t.manager.getSandboxDetail(s.id);
-    expect(pending.status).toBe("queued");
-    expect(pending.queue?.reason).toContain("unreachable");
+    // The worker looks at it, finds no usable host and records why; it stays queued.
+    await expect
+      .poll(async () => (await t.manager.getSandboxDetail(s.id)).queue?.reason ?? null, { timeout: 15_000, interval: 50 })
+      .toContain("unreachable");
+    expect((await t.manager.getSandboxDetail(s.id)).status).toBe("queued");
     await restartVm(vm);
     await requestReconcile(t.manager, "host-hh1", t.admin);
     await waitForStatus(t.manager, s.id, ["ready"], 30_000);
@@ -104,8 +105,20 @@ describe("host health and drift", () => {
     await runAs(vms.user, ["mkdir", path.join(vm.workspaceRoot, `sbx-${strayId}`)]);
     fs.writeFileSync(path.join(vm.workspaceRoot, `sbx-${strayId}`, "work"), "x");
     fs.rmSync(path.join(vm.workspaceRoot, `sbx-${s.id}`), { recursive: true });
+    // Twice: nothing changes on a second pass (only when the orphan was last seen), nothing is deleted.
+    const state = async () => ({
+      orphans: (await listOrphans(t.manager)).map(({ lastSeenAt: _seen, ...o }) => o),
+      sandbox: await t.db.sandbox.findUniqueOrThrow({ where: { id: s.id }, select: { status: true, statusReason: true, handle: true } }),
+      events: await t.db.event.count({ where: { sandboxId: s.id } }),
+      root: fs.readdirSync(vm.workspaceRoot).sort(),
+      stray: fs.readdirSync(path.join(vm.workspaceRoot, `sbx-${strayId}`)).sort(),
+    });
     await reconcile();
-    await reconcile(); // twice: nothing changes on a second pass, nothing is deleted
+    const afterFirst = await state();
+    expect(afterFirst.orphans.map((o) => o.name)).toEqual([`sbx-${strayId}`]);
+    expect(afterFirst.sandbox.status).toBe("missing");
+    await reconcile();
+    expect(await state()).toEqual(afterFirst);
     const orphans = await listOrphans(t.manager);
     expect(orphans.map((o) => o.name)).toEqual([`sbx-${strayId}`]);
     expect(fs.existsSync(path.join(vm.workspaceRoot, `sbx-${strayId}`, "work"))).toBe(true);

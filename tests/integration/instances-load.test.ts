@@ -8,16 +8,12 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 
+import { percentile } from "../../bench/lib/stats";
 import { REPO_ROOT, signIn, signUp, startAppServer, type AppServer } from "../support/app-server";
 import { startBuildVms, stopBuildVms, type BuildVms } from "../support/build-vms";
 import { createTestDatabase, type TestDatabase } from "../support/databases";
 import { writeConfigDir } from "../support/manager-harness";
 import { hostEntryFor } from "../support/vm-harness";
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 describe("several instances on PostgreSQL, under load", () => {
   let vms: BuildVms;
@@ -87,14 +83,12 @@ describe("several instances on PostgreSQL, under load", () => {
     );
 
     const ids = (await Promise.all(createResults.map((r) => r.json() as Promise<{ id: string }>))).map((s) => s.id);
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      const rows = await database.db.sandbox.findMany({ where: { id: { in: ids } }, select: { status: true } });
-      if (rows.every((r) => r.status === "ready")) break;
-      if (rows.some((r) => r.status === "failed")) throw new Error("a create failed");
-      if (Date.now() > deadline) throw new Error(`not all ready: ${rows.map((r) => r.status).join(",")}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await expect
+      .poll(() => database.db.sandbox.count({ where: { id: { in: ids }, status: { in: ["queued", "creating"] } } }), { timeout: 90_000, interval: 200 })
+      .toBe(0);
+    const settled = await database.db.sandbox.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, statusReason: true } });
+    expect(settled.filter((r) => r.status !== "ready")).toEqual([]);
+    expect(settled).toHaveLength(20);
     console.log(`[measure] 20 creates on 2 instances ready after ${Date.now() - started} ms`);
     // Exactly once: one attempt each, one "Created" line each.
     const ops = await database.db.operation.findMany({ where: { sandboxId: { in: ids }, kind: "create" } });
@@ -110,20 +104,18 @@ describe("several instances on PostgreSQL, under load", () => {
     const viewB = (await (await fetch(`${b.url}/api/v1/sandboxes?pageSize=50`, { headers: { cookie: cookieB } })).json()) as { rows: { id: string; status: string }[] };
     expect(viewA.rows.map((r) => [r.id, r.status])).toEqual(viewB.rows.map((r) => [r.id, r.status]));
     // One holder per singleton job, and it is one of the two instances' workers.
-    const leases = await database.db.lease.findMany();
+    const leases = await database.db.lease.findMany({ orderBy: { name: "asc" } });
     const workers = new Set((await database.db.worker.findMany()).map((w) => w.id));
     expect(workers.size).toBe(2);
+    expect(leases.map((l) => l.name)).toEqual(["maintenance", "reaper"]);
     for (const l of leases) expect(workers.has(l.owner)).toBe(true);
-    expect(new Set(leases.map((l) => l.name)).size).toBe(leases.length);
 
     // Destroy everything through the other instance; every workspace goes.
     const destroyStarted = Date.now();
     await Promise.all(ids.map((id, i) => fetch(`${(i % 2 ? b : a).url}/api/v1/sandboxes/${id}`, { method: "DELETE", headers: { cookie: i % 2 ? cookieB : cookieA } })));
-    const gone = Date.now() + 60_000;
-    while ((await database.db.sandbox.count({ where: { id: { in: ids }, status: { not: "destroyed" } } })) > 0) {
-      if (Date.now() > gone) throw new Error("not all destroyed");
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await expect
+      .poll(() => database.db.sandbox.count({ where: { id: { in: ids }, status: { not: "destroyed" } } }), { timeout: 60_000, interval: 200 })
+      .toBe(0);
     console.log(`[measure] 20 destroys on 2 instances done after ${Date.now() - destroyStarted} ms`);
     expect(fs.readdirSync(vms.vm("li1").workspaceRoot).filter((n) => n.startsWith("sbx-"))).toEqual([]);
     expect(await database.db.event.count({ where: { type: "audit", action: "sandbox.teardown", target: { in: ids } } })).toBe(20);

@@ -1,11 +1,15 @@
 // The manager's lifecycle on both databases, with ext.fake scripting the extension's behaviour.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { fakeWorld } from "@/lib/extensions/fake/extension";
 import { claimOperation } from "@/lib/db/operations";
+import { reapExpiredOperations, retryBackoffMs } from "@/lib/manager/reaper";
 
 import { PROVIDERS } from "../support/databases";
-import { createTestManager, fakeProfile, waitForStatus, type TestManager } from "../support/manager-harness";
+import { createTestManager, FAST_CONFIG, fakeProfile, waitForStatus, type TestManager } from "../support/manager-harness";
+
+/** What the fake world holds for one sandbox (its resource is `fake-<id>`; anything else naming it is a leak). */
+const resourcesOf = (id: string): string[] => [...fakeWorld.resources].filter((r) => r.includes(id));
 
 describe.each(PROVIDERS)("manager on %s", (provider) => {
   let t: TestManager;
@@ -49,7 +53,7 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     const after = await t.manager.getSandbox(s.id);
     expect(after.status).toBe("failed");
     expect(after.statusReason).toContain("the build VM said no");
-    expect(fakeWorld.resources.size).toBe(0);
+    expect(resourcesOf(s.id)).toEqual([]);
     expect(fakeWorld.count("destroy", s.id)).toBe(1);
     const op = await t.db.operation.findFirstOrThrow({ where: { sandboxId: s.id, kind: "create" } });
     expect(op.state).toBe("failed");
@@ -70,13 +74,19 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     const s = await t.manager.createSandbox("profile.slow", t.user);
     await waitForStatus(t.manager, s.id, ["creating"]);
     // Let it get a few steps in, so there is something to clean up.
-    await new Promise((r) => setTimeout(r, 250));
+    await vi.waitFor(
+      async () => {
+        const steps = (await t.manager.sandboxEvents(s.id)).filter((e) => e.message.startsWith("step "));
+        expect(steps.length).toBeGreaterThanOrEqual(2);
+      },
+      { timeout: 10_000, interval: 25 },
+    );
     expect(fakeWorld.resources.has(`fake-${s.id}`)).toBe(true);
     const destroying = await t.manager.destroySandbox(s.id, t.user);
     expect(destroying.status).toBe("destroying");
     await waitForStatus(t.manager, s.id, ["destroyed"]);
     await worker.stop();
-    expect(fakeWorld.resources.size).toBe(0);
+    expect(resourcesOf(s.id)).toEqual([]);
     const ops = await t.db.operation.findMany({ where: { sandboxId: s.id }, orderBy: { createdAt: "asc" } });
     expect(ops.map((o) => [o.kind, o.state])).toEqual([
       ["create", "cancelled"],
@@ -122,7 +132,7 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     await t.manager.destroySandbox(s.id, t.user);
     await worker.runUntilIdle();
     expect((await t.manager.getSandbox(s.id)).status).toBe("destroyed");
-    expect(fakeWorld.resources.size).toBe(0);
+    expect(resourcesOf(s.id)).toEqual([]);
   });
 
   it("a member cannot destroy another member's sandbox; an admin can", async () => {
@@ -182,20 +192,25 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
   it("a worker that keeps dying: retried with backoff up to the limit, then failed with the reason, and cleaned up", async () => {
     const s = await t.manager.createSandbox("profile.quick", t.user);
     const [op] = await t.db.operation.findMany({ where: { sandboxId: s.id, kind: "create" } });
+    expect(op!.maxAttempts).toBe(3);
+    // Backoff doubles with the attempt from FAST_CONFIG's base (50 ms, 100 ms), and none after the last.
+    const base = FAST_CONFIG.retryBackoffMs!;
+    const expectedDelays = [base, 2 * base, 0];
+    expect([1, 2].map((a) => retryBackoffMs(a, base))).toEqual(expectedDelays.slice(0, 2));
     // Three workers in a row claim it, record a handle and die (their leases lapse).
     for (let attempt = 1; attempt <= 3; attempt++) {
       const claimed = await claimOperation(t.db, { id: op!.id, sandboxId: s.id }, `doomed-${attempt}`, new Date(), 100);
       expect(claimed?.attempt).toBe(attempt);
       await t.db.sandbox.update({ where: { id: s.id }, data: { status: "creating", handle: { extension: "ext.fake", resource: `fake-${s.id}`, stepsDone: 1 } } });
       fakeWorld.resources.add(`fake-${s.id}`);
-      await new Promise((r) => setTimeout(r, 150));
-      const { reapExpiredOperations } = await import("@/lib/manager/reaper");
-      expect(await reapExpiredOperations(t.manager)).toBe(1);
+      // The reaper runs at a fixed moment just past the lease: no waiting, and the delay is exact.
+      const now = new Date(claimed!.leaseExpiresAt!.getTime() + 1);
+      expect(await reapExpiredOperations(t.manager, now)).toBe(1);
       const requeued = await t.db.operation.findUniqueOrThrow({ where: { id: op!.id } });
       expect(requeued.state).toBe("queued");
-      // Backoff grows with the attempt (FAST_CONFIG base 50 ms), and none after the last.
-      const delay = requeued.runAfter.getTime() - Date.now();
-      if (attempt < 3) expect(delay).toBeGreaterThan(0);
+      expect(requeued.leaseOwner).toBeNull();
+      expect(requeued.runAfter.getTime() - now.getTime()).toBe(expectedDelays[attempt - 1]);
+      // The backoff has passed.
       await t.db.operation.update({ where: { id: op!.id }, data: { runAfter: new Date() } });
     }
     await t.newWorker({ id: "survivor" }).runUntilIdle();

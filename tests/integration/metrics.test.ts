@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { REPO_ROOT, signUp, startAppServer, type AppServer } from "../support/app-server";
 import { createTestDatabase, type TestDatabase } from "../support/databases";
@@ -26,7 +26,14 @@ describe("/api/metrics", () => {
     member = await signUp(server.url, "member@metrics.test");
     const res = await fetch(`${server.url}/api/v1/sandboxes`, { method: "POST", headers: { cookie: member, "content-type": "application/json" }, body: JSON.stringify({ profile: "profile.local" }) });
     expect(res.status).toBe(202);
-    for (let i = 0; i < 100 && (await database.db.sandbox.count({ where: { status: "ready" } })) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    // (vi.waitFor: expect.poll works only inside a test.)
+    await vi.waitFor(
+      async () => {
+        expect(await database.db.sandbox.count({ where: { status: "ready" } })).toBe(1);
+        expect(await database.db.operation.count({ where: { kind: "create", state: "succeeded" } })).toBe(1);
+      },
+      { timeout: 30_000, interval: 50 },
+    );
   });
 
   afterAll(async () => {

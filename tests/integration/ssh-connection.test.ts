@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { AbortedError } from "@/lib/errors";
 import { SshError, connect, type SshConfig, type SshConnection } from "@/lib/ssh";
@@ -292,11 +292,12 @@ describe("connection failures", () => {
   it("reports a port with nothing listening as SSH_CONNECT_REFUSED, quickly", async () => {
     const port = await freeLoopbackPort("127.0.0.2");
     const t0 = Date.now();
-    const err = await sshError(connect({ ...vmSshConfig(vms, vm2), port }, { readyTimeoutMs: 5_000 }));
+    // A long readyTimeout: a refusal answers at once, never by waiting that out.
+    const err = await sshError(connect({ ...vmSshConfig(vms, vm2), port }, { readyTimeoutMs: 20_000 }));
     expect(err.code).toBe("SSH_CONNECT_REFUSED");
     expect(err.message).toContain(`127.0.0.2:${port}`);
     expect(err.message).toMatch(/nothing is listening/);
-    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
   it("reports a host that accepts TCP but never speaks as SSH_CONNECT_TIMEOUT within readyTimeout", async () => {
@@ -307,8 +308,9 @@ describe("connection failures", () => {
       const elapsed = Date.now() - t0;
       expect(err.code).toBe("SSH_CONNECT_TIMEOUT");
       expect(err.message).toContain(`127.0.0.1:${silent.port}`);
+      // Not before the readyTimeout, and long before the 20 s default (with room for a loaded machine).
       expect(elapsed).toBeGreaterThanOrEqual(650);
-      expect(elapsed).toBeLessThan(1_700);
+      expect(elapsed).toBeLessThan(5_000);
     } finally {
       await silent.close();
     }
@@ -339,9 +341,10 @@ describe("connection failures", () => {
       setTimeout(() => ac.abort(), 100);
       const t0 = Date.now();
       await expect(
-        connect({ ...vmSshConfig(vms, vm1), port: silent.port }, { readyTimeoutMs: 10_000, signal: ac.signal }),
+        connect({ ...vmSshConfig(vms, vm1), port: silent.port }, { readyTimeoutMs: 20_000, signal: ac.signal }),
       ).rejects.toBeInstanceOf(AbortedError);
-      expect(Date.now() - t0).toBeLessThan(1_000);
+      // The abort ends it, not the (much longer) readyTimeout.
+      expect(Date.now() - t0).toBeLessThan(5_000);
     } finally {
       await silent.close();
     }
@@ -362,12 +365,15 @@ describe("identities", () => {
   afterAll(() => {
     if (agent?.pid) process.kill(agent.pid, "SIGTERM");
   });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
 
   it("uses a passphrase-protected key through passphraseEnv", async () => {
     const key = path.join(scratch, "encrypted");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "s3cret pass", "-C", "encrypted", "-f", key]);
     await authorizeKey(vms, readFileSync(`${key}.pub`, "utf8"));
-    process.env.SBX_IT_KEY_PASSPHRASE = "s3cret pass";
+    vi.stubEnv("SBX_IT_KEY_PASSPHRASE", "s3cret pass");
     const c = await connect(
       { ...vmSshConfig(vms, vm1), identity: { privateKeyPath: key, passphraseEnv: "SBX_IT_KEY_PASSPHRASE" } },
       { readyTimeoutMs: 5_000 },

@@ -18,7 +18,7 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { AbortedError } from "@/lib/errors";
 import { SshError, SshPool, createRemoteWorkspace, rsyncToRemote, type SshConfig } from "@/lib/ssh";
@@ -118,6 +118,10 @@ afterAll(async () => {
 });
 
 describe("rsyncToRemote", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
   it("copies a 2,000-file tree byte-identical into a destination with a space, with batched progress", async () => {
     const ws = await workspace(vm1);
     const destination = `${ws}/check out`;
@@ -207,6 +211,11 @@ describe("rsyncToRemote", () => {
 
   it("multiplexes later rsyncs over one verified master connection: no new SSH handshake each time", async () => {
     const accepted = () => readFileSync(vm2.logPath, "utf8").split("\n").filter((l) => l.includes("Accepted publickey")).length;
+    // Masters are told apart by their argv (each has its own ControlPath).
+    const masters = () => mastersOf(vm2).map((argv) => argv.join(" "));
+    const othersBefore = new Set(masters());
+    let mine: string[] = [];
+    let others: string[] = [];
     const muxPool = new SshPool();
     try {
       const src = path.join(scratch, "mux");
@@ -215,6 +224,8 @@ describe("rsyncToRemote", () => {
       const sync = (dest: string, multiplex?: boolean) =>
         rsyncToRemote({ config: vmSshConfig(vms, vm2), pool: muxPool, source: src, destination: `${ws}/${dest}`, timeoutMs: 30_000, multiplex });
       await sync("first"); // starts the master (one handshake)
+      mine = masters().filter((m) => !othersBefore.has(m));
+      expect(mine).toHaveLength(1);
       const before = accepted();
       await sync("second");
       await sync("third");
@@ -224,12 +235,12 @@ describe("rsyncToRemote", () => {
       await sync("direct", false);
       expect(accepted()).toBe(before + 1);
     } finally {
-      const open = mastersOf(vm2).length;
+      others = masters().filter((m) => !mine.includes(m));
       muxPool.close();
-      // Closing the pool stops its master (other pools of this file may keep theirs).
-      await new Promise((r) => setTimeout(r, 300));
-      expect(mastersOf(vm2).length).toBe(open - 1);
     }
+    // Closing the pool stops its master, and only its own (other pools of this file keep theirs).
+    await vi.waitFor(() => expect(masters().filter((m) => mine.includes(m))).toEqual([]), { timeout: 10_000, interval: 25 });
+    expect(masters().filter((m) => others.includes(m))).toEqual(others);
   });
 
   it("is refused by rsync's own ssh when the host key is not the verified one (no auto-accept)", async () => {
@@ -334,8 +345,7 @@ describe("rsyncToRemote", () => {
   it("authenticates through ssh-agent (SSH_AUTH_SOCK passed through)", async () => {
     const sock = path.join(scratch, "agent.sock");
     agent = spawn("ssh-agent", ["-D", "-a", sock], { stdio: "ignore" });
-    const deadline = Date.now() + 5_000;
-    while (!existsSync(sock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await expect.poll(() => existsSync(sock), { timeout: 5_000, interval: 20 }).toBe(true);
     execFileSync("ssh-add", [vms.identityFile], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: "ignore" });
     const config: SshConfig = { ...vmSshConfig(vms, vm2), identity: { agent: true, agentSocket: sock } };
     const src = path.join(scratch, "agent src");
@@ -349,7 +359,7 @@ describe("rsyncToRemote", () => {
     const key = path.join(scratch, "encrypted key");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "pass phrase 'x'", "-C", "rsync-encrypted", "-f", key]);
     await authorizeKey(vms, readFileSync(`${key}.pub`, "utf8"));
-    process.env.SBX_IT_RSYNC_PASSPHRASE = "pass phrase 'x'";
+    vi.stubEnv("SBX_IT_RSYNC_PASSPHRASE", "pass phrase 'x'");
     const config: SshConfig = {
       ...vmSshConfig(vms, vm1),
       identity: { privateKeyPath: key, passphraseEnv: "SBX_IT_RSYNC_PASSPHRASE" },

@@ -9,7 +9,7 @@ import { Worker } from "@/lib/manager/worker";
 
 import { plantSymlink, run, runAs, stopBuildVms, type BuildVms } from "../support/build-vms";
 import { waitForStatus } from "../support/manager-harness";
-import { createVmTestManager, startStandardVms, type VmTestManager } from "../support/vm-harness";
+import { createVmTestManager, hostEntryFor, startStandardVms, type VmTestManager } from "../support/vm-harness";
 
 /** A checkout of `files` small files in nested directories, plus ignored ones. */
 function makeTree(files: number): string {
@@ -76,27 +76,13 @@ describe("ext.vm-packer on real build VMs", () => {
         "vm-no-listener": { extension: "ext.vm-packer", params: { host: "host-dead" } },
       },
       hosts: [
-        ...vms.vms.map((vm) => ({ ...hostFor(vm.name) })),
+        ...vms.vms.map((vm) => hostEntryFor(vm)),
         // The same sshd as vm1, but the registry pins another key.
-        { ...hostFor("vm1"), id: "host-badkey", labels: [], hostKey: vms.vm("vm2").hostKeyFingerprint },
+        hostEntryFor(vm1, { id: "host-badkey", labels: [], hostKey: vms.vm("vm2").hostKeyFingerprint }),
         // A port where nothing listens.
-        { ...hostFor("vm1"), id: "host-dead", labels: [], port: 1 },
+        hostEntryFor(vm1, { id: "host-dead", labels: [], port: 1 }),
       ],
     });
-    function hostFor(name: string) {
-      const vm = vms.vm(name);
-      return {
-        id: `host-${name}`,
-        title: `Build VM ${name}`,
-        address: vm.host,
-        port: vm.port,
-        user: vm.user,
-        hostKey: vm.hostKeyFingerprint,
-        workspaceRoot: vm.workspaceRoot,
-        labels: ["test-vm"],
-        capacity: 60,
-      };
-    }
     expect(vm1.host).toBe("127.0.0.1");
   }, 120_000);
 
@@ -291,10 +277,11 @@ describe("ext.vm-packer on real build VMs", () => {
       const a = await tc.manager.createSandbox("profile.one", tc.user);
       await waitForStatus(tc.manager, a.id, ["ready"]);
       const b = await tc.manager.createSandbox("profile.one", tc.user);
-      await new Promise((r) => setTimeout(r, 500));
-      const pending = await tc.manager.getSandboxDetail(b.id);
-      expect(pending.status).toBe("queued");
-      expect(pending.queue?.reason).toContain("small has 1/1 sandboxes");
+      // The worker looks at it, finds the host full and records why; it stays queued.
+      await expect
+        .poll(async () => (await tc.manager.getSandboxDetail(b.id)).queue?.reason ?? null, { timeout: 15_000, interval: 50 })
+        .toContain("small has 1/1 sandboxes");
+      expect((await tc.manager.getSandboxDetail(b.id)).status).toBe("queued");
       await tc.manager.destroySandbox(a.id, tc.user);
       await waitForStatus(tc.manager, b.id, ["ready"], 30_000);
       await tc.manager.destroySandbox(b.id, tc.user);

@@ -2,23 +2,13 @@
 // its own data directory, database and config directory, on a free loopback port.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
+import { freeLoopbackPort } from "./build-vms";
+
 export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 export const TEST_AUTH_SECRET = "test-secret-test-secret-test-secret-0123";
-
-export async function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export function assertBuilt(): void {
   const dist = path.join(REPO_ROOT, process.env.SANDBOXER_DIST_DIR ?? ".next");
@@ -42,7 +32,7 @@ export interface AppServer {
  */
 export async function startAppServer(opts: { env: Record<string, string | undefined>; port?: number; readyTimeoutMs?: number }): Promise<AppServer> {
   assertBuilt();
-  const port = opts.port ?? (await freePort());
+  const port = opts.port ?? (await freeLoopbackPort());
   const dataDir = opts.env.SANDBOXER_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "sandboxer-app-"));
   const url = `http://127.0.0.1:${port}`;
   const env: Record<string, string> = {

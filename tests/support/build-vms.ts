@@ -513,6 +513,25 @@ export function vmSshConfig(
   };
 }
 
+/**
+ * A hosts.yaml entry for a VM, as plain data (no schema: usable where the app's modules cannot be
+ * loaded, e.g. Playwright's global setup). `hostEntryFor` in vm-harness parses it with the real schema.
+ */
+export function hostFieldsFor(vm: BuildVm, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: `host-${vm.name}`,
+    title: `Build VM ${vm.name}`,
+    address: vm.host,
+    port: vm.port,
+    user: vm.user,
+    hostKey: vm.hostKeyFingerprint,
+    workspaceRoot: vm.workspaceRoot,
+    labels: ["test-vm"],
+    capacity: 60,
+    ...extra,
+  };
+}
+
 /** Adds a public key line to the VMs' authorized_keys (e.g. a passphrase-protected or agent key). */
 export async function authorizeKey(set: BuildVms, publicKeyLine: string): Promise<void> {
   const current = await readFile(set.authorizedKeysPath, "utf8");

@@ -11,11 +11,13 @@ import path from "node:path";
 import { stringify } from "yaml";
 
 import { createToken } from "@/lib/auth/tokens";
+import type { HostEntry } from "@/lib/hosts/hosts-file";
 
 import { REPO_ROOT, signUp, startAppServer, type AppServer } from "./app-server";
 import { startBuildVms, stopBuildVms, type BuildVms } from "./build-vms";
 import { createTestDatabase, type TestDatabase, type TestProvider } from "./databases";
 import { writeConfigDir } from "./manager-harness";
+import { hostEntryFor } from "./vm-harness";
 
 export const CLI_BIN = path.join(REPO_ROOT, "bin", "sandboxer.mjs");
 
@@ -167,10 +169,7 @@ export async function startCliWorld(opts: { provider?: TestProvider; profiles?: 
   const vms = await startLoopbackVms();
   const database = await createTestDatabase(opts.provider ?? "postgresql");
   const configDir = writeConfigDir({ includeRepoManifests: true, manifests: [], profiles: opts.profiles ?? WORLD_PROFILES });
-  const host = (name: string, extra: Record<string, unknown> = {}) => {
-    const vm = vms.vm(name);
-    return { id: `host-${name}`, title: `Build VM ${name}`, address: vm.host, port: vm.port, user: vm.user, hostKey: vm.hostKeyFingerprint, workspaceRoot: vm.workspaceRoot, labels: ["test-vm"], capacity: 60, ...extra };
-  };
+  const host = (name: string, extra: Partial<HostEntry> = {}) => hostEntryFor(vms.vm(name), extra);
   const hostsFile = path.join(configDir, "hosts.yaml");
   fs.writeFileSync(
     hostsFile,

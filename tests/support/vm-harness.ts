@@ -10,7 +10,7 @@ import { createSshServices } from "@/lib/hosts/ssh-services";
 import type { ManagerConfig } from "@/lib/manager/manager";
 import { SshPool } from "@/lib/ssh";
 
-import { startBuildVms, type BuildVm, type BuildVms } from "./build-vms";
+import { hostFieldsFor, startBuildVms, type BuildVm, type BuildVms } from "./build-vms";
 import type { TestProvider } from "./databases";
 import { createTestManager, type TestManager } from "./manager-harness";
 
@@ -39,19 +39,9 @@ export async function startStandardVms(): Promise<BuildVms> {
   }
 }
 
+/** A VM's hosts.yaml entry (id host-<name>, label test-vm, capacity 60 unless `extra` says otherwise), parsed as the app parses it. */
 export function hostEntryFor(vm: BuildVm, extra: Partial<HostEntry> = {}): HostEntry {
-  return hostEntrySchema.parse({
-    id: `host-${vm.name}`,
-    title: `Build VM ${vm.name}`,
-    address: vm.host,
-    port: vm.port,
-    user: vm.user,
-    hostKey: vm.hostKeyFingerprint,
-    workspaceRoot: vm.workspaceRoot,
-    labels: ["test-vm"],
-    capacity: 60,
-    ...extra,
-  });
+  return hostEntrySchema.parse(hostFieldsFor(vm, extra));
 }
 
 export interface VmTestManager extends TestManager {
