@@ -23,13 +23,20 @@ import { summarize } from "./lib/stats";
 function run(argv: string[], detached = false): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const env: NodeJS.ProcessEnv = { NODE_ENV: "production", PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", LC_ALL: "C" };
+    const env: NodeJS.ProcessEnv = {
+      NODE_ENV: "production",
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/root",
+      LC_ALL: "C",
+    };
     const child = spawn(argv[0]!, argv.slice(1), { env, detached, stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     child.stdout.resume();
     child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
     child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${argv[0]} exited ${code}: ${stderr.trim()}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${argv[0]} exited ${code}: ${stderr.trim()}`)),
+    );
   });
 }
 
@@ -47,12 +54,74 @@ async function main(): Promise<void> {
   const vm = vms.vms[0]!;
   const target = `${vm.user}@${vm.host}`;
 
-  const base = ["-F", "/dev/null", "-p", String(vm.port), "-i", vms.identityFile, "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${vms.knownHostsPath}`, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15"];
+  const base = [
+    "-F",
+    "/dev/null",
+    "-p",
+    String(vm.port),
+    "-i",
+    vms.identityFile,
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    `UserKnownHostsFile=${vms.knownHostsPath}`,
+    "-o",
+    "GlobalKnownHostsFile=/dev/null",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=15",
+  ];
   const scriptSsh = ["ssh", ...base, "-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "LogLevel=ERROR"];
   // As lib/ssh/rsync.ts builds it (the temp known_hosts aside).
-  const managerSsh = ["ssh", ...base, "-o", "CheckHostIP=no", "-o", "UpdateHostKeys=no", "-o", "HostKeyAlgorithms=ssh-ed25519", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=3", "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no", "-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "ForwardAgent=no", "-o", "ForwardX11=no", "-o", "ClearAllForwardings=yes", "-o", "LogLevel=VERBOSE"];
+  const managerSsh = [
+    "ssh",
+    ...base,
+    "-o",
+    "CheckHostIP=no",
+    "-o",
+    "UpdateHostKeys=no",
+    "-o",
+    "HostKeyAlgorithms=ssh-ed25519",
+    "-o",
+    "ServerAliveInterval=15",
+    "-o",
+    "ServerAliveCountMax=3",
+    "-o",
+    "PasswordAuthentication=no",
+    "-o",
+    "KbdInteractiveAuthentication=no",
+    "-o",
+    "ControlMaster=no",
+    "-o",
+    "ControlPath=none",
+    "-o",
+    "ForwardAgent=no",
+    "-o",
+    "ForwardX11=no",
+    "-o",
+    "ClearAllForwardings=yes",
+    "-o",
+    "LogLevel=VERBOSE",
+  ];
   const sock = path.join(tmp, "master.sock");
-  await run(["ssh", ...base, "-o", "ControlMaster=yes", "-o", `ControlPath=${sock}`, "-o", "ControlPersist=300", "-o", "LogLevel=ERROR", "-N", "-f", target]);
+  await run([
+    "ssh",
+    ...base,
+    "-o",
+    "ControlMaster=yes",
+    "-o",
+    `ControlPath=${sock}`,
+    "-o",
+    "ControlPersist=300",
+    "-o",
+    "LogLevel=ERROR",
+    "-N",
+    "-f",
+    target,
+  ]);
   onCleanup("stop the OpenSSH master", async () => {
     await run(["ssh", "-o", `ControlPath=${sock}`, "-O", "exit", target]).catch(() => undefined);
   });
@@ -61,13 +130,33 @@ async function main(): Promise<void> {
   const setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => fs.existsSync(p));
 
   const variants: Record<string, { argv: (dest: string) => string[]; detached?: boolean; needsDir: boolean }> = {
-    script: { argv: (d) => ["rsync", "-az", ...filters, "-e", scriptSsh.join(" "), "--", `${repo.dir}/`, `${target}:${d}/`], needsDir: true },
+    script: {
+      argv: (d) => ["rsync", "-az", ...filters, "-e", scriptSsh.join(" "), "--", `${repo.dir}/`, `${target}:${d}/`],
+      needsDir: true,
+    },
     "manager-argv": {
-      argv: (d) => [...(setpriv ? [setpriv, "--pdeathsig", "KILL", "--"] : []), "rsync", "-az", "-s", "--no-human-readable", "--info=progress2", "--stats", "-e", managerSsh.join(" "), ...filters, "--", `${repo.dir}/`, `${target}:${d}`],
+      argv: (d) => [
+        ...(setpriv ? [setpriv, "--pdeathsig", "KILL", "--"] : []),
+        "rsync",
+        "-az",
+        "-s",
+        "--no-human-readable",
+        "--info=progress2",
+        "--stats",
+        "-e",
+        managerSsh.join(" "),
+        ...filters,
+        "--",
+        `${repo.dir}/`,
+        `${target}:${d}`,
+      ],
       detached: true,
       needsDir: true,
     },
-    "warm-master": { argv: (d) => ["rsync", "-az", ...filters, "-e", masterSsh.join(" "), "--", `${repo.dir}/`, `${target}:${d}/`], needsDir: true },
+    "warm-master": {
+      argv: (d) => ["rsync", "-az", ...filters, "-e", masterSsh.join(" "), "--", `${repo.dir}/`, `${target}:${d}/`],
+      needsDir: true,
+    },
     "ssh true (fresh handshake)": { argv: () => [...scriptSsh, target, "true"], needsDir: false },
     "ssh true (over the master)": { argv: () => [...masterSsh, target, "true"], needsDir: false },
   };
@@ -80,10 +169,17 @@ async function main(): Promise<void> {
       if (v.needsDir) await runAs(vm.user, ["rm", "-rf", dest]);
     }
   }
-  console.log(`${repo.files} files, ${(repo.bytes / 2 ** 20).toFixed(1)} MiB, ${rounds} interleaved rounds; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(
+    `${repo.files} files, ${(repo.bytes / 2 ** 20).toFixed(1)} MiB, ${rounds} interleaved rounds; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
   for (const [name, list] of Object.entries(times)) {
     const s = summarize(list);
-    console.log(`${name.padEnd(28)} median ${String(Math.round(s.median)).padStart(5)} ms   p95 ${String(Math.round(s.p95)).padStart(5)} ms`);
+    console.log(
+      `${name.padEnd(28)} median ${String(Math.round(s.median)).padStart(5)} ms   p95 ${String(Math.round(s.p95)).padStart(5)} ms`,
+    );
   }
 }
 

@@ -71,7 +71,12 @@ function runNode(script: string, args: string[], env: Record<string, string>, ti
 function runScript(argv: string[], timeoutMs = 120_000): Promise<{ ms: number; code: number; stderr: string }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const env: NodeJS.ProcessEnv = { NODE_ENV: "production", PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", LC_ALL: "C" };
+    const env: NodeJS.ProcessEnv = {
+      NODE_ENV: "production",
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/root",
+      LC_ALL: "C",
+    };
     const child = execFile(argv[0]!, argv.slice(1), { timeout: timeoutMs, env, encoding: "utf8" }, (err, _stdout, stderr) => {
       untrackPid(child.pid);
       const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
@@ -176,7 +181,12 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
 
   t = performance.now();
   // Two VMs, one sshd each, default MaxStartups (10:30:100), on free loopback ports.
-  const vms = await startBuildVms({ vms: [{ name: "vm1", address: "127.0.0.1" }, { name: "vm2", address: "127.0.0.2" }] });
+  const vms = await startBuildVms({
+    vms: [
+      { name: "vm1", address: "127.0.0.1" },
+      { name: "vm2", address: "127.0.0.2" },
+    ],
+  });
   for (const vm of vms.vms) trackPid(vm.pid);
   onCleanup("stop build VMs", () => stopBuildVms(vms));
   timings.startVmsMs = round(performance.now() - t);
@@ -237,9 +247,30 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
 
   const cookie = await signUp(server.url, "bench@bench.test");
   const api = new Api(server.url, cookie);
-  const db = await createDb(opts.db === "sqlite" ? { provider: "sqlite", url: databaseUrl, file: databaseUrl.slice(5) } : { provider: "postgresql", url: databaseUrl }, { poolSize: 2 });
+  const db = await createDb(
+    opts.db === "sqlite"
+      ? { provider: "sqlite", url: databaseUrl, file: databaseUrl.slice(5) }
+      : { provider: "postgresql", url: databaseUrl },
+    { poolSize: 2 },
+  );
   onCleanup("disconnect bench db client", () => db.$disconnect());
-  return { opts, tmp, repo, vms, databaseUrl, dataDir, configDir, queryLog, memoryLog, profileDir, diagnosticDir, server, api, db, timings };
+  return {
+    opts,
+    tmp,
+    repo,
+    vms,
+    databaseUrl,
+    dataDir,
+    configDir,
+    queryLog,
+    memoryLog,
+    profileDir,
+    diagnosticDir,
+    server,
+    api,
+    db,
+    timings,
+  };
 }
 
 /**
@@ -288,9 +319,7 @@ function vmFor(s: Setup, sandbox: SandboxView | undefined): BuildVm | undefined 
 
 async function managerCreate(s: Setup, countQueries = false): Promise<ManagerRun> {
   const t0 = performance.now();
-  const created = countQueries
-    ? await postCounted(s)
-    : await s.api.create(PROFILE_ID);
+  const created = countQueries ? await postCounted(s) : await s.api.create(PROFILE_ID);
   const postMs = performance.now() - t0;
   if (!created.sandbox) return { ms: performance.now() - t0, ok: false, error: `POST ${created.status}: ${created.error}` };
   const id = created.sandbox.id;
@@ -299,7 +328,17 @@ async function managerCreate(s: Setup, countQueries = false): Promise<ManagerRun
     const ms = follow.endAt - t0;
     const vm = vmFor(s, follow.final);
     const ok = follow.final.status === "ready";
-    return { ms, ok, id, vm, workspace: follow.final.handle?.workspacePath, follow, t0, postMs, error: ok ? undefined : `${follow.final.status}: ${follow.final.statusReason}` };
+    return {
+      ms,
+      ok,
+      id,
+      vm,
+      workspace: follow.final.handle?.workspacePath,
+      follow,
+      t0,
+      postMs,
+      error: ok ? undefined : `${follow.final.status}: ${follow.final.statusReason}`,
+    };
   } catch (e) {
     return { ms: performance.now() - t0, ok: false, id, error: (e as Error).message };
   }
@@ -312,7 +351,9 @@ async function postCounted(s: Setup) {
     body: JSON.stringify({ profile: PROFILE_ID, input: {} }),
   });
   const text = await res.text();
-  return res.status === 202 ? { status: res.status, sandbox: JSON.parse(text) as SandboxView } : { status: res.status, error: text, sandbox: undefined };
+  return res.status === 202
+    ? { status: res.status, sandbox: JSON.parse(text) as SandboxView }
+    : { status: res.status, error: text, sandbox: undefined };
 }
 
 async function managerDestroy(s: Setup, id: string, countQueries = false): Promise<ManagerRun> {
@@ -338,7 +379,12 @@ function scriptArgs(s: Setup, vm: BuildVm, workspace: string): string[] {
 
 async function scriptCreate(s: Setup, vm: BuildVm): Promise<ManagerRun> {
   const workspace = path.join(vm.workspaceRoot, `sbx-script${randomBytes(4).toString("hex")}`);
-  const r = await runScript(["sh", path.join(REPO_ROOT, "bench/baseline/create-workspace.sh"), ...scriptArgs(s, vm, workspace), s.repo.dir]);
+  const r = await runScript([
+    "sh",
+    path.join(REPO_ROOT, "bench/baseline/create-workspace.sh"),
+    ...scriptArgs(s, vm, workspace),
+    s.repo.dir,
+  ]);
   return { ms: r.ms, ok: r.code === 0, vm, workspace, error: r.code === 0 ? undefined : `exit ${r.code}: ${r.stderr}` };
 }
 
@@ -352,7 +398,8 @@ function checkWorkspace(s: Setup, workspace: string | undefined): string | null 
   if (!workspace) return "no workspace path";
   if (!fs.existsSync(workspace)) return `${workspace} does not exist`;
   const t = countTree(workspace);
-  if (t.files !== s.repo.files || t.bytes !== s.repo.bytes) return `${workspace} has ${t.files} files / ${t.bytes} bytes, expected ${s.repo.files} / ${s.repo.bytes}`;
+  if (t.files !== s.repo.files || t.bytes !== s.repo.bytes)
+    return `${workspace} has ${t.files} files / ${t.bytes} bytes, expected ${s.repo.files} / ${s.repo.bytes}`;
   return null;
 }
 
@@ -432,7 +479,11 @@ async function measureCreateDestroy(s: Setup) {
   const breakdowns: CreateBreakdown[] = [];
   // CPU the app server (node itself, not its rsync/ssh children) burns while each side runs: is the
   // server busy during a transfer, competing with rsync for the cores?
-  const serverCpu = { duringManagerCreate: [] as number[], duringScriptCreate: [] as number[], rsyncChildrenDuringManagerCreate: [] as number[] };
+  const serverCpu = {
+    duringManagerCreate: [] as number[],
+    duringScriptCreate: [] as number[],
+    rsyncChildrenDuringManagerCreate: [] as number[],
+  };
   const pid = s.server.process.pid!;
   const destroyBreakdowns: DestroyBreakdown[] = [];
   const failures: string[] = [];
@@ -499,7 +550,10 @@ async function measureCreateDestroy(s: Setup) {
       duringScriptCreateMs: summarize(serverCpu.duringScriptCreate),
       rsyncChildrenDuringManagerCreateMs: summarize(serverCpu.rsyncChildrenDuringManagerCreate),
     },
-    breakdown: medianBreakdown(breakdowns), destroyBreakdown: medianBreakdown(destroyBreakdowns), failures };
+    breakdown: medianBreakdown(breakdowns),
+    destroyBreakdown: medianBreakdown(destroyBreakdowns),
+    failures,
+  };
 }
 
 async function measureOverview(s: Setup) {
@@ -522,8 +576,20 @@ async function measureOverview(s: Setup) {
     pageBytes = p.bytes;
     apiBytes = a.bytes;
   }
-  const apiList = (await (await fetch(`${s.api.url}${urls.api}`, { headers: { cookie: s.api.cookie } })).json()) as { total: number; counts: Record<string, number> };
-  return { page: summarize(page), pageTtfb: summarize(pageTtfb), api: summarize(api), errors, pageBytes, apiBytes, listed: apiList.total, counts: apiList.counts };
+  const apiList = (await (await fetch(`${s.api.url}${urls.api}`, { headers: { cookie: s.api.cookie } })).json()) as {
+    total: number;
+    counts: Record<string, number>;
+  };
+  return {
+    page: summarize(page),
+    pageTtfb: summarize(pageTtfb),
+    api: summarize(api),
+    errors,
+    pageBytes,
+    apiBytes,
+    listed: apiList.total,
+    counts: apiList.counts,
+  };
 }
 
 interface QueryLine {
@@ -565,7 +631,10 @@ function queriesPerRoute(lines: QueryLine[]) {
 
 function countMaxStartupsDrops(vm: BuildVm): number {
   try {
-    return fs.readFileSync(vm.logPath, "utf8").split("\n").filter((l) => /past MaxStartups|MaxStartups throttling/.test(l)).length;
+    return fs
+      .readFileSync(vm.logPath, "utf8")
+      .split("\n")
+      .filter((l) => /past MaxStartups|MaxStartups throttling/.test(l)).length;
   } catch {
     return 0;
   }
@@ -593,12 +662,21 @@ async function measureConcurrency(s: Setup) {
   const t0 = performance.now();
   const results = await Promise.all(
     Array.from({ length: n }, async () => {
-      const posted = await s.api.create(PROFILE_ID).catch((e: unknown) => ({ status: 0, error: describeFetchError(e), sandbox: undefined }));
+      const posted = await s.api
+        .create(PROFILE_ID)
+        .catch((e: unknown) => ({ status: 0, error: describeFetchError(e), sandbox: undefined }));
       if (!posted.sandbox) return { ok: false, error: `POST ${posted.status}: ${posted.error}`, ms: performance.now() - t0 };
       try {
         const f = await s.api.follow(posted.sandbox.id, 600_000);
         const ok = f.final.status === "ready";
-        return { ok, id: posted.sandbox.id, vm: vmFor(s, f.final)?.name, workspace: f.final.handle?.workspacePath, ms: f.endAt - t0, error: ok ? undefined : `${f.final.status}: ${f.final.statusReason}` };
+        return {
+          ok,
+          id: posted.sandbox.id,
+          vm: vmFor(s, f.final)?.name,
+          workspace: f.final.handle?.workspacePath,
+          ms: f.endAt - t0,
+          error: ok ? undefined : `${f.final.status}: ${f.final.statusReason}`,
+        };
       } catch (e) {
         return { ok: false, id: posted.sandbox.id, error: (e as Error).message, ms: performance.now() - t0 };
       }
@@ -624,7 +702,10 @@ async function measureConcurrency(s: Setup) {
         const r = await s.api.destroy(id);
         if (!r.sandbox) return { ok: false, error: `DELETE ${r.status}: ${r.error}` };
         const f = await s.api.follow(id, 600_000);
-        return { ok: f.final.status === "destroyed", error: f.final.status === "destroyed" ? undefined : `${f.final.status}: ${f.final.statusReason}` };
+        return {
+          ok: f.final.status === "destroyed",
+          error: f.final.status === "destroyed" ? undefined : `${f.final.status}: ${f.final.statusReason}`,
+        };
       } catch (e) {
         return { ok: false, error: (e as Error).message };
       }
@@ -647,7 +728,10 @@ async function measureConcurrency(s: Setup) {
     sshdMaxStartupsLogLines: drops,
     destroyWallMs: round(destroyWallMs),
     destroyFailures: destroyed.filter((d) => !d.ok).length,
-    destroyFailureReasons: destroyed.filter((d) => !d.ok).map((d) => d.error).slice(0, 10),
+    destroyFailureReasons: destroyed
+      .filter((d) => !d.ok)
+      .map((d) => d.error)
+      .slice(0, 10),
     workspacesLeftBehind: leftovers,
     rssPeakMb: mb(Math.max(createRssPeak, rssPeak)),
     rssPeakServerMb: mb(rssPeakRoot),
@@ -661,15 +745,33 @@ async function memorySnapshot(s: Setup): Promise<MemorySnapshot> {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) * 1024;
   const tree = treeRss(pid);
-  const snap: MemorySnapshot = { rssMb: mb(kb("VmRSS")), treeMb: mb(tree.treeBytes), processes: tree.processes, rssAnonMb: mb(kb("RssAnon")), rssFileMb: mb(kb("RssFile")) };
+  const snap: MemorySnapshot = {
+    rssMb: mb(kb("VmRSS")),
+    treeMb: mb(tree.treeBytes),
+    processes: tree.processes,
+    rssAnonMb: mb(kb("RssAnon")),
+    rssFileMb: mb(kb("RssFile")),
+  };
   const before = fs.existsSync(s.memoryLog) ? fs.readFileSync(s.memoryLog, "utf8").length : 0;
   process.kill(pid, "SIGWINCH");
   for (let i = 0; i < 20; i++) {
     await sleep(50);
     const text = fs.existsSync(s.memoryLog) ? fs.readFileSync(s.memoryLog, "utf8") : "";
     if (text.length > before) {
-      const m = JSON.parse(text.slice(before).trim().split("\n").pop()!) as { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number; heapSpacesUsedMb: Record<string, number> };
-      Object.assign(snap, { heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers), heapSpacesUsedMb: m.heapSpacesUsedMb });
+      const m = JSON.parse(text.slice(before).trim().split("\n").pop()!) as {
+        heapUsed: number;
+        heapTotal: number;
+        external: number;
+        arrayBuffers: number;
+        heapSpacesUsedMb: Record<string, number>;
+      };
+      Object.assign(snap, {
+        heapUsedMb: mb(m.heapUsed),
+        heapTotalMb: mb(m.heapTotal),
+        externalMb: mb(m.external),
+        arrayBuffersMb: mb(m.arrayBuffers),
+        heapSpacesUsedMb: m.heapSpacesUsedMb,
+      });
       break;
     }
   }
@@ -749,11 +851,14 @@ async function main(): Promise<number> {
     return 0;
   }
   const opts = parsed;
-  if (process.getuid?.() !== 0) throw new Error("the bench starts sshd and a test user on loopback: run it as root (as the integration tests do)");
+  if (process.getuid?.() !== 0)
+    throw new Error("the bench starts sshd and a test user on loopback: run it as root (as the integration tests do)");
   installCleanupHandlers();
   const machine = describeMachine();
   const started = performance.now();
-  log(`sand-boxer bench: db ${opts.db}, ${opts.runs} runs, ${opts.files} files, ${opts.concurrent} concurrent creates, ${opts.sandboxes} seeded sandboxes${opts.quick ? " (quick)" : ""}`);
+  log(
+    `sand-boxer bench: db ${opts.db}, ${opts.runs} runs, ${opts.files} files, ${opts.concurrent} concurrent creates, ${opts.sandboxes} seeded sandboxes${opts.quick ? " (quick)" : ""}`,
+  );
 
   const s = await setUp(opts);
   const memoryAtBoot = await memorySnapshot(s);
@@ -764,13 +869,23 @@ async function main(): Promise<number> {
   await sleep(opts.quick ? 1_000 : 3_000);
   const rssIdle = await idleRss(s);
   const memoryIdle = await memorySnapshot(s);
-  log(`server RSS idle: ${rssIdle.serverMb} MB (process tree ${rssIdle.treeMb} MB, ${rssIdle.processes} process(es)); at boot ${memoryAtBoot.rssMb} MB`);
+  log(
+    `server RSS idle: ${rssIdle.serverMb} MB (process tree ${rssIdle.treeMb} MB, ${rssIdle.processes} process(es)); at boot ${memoryAtBoot.rssMb} MB`,
+  );
   const heap = opts.heapSnapshot ? await takeHeapSnapshot(s) : null;
-  if (heap) log(`heap snapshot: ${heap.totalMb} MB of objects; largest types ${heap.byType.slice(0, 4).map((t) => `${t.type} ${t.mb} MB`).join(", ")}`);
+  if (heap)
+    log(
+      `heap snapshot: ${heap.totalMb} MB of objects; largest types ${heap.byType
+        .slice(0, 4)
+        .map((t) => `${t.type} ${t.mb} MB`)
+        .join(", ")}`,
+    );
 
   log(`overview: ${opts.requests} requests each to / and /api/v1/sandboxes`);
   const overview = await measureOverview(s);
-  log(`overview p50 ${overview.page.median} ms p95 ${overview.page.p95} ms; API p50 ${overview.api.median} ms p95 ${overview.api.p95} ms (${overview.listed} listed)`);
+  log(
+    `overview p50 ${overview.page.median} ms p95 ${overview.page.p95} ms; API p50 ${overview.api.median} ms p95 ${overview.api.p95} ms (${overview.listed} listed)`,
+  );
   const memoryAfterOverview = await memorySnapshot(s);
 
   log(`create/destroy: ${opts.warmup} warm-up + ${opts.runs} interleaved runs (manager, script, manager, script…)`);
@@ -786,7 +901,9 @@ async function main(): Promise<number> {
 
   log(`concurrency: ${opts.concurrent} creates at once over ${s.vms.vms.length} hosts`);
   const conc = await measureConcurrency(s);
-  log(`concurrency: ${conc.wallMs} ms wall, ${conc.failures} failure(s), peak sshd connections ${JSON.stringify(conc.peakConnectionsPerHost)}, RSS peak ${conc.rssPeakMb} MB`);
+  log(
+    `concurrency: ${conc.wallMs} ms wall, ${conc.failures} failure(s), peak sshd connections ${JSON.stringify(conc.peakConnectionsPerHost)}, RSS peak ${conc.rssPeakMb} MB`,
+  );
   await sleep(opts.quick ? 500 : 2_000);
   const rssAfter = await idleRss(s);
   const memoryAfterConcurrency = await memorySnapshot(s);
@@ -880,7 +997,8 @@ async function main(): Promise<number> {
       rssPeakServerMb: conc.rssPeakServerMb,
       rssAfterConcurrencyMb: rssAfter.serverMb,
       snapshots: { boot: memoryAtBoot, idle: memoryIdle, afterOverview: memoryAfterOverview, afterConcurrency: memoryAfterConcurrency },
-      method: "/proc/<pid>/statm resident pages; idle = median of 10 samples 200 ms apart after boot, maintenance settling and a warm-up (5 requests each to /, /api/v1/sandboxes, /profiles); peak = max of the whole server process tree (node + rsync/ssh children) sampled every 100 ms during the concurrency run",
+      method:
+        "/proc/<pid>/statm resident pages; idle = median of 10 samples 200 ms apart after boot, maintenance settling and a warm-up (5 requests each to /, /api/v1/sandboxes, /profiles); peak = max of the whole server process tree (node + rsync/ssh children) sampled every 100 ms during the concurrency run",
     },
     cpuProfiles: profiles,
     heapSnapshot: heap,
@@ -895,7 +1013,10 @@ async function main(): Promise<number> {
       workerPoll: "1s (default)",
       quotaActive: "0 (off: one account fires all creates)",
       serverCommand: "next start (production build of this checkout)",
-      serverEnv: Object.entries(opts.serverEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none extra)",
+      serverEnv:
+        Object.entries(opts.serverEnv)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(" ") || "(none extra)",
     },
     timings: s.timings,
     machine,
@@ -919,15 +1040,14 @@ function renderAndWrite(opts: BenchOptions, results: BenchResults): string {
   return results.runFailures.length ? `${results.runFailures.length} run failure(s)` : "no run failures";
 }
 
-main()
-  .then(
-    async (code) => {
-      await runCleanup();
-      process.exit(code);
-    },
-    async (e: unknown) => {
-      console.error(`bench failed: ${(e as Error).stack ?? String(e)}`);
-      await runCleanup();
-      process.exit(1);
-    },
-  );
+main().then(
+  async (code) => {
+    await runCleanup();
+    process.exit(code);
+  },
+  async (e: unknown) => {
+    console.error(`bench failed: ${(e as Error).stack ?? String(e)}`);
+    await runCleanup();
+    process.exit(1);
+  },
+);

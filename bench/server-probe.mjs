@@ -21,7 +21,7 @@ const TX_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|DEALLOCATE)\b/i
 function count(sql) {
   const ctx = als.getStore();
   if (!ctx) return;
-  const text = typeof sql === "string" ? sql : (sql && typeof sql.text === "string" ? sql.text : String(sql));
+  const text = typeof sql === "string" ? sql : sql && typeof sql.text === "string" ? sql.text : String(sql);
   if (TX_CONTROL.test(text)) ctx.transactionControl++;
   else {
     ctx.statements++;

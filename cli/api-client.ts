@@ -69,13 +69,21 @@ export class ApiClient {
     try {
       return await fetch(this.endpoint(path, opts.query), {
         method,
-        headers: this.headers({ ...(opts.body !== undefined ? { "content-type": "application/json" } : {}), ...(accept ? { accept } : {}) }),
+        headers: this.headers({
+          ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
+          ...(accept ? { accept } : {}),
+        }),
         body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
         signal,
       });
     } catch (e) {
       if (opts.signal?.aborted) throw abortReason(opts.signal);
-      if (timeout.aborted) throw new CliError("TIMEOUT", `${this.url} did not answer ${method} ${path} within ${Math.round(timeoutMs / 1000)} s`, EXIT.UNREACHABLE);
+      if (timeout.aborted)
+        throw new CliError(
+          "TIMEOUT",
+          `${this.url} did not answer ${method} ${path} within ${Math.round(timeoutMs / 1000)} s`,
+          EXIT.UNREACHABLE,
+        );
       throw this.unreachable(e, `${method} ${path}`);
     }
   }
@@ -91,7 +99,10 @@ export class ApiClient {
     }
     let message = body.message ?? `${method} ${path} failed with HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`;
     for (const [field, problems] of Object.entries(body.fieldErrors ?? {})) message += `\n  ${field}: ${problems.join("; ")}`;
-    return new CliError(body.code ?? `HTTP_${res.status}`, message, exitCodeForStatus(res.status), { status: res.status, ...(body.details ?? {}) });
+    return new CliError(body.code ?? `HTTP_${res.status}`, message, exitCodeForStatus(res.status), {
+      status: res.status,
+      ...(body.details ?? {}),
+    });
   }
 
   async request<T>(method: "GET" | "POST" | "DELETE", path: string, opts: RequestOptions = {}): Promise<T> {
@@ -101,7 +112,11 @@ export class ApiClient {
       return (await res.json()) as T;
     } catch {
       if (opts.signal?.aborted) throw abortReason(opts.signal);
-      throw new CliError("BAD_RESPONSE", `${method} ${path}: the server's answer is not JSON (is ${this.url} a sand-boxer server?)`, EXIT.FAILURE);
+      throw new CliError(
+        "BAD_RESPONSE",
+        `${method} ${path}: the server's answer is not JSON (is ${this.url} a sand-boxer server?)`,
+        EXIT.FAILURE,
+      );
     }
   }
 
@@ -167,7 +182,8 @@ export class ApiClient {
           reader.cancel().catch(() => {});
         }
         retryMs = Math.min(parser.retryMs ?? retryMs, 2_000);
-        if (++failures > STREAM_RECONNECTS) throw new CliError("STREAM_FAILED", `The event stream of ${id} kept dropping; see \`sandboxer show ${id}\``, EXIT.UNREACHABLE);
+        if (++failures > STREAM_RECONNECTS)
+          throw new CliError("STREAM_FAILED", `The event stream of ${id} kept dropping; see \`sandboxer show ${id}\``, EXIT.UNREACHABLE);
       }
       await sleep(retryMs * Math.min(failures, 3), opts.signal);
       if (opts.signal?.aborted) throw abortReason(opts.signal);

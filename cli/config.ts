@@ -20,7 +20,14 @@ export interface CliConfig {
 // Checked by hand rather than with zod: loading zod costs every command ~100 ms of start-up.
 function isConfig(value: unknown): value is CliConfig {
   const v = value as Partial<Record<keyof CliConfig, unknown>> | null;
-  return typeof v === "object" && v !== null && typeof v.url === "string" && URL.canParse(v.url) && typeof v.token === "string" && v.token.length > 0;
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    typeof v.url === "string" &&
+    URL.canParse(v.url) &&
+    typeof v.token === "string" &&
+    v.token.length > 0
+  );
 }
 
 export function configPath(env: CliEnvironment = process.env): string {
@@ -45,7 +52,8 @@ export function readConfig(env: CliEnvironment = process.env): CliConfig | null 
   } catch {
     throw new CliError("CONFIG_INVALID", `${file} is not valid JSON; run \`sandboxer login\` again`, EXIT.FAILURE);
   }
-  if (!isConfig(parsed)) throw new CliError("CONFIG_INVALID", `${file} needs "url" and "token"; run \`sandboxer login\` again`, EXIT.FAILURE);
+  if (!isConfig(parsed))
+    throw new CliError("CONFIG_INVALID", `${file} needs "url" and "token"; run \`sandboxer login\` again`, EXIT.FAILURE);
   return { url: parsed.url, token: parsed.token };
 }
 

@@ -10,7 +10,12 @@ import { note } from "./output";
 import { buildProgram } from "./program";
 
 function isCommanderError(e: unknown): e is CommanderError {
-  return typeof e === "object" && e !== null && typeof (e as { code?: unknown }).code === "string" && (e as { code: string }).code.startsWith("commander.");
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    typeof (e as { code?: unknown }).code === "string" &&
+    (e as { code: string }).code.startsWith("commander.")
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {

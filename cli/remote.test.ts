@@ -13,7 +13,10 @@ function hostKey(): { base64: string; fingerprint: string } {
   const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
   const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
   const blob = Buffer.concat([str(Buffer.from("ssh-ed25519")), str(raw)]);
-  return { base64: blob.toString("base64"), fingerprint: "SHA256:" + crypto.createHash("sha256").update(blob).digest("base64").replace(/=+$/, "") };
+  return {
+    base64: blob.toString("base64"),
+    fingerprint: "SHA256:" + crypto.createHash("sha256").update(blob).digest("base64").replace(/=+$/, ""),
+  };
 }
 
 function connection(over: Partial<ConnectionView> = {}): ConnectionView {
@@ -39,7 +42,16 @@ describe("PinnedTarget", () => {
     const file = args[args.indexOf("-o") + 1]!.replace("UserKnownHostsFile=", "");
     expect(fs.readFileSync(file, "utf8")).toBe(conn.knownHostsLine + "\n");
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(args).toEqual(expect.arrayContaining(["StrictHostKeyChecking=yes", "GlobalKnownHostsFile=/dev/null", "HostKeyAlgorithms=ssh-ed25519", "BatchMode=yes", "-p", "12222"]));
+    expect(args).toEqual(
+      expect.arrayContaining([
+        "StrictHostKeyChecking=yes",
+        "GlobalKnownHostsFile=/dev/null",
+        "HostKeyAlgorithms=ssh-ed25519",
+        "BatchMode=yes",
+        "-p",
+        "12222",
+      ]),
+    );
     expect(target.destination).toBe("build@127.0.0.1");
     await target.close();
     expect(fs.existsSync(file)).toBe(false);
@@ -57,7 +69,9 @@ describe("PinnedTarget", () => {
       { hostKey: other.fingerprint },
       { knownHostsLine: `${good.knownHostsLine}\n[evil]:1 ssh-ed25519 ${other.base64}` },
     ]) {
-      await expect(PinnedTarget.open({ ...good, ...bad }, undefined), JSON.stringify(bad)).rejects.toMatchObject({ code: "BAD_CONNECTION" });
+      await expect(PinnedTarget.open({ ...good, ...bad }, undefined), JSON.stringify(bad)).rejects.toMatchObject({
+        code: "BAD_CONNECTION",
+      });
     }
   });
 });

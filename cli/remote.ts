@@ -37,7 +37,11 @@ const STOP_SCRIPT =
   'kill -s TERM -- "-$1" 2>/dev/null || exit 0; i=0; while [ "$i" -lt 20 ]; do kill -s 0 -- "-$1" 2>/dev/null || exit 0; sleep 0.1; i=$((i+1)); done; kill -s KILL -- "-$1" 2>/dev/null; exit 0';
 
 function refuse(conn: ConnectionView, why: string): never {
-  throw new CliError("BAD_CONNECTION", `The server's connection details for sandbox ${conn.sandboxId} are inconsistent (${why}); refusing to connect`, EXIT.FAILURE);
+  throw new CliError(
+    "BAD_CONNECTION",
+    `The server's connection details for sandbox ${conn.sandboxId} are inconsistent (${why}); refusing to connect`,
+    EXIT.FAILURE,
+  );
 }
 
 function keyTypeOrNull(blob: Buffer): string | null {
@@ -54,7 +58,8 @@ function validateConnection(conn: ConnectionView): { keyType: string } {
   if (!USER_PATTERN.test(conn.user)) refuse(conn, `user ${JSON.stringify(conn.user)}`);
   if (!Number.isInteger(conn.port) || conn.port < 1 || conn.port > 65535) refuse(conn, `port ${conn.port}`);
   const ws = conn.workspacePath;
-  if (!ws.startsWith("/") || /[\0\n\r]/.test(ws) || path.posix.normalize(ws) !== ws || ws === "/") refuse(conn, `workspace ${JSON.stringify(ws)}`);
+  if (!ws.startsWith("/") || /[\0\n\r]/.test(ws) || path.posix.normalize(ws) !== ws || ws === "/")
+    refuse(conn, `workspace ${JSON.stringify(ws)}`);
   const m = KEY_LINE_PATTERN.exec(conn.knownHostsLine);
   if (!m) refuse(conn, "known_hosts line");
   const name = knownHostsName(conn.host, conn.port);
@@ -69,12 +74,16 @@ function validateConnection(conn: ConnectionView): { keyType: string } {
 /** sshOptionPath (lib/ssh/ssh-options.ts), or a usage error naming `what`. */
 function optionPath(p: string, what: string): string {
   const quoted = sshOptionPath(p);
-  if (quoted === null) throw new CliError("BAD_PATH", `${what} ${JSON.stringify(p)} cannot be passed to ssh (must be ${SSH_OPTION_PATH_RULE})`, EXIT.USAGE);
+  if (quoted === null)
+    throw new CliError("BAD_PATH", `${what} ${JSON.stringify(p)} cannot be passed to ssh (must be ${SSH_OPTION_PATH_RULE})`, EXIT.USAGE);
   return quoted;
 }
 
 /** The identity to pass with -i: --identity, else $SANDBOXER_SSH_IDENTITY, else ssh's own defaults and agent. */
-export function resolveIdentity(flag: string | undefined, env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
+export function resolveIdentity(
+  flag: string | undefined,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string | undefined {
   const raw = flag ?? env.SANDBOXER_SSH_IDENTITY;
   if (!raw) return undefined;
   const file = path.resolve(raw);
@@ -187,7 +196,12 @@ class PidMarkerFilter extends Transform {
 
 /** Signals the remote process group `pid` over a second connection (TERM, then KILL). Never throws. */
 async function stopRemoteGroup(target: PinnedTarget, pid: number): Promise<void> {
-  const argv = [...target.sshOptions({ batch: true }), "-T", target.destination, shellCommand(["sh", "-c", STOP_SCRIPT, "sandboxer-stop", String(pid)])];
+  const argv = [
+    ...target.sshOptions({ batch: true }),
+    "-T",
+    target.destination,
+    shellCommand(["sh", "-c", STOP_SCRIPT, "sandboxer-stop", String(pid)]),
+  ];
   await new Promise<void>((resolve) => {
     const child = spawn("ssh", argv, { stdio: "ignore" });
     const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
@@ -235,7 +249,9 @@ export async function runRemoteCommand(
   opts.signal.addEventListener("abort", stop, { once: true });
   try {
     const code = await new Promise<number>((resolve, reject) => {
-      child.once("error", (e) => reject(new CliError("SSH_MISSING", `Cannot run ssh: ${e.message} (install the OpenSSH client)`, EXIT.FAILURE)));
+      child.once("error", (e) =>
+        reject(new CliError("SSH_MISSING", `Cannot run ssh: ${e.message} (install the OpenSSH client)`, EXIT.FAILURE)),
+      );
       child.once("close", (c, s) => resolve(exitCodeOf(c, s)));
     });
     if (opts.signal.aborted) {
@@ -252,7 +268,11 @@ export async function runRemoteCommand(
  * Copies `source` (a local directory) into the workspace with `rsync -az` over the pinned ssh:
  * .gitignore files are honoured and .git is left out. Rejects with RSYNC_FAILED (or the abort reason).
  */
-export async function syncDirectory(target: PinnedTarget, source: string, opts: { deleteExtraneous: boolean; signal: AbortSignal }): Promise<void> {
+export async function syncDirectory(
+  target: PinnedTarget,
+  source: string,
+  opts: { deleteExtraneous: boolean; signal: AbortSignal },
+): Promise<void> {
   const args = [
     "-az",
     // The remote path travels inside the rsync protocol, not through the remote shell.
@@ -290,7 +310,11 @@ export async function syncDirectory(target: PinnedTarget, source: string, opts: 
     if (opts.signal.aborted) throw abortReason(opts.signal);
     if (code !== 0) {
       const hint = code === 255 || code === 12 ? " (the SSH connection failed: see ssh's message above)" : "";
-      throw new CliError("RSYNC_FAILED", `rsync to ${target.rsyncTarget(target.workspace)} failed with exit code ${code}${hint}`, EXIT.FAILURE);
+      throw new CliError(
+        "RSYNC_FAILED",
+        `rsync to ${target.rsyncTarget(target.workspace)} failed with exit code ${code}${hint}`,
+        EXIT.FAILURE,
+      );
     }
   } finally {
     clearTimeout(killTimer);
@@ -308,7 +332,9 @@ export async function interactiveShell(target: PinnedTarget): Promise<number> {
   try {
     const child = spawn("ssh", args, { stdio: "inherit" });
     return await new Promise<number>((resolve, reject) => {
-      child.once("error", (e) => reject(new CliError("SSH_MISSING", `Cannot run ssh: ${e.message} (install the OpenSSH client)`, EXIT.FAILURE)));
+      child.once("error", (e) =>
+        reject(new CliError("SSH_MISSING", `Cannot run ssh: ${e.message} (install the OpenSSH client)`, EXIT.FAILURE)),
+      );
       child.once("close", (c, s) => resolve(exitCodeOf(c, s)));
     });
   } finally {

@@ -5,7 +5,8 @@ import { SseParser } from "./sse";
 describe("SseParser", () => {
   it("parses events split across chunks, with ids, comments and retry", () => {
     const p = new SseParser();
-    const text = 'retry: 2000\n\n: keepalive\n\nid: 7\nevent: log\ndata: {"a":1}\n\nid: 8\nevent: state\ndata: line1\ndata: line2\n\nevent: end\ndata: {}\n\n';
+    const text =
+      'retry: 2000\n\n: keepalive\n\nid: 7\nevent: log\ndata: {"a":1}\n\nid: 8\nevent: state\ndata: line1\ndata: line2\n\nevent: end\ndata: {}\n\n';
     const out = [];
     for (let i = 0; i < text.length; i += 5) out.push(...p.push(text.slice(i, i + 5)));
     expect(p.retryMs).toBe(2000);

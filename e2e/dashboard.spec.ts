@@ -11,7 +11,10 @@ import { expect, test } from "./fixtures";
 import { ProfilesPage } from "./pages/profiles-page";
 import { SandboxPage } from "./pages/sandbox-page";
 
-const SHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? path.join(REPO_ROOT, "docs", "screenshots") : path.join(REPO_ROOT, "test-results", "screenshots");
+const SHOTS =
+  process.env.UPDATE_SCREENSHOTS === "1"
+    ? path.join(REPO_ROOT, "docs", "screenshots")
+    : path.join(REPO_ROOT, "test-results", "screenshots");
 
 async function shot(page: Page, name: string, locator?: ReturnType<Page["locator"]>): Promise<void> {
   fs.mkdirSync(SHOTS, { recursive: true });
@@ -29,7 +32,9 @@ test.afterAll(async ({ request, baseURL }) => {
 test.describe("dashboard on real build VMs", () => {
   test.use({ viewport: { width: 1360, height: 860 } });
 
-  test("create from a profile: the detail page shows the log and reaches ready without a reload; the workspace exists on the VM", async ({ page }) => {
+  test("create from a profile: the detail page shows the log and reaches ready without a reload; the workspace exists on the VM", async ({
+    page,
+  }) => {
     const profiles = new ProfilesPage(page);
     await profiles.goto();
     await expect(profiles.card("profile.e2e-haskell")).toContainText("Haskell build VM (test)");
@@ -53,16 +58,25 @@ test.describe("dashboard on real build VMs", () => {
     await shot(page, "sandbox-detail.png");
   });
 
-  test("destroy from the overview: the confirmation shows host and full path; destroying at once, then destroyed; the workspace is gone", async ({ page, overview, request, baseURL }) => {
+  test("destroy from the overview: the confirmation shows host and full path; destroying at once, then destroyed; the workspace is gone", async ({
+    page,
+    overview,
+    request,
+    baseURL,
+  }) => {
     const res = await request.post(`${baseURL}/api/v1/sandboxes`, { data: { profile: "profile.e2e-haskell", input: { ref: "main" } } });
     const { id } = (await res.json()) as { id: string };
     created.push(id);
     await overview.goto();
     await expect(overview.statusOf(id)).toHaveAttribute("data-status", "ready", { timeout: 30_000 });
-    const detail = (await (await request.get(`${baseURL}/api/v1/sandboxes/${id}`)).json()) as { handle: { workspacePath: string; target: string } };
+    const detail = (await (await request.get(`${baseURL}/api/v1/sandboxes/${id}`)).json()) as {
+      handle: { workspacePath: string; target: string };
+    };
     await overview.row(id).getByTestId(`destroy-${id}`).click();
     const dialog = page.getByTestId("destroy-dialog");
-    await expect(dialog.getByTestId("teardown-preview")).toContainText(`directory ${detail.handle.workspacePath} on ${detail.handle.target}`);
+    await expect(dialog.getByTestId("teardown-preview")).toContainText(
+      `directory ${detail.handle.workspacePath} on ${detail.handle.target}`,
+    );
     await shot(page, "destroy-dialog.png");
     const clicked = Date.now();
     await dialog.getByTestId("confirm-destroy").click();

@@ -45,7 +45,13 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const git = ["git", "-c", "user.email=e2e@example.test", "-c", "user.name=e2e"];
   for (const argv of [
     ["git", "init", "-q", "-b", "main", work],
-    ["sh", "-c", 'printf "main :: IO ()\\nmain = putStrLn \\"hello\\"\\n" > "$1/Main.hs" && printf "cabal-version: 3.0\\nname: app\\n" > "$1/app.cabal"', "sh", work],
+    [
+      "sh",
+      "-c",
+      'printf "main :: IO ()\\nmain = putStrLn \\"hello\\"\\n" > "$1/Main.hs" && printf "cabal-version: 3.0\\nname: app\\n" > "$1/app.cabal"',
+      "sh",
+      work,
+    ],
     [...git, "-C", work, "add", "."],
     [...git, "-C", work, "commit", "-q", "-m", "init"],
     ["git", "-C", work, "branch", "release-1"],
@@ -61,17 +67,32 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     path.join(configDir, "hosts.yaml"),
     stringify({
       apiVersion: "sandboxer.dev/v1",
-      hosts: [host("e2e1", { tunnelPort: vms.vm("e2e1").port }), host("e2e2"), { ...host("e2e1"), id: "vm-dead", title: "Switched-off VM", port: deadPort, labels: ["dead"] }],
+      hosts: [
+        host("e2e1", { tunnelPort: vms.vm("e2e1").port }),
+        host("e2e2"),
+        { ...host("e2e1"), id: "vm-dead", title: "Switched-off VM", port: deadPort, labels: ["dead"] },
+      ],
     }),
   );
   const profile = (name: string, body: Record<string, unknown>) =>
-    fs.writeFileSync(path.join(configDir, "profiles", `${name}.yaml`), stringify({ apiVersion: "sandboxer.dev/v1", id: `profile.${name}`, ttl: "8h", ...body }));
+    fs.writeFileSync(
+      path.join(configDir, "profiles", `${name}.yaml`),
+      stringify({ apiVersion: "sandboxer.dev/v1", id: `profile.${name}`, ttl: "8h", ...body }),
+    );
   profile("e2e-haskell", {
     title: "Haskell build VM (test)",
     description: "A /build/sbx-<id> workspace on a test build VM, with the project cloned at your ref.",
     extension: "ext.vm-packer",
     params: { hostLabel: "e2e", repository: { git: `file://${bare}`, ref: "main" } },
-    inputs: { ref: { title: "Git ref", description: "Branch or tag to clone", param: "repository.ref", default: "main", pattern: "[A-Za-z0-9][A-Za-z0-9._/-]{0,99}" } },
+    inputs: {
+      ref: {
+        title: "Git ref",
+        description: "Branch or tag to clone",
+        param: "repository.ref",
+        default: "main",
+        pattern: "[A-Za-z0-9][A-Za-z0-9._/-]{0,99}",
+      },
+    },
     runbook: "docs/runbooks/vm-haskell-build.md",
     tags: ["haskell", "e2e"],
   });
@@ -115,7 +136,16 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     JSON.stringify({
       cookies: cookie.split("; ").map((c) => {
         const i = c.indexOf("=");
-        return { name: c.slice(0, i), value: c.slice(i + 1), domain: "127.0.0.1", path: "/", expires: -1, httpOnly: true, secure: false, sameSite: "Lax" };
+        return {
+          name: c.slice(0, i),
+          value: c.slice(i + 1),
+          domain: "127.0.0.1",
+          path: "/",
+          expires: -1,
+          httpOnly: true,
+          secure: false,
+          sameSite: "Lax",
+        };
       }),
       origins: [],
     }),

@@ -8,7 +8,10 @@ import path from "node:path";
 import { percentile } from "../bench/lib/stats";
 import { REPO_ROOT, signUp, startAppServer, type AppServer } from "../tests/support/app-server";
 
-const SHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? path.join(REPO_ROOT, "docs", "screenshots") : path.join(REPO_ROOT, "test-results", "screenshots");
+const SHOTS =
+  process.env.UPDATE_SCREENSHOTS === "1"
+    ? path.join(REPO_ROOT, "docs", "screenshots")
+    : path.join(REPO_ROOT, "test-results", "screenshots");
 import { expect, test } from "./fixtures";
 import { OverviewPage } from "./pages/overview-page";
 
@@ -24,7 +27,11 @@ test.describe("overview with 10,000 sandboxes", () => {
     const dataDir = path.join(root, "data");
     const env = { ...process.env, DATABASE_URL: `file:${path.join(dataDir, "scale.db")}`, SANDBOXER_DATA_DIR: dataDir };
     const run = (script: string, ...args: string[]) =>
-      execFileSync(process.execPath, ["--conditions=react-server", "--import", "tsx", script, ...args], { cwd: REPO_ROOT, env, stdio: "pipe" });
+      execFileSync(process.execPath, ["--conditions=react-server", "--import", "tsx", script, ...args], {
+        cwd: REPO_ROOT,
+        env,
+        stdio: "pipe",
+      });
     run("scripts/db-migrate.ts", "deploy");
     app = await startAppServer({ env: { DATABASE_URL: env.DATABASE_URL, SANDBOXER_DATA_DIR: dataDir, SANDBOXER_WORKER: "off" } });
     cookie = await signUp(app.url, "lead@scale.test");
@@ -39,7 +46,10 @@ test.describe("overview with 10,000 sandboxes", () => {
   test.use({ viewport: { width: 1360, height: 860 } });
 
   test("loads, paginates and filters; server response time measured over 50 requests", async ({ page, context }) => {
-    const [name, value] = cookie.split("; ").map((c) => c.split("=")).find(([n]) => n!.includes("session_token"))!;
+    const [name, value] = cookie
+      .split("; ")
+      .map((c) => c.split("="))
+      .find(([n]) => n!.includes("session_token"))!;
     await context.addCookies([{ name: name!, value: value!, domain: "127.0.0.1", path: "/" }]);
     const overview = new OverviewPage(page);
     await page.goto(`${app.url}/`);
@@ -70,7 +80,9 @@ test.describe("overview with 10,000 sandboxes", () => {
       }
     }
     for (const [url, ms] of Object.entries(timings)) {
-      console.log(`[measure] ${url} at 10,000 sandboxes: median ${percentile(ms, 50).toFixed(1)} ms, p95 ${percentile(ms, 95).toFixed(1)} ms (50 requests)`);
+      console.log(
+        `[measure] ${url} at 10,000 sandboxes: median ${percentile(ms, 50).toFixed(1)} ms, p95 ${percentile(ms, 95).toFixed(1)} ms (50 requests)`,
+      );
     }
   });
 });

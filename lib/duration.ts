@@ -27,7 +27,12 @@ export function formatDuration(ms: number): string {
   const neg = ms < 0;
   let rest = Math.round(Math.abs(ms) / 1000);
   const parts: string[] = [];
-  for (const [unit, size] of [["d", 86_400], ["h", 3_600], ["m", 60], ["s", 1]] as const) {
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3_600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
     const n = Math.floor(rest / size);
     if (n > 0 || (unit === "s" && parts.length === 0)) parts.push(`${n}${unit}`);
     rest -= n * size;

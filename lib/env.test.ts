@@ -17,7 +17,10 @@ describe("the environment", () => {
   });
 
   it("switches to PostgreSQL on a postgres URL", () => {
-    expect(parseDatabaseUrl("postgresql://u:p@127.0.0.1:5432/sbx", "/")).toEqual({ provider: "postgresql", url: "postgresql://u:p@127.0.0.1:5432/sbx" });
+    expect(parseDatabaseUrl("postgresql://u:p@127.0.0.1:5432/sbx", "/")).toEqual({
+      provider: "postgresql",
+      url: "postgresql://u:p@127.0.0.1:5432/sbx",
+    });
     expect(parseDatabaseUrl("postgres://127.0.0.1/sbx", "/").provider).toBe("postgresql");
   });
 

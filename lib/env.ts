@@ -81,9 +81,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
-export type DatabaseConfig =
-  | { provider: "sqlite"; url: string; file: string }
-  | { provider: "postgresql"; url: string };
+export type DatabaseConfig = { provider: "sqlite"; url: string; file: string } | { provider: "postgresql"; url: string };
 
 export type Env = Omit<z.infer<typeof schema>, "DATABASE_URL"> & {
   database: DatabaseConfig;
@@ -120,9 +118,7 @@ export function parseDatabaseUrl(raw: string, cwd: string): DatabaseConfig {
     }
     return { provider: "postgresql", url };
   }
-  throw new ConfigError(
-    `DATABASE_URL: "${redactUrl(raw)}" is neither file:<path> (embedded SQLite) nor postgresql://… (PostgreSQL)`,
-  );
+  throw new ConfigError(`DATABASE_URL: "${redactUrl(raw)}" is neither file:<path> (embedded SQLite) nor postgresql://… (PostgreSQL)`);
 }
 
 /** A URL with its password replaced, for messages and logs. */
@@ -131,9 +127,7 @@ export function redactUrl(raw: string): string {
 }
 
 function issuesToMessage(error: z.ZodError): string {
-  return error.issues
-    .map((i) => `${i.path.join(".") || "(environment)"}: ${i.message}`)
-    .join("; ");
+  return error.issues.map((i) => `${i.path.join(".") || "(environment)"}: ${i.message}`).join("; ");
 }
 
 /**

@@ -5,7 +5,12 @@ import type { ZodError } from "zod";
 import { isSandboxerError, isValidationError, publicMessage } from "./errors";
 
 function isZodError(e: unknown): e is ZodError {
-  return typeof e === "object" && e !== null && (e as { name?: unknown }).name === "ZodError" && Array.isArray((e as { issues?: unknown }).issues);
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    (e as { name?: unknown }).name === "ZodError" &&
+    Array.isArray((e as { issues?: unknown }).issues)
+  );
 }
 
 const STATUS: Record<string, number> = {

@@ -13,7 +13,16 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? "info"): L
     level,
     base: { app: "sandboxer" },
     redact: {
-      paths: ["*.password", "*.token", "*.secret", "*.authorization", "*.privateKey", "*.passphrase", "headers.authorization", "headers.cookie"],
+      paths: [
+        "*.password",
+        "*.token",
+        "*.secret",
+        "*.authorization",
+        "*.privateKey",
+        "*.passphrase",
+        "headers.authorization",
+        "headers.cookie",
+      ],
       censor: "[redacted]",
     },
   });

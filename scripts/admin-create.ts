@@ -22,7 +22,16 @@ async function main(): Promise<number> {
   const existing = await db().user.findUnique({ where: { email } });
   if (existing) {
     await db().user.update({ where: { id: existing.id }, data: { role: "admin" } });
-    await db().event.create(eventCreate({ type: "audit", action: "user.role", target: email, result: "ok", message: `${email}: ${existing.role} → admin (admin:create)`, actorLabel: "system (admin:create)" }));
+    await db().event.create(
+      eventCreate({
+        type: "audit",
+        action: "user.role",
+        target: email,
+        result: "ok",
+        message: `${email}: ${existing.role} → admin (admin:create)`,
+        actorLabel: "system (admin:create)",
+      }),
+    );
     console.log(`${email} is now an admin.`);
     return 0;
   }
@@ -31,10 +40,27 @@ async function main(): Promise<number> {
     return 1;
   }
   const ctx = await auth().$context;
-  const user = await ctx.internalAdapter.createUser({ email, name: values.name ?? email.split("@")[0]!, emailVerified: false }, { method: "admin" });
-  await ctx.internalAdapter.linkAccount({ userId: user.id, providerId: "credential", accountId: user.id, password: await ctx.password.hash(password) });
+  const user = await ctx.internalAdapter.createUser(
+    { email, name: values.name ?? email.split("@")[0]!, emailVerified: false },
+    { method: "admin" },
+  );
+  await ctx.internalAdapter.linkAccount({
+    userId: user.id,
+    providerId: "credential",
+    accountId: user.id,
+    password: await ctx.password.hash(password),
+  });
   await db().user.update({ where: { id: user.id }, data: { role: "admin" } });
-  await db().event.create(eventCreate({ type: "audit", action: "user.role", target: email, result: "ok", message: `${email} created as admin (admin:create)`, actorLabel: "system (admin:create)" }));
+  await db().event.create(
+    eventCreate({
+      type: "audit",
+      action: "user.role",
+      target: email,
+      result: "ok",
+      message: `${email} created as admin (admin:create)`,
+      actorLabel: "system (admin:create)",
+    }),
+  );
   console.log(`Created admin account ${email}.`);
   return 0;
 }

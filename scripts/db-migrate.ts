@@ -16,13 +16,7 @@ import pg from "pg";
 
 import { checkDataDir, parseEnv, redactUrl, type DatabaseConfig } from "../lib/env";
 import { isSandboxerError } from "../lib/errors";
-import {
-  applyMigrations,
-  createMigration,
-  describeEngineError,
-  diffModelsAgainstMigrations,
-  migrationStatus,
-} from "../lib/db/migrations";
+import { applyMigrations, createMigration, describeEngineError, diffModelsAgainstMigrations, migrationStatus } from "../lib/db/migrations";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -72,9 +66,7 @@ async function main(): Promise<number> {
       const applied = await applyMigrations(env.database, projectRoot);
       const where = env.database.provider === "sqlite" ? env.database.file : redactUrl(env.database.url);
       console.log(
-        applied.length
-          ? `Applied ${applied.length} migration(s) to ${where}: ${applied.join(", ")}`
-          : `Database ${where} is up to date.`,
+        applied.length ? `Applied ${applied.length} migration(s) to ${where}: ${applied.join(", ")}` : `Database ${where} is up to date.`,
       );
       return 0;
     }
@@ -110,7 +102,9 @@ async function main(): Promise<number> {
         for (const config of [sqlite, postgres]) {
           const created = await createMigration(config, name, projectRoot);
           console.log(
-            created ? `${config.provider}: wrote ${path.relative(projectRoot, created.dir)}/migration.sql` : `${config.provider}: already in sync`,
+            created
+              ? `${config.provider}: wrote ${path.relative(projectRoot, created.dir)}/migration.sql`
+              : `${config.provider}: already in sync`,
           );
         }
         return 0;

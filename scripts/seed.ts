@@ -10,7 +10,11 @@ import { isSandboxerError } from "../lib/errors";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { sandboxes: { type: "string", default: "10000" }, active: { type: "string", default: "500" }, "owner-email": { type: "string" } },
+    options: {
+      sandboxes: { type: "string", default: "10000" },
+      active: { type: "string", default: "500" },
+      "owner-email": { type: "string" },
+    },
   });
   const sandboxes = Number(values.sandboxes);
   const active = Number(values.active);
@@ -35,7 +39,9 @@ async function main(): Promise<number> {
   }
   const started = Date.now();
   const r = await seedSandboxes(db, { sandboxes, active, ownerId });
-  console.log(`Seeded ${r.sandboxIds.length} sandboxes (${active} active), ${r.userIds.length} people, ${r.hostIds.length} hosts in ${Date.now() - started} ms.`);
+  console.log(
+    `Seeded ${r.sandboxIds.length} sandboxes (${active} active), ${r.userIds.length} people, ${r.hostIds.length} hosts in ${Date.now() - started} ms.`,
+  );
   return 0;
 }
 

@@ -25,7 +25,9 @@ if (!process.env.SANDBOXER_TEST_POSTGRES_URL && !(await pgUp())) {
     execFileSync("pg_ctlcluster", ["--skip-systemctl-redirect", clusters[0], "main", "start"], { stdio: "inherit" });
   }
   if (!(await pgUp())) {
-    console.error("PostgreSQL is not reachable on 127.0.0.1:5432; the suite runs every data test on it too. Start it, or set SANDBOXER_TEST_POSTGRES_URL to a local server.");
+    console.error(
+      "PostgreSQL is not reachable on 127.0.0.1:5432; the suite runs every data test on it too. Start it, or set SANDBOXER_TEST_POSTGRES_URL to a local server.",
+    );
     process.exit(1);
   }
 }

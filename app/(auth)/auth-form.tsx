@@ -43,9 +43,7 @@ export function AuthForm({
     setError(null);
     startTransition(async () => {
       const result =
-        mode === "sign-in"
-          ? await authClient.signIn.email({ email, password })
-          : await authClient.signUp.email({ email, password, name });
+        mode === "sign-in" ? await authClient.signIn.email({ email, password }) : await authClient.signUp.email({ email, password, name });
       if (result.error) {
         setError(result.error.message ?? "That did not work; check the email and password");
         return;
@@ -82,7 +80,14 @@ export function AuthForm({
           </div>
           <div className="grid gap-1.5">
             <Label htmlFor="password">Password</Label>
-            <Input id="password" name="password" type="password" autoComplete={mode === "sign-in" ? "current-password" : "new-password"} minLength={8} required />
+            <Input
+              id="password"
+              name="password"
+              type="password"
+              autoComplete={mode === "sign-in" ? "current-password" : "new-password"}
+              minLength={8}
+              required
+            />
           </div>
           {error ? (
             <p role="alert" className="text-sm text-destructive" data-testid="auth-error">
@@ -108,14 +113,20 @@ export function AuthForm({
           {mode === "sign-in" ? (
             signupAllowed ? (
               <>
-                No account? <Link className="text-primary hover:underline" href={`/sign-up${next ? `?next=${encodeURIComponent(next)}` : ""}`}>Create one</Link>
+                No account?{" "}
+                <Link className="text-primary hover:underline" href={`/sign-up${next ? `?next=${encodeURIComponent(next)}` : ""}`}>
+                  Create one
+                </Link>
               </>
             ) : (
               "Ask an admin for an account."
             )
           ) : (
             <>
-              Have an account? <Link className="text-primary hover:underline" href="/sign-in">Sign in</Link>
+              Have an account?{" "}
+              <Link className="text-primary hover:underline" href="/sign-in">
+                Sign in
+              </Link>
             </>
           )}
         </p>

@@ -12,8 +12,9 @@ export const createSandboxAction = defineAction({ name: "createSandbox", schema:
   manager().createSandbox(input.profile, actor, input.input),
 );
 
-export const destroySandboxAction = defineAction({ name: "destroySandbox", schema: z.strictObject({ id: sandboxIdSchema }) }, async (input, actor) =>
-  manager().destroySandbox(input.id, actor),
+export const destroySandboxAction = defineAction(
+  { name: "destroySandbox", schema: z.strictObject({ id: sandboxIdSchema }) },
+  async (input, actor) => manager().destroySandbox(input.id, actor),
 );
 
 export const destroySandboxesAction = defineAction(
@@ -21,7 +22,9 @@ export const destroySandboxesAction = defineAction(
   async (input, actor) => {
     const results = await Promise.allSettled(input.ids.map((id) => manager().destroySandbox(id, actor)));
     return results.map((r, i) =>
-      r.status === "fulfilled" ? { id: input.ids[i]!, ok: true as const, status: r.value.status } : { id: input.ids[i]!, ok: false as const, message: (r.reason as Error).message },
+      r.status === "fulfilled"
+        ? { id: input.ids[i]!, ok: true as const, status: r.value.status }
+        : { id: input.ids[i]!, ok: false as const, message: (r.reason as Error).message },
     );
   },
 );

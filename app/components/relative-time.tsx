@@ -30,9 +30,18 @@ function subscribe(listener: () => void): () => void {
 /** "3m ago" / "7h 58m left"; the full timestamp on hover. */
 export function RelativeTime({ iso, mode = "since" }: { iso: string | null; mode?: "since" | "until" }) {
   // The server renders a placeholder (its clock is not the browser's): no hydration mismatch.
-  const current = useSyncExternalStore(subscribe, () => now, () => null);
+  const current = useSyncExternalStore(
+    subscribe,
+    () => now,
+    () => null,
+  );
   if (!iso) return <span className="text-muted-foreground">—</span>;
-  if (current === null) return <time dateTime={iso} className="tabular text-muted-foreground">…</time>;
+  if (current === null)
+    return (
+      <time dateTime={iso} className="tabular text-muted-foreground">
+        …
+      </time>
+    );
   const at = new Date(iso).getTime();
   const diff = mode === "since" ? current - at : at - current;
   const text = mode === "since" ? `${formatDuration(Math.max(0, diff))} ago` : diff > 0 ? `${formatDuration(diff)} left` : "expired";

@@ -39,4 +39,3 @@ export function fetchSandboxList(f: ListFilters): Promise<SandboxListView> {
 export function fetchSandbox(id: string): Promise<SandboxDetailView> {
   return getJson(`/api/v1/sandboxes/${encodeURIComponent(id)}?detail=1`);
 }
-

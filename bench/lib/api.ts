@@ -53,7 +53,8 @@ export class Api {
       try {
         return await fetch(input, init);
       } catch (e) {
-        if (!(e instanceof TypeError) || attempt >= 3 || init.signal?.aborted) throw new Error(`${init.method ?? "GET"} ${input}: ${describeFetchError(e)}`);
+        if (!(e instanceof TypeError) || attempt >= 3 || init.signal?.aborted)
+          throw new Error(`${init.method ?? "GET"} ${input}: ${describeFetchError(e)}`);
         this.networkRetries.push(`${init.method ?? "GET"} ${new URL(input).pathname}: ${describeFetchError(e)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -89,7 +90,10 @@ export class Api {
   }
 
   /** GET a path, reading the whole body; returns status, total ms and time to first byte. */
-  async timedGet(pathname: string, extraHeaders: Record<string, string> = {}): Promise<{ status: number; ms: number; ttfbMs: number; bytes: number }> {
+  async timedGet(
+    pathname: string,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<{ status: number; ms: number; ttfbMs: number; bytes: number }> {
     const t0 = performance.now();
     const res = await fetch(`${this.url}${pathname}`, { headers: this.headers(extraHeaders), redirect: "manual" });
     const ttfb = performance.now() - t0;

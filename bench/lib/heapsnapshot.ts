@@ -52,8 +52,17 @@ export function summarizeHeapSnapshot(file: string, top = 15): HeapSummary {
   return {
     file,
     totalMb: r1(total / MB),
-    byType: [...byType.entries()].sort((a, b) => b[1].size - a[1].size).slice(0, top).map(([type, v]) => ({ type, mb: r1(v.size / MB), count: v.count })),
-    topConstructors: [...byCtor.entries()].sort((a, b) => b[1].size - a[1].size).slice(0, top).map(([name, v]) => ({ name, mb: r1(v.size / MB), count: v.count })),
-    largestObjects: largest.sort((a, b) => b.size - a.size).slice(0, top).map((o) => ({ type: o.type, name: o.name, kb: Math.round(o.size / 1024) })),
+    byType: [...byType.entries()]
+      .sort((a, b) => b[1].size - a[1].size)
+      .slice(0, top)
+      .map(([type, v]) => ({ type, mb: r1(v.size / MB), count: v.count })),
+    topConstructors: [...byCtor.entries()]
+      .sort((a, b) => b[1].size - a[1].size)
+      .slice(0, top)
+      .map(([name, v]) => ({ name, mb: r1(v.size / MB), count: v.count })),
+    largestObjects: largest
+      .sort((a, b) => b.size - a.size)
+      .slice(0, top)
+      .map((o) => ({ type: o.type, name: o.name, kb: Math.round(o.size / 1024) })),
   };
 }

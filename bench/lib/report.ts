@@ -67,7 +67,15 @@ export interface BenchResults {
     serverCpu: { duringManagerCreateMs: Summary; duringScriptCreateMs: Summary; rsyncChildrenDuringManagerCreateMs: Summary };
     repository: { files: number; bytes: number };
   };
-  destroy: { manager: Summary; script: Summary; ratioOfMedians: number; pairedRatioMedian: number; breakdownMedianMs: DestroyBreakdown | null; polled: { ms: Summary; method: string }; method: string };
+  destroy: {
+    manager: Summary;
+    script: Summary;
+    ratioOfMedians: number;
+    pairedRatioMedian: number;
+    breakdownMedianMs: DestroyBreakdown | null;
+    polled: { ms: Summary; method: string };
+    method: string;
+  };
   runFailures: string[];
   /** GET/DELETE requests the bench retried after a connection-level failure (keep-alive races), with causes. */
   clientNetworkRetries: string[];
@@ -135,8 +143,18 @@ export interface TargetCheck {
 export function checkTargets(r: BenchResults): TargetCheck[] {
   return [
     { name: "Create vs hand-written script", target: "≤ 1.0x", value: `${fmt(r.createRatio, 2)}x`, met: r.createRatio <= 1.0 },
-    { name: `Overview p95 at ${r.overview.sandboxesSeeded.toLocaleString("en")} sandboxes`, target: "< 150 ms", value: `${fmt(r.overviewP95Ms, 1)} ms`, met: r.overviewP95Ms < 150 },
-    { name: `Failures at ${r.concurrency.creates} concurrent creates`, target: "0", value: String(r.concurrentFailures), met: r.concurrentFailures === 0 },
+    {
+      name: `Overview p95 at ${r.overview.sandboxesSeeded.toLocaleString("en")} sandboxes`,
+      target: "< 150 ms",
+      value: `${fmt(r.overviewP95Ms, 1)} ms`,
+      met: r.overviewP95Ms < 150,
+    },
+    {
+      name: `Failures at ${r.concurrency.creates} concurrent creates`,
+      target: "0",
+      value: String(r.concurrentFailures),
+      met: r.concurrentFailures === 0,
+    },
     { name: "Server RSS idle", target: "< 250 MB", value: `${fmt(r.rssIdleMb, 1)} MB`, met: r.rssIdleMb < 250 },
   ];
 }
@@ -161,20 +179,48 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push("");
   lines.push("| measurement | median | p95 | notes |");
   lines.push("| --- | ---: | ---: | --- |");
-  lines.push(`| Create, sand-boxer (POST → SSE \`end\`, ready) | ${fmt(c.manager.median)} ms | ${fmt(c.manager.p95)} ms | ${c.repository.files.toLocaleString("en")} files, ${(c.repository.bytes / 2 ** 20).toFixed(1)} MiB, ${c.manager.n} runs |`);
-  lines.push(`| Create, script (\`ssh mkdir\` + \`rsync -az\`) | ${fmt(c.script.median)} ms | ${fmt(c.script.p95)} ms | interleaved with the above |`);
-  lines.push(`| **Create ratio** (sand-boxer / script) | **${fmt(c.ratioOfMedians, 2)}x** | ${fmt(c.ratioP95, 2)}x | median of per-pair ratios ${fmt(c.pairedRatioMedian, 2)}x |`);
-  lines.push(`| Destroy, sand-boxer (DELETE → SSE \`end\`, destroyed) | ${fmt(d.manager.median)} ms | ${fmt(d.manager.p95)} ms | = destroy latency as a client following the stream sees it |`);
-  lines.push(`| Destroy latency, polled (DELETE → GET every 25 ms sees \`destroyed\`) | ${fmt(d.polled.ms.median)} ms | ${fmt(d.polled.ms.p95)} ms | the state change itself, without the event stream |`);
+  lines.push(
+    `| Create, sand-boxer (POST → SSE \`end\`, ready) | ${fmt(c.manager.median)} ms | ${fmt(c.manager.p95)} ms | ${c.repository.files.toLocaleString("en")} files, ${(c.repository.bytes / 2 ** 20).toFixed(1)} MiB, ${c.manager.n} runs |`,
+  );
+  lines.push(
+    `| Create, script (\`ssh mkdir\` + \`rsync -az\`) | ${fmt(c.script.median)} ms | ${fmt(c.script.p95)} ms | interleaved with the above |`,
+  );
+  lines.push(
+    `| **Create ratio** (sand-boxer / script) | **${fmt(c.ratioOfMedians, 2)}x** | ${fmt(c.ratioP95, 2)}x | median of per-pair ratios ${fmt(c.pairedRatioMedian, 2)}x |`,
+  );
+  lines.push(
+    `| Destroy, sand-boxer (DELETE → SSE \`end\`, destroyed) | ${fmt(d.manager.median)} ms | ${fmt(d.manager.p95)} ms | = destroy latency as a client following the stream sees it |`,
+  );
+  lines.push(
+    `| Destroy latency, polled (DELETE → GET every 25 ms sees \`destroyed\`) | ${fmt(d.polled.ms.median)} ms | ${fmt(d.polled.ms.p95)} ms | the state change itself, without the event stream |`,
+  );
   lines.push(`| Destroy, script (\`ssh rm -rf\`) | ${fmt(d.script.median)} ms | ${fmt(d.script.p95)} ms | |`);
-  lines.push(`| **Destroy ratio** (sand-boxer / script) | **${fmt(d.ratioOfMedians, 2)}x** | | median of per-pair ratios ${fmt(d.pairedRatioMedian, 2)}x |`);
-  lines.push(`| Overview \`GET /\` | ${fmt(o.page.median, 1)} ms | ${fmt(o.page.p95, 1)} ms | ${o.sandboxesSeeded.toLocaleString("en")} sandboxes (${o.activeSeeded} active), ${o.requestsPerUrl} requests, ${fmt(r.overviewQueriesPerRequest)} DB statements/request |`);
-  lines.push(`| \`GET /api/v1/sandboxes\` | ${fmt(o.api.median, 1)} ms | ${fmt(o.api.p95, 1)} ms | ${fmt(r.apiListQueriesPerRequest)} DB statements/request |`);
-  lines.push(`| ${q.creates} concurrent creates, wall time | ${fmt(q.wallMs)} ms | | ${q.failures} failures; per-create ${fmt(q.perCreateMs.median)} / ${fmt(q.perCreateMs.p95)} ms (median / p95) |`);
-  lines.push(`| sshd connections per VM, peak | ${Object.entries(q.peakConnectionsPerHost).map(([k, v]) => `${k} ${v}`).join(", ")} | | MaxStartups default 10:30:100; sandboxes per VM ${Object.entries(q.sandboxesPerHost).map(([k, v]) => `${k} ${v}`).join(", ")}; sshd throttling log lines ${Object.values(q.sshdMaxStartupsLogLines).reduce((a, b) => a + b, 0)} |`);
-  lines.push(`| ${q.creates} concurrent destroys, wall time | ${fmt(q.destroyWallMs)} ms | | ${q.destroyFailures} failures, ${q.workspacesLeftBehind} workspaces left behind |`);
+  lines.push(
+    `| **Destroy ratio** (sand-boxer / script) | **${fmt(d.ratioOfMedians, 2)}x** | | median of per-pair ratios ${fmt(d.pairedRatioMedian, 2)}x |`,
+  );
+  lines.push(
+    `| Overview \`GET /\` | ${fmt(o.page.median, 1)} ms | ${fmt(o.page.p95, 1)} ms | ${o.sandboxesSeeded.toLocaleString("en")} sandboxes (${o.activeSeeded} active), ${o.requestsPerUrl} requests, ${fmt(r.overviewQueriesPerRequest)} DB statements/request |`,
+  );
+  lines.push(
+    `| \`GET /api/v1/sandboxes\` | ${fmt(o.api.median, 1)} ms | ${fmt(o.api.p95, 1)} ms | ${fmt(r.apiListQueriesPerRequest)} DB statements/request |`,
+  );
+  lines.push(
+    `| ${q.creates} concurrent creates, wall time | ${fmt(q.wallMs)} ms | | ${q.failures} failures; per-create ${fmt(q.perCreateMs.median)} / ${fmt(q.perCreateMs.p95)} ms (median / p95) |`,
+  );
+  lines.push(
+    `| sshd connections per VM, peak | ${Object.entries(q.peakConnectionsPerHost)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")} | | MaxStartups default 10:30:100; sandboxes per VM ${Object.entries(q.sandboxesPerHost)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}; sshd throttling log lines ${Object.values(q.sshdMaxStartupsLogLines).reduce((a, b) => a + b, 0)} |`,
+  );
+  lines.push(
+    `| ${q.creates} concurrent destroys, wall time | ${fmt(q.destroyWallMs)} ms | | ${q.destroyFailures} failures, ${q.workspacesLeftBehind} workspaces left behind |`,
+  );
   lines.push(`| Server RSS idle | ${fmt(r.memory.rssIdleMb, 1)} MB | | process tree ${fmt(r.memory.rssIdleTreeMb, 1)} MB |`);
-  lines.push(`| Server RSS peak (concurrency run) | ${fmt(r.memory.rssPeakMb, 1)} MB | | whole process tree incl. rsync/ssh; node alone ${fmt(r.memory.rssPeakServerMb, 1)} MB |`);
+  lines.push(
+    `| Server RSS peak (concurrency run) | ${fmt(r.memory.rssPeakMb, 1)} MB | | whole process tree incl. rsync/ssh; node alone ${fmt(r.memory.rssPeakServerMb, 1)} MB |`,
+  );
   if (c.breakdownMedianMs) {
     const b = c.breakdownMedianMs;
     lines.push("");
@@ -197,7 +243,9 @@ export function renderMarkdown(r: BenchResults): string {
   }
   if (r.clientNetworkRetries.length) {
     lines.push("");
-    lines.push(`The bench client retried ${r.clientNetworkRetries.length} idempotent request(s) (GET/DELETE) after a connection-level failure: ${r.clientNetworkRetries.slice(0, 3).join("; ")}`);
+    lines.push(
+      `The bench client retried ${r.clientNetworkRetries.length} idempotent request(s) (GET/DELETE) after a connection-level failure: ${r.clientNetworkRetries.slice(0, 3).join("; ")}`,
+    );
   }
   if (r.runFailures.length) {
     lines.push("");

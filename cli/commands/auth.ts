@@ -22,7 +22,10 @@ export function registerAuthCommands(program: Command, setExit: (code: number) =
     .requiredOption("--url <server>", "the sand-boxer server, e.g. https://sandboxer.example.com")
     .requiredOption("--token <token>", 'an API token (Settings → API tokens), or "-" to read it from stdin')
     .option("--json", "print the account as JSON")
-    .addHelpText("after", "\nExample:\n  sandboxer login --url https://sandboxer.example.com --token sbx_…\n  pass show sandboxer | sandboxer login --url https://sandboxer.example.com --token -")
+    .addHelpText(
+      "after",
+      "\nExample:\n  sandboxer login --url https://sandboxer.example.com --token sbx_…\n  pass show sandboxer | sandboxer login --url https://sandboxer.example.com --token -",
+    )
     .action(async (opts: { url: string; token: string; json?: boolean }) => {
       const url = normalizeUrl(opts.url);
       const token = opts.token === "-" ? await readTokenFromStdin() : opts.token.trim();

@@ -49,7 +49,15 @@ export function registerCatalogCommands(program: Command, setExit: (code: number
         out(
           table(
             ["HOST", "ADDRESS", "HEALTH", "LOAD", "FREE", "CHECKED", "LABELS"],
-            hosts.map((h) => [h.id, `${h.user}@${h.address}:${h.port}`, h.health, `${h.sandboxes}/${h.capacity}`, gib(h.freeBytes), relative(h.checkedAt), h.labels.join(",") || "-"]),
+            hosts.map((h) => [
+              h.id,
+              `${h.user}@${h.address}:${h.port}`,
+              h.health,
+              `${h.sandboxes}/${h.capacity}`,
+              gib(h.freeBytes),
+              relative(h.checkedAt),
+              h.labels.join(",") || "-",
+            ]),
           ),
         );
       }

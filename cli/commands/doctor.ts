@@ -24,7 +24,8 @@ function toolVersion(file: string, args: string[]): Promise<{ ok: boolean; detai
   return new Promise((resolve) => {
     execFile(file, args, { timeout: 10_000 }, (err, stdout, stderr) => {
       const text = `${stdout}${stderr}`.trim().split("\n")[0] ?? "";
-      if (err && (err as NodeJS.ErrnoException).code === "ENOENT") resolve({ ok: false, detail: `${file} is not installed (needed by ssh, exec and run)` });
+      if (err && (err as NodeJS.ErrnoException).code === "ENOENT")
+        resolve({ ok: false, detail: `${file} is not installed (needed by ssh, exec and run)` });
       else if (err) resolve({ ok: false, detail: `${file} ${args.join(" ")} failed: ${err.message}` });
       else resolve({ ok: true, detail: text });
     });
@@ -69,7 +70,10 @@ export function registerDoctorCommand(program: Command, setExit: (code: number) 
           add("token", false, (e as Error).message);
         }
       }
-      for (const [tool, args] of [["ssh", ["-V"]], ["rsync", ["--version"]]] as const) {
+      for (const [tool, args] of [
+        ["ssh", ["-V"]],
+        ["rsync", ["--version"]],
+      ] as const) {
         const r = await toolVersion(tool, [...args]);
         add(tool, r.ok, r.detail);
       }
@@ -79,16 +83,22 @@ export function registerDoctorCommand(program: Command, setExit: (code: number) 
         // The server bounds each check; several profiles on the same hosts share its SSH pool.
         const results = await Promise.all(
           profiles.map((p) =>
-            client
-              .post<ProfileCheckView>(`/profiles/${encodeURIComponent(p.id)}/check`, {}, { timeoutMs: 60_000 })
-              .then((view) => ({ view }), (e: unknown) => ({ error: (e as Error).message })),
+            client.post<ProfileCheckView>(`/profiles/${encodeURIComponent(p.id)}/check`, {}, { timeoutMs: 60_000 }).then(
+              (view) => ({ view }),
+              (e: unknown) => ({ error: (e as Error).message }),
+            ),
           ),
         );
         profiles.forEach((p, i) => {
           const result = results[i]!;
           if ("error" in result) return add(p.id, false, result.error);
           const r = result.view;
-          if (r.errors.length) return add(p.id, false, `invalid: ${r.errors.map((e) => `${e.file}${e.line ? `:${e.line}` : ""} ${e.field ? `${e.field}: ` : ""}${e.message}`).join("; ")}`);
+          if (r.errors.length)
+            return add(
+              p.id,
+              false,
+              `invalid: ${r.errors.map((e) => `${e.file}${e.line ? `:${e.line}` : ""} ${e.field ? `${e.field}: ` : ""}${e.message}`).join("; ")}`,
+            );
           for (const target of r.targets) {
             const where = target.host ? `${p.id} @ ${target.host.id}` : p.id;
             if (target.requirements.length === 0) add(where, true, "nothing to check");

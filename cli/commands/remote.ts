@@ -46,7 +46,8 @@ async function destroyCreated(client: ApiClient, id: string, quiet: boolean): Pr
 
 function sourceDirectory(dir: string | undefined): string {
   const source = path.resolve(dir ?? process.cwd());
-  if (!fs.statSync(source, { throwIfNoEntry: false })?.isDirectory()) throw new CliError("BAD_DIR", `${source} is not a directory`, EXIT.USAGE);
+  if (!fs.statSync(source, { throwIfNoEntry: false })?.isDirectory())
+    throw new CliError("BAD_DIR", `${source} is not a directory`, EXIT.USAGE);
   return source;
 }
 
@@ -114,58 +115,77 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
         "still destroys the sandbox (exit 130).\n" +
         "Examples:\n  sandboxer run profile.vm-haskell-build -- cabal build all\n  sandboxer run profile.vm-haskell-build --keep -- make test",
     )
-    .action(async (profile: string, command: string[], opts: { keep?: boolean; sandbox?: string; ref?: string; input: string[]; identity?: string; dir?: string; delete?: boolean; quiet?: boolean }) => {
-      const client = apiClient();
-      // Everything local is checked before a sandbox exists, so a typo costs nothing.
-      const identity = resolveIdentity(opts.identity);
-      const source = sourceDirectory(opts.dir);
-      const input = inputMap(opts.input, opts.ref);
-      const say = (line: string) => {
-        if (!opts.quiet) note(line);
-      };
-      const startedAt = Date.now();
-      const timings: string[] = [];
-      const lap = (what: string, since: number) => timings.push(`${what} ${seconds(Date.now() - since)}`);
-      let createdId: string | null = null;
+    .action(
+      async (
+        profile: string,
+        command: string[],
+        opts: {
+          keep?: boolean;
+          sandbox?: string;
+          ref?: string;
+          input: string[];
+          identity?: string;
+          dir?: string;
+          delete?: boolean;
+          quiet?: boolean;
+        },
+      ) => {
+        const client = apiClient();
+        // Everything local is checked before a sandbox exists, so a typo costs nothing.
+        const identity = resolveIdentity(opts.identity);
+        const source = sourceDirectory(opts.dir);
+        const input = inputMap(opts.input, opts.ref);
+        const say = (line: string) => {
+          if (!opts.quiet) note(line);
+        };
+        const startedAt = Date.now();
+        const timings: string[] = [];
+        const lap = (what: string, since: number) => timings.push(`${what} ${seconds(Date.now() - since)}`);
+        let createdId: string | null = null;
 
-      const code = await withInterrupt(async (signal) => {
-        let target: PinnedTarget | undefined;
-        try {
-          let id = opts.sandbox;
-          let t = Date.now();
-          if (!id) {
-            // Not abortable: once the server has answered, the id is needed to clean up.
-            const created = await client.post<SandboxView>("/sandboxes", { profile, input });
-            id = createdId = created.id;
-            say(`▸ creating ${id} from ${profile}…`);
-            const final = await followSandbox(client, id, { show: !opts.quiet, signal });
-            if (final.status !== "ready") {
-              throw new CliError("SANDBOX_FAILED", `Sandbox ${id} is ${final.status}${final.statusReason ? `: ${final.statusReason}` : ""}`, EXIT.FAILURE);
+        const code = await withInterrupt(async (signal) => {
+          let target: PinnedTarget | undefined;
+          try {
+            let id = opts.sandbox;
+            let t = Date.now();
+            if (!id) {
+              // Not abortable: once the server has answered, the id is needed to clean up.
+              const created = await client.post<SandboxView>("/sandboxes", { profile, input });
+              id = createdId = created.id;
+              say(`▸ creating ${id} from ${profile}…`);
+              const final = await followSandbox(client, id, { show: !opts.quiet, signal });
+              if (final.status !== "ready") {
+                throw new CliError(
+                  "SANDBOX_FAILED",
+                  `Sandbox ${id} is ${final.status}${final.statusReason ? `: ${final.statusReason}` : ""}`,
+                  EXIT.FAILURE,
+                );
+              }
+              lap("create", t);
             }
-            lap("create", t);
+            t = Date.now();
+            target = await pinnedTarget(client, id, identity, signal);
+            say(`▸ syncing ${source} → ${target.destination}:${target.workspace}`);
+            await syncDirectory(target, source, { deleteExtraneous: opts.delete ?? false, signal });
+            lap("sync", t);
+            t = Date.now();
+            say(`▸ running: ${shellCommand(command)}`);
+            const exit = await runRemoteCommand(target, command, { stdin: "ignore", signal });
+            lap("command", t);
+            say(`${exit === 0 ? OK_MARK : FAIL_MARK} exit ${exit}`);
+            return exit;
+          } finally {
+            await target?.close();
+            if (createdId && !opts.keep) {
+              const t = Date.now();
+              if (await destroyCreated(client, createdId, opts.quiet ?? false)) lap("destroy", t);
+            } else if (createdId) {
+              say(`▸ kept ${createdId}: sandboxer ssh ${createdId} / sandboxer destroy ${createdId}`);
+            }
+            say(`▸ total ${seconds(Date.now() - startedAt)}${timings.length ? ` (${timings.join(", ")})` : ""}`);
           }
-          t = Date.now();
-          target = await pinnedTarget(client, id, identity, signal);
-          say(`▸ syncing ${source} → ${target.destination}:${target.workspace}`);
-          await syncDirectory(target, source, { deleteExtraneous: opts.delete ?? false, signal });
-          lap("sync", t);
-          t = Date.now();
-          say(`▸ running: ${shellCommand(command)}`);
-          const exit = await runRemoteCommand(target, command, { stdin: "ignore", signal });
-          lap("command", t);
-          say(`${exit === 0 ? OK_MARK : FAIL_MARK} exit ${exit}`);
-          return exit;
-        } finally {
-          await target?.close();
-          if (createdId && !opts.keep) {
-            const t = Date.now();
-            if (await destroyCreated(client, createdId, opts.quiet ?? false)) lap("destroy", t);
-          } else if (createdId) {
-            say(`▸ kept ${createdId}: sandboxer ssh ${createdId} / sandboxer destroy ${createdId}`);
-          }
-          say(`▸ total ${seconds(Date.now() - startedAt)}${timings.length ? ` (${timings.join(", ")})` : ""}`);
-        }
-      });
-      setExit(code);
-    });
+        });
+        setExit(code);
+      },
+    );
 }

@@ -12,7 +12,15 @@ import { confirm } from "../prompt";
 import { apiClient, collect, inputMap, positiveInt, sandboxPath } from "./shared";
 
 export function sandboxRow(s: SandboxView): string[] {
-  return [s.id, s.status, s.profileId, s.owner.email, s.handle?.target ?? s.host?.title ?? "-", relative(s.expiresAt), relative(s.createdAt)];
+  return [
+    s.id,
+    s.status,
+    s.profileId,
+    s.owner.email,
+    s.handle?.target ?? s.host?.title ?? "-",
+    relative(s.expiresAt),
+    relative(s.createdAt),
+  ];
 }
 
 export const SANDBOX_COLUMNS = ["ID", "STATUS", "PROFILE", "OWNER", "WHERE", "EXPIRES", "CREATED"];
@@ -29,7 +37,14 @@ function printDetail(s: SandboxDetailView): void {
     ["max expiry", s.maxExpiresAt],
     ["destroyed", s.destroyedAt],
     ["queue", s.queue ? `#${s.queue.position}: ${s.queue.reason}` : null],
-    ["input", Object.keys(s.input).length ? Object.entries(s.input).map(([k, v]) => `${k}=${String(v)}`).join(", ") : null],
+    [
+      "input",
+      Object.keys(s.input).length
+        ? Object.entries(s.input)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(", ")
+        : null,
+    ],
     ["where", s.handle?.target],
     ["workspace", s.handle?.workspacePath],
     ["host key", s.handle?.hostKey],
@@ -72,19 +87,50 @@ export function registerSandboxCommands(program: Command, setExit: (code: number
     .option("--page <n>", "page number", positiveInt, 1)
     .option("--page-size <n>", "rows per page (max 200)", positiveInt, 50)
     .option("--json", "print the page as JSON")
-    .addHelpText("after", "\nExamples:\n  sandboxer list --mine\n  sandboxer list --status failed,destroy_failed --json | jq -r '.rows[].id'")
-    .action(async (opts: { all?: boolean; status?: string; mine?: boolean; owner?: string; profile?: string; host?: string; query?: string; page: number; pageSize: number; json?: boolean }) => {
-      const list = await apiClient().get<SandboxListView>("/sandboxes", {
-        query: { all: opts.all ? "1" : undefined, status: opts.status, mine: opts.mine ? "1" : undefined, owner: opts.owner, profile: opts.profile, host: opts.host, q: opts.query, page: opts.page, pageSize: opts.pageSize },
-      });
-      if (opts.json) printJson(list);
-      else if (list.rows.length === 0) out("No sandboxes match.");
-      else {
-        out(table(SANDBOX_COLUMNS, list.rows.map((s) => sandboxRow(s))));
-        if (list.pages > 1) out(`page ${list.page} of ${list.pages} (${list.total} sandboxes; --page ${list.page + 1} for more)`);
-      }
-      setExit(EXIT.OK);
-    });
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sandboxer list --mine\n  sandboxer list --status failed,destroy_failed --json | jq -r '.rows[].id'",
+    )
+    .action(
+      async (opts: {
+        all?: boolean;
+        status?: string;
+        mine?: boolean;
+        owner?: string;
+        profile?: string;
+        host?: string;
+        query?: string;
+        page: number;
+        pageSize: number;
+        json?: boolean;
+      }) => {
+        const list = await apiClient().get<SandboxListView>("/sandboxes", {
+          query: {
+            all: opts.all ? "1" : undefined,
+            status: opts.status,
+            mine: opts.mine ? "1" : undefined,
+            owner: opts.owner,
+            profile: opts.profile,
+            host: opts.host,
+            q: opts.query,
+            page: opts.page,
+            pageSize: opts.pageSize,
+          },
+        });
+        if (opts.json) printJson(list);
+        else if (list.rows.length === 0) out("No sandboxes match.");
+        else {
+          out(
+            table(
+              SANDBOX_COLUMNS,
+              list.rows.map((s) => sandboxRow(s)),
+            ),
+          );
+          if (list.pages > 1) out(`page ${list.page} of ${list.pages} (${list.total} sandboxes; --page ${list.page + 1} for more)`);
+        }
+        setExit(EXIT.OK);
+      },
+    );
 
   program
     .command("show")
@@ -131,7 +177,8 @@ export function registerSandboxCommands(program: Command, setExit: (code: number
       if (opts.json) printJson(final);
       else if (code === EXIT.OK) {
         out(final.id);
-        if (final.handle?.workspacePath) note(`  workspace ${final.handle.workspacePath} on ${final.handle.target}; connect: sandboxer ssh ${final.id}`);
+        if (final.handle?.workspacePath)
+          note(`  workspace ${final.handle.workspacePath} on ${final.handle.target}; connect: sandboxer ssh ${final.id}`);
       }
       setExit(code);
     });
@@ -144,7 +191,10 @@ export function registerSandboxCommands(program: Command, setExit: (code: number
     .option("-y, --yes", "do not ask")
     .addOption(new Option("--no-wait", "return once the destroy is queued"))
     .option("--json", "print the sandboxes as JSON")
-    .addHelpText("after", "\nExamples:\n  sandboxer destroy k3v9q2m7x1ab\n  sandboxer destroy --yes $(sandboxer list --mine --status failed --json | jq -r '.rows[].id')")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sandboxer destroy k3v9q2m7x1ab\n  sandboxer destroy --yes $(sandboxer list --mine --status failed --json | jq -r '.rows[].id')",
+    )
     .action(async (ids: string[], opts: { yes?: boolean; wait: boolean; json?: boolean }) => {
       const client = apiClient();
       const unique = [...new Set(ids)];
@@ -190,7 +240,8 @@ export function registerSandboxCommands(program: Command, setExit: (code: number
     .option("--json", "print the sandbox as JSON")
     .addHelpText("after", "\nExample:\n  sandboxer extend k3v9q2m7x1ab --by 2h")
     .action(async (id: string, opts: { by: string; json?: boolean }) => {
-      if (!DURATION_PATTERN.test(opts.by)) throw new CliError("BAD_DURATION", `--by ${JSON.stringify(opts.by)}: use e.g. 2h, 30m or 1h30m`, EXIT.USAGE);
+      if (!DURATION_PATTERN.test(opts.by))
+        throw new CliError("BAD_DURATION", `--by ${JSON.stringify(opts.by)}: use e.g. 2h, 30m or 1h30m`, EXIT.USAGE);
       const s = await apiClient().post<SandboxView>(`${sandboxPath(id)}/extend`, { by: opts.by });
       if (opts.json) printJson(s);
       else out(`${OK_MARK} ${s.id} now expires ${s.expiresAt} (${relative(s.expiresAt)}; at most ${s.maxExpiresAt})`);

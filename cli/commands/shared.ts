@@ -35,7 +35,8 @@ export function inputMap(pairs: string[] = [], ref?: string): Record<string, str
 
 export function positiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CliError("BAD_NUMBER", `${JSON.stringify(value)} is not a positive whole number`, EXIT.USAGE);
+  if (!Number.isInteger(n) || n < 1)
+    throw new CliError("BAD_NUMBER", `${JSON.stringify(value)} is not a positive whole number`, EXIT.USAGE);
   return n;
 }
 

@@ -29,7 +29,11 @@ export function registerValidateCommand(program: Command, setExit: (code: number
       ]);
       let catalog: ReturnType<typeof loadCatalog>;
       try {
-        catalog = loadCatalog({ configDir: dir, registry: createRegistry(), services: { localWorkspaceRoot: path.join(dir, "data", "workspaces") } });
+        catalog = loadCatalog({
+          configDir: dir,
+          registry: createRegistry(),
+          services: { localWorkspaceRoot: path.join(dir, "data", "workspaces") },
+        });
       } catch (e) {
         throw new CliError("VALIDATE_FAILED", `Cannot read the configuration in ${dir}: ${(e as Error).message}`, EXIT.FAILURE);
       }
@@ -45,7 +49,8 @@ export function registerValidateCommand(program: Command, setExit: (code: number
           issues.push(...issuesOf(e, display));
         }
       }
-      if (catalog.manifests.length === 0) issues.push({ file: "extensions/", field: "", message: `no extension manifests found under ${path.join(dir, "extensions")}` });
+      if (catalog.manifests.length === 0)
+        issues.push({ file: "extensions/", field: "", message: `no extension manifests found under ${path.join(dir, "extensions")}` });
       const ok = issues.length === 0;
       if (opts.json) {
         printJson({

@@ -23,7 +23,10 @@ export class SandboxPage {
 
   /** Clicks Destroy and returns the teardown preview's text before confirming. */
   async destroy(): Promise<string> {
-    await this.page.getByRole("button", { name: /^(Destroy|Retry destroy)$/ }).first().click();
+    await this.page
+      .getByRole("button", { name: /^(Destroy|Retry destroy)$/ })
+      .first()
+      .click();
     const dialog = this.page.getByTestId("destroy-dialog");
     await expect(dialog).toBeVisible();
     const preview = (await dialog.getByTestId("teardown-preview").textContent()) ?? "";

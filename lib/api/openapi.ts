@@ -225,16 +225,26 @@ function inputSchema(schema: z.ZodType): Record<string, unknown> {
 
 function parameters(route: ApiRouteSpec): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
-  for (const [where, obj] of [["path", route.params], ["query", route.query]] as const) {
+  for (const [where, obj] of [
+    ["path", route.params],
+    ["query", route.query],
+  ] as const) {
     for (const [name, field] of Object.entries(obj?.shape ?? {})) {
       const f = field as z.ZodType;
       const schema = inputSchema(f);
       const description = typeof schema.description === "string" ? schema.description : undefined;
       delete schema.description;
-      out.push({ name, in: where, required: where === "path" || !f.safeParse(undefined).success, ...(description ? { description } : {}), schema });
+      out.push({
+        name,
+        in: where,
+        required: where === "path" || !f.safeParse(undefined).success,
+        ...(description ? { description } : {}),
+        schema,
+      });
     }
   }
-  for (const h of route.headers ?? []) out.push({ name: h.name, in: "header", required: false, description: h.description, schema: { type: "string" } });
+  for (const h of route.headers ?? [])
+    out.push({ name: h.name, in: "header", required: false, description: h.description, schema: { type: "string" } });
   return out;
 }
 
@@ -244,11 +254,15 @@ function operation(route: ApiRouteSpec): Record<string, unknown> {
   const content: Record<string, unknown> = {
     "application/json": { schema: schemas.length === 1 ? ref(schemas[0]!) : { oneOf: schemas.map(ref) } },
   };
-  for (const [type, alt] of Object.entries(success.alternatives ?? {})) content[type] = { schema: { type: "string", description: alt.description } };
+  for (const [type, alt] of Object.entries(success.alternatives ?? {}))
+    content[type] = { schema: { type: "string", description: alt.description } };
   const responses: Record<string, unknown> = { [String(success.status)]: { description: success.description, content } };
   const errors = new Set([...route.errors, ...(route.public ? [] : [401]), 500]);
   for (const status of [...errors].sort()) {
-    responses[String(status)] = { description: STATUS_TEXT[status] ?? "Error", content: { "application/json": { schema: ref(errorSchema) } } };
+    responses[String(status)] = {
+      description: STATUS_TEXT[status] ?? "Error",
+      content: { "application/json": { schema: ref(errorSchema) } },
+    };
   }
   return {
     operationId: route.operationId,

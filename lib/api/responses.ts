@@ -90,7 +90,9 @@ export const sandboxDetailSchema = component(
   "A sandbox with its inputs, state timeline and queue position (?detail=1)",
   sandboxSchema.extend({
     input: z.record(z.string(), z.unknown()),
-    timeline: z.array(z.strictObject({ id: z.number().int(), at: timestamp, status: z.string(), message: z.string(), actor: z.string().nullable() })),
+    timeline: z.array(
+      z.strictObject({ id: z.number().int(), at: timestamp, status: z.string(), message: z.string(), actor: z.string().nullable() }),
+    ),
     queue: z.strictObject({ position: z.number().int(), reason: z.string() }).nullable(),
     canDestroy: z.boolean().optional(),
     extendableMs: z.number().int().describe("How much longer the expiry can be moved, in ms"),
@@ -188,7 +190,9 @@ export const profileCheckSchema = component(
     errors: z.array(configIssueSchema),
     targets: z.array(
       z.strictObject({
-        host: z.strictObject({ id: z.string(), title: z.string(), address: z.string(), port: z.number().int(), health: z.string() }).nullable(),
+        host: z
+          .strictObject({ id: z.string(), title: z.string(), address: z.string(), port: z.number().int(), health: z.string() })
+          .nullable(),
         requirements: z.array(requirementSchema),
       }),
     ),

@@ -10,7 +10,12 @@ export const sandboxIdSchema = z.string().regex(SANDBOX_ID_PATTERN, { error: "no
 
 const statusList = z
   .string()
-  .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.enum(SANDBOX_STATUSES)));
 
 /** A yes/no query parameter ("1"/"true" or "0"/"false"), read as a boolean. */

@@ -50,7 +50,11 @@ export function trustedOrigins(e: Env): string[] {
     origins.add(`${u.protocol}//127.0.0.1:${u.port}`);
     origins.add(`${u.protocol}//localhost:${u.port}`);
   }
-  for (const o of (e.SANDBOXER_TRUSTED_ORIGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean)) origins.add(o);
+  for (const o of (e.SANDBOXER_TRUSTED_ORIGINS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean))
+    origins.add(o);
   return [...origins];
 }
 

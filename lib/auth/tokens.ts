@@ -32,7 +32,13 @@ export async function createToken(db: Db, userId: string, name: string): Promise
   const token = `${TOKEN_PREFIX}${crypto.randomBytes(32).toString("base64url")}`;
   try {
     const row = await db.apiToken.create({
-      data: { id: `tok_${crypto.randomUUID().slice(0, 12)}`, userId, name: trimmed, tokenHash: hashToken(token), prefix: token.slice(0, 10) },
+      data: {
+        id: `tok_${crypto.randomUUID().slice(0, 12)}`,
+        userId,
+        name: trimmed,
+        tokenHash: hashToken(token),
+        prefix: token.slice(0, 10),
+      },
     });
     return { token, view: toView(row) };
   } catch (e) {
@@ -64,7 +70,14 @@ export async function verifyToken(db: Db, token: string) {
   return { tokenId: row.id, tokenName: row.name, user: row.user };
 }
 
-function toView(row: { id: string; name: string; prefix: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }): TokenView {
+function toView(row: {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}): TokenView {
   return {
     id: row.id,
     name: row.name,

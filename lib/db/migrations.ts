@@ -260,10 +260,7 @@ export async function migrationStatus(config: DatabaseConfig, projectRoot = proc
  * agree. `config` is a scratch database used to replay the history (SQLite: a temp file is enough;
  * PostgreSQL: any database the role can connect to — a throw-away shadow is created beside it).
  */
-export async function diffModelsAgainstMigrations(
-  config: DatabaseConfig,
-  projectRoot = process.cwd(),
-): Promise<string> {
+export async function diffModelsAgainstMigrations(config: DatabaseConfig, projectRoot = process.cwd()): Promise<string> {
   const dir = schemaDir(config.provider, projectRoot);
   return withEngine(config, dir, async (engine) => {
     const r = await engine.diff({

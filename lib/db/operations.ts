@@ -138,7 +138,10 @@ export async function finishOperation(
     if (r.count !== 1) return false;
     if (then) await then(tx);
     if (op.sandboxId) {
-      await tx.sandbox.updateMany({ where: { id: op.sandboxId, lockOperationId: op.id }, data: { lockOperationId: null, lockExpiresAt: null } });
+      await tx.sandbox.updateMany({
+        where: { id: op.sandboxId, lockOperationId: op.id },
+        data: { lockOperationId: null, lockExpiresAt: null },
+      });
     }
     return true;
   });
@@ -152,7 +155,12 @@ export async function requeueOperation(db: Db, op: OperationRow, owner: string, 
       data: { state: "queued", leaseOwner: null, leaseExpiresAt: null, runAfter, attempt: { decrement: 1 } },
     }),
     ...(op.sandboxId
-      ? [db.sandbox.updateMany({ where: { id: op.sandboxId, lockOperationId: op.id }, data: { lockOperationId: null, lockExpiresAt: null } })]
+      ? [
+          db.sandbox.updateMany({
+            where: { id: op.sandboxId, lockOperationId: op.id },
+            data: { lockOperationId: null, lockExpiresAt: null },
+          }),
+        ]
       : []),
   ]);
 }

@@ -111,7 +111,9 @@ export async function transitionSandbox(
 }
 
 /** What the state event of a move says; its `data` always carries the new status. */
-export type StateEventInput = Pick<EventInput, "message" | "level" | "actorId" | "actorLabel"> & { data?: Record<string, Prisma.InputJsonValue> };
+export type StateEventInput = Pick<EventInput, "message" | "level" | "actorId" | "actorLabel"> & {
+  data?: Record<string, Prisma.InputJsonValue>;
+};
 
 /**
  * transitionSandbox and the state event that explains the move, in one transaction: a reader (the

@@ -79,7 +79,12 @@ export async function seedSandboxes(db: Db, opts: SeedOptions): Promise<SeedResu
       extensionId: "ext.vm-packer",
       hostId,
       status,
-      statusReason: status === "failed" ? "git clone of … at main failed (exit 128): Remote branch main not found" : status === "destroyed" ? `Removed ${root}/sbx-${id}` : null,
+      statusReason:
+        status === "failed"
+          ? "git clone of … at main failed (exit 128): Remote branch main not found"
+          : status === "destroyed"
+            ? `Removed ${root}/sbx-${id}`
+            : null,
       handle: {
         extension: "ext.vm-packer",
         host_id: hostId,

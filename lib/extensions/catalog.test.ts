@@ -52,11 +52,15 @@ describe("manifests", () => {
     const dir = configDir({ "extensions/ext.fake.yaml": FAKE.replace("title: Fake", "title: Fake\ntitel: typo") });
     const { issues, extensions } = load(dir);
     expect(extensions.size).toBe(0);
-    expect(issues).toEqual([{ file: "extensions/ext.fake.yaml", field: "titel", line: 4, message: expect.stringContaining("unknown field") }]);
+    expect(issues).toEqual([
+      { file: "extensions/ext.fake.yaml", field: "titel", line: 4, message: expect.stringContaining("unknown field") },
+    ]);
   });
 
   it("report a wrong type and a bad version naming the field", () => {
-    const dir = configDir({ "extensions/ext.fake.yaml": FAKE.replace("version: 1.0.0", "version: one").replace("title: Fake", "title: [1, 2]") });
+    const dir = configDir({
+      "extensions/ext.fake.yaml": FAKE.replace("version: 1.0.0", "version: one").replace("title: Fake", "title: [1, 2]"),
+    });
     const fields = load(dir).issues.map((i) => `${i.field}@${i.line}`);
     expect(fields).toEqual(expect.arrayContaining(["title@3", "version@5"]));
   });
@@ -126,7 +130,12 @@ ${body}`;
     const catalog = load(dir);
     expect(catalog.profiles).toHaveLength(1);
     const errs = catalog.profiles[0]!.errors;
-    expect(errs.map((e) => [e.field, e.line])).toEqual(expect.arrayContaining([["params.stepMs", 7], ["params.stepz", 8]]));
+    expect(errs.map((e) => [e.field, e.line])).toEqual(
+      expect.arrayContaining([
+        ["params.stepMs", 7],
+        ["params.stepz", 8],
+      ]),
+    );
     expect(() => resolveProfileParams(catalog, "profile.p", {})).toThrow(/invalid and cannot be used/);
   });
 
@@ -138,7 +147,11 @@ ${body}`;
     const errs = load(dir).profiles[0]!.errors;
     expect(errs.map((e) => e.field)).toContain("ttl");
     const dir2 = configDir({ "extensions/ext.fake.yaml": FAKE, "profiles/p.yaml": profile("").replace("ext.fake", "ext.nope") });
-    expect(load(dir2).profiles[0]!.errors[0]).toMatchObject({ field: "extension", line: 4, message: expect.stringContaining('unknown extension "ext.nope"') });
+    expect(load(dir2).profiles[0]!.errors[0]).toMatchObject({
+      field: "extension",
+      line: 4,
+      message: expect.stringContaining('unknown extension "ext.nope"'),
+    });
   });
 
   it("validate inputs with the same schema the form uses, and apply them at their param path", () => {
@@ -155,7 +168,11 @@ ${body}`;
     const catalog = load(dir);
     expect(resolveProfileParams(catalog, "profile.p", { ref: "feature-x" }).params).toMatchObject({ ref: "feature-x" });
     expect(resolveProfileParams(catalog, "profile.p", {}).params).toMatchObject({ ref: "main" });
-    expect(() => resolveProfileParams(catalog, "profile.p", { ref: "x; rm -rf /" })).toThrow(expect.objectContaining({ fieldErrors: { ref: [expect.stringContaining("Git ref")] } }));
-    expect(() => resolveProfileParams(catalog, "profile.p", { other: "x" })).toThrow(expect.objectContaining({ fieldErrors: { other: [expect.any(String)] } }));
+    expect(() => resolveProfileParams(catalog, "profile.p", { ref: "x; rm -rf /" })).toThrow(
+      expect.objectContaining({ fieldErrors: { ref: [expect.stringContaining("Git ref")] } }),
+    );
+    expect(() => resolveProfileParams(catalog, "profile.p", { other: "x" })).toThrow(
+      expect.objectContaining({ fieldErrors: { other: [expect.any(String)] } }),
+    );
   });
 });

@@ -63,11 +63,7 @@ function yamlFiles(dir: string): string[] {
     .map((f) => path.join(dir, f));
 }
 
-export function loadCatalog(opts: {
-  configDir: string;
-  registry: ExtensionRegistry;
-  services: ExtensionServices;
-}): Catalog {
+export function loadCatalog(opts: { configDir: string; registry: ExtensionRegistry; services: ExtensionServices }): Catalog {
   const { configDir, registry, services } = opts;
   const issues: ConfigIssue[] = [];
   const manifests: ExtensionManifest[] = [];
@@ -121,7 +117,12 @@ export function loadCatalog(opts: {
     profiles.push(entry);
     const dup = seenProfiles.get(spec.id);
     if (dup) {
-      entry.errors.push({ file: display, field: "id", line: parsed.parsed.lineOf(["id"]), message: `duplicate profile id "${spec.id}" (also in ${dup})` });
+      entry.errors.push({
+        file: display,
+        field: "id",
+        line: parsed.parsed.lineOf(["id"]),
+        message: `duplicate profile id "${spec.id}" (also in ${dup})`,
+      });
     }
     seenProfiles.set(spec.id, display);
     const ext = extensions.get(spec.extension);

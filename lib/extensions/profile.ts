@@ -62,7 +62,10 @@ export const profileSchema = z.strictObject({
   ttl: durationString,
   maxTtl: durationString.optional(),
   runbook: z.string().max(500).optional(),
-  tags: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, { error: "tags are lowercase words" })).max(20).default([]),
+  tags: z
+    .array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, { error: "tags are lowercase words" }))
+    .max(20)
+    .default([]),
 });
 
 export interface ProfileSpec {
@@ -97,7 +100,12 @@ export function parseProfile(parsed: ParsedYaml): { spec: ProfileSpec; parsed: P
   const issues: ConfigIssue[] = [];
   const name = p.id.slice("profile.".length);
   if (![`${name}.yaml`, `${name}.yml`].includes(path.basename(parsed.file))) {
-    issues.push({ file: parsed.file, field: "id", line: parsed.lineOf(["id"]), message: `the file of "${p.id}" must be named ${name}.yaml` });
+    issues.push({
+      file: parsed.file,
+      field: "id",
+      line: parsed.lineOf(["id"]),
+      message: `the file of "${p.id}" must be named ${name}.yaml`,
+    });
   }
   const ttlMs = parseDuration(p.ttl);
   const maxTtl = p.maxTtl ?? (parseDuration(DEFAULT_MAX_TTL) >= ttlMs ? DEFAULT_MAX_TTL : p.ttl);

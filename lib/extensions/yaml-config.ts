@@ -89,11 +89,7 @@ export function parseYamlText(text: string, file: string): ParsedYaml {
 }
 
 /** Turns zod issues into ConfigIssues with lines; `prefix` is prepended to each path. */
-export function zodIssues(
-  parsed: ParsedYaml,
-  error: z.ZodError,
-  prefix: readonly PropertyKey[] = [],
-): ConfigIssue[] {
+export function zodIssues(parsed: ParsedYaml, error: z.ZodError, prefix: readonly PropertyKey[] = []): ConfigIssue[] {
   return error.issues.flatMap((issue) => {
     const base = [...prefix, ...issue.path];
     // An unknown key is reported on the key itself, so the line points at the typo.

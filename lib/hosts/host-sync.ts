@@ -22,7 +22,9 @@ export async function allocateTunnelPort(db: Db, hostId: string, range: PortRang
   if (current?.tunnelPort) return current.tunnelPort;
   for (let attempt = 0; attempt < 20; attempt++) {
     const taken = new Set(
-      (await db.buildHost.findMany({ where: { tunnelPort: { gte: range.low, lte: range.high } }, select: { tunnelPort: true } })).map((h) => h.tunnelPort!),
+      (await db.buildHost.findMany({ where: { tunnelPort: { gte: range.low, lte: range.high } }, select: { tunnelPort: true } })).map(
+        (h) => h.tunnelPort!,
+      ),
     );
     let port: number | null = null;
     for (let p = range.low; p <= range.high; p++) {
@@ -31,7 +33,8 @@ export async function allocateTunnelPort(db: Db, hostId: string, range: PortRang
         break;
       }
     }
-    if (port === null) throw new ConflictError("TUNNEL_PORTS_EXHAUSTED", `No free tunnel port left in ${range.low}-${range.high} (SANDBOXER_TUNNEL_PORTS)`);
+    if (port === null)
+      throw new ConflictError("TUNNEL_PORTS_EXHAUSTED", `No free tunnel port left in ${range.low}-${range.high} (SANDBOXER_TUNNEL_PORTS)`);
     try {
       await db.buildHost.update({ where: { id: hostId }, data: { tunnelPort: port } });
       return port;
@@ -61,7 +64,10 @@ export async function syncHosts(db: Db, entries: HostEntry[], range: PortRange):
     if (typeof h.tunnelPort !== "number") continue;
     const holder = await portHolder(db, h.tunnelPort, h.id);
     if (holder && !entries.some((e) => e.id === holder && e.tunnelPort !== h.tunnelPort)) {
-      throw new ConflictError("TUNNEL_PORT_TAKEN", `hosts.yaml gives host "${h.id}" tunnel port ${h.tunnelPort}, which host "${holder}" holds`);
+      throw new ConflictError(
+        "TUNNEL_PORT_TAKEN",
+        `hosts.yaml gives host "${h.id}" tunnel port ${h.tunnelPort}, which host "${holder}" holds`,
+      );
     }
     // An auto-allocated port the file now gives to another host moves: free it first.
     if (holder) await db.buildHost.update({ where: { id: holder }, data: { tunnelPort: null } });
@@ -94,9 +100,20 @@ export async function syncHosts(db: Db, entries: HostEntry[], range: PortRange):
         data: {
           ...data,
           ...(h.port !== undefined || fixedPort !== null ? { port: h.port ?? fixedPort! } : {}),
-          ...(keyChangedInFile ? { hostKey: h.hostKey, configHostKey: h.hostKey, offeredHostKey: null, hostPublicKey: null, health: "unknown", healthDetail: null } : {}),
+          ...(keyChangedInFile
+            ? {
+                hostKey: h.hostKey,
+                configHostKey: h.hostKey,
+                offeredHostKey: null,
+                hostPublicKey: null,
+                health: "unknown",
+                healthDetail: null,
+              }
+            : {}),
           ...(fixedPort !== null ? { tunnelPort: fixedPort } : {}),
-          ...(before.health === "disabled" && before.healthDetail?.startsWith("Not in hosts.yaml") ? { health: "unknown", healthDetail: null } : {}),
+          ...(before.health === "disabled" && before.healthDetail?.startsWith("Not in hosts.yaml")
+            ? { health: "unknown", healthDetail: null }
+            : {}),
         },
       });
       result.updated.push(h.id);
@@ -109,7 +126,10 @@ export async function syncHosts(db: Db, entries: HostEntry[], range: PortRange):
   const listed = new Set(entries.map((h) => h.id));
   for (const [id, h] of existing) {
     if (!listed.has(id) && h.source === "config" && h.health !== "disabled") {
-      await db.buildHost.update({ where: { id }, data: { health: "disabled", healthDetail: "Not in hosts.yaml any more: gets no new sandboxes" } });
+      await db.buildHost.update({
+        where: { id },
+        data: { health: "disabled", healthDetail: "Not in hosts.yaml any more: gets no new sandboxes" },
+      });
       result.disabled.push(id);
     }
   }

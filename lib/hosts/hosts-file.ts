@@ -17,7 +17,10 @@ export const hostEntrySchema = z
   .strictObject({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: "lowercase letters, digits and dashes" }),
     title: z.string().min(1).max(80).optional(),
-    address: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.:-]*$/, { error: "a host name or IP address" }).optional(),
+    address: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9.:-]*$/, { error: "a host name or IP address" })
+      .optional(),
     port: z.number().int().min(1).max(65535).optional(),
     user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, { error: "a user name" }),
     hostKey: z.string().regex(FINGERPRINT, { error: 'the pinned host key fingerprint, "SHA256:…" (ssh-keygen -lf <key>.pub -E sha256)' }),
@@ -30,7 +33,10 @@ export const hostEntrySchema = z
     labels: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,40}$/, { error: "labels are lowercase words" })).default([]),
     capacity: z.number().int().min(1).max(10_000).default(10),
     tunnelPort: z.union([z.number().int().min(1).max(65535), z.literal("auto")]).optional(),
-    identityFile: z.string().refine((p) => p.startsWith("/"), { error: "an absolute path" }).optional(),
+    identityFile: z
+      .string()
+      .refine((p) => p.startsWith("/"), { error: "an absolute path" })
+      .optional(),
   })
   .refine((h) => h.address !== undefined || h.tunnelPort !== undefined, {
     error: "give the VM's address, or a tunnelPort (the manager then connects to 127.0.0.1:<tunnelPort>)",
@@ -54,11 +60,23 @@ export function readHostsFile(file: string, displayName = file): HostEntry[] {
   const seen = new Map<string, number>();
   const ports = new Map<number, string>();
   result.data.hosts.forEach((h, i) => {
-    if (seen.has(h.id)) issues.push({ file: displayName, field: `hosts.${i}.id`, line: parsed.lineOf(["hosts", i, "id"]), message: `duplicate host id "${h.id}"` });
+    if (seen.has(h.id))
+      issues.push({
+        file: displayName,
+        field: `hosts.${i}.id`,
+        line: parsed.lineOf(["hosts", i, "id"]),
+        message: `duplicate host id "${h.id}"`,
+      });
     seen.set(h.id, i);
     if (typeof h.tunnelPort === "number") {
       const other = ports.get(h.tunnelPort);
-      if (other) issues.push({ file: displayName, field: `hosts.${i}.tunnelPort`, line: parsed.lineOf(["hosts", i, "tunnelPort"]), message: `tunnel port ${h.tunnelPort} is already held by "${other}"` });
+      if (other)
+        issues.push({
+          file: displayName,
+          field: `hosts.${i}.tunnelPort`,
+          line: parsed.lineOf(["hosts", i, "tunnelPort"]),
+          message: `tunnel port ${h.tunnelPort} is already held by "${other}"`,
+        });
       ports.set(h.tunnelPort, h.id);
     }
   });

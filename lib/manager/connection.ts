@@ -51,7 +51,9 @@ export async function sandboxConnection(manager: Manager, id: string): Promise<C
   }
   const handle = parsed.data;
   const where = `${handle.vm_target}:${handle.ssh_port}`;
-  const host = handle.host_id ? await manager.db.buildHost.findUnique({ where: { id: handle.host_id }, select: { hostKey: true, hostPublicKey: true } }) : null;
+  const host = handle.host_id
+    ? await manager.db.buildHost.findUnique({ where: { id: handle.host_id }, select: { hostKey: true, hostPublicKey: true } })
+    : null;
   // The same pin the extension uses: an admin's re-pin of a rebuilt VM wins over the handle's copy.
   const pinned = normalizeFingerprint(host?.hostKey ?? handle.host_key);
   const seen = host?.hostPublicKey?.trim().split(/\s+/);

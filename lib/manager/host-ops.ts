@@ -61,11 +61,21 @@ export async function runReconcile(m: Manager, op: OperationRow, signal: AbortSi
     if (hasCode(e, "SSH_HOST_KEY_CHANGED")) {
       const offered = String((e.details as { offeredFingerprint?: string } | undefined)?.offeredFingerprint ?? "");
       if (host.health !== "key_changed" || host.offeredHostKey !== offered) {
-        await m.db.buildHost.update({ where: { id: host.id }, data: { health: "key_changed", offeredHostKey: offered, healthDetail: e.message, checkedAt: now } });
-        await m.audit({ kind: "system", label: "system (host health)" }, "host.key_changed", host.id, "failed", `${host.id}: pinned ${host.hostKey}, offered ${offered}; new sandboxes stop until an admin pins a key`, {
-          pinned: host.hostKey,
-          offered,
+        await m.db.buildHost.update({
+          where: { id: host.id },
+          data: { health: "key_changed", offeredHostKey: offered, healthDetail: e.message, checkedAt: now },
         });
+        await m.audit(
+          { kind: "system", label: "system (host health)" },
+          "host.key_changed",
+          host.id,
+          "failed",
+          `${host.id}: pinned ${host.hostKey}, offered ${offered}; new sandboxes stop until an admin pins a key`,
+          {
+            pinned: host.hostKey,
+            offered,
+          },
+        );
       } else {
         await m.db.buildHost.update({ where: { id: host.id }, data: { checkedAt: now } });
       }
@@ -75,7 +85,10 @@ export async function runReconcile(m: Manager, op: OperationRow, signal: AbortSi
     // A host in key_changed stays there until an admin acts, whatever else happens.
     await m.db.buildHost.update({
       where: { id: host.id },
-      data: host.health === "key_changed" ? { checkedAt: now } : { health: host.health === "disabled" ? "disabled" : "unreachable", healthDetail: detail, checkedAt: now },
+      data:
+        host.health === "key_changed"
+          ? { checkedAt: now }
+          : { health: host.health === "disabled" ? "disabled" : "unreachable", healthDetail: detail, checkedAt: now },
     });
     return `unreachable: ${detail}`;
   }
@@ -123,12 +136,20 @@ async function reconcileWorkspaces(m: Manager, host: HostRow, signal: AbortSigna
   for (const r of records) {
     if (EXPECT_WORKSPACE.includes(r.status) && !onHost.has(r.id)) {
       const reason = `The workspace vanished from ${host.title} (found by reconciliation at ${now.toISOString()}); destroy the sandbox to close it`;
-      if (await m.db.$transaction((tx) => transitionWithEvent(tx, r.id, ["ready"], "missing", { statusReason: reason }, { level: "warn", message: `Missing: ${reason}` }))) {
+      if (
+        await m.db.$transaction((tx) =>
+          transitionWithEvent(tx, r.id, ["ready"], "missing", { statusReason: reason }, { level: "warn", message: `Missing: ${reason}` }),
+        )
+      ) {
         m.notifier.sandboxChanged(r.id);
         missing++;
       }
     } else if (r.status === "missing" && onHost.has(r.id)) {
-      if (await m.db.$transaction((tx) => transitionWithEvent(tx, r.id, ["missing"], "ready", { statusReason: null }, { message: "The workspace is back on the host" }))) {
+      if (
+        await m.db.$transaction((tx) =>
+          transitionWithEvent(tx, r.id, ["missing"], "ready", { statusReason: null }, { message: "The workspace is back on the host" }),
+        )
+      ) {
         m.notifier.sandboxChanged(r.id);
         back++;
       }
@@ -143,7 +164,8 @@ async function reconcileWorkspaces(m: Manager, host: HostRow, signal: AbortSigna
 export async function pinHostKey(m: Manager, actor: Actor, hostId: string, fingerprint: string): Promise<void> {
   requireAdmin(actor);
   const host = await requireHost(m, hostId);
-  if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(fingerprint)) throw new ValidationError("Not a SHA256 fingerprint", { fingerprint: ['expected "SHA256:" and 43 base64 characters'] });
+  if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(fingerprint))
+    throw new ValidationError("Not a SHA256 fingerprint", { fingerprint: ['expected "SHA256:" and 43 base64 characters'] });
   if (host.health !== "key_changed" || host.offeredHostKey !== fingerprint) {
     throw new ConflictError("KEY_NOT_OFFERED", `${hostId} is not offering ${fingerprint}; run a check first and pin the key it reports`);
   }
@@ -151,7 +173,10 @@ export async function pinHostKey(m: Manager, actor: Actor, hostId: string, finge
     where: { id: hostId },
     data: { hostKey: fingerprint, offeredHostKey: null, hostPublicKey: null, health: "unknown", healthDetail: "New key pinned; checking…" },
   });
-  await m.audit(actor, "host.pin_key", hostId, "ok", `${hostId}: pinned ${fingerprint} (was ${host.hostKey})`, { from: host.hostKey, to: fingerprint });
+  await m.audit(actor, "host.pin_key", hostId, "ok", `${hostId}: pinned ${fingerprint} (was ${host.hostKey})`, {
+    from: host.hostKey,
+    to: fingerprint,
+  });
   await requestReconcile(m, hostId, actor);
 }
 
@@ -187,10 +212,22 @@ export async function adoptOrphan(m: Manager, actor: Actor, orphanId: string): P
         maxExpiresAt: new Date(now.getTime() + 72 * 3_600_000),
       },
     }),
-    m.db.event.create(eventCreate({ sandboxId: id, type: "state", message: `Adopted from ${orphan.path} on ${orphan.host.title} by ${actor.label}`, data: { status: "ready" }, actorId: ownerId, actorLabel: actor.label })),
+    m.db.event.create(
+      eventCreate({
+        sandboxId: id,
+        type: "state",
+        message: `Adopted from ${orphan.path} on ${orphan.host.title} by ${actor.label}`,
+        data: { status: "ready" },
+        actorId: ownerId,
+        actorLabel: actor.label,
+      }),
+    ),
     m.db.orphanWorkspace.delete({ where: { id: orphanId } }),
   ]);
-  await m.audit(actor, "host.adopt", id, "ok", `Adopted ${orphan.path} on ${orphan.host.title} as sandbox ${id}`, { host: orphan.hostId, path: orphan.path });
+  await m.audit(actor, "host.adopt", id, "ok", `Adopted ${orphan.path} on ${orphan.host.title} as sandbox ${id}`, {
+    host: orphan.hostId,
+    path: orphan.path,
+  });
   m.notifier.sandboxChanged(id);
   return id;
 }
@@ -200,11 +237,24 @@ export async function cleanUpOrphan(m: Manager, actor: Actor, orphanId: string):
   requireAdmin(actor);
   const orphan = await m.db.orphanWorkspace.findUnique({ where: { id: orphanId } });
   if (!orphan) throw new NotFoundError("Orphan workspace", orphanId);
-  const pending = await m.db.operation.count({ where: { kind: "cleanup", hostId: orphan.hostId, state: { in: ["queued", "running"] }, payload: { equals: { name: orphan.name } } } });
+  const pending = await m.db.operation.count({
+    where: { kind: "cleanup", hostId: orphan.hostId, state: { in: ["queued", "running"] }, payload: { equals: { name: orphan.name } } },
+  });
   if (pending === 0) {
-    await m.db.operation.create(operationCreate({ kind: "cleanup", hostId: orphan.hostId, maxAttempts: 1, actorId: actorUserId(actor), payload: { name: orphan.name } }));
+    await m.db.operation.create(
+      operationCreate({
+        kind: "cleanup",
+        hostId: orphan.hostId,
+        maxAttempts: 1,
+        actorId: actorUserId(actor),
+        payload: { name: orphan.name },
+      }),
+    );
   }
-  await m.audit(actor, "host.cleanup", orphan.path, "ok", `Clean-up of ${orphan.path} on ${orphan.hostId} requested`, { host: orphan.hostId, path: orphan.path });
+  await m.audit(actor, "host.cleanup", orphan.path, "ok", `Clean-up of ${orphan.path} on ${orphan.hostId} requested`, {
+    host: orphan.hostId,
+    path: orphan.path,
+  });
   m.notifier.operationQueued();
 }
 

@@ -25,8 +25,12 @@ function describeUnhealthy(h: HostRow): string {
 /** The hosts a requirement names (by id or label), and why none do when the list is empty. */
 export async function hostsMatching(db: Db, req: HostRequirement): Promise<{ hosts: HostRow[]; none: string }> {
   const all = await db.buildHost.findMany({ orderBy: { id: "asc" } });
-  if ("hostId" in req) return { hosts: all.filter((h) => h.id === req.hostId), none: `No build host named "${req.hostId}" is registered (see hosts.yaml)` };
-  return { hosts: all.filter((h) => hostLabels(h).includes(req.label)), none: `No build host has the label "${req.label}" (see hosts.yaml)` };
+  if ("hostId" in req)
+    return { hosts: all.filter((h) => h.id === req.hostId), none: `No build host named "${req.hostId}" is registered (see hosts.yaml)` };
+  return {
+    hosts: all.filter((h) => hostLabels(h).includes(req.label)),
+    none: `No build host has the label "${req.label}" (see hosts.yaml)`,
+  };
 }
 
 export async function pickHost(

@@ -35,7 +35,12 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
 export function extensionServicesFromEnv(e: Env, database: Db): ExtensionServices {
   return {
     localWorkspaceRoot: e.localWorkspaceRoot,
-    ssh: createSshServices({ db: database, hosts: hostEntries(), defaultIdentity: e.SANDBOXER_SSH_IDENTITY, readyTimeoutMs: e.SANDBOXER_SSH_CONNECT_TIMEOUT }),
+    ssh: createSshServices({
+      db: database,
+      hosts: hostEntries(),
+      defaultIdentity: e.SANDBOXER_SSH_IDENTITY,
+      readyTimeoutMs: e.SANDBOXER_SSH_CONNECT_TIMEOUT,
+    }),
   };
 }
 

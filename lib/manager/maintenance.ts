@@ -55,13 +55,27 @@ export async function repairOrphanedStates(m: Manager, now = new Date(), graceMs
     if (s.status === "destroying") {
       await m.db.$transaction([
         m.db.operation.create(operationCreate({ kind: "destroy", sandboxId: s.id, maxAttempts: m.config.maxAttempts })),
-        m.db.event.create(eventCreate({ sandboxId: s.id, type: "log", level: "warn", message: "No teardown was queued for this destroying sandbox; queued one" })),
+        m.db.event.create(
+          eventCreate({
+            sandboxId: s.id,
+            type: "log",
+            level: "warn",
+            message: "No teardown was queued for this destroying sandbox; queued one",
+          }),
+        ),
       ]);
       repaired++;
     } else {
       const reason = "Its create operation was lost (no worker will run it); destroy it to clean up";
       const moved = await m.db.$transaction((tx) =>
-        transitionWithEvent(tx, s.id, [s.status as "queued" | "creating"], "failed", { statusReason: reason }, { level: "error", message: `Failed: ${reason}` }),
+        transitionWithEvent(
+          tx,
+          s.id,
+          [s.status as "queued" | "creating"],
+          "failed",
+          { statusReason: reason },
+          { level: "error", message: `Failed: ${reason}` },
+        ),
       );
       if (moved) repaired++;
     }

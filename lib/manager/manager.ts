@@ -150,7 +150,16 @@ export class Manager {
         },
       }),
       this.db.operation.create(operation),
-      this.db.event.create(eventCreate({ sandboxId: id, type: "state", message: `Queued from ${profile.id}`, data: { status: "queued" }, actorId: ownerId, actorLabel: actor.label })),
+      this.db.event.create(
+        eventCreate({
+          sandboxId: id,
+          type: "state",
+          message: `Queued from ${profile.id}`,
+          data: { status: "queued" },
+          actorId: ownerId,
+          actorLabel: actor.label,
+        }),
+      ),
     ]);
     // Quota again after insert: two racing creates cannot both slip under the limit (both may be refused).
     if (this.config.quotaActive > 0) {
@@ -188,11 +197,17 @@ export class Manager {
         for (const op of ops) {
           if (op.kind !== "create") continue;
           // A queued create never starts; a running one is asked to stop (its worker polls the flag).
-          if (op.state === "queued") await tx.operation.update({ where: { id: op.id }, data: { state: "cancelled", finishedAt: new Date(), error: "Cancelled by destroy" } });
+          if (op.state === "queued")
+            await tx.operation.update({
+              where: { id: op.id },
+              data: { state: "cancelled", finishedAt: new Date(), error: "Cancelled by destroy" },
+            });
           else await tx.operation.update({ where: { id: op.id }, data: { cancelRequested: true } });
         }
         if (!ops.some((op) => op.kind === "destroy")) {
-          await tx.operation.create(operationCreate({ kind: "destroy", sandboxId: id, maxAttempts: this.config.maxAttempts, actorId: actorUserId(actor) }));
+          await tx.operation.create(
+            operationCreate({ kind: "destroy", sandboxId: id, maxAttempts: this.config.maxAttempts, actorId: actorUserId(actor) }),
+          );
         }
         return true;
       });
@@ -224,7 +239,9 @@ export class Manager {
       throw new ConflictError("AT_MAX_TTL", `Sandbox ${id} already expires at its profile's maximum (${max.toISOString()})`);
     }
     await this.db.sandbox.update({ where: { id }, data: { expiresAt: target } });
-    await this.db.event.create(eventCreate({ sandboxId: id, type: "log", message: `Expiry extended to ${target.toISOString()} by ${actor.label}` }));
+    await this.db.event.create(
+      eventCreate({ sandboxId: id, type: "log", message: `Expiry extended to ${target.toISOString()} by ${actor.label}` }),
+    );
     await this.audit(actor, "sandbox.extend", id, "ok", `Extended ${id} to ${target.toISOString()}`);
     this.notifier.sandboxChanged(id);
     return this.getSandbox(id);
@@ -300,7 +317,10 @@ export class Manager {
 
   /** The team's people, for owner filters and the Users page. */
   async listPeople(): Promise<(PersonView & { role: string; createdAt: string })[]> {
-    const users = await this.db.user.findMany({ orderBy: { email: "asc" }, select: { id: true, name: true, email: true, role: true, createdAt: true } });
+    const users = await this.db.user.findMany({
+      orderBy: { email: "asc" },
+      select: { id: true, name: true, email: true, role: true, createdAt: true },
+    });
     return users.map((u) => ({ ...u, createdAt: u.createdAt.toISOString() }));
   }
 

@@ -29,7 +29,11 @@ export interface ProfileCheckView {
 
 const DEFAULT_TIMEOUT_MS = 20_000;
 
-export async function checkProfile(manager: Manager, profileId: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ProfileCheckView> {
+export async function checkProfile(
+  manager: Manager,
+  profileId: string,
+  opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<ProfileCheckView> {
   const entry = manager.catalog.profiles.find((p) => p.id === profileId);
   if (!entry) throw new NotFoundError("Profile", profileId);
   if (!isUsable(entry)) return { profileId, ok: false, errors: entry.errors, targets: [] };
@@ -41,7 +45,11 @@ export async function checkProfile(manager: Manager, profileId: string, opts: { 
       return await extension.check({ params: entry.params, host, signal });
     } catch (e) {
       // Only our own messages are meant for people; anything else is summarised.
-      const reason = signal.aborted ? `no answer within ${Math.round((opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000)} s` : isSandboxerError(e) ? e.message : `check failed: ${(e as Error).message}`;
+      const reason = signal.aborted
+        ? `no answer within ${Math.round((opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000)} s`
+        : isSandboxerError(e)
+          ? e.message
+          : `check failed: ${(e as Error).message}`;
       return [{ name: "check", met: false, reason }];
     }
   };
@@ -59,7 +67,8 @@ export async function checkProfile(manager: Manager, profileId: string, opts: { 
       targets = await Promise.all(
         matching.map(async (row) => {
           const requirements = await run(toHostTarget(row));
-          if (row.health === "disabled") requirements.unshift({ name: "scheduling", met: false, reason: `disabled: ${row.healthDetail ?? "by an admin"}` });
+          if (row.health === "disabled")
+            requirements.unshift({ name: "scheduling", met: false, reason: `disabled: ${row.healthDetail ?? "by an admin"}` });
           return { host: { id: row.id, title: row.title, address: row.address, port: row.port, health: row.health }, requirements };
         }),
       );

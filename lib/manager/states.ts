@@ -3,16 +3,7 @@
 // `from` no longer matches, so two processes cannot both make a move from the same state).
 import { ConflictError } from "../errors";
 
-export const SANDBOX_STATUSES = [
-  "queued",
-  "creating",
-  "ready",
-  "failed",
-  "destroying",
-  "destroyed",
-  "destroy_failed",
-  "missing",
-] as const;
+export const SANDBOX_STATUSES = ["queued", "creating", "ready", "failed", "destroying", "destroyed", "destroy_failed", "missing"] as const;
 
 export type SandboxStatus = (typeof SANDBOX_STATUSES)[number];
 

@@ -20,6 +20,7 @@ export async function whoAmI(manager: Manager, actor: Actor): Promise<WhoAmIView
   if (actor.kind === "system") throw new UnauthenticatedError("The system actor has no account");
   const user = await manager.db.user.findUnique({ where: { id: actor.userId }, select: { id: true, email: true, name: true } });
   if (!user) throw new UnauthenticatedError("Your account no longer exists");
-  const token = actor.kind === "token" ? await manager.db.apiToken.findUnique({ where: { id: actor.tokenId }, select: { name: true } }) : null;
+  const token =
+    actor.kind === "token" ? await manager.db.apiToken.findUnique({ where: { id: actor.tokenId }, select: { name: true } }) : null;
   return { ...user, role: actor.role, via: actor.kind === "token" ? "token" : "session", tokenName: token?.name ?? null };
 }

@@ -216,7 +216,10 @@ export class Worker {
     } finally {
       clearInterval(hb);
       if (cancelPoll) clearInterval(cancelPoll);
-      metrics(() => this.m).operationDuration.observe({ kind: op.kind, result: this.outcomes.get(op.id) ?? "unknown" }, (Date.now() - started) / 1000);
+      metrics(() => this.m).operationDuration.observe(
+        { kind: op.kind, result: this.outcomes.get(op.id) ?? "unknown" },
+        (Date.now() - started) / 1000,
+      );
       this.outcomes.delete(op.id);
       this.shutdown.signal.removeEventListener("abort", onShutdown);
       this.m.runningOperations.delete(key);
@@ -262,12 +265,22 @@ export class Worker {
     const writer = new LogWriter(m.db, sandboxId, log, m.notifier);
     const ext = m.extension(sandbox.extensionId);
     if (!ext) {
-      await this.failCreate(op, sandbox.status as SandboxStatus, `Extension ${sandbox.extensionId} is not loaded on this server (check its manifest)`, writer);
+      await this.failCreate(
+        op,
+        sandbox.status as SandboxStatus,
+        `Extension ${sandbox.extensionId} is not loaded on this server (check its manifest)`,
+        writer,
+      );
       return;
     }
     const params = ext.paramsSchema.safeParse(sandbox.params);
     if (!params.success) {
-      await this.failCreate(op, sandbox.status as SandboxStatus, `Stored params no longer match ${ext.id}'s schema: ${params.error.issues[0]?.message}`, writer);
+      await this.failCreate(
+        op,
+        sandbox.status as SandboxStatus,
+        `Stored params no longer match ${ext.id}'s schema: ${params.error.issues[0]?.message}`,
+        writer,
+      );
       return;
     }
 
@@ -327,7 +340,13 @@ export class Worker {
     }
 
     if (sandbox.status === "queued") {
-      const moved = await this.move(op, ["queued"], "creating", { statusReason: null }, host ? `Creating on ${host.title} (${host.address}:${host.port})` : "Creating");
+      const moved = await this.move(
+        op,
+        ["queued"],
+        "creating",
+        { statusReason: null },
+        host ? `Creating on ${host.title} (${host.address}:${host.port})` : "Creating",
+      );
       if (!moved) {
         await this.finish(op, { state: "cancelled", error: "Sandbox left the queue (destroy requested)" });
         return;
@@ -393,7 +412,13 @@ export class Worker {
    * Destroys what a recorded handle names (bounded by the destroy timeout), logging the outcome.
    * Returns null on success, or the reason it failed.
    */
-  private async cleanUp(ext: AnyExtension, handle: unknown, sandboxId: string, signal: AbortSignal, writer: LogWriter): Promise<string | null> {
+  private async cleanUp(
+    ext: AnyExtension,
+    handle: unknown,
+    sandboxId: string,
+    signal: AbortSignal,
+    writer: LogWriter,
+  ): Promise<string | null> {
     try {
       const res = await this.withTimeout(signal, this.m.config.destroyTimeoutMs, "cleanup", (s) =>
         ext.destroy(ext.handleSchema.parse(handle), { sandboxId, signal: s, log: writer.log }),
@@ -407,7 +432,13 @@ export class Worker {
     }
   }
 
-  private async failCreate(op: OperationRow, from: SandboxStatus, reason: string, writer: LogWriter, code = "CREATE_FAILED"): Promise<void> {
+  private async failCreate(
+    op: OperationRow,
+    from: SandboxStatus,
+    reason: string,
+    writer: LogWriter,
+    code = "CREATE_FAILED",
+  ): Promise<void> {
     const m = this.m;
     const sandboxId = op.sandboxId!;
     await writer.flush();
@@ -435,7 +466,14 @@ export class Worker {
       log.warn({ host: op.hostId, err: e }, `${op.kind} failed`);
       if (op.kind === "cleanup") {
         await this.m.db.event.create(
-          eventCreate({ type: "audit", action: "host.cleanup", target: op.hostId, result: "failed", message: `Clean-up on ${op.hostId} failed: ${message}`, actorId: op.actorId }),
+          eventCreate({
+            type: "audit",
+            action: "host.cleanup",
+            target: op.hostId,
+            result: "failed",
+            message: `Clean-up on ${op.hostId} failed: ${message}`,
+            actorId: op.actorId,
+          }),
         );
       }
       await this.finish(op, { state: "failed", errorCode: isSandboxerError(e) ? e.code : "INTERNAL", error: message });
@@ -465,7 +503,15 @@ export class Worker {
       await writer.flush();
       await this.move(op, ["destroying"], "destroy_failed", { statusReason: reason }, `Destroy failed: ${reason}`, "error");
       await m.db.event.create(
-        eventCreate({ type: "audit", action: "sandbox.teardown", target: sandboxId, result: "failed", message: `Teardown of ${sandboxId} failed: ${reason}`, actorId: op.actorId, actorLabel }),
+        eventCreate({
+          type: "audit",
+          action: "sandbox.teardown",
+          target: sandboxId,
+          result: "failed",
+          message: `Teardown of ${sandboxId} failed: ${reason}`,
+          actorId: op.actorId,
+          actorLabel,
+        }),
       );
       await this.finish(op, { state: "failed", errorCode: code, error: reason });
     };
@@ -474,7 +520,10 @@ export class Worker {
       return;
     }
     if (op.attempt > op.maxAttempts) {
-      await fail(`Gave up after ${op.maxAttempts} attempts: the worker running the destroy stopped responding each time; Retry when the cause is fixed`, "ATTEMPTS_EXHAUSTED");
+      await fail(
+        `Gave up after ${op.maxAttempts} attempts: the worker running the destroy stopped responding each time; Retry when the cause is fixed`,
+        "ATTEMPTS_EXHAUSTED",
+      );
       return;
     }
     let detail = "Nothing to remove: create never recorded a handle";
@@ -507,7 +556,18 @@ export class Worker {
     writer.log(detail);
     await writer.flush();
     const done = await this.finish(op, { state: "succeeded" }, async (tx) => {
-      if (!(await transitionWithEvent(tx, sandboxId, ["destroying"], "destroyed", { destroyedAt: new Date(), statusReason: detail }, { message: "Destroyed" }, op.id))) return;
+      if (
+        !(await transitionWithEvent(
+          tx,
+          sandboxId,
+          ["destroying"],
+          "destroyed",
+          { destroyedAt: new Date(), statusReason: detail },
+          { message: "Destroyed" },
+          op.id,
+        ))
+      )
+        return;
       await tx.event.create(
         eventCreate({
           type: "audit",
@@ -587,4 +647,3 @@ function toError(reason: unknown): Error {
   if (reason instanceof Error) return reason;
   return new AbortedError(typeof reason === "string" ? reason : undefined);
 }
-

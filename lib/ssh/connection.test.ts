@@ -61,11 +61,7 @@ describe("parseSshConfig", () => {
     ["port 0", { port: 0 }, "port"],
     ["port 70000", { port: 70000 }, "port"],
     ["a relative key path", { identity: { privateKeyPath: "id_ed25519" } }, "identity"],
-    [
-      "a passphrase instead of a variable name",
-      { identity: { privateKeyPath: "/k", passphraseEnv: "hunter 2" } },
-      "identity",
-    ],
+    ["a passphrase instead of a variable name", { identity: { privateKeyPath: "/k", passphraseEnv: "hunter 2" } }, "identity"],
     ["no trust at all", { trust: {} as SshConfig["trust"] }, "trust"],
     ["a malformed pin", { trust: { pinnedFingerprint: "MD5:00:11" } }, "trust"],
     ["a relative known_hosts", { trust: { knownHostsPath: "known_hosts" } }, "trust"],
@@ -80,9 +76,9 @@ describe("parseSshConfig", () => {
   });
 
   it("refuses trust that mixes a pin with auto-accept options", () => {
-    expect(() =>
-      parseSshConfig(cfg({ trust: { pinnedFingerprint: PIN, acceptNew: true } as unknown as SshConfig["trust"] })),
-    ).toThrow(ValidationError);
+    expect(() => parseSshConfig(cfg({ trust: { pinnedFingerprint: PIN, acceptNew: true } as unknown as SshConfig["trust"] }))).toThrow(
+      ValidationError,
+    );
   });
 
   it("describes targets as user@host:port", () => {
@@ -111,17 +107,13 @@ describe("connect before the network", () => {
   it("asks for passphraseEnv when the key is encrypted, and reports an unset or wrong passphrase", async () => {
     expect(await codeOf(connect(cfg({ identity: { privateKeyPath: encryptedKeyPath } })))).toBe("SSH_KEY_UNREADABLE");
     delete process.env.SBX_TEST_UNSET_PASSPHRASE;
-    expect(
-      await codeOf(
-        connect(cfg({ identity: { privateKeyPath: encryptedKeyPath, passphraseEnv: "SBX_TEST_UNSET_PASSPHRASE" } })),
-      ),
-    ).toBe("SSH_KEY_UNREADABLE");
+    expect(await codeOf(connect(cfg({ identity: { privateKeyPath: encryptedKeyPath, passphraseEnv: "SBX_TEST_UNSET_PASSPHRASE" } })))).toBe(
+      "SSH_KEY_UNREADABLE",
+    );
     vi.stubEnv("SBX_TEST_WRONG_PASSPHRASE", "wrong");
     try {
       expect(
-        await codeOf(
-          connect(cfg({ identity: { privateKeyPath: encryptedKeyPath, passphraseEnv: "SBX_TEST_WRONG_PASSPHRASE" } })),
-        ),
+        await codeOf(connect(cfg({ identity: { privateKeyPath: encryptedKeyPath, passphraseEnv: "SBX_TEST_WRONG_PASSPHRASE" } }))),
       ).toBe("SSH_KEY_UNREADABLE");
     } finally {
       vi.unstubAllEnvs();
@@ -129,9 +121,9 @@ describe("connect before the network", () => {
   });
 
   it("reports a missing agent socket as SSH_KEY_UNREADABLE", async () => {
-    expect(
-      await codeOf(connect(cfg({ identity: { agent: true, agentSocket: path.join(dir, "no-agent.sock") } }))),
-    ).toBe("SSH_KEY_UNREADABLE");
+    expect(await codeOf(connect(cfg({ identity: { agent: true, agentSocket: path.join(dir, "no-agent.sock") } })))).toBe(
+      "SSH_KEY_UNREADABLE",
+    );
   });
 
   it("honours an already aborted signal", async () => {

@@ -228,9 +228,7 @@ export class SshConnection {
     this.hostKey = hostKey;
     this.hostKeyFingerprint = fingerprintOfKey(hostKey);
     client.on("error", (err: ErrnoLike) => {
-      this.markDead(
-        new SshError("SSH_DISCONNECTED", `SSH connection to ${this.target} failed: ${err.message}`, { cause: err }),
-      );
+      this.markDead(new SshError("SSH_DISCONNECTED", `SSH connection to ${this.target} failed: ${err.message}`, { cause: err }));
     });
     client.on("close", () => this.markDead(undefined));
     client.on("end", () => this.markDead(undefined));
@@ -385,11 +383,10 @@ export class SshConnection {
                   `${where} refused to open a session channel (${err?.message ?? "unknown"}); its MaxSessions may be reached`,
                   { cause: err, details: { started: false, reason: err?.reason } },
                 )
-              : new SshError(
-                  "SSH_DISCONNECTED",
-                  `could not start \`${name}\` on ${where}: ${err?.message ?? "no channel"}`,
-                  { cause: err, details: { started: false } },
-                ),
+              : new SshError("SSH_DISCONNECTED", `could not start \`${name}\` on ${where}: ${err?.message ?? "no channel"}`, {
+                  cause: err,
+                  details: { started: false },
+                }),
           );
           return;
         }
@@ -466,13 +463,9 @@ export function checkExitStatus(argv: readonly string[], result: ExecResult, tar
   const name = argv[0] ?? "";
   const status = result.code !== null ? `exit code ${result.code}` : `signal ${result.signal ?? "unknown"}`;
   const tail = lastLines(result.stderr) || lastLines(result.stdout);
-  throw new SshError(
-    "SSH_COMMAND_FAILED",
-    `\`${name}\` failed on ${target} with ${status}${tail ? `:\n${tail}` : ""}`,
-    {
-      details: { command: name, code: result.code, signal: result.signal, stderrTail: lastLines(result.stderr, 20) },
-    },
-  );
+  throw new SshError("SSH_COMMAND_FAILED", `\`${name}\` failed on ${target} with ${status}${tail ? `:\n${tail}` : ""}`, {
+    details: { command: name, code: result.code, signal: result.signal, stderrTail: lastLines(result.stderr, 20) },
+  });
 }
 
 interface LoadedAuth {
@@ -516,13 +509,9 @@ async function loadAuth(config: ResolvedSshConfig): Promise<LoadedAuth> {
       const st = await stat(socket);
       if (!st.isSocket()) throw new Error("not a socket");
     } catch (e) {
-      throw new SshError(
-        "SSH_KEY_UNREADABLE",
-        `ssh-agent socket ${socket} for ${where} is not usable: ${(e as Error).message}`,
-        {
-          cause: e,
-        },
-      );
+      throw new SshError("SSH_KEY_UNREADABLE", `ssh-agent socket ${socket} for ${where} is not usable: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     return { agent: socket, describe: `ssh-agent at ${socket}` };
   }
@@ -565,12 +554,7 @@ async function loadKnownHosts(path: string): Promise<string> {
   }
 }
 
-function mapConnectError(
-  err: ErrnoLike,
-  config: ResolvedSshConfig,
-  auth: LoadedAuth,
-  readyTimeoutMs: number,
-): SshError {
+function mapConnectError(err: ErrnoLike, config: ResolvedSshConfig, auth: LoadedAuth, readyTimeoutMs: number): SshError {
   const where = hostPort(config.host, config.port);
   const code = typeof err.code === "string" ? err.code : undefined;
   const details = { host: config.host, port: config.port, cause: err.message };
@@ -669,13 +653,9 @@ export async function connect(config: SshConfig, opts: ConnectOptions = {}): Pro
     // ssh2's readyTimeout covers this too; ours is the backstop should a phase ever escape it.
     const safetyTimer = setTimeout(() => {
       fail(
-        new SshError(
-          "SSH_CONNECT_TIMEOUT",
-          `SSH handshake with ${where} did not complete within ${readyTimeoutMs} ms`,
-          {
-            details: { host: cfg.host, port: cfg.port },
-          },
-        ),
+        new SshError("SSH_CONNECT_TIMEOUT", `SSH handshake with ${where} did not complete within ${readyTimeoutMs} ms`, {
+          details: { host: cfg.host, port: cfg.port },
+        }),
       );
     }, readyTimeoutMs + 500);
     const onAbort = (): void => {
@@ -724,13 +704,9 @@ export async function connect(config: SshConfig, opts: ConnectOptions = {}): Pro
         }
         refusal = hostKeyError(verdict);
       } catch (e) {
-        refusal = new SshError(
-          "SSH_HOST_KEY_UNKNOWN",
-          `could not verify the host key of ${where}: ${(e as Error).message}`,
-          {
-            cause: e,
-          },
-        );
+        refusal = new SshError("SSH_HOST_KEY_UNKNOWN", `could not verify the host key of ${where}: ${(e as Error).message}`, {
+          cause: e,
+        });
       }
       return false;
     };

@@ -147,13 +147,7 @@ describe("parseKnownHosts", () => {
 describe("knownHostsLine", () => {
   it("renders a line OpenSSH finds for exactly that host:port", () => {
     const file = path.join(dir, "rendered");
-    writeFileSync(
-      file,
-      knownHostsLine("127.0.0.2", 2222, keys.a!.blob) +
-        "\n" +
-        knownHostsLine("vm.example.com", 22, keys.b!.blob) +
-        "\n",
-    );
+    writeFileSync(file, knownHostsLine("127.0.0.2", 2222, keys.a!.blob) + "\n" + knownHostsLine("vm.example.com", 22, keys.b!.blob) + "\n");
     const text = readFileSync(file, "utf8");
     expect(text.split("\n")[0]).toBe(`[127.0.0.2]:2222 ${keys.a!.line}`);
     expect(text.split("\n")[1]).toBe(`vm.example.com ${keys.b!.line}`);
@@ -205,19 +199,13 @@ describe("verifyHostKey", () => {
     expect(hostKeyError(unknown).code).toBe("SSH_HOST_KEY_UNKNOWN");
     expect(hostKeyError(unknown).message).toContain("[127.0.0.1]:12223");
     // A plain entry for the host does not cover another port (OpenSSH semantics).
-    const plainOnly = refusal(
-      verifyHostKey({ host, port, offeredKey: keys.a!.blob, knownHosts: { text: `127.0.0.1 ${keys.a!.line}\n` } }),
-    );
+    const plainOnly = refusal(verifyHostKey({ host, port, offeredKey: keys.a!.blob, knownHosts: { text: `127.0.0.1 ${keys.a!.line}\n` } }));
     expect(plainOnly.reason).toBe("unknown");
   });
 
   it("refuses everything when known_hosts is empty or missing", () => {
-    expect(refusal(verifyHostKey({ host, port, offeredKey: keys.a!.blob, knownHosts: { text: "" } })).reason).toBe(
-      "unknown",
-    );
-    const missing = refusal(
-      verifyHostKey({ host, port, offeredKey: keys.a!.blob, knownHosts: { path: path.join(dir, "nope") } }),
-    );
+    expect(refusal(verifyHostKey({ host, port, offeredKey: keys.a!.blob, knownHosts: { text: "" } })).reason).toBe("unknown");
+    const missing = refusal(verifyHostKey({ host, port, offeredKey: keys.a!.blob, knownHosts: { path: path.join(dir, "nope") } }));
     expect(missing.reason).toBe("unknown");
     expect(missing.source).toContain("missing");
   });
@@ -227,9 +215,7 @@ describe("verifyHostKey", () => {
     writeFileSync(file, `[127.0.0.1]:12222 ${keys.a!.line}\n`);
     execFileSync("ssh-keygen", ["-q", "-H", "-f", file]);
     expect(verifyHostKey({ host, port, offeredKey: keys.a!.blob, knownHosts: { path: file } }).ok).toBe(true);
-    expect(refusal(verifyHostKey({ host, port, offeredKey: keys.b!.blob, knownHosts: { path: file } })).reason).toBe(
-      "changed",
-    );
+    expect(refusal(verifyHostKey({ host, port, offeredKey: keys.b!.blob, knownHosts: { path: file } })).reason).toBe("changed");
   });
 
   it("refuses @revoked keys even when another line (or the pin) trusts them", () => {
@@ -237,18 +223,14 @@ describe("verifyHostKey", () => {
     const v = refusal(verifyHostKey({ host, port, offeredKey: keys.a!.blob, knownHosts: { text } }));
     expect(v.reason).toBe("revoked");
     expect(hostKeyError(v).code).toBe("SSH_HOST_KEY_REVOKED");
-    expect(
-      refusal(
-        verifyHostKey({ host, port, offeredKey: keys.a!.blob, pinned: keys.a!.fingerprint, knownHosts: { text } }),
-      ).reason,
-    ).toBe("revoked");
+    expect(refusal(verifyHostKey({ host, port, offeredKey: keys.a!.blob, pinned: keys.a!.fingerprint, knownHosts: { text } })).reason).toBe(
+      "revoked",
+    );
   });
 
   it("ignores @cert-authority lines (no certificate support) instead of trusting their key", () => {
     const text = `@cert-authority [127.0.0.1]:12222 ${keys.a!.line}\n`;
-    expect(refusal(verifyHostKey({ host, port, offeredKey: keys.a!.blob, knownHosts: { text } })).reason).toBe(
-      "unknown",
-    );
+    expect(refusal(verifyHostKey({ host, port, offeredKey: keys.a!.blob, knownHosts: { text } })).reason).toBe("unknown");
   });
 
   it("refuses a different key type for a known host as a change", () => {

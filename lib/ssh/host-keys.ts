@@ -240,9 +240,7 @@ export function verifyHostKey(input: VerifyHostKeyInput): HostKeyVerdict {
   if (input.knownHosts !== undefined) {
     const loaded = loadKnownHosts(input.knownHosts);
     knownSource = loaded.source;
-    matching = parseKnownHosts(loaded.text).entries.filter(
-      (e) => e.marker !== "cert-authority" && entryMatchesHost(e, host, port),
-    );
+    matching = parseKnownHosts(loaded.text).entries.filter((e) => e.marker !== "cert-authority" && entryMatchesHost(e, host, port));
     if (matching.some((e) => e.marker === "revoked" && e.keyBlob.equals(offeredKey))) {
       return refuse("revoked", [], knownSource);
     }

@@ -236,9 +236,7 @@ describe("SshPool queue", () => {
     const f = fakeConnector({ fail: () => refused, delayMs: 20 });
     const pool = new SshPool({ connect: f.connect, maxConnectionsPerHost: 1, maxChannelsPerConnection: 1 });
     const all = await Promise.allSettled(Array.from({ length: 5 }, () => pool.exec(target(), ["true"], EXEC)));
-    expect(all.every((r) => r.status === "rejected" && (r.reason as SshError).code === "SSH_CONNECT_REFUSED")).toBe(
-      true,
-    );
+    expect(all.every((r) => r.status === "rejected" && (r.reason as SshError).code === "SSH_CONNECT_REFUSED")).toBe(true);
     expect(f.attempts).toBe(1);
     pool.close();
   });

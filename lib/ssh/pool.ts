@@ -26,10 +26,7 @@ import { SshError, hostPort, isSshError } from "./errors";
 import { shellCommand } from "./shell-quote";
 
 /** What the pool needs from a connection (SshConnection; a fake in unit tests). */
-export type PooledSshConnection = Pick<
-  SshConnection,
-  "exec" | "close" | "alive" | "onClose" | "hostKey" | "hostKeyFingerprint"
->;
+export type PooledSshConnection = Pick<SshConnection, "exec" | "close" | "alive" | "onClose" | "hostKey" | "hostKeyFingerprint">;
 
 export interface SshPoolOptions {
   /** Default 4. */
@@ -109,10 +106,8 @@ interface HostState {
 }
 
 function poolKey(cfg: ResolvedSshConfig): string {
-  const identity =
-    "agent" in cfg.identity ? `agent:${cfg.identity.agentSocket ?? ""}` : `key:${cfg.identity.privateKeyPath}`;
-  const trust =
-    "pinnedFingerprint" in cfg.trust ? `pin:${cfg.trust.pinnedFingerprint}` : `kh:${cfg.trust.knownHostsPath}`;
+  const identity = "agent" in cfg.identity ? `agent:${cfg.identity.agentSocket ?? ""}` : `key:${cfg.identity.privateKeyPath}`;
+  const trust = "pinnedFingerprint" in cfg.trust ? `pin:${cfg.trust.pinnedFingerprint}` : `kh:${cfg.trust.knownHostsPath}`;
   return JSON.stringify([cfg.host.toLowerCase(), cfg.port, cfg.user, identity, trust]);
 }
 
@@ -122,8 +117,7 @@ function hostName(target: { host: string; port?: number }): string {
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < 1)
-    throw new ValidationError(`${name} must be a positive integer`, { [name]: ["must be ≥ 1"] });
+  if (!Number.isInteger(v) || v < 1) throw new ValidationError(`${name} must be a positive integer`, { [name]: ["must be ≥ 1"] });
   return v;
 }
 
@@ -267,11 +261,7 @@ export class SshPool {
         const i = host.handshakeWaiters.indexOf(waiter);
         if (i >= 0) host.handshakeWaiters.splice(i, 1);
         const reason: unknown = signal?.reason;
-        reject(
-          hasCode(reason, "ABORTED")
-            ? reason
-            : new AbortedError(`waiting to connect to ${host.name} was cancelled`),
-        );
+        reject(hasCode(reason, "ABORTED") ? reason : new AbortedError(`waiting to connect to ${host.name} was cancelled`));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       host.handshakeWaiters.push(waiter);
@@ -399,11 +389,7 @@ export class SshPool {
       };
       const onAbort = (): void => {
         const reason: unknown = signal?.reason;
-        leave(
-          hasCode(reason, "ABORTED")
-            ? reason
-            : new AbortedError(`waiting for an SSH channel to ${host.name} was cancelled`),
-        );
+        leave(hasCode(reason, "ABORTED") ? reason : new AbortedError(`waiting for an SSH channel to ${host.name} was cancelled`));
       };
       const timer = setTimeout(() => {
         leave(
@@ -497,11 +483,7 @@ export class SshPool {
       } catch (e) {
         // sshd drops connections beyond MaxStartups before its banner; someone else's burst can
         // cause that even when we stay under our own bound, so a couple of paced retries.
-        if (
-          attempt < this.handshakeRetries &&
-          isSshError(e, "SSH_DISCONNECTED") &&
-          e.details?.handshakeDropped === true
-        ) {
+        if (attempt < this.handshakeRetries && isSshError(e, "SSH_DISCONNECTED") && e.details?.handshakeDropped === true) {
           await sleep(100 * (attempt + 1) + Math.floor(Math.random() * 100));
           continue;
         }

@@ -136,13 +136,7 @@ function target(config: SshConfig): string {
   return describeTarget(config);
 }
 
-function run(
-  pool: SshPool,
-  config: SshConfig,
-  script: string,
-  args: string[],
-  opts: RemoteWorkspaceOptions,
-): Promise<ExecResult> {
+function run(pool: SshPool, config: SshConfig, script: string, args: string[], opts: RemoteWorkspaceOptions): Promise<ExecResult> {
   return pool.exec(config, ["sh", "-c", script, "sh", ...args], {
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     signal: opts.signal,
@@ -250,11 +244,7 @@ export async function remoteWorkspaceState(
   const path = remoteWorkspacePath(root, id);
   const result = await run(pool, config, STATE_SCRIPT, [root, workspaceName(id)], opts);
   const m = marker(result);
-  if (
-    result.code === 0 &&
-    (m === "directory" || m === "absent" || m === "symlink" || m === "other" || m === "root-missing")
-  )
-    return m;
+  if (result.code === 0 && (m === "directory" || m === "absent" || m === "symlink" || m === "other" || m === "root-missing")) return m;
   throw scriptError("inspecting workspace", path, config, result);
 }
 
@@ -286,12 +276,7 @@ export async function listRemoteWorkspaces(
 }
 
 /** Bytes available to the SSH user on the file system holding root (`df -Pk`). */
-export async function remoteFreeSpace(
-  pool: SshPool,
-  config: SshConfig,
-  root: string,
-  opts: RemoteWorkspaceOptions = {},
-): Promise<number> {
+export async function remoteFreeSpace(pool: SshPool, config: SshConfig, root: string, opts: RemoteWorkspaceOptions = {}): Promise<number> {
   validateWorkspaceRoot(root);
   const result = await pool.exec(config, ["df", "-Pk", root], {
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
@@ -302,10 +287,6 @@ export async function remoteFreeSpace(
   // so anchor on the numeric run before the percentage.
   const lines = result.stdout.trim().split("\n");
   const m = /\s(\d+)\s+(\d+)\s+(\d+)\s+(\d+)%\s/.exec(` ${lines[lines.length - 1] ?? ""} `);
-  if (!m)
-    throw new SshError(
-      "SSH_COMMAND_FAILED",
-      `unexpected df output for ${root} on ${target(config)}: ${lines.join(" | ")}`,
-    );
+  if (!m) throw new SshError("SSH_COMMAND_FAILED", `unexpected df output for ${root} on ${target(config)}: ${lines.join(" | ")}`);
   return Number(m[3]) * 1024;
 }

@@ -293,7 +293,7 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
       started,
     });
   } catch (e) {
-    if (signal.aborted && !(hasCode(e, "RSYNC_FAILED"))) {
+    if (signal.aborted && !hasCode(e, "RSYNC_FAILED")) {
       const reason: unknown = signal.reason;
       if (reason instanceof Error) throw reason;
     }

@@ -125,17 +125,7 @@ describe("quoteArg inside rsync's -e value", () => {
 
   it("is split back into the same words (paths with spaces and quotes)", () => {
     // `a''b` is the case the usual `'\''` idiom gets wrong for rsync.
-    const args = [
-      "-i",
-      "/keys/my key",
-      "-o",
-      "UserKnownHostsFile=/tmp/a b/known_hosts",
-      "it's",
-      "a''b",
-      "'x",
-      "y'",
-      "",
-    ];
+    const args = ["-i", "/keys/my key", "-o", "UserKnownHostsFile=/tmp/a b/known_hosts", "it's", "a''b", "'x", "y'", ""];
     expect(throughRsyncE(args)).toEqual(args);
   });
 

@@ -46,7 +46,9 @@ function v1RouteHandlers(): { file: string; path: string; methods: string[] }[] 
       if (d.isDirectory()) walk(full);
       else if (d.name === "route.ts") {
         const text = fs.readFileSync(full, "utf8");
-        const methods = [...text.matchAll(/export (?:const|async function) (GET|POST|PUT|PATCH|DELETE)\b/g)].map((m) => m[1]!.toLowerCase());
+        const methods = [...text.matchAll(/export (?:const|async function) (GET|POST|PUT|PATCH|DELETE)\b/g)].map((m) =>
+          m[1]!.toLowerCase(),
+        );
         const rel = path.relative(root, path.dirname(full)).split(path.sep).filter(Boolean);
         out.push({ file: path.relative(REPO_ROOT, full), path: `/${rel.map((s) => s.replace(/^\[(\w+)\]$/, "{$1}")).join("/")}`, methods });
       }
@@ -91,12 +93,20 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
   }
 
   /** The response's status is one the document lists for this route, and its body matches `schema`. */
-  function expectDocumented<S extends z.ZodType>(method: string, route: string, res: { status: number; json: unknown }, schema: S): z.output<S> {
+  function expectDocumented<S extends z.ZodType>(
+    method: string,
+    route: string,
+    res: { status: number; json: unknown },
+    schema: S,
+  ): z.output<S> {
     const op = doc.paths[route]?.[method];
     expect(op, `${method} ${route} is documented`).toBeDefined();
     expect(Object.keys(op!.responses), `${method} ${route} documents ${res.status}`).toContain(String(res.status));
     const parsed = schema.safeParse(res.json);
-    expect(parsed.success, `${method} ${route} ${res.status}: ${JSON.stringify(parsed.error?.issues)}\n${JSON.stringify(res.json).slice(0, 500)}`).toBe(true);
+    expect(
+      parsed.success,
+      `${method} ${route} ${res.status}: ${JSON.stringify(parsed.error?.issues)}\n${JSON.stringify(res.json).slice(0, 500)}`,
+    ).toBe(true);
     return parsed.data as z.output<S>;
   }
 
@@ -130,7 +140,10 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
         local: { extension: "ext.local", params: { seed: null } },
       },
     });
-    fs.writeFileSync(path.join(configDir, "hosts.yaml"), stringify({ apiVersion: "sandboxer.dev/v1", hosts: [hostEntryFor(vms.vm("vm1"), { capacity: 50 })] }));
+    fs.writeFileSync(
+      path.join(configDir, "hosts.yaml"),
+      stringify({ apiVersion: "sandboxer.dev/v1", hosts: [hostEntryFor(vms.vm("vm1"), { capacity: 50 })] }),
+    );
     server = await startAppServer({
       env: {
         DATABASE_URL: database.config.url,
@@ -177,7 +190,11 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
 
   it("every documented route exists on the server and answers its success status with auth", async () => {
     const doomed = await createSettled("profile.local");
-    const bodies: Record<string, unknown> = { "post /sandboxes": { profile: "profile.local" }, "post /sandboxes/{id}/extend": { by: "1h" }, "post /profiles/{id}/check": {} };
+    const bodies: Record<string, unknown> = {
+      "post /sandboxes": { profile: "profile.local" },
+      "post /sandboxes/{id}/extend": { by: "1h" },
+      "post /profiles/{id}/check": {},
+    };
     for (const [route, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
         const id = route.startsWith("/profiles/") ? "profile.local" : method === "delete" ? doomed : vmId;
@@ -199,10 +216,25 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     expectDocumented("get", "/sandboxes/{id}", await api("GET", `/sandboxes/${vmId}`), sandboxSchema);
     const detail = expectDocumented("get", "/sandboxes/{id}", await api("GET", `/sandboxes/${vmId}?detail=1`), sandboxDetailSchema);
     expect(detail.timeline.at(-1)?.status).toBe("ready");
-    const events = expectDocumented("get", "/sandboxes/{id}/events", await api("GET", `/sandboxes/${vmId}/events?format=json`), sandboxEventsSchema);
+    const events = expectDocumented(
+      "get",
+      "/sandboxes/{id}/events",
+      await api("GET", `/sandboxes/${vmId}/events?format=json`),
+      sandboxEventsSchema,
+    );
     expect(events.events.length).toBeGreaterThan(2);
-    expectDocumented("post", "/sandboxes/{id}/extend", await api("POST", `/sandboxes/${vmId}/extend`, { body: { by: "30m" } }), sandboxSchema);
-    const check = expectDocumented("post", "/profiles/{id}/check", await api("POST", "/profiles/profile.vm/check", { body: {} }), profileCheckSchema);
+    expectDocumented(
+      "post",
+      "/sandboxes/{id}/extend",
+      await api("POST", `/sandboxes/${vmId}/extend`, { body: { by: "30m" } }),
+      sandboxSchema,
+    );
+    const check = expectDocumented(
+      "post",
+      "/profiles/{id}/check",
+      await api("POST", "/profiles/profile.vm/check", { body: {} }),
+      profileCheckSchema,
+    );
     expect(check).toMatchObject({ ok: true, targets: [{ host: { id: "host-vm1" } }] });
     const conn = expectDocumented("get", "/sandboxes/{id}/connection", await api("GET", `/sandboxes/${vmId}/connection`), connectionSchema);
     const vm = vms.vm("vm1");
@@ -217,7 +249,12 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
       knownHostsLine: `[${vm.host}]:${vm.port} ${vm.hostPublicKeyLine}`,
     });
     expect(JSON.stringify(conn)).not.toMatch(/PRIVATE KEY/);
-    const created = expectDocumented("post", "/sandboxes", await api("POST", "/sandboxes", { body: { profile: "profile.local" } }), sandboxSchema);
+    const created = expectDocumented(
+      "post",
+      "/sandboxes",
+      await api("POST", "/sandboxes", { body: { profile: "profile.local" } }),
+      sandboxSchema,
+    );
     await waitSettled(created.id);
     expectDocumented("delete", "/sandboxes/{id}", await api("DELETE", `/sandboxes/${created.id}`), sandboxSchema);
   });
@@ -228,22 +265,46 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     expect(Object.keys(bad.fieldErrors ?? {}).sort()).toEqual(["extra", "profile"]);
     const page = expectDocumented("get", "/sandboxes", await api("GET", "/sandboxes?pageSize=9999&status=nope"), errorSchema);
     expect(Object.keys(page.fieldErrors ?? {}).sort()).toEqual(["pageSize", "status.0"]);
-    const by = expectDocumented("post", "/sandboxes/{id}/extend", await api("POST", `/sandboxes/${vmId}/extend`, { body: { by: "soon" } }), errorSchema);
+    const by = expectDocumented(
+      "post",
+      "/sandboxes/{id}/extend",
+      await api("POST", `/sandboxes/${vmId}/extend`, { body: { by: "soon" } }),
+      errorSchema,
+    );
     expect(by.fieldErrors?.by).toEqual(["a duration such as 2h or 30m"]);
 
     const anonymous = await api("GET", "/sandboxes", { token: null });
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("www-authenticate")).toContain("Bearer");
     expect(expectDocumented("get", "/sandboxes", anonymous, errorSchema).code).toBe("UNAUTHENTICATED");
-    expect(expectDocumented("get", "/me", await api("GET", "/me", { token: "sbx_revoked-or-made-up" }), errorSchema).code).toBe("UNAUTHENTICATED");
+    expect(expectDocumented("get", "/me", await api("GET", "/me", { token: "sbx_revoked-or-made-up" }), errorSchema).code).toBe(
+      "UNAUTHENTICATED",
+    );
 
-    expect(expectDocumented("delete", "/sandboxes/{id}", await api("DELETE", `/sandboxes/${vmId}`, { token: bob }), errorSchema).code).toBe("FORBIDDEN");
-    expect(expectDocumented("post", "/sandboxes/{id}/extend", await api("POST", `/sandboxes/${vmId}/extend`, { token: bob, body: { by: "1h" } }), errorSchema).code).toBe("FORBIDDEN");
+    expect(expectDocumented("delete", "/sandboxes/{id}", await api("DELETE", `/sandboxes/${vmId}`, { token: bob }), errorSchema).code).toBe(
+      "FORBIDDEN",
+    );
+    expect(
+      expectDocumented(
+        "post",
+        "/sandboxes/{id}/extend",
+        await api("POST", `/sandboxes/${vmId}/extend`, { token: bob, body: { by: "1h" } }),
+        errorSchema,
+      ).code,
+    ).toBe("FORBIDDEN");
 
     const missing = expectDocumented("get", "/sandboxes/{id}", await api("GET", "/sandboxes/zzzzzzzzzzzz"), errorSchema);
-    expect(missing).toEqual({ code: "NOT_FOUND", message: 'Sandbox "zzzzzzzzzzzz" was not found', details: { what: "Sandbox", id: "zzzzzzzzzzzz" } });
-    expect(expectDocumented("post", "/profiles/{id}/check", await api("POST", "/profiles/profile.nope/check", { body: {} }), errorSchema).code).toBe("NOT_FOUND");
-    expect(expectDocumented("post", "/sandboxes", await api("POST", "/sandboxes", { body: { profile: "profile.nope" } }), errorSchema).code).toBe("NOT_FOUND");
+    expect(missing).toEqual({
+      code: "NOT_FOUND",
+      message: 'Sandbox "zzzzzzzzzzzz" was not found',
+      details: { what: "Sandbox", id: "zzzzzzzzzzzz" },
+    });
+    expect(
+      expectDocumented("post", "/profiles/{id}/check", await api("POST", "/profiles/profile.nope/check", { body: {} }), errorSchema).code,
+    ).toBe("NOT_FOUND");
+    expect(
+      expectDocumented("post", "/sandboxes", await api("POST", "/sandboxes", { body: { profile: "profile.nope" } }), errorSchema).code,
+    ).toBe("NOT_FOUND");
 
     await api("POST", `/sandboxes/${vmId}/extend`, { body: { by: "1000d" } });
     const atMax = await api("POST", `/sandboxes/${vmId}/extend`, { body: { by: "1h" } });
@@ -258,7 +319,10 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     try {
       const unknown = await api("GET", `/sandboxes/${vmId}/connection`);
       expect(unknown.status).toBe(409);
-      expect(expectDocumented("get", "/sandboxes/{id}/connection", unknown, errorSchema)).toMatchObject({ code: "HOST_KEY_UNKNOWN", details: { pinned: vms.vm("vm1").hostKeyFingerprint } });
+      expect(expectDocumented("get", "/sandboxes/{id}/connection", unknown, errorSchema)).toMatchObject({
+        code: "HOST_KEY_UNKNOWN",
+        details: { pinned: vms.vm("vm1").hostKeyFingerprint },
+      });
       // A stored key that is not the pinned one is never handed out either.
       await database.db.buildHost.update({ where: { id: "host-vm1" }, data: { hostPublicKey: vms.vm("vm2").hostPublicKeyLine } });
       const wrong = await api("GET", `/sandboxes/${vmId}/connection`);
@@ -270,12 +334,22 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
   });
 
   /** Reads an event stream until `end` (or `stopAfter` events), returning the ids seen. */
-  async function readStream(id: string, opts: { lastEventId?: number; after?: number; stopAfter?: number } = {}): Promise<{ ids: number[]; end: { status: string } | null }> {
+  async function readStream(
+    id: string,
+    opts: { lastEventId?: number; after?: number; stopAfter?: number } = {},
+  ): Promise<{ ids: number[]; end: { status: string } | null }> {
     const controller = new AbortController();
-    const res = await fetch(`${server.url}${API_BASE_PATH}/sandboxes/${id}/events${opts.after !== undefined ? `?after=${opts.after}` : ""}`, {
-      headers: { accept: "text/event-stream", authorization: `Bearer ${alice}`, ...(opts.lastEventId !== undefined ? { "last-event-id": String(opts.lastEventId) } : {}) },
-      signal: controller.signal,
-    });
+    const res = await fetch(
+      `${server.url}${API_BASE_PATH}/sandboxes/${id}/events${opts.after !== undefined ? `?after=${opts.after}` : ""}`,
+      {
+        headers: {
+          accept: "text/event-stream",
+          authorization: `Bearer ${alice}`,
+          ...(opts.lastEventId !== undefined ? { "last-event-id": String(opts.lastEventId) } : {}),
+        },
+        signal: controller.signal,
+      },
+    );
     expect(res.headers.get("content-type")).toContain("text/event-stream");
     const reader = res.body!.getReader();
     const parser = new SseParser();

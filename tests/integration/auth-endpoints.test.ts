@@ -25,7 +25,10 @@ function routeHandlers(): { file: string; url: string; methods: string[] }[] {
         const text = fs.readFileSync(full, "utf8");
         const methods = [...text.matchAll(/export (?:const|async function) (GET|POST|PUT|PATCH|DELETE)\b/g)].map((m) => m[1]!);
         const rel = path.relative(path.join(REPO_ROOT, "app"), path.dirname(full));
-        const url = `/${rel.split(path.sep).filter((s) => !/^\(.*\)$/.test(s)).join("/")}`;
+        const url = `/${rel
+          .split(path.sep)
+          .filter((s) => !/^\(.*\)$/.test(s))
+          .join("/")}`;
         out.push({ file: path.relative(REPO_ROOT, full), url, methods });
       }
     }
@@ -41,7 +44,12 @@ function serverActions(): { id: string; name: string; file: string; page: string
   };
   return Object.entries(manifest.node).map(([id, v]) => {
     const worker = Object.keys(v.workers)[0]!; // e.g. "app/(dashboard)/sandboxes/[id]/page"
-    const page = `/${worker.replace(/^app\//, "").replace(/\/page$/, "").split("/").filter((s) => !/^\(.*\)$/.test(s)).join("/")}`;
+    const page = `/${worker
+      .replace(/^app\//, "")
+      .replace(/\/page$/, "")
+      .split("/")
+      .filter((s) => !/^\(.*\)$/.test(s))
+      .join("/")}`;
     return { id, name: v.exportedName, file: v.filename, page };
   });
 }
@@ -74,7 +82,9 @@ describe("who may do what (over HTTP)", () => {
     // (vi.waitFor: expect.poll works only inside a test.)
     await vi.waitFor(
       async () => {
-        const s = (await (await fetch(`${server.url}/api/v1/sandboxes/${sandboxId}`, { headers: { cookie: alice } })).json()) as { status: string };
+        const s = (await (await fetch(`${server.url}/api/v1/sandboxes/${sandboxId}`, { headers: { cookie: alice } })).json()) as {
+          status: string;
+        };
         expect(s.status).toBe("ready");
       },
       { timeout: 30_000, interval: 100 },
@@ -129,20 +139,26 @@ describe("who may do what (over HTTP)", () => {
       }
     }
     expect(await snapshot()).toBe(before);
-    expect(checked).toEqual(expect.arrayContaining([`GET /api/v1/sandboxes`, `POST /api/v1/sandboxes`, `DELETE /api/v1/sandboxes/${sandboxId}`]));
+    expect(checked).toEqual(
+      expect.arrayContaining([`GET /api/v1/sandboxes`, `POST /api/v1/sandboxes`, `DELETE /api/v1/sandboxes/${sandboxId}`]),
+    );
   });
 
   it("every server action refuses an anonymous caller and changes nothing", async () => {
     const actions = serverActions();
     // Every exported action of every actions.ts file is in the build (so none escapes this test).
-    const declared = routeFiles("actions.ts").flatMap((f) => [...fs.readFileSync(f, "utf8").matchAll(/export const (\w+Action)\b/g)].map((m) => m[1]!));
+    const declared = routeFiles("actions.ts").flatMap((f) =>
+      [...fs.readFileSync(f, "utf8").matchAll(/export const (\w+Action)\b/g)].map((m) => m[1]!),
+    );
     expect(actions.map((a) => a.name).sort()).toEqual([...new Set(declared)].sort());
     const before = await snapshot();
     for (const a of actions) {
       const res = await fetch(`${server.url}${a.page.replace("[id]", sandboxId)}`, {
         method: "POST",
         headers: { "next-action": a.id, "content-type": "text/plain;charset=UTF-8", accept: "text/x-component" },
-        body: JSON.stringify([{ id: sandboxId, ids: [sandboxId], profile: "profile.local", input: {}, name: "x", userId: aliceId, role: "admin", by: "1h" }]),
+        body: JSON.stringify([
+          { id: sandboxId, ids: [sandboxId], profile: "profile.local", input: {}, name: "x", userId: aliceId, role: "admin", by: "1h" },
+        ]),
         redirect: "manual",
       });
       const text = await res.text();
@@ -156,7 +172,9 @@ describe("who may do what (over HTTP)", () => {
     expect(res.status).toBe(403);
     expect(((await res.json()) as { code: string }).code).toBe("FORBIDDEN");
     expect((await database.db.sandbox.findUniqueOrThrow({ where: { id: sandboxId } })).status).toBe("ready");
-    const audit = await database.db.event.findFirst({ where: { type: "audit", action: "sandbox.destroy", target: sandboxId, result: "denied" } });
+    const audit = await database.db.event.findFirst({
+      where: { type: "audit", action: "sandbox.destroy", target: sandboxId, result: "denied" },
+    });
     expect(audit?.actorLabel).toBe("bob@auth.test");
     expect(audit?.sourceIp).toBeTruthy();
   });
@@ -203,17 +221,24 @@ describe("who may do what (over HTTP)", () => {
       body: JSON.stringify({ email: "alice@auth.test", password: "wrong-password" }),
     });
     expect(res.status).toBe(401);
-    const entry = await database.db.event.findFirst({ where: { type: "audit", action: "auth.sign_in", result: "failed", target: "alice@auth.test" } });
+    const entry = await database.db.event.findFirst({
+      where: { type: "audit", action: "auth.sign_in", result: "failed", target: "alice@auth.test" },
+    });
     expect(entry?.sourceIp).toBeTruthy();
     await expect(signIn(server.url, "alice@auth.test")).resolves.toContain("sandboxer");
-    expect(await database.db.event.count({ where: { type: "audit", action: "auth.sign_in", result: "ok", target: "alice@auth.test" } })).toBeGreaterThan(0);
+    expect(
+      await database.db.event.count({ where: { type: "audit", action: "auth.sign_in", result: "ok", target: "alice@auth.test" } }),
+    ).toBeGreaterThan(0);
   });
 
   it("an admin destroys anyone's sandbox; the teardown is audited with its path", async () => {
     const res = await fetch(`${server.url}/api/v1/sandboxes/${sandboxId}`, { method: "DELETE", headers: { cookie: admin } });
     expect(res.status).toBe(202);
     await expect
-      .poll(async () => (await database.db.sandbox.findUniqueOrThrow({ where: { id: sandboxId } })).status, { timeout: 30_000, interval: 100 })
+      .poll(async () => (await database.db.sandbox.findUniqueOrThrow({ where: { id: sandboxId } })).status, {
+        timeout: 30_000,
+        interval: 100,
+      })
       .toBe("destroyed");
     const teardown = await database.db.event.findFirst({ where: { type: "audit", action: "sandbox.teardown", target: sandboxId } });
     expect(teardown?.result).toBe("ok");

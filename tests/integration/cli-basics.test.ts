@@ -55,7 +55,12 @@ describe("sandboxer CLI: account, lifecycle, doctor, validate", () => {
       expect(fs.statSync(path.dirname(other.configPath)).mode & 0o077).toBe(0);
       expect(JSON.parse(fs.readFileSync(other.configPath, "utf8"))).toEqual({ url: w.server.url, token: w.token });
       const me = await other.run(["whoami", "--json"]);
-      expect(JSON.parse(me.stdout)).toMatchObject({ email: `alice-${process.pid}@cli.test`, role: "member", via: "token", tokenName: "cli-tests" });
+      expect(JSON.parse(me.stdout)).toMatchObject({
+        email: `alice-${process.pid}@cli.test`,
+        role: "member",
+        via: "token",
+        tokenName: "cli-tests",
+      });
       expect((await other.run(["logout"])).code).toBe(0);
       expect(fs.existsSync(other.configPath)).toBe(false);
       // Environment credentials work without a file (CI).
@@ -93,7 +98,11 @@ describe("sandboxer CLI: account, lifecycle, doctor, validate", () => {
     const table = await w.cli.run(["list", "--status", "ready"]);
     expect(table.stdout).toMatch(new RegExp(`^${id}\\s+ready\\s+profile\\.vm\\s`, "m"));
 
-    const show = JSON.parse((await w.cli.run(["show", id, "--json"])).stdout) as { status: string; handle: { workspacePath: string }; timeline: unknown[] };
+    const show = JSON.parse((await w.cli.run(["show", id, "--json"])).stdout) as {
+      status: string;
+      handle: { workspacePath: string };
+      timeline: unknown[];
+    };
     expect(show.status).toBe("ready");
     expect(show.handle.workspacePath).toBe(path.join(vm1.workspaceRoot, `sbx-${id}`));
     expect(show.timeline.length).toBeGreaterThanOrEqual(3);
@@ -127,7 +136,9 @@ describe("sandboxer CLI: account, lifecycle, doctor, validate", () => {
     const before = JSON.parse((await w.cli.run(["show", id, "--json"])).stdout) as { expiresAt: string; maxExpiresAt: string };
     const r = await w.cli.run(["extend", id, "--by", "1h", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(new Date((JSON.parse(r.stdout) as { expiresAt: string }).expiresAt).getTime() - new Date(before.expiresAt).getTime()).toBe(3_600_000);
+    expect(new Date((JSON.parse(r.stdout) as { expiresAt: string }).expiresAt).getTime() - new Date(before.expiresAt).getTime()).toBe(
+      3_600_000,
+    );
     expect((await w.cli.run(["extend", id, "--by", "1000d"])).code).toBe(0);
     const atMax = await w.cli.run(["extend", id, "--by", "1h"]);
     expect(atMax.code).toBe(5);
@@ -199,17 +210,39 @@ describe("sandboxer CLI: account, lifecycle, doctor, validate", () => {
     const broken = fs.mkdtempSync(path.join(w.cli.dir, "broken-"));
     fs.cpSync(path.join(REPO_ROOT, "extensions"), path.join(broken, "extensions"), { recursive: true });
     fs.mkdirSync(path.join(broken, "profiles"));
-    fs.writeFileSync(path.join(broken, "profiles", "bad.yaml"), "apiVersion: sandboxer.dev/v1\nid: profile.bad\ntitle: Bad\nextension: ext.vm-packer\nparams:\n  host: host-x\n  colour: blue\nttl: 8h\n");
+    fs.writeFileSync(
+      path.join(broken, "profiles", "bad.yaml"),
+      "apiVersion: sandboxer.dev/v1\nid: profile.bad\ntitle: Bad\nextension: ext.vm-packer\nparams:\n  host: host-x\n  colour: blue\nttl: 8h\n",
+    );
     const r = await w.cli.run(["validate", broken], { cwd: w.cli.dir });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/✗ profiles\/bad\.yaml:7.*colour/);
-    const json = JSON.parse((await w.cli.run(["validate", broken, "--json"], { cwd: w.cli.dir })).stdout) as { ok: boolean; issues: { file: string }[] };
+    const json = JSON.parse((await w.cli.run(["validate", broken, "--json"], { cwd: w.cli.dir })).stdout) as {
+      ok: boolean;
+      issues: { file: string }[];
+    };
     expect(json.ok).toBe(false);
     expect(json.issues[0]?.file).toBe("profiles/bad.yaml");
   });
 
   it("every command has --help; usage errors exit 2", async () => {
-    const commands = ["login", "logout", "whoami", "profiles", "hosts", "list", "show", "create", "destroy", "extend", "ssh", "exec", "run", "doctor", "validate"];
+    const commands = [
+      "login",
+      "logout",
+      "whoami",
+      "profiles",
+      "hosts",
+      "list",
+      "show",
+      "create",
+      "destroy",
+      "extend",
+      "ssh",
+      "exec",
+      "run",
+      "doctor",
+      "validate",
+    ];
     const results = await Promise.all(commands.map((cmd) => w.cli.run([cmd, "--help"])));
     commands.forEach((cmd, i) => {
       expect(results[i]!.code, cmd).toBe(0);

@@ -93,7 +93,10 @@ describe("sandboxer CLI: exec, ssh and run over real SSH", () => {
     const other = await w.cli.run(["create", "profile.vm", "--wait"]);
     const otherId = other.stdout.trim();
     const row = await w.database.db.sandbox.findUniqueOrThrow({ where: { id: otherId } });
-    await w.database.db.sandbox.update({ where: { id: otherId }, data: { handle: { ...(row.handle as object), vm_target: vm2.host, ssh_port: vm2.port } } });
+    await w.database.db.sandbox.update({
+      where: { id: otherId },
+      data: { handle: { ...(row.handle as object), vm_target: vm2.host, ssh_port: vm2.port } },
+    });
     const r = await w.cli.run(["exec", otherId, ...identity, "--", "true"]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/refusing to connect|Host key verification failed/);
@@ -109,7 +112,15 @@ describe("sandboxer CLI: exec, ssh and run over real SSH", () => {
 
   it("run: the command sees the synced checkout without ignored files; its output streams; the sandbox is destroyed", async () => {
     const r = await w.cli.run(
-      ["run", "profile.vm", ...identity, "--", "sh", "-c", "cat hello.txt src/lib/Main.hs \"it's here.txt\"; ls -A | sort | tr '\\n' ' '; echo; test ! -e debug.log && test ! -e build && test ! -e .git"],
+      [
+        "run",
+        "profile.vm",
+        ...identity,
+        "--",
+        "sh",
+        "-c",
+        "cat hello.txt src/lib/Main.hs \"it's here.txt\"; ls -A | sort | tr '\\n' ' '; echo; test ! -e debug.log && test ! -e build && test ! -e .git",
+      ],
       { cwd: project },
     );
     expect(r.code, r.stderr).toBe(0);
@@ -181,7 +192,23 @@ describe("sandboxer CLI: exec, ssh and run over real SSH", () => {
     const cliMs = performance.now() - started;
     expect(r.code, r.stderr).toBe(0);
 
-    const ssh = ["ssh", "-F", "/dev/null", "-i", w.vms.identityFile, "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${w.vms.knownHostsPath}`, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-p", String(vm1.port)];
+    const ssh = [
+      "ssh",
+      "-F",
+      "/dev/null",
+      "-i",
+      w.vms.identityFile,
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      `UserKnownHostsFile=${w.vms.knownHostsPath}`,
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      "BatchMode=yes",
+      "-p",
+      String(vm1.port),
+    ];
     const dest = `${vm1.user}@${vm1.host}`;
     const ws = path.join(vm1.workspaceRoot, `sbx-byhand${process.pid}`);
     const steps: [string, number][] = [];
@@ -193,7 +220,18 @@ describe("sandboxer CLI: exec, ssh and run over real SSH", () => {
     };
     const t0 = performance.now();
     await step("ssh mkdir", [...ssh, dest, `mkdir ${ws}`]);
-    await step("rsync", ["rsync", "-az", "-s", "--filter=:- .gitignore", "--exclude=.git", "-e", ssh.join(" "), "--", `${project}/`, `${dest}:${ws}/`]);
+    await step("rsync", [
+      "rsync",
+      "-az",
+      "-s",
+      "--filter=:- .gitignore",
+      "--exclude=.git",
+      "-e",
+      ssh.join(" "),
+      "--",
+      `${project}/`,
+      `${dest}:${ws}/`,
+    ]);
     await step("ssh true", [...ssh, dest, `cd ${ws} && true`]);
     await step("ssh rm -rf", [...ssh, dest, `rm -rf ${ws}`]);
     const byHandMs = performance.now() - t0;

@@ -42,7 +42,10 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
   const project = (id: string) => `sbx-${id}`;
   const workspace = (id: string) => path.join(vm.workspaceRoot, `sbx-${id}`);
   const ps = (id: string): StandInCall => ({ argv: ["compose", "-p", project(id), "ps", "--all", "--format", "json"], cwd: "/" });
-  const downByName = (id: string): StandInCall => ({ argv: ["compose", "-p", project(id), "down", "--volumes", "--remove-orphans"], cwd: "/" });
+  const downByName = (id: string): StandInCall => ({
+    argv: ["compose", "-p", project(id), "down", "--volumes", "--remove-orphans"],
+    cwd: "/",
+  });
 
   async function createAndWait(profile: string) {
     const s = await t.manager.createSandbox(profile, t.user);
@@ -80,7 +83,10 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     // A checkout on the sand-boxer server whose compose files live in deploy/.
     repo = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-compose-repo-"));
     fs.mkdirSync(path.join(repo, "deploy"));
-    fs.writeFileSync(path.join(repo, "deploy", "compose.yaml"), "services:\n  api:\n    image: example/api:1\n    ports:\n      - \"18081:8000\"\n");
+    fs.writeFileSync(
+      path.join(repo, "deploy", "compose.yaml"),
+      'services:\n  api:\n    image: example/api:1\n    ports:\n      - "18081:8000"\n',
+    );
     fs.writeFileSync(path.join(repo, "deploy", "compose.override.yaml"), "services:\n  worker:\n    image: example/worker:1\n");
     fs.writeFileSync(path.join(repo, ".gitignore"), "local.env\n");
     fs.writeFileSync(path.join(repo, "local.env"), "ignored\n");
@@ -185,7 +191,11 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     expect(destroyed.status, destroyed.statusReason ?? "").toBe("destroyed");
     expect(docker.calls()).toEqual([
       ps(id),
-      { argv: ["compose", "-p", project(id), "-f", ODD_NAME, "--env-file", ENV_FILE, "down", "--volumes", "--remove-orphans"], cwd: ws, envFile: env },
+      {
+        argv: ["compose", "-p", project(id), "-f", ODD_NAME, "--env-file", ENV_FILE, "down", "--volumes", "--remove-orphans"],
+        cwd: ws,
+        envFile: env,
+      },
     ]);
     expect(fs.existsSync(ws)).toBe(false);
     expect(docker.project(project(id))).toBeNull();
@@ -194,7 +204,9 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     const removed = after.findIndex((l) => l.includes(`removed ${ws}`));
     expect(stopped).toBeGreaterThan(-1);
     expect(removed, "the workspace is removed after down").toBeGreaterThan(stopped);
-    expect(after[removed]).toBe(`Stopped and removed compose project ${project(id)} (2 containers, volumes and networks); removed ${ws} on ${vm.host}:${vm.port}`);
+    expect(after[removed]).toBe(
+      `Stopped and removed compose project ${project(id)} (2 containers, volumes and networks); removed ${ws} on ${vm.host}:${vm.port}`,
+    );
     expect((await status(id)).state).toBe("missing");
 
     // Again: the manager keeps it destroyed; the extension itself says "absent", finding the project by name.
@@ -202,7 +214,10 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     expect((await destroyAndWait(id)).status).toBe("destroyed");
     const ext = t.manager.extension("ext.compose-ssh")!;
     const again = await ext.destroy(await storedHandle(id), { sandboxId: id, signal: new AbortController().signal, log: () => {} });
-    expect(again).toEqual({ result: "absent", detail: `Compose project ${project(id)} had no containers; ${ws} was already gone on ${vm.host}:${vm.port}` });
+    expect(again).toEqual({
+      result: "absent",
+      detail: `Compose project ${project(id)} had no containers; ${ws} was already gone on ${vm.host}:${vm.port}`,
+    });
     expect(docker.calls()).toEqual([ps(id), downByName(id)]);
     expect(fs.existsSync(canary)).toBe(false);
   });
@@ -215,7 +230,9 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     const ws = workspace(id);
     const files = ["-f", "deploy/compose.yaml", "-f", "deploy/compose.override.yaml"];
     expect(docker.calls()).toEqual([{ argv: ["compose", "-p", project(id), ...files, "up", "-d"], cwd: ws }, ps(id)]);
-    expect(fs.readFileSync(path.join(ws, "deploy", "compose.yaml"), "utf8")).toBe(fs.readFileSync(path.join(repo, "deploy", "compose.yaml"), "utf8"));
+    expect(fs.readFileSync(path.join(ws, "deploy", "compose.yaml"), "utf8")).toBe(
+      fs.readFileSync(path.join(repo, "deploy", "compose.yaml"), "utf8"),
+    );
     expect(fs.existsSync(path.join(ws, "local.env")), ".gitignore is respected").toBe(false);
     expect(fs.existsSync(path.join(ws, ENV_FILE))).toBe(false);
     const log = await logOf(id);
@@ -226,7 +243,10 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
 
     docker.clearCalls();
     expect((await destroyAndWait(id)).status).toBe("destroyed");
-    expect(docker.calls()).toEqual([ps(id), { argv: ["compose", "-p", project(id), ...files, "down", "--volumes", "--remove-orphans"], cwd: ws }]);
+    expect(docker.calls()).toEqual([
+      ps(id),
+      { argv: ["compose", "-p", project(id), ...files, "down", "--volumes", "--remove-orphans"], cwd: ws },
+    ]);
     expect(fs.existsSync(ws)).toBe(false);
   });
 
@@ -273,7 +293,10 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     const s = await t.manager.createSandbox("profile.compose-slow", t.user);
     const id = s.id;
     let settled = false;
-    const running = t.newWorker().runUntilIdle(60_000).finally(() => (settled = true));
+    const running = t
+      .newWorker()
+      .runUntilIdle(60_000)
+      .finally(() => (settled = true));
     const needle = `compose -p ${project(id)} -f compose.yaml up -d`;
     // Look until it shows up, or until the operation is over (then it never ran as a process).
     let seen = false;
@@ -310,7 +333,10 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     expect(failed.statusReason).toContain(`docker compose down of project ${project(id)} failed on ${vm.host}:${vm.port} (exit 1)`);
     expect(failed.statusReason).toContain(`Error response from daemon: cannot stop container ${project(id)}-web-1: permission denied`);
     expect(failed.statusReason).toContain(`so ${ws} was kept`);
-    expect(docker.calls()).toEqual([ps(id), { argv: ["compose", "-p", project(id), "-f", "compose.yaml", "down", "--volumes", "--remove-orphans"], cwd: ws }]);
+    expect(docker.calls()).toEqual([
+      ps(id),
+      { argv: ["compose", "-p", project(id), "-f", "compose.yaml", "down", "--volumes", "--remove-orphans"], cwd: ws },
+    ]);
     expect(fs.statSync(path.join(ws, "compose.yaml")).isFile()).toBe(true);
     expect(docker.project(project(id))?.state).toBe("running");
 
@@ -318,7 +344,10 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     docker.clearCalls();
     const retried = await destroyAndWait(id);
     expect(retried.status, retried.statusReason ?? "").toBe("destroyed");
-    expect(docker.calls()).toEqual([ps(id), { argv: ["compose", "-p", project(id), "-f", "compose.yaml", "down", "--volumes", "--remove-orphans"], cwd: ws }]);
+    expect(docker.calls()).toEqual([
+      ps(id),
+      { argv: ["compose", "-p", project(id), "-f", "compose.yaml", "down", "--volumes", "--remove-orphans"], cwd: ws },
+    ]);
     expect(fs.existsSync(ws)).toBe(false);
     expect(docker.project(project(id))).toBeNull();
   });
@@ -337,7 +366,9 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     docker.clearCalls();
     const destroyed = await destroyAndWait(id);
     expect(destroyed.status).toBe("destroyed");
-    expect(destroyed.statusReason).toBe(`Compose project ${project(id)} had no containers; ${workspace(id)} was already gone on ${vm.host}:${vm.port}`);
+    expect(destroyed.statusReason).toBe(
+      `Compose project ${project(id)} had no containers; ${workspace(id)} was already gone on ${vm.host}:${vm.port}`,
+    );
     expect(docker.calls()).toEqual([ps(id), downByName(id)]);
   });
 

@@ -51,12 +51,30 @@ describeConformance<ComposeSshParams, ComposeSshHandle>(
     const vm = vms.vm("compose1");
     const manifest = parseManifestFile(path.resolve("extensions/ext.compose-ssh.yaml"), path.resolve("."));
     const ssh = createSshServices({ db: database.db, hosts: [], defaultIdentity: vms.identityFile, readyTimeoutMs: 5_000, pool });
-    const withCompose = (p: Record<string, unknown>, extra: string) => ({ ...p, composeFiles: [{ name: "compose.yaml", content: `${extra}${COMPOSE}` }] });
+    const withCompose = (p: Record<string, unknown>, extra: string) => ({
+      ...p,
+      composeFiles: [{ name: "compose.yaml", content: `${extra}${COMPOSE}` }],
+    });
     return {
       extension: new ComposeSshExtension({ manifest, services: { localWorkspaceRoot: "/nonexistent", ssh } }),
-      params: { ...manifest.defaults, host: "compose1", composeFiles: [{ name: "compose.yaml", content: COMPOSE }], env: { WEB_PORT: "18080" } },
-      host: { id: "compose1", title: "compose1", address: vm.host, port: vm.port, user: vm.user, hostKey: vm.hostKeyFingerprint, workspaceRoot: vm.workspaceRoot, labels: [] },
-      exists: async (h) => fs.lstatSync(h.workspace_path, { throwIfNoEntry: false }) !== undefined || docker.project(h.compose_project) !== null,
+      params: {
+        ...manifest.defaults,
+        host: "compose1",
+        composeFiles: [{ name: "compose.yaml", content: COMPOSE }],
+        env: { WEB_PORT: "18080" },
+      },
+      host: {
+        id: "compose1",
+        title: "compose1",
+        address: vm.host,
+        port: vm.port,
+        user: vm.user,
+        hostKey: vm.hostKeyFingerprint,
+        workspaceRoot: vm.workspaceRoot,
+        labels: [],
+      },
+      exists: async (h) =>
+        fs.lstatSync(h.workspace_path, { throwIfNoEntry: false }) !== undefined || docker.project(h.compose_project) !== null,
       teardownNames: (h) => [h.workspace_path, h.compose_project],
       async verifyCreated(h) {
         expect(fs.readFileSync(path.join(h.workspace_path, "compose.yaml"), "utf8")).toBe(COMPOSE);
@@ -64,7 +82,9 @@ describeConformance<ComposeSshParams, ComposeSshHandle>(
         expect(project?.state).toBe("running");
         expect(project?.workingDir).toBe(h.workspace_path);
         expect(project?.services.map((s) => s.name)).toEqual(["redis", "web"]);
-        expect(project?.services.find((s) => s.name === "web")?.publishers).toEqual([{ URL: "0.0.0.0", TargetPort: 80, PublishedPort: 18080, Protocol: "tcp" }]);
+        expect(project?.services.find((s) => s.name === "web")?.publishers).toEqual([
+          { URL: "0.0.0.0", TargetPort: 80, PublishedPort: 18080, Protocol: "tcp" },
+        ]);
         expect(h.compose_services).toEqual(["redis", "web"]);
       },
       // The stand-in's `up` keeps its containers "created" for 20 s before it reports them running.

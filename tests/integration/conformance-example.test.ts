@@ -72,7 +72,11 @@ describe("the ext.notes example", () => {
       const err = await extension
         .create({ ...ctx, params: { root, title: "t" }, host: null, recordHandle: async (h) => void recorded.push({ ...h }) })
         .catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: "NOTES_FILE", name: "NotesFileError", message: expect.stringContaining(`could not write ${root}/sbx-${id}.json`) });
+      expect(err).toMatchObject({
+        code: "NOTES_FILE",
+        name: "NotesFileError",
+        message: expect.stringContaining(`could not write ${root}/sbx-${id}.json`),
+      });
       expect(recorded).toEqual([{ extension: "ext.notes", file: `${root}/sbx-${id}.json` }]);
       await expect(extension.destroy(recorded[0]!, ctx)).resolves.toMatchObject({ result: "absent" });
       await expect(extension.status(recorded[0]!, ctx)).resolves.toMatchObject({ state: "missing" });

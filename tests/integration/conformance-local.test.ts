@@ -58,12 +58,16 @@ describeConformance(
   "ext.local, empty workspace under the server's root",
   async () => {
     const tmp = tempDir("empty");
-    return localTarget(tmp, { seed: null }, {
-      async verifyCreated(h) {
-        expect(path.dirname(h.workspace_path)).toBe(path.join(tmp, "server-root"));
-        expect(fs.readdirSync(h.workspace_path)).toEqual([]);
+    return localTarget(
+      tmp,
+      { seed: null },
+      {
+        async verifyCreated(h) {
+          expect(path.dirname(h.workspace_path)).toBe(path.join(tmp, "server-root"));
+          expect(fs.readdirSync(h.workspace_path)).toEqual([]);
+        },
       },
-    });
+    );
   },
   { failing: true, unmet: true },
 );
@@ -75,7 +79,10 @@ describeConformance(
     const repo = path.join(tmp, "repo");
     fs.mkdirSync(repo);
     const git = (...args: string[]) =>
-      execFileSync("git", ["-c", "user.name=Conformance", "-c", "user.email=conformance@example.test", ...args], { cwd: repo, stdio: "pipe" });
+      execFileSync("git", ["-c", "user.name=Conformance", "-c", "user.email=conformance@example.test", ...args], {
+        cwd: repo,
+        stdio: "pipe",
+      });
     git("init", "--quiet", "-b", "main");
     fs.writeFileSync(path.join(repo, "README.md"), "main branch\n");
     git("add", "README.md");
@@ -86,15 +93,19 @@ describeConformance(
     git("commit", "--quiet", "-m", "feature");
     git("checkout", "--quiet", "main");
     const root = path.join(tmp, "profile-root");
-    return localTarget(tmp, { root, seed: { path: repo, ref: "feature" } }, {
-      async verifyCreated(h) {
-        expect(h.workspace_root).toBe(root);
-        expect(fs.readFileSync(path.join(h.workspace_path, "feature.txt"), "utf8")).toBe("only on feature\n");
-        expect(fs.statSync(path.join(h.workspace_path, ".git")).isDirectory()).toBe(true);
+    return localTarget(
+      tmp,
+      { root, seed: { path: repo, ref: "feature" } },
+      {
+        async verifyCreated(h) {
+          expect(h.workspace_root).toBe(root);
+          expect(fs.readFileSync(path.join(h.workspace_path, "feature.txt"), "utf8")).toBe("only on feature\n");
+          expect(fs.statSync(path.join(h.workspace_path, ".git")).isDirectory()).toBe(true);
+        },
+        // A ref the repository does not have: git fails after the workspace directory exists.
+        makeFailing: (p) => ({ ...p, seed: { path: repo, ref: "no-such-branch" } }),
       },
-      // A ref the repository does not have: git fails after the workspace directory exists.
-      makeFailing: (p) => ({ ...p, seed: { path: repo, ref: "no-such-branch" } }),
-    });
+    );
   },
   { failing: true, unmet: true },
 );
@@ -114,14 +125,18 @@ describeConformance(
       for (let f = 0; f < 150; f++) fs.writeFileSync(path.join(big, `d${d}`, `f${f}.txt`), `${d}/${f}\n`);
     }
     const root = path.join(tmp, "profile-root");
-    return localTarget(tmp, { root, seed: { path: seed, mode: "copy" } }, {
-      async verifyCreated(h) {
-        expect(fs.readFileSync(path.join(h.workspace_path, "src", "main.c"), "utf8")).toContain("main");
-        expect(fs.readlinkSync(path.join(h.workspace_path, "entry"))).toBe("src/main.c");
+    return localTarget(
+      tmp,
+      { root, seed: { path: seed, mode: "copy" } },
+      {
+        async verifyCreated(h) {
+          expect(fs.readFileSync(path.join(h.workspace_path, "src", "main.c"), "utf8")).toContain("main");
+          expect(fs.readlinkSync(path.join(h.workspace_path, "entry"))).toBe("src/main.c");
+        },
+        makeSlow: (p) => ({ ...p, seed: { path: big, mode: "copy" } }),
+        abortWithinMs: 750,
       },
-      makeSlow: (p) => ({ ...p, seed: { path: big, mode: "copy" } }),
-      abortWithinMs: 750,
-    });
+    );
   },
   { slow: true, failing: true, unmet: true },
 );

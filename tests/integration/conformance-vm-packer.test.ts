@@ -58,7 +58,16 @@ describeConformance<VmPackerParams, VmPackerHandle>(
     return {
       extension: new VmPackerExtension({ manifest: MANIFEST, services: { localWorkspaceRoot: "/nonexistent", ssh } }),
       params: { ...MANIFEST.defaults, host: "conf1", repository: { path: small } },
-      host: { id: "conf1", title: "conf1", address: vm.host, port: vm.port, user: vm.user, hostKey: vm.hostKeyFingerprint, workspaceRoot: vm.workspaceRoot, labels: [] },
+      host: {
+        id: "conf1",
+        title: "conf1",
+        address: vm.host,
+        port: vm.port,
+        user: vm.user,
+        hostKey: vm.hostKeyFingerprint,
+        workspaceRoot: vm.workspaceRoot,
+        labels: [],
+      },
       exists: async (h) => fs.existsSync(h.workspace_path) || fs.lstatSync(h.workspace_path, { throwIfNoEntry: false }) !== undefined,
       teardownNames: (h) => [h.workspace_path],
       async verifyCreated(h) {

@@ -47,7 +47,14 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
 
   it("stores and returns JSON handles exactly", async () => {
     const id = await sandbox("ready");
-    const handle = { extension: "ext.vm-packer", vm_target: "127.0.0.1", ssh_port: 12222, workspace_path: "/build/sbx-x", tags: ["a", "b"], nested: { n: null } };
+    const handle = {
+      extension: "ext.vm-packer",
+      vm_target: "127.0.0.1",
+      ssh_port: 12222,
+      workspace_path: "/build/sbx-x",
+      tags: ["a", "b"],
+      nested: { n: null },
+    };
     await t.db.sandbox.update({ where: { id }, data: { handle } });
     const row = await t.db.sandbox.findUniqueOrThrow({ where: { id } });
     expect(row.handle).toEqual(handle);
@@ -57,7 +64,10 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
   it("pages the overview newest first, with counts per status under the same filters", async () => {
     const base = Date.now() - 1_000_000;
     const ids: string[] = [];
-    for (let i = 0; i < 7; i++) ids.push(await sandbox(i % 2 ? "ready" : "failed", { ownerId: otherId, profileId: "profile.paged", createdAt: new Date(base + i * 1000) }));
+    for (let i = 0; i < 7; i++)
+      ids.push(
+        await sandbox(i % 2 ? "ready" : "failed", { ownerId: otherId, profileId: "profile.paged", createdAt: new Date(base + i * 1000) }),
+      );
     await sandbox("destroyed", { ownerId: otherId, profileId: "profile.paged", createdAt: new Date(base + 99_000) });
     const p1 = await listSandboxPage(t.db, { ownerId: otherId, profileId: "profile.paged" }, 1, 3);
     expect(p1.total).toBe(7); // destroyed is not active
@@ -83,7 +93,10 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
   it("claims an operation once, heartbeats only for its owner, releases the sandbox lock at the end", async () => {
     const id = await sandbox("queued");
     const op = await t.db.operation.create(operationCreate({ kind: "create", sandboxId: id, maxAttempts: 3 }));
-    const [a, b] = await Promise.all([claimOperation(t.db, op, "w1", new Date(), 10_000), claimOperation(t.db, op, "w2", new Date(), 10_000)]);
+    const [a, b] = await Promise.all([
+      claimOperation(t.db, op, "w1", new Date(), 10_000),
+      claimOperation(t.db, op, "w2", new Date(), 10_000),
+    ]);
     const winners = [a, b].filter(Boolean);
     expect(winners).toHaveLength(1);
     const owner = winners[0]!.leaseOwner!;
@@ -116,12 +129,17 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
 
   it("appends events in order and resumes after an id", async () => {
     const id = await sandbox("creating");
-    await appendEvents(t.db, Array.from({ length: 5 }, (_, i) => ({ sandboxId: id, type: "log" as const, message: `line ${i}` })));
+    await appendEvents(
+      t.db,
+      Array.from({ length: 5 }, (_, i) => ({ sandboxId: id, type: "log" as const, message: `line ${i}` })),
+    );
     const all = await listSandboxEvents(t.db, id);
     expect(all.map((e) => e.message)).toEqual(["line 0", "line 1", "line 2", "line 3", "line 4"]);
     const rest = await listSandboxEvents(t.db, id, { afterId: all[2]!.id });
     expect(rest.map((e) => e.message)).toEqual(["line 3", "line 4"]);
-    await appendEvents(t.db, [{ type: "audit", action: "sandbox.destroy", target: id, result: "denied", message: "no", actorId: otherId, sourceIp: "127.0.0.1" }]);
+    await appendEvents(t.db, [
+      { type: "audit", action: "sandbox.destroy", target: id, result: "denied", message: "no", actorId: otherId, sourceIp: "127.0.0.1" },
+    ]);
     const audit = await listAudit(t.db, { action: "sandbox.", target: id });
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ result: "denied", actorId: otherId, sourceIp: "127.0.0.1" });
@@ -129,7 +147,9 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
 
   it("never lets two hosts hold the same tunnel port (a database constraint)", async () => {
     const host = (id: string, tunnelPort: number | null) =>
-      t.db.buildHost.create({ data: { id, title: id, address: "127.0.0.1", port: 22, user: "b", hostKey: "SHA256:x", labels: [], tunnelPort } });
+      t.db.buildHost.create({
+        data: { id, title: id, address: "127.0.0.1", port: 22, user: "b", hostKey: "SHA256:x", labels: [], tunnelPort },
+      });
     await host("tp-a", 12222);
     await host("tp-b", null);
     await host("tp-c", null);
@@ -138,7 +158,9 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
   });
 
   it("counts a host's occupied slots from sandbox states", async () => {
-    await t.db.buildHost.create({ data: { id: "occ", title: "occ", address: "127.0.0.1", port: 22, user: "b", hostKey: "SHA256:x", labels: ["x"], capacity: 3 } });
+    await t.db.buildHost.create({
+      data: { id: "occ", title: "occ", address: "127.0.0.1", port: 22, user: "b", hostKey: "SHA256:x", labels: ["x"], capacity: 3 },
+    });
     await sandbox("ready", { hostId: "occ" });
     await sandbox("creating", { hostId: "occ" });
     await sandbox("failed", { hostId: "occ" });

@@ -38,7 +38,12 @@ describe("db:check", () => {
     const root = copyPrisma();
     try {
       const models = path.join(root, "prisma", "models.prisma");
-      fs.writeFileSync(models, fs.readFileSync(models, "utf8").replace("  capacity       Int       @default(10)", "  capacity       Int       @default(10)\n  rack           String?"));
+      fs.writeFileSync(
+        models,
+        fs
+          .readFileSync(models, "utf8")
+          .replace("  capacity       Int       @default(10)", "  capacity       Int       @default(10)\n  rack           String?"),
+      );
       const r = runScript(["check", "--root", root]);
       expect(r.code).toBe(2);
       expect(r.err).toContain("✗ sqlite");

@@ -11,14 +11,26 @@ import { stringify } from "yaml";
 import { expireSandboxes } from "@/lib/manager/maintenance";
 import { Worker } from "@/lib/manager/worker";
 
-import { restartVm, runAs, startBuildVms, startSilentTcpServer, stopBuildVms, stopVm, type BuildVms, type SilentTcpServer } from "../support/build-vms";
+import {
+  restartVm,
+  runAs,
+  startBuildVms,
+  startSilentTcpServer,
+  stopBuildVms,
+  stopVm,
+  type BuildVms,
+  type SilentTcpServer,
+} from "../support/build-vms";
 import { waitForStatus } from "../support/manager-harness";
 import { numberedTree } from "../support/trees";
 import { createVmTestManager, hostEntryFor, type VmTestManager } from "../support/vm-harness";
 import { startWorkerProcess } from "../support/worker-process";
 
 function workspaces(root: string): string[] {
-  return fs.readdirSync(root).filter((n) => n.startsWith("sbx-")).sort();
+  return fs
+    .readdirSync(root)
+    .filter((n) => n.startsWith("sbx-"))
+    .sort();
 }
 
 async function waitForLog(t: VmTestManager, id: string, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
@@ -189,7 +201,10 @@ describe("faults", () => {
     const partial = await t.manager.getSandbox(s.id);
     expect(partial.status).toBe("destroy_failed");
     expect(partial.statusReason).toContain(path.join(ws, "root-owned"));
-    const teardown = await t.db.event.findFirst({ where: { type: "audit", action: "sandbox.teardown", target: s.id }, orderBy: { id: "desc" } });
+    const teardown = await t.db.event.findFirst({
+      where: { type: "audit", action: "sandbox.teardown", target: s.id },
+      orderBy: { id: "desc" },
+    });
     expect(teardown?.result).toBe("failed");
     fs.rmSync(path.join(ws, "root-owned"), { recursive: true });
     await t.manager.destroySandbox(s.id, t.user);

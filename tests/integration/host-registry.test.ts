@@ -50,18 +50,28 @@ describe.each(PROVIDERS)("host registry on %s", (provider) => {
   it("never gives one port to two hosts, even when allocations race", async () => {
     const range = { low: 12500, high: 12520 };
     const ids = Array.from({ length: 8 }, (_, i) => `race${i}`);
-    await t.db.buildHost.createMany({ data: ids.map((id) => ({ id, title: id, address: "127.0.0.1", port: 22, user: "b", hostKey: KEY_A, labels: [] })) });
+    await t.db.buildHost.createMany({
+      data: ids.map((id) => ({ id, title: id, address: "127.0.0.1", port: 22, user: "b", hostKey: KEY_A, labels: [] })),
+    });
     const ports = await Promise.all(ids.map((id) => allocateTunnelPort(t.db, id, range)));
     expect(new Set(ports).size).toBe(ids.length);
   });
 
   it("disables hosts no longer in the file, and brings them back when they return", async () => {
     const range = { low: 12600, high: 12699 };
-    await syncHosts(t.db, [host("keep", { tunnelPort: undefined, address: "127.0.0.9" }), host("gone", { tunnelPort: undefined, address: "127.0.0.9" })], range);
+    await syncHosts(
+      t.db,
+      [host("keep", { tunnelPort: undefined, address: "127.0.0.9" }), host("gone", { tunnelPort: undefined, address: "127.0.0.9" })],
+      range,
+    );
     const r = await syncHosts(t.db, [host("keep", { tunnelPort: undefined, address: "127.0.0.9" })], range);
     expect(r.disabled).toContain("gone");
     expect((await t.db.buildHost.findUniqueOrThrow({ where: { id: "gone" } })).health).toBe("disabled");
-    await syncHosts(t.db, [host("keep", { tunnelPort: undefined, address: "127.0.0.9" }), host("gone", { tunnelPort: undefined, address: "127.0.0.9" })], range);
+    await syncHosts(
+      t.db,
+      [host("keep", { tunnelPort: undefined, address: "127.0.0.9" }), host("gone", { tunnelPort: undefined, address: "127.0.0.9" })],
+      range,
+    );
     expect((await t.db.buildHost.findUniqueOrThrow({ where: { id: "gone" } })).health).toBe("unknown");
   });
 
@@ -97,7 +107,9 @@ hosts:
 `,
     );
     expect(() => readHostsFile(file, "hosts.yaml")).toThrow(/hosts\.yaml:7: hosts\.1\.id: duplicate host id "a"/);
-    expect(() => readHostsFile(file, "hosts.yaml")).toThrow(/hosts\.yaml:10: hosts\.1\.tunnelPort: tunnel port 12222 is already held by "a"/);
+    expect(() => readHostsFile(file, "hosts.yaml")).toThrow(
+      /hosts\.yaml:10: hosts\.1\.tunnelPort: tunnel port 12222 is already held by "a"/,
+    );
     fs.writeFileSync(file, "apiVersion: sandboxer.dev/v1\nhosts:\n  - id: b\n    user: build\n    hostKey: SHA256:short\n");
     expect(() => readHostsFile(file, "hosts.yaml")).toThrow(/hosts\.yaml:5: hosts\.0\.hostKey: the pinned host key fingerprint/);
     fs.writeFileSync(file, "apiVersion: sandboxer.dev/v1\nhosts:\n  - id: c\n    user: build\n    hostKey: " + KEY_A + "\n");

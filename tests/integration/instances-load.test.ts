@@ -32,7 +32,10 @@ describe("several instances on PostgreSQL, under load", () => {
       profiles: { ws: { extension: "ext.vm-packer", params: { host: "host-li1" } } },
     });
     fs.copyFileSync(path.join(REPO_ROOT, "profiles", "local.yaml"), path.join(configDir, "profiles", "local.yaml"));
-    fs.writeFileSync(path.join(configDir, "hosts.yaml"), stringify({ apiVersion: "sandboxer.dev/v1", hosts: [hostEntryFor(vms.vm("li1"))] }));
+    fs.writeFileSync(
+      path.join(configDir, "hosts.yaml"),
+      stringify({ apiVersion: "sandboxer.dev/v1", hosts: [hostEntryFor(vms.vm("li1"))] }),
+    );
     const env = {
       DATABASE_URL: database.config.url,
       SANDBOXER_CONFIG_DIR: configDir,
@@ -57,7 +60,11 @@ describe("several instances on PostgreSQL, under load", () => {
 
   it("20 creates spread over both instances, each run exactly once, while 200 concurrent reads all succeed", async () => {
     const create = (server: AppServer, cookie: string) =>
-      fetch(`${server.url}/api/v1/sandboxes`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ profile: "profile.ws" }) });
+      fetch(`${server.url}/api/v1/sandboxes`, {
+        method: "POST",
+        headers: { cookie, "content-type": "application/json" },
+        body: JSON.stringify({ profile: "profile.ws" }),
+      });
     const started = Date.now();
     const creates = Array.from({ length: 20 }, (_, i) => (i % 2 ? create(a, cookieA) : create(b, cookieB)));
     const reads = Array.from({ length: 200 }, (_, i) => {
@@ -84,9 +91,15 @@ describe("several instances on PostgreSQL, under load", () => {
 
     const ids = (await Promise.all(createResults.map((r) => r.json() as Promise<{ id: string }>))).map((s) => s.id);
     await expect
-      .poll(() => database.db.sandbox.count({ where: { id: { in: ids }, status: { in: ["queued", "creating"] } } }), { timeout: 90_000, interval: 200 })
+      .poll(() => database.db.sandbox.count({ where: { id: { in: ids }, status: { in: ["queued", "creating"] } } }), {
+        timeout: 90_000,
+        interval: 200,
+      })
       .toBe(0);
-    const settled = await database.db.sandbox.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, statusReason: true } });
+    const settled = await database.db.sandbox.findMany({
+      where: { id: { in: ids } },
+      select: { id: true, status: true, statusReason: true },
+    });
     expect(settled.filter((r) => r.status !== "ready")).toEqual([]);
     expect(settled).toHaveLength(20);
     console.log(`[measure] 20 creates on 2 instances ready after ${Date.now() - started} ms`);
@@ -100,8 +113,12 @@ describe("several instances on PostgreSQL, under load", () => {
       expect(created, id).toBe(1);
     }
     // Both instances show the same state.
-    const viewA = (await (await fetch(`${a.url}/api/v1/sandboxes?pageSize=50`, { headers: { cookie: cookieA } })).json()) as { rows: { id: string; status: string }[] };
-    const viewB = (await (await fetch(`${b.url}/api/v1/sandboxes?pageSize=50`, { headers: { cookie: cookieB } })).json()) as { rows: { id: string; status: string }[] };
+    const viewA = (await (await fetch(`${a.url}/api/v1/sandboxes?pageSize=50`, { headers: { cookie: cookieA } })).json()) as {
+      rows: { id: string; status: string }[];
+    };
+    const viewB = (await (await fetch(`${b.url}/api/v1/sandboxes?pageSize=50`, { headers: { cookie: cookieB } })).json()) as {
+      rows: { id: string; status: string }[];
+    };
     expect(viewA.rows.map((r) => [r.id, r.status])).toEqual(viewB.rows.map((r) => [r.id, r.status]));
     // One holder per singleton job, and it is one of the two instances' workers.
     const leases = await database.db.lease.findMany({ orderBy: { name: "asc" } });
@@ -112,9 +129,16 @@ describe("several instances on PostgreSQL, under load", () => {
 
     // Destroy everything through the other instance; every workspace goes.
     const destroyStarted = Date.now();
-    await Promise.all(ids.map((id, i) => fetch(`${(i % 2 ? b : a).url}/api/v1/sandboxes/${id}`, { method: "DELETE", headers: { cookie: i % 2 ? cookieB : cookieA } })));
+    await Promise.all(
+      ids.map((id, i) =>
+        fetch(`${(i % 2 ? b : a).url}/api/v1/sandboxes/${id}`, { method: "DELETE", headers: { cookie: i % 2 ? cookieB : cookieA } }),
+      ),
+    );
     await expect
-      .poll(() => database.db.sandbox.count({ where: { id: { in: ids }, status: { not: "destroyed" } } }), { timeout: 60_000, interval: 200 })
+      .poll(() => database.db.sandbox.count({ where: { id: { in: ids }, status: { not: "destroyed" } } }), {
+        timeout: 60_000,
+        interval: 200,
+      })
       .toBe(0);
     console.log(`[measure] 20 destroys on 2 instances done after ${Date.now() - destroyStarted} ms`);
     expect(fs.readdirSync(vms.vm("li1").workspaceRoot).filter((n) => n.startsWith("sbx-"))).toEqual([]);

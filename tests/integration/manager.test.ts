@@ -171,7 +171,10 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     const claimed = await claimOperation(t.db, op!, "dead-worker", new Date(), 200);
     expect(claimed?.attempt).toBe(1);
     // It got as far as recording a handle and creating the resource before dying.
-    await t.db.sandbox.update({ where: { id: s.id }, data: { status: "creating", handle: { extension: "ext.fake", resource: `fake-${s.id}`, stepsDone: 3 } } });
+    await t.db.sandbox.update({
+      where: { id: s.id },
+      data: { status: "creating", handle: { extension: "ext.fake", resource: `fake-${s.id}`, stepsDone: 3 } },
+    });
     fakeWorld.resources.add(`fake-${s.id}`);
     await new Promise((r) => setTimeout(r, 300));
     const b = t.newWorker({ id: "worker-b", config: { ...{ leaseMs: 3_000 } } });
@@ -201,7 +204,10 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     for (let attempt = 1; attempt <= 3; attempt++) {
       const claimed = await claimOperation(t.db, { id: op!.id, sandboxId: s.id }, `doomed-${attempt}`, new Date(), 100);
       expect(claimed?.attempt).toBe(attempt);
-      await t.db.sandbox.update({ where: { id: s.id }, data: { status: "creating", handle: { extension: "ext.fake", resource: `fake-${s.id}`, stepsDone: 1 } } });
+      await t.db.sandbox.update({
+        where: { id: s.id },
+        data: { status: "creating", handle: { extension: "ext.fake", resource: `fake-${s.id}`, stepsDone: 1 } },
+      });
       fakeWorld.resources.add(`fake-${s.id}`);
       // The reaper runs at a fixed moment just past the lease: no waiting, and the delay is exact.
       const now = new Date(claimed!.leaseExpiresAt!.getTime() + 1);

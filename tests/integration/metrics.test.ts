@@ -21,10 +21,16 @@ describe("/api/metrics", () => {
     database = await createTestDatabase("sqlite");
     const configDir = writeConfigDir({ includeRepoManifests: true, manifests: [] });
     fs.copyFileSync(path.join(REPO_ROOT, "profiles", "local.yaml"), path.join(configDir, "profiles", "local.yaml"));
-    server = await startAppServer({ env: { DATABASE_URL: database.config.url, SANDBOXER_CONFIG_DIR: configDir, SANDBOXER_METRICS_TOKEN: METRICS_TOKEN } });
+    server = await startAppServer({
+      env: { DATABASE_URL: database.config.url, SANDBOXER_CONFIG_DIR: configDir, SANDBOXER_METRICS_TOKEN: METRICS_TOKEN },
+    });
     admin = await signUp(server.url, "admin@metrics.test");
     member = await signUp(server.url, "member@metrics.test");
-    const res = await fetch(`${server.url}/api/v1/sandboxes`, { method: "POST", headers: { cookie: member, "content-type": "application/json" }, body: JSON.stringify({ profile: "profile.local" }) });
+    const res = await fetch(`${server.url}/api/v1/sandboxes`, {
+      method: "POST",
+      headers: { cookie: member, "content-type": "application/json" },
+      body: JSON.stringify({ profile: "profile.local" }),
+    });
     expect(res.status).toBe(202);
     // (vi.waitFor: expect.poll works only inside a test.)
     await vi.waitFor(
@@ -43,7 +49,9 @@ describe("/api/metrics", () => {
 
   it("answers the metrics token and admins; refuses members and anonymous callers", async () => {
     expect((await fetch(`${server.url}/api/metrics`)).status).toBe(401);
-    expect((await fetch(`${server.url}/api/metrics`, { headers: { authorization: "Bearer wrong-token-0123456789abcdef" } })).status).toBe(401);
+    expect((await fetch(`${server.url}/api/metrics`, { headers: { authorization: "Bearer wrong-token-0123456789abcdef" } })).status).toBe(
+      401,
+    );
     expect((await fetch(`${server.url}/api/metrics`, { headers: { cookie: member } })).status).toBe(403);
     expect((await fetch(`${server.url}/api/metrics`, { headers: { cookie: admin } })).status).toBe(200);
     const res = await fetch(`${server.url}/api/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });

@@ -35,7 +35,9 @@ describe.each(PROVIDERS)("people on %s", (provider) => {
     expect(await apiTokens(t.manager, t.other)).toEqual([]);
     await expect(revokeApiToken(t.manager, t.other, view.id)).rejects.toMatchObject({ code: "NOT_FOUND" });
     await revokeApiToken(t.manager, t.user, view.id);
-    const actions = (await t.db.event.findMany({ where: { type: "audit", action: { startsWith: "token." } }, orderBy: { id: "asc" } })).map((e) => e.action);
+    const actions = (await t.db.event.findMany({ where: { type: "audit", action: { startsWith: "token." } }, orderBy: { id: "asc" } })).map(
+      (e) => e.action,
+    );
     expect(actions).toEqual(["token.create", "token.revoke"]);
   });
 });

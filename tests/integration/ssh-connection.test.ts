@@ -107,10 +107,7 @@ describe("exec over a real connection", () => {
   });
 
   it("round-trips arbitrary argv through sshd and bash (property)", async () => {
-    const arg = fc.oneof(
-      fc.string({ unit: "binary", maxLength: 20 }),
-      fc.string({ unit: fc.constantFrom(..."'\"\\$`;&|*?~ \n\t!#") }),
-    );
+    const arg = fc.oneof(fc.string({ unit: "binary", maxLength: 20 }), fc.string({ unit: fc.constantFrom(..."'\"\\$`;&|*?~ \n\t!#") }));
     await fc.assert(
       fc.asyncProperty(
         fc.array(
@@ -169,9 +166,7 @@ describe("exec over a real connection", () => {
   it("kills a process that ignores SIGTERM after the grace period", async () => {
     const marker = `38.${Date.now() % 100000}`;
     const t0 = Date.now();
-    const err = await sshError(
-      conn.exec(["sh", "-c", `trap '' TERM; sleep ${marker}`], { timeoutMs: 200, killGraceMs: 300 }),
-    );
+    const err = await sshError(conn.exec(["sh", "-c", `trap '' TERM; sleep ${marker}`], { timeoutMs: 200, killGraceMs: 300 }));
     expect(err.code).toBe("SSH_EXEC_TIMEOUT");
     expect(Date.now() - t0).toBeLessThan(2_000);
     await expect.poll(() => processRunning(`sleep ${marker}`), { timeout: 3_000 }).toBe(false);
@@ -182,17 +177,13 @@ describe("exec over a real connection", () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 200);
     const t0 = Date.now();
-    await expect(conn.exec(["sleep", marker], { timeoutMs: 30_000, signal: ac.signal })).rejects.toBeInstanceOf(
-      AbortedError,
-    );
+    await expect(conn.exec(["sleep", marker], { timeoutMs: 30_000, signal: ac.signal })).rejects.toBeInstanceOf(AbortedError);
     expect(Date.now() - t0).toBeLessThan(2_000);
     await expect.poll(() => processRunning(`sleep ${marker}`), { timeout: 3_000 }).toBe(false);
   });
 
   it("execChecked names the command, exit code and last stderr lines", async () => {
-    const err = await sshError(
-      conn.execChecked(["sh", "-c", "echo first >&2; echo 'the real reason' >&2; exit 3"], { timeoutMs: 5_000 }),
-    );
+    const err = await sshError(conn.execChecked(["sh", "-c", "echo first >&2; echo 'the real reason' >&2; exit 3"], { timeoutMs: 5_000 }));
     expect(err.code).toBe("SSH_COMMAND_FAILED");
     expect(err.message).toContain("`sh`");
     expect(err.message).toContain("exit code 3");
@@ -218,10 +209,7 @@ describe("host key trust", () => {
 
   it("refuses a wrong pinned key, naming host:port and both fingerprints", async () => {
     const err = await sshError(
-      connect(
-        { ...vmSshConfig(vms, vm2), trust: { pinnedFingerprint: vm1.hostKeyFingerprint } },
-        { readyTimeoutMs: 5_000 },
-      ),
+      connect({ ...vmSshConfig(vms, vm2), trust: { pinnedFingerprint: vm1.hostKeyFingerprint } }, { readyTimeoutMs: 5_000 }),
     );
     expect(err.code).toBe("SSH_HOST_KEY_CHANGED");
     expect(err.message).toContain(`${vm2.host}:${vm2.port}`);
@@ -232,23 +220,16 @@ describe("host key trust", () => {
   it("refuses a host missing from known_hosts (empty file, or only other hosts' entries)", async () => {
     const empty = path.join(scratch, "empty_known_hosts");
     writeFileSync(empty, "");
-    const e1 = await sshError(
-      connect({ ...vmSshConfig(vms, vm1), trust: { knownHostsPath: empty } }, { readyTimeoutMs: 5_000 }),
-    );
+    const e1 = await sshError(connect({ ...vmSshConfig(vms, vm1), trust: { knownHostsPath: empty } }, { readyTimeoutMs: 5_000 }));
     expect(e1.code).toBe("SSH_HOST_KEY_UNKNOWN");
     expect(e1.message).toContain(vm1.hostKeyFingerprint);
     const others = path.join(scratch, "others_known_hosts");
     // vm1's key, but for vm2's address:port: not a key for vm1's host:port.
     writeFileSync(others, `[${vm2.host}]:${vm2.port} ${vm1.hostPublicKeyLine}\n`);
-    const e2 = await sshError(
-      connect({ ...vmSshConfig(vms, vm1), trust: { knownHostsPath: others } }, { readyTimeoutMs: 5_000 }),
-    );
+    const e2 = await sshError(connect({ ...vmSshConfig(vms, vm1), trust: { knownHostsPath: others } }, { readyTimeoutMs: 5_000 }));
     expect(e2.code).toBe("SSH_HOST_KEY_UNKNOWN");
     const missing = await sshError(
-      connect(
-        { ...vmSshConfig(vms, vm1), trust: { knownHostsPath: path.join(scratch, "nope") } },
-        { readyTimeoutMs: 5_000 },
-      ),
+      connect({ ...vmSshConfig(vms, vm1), trust: { knownHostsPath: path.join(scratch, "nope") } }, { readyTimeoutMs: 5_000 }),
     );
     expect(missing.code).toBe("SSH_HOST_KEY_UNKNOWN");
   });
@@ -256,13 +237,9 @@ describe("host key trust", () => {
   it("refuses a key marked @revoked", async () => {
     const file = path.join(scratch, "revoked_known_hosts");
     writeFileSync(file, `[${vm1.host}]:${vm1.port} ${vm1.hostPublicKeyLine}\n@revoked * ${vm1.hostPublicKeyLine}\n`);
-    expect(
-      (
-        await sshError(
-          connect({ ...vmSshConfig(vms, vm1), trust: { knownHostsPath: file } }, { readyTimeoutMs: 5_000 }),
-        )
-      ).code,
-    ).toBe("SSH_HOST_KEY_REVOKED");
+    expect((await sshError(connect({ ...vmSshConfig(vms, vm1), trust: { knownHostsPath: file } }, { readyTimeoutMs: 5_000 }))).code).toBe(
+      "SSH_HOST_KEY_REVOKED",
+    );
   });
 
   it("refuses a VM rebuilt with a new host key (known_hosts and the old pin), accepts the new pin", async () => {
@@ -319,9 +296,7 @@ describe("connection failures", () => {
   it("reports a key the VM does not accept as SSH_AUTH_FAILED", async () => {
     const key = path.join(scratch, "stranger");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
-    const err = await sshError(
-      connect({ ...vmSshConfig(vms, vm1), identity: { privateKeyPath: key } }, { readyTimeoutMs: 5_000 }),
-    );
+    const err = await sshError(connect({ ...vmSshConfig(vms, vm1), identity: { privateKeyPath: key } }, { readyTimeoutMs: 5_000 }));
     expect(err.code).toBe("SSH_AUTH_FAILED");
     expect(err.message).toContain(`${vm1.host}:${vm1.port}`);
     expect(err.message).toContain(key);
@@ -329,9 +304,7 @@ describe("connection failures", () => {
   });
 
   it("reports a user sshd does not allow as SSH_AUTH_FAILED", async () => {
-    expect(
-      (await sshError(connect({ ...vmSshConfig(vms, vm1), user: "nobody" }, { readyTimeoutMs: 5_000 }))).code,
-    ).toBe("SSH_AUTH_FAILED");
+    expect((await sshError(connect({ ...vmSshConfig(vms, vm1), user: "nobody" }, { readyTimeoutMs: 5_000 }))).code).toBe("SSH_AUTH_FAILED");
   });
 
   it("can be aborted while the handshake hangs", async () => {

@@ -68,11 +68,9 @@ describe("SshPool against real sshd", () => {
       const t0 = performance.now();
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>
-          pool.exec(
-            vmSshConfig(vms, i % 2 === 0 ? vm1 : vm2),
-            ["sh", "-c", 'sleep 0.05; echo "$1"', "sh", `job ${i}`],
-            { timeoutMs: 20_000 },
-          ),
+          pool.exec(vmSshConfig(vms, i % 2 === 0 ? vm1 : vm2), ["sh", "-c", 'sleep 0.05; echo "$1"', "sh", `job ${i}`], {
+            timeoutMs: 20_000,
+          }),
         ),
       );
       const elapsed = performance.now() - t0;
@@ -98,9 +96,7 @@ describe("SshPool against real sshd", () => {
       // Pooled connections are reused: another 50 open nothing new.
       const opened = stats[`${vm1.host}:${vm1.port}`]!.connectionsOpened;
       const t1 = performance.now();
-      await Promise.all(
-        Array.from({ length: 50 }, () => pool.exec(vmSshConfig(vms, vm1), ["true"], { timeoutMs: 10_000 })),
-      );
+      await Promise.all(Array.from({ length: 50 }, () => pool.exec(vmSshConfig(vms, vm1), ["true"], { timeoutMs: 10_000 })));
       console.info(`[ssh pool] 50 execs over warm pooled connections in ${(performance.now() - t1).toFixed(0)} ms`);
       expect(pool.stats().hosts[`${vm1.host}:${vm1.port}`]!.connectionsOpened).toBe(opened);
       const sequential: number[] = [];

@@ -30,15 +30,7 @@ import {
   removeRemoteWorkspace,
   type SshConfig,
 } from "@/lib/ssh";
-import {
-  plantSymlink,
-  runAs,
-  startBuildVms,
-  stopBuildVms,
-  vmSshConfig,
-  type BuildVm,
-  type BuildVms,
-} from "@/tests/support/build-vms";
+import { plantSymlink, runAs, startBuildVms, stopBuildVms, vmSshConfig, type BuildVm, type BuildVms } from "@/tests/support/build-vms";
 
 let vms: BuildVms;
 let vm: BuildVm;

@@ -91,8 +91,7 @@ function mastersOf(vm: BuildVm): string[][] {
 }
 
 async function workspace(vm: BuildVm): Promise<string> {
-  return (await createRemoteWorkspace(pool, vmSshConfig(vms, vm), vm.workspaceRoot, newId(), { timeoutMs: 10_000 }))
-    .path;
+  return (await createRemoteWorkspace(pool, vmSshConfig(vms, vm), vm.workspaceRoot, newId(), { timeoutMs: 10_000 })).path;
 }
 
 beforeAll(async () => {
@@ -210,7 +209,10 @@ describe("rsyncToRemote", () => {
   });
 
   it("multiplexes later rsyncs over one verified master connection: no new SSH handshake each time", async () => {
-    const accepted = () => readFileSync(vm2.logPath, "utf8").split("\n").filter((l) => l.includes("Accepted publickey")).length;
+    const accepted = () =>
+      readFileSync(vm2.logPath, "utf8")
+        .split("\n")
+        .filter((l) => l.includes("Accepted publickey")).length;
     // Masters are told apart by their argv (each has its own ControlPath).
     const masters = () => mastersOf(vm2).map((argv) => argv.join(" "));
     const othersBefore = new Set(masters());
@@ -222,7 +224,14 @@ describe("rsyncToRemote", () => {
       makeTree(src, 20, 5);
       const ws = (await createRemoteWorkspace(muxPool, vmSshConfig(vms, vm2), vm2.workspaceRoot, newId(), { timeoutMs: 10_000 })).path;
       const sync = (dest: string, multiplex?: boolean) =>
-        rsyncToRemote({ config: vmSshConfig(vms, vm2), pool: muxPool, source: src, destination: `${ws}/${dest}`, timeoutMs: 30_000, multiplex });
+        rsyncToRemote({
+          config: vmSshConfig(vms, vm2),
+          pool: muxPool,
+          source: src,
+          destination: `${ws}/${dest}`,
+          timeoutMs: 30_000,
+          multiplex,
+        });
       await sync("first"); // starts the master (one handshake)
       mine = masters().filter((m) => !othersBefore.has(m));
       expect(mine).toHaveLength(1);
@@ -331,9 +340,7 @@ describe("rsyncToRemote", () => {
       const config = vmSshConfig(vms, vm1);
       const dests = await Promise.all(Array.from({ length: 15 }, () => workspace(vm1)));
       await Promise.all(
-        dests.map((destination) =>
-          rsyncToRemote({ config, pool: burstPool, source: src, destination, timeoutMs: 60_000 }),
-        ),
+        dests.map((destination) => rsyncToRemote({ config, pool: burstPool, source: src, destination, timeoutMs: 60_000 })),
       );
       for (const d of dests) expect(treeDigest(d)).toEqual(treeDigest(src));
       expect(burstPool.stats().hosts[`${vm1.host}:${vm1.port}`]!.peakHandshakes).toBeLessThanOrEqual(3);

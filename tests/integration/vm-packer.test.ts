@@ -45,7 +45,11 @@ describe("ext.vm-packer on real build VMs", () => {
     // A repository the VM can clone (owned by the build user, as on a real VM).
     const repoRoot = path.join(vms.stateDir, "git");
     fs.mkdirSync(repoRoot, { mode: 0o755 });
-    fs.chownSync(repoRoot, Number((await run(["id", "-u", vms.user])).stdout.trim()), Number((await run(["id", "-g", vms.user])).stdout.trim()));
+    fs.chownSync(
+      repoRoot,
+      Number((await run(["id", "-u", vms.user])).stdout.trim()),
+      Number((await run(["id", "-g", vms.user])).stdout.trim()),
+    );
     bareRepo = path.join(repoRoot, "app.git");
     const work = path.join(repoRoot, "work");
     for (const argv of [
@@ -104,10 +108,17 @@ describe("ext.vm-packer on real build VMs", () => {
     expect(ready.status).toBe("ready");
     const vm1 = vms.vm("vm1");
     const workspace = path.join(vm1.workspaceRoot, `sbx-${s.id}`);
-    expect(ready.handle).toMatchObject({ target: `${vm1.host}:${vm1.port}`, workspacePath: workspace, user: vms.user, hostKey: vm1.hostKeyFingerprint });
+    expect(ready.handle).toMatchObject({
+      target: `${vm1.host}:${vm1.port}`,
+      workspacePath: workspace,
+      user: vms.user,
+      hostKey: vm1.hostKeyFingerprint,
+    });
     expect(fs.statSync(workspace).isDirectory()).toBe(true);
     expect(countFiles(path.join(workspace, "src"))).toBe(2000);
-    expect(fs.readFileSync(path.join(workspace, "src", "m7", "f7.hs"), "utf8")).toBe(fs.readFileSync(path.join(tree, "src", "m7", "f7.hs"), "utf8"));
+    expect(fs.readFileSync(path.join(workspace, "src", "m7", "f7.hs"), "utf8")).toBe(
+      fs.readFileSync(path.join(tree, "src", "m7", "f7.hs"), "utf8"),
+    );
     expect(fs.existsSync(path.join(workspace, "dist-newstyle"))).toBe(false);
     expect(fs.existsSync(path.join(workspace, "Main.o"))).toBe(false);
     const stored = await t.db.sandbox.findUniqueOrThrow({ where: { id: s.id } });
@@ -124,7 +135,9 @@ describe("ext.vm-packer on real build VMs", () => {
     const log = (await t.manager.sandboxEvents(s.id)).map((e) => e.message).join("\n");
     expect(log).toMatch(/Synced \d+ entries/);
     // The registry learned the full host key (for the CLI's known_hosts).
-    expect((await t.db.buildHost.findUniqueOrThrow({ where: { id: "host-vm1" } })).hostPublicKey).toBe(vm1.hostPublicKeyLine.split(" ").slice(0, 2).join(" "));
+    expect((await t.db.buildHost.findUniqueOrThrow({ where: { id: "host-vm1" } })).hostPublicKey).toBe(
+      vm1.hostPublicKeyLine.split(" ").slice(0, 2).join(" "),
+    );
 
     // A sibling's workspace and a file beside the workspace survive the teardown.
     const sibling = path.join(vm1.workspaceRoot, "sbx-sibling0001");
@@ -259,7 +272,9 @@ describe("ext.vm-packer on real build VMs", () => {
     expect([...perHost.keys()].sort()).toEqual(["host-vm1", "host-vm2"]);
     const stats = t.pool.stats().hosts;
     for (const h of Object.values(stats)) expect(h.peakConnections).toBeLessThanOrEqual(4);
-    console.log(`[measure] 50 concurrent creates over 2 VMs: ${wall} ms; per host ${JSON.stringify(Object.fromEntries(perHost))}; pool ${JSON.stringify(Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, v.peakConnections])))}`);
+    console.log(
+      `[measure] 50 concurrent creates over 2 VMs: ${wall} ms; per host ${JSON.stringify(Object.fromEntries(perHost))}; pool ${JSON.stringify(Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, v.peakConnections])))}`,
+    );
     await Promise.all(ids.map((id) => t.manager.destroySandbox(id, t.user)));
     await worker.runUntilIdle(180_000);
     for (const id of ids) expect((await t.manager.getSandbox(id)).status).toBe("destroyed");
@@ -269,7 +284,19 @@ describe("ext.vm-packer on real build VMs", () => {
   it("waits for capacity instead of overfilling a host, and says why", async () => {
     const tc = await createVmTestManager("sqlite", vms, {
       profiles: { one: { extension: "ext.vm-packer", params: { host: "host-small" } } },
-      hosts: [{ id: "host-small", title: "small", address: vms.vm("vm2").host, port: vms.vm("vm2").port, user: vms.user, hostKey: vms.vm("vm2").hostKeyFingerprint, workspaceRoot: vms.vm("vm2").workspaceRoot, labels: [], capacity: 1 }],
+      hosts: [
+        {
+          id: "host-small",
+          title: "small",
+          address: vms.vm("vm2").host,
+          port: vms.vm("vm2").port,
+          user: vms.user,
+          hostKey: vms.vm("vm2").hostKeyFingerprint,
+          workspaceRoot: vms.vm("vm2").workspaceRoot,
+          labels: [],
+          capacity: 1,
+        },
+      ],
     });
     try {
       const w = tc.newWorker();

@@ -30,7 +30,11 @@ export interface AppServer {
  * Starts `next start`. `env` is layered over a safe test environment; DATABASE_URL and
  * SANDBOXER_CONFIG_DIR are expected from the caller (a test database, a temp config dir).
  */
-export async function startAppServer(opts: { env: Record<string, string | undefined>; port?: number; readyTimeoutMs?: number }): Promise<AppServer> {
+export async function startAppServer(opts: {
+  env: Record<string, string | undefined>;
+  port?: number;
+  readyTimeoutMs?: number;
+}): Promise<AppServer> {
   assertBuilt();
   const port = opts.port ?? (await freeLoopbackPort());
   const dataDir = opts.env.SANDBOXER_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "sandboxer-app-"));
@@ -55,12 +59,16 @@ export async function startAppServer(opts: { env: Record<string, string | undefi
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, "node_modules/next/dist/bin/next"), "start", "-H", "127.0.0.1", "-p", String(port)], {
-    cwd: REPO_ROOT,
-    env: env as NodeJS.ProcessEnv,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: false,
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(REPO_ROOT, "node_modules/next/dist/bin/next"), "start", "-H", "127.0.0.1", "-p", String(port)],
+    {
+      cwd: REPO_ROOT,
+      env: env as NodeJS.ProcessEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: false,
+    },
+  );
   let output = "";
   child.stdout!.on("data", (b: Buffer) => (output = (output + b.toString()).slice(-200_000)));
   child.stderr!.on("data", (b: Buffer) => (output = (output + b.toString()).slice(-200_000)));

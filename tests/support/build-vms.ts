@@ -6,19 +6,7 @@
 // Needs root (useradd, runuser, sshd); talks only to loopback.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import {
-  chmod,
-  chown,
-  copyFile,
-  lchown,
-  mkdir,
-  mkdtemp,
-  readFile,
-  readdir,
-  rm,
-  symlink,
-  writeFile,
-} from "node:fs/promises";
+import { chmod, chown, copyFile, lchown, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -107,10 +95,7 @@ function assertLoopback(address: string): void {
 }
 
 /** Runs a program (argv, never a shell string) and returns its exit code and output. */
-export function run(
-  argv: readonly string[],
-  opts: { timeoutMs?: number; cwd?: string; input?: string } = {},
-): Promise<RunResult> {
+export function run(argv: readonly string[], opts: { timeoutMs?: number; cwd?: string; input?: string } = {}): Promise<RunResult> {
   const [file, ...args] = argv;
   if (!file) throw new Error("run() needs a program");
   return new Promise((resolve) => {
@@ -135,11 +120,7 @@ async function mustRun(argv: readonly string[], opts: { timeoutMs?: number } = {
 }
 
 /** Runs argv as `user` on the "VM" (this machine) via runuser, for assertions and setup. */
-export function runAs(
-  user: string,
-  argv: readonly string[],
-  opts: { timeoutMs?: number; cwd?: string } = {},
-): Promise<RunResult> {
+export function runAs(user: string, argv: readonly string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
   return run(["runuser", "-u", user, "--", ...argv], { cwd: opts.cwd ?? "/", timeoutMs: opts.timeoutMs });
 }
 
@@ -461,10 +442,7 @@ export async function startBuildVms(opts: { vms: BuildVmSpec[]; user?: string })
       await startSshd(vm, authorizedKeysPath, !spec.port);
     }
 
-    await writeFile(
-      set.knownHostsPath,
-      set.vms.map((vm) => `[${vm.host}]:${vm.port} ${vm.hostPublicKeyLine}\n`).join(""),
-    );
+    await writeFile(set.knownHostsPath, set.vms.map((vm) => `[${vm.host}]:${vm.port} ${vm.hostPublicKeyLine}\n`).join(""));
     await copyFile(set.knownHostsPath, set.hashedKnownHostsPath);
     await mustRun(["ssh-keygen", "-H", "-f", set.hashedKnownHostsPath]);
     await rm(`${set.hashedKnownHostsPath}.old`, { force: true });

@@ -89,7 +89,11 @@ export function startCli(args: string[], opts: CliOptions = {}): CliProcess {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.env ?? {})) if (v !== undefined) env[k] = v;
   const started = performance.now();
-  const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env: env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI_BIN, ...args], {
+    cwd: opts.cwd ?? REPO_ROOT,
+    env: env as NodeJS.ProcessEnv,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   const waiters = new Set<() => void>();
@@ -119,9 +123,13 @@ export function startCli(args: string[], opts: CliOptions = {}): CliProcess {
       return new Promise<void>((resolve, reject) => {
         const check = () => {
           if (pattern.test(stdout + stderr)) return done(() => resolve());
-          if (exited) return done(() => reject(new Error(`CLI exited before printing ${pattern}:\n--- stdout\n${stdout}\n--- stderr\n${stderr}`)));
+          if (exited)
+            return done(() => reject(new Error(`CLI exited before printing ${pattern}:\n--- stdout\n${stdout}\n--- stderr\n${stderr}`)));
         };
-        const timer = setTimeout(() => done(() => reject(new Error(`no ${pattern} within ${waitMs} ms:\n--- stdout\n${stdout}\n--- stderr\n${stderr}`))), waitMs);
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`no ${pattern} within ${waitMs} ms:\n--- stdout\n${stdout}\n--- stderr\n${stderr}`))),
+          waitMs,
+        );
         const done = (fn: () => void) => {
           clearTimeout(timer);
           waiters.delete(check);
@@ -136,7 +144,12 @@ export function startCli(args: string[], opts: CliOptions = {}): CliProcess {
 
 /** Two build VMs (vm1 on 127.0.0.1, vm2 on 127.0.0.2) on ports the OS picks. */
 export function startLoopbackVms(): Promise<BuildVms> {
-  return startBuildVms({ vms: [{ name: "vm1", address: "127.0.0.1" }, { name: "vm2", address: "127.0.0.2" }] });
+  return startBuildVms({
+    vms: [
+      { name: "vm1", address: "127.0.0.1" },
+      { name: "vm2", address: "127.0.0.2" },
+    ],
+  });
 }
 
 export interface CliWorld {
@@ -163,7 +176,9 @@ export const WORLD_PROFILES: Record<string, Record<string, unknown>> = {
   local: { extension: "ext.local", title: "Local scratch", params: { seed: null } },
 };
 
-export async function startCliWorld(opts: { provider?: TestProvider; profiles?: Record<string, Record<string, unknown>> } = {}): Promise<CliWorld> {
+export async function startCliWorld(
+  opts: { provider?: TestProvider; profiles?: Record<string, Record<string, unknown>> } = {},
+): Promise<CliWorld> {
   // Free ports, not the standard 12222/2222: test files run side by side, and a fixed port checked
   // for being free can still be taken by another file before its sshd binds it.
   const vms = await startLoopbackVms();
@@ -176,7 +191,11 @@ export async function startCliWorld(opts: { provider?: TestProvider; profiles?: 
     stringify({
       apiVersion: "sandboxer.dev/v1",
       // host-badkey is vm1's sshd with vm2's fingerprint pinned: every connection is refused.
-      hosts: [host("vm1"), host("vm2"), host("vm1", { id: "host-badkey", title: "Wrong key", labels: [], hostKey: vms.vm("vm2").hostKeyFingerprint })],
+      hosts: [
+        host("vm1"),
+        host("vm2"),
+        host("vm1", { id: "host-badkey", title: "Wrong key", labels: [], hostKey: vms.vm("vm2").hostKeyFingerprint }),
+      ],
     }),
   );
   const server = await startAppServer({

@@ -39,7 +39,8 @@ export function writeConfigDir(opts: {
   fs.mkdirSync(path.join(dir, "extensions"), { recursive: true });
   fs.mkdirSync(path.join(dir, "profiles"), { recursive: true });
   if (opts.includeRepoManifests) {
-    for (const f of fs.readdirSync(path.resolve("extensions"))) fs.copyFileSync(path.resolve("extensions", f), path.join(dir, "extensions", f));
+    for (const f of fs.readdirSync(path.resolve("extensions")))
+      fs.copyFileSync(path.resolve("extensions", f), path.join(dir, "extensions", f));
   }
   for (const m of opts.manifests ?? [FAKE_MANIFEST]) {
     fs.writeFileSync(path.join(dir, "extensions", `${String(m.id)}.yaml`), stringify(m));

@@ -12,7 +12,12 @@ export interface WorkerProcess {
 }
 
 export function startWorkerProcess(env: Record<string, string | undefined>): WorkerProcess {
-  const childEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", NODE_ENV: "production", LOG_LEVEL: "info" };
+  const childEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    NODE_ENV: "production",
+    LOG_LEVEL: "info",
+  };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
   const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", "scripts/worker.ts"], {
     cwd: REPO_ROOT,

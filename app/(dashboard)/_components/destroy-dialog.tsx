@@ -55,7 +55,12 @@ export function DestroyButton({
   return (
     <AlertDialog open={open} onOpenChange={(o) => (setOpen(o), setError(null))}>
       <AlertDialogTrigger asChild>
-        <Button variant={label === "Retry destroy" ? "outline" : "ghost"} size={size} className="text-destructive hover:text-destructive" data-testid={`destroy-${sandbox.id}`}>
+        <Button
+          variant={label === "Retry destroy" ? "outline" : "ghost"}
+          size={size}
+          className="text-destructive hover:text-destructive"
+          data-testid={`destroy-${sandbox.id}`}
+        >
           <Trash2 aria-hidden /> {label}
         </Button>
       </AlertDialogTrigger>
@@ -67,7 +72,10 @@ export function DestroyButton({
               {teardown.length > 0 ? (
                 <>
                   <p>This removes exactly the following, and nothing else:</p>
-                  <ul className="space-y-1 rounded-md border border-border bg-muted/50 p-3 font-mono text-xs text-foreground" data-testid="teardown-preview">
+                  <ul
+                    className="space-y-1 rounded-md border border-border bg-muted/50 p-3 font-mono text-xs text-foreground"
+                    data-testid="teardown-preview"
+                  >
                     {teardown.map((line) => (
                       <li key={line} className="break-all">
                         {line}

@@ -79,7 +79,8 @@ export function SandboxTable({
   const rows = data.rows;
   const counts = data.counts;
   const activeStatus = filters.status ?? "";
-  const destroyable = (r: SandboxView) => r.status !== "destroyed" && r.status !== "destroying" && (viewer.admin || r.owner.id === viewer.id);
+  const destroyable = (r: SandboxView) =>
+    r.status !== "destroyed" && r.status !== "destroying" && (viewer.admin || r.owner.id === viewer.id);
 
   return (
     <div className="space-y-4">
@@ -89,7 +90,8 @@ export function SandboxTable({
           onClick={() => setParam({ status: null })}
           className={cn("rounded-full border border-border px-3 py-1 text-xs", activeStatus === "" && "bg-foreground text-background")}
         >
-          Active · <span className="tabular">{SANDBOX_STATUSES.filter((s) => s !== "destroyed").reduce((n, s) => n + (counts[s] ?? 0), 0)}</span>
+          Active ·{" "}
+          <span className="tabular">{SANDBOX_STATUSES.filter((s) => s !== "destroyed").reduce((n, s) => n + (counts[s] ?? 0), 0)}</span>
         </button>
         {SANDBOX_STATUSES.map((s) => (
           <button
@@ -104,10 +106,20 @@ export function SandboxTable({
         ))}
         <div className="ml-auto flex flex-wrap items-center gap-2">
           <label className="flex items-center gap-1.5 text-sm">
-            <input type="checkbox" checked={filters.mine === "1"} onChange={(e) => setParam({ mine: e.target.checked ? "1" : null })} data-testid="filter-mine" />
+            <input
+              type="checkbox"
+              checked={filters.mine === "1"}
+              onChange={(e) => setParam({ mine: e.target.checked ? "1" : null })}
+              data-testid="filter-mine"
+            />
             Mine
           </label>
-          <select aria-label="Owner" className={selectClass} value={filters.owner ?? ""} onChange={(e) => setParam({ owner: e.target.value || null })}>
+          <select
+            aria-label="Owner"
+            className={selectClass}
+            value={filters.owner ?? ""}
+            onChange={(e) => setParam({ owner: e.target.value || null })}
+          >
             <option value="">Any owner</option>
             {people.map((p) => (
               <option key={p.id} value={p.id}>
@@ -115,7 +127,12 @@ export function SandboxTable({
               </option>
             ))}
           </select>
-          <select aria-label="Profile" className={selectClass} value={filters.profile ?? ""} onChange={(e) => setParam({ profile: e.target.value || null })}>
+          <select
+            aria-label="Profile"
+            className={selectClass}
+            value={filters.profile ?? ""}
+            onChange={(e) => setParam({ profile: e.target.value || null })}
+          >
             <option value="">Any profile</option>
             {profiles.map((p) => (
               <option key={p.id} value={p.id}>
@@ -191,16 +208,24 @@ export function SandboxTable({
               <TableCell className="max-w-[14rem] truncate" title={r.profileId}>
                 {r.profileTitle}
               </TableCell>
-              <TableCell className="whitespace-nowrap text-muted-foreground">{r.host ? r.host.title : r.handle?.target ?? "—"}</TableCell>
+              <TableCell className="whitespace-nowrap text-muted-foreground">{r.host ? r.host.title : (r.handle?.target ?? "—")}</TableCell>
               <TableCell>
                 <StatusBadge status={r.status} />
               </TableCell>
               <TableCell className="text-muted-foreground">
                 <RelativeTime iso={r.createdAt} />
               </TableCell>
-              <TableCell className="text-muted-foreground">{r.status === "destroyed" ? "—" : <RelativeTime iso={r.expiresAt} mode="until" />}</TableCell>
+              <TableCell className="text-muted-foreground">
+                {r.status === "destroyed" ? "—" : <RelativeTime iso={r.expiresAt} mode="until" />}
+              </TableCell>
               <TableCell className="text-right">
-                {destroyable(r) ? <DestroyButton sandbox={r} label={r.status === "destroy_failed" ? "Retry destroy" : "Destroy"} onDestroyed={markDestroying} /> : null}
+                {destroyable(r) ? (
+                  <DestroyButton
+                    sandbox={r}
+                    label={r.status === "destroy_failed" ? "Retry destroy" : "Destroy"}
+                    onDestroyed={markDestroying}
+                  />
+                ) : null}
               </TableCell>
             </TableRow>
           ))}
@@ -209,16 +234,31 @@ export function SandboxTable({
 
       <div className="flex items-center justify-between text-sm text-muted-foreground">
         <span className="tabular" data-testid="page-info">
-          {data.total === 0 ? "No sandboxes" : `${(data.page - 1) * data.pageSize + 1}–${Math.min(data.page * data.pageSize, data.total)} of ${data.total}`}
+          {data.total === 0
+            ? "No sandboxes"
+            : `${(data.page - 1) * data.pageSize + 1}–${Math.min(data.page * data.pageSize, data.total)} of ${data.total}`}
         </span>
         <div className="flex items-center gap-2">
-          <Button variant="outline" size="sm" disabled={data.page <= 1} onClick={() => setParam({ page: String(data.page - 1) })} aria-label="Previous page">
+          <Button
+            variant="outline"
+            size="sm"
+            disabled={data.page <= 1}
+            onClick={() => setParam({ page: String(data.page - 1) })}
+            aria-label="Previous page"
+          >
             <ChevronLeft aria-hidden /> Previous
           </Button>
           <span className="tabular">
             Page {data.page} of {data.pages}
           </span>
-          <Button variant="outline" size="sm" disabled={data.page >= data.pages} onClick={() => setParam({ page: String(data.page + 1) })} aria-label="Next page" data-testid="next-page">
+          <Button
+            variant="outline"
+            size="sm"
+            disabled={data.page >= data.pages}
+            onClick={() => setParam({ page: String(data.page + 1) })}
+            aria-label="Next page"
+            data-testid="next-page"
+          >
             Next <ChevronRight aria-hidden />
           </Button>
         </div>
@@ -268,7 +308,11 @@ function BulkDestroy({ rows, onDone }: { rows: SandboxView[]; onDone: () => void
                     </li>
                   ))}
                 </ul>
-                {message ? <p role="alert" className="text-destructive">{message}</p> : null}
+                {message ? (
+                  <p role="alert" className="text-destructive">
+                    {message}
+                  </p>
+                ) : null}
               </div>
             </AlertDialogDescription>
           </AlertDialogHeader>

@@ -8,20 +8,27 @@ import { manager } from "@/lib/manager/instance";
 
 const hostId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/);
 
-export const checkHostAction = defineAction({ name: "checkHost", access: "admin", schema: z.strictObject({ hostId }) }, async (input, actor) => {
-  await requestReconcile(manager(), input.hostId, actor);
-  return { queued: true };
-});
+export const checkHostAction = defineAction(
+  { name: "checkHost", access: "admin", schema: z.strictObject({ hostId }) },
+  async (input, actor) => {
+    await requestReconcile(manager(), input.hostId, actor);
+    return { queued: true };
+  },
+);
 
 export const pinHostKeyAction = defineAction(
   { name: "pinHostKey", access: "admin", schema: z.strictObject({ hostId, fingerprint: z.string().max(100) }) },
   async (input, actor) => pinHostKey(manager(), actor, input.hostId, input.fingerprint),
 );
 
-export const adoptOrphanAction = defineAction({ name: "adoptOrphan", access: "admin", schema: z.strictObject({ orphanId: z.string().min(1).max(200) }) }, async (input, actor) => ({
-  sandboxId: await adoptOrphan(manager(), actor, input.orphanId),
-}));
+export const adoptOrphanAction = defineAction(
+  { name: "adoptOrphan", access: "admin", schema: z.strictObject({ orphanId: z.string().min(1).max(200) }) },
+  async (input, actor) => ({
+    sandboxId: await adoptOrphan(manager(), actor, input.orphanId),
+  }),
+);
 
-export const cleanUpOrphanAction = defineAction({ name: "cleanUpOrphan", access: "admin", schema: z.strictObject({ orphanId: z.string().min(1).max(200) }) }, async (input, actor) =>
-  cleanUpOrphan(manager(), actor, input.orphanId),
+export const cleanUpOrphanAction = defineAction(
+  { name: "cleanUpOrphan", access: "admin", schema: z.strictObject({ orphanId: z.string().min(1).max(200) }) },
+  async (input, actor) => cleanUpOrphan(manager(), actor, input.orphanId),
 );

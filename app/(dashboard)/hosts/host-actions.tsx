@@ -36,10 +36,20 @@ export function CheckHostButton({ hostId }: { hostId: string }) {
   const { pending, error, run } = useAction();
   return (
     <span className="inline-flex items-center gap-2">
-      <Button variant="outline" size="sm" disabled={pending} onClick={() => run(() => checkHostAction({ hostId }))} data-testid={`check-${hostId}`}>
+      <Button
+        variant="outline"
+        size="sm"
+        disabled={pending}
+        onClick={() => run(() => checkHostAction({ hostId }))}
+        data-testid={`check-${hostId}`}
+      >
         <RefreshCw aria-hidden /> Check now
       </Button>
-      {error ? <span role="alert" className="text-xs text-destructive">{error}</span> : null}
+      {error ? (
+        <span role="alert" className="text-xs text-destructive">
+          {error}
+        </span>
+      ) : null}
     </span>
   );
 }
@@ -59,21 +69,41 @@ export function PinKeyButton({ hostId, pinned, offered }: { hostId: string; pinn
           <AlertDialogTitle>Pin a new host key for {hostId}?</AlertDialogTitle>
           <AlertDialogDescription asChild>
             <div className="space-y-3">
-              <p>The host offered a different key than the one pinned. That is expected after the VM was rebuilt — and it is also what an attack looks like. Verify the new key on the VM itself first:</p>
-              <code className="block rounded-md border border-border bg-muted px-2 py-1 font-mono text-xs">ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub -E sha256</code>
+              <p>
+                The host offered a different key than the one pinned. That is expected after the VM was rebuilt — and it is also what an
+                attack looks like. Verify the new key on the VM itself first:
+              </p>
+              <code className="block rounded-md border border-border bg-muted px-2 py-1 font-mono text-xs">
+                ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub -E sha256
+              </code>
               <dl className="grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 font-mono text-xs text-foreground">
                 <dt className="text-muted-foreground">pinned</dt>
                 <dd className="break-all">{pinned}</dd>
                 <dt className="text-muted-foreground">offered</dt>
-                <dd className="break-all" data-testid="offered-key">{offered}</dd>
+                <dd className="break-all" data-testid="offered-key">
+                  {offered}
+                </dd>
               </dl>
-              {error ? <p role="alert" className="text-destructive">{error}</p> : null}
+              {error ? (
+                <p role="alert" className="text-destructive">
+                  {error}
+                </p>
+              ) : null}
             </div>
           </AlertDialogDescription>
         </AlertDialogHeader>
         <AlertDialogFooter>
           <AlertDialogCancel disabled={pending}>Cancel</AlertDialogCancel>
-          <Button variant="destructive" disabled={pending} onClick={() => run(() => pinHostKeyAction({ hostId, fingerprint: offered }), () => setOpen(false))}>
+          <Button
+            variant="destructive"
+            disabled={pending}
+            onClick={() =>
+              run(
+                () => pinHostKeyAction({ hostId, fingerprint: offered }),
+                () => setOpen(false),
+              )
+            }
+          >
             Pin the offered key
           </Button>
         </AlertDialogFooter>
@@ -110,13 +140,26 @@ export function OrphanActions({ orphanId, path, host }: { orphanId: string; path
           </AlertDialogHeader>
           <AlertDialogFooter>
             <AlertDialogCancel disabled={pending}>Cancel</AlertDialogCancel>
-            <Button variant="destructive" disabled={pending} onClick={() => run(() => cleanUpOrphanAction({ orphanId }), () => setOpen(false))}>
+            <Button
+              variant="destructive"
+              disabled={pending}
+              onClick={() =>
+                run(
+                  () => cleanUpOrphanAction({ orphanId }),
+                  () => setOpen(false),
+                )
+              }
+            >
               Clean up
             </Button>
           </AlertDialogFooter>
         </AlertDialogContent>
       </AlertDialog>
-      {error ? <span role="alert" className="text-xs text-destructive">{error}</span> : null}
+      {error ? (
+        <span role="alert" className="text-xs text-destructive">
+          {error}
+        </span>
+      ) : null}
     </span>
   );
 }

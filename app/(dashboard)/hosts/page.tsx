@@ -30,7 +30,10 @@ export default async function HostsPage() {
   const [hosts, orphans] = await Promise.all([manager().listHosts(), listOrphans(manager())]);
   return (
     <>
-      <PageHeader title="Hosts" description="Build VMs sandboxes are created on, from hosts.yaml. Health and free space are checked periodically." />
+      <PageHeader
+        title="Hosts"
+        description="Build VMs sandboxes are created on, from hosts.yaml. Health and free space are checked periodically."
+      />
       {hosts.length === 0 ? (
         <EmptyState
           icon={<Server />}
@@ -66,7 +69,15 @@ export default async function HostsPage() {
                 <TableCell>
                   <Badge tone={HEALTH_TONE[h.health] ?? "neutral"}>{h.health.replace("_", " ")}</Badge>
                   {h.healthDetail ? <div className="mt-1 max-w-[18rem] text-xs text-muted-foreground">{h.healthDetail}</div> : null}
-                  <div className="mt-1 text-xs text-muted-foreground">{h.checkedAt ? <>checked <RelativeTime iso={h.checkedAt} /></> : "not checked yet"}</div>
+                  <div className="mt-1 text-xs text-muted-foreground">
+                    {h.checkedAt ? (
+                      <>
+                        checked <RelativeTime iso={h.checkedAt} />
+                      </>
+                    ) : (
+                      "not checked yet"
+                    )}
+                  </div>
                 </TableCell>
                 <TableCell className="tabular">
                   {h.sandboxes} / {h.capacity}
@@ -78,7 +89,9 @@ export default async function HostsPage() {
                   <TableCell className="text-right">
                     <div className="flex flex-col items-end gap-2">
                       <CheckHostButton hostId={h.id} />
-                      {h.health === "key_changed" && h.offeredHostKey ? <PinKeyButton hostId={h.id} pinned={h.hostKey} offered={h.offeredHostKey} /> : null}
+                      {h.health === "key_changed" && h.offeredHostKey ? (
+                        <PinKeyButton hostId={h.id} pinned={h.hostKey} offered={h.offeredHostKey} />
+                      ) : null}
                     </div>
                   </TableCell>
                 ) : null}
@@ -91,7 +104,8 @@ export default async function HostsPage() {
         <section className="mt-8 space-y-3" data-testid="orphans">
           <h2 className="text-lg font-semibold">Orphan workspaces</h2>
           <p className="text-sm text-muted-foreground">
-            Workspace directories found on a host that no sandbox record accounts for (left by hand, or by a lost record). Nothing is removed automatically: an admin adopts one (it becomes a sandbox owned by them) or cleans it up.
+            Workspace directories found on a host that no sandbox record accounts for (left by hand, or by a lost record). Nothing is
+            removed automatically: an admin adopts one (it becomes a sandbox owned by them) or cleans it up.
           </p>
           <Table>
             <TableHeader>

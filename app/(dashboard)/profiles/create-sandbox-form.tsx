@@ -8,7 +8,15 @@ import { buildInputSchema } from "@/lib/extensions/profile-inputs";
 import type { ProfileView } from "@/lib/manager/views";
 
 import { Button } from "../../components/ui/button";
-import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle, DialogTrigger } from "../../components/ui/dialog";
+import {
+  Dialog,
+  DialogContent,
+  DialogDescription,
+  DialogFooter,
+  DialogHeader,
+  DialogTitle,
+  DialogTrigger,
+} from "../../components/ui/dialog";
 import { Input } from "../../components/ui/input";
 import { Label } from "../../components/ui/label";
 import { createSandboxAction } from "../actions";
@@ -17,7 +25,9 @@ import { createSandboxAction } from "../actions";
 export function CreateSandboxButton({ profile }: { profile: ProfileView }) {
   const router = useRouter();
   const [open, setOpen] = useState(false);
-  const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(profile.inputs.map((i) => [i.name, i.default ?? ""])));
+  const [values, setValues] = useState<Record<string, string>>(() =>
+    Object.fromEntries(profile.inputs.map((i) => [i.name, i.default ?? ""])),
+  );
   const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [pending, startTransition] = useTransition();

@@ -18,9 +18,15 @@ export default async function ProfilesPage() {
   const profiles = manager().listProfiles();
   return (
     <>
-      <PageHeader title="Profiles" description="Pick what kind of sandbox you need. Each profile says where it runs, how long it lives and how to use it." />
+      <PageHeader
+        title="Profiles"
+        description="Pick what kind of sandbox you need. Each profile says where it runs, how long it lives and how to use it."
+      />
       {profiles.length === 0 ? (
-        <EmptyState title="No profiles" description="Add a profile under profiles/*.yaml (see docs/extension-sdk.md) and restart the server." />
+        <EmptyState
+          title="No profiles"
+          description="Add a profile under profiles/*.yaml (see docs/extension-sdk.md) and restart the server."
+        />
       ) : (
         <div className="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
           {profiles.map((p) => (
@@ -60,7 +66,10 @@ export default async function ProfilesPage() {
                   </div>
                 ) : null}
                 {p.errors.length ? (
-                  <ul className="space-y-1 rounded-md border border-destructive/40 bg-destructive/5 p-2 font-mono text-xs text-destructive" data-testid="profile-errors">
+                  <ul
+                    className="space-y-1 rounded-md border border-destructive/40 bg-destructive/5 p-2 font-mono text-xs text-destructive"
+                    data-testid="profile-errors"
+                  >
                     {p.errors.map((e) => (
                       <li key={formatIssue(e)}>{formatIssue(e)}</li>
                     ))}
@@ -69,7 +78,10 @@ export default async function ProfilesPage() {
               </CardContent>
               <CardFooter className="justify-between">
                 {p.runbook ? (
-                  <a href={p.runbook.startsWith("http") ? p.runbook : `/docs/${p.runbook.replace(/^docs\//, "")}`} className="flex items-center gap-1 text-xs text-primary hover:underline">
+                  <a
+                    href={p.runbook.startsWith("http") ? p.runbook : `/docs/${p.runbook.replace(/^docs\//, "")}`}
+                    className="flex items-center gap-1 text-xs text-primary hover:underline"
+                  >
                     <BookOpen className="size-3" aria-hidden /> Runbook
                   </a>
                 ) : (

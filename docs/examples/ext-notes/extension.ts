@@ -24,7 +24,9 @@ export const notesParamsSchema = z.strictObject({
   /** Where notes files live; defaults to <SANDBOXER_LOCAL_WORKSPACE_ROOT>/notes. */
   root: z
     .string()
-    .refine((p) => path.isAbsolute(p) && path.normalize(p) === p && p !== "/", { error: "must be an absolute, normalised path other than /" })
+    .refine((p) => path.isAbsolute(p) && path.normalize(p) === p && p !== "/", {
+      error: "must be an absolute, normalised path other than /",
+    })
     .optional(),
   title: z.string().min(1).max(80),
 });

@@ -26,7 +26,14 @@ describe("parseComposePs", () => {
     expect(parseComposePs(JSON.stringify([web, redis]))).toEqual(lines);
     expect(parseComposePs(JSON.stringify([web, redis], null, 2))).toEqual(lines);
     expect(lines).toEqual([
-      { name: "sbx-abcdefgh-web-1", service: "web", state: "running", health: "", exitCode: 0, ports: ["0.0.0.0:8080→80/tcp", "[::]:8080→80/tcp"] },
+      {
+        name: "sbx-abcdefgh-web-1",
+        service: "web",
+        state: "running",
+        health: "",
+        exitCode: 0,
+        ports: ["0.0.0.0:8080→80/tcp", "[::]:8080→80/tcp"],
+      },
       { name: "sbx-abcdefgh-redis-1", service: "redis", state: "exited", health: "", exitCode: 137, ports: [] },
     ]);
   });
@@ -59,15 +66,33 @@ describe("params", () => {
 
   it("fills in defaults and turns numeric env values into strings", () => {
     const r = composeSshParamsSchema.parse({ ...base, env: { WEB_PORT: 8080, DEBUG: true } });
-    expect(r).toMatchObject({ host: null, workspaceRoot: null, repository: null, composeFilePaths: [], upTimeoutSeconds: 1200, env: { WEB_PORT: "8080", DEBUG: "true" } });
+    expect(r).toMatchObject({
+      host: null,
+      workspaceRoot: null,
+      repository: null,
+      composeFilePaths: [],
+      upTimeoutSeconds: 1200,
+      env: { WEB_PORT: "8080", DEBUG: "true" },
+    });
   });
 
   it("accepts odd but harmless names and values: they only ever travel as quoted arguments or literal env-file values", () => {
-    expect(ok({ ...base, composeFiles: [{ name: `web "edge" $(id) 'v1'.yaml`, content: "x" }], env: { A: 'a "b" $(c) `d` #e' } }).success).toBe(true);
+    expect(
+      ok({ ...base, composeFiles: [{ name: `web "edge" $(id) 'v1'.yaml`, content: "x" }], env: { A: 'a "b" $(c) `d` #e' } }).success,
+    ).toBe(true);
   });
 
   it("refuses compose paths that leave the repository or read as flags", () => {
-    for (const p of ["../compose.yaml", "deploy/../../x.yaml", "/etc/compose.yaml", "./compose.yaml", "deploy//compose.yaml", "deploy/", "-f.yaml", "a\nb"]) {
+    for (const p of [
+      "../compose.yaml",
+      "deploy/../../x.yaml",
+      "/etc/compose.yaml",
+      "./compose.yaml",
+      "deploy//compose.yaml",
+      "deploy/",
+      "-f.yaml",
+      "a\nb",
+    ]) {
       expect(messages({ hostLabel: "docker", repository: { path: "/srv/repo" }, composeFilePaths: [p] }).length, p).toBeGreaterThan(0);
     }
     expect(ok({ hostLabel: "docker", repository: { path: "/srv/repo" }, composeFilePaths: ["deploy/compose.yaml"] }).success).toBe(true);
@@ -86,9 +111,15 @@ describe("params", () => {
 
   it("needs exactly one of host and hostLabel, some compose file, a repository for composeFilePaths, and no unknown keys", () => {
     expect(messages({ ...base, host: "vm1" })).toEqual(["host: give exactly one of host or hostLabel"]);
-    expect(messages({ hostLabel: "docker" })).toEqual(["composeFiles: give the compose file(s): inline composeFiles, or composeFilePaths inside a repository"]);
-    expect(messages({ hostLabel: "docker", composeFilePaths: ["compose.yaml"] })).toEqual(["composeFilePaths: composeFilePaths are relative to a repository: set repository.path too"]);
-    expect(messages({ ...base, composeFiles: [...base.composeFiles, ...base.composeFiles] })).toEqual(['composeFiles: compose file "compose.yaml" is given twice']);
+    expect(messages({ hostLabel: "docker" })).toEqual([
+      "composeFiles: give the compose file(s): inline composeFiles, or composeFilePaths inside a repository",
+    ]);
+    expect(messages({ hostLabel: "docker", composeFilePaths: ["compose.yaml"] })).toEqual([
+      "composeFilePaths: composeFilePaths are relative to a repository: set repository.path too",
+    ]);
+    expect(messages({ ...base, composeFiles: [...base.composeFiles, ...base.composeFiles] })).toEqual([
+      'composeFiles: compose file "compose.yaml" is given twice',
+    ]);
     expect(ok({ ...base, composeFile: "compose.yaml" }).success).toBe(false);
   });
 });
@@ -111,7 +142,8 @@ describe("handle", () => {
   it("is strict, and names only a sandbox's own project and workspace-relative files", () => {
     expect(composeSshHandleSchema.parse(handle)).toEqual(handle);
     expect(composeSshHandleSchema.safeParse({ ...handle, extra: 1 }).success).toBe(false);
-    for (const compose_project of ["other", "sbx-ABC", "sbx-abcdefgh_x", "sbx-"]) expect(composeSshHandleSchema.safeParse({ ...handle, compose_project }).success, compose_project).toBe(false);
+    for (const compose_project of ["other", "sbx-ABC", "sbx-abcdefgh_x", "sbx-"])
+      expect(composeSshHandleSchema.safeParse({ ...handle, compose_project }).success, compose_project).toBe(false);
     expect(composeSshHandleSchema.safeParse({ ...handle, compose_files: ["../x.yaml"] }).success).toBe(false);
     expect(composeSshHandleSchema.safeParse({ ...handle, compose_env_file: "../../etc/passwd" }).success).toBe(false);
   });

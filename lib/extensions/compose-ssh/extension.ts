@@ -6,7 +6,6 @@
 // then the guarded removal of that workspace; the host and other projects are never touched.
 import "server-only";
 
-
 import { z } from "zod";
 
 import { SandboxerError, hasCode, throwIfAborted } from "@/lib/errors";
@@ -129,7 +128,13 @@ const envValue = z
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   });
 
-const secondsSchema = (min: number, fallback: number) => z.number().int().min(min).max(24 * 3600).default(fallback);
+const secondsSchema = (min: number, fallback: number) =>
+  z
+    .number()
+    .int()
+    .min(min)
+    .max(24 * 3600)
+    .default(fallback);
 
 export const composeSshParamsSchema = z
   .strictObject({
@@ -157,17 +162,26 @@ export const composeSshParamsSchema = z
   .superRefine((p, ctx) => {
     checkHostSelection(p, ctx);
     if (p.composeFiles.length + p.composeFilePaths.length === 0) {
-      ctx.addIssue({ code: "custom", message: "give the compose file(s): inline composeFiles, or composeFilePaths inside a repository", path: ["composeFiles"] });
+      ctx.addIssue({
+        code: "custom",
+        message: "give the compose file(s): inline composeFiles, or composeFilePaths inside a repository",
+        path: ["composeFiles"],
+      });
     }
     if (p.composeFilePaths.length > 0 && !p.repository) {
-      ctx.addIssue({ code: "custom", message: "composeFilePaths are relative to a repository: set repository.path too", path: ["composeFilePaths"] });
+      ctx.addIssue({
+        code: "custom",
+        message: "composeFilePaths are relative to a repository: set repository.path too",
+        path: ["composeFilePaths"],
+      });
     }
     if (p.composeFiles.length + p.composeFilePaths.length > MAX_COMPOSE_FILES) {
       ctx.addIssue({ code: "custom", message: `at most ${MAX_COMPOSE_FILES} compose files in all`, path: ["composeFiles"] });
     }
     const all = [...p.composeFilePaths, ...p.composeFiles.map((f) => f.name)];
     const dup = all.find((n, i) => all.indexOf(n) !== i);
-    if (dup !== undefined) ctx.addIssue({ code: "custom", message: `compose file ${JSON.stringify(dup)} is given twice`, path: ["composeFiles"] });
+    if (dup !== undefined)
+      ctx.addIssue({ code: "custom", message: `compose file ${JSON.stringify(dup)} is given twice`, path: ["composeFiles"] });
   });
 
 export type ComposeSshParams = z.infer<typeof composeSshParamsSchema>;
@@ -248,12 +262,18 @@ export function parseComposePs(stdout: string): ComposeContainer[] {
   return items.map((item) => {
     const parsed = psEntrySchema.safeParse(item);
     if (!parsed.success) {
-      throw new ComposeSshError("COMPOSE_PS_UNREADABLE", `docker compose ps printed an entry without Name, Service or State: ${JSON.stringify(item).slice(0, 200)}`);
+      throw new ComposeSshError(
+        "COMPOSE_PS_UNREADABLE",
+        `docker compose ps printed an entry without Name, Service or State: ${JSON.stringify(item).slice(0, 200)}`,
+      );
     }
     const c = parsed.data;
     const ports = (c.Publishers ?? [])
       .filter((p) => p.PublishedPort > 0)
-      .map((p) => `${p.URL?.includes(":") ? `[${p.URL}]` : (p.URL ?? "")}${p.URL ? ":" : ""}${p.PublishedPort}→${p.TargetPort}/${p.Protocol ?? "tcp"}`);
+      .map(
+        (p) =>
+          `${p.URL?.includes(":") ? `[${p.URL}]` : (p.URL ?? "")}${p.URL ? ":" : ""}${p.PublishedPort}→${p.TargetPort}/${p.Protocol ?? "tcp"}`,
+      );
     return {
       name: c.Name,
       service: c.Service,
@@ -270,7 +290,14 @@ function isUp(c: ComposeContainer): boolean {
 }
 
 function describeContainer(c: ComposeContainer): string {
-  const state = c.state === "running" ? (c.health ? `running (${c.health})` : "running") : c.state === "exited" && c.exitCode !== null ? `exited (exit code ${c.exitCode})` : c.state;
+  const state =
+    c.state === "running"
+      ? c.health
+        ? `running (${c.health})`
+        : "running"
+      : c.state === "exited" && c.exitCode !== null
+        ? `exited (exit code ${c.exitCode})`
+        : c.state;
   return `${c.service} (${c.name}): ${state}${c.ports.length ? `; published ${c.ports.join(", ")}` : ""}`;
 }
 
@@ -284,7 +311,13 @@ function serviceStates(containers: ComposeContainer[], expected: readonly string
   for (const [service, list] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
     if (list.length === 0) down.push(`${service} (no container)`);
     else if (list.every(isUp)) up.push(service);
-    else down.push(list.filter((c) => !isUp(c)).map(describeContainer).join(", "));
+    else
+      down.push(
+        list
+          .filter((c) => !isUp(c))
+          .map(describeContainer)
+          .join(", "),
+      );
   }
   return { up, down };
 }
@@ -320,7 +353,10 @@ function envFileBody(env: Record<string, string>): string {
 function guardedProject(handle: ComposeSshHandle, sandboxId: string): string {
   const expected = workspaceName(sandboxId);
   if (handle.compose_project !== expected) {
-    throw new RemoteWorkspaceError("HANDLE_INCONSISTENT", `The handle names compose project ${handle.compose_project}, not ${expected}; refusing to touch it`);
+    throw new RemoteWorkspaceError(
+      "HANDLE_INCONSISTENT",
+      `The handle names compose project ${handle.compose_project}, not ${expected}; refusing to touch it`,
+    );
   }
   return expected;
 }
@@ -329,7 +365,10 @@ function where(handle: ComposeSshHandle): string {
   return `${handle.vm_target}:${handle.ssh_port}`;
 }
 
-type PsOutcome = { kind: "listed"; containers: ComposeContainer[] } | { kind: "no-docker"; reason: string } | { kind: "failed"; reason: string };
+type PsOutcome =
+  | { kind: "listed"; containers: ComposeContainer[] }
+  | { kind: "no-docker"; reason: string }
+  | { kind: "failed"; reason: string };
 
 export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, ComposeSshHandle> {
   readonly paramsSchema = composeSshParamsSchema;
@@ -358,8 +397,10 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     }
     const on = `${ctx.host.address}:${ctx.host.port}`;
     if (!version) out.push({ name: "docker compose", met: false, reason: versionError });
-    else if (version.code === 0) out.push({ name: "docker compose", met: true, reason: tailLine(version.stdout, 1) || "docker compose version succeeded" });
-    else if (version.code === 127) out.push({ name: "docker compose", met: false, reason: `docker is not installed on ${on}, or not on ${ctx.host.user}'s PATH` });
+    else if (version.code === 0)
+      out.push({ name: "docker compose", met: true, reason: tailLine(version.stdout, 1) || "docker compose version succeeded" });
+    else if (version.code === 127)
+      out.push({ name: "docker compose", met: false, reason: `docker is not installed on ${on}, or not on ${ctx.host.user}'s PATH` });
     else {
       out.push({
         name: "docker compose",
@@ -371,7 +412,11 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
       const w = await ssh.pool.exec(config, ["sh", "-c", ROOT_WRITABLE, "sh", root], { timeoutMs, signal: ctx.signal });
       if (w.code !== 0) throw new Error(failureTail(w));
       const free = await remoteFreeSpace(ssh.pool, config, root, { signal: ctx.signal, timeoutMs });
-      out.push({ name: "workspace root", met: true, reason: `${root} is writable by ${ctx.host.user}; ${Math.round(free / 2 ** 20)} MiB free` });
+      out.push({
+        name: "workspace root",
+        met: true,
+        reason: `${root} is writable by ${ctx.host.user}; ${Math.round(free / 2 ** 20)} MiB free`,
+      });
     } catch (e) {
       out.push({ name: "workspace root", met: false, reason: (e as Error).message });
     }
@@ -398,7 +443,11 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     const target = `${host.address}:${host.port}`;
     const commandTimeoutMs = p.commandTimeoutSeconds * 1000;
     ctx.log(`Connecting to ${host.user}@${target} (host key ${host.hostKey})`);
-    const created = await createRemoteWorkspace(ssh.pool, config, root, ctx.sandboxId, { signal: ctx.signal, timeoutMs: commandTimeoutMs, mode: "0755" });
+    const created = await createRemoteWorkspace(ssh.pool, config, root, ctx.sandboxId, {
+      signal: ctx.signal,
+      timeoutMs: commandTimeoutMs,
+      mode: "0755",
+    });
     const workspace = created.path;
     ctx.log(`${created.result === "reused" ? "Reusing the empty" : "Created"} ${workspace} on ${host.title}`);
     await rememberVerifiedKey(ssh, config, host.id, ctx.signal).catch(() => {});
@@ -417,8 +466,13 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
         timeoutMs: p.syncTimeoutSeconds * 1000,
         onProgress: (line) => ctx.log(line),
       });
-      ctx.log(`Synced ${r.files} entries (${r.filesTransferred} transferred, ${r.bytesTransferred} bytes) in ${(r.durationMs / 1000).toFixed(1)} s`);
-      const missing = await this.missingFiles(ssh, config, workspace, p.composeFilePaths, { signal: ctx.signal, timeoutMs: commandTimeoutMs });
+      ctx.log(
+        `Synced ${r.files} entries (${r.filesTransferred} transferred, ${r.bytesTransferred} bytes) in ${(r.durationMs / 1000).toFixed(1)} s`,
+      );
+      const missing = await this.missingFiles(ssh, config, workspace, p.composeFilePaths, {
+        signal: ctx.signal,
+        timeoutMs: commandTimeoutMs,
+      });
       if (missing.length > 0) {
         throw new ComposeSshError(
           "COMPOSE_FILE_MISSING",
@@ -429,20 +483,33 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     for (const file of p.composeFiles) {
       throwIfAborted(ctx.signal);
       ctx.log(`Writing compose file ${file.name} (${Buffer.byteLength(file.content)} bytes)`);
-      await this.writeFile(ssh, config, `${workspace}/${file.name}`, file.content, "022", { signal: ctx.signal, timeoutMs: commandTimeoutMs });
+      await this.writeFile(ssh, config, `${workspace}/${file.name}`, file.content, "022", {
+        signal: ctx.signal,
+        timeoutMs: commandTimeoutMs,
+      });
     }
     if (handle.compose_env_file) {
       throwIfAborted(ctx.signal);
       // Names only: values may be credentials.
       ctx.log(`Writing ${handle.compose_env_file} (${Object.keys(p.env).join(", ")}; readable by ${host.user} only)`);
-      await this.writeFile(ssh, config, `${workspace}/${handle.compose_env_file}`, envFileBody(p.env), "077", { signal: ctx.signal, timeoutMs: commandTimeoutMs });
+      await this.writeFile(ssh, config, `${workspace}/${handle.compose_env_file}`, envFileBody(p.env), "077", {
+        signal: ctx.signal,
+        timeoutMs: commandTimeoutMs,
+      });
     }
 
     throwIfAborted(ctx.signal);
     const up = composeArgv(project, handle.compose_files, handle.compose_env_file, ["up", "-d"]);
     ctx.log(`Starting compose project ${project} in ${workspace}: ${shellCommand(up)}`);
-    const r = await this.runStreaming(ssh, config, inDir(workspace, up), ctx, p.upTimeoutSeconds * 1000, `docker compose up of project ${project}`,
-      "(upTimeoutSeconds); it was stopped, and destroy removes whatever it had started");
+    const r = await this.runStreaming(
+      ssh,
+      config,
+      inDir(workspace, up),
+      ctx,
+      p.upTimeoutSeconds * 1000,
+      `docker compose up of project ${project}`,
+      "(upTimeoutSeconds); it was stopped, and destroy removes whatever it had started",
+    );
     if (r.code !== 0) {
       throw new ComposeSshError(
         "COMPOSE_UP_FAILED",
@@ -478,22 +545,42 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     try {
       const config = await sshConfigFor(ssh, handle);
       const ps = await this.ps(ssh, config, project, { signal: ctx.signal, timeoutMs: STEP_TIMEOUT_MS });
-      if (ps.kind !== "listed") return { state: "unknown", detail: `could not list compose project ${project} on ${where(handle)}: ${ps.reason}` };
+      if (ps.kind !== "listed")
+        return { state: "unknown", detail: `could not list compose project ${project} on ${where(handle)}: ${ps.reason}` };
       const state = await remoteWorkspaceState(ssh.pool, config, handle.workspace_root, ctx.sandboxId, { signal: ctx.signal });
       const wsExists = state === "directory";
-      const freeBytes = wsExists ? await remoteFreeSpace(ssh.pool, config, handle.workspace_root, { signal: ctx.signal }).catch(() => undefined) : undefined;
+      const freeBytes = wsExists
+        ? await remoteFreeSpace(ssh.pool, config, handle.workspace_root, { signal: ctx.signal }).catch(() => undefined)
+        : undefined;
       if (ps.containers.length === 0) {
         if (state === "absent" || state === "root-missing") {
-          return { state: "missing", detail: `compose project ${project} has no containers and ${workspace} does not exist on ${where(handle)}` };
+          return {
+            state: "missing",
+            detail: `compose project ${project} has no containers and ${workspace} does not exist on ${where(handle)}`,
+          };
         }
-        return { state: "degraded", detail: `compose project ${project} has no containers on ${where(handle)} (its workspace ${workspace} is still there)`, freeBytes };
+        return {
+          state: "degraded",
+          detail: `compose project ${project} has no containers on ${where(handle)} (its workspace ${workspace} is still there)`,
+          freeBytes,
+        };
       }
       const { up, down } = serviceStates(ps.containers, handle.compose_services);
       const problems = [...down.map((d) => `not running: ${d}`)];
-      if (!wsExists) problems.push(`${workspace} is ${state === "absent" || state === "root-missing" ? "gone" : `a ${state}, not a directory`}`);
-      if (problems.length > 0) return { state: "degraded", detail: `compose project ${project} on ${where(handle)}: ${problems.join("; ")}${up.length ? `; running: ${up.join(", ")}` : ""}`, freeBytes };
+      if (!wsExists)
+        problems.push(`${workspace} is ${state === "absent" || state === "root-missing" ? "gone" : `a ${state}, not a directory`}`);
+      if (problems.length > 0)
+        return {
+          state: "degraded",
+          detail: `compose project ${project} on ${where(handle)}: ${problems.join("; ")}${up.length ? `; running: ${up.join(", ")}` : ""}`,
+          freeBytes,
+        };
       const ports = ps.containers.flatMap((c) => c.ports.map((port) => `${c.service} ${port}`));
-      return { state: "ready", detail: `compose project ${project} on ${where(handle)}: ${up.length} service${up.length === 1 ? "" : "s"} running (${up.join(", ")})${ports.length ? `; published ${ports.join(", ")}` : ""}`, freeBytes };
+      return {
+        state: "ready",
+        detail: `compose project ${project} on ${where(handle)}: ${up.length} service${up.length === 1 ? "" : "s"} running (${up.join(", ")})${ports.length ? `; published ${ports.join(", ")}` : ""}`,
+        freeBytes,
+      };
     } catch (e) {
       return { state: "unknown", detail: (e as Error).message };
     }
@@ -532,8 +619,15 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
       }
       throwIfAborted(ctx.signal);
       ctx.log(`Stopping compose project ${project} on ${where(handle)} (containers, networks and volumes)`);
-      const r = await this.runStreaming(ssh, config, argv, ctx, DESTROY_DOWN_TIMEOUT_MS, `docker compose down of project ${project}`,
-        "(a fixed limit); its containers may still be running, so the workspace was kept: retry the destroy");
+      const r = await this.runStreaming(
+        ssh,
+        config,
+        argv,
+        ctx,
+        DESTROY_DOWN_TIMEOUT_MS,
+        `docker compose down of project ${project}`,
+        "(a fixed limit); its containers may still be running, so the workspace was kept: retry the destroy",
+      );
       if (r.code !== 0) {
         // The workspace stays: its files are what a person (or the retry) needs to stop what still runs.
         throw new ComposeSshError(
@@ -546,13 +640,21 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     }
 
     throwIfAborted(ctx.signal);
-    const removed = await removeRemoteWorkspace(ssh.pool, config, handle.workspace_root, ctx.sandboxId, { signal: ctx.signal, timeoutMs: 10 * 60_000 });
+    const removed = await removeRemoteWorkspace(ssh.pool, config, handle.workspace_root, ctx.sandboxId, {
+      signal: ctx.signal,
+      timeoutMs: 10 * 60_000,
+    });
     const containers = ps.kind === "listed" ? `${ps.containers.length} container${ps.containers.length === 1 ? "" : "s"}` : "containers";
     const what = [
-      hadContainers ? `Stopped and removed compose project ${project} (${containers}, volumes and networks)` : `Compose project ${project} had no containers`,
+      hadContainers
+        ? `Stopped and removed compose project ${project} (${containers}, volumes and networks)`
+        : `Compose project ${project} had no containers`,
       removed.result === "removed" ? `removed ${workspace}` : `${workspace} was already gone`,
     ];
-    return { result: hadContainers || removed.result === "removed" ? "removed" : "absent", detail: `${what.join("; ")} on ${where(handle)}` };
+    return {
+      result: hadContainers || removed.result === "removed" ? "removed" : "absent",
+      detail: `${what.join("; ")} on ${where(handle)}`,
+    };
   }
 
   describeHandle(handle: ComposeSshHandle): HandleSummary {
@@ -562,7 +664,12 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
   // ─── steps ─────────────────────────────────────────────────────────────────────────────────────
 
   /** `ps --all`: stopped containers count too (plain `ps` hides them, and with them a degraded service). */
-  private async ps(ssh: SshServices, config: SshConfig, project: string, opts: { signal: AbortSignal; timeoutMs: number }): Promise<PsOutcome> {
+  private async ps(
+    ssh: SshServices,
+    config: SshConfig,
+    project: string,
+    opts: { signal: AbortSignal; timeoutMs: number },
+  ): Promise<PsOutcome> {
     const r = await ssh.pool.exec(config, inDir(NEUTRAL_DIR, composeArgv(project, [], null, ["ps", "--all", "--format", "json"])), opts);
     if (r.code === 127) return { kind: "no-docker", reason: `docker is not installed on ${describeTarget(config)} (or not on its PATH)` };
     if (r.code !== 0) return { kind: "failed", reason: `docker compose ps exited ${r.code ?? r.signal}: ${failureTail(r)}` };
@@ -573,7 +680,14 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     }
   }
 
-  private async writeFile(ssh: SshServices, config: SshConfig, file: string, content: string, umask: "022" | "077", opts: { signal: AbortSignal; timeoutMs: number }): Promise<void> {
+  private async writeFile(
+    ssh: SshServices,
+    config: SshConfig,
+    file: string,
+    content: string,
+    umask: "022" | "077",
+    opts: { signal: AbortSignal; timeoutMs: number },
+  ): Promise<void> {
     validateRemotePath(file, "file");
     // The content travels on stdin, never inside the command.
     const r = await ssh.pool.exec(config, ["sh", "-c", WRITE_FILE, "sh", file, umask], { ...opts, stdin: content });
@@ -582,10 +696,20 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     }
   }
 
-  private async missingFiles(ssh: SshServices, config: SshConfig, dir: string, files: readonly string[], opts: { signal: AbortSignal; timeoutMs: number }): Promise<string[]> {
+  private async missingFiles(
+    ssh: SshServices,
+    config: SshConfig,
+    dir: string,
+    files: readonly string[],
+    opts: { signal: AbortSignal; timeoutMs: number },
+  ): Promise<string[]> {
     if (files.length === 0) return [];
     const r = await ssh.pool.exec(config, ["sh", "-c", MISSING_FILES, "sh", dir, ...files], opts);
-    if (r.code !== 0) throw new ComposeSshError("COMPOSE_FILE_CHECK_FAILED", `could not look for the compose files in ${dir} on ${describeTarget(config)}: ${failureTail(r)}`);
+    if (r.code !== 0)
+      throw new ComposeSshError(
+        "COMPOSE_FILE_CHECK_FAILED",
+        `could not look for the compose files in ${dir} on ${describeTarget(config)}: ${failureTail(r)}`,
+      );
     return r.stdout
       .split("\n")
       .filter((l) => l.startsWith("SBX:missing "))
@@ -605,7 +729,12 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     const out = lineSplitter((line) => ctx.log(line));
     const err = lineSplitter((line) => ctx.log(line));
     try {
-      return await ssh.pool.exec(config, argv, { timeoutMs, signal: ctx.signal, onStdout: (c) => out.push(c), onStderr: (c) => err.push(c) });
+      return await ssh.pool.exec(config, argv, {
+        timeoutMs,
+        signal: ctx.signal,
+        onStdout: (c) => out.push(c),
+        onStderr: (c) => err.push(c),
+      });
     } catch (e) {
       if (hasCode(e, "SSH_EXEC_TIMEOUT")) {
         throw new ComposeSshError(

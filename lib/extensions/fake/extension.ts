@@ -37,7 +37,10 @@ export const fakeParamsSchema = z.strictObject({
   host: z.string().nullable().default(null),
   hostLabel: z.string().nullable().default(null),
   /** A profile input lands here in tests of inputs. */
-  ref: z.string().regex(/^[a-z0-9-]+$/).default("main"),
+  ref: z
+    .string()
+    .regex(/^[a-z0-9-]+$/)
+    .default("main"),
 });
 export type FakeParams = z.infer<typeof fakeParamsSchema>;
 
@@ -111,7 +114,13 @@ export class FakeExtension extends SandboxExtension<FakeParams, FakeHandle> {
     const p = ctx.params;
     if (p.failBeforeHandle) throw new FakeFailure(p.failMessage);
     const resource = `fake-${ctx.sandboxId}`;
-    const handle: FakeHandle = { extension: this.id, resource, stepsDone: 0, host: ctx.host?.id ?? null, destroyMs: p.destroyMs || undefined };
+    const handle: FakeHandle = {
+      extension: this.id,
+      resource,
+      stepsDone: 0,
+      host: ctx.host?.id ?? null,
+      destroyMs: p.destroyMs || undefined,
+    };
     await ctx.recordHandle(handle);
     this.world.resources.add(resource);
     if (p.destroyFailures > 0) this.world.destroyFailuresLeft.set(resource, p.destroyFailures);

@@ -65,7 +65,10 @@ describe("ext.local destroy guard", () => {
     fs.symlinkSync(dir, planted);
     const handle: LocalHandle = { extension: "ext.local", workspace_root: root, workspace_path: planted };
 
-    await expect(ext.destroy(handle, ctx(id))).rejects.toMatchObject({ code: "LOCAL_WORKSPACE", message: expect.stringContaining("symbolic link") });
+    await expect(ext.destroy(handle, ctx(id))).rejects.toMatchObject({
+      code: "LOCAL_WORKSPACE",
+      message: expect.stringContaining("symbolic link"),
+    });
     expect(fs.readFileSync(canary, "utf8")).toBe("still here");
     expect(fs.lstatSync(planted).isSymbolicLink()).toBe(true);
     expect((await ext.status(handle, ctx(id))).state).not.toBe("ready");
@@ -147,8 +150,11 @@ describe("ext.local destroy guard", () => {
 
     await expect(ext.destroy(handle, ctx(id))).resolves.toMatchObject({ result: "removed" });
     expect(fs.existsSync(handle.workspace_path)).toBe(false);
-    for (const s of siblings) expect(fs.readFileSync(path.join(s.workspace_path, "work.txt"), "utf8")).toBe(path.basename(s.workspace_path).slice(4));
-    expect(fs.readdirSync(root).sort()).toEqual([...siblings.map((s) => path.basename(s.workspace_path)), "README", `sbx-${id}-old`].sort());
+    for (const s of siblings)
+      expect(fs.readFileSync(path.join(s.workspace_path, "work.txt"), "utf8")).toBe(path.basename(s.workspace_path).slice(4));
+    expect(fs.readdirSync(root).sort()).toEqual(
+      [...siblings.map((s) => path.basename(s.workspace_path)), "README", `sbx-${id}-old`].sort(),
+    );
   });
 
   it.each([
@@ -196,7 +202,10 @@ describe("ext.local create errors", () => {
     const err = await ext
       .create({ ...ctx(id), params: { root: badRoot, seed: null }, host: null, recordHandle: async (h) => void recorded.push({ ...h }) })
       .catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: "LOCAL_WORKSPACE", message: expect.stringContaining(`could not create ${path.join(badRoot, `sbx-${id}`)}`) });
+    expect(err).toMatchObject({
+      code: "LOCAL_WORKSPACE",
+      message: expect.stringContaining(`could not create ${path.join(badRoot, `sbx-${id}`)}`),
+    });
     expect((err as Error).message).toContain("ENOTDIR");
     // The handle was recorded first, and destroying it is a clean no-op.
     expect(recorded).toEqual([{ extension: "ext.local", workspace_root: badRoot, workspace_path: path.join(badRoot, `sbx-${id}`) }]);

@@ -76,10 +76,11 @@ function run(argv: string[], opts: { signal: AbortSignal; cwd?: string; log: (l:
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
-    child.on("error", (e) => reject(e.name === "AbortError" ? opts.signal.reason ?? e : e));
+    child.on("error", (e) => reject(e.name === "AbortError" ? (opts.signal.reason ?? e) : e));
     child.on("close", (code) => {
       if (code === 0) resolve();
-      else reject(new LocalWorkspaceError(`${path.basename(argv[0]!)} exited with ${code}: ${tail.trim().split("\n").slice(-3).join(" | ")}`));
+      else
+        reject(new LocalWorkspaceError(`${path.basename(argv[0]!)} exited with ${code}: ${tail.trim().split("\n").slice(-3).join(" | ")}`));
     });
   });
 }
@@ -223,9 +224,12 @@ export class LocalExtension extends SandboxExtension<LocalParams, LocalHandle> {
       await fs.promises.rm(p, { recursive: true, force: false, maxRetries: 2 });
     } catch (e) {
       const remaining = fs.existsSync(p) ? listRemaining(p) : [];
-      throw new LocalWorkspaceError(`could not remove ${p}: ${(e as Error).message}${remaining.length ? `; still there: ${remaining.join(", ")}` : ""}`, {
-        remaining,
-      });
+      throw new LocalWorkspaceError(
+        `could not remove ${p}: ${(e as Error).message}${remaining.length ? `; still there: ${remaining.join(", ")}` : ""}`,
+        {
+          remaining,
+        },
+      );
     }
     return { result: "removed", detail: `removed ${p}` };
   }

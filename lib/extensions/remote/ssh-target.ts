@@ -9,21 +9,23 @@ import path from "node:path";
 
 import { SandboxerError } from "../../errors";
 import { workspaceName } from "../../sandbox-id";
-import {
-  publicKeyLine,
-  remoteWorkspacePath,
-  shellCommand,
-  validateWorkspaceRoot,
-  type SshConfig,
-} from "../../ssh";
+import { publicKeyLine, remoteWorkspacePath, shellCommand, validateWorkspaceRoot, type SshConfig } from "../../ssh";
 import type { HandleSummary, HostRequirement, HostTarget, Requirement, SshServices } from "../base";
 
 // ─── Params every SSH extension takes ────────────────────────────────────────────────────────────
 
 /** Where the sandbox goes: a registered host's id, or a label (least-loaded healthy host, within capacity). */
 export const hostSelectionShape = {
-  host: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).nullable().default(null),
-  hostLabel: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).nullable().default(null),
+  host: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*$/)
+    .nullable()
+    .default(null),
+  hostLabel: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]*$/)
+    .nullable()
+    .default(null),
   /** Overrides the host's workspace root (hosts.yaml, default /build). */
   workspaceRoot: z
     .string()
@@ -50,7 +52,8 @@ export const localRepositorySchema = z.strictObject({
 
 /** For a schema's superRefine: exactly one of host and hostLabel. */
 export function checkHostSelection(p: { host: string | null; hostLabel: string | null }, ctx: z.RefinementCtx): void {
-  if ((p.host === null) === (p.hostLabel === null)) ctx.addIssue({ code: "custom", message: "give exactly one of host or hostLabel", path: ["host"] });
+  if ((p.host === null) === (p.hostLabel === null))
+    ctx.addIssue({ code: "custom", message: "give exactly one of host or hostLabel", path: ["host"] });
 }
 
 export function hostRequirementOf(p: { host: string | null; hostLabel: string | null }): HostRequirement {
@@ -82,7 +85,8 @@ export class RemoteWorkspaceError extends SandboxerError {
 }
 
 export function requireSsh(services: { ssh?: SshServices }): SshServices {
-  if (!services.ssh) throw new RemoteWorkspaceError("SSH_NOT_CONFIGURED", "This server has no SSH configuration; SSH extensions cannot run");
+  if (!services.ssh)
+    throw new RemoteWorkspaceError("SSH_NOT_CONFIGURED", "This server has no SSH configuration; SSH extensions cannot run");
   return services.ssh;
 }
 
@@ -107,7 +111,10 @@ export function remoteHandleFor(extension: string, host: HostTarget, root: strin
 export function guardedWorkspacePath(handle: RemoteHandle, sandboxId: string): string {
   const expected = remoteWorkspacePath(handle.workspace_root, sandboxId);
   if (handle.workspace_path !== expected) {
-    throw new RemoteWorkspaceError("HANDLE_INCONSISTENT", `The handle names ${handle.workspace_path}, not ${expected}; refusing to touch it`);
+    throw new RemoteWorkspaceError(
+      "HANDLE_INCONSISTENT",
+      `The handle names ${handle.workspace_path}, not ${expected}; refusing to touch it`,
+    );
   }
   return expected;
 }
@@ -150,7 +157,12 @@ export async function sshRequirement(ssh: SshServices, config: SshConfig, host: 
 }
 
 /** Stores the full key the VM presented (verified against the pin) for clients that need known_hosts. */
-export async function rememberVerifiedKey(ssh: SshServices, config: SshConfig, hostId: string | null | undefined, signal?: AbortSignal): Promise<void> {
+export async function rememberVerifiedKey(
+  ssh: SshServices,
+  config: SshConfig,
+  hostId: string | null | undefined,
+  signal?: AbortSignal,
+): Promise<void> {
   if (!hostId) return;
   const blob = await ssh.pool.verifiedHostKey(config, { signal });
   await ssh.rememberHostKey(hostId, publicKeyLine(blob));
@@ -158,7 +170,7 @@ export async function rememberVerifiedKey(ssh: SshServices, config: SshConfig, h
 
 export function describeRemoteHandle(handle: RemoteHandle, extra: string[] = []): HandleSummary {
   const target = `${handle.vm_target}:${handle.ssh_port}`;
-  const remote = shellCommand(["cd", handle.workspace_path]) + " && exec \"${SHELL:-/bin/sh}\" -l";
+  const remote = shellCommand(["cd", handle.workspace_path]) + ' && exec "${SHELL:-/bin/sh}" -l';
   return {
     target,
     address: handle.vm_target,
@@ -166,7 +178,16 @@ export function describeRemoteHandle(handle: RemoteHandle, extra: string[] = [])
     user: handle.ssh_user,
     workspacePath: handle.workspace_path,
     hostKey: handle.host_key,
-    sshCommand: shellCommand(["ssh", "-t", "-p", String(handle.ssh_port), "-o", "StrictHostKeyChecking=yes", `${handle.ssh_user}@${handle.vm_target}`, remote]),
+    sshCommand: shellCommand([
+      "ssh",
+      "-t",
+      "-p",
+      String(handle.ssh_port),
+      "-o",
+      "StrictHostKeyChecking=yes",
+      `${handle.ssh_user}@${handle.vm_target}`,
+      remote,
+    ]),
     teardown: [...extra, `directory ${handle.workspace_path} on ${target}${handle.host_id ? ` (${handle.host_id})` : ""}`],
   };
 }

@@ -218,7 +218,8 @@ export function describeConformance<P, H extends { extension: string }>(
       const provided = { slow: !!t.makeSlow, failing: !!t.makeFailing, unmet: !!t.makeUnmet };
       const declared = { slow: !!features.slow, failing: !!features.failing, unmet: !!features.unmet };
       expect(declared).toEqual(provided);
-      if (ext().hostRequirement(parseParams(t.params))) expect(t.host, "the extension asks for a host: the target must give one").toBeTruthy();
+      if (ext().hostRequirement(parseParams(t.params)))
+        expect(t.host, "the extension asks for a host: the target must give one").toBeTruthy();
     });
 
     it("accepts the profile's params and refuses unknown keys (strict params schema)", () => {
@@ -394,7 +395,10 @@ export function describeConformance<P, H extends { extension: string }>(
         expect(summary.target.length).toBeGreaterThan(0);
         expect(summary.teardown.length, "teardown must list what destroy removes").toBeGreaterThan(0);
         for (const name of t.teardownNames(h)) {
-          expect(summary.teardown.some((line) => line.includes(name)), `no teardown line names ${name}: ${summary.teardown.join(" | ")}`).toBe(true);
+          expect(
+            summary.teardown.some((line) => line.includes(name)),
+            `no teardown line names ${name}: ${summary.teardown.join(" | ")}`,
+          ).toBe(true);
         }
       }
     });
@@ -412,7 +416,11 @@ export function describeConformance<P, H extends { extension: string }>(
 
     if (features.unmet) {
       it("check() reports an unmet requirement with a reason", async () => {
-        const reqs = await ext().check({ params: parseParams(t.makeUnmet!(t.params)), host: t.host ?? null, signal: new AbortController().signal });
+        const reqs = await ext().check({
+          params: parseParams(t.makeUnmet!(t.params)),
+          host: t.host ?? null,
+          signal: new AbortController().signal,
+        });
         const unmet = reqs.filter((r) => !r.met);
         expect(unmet.length).toBeGreaterThan(0);
         for (const r of unmet) expect(r.reason.length).toBeGreaterThan(0);

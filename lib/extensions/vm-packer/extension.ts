@@ -4,7 +4,6 @@
 // the VM). Teardown removes exactly that directory; the VM itself is never touched.
 import "server-only";
 
-
 import { z } from "zod";
 
 import { throwIfAborted } from "../../errors";
@@ -63,7 +62,12 @@ export const vmPackerParamsSchema = z
     ...hostSelectionShape,
     repository: repositorySchema.nullable().default(null),
     /** Time limit of the repository sync (rsync or clone), in seconds. */
-    syncTimeoutSeconds: z.number().int().min(5).max(24 * 3600).default(1800),
+    syncTimeoutSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(24 * 3600)
+      .default(1800),
   })
   .superRefine(checkHostSelection);
 
@@ -95,8 +99,14 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
       out.push({ name: "workspace root", met: false, reason: (e as Error).message });
     }
     if (ctx.params.repository && "git" in ctx.params.repository) {
-      const r = await ssh.pool.exec(config, ["git", "--version"], { timeoutMs: 15_000, signal: ctx.signal }).catch((e: Error) => ({ code: -1, stdout: "", stderr: e.message }));
-      out.push({ name: "git on the VM", met: r.code === 0, reason: r.code === 0 ? r.stdout.trim() : `git is not available on the VM: ${r.stderr.trim()}` });
+      const r = await ssh.pool
+        .exec(config, ["git", "--version"], { timeoutMs: 15_000, signal: ctx.signal })
+        .catch((e: Error) => ({ code: -1, stdout: "", stderr: e.message }));
+      out.push({
+        name: "git on the VM",
+        met: r.code === 0,
+        reason: r.code === 0 ? r.stdout.trim() : `git is not available on the VM: ${r.stderr.trim()}`,
+      });
     }
     return out;
   }
@@ -111,7 +121,11 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
     await ctx.recordHandle(handle);
     const config = sshConfigForHost(ssh, host);
     ctx.log(`Connecting to ${host.user}@${host.address}:${host.port} (host key ${host.hostKey})`);
-    const created = await createRemoteWorkspace(ssh.pool, config, root, ctx.sandboxId, { signal: ctx.signal, timeoutMs: 60_000, mode: "0755" });
+    const created = await createRemoteWorkspace(ssh.pool, config, root, ctx.sandboxId, {
+      signal: ctx.signal,
+      timeoutMs: 60_000,
+      mode: "0755",
+    });
     ctx.log(`${created.result === "reused" ? "Reusing the empty" : "Created"} ${created.path} on ${host.title}`);
     await rememberVerifiedKey(ssh, config, host.id, ctx.signal).catch(() => {});
     const repo = ctx.params.repository;
@@ -131,13 +145,28 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
           timeoutMs,
           onProgress: (line) => ctx.log(line),
         });
-        ctx.log(`Synced ${r.files} entries (${r.filesTransferred} transferred, ${r.bytesTransferred} bytes) in ${(r.durationMs / 1000).toFixed(1)} s`);
+        ctx.log(
+          `Synced ${r.files} entries (${r.filesTransferred} transferred, ${r.bytesTransferred} bytes) in ${(r.durationMs / 1000).toFixed(1)} s`,
+        );
       } else {
         ctx.log(`Cloning ${repo.git} at ${repo.ref} on the VM (git clone --depth 1)`);
         const lines = lineSplitter((line) => ctx.log(line));
         const r = await ssh.pool.exec(
           config,
-          ["git", "-c", "advice.detachedHead=false", "clone", "--quiet", "--depth", "1", "--branch", repo.ref, "--", repo.git, created.path],
+          [
+            "git",
+            "-c",
+            "advice.detachedHead=false",
+            "clone",
+            "--quiet",
+            "--depth",
+            "1",
+            "--branch",
+            repo.ref,
+            "--",
+            repo.git,
+            created.path,
+          ],
           {
             timeoutMs,
             signal: ctx.signal,
@@ -146,9 +175,15 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
         );
         lines.flush();
         if (r.code !== 0) {
-          throw new RemoteWorkspaceError("GIT_CLONE_FAILED", `git clone of ${repo.git} at ${repo.ref} failed on ${host.address}:${host.port} (exit ${r.code}): ${tailLine(r.stderr)}`);
+          throw new RemoteWorkspaceError(
+            "GIT_CLONE_FAILED",
+            `git clone of ${repo.git} at ${repo.ref} failed on ${host.address}:${host.port} (exit ${r.code}): ${tailLine(r.stderr)}`,
+          );
         }
-        const head = await ssh.pool.exec(config, ["git", "-C", created.path, "rev-parse", "--short", "HEAD"], { timeoutMs: 15_000, signal: ctx.signal });
+        const head = await ssh.pool.exec(config, ["git", "-C", created.path, "rev-parse", "--short", "HEAD"], {
+          timeoutMs: 15_000,
+          signal: ctx.signal,
+        });
         ctx.log(`Cloned ${repo.ref} at ${head.stdout.trim() || "?"}`);
       }
     }
@@ -160,7 +195,8 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
     guardedWorkspacePath(handle, ctx.sandboxId);
     const config = await sshConfigFor(ssh, handle);
     const state = await remoteWorkspaceState(ssh.pool, config, handle.workspace_root, ctx.sandboxId, { signal: ctx.signal });
-    if (state === "absent" || state === "root-missing") return { state: "missing", detail: `${handle.workspace_path} does not exist on ${handle.vm_target}:${handle.ssh_port}` };
+    if (state === "absent" || state === "root-missing")
+      return { state: "missing", detail: `${handle.workspace_path} does not exist on ${handle.vm_target}:${handle.ssh_port}` };
     if (state !== "directory") return { state: "degraded", detail: `${handle.workspace_path} is a ${state}, not a directory` };
     const freeBytes = await remoteFreeSpace(ssh.pool, config, handle.workspace_root, { signal: ctx.signal }).catch(() => undefined);
     return { state: "ready", detail: `${handle.workspace_path} exists`, freeBytes };
@@ -170,7 +206,10 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
     const ssh = requireSsh(this.services);
     const workspace = guardedWorkspacePath(handle, ctx.sandboxId);
     const config = await sshConfigFor(ssh, handle);
-    const r = await removeRemoteWorkspace(ssh.pool, config, handle.workspace_root, ctx.sandboxId, { signal: ctx.signal, timeoutMs: 10 * 60_000 });
+    const r = await removeRemoteWorkspace(ssh.pool, config, handle.workspace_root, ctx.sandboxId, {
+      signal: ctx.signal,
+      timeoutMs: 10 * 60_000,
+    });
     const where = `${handle.vm_target}:${handle.ssh_port}`;
     return r.result === "removed"
       ? { result: "removed", detail: `Removed ${workspace} on ${where}` }

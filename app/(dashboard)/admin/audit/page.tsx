@@ -26,9 +26,17 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
   };
   return (
     <>
-      <PageHeader title="Audit log" description="Who did what, when, from where, and whether it worked: creates, destroys with their teardown paths, refusals, role and token changes, failed sign-ins." />
+      <PageHeader
+        title="Audit log"
+        description="Who did what, when, from where, and whether it worked: creates, destroys with their teardown paths, refusals, role and token changes, failed sign-ins."
+      />
       <form className="mb-4 flex flex-wrap items-end gap-2 text-sm" method="get">
-        <select name="action" defaultValue={sp.action ?? ""} aria-label="Action" className="h-8 rounded-md border border-border bg-background px-2">
+        <select
+          name="action"
+          defaultValue={sp.action ?? ""}
+          aria-label="Action"
+          className="h-8 rounded-md border border-border bg-background px-2"
+        >
           <option value="">Any action</option>
           {ACTIONS.map((a) => (
             <option key={a} value={a}>
@@ -36,13 +44,24 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
             </option>
           ))}
         </select>
-        <select name="result" defaultValue={result ?? ""} aria-label="Result" className="h-8 rounded-md border border-border bg-background px-2">
+        <select
+          name="result"
+          defaultValue={result ?? ""}
+          aria-label="Result"
+          className="h-8 rounded-md border border-border bg-background px-2"
+        >
           <option value="">Any result</option>
           <option value="ok">ok</option>
           <option value="denied">denied</option>
           <option value="failed">failed</option>
         </select>
-        <input name="target" defaultValue={sp.target ?? ""} placeholder="Target (sandbox id, email…)" aria-label="Target" className="h-8 rounded-md border border-border bg-background px-2" />
+        <input
+          name="target"
+          defaultValue={sp.target ?? ""}
+          placeholder="Target (sandbox id, email…)"
+          aria-label="Target"
+          className="h-8 rounded-md border border-border bg-background px-2"
+        />
         <Button type="submit" size="sm" variant="outline">
           Filter
         </Button>

@@ -16,7 +16,10 @@ export default async function UsersPage() {
   const people = await manager().listPeople();
   return (
     <>
-      <PageHeader title="Users" description="Members create sandboxes and destroy their own. Admins destroy any sandbox, manage hosts and users, and read the audit log." />
+      <PageHeader
+        title="Users"
+        description="Members create sandboxes and destroy their own. Admins destroy any sandbox, manage hosts and users, and read the audit log."
+      />
       <Table data-testid="users-table">
         <TableHeader>
           <TableRow>

@@ -33,7 +33,11 @@ export function RoleSelect({ userId, role, self }: { userId: string; role: "admi
         <option value="admin">admin</option>
       </select>
       {self ? <span className="text-xs text-muted-foreground">(you)</span> : null}
-      {error ? <span role="alert" className="text-xs text-destructive">{error}</span> : null}
+      {error ? (
+        <span role="alert" className="text-xs text-destructive">
+          {error}
+        </span>
+      ) : null}
     </div>
   );
 }

@@ -43,7 +43,10 @@ function CopyField({ value, label, testId }: { value: string; label: string; tes
   const [copied, setCopied] = useState(false);
   return (
     <div className="flex items-center gap-2">
-      <code className="flex-1 overflow-x-auto whitespace-nowrap rounded-md border border-border bg-muted/60 px-2 py-1.5 font-mono text-xs" data-testid={testId}>
+      <code
+        className="flex-1 overflow-x-auto whitespace-nowrap rounded-md border border-border bg-muted/60 px-2 py-1.5 font-mono text-xs"
+        data-testid={testId}
+      >
         {value}
       </code>
       <Button
@@ -98,16 +101,27 @@ export function SandboxDetail({ initial, initialEvents }: { initial: SandboxDeta
         <div className="flex items-center gap-2">
           {s.extendableMs > 0 && s.canDestroy ? <ExtendButton id={s.id} /> : null}
           {s.canDestroy && s.status !== "destroyed" && s.status !== "destroying" ? (
-            <DestroyButton sandbox={s} size="default" label={s.status === "destroy_failed" ? "Retry destroy" : "Destroy"} onDestroyed={() => void queryClient.invalidateQueries({ queryKey: sandboxKeys.detail(s.id) })} />
+            <DestroyButton
+              sandbox={s}
+              size="default"
+              label={s.status === "destroy_failed" ? "Retry destroy" : "Destroy"}
+              onDestroyed={() => void queryClient.invalidateQueries({ queryKey: sandboxKeys.detail(s.id) })}
+            />
           ) : null}
         </div>
       </div>
 
       {s.status === "failed" || s.status === "destroy_failed" ? (
-        <div role="alert" className="flex gap-3 rounded-lg border border-destructive/40 bg-destructive/5 p-4 text-sm" data-testid="failure-reason">
+        <div
+          role="alert"
+          className="flex gap-3 rounded-lg border border-destructive/40 bg-destructive/5 p-4 text-sm"
+          data-testid="failure-reason"
+        >
           <AlertTriangle className="mt-0.5 size-4 shrink-0 text-destructive" aria-hidden />
           <div>
-            <p className="font-medium">{s.status === "failed" ? "Create failed" : "Destroy failed — nothing was reported as removed; Retry when the cause is fixed"}</p>
+            <p className="font-medium">
+              {s.status === "failed" ? "Create failed" : "Destroy failed — nothing was reported as removed; Retry when the cause is fixed"}
+            </p>
             <p className="mt-1 break-words text-muted-foreground">{s.statusReason}</p>
           </div>
         </div>
@@ -203,10 +217,23 @@ export function SandboxDetail({ initial, initialEvents }: { initial: SandboxDeta
           {transient ? <span className="text-xs text-muted-foreground">live</span> : null}
         </CardHeader>
         <CardContent>
-          <div ref={logRef} className="h-80 overflow-auto rounded-md border border-border bg-muted/40 p-3 font-mono text-xs leading-relaxed" data-testid="log" aria-live="polite">
+          <div
+            ref={logRef}
+            className="h-80 overflow-auto rounded-md border border-border bg-muted/40 p-3 font-mono text-xs leading-relaxed"
+            data-testid="log"
+            aria-live="polite"
+          >
             {logLines.length === 0 ? <p className="text-muted-foreground">No log lines yet.</p> : null}
             {logLines.map((e) => (
-              <div key={e.id} className={cn("whitespace-pre-wrap break-all", e.level === "error" && "text-destructive", e.level === "warn" && "text-amber-600 dark:text-amber-400", e.type === "state" && "font-semibold")}>
+              <div
+                key={e.id}
+                className={cn(
+                  "whitespace-pre-wrap break-all",
+                  e.level === "error" && "text-destructive",
+                  e.level === "warn" && "text-amber-600 dark:text-amber-400",
+                  e.type === "state" && "font-semibold",
+                )}
+              >
                 <span className="select-none text-muted-foreground">{new Date(e.at).toLocaleTimeString()} </span>
                 {e.message}
               </div>

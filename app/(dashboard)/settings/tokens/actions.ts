@@ -6,10 +6,12 @@ import { defineAction } from "@/lib/auth/guards";
 import { manager } from "@/lib/manager/instance";
 import { createApiToken, revokeApiToken } from "@/lib/manager/people";
 
-export const createTokenAction = defineAction({ name: "createToken", schema: z.strictObject({ name: z.string().trim().min(1).max(64) }) }, async (input, actor) =>
-  createApiToken(manager(), actor, input.name),
+export const createTokenAction = defineAction(
+  { name: "createToken", schema: z.strictObject({ name: z.string().trim().min(1).max(64) }) },
+  async (input, actor) => createApiToken(manager(), actor, input.name),
 );
 
-export const revokeTokenAction = defineAction({ name: "revokeToken", schema: z.strictObject({ id: z.string().min(1).max(64) }) }, async (input, actor) =>
-  revokeApiToken(manager(), actor, input.id),
+export const revokeTokenAction = defineAction(
+  { name: "revokeToken", schema: z.strictObject({ id: z.string().min(1).max(64) }) },
+  async (input, actor) => revokeApiToken(manager(), actor, input.id),
 );

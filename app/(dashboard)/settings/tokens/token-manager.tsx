@@ -48,7 +48,14 @@ export function TokenManager({ initial }: { initial: TokenView[] }) {
       <form onSubmit={create} className="flex flex-wrap items-end gap-3">
         <div className="grid gap-1.5">
           <Label htmlFor="token-name">Name</Label>
-          <Input id="token-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="laptop, ci-runner…" className="w-64" aria-invalid={error ? true : undefined} />
+          <Input
+            id="token-name"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            placeholder="laptop, ci-runner…"
+            className="w-64"
+            aria-invalid={error ? true : undefined}
+          />
         </div>
         <Button type="submit" disabled={pending || !name.trim()} data-testid="create-token">
           Create token
@@ -62,11 +69,17 @@ export function TokenManager({ initial }: { initial: TokenView[] }) {
       {created ? (
         <div className="space-y-2 rounded-lg border border-emerald-500/40 bg-emerald-500/5 p-4 text-sm" data-testid="new-token">
           <p className="font-medium">Token “{created.name}” — copy it now; it will not be shown again.</p>
-          <code className="block break-all rounded-md border border-border bg-background px-2 py-1.5 font-mono text-xs" data-testid="new-token-value">
+          <code
+            className="block break-all rounded-md border border-border bg-background px-2 py-1.5 font-mono text-xs"
+            data-testid="new-token-value"
+          >
             {created.token}
           </code>
           <p className="text-muted-foreground">
-            Use it with <code className="font-mono">npx sandboxer login --url {typeof window === "undefined" ? "" : window.location.origin} --token …</code>
+            Use it with{" "}
+            <code className="font-mono">
+              npx sandboxer login --url {typeof window === "undefined" ? "" : window.location.origin} --token …
+            </code>
           </p>
         </div>
       ) : null}
