@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { AbortedError, ValidationError } from "@/lib/errors";
 
-import { checkExitStatus, connect, describeTarget, parseSshConfig, type SshConfig } from "./connection";
+import { checkExitStatus, connect } from "./connection";
+import { describeTarget, parseSshConfig, type SshConfig } from "./ssh-config";
 import { SshError } from "./errors";
 
 let dir: string;

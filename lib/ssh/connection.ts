@@ -1,125 +1,39 @@
-// One SSH connection on ssh2: how a target is described (SshConfig), how it is reached (TCP_NODELAY
-// socket, ready timeout, keepalives, host key checked against a pin or known_hosts and never
-// auto-accepted), and how a command runs on it (quoted argv, exit code from the channel, bounded
-// output, timeout and abort that signal the remote process). Everything that can go wrong becomes an
-// SshError naming host:port; most callers want SshPool (pool.ts) rather than this directly.
+// One SSH connection on ssh2: how it is reached (TCP_NODELAY socket, ready timeout, keepalives, host
+// key checked against a pin or known_hosts and never auto-accepted) and how a command runs on it
+// (quoted argv, exit code from the channel, bounded output, timeout and abort that signal the remote
+// process). The target's description lives in ssh-config.ts, credentials in ssh-auth.ts, and what a
+// failed connect means in connect-errors.ts. Everything that can go wrong becomes an SshError naming
+// host:port; most callers want SshPool (pool.ts) rather than this directly.
 import "server-only";
 
-import { readFile, stat } from "node:fs/promises";
 import net from "node:net";
 
 import ssh2 from "ssh2";
 import type { ClientChannel, ConnectConfig } from "ssh2";
-import { z } from "zod";
 
 import { AbortedError, ValidationError, hasCode, throwIfAborted } from "@/lib/errors";
 
+import { mapConnectError, type ErrnoLike } from "./connect-errors";
 import { SshError, hostPort, lastLines } from "./errors";
-import { fingerprintOfKey, hostKeyError, normalizeFingerprint, verifyHostKey } from "./host-keys";
+import { fingerprintOfKey, hostKeyError, verifyHostKey } from "./host-keys";
 import { shellCommand } from "./shell-quote";
+import { loadAuth, loadKnownHosts } from "./ssh-auth";
+import {
+  DEFAULT_KEEPALIVE_COUNT_MAX,
+  DEFAULT_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_READY_TIMEOUT_MS,
+  describeTarget,
+  parseSshConfig,
+  type ResolvedSshConfig,
+  type SshConfig,
+} from "./ssh-config";
 
-const { Client, utils } = ssh2;
+const { Client } = ssh2;
 
-export const DEFAULT_SSH_PORT = 22;
-export const DEFAULT_READY_TIMEOUT_MS = 20_000;
-export const DEFAULT_KEEPALIVE_INTERVAL_MS = 15_000;
-export const DEFAULT_KEEPALIVE_COUNT_MAX = 3;
 /** Output kept per stream: the tail is what explains a failure, and a chatty command must not exhaust memory. */
 export const DEFAULT_MAX_BUFFER_BYTES = 1024 * 1024;
 /** How long a timed-out or aborted command gets after SIGTERM before SIGKILL and a forced close. */
 export const DEFAULT_KILL_GRACE_MS = 1_500;
-
-// Host names and addresses only: a value starting with `-` would become an option of ssh(1) when
-// rsync passes it on, and spaces or `@` would change what `user@host:path` means.
-const HOST_PATTERN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/;
-const USER_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
-const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-export const sshIdentitySchema = z.union([
-  z.strictObject({
-    privateKeyPath: z
-      .string()
-      .min(1)
-      .refine((p) => p.startsWith("/"), "must be an absolute path"),
-    /** Name of the environment variable holding the key's passphrase (never the passphrase itself). */
-    passphraseEnv: z.string().regex(ENV_NAME_PATTERN, "must be an environment variable name").optional(),
-  }),
-  z.strictObject({
-    agent: z.literal(true),
-    /** Defaults to SSH_AUTH_SOCK. */
-    agentSocket: z.string().min(1).optional(),
-  }),
-]);
-
-export const sshTrustSchema = z.union([
-  z.strictObject({
-    pinnedFingerprint: z.string().transform((fp, ctx) => {
-      try {
-        return normalizeFingerprint(fp);
-      } catch {
-        ctx.addIssue({ code: "custom", message: "must look like SHA256:<43 base64 characters>" });
-        return z.NEVER;
-      }
-    }),
-  }),
-  z.strictObject({
-    knownHostsPath: z
-      .string()
-      .min(1)
-      .refine((p) => p.startsWith("/"), "must be an absolute path"),
-  }),
-]);
-
-export const sshConfigSchema = z.strictObject({
-  host: z.string().regex(HOST_PATTERN, "must be a host name or IP address"),
-  port: z.number().int().min(1).max(65535).default(DEFAULT_SSH_PORT),
-  user: z.string().regex(USER_PATTERN, "must be a user name"),
-  identity: sshIdentitySchema,
-  trust: sshTrustSchema,
-  readyTimeoutMs: z.number().int().positive().optional(),
-  keepaliveIntervalMs: z.number().int().positive().optional(),
-  keepaliveCountMax: z.number().int().positive().optional(),
-});
-
-/** Where to connect: a build VM's sshd (port is often a reverse-tunnel port such as 12222). */
-export interface SshTarget {
-  host: string;
-  /** Defaults to 22. */
-  port?: number;
-  user: string;
-}
-
-export type SshIdentity = { privateKeyPath: string; passphraseEnv?: string } | { agent: true; agentSocket?: string };
-
-/** How the host key is trusted. One is required: an unknown key is never accepted. */
-export type SshTrust = { pinnedFingerprint: string } | { knownHostsPath: string };
-
-export interface SshConfig extends SshTarget {
-  identity: SshIdentity;
-  trust: SshTrust;
-  readyTimeoutMs?: number;
-  keepaliveIntervalMs?: number;
-  keepaliveCountMax?: number;
-}
-
-export type ResolvedSshConfig = z.output<typeof sshConfigSchema>;
-
-/** Validates an SshConfig (ValidationError with one entry per bad field) and fills in defaults. */
-export function parseSshConfig(config: SshConfig): ResolvedSshConfig {
-  const parsed = sshConfigSchema.safeParse(config);
-  if (parsed.success) return parsed.data;
-  const fieldErrors: Record<string, string[]> = {};
-  for (const issue of parsed.error.issues) {
-    const key = issue.path.length > 0 ? issue.path.map(String).join(".") : "config";
-    (fieldErrors[key] ??= []).push(issue.message);
-  }
-  throw new ValidationError(`invalid SSH target: ${Object.keys(fieldErrors).join(", ")}`, fieldErrors);
-}
-
-/** `user@host:port`, the way every message names a target. */
-export function describeTarget(config: { host: string; port?: number; user: string }): string {
-  return `${config.user}@${hostPort(config.host, config.port ?? DEFAULT_SSH_PORT)}`;
-}
 
 export interface ConnectOptions {
   signal?: AbortSignal;
@@ -200,8 +114,6 @@ function sendSignal(channel: ClientChannel, name: "TERM" | "KILL"): void {
     }
   }
 }
-
-type ErrnoLike = Error & { code?: string | number; level?: string; reason?: number };
 
 /** An established, host-key-verified, authenticated SSH connection. */
 export class SshConnection {
@@ -465,155 +377,6 @@ export function checkExitStatus(argv: readonly string[], result: ExecResult, tar
   const tail = lastLines(result.stderr) || lastLines(result.stdout);
   throw new SshError("SSH_COMMAND_FAILED", `\`${name}\` failed on ${target} with ${status}${tail ? `:\n${tail}` : ""}`, {
     details: { command: name, code: result.code, signal: result.signal, stderrTail: lastLines(result.stderr, 20) },
-  });
-}
-
-interface LoadedAuth {
-  privateKey?: Buffer;
-  passphrase?: string;
-  agent?: string;
-  describe: string;
-}
-
-type Identity = ResolvedSshConfig["identity"];
-
-/** The agent socket an agent identity uses (its own, else $SSH_AUTH_SOCK), or SSH_KEY_UNREADABLE. */
-export function agentSocketFor(identity: Extract<Identity, { agent: true }>, where: string): string {
-  const socket = identity.agentSocket ?? process.env.SSH_AUTH_SOCK;
-  if (!socket) {
-    throw new SshError("SSH_KEY_UNREADABLE", `identity for ${where} is the ssh-agent, but SSH_AUTH_SOCK is not set for this process`);
-  }
-  return socket;
-}
-
-/** A key identity's passphrase from its environment variable (undefined when it has none), or SSH_KEY_UNREADABLE. */
-export function passphraseFor(identity: Exclude<Identity, { agent: true }>): string | undefined {
-  if (identity.passphraseEnv === undefined) return undefined;
-  const passphrase = process.env[identity.passphraseEnv];
-  if (passphrase === undefined) {
-    throw new SshError(
-      "SSH_KEY_UNREADABLE",
-      `the passphrase for ${identity.privateKeyPath} should be in $${identity.passphraseEnv}, which is not set`,
-      { details: { privateKeyPath: identity.privateKeyPath } },
-    );
-  }
-  return passphrase;
-}
-
-async function loadAuth(config: ResolvedSshConfig): Promise<LoadedAuth> {
-  const where = describeTarget(config);
-  const identity = config.identity;
-  if ("agent" in identity) {
-    const socket = agentSocketFor(identity, where);
-    try {
-      const st = await stat(socket);
-      if (!st.isSocket()) throw new Error("not a socket");
-    } catch (e) {
-      throw new SshError("SSH_KEY_UNREADABLE", `ssh-agent socket ${socket} for ${where} is not usable: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
-    return { agent: socket, describe: `ssh-agent at ${socket}` };
-  }
-  let raw: Buffer;
-  try {
-    raw = await readFile(identity.privateKeyPath);
-  } catch (e) {
-    throw new SshError(
-      "SSH_KEY_UNREADABLE",
-      `cannot read private key ${identity.privateKeyPath} for ${where}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      { cause: e, details: { privateKeyPath: identity.privateKeyPath } },
-    );
-  }
-  const passphrase = passphraseFor(identity);
-  // Parsed here so a bad key is reported as such, with its path and without its content.
-  const parsed = utils.parseKey(raw, passphrase);
-  if (parsed instanceof Error) {
-    throw new SshError(
-      "SSH_KEY_UNREADABLE",
-      `private key ${identity.privateKeyPath} for ${where} cannot be used: ${parsed.message}` +
-        (/passphrase|encrypted|decrypt/i.test(parsed.message) && !passphrase
-          ? " (set identity.passphraseEnv to the variable holding its passphrase)"
-          : ""),
-      { details: { privateKeyPath: identity.privateKeyPath } },
-    );
-  }
-  return { privateKey: raw, passphrase, describe: `key ${identity.privateKeyPath}` };
-}
-
-async function loadKnownHosts(path: string): Promise<string> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (e) {
-    // Missing is "nothing known" (the verdict then names the file); unreadable is a refusal too.
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return "";
-    throw new SshError("SSH_HOST_KEY_UNKNOWN", `cannot read known_hosts file ${path}: ${(e as Error).message}`, {
-      cause: e,
-      details: { knownHostsPath: path },
-    });
-  }
-}
-
-function mapConnectError(err: ErrnoLike, config: ResolvedSshConfig, auth: LoadedAuth, readyTimeoutMs: number): SshError {
-  const where = hostPort(config.host, config.port);
-  const code = typeof err.code === "string" ? err.code : undefined;
-  const details = { host: config.host, port: config.port, cause: err.message };
-  switch (code) {
-    case "ECONNREFUSED":
-      return new SshError(
-        "SSH_CONNECT_REFUSED",
-        `connection to ${where} was refused: nothing is listening there (is sshd running, or the tunnel up?)`,
-        { cause: err, details },
-      );
-    case "ETIMEDOUT":
-      return new SshError("SSH_CONNECT_TIMEOUT", `TCP connection to ${where} timed out`, { cause: err, details });
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-    case "EHOSTDOWN":
-    case "ENETDOWN":
-    case "EADDRNOTAVAIL":
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return new SshError("SSH_HOST_UNREACHABLE", `${where} is unreachable (${code})`, { cause: err, details });
-    case "ECONNRESET":
-    case "EPIPE":
-      return new SshError(
-        "SSH_DISCONNECTED",
-        `${where} reset the connection during the SSH handshake (sshd may be dropping connections beyond MaxStartups)`,
-        { cause: err, details: { ...details, started: false, handshakeDropped: true } },
-      );
-  }
-  if (err.level === "client-timeout") {
-    return new SshError(
-      "SSH_CONNECT_TIMEOUT",
-      `SSH handshake with ${where} did not complete within ${readyTimeoutMs} ms (the host accepted TCP but did not answer as sshd)`,
-      { cause: err, details },
-    );
-  }
-  if (err.level === "client-authentication") {
-    return new SshError(
-      "SSH_AUTH_FAILED",
-      `authentication as ${config.user} on ${where} failed with ${auth.describe}: the server accepted none of the offered keys ` +
-        `(is the public key in ~${config.user}/.ssh/authorized_keys on the VM?)`,
-      { cause: err, details },
-    );
-  }
-  if (err.level === "agent") {
-    return new SshError("SSH_KEY_UNREADABLE", `ssh-agent failed while authenticating to ${where}: ${err.message}`, {
-      cause: err,
-      details,
-    });
-  }
-  if (/lost before handshake/i.test(err.message)) {
-    return new SshError(
-      "SSH_DISCONNECTED",
-      `${where} closed the connection before the SSH handshake (sshd may be dropping connections beyond MaxStartups)`,
-      { cause: err, details: { ...details, started: false, handshakeDropped: true } },
-    );
-  }
-  return new SshError("SSH_DISCONNECTED", `SSH handshake with ${where} failed: ${err.message}`, {
-    cause: err,
-    details,
   });
 }
 

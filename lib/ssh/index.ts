@@ -23,23 +23,18 @@ export {
   type ParsedKnownHosts,
   type VerifyHostKeyInput,
 } from "./host-keys";
+export { SshConnection, checkExitStatus, connect, type ConnectOptions, type ExecOptions, type ExecResult } from "./connection";
 export {
   DEFAULT_READY_TIMEOUT_MS,
-  SshConnection,
-  checkExitStatus,
-  connect,
   describeTarget,
   parseSshConfig,
   sshConfigSchema,
-  type ConnectOptions,
-  type ExecOptions,
-  type ExecResult,
   type ResolvedSshConfig,
   type SshConfig,
   type SshIdentity,
   type SshTarget,
   type SshTrust,
-} from "./connection";
+} from "./ssh-config";
 export { SshPool, type PooledSshConnection, type SshHostStats, type SshPoolOptions, type SshPoolStats } from "./pool";
 export { rsyncToRemote, type RsyncResult, type RsyncToRemoteOptions } from "./rsync";
 export {

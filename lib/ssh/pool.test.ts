@@ -4,7 +4,8 @@ import { describe, expect, it, vi } from "vitest";
 
 import { AbortedError } from "@/lib/errors";
 
-import type { ConnectOptions, ExecOptions, ExecResult, SshConfig } from "./connection";
+import type { ConnectOptions, ExecOptions, ExecResult } from "./connection";
+import type { SshConfig } from "./ssh-config";
 import { SshError } from "./errors";
 import { SshPool, type PooledSshConnection } from "./pool";
 

@@ -9,21 +9,10 @@ import "server-only";
 
 import { AbortedError, ValidationError, hasCode, throwIfAborted } from "@/lib/errors";
 
-import {
-  DEFAULT_READY_TIMEOUT_MS,
-  checkExitStatus,
-  connect,
-  describeTarget,
-  parseSshConfig,
-  type ConnectOptions,
-  type ExecOptions,
-  type ExecResult,
-  type ResolvedSshConfig,
-  type SshConfig,
-  type SshConnection,
-} from "./connection";
+import { checkExitStatus, connect, type ConnectOptions, type ExecOptions, type ExecResult, type SshConnection } from "./connection";
 import { SshError, hostPort, isSshError } from "./errors";
 import { shellCommand } from "./shell-quote";
+import { DEFAULT_READY_TIMEOUT_MS, describeTarget, parseSshConfig, type ResolvedSshConfig, type SshConfig } from "./ssh-config";
 
 /** What the pool needs from a connection (SshConnection; a fake in unit tests). */
 export type PooledSshConnection = Pick<SshConnection, "exec" | "close" | "alive" | "onClose" | "hostKey" | "hostKeyFingerprint">;

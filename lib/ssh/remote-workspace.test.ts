@@ -11,7 +11,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 import { ValidationError } from "@/lib/errors";
 
-import type { ExecOptions, ExecResult, SshConfig } from "./connection";
+import type { ExecOptions, ExecResult } from "./connection";
+import type { SshConfig } from "./ssh-config";
 import type { SshPool } from "./pool";
 import {
   createRemoteWorkspace,

@@ -21,7 +21,8 @@ import "server-only";
 import { ValidationError } from "@/lib/errors";
 import { WORKSPACE_PREFIX, isSandboxId, workspaceName } from "@/lib/sandbox-id";
 
-import { describeTarget, type ExecResult, type SshConfig } from "./connection";
+import type { ExecResult } from "./connection";
+import { describeTarget, type SshConfig } from "./ssh-config";
 import { SshError, lastLines } from "./errors";
 import type { SshPool } from "./pool";
 import { remoteWorkspacePath, validateWorkspaceRoot } from "./workspace-path";

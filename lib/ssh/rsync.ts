@@ -15,7 +15,8 @@ import path from "node:path";
 
 import { AbortedError, ValidationError, hasCode, throwIfAborted } from "@/lib/errors";
 
-import { agentSocketFor, describeTarget, parseSshConfig, passphraseFor, type SshConfig } from "./connection";
+import { agentSocketFor, passphraseFor } from "./ssh-auth";
+import { describeTarget, parseSshConfig, type SshConfig } from "./ssh-config";
 import { SshError, hostPort, lastLines } from "./errors";
 import { fingerprintOfKey, keyTypeOfBlob, knownHostsLine } from "./host-keys";
 import { SSH_OPTION_PATH_RULE, pinnedKeyOptions, sshOptionPath, withParentDeathSignal } from "./ssh-options";
