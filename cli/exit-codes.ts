@@ -32,7 +32,8 @@ Exit codes:
   exec and run exit with the remote command's own code once it ran (ssh's 255: the connection failed).`;
 
 /** Thrown by commands: `message` is printed as is, the process exits with `exitCode`. */
-export class CliError extends SandboxerError {
+/** CLI codes are the server's (passed on from API errors) or the CLI's own (BAD_URL, INTERRUPTED…). */
+export class CliError extends SandboxerError<string> {
   readonly exitCode: number;
   constructor(code: string, message: string, exitCode: number, details?: Record<string, unknown>) {
     super(code, message, { details, name: "CliError" });

@@ -1,20 +1,30 @@
 // One error base class for the whole product. Every error a person can meet carries a stable
-// `code` (for the API, the CLI's exit codes and tests) and a message they can act on. Surfaces map
-// codes to HTTP statuses in one place (lib/http-errors.ts) and never leak `cause` or stacks.
+// `code` from the table in lib/error-codes.ts (for the API, the CLI's exit codes and tests) and a
+// message they can act on. Surfaces map codes to HTTP statuses from that table (lib/http-errors.ts)
+// and never leak `cause` or stacks.
 //
 // Recognise our errors with `isSandboxerError` and compare `code`s — never with `instanceof`: the
 // production build may hold two copies of this module in different server chunks (the worker's and a
 // route's), and minification renames classes. A brand under Symbol.for survives both.
 
+import type { ErrorCode } from "./error-codes";
+
+export type { ErrorCode } from "./error-codes";
+
 const BRAND = Symbol.for("sand-boxer.error");
 
 export type ErrorDetails = Record<string, unknown>;
 
-export class SandboxerError extends Error {
-  readonly code: string;
+/**
+ * `C` is one of the table's codes. Extensions outside this repository name their own code as the type
+ * argument (`class NotesFileError extends SandboxerError<"NOTES_FILE">`); a direct `new
+ * SandboxerError("TYPO", …)` does not compile, because `C` is never inferred from the argument.
+ */
+export class SandboxerError<C extends string = ErrorCode> extends Error {
+  readonly code: C;
   readonly details: ErrorDetails | undefined;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; details?: ErrorDetails; name?: string }) {
+  constructor(code: NoInfer<C>, message: string, options?: { cause?: unknown; details?: ErrorDetails; name?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = options?.name ?? "SandboxerError";
     this.code = code;
@@ -41,7 +51,7 @@ export class NotFoundError extends SandboxerError {
 
 /** Thrown when a request conflicts with the current state (an illegal transition, a duplicate, a quota). */
 export class ConflictError extends SandboxerError {
-  constructor(code: string, message: string, details?: ErrorDetails) {
+  constructor(code: ErrorCode, message: string, details?: ErrorDetails) {
     super(code, message, { details, name: "ConflictError" });
   }
 }
@@ -81,12 +91,12 @@ export class TimeoutError extends SandboxerError {
   }
 }
 
-export function isSandboxerError(e: unknown): e is SandboxerError {
+export function isSandboxerError(e: unknown): e is SandboxerError<string> {
   return typeof e === "object" && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
 }
 
-/** True for one of our errors with this code. */
-export function hasCode(e: unknown, code: string): e is SandboxerError {
+/** True for one of our errors with this code (only the table's codes: a typo does not compile). */
+export function hasCode<C extends ErrorCode>(e: unknown, code: C): e is SandboxerError<C> {
   return isSandboxerError(e) && e.code === code;
 }
 

@@ -1,7 +1,8 @@
-// Error codes → HTTP statuses, and the one error body every API response uses:
+// Error codes → HTTP statuses (from the table in lib/error-codes.ts), and the one error body every API response uses:
 // { code, message, details? } (plus fieldErrors for validation). Internals never leak.
 import type { ZodError } from "zod";
 
+import { ERROR_CODES, isErrorCode } from "./error-codes";
 import { isSandboxerError, isValidationError, publicMessage } from "./errors";
 
 function isZodError(e: unknown): e is ZodError {
@@ -13,31 +14,9 @@ function isZodError(e: unknown): e is ZodError {
   );
 }
 
-const STATUS: Record<string, number> = {
-  VALIDATION_FAILED: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  ILLEGAL_TRANSITION: 409,
-  QUOTA_EXCEEDED: 409,
-  NOT_EXTENDABLE: 409,
-  AT_MAX_TTL: 409,
-  DUPLICATE_NAME: 409,
-  BUSY: 409,
-  LAST_ADMIN: 409,
-  KEY_NOT_OFFERED: 409,
-  ID_TAKEN: 409,
-  WORKSPACE_CLAIMED: 409,
-  TUNNEL_PORTS_EXHAUSTED: 409,
-  TUNNEL_PORTS_BUSY: 409,
-  TUNNEL_PORT_TAKEN: 409,
-  NOT_CONNECTABLE: 409,
-  HOST_KEY_UNKNOWN: 409,
-  CONFIG_INVALID: 500,
-};
-
+/** The status an API response carries for `code` (the table's; codes of outside extensions are 500). */
 export function httpStatusFor(code: string): number {
-  return STATUS[code] ?? (code.startsWith("SSH_") || code === "TIMEOUT" ? 502 : 500);
+  return isErrorCode(code) ? ERROR_CODES[code].status : 500;
 }
 
 export interface ErrorBody {

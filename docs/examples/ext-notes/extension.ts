@@ -40,7 +40,7 @@ export const notesHandleSchema = z.strictObject({
 export type NotesHandle = z.infer<typeof notesHandleSchema>;
 
 /** Thrown when a notes file cannot be written or removed safely. */
-export class NotesFileError extends SandboxerError {
+export class NotesFileError extends SandboxerError<"NOTES_FILE"> {
   constructor(message: string) {
     super("NOTES_FILE", message, { name: "NotesFileError" });
   }
