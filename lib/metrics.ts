@@ -5,6 +5,10 @@ import "server-only";
 
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+import { countHostsByHealth } from "./db/hosts";
+import { liveWorkerCount } from "./db/leases";
+import { countOperationsByKindAndState, queueDepth } from "./db/operations";
+import { countSandboxesByStatus } from "./db/sandboxes";
 import type { Manager } from "./manager/manager";
 
 interface Metrics {
@@ -33,8 +37,7 @@ export function metrics(manager: () => Manager): Metrics {
     registers: [registry],
     async collect() {
       this.reset();
-      const groups = await manager().db.operation.groupBy({ by: ["kind", "state"], _count: { _all: true } });
-      for (const g of groups) this.set({ kind: g.kind, state: g.state }, g._count._all);
+      for (const g of await countOperationsByKindAndState(manager().db)) this.set({ kind: g.kind, state: g.state }, g.count);
     },
   });
   new Gauge({
@@ -42,7 +45,7 @@ export function metrics(manager: () => Manager): Metrics {
     help: "Operations waiting for a worker",
     registers: [registry],
     async collect() {
-      this.set(await manager().db.operation.count({ where: { state: "queued" } }));
+      this.set(await queueDepth(manager().db));
     },
   });
   new Gauge({
@@ -52,8 +55,7 @@ export function metrics(manager: () => Manager): Metrics {
     registers: [registry],
     async collect() {
       this.reset();
-      const groups = await manager().db.sandbox.groupBy({ by: ["status"], _count: { _all: true } });
-      for (const g of groups) this.set({ status: g.status }, g._count._all);
+      for (const g of await countSandboxesByStatus(manager().db)) this.set({ status: g.status }, g.count);
     },
   });
   new Gauge({
@@ -63,8 +65,7 @@ export function metrics(manager: () => Manager): Metrics {
     registers: [registry],
     async collect() {
       this.reset();
-      const groups = await manager().db.buildHost.groupBy({ by: ["health"], _count: { _all: true } });
-      for (const g of groups) this.set({ health: g.health }, g._count._all);
+      for (const g of await countHostsByHealth(manager().db)) this.set({ health: g.health }, g.count);
     },
   });
   new Gauge({
@@ -72,7 +73,7 @@ export function metrics(manager: () => Manager): Metrics {
     help: "Workers that heartbeated in the last 30 s (all instances)",
     registers: [registry],
     async collect() {
-      this.set(await manager().db.worker.count({ where: { heartbeatAt: { gt: new Date(Date.now() - 30_000) } } }));
+      this.set(await liveWorkerCount(manager().db, 30_000));
     },
   });
   globalForMetrics.__sandboxerMetrics = { registry, operationDuration };

@@ -5,7 +5,9 @@ import { parseArgs } from "node:util";
 
 import { auth } from "../lib/auth/auth";
 import { db, initDb } from "../lib/db/client";
-import { eventCreate } from "../lib/db/events";
+import { systemActor } from "../lib/auth/actor";
+import { logger } from "../lib/logger";
+import { audit } from "../lib/manager/audit";
 import { checkDataDir, env } from "../lib/env";
 import { isSandboxerError } from "../lib/errors";
 
@@ -22,15 +24,15 @@ async function main(): Promise<number> {
   const existing = await db().user.findUnique({ where: { email } });
   if (existing) {
     await db().user.update({ where: { id: existing.id }, data: { role: "admin" } });
-    await db().event.create(
-      eventCreate({
-        type: "audit",
+    await audit(
+      { db: db(), logger: logger() },
+      {
+        actor: systemActor("admin:create"),
         action: "user.role",
         target: email,
         result: "ok",
         message: `${email}: ${existing.role} → admin (admin:create)`,
-        actorLabel: "system (admin:create)",
-      }),
+      },
     );
     console.log(`${email} is now an admin.`);
     return 0;
@@ -51,15 +53,15 @@ async function main(): Promise<number> {
     password: await ctx.password.hash(password),
   });
   await db().user.update({ where: { id: user.id }, data: { role: "admin" } });
-  await db().event.create(
-    eventCreate({
-      type: "audit",
+  await audit(
+    { db: db(), logger: logger() },
+    {
+      actor: systemActor("admin:create"),
       action: "user.role",
       target: email,
       result: "ok",
       message: `${email} created as admin (admin:create)`,
-      actorLabel: "system (admin:create)",
-    }),
+    },
   );
   console.log(`Created admin account ${email}.`);
   return 0;

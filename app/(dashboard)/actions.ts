@@ -18,7 +18,7 @@ export const destroySandboxAction = defineAction(
 );
 
 export const destroySandboxesAction = defineAction(
-  { name: "destroySandboxes", access: "admin", schema: z.strictObject({ ids: z.array(sandboxIdSchema).min(1).max(200) }) },
+  { name: "destroySandboxes", requires: "sandbox.destroy_any", schema: z.strictObject({ ids: z.array(sandboxIdSchema).min(1).max(200) }) },
   async (input, actor) => {
     const results = await Promise.allSettled(input.ids.map((id) => manager().destroySandbox(id, actor)));
     return results.map((r, i) =>

@@ -2,6 +2,7 @@ import { Boxes } from "lucide-react";
 import Link from "next/link";
 
 import { requirePageActor } from "@/lib/auth/guards";
+import { can } from "@/lib/auth/policy";
 
 import { NavLinks, type NavItem } from "../components/nav-links";
 import { UserMenu } from "../components/user-menu";
@@ -11,7 +12,7 @@ export const dynamic = "force-dynamic";
 
 export default async function DashboardLayout({ children }: { children: React.ReactNode }) {
   const actor = await requirePageActor();
-  const admin = actor.kind !== "system" && actor.role === "admin";
+  const admin = can(actor, "people.manage");
   const items: NavItem[] = [
     { href: "/", label: "Overview" },
     { href: "/profiles", label: "Profiles" },

@@ -4,7 +4,8 @@ import Link from "next/link";
 
 import { toSandboxFilter } from "@/lib/api/filters";
 import { listSandboxesQuery } from "@/lib/api/schemas";
-import { actorUserId, isAdmin } from "@/lib/auth/actor";
+import { actorUserId } from "@/lib/auth/actor";
+import { can } from "@/lib/auth/policy";
 import { requirePageActor } from "@/lib/auth/guards";
 import { manager } from "@/lib/manager/instance";
 
@@ -57,7 +58,7 @@ export default async function OverviewPage({ searchParams }: { searchParams: Pro
         <SandboxTable
           initial={list}
           filters={filters}
-          viewer={{ id: actorUserId(actor) ?? "", admin: isAdmin(actor) }}
+          viewer={{ id: actorUserId(actor) ?? "", admin: can(actor, "sandbox.destroy_any") }}
           people={people.map((p) => ({ id: p.id, email: p.email }))}
           profiles={profiles}
         />

@@ -1,8 +1,11 @@
 // The OpenAPI 3.1 document of /api/v1, generated from the same zod schemas that validate requests
 // (lib/api/schemas.ts) and describe responses (lib/api/responses.ts). API_ROUTES is the one registry
-// of routes; the contract test checks that it and the route handlers under app/api/v1 agree in both
-// directions, and that real responses match the documented schemas.
+// of routes: each route handler is `defineRoute(API_ROUTES.x, …)`, which validates params, query and
+// body with exactly these schemas; the contract test checks that the registry and the route handlers
+// under app/api/v1 agree in both directions, and that real responses match the documented schemas.
 import { z } from "zod";
+
+import type { AdminAction, MemberAction } from "../auth/policy";
 
 import {
   apiComponents,
@@ -47,6 +50,8 @@ export interface ApiRouteSpec {
   description?: string;
   /** No credentials needed. */
   public?: boolean;
+  /** The policy action the caller must be allowed (lib/auth/policy.ts); any signed-in person when absent. */
+  requires?: MemberAction | AdminAction;
   params?: z.ZodObject;
   query?: z.ZodObject;
   headers?: { name: string; description: string }[];
@@ -59,8 +64,8 @@ export interface ApiRouteSpec {
 
 export const API_BASE_PATH = "/api/v1";
 
-export const API_ROUTES: readonly ApiRouteSpec[] = [
-  {
+export const API_ROUTES = {
+  getOpenApiDocument: {
     method: "get",
     path: "/openapi.json",
     operationId: "getOpenApiDocument",
@@ -69,7 +74,7 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     success: { status: 200, description: "The OpenAPI 3.1 document", schema: openApiDocumentSchema },
     errors: [],
   },
-  {
+  whoAmI: {
     method: "get",
     path: "/me",
     operationId: "whoAmI",
@@ -77,7 +82,7 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     success: { status: 200, description: "The caller", schema: whoAmISchema },
     errors: [],
   },
-  {
+  listProfiles: {
     method: "get",
     path: "/profiles",
     operationId: "listProfiles",
@@ -85,7 +90,7 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     success: { status: 200, description: "The profiles", schema: profileListSchema },
     errors: [],
   },
-  {
+  checkProfile: {
     method: "post",
     path: "/profiles/{id}/check",
     operationId: "checkProfile",
@@ -95,7 +100,7 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     success: { status: 200, description: "One line per requirement and host", schema: profileCheckSchema },
     errors: [404],
   },
-  {
+  listHosts: {
     method: "get",
     path: "/hosts",
     operationId: "listHosts",
@@ -103,7 +108,7 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     success: { status: 200, description: "The hosts", schema: hostListSchema },
     errors: [],
   },
-  {
+  listSandboxes: {
     method: "get",
     path: "/sandboxes",
     operationId: "listSandboxes",
@@ -112,7 +117,7 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     success: { status: 200, description: "One page", schema: sandboxListSchema },
     errors: [400],
   },
-  {
+  createSandbox: {
     method: "post",
     path: "/sandboxes",
     operationId: "createSandbox",
@@ -122,7 +127,7 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     success: { status: 202, description: "Queued", schema: sandboxSchema },
     errors: [400, 404, 409],
   },
-  {
+  getSandbox: {
     method: "get",
     path: "/sandboxes/{id}",
     operationId: "getSandbox",
@@ -132,7 +137,7 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     success: { status: 200, description: "The sandbox (with ?detail=1: its detail)", schema: [sandboxSchema, sandboxDetailSchema] },
     errors: [404],
   },
-  {
+  destroySandbox: {
     method: "delete",
     path: "/sandboxes/{id}",
     operationId: "destroySandbox",
@@ -142,7 +147,7 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     success: { status: 202, description: "Destroy queued", schema: sandboxSchema },
     errors: [403, 404, 409],
   },
-  {
+  extendSandbox: {
     method: "post",
     path: "/sandboxes/{id}/extend",
     operationId: "extendSandbox",
@@ -152,7 +157,7 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     success: { status: 200, description: "The sandbox with its new expiry", schema: sandboxSchema },
     errors: [400, 403, 404, 409],
   },
-  {
+  sandboxEvents: {
     method: "get",
     path: "/sandboxes/{id}/events",
     operationId: "sandboxEvents",
@@ -171,7 +176,7 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     },
     errors: [400, 404],
   },
-  {
+  sandboxConnection: {
     method: "get",
     path: "/sandboxes/{id}/connection",
     operationId: "sandboxConnection",
@@ -183,7 +188,24 @@ export const API_ROUTES: readonly ApiRouteSpec[] = [
     success: { status: 200, description: "Connection details", schema: connectionSchema },
     errors: [404, 409],
   },
-];
+} satisfies Record<string, ApiRouteSpec>;
+
+/**
+ * Routes outside /api/v1, served through the same `defineRoute` (authentication, policy, errors) but
+ * not part of the OpenAPI document: operators' endpoints with formats of their own.
+ */
+export const OPERATOR_ROUTES = {
+  metrics: {
+    method: "get",
+    path: "/api/metrics",
+    operationId: "metrics",
+    summary: "Prometheus metrics (text exposition format)",
+    description: "Bearer SANDBOXER_METRICS_TOKEN, or an admin's session or token.",
+    requires: "metrics.read",
+    success: { status: 200, description: "Prometheus text format", schema: z.string() },
+    errors: [403],
+  },
+} satisfies Record<string, ApiRouteSpec>;
 
 const STATUS_TEXT: Record<number, string> = {
   400: "The request is not valid (fieldErrors names each bad field)",
@@ -287,7 +309,7 @@ export function openApiDocument(): Record<string, unknown> {
     components[id] = tidy(rest);
   }
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of API_ROUTES) (paths[route.path] ??= {})[route.method] = operation(route);
+  for (const route of Object.values(API_ROUTES) as ApiRouteSpec[]) (paths[route.path] ??= {})[route.method] = operation(route);
   cached = {
     openapi: "3.1.0",
     jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",

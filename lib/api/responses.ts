@@ -94,7 +94,11 @@ export const sandboxDetailSchema = component(
       z.strictObject({ id: z.number().int(), at: timestamp, status: z.string(), message: z.string(), actor: z.string().nullable() }),
     ),
     queue: z.strictObject({ position: z.number().int(), reason: z.string() }).nullable(),
-    canDestroy: z.boolean().optional(),
+    canDestroy: z.boolean().optional().describe("Same as permissions.destroy (kept for older clients)"),
+    permissions: z
+      .strictObject({ destroy: z.boolean(), extend: z.boolean(), enter: z.boolean() })
+      .optional()
+      .describe("What the caller may do to this sandbox (the policy's answer)"),
     extendableMs: z.number().int().describe("How much longer the expiry can be moved, in ms"),
   }),
 );

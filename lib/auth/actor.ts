@@ -17,7 +17,3 @@ export function systemActor(what: string): Actor {
 export function actorUserId(actor: Actor): string | null {
   return actor.kind === "system" ? null : actor.userId;
 }
-
-export function isAdmin(actor: Actor): boolean {
-  return actor.kind === "system" || actor.role === "admin";
-}

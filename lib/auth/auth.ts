@@ -15,7 +15,7 @@ import { nextCookies } from "better-auth/next-js";
 import { genericOAuth } from "better-auth/plugins/generic-oauth";
 
 import { db } from "../db/client";
-import { eventCreate } from "../db/events";
+import { audit } from "../manager/audit";
 import { env, type Env } from "../env";
 import { logger } from "../logger";
 
@@ -102,16 +102,16 @@ function buildAuth() {
             return { data: { ...user, role: count === 0 ? "admin" : "member" } };
           },
           after: async (user) => {
-            await client.event.create(
-              eventCreate({
-                type: "audit",
+            const role = (user as { role?: string }).role === "admin" ? "admin" : "member";
+            await audit(
+              { db: client, logger: logger() },
+              {
+                actor: { kind: "user", userId: user.id, label: user.email, role },
                 action: "user.create",
                 target: user.email,
                 result: "ok",
-                message: `Account ${user.email} created (${(user as { role?: string }).role ?? "member"})`,
-                actorId: user.id,
-                actorLabel: user.email,
-              }),
+                message: `Account ${user.email} created (${role})`,
+              },
             );
           },
         },
@@ -124,21 +124,16 @@ function buildAuth() {
         const status = returned && typeof returned === "object" ? (returned.statusCode ?? returned.status) : undefined;
         const failed = returned instanceof Error || (typeof status === "number" && status >= 400) || typeof status === "string";
         const email = typeof ctx.body?.email === "string" ? ctx.body.email.slice(0, 200) : null;
-        try {
-          await client.event.create(
-            eventCreate({
-              type: "audit",
-              action: "auth.sign_in",
-              target: email,
-              result: failed ? "failed" : "ok",
-              message: failed ? `Sign-in failed for ${email ?? "unknown"}` : `Signed in: ${email ?? ctx.path}`,
-              actorLabel: email,
-              sourceIp: clientIp(ctx.headers),
-            }),
-          );
-        } catch (err) {
-          logger().error({ err }, "could not audit a sign-in");
-        }
+        await audit(
+          { db: client, logger: logger() },
+          {
+            actor: { kind: "anonymous", label: email ?? "unknown", ip: clientIp(ctx.headers) ?? undefined },
+            action: "auth.sign_in",
+            target: email,
+            result: failed ? "failed" : "ok",
+            message: failed ? `Sign-in failed for ${email ?? "unknown"}` : `Signed in: ${email ?? ctx.path}`,
+          },
+        );
       }),
     },
     plugins: [

@@ -1,7 +1,7 @@
 // The one place that checks who may call what. Every server action goes through `defineAction`,
 // every route handler through `defineRoute`, every page through `requirePageActor`: each
-// authenticates the request itself (middleware or hidden buttons are not protection), checks the
-// role, validates input with zod, and maps errors to one stable shape without internals.
+// authenticates the request itself (middleware or hidden buttons are not protection), asks the policy
+// (lib/auth/policy.ts), validates input with zod, and maps errors to one stable shape without internals.
 import "server-only";
 
 import { headers } from "next/headers";
@@ -9,21 +9,22 @@ import { redirect } from "next/navigation";
 import { cache } from "react";
 import type { z } from "zod";
 
+import type { ApiRouteSpec } from "../api/openapi";
 import { ForbiddenError, UnauthenticatedError, isSandboxerError } from "../errors";
 import { errorBody, httpStatusFor, type ErrorBody } from "../http-errors";
 import { logger } from "../logger";
 import type { Actor } from "./actor";
+import { can, type AdminAction, type MemberAction } from "./policy";
 import { actorFromHeaders } from "./session";
 
 export type ActionResult<T> = { ok: true; data: T } | ({ ok: false } & ErrorBody);
 
-export type Access = "member" | "admin";
+/** A policy action checked before a request is served (any signed-in person when absent). */
+export type Requirement = MemberAction | AdminAction;
 
-function checkRole(actor: Actor | null, access: Access): Actor {
+function authorize(actor: Actor | null, requires: Requirement | undefined): Actor {
   if (!actor) throw new UnauthenticatedError();
-  if (access === "admin" && !(actor.kind !== "system" && actor.role === "admin")) {
-    throw new ForbiddenError("This needs the admin role");
-  }
+  if (requires && !can(actor, requires)) throw new ForbiddenError("This needs the admin role");
   return actor;
 }
 
@@ -39,16 +40,16 @@ function formDataToObject(fd: FormData): Record<string, unknown> {
 }
 
 /**
- * A server action: authenticate, check the role, parse the input (an object or FormData) with
+ * A server action: authenticate, ask the policy, parse the input (an object or FormData) with
  * `schema`, run `fn`. Returns `{ ok: true, data }` or `{ ok: false, code, message, fieldErrors }`.
  */
 export function defineAction<S extends z.ZodType, T>(
-  opts: { schema: S; access?: Access; name: string },
+  opts: { schema: S; requires?: Requirement; name: string },
   fn: (input: z.output<S>, actor: Actor) => Promise<T>,
 ): (input: z.input<S> | FormData) => Promise<ActionResult<T>> {
   return async (raw) => {
     try {
-      const actor = checkRole(await actorFromHeaders(await headers()), opts.access ?? "member");
+      const actor = authorize(await actorFromHeaders(await headers()), opts.requires);
       const parsed = opts.schema.parse(raw instanceof FormData ? formDataToObject(raw) : raw);
       return { ok: true, data: await fn(parsed, actor) };
     } catch (e) {
@@ -58,19 +59,45 @@ export function defineAction<S extends z.ZodType, T>(
   };
 }
 
-export type RouteContext<P> = { params: Promise<P> };
+type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined;
 
-/** A route handler: authenticate (session cookie or Bearer token), check the role, map errors. */
-export function defineRoute<P = Record<string, string>>(
-  opts: { access?: Access; name: string },
-  fn: (req: Request, actor: Actor, ctx: RouteContext<P>) => Promise<Response>,
-): (req: Request, ctx: RouteContext<P>) => Promise<Response> {
+/** What a route handler gets: the caller and its input, already validated by the route's spec. */
+export interface RouteInput<R extends ApiRouteSpec> {
+  params: Parsed<R["params"]>;
+  query: Parsed<R["query"]>;
+  body: Parsed<R["body"]>;
+  /** The caller (for a public route: null). */
+  actor: R["public"] extends true ? null : Actor;
+  req: Request;
+}
+
+export type RouteContext = { params: Promise<Record<string, string | string[]>> };
+
+/**
+ * A route handler for one entry of API_ROUTES: authenticates (session cookie or Bearer token; an
+ * optional `authenticate` may recognise other credentials first), asks the policy for `spec.requires`,
+ * validates path params, query and JSON body with the spec's own zod schemas — the ones the OpenAPI
+ * document is made of — and maps errors. The handler returns a Response, or a value sent as JSON with
+ * the spec's success status.
+ */
+export function defineRoute<R extends ApiRouteSpec>(
+  spec: R,
+  handler: (input: RouteInput<R>) => Promise<unknown>,
+  opts: { authenticate?: (req: Request) => Actor | null } = {},
+): (req: Request, ctx: RouteContext) => Promise<Response> {
+  const name = spec.operationId;
   return async (req, ctx) => {
     try {
-      const actor = checkRole(await actorFromHeaders(req.headers), opts.access ?? "member");
-      return await fn(req, actor, ctx);
+      const actor = spec.public ? null : authorize(opts.authenticate?.(req) ?? (await actorFromHeaders(req.headers)), spec.requires);
+      const params = spec.params ? spec.params.parse(await ctx.params) : undefined;
+      const query = spec.query ? spec.query.parse(Object.fromEntries(new URL(req.url).searchParams)) : undefined;
+      const body = spec.body ? spec.body.parse(await req.json().catch(() => ({}))) : undefined;
+      const input = { params, query, body, actor, req } as RouteInput<R>;
+      const result = await handler(input);
+      if (result instanceof Response) return result;
+      return Response.json(result, { status: spec.success.status, headers: { "cache-control": "no-store" } });
     } catch (e) {
-      return errorResponse(e, opts.name);
+      return errorResponse(e, name);
     }
   };
 }
@@ -87,11 +114,11 @@ export function errorResponse(e: unknown, name = "route"): Response {
 // One session lookup per page render: the layout and the page both ask (React's per-request cache).
 const pageActor = cache(async (): Promise<Actor | null> => actorFromHeaders(await headers()));
 
-/** For pages: the signed-in actor, or a redirect to the sign-in page (admin pages: a 403 page). */
-export async function requirePageActor(opts: { access?: Access; next?: string } = {}): Promise<Actor> {
+/** For pages: the signed-in actor, or a redirect to the sign-in page (pages the policy refuses: a 403 page). */
+export async function requirePageActor(opts: { requires?: Requirement; next?: string } = {}): Promise<Actor> {
   const actor = await pageActor();
   if (!actor) redirect(`/sign-in${opts.next ? `?next=${encodeURIComponent(opts.next)}` : ""}`);
-  if (opts.access === "admin" && actor.kind !== "system" && actor.role !== "admin") redirect("/forbidden");
+  if (opts.requires && !can(actor, opts.requires)) redirect("/forbidden");
   return actor;
 }
 

@@ -14,6 +14,7 @@ import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { PrismaClient as SqliteClient } from "@/generated/sqlite/client";
 
 import { env, type DatabaseConfig } from "../env";
+import { guardStatusWrites } from "./status-guard";
 
 export type Db = SqliteClient;
 export type { Prisma } from "@/generated/sqlite/client";
@@ -92,11 +93,11 @@ export async function createDb(config: DatabaseConfig, options: { poolSize?: num
     // `timeout` is SQLite's busy timeout: a second process (the worker, the CLI's server) waits for
     // the write lock instead of failing at once.
     const adapter = serializeTransactions(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 }));
-    return new PrismaClient({ adapter });
+    return guardStatusWrites(new PrismaClient({ adapter }));
   }
   const [{ PrismaClient }, { PrismaPg }] = await Promise.all([import("@/generated/postgres/client"), import("@prisma/adapter-pg")]);
   const adapter = new PrismaPg({ connectionString: config.url, max: options.poolSize ?? 10 });
-  return new PrismaClient({ adapter }) as unknown as Db;
+  return guardStatusWrites(new PrismaClient({ adapter })) as unknown as Db;
 }
 
 /**

@@ -107,3 +107,8 @@ export async function listAudit(db: Db, f: AuditFilter = {}): Promise<EventRow[]
     take: Math.min(f.limit ?? 50, 500),
   });
 }
+
+/** The state events of one sandbox, oldest first (its timeline). */
+export async function listStateEvents(db: Db, sandboxId: string, limit: number): Promise<EventRow[]> {
+  return db.event.findMany({ where: { sandboxId, type: "state" }, orderBy: { id: "asc" }, take: limit });
+}

@@ -2,13 +2,10 @@
 import "server-only";
 
 import type { HostTarget } from "../extensions/base";
-import type { SandboxStatus } from "../manager/states";
+import { OCCUPYING_STATUSES } from "../manager/states";
 import type { Db, Prisma } from "./client";
 
 export type HostRow = Prisma.BuildHostGetPayload<object>;
-
-/** Statuses in which a sandbox holds (or is about to hold) a slot on its host. */
-export const OCCUPYING_STATUSES: readonly SandboxStatus[] = ["queued", "creating", "ready", "destroying", "destroy_failed", "missing"];
 
 /** Hosts in these health states get no new sandboxes. */
 export const UNSCHEDULABLE_HEALTH = ["unreachable", "key_changed", "disabled"] as const;
@@ -46,4 +43,76 @@ export async function occupancyByHost(db: Db): Promise<Map<string, number>> {
 
 export async function occupancy(db: Db, hostId: string): Promise<number> {
   return db.sandbox.count({ where: { hostId, status: { in: [...OCCUPYING_STATUSES] } } });
+}
+
+export async function findHost(db: Db, id: string): Promise<HostRow | null> {
+  return db.buildHost.findUnique({ where: { id } });
+}
+
+/** The registry's pinned key and the last full key seen, of one host. */
+export async function hostKeys(db: Db, id: string): Promise<{ hostKey: string; hostPublicKey: string | null } | null> {
+  return db.buildHost.findUnique({ where: { id }, select: { hostKey: true, hostPublicKey: true } });
+}
+
+export type HostUpdate = Pick<
+  Prisma.BuildHostUpdateInput,
+  "health" | "healthDetail" | "offeredHostKey" | "hostKey" | "hostPublicKey" | "freeBytes" | "checkedAt" | "healthyAt"
+>;
+
+export async function updateHost(db: Db, id: string, data: HostUpdate): Promise<void> {
+  await db.buildHost.update({ where: { id }, data });
+}
+
+/** Hosts (not disabled) whose last check is older than `before`, or never checked. */
+export async function hostsDueForCheck(db: Db, before: Date): Promise<string[]> {
+  const rows = await db.buildHost.findMany({
+    where: { health: { not: "disabled" }, OR: [{ checkedAt: null }, { checkedAt: { lt: before } }] },
+    select: { id: true },
+  });
+  return rows.map((r) => r.id);
+}
+
+export async function countHostsByHealth(db: Db): Promise<{ health: string; count: number }[]> {
+  const groups = await db.buildHost.groupBy({ by: ["health"], _count: { _all: true } });
+  return groups.map((g) => ({ health: g.health, count: g._count._all }));
+}
+
+// ─── Orphan workspaces (found on a host, no live record) ────────────────────────────────────────
+
+export type OrphanRow = Prisma.OrphanWorkspaceGetPayload<object>;
+
+export async function findOrphan(db: Db, id: string): Promise<OrphanRow | null> {
+  return db.orphanWorkspace.findUnique({ where: { id } });
+}
+
+export async function findOrphanWithHost(db: Db, id: string) {
+  return db.orphanWorkspace.findUnique({ where: { id }, include: { host: true } });
+}
+
+export async function listOrphanRows(db: Db): Promise<OrphanRow[]> {
+  return db.orphanWorkspace.findMany({ orderBy: [{ hostId: "asc" }, { name: "asc" }] });
+}
+
+/**
+ * Replaces a host's orphan list with `found` (name → path, plus the extension that recognised it):
+ * new ones are added, seen ones refreshed, ones no longer found dropped.
+ */
+export async function syncOrphans(
+  db: Db,
+  hostId: string,
+  found: { name: string; path: string; extensionId: string }[],
+  now: Date,
+): Promise<void> {
+  for (const o of found) {
+    await db.orphanWorkspace.upsert({
+      where: { hostId_name: { hostId, name: o.name } },
+      create: { id: `${hostId}/${o.name}`, hostId, name: o.name, path: o.path, extensionId: o.extensionId, lastSeenAt: now },
+      update: { lastSeenAt: now, path: o.path, extensionId: o.extensionId },
+    });
+  }
+  await db.orphanWorkspace.deleteMany({ where: { hostId, name: { notIn: found.map((o) => o.name) } } });
+}
+
+export async function deleteOrphan(db: Db | Prisma.TransactionClient, hostId: string, name: string): Promise<void> {
+  await db.orphanWorkspace.deleteMany({ where: { hostId, name } });
 }

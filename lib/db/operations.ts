@@ -6,7 +6,7 @@ import "server-only";
 
 import { randomUUID } from "node:crypto";
 
-import type { OperationKind, OperationState } from "../manager/states";
+import type { OperationKind, OperationOutcome } from "../manager/states";
 import type { Db, Prisma } from "./client";
 
 export type OperationRow = Prisma.OperationGetPayload<object>;
@@ -111,40 +111,47 @@ export async function isCancelRequested(db: Db, id: string): Promise<boolean> {
   return row?.cancelRequested ?? true;
 }
 
+/** How an operation ended. */
+export interface OperationResult {
+  state: OperationOutcome;
+  errorCode?: string;
+  error?: string;
+}
+
 /**
- * Ends an operation held by `owner` and releases its sandbox lock, in one transaction. `then` runs
- * inside it only if the operation was still ours (the sandbox's new state, events): a worker that
- * lost its lease writes nothing.
+ * Ends an operation held by `owner` and releases its sandbox lock, inside the caller's transaction
+ * (lib/manager/transitions.ts writes the sandbox's move in the same one). False when the lease was
+ * lost (another worker reclaimed it): then nothing is written.
  */
-export async function finishOperation(
-  db: Db,
+export async function endOperation(
+  tx: Prisma.TransactionClient,
   op: OperationRow,
   owner: string,
-  result: { state: Extract<OperationState, "succeeded" | "failed" | "cancelled">; errorCode?: string; error?: string },
-  then?: (tx: Prisma.TransactionClient) => Promise<void>,
+  result: OperationResult,
 ): Promise<boolean> {
-  const now = new Date();
-  return db.$transaction(async (tx) => {
-    const r = await tx.operation.updateMany({
-      where: { id: op.id, leaseOwner: owner, state: "running" },
-      data: {
-        state: result.state,
-        errorCode: result.errorCode ?? null,
-        error: result.error ?? null,
-        finishedAt: now,
-        leaseExpiresAt: null,
-      },
-    });
-    if (r.count !== 1) return false;
-    if (then) await then(tx);
-    if (op.sandboxId) {
-      await tx.sandbox.updateMany({
-        where: { id: op.sandboxId, lockOperationId: op.id },
-        data: { lockOperationId: null, lockExpiresAt: null },
-      });
-    }
-    return true;
+  const r = await tx.operation.updateMany({
+    where: { id: op.id, leaseOwner: owner, state: "running" },
+    data: {
+      state: result.state,
+      errorCode: result.errorCode ?? null,
+      error: result.error ?? null,
+      finishedAt: new Date(),
+      leaseExpiresAt: null,
+    },
   });
+  if (r.count !== 1) return false;
+  if (op.sandboxId) {
+    await tx.sandbox.updateMany({
+      where: { id: op.sandboxId, lockOperationId: op.id },
+      data: { lockOperationId: null, lockExpiresAt: null },
+    });
+  }
+  return true;
+}
+
+/** endOperation in a transaction of its own, for operations that end without moving a sandbox. */
+export async function finishOperation(db: Db, op: OperationRow, owner: string, result: OperationResult): Promise<boolean> {
+  return db.$transaction((tx) => endOperation(tx, op, owner, result));
 }
 
 /** Puts a held operation back in the queue (e.g. waiting for host capacity) without counting an attempt. */
@@ -180,4 +187,55 @@ export async function activeOperations(db: Db | Prisma.TransactionClient, sandbo
     where: { sandboxId, state: { in: ["queued", "running"] } },
     orderBy: { createdAt: "asc" },
   });
+}
+
+/** Marks queued operations cancelled (a destroy stops a create that never started). */
+export async function cancelQueued(tx: Prisma.TransactionClient, id: string, reason: string): Promise<void> {
+  await tx.operation.update({ where: { id }, data: { state: "cancelled", finishedAt: new Date(), error: reason } });
+}
+
+/** Asks a running operation to stop (its worker polls the flag; see isCancelRequested). */
+export async function requestCancel(tx: Prisma.TransactionClient, id: string): Promise<void> {
+  await tx.operation.update({ where: { id }, data: { cancelRequested: true } });
+}
+
+export async function insertOperation(db: Db | Prisma.TransactionClient, args: Prisma.OperationCreateArgs): Promise<void> {
+  await db.operation.create(args);
+}
+
+/** Makes a queued operation claimable now (a create is held back until its quota re-check passed). */
+export async function releaseOperation(db: Db, id: string, now = new Date()): Promise<void> {
+  await db.operation.update({ where: { id }, data: { runAfter: now } });
+}
+
+/** Queued creates older than `createdAt` (a queued sandbox's place in the queue). */
+export async function queuedCreatesBefore(db: Db, createdAt: Date): Promise<number> {
+  return db.operation.count({ where: { kind: "create", state: "queued", createdAt: { lt: createdAt } } });
+}
+
+/** Whether a host operation of `kind` is queued or running (optionally only for this payload). */
+export async function hostOperationPending(db: Db, kind: OperationKind, hostId: string, payload?: Prisma.InputJsonValue): Promise<boolean> {
+  const n = await db.operation.count({
+    where: { kind, hostId, state: { in: ["queued", "running"] }, ...(payload === undefined ? {} : { payload: { equals: payload } }) },
+  });
+  return n > 0;
+}
+
+/** Puts an expired running operation back in the queue; false if its worker came back or another reaper got there first. */
+export async function requeueExpired(db: Db, op: OperationRow, now: Date, runAfter: Date): Promise<boolean> {
+  const r = await db.operation.updateMany({
+    where: { id: op.id, state: "running", leaseExpiresAt: { lt: now } },
+    data: { state: "queued", leaseOwner: null, leaseExpiresAt: null, runAfter },
+  });
+  return r.count === 1;
+}
+
+/** Operations by kind and state, and how many are queued (the metrics). */
+export async function countOperationsByKindAndState(db: Db): Promise<{ kind: string; state: string; count: number }[]> {
+  const groups = await db.operation.groupBy({ by: ["kind", "state"], _count: { _all: true } });
+  return groups.map((g) => ({ kind: g.kind, state: g.state, count: g._count._all }));
+}
+
+export async function queueDepth(db: Db): Promise<number> {
+  return db.operation.count({ where: { state: "queued" } });
 }

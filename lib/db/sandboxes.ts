@@ -2,9 +2,8 @@
 // conditional writes the manager uses to move a sandbox between states without races.
 import "server-only";
 
-import { ACTIVE_STATUSES, type SandboxStatus } from "../manager/states";
-import type { Db, Prisma } from "./client";
-import { eventCreate, type EventInput } from "./events";
+import { ACTIVE_STATUSES, isSandboxStatus, type SandboxStatus } from "../manager/states";
+import type { DbNull, Db, Prisma } from "./client";
 
 export const sandboxListSelect = {
   id: true,
@@ -83,7 +82,7 @@ export async function listSandboxPage(db: Db, f: SandboxFilter, page: number, pa
     db.sandbox.groupBy({ by: ["status"], where: sandboxWhere(f, { ignoreStatus: true }), _count: { _all: true } }),
   ]);
   const counts: Partial<Record<SandboxStatus, number>> = {};
-  for (const g of groups) counts[g.status as SandboxStatus] = g._count._all;
+  for (const g of groups) if (isSandboxStatus(g.status)) counts[g.status] = g._count._all;
   return { rows, total, page, pageSize, counts };
 }
 
@@ -91,44 +90,136 @@ export async function findSandbox(db: Db, id: string): Promise<SandboxDetailRow 
   return db.sandbox.findUnique({ where: { id }, include: sandboxDetailInclude });
 }
 
+/** The sandbox row without joins (the worker's read before it acts). */
+export async function findSandboxRow(db: Db, id: string) {
+  return db.sandbox.findUnique({ where: { id } });
+}
+export type SandboxRow = NonNullable<Awaited<ReturnType<typeof findSandboxRow>>>;
+
+/** Just the status column (the event stream asks this on every pass). */
+export async function sandboxStatusOf(db: Db, id: string): Promise<string | null> {
+  return (await db.sandbox.findUnique({ where: { id }, select: { status: true } }))?.status ?? null;
+}
+
+export async function sandboxExists(db: Db, id: string): Promise<boolean> {
+  return (await db.sandbox.findUnique({ where: { id }, select: { id: true } })) !== null;
+}
+
+// ─── Status writes (only lib/manager/transitions.ts calls these; see lib/db/status-guard.ts) ────
+
+/** The columns written together with a status. */
+export type StatusColumns = Pick<Prisma.SandboxUpdateManyMutationInput, "statusReason" | "readyAt" | "destroyedAt">;
+
 /**
  * Moves a sandbox from one of `from` to `to` if (and only if) it is still in one of `from` — and, when
  * `lockOperationId` is given, still locked by that operation. Returns whether the move happened.
  */
-export async function transitionSandbox(
-  db: Db | Prisma.TransactionClient,
-  id: string,
-  from: readonly SandboxStatus[],
-  to: SandboxStatus,
-  data: Omit<Prisma.SandboxUpdateManyMutationInput, "status"> = {},
-  lockOperationId?: string,
+export async function moveSandboxRow(
+  tx: Prisma.TransactionClient,
+  m: { id: string; from: readonly SandboxStatus[]; to: SandboxStatus; set?: StatusColumns; lockOperationId?: string },
 ): Promise<boolean> {
-  const r = await db.sandbox.updateMany({
-    where: { id, status: { in: [...from] }, lockOperationId },
-    data: { ...data, status: to },
+  const r = await tx.sandbox.updateMany({
+    where: { id: m.id, status: { in: [...m.from] }, lockOperationId: m.lockOperationId },
+    data: { ...m.set, status: m.to },
   });
   return r.count === 1;
 }
 
-/** What the state event of a move says; its `data` always carries the new status. */
-export type StateEventInput = Pick<EventInput, "message" | "level" | "actorId" | "actorLabel"> & {
-  data?: Record<string, Prisma.InputJsonValue>;
-};
+export type NewSandboxRow = Omit<Prisma.SandboxUncheckedCreateInput, "status">;
 
-/**
- * transitionSandbox and the state event that explains the move, in one transaction: a reader (the
- * event stream, the dashboard) never sees a status without its event.
- */
-export async function transitionWithEvent(
-  tx: Prisma.TransactionClient,
+export async function insertSandboxRow(tx: Prisma.TransactionClient, row: NewSandboxRow, status: SandboxStatus): Promise<void> {
+  await tx.sandbox.create({ data: { ...row, status } });
+}
+
+/** Bulk insert for fixtures (the scale test's 10,000 rows); statuses are the caller's. */
+export async function insertSandboxFixtures(db: Db, rows: Prisma.SandboxCreateManyInput[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 1000) await db.sandbox.createMany({ data: rows.slice(i, i + 1000) });
+}
+
+// ─── Other writes ────────────────────────────────────────────────────────────────────────────────
+
+export async function deleteSandboxRow(db: Db, id: string): Promise<void> {
+  await db.sandbox.delete({ where: { id } });
+}
+
+export async function setExpiry(db: Db, id: string, expiresAt: Date): Promise<void> {
+  await db.sandbox.update({ where: { id }, data: { expiresAt } });
+}
+
+/** Stores the destroy handle, while `operationId` holds the lock. False when it no longer does. */
+export async function storeHandle(
+  db: Db,
   id: string,
-  from: readonly SandboxStatus[],
-  to: SandboxStatus,
-  data: Omit<Prisma.SandboxUpdateManyMutationInput, "status">,
-  event: StateEventInput,
-  lockOperationId?: string,
+  operationId: string,
+  handle: Prisma.InputJsonValue | typeof DbNull,
 ): Promise<boolean> {
-  if (!(await transitionSandbox(tx, id, from, to, data, lockOperationId))) return false;
-  await tx.event.create(eventCreate({ ...event, sandboxId: id, type: "state", data: { ...event.data, status: to } }));
-  return true;
+  const r = await db.sandbox.updateMany({ where: { id, lockOperationId: operationId }, data: { handle } });
+  return r.count === 1;
+}
+
+/** Why a queued sandbox is still waiting (only while it is queued). */
+export async function setQueuedReason(db: Db, id: string, reason: string): Promise<void> {
+  await db.sandbox.updateMany({ where: { id, status: "queued" }, data: { statusReason: reason } });
+}
+
+/** Assigns (or with null, releases) the sandbox's host while `operationId` holds the lock. */
+export async function assignHost(db: Db, id: string, operationId: string, hostId: string | null): Promise<boolean> {
+  const r = await db.sandbox.updateMany({ where: { id, lockOperationId: operationId }, data: { hostId } });
+  return r.count === 1;
+}
+
+// ─── Queries of the manager's commands and upkeep ───────────────────────────────────────────────
+
+/** The owner's sandboxes in `statuses`, oldest first (the quota check). */
+export async function ownerSandboxes(db: Db, ownerId: string, statuses: readonly SandboxStatus[]) {
+  return db.sandbox.findMany({
+    where: { ownerId, status: { in: [...statuses] } },
+    select: { id: true, profileId: true, status: true },
+    orderBy: { createdAt: "asc" },
+  });
+}
+
+/** Sandboxes in `statuses` past their expiry, soonest first. */
+export async function expiredSandboxes(db: Db, statuses: readonly SandboxStatus[], now: Date, limit: number) {
+  return db.sandbox.findMany({
+    where: { status: { in: [...statuses] }, expiresAt: { lt: now } },
+    select: { id: true, expiresAt: true },
+    orderBy: { expiresAt: "asc" },
+    take: limit,
+  });
+}
+
+/** Sandboxes in `statuses` unchanged since `cutoff` with no queued or running operation. */
+export async function sandboxesWithoutOperation(db: Db, statuses: readonly SandboxStatus[], cutoff: Date, limit: number) {
+  return db.sandbox.findMany({
+    where: { status: { in: [...statuses] }, updatedAt: { lt: cutoff }, operations: { none: { state: { in: ["queued", "running"] } } } },
+    select: { id: true, status: true },
+    take: limit,
+  });
+}
+
+/** Records that may account for workspaces on a host: on the host, in `statuses`, with their handles. */
+export async function sandboxesOnHost(db: Db, hostId: string, statuses: readonly SandboxStatus[]) {
+  return db.sandbox.findMany({
+    where: { hostId, status: { in: [...statuses] } },
+    select: { id: true, status: true, handle: true, extensionId: true },
+  });
+}
+
+/** Of `ids`, those with a record in `statuses` (on any host). */
+export async function sandboxIdsIn(db: Db, ids: string[], statuses: readonly SandboxStatus[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.sandbox.findMany({ where: { id: { in: ids }, status: { in: [...statuses] } }, select: { id: true } });
+  return new Set(rows.map((r) => r.id));
+}
+
+/** One record in `statuses` with this id, if any. */
+export async function findAccountingRecord(db: Db, id: string, statuses: readonly SandboxStatus[]) {
+  return db.sandbox.findFirst({ where: { id, status: { in: [...statuses] } }, select: { id: true, status: true } });
+}
+
+/** Sandboxes per status, under no filter (the metrics). */
+export async function countSandboxesByStatus(db: Db): Promise<{ status: string; count: number }[]> {
+  const groups = await db.sandbox.groupBy({ by: ["status"], _count: { _all: true } });
+  return groups.map((g) => ({ status: g.status, count: g._count._all }));
 }

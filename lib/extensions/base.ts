@@ -93,6 +93,36 @@ export interface HandleSummary {
   teardown: string[];
 }
 
+/** A workspace an extension recognised on a host while the manager reconciles that host. */
+export interface FoundWorkspace {
+  sandboxId: string;
+  /** The path as listed, under one of the roots the manager asked about. */
+  path: string;
+  /** The same directory with every symlink resolved on the host (two roots may be one directory). */
+  realPath: string;
+  /**
+   * `specific`: the extension's own marks are there (a compose project labelled with the sandbox's
+   * name); `generic`: only a directory named `sbx-<id>`. When two extensions report the same workspace,
+   * a specific claim wins, and that extension adopts it.
+   */
+  claim: "specific" | "generic";
+}
+
+export interface ListWorkspacesContext {
+  host: HostTarget;
+  /** Every root to look in: the host's own, and each root a live handle on the host names. */
+  roots: string[];
+  signal: AbortSignal;
+}
+
+/** Where a handle's workspace lives, for reconciliation. */
+export interface WorkspaceLocation {
+  /** The registered host it is on (null for handles recorded before hosts had ids). */
+  hostId: string | null;
+  root: string;
+  path: string;
+}
+
 /** What SSH-based extensions get from the manager: one pool per process, identities, pinned keys. */
 export interface SshServices {
   /** The process's pool: bounded connections per host (OpenSSH drops handshakes beyond MaxStartups). */
@@ -156,7 +186,10 @@ export abstract class SandboxExtension<P = unknown, H extends { extension: strin
    */
   abstract create(ctx: CreateContext<P, H>): Promise<H>;
 
-  /** Reports whether what the handle names still exists and works. */
+  /**
+   * Reports whether what the handle names still exists and works. The reconciler asks it before it
+   * calls a ready sandbox `missing` (and the conformance kit checks it after create and destroy).
+   */
   abstract status(handle: H, ctx: OperationContext): Promise<StatusReport>;
 
   /**
@@ -167,6 +200,31 @@ export abstract class SandboxExtension<P = unknown, H extends { extension: strin
 
   /** The handle in human terms. */
   abstract describeHandle(handle: H): HandleSummary;
+
+  // ─── Reconciliation hooks (extensions whose sandboxes live on build hosts) ──────────────────────
+
+  /** Where the handle's workspace lives on its host, or null when it is not on a build host (the default). */
+  workspaceOf(_handle: H): WorkspaceLocation | null {
+    return null;
+  }
+
+  /**
+   * The workspaces of this extension's kind found on a host under the given roots, whether or not a
+   * sandbox records them. The manager compares them with its records: one that no live sandbox names
+   * is an orphan an admin may adopt or clean up (nothing is deleted automatically). Default: none.
+   */
+  async listWorkspaces(_ctx: ListWorkspacesContext): Promise<FoundWorkspace[]> {
+    return [];
+  }
+
+  /**
+   * The handle for an orphan workspace this extension reported, so that adopting it gives a sandbox a
+   * destroy removes exactly as if this extension had created it. Null: this extension cannot adopt it
+   * (the default).
+   */
+  async adopt(_found: FoundWorkspace, _ctx: { host: HostTarget; signal: AbortSignal }): Promise<H | null> {
+    return null;
+  }
 }
 
 /** A constructor of an extension class, as the registry stores it. */

@@ -4,7 +4,6 @@ import path from "node:path";
 
 import { afterEach, describe, expect, it } from "vitest";
 
-import type { ExtensionClass } from "./base";
 import { loadCatalog, resolveProfileParams } from "./catalog";
 import { FakeExtension } from "./fake/extension";
 import { createRegistry } from "./registry";
@@ -36,7 +35,7 @@ defaults:
 const load = (dir: string) =>
   loadCatalog({
     configDir: dir,
-    registry: createRegistry({ extra: { fake: FakeExtension as unknown as ExtensionClass } }),
+    registry: createRegistry({ extra: { fake: FakeExtension } }),
     services: { localWorkspaceRoot: path.join(dir, "ws") },
   });
 

@@ -14,9 +14,9 @@ export interface ExtensionRegistry {
 }
 
 export const BUILT_IN_IMPLEMENTATIONS: Record<string, ExtensionClass> = {
-  "compose-ssh": ComposeSshExtension as unknown as ExtensionClass,
-  local: LocalExtension as unknown as ExtensionClass,
-  "vm-packer": VmPackerExtension as unknown as ExtensionClass,
+  "compose-ssh": ComposeSshExtension,
+  local: LocalExtension,
+  "vm-packer": VmPackerExtension,
 };
 
 export function createRegistry(opts: { extra?: Record<string, ExtensionClass> } = {}): ExtensionRegistry {

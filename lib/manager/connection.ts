@@ -10,6 +10,7 @@ import { z } from "zod";
 import { ConflictError } from "../errors";
 import { remoteHandleShape } from "../extensions/remote/ssh-target";
 import { fingerprintOfKey, keyTypeOfBlob, knownHostsLine, normalizeFingerprint } from "../ssh";
+import { hostKeys } from "../db/hosts";
 import type { Manager } from "./manager";
 
 export interface ConnectionView {
@@ -34,7 +35,7 @@ const remoteHandle = z.object(remoteHandleShape);
  * The connection details of a ready SSH sandbox. Throws NotFoundError, or ConflictError
  * NOT_CONNECTABLE (not ready, not on a build VM) / HOST_KEY_UNKNOWN (no verified full key to hand out).
  */
-export async function sandboxConnection(manager: Manager, id: string): Promise<ConnectionView> {
+export async function sandboxConnection(manager: Pick<Manager, "db" | "requireSandbox">, id: string): Promise<ConnectionView> {
   const sandbox = await manager.requireSandbox(id);
   const parsed = remoteHandle.safeParse(sandbox.handle);
   if (!parsed.success) {
@@ -51,9 +52,7 @@ export async function sandboxConnection(manager: Manager, id: string): Promise<C
   }
   const handle = parsed.data;
   const where = `${handle.vm_target}:${handle.ssh_port}`;
-  const host = handle.host_id
-    ? await manager.db.buildHost.findUnique({ where: { id: handle.host_id }, select: { hostKey: true, hostPublicKey: true } })
-    : null;
+  const host = handle.host_id ? await hostKeys(manager.db, handle.host_id) : null;
   // The same pin the extension uses: an admin's re-pin of a rebuilt VM wins over the handle's copy.
   const pinned = normalizeFingerprint(host?.hostKey ?? handle.host_key);
   const seen = host?.hostPublicKey?.trim().split(/\s+/);

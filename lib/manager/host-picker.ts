@@ -4,7 +4,8 @@
 import "server-only";
 
 import type { Db } from "../db/client";
-import { hostLabels, occupancy, occupancyByHost, toHostTarget, UNSCHEDULABLE_HEALTH, type HostRow } from "../db/hosts";
+import { findHost, hostLabels, listHosts, occupancy, occupancyByHost, toHostTarget, UNSCHEDULABLE_HEALTH, type HostRow } from "../db/hosts";
+import { assignHost } from "../db/sandboxes";
 import type { HostRequirement, HostTarget } from "../extensions/base";
 
 export type HostPick =
@@ -24,7 +25,7 @@ function describeUnhealthy(h: HostRow): string {
 
 /** The hosts a requirement names (by id or label), and why none do when the list is empty. */
 export async function hostsMatching(db: Db, req: HostRequirement): Promise<{ hosts: HostRow[]; none: string }> {
-  const all = await db.buildHost.findMany({ orderBy: { id: "asc" } });
+  const all = await listHosts(db);
   if ("hostId" in req)
     return { hosts: all.filter((h) => h.id === req.hostId), none: `No build host named "${req.hostId}" is registered (see hosts.yaml)` };
   return {
@@ -41,7 +42,7 @@ export async function pickHost(
   /** A retry keeps the host its earlier attempt was given (its slot is already counted). */
   currentHostId: string | null = null,
 ): Promise<HostPick> {
-  const current = currentHostId ? await db.buildHost.findUnique({ where: { id: currentHostId } }) : null;
+  const current = currentHostId ? await findHost(db, currentHostId) : null;
   if (current) return { kind: "picked", host: toHostTarget(current) };
   const { hosts: matching, none } = await hostsMatching(db, req);
   if (matching.length === 0) return { kind: "none", reason: none };
@@ -53,10 +54,10 @@ export async function pickHost(
   const byLoad = [...healthy].sort((a, b) => (load.get(a.id) ?? 0) / a.capacity - (load.get(b.id) ?? 0) / b.capacity);
   for (const host of byLoad) {
     if ((load.get(host.id) ?? 0) >= host.capacity) continue;
-    const assigned = await db.sandbox.updateMany({ where: { id: sandboxId, lockOperationId: operationId }, data: { hostId: host.id } });
-    if (assigned.count === 0) return { kind: "wait", reason: "Lost the sandbox lock while picking a host" };
+    if (!(await assignHost(db, sandboxId, operationId, host.id)))
+      return { kind: "wait", reason: "Lost the sandbox lock while picking a host" };
     if ((await occupancy(db, host.id)) <= host.capacity) return { kind: "picked", host: toHostTarget(host) };
-    await db.sandbox.updateMany({ where: { id: sandboxId, lockOperationId: operationId }, data: { hostId: null } });
+    await assignHost(db, sandboxId, operationId, null);
   }
   return {
     kind: "wait",

@@ -4,24 +4,25 @@
 import "server-only";
 
 import { systemActor } from "../auth/actor";
-import { eventCreate } from "../db/events";
-import { operationCreate } from "../db/operations";
-import { transitionWithEvent } from "../db/sandboxes";
+import { hostsDueForCheck } from "../db/hosts";
+import { insertOperation, operationCreate } from "../db/operations";
+import { appendEvents } from "../db/events";
+import { expiredSandboxes, sandboxesWithoutOperation } from "../db/sandboxes";
 import { publicMessage } from "../errors";
+import type { ManagerContext } from "./context";
 import { requestReconcile } from "./host-ops";
-import type { Manager } from "./manager";
-
-/** Statuses an expired sandbox is destroyed from (destroy_failed waits for a person's Retry). */
-const EXPIRABLE = ["queued", "creating", "ready", "failed", "missing"];
+import { EXPIRABLE_STATUSES, IN_FLIGHT_STATUSES, parseStatus } from "./states";
+import { transition } from "./transitions";
 
 /** Destroys sandboxes past their expiry. Returns the ids it destroyed. */
-export async function expireSandboxes(m: Manager, now = new Date(), limit = 50): Promise<string[]> {
-  const due = await m.db.sandbox.findMany({
-    where: { status: { in: EXPIRABLE }, expiresAt: { lt: now } },
-    select: { id: true, expiresAt: true },
-    orderBy: { expiresAt: "asc" },
-    take: limit,
-  });
+export async function expireSandboxes(
+  m: Pick<ManagerContext, "db" | "logger"> & {
+    destroySandbox(id: string, actor: ReturnType<typeof systemActor>, opts: { reason: string }): Promise<unknown>;
+  },
+  now = new Date(),
+  limit = 50,
+): Promise<string[]> {
+  const due = await expiredSandboxes(m.db, EXPIRABLE_STATUSES, now, limit);
   const done: string[] = [];
   for (const s of due) {
     try {
@@ -39,45 +40,33 @@ export async function expireSandboxes(m: Manager, now = new Date(), limit = 50):
  * database must not leave them in limbo): `destroying` without a destroy gets one; `queued` or
  * `creating` without a create fails with a reason (its handle, if any, stays for a destroy).
  */
-export async function repairOrphanedStates(m: Manager, now = new Date(), graceMs = 60_000): Promise<number> {
-  const cutoff = new Date(now.getTime() - graceMs);
-  const suspects = await m.db.sandbox.findMany({
-    where: {
-      status: { in: ["queued", "creating", "destroying"] },
-      updatedAt: { lt: cutoff },
-      operations: { none: { state: { in: ["queued", "running"] } } },
-    },
-    select: { id: true, status: true },
-    take: 100,
-  });
+export async function repairOrphanedStates(
+  m: Pick<ManagerContext, "db" | "notifier" | "config">,
+  now = new Date(),
+  graceMs = 60_000,
+): Promise<number> {
+  const suspects = await sandboxesWithoutOperation(m.db, IN_FLIGHT_STATUSES, new Date(now.getTime() - graceMs), 100);
   let repaired = 0;
   for (const s of suspects) {
-    if (s.status === "destroying") {
-      await m.db.$transaction([
-        m.db.operation.create(operationCreate({ kind: "destroy", sandboxId: s.id, maxAttempts: m.config.maxAttempts })),
-        m.db.event.create(
-          eventCreate({
-            sandboxId: s.id,
-            type: "log",
-            level: "warn",
-            message: "No teardown was queued for this destroying sandbox; queued one",
-          }),
-        ),
-      ]);
+    const status = parseStatus(s.status);
+    if (status === "destroying") {
+      await m.db.$transaction(async (tx) => {
+        await insertOperation(tx, operationCreate({ kind: "destroy", sandboxId: s.id, maxAttempts: m.config.maxAttempts }));
+        await appendEvents(tx, [
+          { sandboxId: s.id, type: "log", level: "warn", message: "No teardown was queued for this destroying sandbox; queued one" },
+        ]);
+      });
       repaired++;
-    } else {
+    } else if (status === "queued" || status === "creating") {
       const reason = "Its create operation was lost (no worker will run it); destroy it to clean up";
-      const moved = await m.db.$transaction((tx) =>
-        transitionWithEvent(
-          tx,
-          s.id,
-          [s.status as "queued" | "creating"],
-          "failed",
-          { statusReason: reason },
-          { level: "error", message: `Failed: ${reason}` },
-        ),
-      );
-      if (moved) repaired++;
+      const r = await transition(m, {
+        sandboxId: s.id,
+        from: status,
+        to: "failed",
+        set: { statusReason: reason },
+        event: { level: "error", message: `Failed: ${reason}` },
+      });
+      if (r.moved) repaired++;
     }
     m.notifier.sandboxChanged(s.id);
   }
@@ -90,16 +79,11 @@ export async function repairOrphanedStates(m: Manager, now = new Date(), graceMs
  * health interval. The timestamps live in the database, so whichever instance holds the maintenance
  * lease schedules, and a restart does not reset the clock.
  */
-export async function scheduleHostChecks(m: Manager, now = new Date()): Promise<number> {
+export async function scheduleHostChecks(m: Pick<ManagerContext, "db" | "notifier" | "ssh" | "config">, now = new Date()): Promise<number> {
   if (!m.ssh || !m.config.autoHostChecks) return 0;
-  const due = await m.db.buildHost.findMany({
-    where: {
-      health: { not: "disabled" },
-      OR: [{ checkedAt: null }, { checkedAt: { lt: new Date(now.getTime() - m.config.healthIntervalMs) } }],
-    },
-    select: { id: true },
-  });
   let n = 0;
-  for (const h of due) if (await requestReconcile(m, h.id, null)) n++;
+  for (const id of await hostsDueForCheck(m.db, new Date(now.getTime() - m.config.healthIntervalMs))) {
+    if (await requestReconcile(m, id, null)) n++;
+  }
   return n;
 }

@@ -1,23 +1,48 @@
 // The manager: the one library every surface calls (pages and actions, the REST API, the CLI through
-// the API, the worker). Commands validate, persist intent and queue an operation — they never do
-// remote work inside a request. Workers (./worker.ts) run the operations.
+// the API, the worker). Commands check the policy, validate, persist intent and queue an operation —
+// they never do remote work inside a request. Workers (./worker.ts) run the operations. Every status
+// change goes through ./transitions.ts; every query through lib/db; every audit entry through ./audit.ts.
 import "server-only";
 
-import { actorUserId, isAdmin, type Actor } from "../auth/actor";
+import { actorUserId, type Actor } from "../auth/actor";
+import { can, sandboxPermissions } from "../auth/policy";
 import type { Db, Prisma } from "../db/client";
-import { eventCreate, listAudit, listSandboxEvents, type AuditFilter } from "../db/events";
+import { listAudit, listSandboxEvents, listStateEvents, type AuditFilter } from "../db/events";
 import { hostLabels, listHosts, occupancyByHost } from "../db/hosts";
 import { liveWorkerCount } from "../db/leases";
-import { activeOperations, operationCreate } from "../db/operations";
-import { findSandbox, listSandboxPage, transitionWithEvent, type SandboxFilter, type SandboxListRow } from "../db/sandboxes";
-import { ConflictError, ForbiddenError, NotFoundError, SandboxerError, ValidationError } from "../errors";
+import {
+  activeOperations,
+  cancelQueued,
+  insertOperation,
+  operationCreate,
+  queuedCreatesBefore,
+  releaseOperation,
+  requestCancel,
+} from "../db/operations";
+import {
+  deleteSandboxRow,
+  findSandbox,
+  listSandboxPage,
+  ownerSandboxes,
+  sandboxStatusOf,
+  setExpiry,
+  type SandboxFilter,
+  type SandboxListRow,
+} from "../db/sandboxes";
+import { listUsers } from "../db/users";
+import { appendEvents } from "../db/events";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors";
+import type { HandleSummary, SshServices } from "../extensions/base";
 import type { AnyExtension, Catalog } from "../extensions/catalog";
 import { isUsable, resolveProfileParams } from "../extensions/catalog";
-import type { HandleSummary, SshServices } from "../extensions/base";
 import type { Logger } from "../logger";
 import { isSandboxId, newSandboxId } from "../sandbox-id";
+import { audit, type AuditInput } from "./audit";
+import { DEFAULT_MANAGER_CONFIG, extensionOf, type ManagerConfig, type ManagerContext } from "./context";
 import { Notifier } from "./notifier";
-import { QUOTA_STATUSES, isExtendable, isSandboxStatus, type SandboxStatus } from "./states";
+import { CancelledByDestroy } from "./operations/runtime";
+import { QUOTA_STATUSES, isExtendable, parseStatus, type SandboxStatus } from "./states";
+import { insertSandbox, transition } from "./transitions";
 import {
   iso,
   type AuditEntryView,
@@ -30,52 +55,8 @@ import {
   type SandboxView,
 } from "./views";
 
-export interface ManagerConfig {
-  /** How long a claimed operation stays ours without a heartbeat. */
-  leaseMs: number;
-  heartbeatMs: number;
-  /** How often a running create checks whether a destroy asked it to stop (other processes). */
-  cancelPollMs: number;
-  pollMs: number;
-  maxAttempts: number;
-  createTimeoutMs: number;
-  destroyTimeoutMs: number;
-  queueTimeoutMs: number;
-  /** How soon a create waiting for host capacity is tried again. */
-  capacityRetryMs: number;
-  /** Active sandboxes per user; 0 disables the quota. */
-  quotaActive: number;
-  concurrency: number;
-  /** A worker whose heartbeat is older than this is considered gone. */
-  workerStaleMs: number;
-  /** First retry delay after a worker died; doubles per attempt, capped at a minute. */
-  retryBackoffMs: number;
-  /** How often expiry and state repair run (on one instance at a time). */
-  maintenanceMs: number;
-  /** How often every host's health is checked and its workspaces compared with the records. */
-  healthIntervalMs: number;
-  /** Schedule those checks automatically (tests that are not about health turn it off). */
-  autoHostChecks: boolean;
-}
-
-export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
-  leaseMs: 30_000,
-  heartbeatMs: 5_000,
-  cancelPollMs: 1_000,
-  pollMs: 1_000,
-  maxAttempts: 3,
-  createTimeoutMs: 30 * 60_000,
-  destroyTimeoutMs: 10 * 60_000,
-  queueTimeoutMs: 60 * 60_000,
-  capacityRetryMs: 5_000,
-  quotaActive: 5,
-  concurrency: 16,
-  workerStaleMs: 30_000,
-  retryBackoffMs: 2_000,
-  maintenanceMs: 10_000,
-  healthIntervalMs: 60_000,
-  autoHostChecks: true,
-};
+export { DEFAULT_MANAGER_CONFIG, type ManagerConfig } from "./context";
+export { CancelledByDestroy } from "./operations/runtime";
 
 export interface ManagerDeps {
   db: Db;
@@ -89,14 +70,13 @@ export interface ManagerDeps {
 
 const MAX_PAGE_SIZE = 200;
 
-export class Manager {
+export class Manager implements ManagerContext {
   readonly db: Db;
   readonly catalog: Catalog;
   readonly logger: Logger;
   readonly config: ManagerConfig;
   readonly notifier: Notifier;
   readonly ssh: SshServices | undefined;
-  /** Operations this process is running, so a local destroy can cancel a local create at once. */
   readonly runningOperations = new Map<string, AbortController>();
 
   constructor(deps: ManagerDeps) {
@@ -109,7 +89,7 @@ export class Manager {
   }
 
   extension(id: string): AnyExtension | undefined {
-    return this.catalog.extensions.get(id);
+    return extensionOf(this, id);
   }
 
   // ─── Commands ──────────────────────────────────────────────────────────────────────────────────
@@ -133,48 +113,43 @@ export class Manager {
       actorId: ownerId,
       runAfter: new Date(now.getTime() + 60_000),
     });
-    await this.db.$transaction([
-      this.db.sandbox.create({
-        data: {
-          id,
-          ownerId,
-          profileId: profile.id,
-          extensionId: extension.id,
-          status: "queued",
-          statusReason: "Waiting for a worker",
-          params: params as Prisma.InputJsonValue,
-          input: input as Prisma.InputJsonValue,
-          createdAt: now,
-          expiresAt: new Date(now.getTime() + profile.spec.ttlMs),
-          maxExpiresAt: new Date(now.getTime() + profile.spec.maxTtlMs),
-        },
-      }),
-      this.db.operation.create(operation),
-      this.db.event.create(
-        eventCreate({
-          sandboxId: id,
-          type: "state",
-          message: `Queued from ${profile.id}`,
-          data: { status: "queued" },
-          actorId: ownerId,
-          actorLabel: actor.label,
-        }),
-      ),
-    ]);
+    await insertSandbox(this, {
+      row: {
+        id,
+        ownerId,
+        profileId: profile.id,
+        extensionId: extension.id,
+        statusReason: "Waiting for a worker",
+        params: params as Prisma.InputJsonValue,
+        input: input as Prisma.InputJsonValue,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + profile.spec.ttlMs),
+        maxExpiresAt: new Date(now.getTime() + profile.spec.maxTtlMs),
+      },
+      status: "queued",
+      event: { message: `Queued from ${profile.id}`, actorId: ownerId, actorLabel: actor.label },
+      also: (tx) => insertOperation(tx, operation),
+    });
     // Quota again after insert: two racing creates cannot both slip under the limit (both may be refused).
     if (this.config.quotaActive > 0) {
       try {
         await this.checkQuota(actor, ownerId, profile.id, 1, id);
       } catch (e) {
-        await this.db.sandbox.delete({ where: { id } });
+        await deleteSandboxRow(this.db, id);
         throw e;
       }
     }
-    await this.db.operation.update({ where: { id: operation.data.id }, data: { runAfter: new Date() } });
-    await this.audit(actor, "sandbox.create", id, "ok", `Created sandbox ${id} from ${profile.id}`, { profileId: profile.id, input });
+    await releaseOperation(this.db, operation.data.id);
+    await this.audit({
+      actor,
+      action: "sandbox.create",
+      target: id,
+      result: "ok",
+      message: `Created sandbox ${id} from ${profile.id}`,
+      data: { profileId: profile.id, input },
+    });
     this.logger.info({ sandboxId: id, profileId, actor: actor.label }, "sandbox queued");
     this.notifier.operationQueued();
-    this.notifier.sandboxChanged(id);
     return this.getSandbox(id);
   }
 
@@ -186,39 +161,46 @@ export class Manager {
     for (let tries = 0; tries < 5; tries++) {
       const sandbox = await this.requireSandbox(id);
       await this.authorizeOwner(actor, sandbox, "destroy");
-      const status = sandbox.status as SandboxStatus;
+      const status = parseStatus(sandbox.status);
       if (status === "destroyed" || status === "destroying") return this.toView(sandbox);
       const teardown = this.describe(sandbox.extensionId, sandbox.handle)?.teardown ?? [];
-      const moved = await this.db.$transaction(async (tx) => {
-        const message = opts.reason ?? `Destroy requested by ${actor.label}`;
-        const event = { message, data: { from: status }, actorId: actorUserId(actor), actorLabel: actor.label };
-        if (!(await transitionWithEvent(tx, id, [status], "destroying", { statusReason: message }, event))) return false;
-        const ops = await activeOperations(tx, id);
-        for (const op of ops) {
-          if (op.kind !== "create") continue;
-          // A queued create never starts; a running one is asked to stop (its worker polls the flag).
-          if (op.state === "queued")
-            await tx.operation.update({
-              where: { id: op.id },
-              data: { state: "cancelled", finishedAt: new Date(), error: "Cancelled by destroy" },
-            });
-          else await tx.operation.update({ where: { id: op.id }, data: { cancelRequested: true } });
-        }
-        if (!ops.some((op) => op.kind === "destroy")) {
-          await tx.operation.create(
-            operationCreate({ kind: "destroy", sandboxId: id, maxAttempts: this.config.maxAttempts, actorId: actorUserId(actor) }),
-          );
-        }
-        return true;
+      const message = opts.reason ?? `Destroy requested by ${actor.label}`;
+      const { moved } = await transition(this, {
+        sandboxId: id,
+        from: status,
+        to: "destroying",
+        set: { statusReason: message },
+        event: { message, data: { from: status }, actorId: actorUserId(actor), actorLabel: actor.label },
+        audit: {
+          actor,
+          action: "sandbox.destroy",
+          target: id,
+          result: "ok",
+          message: `Destroy of ${id} requested`,
+          data: { from: status, teardown },
+        },
+        also: async (tx) => {
+          const ops = await activeOperations(tx, id);
+          for (const op of ops) {
+            if (op.kind !== "create") continue;
+            // A queued create never starts; a running one is asked to stop (its worker polls the flag).
+            if (op.state === "queued") await cancelQueued(tx, op.id, "Cancelled by destroy");
+            else await requestCancel(tx, op.id);
+          }
+          if (!ops.some((op) => op.kind === "destroy")) {
+            await insertOperation(
+              tx,
+              operationCreate({ kind: "destroy", sandboxId: id, maxAttempts: this.config.maxAttempts, actorId: actorUserId(actor) }),
+            );
+          }
+        },
       });
       if (!moved) continue; // the state changed under us; look again
       for (const [opId, controller] of this.runningOperations) {
         if (opId.startsWith(`${id}:`)) controller.abort(new CancelledByDestroy());
       }
-      await this.audit(actor, "sandbox.destroy", id, "ok", `Destroy of ${id} requested`, { from: status, teardown });
       this.logger.info({ sandboxId: id, actor: actor.label, from: status }, "sandbox destroy requested");
       this.notifier.operationQueued();
-      this.notifier.sandboxChanged(id);
       return this.getSandbox(id);
     }
     throw new ConflictError("BUSY", `Sandbox ${id} kept changing state; try again`);
@@ -229,8 +211,9 @@ export class Manager {
     if (!Number.isFinite(byMs) || byMs <= 0) throw new ValidationError("Extend by a positive duration", { by: ["must be positive"] });
     const sandbox = await this.requireSandbox(id);
     await this.authorizeOwner(actor, sandbox, "extend");
-    if (!isExtendable(sandbox.status)) {
-      throw new ConflictError("NOT_EXTENDABLE", `Sandbox ${id} is ${sandbox.status}; only live sandboxes can be extended`);
+    const status = parseStatus(sandbox.status);
+    if (!isExtendable(status)) {
+      throw new ConflictError("NOT_EXTENDABLE", `Sandbox ${id} is ${status}; only live sandboxes can be extended`);
     }
     const current = sandbox.expiresAt ?? new Date();
     const max = sandbox.maxExpiresAt ?? current;
@@ -238,24 +221,24 @@ export class Manager {
     if (target.getTime() <= current.getTime()) {
       throw new ConflictError("AT_MAX_TTL", `Sandbox ${id} already expires at its profile's maximum (${max.toISOString()})`);
     }
-    await this.db.sandbox.update({ where: { id }, data: { expiresAt: target } });
-    await this.db.event.create(
-      eventCreate({ sandboxId: id, type: "log", message: `Expiry extended to ${target.toISOString()} by ${actor.label}` }),
-    );
-    await this.audit(actor, "sandbox.extend", id, "ok", `Extended ${id} to ${target.toISOString()}`);
+    await setExpiry(this.db, id, target);
+    await appendEvents(this.db, [{ sandboxId: id, type: "log", message: `Expiry extended to ${target.toISOString()} by ${actor.label}` }]);
+    await this.audit({ actor, action: "sandbox.extend", target: id, result: "ok", message: `Extended ${id} to ${target.toISOString()}` });
     this.notifier.sandboxChanged(id);
     return this.getSandbox(id);
   }
 
   private async checkQuota(actor: Actor, ownerId: string, profileId: string, slack: number, newId?: string): Promise<void> {
-    const active = await this.db.sandbox.findMany({
-      where: { ownerId, status: { in: [...QUOTA_STATUSES] } },
-      select: { id: true, profileId: true, status: true },
-      orderBy: { createdAt: "asc" },
-    });
+    const active = await ownerSandboxes(this.db, ownerId, QUOTA_STATUSES);
     if (active.length < this.config.quotaActive + slack) return;
     const counted = active.filter((s) => s.id !== newId);
-    await this.audit(actor, "sandbox.create", profileId, "denied", `Quota of ${this.config.quotaActive} active sandboxes reached`);
+    await this.audit({
+      actor,
+      action: "sandbox.create",
+      target: profileId,
+      result: "denied",
+      message: `Quota of ${this.config.quotaActive} active sandboxes reached`,
+    });
     throw new ConflictError(
       "QUOTA_EXCEEDED",
       `You already have ${counted.length} active sandboxes (the limit is ${this.config.quotaActive}): ${counted
@@ -299,7 +282,8 @@ export class Manager {
   }
 
   /** Audit entries, newest first (admins). */
-  async auditLog(filter: AuditFilter): Promise<AuditEntryView[]> {
+  async auditLog(actor: Actor, filter: AuditFilter): Promise<AuditEntryView[]> {
+    if (!can(actor, "audit.read")) throw new ForbiddenError("The audit log needs the admin role");
     const rows = await listAudit(this.db, filter);
     return rows.map((e) => ({
       id: e.id,
@@ -317,10 +301,7 @@ export class Manager {
 
   /** The team's people, for owner filters and the Users page. */
   async listPeople(): Promise<(PersonView & { role: string; createdAt: string })[]> {
-    const users = await this.db.user.findMany({
-      orderBy: { email: "asc" },
-      select: { id: true, name: true, email: true, role: true, createdAt: true },
-    });
+    const users = await listUsers(this.db);
     return users.map((u) => ({ ...u, createdAt: u.createdAt.toISOString() }));
   }
 
@@ -365,19 +346,14 @@ export class Manager {
     return this.toView(await this.requireSandbox(id));
   }
 
-  /** The sandbox with its inputs, state timeline and queue position; with a viewer, whether they may destroy it. */
+  /** The sandbox with its inputs, state timeline and queue position; with a viewer, what they may do to it. */
   async getSandboxDetail(id: string, viewer?: Actor): Promise<SandboxDetailView> {
     const sandbox = await this.requireSandbox(id);
-    const states = await this.db.event.findMany({
-      where: { sandboxId: id, type: "state" },
-      orderBy: { id: "asc" },
-      take: 200,
-    });
+    const status = parseStatus(sandbox.status);
+    const states = await listStateEvents(this.db, id, 200);
     let queue: SandboxDetailView["queue"] = null;
-    if (sandbox.status === "queued") {
-      const ahead = await this.db.operation.count({
-        where: { kind: "create", state: "queued", createdAt: { lt: sandbox.createdAt } },
-      });
+    if (status === "queued") {
+      const ahead = await queuedCreatesBefore(this.db, sandbox.createdAt);
       const workers = await liveWorkerCount(this.db, this.config.workerStaleMs);
       queue = {
         position: ahead + 1,
@@ -389,6 +365,7 @@ export class Manager {
     }
     const max = sandbox.maxExpiresAt?.getTime() ?? 0;
     const cur = sandbox.expiresAt?.getTime() ?? 0;
+    const permissions = viewer ? sandboxPermissions(viewer, sandbox) : undefined;
     return {
       ...this.toView(sandbox),
       input: (sandbox.input ?? {}) as Record<string, unknown>,
@@ -400,8 +377,8 @@ export class Manager {
         actor: e.actorLabel,
       })),
       queue,
-      extendableMs: isExtendable(sandbox.status) ? Math.max(0, max - cur) : 0,
-      ...(viewer ? { canDestroy: this.canDestroy(viewer, sandbox) } : {}),
+      extendableMs: isExtendable(status) ? Math.max(0, max - cur) : 0,
+      ...(permissions ? { canDestroy: permissions.destroy, permissions } : {}),
     };
   }
 
@@ -410,7 +387,7 @@ export class Manager {
     const rows = await listSandboxEvents(this.db, id, { afterId, limit });
     return rows.map((e) => ({
       id: e.id,
-      type: e.type as "log" | "state",
+      type: e.type === "state" ? "state" : "log",
       level: e.level,
       message: e.message,
       at: e.createdAt.toISOString(),
@@ -429,20 +406,22 @@ export class Manager {
 
   /** Just the status (the event stream asks this on every pass; no joins, no view). */
   async sandboxStatus(id: string): Promise<SandboxStatus> {
-    const row = isSandboxId(id) ? await this.db.sandbox.findUnique({ where: { id }, select: { status: true } }) : null;
-    if (!row) throw new NotFoundError("Sandbox", id);
-    return row.status as SandboxStatus;
+    const status = isSandboxId(id) ? await sandboxStatusOf(this.db, id) : null;
+    if (status === null) throw new NotFoundError("Sandbox", id);
+    return parseStatus(status);
   }
 
-  canDestroy(actor: Actor, sandbox: { ownerId: string }): boolean {
-    return isAdmin(actor) || actorUserId(actor) === sandbox.ownerId;
-  }
-
-  /** Refuses (and audits the refusal) unless the actor owns the sandbox or is an admin. */
+  /** Refuses (and audits the refusal) unless the policy lets the actor act on this sandbox. */
   private async authorizeOwner(actor: Actor, sandbox: { id: string; ownerId: string }, verb: "destroy" | "extend"): Promise<void> {
-    if (this.canDestroy(actor, sandbox)) return;
+    if (can(actor, verb === "destroy" ? "sandbox.destroy" : "sandbox.extend", sandbox)) return;
     const Verb = verb === "destroy" ? "Destroy" : "Extend";
-    await this.audit(actor, `sandbox.${verb}`, sandbox.id, "denied", `${Verb} of ${sandbox.id} refused: not the owner`);
+    await this.audit({
+      actor,
+      action: `sandbox.${verb}`,
+      target: sandbox.id,
+      result: "denied",
+      message: `${Verb} of ${sandbox.id} refused: not the owner`,
+    });
     throw new ForbiddenError(`Only the owner of sandbox ${sandbox.id} or an admin can ${verb} it`);
   }
 
@@ -462,7 +441,7 @@ export class Manager {
       profileTitle: this.profileTitle(row.profileId),
       extensionId: row.extensionId,
       host: row.host ? { id: row.host.id, title: row.host.title, address: row.host.address, port: row.host.port } : null,
-      status: isSandboxStatus(row.status) ? row.status : "failed",
+      status: parseStatus(row.status),
       statusReason: row.statusReason,
       createdAt: row.createdAt.toISOString(),
       updatedAt: row.updatedAt.toISOString(),
@@ -474,39 +453,8 @@ export class Manager {
     };
   }
 
-  /** Writes an audit entry; never throws (auditing must not turn a success into an error). */
-  async audit(
-    actor: Actor,
-    action: string,
-    target: string | null,
-    result: "ok" | "denied" | "failed",
-    message: string,
-    data?: Record<string, unknown>,
-  ): Promise<void> {
-    try {
-      await this.db.event.create(
-        eventCreate({
-          type: "audit",
-          sandboxId: null,
-          action,
-          target,
-          result,
-          message,
-          actorId: actorUserId(actor),
-          actorLabel: actor.label,
-          sourceIp: actor.ip ?? null,
-          data: data as Prisma.InputJsonValue | undefined,
-        }),
-      );
-    } catch (e) {
-      this.logger.error({ err: e, action, target }, "could not write audit entry");
-    }
-  }
-}
-
-/** The abort reason when a destroy stops a running create. */
-export class CancelledByDestroy extends SandboxerError {
-  constructor() {
-    super("CANCELLED_BY_DESTROY", "Cancelled: a destroy was requested", { name: "CancelledByDestroy" });
+  /** Writes an audit entry; never throws (see ./audit.ts). */
+  audit(entry: AuditInput): Promise<void> {
+    return audit(this, entry);
   }
 }

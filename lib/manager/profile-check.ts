@@ -10,7 +10,7 @@ import type { HostTarget, Requirement } from "../extensions/base";
 import { isUsable } from "../extensions/catalog";
 import type { ConfigIssue } from "../extensions/yaml-config";
 import { hostsMatching } from "./host-picker";
-import type { Manager } from "./manager";
+import { extensionOf, type ManagerContext } from "./context";
 
 export interface ProfileCheckTarget {
   /** The build host checked, or null for profiles that need none (ext.local). */
@@ -30,7 +30,7 @@ export interface ProfileCheckView {
 const DEFAULT_TIMEOUT_MS = 20_000;
 
 export async function checkProfile(
-  manager: Manager,
+  manager: Pick<ManagerContext, "db" | "catalog">,
   profileId: string,
   opts: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<ProfileCheckView> {
@@ -38,7 +38,7 @@ export async function checkProfile(
   if (!entry) throw new NotFoundError("Profile", profileId);
   if (!isUsable(entry)) return { profileId, ok: false, errors: entry.errors, targets: [] };
   // A usable profile's extension is loaded (the catalog only parses params with a loaded extension).
-  const extension = manager.extension(entry.spec.extension)!;
+  const extension = extensionOf(manager, entry.spec.extension)!;
   const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS), ...(opts.signal ? [opts.signal] : [])]);
   const run = async (host: HostTarget | null): Promise<Requirement[]> => {
     try {

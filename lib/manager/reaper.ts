@@ -4,34 +4,33 @@
 // Runs on one instance at a time (the "reaper" lease); any instance can take over.
 import "server-only";
 
-import { eventCreate } from "../db/events";
-import { findExpiredLeases } from "../db/operations";
-import type { Manager } from "./manager";
+import { appendEvents } from "../db/events";
+import { findExpiredLeases, requeueExpired } from "../db/operations";
+import type { ManagerContext } from "./context";
 
 export function retryBackoffMs(attempt: number, baseMs: number): number {
   return Math.min(baseMs * 2 ** Math.max(0, attempt - 1), 60_000);
 }
 
 /** Requeues expired operations. Returns how many were requeued. */
-export async function reapExpiredOperations(m: Manager, now = new Date()): Promise<number> {
+export async function reapExpiredOperations(
+  m: Pick<ManagerContext, "db" | "notifier" | "logger" | "config">,
+  now = new Date(),
+): Promise<number> {
   const expired = await findExpiredLeases(m.db, now);
   let requeued = 0;
   for (const op of expired) {
     const giveUp = op.attempt >= op.maxAttempts;
     const delay = giveUp ? 0 : retryBackoffMs(op.attempt, m.config.retryBackoffMs);
-    const runAfter = new Date(now.getTime() + delay);
-    const r = await m.db.operation.updateMany({
-      where: { id: op.id, state: "running", leaseExpiresAt: { lt: now } },
-      data: { state: "queued", leaseOwner: null, leaseExpiresAt: null, runAfter },
-    });
-    if (r.count === 0) continue; // its worker came back, or another reaper got there first
+    // Its worker came back, or another reaper got there first.
+    if (!(await requeueExpired(m.db, op, now, new Date(now.getTime() + delay)))) continue;
     requeued++;
     const message = giveUp
       ? `The worker running this ${op.kind} (${op.leaseOwner}) stopped responding on attempt ${op.attempt} of ${op.maxAttempts}; giving up after cleanup`
       : `The worker running this ${op.kind} (${op.leaseOwner}) stopped responding; retrying in ${Math.round(delay / 1000)} s (attempt ${op.attempt + 1} of ${op.maxAttempts})`;
     m.logger.warn({ op: op.id, sandboxId: op.sandboxId, attempt: op.attempt, leaseOwner: op.leaseOwner }, "operation lease expired");
     if (op.sandboxId) {
-      await m.db.event.create(eventCreate({ sandboxId: op.sandboxId, type: "log", level: "warn", message }));
+      await appendEvents(m.db, [{ sandboxId: op.sandboxId, type: "log", level: "warn", message }]);
       m.notifier.sandboxChanged(op.sandboxId);
     }
   }

@@ -1,11 +1,16 @@
-// The sandbox lifecycle: one state machine, and the only place that says which moves are legal.
-// Every status write in lib/manager goes through `assertTransition` (repositories refuse a write whose
-// `from` no longer matches, so two processes cannot both make a move from the same state).
+// The sandbox lifecycle: one state machine, and the only place that says which moves are legal and
+// which statuses mean what. Every status write goes through `transition()` (./transitions.ts), which
+// checks the move against this table; the database refuses any other write of `status` (see
+// lib/db/status-guard.ts). Statuses read from the database are narrowed once, by `parseStatus`.
 import { ConflictError } from "../errors";
 
 export const SANDBOX_STATUSES = ["queued", "creating", "ready", "failed", "destroying", "destroyed", "destroy_failed", "missing"] as const;
 
 export type SandboxStatus = (typeof SANDBOX_STATUSES)[number];
+
+/** The status a new record starts in: a create, or an orphan workspace adopted as it stands. */
+export const INITIAL_STATUSES = ["queued", "ready"] as const satisfies readonly SandboxStatus[];
+export type InitialStatus = (typeof INITIAL_STATUSES)[number];
 
 const TRANSITIONS: Record<SandboxStatus, readonly SandboxStatus[]> = {
   queued: ["creating", "destroying", "failed"],
@@ -34,12 +39,19 @@ export function isSandboxStatus(value: string): value is SandboxStatus {
   return (SANDBOX_STATUSES as readonly string[]).includes(value);
 }
 
-/** Statuses whose expiry can still move (the sandbox is or will be live). */
-export const EXTENDABLE_STATUSES: readonly SandboxStatus[] = ["queued", "creating", "ready"];
-
-export function isExtendable(status: string): boolean {
-  return (EXTENDABLE_STATUSES as readonly string[]).includes(status);
+/**
+ * Narrows a status read from the database. Only the transition function writes statuses, so anything
+ * else is a corrupted row: it is reported as `failed` (a person can still destroy it) rather than
+ * crashing a page.
+ */
+export function parseStatus(value: string): SandboxStatus {
+  return isSandboxStatus(value) ? value : "failed";
 }
+
+// ─── Status sets: what each status means to the rest of the system ─────────────────────────────
+
+/** Statuses whose expiry can still move (the sandbox is or will be live). */
+export const EXTENDABLE_STATUSES = ["queued", "creating", "ready"] as const satisfies readonly SandboxStatus[];
 
 /** Statuses a person sees in the team overview by default (everything not yet gone). */
 export const ACTIVE_STATUSES: readonly SandboxStatus[] = SANDBOX_STATUSES.filter((s) => s !== "destroyed");
@@ -48,15 +60,60 @@ export const ACTIVE_STATUSES: readonly SandboxStatus[] = SANDBOX_STATUSES.filter
  * Statuses that count against a user's quota. Failed and destroyed sandboxes never do; neither does one
  * being destroyed, whose teardown failed (an infrastructure problem, not the user's), or that vanished.
  */
-export const QUOTA_STATUSES: readonly SandboxStatus[] = ["queued", "creating", "ready"];
+export const QUOTA_STATUSES = ["queued", "creating", "ready"] as const satisfies readonly SandboxStatus[];
 
-/** Work is in flight: the UI keeps polling. */
-export function isTransient(status: SandboxStatus): boolean {
-  return status === "queued" || status === "creating" || status === "destroying";
+/** Statuses an expired sandbox is destroyed from (destroy_failed waits for a person's Retry). */
+export const EXPIRABLE_STATUSES = ["queued", "creating", "ready", "failed", "missing"] as const satisfies readonly SandboxStatus[];
+
+/** Statuses in which a sandbox holds (or is about to hold) a slot on its host. */
+export const OCCUPYING_STATUSES = [
+  "queued",
+  "creating",
+  "ready",
+  "destroying",
+  "destroy_failed",
+  "missing",
+] as const satisfies readonly SandboxStatus[];
+
+/** Statuses whose record accounts for a workspace (it may or may not exist yet, or any more): never an orphan. */
+export const ACCOUNTED_STATUSES = [
+  "queued",
+  "creating",
+  "ready",
+  "failed",
+  "destroying",
+  "destroy_failed",
+  "missing",
+] as const satisfies readonly SandboxStatus[];
+
+/** Statuses whose workspace the reconciler expects to find on its host. */
+export const EXPECT_WORKSPACE_STATUSES = ["ready"] as const satisfies readonly SandboxStatus[];
+
+/** Statuses that promise work some operation will do; the repair job looks for ones without it. */
+export const IN_FLIGHT_STATUSES = ["queued", "creating", "destroying"] as const satisfies readonly SandboxStatus[];
+
+export function isIn<S extends SandboxStatus>(set: readonly S[], status: SandboxStatus): status is S {
+  return (set as readonly SandboxStatus[]).includes(status);
 }
+
+export function isExtendable(status: SandboxStatus): boolean {
+  return isIn(EXTENDABLE_STATUSES, status);
+}
+
+/** Work is in flight: the UI keeps following it. */
+export function isTransient(status: SandboxStatus): boolean {
+  return isIn(IN_FLIGHT_STATUSES, status);
+}
+
+// ─── Operations ──────────────────────────────────────────────────────────────────────────────────
 
 export const OPERATION_KINDS = ["create", "destroy", "reconcile", "cleanup"] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
-export const OPERATION_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
-export type OperationState = (typeof OPERATION_STATES)[number];
+export function isOperationKind(value: string): value is OperationKind {
+  return (OPERATION_KINDS as readonly string[]).includes(value);
+}
+
+export type OperationState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+/** The states an operation ends in. */
+export type OperationOutcome = Extract<OperationState, "succeeded" | "failed" | "cancelled">;

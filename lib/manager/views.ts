@@ -1,5 +1,6 @@
 // What the manager hands to surfaces (pages, the API, the CLI): plain, serialisable objects with dates
 // as ISO strings and the destroy handle already in human terms. No Prisma types leak past here.
+import type { SandboxPermissions } from "../auth/policy";
 import type { HandleSummary } from "../extensions/base";
 import type { ProfileInputSpec } from "../extensions/profile-inputs";
 import type { ConfigIssue } from "../extensions/yaml-config";
@@ -50,6 +51,8 @@ export interface SandboxDetailView extends SandboxView {
   queue: QueueInfo | null;
   /** Whether the viewer may destroy it (owner or admin); set by the caller that knows the viewer. */
   canDestroy?: boolean;
+  /** What the viewer may do to it (lib/auth/policy.ts), when the caller knows the viewer. */
+  permissions?: SandboxPermissions;
   /** How much longer the owner may extend it, in ms (0: at the profile's maximum). */
   extendableMs: number;
 }

@@ -3,7 +3,8 @@ import "server-only";
 
 import type { Actor, Role } from "../auth/actor";
 import { UnauthenticatedError } from "../errors";
-import type { Manager } from "./manager";
+import { apiTokenName, findUser } from "../db/users";
+import type { ManagerContext } from "./context";
 
 export interface WhoAmIView {
   id: string;
@@ -16,11 +17,17 @@ export interface WhoAmIView {
   tokenName: string | null;
 }
 
-export async function whoAmI(manager: Manager, actor: Actor): Promise<WhoAmIView> {
+export async function whoAmI(ctx: Pick<ManagerContext, "db">, actor: Actor): Promise<WhoAmIView> {
   if (actor.kind === "system") throw new UnauthenticatedError("The system actor has no account");
-  const user = await manager.db.user.findUnique({ where: { id: actor.userId }, select: { id: true, email: true, name: true } });
+  const user = await findUser(ctx.db, actor.userId);
   if (!user) throw new UnauthenticatedError("Your account no longer exists");
-  const token =
-    actor.kind === "token" ? await manager.db.apiToken.findUnique({ where: { id: actor.tokenId }, select: { name: true } }) : null;
-  return { ...user, role: actor.role, via: actor.kind === "token" ? "token" : "session", tokenName: token?.name ?? null };
+  const tokenName = actor.kind === "token" ? await apiTokenName(ctx.db, actor.tokenId) : null;
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    role: actor.role,
+    via: actor.kind === "token" ? "token" : "session",
+    tokenName,
+  };
 }

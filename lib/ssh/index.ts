@@ -39,6 +39,7 @@ export { SshPool, type PooledSshConnection, type SshHostStats, type SshPoolOptio
 export { rsyncToRemote, type RsyncResult, type RsyncToRemoteOptions } from "./rsync";
 export {
   createRemoteWorkspace,
+  listRemoteRoot,
   listRemoteWorkspaces,
   remoteFreeSpace,
   remoteWorkspaceExists,
@@ -46,5 +47,6 @@ export {
   removeRemoteWorkspace,
   type CreateRemoteWorkspaceOptions,
   type RemoteWorkspaceOptions,
+  type RemoteRootListing,
   type RemoteWorkspaceState,
 } from "./remote-workspace";

@@ -128,6 +128,7 @@ fi
 const LIST_SCRIPT = `set -u
 root=$1
 cd -P -- "$root" || { echo "workspace root $root does not exist or cannot be entered" >&2; exit ${EXIT_ROOT_INVALID}; }
+pwd -P
 for f in ${WORKSPACE_PREFIX}*; do
   if [ -d "$f" ] && [ ! -L "$f" ]; then printf '%s\\n' "$f"; fi
 done
@@ -267,13 +268,34 @@ export async function listRemoteWorkspaces(
   root: string,
   opts: RemoteWorkspaceOptions = {},
 ): Promise<string[]> {
+  return (await listRemoteRoot(pool, config, root, opts)).names;
+}
+
+export interface RemoteRootListing {
+  /** The root as given. */
+  root: string;
+  /** The root with every symlink resolved, on the host (two roots may be one directory). */
+  realRoot: string;
+  /** `sbx-<id>` directories directly under it (not symlinks), sorted. */
+  names: string[];
+}
+
+/** The workspace directories under root, with the root's real path on the host. */
+export async function listRemoteRoot(
+  pool: SshPool,
+  config: SshConfig,
+  root: string,
+  opts: RemoteWorkspaceOptions = {},
+): Promise<RemoteRootListing> {
   validateWorkspaceRoot(root);
   const result = await run(pool, config, LIST_SCRIPT, [root], opts);
   if (result.code !== 0) throw scriptError("listing workspaces in", root, config, result);
-  return result.stdout
-    .split("\n")
-    .filter((n) => n.startsWith(WORKSPACE_PREFIX) && isSandboxId(n.slice(WORKSPACE_PREFIX.length)))
-    .sort();
+  const [realRoot = root, ...lines] = result.stdout.split("\n");
+  return {
+    root,
+    realRoot,
+    names: lines.filter((n) => n.startsWith(WORKSPACE_PREFIX) && isSandboxId(n.slice(WORKSPACE_PREFIX.length))).sort(),
+  };
 }
 
 /** Bytes available to the SSH user on the file system holding root (`df -Pk`). */

@@ -6,10 +6,14 @@ import { appendEvents, listAudit, listSandboxEvents } from "@/lib/db/events";
 import { occupancyByHost } from "@/lib/db/hosts";
 import { acquireLease, liveWorkerCount, releaseLease, workerHeartbeat } from "@/lib/db/leases";
 import { claimOperation, finishOperation, heartbeat, operationCreate } from "@/lib/db/operations";
-import { listSandboxPage, transitionSandbox } from "@/lib/db/sandboxes";
+import { listSandboxPage } from "@/lib/db/sandboxes";
+import { Notifier } from "@/lib/manager/notifier";
+import type { SandboxStatus } from "@/lib/manager/states";
+import { transition } from "@/lib/manager/transitions";
 import { newSandboxId } from "@/lib/sandbox-id";
 
 import { createTestDatabase, PROVIDERS, type TestDatabase } from "../support/databases";
+import { plantSandboxRow } from "../support/sandbox-rows";
 
 describe.each(PROVIDERS)("data access on %s", (provider) => {
   let t: TestDatabase;
@@ -29,18 +33,16 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
 
   async function sandbox(status: string, opts: { ownerId?: string; profileId?: string; createdAt?: Date; hostId?: string } = {}) {
     const id = newSandboxId();
-    await t.db.sandbox.create({
-      data: {
-        id,
-        ownerId: opts.ownerId ?? userId,
-        profileId: opts.profileId ?? "profile.a",
-        extensionId: "ext.fake",
-        status,
-        params: { nested: { list: [1, 2], flag: true } },
-        input: {},
-        createdAt: opts.createdAt,
-        hostId: opts.hostId,
-      },
+    await plantSandboxRow(t.db, {
+      id,
+      ownerId: opts.ownerId ?? userId,
+      profileId: opts.profileId ?? "profile.a",
+      extensionId: "ext.fake",
+      status,
+      params: { nested: { list: [1, 2], flag: true } },
+      input: {},
+      createdAt: opts.createdAt,
+      hostId: opts.hostId,
     });
     return id;
   }
@@ -83,11 +85,32 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
 
   it("moves a sandbox only from the expected state (and lock)", async () => {
     const id = await sandbox("queued");
-    expect(await transitionSandbox(t.db, id, ["ready"], "destroying")).toBe(false);
-    expect(await transitionSandbox(t.db, id, ["queued"], "creating", {}, "op_other")).toBe(false);
-    expect(await transitionSandbox(t.db, id, ["queued"], "creating")).toBe(true);
-    expect(await transitionSandbox(t.db, id, ["queued"], "creating")).toBe(false);
+    const deps = { db: t.db, notifier: new Notifier() };
+    const move = (from: SandboxStatus, to: SandboxStatus, lockedBy?: string) =>
+      transition(deps, { sandboxId: id, from, to, lockedBy, event: { message: `${from} → ${to}` } }).then((r) => r.moved);
+    expect(await move("ready", "destroying")).toBe(false);
+    expect(await move("queued", "creating", "op_other")).toBe(false);
+    expect(await move("queued", "creating")).toBe(true);
+    expect(await move("queued", "creating")).toBe(false);
     expect((await t.db.sandbox.findUniqueOrThrow({ where: { id } })).status).toBe("creating");
+  });
+
+  it("refuses a status write outside the transition function, also inside a transaction", async () => {
+    const id = await sandbox("queued");
+    const refused = /writes status outside the transition function/;
+    await expect(t.db.sandbox.update({ where: { id }, data: { status: "ready" } })).rejects.toThrow(refused);
+    await expect(t.db.sandbox.updateMany({ where: { id }, data: { status: "ready" } })).rejects.toThrow(refused);
+    await expect(t.db.$transaction((tx) => tx.sandbox.updateMany({ where: { id }, data: { status: "ready" } }))).rejects.toThrow(refused);
+    await expect(
+      t.db.sandbox.create({
+        data: { id: newSandboxId(), ownerId: userId, profileId: "p", extensionId: "e", status: "ready", params: {}, input: {} },
+      }),
+    ).rejects.toThrow(refused);
+    // Other columns, and filters on status, are ordinary writes.
+    await t.db.sandbox.updateMany({ where: { id, status: "queued" }, data: { statusReason: "still waiting" } });
+    const row = await t.db.sandbox.findUniqueOrThrow({ where: { id } });
+    expect(row.status).toBe("queued");
+    expect(row.statusReason).toBe("still waiting");
   });
 
   it("claims an operation once, heartbeats only for its owner, releases the sandbox lock at the end", async () => {

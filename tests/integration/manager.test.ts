@@ -7,6 +7,7 @@ import { reapExpiredOperations, retryBackoffMs } from "@/lib/manager/reaper";
 
 import { PROVIDERS } from "../support/databases";
 import { createTestManager, FAST_CONFIG, fakeProfile, waitForStatus, type TestManager } from "../support/manager-harness";
+import { overwriteSandboxRow } from "../support/sandbox-rows";
 
 /** What the fake world holds for one sandbox (its resource is `fake-<id>`; anything else naming it is a leak). */
 const resourcesOf = (id: string): string[] => [...fakeWorld.resources].filter((r) => r.includes(id));
@@ -171,9 +172,9 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     const claimed = await claimOperation(t.db, op!, "dead-worker", new Date(), 200);
     expect(claimed?.attempt).toBe(1);
     // It got as far as recording a handle and creating the resource before dying.
-    await t.db.sandbox.update({
-      where: { id: s.id },
-      data: { status: "creating", handle: { extension: "ext.fake", resource: `fake-${s.id}`, stepsDone: 3 } },
+    await overwriteSandboxRow(t.db, s.id, {
+      status: "creating",
+      handle: { extension: "ext.fake", resource: `fake-${s.id}`, stepsDone: 3 },
     });
     fakeWorld.resources.add(`fake-${s.id}`);
     await new Promise((r) => setTimeout(r, 300));
@@ -204,9 +205,9 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     for (let attempt = 1; attempt <= 3; attempt++) {
       const claimed = await claimOperation(t.db, { id: op!.id, sandboxId: s.id }, `doomed-${attempt}`, new Date(), 100);
       expect(claimed?.attempt).toBe(attempt);
-      await t.db.sandbox.update({
-        where: { id: s.id },
-        data: { status: "creating", handle: { extension: "ext.fake", resource: `fake-${s.id}`, stepsDone: 1 } },
+      await overwriteSandboxRow(t.db, s.id, {
+        status: "creating",
+        handle: { extension: "ext.fake", resource: `fake-${s.id}`, stepsDone: 1 },
       });
       fakeWorld.resources.add(`fake-${s.id}`);
       // The reaper runs at a fixed moment just past the lease: no waiting, and the delay is exact.

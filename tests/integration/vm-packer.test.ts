@@ -9,6 +9,7 @@ import { Worker } from "@/lib/manager/worker";
 
 import { plantSymlink, run, runAs, stopBuildVms, type BuildVms } from "../support/build-vms";
 import { waitForStatus } from "../support/manager-harness";
+import { overwriteSandboxRow } from "../support/sandbox-rows";
 import { createVmTestManager, hostEntryFor, startStandardVms, type VmTestManager } from "../support/vm-harness";
 
 /** A checkout of `files` small files in nested directories, plus ignored ones. */
@@ -244,7 +245,7 @@ describe("ext.vm-packer on real build VMs", () => {
     const vm1 = vms.vm("vm1");
     const handle = (await t.db.sandbox.findUniqueOrThrow({ where: { id: s.id } })).handle as Record<string, unknown>;
     for (const bad of [vm1.workspaceRoot, `${vm1.workspaceRoot}/..`, `${vm1.workspaceRoot}/sbx-${s.id}/..`, "/"]) {
-      await t.db.sandbox.update({ where: { id: s.id }, data: { status: "ready", handle: { ...handle, workspace_path: bad } } });
+      await overwriteSandboxRow(t.db, s.id, { status: "ready", handle: { ...handle, workspace_path: bad } });
       await t.manager.destroySandbox(s.id, t.user);
       await w.runUntilIdle();
       const after = await t.manager.getSandbox(s.id);

@@ -99,7 +99,7 @@ export async function createTestManager(
   const database = await createTestDatabase(provider);
   const configDir = writeConfigDir({ profiles: opts.profiles, manifests: opts.manifests, includeRepoManifests: opts.includeRepoManifests });
   const services: ExtensionServices = { localWorkspaceRoot: path.join(configDir, "workspaces"), ...opts.services };
-  const registry = createRegistry({ extra: { fake: FakeExtension as unknown as ExtensionClass, ...opts.extra } });
+  const registry = createRegistry({ extra: { fake: FakeExtension, ...opts.extra } });
   const build = (db: Db, config?: Partial<ManagerConfig>) =>
     new Manager({
       db,

@@ -1,7 +1,7 @@
 import { Server } from "lucide-react";
 import type { Metadata } from "next";
 
-import { isAdmin } from "@/lib/auth/actor";
+import { can } from "@/lib/auth/policy";
 import { requirePageActor } from "@/lib/auth/guards";
 import { listOrphans } from "@/lib/manager/host-ops";
 import { manager } from "@/lib/manager/instance";
@@ -26,7 +26,7 @@ const HEALTH_TONE: Record<string, BadgeProps["tone"]> = {
 
 export default async function HostsPage() {
   const actor = await requirePageActor({ next: "/hosts" });
-  const admin = isAdmin(actor);
+  const admin = can(actor, "host.manage");
   const [hosts, orphans] = await Promise.all([manager().listHosts(), listOrphans(manager())]);
   return (
     <>

@@ -8,15 +8,13 @@ import "server-only";
 
 import { z } from "zod";
 
-import { SandboxerError, hasCode, throwIfAborted } from "@/lib/errors";
+import { SandboxerError, hasCode, throwIfAborted, type ErrorCode } from "@/lib/errors";
 import {
-  createRemoteWorkspace,
   describeTarget,
   lineSplitter,
   remoteFreeSpace,
   remoteWorkspaceState,
   removeRemoteWorkspace,
-  rsyncToRemote,
   shellCommand,
   tailLine,
   validateRemotePath,
@@ -36,6 +34,7 @@ import {
   type Requirement,
   type SshServices,
   type StatusReport,
+  type WorkspaceLocation,
 } from "../base";
 import {
   checkHostSelection,
@@ -44,13 +43,15 @@ import {
   hostRequirementOf,
   hostSelectionShape,
   localRepositorySchema,
-  rememberVerifiedKey,
   remoteHandleFor,
   remoteHandleShape,
+  remoteWorkspaceOf,
   requireSsh,
   sshConfigFor,
   sshConfigForHost,
   sshRequirement,
+  startRemoteWorkspace,
+  syncCheckout,
   RemoteWorkspaceError,
 } from "../remote/ssh-target";
 
@@ -203,7 +204,7 @@ export type ComposeSshHandle = z.infer<typeof composeSshHandleSchema>;
 
 /** Thrown when a compose step on the host fails: up, down, ps, placing the compose files. */
 export class ComposeSshError extends SandboxerError {
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
+  constructor(code: Extract<ErrorCode, `COMPOSE_${string}`>, message: string, details?: Record<string, unknown>) {
     super(code, message, { name: "ComposeSshError", details });
   }
 }
@@ -424,7 +425,6 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
   }
 
   async create(ctx: CreateContext<ComposeSshParams, ComposeSshHandle>): Promise<ComposeSshHandle> {
-    const ssh = requireSsh(this.services);
     const host = ctx.host;
     if (!host) throw new RemoteWorkspaceError("NO_HOST", "ext.compose-ssh needs a docker host; the manager gave none");
     const p = ctx.params;
@@ -436,39 +436,14 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
       compose_files: [...p.composeFilePaths, ...p.composeFiles.map((f) => f.name)],
       compose_env_file: Object.keys(p.env).length > 0 ? ENV_FILE_NAME : null,
     };
-    // Intent first: from here on a crash leaves a handle naming the project and the workspace.
-    await ctx.recordHandle(handle);
-    throwIfAborted(ctx.signal);
-    const config = sshConfigForHost(ssh, host);
-    const target = `${host.address}:${host.port}`;
+    // Intent first (startRemoteWorkspace records it): from here on a crash leaves a handle naming the project and the workspace.
     const commandTimeoutMs = p.commandTimeoutSeconds * 1000;
-    ctx.log(`Connecting to ${host.user}@${target} (host key ${host.hostKey})`);
-    const created = await createRemoteWorkspace(ssh.pool, config, root, ctx.sandboxId, {
-      signal: ctx.signal,
-      timeoutMs: commandTimeoutMs,
-      mode: "0755",
-    });
-    const workspace = created.path;
-    ctx.log(`${created.result === "reused" ? "Reusing the empty" : "Created"} ${workspace} on ${host.title}`);
-    await rememberVerifiedKey(ssh, config, host.id, ctx.signal).catch(() => {});
+    const started = await startRemoteWorkspace(this.services, { ...ctx, host }, handle, { timeoutMs: commandTimeoutMs, mode: "0755" });
+    const { ssh, config, workspace } = started;
+    const target = `${host.address}:${host.port}`;
 
     if (p.repository) {
-      throwIfAborted(ctx.signal);
-      ctx.log(`Syncing ${p.repository.path} → ${workspace} (rsync over SSH, .gitignore respected)`);
-      const r = await rsyncToRemote({
-        config,
-        pool: ssh.pool,
-        source: p.repository.path,
-        destination: workspace,
-        excludes: p.repository.excludes,
-        filterGitignore: true,
-        signal: ctx.signal,
-        timeoutMs: p.syncTimeoutSeconds * 1000,
-        onProgress: (line) => ctx.log(line),
-      });
-      ctx.log(
-        `Synced ${r.files} entries (${r.filesTransferred} transferred, ${r.bytesTransferred} bytes) in ${(r.durationMs / 1000).toFixed(1)} s`,
-      );
+      await syncCheckout(started, p.repository, ctx, p.syncTimeoutSeconds * 1000);
       const missing = await this.missingFiles(ssh, config, workspace, p.composeFilePaths, {
         signal: ctx.signal,
         timeoutMs: commandTimeoutMs,
@@ -655,6 +630,10 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
       result: hadContainers || removed.result === "removed" ? "removed" : "absent",
       detail: `${what.join("; ")} on ${where(handle)}`,
     };
+  }
+
+  override workspaceOf(handle: ComposeSshHandle): WorkspaceLocation {
+    return remoteWorkspaceOf(handle);
   }
 
   describeHandle(handle: ComposeSshHandle): HandleSummary {

@@ -7,10 +7,31 @@ import { z } from "zod";
 
 import path from "node:path";
 
-import { SandboxerError } from "../../errors";
-import { workspaceName } from "../../sandbox-id";
-import { publicKeyLine, remoteWorkspacePath, shellCommand, validateWorkspaceRoot, type SshConfig } from "../../ssh";
-import type { HandleSummary, HostRequirement, HostTarget, Requirement, SshServices } from "../base";
+import { SandboxerError, throwIfAborted } from "../../errors";
+import { WORKSPACE_PREFIX, workspaceName } from "../../sandbox-id";
+import {
+  createRemoteWorkspace,
+  listRemoteRoot,
+  publicKeyLine,
+  remoteWorkspacePath,
+  rsyncToRemote,
+  shellCommand,
+  validateWorkspaceRoot,
+  type CreateRemoteWorkspaceOptions,
+  type RsyncResult,
+  type SshConfig,
+} from "../../ssh";
+import type {
+  FoundWorkspace,
+  HandleSummary,
+  HostRequirement,
+  HostTarget,
+  ListWorkspacesContext,
+  LogFn,
+  Requirement,
+  SshServices,
+  WorkspaceLocation,
+} from "../base";
 
 // ─── Params every SSH extension takes ────────────────────────────────────────────────────────────
 
@@ -79,7 +100,7 @@ export type RemoteHandle = z.infer<typeof remoteHandleSchema>;
 
 /** Thrown when an SSH extension is used on a server without SSH services, or a handle is inconsistent. */
 export class RemoteWorkspaceError extends SandboxerError {
-  constructor(code: string, message: string) {
+  constructor(code: "SSH_NOT_CONFIGURED" | "NO_HOST" | "HANDLE_INCONSISTENT" | "GIT_CLONE_FAILED", message: string) {
     super(code, message, { name: "RemoteWorkspaceError" });
   }
 }
@@ -190,6 +211,97 @@ export function describeRemoteHandle(handle: RemoteHandle, extra: string[] = [])
     ]),
     teardown: [...extra, `directory ${handle.workspace_path} on ${target}${handle.host_id ? ` (${handle.host_id})` : ""}`],
   };
+}
+
+// ─── The create sequence every SSH extension shares ─────────────────────────────────────────────
+
+export interface StartedWorkspace {
+  ssh: SshServices;
+  config: SshConfig;
+  /** `<root>/sbx-<id>` on the host. */
+  workspace: string;
+}
+
+/**
+ * Records the handle (intent first: from here on a crash leaves a handle naming exactly what may
+ * exist), connects with the host's pinned key, creates the workspace, and remembers the full key the
+ * host presented (for the CLI's known_hosts).
+ */
+export async function startRemoteWorkspace<H extends RemoteHandle>(
+  services: { ssh?: SshServices },
+  ctx: { sandboxId: string; host: HostTarget; signal: AbortSignal; log: LogFn; recordHandle(handle: H): Promise<void> },
+  handle: H,
+  opts: { timeoutMs: number; mode: NonNullable<CreateRemoteWorkspaceOptions["mode"]> },
+): Promise<StartedWorkspace> {
+  const ssh = requireSsh(services);
+  const { host } = ctx;
+  await ctx.recordHandle(handle);
+  throwIfAborted(ctx.signal);
+  const config = sshConfigForHost(ssh, host);
+  ctx.log(`Connecting to ${host.user}@${host.address}:${host.port} (host key ${host.hostKey})`);
+  const created = await createRemoteWorkspace(ssh.pool, config, handle.workspace_root, ctx.sandboxId, {
+    signal: ctx.signal,
+    timeoutMs: opts.timeoutMs,
+    mode: opts.mode,
+  });
+  ctx.log(`${created.result === "reused" ? "Reusing the empty" : "Created"} ${created.path} on ${host.title}`);
+  await rememberVerifiedKey(ssh, config, host.id, ctx.signal).catch(() => {});
+  return { ssh, config, workspace: created.path };
+}
+
+/** rsyncs a checkout on this server into the workspace (.gitignore respected), logging progress and a summary. */
+export async function syncCheckout(
+  started: StartedWorkspace,
+  repository: z.infer<typeof localRepositorySchema>,
+  ctx: { signal: AbortSignal; log: LogFn },
+  timeoutMs: number,
+): Promise<RsyncResult> {
+  throwIfAborted(ctx.signal);
+  ctx.log(`Syncing ${repository.path} → ${started.workspace} (rsync over SSH, .gitignore respected)`);
+  const r = await rsyncToRemote({
+    config: started.config,
+    pool: started.ssh.pool,
+    source: repository.path,
+    destination: started.workspace,
+    excludes: repository.excludes,
+    filterGitignore: true,
+    signal: ctx.signal,
+    timeoutMs,
+    onProgress: (line) => ctx.log(line),
+  });
+  ctx.log(
+    `Synced ${r.files} entries (${r.filesTransferred} transferred, ${r.bytesTransferred} bytes) in ${(r.durationMs / 1000).toFixed(1)} s`,
+  );
+  return r;
+}
+
+// ─── Reconciliation: what every SSH extension shares ────────────────────────────────────────────
+
+export function remoteWorkspaceOf(handle: RemoteHandle): WorkspaceLocation {
+  return { hostId: handle.host_id ?? null, root: handle.workspace_root, path: handle.workspace_path };
+}
+
+/**
+ * The `sbx-<id>` directories under each root on the host, each once (two roots that are one directory
+ * on the host list the same workspaces; real paths tell them apart).
+ */
+export async function listWorkspaceDirs(ssh: SshServices, ctx: ListWorkspacesContext): Promise<FoundWorkspace[]> {
+  const config = sshConfigForHost(ssh, ctx.host);
+  const seen = new Map<string, FoundWorkspace>();
+  for (const root of ctx.roots) {
+    const listing = await listRemoteRoot(ssh.pool, config, root, { signal: ctx.signal, timeoutMs: 60_000 });
+    for (const name of listing.names) {
+      const realPath = `${listing.realRoot.replace(/\/$/, "")}/${name}`;
+      if (seen.has(realPath)) continue;
+      seen.set(realPath, {
+        sandboxId: name.slice(WORKSPACE_PREFIX.length),
+        path: remoteWorkspacePath(root, name.slice(WORKSPACE_PREFIX.length)),
+        realPath,
+        claim: "generic",
+      });
+    }
+  }
+  return [...seen.values()];
 }
 
 export { workspaceName };

@@ -7,25 +7,21 @@ import "server-only";
 import { z } from "zod";
 
 import { throwIfAborted } from "../../errors";
-import {
-  createRemoteWorkspace,
-  lineSplitter,
-  remoteFreeSpace,
-  remoteWorkspaceState,
-  removeRemoteWorkspace,
-  rsyncToRemote,
-  tailLine,
-} from "../../ssh";
+import { lineSplitter, remoteFreeSpace, remoteWorkspaceState, removeRemoteWorkspace, tailLine } from "../../ssh";
 import {
   SandboxExtension,
   type CheckContext,
   type CreateContext,
   type DestroyResult,
+  type FoundWorkspace,
   type HandleSummary,
   type HostRequirement,
+  type HostTarget,
+  type ListWorkspacesContext,
   type OperationContext,
   type Requirement,
   type StatusReport,
+  type WorkspaceLocation,
 } from "../base";
 import {
   checkHostSelection,
@@ -33,14 +29,17 @@ import {
   guardedWorkspacePath,
   hostRequirementOf,
   hostSelectionShape,
+  listWorkspaceDirs,
   localRepositorySchema,
-  rememberVerifiedKey,
   remoteHandleFor,
   remoteHandleSchema,
+  remoteWorkspaceOf,
   requireSsh,
   sshConfigFor,
   sshConfigForHost,
   sshRequirement,
+  startRemoteWorkspace,
+  syncCheckout,
   RemoteWorkspaceError,
   type RemoteHandle,
 } from "../remote/ssh-target";
@@ -112,61 +111,24 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
   }
 
   async create(ctx: CreateContext<VmPackerParams, VmPackerHandle>): Promise<VmPackerHandle> {
-    const ssh = requireSsh(this.services);
     const host = ctx.host;
     if (!host) throw new RemoteWorkspaceError("NO_HOST", "ext.vm-packer needs a build host; the manager gave none");
     const root = ctx.params.workspaceRoot ?? host.workspaceRoot;
     const handle = remoteHandleFor(this.id, host, root, ctx.sandboxId);
-    // Intent first: from here on a crash leaves a handle that names exactly what may exist.
-    await ctx.recordHandle(handle);
-    const config = sshConfigForHost(ssh, host);
-    ctx.log(`Connecting to ${host.user}@${host.address}:${host.port} (host key ${host.hostKey})`);
-    const created = await createRemoteWorkspace(ssh.pool, config, root, ctx.sandboxId, {
-      signal: ctx.signal,
-      timeoutMs: 60_000,
-      mode: "0755",
-    });
-    ctx.log(`${created.result === "reused" ? "Reusing the empty" : "Created"} ${created.path} on ${host.title}`);
-    await rememberVerifiedKey(ssh, config, host.id, ctx.signal).catch(() => {});
+    const started = await startRemoteWorkspace(this.services, { ...ctx, host }, handle, { timeoutMs: 60_000, mode: "0755" });
+    const { ssh, config, workspace } = started;
     const repo = ctx.params.repository;
     if (repo) {
-      throwIfAborted(ctx.signal);
       const timeoutMs = ctx.params.syncTimeoutSeconds * 1000;
       if ("path" in repo) {
-        ctx.log(`Syncing ${repo.path} → ${created.path} (rsync over SSH, .gitignore respected)`);
-        const r = await rsyncToRemote({
-          config,
-          pool: ssh.pool,
-          source: repo.path,
-          destination: created.path,
-          excludes: repo.excludes,
-          filterGitignore: true,
-          signal: ctx.signal,
-          timeoutMs,
-          onProgress: (line) => ctx.log(line),
-        });
-        ctx.log(
-          `Synced ${r.files} entries (${r.filesTransferred} transferred, ${r.bytesTransferred} bytes) in ${(r.durationMs / 1000).toFixed(1)} s`,
-        );
+        await syncCheckout(started, repo, ctx, timeoutMs);
       } else {
+        throwIfAborted(ctx.signal);
         ctx.log(`Cloning ${repo.git} at ${repo.ref} on the VM (git clone --depth 1)`);
         const lines = lineSplitter((line) => ctx.log(line));
         const r = await ssh.pool.exec(
           config,
-          [
-            "git",
-            "-c",
-            "advice.detachedHead=false",
-            "clone",
-            "--quiet",
-            "--depth",
-            "1",
-            "--branch",
-            repo.ref,
-            "--",
-            repo.git,
-            created.path,
-          ],
+          ["git", "-c", "advice.detachedHead=false", "clone", "--quiet", "--depth", "1", "--branch", repo.ref, "--", repo.git, workspace],
           {
             timeoutMs,
             signal: ctx.signal,
@@ -180,7 +142,7 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
             `git clone of ${repo.git} at ${repo.ref} failed on ${host.address}:${host.port} (exit ${r.code}): ${tailLine(r.stderr)}`,
           );
         }
-        const head = await ssh.pool.exec(config, ["git", "-C", created.path, "rev-parse", "--short", "HEAD"], {
+        const head = await ssh.pool.exec(config, ["git", "-C", workspace, "rev-parse", "--short", "HEAD"], {
           timeoutMs: 15_000,
           signal: ctx.signal,
         });
@@ -218,5 +180,19 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
 
   describeHandle(handle: VmPackerHandle): HandleSummary {
     return describeRemoteHandle(handle);
+  }
+
+  override workspaceOf(handle: VmPackerHandle): WorkspaceLocation {
+    return remoteWorkspaceOf(handle);
+  }
+
+  override async listWorkspaces(ctx: ListWorkspacesContext): Promise<FoundWorkspace[]> {
+    return listWorkspaceDirs(requireSsh(this.services), ctx);
+  }
+
+  /** An orphan directory becomes a sandbox whose destroy removes exactly that directory. */
+  override async adopt(found: FoundWorkspace, ctx: { host: HostTarget }): Promise<VmPackerHandle> {
+    const root = found.path.slice(0, found.path.lastIndexOf("/")) || "/";
+    return remoteHandleFor(this.id, ctx.host, root, found.sandboxId);
   }
 }

@@ -14,11 +14,17 @@ export const metadata: Metadata = { title: "Audit log" };
 const ACTIONS = ["sandbox.create", "sandbox.destroy", "sandbox.teardown", "sandbox.extend", "host.", "user.", "token.", "auth.sign_in"];
 
 export default async function AuditPage({ searchParams }: { searchParams: Promise<Record<string, string | undefined>> }) {
-  await requirePageActor({ access: "admin", next: "/admin/audit" });
+  const actor = await requirePageActor({ requires: "audit.read", next: "/admin/audit" });
   const sp = await searchParams;
   const before = sp.before && /^\d+$/.test(sp.before) ? Number(sp.before) : undefined;
   const result = sp.result && ["ok", "denied", "failed"].includes(sp.result) ? sp.result : undefined;
-  const entries = await manager().auditLog({ action: sp.action, result, target: sp.target?.slice(0, 100), beforeId: before, limit: 50 });
+  const entries = await manager().auditLog(actor, {
+    action: sp.action,
+    result,
+    target: sp.target?.slice(0, 100),
+    beforeId: before,
+    limit: 50,
+  });
   const qs = (extra: Record<string, string | undefined>) => {
     const p = new URLSearchParams();
     for (const [k, v] of Object.entries({ action: sp.action, result, target: sp.target, ...extra })) if (v) p.set(k, v);

@@ -7,6 +7,10 @@ import { manager } from "@/lib/manager/instance";
 import { setRole } from "@/lib/manager/people";
 
 export const setRoleAction = defineAction(
-  { name: "setRole", access: "admin", schema: z.strictObject({ userId: z.string().min(1).max(100), role: z.enum(["admin", "member"]) }) },
+  {
+    name: "setRole",
+    requires: "people.manage",
+    schema: z.strictObject({ userId: z.string().min(1).max(100), role: z.enum(["admin", "member"]) }),
+  },
   async (input, actor) => setRole(manager(), actor, input.userId, input.role),
 );

@@ -12,7 +12,7 @@ import { RoleSelect } from "./role-select";
 export const metadata: Metadata = { title: "Users" };
 
 export default async function UsersPage() {
-  const actor = await requirePageActor({ access: "admin", next: "/admin/users" });
+  const actor = await requirePageActor({ requires: "people.manage", next: "/admin/users" });
   const people = await manager().listPeople();
   return (
     <>

@@ -99,8 +99,8 @@ export function SandboxDetail({ initial, initialEvents }: { initial: SandboxDeta
           </p>
         </div>
         <div className="flex items-center gap-2">
-          {s.extendableMs > 0 && s.canDestroy ? <ExtendButton id={s.id} /> : null}
-          {s.canDestroy && s.status !== "destroyed" && s.status !== "destroying" ? (
+          {s.extendableMs > 0 && s.permissions?.extend ? <ExtendButton id={s.id} /> : null}
+          {s.permissions?.destroy && s.status !== "destroyed" && s.status !== "destroying" ? (
             <DestroyButton
               sandbox={s}
               size="default"

@@ -3,16 +3,14 @@
 // their ids, resumable with Last-Event-ID (or ?after), then one `end` event with the sandbox once it
 // is in a final state (lib/manager/event-stream.ts decides what to send and when to end).
 // As JSON (?format=json, or any other Accept): the events after ?after=<id> and the sandbox, for polling.
-import { eventsQuery, sandboxPathParams } from "@/lib/api/schemas";
+import { API_ROUTES } from "@/lib/api/openapi";
 import { defineRoute } from "@/lib/auth/guards";
 import { sandboxEventStream } from "@/lib/manager/event-stream";
 import { manager } from "@/lib/manager/instance";
 
 export const dynamic = "force-dynamic";
 
-export const GET = defineRoute<{ id: string }>({ name: "sandboxes.events" }, async (req, _actor, ctx) => {
-  const { id } = sandboxPathParams.parse(await ctx.params);
-  const q = eventsQuery.parse(Object.fromEntries(new URL(req.url).searchParams));
+export const GET = defineRoute(API_ROUTES.sandboxEvents, async ({ params: { id }, query: q, req }) => {
   const m = manager();
   const wantsSse = q.format === "sse" || (q.format !== "json" && (req.headers.get("accept") ?? "").includes("text/event-stream"));
   if (!wantsSse) {

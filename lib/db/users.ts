@@ -1,0 +1,41 @@
+// People as the manager needs them: labels for audit entries, the team list, role changes.
+// (Accounts themselves are better-auth's; lib/auth owns sign-up, sessions and tokens.)
+import "server-only";
+
+import type { Role } from "../auth/actor";
+import type { Db } from "./client";
+
+export interface UserRow {
+  id: string;
+  name: string;
+  email: string;
+  role: string;
+  createdAt: Date;
+}
+
+const userSelect = { id: true, name: true, email: true, role: true, createdAt: true } as const;
+
+export async function findUser(db: Db, id: string): Promise<UserRow | null> {
+  return db.user.findUnique({ where: { id }, select: userSelect });
+}
+
+/** The e-mail that names a person in audit entries, or null when the account is gone. */
+export async function userEmail(db: Db, id: string): Promise<string | null> {
+  return (await db.user.findUnique({ where: { id }, select: { email: true } }))?.email ?? null;
+}
+
+export async function listUsers(db: Db): Promise<UserRow[]> {
+  return db.user.findMany({ orderBy: { email: "asc" }, select: userSelect });
+}
+
+export async function countAdmins(db: Db): Promise<number> {
+  return db.user.count({ where: { role: "admin" } });
+}
+
+export async function setUserRole(db: Db, id: string, role: Role): Promise<void> {
+  await db.user.update({ where: { id }, data: { role } });
+}
+
+export async function apiTokenName(db: Db, id: string): Promise<string | null> {
+  return (await db.apiToken.findUnique({ where: { id }, select: { name: true } }))?.name ?? null;
+}

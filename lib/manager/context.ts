@@ -1,0 +1,75 @@
+// What the manager's parts are given: the database, the catalog, the SSH services, the logger, the
+// in-process notifier and the configuration. Each function asks only for the parts it uses
+// (`Pick<ManagerContext, "db" | "notifier">`), so a reader sees its reach from its signature; the
+// Manager class is one object that has them all.
+import "server-only";
+
+import type { Db } from "../db/client";
+import type { SshServices } from "../extensions/base";
+import type { AnyExtension, Catalog } from "../extensions/catalog";
+import type { Logger } from "../logger";
+import type { Notifier } from "./notifier";
+
+export interface ManagerConfig {
+  /** How long a claimed operation stays ours without a heartbeat. */
+  leaseMs: number;
+  heartbeatMs: number;
+  /** How often a running create checks whether a destroy asked it to stop (other processes). */
+  cancelPollMs: number;
+  pollMs: number;
+  maxAttempts: number;
+  createTimeoutMs: number;
+  destroyTimeoutMs: number;
+  queueTimeoutMs: number;
+  /** How soon a create waiting for host capacity is tried again. */
+  capacityRetryMs: number;
+  /** Active sandboxes per user; 0 disables the quota. */
+  quotaActive: number;
+  concurrency: number;
+  /** A worker whose heartbeat is older than this is considered gone. */
+  workerStaleMs: number;
+  /** First retry delay after a worker died; doubles per attempt, capped at a minute. */
+  retryBackoffMs: number;
+  /** How often expiry and state repair run (on one instance at a time). */
+  maintenanceMs: number;
+  /** How often every host's health is checked and its workspaces compared with the records. */
+  healthIntervalMs: number;
+  /** Schedule those checks automatically (tests that are not about health turn it off). */
+  autoHostChecks: boolean;
+}
+
+export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
+  leaseMs: 30_000,
+  heartbeatMs: 5_000,
+  cancelPollMs: 1_000,
+  pollMs: 1_000,
+  maxAttempts: 3,
+  createTimeoutMs: 30 * 60_000,
+  destroyTimeoutMs: 10 * 60_000,
+  queueTimeoutMs: 60 * 60_000,
+  capacityRetryMs: 5_000,
+  quotaActive: 5,
+  concurrency: 16,
+  workerStaleMs: 30_000,
+  retryBackoffMs: 2_000,
+  maintenanceMs: 10_000,
+  healthIntervalMs: 60_000,
+  autoHostChecks: true,
+};
+
+export interface ManagerContext {
+  readonly db: Db;
+  readonly catalog: Catalog;
+  readonly logger: Logger;
+  readonly config: ManagerConfig;
+  readonly notifier: Notifier;
+  /** The SSH services extensions use; the manager uses them for host health and reconciliation. */
+  readonly ssh: SshServices | undefined;
+  /** Operations this process is running, so a local destroy can cancel a local create at once. */
+  readonly runningOperations: Map<string, AbortController>;
+}
+
+/** The loaded extension with this id, if any. */
+export function extensionOf(ctx: Pick<ManagerContext, "catalog">, id: string): AnyExtension | undefined {
+  return ctx.catalog.extensions.get(id);
+}

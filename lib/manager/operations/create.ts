@@ -1,0 +1,199 @@
+// The create operation: pick a host (or wait for one), move the sandbox to `creating`, let the
+// extension build it (recording its handle before any side effect), then `ready` — or `failed` with a
+// reason, after destroying whatever the recorded handle names. A retry after a dead worker first
+// removes what the previous attempt left; past the attempt limit it only cleans up and fails.
+import "server-only";
+
+import { DbNull, type Prisma } from "../../db/client";
+import { findSandboxRow, setQueuedReason, storeHandle } from "../../db/sandboxes";
+import { formatDuration } from "../../duration";
+import type { AnyExtension } from "../../extensions/catalog";
+import type { ErrorCode } from "../../error-codes";
+import { isSandboxerError } from "../../errors";
+import { SYSTEM_ACTOR } from "../../auth/actor";
+import { extensionOf, type ManagerContext } from "../context";
+import { pickHost } from "../host-picker";
+import { LogWriter } from "../log-writer";
+import { parseStatus, type SandboxStatus } from "../states";
+import { LeaseLost, failureCode, failureMessage, stopKind, type OperationHandler, type OperationRun } from "./runtime";
+
+export const runCreate: OperationHandler = async (ctx, run) => {
+  const { op } = run;
+  const sandboxId = op.sandboxId!;
+  const sandbox = await findSandboxRow(ctx.db, sandboxId);
+  const status = sandbox ? parseStatus(sandbox.status) : null;
+  if (!sandbox || (status !== "queued" && status !== "creating")) {
+    await run.finish({ state: "cancelled", error: `Sandbox is ${sandbox?.status ?? "gone"}` });
+    return;
+  }
+  const writer = new LogWriter(ctx.db, sandboxId, run.log, ctx.notifier);
+  const fail = (reason: string, code: ErrorCode | string = "CREATE_FAILED", from: SandboxStatus = status) =>
+    failCreate(run, from, reason, writer, code);
+  const ext = extensionOf(ctx, sandbox.extensionId);
+  if (!ext) return fail(`Extension ${sandbox.extensionId} is not loaded on this server (check its manifest)`);
+  const params = ext.paramsSchema.safeParse(sandbox.params);
+  if (!params.success) return fail(`Stored params no longer match ${ext.id}'s schema: ${params.error.issues[0]?.message}`);
+
+  // Past the attempt limit (workers kept dying): clean up what exists and fail with the reason.
+  if (op.attempt > op.maxAttempts) {
+    const cleanup = sandbox.handle ? await cleanUp(ctx, run, ext, sandbox.handle, writer, run.signal) : null;
+    return fail(
+      `Gave up after ${op.maxAttempts} attempts: the worker running the create stopped responding each time${cleanupNote(cleanup)}`,
+      "ATTEMPTS_EXHAUSTED",
+    );
+  }
+
+  // A retry after a worker died: remove what the previous attempt left, then start from scratch.
+  if (status === "creating" && sandbox.handle) {
+    writer.log(`Attempt ${op.attempt}: cleaning up what the previous attempt left`, "warn");
+    const cleanup = await cleanUp(ctx, run, ext, sandbox.handle, writer, run.signal);
+    if (cleanup) return fail(`Could not clean up the previous attempt: ${cleanup}`, "CREATE_FAILED", "creating");
+    await storeHandle(ctx.db, sandboxId, op.id, DbNull);
+  }
+
+  let host = null;
+  const requirement = ext.hostRequirement(params.data);
+  if (requirement) {
+    const picked = await pickHost(ctx.db, sandboxId, op.id, requirement, status === "creating" ? sandbox.hostId : null);
+    if (picked.kind === "none") return fail(picked.reason);
+    if (picked.kind === "wait") {
+      const waited = Date.now() - sandbox.createdAt.getTime();
+      if (waited > ctx.config.queueTimeoutMs) {
+        return fail(
+          `${picked.reason.replace(/^Waiting for (a host|capacity): /, "")} — gave up after ${formatDuration(waited)} in the queue (SANDBOXER_QUEUE_TIMEOUT)`,
+          "QUEUE_TIMEOUT",
+        );
+      }
+      if (sandbox.statusReason !== picked.reason) {
+        await setQueuedReason(ctx.db, sandboxId, picked.reason);
+        writer.log(picked.reason, "warn");
+      }
+      await writer.flush();
+      await run.requeue(new Date(Date.now() + ctx.config.capacityRetryMs));
+      return;
+    }
+    host = picked.host;
+  }
+
+  if (status === "queued") {
+    const moved = await run.move({
+      sandboxId,
+      from: "queued",
+      to: "creating",
+      set: { statusReason: null },
+      event: { message: host ? `Creating on ${host.title} (${host.address}:${host.port})` : "Creating" },
+    });
+    if (!moved) {
+      await run.finish({ state: "cancelled", error: "Sandbox left the queue (destroy requested)" });
+      return;
+    }
+  }
+
+  // Null here: a queued sandbox has no handle yet, and a retry just removed its predecessor's.
+  let lastHandle: unknown = null;
+  const recordHandle = async (handle: { extension: string }) => {
+    const parsed = ext.handleSchema.parse(handle);
+    if (!(await storeHandle(ctx.db, sandboxId, op.id, parsed as Prisma.InputJsonValue))) throw new LeaseLost();
+    lastHandle = parsed;
+  };
+
+  const started = Date.now();
+  try {
+    const handle = await run.withTimeout(ctx.config.createTimeoutMs, "create", (signal) =>
+      ext.create({ sandboxId, params: params.data, host, signal, log: writer.log, recordHandle }),
+    );
+    const parsed = ext.handleSchema.parse(handle);
+    writer.log(`Ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    await writer.flush();
+    await storeHandle(ctx.db, sandboxId, op.id, parsed as Prisma.InputJsonValue);
+    const r = await run.end(
+      { sandboxId, from: "creating", to: "ready", set: { readyAt: new Date(), statusReason: null }, event: { message: "Ready" } },
+      (moved) => (moved ? { state: "succeeded" } : { state: "cancelled", error: "Destroy requested during create" }),
+    );
+    run.log.info({ ms: Date.now() - started }, r.moved ? "sandbox ready" : "create finished after destroy was requested");
+  } catch (e) {
+    switch (stopKind(run.signal, e)) {
+      case "lease-lost":
+        run.log.warn("lease lost during create; leaving the operation to its new owner");
+        return;
+      case "cancelled":
+        writer.log("Create cancelled: a destroy was requested", "warn");
+        await writer.flush();
+        await run.finish({ state: "cancelled", error: "Cancelled by destroy" });
+        return;
+      case "shutdown":
+        writer.log("Worker shutting down; another worker will retry this create", "warn");
+        await writer.flush();
+        await run.requeue(new Date());
+        return;
+      case "failed": {
+        const message = failureMessage(e);
+        writer.log(`Create failed: ${message}`, "error");
+        if (!isSandboxerError(e)) run.log.error({ err: e }, "create failed with an unexpected error");
+        let cleanup: string | null = null;
+        if (lastHandle) {
+          writer.log("Cleaning up what was created");
+          // The create's own signal is aborted (or timed out) here: the cleanup only stops for shutdown.
+          cleanup = await cleanUp(ctx, run, ext, lastHandle, writer, run.shutdownSignal);
+        }
+        await failCreate(run, "creating", `${message}${cleanupNote(cleanup, " too")}`, writer, failureCode(e));
+      }
+    }
+  }
+};
+
+/**
+ * Destroys what a recorded handle names (bounded by the destroy timeout), logging the outcome.
+ * Returns null on success, or the reason it failed.
+ */
+async function cleanUp(
+  ctx: Pick<ManagerContext, "config">,
+  run: OperationRun,
+  ext: AnyExtension,
+  handle: unknown,
+  writer: LogWriter,
+  signal: AbortSignal,
+): Promise<string | null> {
+  const sandboxId = run.op.sandboxId!;
+  try {
+    const res = await run.withTimeout(
+      ctx.config.destroyTimeoutMs,
+      "cleanup",
+      (s) => ext.destroy(ext.handleSchema.parse(handle), { sandboxId, signal: s, log: writer.log }),
+      signal,
+    );
+    writer.log(res.detail);
+    return null;
+  } catch (e) {
+    const reason = failureMessage(e);
+    writer.log(`Cleanup failed: ${reason}`, "error");
+    return reason;
+  }
+}
+
+async function failCreate(run: OperationRun, from: SandboxStatus, reason: string, writer: LogWriter, code: string): Promise<void> {
+  const sandboxId = run.op.sandboxId!;
+  await writer.flush();
+  await run.end(
+    {
+      sandboxId,
+      from,
+      to: "failed",
+      set: { statusReason: reason },
+      event: { message: `Failed: ${reason}`, level: "error" },
+      audit: {
+        actor: SYSTEM_ACTOR,
+        action: "sandbox.create",
+        target: sandboxId,
+        result: "failed",
+        message: `Create of ${sandboxId} failed: ${reason}`,
+      },
+    },
+    { state: "failed", errorCode: code, error: reason },
+  );
+}
+
+/** The tail of a failure reason when the cleanup after it failed as well. */
+function cleanupNote(cleanupFailure: string | null, also = ""): string {
+  return cleanupFailure ? `; cleanup failed${also}: ${cleanupFailure} (destroy the sandbox to retry)` : "";
+}

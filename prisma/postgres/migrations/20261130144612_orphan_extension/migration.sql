@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "OrphanWorkspace" ADD COLUMN     "extensionId" TEXT NOT NULL DEFAULT 'ext.vm-packer';
