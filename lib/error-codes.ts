@@ -78,6 +78,14 @@ export const ERROR_CODES = {
     status: 502,
     description: "The server refused to open a channel (e.g. MaxSessions) on every connection tried.",
   },
+  SSH_CHANNEL_REQUEST_FAILED: {
+    status: 502,
+    description: "The server opened a session channel but refused the pty, command, shell or subsystem asked on it.",
+  },
+  SSH_FORWARD_FAILED: {
+    status: 502,
+    description: "The server refused a forwarded connection: nothing listens there, or AllowTcpForwarding forbids it.",
+  },
   SSH_COMMAND_FAILED: { status: 502, description: "A remote command exited non-zero or was killed by a signal." },
   RSYNC_FAILED: { status: 502, description: "rsync exited non-zero; the message explains the exit code and quotes its stderr." },
   SSH_WORKSPACE_ROOT_INVALID: {
