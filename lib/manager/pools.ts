@@ -143,8 +143,9 @@ export async function claimPoolMember(ctx: Pick<ManagerContext, "db" | "notifier
   const m = metrics();
   m.poolClaims.inc({ profile: profile.id, result: claimed ? "hit" : "miss" });
   m.poolClaimSeconds.observe({ result: claimed ? "hit" : "miss" }, (performance.now() - started) / 1000);
-  // A claim leaves a gap; a miss means the pool is behind.
-  await requestRefill(ctx);
+  // A claim leaves a gap; a miss means the pool is behind. Not on the request's path: the maintenance
+  // job queues one anyway if this fails.
+  void requestRefill(ctx).catch(() => {});
   return claimed;
 }
 
