@@ -36,6 +36,8 @@ export interface ManagerConfig {
   healthIntervalMs: number;
   /** Schedule those checks automatically (tests that are not about health turn it off). */
   autoHostChecks: boolean;
+  /** Free bytes under a host's workspace root below which it gets no new sandboxes (0: no floor). */
+  minFreeBytes: number;
 }
 
 export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
@@ -55,6 +57,7 @@ export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
   maintenanceMs: 10_000,
   healthIntervalMs: 60_000,
   autoHostChecks: true,
+  minFreeBytes: 1024 * 2 ** 20,
 };
 
 export interface ManagerContext {

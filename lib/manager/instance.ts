@@ -29,6 +29,7 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
     quotaActive: e.SANDBOXER_QUOTA_ACTIVE,
     concurrency: e.SANDBOXER_WORKER_CONCURRENCY,
     healthIntervalMs: e.SANDBOXER_HEALTH_INTERVAL,
+    minFreeBytes: e.SANDBOXER_HOST_MIN_FREE_MB * 2 ** 20,
   };
 }
 

@@ -54,7 +54,9 @@ export const runCreate: OperationHandler = async (ctx, run) => {
   let host = null;
   const requirement = ext.hostRequirement(params.data);
   if (requirement) {
-    const picked = await pickHost(ctx.db, sandboxId, op.id, requirement, status === "creating" ? sandbox.hostId : null);
+    const picked = await pickHost(ctx.db, sandboxId, op.id, requirement, status === "creating" ? sandbox.hostId : null, {
+      minFreeBytes: ctx.config.minFreeBytes,
+    });
     if (picked.kind === "none") return fail(picked.reason);
     if (picked.kind === "wait") {
       const waited = Date.now() - sandbox.createdAt.getTime();
@@ -73,6 +75,7 @@ export const runCreate: OperationHandler = async (ctx, run) => {
       return;
     }
     host = picked.host;
+    writer.log(picked.reason);
   }
 
   if (status === "queued") {
