@@ -8,12 +8,15 @@ import "server-only";
 import type { Actor } from "../auth/actor";
 import { can } from "../auth/policy";
 import { createHost, deleteHost, editHost, findHost, liveSandboxesOnHost, updateHost, type HostEdit, type HostRow } from "../db/hosts";
+import { evictableMember } from "../db/pools";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors";
 import type { SshServices } from "../extensions/base";
 import { hasCode } from "../errors";
 import { audit } from "./audit";
 import type { ManagerContext } from "./context";
 import { requestReconcile } from "./host-ops";
+import { retireMember } from "./pools";
+import { parseStatus } from "./states";
 
 type Ctx = Pick<ManagerContext, "db" | "notifier" | "logger">;
 
@@ -30,7 +33,7 @@ export interface HostDrainView {
   cordoned: boolean;
   cordonReason: string | null;
   drainedAt: string | null;
-  /** Idle warm-pool members destroyed by the drain (0 while this server has no pools). */
+  /** Idle warm-pool members the drain retired (their teardown is queued). */
   poolMembersDestroyed: number;
   /** What still runs there, soonest expiry first. */
   remaining: RemainingSandbox[];
@@ -119,10 +122,15 @@ export async function uncordonHost(ctx: Ctx, actor: Actor, hostId: string): Prom
 }
 
 /**
- * Drain: cordon, destroy idle pool members there (this server has no warm pools yet, so none), and
- * report what still runs and when it expires. Sandboxes in use are never destroyed by a drain.
+ * Drain: cordon, retire the idle warm-pool members there (ready or still being made; their teardown
+ * is queued), and report what still runs and when it expires. Sandboxes in use are never destroyed.
  */
-export async function drainHost(ctx: Ctx, actor: Actor, hostId: string, reason?: string): Promise<HostDrainView> {
+export async function drainHost(
+  ctx: Ctx & Pick<ManagerContext, "config" | "runningOperations">,
+  actor: Actor,
+  hostId: string,
+  reason?: string,
+): Promise<HostDrainView> {
   requireHostManager(actor);
   const host = await requireHost(ctx, hostId);
   const why = cleanReason(reason) ?? (host.cordoned && host.cordonReason ? host.cordonReason : `drained by ${actor.label}`);
@@ -134,7 +142,15 @@ export async function drainHost(ctx: Ctx, actor: Actor, hostId: string, reason?:
     cordonedBy: host.cordonedBy ?? actor.label,
     drainedAt: now,
   });
-  const report = await hostDrainReport(ctx, hostId, 0);
+  let retired = 0;
+  // Bounded: a host holds at most its capacity of members.
+  for (let i = 0; i <= host.capacity; i++) {
+    const member = await evictableMember(ctx.db, hostId);
+    if (!member) break;
+    if (await retireMember(ctx, member.id, parseStatus(member.status), `The host ${host.title} is being drained (${why})`, actor))
+      retired++;
+  }
+  const report = await hostDrainReport(ctx, hostId, retired);
   await audit(ctx, {
     actor,
     action: "host.drain",

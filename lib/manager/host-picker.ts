@@ -2,26 +2,41 @@
 // ./placement.ts for the order: health, cordon, image, disk floor, capacity; then free disk, load,
 // sandbox count), never beyond a host's capacity. Reservation is "assign, then recount": two workers
 // racing for the last slot cannot both keep it (one backs off and waits), on SQLite and PostgreSQL alike.
+//
+// Warm-pool members (lib/manager/pools.ts) count against capacity, but a person never waits for them:
+// a person's create counts only people's sandboxes, and on a host that is full only because of members
+// it evicts one. A member's create takes only free slots, and at most SANDBOXER_POOL_REFILL_PER_HOST
+// members are made on one host at once.
 import "server-only";
 
 import type { Db } from "../db/client";
 import { findHost, hostLabels, listHosts, occupancy, occupancyByHost, toHostTarget, type HostRow } from "../db/hosts";
+import { fillingMembers, personOccupancy, personOccupancyByHost } from "../db/pools";
 import { assignHost } from "../db/sandboxes";
 import type { HostRequirement, HostTarget } from "../extensions/base";
 import { placementReason, rankHosts, type PlacementCandidate } from "./placement";
+import { OCCUPYING_STATUSES } from "./states";
 
 export type HostPick =
   | { kind: "picked"; host: HostTarget; reason: string }
   /** Nothing can ever satisfy the requirement (no such host or label): the create fails. */
   | { kind: "none"; reason: string }
   /** Hosts exist but none can take it now (capacity, health, cordon, disk, image): the create waits in the queue. */
-  | { kind: "wait"; reason: string };
+  | { kind: "wait"; reason: string; full?: boolean };
+
+/** Whose create this is, for the warm-pool rules (null: no pools involved, every sandbox counts alike). */
+export type PoolPicking =
+  | { kind: "member"; perHost: number }
+  /** `evict` takes one member on the host out of the pool; false when there was none to take. */
+  | { kind: "person"; evict: (hostId: string) => Promise<boolean> }
+  | null;
 
 export interface PickOptions {
   /** Free bytes below which a host gets no new sandboxes. */
   minFreeBytes: number;
   /** Why a host's image does not fit the profile's requirement (null: it fits or nothing is required). */
   imageMismatch?: (host: HostRow) => string | null;
+  pool?: PoolPicking;
 }
 
 export function healthText(h: HostRow): string {
@@ -77,22 +92,40 @@ export async function pickHost(
   if (current) return { kind: "picked", host: toHostTarget(current), reason: `Keeping ${current.title} from the earlier attempt` };
   const { hosts: matching, none } = await hostsMatching(db, req);
   if (matching.length === 0) return { kind: "none", reason: none };
+  const pool = opts.pool ?? null;
   const load = await occupancyByHost(db);
+  // A person's create counts only people's sandboxes (members make room); a member's counts everything.
+  const people = pool?.kind === "person" ? await personOccupancyByHost(db, OCCUPYING_STATUSES) : null;
+  const filling = pool?.kind === "member" ? (await fillingMembers(db)).byHost : null;
   const result = rankHosts(
-    matching.map((h) => candidateOf(h, load.get(h.id) ?? 0, opts.imageMismatch?.(h) ?? null)),
+    matching.map((h) => candidateOf(h, (people ? people.get(h.id) : load.get(h.id)) ?? 0, opts.imageMismatch?.(h) ?? null)),
     { minFreeBytes: opts.minFreeBytes },
   );
+  let refillBusy = false;
   for (const r of result.ranked) {
     const host = matching.find((h) => h.id === r.candidate.id)!;
+    if (filling && pool?.kind === "member" && (filling.get(host.id) ?? 0) >= pool.perHost) {
+      refillBusy = true;
+      continue;
+    }
     if (!(await assignHost(db, sandboxId, operationId, host.id)))
       return { kind: "wait", reason: "Lost the sandbox lock while picking a host" };
-    if ((await occupancy(db, host.id)) <= host.capacity)
-      return { kind: "picked", host: toHostTarget(host), reason: placementReason(r, result) };
+    const reason = placementReason(r, result);
+    if ((await occupancy(db, host.id)) <= host.capacity) return { kind: "picked", host: toHostTarget(host), reason };
+    if (pool?.kind === "person" && (await personOccupancy(db, host.id, OCCUPYING_STATUSES)) <= host.capacity) {
+      // Full only because of warm-pool members: one makes room.
+      if (await pool.evict(host.id)) return { kind: "picked", host: toHostTarget(host), reason };
+    }
     await assignHost(db, sandboxId, operationId, null);
   }
   const onlyFull = result.refused.every((r) => r.kind === "full");
-  const reasons = result.refused.length
-    ? result.refused.map((r) => r.reason)
-    : result.ranked.map((r) => `${r.candidate.title} filled up meanwhile`);
-  return { kind: "wait", reason: `${onlyFull ? "Waiting for capacity" : "Waiting for a host"}: ${reasons.join("; ")}` };
+  const reasons = [
+    ...result.refused.map((r) => r.reason),
+    ...result.ranked.map((r) =>
+      refillBusy && filling && (filling.get(r.candidate.id) ?? 0) >= (pool?.kind === "member" ? pool.perHost : Infinity)
+        ? `${r.candidate.title} is already making ${filling.get(r.candidate.id)} warm-pool members`
+        : `${r.candidate.title} has ${load.get(r.candidate.id) ?? 0}/${r.candidate.capacity} sandboxes`,
+    ),
+  ];
+  return { kind: "wait", full: onlyFull, reason: `${onlyFull ? "Waiting for capacity" : "Waiting for a host"}: ${reasons.join("; ")}` };
 }
