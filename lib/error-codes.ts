@@ -32,6 +32,10 @@ export const ERROR_CODES = {
   // ─── Operations (recorded on failed operations and sandboxes) ──────────────────────────────────
   CREATE_FAILED: { status: 500, description: "A create could not run (extension missing, params no longer valid, no host)." },
   QUEUE_TIMEOUT: { status: 500, description: "A create waited in the queue longer than SANDBOXER_QUEUE_TIMEOUT." },
+  POOL_MEMBER_UNVERIFIED: {
+    status: 500,
+    description: "A warm-pool member's workspace did not pass its extension's status check after the create; it is not pooled.",
+  },
   ATTEMPTS_EXHAUSTED: { status: 500, description: "The workers running an operation stopped responding on every attempt." },
   EXTENSION_MISSING: { status: 500, description: "The sandbox's extension is not loaded on this server." },
   HANDLE_INVALID: { status: 500, description: "The stored destroy handle does not match its extension's schema." },
