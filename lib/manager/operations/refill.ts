@@ -122,7 +122,7 @@ async function hostRoom(
   const load = await occupancyByHost(ctx.db);
   let room = 0;
   for (const h of hosts) {
-    if ((UNSCHEDULABLE_HEALTH as readonly string[]).includes(h.health)) continue;
+    if ((UNSCHEDULABLE_HEALTH as readonly string[]).includes(h.health) || h.cordoned) continue;
     const filling = fillingByHost.get(h.id) ?? 0;
     room += Math.max(0, Math.min(ctx.config.poolRefillPerHost - filling, h.capacity - (load.get(h.id) ?? 0)));
   }
