@@ -29,6 +29,8 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
     quotaActive: e.SANDBOXER_QUOTA_ACTIVE,
     concurrency: e.SANDBOXER_WORKER_CONCURRENCY,
     healthIntervalMs: e.SANDBOXER_HEALTH_INTERVAL,
+    // A worker heartbeats every lease/3 on its own timer: silent for a whole lease, it is gone.
+    workerStaleMs: e.SANDBOXER_LEASE,
   };
 }
 
