@@ -16,7 +16,7 @@ import "server-only";
 
 import os from "node:os";
 
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 import { countHostsByHealth } from "./db/hosts";
 import { acquireLease, liveWorkerCount } from "./db/leases";
@@ -32,13 +32,23 @@ interface Metrics {
   /** The fleet gauges (exported only while this process holds the exporter lease). */
   fleet: Registry;
   operationDuration: Histogram<"kind" | "result">;
+  /** Warm-pool claims by profile and result (hit, miss). */
+  poolClaims: Counter<"profile" | "result">;
+  /** Time a create spent trying to claim a member (hit or miss). */
+  poolClaimSeconds: Histogram<"result">;
+  /** Wall time of a pool member's create, by result (pooled, failed). */
+  poolRefillSeconds: Histogram<"profile" | "result">;
   exporter: Gauge;
   instance: string;
 }
 
 type Ctx = Pick<ManagerContext, "db" | "config">;
 
-const globalForMetrics = globalThis as unknown as { __sandboxerMetrics?: Metrics; __sandboxerRole?: ProcessRole };
+const globalForMetrics = globalThis as unknown as {
+  __sandboxerMetrics?: Metrics;
+  __sandboxerRole?: ProcessRole;
+  __sandboxerMetricsCtx?: () => Ctx;
+};
 
 /** What this process is, for the `sandboxer_role` label (server start and the worker script set it). */
 export function setProcessRole(role: ProcessRole): void {
@@ -55,9 +65,18 @@ export const EXPORTER_LEASE = "metrics-exporter";
 /** How long an exporter keeps the role without a scrape: keep Prometheus's scrape interval below it. */
 export const EXPORTER_TTL_MS = 60_000;
 
-/** This process's metrics; fleet gauges read through `ctx` on each scrape. */
-export function metrics(ctx: () => Ctx): Metrics {
+/**
+ * This process's metrics. Fleet gauges read through the context given last (the route, the worker
+ * and its listener give theirs); code that only observes durations may call it without one.
+ */
+export function metrics(bind?: () => Ctx): Metrics {
+  if (bind) globalForMetrics.__sandboxerMetricsCtx = bind;
   if (globalForMetrics.__sandboxerMetrics) return globalForMetrics.__sandboxerMetrics;
+  const ctx = () => {
+    const c = globalForMetrics.__sandboxerMetricsCtx;
+    if (!c) throw new Error("metrics: no manager bound yet");
+    return c();
+  };
   const registry = new Registry();
   registry.setDefaultLabels({ sandboxer_instance: instanceLabel(), sandboxer_role: globalForMetrics.__sandboxerRole ?? "web" });
   collectDefaultMetrics({ register: registry, prefix: "sandboxer_" });
@@ -65,6 +84,26 @@ export function metrics(ctx: () => Ctx): Metrics {
     name: "sandboxer_operation_duration_seconds",
     help: "Wall time of operations run by this process's worker (sum over instances for the fleet)",
     labelNames: ["kind", "result"] as const,
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
+    registers: [registry],
+  });
+  const poolClaims = new Counter({
+    name: "sandboxer_pool_claims_total",
+    help: "Creates of a profile with a warm pool, by whether a member was claimed (hit) or not (miss)",
+    labelNames: ["profile", "result"] as const,
+    registers: [registry],
+  });
+  const poolClaimSeconds = new Histogram({
+    name: "sandboxer_pool_claim_seconds",
+    help: "Time a create spent claiming a warm-pool member (in the request)",
+    labelNames: ["result"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const poolRefillSeconds = new Histogram({
+    name: "sandboxer_pool_refill_seconds",
+    help: "Wall time of a warm-pool member's create, by result (pooled, failed)",
+    labelNames: ["profile", "result"] as const,
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
     registers: [registry],
   });
@@ -141,7 +180,16 @@ export function metrics(ctx: () => Ctx): Metrics {
       this.set(await liveWorkerCount(c.db, c.config.workerStaleMs));
     },
   });
-  globalForMetrics.__sandboxerMetrics = { registry, fleet, operationDuration, exporter, instance: instanceLabel() };
+  globalForMetrics.__sandboxerMetrics = {
+    registry,
+    fleet,
+    operationDuration,
+    poolClaims,
+    poolClaimSeconds,
+    poolRefillSeconds,
+    exporter,
+    instance: instanceLabel(),
+  };
   return globalForMetrics.__sandboxerMetrics;
 }
 

@@ -16,6 +16,7 @@ import type { ManagerContext } from "./context";
 import { expireSandboxes, removeGoneWorkers, repairOrphanedStates, scheduleHostChecks } from "./maintenance";
 import type { Manager } from "./manager";
 import { OPERATION_HANDLERS } from "./operations";
+import { schedulePoolRefill } from "./pools";
 import { WorkerShutdown, runOperation } from "./operations/runtime";
 import { reapExpiredOperations } from "./reaper";
 import { isOperationKind } from "./states";
@@ -131,6 +132,7 @@ export class Worker {
         await repairOrphanedStates(this.ctx, now, Math.max(60_000, config.leaseMs * 2));
         await removeGoneWorkers(this.ctx, now);
         await scheduleHostChecks(this.ctx, now);
+        await schedulePoolRefill(this.ctx);
       }
     }
     const free = this.concurrency - this.inflight.size;
