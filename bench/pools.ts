@@ -473,11 +473,12 @@ function listFiles(dir: string): string[] {
   return out.sort();
 }
 
-// Alone: node --conditions=react-server --import tsx bench/pools.ts [--quick] [--rtt MS]
+// Alone: node --conditions=react-server --import tsx bench/pools.ts [--quick] [--rtt MS] [--runs N]
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { installCleanupHandlers, runCleanup } = await import("./lib/cleanup");
   const quick = process.argv.includes("--quick");
   const rttArg = process.argv.indexOf("--rtt");
+  const runsArg = process.argv.indexOf("--runs");
   installCleanupHandlers();
   const log = (msg: string) => console.log(`[bench pools ${new Date().toISOString().slice(11, 19)}] ${msg}`);
   try {
@@ -486,7 +487,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         quick,
         db: "sqlite",
         files: quick ? 200 : 2000,
-        runs: quick ? 3 : 10,
+        runs: runsArg > 0 ? Number(process.argv[runsArg + 1]) : quick ? 3 : 10,
         concurrent: quick ? 8 : 50,
         rttMs: rttArg > 0 ? Number(process.argv[rttArg + 1]) : 20,
       },
