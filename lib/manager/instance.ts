@@ -32,6 +32,7 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
     concurrency: e.SANDBOXER_WORKER_CONCURRENCY,
     healthIntervalMs: e.SANDBOXER_HEALTH_INTERVAL,
     minFreeBytes: e.SANDBOXER_HOST_MIN_FREE_MB * 2 ** 20,
+    configDir: e.configDir,
   };
 }
 
