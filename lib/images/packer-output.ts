@@ -14,7 +14,6 @@ const MAX_LINE = 2000;
 
 /** Text from a remote program, made safe for a page or a terminal: no control characters, bounded. */
 export function cleanText(s: string): string {
-  // eslint-disable-next-line no-control-regex
   const t = s.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "").replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "");
   return t.length > MAX_LINE ? `${t.slice(0, MAX_LINE)}…` : t;
 }
