@@ -438,7 +438,7 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     };
     // Intent first (startRemoteWorkspace records it): from here on a crash leaves a handle naming the project and the workspace.
     const commandTimeoutMs = p.commandTimeoutSeconds * 1000;
-    const started = await startRemoteWorkspace(this.services, { ...ctx, host }, handle, { timeoutMs: commandTimeoutMs, mode: "0755" });
+    const started = await startRemoteWorkspace(this.services, { ...ctx, host }, handle, { timeoutMs: commandTimeoutMs, mode: p.workspaceMode });
     const { ssh, config, workspace } = started;
     const target = `${host.address}:${host.port}`;
 
