@@ -104,7 +104,9 @@ describe("the environment", () => {
       fs.mkdirSync(old.dataDir, { mode: 0o755 });
       fs.chmodSync(old.dataDir, 0o755);
       for (const f of ["sandboxer.db", "sandboxer.db-wal"]) fs.writeFileSync(path.join(old.dataDir, f), "", { mode: 0o644 });
-      expect(restrictDataFiles(old).sort()).toEqual([old.dataDir, `${old.database.url.slice(5)}`, `${old.database.url.slice(5)}-wal`].sort());
+      expect(restrictDataFiles(old).sort()).toEqual(
+        [old.dataDir, `${old.database.url.slice(5)}`, `${old.database.url.slice(5)}-wal`].sort(),
+      );
       expect(fs.statSync(old.dataDir).mode & 0o777).toBe(0o700);
       expect(fs.statSync(path.join(old.dataDir, "sandboxer.db")).mode & 0o777).toBe(0o600);
       expect(fs.statSync(path.join(old.dataDir, "sandboxer.db-wal")).mode & 0o777).toBe(0o600);

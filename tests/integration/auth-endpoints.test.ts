@@ -194,7 +194,9 @@ describe("who may do what (over HTTP)", () => {
     expect(await res.text()).toContain('"code":"FORBIDDEN"');
     expect((await database.db.user.findUniqueOrThrow({ where: { id: aliceId } })).role).toBe("member");
     // The refusal is audited like a refused sandbox action (issue 14).
-    const denied = await database.db.event.findFirst({ where: { type: "audit", action: "people.manage", result: "denied", actorId: aliceId } });
+    const denied = await database.db.event.findFirst({
+      where: { type: "audit", action: "people.manage", result: "denied", actorId: aliceId },
+    });
     expect(denied?.target).toBe("action setRole");
   });
 
