@@ -114,7 +114,8 @@ function buildAuth() {
         },
         create: {
           before: async (user) => {
-            // Every account starts as a member; `after` promotes the first one atomically.
+            // Every account starts as a member; `after` promotes the first person atomically (the warm
+            // pool's system account has role "system" and is no admin, so it does not count).
             const name = cleanDisplayName(user.name) || cleanDisplayName(user.email.split("@")[0]) || "user";
             return { data: { ...user, name, image: boundedImage(user.image), role: "member" } };
           },

@@ -81,6 +81,18 @@ export interface ProfileView {
   source: string;
   usable: boolean;
   errors: ConfigIssue[];
+  /** The profile's warm pool and how full it is (null: no pool). */
+  pool: ProfilePoolView | null;
+}
+
+export interface ProfilePoolView {
+  size: number;
+  refillConcurrency: number;
+  maxAge: string;
+  /** Members ready to be claimed. */
+  ready: number;
+  /** Members being made. */
+  filling: number;
 }
 
 export interface HostView {
@@ -95,12 +107,28 @@ export interface HostView {
   labels: string[];
   capacity: number;
   sandboxes: number;
+  /** Warm-pool members on the host (counted in `sandboxes`): ready ones and all (null: none). */
+  pool: { ready: number; total: number } | null;
   tunnelPort: number | null;
   health: string;
   healthDetail: string | null;
   freeBytes: number | null;
   checkedAt: string | null;
+  /** "config" (hosts.yaml, which wins on conflict) or "admin" (added from the dashboard). */
   source: string;
+  /** No new sandboxes, whatever the health (an admin's cordon or drain, or a revoked image). */
+  cordoned: boolean;
+  cordonReason: string | null;
+  cordonedAt: string | null;
+  cordonedBy: string | null;
+  drainedAt: string | null;
+  loadAverage: number | null;
+  cpuCount: number | null;
+  freeMemoryBytes: number | null;
+  markerPath: string;
+  /** The image the VM's marker names, at the last health check. */
+  image: { name: string; version: string; builtAt: string | null } | null;
+  imageDetail: string | null;
 }
 
 export interface SandboxListView {

@@ -4,10 +4,11 @@
 //
 // Rules: a host that fails its check gets no new sandboxes until a check passes again; a changed key
 // puts the host in `key_changed`, which only an admin clears; the reconciler never deletes anything —
-// orphans wait for an admin's Adopt or Clean up; a ready sandbox becomes `missing` only when its
-// extension's `status()` confirms the workspace is gone.
+// orphans wait for an admin's Adopt or Clean up; a ready (or warm-pool) sandbox becomes `missing` only
+// when its extension's `status()` confirms the workspace is gone.
 import "server-only";
 
+import { hostFactsArgv, parseHostFacts, type HostFacts } from "../../hosts/host-facts";
 import { findHost, syncOrphans, toHostTarget, updateHost, type HostRow } from "../../db/hosts";
 import { sandboxIdsIn, sandboxesOnHost } from "../../db/sandboxes";
 import { hasCode, isSandboxerError, NotFoundError } from "../../errors";
@@ -44,9 +45,12 @@ export async function reconcileHost(ctx: ManagerContext, hostId: string, signal:
   const config = sshConfigForHost(ctx.ssh, target);
   const now = new Date();
   let freeBytes: number;
+  let facts: HostFacts;
   try {
     const blob = await ctx.ssh.pool.verifiedHostKey(config, { signal });
     freeBytes = await remoteFreeSpace(ctx.ssh.pool, config, host.workspaceRoot, { signal, timeoutMs: 30_000 });
+    const probe = await ctx.ssh.pool.exec(config, hostFactsArgv(host.markerPath), { signal, timeoutMs: 30_000 });
+    facts = parseHostFacts(probe.stdout);
     // verifiedHostKey checked the key against host.hostKey (sshConfigForHost pins it).
     await ctx.ssh.rememberHostKey(host.id, publicKeyLine(blob));
   } catch (e) {
@@ -84,9 +88,17 @@ export async function reconcileHost(ctx: ManagerContext, hostId: string, signal:
     freeBytes: BigInt(freeBytes),
     checkedAt: now,
     healthyAt: now,
+    loadAverage: facts.loadAverage,
+    cpuCount: facts.cpuCount,
+    freeMemoryBytes: facts.freeMemoryBytes === null ? null : BigInt(facts.freeMemoryBytes),
+    imageName: facts.marker?.name ?? null,
+    imageVersion: facts.marker?.version ?? null,
+    imageBuiltAt: facts.marker?.builtAt ?? null,
+    imageDetail: facts.markerProblem,
   });
   const drift = await reconcileWorkspaces(ctx, host, target, signal);
-  return `healthy, ${Math.round(freeBytes / 2 ** 20)} MiB free; ${drift}`;
+  const image = facts.marker ? `, image ${facts.marker.name} ${facts.marker.version}` : "";
+  return `healthy, ${Math.round(freeBytes / 2 ** 20)} MiB free, load ${facts.loadAverage ?? "?"}${image}; ${drift}`;
 }
 
 interface FoundBy extends FoundWorkspace {
@@ -140,16 +152,19 @@ async function reconcileWorkspaces(ctx: ManagerContext, host: HostRow, target: H
         .status(r.where.handle, { sandboxId: r.id, signal, log: () => {} })
         .catch((e: unknown) => ({ state: "unknown" as const, detail: failureMessage(e) }));
       if (report.state !== "missing") continue;
-      const reason = `The workspace vanished from ${host.title} (found by reconciliation at ${now.toISOString()}); destroy the sandbox to close it`;
+      const reason = r.poolKey
+        ? `The warm-pool member's workspace vanished from ${host.title} (found by reconciliation at ${now.toISOString()}); it leaves the pool`
+        : `The workspace vanished from ${host.title} (found by reconciliation at ${now.toISOString()}); destroy the sandbox to close it`;
       const moved = await transition(ctx, {
         sandboxId: r.id,
-        from: "ready",
+        from: r.status,
         to: "missing",
         set: { statusReason: reason },
         event: { level: "warn", message: `Missing: ${reason}` },
       });
       if (moved.moved) missing++;
-    } else if (r.status === "missing" && present) {
+    } else if (r.status === "missing" && present && !r.poolKey) {
+      // (A pool member that went missing is recycled by the refill, never handed out again.)
       const moved = await transition(ctx, {
         sandboxId: r.id,
         from: "missing",
