@@ -19,7 +19,7 @@ import { promoteIfNoAdmin } from "../db/users";
 import { cleanDisplayName } from "../display-text";
 import { audit } from "../manager/audit";
 import { env, type Env } from "../env";
-import { logger } from "../logger";
+import { betterAuthLogger, logger } from "../logger";
 
 export const OIDC_PROVIDER_ID = "oidc";
 
@@ -75,6 +75,8 @@ function buildAuth() {
   const client = db();
   return betterAuth({
     appName: "sand-boxer",
+    // Its messages become JSON records of ours (no ANSI colour among the log lines).
+    logger: betterAuthLogger(),
     baseURL: e.publicUrl,
     secret: authSecret(e),
     trustedOrigins: trustedOrigins(e),
