@@ -19,6 +19,8 @@ import {
   sandboxEventsSchema,
   sandboxListSchema,
   sandboxSchema,
+  sshKeyListSchema,
+  sshKeySchema,
   whoAmISchema,
 } from "./responses";
 import {
@@ -27,8 +29,10 @@ import {
   extendSandboxBody,
   getSandboxQuery,
   listSandboxesQuery,
+  addSshKeyBody,
   profilePathParams,
   sandboxPathParams,
+  sshKeyPathParams,
 } from "./schemas";
 
 type HttpMethod = "get" | "post" | "delete";
@@ -81,6 +85,33 @@ export const API_ROUTES = {
     summary: "Who the credentials belong to",
     success: { status: 200, description: "The caller", schema: whoAmISchema },
     errors: [],
+  },
+  listSshKeys: {
+    method: "get",
+    path: "/me/ssh-keys",
+    operationId: "listSshKeys",
+    summary: "Your SSH public keys for the gateway",
+    success: { status: 200, description: "The keys", schema: sshKeyListSchema },
+    errors: [],
+  },
+  addSshKey: {
+    method: "post",
+    path: "/me/ssh-keys",
+    operationId: "addSshKey",
+    summary: "Register an SSH public key (ed25519, ecdsa, rsa ≥ 3072 bits) for the gateway",
+    description: "400 with `fieldErrors.publicKey` for another type, a short RSA key, a malformed line or a key already registered.",
+    body: addSshKeyBody,
+    success: { status: 201, description: "The key", schema: sshKeySchema },
+    errors: [400],
+  },
+  removeSshKey: {
+    method: "delete",
+    path: "/me/ssh-keys/{id}",
+    operationId: "removeSshKey",
+    summary: "Remove one of your SSH keys (the gateway refuses it from then on)",
+    params: sshKeyPathParams,
+    success: { status: 200, description: "The removed key", schema: sshKeySchema },
+    errors: [404],
   },
   listProfiles: {
     method: "get",

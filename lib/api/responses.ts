@@ -21,6 +21,7 @@ import type {
   SandboxListView,
   SandboxView,
 } from "../manager/views";
+import type { SshKeyView } from "../manager/ssh-keys";
 import type { WhoAmIView } from "../manager/whoami";
 
 /** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
@@ -257,6 +258,22 @@ export const whoAmISchema = component(
   }),
 );
 
+export const sshKeySchema = component(
+  "SshKey",
+  "One of the caller's SSH public keys for the gateway",
+  z.strictObject({
+    id: z.string(),
+    type: z.string().describe("ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa"),
+    fingerprint: z.string().describe("SHA256:…, as ssh-keygen -l prints it"),
+    comment: z.string(),
+    bits: z.number().int(),
+    createdAt: timestamp,
+    lastUsedAt: timestamp.nullable(),
+  }),
+);
+
+export const sshKeyListSchema = component("SshKeyList", "The caller's SSH keys", z.strictObject({ keys: z.array(sshKeySchema) }));
+
 export const openApiDocumentSchema = component("OpenApiDocument", "This document (OpenAPI 3.1)", z.looseObject({ openapi: z.string() }));
 
 // ─── Drift checks: each schema's type must equal the view the manager returns ────────────────────
@@ -279,4 +296,5 @@ export type ResponseDriftChecks = [
   Assert<Equal<z.infer<typeof hostSchema>, HostView>>,
   Assert<Equal<z.infer<typeof connectionSchema>, ConnectionView>>,
   Assert<Equal<z.infer<typeof whoAmISchema>, WhoAmIView>>,
+  Assert<Equal<z.infer<typeof sshKeySchema>, SshKeyView>>,
 ];

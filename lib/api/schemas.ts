@@ -61,3 +61,10 @@ export const profilePathParams = z.strictObject({ id: profileIdSchema });
 export const getSandboxQuery = z.object({
   detail: flag("1: add the inputs, the state timeline and the queue position"),
 });
+
+export const addSshKeyBody = z.strictObject({
+  publicKey: z.string().max(8192).describe("One OpenSSH public-key line: `<type> <base64> [comment]` (ed25519, ecdsa, rsa ≥ 3072 bits)"),
+  comment: z.string().max(200).optional().describe("A label; default: the key line's comment"),
+});
+
+export const sshKeyPathParams = z.strictObject({ id: z.string().min(1).max(64).describe("The key's id") });

@@ -3,7 +3,9 @@
 // documented route answers (with auth) with its documented status, the main responses validate
 // against the documented zod schemas, errors have the documented shape and statuses, and the event
 // stream resumes with Last-Event-ID delivering only later events.
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -23,6 +25,8 @@ import {
   sandboxEventsSchema,
   sandboxListSchema,
   sandboxSchema,
+  sshKeyListSchema,
+  sshKeySchema,
   whoAmISchema,
 } from "@/lib/api/responses";
 import { createToken } from "@/lib/auth/tokens";
@@ -33,6 +37,17 @@ import { stopBuildVms, type BuildVms } from "../support/build-vms";
 import { createTestDatabase, type TestDatabase } from "../support/databases";
 import { writeConfigDir } from "../support/manager-harness";
 import { hostEntryFor } from "../support/vm-harness";
+
+/** A fresh public-key line from the real ssh-keygen (comment `<name>@laptop`). */
+function sshKeyLine(name: string, args: string[] = ["-t", "ed25519"]): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-key-"));
+  try {
+    execFileSync("ssh-keygen", ["-q", "-N", "", "-C", `${name}@laptop`, "-f", path.join(dir, "k"), ...args]);
+    return fs.readFileSync(path.join(dir, "k.pub"), "utf8");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
 
@@ -190,14 +205,22 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
 
   it("every documented route exists on the server and answers its success status with auth", async () => {
     const doomed = await createSettled("profile.local");
+    const doomedKey = (await api("POST", "/me/ssh-keys", { body: { publicKey: sshKeyLine("contract-doomed") } })).json as { id: string };
     const bodies: Record<string, unknown> = {
       "post /sandboxes": { profile: "profile.local" },
       "post /sandboxes/{id}/extend": { by: "1h" },
       "post /profiles/{id}/check": {},
+      "post /me/ssh-keys": { publicKey: sshKeyLine("contract-every-route") },
     };
     for (const [route, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
-        const id = route.startsWith("/profiles/") ? "profile.local" : method === "delete" ? doomed : vmId;
+        const id = route.startsWith("/profiles/")
+          ? "profile.local"
+          : route.startsWith("/me/ssh-keys/")
+            ? doomedKey.id
+            : method === "delete"
+              ? doomed
+              : vmId;
         const res = await api(method.toUpperCase(), route.replace("{id}", id), { body: bodies[`${method} ${route}`] });
         const success = Object.keys(op.responses).find((s) => s.startsWith("2"));
         expect(res.status, `${method.toUpperCase()} ${route}: ${res.text.slice(0, 300)}`).toBe(Number(success));
@@ -257,6 +280,36 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     );
     await waitSettled(created.id);
     expectDocumented("delete", "/sandboxes/{id}", await api("DELETE", `/sandboxes/${created.id}`), sandboxSchema);
+    const key = expectDocumented(
+      "post",
+      "/me/ssh-keys",
+      await api("POST", "/me/ssh-keys", { body: { publicKey: sshKeyLine("contract-main") } }),
+      sshKeySchema,
+    );
+    expect(key).toMatchObject({ type: "ssh-ed25519", bits: 256, comment: "contract-main@laptop", lastUsedAt: null });
+    const keys = expectDocumented("get", "/me/ssh-keys", await api("GET", "/me/ssh-keys"), sshKeyListSchema);
+    expect(keys.keys.map((k) => k.fingerprint)).toContain(key.fingerprint);
+    // Only the owner sees (and removes) a key.
+    expect(((await api("GET", "/me/ssh-keys", { token: bob })).json as { keys: unknown[] }).keys).toEqual([]);
+    expectDocumented("delete", "/me/ssh-keys/{id}", await api("DELETE", `/me/ssh-keys/${key.id}`, { token: bob }), errorSchema);
+    expectDocumented("delete", "/me/ssh-keys/{id}", await api("DELETE", `/me/ssh-keys/${key.id}`), sshKeySchema);
+    // Field errors: a short RSA key, a duplicate (another person's key), junk.
+    const rsa = expectDocumented(
+      "post",
+      "/me/ssh-keys",
+      await api("POST", "/me/ssh-keys", { body: { publicKey: sshKeyLine("contract-rsa", ["-t", "rsa", "-b", "2048"]) } }),
+      errorSchema,
+    );
+    expect(rsa.fieldErrors?.publicKey?.[0]).toMatch(/at least 3072 bits/);
+    const line = sshKeyLine("contract-dup");
+    expect((await api("POST", "/me/ssh-keys", { body: { publicKey: line } })).status).toBe(201);
+    const dup = expectDocumented(
+      "post",
+      "/me/ssh-keys",
+      await api("POST", "/me/ssh-keys", { body: { publicKey: line }, token: bob }),
+      errorSchema,
+    );
+    expect(dup.fieldErrors?.publicKey?.[0]).toMatch(/registered to another account/);
   });
 
   it("errors have the documented shape and status: 400 with fieldErrors, 401, 403, 404, 409", async () => {

@@ -9,6 +9,7 @@ import { isSandboxerError } from "../../errors";
 import { operationActor } from "../audit";
 import { extensionOf } from "../context";
 import { LogWriter } from "../log-writer";
+import { closeSessionsForDestroy } from "../ssh-sessions";
 import { failureCode, failureMessage, stopKind, type OperationHandler } from "./runtime";
 
 export const runDestroy: OperationHandler = async (ctx, run) => {
@@ -54,6 +55,8 @@ export const runDestroy: OperationHandler = async (ctx, run) => {
       "ATTEMPTS_EXHAUSTED",
     );
   }
+  // People inside the sandbox through the SSH gateway are told and disconnected before the workspace goes.
+  await closeSessionsForDestroy(ctx, sandboxId, actor.label, (line) => writer.log(line), { signal: run.signal });
   let detail = "Nothing to remove: create never recorded a handle";
   let teardown: string[] = [];
   if (sandbox.handle) {
