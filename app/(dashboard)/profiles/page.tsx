@@ -1,4 +1,4 @@
-import { AlertTriangle, BookOpen, Server } from "lucide-react";
+import { AlertTriangle, BookOpen, Flame, Server } from "lucide-react";
 import type { Metadata } from "next";
 
 import { requirePageActor } from "@/lib/auth/guards";
@@ -15,7 +15,7 @@ export const metadata: Metadata = { title: "Profiles" };
 
 export default async function ProfilesPage() {
   await requirePageActor({ next: "/profiles" });
-  const profiles = manager().listProfiles();
+  const profiles = await manager().listProfiles();
   return (
     <>
       <PageHeader
@@ -55,6 +55,16 @@ export default async function ProfilesPage() {
                   <dd>
                     {p.ttl || "—"} {p.maxTtl ? `(max ${p.maxTtl})` : ""}
                   </dd>
+                  {p.pool ? (
+                    <>
+                      <dt className="text-muted-foreground">Warm pool</dt>
+                      <dd className="flex items-center gap-1" data-testid="profile-pool">
+                        <Flame className="size-3" aria-hidden /> {p.pool.ready}/{p.pool.size} ready
+                        {p.pool.filling ? `, ${p.pool.filling} being made` : ""}
+                        <span className="text-muted-foreground">(max age {p.pool.maxAge})</span>
+                      </dd>
+                    </>
+                  ) : null}
                 </dl>
                 {p.tags.length ? (
                   <div className="flex flex-wrap gap-1">
