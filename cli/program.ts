@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { registerAuthCommands } from "./commands/auth";
 import { registerCatalogCommands } from "./commands/catalog";
 import { registerDoctorCommand } from "./commands/doctor";
+import { registerGatewayCommands } from "./commands/gateway";
 import { registerRemoteCommands } from "./commands/remote";
 import { registerSandboxCommands } from "./commands/sandboxes";
 import { registerValidateCommand } from "./commands/validate";
@@ -29,6 +30,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerCatalogCommands(program, setExit);
   registerSandboxCommands(program, setExit);
   registerRemoteCommands(program, setExit);
+  registerGatewayCommands(program, setExit);
   registerDoctorCommand(program, setExit);
   registerValidateCommand(program, setExit);
   return program;

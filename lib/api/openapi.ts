@@ -19,8 +19,11 @@ import {
   sandboxEventsSchema,
   sandboxListSchema,
   sandboxSchema,
+  gatewayInfoSchema,
   sshKeyListSchema,
   sshKeySchema,
+  sshSessionListSchema,
+  sshSessionSchema,
   whoAmISchema,
 } from "./responses";
 import {
@@ -33,6 +36,7 @@ import {
   profilePathParams,
   sandboxPathParams,
   sshKeyPathParams,
+  sshSessionPathParams,
 } from "./schemas";
 
 type HttpMethod = "get" | "post" | "delete";
@@ -112,6 +116,34 @@ export const API_ROUTES = {
     params: sshKeyPathParams,
     success: { status: 200, description: "The removed key", schema: sshKeySchema },
     errors: [404],
+  },
+  getSshGateway: {
+    method: "get",
+    path: "/ssh-gateway",
+    operationId: "getSshGateway",
+    summary: "The SSH gateway's address and host key fingerprint",
+    description: "404 when the gateway is off (SANDBOXER_SSH_GATEWAY=off).",
+    success: { status: 200, description: "Address and fingerprint", schema: gatewayInfoSchema },
+    errors: [404],
+  },
+  listSandboxSessions: {
+    method: "get",
+    path: "/sandboxes/{id}/sessions",
+    operationId: "listSandboxSessions",
+    summary: "The sandbox's SSH sessions through the gateway (open and recent)",
+    params: sandboxPathParams,
+    success: { status: 200, description: "Sessions, newest first", schema: sshSessionListSchema },
+    errors: [404],
+  },
+  endSshSession: {
+    method: "post",
+    path: "/ssh-sessions/{id}/end",
+    operationId: "endSshSession",
+    summary: "End an SSH session (admins), on whichever instance holds it",
+    description: "The holding gateway closes it within about a second, telling the person why. Audited.",
+    params: sshSessionPathParams,
+    success: { status: 200, description: "The session (closeRequested is true until it has ended)", schema: sshSessionSchema },
+    errors: [403, 404],
   },
   listProfiles: {
     method: "get",

@@ -68,3 +68,10 @@ export const addSshKeyBody = z.strictObject({
 });
 
 export const sshKeyPathParams = z.strictObject({ id: z.string().min(1).max(64).describe("The key's id") });
+
+export const sshSessionPathParams = z.strictObject({
+  id: z
+    .string()
+    .regex(/^ses_[a-f0-9]{16}$/, { error: "not a session id" })
+    .describe("The session's id"),
+});

@@ -3,7 +3,7 @@
 // documented route answers (with auth) with its documented status, the main responses validate
 // against the documented zod schemas, errors have the documented shape and statuses, and the event
 // stream resumes with Last-Event-ID delivering only later events.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -80,6 +80,7 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
   let configDir: string;
   let alice: string;
   let bob: string;
+  let admin: string;
   let doc: Doc;
   /** A ready SSH sandbox of alice's. */
   let vmId: string;
@@ -174,6 +175,7 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     const user = (email: string) => database.db.user.findUniqueOrThrow({ where: { email } });
     alice = (await createToken(database.db, (await user("alice@contract.test")).id, "contract")).token;
     bob = (await createToken(database.db, (await user("bob@contract.test")).id, "contract")).token;
+    admin = (await createToken(database.db, (await user("admin@contract.test")).id, "contract")).token;
     const res = await fetch(`${server.url}${API_BASE_PATH}/openapi.json`);
     expect(res.status).toBe(200);
     doc = (await res.json()) as Doc;
@@ -212,8 +214,45 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
       "post /profiles/{id}/check": {},
       "post /me/ssh-keys": { publicKey: sshKeyLine("contract-every-route") },
     };
+    // A real session through the app's SSH gateway (OpenSSH client, alice's registered key), for the session routes.
+    const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-contract-ssh-"));
+    execFileSync("ssh-keygen", ["-q", "-N", "", "-t", "ed25519", "-f", path.join(keyDir, "k")]);
+    expect((await api("POST", "/me/ssh-keys", { body: { publicKey: fs.readFileSync(path.join(keyDir, "k.pub"), "utf8") } })).status).toBe(
+      201,
+    );
+    const gw = (await api("GET", "/ssh-gateway")).json as { host: string; port: number; knownHostsLine: string };
+    expect(gw.host).toBe("127.0.0.1");
+    fs.writeFileSync(path.join(keyDir, "known_hosts"), `${gw.knownHostsLine}\n`);
+    const session = spawn(
+      "ssh",
+      [
+        ...["-F", "none", "-i", path.join(keyDir, "k"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"],
+        ...["-o", `UserKnownHostsFile=${path.join(keyDir, "known_hosts")}`, "-o", "StrictHostKeyChecking=yes"],
+        ...["-p", String(gw.port), `${vmId}@127.0.0.1`, "exec sleep 60"],
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let sessionStderr = "";
+    session.stderr!.on("data", (d: Buffer) => (sessionStderr += d.toString()));
+    const sessionExit = new Promise<number | null>((r) => session.on("close", r));
+    const sessionId = await vi.waitFor(
+      async () => {
+        const list = (await api("GET", `/sandboxes/${vmId}/sessions`)).json as { sessions: { id: string; endedAt: string | null }[] };
+        const open = list.sessions.find((x) => x.endedAt === null);
+        expect(open, sessionStderr).toBeDefined();
+        return open!.id;
+      },
+      { timeout: 20_000, interval: 100 },
+    );
     for (const [route, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
+        if (route.startsWith("/ssh-sessions/")) {
+          // Members may not end sessions; admins may.
+          expect((await api(method.toUpperCase(), route.replace("{id}", sessionId))).status).toBe(403);
+          const res = await api(method.toUpperCase(), route.replace("{id}", sessionId), { token: admin });
+          expect(res.status, res.text).toBe(Number(Object.keys(op.responses).find((x) => x.startsWith("2"))));
+          continue;
+        }
         const id = route.startsWith("/profiles/")
           ? "profile.local"
           : route.startsWith("/me/ssh-keys/")
@@ -226,6 +265,12 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
         expect(res.status, `${method.toUpperCase()} ${route}: ${res.text.slice(0, 300)}`).toBe(Number(success));
       }
     }
+    // The admin's end reached the gateway: the person was told why, and the row records it.
+    expect(await sessionExit).toBe(255);
+    expect(sessionStderr).toContain("this session was ended by admin@contract.test");
+    const ended = (await api("GET", `/sandboxes/${vmId}/sessions`)).json as { sessions: { id: string; endedAt: string | null }[] };
+    expect(ended.sessions.find((x) => x.id === sessionId)?.endedAt).not.toBeNull();
+    fs.rmSync(keyDir, { recursive: true, force: true });
   });
 
   it("the main responses validate against the documented schemas", async () => {
