@@ -11,6 +11,7 @@ import path from "node:path";
 import type { Command } from "commander";
 
 import type { GatewayInfo } from "@/lib/gateway/instance";
+import type { ConnectionView } from "@/lib/manager/connection";
 import type { SshKeyView } from "@/lib/manager/ssh-keys";
 import type { SandboxListView } from "@/lib/manager/views";
 import { sshOptionPath } from "@/lib/ssh/ssh-options";
@@ -275,19 +276,10 @@ export function registerGatewayCommands(program: Command, setExit: (code: number
       const gw = await gatewayInfoOf(client);
       if (!gw) throw new CliError("GATEWAY_OFF", "The server's SSH gateway is off (SANDBOXER_SSH_GATEWAY=off)", EXIT.FAILURE);
       checkGateway(gw);
-      // Only the existence of the sandbox is checked here; the gateway decides who may enter.
-      await client.get(sandboxPath(id));
+      // The sandbox must be ready with an SSH endpoint; the gateway decides who may enter.
+      const conn = await client.get<ConnectionView>(`${sandboxPath(id)}/connection`);
       const target = await PinnedTarget.open(
-        {
-          sandboxId: id,
-          hostId: null,
-          host: gw.host,
-          port: gw.port,
-          user: id,
-          workspacePath: "/",
-          hostKey: gw.fingerprint,
-          knownHostsLine: gw.knownHostsLine,
-        },
+        { ...conn, host: gw.host, port: gw.port, user: id, hostKey: gw.fingerprint, knownHostsLine: gw.knownHostsLine },
         identity,
       );
       try {

@@ -274,6 +274,11 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
   });
 
   it("the main responses validate against the documented schemas", async () => {
+    // Keys first: ssh-keygen blocks the event loop, and a keep-alive socket the server closes meanwhile
+    // would fail the next fetch ("other side closed").
+    const mainKey = sshKeyLine("contract-main");
+    const rsaKey = sshKeyLine("contract-rsa", ["-t", "rsa", "-b", "2048"]);
+    const dupKey = sshKeyLine("contract-dup");
     expectDocumented("get", "/me", await api("GET", "/me"), whoAmISchema);
     const profiles = expectDocumented("get", "/profiles", await api("GET", "/profiles"), profileListSchema);
     expect(profiles.map((p) => p.id)).toEqual(expect.arrayContaining(["profile.vm", "profile.local"]));
@@ -325,12 +330,7 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     );
     await waitSettled(created.id);
     expectDocumented("delete", "/sandboxes/{id}", await api("DELETE", `/sandboxes/${created.id}`), sandboxSchema);
-    const key = expectDocumented(
-      "post",
-      "/me/ssh-keys",
-      await api("POST", "/me/ssh-keys", { body: { publicKey: sshKeyLine("contract-main") } }),
-      sshKeySchema,
-    );
+    const key = expectDocumented("post", "/me/ssh-keys", await api("POST", "/me/ssh-keys", { body: { publicKey: mainKey } }), sshKeySchema);
     expect(key).toMatchObject({ type: "ssh-ed25519", bits: 256, comment: "contract-main@laptop", lastUsedAt: null });
     const keys = expectDocumented("get", "/me/ssh-keys", await api("GET", "/me/ssh-keys"), sshKeyListSchema);
     expect(keys.keys.map((k) => k.fingerprint)).toContain(key.fingerprint);
@@ -339,14 +339,9 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     expectDocumented("delete", "/me/ssh-keys/{id}", await api("DELETE", `/me/ssh-keys/${key.id}`, { token: bob }), errorSchema);
     expectDocumented("delete", "/me/ssh-keys/{id}", await api("DELETE", `/me/ssh-keys/${key.id}`), sshKeySchema);
     // Field errors: a short RSA key, a duplicate (another person's key), junk.
-    const rsa = expectDocumented(
-      "post",
-      "/me/ssh-keys",
-      await api("POST", "/me/ssh-keys", { body: { publicKey: sshKeyLine("contract-rsa", ["-t", "rsa", "-b", "2048"]) } }),
-      errorSchema,
-    );
+    const rsa = expectDocumented("post", "/me/ssh-keys", await api("POST", "/me/ssh-keys", { body: { publicKey: rsaKey } }), errorSchema);
     expect(rsa.fieldErrors?.publicKey?.[0]).toMatch(/at least 3072 bits/);
-    const line = sshKeyLine("contract-dup");
+    const line = dupKey;
     expect((await api("POST", "/me/ssh-keys", { body: { publicKey: line } })).status).toBe(201);
     const dup = expectDocumented(
       "post",

@@ -102,7 +102,7 @@ describe("sandboxer CLI through the SSH gateway", () => {
         );
         if (body !== "preview ok") await new Promise((r) => setTimeout(r, 100));
       }
-      expect(body).toBe("preview ok");
+      expect(body, p.stderr()).toBe("preview ok");
     } finally {
       p.interrupt();
       await p.result;
