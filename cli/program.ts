@@ -3,6 +3,7 @@ import { Command } from "commander";
 
 import { registerAuthCommands } from "./commands/auth";
 import { registerCatalogCommands } from "./commands/catalog";
+import { registerHostAdminCommands } from "./commands/host-admin";
 import { registerDoctorCommand } from "./commands/doctor";
 import { registerGatewayCommands } from "./commands/gateway";
 import { registerRemoteCommands } from "./commands/remote";
@@ -28,6 +29,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addHelpText("after", `${ENVIRONMENT_HELP}\n${EXIT_CODES_HELP}\n\nDocumentation: docs/cli.md`);
   registerAuthCommands(program, setExit);
   registerCatalogCommands(program, setExit);
+  registerHostAdminCommands(program, setExit);
   registerSandboxCommands(program, setExit);
   registerRemoteCommands(program, setExit);
   registerGatewayCommands(program, setExit);

@@ -49,6 +49,7 @@ const portRange = z
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   DATABASE_URL: z.string().default("file:./data/sandboxer.db"),
+  SANDBOXER_DB_POOL: int(10, 1, 200),
   SANDBOXER_DATA_DIR: z.string().min(1).default("./data"),
   SANDBOXER_CONFIG_DIR: z.string().min(1).default("."),
   SANDBOXER_HOSTS_FILE: z.string().optional(),
@@ -65,6 +66,8 @@ const schema = z.object({
   SANDBOXER_DESTROY_TIMEOUT: duration("10m"),
   SANDBOXER_QUEUE_TIMEOUT: duration("1h"),
   SANDBOXER_HEALTH_INTERVAL: duration("1m"),
+  /** A build host with less free space under its workspace root gets no new sandboxes (MiB; 0: no floor). */
+  SANDBOXER_HOST_MIN_FREE_MB: int(1024, 0, 10_000_000),
   SANDBOXER_SSH_IDENTITY: z.string().optional(),
   SANDBOXER_SSH_CONNECT_TIMEOUT: duration("10s"),
   SANDBOXER_TUNNEL_PORTS: portRange,
@@ -75,6 +78,7 @@ const schema = z.object({
   SANDBOXER_POOL_REFILL_MAX: int(4, 1, 256),
   SANDBOXER_POOL_REFILL_PER_HOST: int(2, 1, 256),
   SANDBOXER_METRICS_TOKEN: z.string().min(16).optional(),
+  SANDBOXER_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   BETTER_AUTH_SECRET: z.string().min(32).optional(),
   BETTER_AUTH_URL: z.string().url().optional(),
   SANDBOXER_TRUSTED_ORIGINS: z.string().optional(),
@@ -83,6 +87,7 @@ const schema = z.object({
   SANDBOXER_OIDC_CLIENT_SECRET: z.string().optional(),
   SANDBOXER_OIDC_NAME: z.string().default("Single sign-on"),
   SANDBOXER_ALLOW_SIGNUP: bool(true),
+  LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -5,9 +5,10 @@ import "server-only";
 
 import { checkDataDir, env } from "./env";
 import { isSandboxerError } from "./errors";
-import { logger } from "./logger";
+import { logger, routeConsole } from "./logger";
 
 export async function onServerStart(): Promise<void> {
+  routeConsole();
   try {
     const e = env();
     checkDataDir(e);
@@ -19,6 +20,8 @@ export async function onServerStart(): Promise<void> {
     // The SSH gateway listens before anything else starts: a taken port is one line and an exit.
     const { startGatewayFromEnv } = await import("./gateway/instance");
     await startGatewayFromEnv();
+    const { setProcessRole } = await import("./metrics");
+    setProcessRole(e.SANDBOXER_WORKER ? "web+worker" : "web");
     if (!e.SANDBOXER_WORKER) {
       logger().info("worker disabled (SANDBOXER_WORKER=off): this instance serves the web only");
       return;

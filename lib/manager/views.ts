@@ -49,6 +49,8 @@ export interface SandboxDetailView extends SandboxView {
   input: Record<string, unknown>;
   timeline: TimelineEntry[];
   queue: QueueInfo | null;
+  /** Set while its work is not moving and why (a dead worker's expired lease, no live worker): ./waiting.ts. */
+  stuck: { reason: string; since: string | null } | null;
   /** Whether the viewer may destroy it (owner or admin); set by the caller that knows the viewer. */
   canDestroy?: boolean;
   /** What the viewer may do to it (lib/auth/policy.ts), when the caller knows the viewer. */
@@ -114,7 +116,21 @@ export interface HostView {
   healthDetail: string | null;
   freeBytes: number | null;
   checkedAt: string | null;
+  /** "config" (hosts.yaml, which wins on conflict) or "admin" (added from the dashboard). */
   source: string;
+  /** No new sandboxes, whatever the health (an admin's cordon or drain, or a revoked image). */
+  cordoned: boolean;
+  cordonReason: string | null;
+  cordonedAt: string | null;
+  cordonedBy: string | null;
+  drainedAt: string | null;
+  loadAverage: number | null;
+  cpuCount: number | null;
+  freeMemoryBytes: number | null;
+  markerPath: string;
+  /** The image the VM's marker names, at the last health check. */
+  image: { name: string; version: string; builtAt: string | null } | null;
+  imageDetail: string | null;
 }
 
 export interface SandboxListView {

@@ -15,9 +15,13 @@ import type { z } from "zod";
 import { SseParser } from "@/cli/sse";
 import { API_BASE_PATH, openApiDocument } from "@/lib/api/openapi";
 import {
+  addedHostSchema,
   connectionSchema,
   errorSchema,
+  hostDrainSchema,
   hostListSchema,
+  hostSchema,
+  removedHostSchema,
   openApiDocumentSchema,
   profileCheckSchema,
   profileListSchema,
@@ -208,11 +212,16 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
   it("every documented route exists on the server and answers its success status with auth", async () => {
     const doomed = await createSettled("profile.local");
     const doomedKey = (await api("POST", "/me/ssh-keys", { body: { publicKey: sshKeyLine("contract-doomed") } })).json as { id: string };
+    const vm2 = vms.vm("vm2");
     const bodies: Record<string, unknown> = {
       "post /sandboxes": { profile: "profile.local" },
       "post /sandboxes/{id}/extend": { by: "1h" },
       "post /profiles/{id}/check": {},
       "post /me/ssh-keys": { publicKey: sshKeyLine("contract-every-route") },
+      "post /hosts": { id: "contract-vm2", address: vm2.host, port: vm2.port, user: vm2.user },
+      "post /hosts/{id}/confirm-key": { fingerprint: vm2.hostKeyFingerprint },
+      "post /hosts/{id}/cordon": { reason: "contract test" },
+      "post /hosts/{id}/drain": {},
     };
     // A real session through the app's SSH gateway (OpenSSH client, alice's registered key), for the session routes.
     const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-contract-ssh-"));
@@ -244,6 +253,8 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
       },
       { timeout: 20_000, interval: 100 },
     );
+    // Host routes (admins): the added VM is confirmed and removed; host-vm1 is cordoned, drained and uncordoned after.
+    const hostIds: Record<string, string> = { "post /hosts/{id}/confirm-key": "contract-vm2", "delete /hosts/{id}": "contract-vm2" };
     for (const [route, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
         if (route.startsWith("/ssh-sessions/")) {
@@ -253,14 +264,20 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
           expect(res.status, res.text).toBe(Number(Object.keys(op.responses).find((x) => x.startsWith("2"))));
           continue;
         }
-        const id = route.startsWith("/profiles/")
-          ? "profile.local"
-          : route.startsWith("/me/ssh-keys/")
-            ? doomedKey.id
-            : method === "delete"
-              ? doomed
-              : vmId;
-        const res = await api(method.toUpperCase(), route.replace("{id}", id), { body: bodies[`${method} ${route}`] });
+        const onHost = route.startsWith("/hosts");
+        const id = onHost
+          ? (hostIds[`${method} ${route}`] ?? "host-vm1")
+          : route.startsWith("/profiles/")
+            ? "profile.local"
+            : route.startsWith("/me/ssh-keys/")
+              ? doomedKey.id
+              : method === "delete"
+                ? doomed
+                : vmId;
+        const res = await api(method.toUpperCase(), route.replace("{id}", id), {
+          body: bodies[`${method} ${route}`],
+          token: onHost ? admin : alice,
+        });
         const success = Object.keys(op.responses).find((s) => s.startsWith("2"));
         expect(res.status, `${method.toUpperCase()} ${route}: ${res.text.slice(0, 300)}`).toBe(Number(success));
       }
@@ -271,6 +288,45 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     const ended = (await api("GET", `/sandboxes/${vmId}/sessions`)).json as { sessions: { id: string; endedAt: string | null }[] };
     expect(ended.sessions.find((x) => x.id === sessionId)?.endedAt).not.toBeNull();
     fs.rmSync(keyDir, { recursive: true, force: true });
+    expect((await api("POST", "/hosts/host-vm1/uncordon", { token: admin })).status).toBe(200);
+  });
+
+  it("host lifecycle over the API: a wrong fingerprint is refused (nothing pinned), the right one pinned; members cannot", async () => {
+    const vm2 = vms.vm("vm2");
+    const body = { id: "api-vm2", address: vm2.host, port: vm2.port, user: vm2.user, labels: ["api"], workspaceRoot: vm2.workspaceRoot };
+    expect(expectDocumented("post", "/hosts", await api("POST", "/hosts", { body, token: bob }), errorSchema).code).toBe("FORBIDDEN");
+    const added = expectDocumented("post", "/hosts", await api("POST", "/hosts", { body, token: admin }), addedHostSchema);
+    expect(added.offeredHostKey).toBe(vm2.hostKeyFingerprint);
+    expect(added.verifyCommand).toContain("ssh-keygen -lf");
+    const wrong = await api("POST", "/hosts/api-vm2/confirm-key", {
+      body: { fingerprint: vms.vm("vm1").hostKeyFingerprint },
+      token: admin,
+    });
+    expect(expectDocumented("post", "/hosts/{id}/confirm-key", wrong, errorSchema)).toMatchObject({
+      code: "KEY_MISMATCH",
+      details: { offered: vm2.hostKeyFingerprint },
+    });
+    const listed = expectDocumented("get", "/hosts", await api("GET", "/hosts"), hostListSchema).find((h) => h.id === "api-vm2");
+    expect(listed).toMatchObject({ health: "unconfirmed", hostKey: "", source: "admin" });
+    const right = await api("POST", "/hosts/api-vm2/confirm-key", { body: { fingerprint: vm2.hostKeyFingerprint }, token: admin });
+    expect(expectDocumented("post", "/hosts/{id}/confirm-key", right, hostSchema)).toMatchObject({ hostKey: vm2.hostKeyFingerprint });
+    await expect
+      .poll(async () => ((await api("GET", "/hosts")).json as { id: string; health: string }[]).find((h) => h.id === "api-vm2")?.health, {
+        timeout: 30_000,
+        interval: 100,
+      })
+      .toBe("healthy");
+    const drained = expectDocumented(
+      "post",
+      "/hosts/{id}/drain",
+      await api("POST", "/hosts/api-vm2/drain", { body: {}, token: admin }),
+      hostDrainSchema,
+    );
+    expect(drained).toMatchObject({ hostId: "api-vm2", cordoned: true, remaining: [] });
+    expect(expectDocumented("delete", "/hosts/{id}", await api("DELETE", "/hosts/host-vm1", { token: admin }), errorSchema).code).toBe(
+      "HOST_FROM_CONFIG",
+    );
+    expectDocumented("delete", "/hosts/{id}", await api("DELETE", "/hosts/api-vm2", { token: admin }), removedHostSchema);
   });
 
   it("the main responses validate against the documented schemas", async () => {
@@ -283,7 +339,7 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     const profiles = expectDocumented("get", "/profiles", await api("GET", "/profiles"), profileListSchema);
     expect(profiles.map((p) => p.id)).toEqual(expect.arrayContaining(["profile.vm", "profile.local"]));
     const hosts = expectDocumented("get", "/hosts", await api("GET", "/hosts"), hostListSchema);
-    expect(hosts[0]?.hostKey).toBe(vms.vm("vm1").hostKeyFingerprint);
+    expect(hosts.find((h) => h.id === "host-vm1")?.hostKey).toBe(vms.vm("vm1").hostKeyFingerprint);
     const list = expectDocumented("get", "/sandboxes", await api("GET", "/sandboxes?mine=1&pageSize=200"), sandboxListSchema);
     expect(list.rows.map((s) => s.id)).toContain(vmId);
     expectDocumented("get", "/sandboxes/{id}", await api("GET", `/sandboxes/${vmId}`), sandboxSchema);
