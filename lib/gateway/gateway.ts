@@ -301,7 +301,8 @@ export class SshGateway {
       };
       this.tcp.once("error", onError);
       this.tcp.once("listening", onListening);
-      this.tcp.listen(port, host);
+      // A deep accept queue: a burst of clients (or of bad ones) must not be dropped at SYN and retried for a minute.
+      this.tcp.listen({ port, host, backlog: 4096 });
     });
     this.tcp.on("error", (err) => this.log.error({ err }, "ssh gateway listener error"));
     this.listenAddress = `${host.includes(":") ? `[${host}]` : host}:${this.port}`;
