@@ -141,6 +141,36 @@ function sendBanner(ctx: AuthContext, text: string): void {
   }
 }
 
+/**
+ * Ends a connection with SSH_MSG_DISCONNECT carrying `text` (OpenSSH prints "Received disconnect …:
+ * 11: <text>"): how a person learns why when no channel is open to write to. ssh2's own end() sends
+ * an empty description. False when the packet could not be sent.
+ */
+function sendDisconnect(client: Connection, text: string): boolean {
+  try {
+    sendPacketFn ??= (requireFromHere("ssh2/lib/protocol/utils.js") as { sendPacket?: (p: unknown, b: Buffer) => void }).sendPacket ?? null;
+    const proto = (
+      client as unknown as {
+        _protocol?: { _packetRW: { write: { allocStart: number; alloc(n: number): Buffer; finalize(b: Buffer): Buffer } } };
+      }
+    )._protocol;
+    if (!sendPacketFn || !proto) return false;
+    const msg = Buffer.from(text, "utf8");
+    const rw = proto._packetRW.write;
+    let p = rw.allocStart;
+    const packet = rw.alloc(1 + 4 + 4 + msg.length + 4);
+    packet[p] = 1; // SSH_MSG_DISCONNECT
+    packet.writeUInt32BE(11, ++p); // SSH_DISCONNECT_BY_APPLICATION
+    packet.writeUInt32BE(msg.length, (p += 4));
+    msg.copy(packet, (p += 4));
+    packet.writeUInt32BE(0, p + msg.length); // empty language tag
+    sendPacketFn(proto, rw.finalize(packet));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Failures per key (address or key fingerprint) within a sliding window. */
 class FailureCounter {
   private readonly hits = new Map<string, number[]>();
@@ -781,11 +811,13 @@ export class SshGateway {
         // Already closing.
       }
     }
+    const told = conn.streams.size > 0;
     for (const up of conn.upstreams) up.close();
     // Give the message a moment to leave before the disconnect.
     await new Promise((r) => setTimeout(r, 50));
     try {
-      conn.client?.end();
+      // No channel to write to (authenticated, nothing started yet): the reason goes in the disconnect.
+      if (told || !conn.client || !sendDisconnect(conn.client, `sand-boxer: ${cleanText(message, 300)}`)) conn.client?.end();
     } catch {
       // Gone.
     }
