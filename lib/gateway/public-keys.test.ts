@@ -29,7 +29,8 @@ beforeAll(() => {
   keygen("p521", ["-t", "ecdsa", "-b", "521"]);
   keygen("rsa2048", ["-t", "rsa", "-b", "2048"]);
   keygen("rsa3072", ["-t", "rsa", "-b", "3072"]);
-});
+  // RSA generation is CPU-bound: on a loaded machine six keys exceed the default 10 s hook limit.
+}, 60_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
