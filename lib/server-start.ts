@@ -16,8 +16,18 @@ export async function onServerStart(): Promise<void> {
     const { hostEntries, syncHostsFromConfig } = await import("./manager/instance");
     hostEntries(); // an invalid hosts.yaml stops the server here, naming file, line and field
     await syncHostsFromConfig();
-    const { setProcessRole } = await import("./metrics");
+    const { setProcessRole, instanceLabel } = await import("./metrics");
     setProcessRole(e.SANDBOXER_WORKER ? "web+worker" : "web");
+    // Instances sharing the database compare their public URLs; a mismatch is logged as an error.
+    const { manager } = await import("./manager/instance");
+    const { watchPeers } = await import("./manager/peers");
+    const m = manager();
+    await watchPeers(m, {
+      id: instanceLabel(),
+      machineId: m.config.machineId,
+      publicUrl: e.publicUrl,
+      role: e.SANDBOXER_WORKER ? "web+worker" : "web",
+    });
     if (!e.SANDBOXER_WORKER) {
       logger().info("worker disabled (SANDBOXER_WORKER=off): this instance serves the web only");
       return;
