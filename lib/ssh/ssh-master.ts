@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import type { SshPool } from "./pool";
-import { withParentDeathSignal } from "./ssh-options";
+import { lowerPriority, withParentDeathSignal } from "./ssh-options";
 
 const MAX_SESSIONS = 8;
 const IDLE_MS = 30_000;
@@ -163,6 +163,7 @@ function startMaster(spec: MasterSpec): Master {
     try {
       const [file, args] = withParentDeathSignal(argv, "TERM");
       const child = spawn(file, args, { env: spec.env, stdio: ["ignore", "ignore", "pipe"] });
+      lowerPriority(child.pid);
       m.child = child;
       child.stderr!.resume();
       const exited = new Promise<false>((resolve) => child.once("exit", () => resolve(false)));
