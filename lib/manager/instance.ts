@@ -36,6 +36,7 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
     workerStaleMs: e.SANDBOXER_LEASE,
     machineId: machineIdOf(e.dataDir),
     minFreeBytes: e.SANDBOXER_HOST_MIN_FREE_MB * 2 ** 20,
+    configDir: e.configDir,
   };
 }
 
