@@ -110,7 +110,8 @@ printf '%s\\n' "$out" | sort -u`;
 /**
  * The last "$2" lines a container "$1" wrote to stdout and stderr, with docker's timestamps: the two
  * streams reach us through separate pipes, so their lines are put back in order by time
- * ({@link orderLogLines}).
+ * ({@link orderLogLines}). Docker stamps a line when it reads it from the container, so two lines
+ * written microseconds apart on different streams can still come back swapped.
  */
 export const LOG_TAIL = `exec docker logs --timestamps --tail "$2" "$1" 2>&1`;
 
