@@ -3,6 +3,7 @@ import type { ProfileSummary } from "./cpuprofile";
 import type { HeapSummary } from "./heapsnapshot";
 import type { Machine } from "./machine";
 import type { MemorySnapshot } from "./memory";
+import { renderPoolMarkdown, type PoolBenchResults } from "./pools-report";
 import type { Summary } from "./stats";
 
 import type { ComposeBench } from "../compose";
@@ -37,7 +38,8 @@ export interface DestroyBreakdown {
   destroyedToEndEventMs: number;
 }
 
-export interface BenchResults {
+/** The warm-pool keys (poolCreateP50Ms, …Rtt20, `pools`) are present when bench/pools.ts ran. */
+export interface BenchResults extends Partial<PoolBenchResults> {
   schemaVersion: 1;
   db: "sqlite" | "postgres";
   quick: boolean;
@@ -289,6 +291,7 @@ export function renderMarkdown(r: BenchResults): string {
     lines.push("");
     lines.push(`Run failures (${r.runFailures.length}): ${r.runFailures.slice(0, 5).join("; ")}`);
   }
+  if (r.pools) lines.push(...renderPoolMarkdown(r as PoolBenchResults));
   lines.push("");
   return lines.join("\n");
 }
