@@ -46,7 +46,7 @@ import { claimPoolMember } from "./pools";
 import { CancelledByDestroy } from "./operations/runtime";
 import { QUOTA_STATUSES, isExtendable, isTransient, parseStatus, type SandboxStatus } from "./states";
 import { insertSandbox, transition } from "./transitions";
-import { stuckReason, type Stuck } from "./waiting";
+import { INITIAL_REASON, reasonFor, stuckReason, type Stuck } from "./waiting";
 import {
   iso,
   type AuditEntryView,
@@ -140,7 +140,7 @@ export class Manager implements ManagerContext {
         ownerId,
         profileId: profile.id,
         extensionId: extension.id,
-        statusReason: "Waiting for a worker",
+        statusReason: INITIAL_REASON,
         params: params as Prisma.InputJsonValue,
         input: input as Prisma.InputJsonValue,
         createdAt: now,
@@ -424,7 +424,7 @@ export class Manager implements ManagerContext {
     let queue: SandboxDetailView["queue"] = null;
     if (status === "queued") {
       const ahead = await queuedCreatesBefore(this.db, sandbox.createdAt);
-      queue = { position: ahead + 1, reason: stuck?.reason ?? sandbox.statusReason ?? "Waiting for a worker" };
+      queue = { position: ahead + 1, reason: reasonFor(sandbox.statusReason, stuck) ?? INITIAL_REASON };
     }
     const max = sandbox.maxExpiresAt?.getTime() ?? 0;
     const cur = sandbox.expiresAt?.getTime() ?? 0;
@@ -507,7 +507,7 @@ export class Manager implements ManagerContext {
       extensionId: row.extensionId,
       host: row.host ? { id: row.host.id, title: row.host.title, address: row.host.address, port: row.host.port } : null,
       status: parseStatus(row.status),
-      statusReason: stuck?.reason ?? row.statusReason,
+      statusReason: reasonFor(row.statusReason, stuck),
       createdAt: row.createdAt.toISOString(),
       updatedAt: row.updatedAt.toISOString(),
       readyAt: iso(row.readyAt),
