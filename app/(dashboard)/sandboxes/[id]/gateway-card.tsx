@@ -14,7 +14,7 @@ import { RelativeTime } from "../../../components/relative-time";
 import { Button } from "../../../components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "../../../components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../../components/ui/table";
-import { endSshSessionAction } from "./session-actions";
+import { endSshSessionAction } from "./actions";
 
 function Copyable({ value, label, testId }: { value: string; label: string; testId: string }) {
   const [copied, setCopied] = useState(false);
