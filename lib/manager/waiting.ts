@@ -87,12 +87,12 @@ export function stuckReason(s: WaitingInput, c: WaitingContext): Stuck | null {
 export const INITIAL_REASON = "Waiting for a worker";
 
 /**
- * The reason a view shows. A stuck lease replaces the stored reason. "No worker is running" is added to
- * a reason a worker stored earlier (no host with room, a cordoned host, an image no host has): both
- * are true, and the stored one says what else must change once a worker runs.
+ * The reason a view shows. A stuck lease replaces the stored reason. A reason a worker stored earlier
+ * (no host with room, a cordoned host, an image no host has) follows "no worker is running": both are
+ * true, and the stored one says what else must change once a worker runs.
  */
 export function reasonFor(stored: string | null, stuck: Stuck | null): string | null {
   if (!stuck) return stored;
   if (stuck.since !== null || !stored || stored === INITIAL_REASON) return stuck.reason;
-  return `${stored} — ${stuck.reason}`;
+  return `${stuck.reason} — ${stored}`;
 }
