@@ -134,13 +134,13 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
     expect(detail.status).toBe("creating");
     expect(detail.statusReason).toMatch(
       new RegExp(
-        `^The worker running its create \\(.*:${w1.child.pid}:.*\\) stopped responding \\d+ s ago, and no worker is running to retry it`,
+        `^The worker running its create \\(.*:${w1.child.pid}:.*\\) stopped responding \\d+ s ago, and no worker is running on machine \\S+, where this local sandbox lives`,
       ),
     );
     expect(detail.stuck?.reason).toBe(detail.statusReason);
     const page = await (await fetch(`${web.url}/sandboxes/${stuckId}`, { headers: { cookie } })).text();
     expect(page).toContain('data-testid="stuck-reason"');
-    expect(page).toContain("no worker is running to retry it");
+    expect(page).toContain("where this local sandbox lives");
 
     // A worker comes: it reaps the expired leases, retries, and every create ends ready; the reason goes.
     const w2 = startWorkerProcess(workerEnv());
