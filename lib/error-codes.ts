@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   AT_MAX_TTL: { status: 409, description: "The sandbox already expires at its profile's maximum lifetime." },
   BUSY: { status: 409, description: "The sandbox kept changing state while a command tried to act on it; try again." },
   NOT_CONNECTABLE: { status: 409, description: "The sandbox is not ready, or not on a build VM, so it has no SSH endpoint." },
+  TOO_MANY_STREAMS: { status: 429, description: "The person already has the most team event streams open that one person may." },
   HOST_KEY_UNKNOWN: { status: 409, description: "The server has no verified full host key of the VM to hand out for known_hosts." },
 
   // ─── Operations (recorded on failed operations and sandboxes) ──────────────────────────────────

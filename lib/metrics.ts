@@ -3,13 +3,15 @@
 // durations are observed by this process's worker. Served at /api/metrics (token or admin).
 import "server-only";
 
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+import { dbStatementCount } from "./db/client";
 import { countHostsByHealth } from "./db/hosts";
 import { liveWorkerCount } from "./db/leases";
 import { countOperationsByKindAndState, queueDepth } from "./db/operations";
 import { countSandboxesByStatus } from "./db/sandboxes";
 import type { Manager } from "./manager/manager";
+import { openTeamStreams } from "./manager/team-stream";
 
 interface Metrics {
   registry: Registry;
@@ -74,6 +76,23 @@ export function metrics(manager: () => Manager): Metrics {
     registers: [registry],
     async collect() {
       this.set(await liveWorkerCount(manager().db, 30_000));
+    },
+  });
+  new Gauge({
+    name: "sandboxer_event_streams_open",
+    help: "Team event streams open on this process (a browser shares one across its tabs)",
+    registers: [registry],
+    collect() {
+      this.set(openTeamStreams());
+    },
+  });
+  new Counter({
+    name: "sandboxer_db_statements_total",
+    help: "SQL statements this process has sent to the database",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(dbStatementCount());
     },
   });
   globalForMetrics.__sandboxerMetrics = { registry, operationDuration };

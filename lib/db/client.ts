@@ -83,6 +83,38 @@ export function serializeTransactions(factory: SqlDriverAdapterFactory): SqlDriv
   };
 }
 
+const statementCounter = globalThis as unknown as { __sandboxerDbStatements?: number };
+
+/** SQL statements this process has sent (all clients), for the metrics and the idle-dashboard benchmark. */
+export function dbStatementCount(): number {
+  return statementCounter.__sandboxerDbStatements ?? 0;
+}
+
+/** Counts every statement a driver adapter runs, in and out of transactions. */
+export function countStatements(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
+  const bump = () => {
+    statementCounter.__sandboxerDbStatements = (statementCounter.__sandboxerDbStatements ?? 0) + 1;
+  };
+  type Queryable = Pick<Awaited<ReturnType<SqlDriverAdapterFactory["connect"]>>, "queryRaw" | "executeRaw">;
+  const wrap = <T extends Queryable>(q: T): T => {
+    const queryRaw = q.queryRaw.bind(q);
+    const executeRaw = q.executeRaw.bind(q);
+    q.queryRaw = (query) => (bump(), queryRaw(query));
+    q.executeRaw = (query) => (bump(), executeRaw(query));
+    return q;
+  };
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => {
+      const adapter = wrap(await factory.connect());
+      const startTransaction = adapter.startTransaction.bind(adapter);
+      adapter.startTransaction = async (isolationLevel) => wrap(await startTransaction(isolationLevel));
+      return adapter;
+    },
+  };
+}
+
 /** Opens a client for a database. The caller owns it ($disconnect when done). */
 export async function createDb(config: DatabaseConfig, options: { poolSize?: number } = {}): Promise<Db> {
   if (config.provider === "sqlite") {
@@ -92,11 +124,11 @@ export async function createDb(config: DatabaseConfig, options: { poolSize?: num
     ]);
     // `timeout` is SQLite's busy timeout: a second process (the worker, the CLI's server) waits for
     // the write lock instead of failing at once.
-    const adapter = serializeTransactions(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 }));
+    const adapter = serializeTransactions(countStatements(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 })));
     return guardStatusWrites(new PrismaClient({ adapter }));
   }
   const [{ PrismaClient }, { PrismaPg }] = await Promise.all([import("@/generated/postgres/client"), import("@prisma/adapter-pg")]);
-  const adapter = new PrismaPg({ connectionString: config.url, max: options.poolSize ?? 10 });
+  const adapter = countStatements(new PrismaPg({ connectionString: config.url, max: options.poolSize ?? 10 }));
   return guardStatusWrites(new PrismaClient({ adapter })) as unknown as Db;
 }
 

@@ -7,6 +7,7 @@ import { listOrphans } from "@/lib/manager/host-ops";
 import { manager } from "@/lib/manager/instance";
 
 import { formatBytes } from "../../components/format-bytes";
+import { RefreshOnStream } from "../../components/live-updates";
 import { PageHeader } from "../../components/page-header";
 import { RelativeTime } from "../../components/relative-time";
 import { Badge, type BadgeProps } from "../../components/ui/badge";
@@ -30,6 +31,7 @@ export default async function HostsPage() {
   const [hosts, orphans] = await Promise.all([manager().listHosts(), listOrphans(manager())]);
   return (
     <>
+      <RefreshOnStream topics={["host.changed"]} sandboxes />
       <PageHeader
         title="Hosts"
         description="Build VMs sandboxes are created on, from hosts.yaml. Health and free space are checked periodically."
