@@ -70,6 +70,8 @@ const schema = z.object({
   SANDBOXER_SSH_CONNECT_TIMEOUT: duration("10s"),
   SANDBOXER_TUNNEL_PORTS: portRange,
   SANDBOXER_QUOTA_ACTIVE: int(5, 0, 10_000),
+  SANDBOXER_POOL_REFILL_MAX: int(4, 1, 256),
+  SANDBOXER_POOL_REFILL_PER_HOST: int(2, 1, 256),
   SANDBOXER_METRICS_TOKEN: z.string().min(16).optional(),
   BETTER_AUTH_SECRET: z.string().min(32).optional(),
   BETTER_AUTH_URL: z.string().url().optional(),

@@ -33,6 +33,10 @@ export const ERROR_CODES = {
   // ─── Operations (recorded on failed operations and sandboxes) ──────────────────────────────────
   CREATE_FAILED: { status: 500, description: "A create could not run (extension missing, params no longer valid, no host)." },
   QUEUE_TIMEOUT: { status: 500, description: "A create waited in the queue longer than SANDBOXER_QUEUE_TIMEOUT." },
+  POOL_MEMBER_UNVERIFIED: {
+    status: 500,
+    description: "A warm-pool member's workspace did not pass its extension's status check after the create; it is not pooled.",
+  },
   ATTEMPTS_EXHAUSTED: { status: 500, description: "The workers running an operation stopped responding on every attempt." },
   EXTENSION_MISSING: { status: 500, description: "The sandbox's extension is not loaded on this server." },
   HANDLE_INVALID: { status: 500, description: "The stored destroy handle does not match its extension's schema." },
@@ -79,6 +83,14 @@ export const ERROR_CODES = {
     status: 502,
     description: "The server refused to open a channel (e.g. MaxSessions) on every connection tried.",
   },
+  SSH_CHANNEL_REQUEST_FAILED: {
+    status: 502,
+    description: "The server opened a session channel but refused the pty, command, shell or subsystem asked on it.",
+  },
+  SSH_FORWARD_FAILED: {
+    status: 502,
+    description: "The server refused a forwarded connection: nothing listens there, or AllowTcpForwarding forbids it.",
+  },
   SSH_COMMAND_FAILED: { status: 502, description: "A remote command exited non-zero or was killed by a signal." },
   RSYNC_FAILED: { status: 502, description: "rsync exited non-zero; the message explains the exit code and quotes its stderr." },
   SSH_WORKSPACE_ROOT_INVALID: {
@@ -107,7 +119,15 @@ export const ERROR_CODES = {
   COMPOSE_UP_FAILED: { status: 502, description: "`compose up` failed; the message quotes its output." },
   COMPOSE_DOWN_FAILED: { status: 502, description: "`compose down` failed; the workspace was kept so that a retry can run it again." },
   COMPOSE_TIMEOUT: { status: 502, description: "A compose command exceeded its time limit." },
-  COMPOSE_PS_UNREADABLE: { status: 502, description: "The project's containers could not be listed." },
+  COMPOSE_UNAVAILABLE: {
+    status: 502,
+    description:
+      "The host has no working docker engine or compose command (v2 `docker compose` or v1 `docker-compose`); nothing was created.",
+  },
+  COMPOSE_DOCKER_UNREACHABLE: {
+    status: 502,
+    description: "docker did not answer during a destroy; nothing was removed, so retry once it does.",
+  },
   FAKE_FAILURE: { status: 500, description: "ext.fake (tests only) failed as its script told it to." },
 } as const satisfies Record<string, ErrorCodeSpec>;
 

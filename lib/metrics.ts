@@ -16,13 +16,28 @@ import { openTeamStreams } from "./manager/team-stream";
 interface Metrics {
   registry: Registry;
   operationDuration: Histogram<"kind" | "result">;
+  /** Warm-pool claims by profile and result (hit, miss). */
+  poolClaims: Counter<"profile" | "result">;
+  /** Time a create spent trying to claim a member (hit or miss). */
+  poolClaimSeconds: Histogram<"result">;
+  /** Wall time of a pool member's create, by result (pooled, failed). */
+  poolRefillSeconds: Histogram<"profile" | "result">;
 }
 
-const globalForMetrics = globalThis as unknown as { __sandboxerMetrics?: Metrics };
+const globalForMetrics = globalThis as unknown as { __sandboxerMetrics?: Metrics; __sandboxerMetricsManager?: () => Manager };
 
-/** This process's metrics; DB-backed gauges are bound to `manager` on first call. */
-export function metrics(manager: () => Manager): Metrics {
+/**
+ * This process's metrics. DB-backed gauges read through the manager given last (the route and the
+ * worker give theirs); code that only observes durations may call it without one.
+ */
+export function metrics(bind?: () => Manager): Metrics {
+  if (bind) globalForMetrics.__sandboxerMetricsManager = bind;
   if (globalForMetrics.__sandboxerMetrics) return globalForMetrics.__sandboxerMetrics;
+  const manager = () => {
+    const m = globalForMetrics.__sandboxerMetricsManager;
+    if (!m) throw new Error("metrics: no manager bound yet");
+    return m();
+  };
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "sandboxer_" });
   const operationDuration = new Histogram({
@@ -95,6 +110,26 @@ export function metrics(manager: () => Manager): Metrics {
       this.inc(dbStatementCount());
     },
   });
-  globalForMetrics.__sandboxerMetrics = { registry, operationDuration };
+  const poolClaims = new Counter({
+    name: "sandboxer_pool_claims_total",
+    help: "Creates of a profile with a warm pool, by whether a member was claimed (hit) or not (miss)",
+    labelNames: ["profile", "result"] as const,
+    registers: [registry],
+  });
+  const poolClaimSeconds = new Histogram({
+    name: "sandboxer_pool_claim_seconds",
+    help: "Time a create spent claiming a warm-pool member (in the request)",
+    labelNames: ["result"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const poolRefillSeconds = new Histogram({
+    name: "sandboxer_pool_refill_seconds",
+    help: "Wall time of a warm-pool member's create, by result (pooled, failed)",
+    labelNames: ["profile", "result"] as const,
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
+    registers: [registry],
+  });
+  globalForMetrics.__sandboxerMetrics = { registry, operationDuration, poolClaims, poolClaimSeconds, poolRefillSeconds };
   return globalForMetrics.__sandboxerMetrics;
 }

@@ -27,10 +27,7 @@ export default async function OverviewPage({ searchParams }: { searchParams: Pro
   const filters: ListFilters = {};
   for (const key of ["status", "owner", "profile", "mine", "page", "q"] as const) if (raw[key]) filters[key] = raw[key];
   const anyFilter = Object.keys(filters).some((k) => k !== "page");
-  const profiles = m
-    .listProfiles()
-    .filter((p) => p.usable)
-    .map((p) => ({ id: p.id, title: p.title }));
+  const profiles = (await m.listProfiles()).filter((p) => p.usable).map((p) => ({ id: p.id, title: p.title }));
 
   return (
     <>

@@ -1,4 +1,4 @@
-import { AlertTriangle, CheckCircle2, CircleDashed, Clock, Loader2, Trash2, XCircle } from "lucide-react";
+import { AlertTriangle, CheckCircle2, CircleDashed, Clock, Flame, Loader2, Trash2, XCircle } from "lucide-react";
 
 import type { SandboxStatus } from "@/lib/manager/states";
 
@@ -8,6 +8,7 @@ const LOOK: Record<SandboxStatus, { tone: BadgeProps["tone"]; label: string; ico
   queued: { tone: "neutral", label: "queued", icon: <Clock aria-hidden className="size-3" /> },
   creating: { tone: "info", label: "creating", icon: <Loader2 aria-hidden className="size-3 animate-spin" /> },
   ready: { tone: "success", label: "ready", icon: <CheckCircle2 aria-hidden className="size-3" /> },
+  pooled: { tone: "info", label: "pooled (warm)", icon: <Flame aria-hidden className="size-3" /> },
   failed: { tone: "danger", label: "failed", icon: <XCircle aria-hidden className="size-3" /> },
   destroying: { tone: "warning", label: "destroying", icon: <Loader2 aria-hidden className="size-3 animate-spin" /> },
   destroyed: { tone: "muted", label: "destroyed", icon: <Trash2 aria-hidden className="size-3" /> },

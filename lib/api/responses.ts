@@ -203,6 +203,16 @@ export const profileSchema = component(
     source: z.string(),
     usable: z.boolean(),
     errors: z.array(configIssueSchema),
+    pool: z
+      .strictObject({
+        size: z.number().int(),
+        refillConcurrency: z.number().int(),
+        maxAge: z.string(),
+        ready: z.number().int().describe("Members ready to be claimed"),
+        filling: z.number().int().describe("Members being made"),
+      })
+      .nullable()
+      .describe("The profile's warm pool (null: none); a create with the profile's defaults claims a ready member"),
   }),
 );
 
@@ -251,6 +261,10 @@ export const hostSchema = component(
     labels: z.array(z.string()),
     capacity: z.number().int(),
     sandboxes: z.number().int(),
+    pool: z
+      .strictObject({ ready: z.number().int(), total: z.number().int() })
+      .nullable()
+      .describe("Warm-pool members on the host (counted in sandboxes): ready ones and all"),
     tunnelPort: z.number().int().nullable(),
     health: z.string().describe("unknown | healthy | unreachable | key_changed | disabled"),
     healthDetail: z.string().nullable(),

@@ -98,7 +98,8 @@ function buildAuth() {
       user: {
         create: {
           before: async (user) => {
-            const count = await client.user.count();
+            // The warm pool's system account (role "system") is not a person.
+            const count = await client.user.count({ where: { role: { not: "system" } } });
             return { data: { ...user, role: count === 0 ? "admin" : "member" } };
           },
           after: async (user) => {

@@ -55,7 +55,8 @@ export function sandboxWhere(f: SandboxFilter, opts: { ignoreStatus?: boolean; n
     }
   }
   if (f.q) and.push({ OR: [{ id: { startsWith: f.q } }, { profileId: { contains: f.q } }] });
-  return { ownerId: f.ownerId, profileId: f.profileId, hostId: f.hostId, AND: and };
+  // Warm-pool members are the system's, not the team's: hidden until a person claims one.
+  return { ownerId: f.ownerId, profileId: f.profileId, hostId: f.hostId, poolKey: null, AND: and };
 }
 
 export interface SandboxPage {
@@ -108,7 +109,11 @@ export async function sandboxExists(db: Db, id: string): Promise<boolean> {
 // ─── Status writes (only lib/manager/transitions.ts calls these; see lib/db/status-guard.ts) ────
 
 /** The columns written together with a status. */
-export type StatusColumns = Pick<Prisma.SandboxUpdateManyMutationInput, "statusReason" | "readyAt" | "destroyedAt">;
+export type StatusColumns = Pick<
+  Prisma.SandboxUncheckedUpdateManyInput,
+  // A warm-pool claim also hands the member to its new owner (lib/manager/pools.ts).
+  "statusReason" | "readyAt" | "destroyedAt" | "ownerId" | "input" | "expiresAt" | "maxExpiresAt" | "poolKey"
+>;
 
 /**
  * Moves a sandbox from one of `from` to `to` if (and only if) it is still in one of `from` — and, when
@@ -202,7 +207,7 @@ export async function sandboxesWithoutOperation(db: Db, statuses: readonly Sandb
 export async function sandboxesOnHost(db: Db, hostId: string, statuses: readonly SandboxStatus[]) {
   return db.sandbox.findMany({
     where: { hostId, status: { in: [...statuses] } },
-    select: { id: true, status: true, handle: true, extensionId: true },
+    select: { id: true, status: true, handle: true, extensionId: true, poolKey: true },
   });
 }
 

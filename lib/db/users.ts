@@ -24,8 +24,9 @@ export async function userEmail(db: Db, id: string): Promise<string | null> {
   return (await db.user.findUnique({ where: { id }, select: { email: true } }))?.email ?? null;
 }
 
+/** The team (the warm pool's system account is not a person). */
 export async function listUsers(db: Db): Promise<UserRow[]> {
-  return db.user.findMany({ orderBy: { email: "asc" }, select: userSelect });
+  return db.user.findMany({ where: { role: { not: "system" } }, orderBy: { email: "asc" }, select: userSelect });
 }
 
 export async function countAdmins(db: Db): Promise<number> {

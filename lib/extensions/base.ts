@@ -65,11 +65,30 @@ export interface Requirement {
 
 export type SandboxHealth = "ready" | "missing" | "degraded" | "unknown";
 
+/** One service of a sandbox made of several (a compose project's services), for the detail page. */
+export interface ServiceReport {
+  name: string;
+  /** The container that runs it, when there is one. */
+  container?: string;
+  /** In words: "running", "running (healthy)", "failed (exit code 3)", "created", "no container", … */
+  state: string;
+  /** up: running and not unhealthy; failed: stopped with an error, dead, unhealthy or gone; other: neither. */
+  condition: "up" | "failed" | "other";
+  /** The health check's status (healthy, unhealthy, starting), or null without one. */
+  health: string | null;
+  /** Published ports, e.g. "127.0.0.1:8080→80/tcp". */
+  ports: string[];
+  /** The last lines a failed service wrote (cleaned, bounded). */
+  logTail?: string[];
+}
+
 export interface StatusReport {
   state: SandboxHealth;
   detail: string;
   /** Free space under the workspace root, when the extension can tell. */
   freeBytes?: number;
+  /** Per service, for extensions whose sandboxes run several (ext.compose-ssh). */
+  services?: ServiceReport[];
 }
 
 export interface DestroyResult {

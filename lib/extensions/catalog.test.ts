@@ -114,6 +114,27 @@ extension: ext.fake
 ttl: 8h
 ${body}`;
 
+  it("parse a warm pool with its defaults, and name the field of a bad one", () => {
+    const ok = load(configDir({ "extensions/ext.fake.yaml": FAKE, "profiles/p.yaml": profile("pool:\n  size: 3\n") }));
+    expect(ok.issues).toEqual([]);
+    expect(ok.profiles[0]?.spec?.pool).toEqual({ size: 3, refillConcurrency: 2, maxAge: "1d", maxAgeMs: 86_400_000 });
+    const cases: [string, string, number][] = [
+      ["pool:\n  size: 0\n", "pool.size", 7],
+      ["pool:\n  size: 2.5\n", "pool.size", 7],
+      ["pool:\n  size: 2\n  maxAge: soon\n", "pool.maxAge", 8],
+      ["pool:\n  size: 2\n  refillConcurrency: 0\n", "pool.refillConcurrency", 8],
+      ["pool:\n  size: 2\n  sise: 3\n", "pool.sise", 8],
+      ["pool: 4\n", "pool", 6],
+    ];
+    for (const [body, field, line] of cases) {
+      const errs = load(configDir({ "extensions/ext.fake.yaml": FAKE, "profiles/p.yaml": profile(body) })).profiles[0]!.errors;
+      expect(
+        errs.map((e) => [e.field, e.line]),
+        body,
+      ).toContainEqual([field, line]);
+    }
+  });
+
   it("validate params with the extension's schema after merging the manifest's defaults", () => {
     const dir = configDir({ "extensions/ext.fake.yaml": FAKE, "profiles/p.yaml": profile("params:\n  stepMs: 5\n") });
     const catalog = load(dir);

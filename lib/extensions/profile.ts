@@ -49,6 +49,21 @@ const inputSpecSchema = z.strictObject({
   placeholder: z.string().max(200).optional(),
 });
 
+/** A warm pool: sandboxes made ahead of time from the profile's defaults (lib/manager/pools.ts). */
+export const poolSpecSchema = z.strictObject(
+  {
+    size: z.number({ error: "must be a whole number of sandboxes" }).int({ error: "must be a whole number" }).min(1).max(200),
+    refillConcurrency: z
+      .number({ error: "must be a whole number of sandboxes" })
+      .int({ error: "must be a whole number" })
+      .min(1)
+      .max(32)
+      .default(2),
+    maxAge: durationString.default("1d"),
+  },
+  { error: "must be an object { size, refillConcurrency, maxAge }" },
+);
+
 export const profileSchema = z.strictObject({
   apiVersion: z.literal(API_VERSION, { error: `must be "${API_VERSION}"` }),
   id: z.string().regex(PROFILE_ID_PATTERN, { error: 'must look like "profile.<name>" (lowercase letters, digits, dashes)' }),
@@ -66,6 +81,7 @@ export const profileSchema = z.strictObject({
     .array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, { error: "tags are lowercase words" }))
     .max(20)
     .default([]),
+  pool: poolSpecSchema.optional(),
 });
 
 export interface ProfileSpec {
@@ -83,6 +99,18 @@ export interface ProfileSpec {
   runbook?: string;
   tags: string[];
   source: string;
+  /** The warm pool, when the profile declares one. */
+  pool?: PoolSpec;
+}
+
+export interface PoolSpec {
+  /** Members kept ready. */
+  size: number;
+  /** Members of this profile being created at once, at most. */
+  refillConcurrency: number;
+  maxAge: string;
+  /** A member older than this is recycled. */
+  maxAgeMs: number;
 }
 
 const DEFAULT_MAX_TTL = "3d";
@@ -140,6 +168,16 @@ export function parseProfile(parsed: ParsedYaml): { spec: ProfileSpec; parsed: P
       runbook: p.runbook,
       tags: p.tags,
       source: parsed.file,
+      ...(p.pool
+        ? {
+            pool: {
+              size: p.pool.size,
+              refillConcurrency: p.pool.refillConcurrency,
+              maxAge: p.pool.maxAge,
+              maxAgeMs: parseDuration(p.pool.maxAge),
+            },
+          }
+        : {}),
     },
   };
 }

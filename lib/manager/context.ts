@@ -36,6 +36,12 @@ export interface ManagerConfig {
   healthIntervalMs: number;
   /** Schedule those checks automatically (tests that are not about health turn it off). */
   autoHostChecks: boolean;
+  /** Warm-pool members being made at once, across all pools and hosts. */
+  poolRefillMax: number;
+  /** Warm-pool members being made at once on one host. */
+  poolRefillPerHost: number;
+  /** How long a failed member stays (blocking its slot) before it is recycled and tried again. */
+  poolFailureCooldownMs: number;
 }
 
 export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
@@ -55,6 +61,9 @@ export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
   maintenanceMs: 10_000,
   healthIntervalMs: 60_000,
   autoHostChecks: true,
+  poolRefillMax: 4,
+  poolRefillPerHost: 2,
+  poolFailureCooldownMs: 60_000,
 };
 
 export interface ManagerContext {

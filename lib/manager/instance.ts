@@ -27,6 +27,8 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
     destroyTimeoutMs: e.SANDBOXER_DESTROY_TIMEOUT,
     queueTimeoutMs: e.SANDBOXER_QUEUE_TIMEOUT,
     quotaActive: e.SANDBOXER_QUOTA_ACTIVE,
+    poolRefillMax: e.SANDBOXER_POOL_REFILL_MAX,
+    poolRefillPerHost: e.SANDBOXER_POOL_REFILL_PER_HOST,
     concurrency: e.SANDBOXER_WORKER_CONCURRENCY,
     healthIntervalMs: e.SANDBOXER_HEALTH_INTERVAL,
   };

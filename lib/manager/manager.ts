@@ -4,12 +4,13 @@
 // change goes through ./transitions.ts; every query through lib/db; every audit entry through ./audit.ts.
 import "server-only";
 
-import { actorUserId, type Actor } from "../auth/actor";
+import { SYSTEM_ACTOR, actorUserId, type Actor } from "../auth/actor";
 import { can, sandboxPermissions } from "../auth/policy";
 import type { Db, Prisma } from "../db/client";
 import { listAudit, listSandboxEvents, listStateEvents, type AuditFilter } from "../db/events";
 import { hostLabels, listHosts, occupancyByHost } from "../db/hosts";
 import { liveWorkerCount } from "../db/leases";
+import { poolCounts, poolCountsByHost } from "../db/pools";
 import {
   activeOperations,
   cancelQueued,
@@ -40,6 +41,7 @@ import { isSandboxId, newSandboxId } from "../sandbox-id";
 import { audit, type AuditInput } from "./audit";
 import { DEFAULT_MANAGER_CONFIG, extensionOf, type ManagerConfig, type ManagerContext } from "./context";
 import { Notifier } from "./notifier";
+import { claimPoolMember } from "./pools";
 import { CancelledByDestroy } from "./operations/runtime";
 import { QUOTA_STATUSES, isExtendable, parseStatus, type SandboxStatus } from "./states";
 import { insertSandbox, transition } from "./transitions";
@@ -95,16 +97,33 @@ export class Manager implements ManagerContext {
   // ─── Commands ──────────────────────────────────────────────────────────────────────────────────
 
   /**
-   * Validates the profile and inputs, checks the owner's quota, and records a queued sandbox with its
-   * create operation. Returns at once; a worker does the work.
+   * Validates the profile and inputs, checks the owner's quota, then claims a warm-pool member when the
+   * profile has a pool and the inputs resolve to its params (the sandbox is ready on return), or
+   * records a queued sandbox with its create operation. Returns at once; a worker does the work.
    */
   async createSandbox(profileId: string, actor: Actor, rawInput: unknown = {}): Promise<SandboxView> {
     const ownerId = actorUserId(actor);
     if (!ownerId) throw new ValidationError("A sandbox needs an owner; the system cannot create one");
     const { profile, extension, params, input } = resolveProfileParams(this.catalog, profileId, rawInput);
+    if (this.config.quotaActive > 0) await this.checkQuota(actor, ownerId, profile.id, 0);
+    if (profile.spec.pool) {
+      const claimed = await claimPoolMember(this, { profile, extension, params, input, ownerId, actor });
+      if (claimed) {
+        // Quota again, as after an insert: two racing claims cannot both slip under the limit.
+        if (this.config.quotaActive > 0) {
+          try {
+            await this.checkQuota(actor, ownerId, profile.id, 1, claimed);
+          } catch (e) {
+            await this.destroySandbox(claimed, SYSTEM_ACTOR, { reason: "Over quota: destroyed right after its claim" }).catch(() => {});
+            throw e;
+          }
+        }
+        this.logger.info({ sandboxId: claimed, profileId, actor: actor.label }, "sandbox claimed from the warm pool");
+        return this.getSandbox(claimed);
+      }
+    }
     const id = newSandboxId();
     const now = new Date();
-    if (this.config.quotaActive > 0) await this.checkQuota(actor, ownerId, profile.id, 0);
     // Not claimable until the quota check below has passed (a crash in between only delays it).
     const operation = operationCreate({
       kind: "create",
@@ -250,7 +269,8 @@ export class Manager implements ManagerContext {
 
   // ─── Queries ───────────────────────────────────────────────────────────────────────────────────
 
-  listProfiles(): ProfileView[] {
+  async listProfiles(): Promise<ProfileView[]> {
+    const pools = this.catalog.profiles.some((p) => p.spec?.pool) ? await poolCounts(this.db) : new Map<string, never>();
     return this.catalog.profiles.map((p) => {
       const spec = p.spec;
       const ext = spec ? this.catalog.extensions.get(spec.extension) : undefined;
@@ -273,6 +293,15 @@ export class Manager implements ManagerContext {
         source: p.source,
         usable: isUsable(p),
         errors: p.errors,
+        pool: spec?.pool
+          ? {
+              size: spec.pool.size,
+              refillConcurrency: spec.pool.refillConcurrency,
+              maxAge: spec.pool.maxAge,
+              ready: pools.get(p.id)?.pooled ?? 0,
+              filling: pools.get(p.id)?.filling ?? 0,
+            }
+          : null,
       };
     });
   }
@@ -325,7 +354,7 @@ export class Manager implements ManagerContext {
   }
 
   async listHosts(): Promise<HostView[]> {
-    const [hosts, load] = await Promise.all([listHosts(this.db), occupancyByHost(this.db)]);
+    const [hosts, load, pools] = await Promise.all([listHosts(this.db), occupancyByHost(this.db), poolCountsByHost(this.db)]);
     return hosts.map((h) => ({
       id: h.id,
       title: h.title,
@@ -338,6 +367,7 @@ export class Manager implements ManagerContext {
       labels: hostLabels(h),
       capacity: h.capacity,
       sandboxes: load.get(h.id) ?? 0,
+      pool: pools.get(h.id) ? { ready: pools.get(h.id)!.pooled, total: pools.get(h.id)!.total } : null,
       tunnelPort: h.tunnelPort,
       health: h.health,
       healthDetail: h.healthDetail,
@@ -359,6 +389,12 @@ export class Manager implements ManagerContext {
       pages: Math.max(1, Math.ceil(result.total / size)),
       counts: result.counts,
     };
+  }
+
+  /** The sandbox for the team stream's snapshots: null when it is gone or a warm-pool member (not the team's yet). */
+  async streamSnapshot(id: string): Promise<SandboxView | null> {
+    const row = isSandboxId(id) ? await findSandbox(this.db, id) : null;
+    return row && row.poolKey === null ? this.toView(row) : null;
   }
 
   async getSandbox(id: string): Promise<SandboxView> {

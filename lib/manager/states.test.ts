@@ -15,6 +15,9 @@ describe("the sandbox state machine", () => {
     ["destroying", "destroyed"],
     ["destroying", "destroy_failed"],
     ["destroy_failed", "destroying"],
+    ["creating", "pooled"],
+    ["pooled", "ready"],
+    ["pooled", "missing"],
   ];
 
   it.each(legal)("allows %s → %s", (from, to) => {
@@ -33,6 +36,9 @@ describe("the sandbox state machine", () => {
     ["destroying", "ready"],
     ["destroy_failed", "ready"],
     ["ready", "destroyed"],
+    ["ready", "pooled"],
+    ["queued", "pooled"],
+    ["missing", "pooled"],
   ] as [SandboxStatus, SandboxStatus][])("refuses %s → %s with a ConflictError naming both", (from, to) => {
     expect(() => assertTransition(from, to)).toThrow(ConflictError);
     expect(() => assertTransition(from, to)).toThrow(`from ${from} to ${to}`);

@@ -4,7 +4,17 @@
 // lib/db/status-guard.ts). Statuses read from the database are narrowed once, by `parseStatus`.
 import { ConflictError } from "../errors";
 
-export const SANDBOX_STATUSES = ["queued", "creating", "ready", "failed", "destroying", "destroyed", "destroy_failed", "missing"] as const;
+export const SANDBOX_STATUSES = [
+  "queued",
+  "creating",
+  "ready",
+  "pooled",
+  "failed",
+  "destroying",
+  "destroyed",
+  "destroy_failed",
+  "missing",
+] as const;
 
 export type SandboxStatus = (typeof SANDBOX_STATUSES)[number];
 
@@ -14,8 +24,11 @@ export type InitialStatus = (typeof INITIAL_STATUSES)[number];
 
 const TRANSITIONS: Record<SandboxStatus, readonly SandboxStatus[]> = {
   queued: ["creating", "destroying", "failed"],
-  creating: ["ready", "failed", "destroying"],
+  // A warm-pool member's create ends in `pooled` (its workspace verified present) instead of `ready`.
+  creating: ["ready", "pooled", "failed", "destroying"],
   ready: ["destroying", "missing"],
+  // Claimed by a person's create (ready, theirs), recycled (destroying) or found gone by the reconciler.
+  pooled: ["ready", "destroying", "missing"],
   failed: ["destroying"],
   destroying: ["destroyed", "destroy_failed"],
   destroy_failed: ["destroying", "destroyed"],
@@ -63,13 +76,21 @@ export const ACTIVE_STATUSES: readonly SandboxStatus[] = SANDBOX_STATUSES.filter
 export const QUOTA_STATUSES = ["queued", "creating", "ready"] as const satisfies readonly SandboxStatus[];
 
 /** Statuses an expired sandbox is destroyed from (destroy_failed waits for a person's Retry). */
-export const EXPIRABLE_STATUSES = ["queued", "creating", "ready", "failed", "missing"] as const satisfies readonly SandboxStatus[];
+export const EXPIRABLE_STATUSES = [
+  "queued",
+  "creating",
+  "ready",
+  "pooled",
+  "failed",
+  "missing",
+] as const satisfies readonly SandboxStatus[];
 
 /** Statuses in which a sandbox holds (or is about to hold) a slot on its host. */
 export const OCCUPYING_STATUSES = [
   "queued",
   "creating",
   "ready",
+  "pooled",
   "destroying",
   "destroy_failed",
   "missing",
@@ -80,6 +101,7 @@ export const ACCOUNTED_STATUSES = [
   "queued",
   "creating",
   "ready",
+  "pooled",
   "failed",
   "destroying",
   "destroy_failed",
@@ -87,7 +109,7 @@ export const ACCOUNTED_STATUSES = [
 ] as const satisfies readonly SandboxStatus[];
 
 /** Statuses whose workspace the reconciler expects to find on its host. */
-export const EXPECT_WORKSPACE_STATUSES = ["ready"] as const satisfies readonly SandboxStatus[];
+export const EXPECT_WORKSPACE_STATUSES = ["ready", "pooled"] as const satisfies readonly SandboxStatus[];
 
 /** Statuses that promise work some operation will do; the repair job looks for ones without it. */
 export const IN_FLIGHT_STATUSES = ["queued", "creating", "destroying"] as const satisfies readonly SandboxStatus[];
@@ -107,7 +129,7 @@ export function isTransient(status: SandboxStatus): boolean {
 
 // ─── Operations ──────────────────────────────────────────────────────────────────────────────────
 
-export const OPERATION_KINDS = ["create", "destroy", "reconcile", "cleanup"] as const;
+export const OPERATION_KINDS = ["create", "destroy", "reconcile", "cleanup", "refill"] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 export function isOperationKind(value: string): value is OperationKind {

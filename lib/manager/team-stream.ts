@@ -57,7 +57,7 @@ interface Frame {
   text: string;
 }
 
-type HubManager = Pick<Manager, "db" | "notifier" | "getSandbox" | "logger">;
+type HubManager = Pick<Manager, "db" | "notifier" | "streamSnapshot" | "logger">;
 
 export function frameText(event: string, data: unknown, id?: number): string {
   return `${id !== undefined ? `id: ${id}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -237,7 +237,7 @@ export class TeamStreamHub {
     const views = new Map<string, SandboxView | null>();
     await Promise.all(
       [...lastState.keys()].map(async (id) => {
-        views.set(id, await this.m.getSandbox(id).catch(() => null));
+        views.set(id, await this.m.streamSnapshot(id).catch(() => null));
       }),
     );
     const out: Frame[] = [];

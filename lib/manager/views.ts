@@ -81,6 +81,18 @@ export interface ProfileView {
   source: string;
   usable: boolean;
   errors: ConfigIssue[];
+  /** The profile's warm pool and how full it is (null: no pool). */
+  pool: ProfilePoolView | null;
+}
+
+export interface ProfilePoolView {
+  size: number;
+  refillConcurrency: number;
+  maxAge: string;
+  /** Members ready to be claimed. */
+  ready: number;
+  /** Members being made. */
+  filling: number;
 }
 
 export interface HostView {
@@ -95,6 +107,8 @@ export interface HostView {
   labels: string[];
   capacity: number;
   sandboxes: number;
+  /** Warm-pool members on the host (counted in `sandboxes`): ready ones and all (null: none). */
+  pool: { ready: number; total: number } | null;
   tunnelPort: number | null;
   health: string;
   healthDetail: string | null;

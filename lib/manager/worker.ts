@@ -17,6 +17,7 @@ import type { ManagerContext } from "./context";
 import { expireSandboxes, repairOrphanedStates, scheduleHostChecks } from "./maintenance";
 import type { Manager } from "./manager";
 import { OPERATION_HANDLERS } from "./operations";
+import { schedulePoolRefill } from "./pools";
 import { WorkerShutdown, runOperation } from "./operations/runtime";
 import { reapExpiredOperations } from "./reaper";
 import { isOperationKind } from "./states";
@@ -119,6 +120,7 @@ export class Worker {
         await expireSandboxes(this.m, now);
         await repairOrphanedStates(this.ctx, now, Math.max(60_000, config.leaseMs * 2));
         await scheduleHostChecks(this.ctx, now);
+        await schedulePoolRefill(this.ctx);
         // Team notices matter only to streams that were away briefly (docs/live-updates.md).
         await pruneTeamEvents(db, new Date(now.getTime() - 24 * 3_600_000));
       }

@@ -66,6 +66,110 @@ export interface ExecResult {
   durationMs: number;
 }
 
+/** How long a channel open (and its pty/exec/subsystem requests) may take. */
+export const DEFAULT_CHANNEL_OPEN_TIMEOUT_MS = 20_000;
+
+/** A pseudo-terminal as a client asked for it (ssh2's server `pty` event has the same fields). */
+export interface PtyRequest {
+  term: string;
+  rows: number;
+  cols: number;
+  /** Pixels; 0 when unknown. */
+  width?: number;
+  height?: number;
+  /** Terminal modes by name, as ssh2 parses them from the client's request. */
+  modes?: Record<string, number | undefined> | null;
+}
+
+/** What a channel opened by {@link SshConnection.openChannel} is for. */
+export type ChannelRequest =
+  /** A session: `command` runs as given (it is the remote shell's input, already quoted by whoever built it); without it, a login shell. */
+  | { type: "session"; command?: string; pty?: PtyRequest; env?: Record<string, string> }
+  /** A subsystem of the server, e.g. `sftp`. */
+  | { type: "subsystem"; name: string }
+  /** A TCP connection made by the server to dstHost:dstPort (ssh -L); src* is reported to the server as the originator. */
+  | { type: "direct-tcpip"; srcHost: string; srcPort: number; dstHost: string; dstPort: number };
+
+export interface OpenChannelOptions {
+  signal?: AbortSignal;
+  /** Channel open plus its requests must finish within this. Default {@link DEFAULT_CHANNEL_OPEN_TIMEOUT_MS}. */
+  timeoutMs?: number;
+}
+
+function describeRequest(request: ChannelRequest): string {
+  switch (request.type) {
+    case "session":
+      return request.command === undefined ? "a shell" : request.pty ? "a command under a pty" : "a command";
+    case "subsystem":
+      return `the ${request.name} subsystem`;
+    case "direct-tcpip":
+      return `a forwarded connection to ${hostPort(request.dstHost, request.dstPort)}`;
+  }
+}
+
+function ptyConfig(pty: PtyRequest): {
+  rows: number;
+  cols: number;
+  width: number;
+  height: number;
+  term: string;
+  modes?: Record<string, number>;
+} {
+  const modes: Record<string, number> = {};
+  for (const [k, v] of Object.entries(pty.modes ?? {})) if (typeof v === "number") modes[k] = v;
+  return { rows: pty.rows, cols: pty.cols, width: pty.width ?? 0, height: pty.height ?? 0, term: pty.term, modes };
+}
+
+// RFC 4254 §5.1 reason codes.
+const OPEN_ADMINISTRATIVELY_PROHIBITED = 1;
+const OPEN_CONNECT_FAILED = 2;
+
+function channelOpenError(request: ChannelRequest, where: string, what: string, err: ErrnoLike | undefined): SshError {
+  const reason = err?.reason;
+  const message = err?.message ?? "no channel";
+  if (request.type === "direct-tcpip" && typeof reason === "number") {
+    const target = hostPort(request.dstHost, request.dstPort);
+    const why =
+      reason === OPEN_CONNECT_FAILED
+        ? `nothing accepts connections on ${target} there (${message})`
+        : reason === OPEN_ADMINISTRATIVELY_PROHIBITED
+          ? `its sshd forbids forwarding (AllowTcpForwarding) or the address (${message})`
+          : message;
+    return new SshError("SSH_FORWARD_FAILED", `${where} refused to forward to ${target}: ${why}`, {
+      cause: err,
+      details: { started: false, reason, target },
+    });
+  }
+  if (typeof reason === "number") {
+    return new SshError(
+      "SSH_CHANNEL_OPEN_FAILED",
+      `${where} refused to open a session channel (${message}); its MaxSessions may be reached`,
+      {
+        cause: err,
+        details: { started: false, reason },
+      },
+    );
+  }
+  // The channel opened, but a request on it (pty, exec, shell, subsystem) was refused.
+  return new SshError("SSH_CHANNEL_REQUEST_FAILED", `${where} refused ${what}: ${message}`, { cause: err, details: { started: false } });
+}
+
+/** How a channel's command ended: its exit status, or the signal (without `SIG`) that killed it. */
+export interface ChannelExit {
+  code: number | null;
+  signal: string | null;
+}
+
+const exits = new WeakMap<ClientChannel, ChannelExit>();
+
+/**
+ * The exit status of a channel opened by openChannel, once the server sent it (read it on `close`).
+ * Listening for `exit` yourself can miss it: it may arrive before the open promise resolves.
+ */
+export function exitOf(channel: ClientChannel): ChannelExit | undefined {
+  return exits.get(channel);
+}
+
 type SshClient = InstanceType<typeof Client>;
 
 /** Keeps the last `max` bytes of a stream. */
@@ -354,6 +458,111 @@ export class SshConnection {
       } catch (e) {
         fail(
           new SshError("SSH_DISCONNECTED", `could not start \`${name}\` on ${where}: ${(e as Error).message}`, {
+            cause: e,
+            details: { started: false },
+          }),
+        );
+      }
+    });
+  }
+
+  /**
+   * Opens a channel that the caller drives itself (the SSH gateway, port forwards, Packer's tunnel):
+   * an interactive or binary session (shell or a raw command, optionally under a pty), a subsystem
+   * such as sftp, or a `direct-tcpip` connection to an address as seen from the host. Resolves once
+   * the server accepted the channel and every request on it; the caller owns the channel from then
+   * on (write, `setWindow`, `signal`, `close`) and learns the end from its `exit`/`close` events.
+   * Failures carry `details.started === false`: nothing ran, a retry elsewhere is safe.
+   */
+  async openChannel(request: ChannelRequest, opts: OpenChannelOptions = {}): Promise<ClientChannel> {
+    throwIfAborted(opts.signal);
+    const where = this.target;
+    const what = describeRequest(request);
+    if (!this.alive) {
+      throw new SshError("SSH_DISCONNECTED", `SSH connection to ${where} is closed`, {
+        cause: this.closeReason,
+        details: { started: false },
+      });
+    }
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_CHANNEL_OPEN_TIMEOUT_MS;
+    return await new Promise<ClientChannel>((resolve, reject) => {
+      let settled = false;
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        opts.signal?.removeEventListener("abort", onAbort);
+        unsubscribe();
+      };
+      const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        reject(err);
+      };
+      const timer = setTimeout(() => {
+        fail(
+          new SshError("SSH_EXEC_TIMEOUT", `${where} did not open ${what} within ${timeoutMs} ms`, {
+            details: { started: false, timeoutMs },
+          }),
+        );
+      }, timeoutMs);
+      const onAbort = (): void => {
+        const reason: unknown = opts.signal?.reason;
+        fail(hasCode(reason, "ABORTED") ? reason : new AbortedError(`opening ${what} on ${where} was cancelled`));
+      };
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      const unsubscribe = this.onClose((reason) => {
+        fail(
+          new SshError("SSH_DISCONNECTED", `SSH connection to ${where} closed while opening ${what}`, {
+            cause: reason,
+            details: { started: false },
+          }),
+        );
+      });
+      const onOpen = (err: ErrnoLike | undefined, ch: ClientChannel | undefined): void => {
+        if (err || !ch) {
+          fail(channelOpenError(request, where, what, err));
+          return;
+        }
+        ch.on("error", () => {
+          // The owner sees the close; an unhandled 'error' must not crash the process.
+        });
+        // ssh2 parses a whole TCP read at once: the exit status can arrive in the same read as the
+        // open confirmation, before our promise resolves and the owner listens. Keep it for exitOf().
+        ch.once("exit", (code: number | null, signalName?: string) => {
+          exits.set(ch, {
+            code: typeof code === "number" ? code : null,
+            signal: typeof signalName === "string" ? signalName.replace(/^SIG/, "") : null,
+          });
+        });
+        if (settled) {
+          // Timed out or aborted meanwhile: nobody will own this channel.
+          ch.close();
+          return;
+        }
+        settled = true;
+        cleanup();
+        resolve(ch);
+      };
+      try {
+        switch (request.type) {
+          case "session": {
+            // @types/ssh2 types `env` as a whole process environment; any string map is what goes on the wire.
+            const env = request.env && Object.keys(request.env).length > 0 ? { env: request.env as NodeJS.ProcessEnv } : {};
+            // ssh2's shell() asks for a pty unless its window options are `false`.
+            if (request.command === undefined) this.client.shell(request.pty ? ptyConfig(request.pty) : false, env, onOpen);
+            else this.client.exec(request.command, { ...env, ...(request.pty ? { pty: ptyConfig(request.pty) } : {}) }, onOpen);
+            break;
+          }
+          case "subsystem":
+            this.client.subsys(request.name, onOpen);
+            break;
+          case "direct-tcpip":
+            this.client.forwardOut(request.srcHost, request.srcPort, request.dstHost, request.dstPort, onOpen);
+            break;
+        }
+      } catch (e) {
+        fail(
+          new SshError("SSH_DISCONNECTED", `could not open ${what} on ${where}: ${(e as Error).message}`, {
             cause: e,
             details: { started: false },
           }),

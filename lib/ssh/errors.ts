@@ -31,6 +31,10 @@ export const SSH_ERROR_CODES = {
   SSH_KEY_UNREADABLE: "SSH_KEY_UNREADABLE",
   /** Thrown when the server refused to open a channel (e.g. `MaxSessions` reached) on every connection the pool tried. */
   SSH_CHANNEL_OPEN_FAILED: "SSH_CHANNEL_OPEN_FAILED",
+  /** Thrown when the server opened a session channel but refused what was asked on it (a pty, a command, a shell or a subsystem such as sftp). */
+  SSH_CHANNEL_REQUEST_FAILED: "SSH_CHANNEL_REQUEST_FAILED",
+  /** Thrown when the server refused a `direct-tcpip` channel: nothing listens on the forwarded address, or its `AllowTcpForwarding` forbids it. */
+  SSH_FORWARD_FAILED: "SSH_FORWARD_FAILED",
   /** Thrown by `execChecked` when a remote command exited non-zero or was killed by a signal. */
   SSH_COMMAND_FAILED: "SSH_COMMAND_FAILED",
   /** Thrown when rsync exited non-zero (connection, host key, permission or I/O failure); the message explains the exit code and quotes its last stderr lines. */

@@ -23,7 +23,20 @@ export {
   type ParsedKnownHosts,
   type VerifyHostKeyInput,
 } from "./host-keys";
-export { SshConnection, checkExitStatus, connect, type ConnectOptions, type ExecOptions, type ExecResult } from "./connection";
+export {
+  DEFAULT_CHANNEL_OPEN_TIMEOUT_MS,
+  SshConnection,
+  checkExitStatus,
+  connect,
+  exitOf,
+  type ChannelExit,
+  type ChannelRequest,
+  type ConnectOptions,
+  type ExecOptions,
+  type ExecResult,
+  type OpenChannelOptions,
+  type PtyRequest,
+} from "./connection";
 export {
   DEFAULT_READY_TIMEOUT_MS,
   describeTarget,
@@ -35,7 +48,7 @@ export {
   type SshTarget,
   type SshTrust,
 } from "./ssh-config";
-export { SshPool, type PooledSshConnection, type SshHostStats, type SshPoolOptions, type SshPoolStats } from "./pool";
+export { SshPool, type ChannelBudget, type PooledSshConnection, type SshHostStats, type SshPoolOptions, type SshPoolStats } from "./pool";
 export { rsyncToRemote, type RsyncResult, type RsyncToRemoteOptions } from "./rsync";
 export {
   createRemoteWorkspace,

@@ -1,10 +1,13 @@
 // SshPool's bookkeeping against a fake connection (no sshd): bounds, FIFO, retries, idle, abort.
 // The same properties against real sshd are in tests/integration/ssh-pool.test.ts.
+import { EventEmitter } from "node:events";
+
+import type { ClientChannel } from "ssh2";
 import { describe, expect, it, vi } from "vitest";
 
 import { AbortedError } from "@/lib/errors";
 
-import type { ConnectOptions, ExecOptions, ExecResult } from "./connection";
+import type { ChannelRequest, ConnectOptions, ExecOptions, ExecResult } from "./connection";
 import type { SshConfig } from "./ssh-config";
 import { SshError } from "./errors";
 import { SshPool, type PooledSshConnection } from "./pool";
@@ -69,6 +72,26 @@ class FakeConnection implements PooledSshConnection {
       this.active--;
     }
     void opts;
+  }
+
+  /** Held-open channels (a stand-in ClientChannel: `close()` emits "close"). */
+  readonly channels: (EventEmitter & { request: ChannelRequest; close(): void })[] = [];
+
+  async openChannel(request: ChannelRequest): Promise<ClientChannel> {
+    await sleep(1);
+    if (!this.alive) throw new SshError("SSH_DISCONNECTED", "connection gone", { details: { started: false } });
+    if (this.active >= this.maxSessions) throw new SshError("SSH_CHANNEL_OPEN_FAILED", "open failed", { details: { started: false } });
+    this.active++;
+    this.peakActive = Math.max(this.peakActive, this.active);
+    const ch = Object.assign(new EventEmitter(), {
+      request,
+      close: () => {
+        this.active--;
+        queueMicrotask(() => ch.emit("close"));
+      },
+    });
+    this.channels.push(ch);
+    return ch as unknown as ClientChannel;
   }
 
   onClose(listener: (reason: Error | undefined) => void): () => void {
@@ -342,6 +365,65 @@ describe("SshPool recovery", () => {
     const other = pool.verifiedHostKey(target({ user: "other" }));
     await vi.waitFor(() => expect(queuedCount()).toBe(2));
     await Promise.all([busy, queued, other]);
+    pool.close();
+  });
+});
+
+describe("SshPool held-open channels (the sessions budget)", () => {
+  const SHELL: ChannelRequest = { type: "session", pty: { term: "xterm", rows: 24, cols: 80 } };
+
+  it("have their own connections and bounds: commands never wait behind open shells", async () => {
+    const f = fakeConnector();
+    const pool = new SshPool({
+      connect: f.connect,
+      maxConnectionsPerHost: 1,
+      maxChannelsPerConnection: 2,
+      maxSessionConnectionsPerHost: 2,
+      maxSessionChannelsPerConnection: 3,
+      sessionQueueTimeoutMs: 200,
+    });
+    const shells = await Promise.all(Array.from({ length: 6 }, () => pool.openChannel(target(), SHELL)));
+    let s = pool.stats().hosts["127.0.0.1:2222"]!;
+    expect(s).toMatchObject({ sessionConnections: 2, sessionChannels: 6, connections: 0, activeChannels: 0 });
+    // The sessions budget is full; a seventh shell waits, then gives up with a clear error.
+    await expect(pool.openChannel(target(), SHELL)).rejects.toMatchObject({
+      code: "SSH_EXEC_TIMEOUT",
+      message: expect.stringContaining("session channel"),
+    });
+    // Commands still run at once, on a connection of their own.
+    const t0 = performance.now();
+    const r = await pool.exec(target(), ["echo", "hi"], EXEC);
+    expect(r.code).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(150);
+    s = pool.stats().hosts["127.0.0.1:2222"]!;
+    expect(s).toMatchObject({ connections: 1, sessionConnections: 2, peakSessionChannels: 6 });
+    // Closing a shell frees its slot for the next session, on the same (pooled) connection.
+    shells[0]!.close();
+    await vi.waitFor(() => expect(pool.stats().hosts["127.0.0.1:2222"]!.sessionChannels).toBe(5));
+    const again = await pool.openChannel(target(), {
+      type: "direct-tcpip",
+      srcHost: "127.0.0.1",
+      srcPort: 1,
+      dstHost: "127.0.0.1",
+      dstPort: 80,
+    });
+    expect(f.made.length).toBe(3);
+    for (const ch of [...shells.slice(1), again]) ch.close();
+    await vi.waitFor(() => expect(pool.stats().hosts["127.0.0.1:2222"]!.sessionChannels).toBe(0));
+    pool.close();
+  });
+
+  it("fill the busiest session connection first, retry refused opens and pass the request through", async () => {
+    const f = fakeConnector({ setup: (c) => (c.maxSessions = 2) });
+    const pool = new SshPool({ connect: f.connect, maxSessionConnectionsPerHost: 4, maxSessionChannelsPerConnection: 8 });
+    const req: ChannelRequest = { type: "subsystem", name: "sftp" };
+    const chans = [];
+    for (let i = 0; i < 4; i++) chans.push(await pool.openChannel(target(), req));
+    // MaxSessions 2 on the server: the refused opens were retried on a new connection.
+    expect(f.made.map((c) => c.active)).toEqual([2, 2]);
+    expect(pool.stats().hosts["127.0.0.1:2222"]!.channelsRefused).toBeGreaterThan(0);
+    expect(f.made[0]!.channels[0]!.request).toEqual(req);
+    for (const ch of chans) ch.close();
     pool.close();
   });
 });

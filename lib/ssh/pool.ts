@@ -5,17 +5,37 @@
 // 10:30:100 starts dropping new connections beyond 10; rsync's ssh handshakes count here too).
 // Callers beyond the bounds wait in one FIFO queue per host. Dead connections are dropped and
 // replaced; a refused channel is retried elsewhere; idle connections are closed.
+// Channels that people hold open (gateway shells, sftp, port forwards, Packer's tunnel) use a separate
+// budget — their own connections with their own bounds — so creates and destroys never wait behind
+// open shells, and a burst of sessions never takes the worker's channel slots.
 import "server-only";
 
 import { AbortedError, ValidationError, hasCode, throwIfAborted } from "@/lib/errors";
 
-import { checkExitStatus, connect, type ConnectOptions, type ExecOptions, type ExecResult, type SshConnection } from "./connection";
+import type { ClientChannel } from "ssh2";
+
+import {
+  checkExitStatus,
+  connect,
+  type ChannelRequest,
+  type ConnectOptions,
+  type ExecOptions,
+  type ExecResult,
+  type OpenChannelOptions,
+  type SshConnection,
+} from "./connection";
 import { SshError, hostPort, isSshError } from "./errors";
 import { shellCommand } from "./shell-quote";
 import { DEFAULT_READY_TIMEOUT_MS, describeTarget, parseSshConfig, type ResolvedSshConfig, type SshConfig } from "./ssh-config";
 
 /** What the pool needs from a connection (SshConnection; a fake in unit tests). */
-export type PooledSshConnection = Pick<SshConnection, "exec" | "close" | "alive" | "onClose" | "hostKey" | "hostKeyFingerprint">;
+export type PooledSshConnection = Pick<
+  SshConnection,
+  "exec" | "openChannel" | "close" | "alive" | "onClose" | "hostKey" | "hostKeyFingerprint"
+>;
+
+/** Which channel budget a slot comes from: the worker's commands, or channels people hold open. */
+export type ChannelBudget = "commands" | "sessions";
 
 export interface SshPoolOptions {
   /** Default 4. */
@@ -24,6 +44,12 @@ export interface SshPoolOptions {
   maxChannelsPerConnection?: number;
   /** Default 3: far below MaxStartups' 10, leaving room for other clients (and other processes) of the same VM. */
   maxHandshakesPerHost?: number;
+  /** Connections per host for held-open channels (see {@link SshPool.openChannel}). Default 8. */
+  maxSessionConnectionsPerHost?: number;
+  /** Held-open channels per such connection. Default 8 (OpenSSH's MaxSessions 10 counts session channels). */
+  maxSessionChannelsPerConnection?: number;
+  /** Longest a held-open channel waits for a slot: a person is waiting. Default 10 s. */
+  sessionQueueTimeoutMs?: number;
   /** Idle connections are closed after this long. Default 30 s. */
   idleMs?: number;
   /** Handshake limit for connections the pool opens (a config's own readyTimeoutMs wins). Default 20 s. */
@@ -52,6 +78,10 @@ export interface SshHostStats {
   peakHandshakes: number;
   /** Channel opens the server refused (e.g. its MaxSessions is below our bound); each was retried. */
   channelsRefused: number;
+  /** The held-open budget (sessions, sftp, forwards): connections and channels now, and their peaks. */
+  sessionConnections: number;
+  sessionChannels: number;
+  peakSessionChannels: number;
 }
 
 export interface SshPoolStats {
@@ -62,6 +92,7 @@ export interface SshPoolStats {
 interface PoolConn {
   readonly id: number;
   readonly key: string;
+  readonly budget: ChannelBudget;
   readonly host: HostState;
   conn: PooledSshConnection | undefined;
   ready: Promise<PooledSshConnection>;
@@ -75,6 +106,7 @@ interface PoolConn {
 
 interface SlotWaiter {
   readonly key: string;
+  readonly budget: ChannelBudget;
   readonly cfg: ResolvedSshConfig;
   resolve(pc: PoolConn): void;
   reject(err: Error): void;
@@ -141,6 +173,9 @@ export class SshPool {
   private readonly maxConnections: number;
   private readonly maxChannels: number;
   private readonly maxHandshakes: number;
+  private readonly maxSessionConnections: number;
+  private readonly maxSessionChannels: number;
+  private readonly sessionQueueTimeoutMs: number;
   private readonly idleMs: number;
   private readonly readyTimeoutMs: number;
   private readonly queueTimeoutMs: number;
@@ -156,6 +191,9 @@ export class SshPool {
     this.maxConnections = positive("maxConnectionsPerHost", options.maxConnectionsPerHost, 4);
     this.maxChannels = positive("maxChannelsPerConnection", options.maxChannelsPerConnection, 8);
     this.maxHandshakes = positive("maxHandshakesPerHost", options.maxHandshakesPerHost, 3);
+    this.maxSessionConnections = positive("maxSessionConnectionsPerHost", options.maxSessionConnectionsPerHost, 8);
+    this.maxSessionChannels = positive("maxSessionChannelsPerConnection", options.maxSessionChannelsPerConnection, 8);
+    this.sessionQueueTimeoutMs = positive("sessionQueueTimeoutMs", options.sessionQueueTimeoutMs, 10_000);
     this.idleMs = positive("idleMs", options.idleMs, 30_000);
     this.readyTimeoutMs = positive("readyTimeoutMs", options.readyTimeoutMs, DEFAULT_READY_TIMEOUT_MS);
     this.queueTimeoutMs = positive("queueTimeoutMs", options.queueTimeoutMs, 120_000);
@@ -177,7 +215,7 @@ export class SshPool {
       throw new ValidationError("exec needs a positive timeoutMs", { timeoutMs: ["must be a positive number"] });
     }
     for (let attempt = 0; ; attempt++) {
-      const pc = await this.acquire(cfg, opts.signal);
+      const pc = await this.acquire(cfg, "commands", opts.signal);
       try {
         const conn = await untilAborted(pc.ready, opts.signal, `waiting for a connection to ${describeTarget(cfg)}`);
         return await conn.exec(argv, opts);
@@ -201,6 +239,47 @@ export class SshPool {
     }
   }
 
+  /**
+   * Opens a channel the caller holds and drives (see SshConnection.openChannel): a shell or raw
+   * command with or without a pty, a subsystem (sftp), or `direct-tcpip` to an address as the host
+   * sees it. It comes from the "sessions" budget — pooled connections separate from the ones
+   * commands use, with their own bounds — and its slot is released when the channel closes. A
+   * pooled connection is reused when one has room, so a session costs no handshake then. Refused
+   * session channels and connections found dead before the open are retried like exec's.
+   */
+  async openChannel(config: SshConfig, request: ChannelRequest, opts: OpenChannelOptions = {}): Promise<ClientChannel> {
+    const cfg = parseSshConfig(config);
+    for (let attempt = 0; ; attempt++) {
+      const pc = await this.acquire(cfg, "sessions", opts.signal);
+      let channel: ClientChannel | undefined;
+      try {
+        const conn = await untilAborted(pc.ready, opts.signal, `waiting for a connection to ${describeTarget(cfg)}`);
+        channel = await conn.openChannel(request, opts);
+        let released = false;
+        channel.once("close", () => {
+          if (released) return;
+          released = true;
+          this.release(pc);
+        });
+        return channel;
+      } catch (e) {
+        const retry = !this.closed && attempt < this.maxStartRetries && isSshError(e) && e.details?.started === false;
+        if (retry && e.code === "SSH_CHANNEL_OPEN_FAILED") {
+          // The server's MaxSessions is below our bound: remember it for this connection.
+          pc.limit = Math.max(1, Math.min(pc.limit, pc.active - 1));
+          pc.host.stats.channelsRefused++;
+        }
+        this.release(pc);
+        if (retry && e.code === "SSH_CHANNEL_OPEN_FAILED") continue;
+        if (retry && e.code === "SSH_DISCONNECTED" && pc.conn !== undefined) {
+          this.drop(pc);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
   /** Like {@link exec} but a non-zero exit throws SSH_COMMAND_FAILED naming the command, exit code and last stderr lines. */
   async execChecked(config: SshConfig, argv: readonly string[], opts: ExecOptions): Promise<ExecResult> {
     const result = await this.exec(config, argv, opts);
@@ -217,7 +296,7 @@ export class SshPool {
     for (const live of this.hostState(hostName(cfg)).conns) {
       if (!live.dead && live.key === key && live.conn?.alive) return Buffer.from(live.conn.hostKey);
     }
-    const pc = await this.acquire(cfg, opts.signal);
+    const pc = await this.acquire(cfg, "commands", opts.signal);
     try {
       const conn = await untilAborted(pc.ready, opts.signal, `connecting to ${describeTarget(cfg)}`);
       return Buffer.from(conn.hostKey);
@@ -320,6 +399,9 @@ export class SshPool {
           handshakes: 0,
           peakHandshakes: 0,
           channelsRefused: 0,
+          sessionConnections: 0,
+          sessionChannels: 0,
+          peakSessionChannels: 0,
         },
       };
       this.hosts.set(name, h);
@@ -343,15 +425,17 @@ export class SshPool {
   }
 
   /** A channel slot on a connection for this config: now, or when one frees up (FIFO). */
-  private acquire(cfg: ResolvedSshConfig, signal: AbortSignal | undefined): Promise<PoolConn> {
+  private acquire(cfg: ResolvedSshConfig, budget: ChannelBudget, signal: AbortSignal | undefined): Promise<PoolConn> {
     this.assertOpen();
     throwIfAborted(signal);
-    const key = poolKey(cfg);
+    const key = budget === "commands" ? poolKey(cfg) : `sessions:${poolKey(cfg)}`;
     const host = this.hostState(hostName(cfg));
-    if (host.waiters.length === 0) {
-      const pc = this.tryAllocate(host, key, cfg);
+    if (!host.waiters.some((w) => w.budget === budget)) {
+      const pc = this.tryAllocate(host, key, budget, cfg);
       if (pc) return Promise.resolve(pc);
     }
+    const queueTimeoutMs = budget === "commands" ? this.queueTimeoutMs : this.sessionQueueTimeoutMs;
+    const [maxConns, maxChans] = this.bounds(budget);
     return new Promise<PoolConn>((resolve, reject) => {
       const cleanup = (): void => {
         clearTimeout(timer);
@@ -359,6 +443,7 @@ export class SshPool {
       };
       const waiter: SlotWaiter = {
         key,
+        budget,
         cfg,
         resolve: (pc) => {
           cleanup();
@@ -384,12 +469,12 @@ export class SshPool {
         leave(
           new SshError(
             "SSH_EXEC_TIMEOUT",
-            `waited ${this.queueTimeoutMs} ms for a free SSH channel to ${host.name} ` +
-              `(${host.conns.size} connections × ${this.maxChannels} channels busy, ${host.waiters.length} waiting)`,
+            `waited ${queueTimeoutMs} ms for a free SSH ${budget === "commands" ? "" : "session "}channel to ${host.name} ` +
+              `(${maxConns} connections × ${maxChans} channels busy, ${host.waiters.length} waiting)`,
             { details: { started: false, host: host.name } },
           ),
         );
-      }, this.queueTimeoutMs);
+      }, queueTimeoutMs);
       signal?.addEventListener("abort", onAbort, { once: true });
       host.waiters.push(waiter);
       host.stats.queued = host.waiters.length;
@@ -397,20 +482,33 @@ export class SshPool {
     });
   }
 
-  private tryAllocate(host: HostState, key: string, cfg: ResolvedSshConfig): PoolConn | undefined {
+  private bounds(budget: ChannelBudget): [connections: number, channels: number] {
+    return budget === "commands" ? [this.maxConnections, this.maxChannels] : [this.maxSessionConnections, this.maxSessionChannels];
+  }
+
+  private countConns(host: HostState, budget: ChannelBudget): number {
+    let n = 0;
+    for (const pc of host.conns) if (pc.budget === budget) n++;
+    return n;
+  }
+
+  private tryAllocate(host: HostState, key: string, budget: ChannelBudget, cfg: ResolvedSshConfig): PoolConn | undefined {
+    const [maxConns, maxChans] = this.bounds(budget);
     let best: PoolConn | undefined;
     for (const pc of host.conns) {
       if (pc.dead || pc.key !== key || pc.active >= pc.limit) continue;
       if (pc.conn !== undefined && !pc.conn.alive) continue;
-      if (!best || pc.active < best.active) best = pc;
+      // Commands spread over connections (least busy first); sessions fill the busiest one that has room,
+      // so that idle session connections time out instead of each holding one shell.
+      if (!best || (budget === "commands" ? pc.active < best.active : pc.active > best.active)) best = pc;
     }
-    if (!best && host.conns.size >= this.maxConnections) {
-      // Make room by closing an idle connection that serves another user or key.
-      const idle = [...host.conns].find((pc) => pc.active === 0 && pc.key !== key && pc.conn !== undefined);
+    if (!best && this.countConns(host, budget) >= maxConns) {
+      // Make room by closing an idle connection of this budget that serves another user or key.
+      const idle = [...host.conns].find((pc) => pc.budget === budget && pc.active === 0 && pc.key !== key && pc.conn !== undefined);
       // No drain here: we may be inside one, and the freed capacity is used right below.
       if (idle) this.drop(idle, { drain: false });
     }
-    if (!best && host.conns.size < this.maxConnections) best = this.openConnection(host, key, cfg);
+    if (!best && this.countConns(host, budget) < maxConns) best = this.openConnection(host, key, budget, maxChans, cfg);
     if (!best) return undefined;
     best.active++;
     clearTimeout(best.idleTimer);
@@ -419,15 +517,16 @@ export class SshPool {
     return best;
   }
 
-  private openConnection(host: HostState, key: string, cfg: ResolvedSshConfig): PoolConn {
+  private openConnection(host: HostState, key: string, budget: ChannelBudget, limit: number, cfg: ResolvedSshConfig): PoolConn {
     const pc: PoolConn = {
       id: this.nextId++,
       key,
+      budget,
       host,
       conn: undefined,
       ready: Promise.resolve(undefined as never),
       active: 0,
-      limit: this.maxChannels,
+      limit,
       idleTimer: undefined,
       dead: false,
     };
@@ -457,9 +556,8 @@ export class SshPool {
       },
     );
     host.conns.add(pc);
-    host.stats.connections = host.conns.size;
+    this.updateConnectionStats(host);
     host.stats.connectionsOpened++;
-    host.stats.peakConnections = Math.max(host.stats.peakConnections, host.conns.size);
     return pc;
   }
 
@@ -507,7 +605,7 @@ export class SshPool {
     pc.conn?.close();
     const host = pc.host;
     host.conns.delete(pc);
-    host.stats.connections = host.conns.size;
+    this.updateConnectionStats(host);
     this.updateChannelStats(host);
     if (opts.drain !== false) this.drain(host);
   }
@@ -516,7 +614,7 @@ export class SshPool {
     if (this.closed) return;
     for (let i = 0; i < host.waiters.length; ) {
       const w = host.waiters[i]!;
-      const pc = this.tryAllocate(host, w.key, w.cfg);
+      const pc = this.tryAllocate(host, w.key, w.budget, w.cfg);
       if (!pc) {
         i++;
         continue;
@@ -527,10 +625,23 @@ export class SshPool {
     }
   }
 
+  private updateConnectionStats(host: HostState): void {
+    const commands = this.countConns(host, "commands");
+    host.stats.connections = commands;
+    host.stats.peakConnections = Math.max(host.stats.peakConnections, commands);
+    host.stats.sessionConnections = host.conns.size - commands;
+  }
+
   private updateChannelStats(host: HostState): void {
     let active = 0;
-    for (const pc of host.conns) active += pc.active;
+    let sessions = 0;
+    for (const pc of host.conns) {
+      if (pc.budget === "commands") active += pc.active;
+      else sessions += pc.active;
+    }
     host.stats.activeChannels = active;
     host.stats.peakChannels = Math.max(host.stats.peakChannels, active);
+    host.stats.sessionChannels = sessions;
+    host.stats.peakSessionChannels = Math.max(host.stats.peakSessionChannels, sessions);
   }
 }

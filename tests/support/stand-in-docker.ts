@@ -1,11 +1,14 @@
 // Test harness: a STAND-IN `docker` program for the loopback build VMs (no Docker engine runs here).
 // It is NOT docker: a small Node script that records every call (argv, cwd, the env file it was given)
-// and answers the few `docker compose` subcommands ext.compose-ssh uses — version, up -d, ps --format
-// json, down — the way compose v2 does, keeping each "project" as a JSON file. No container ever runs.
-// Tests steer it with control files: fail-up, fail-down, fail-ps, service-exited:<name>,
-// ps-format-array (old compose's single JSON array), up-seconds (a slow up). Compose files can steer it
-// too, with top-level `x-stand-in-fail-up: <message>` and `x-stand-in-up-seconds: <n>` (compose ignores
-// `x-` keys), so params alone can make a create fail or crawl.
+// and answers what ext.compose-ssh runs, the way docker 20.10 with the compose v2 plugin does:
+// `docker compose` version, up -d, down (and ps --format json), and plain docker version, ps -q/--format
+// with a project-label filter, inspect, logs, rm, network ls/rm and volume ls — keeping each "project"
+// as a JSON file. No container ever runs. Tests steer it with control files: fail-up, fail-down,
+// fail-ps, no-compose (the plugin is missing), no-daemon (dockerd does not answer),
+// service-exited:<name>, up-seconds (a slow up). Compose files can steer it too, with top-level
+// `x-stand-in-fail-up: <message>` and `x-stand-in-up-seconds: <n>` (compose ignores `x-` keys), so
+// params alone can make a create fail or crawl. The v1 `docker-compose` is not simulated: it is
+// tested against a real engine (tests/support/docker-engine.ts).
 //
 // It is put first on the build user's PATH by starting the VM's sshd with `SetEnv PATH=…`
 // (`sshdOptions` of startBuildVms); see {@link StandInDocker.sshdOptions}.
@@ -38,6 +41,8 @@ export interface StandInProject {
   configFiles: string[];
   state: "created" | "running";
   services: { name: string; image: string | null; publishers: StandInPublisher[] }[];
+  /** Whether its default network still exists. */
+  network: boolean;
   env: Record<string, string>;
 }
 
@@ -45,8 +50,8 @@ export interface StandInProject {
 // at install. Written as a string so the file on the "VM" is exactly what runs there.
 const SCRIPT = String.raw`#!/usr/bin/node
 // STAND-IN for docker, installed by sand-boxer's tests (tests/support/stand-in-docker.ts). NOT docker:
-// it records each call and answers like "docker compose" v2 for version, up -d, ps, down. No container
-// ever runs; projects are JSON files under the state directory.
+// it records each call and answers like docker with the compose v2 plugin for what sand-boxer runs.
+// No container ever runs; projects are JSON files under the state directory.
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -165,9 +170,151 @@ function publisher(spec) {
   return { URL: parts.length === 3 ? parts[0] : "0.0.0.0", TargetPort: target, PublishedPort: published, Protocol: proto || "tcp" };
 }
 
+const sha = (s) => require("crypto").createHash("sha256").update(s).digest("hex");
+const containerId = (project, service) => sha(project + "-" + service + "-1");
+const networkId = (project) => sha("network:" + project);
+function projects() {
+  const dir = path.join(STATE, "projects");
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")));
+}
+function saveProject(p) {
+  const file = path.join(STATE, "projects", p.project + ".json");
+  if (p.services.length === 0 && !p.network) {
+    fs.rmSync(file, { force: true });
+    return;
+  }
+  fs.writeFileSync(file + ".tmp", JSON.stringify(p, null, 2));
+  fs.renameSync(file + ".tmp", file);
+}
+function containerState(p, s) {
+  const exited = control("service-exited:" + s.name) !== null;
+  return exited ? "exited" : p.state;
+}
+// Every container the stand-in knows: { p, s, id }.
+function containers() {
+  return projects().flatMap((p) => p.services.map((s) => ({ p, s, id: containerId(p.project, s.name) })));
+}
+// --filter label=K or label=K=V (the only filter sand-boxer uses).
+function labelFilter(rest) {
+  const k = rest.indexOf("--filter");
+  if (k < 0) return () => true;
+  const m = /^label=([^=]+)(?:=(.*))?$/.exec(rest[k + 1] || "");
+  if (!m) die("stand-in docker: only --filter label=… is simulated");
+  if (m[1] !== "com.docker.compose.project") return () => false;
+  return (project) => m[2] === undefined || m[2] === project;
+}
+function needsDaemon() {
+  const failure = control("no-daemon");
+  if (failure) die(failure === true ? "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" : failure);
+}
+
 if (args[0] !== "compose") {
   record();
-  die("stand-in docker (sand-boxer tests): only \"docker compose\" is simulated, not " + JSON.stringify(args.join(" ")));
+  const [cmd, ...rest] = args;
+  if (cmd === "version") {
+    needsDaemon();
+    process.stdout.write("20.10.24-stand-in\n");
+    process.exit(0);
+  }
+  needsDaemon();
+  if (cmd === "ps") {
+    const failure = control("fail-ps");
+    if (failure) die(failure === true ? "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" : failure);
+    const match = labelFilter(rest);
+    const all = rest.includes("-a");
+    const shown = containers().filter((c) => match(c.p.project) && (all || containerState(c.p, c.s) === "running"));
+    const k = rest.indexOf("--format");
+    if (k >= 0) {
+      if (rest[k + 1] !== '{{.Label "com.docker.compose.project"}}') die("stand-in docker: only the project-label --format is simulated");
+      process.stdout.write(shown.map((c) => c.p.project + "\n").join(""));
+    } else if (rest.includes("-q")) {
+      process.stdout.write(shown.map((c) => (rest.includes("--no-trunc") ? c.id : c.id.slice(0, 12)) + "\n").join(""));
+    } else die("stand-in docker: only ps -q and ps --format are simulated");
+    process.exit(0);
+  }
+  if (cmd === "inspect") {
+    const known = containers();
+    const out = [];
+    let missing = false;
+    for (const id of rest) {
+      const c = known.find((k) => k.id === id || k.id.startsWith(id));
+      if (!c) {
+        process.stderr.write("Error: No such object: " + id + "\n");
+        missing = true;
+        continue;
+      }
+      const state = containerState(c.p, c.s);
+      const ports = {};
+      for (const pub of c.s.publishers) {
+        const key = pub.TargetPort + "/" + pub.Protocol;
+        ports[key] = ports[key] || [];
+        if (state === "running" && pub.PublishedPort > 0) {
+          ports[key].push({ HostIp: pub.URL, HostPort: String(pub.PublishedPort) });
+          if (pub.URL === "0.0.0.0") ports[key].push({ HostIp: "::", HostPort: String(pub.PublishedPort) });
+        }
+      }
+      out.push({
+        Id: c.id,
+        Name: "/" + c.p.project + "-" + c.s.name + "-1",
+        State: { Status: state, Running: state === "running", ExitCode: state === "exited" ? 1 : 0 },
+        Config: {
+          Image: c.s.image || "",
+          Labels: {
+            "com.docker.compose.project": c.p.project,
+            "com.docker.compose.service": c.s.name,
+            "com.docker.compose.project.working_dir": c.p.workingDir,
+            "com.docker.compose.project.config_files": c.p.configFiles.join(","),
+          },
+        },
+        NetworkSettings: { Ports: ports },
+      });
+    }
+    process.stdout.write(JSON.stringify(out, null, 4) + "\n");
+    process.exit(missing ? 1 : 0);
+  }
+  if (cmd === "logs") {
+    const id = rest[rest.length - 1];
+    const c = containers().find((k) => k.id === id);
+    if (!c) die("Error: No such container: " + id);
+    process.stdout.write("stand-in " + c.s.name + ": starting\n");
+    if (containerState(c.p, c.s) === "exited") process.stderr.write("stand-in " + c.s.name + ": fatal: could not start, exiting with 1\n");
+    process.exit(0);
+  }
+  if (cmd === "rm") {
+    const known = containers();
+    for (const id of rest.filter((a) => !a.startsWith("-"))) {
+      const c = known.find((k) => k.id === id);
+      if (!c) die("Error: No such container: " + id);
+      const p = projects().find((x) => x.project === c.p.project);
+      p.services = p.services.filter((s) => s.name !== c.s.name);
+      saveProject(p);
+    }
+    process.exit(0);
+  }
+  if ((cmd === "network" || cmd === "volume") && rest[0] === "ls") {
+    const match = labelFilter(rest);
+    if (cmd === "network") process.stdout.write(projects().filter((p) => p.network && match(p.project)).map((p) => networkId(p.project) + "\n").join(""));
+    process.exit(0);
+  }
+  if (cmd === "network" && rest[0] === "rm") {
+    for (const id of rest.slice(1)) {
+      const p = projects().find((x) => x.network && networkId(x.project) === id);
+      if (!p) die("Error: No such network: " + id);
+      p.network = false;
+      saveProject(p);
+    }
+    process.exit(0);
+  }
+  die("stand-in docker (sand-boxer tests): " + JSON.stringify(args.join(" ")) + " is not simulated");
+}
+
+if (control("no-compose")) {
+  // What a docker client without the compose plugin says (docker 28).
+  record();
+  die("docker: unknown command: docker compose\n\nRun 'docker --help' for more information");
 }
 
 const g = { project: null, files: [], envFile: null };
@@ -204,7 +351,7 @@ if (g.envFile !== null) {
 record();
 
 if (command === "version") {
-  process.stdout.write("Docker Compose version v2.29.7 (sand-boxer test stand-in, not docker)\n");
+  process.stdout.write(rest.includes("--short") ? "2.29.7-stand-in\n" : "Docker Compose version v2.29.7 (sand-boxer test stand-in, not docker)\n");
   process.exit(0);
 }
 
@@ -254,6 +401,7 @@ if (command === "up") {
     configFiles,
     state: "created",
     services: names.map((n) => ({ name: n, image: services[n].image, publishers: services[n].ports.map(publisher) })),
+    network: true,
     env,
   };
   process.stderr.write(" stand-in docker: simulating \"compose up\" of " + project + " (no containers really run)\n");

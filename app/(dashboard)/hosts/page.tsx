@@ -83,6 +83,11 @@ export default async function HostsPage() {
                 </TableCell>
                 <TableCell className="tabular">
                   {h.sandboxes} / {h.capacity}
+                  {h.pool ? (
+                    <div className="text-xs text-muted-foreground" data-testid="host-pool">
+                      pool {h.pool.ready}/{h.pool.total} ready
+                    </div>
+                  ) : null}
                 </TableCell>
                 <TableCell className="tabular">{formatBytes(h.freeBytes)}</TableCell>
                 <TableCell className="max-w-[14rem] break-all font-mono text-xs">{h.hostKey}</TableCell>

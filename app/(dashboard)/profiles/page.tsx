@@ -1,4 +1,4 @@
-import { AlertTriangle, BookOpen, Plus, Server } from "lucide-react";
+import { AlertTriangle, BookOpen, Flame, Plus, Server } from "lucide-react";
 import type { Metadata } from "next";
 import Link from "next/link";
 
@@ -18,7 +18,7 @@ export const metadata: Metadata = { title: "Profiles" };
 
 export default async function ProfilesPage() {
   await requirePageActor({ next: "/profiles" });
-  const profiles = manager().listProfiles();
+  const profiles = await manager().listProfiles();
   // Profiles whose extension needs a build host that no host provides: Create is disabled, with why.
   const unavailable = await manager().profileAvailability();
   return (
@@ -66,6 +66,16 @@ export default async function ProfilesPage() {
                   <dd>
                     {p.ttl || "—"} {p.maxTtl ? `(max ${p.maxTtl})` : ""}
                   </dd>
+                  {p.pool ? (
+                    <>
+                      <dt className="text-muted-foreground">Warm pool</dt>
+                      <dd className="flex items-center gap-1" data-testid="profile-pool">
+                        <Flame className="size-3" aria-hidden /> {p.pool.ready}/{p.pool.size} ready
+                        {p.pool.filling ? `, ${p.pool.filling} being made` : ""}
+                        <span className="text-muted-foreground">(max age {p.pool.maxAge})</span>
+                      </dd>
+                    </>
+                  ) : null}
                 </dl>
                 {p.tags.length ? (
                   <div className="flex flex-wrap gap-1">

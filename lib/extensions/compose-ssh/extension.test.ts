@@ -1,58 +1,129 @@
-// ext.compose-ssh's pure parts: reading `docker compose ps --format json` in both of compose's output
-// styles, and the params/handle guards that keep paths inside the workspace and env values literal.
+// ext.compose-ssh's pure parts: reading `docker inspect` (status for both compose versions, published
+// ports included), the probe's answer, the argv of either compose command, and the params/handle
+// guards that keep paths inside the workspace and env values literal.
 import { describe, expect, it } from "vitest";
 
-import { hasCode } from "../../errors";
-import { composeSshHandleSchema, composeSshParamsSchema, parseComposePs } from "./extension";
+import { composeArgv, parseInspect, parseProbe, parseResources, stateWord, withDockerHost } from "./docker";
+import { composeSshHandleSchema, composeSshParamsSchema } from "./extension";
 
+const labels = (service: string) => ({
+  "com.docker.compose.project": "sbx-abcdefgh",
+  "com.docker.compose.service": service,
+  "com.docker.compose.project.working_dir": "/build/sbx-abcdefgh",
+  "com.docker.compose.project.config_files": "/build/sbx-abcdefgh/compose.yaml,/build/sbx-abcdefgh/extra.yaml",
+});
 const web = {
-  Name: "sbx-abcdefgh-web-1",
-  Service: "web",
-  State: "running",
-  Health: "",
-  ExitCode: 0,
-  Publishers: [
-    { URL: "0.0.0.0", TargetPort: 80, PublishedPort: 8080, Protocol: "tcp" },
-    { URL: "::", TargetPort: 80, PublishedPort: 8080, Protocol: "tcp" },
-    { URL: "", TargetPort: 6379, PublishedPort: 0, Protocol: "tcp" },
-  ],
-  Image: "traefik/whoami",
+  Id: "a".repeat(64),
+  Name: "/sbx-abcdefgh-web-1",
+  State: { Status: "running", ExitCode: 0, Health: { Status: "healthy" } },
+  Config: { Labels: labels("web") },
+  NetworkSettings: {
+    Ports: {
+      "80/tcp": [
+        { HostIp: "0.0.0.0", HostPort: "8080" },
+        { HostIp: "::", HostPort: "8080" },
+      ],
+      "6379/tcp": null,
+    },
+  },
 };
-const redis = { Name: "sbx-abcdefgh-redis-1", Service: "redis", State: "exited", ExitCode: 137, Publishers: null };
+const worker = {
+  Id: "b".repeat(64),
+  Name: "/sbx-abcdefgh_worker_1",
+  State: { Status: "exited", ExitCode: 3 },
+  Config: { Labels: labels("worker") },
+  NetworkSettings: { Ports: {} },
+};
 
-describe("parseComposePs", () => {
-  it("reads one JSON object per line (compose ≥ 2.21) and one JSON array (older), the same way", () => {
-    const lines = parseComposePs(`${JSON.stringify(web)}\n${JSON.stringify(redis)}\n`);
-    expect(parseComposePs(JSON.stringify([web, redis]))).toEqual(lines);
-    expect(parseComposePs(JSON.stringify([web, redis], null, 2))).toEqual(lines);
-    expect(lines).toEqual([
+describe("parseInspect", () => {
+  it("reads service, state, health, exit code and published ports from docker inspect (v1 and v2 containers alike)", () => {
+    expect(parseInspect(JSON.stringify([web, worker], null, 2))).toEqual([
       {
+        id: web.Id,
         name: "sbx-abcdefgh-web-1",
         service: "web",
         state: "running",
-        health: "",
+        health: "healthy",
         exitCode: 0,
         ports: ["0.0.0.0:8080→80/tcp", "[::]:8080→80/tcp"],
+        workingDir: "/build/sbx-abcdefgh",
+        configFiles: ["/build/sbx-abcdefgh/compose.yaml", "/build/sbx-abcdefgh/extra.yaml"],
       },
-      { name: "sbx-abcdefgh-redis-1", service: "redis", state: "exited", health: "", exitCode: 137, ports: [] },
+      expect.objectContaining({ name: "sbx-abcdefgh_worker_1", service: "worker", state: "exited", health: "", exitCode: 3, ports: [] }),
     ]);
+    const [w, k] = parseInspect(JSON.stringify([web, worker]));
+    expect(stateWord(w!)).toBe("running (healthy)");
+    expect(stateWord(k!)).toBe("failed (exit code 3)");
   });
 
-  it("an empty project is no output (new) or [] (old)", () => {
-    expect(parseComposePs("")).toEqual([]);
-    expect(parseComposePs("[]\n")).toEqual([]);
+  it("no output is no containers; anything else unreadable is an error quoting it", () => {
+    expect(parseInspect("")).toEqual([]);
+    expect(parseInspect("[]\n")).toEqual([]);
+    for (const bad of ["Cannot connect to the Docker daemon", '[{"Name":"x"}]', "{}"]) expect(() => parseInspect(bad), bad).toThrow();
   });
 
-  it("anything else is a typed error quoting what was printed", () => {
-    for (const bad of ["Cannot connect to the Docker daemon", '{"Name":"x"}', `${JSON.stringify(web)}\nnot json`]) {
-      let error: unknown;
-      try {
-        parseComposePs(bad);
-      } catch (e) {
-        error = e;
-      }
-      expect(hasCode(error, "COMPOSE_PS_UNREADABLE"), bad).toBe(true);
-    }
+  it("cleans names a host could fill with control characters", () => {
+    const [c] = parseInspect(
+      JSON.stringify([{ ...web, Name: "/x\u001b[31my", Config: { Labels: { "com.docker.compose.service": "a\nb" } } }]),
+    );
+    expect(c!.name).toBe("x?[31my");
+    expect(c!.service).toBe("a?b");
+  });
+});
+
+describe("the probe and the argv", () => {
+  it("reads each answer of the probe script", () => {
+    expect(parseProbe("SBX:no-docker\n")).toEqual({ kind: "no-docker" });
+    expect(parseProbe("SBX:engine-failed permission denied while trying to connect \n")).toEqual({
+      kind: "engine-failed",
+      reason: "permission denied while trying to connect",
+    });
+    expect(parseProbe("SBX:engine 20.10.24\nSBX:compose v1 1.29.2\n")).toEqual({
+      kind: "ok",
+      engine: "20.10.24",
+      command: "v1",
+      version: "1.29.2",
+    });
+    expect(parseProbe("SBX:engine 27.1\nSBX:compose v2 2.29.7\n")).toMatchObject({ kind: "ok", command: "v2" });
+    expect(parseProbe("SBX:engine 20.10.24\nSBX:no-compose docker compose: unknown command\n")).toEqual({
+      kind: "no-compose",
+      engine: "20.10.24",
+      reason: "docker compose: unknown command",
+    });
+    expect(parseProbe("something else")).toBeNull();
+  });
+
+  it("builds either compose command with the same flags, and DOCKER_HOST as an argument of env", () => {
+    expect(composeArgv("v2", "sbx-abcdefgh", ["a.yaml"], ".sandboxer.env", ["up", "-d"])).toEqual([
+      "docker",
+      "compose",
+      "-p",
+      "sbx-abcdefgh",
+      "-f",
+      "a.yaml",
+      "--env-file",
+      ".sandboxer.env",
+      "up",
+      "-d",
+    ]);
+    expect(composeArgv("v1", "sbx-abcdefgh", ["a.yaml"], null, ["down"])).toEqual([
+      "docker-compose",
+      "-p",
+      "sbx-abcdefgh",
+      "-f",
+      "a.yaml",
+      "down",
+    ]);
+    expect(withDockerHost("unix:///run/x.sock", ["docker", "ps"])).toEqual(["env", "DOCKER_HOST=unix:///run/x.sock", "docker", "ps"]);
+    expect(withDockerHost(null, ["docker", "ps"])).toEqual(["docker", "ps"]);
+  });
+
+  it("reads the resource listing", () => {
+    expect(parseResources("container abc\nnetwork def\nvolume sbx-x_data\n\n")).toEqual({
+      containers: ["abc"],
+      networks: ["def"],
+      volumes: ["sbx-x_data"],
+    });
   });
 });
 
@@ -73,7 +144,17 @@ describe("params", () => {
       composeFilePaths: [],
       upTimeoutSeconds: 1200,
       env: { WEB_PORT: "8080", DEBUG: "true" },
+      composeCommand: "auto",
+      dockerHost: null,
     });
+  });
+
+  it("takes a compose command and a DOCKER_HOST, refusing anything that is not a docker address", () => {
+    expect(ok({ ...base, composeCommand: "v1", dockerHost: "unix:///run/user/1000/docker.sock" }).success).toBe(true);
+    expect(ok({ ...base, dockerHost: "tcp://127.0.0.1:2375" }).success).toBe(true);
+    for (const dockerHost of ["/var/run/docker.sock", "unix:///a b", "http://x", "unix://relative", ""])
+      expect(messages({ ...base, dockerHost })[0], dockerHost).toMatch(/^dockerHost: must be unix/);
+    expect(messages({ ...base, composeCommand: "v3" })[0]).toMatch(/^composeCommand/);
   });
 
   it("accepts odd but harmless names and values: they only ever travel as quoted arguments or literal env-file values", () => {
@@ -146,5 +227,9 @@ describe("handle", () => {
       expect(composeSshHandleSchema.safeParse({ ...handle, compose_project }).success, compose_project).toBe(false);
     expect(composeSshHandleSchema.safeParse({ ...handle, compose_files: ["../x.yaml"] }).success).toBe(false);
     expect(composeSshHandleSchema.safeParse({ ...handle, compose_env_file: "../../etc/passwd" }).success).toBe(false);
+    // v1 or v2 and a DOCKER_HOST are recorded; handles from before them still parse.
+    expect(composeSshHandleSchema.safeParse({ ...handle, compose_command: "v1", docker_host: "unix:///d.sock" }).success).toBe(true);
+    expect(composeSshHandleSchema.safeParse({ ...handle, compose_command: "v3" }).success).toBe(false);
+    expect(composeSshHandleSchema.safeParse({ ...handle, docker_host: "x y" }).success).toBe(false);
   });
 });

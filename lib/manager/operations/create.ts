@@ -9,10 +9,13 @@ import { findSandboxRow, setQueuedReason, storeHandle } from "../../db/sandboxes
 import { formatDuration } from "../../duration";
 import type { AnyExtension } from "../../extensions/catalog";
 import type { ErrorCode } from "../../error-codes";
-import { isSandboxerError } from "../../errors";
+import { isSandboxerError, SandboxerError } from "../../errors";
+import { evictableMember } from "../../db/pools";
+import { metrics } from "../../metrics";
 import { SYSTEM_ACTOR } from "../../auth/actor";
 import { extensionOf, type ManagerContext } from "../context";
 import { pickHost } from "../host-picker";
+import { requestRefill, retireMember } from "../pools";
 import { LogWriter } from "../log-writer";
 import { parseStatus, type SandboxStatus } from "../states";
 import { LeaseLost, failureCode, failureMessage, stopKind, type OperationHandler, type OperationRun } from "./runtime";
@@ -27,6 +30,8 @@ export const runCreate: OperationHandler = async (ctx, run) => {
     return;
   }
   const writer = new LogWriter(ctx.db, sandboxId, run.log, ctx.notifier);
+  /** A warm-pool member: ends in `pooled` (its workspace verified) instead of `ready`. */
+  const member = sandbox.poolKey !== null;
   const fail = (reason: string, code: ErrorCode | string = "CREATE_FAILED", from: SandboxStatus = status) =>
     failCreate(run, from, reason, writer, code);
   const ext = extensionOf(ctx, sandbox.extensionId);
@@ -54,8 +59,29 @@ export const runCreate: OperationHandler = async (ctx, run) => {
   let host = null;
   const requirement = ext.hostRequirement(params.data);
   if (requirement) {
-    const picked = await pickHost(ctx.db, sandboxId, op.id, requirement, status === "creating" ? sandbox.hostId : null);
+    const picked = await pickHost(
+      ctx.db,
+      sandboxId,
+      op.id,
+      requirement,
+      status === "creating" ? sandbox.hostId : null,
+      member
+        ? { kind: "member", perHost: ctx.config.poolRefillPerHost }
+        : {
+            kind: "person",
+            evict: async (hostId) => {
+              const victim = await evictableMember(ctx.db, hostId);
+              if (!victim) return false;
+              const reason = `Evicted from the warm pool: a person's create (${sandboxId}) needed its slot`;
+              const moved = await retireMember(ctx, victim.id, parseStatus(victim.status), reason);
+              if (moved) writer.log(`${hostId} was full with warm-pool members: evicted ${victim.id}`);
+              return moved;
+            },
+          },
+    );
     if (picked.kind === "none") return fail(picked.reason);
+    // A member never waits for capacity (the refill only queues what fits; this is a race): it gives its slot back.
+    if (picked.kind === "wait" && member && picked.full) return fail(`No room for a warm-pool member: ${picked.reason}`);
     if (picked.kind === "wait") {
       const waited = Date.now() - sandbox.createdAt.getTime();
       if (waited > ctx.config.queueTimeoutMs) {
@@ -103,14 +129,34 @@ export const runCreate: OperationHandler = async (ctx, run) => {
       ext.create({ sandboxId, params: params.data, host, signal, log: writer.log, recordHandle }),
     );
     const parsed = ext.handleSchema.parse(handle);
-    writer.log(`Ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (member) {
+      // Never pooled unless the workspace is there: the extension's own status check, as reconciliation does.
+      const report = await run.withTimeout(60_000, "verify", (signal) => ext.status(parsed, { sandboxId, signal, log: writer.log }));
+      if (report.state !== "ready") {
+        throw new SandboxerError(
+          "POOL_MEMBER_UNVERIFIED",
+          `The new pool member's workspace did not check out: ${report.state} (${report.detail})`,
+        );
+      }
+    }
+    writer.log(`${member ? "Pooled" : "Ready"} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     await writer.flush();
     await storeHandle(ctx.db, sandboxId, op.id, parsed as Prisma.InputJsonValue);
     const r = await run.end(
-      { sandboxId, from: "creating", to: "ready", set: { readyAt: new Date(), statusReason: null }, event: { message: "Ready" } },
+      {
+        sandboxId,
+        from: "creating",
+        to: member ? "pooled" : "ready",
+        set: { readyAt: new Date(), statusReason: null },
+        event: { message: member ? "Ready in the warm pool (workspace verified)" : "Ready" },
+      },
       (moved) => (moved ? { state: "succeeded" } : { state: "cancelled", error: "Destroy requested during create" }),
     );
     run.log.info({ ms: Date.now() - started }, r.moved ? "sandbox ready" : "create finished after destroy was requested");
+    if (member) {
+      metrics().poolRefillSeconds.observe({ profile: sandbox.profileId, result: "pooled" }, (Date.now() - started) / 1000);
+      await requestRefill(ctx);
+    }
   } catch (e) {
     switch (stopKind(run.signal, e)) {
       case "lease-lost":
@@ -137,6 +183,7 @@ export const runCreate: OperationHandler = async (ctx, run) => {
           cleanup = await cleanUp(ctx, run, ext, lastHandle, writer, run.shutdownSignal);
         }
         await failCreate(run, "creating", `${message}${cleanupNote(cleanup, " too")}`, writer, failureCode(e));
+        if (member) metrics().poolRefillSeconds.observe({ profile: sandbox.profileId, result: "failed" }, (Date.now() - started) / 1000);
       }
     }
   }

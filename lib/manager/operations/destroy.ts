@@ -9,6 +9,7 @@ import { isSandboxerError } from "../../errors";
 import { operationActor } from "../audit";
 import { extensionOf } from "../context";
 import { LogWriter } from "../log-writer";
+import { poolProfiles, requestRefill } from "../pools";
 import { failureCode, failureMessage, stopKind, type OperationHandler } from "./runtime";
 
 export const runDestroy: OperationHandler = async (ctx, run) => {
@@ -96,4 +97,6 @@ export const runDestroy: OperationHandler = async (ctx, run) => {
   );
   if (!r.finished) run.log.warn("destroy finished but the lease was lost; the new owner records the result");
   else run.log.info({ detail }, "sandbox destroyed");
+  // A slot came free: a warm pool may have been waiting for it.
+  if (r.finished && sandbox.hostId && poolProfiles(ctx.catalog).length > 0) await requestRefill(ctx);
 };

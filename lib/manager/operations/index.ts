@@ -7,6 +7,7 @@ import { runCleanup } from "./cleanup";
 import { runCreate } from "./create";
 import { runDestroy } from "./destroy";
 import { runReconcileOperation } from "./reconcile";
+import { runRefill } from "./refill";
 import type { OperationHandler } from "./runtime";
 
 export const OPERATION_HANDLERS: Record<OperationKind, OperationHandler> = {
@@ -14,4 +15,5 @@ export const OPERATION_HANDLERS: Record<OperationKind, OperationHandler> = {
   destroy: runDestroy,
   reconcile: runReconcileOperation,
   cleanup: runCleanup,
+  refill: runRefill,
 };

@@ -4,8 +4,8 @@
 //
 // Rules: a host that fails its check gets no new sandboxes until a check passes again; a changed key
 // puts the host in `key_changed`, which only an admin clears; the reconciler never deletes anything —
-// orphans wait for an admin's Adopt or Clean up; a ready sandbox becomes `missing` only when its
-// extension's `status()` confirms the workspace is gone.
+// orphans wait for an admin's Adopt or Clean up; a ready (or warm-pool) sandbox becomes `missing` only
+// when its extension's `status()` confirms the workspace is gone.
 import "server-only";
 
 import { findHost, syncOrphans, toHostTarget, updateHost, type HostRow } from "../../db/hosts";
@@ -150,16 +150,19 @@ async function reconcileWorkspaces(ctx: ManagerContext, host: HostRow, target: H
         .status(r.where.handle, { sandboxId: r.id, signal, log: () => {} })
         .catch((e: unknown) => ({ state: "unknown" as const, detail: failureMessage(e) }));
       if (report.state !== "missing") continue;
-      const reason = `The workspace vanished from ${host.title} (found by reconciliation at ${now.toISOString()}); destroy the sandbox to close it`;
+      const reason = r.poolKey
+        ? `The warm-pool member's workspace vanished from ${host.title} (found by reconciliation at ${now.toISOString()}); it leaves the pool`
+        : `The workspace vanished from ${host.title} (found by reconciliation at ${now.toISOString()}); destroy the sandbox to close it`;
       const moved = await transition(ctx, {
         sandboxId: r.id,
-        from: "ready",
+        from: r.status,
         to: "missing",
         set: { statusReason: reason },
         event: { level: "warn", message: `Missing: ${reason}` },
       });
       if (moved.moved) missing++;
-    } else if (r.status === "missing" && present) {
+    } else if (r.status === "missing" && present && !r.poolKey) {
+      // (A pool member that went missing is recycled by the refill, never handed out again.)
       const moved = await transition(ctx, {
         sandboxId: r.id,
         from: "missing",

@@ -1,0 +1,195 @@
+// Warm pools. A profile may declare `pool: { size, refillConcurrency, maxAge }`; the system then keeps
+// that many sandboxes made ahead of time from the profile's defaults (status `pooled`, owned by the
+// pool's system account, carrying the pool's key). A person's create whose params are the pool's
+// claims a member in the request itself — one conditional update moves it pooled → ready with the
+// requester as owner and its own expiry — and queues a refill; a miss is an ordinary create.
+//
+// The key is a hash of the profile id, the extension (id and version) and the params: a member
+// satisfies a create exactly when the create resolves to the same params, and a member made before
+// the profile changed has another key and is recycled by the refill (./operations/refill.ts).
+// Members count against host capacity but not against anyone's quota; a person's create on a full host
+// evicts one (./host-picker.ts). Their maximum age is their expiry (the expiry job recycles them).
+import "server-only";
+
+import { createHash } from "node:crypto";
+
+import { systemActor, type Actor } from "../auth/actor";
+import type { Prisma } from "../db/client";
+import { activeOperations, cancelQueued, insertOperation, operationCreate, requestCancel } from "../db/operations";
+import { anyPoolMember, claimCandidates, refillQueued } from "../db/pools";
+import type { AnyExtension, Catalog, UsableProfile } from "../extensions/catalog";
+import { isUsable } from "../extensions/catalog";
+import type { ProfileInput } from "../extensions/profile-inputs";
+import { metrics } from "../metrics";
+import type { ManagerContext } from "./context";
+import { CancelledByDestroy } from "./operations/runtime";
+import type { SandboxStatus } from "./states";
+import { transition } from "./transitions";
+
+/** JSON with object keys sorted, so equal params always hash the same. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/** The key of the pool a create with these params would claim from. */
+export function poolKeyOf(profileId: string, extension: Pick<AnyExtension, "id" | "manifest">, params: unknown): string {
+  const text = canonical({ profileId, extension: extension.id, version: extension.manifest.version, params });
+  return `pk_${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
+}
+
+export interface PoolProfile {
+  profile: UsableProfile & { spec: UsableProfile["spec"] & { pool: NonNullable<UsableProfile["spec"]["pool"]> } };
+  extension: AnyExtension;
+  /** The params members are made with: the profile's defaults (no inputs). */
+  params: unknown;
+  key: string;
+}
+
+/** The usable profiles that declare a pool, with their current keys. */
+export function poolProfiles(catalog: Catalog): PoolProfile[] {
+  const out: PoolProfile[] = [];
+  for (const p of catalog.profiles) {
+    if (!isUsable(p) || !p.spec.pool) continue;
+    const extension = catalog.extensions.get(p.spec.extension);
+    if (!extension) continue;
+    out.push({ profile: p as PoolProfile["profile"], extension, params: p.params, key: poolKeyOf(p.id, extension, p.params) });
+  }
+  return out;
+}
+
+/** Queues a refill unless one is already waiting (it will see everything this one would). */
+export async function requestRefill(ctx: Pick<ManagerContext, "db" | "notifier" | "config">, runAfter = new Date()): Promise<boolean> {
+  if (await refillQueued(ctx.db)) return false;
+  await insertOperation(ctx.db, operationCreate({ kind: "refill", maxAttempts: ctx.config.maxAttempts, runAfter }));
+  ctx.notifier.operationQueued();
+  return true;
+}
+
+/** The maintenance job's part: a refill pass when any pool exists or any member is left to look after. */
+export async function schedulePoolRefill(ctx: Pick<ManagerContext, "db" | "notifier" | "config" | "catalog">): Promise<boolean> {
+  if (poolProfiles(ctx.catalog).length === 0 && !(await anyPoolMember(ctx.db))) return false;
+  return requestRefill(ctx);
+}
+
+export interface ClaimRequest {
+  profile: UsableProfile;
+  extension: AnyExtension;
+  params: unknown;
+  input: ProfileInput;
+  ownerId: string;
+  actor: Actor;
+}
+
+/** How many candidates one look fetches; a claim picks among them at random so racing claims spread out. */
+const CANDIDATES = 16;
+const CLAIM_ROUNDS = 4;
+
+/**
+ * Claims a pooled member for this create: one conditional update (pooled → ready, the requester as
+ * owner, the profile's TTL from now) per try, so two claims never get the same member. Returns the
+ * claimed id, or null on a miss (no pool, no member, or every candidate taken by racing claims).
+ */
+export async function claimPoolMember(ctx: Pick<ManagerContext, "db" | "notifier" | "config">, req: ClaimRequest): Promise<string | null> {
+  const { profile } = req;
+  if (!profile.spec.pool) return null;
+  const started = performance.now();
+  const key = poolKeyOf(profile.id, req.extension, req.params);
+  let claimed: string | null = null;
+  for (let round = 0; round < CLAIM_ROUNDS && !claimed; round++) {
+    const candidates = await claimCandidates(ctx.db, key, CANDIDATES);
+    if (candidates.length === 0) break;
+    for (const { id } of shuffled(candidates)) {
+      const now = new Date();
+      const { moved } = await transition(ctx, {
+        sandboxId: id,
+        from: "pooled",
+        to: "ready",
+        set: {
+          ownerId: req.ownerId,
+          input: req.input as Prisma.InputJsonValue,
+          poolKey: null,
+          readyAt: now,
+          statusReason: null,
+          expiresAt: new Date(now.getTime() + profile.spec.ttlMs),
+          maxExpiresAt: new Date(now.getTime() + profile.spec.maxTtlMs),
+        },
+        event: {
+          message: `Claimed from the warm pool of ${profile.id} by ${req.actor.label}`,
+          actorId: req.ownerId,
+          actorLabel: req.actor.label,
+        },
+        audit: {
+          actor: req.actor,
+          action: "sandbox.create",
+          target: id,
+          result: "ok",
+          message: `Created sandbox ${id} from ${profile.id} (warm pool)`,
+          data: { profileId: profile.id, input: req.input as Prisma.InputJsonValue, pool: true },
+        },
+      });
+      if (moved) {
+        claimed = id;
+        break;
+      }
+    }
+  }
+  const m = metrics();
+  m.poolClaims.inc({ profile: profile.id, result: claimed ? "hit" : "miss" });
+  m.poolClaimSeconds.observe({ result: claimed ? "hit" : "miss" }, (performance.now() - started) / 1000);
+  // A claim leaves a gap; a miss means the pool is behind.
+  await requestRefill(ctx);
+  return claimed;
+}
+
+function shuffled<T>(items: T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/**
+ * Takes a member out of the pool for good: `destroying` with a teardown queued (a create still running
+ * is asked to stop first), in one transition. Used to recycle (stale, failed, missing) and to evict
+ * (a person's create needs the slot). Returns whether it moved.
+ */
+export async function retireMember(
+  ctx: Pick<ManagerContext, "db" | "notifier" | "config" | "runningOperations">,
+  id: string,
+  from: SandboxStatus,
+  reason: string,
+  actor: Actor = systemActor("warm pool"),
+): Promise<boolean> {
+  const { moved } = await transition(ctx, {
+    sandboxId: id,
+    from,
+    to: "destroying",
+    set: { statusReason: reason },
+    event: { message: reason, data: { from }, actorLabel: actor.label },
+    also: async (tx) => {
+      const ops = await activeOperations(tx, id);
+      for (const op of ops) {
+        if (op.kind !== "create") continue;
+        if (op.state === "queued") await cancelQueued(tx, op.id, "Cancelled: pool member retired");
+        else await requestCancel(tx, op.id);
+      }
+      if (!ops.some((op) => op.kind === "destroy")) {
+        await insertOperation(tx, operationCreate({ kind: "destroy", sandboxId: id, maxAttempts: ctx.config.maxAttempts }));
+      }
+    },
+  });
+  if (moved) {
+    for (const [opId, controller] of ctx.runningOperations) if (opId.startsWith(`${id}:`)) controller.abort(new CancelledByDestroy());
+    ctx.notifier.operationQueued();
+  }
+  return moved;
+}
