@@ -3,6 +3,7 @@ import { Command } from "commander";
 
 import { registerAuthCommands } from "./commands/auth";
 import { registerCatalogCommands } from "./commands/catalog";
+import { registerHostAdminCommands } from "./commands/host-admin";
 import { registerDoctorCommand } from "./commands/doctor";
 import { registerRemoteCommands } from "./commands/remote";
 import { registerSandboxCommands } from "./commands/sandboxes";
@@ -27,6 +28,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addHelpText("after", `${ENVIRONMENT_HELP}\n${EXIT_CODES_HELP}\n\nDocumentation: docs/cli.md`);
   registerAuthCommands(program, setExit);
   registerCatalogCommands(program, setExit);
+  registerHostAdminCommands(program, setExit);
   registerSandboxCommands(program, setExit);
   registerRemoteCommands(program, setExit);
   registerDoctorCommand(program, setExit);

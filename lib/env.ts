@@ -66,6 +66,8 @@ const schema = z.object({
   SANDBOXER_DESTROY_TIMEOUT: duration("10m"),
   SANDBOXER_QUEUE_TIMEOUT: duration("1h"),
   SANDBOXER_HEALTH_INTERVAL: duration("1m"),
+  /** A build host with less free space under its workspace root gets no new sandboxes (MiB; 0: no floor). */
+  SANDBOXER_HOST_MIN_FREE_MB: int(1024, 0, 10_000_000),
   SANDBOXER_SSH_IDENTITY: z.string().optional(),
   SANDBOXER_SSH_CONNECT_TIMEOUT: duration("10s"),
   SANDBOXER_TUNNEL_PORTS: portRange,

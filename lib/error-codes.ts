@@ -58,6 +58,24 @@ export const ERROR_CODES = {
   TUNNEL_PORTS_EXHAUSTED: { status: 409, description: "Every port of SANDBOXER_TUNNEL_PORTS is allocated." },
   TUNNEL_PORTS_BUSY: { status: 409, description: "Tunnel port allocation kept racing with other instances; try again." },
   TUNNEL_PORT_TAKEN: { status: 409, description: "hosts.yaml gives a tunnel port that another host already holds." },
+  HOST_EXISTS: { status: 409, description: "A build host with that id is already registered (from hosts.yaml or the dashboard)." },
+  HOST_FROM_CONFIG: { status: 409, description: "The host comes from hosts.yaml, which wins: change it there." },
+  HOST_HAS_SANDBOXES: {
+    status: 409,
+    description: "Sandboxes still live on the host: drain it and wait, or destroy them, before removing it.",
+  },
+  KEY_MISMATCH: { status: 409, description: "The fingerprint given is not the key the host offered: it was not pinned." },
+  KEY_NOT_PENDING: { status: 409, description: "The host has no offered key waiting for confirmation." },
+
+  // ─── Images and builds ─────────────────────────────────────────────────────────────────────────
+  IMAGE_VERSION_UNKNOWN: { status: 404, description: "No such image version (or channel) was ever built." },
+  BUILD_NOT_RUNNING: { status: 409, description: "The image build already ended: nothing to cancel." },
+  BUILD_FAILED: { status: 500, description: "packer build failed (its error is in the build's log)." },
+  BUILD_HOST_KEY_CHANGED: {
+    status: 502,
+    description: "The VM to rebuild offered a key other than the pinned one: the build stopped before any provisioner ran.",
+  },
+  MARKER_MISMATCH: { status: 500, description: "After the build the VM's image marker does not name the version sand-boxer assigned." },
 
   // ─── SSH (lib/ssh): answer 502, the upstream (a build VM) failed ───────────────────────────────
   SSH_HOST_KEY_UNKNOWN: {

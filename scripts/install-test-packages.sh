@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs, only those missing: OpenSSH (the "build VMs"),
-# rsync, git and Chromium (browser tests). Needs root. Used by .ci/run and by `npm test` on a fresh machine.
+# rsync, git, Chromium (browser tests), and a real Docker engine for ext.compose-ssh's tests: docker.io
+# (dockerd, started privately by tests/support/docker-engine.ts), docker-compose (the v1 command) and
+# busybox-static (the offline test image). Needs root. Used by .ci/run and by `npm test` on a fresh machine.
 set -euo pipefail
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -9,8 +11,11 @@ command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v rsync >/dev/null || need+=(rsync)
 command -v git >/dev/null || need+=(git)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/sbin/dockerd ] || need+=(docker.io)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test packages: all present (openssh-server, openssh-client, rsync, git, chromium)"
+  echo "test packages: all present (openssh-server, openssh-client, rsync, git, chromium, docker.io, docker-compose, busybox-static)"
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then

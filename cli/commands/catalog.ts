@@ -40,7 +40,7 @@ export function registerCatalogCommands(program: Command, setExit: (code: number
 
   program
     .command("hosts")
-    .description("List the build hosts with their health and load")
+    .description("List the build hosts with their health, cordon state, load and image (* = added from the dashboard)")
     .option("--json", "print as JSON")
     .action(async (opts: { json?: boolean }) => {
       const hosts = await apiClient().get<HostView[]>("/hosts");
@@ -48,13 +48,15 @@ export function registerCatalogCommands(program: Command, setExit: (code: number
       else {
         out(
           table(
-            ["HOST", "ADDRESS", "HEALTH", "LOAD", "FREE", "CHECKED", "LABELS"],
+            ["HOST", "ADDRESS", "HEALTH", "SANDBOXES", "FREE", "LOAD", "IMAGE", "CHECKED", "LABELS"],
             hosts.map((h) => [
-              h.id,
+              `${h.id}${h.source === "config" ? "" : "*"}`,
               `${h.user}@${h.address}:${h.port}`,
-              h.health,
+              h.cordoned ? `${h.health},${h.drainedAt ? "draining" : "cordoned"}` : h.health,
               `${h.sandboxes}/${h.capacity}`,
               gib(h.freeBytes),
+              h.loadAverage === null ? "-" : `${h.loadAverage.toFixed(2)}/${h.cpuCount ?? "?"}`,
+              h.image ? `${h.image.name}@${h.image.version}` : "-",
               relative(h.checkedAt),
               h.labels.join(",") || "-",
             ]),

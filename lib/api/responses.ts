@@ -10,6 +10,7 @@ import type { ProfileInputSpec } from "../extensions/profile-inputs";
 import type { ConfigIssue } from "../extensions/yaml-config";
 import type { ErrorBody } from "../http-errors";
 import type { ConnectionView } from "../manager/connection";
+import type { AddedHostView, HostDrainView } from "../manager/host-lifecycle";
 import type { ProfileCheckView } from "../manager/profile-check";
 import { SANDBOX_STATUSES } from "../manager/states";
 import type {
@@ -266,12 +267,55 @@ export const hostSchema = component(
       .nullable()
       .describe("Warm-pool members on the host (counted in sandboxes): ready ones and all"),
     tunnelPort: z.number().int().nullable(),
-    health: z.string().describe("unknown | healthy | unreachable | key_changed | disabled"),
+    health: z.string().describe("unknown | healthy | unreachable | key_changed | disabled | unconfirmed"),
     healthDetail: z.string().nullable(),
     freeBytes: z.number().nullable(),
     checkedAt: timestamp.nullable(),
-    source: z.string(),
+    source: z.string().describe('"config" (hosts.yaml, wins on conflict) or "admin" (added from the dashboard)'),
+    cordoned: z.boolean().describe("No new sandboxes, whatever the health"),
+    cordonReason: z.string().nullable(),
+    cordonedAt: timestamp.nullable(),
+    cordonedBy: z.string().nullable(),
+    drainedAt: timestamp.nullable(),
+    loadAverage: z.number().nullable().describe("1-minute load average at the last check"),
+    cpuCount: z.number().int().nullable(),
+    freeMemoryBytes: z.number().nullable(),
+    markerPath: z.string().describe("Where the VM's image marker is"),
+    image: z.strictObject({ name: z.string(), version: z.string(), builtAt: timestamp.nullable() }).nullable(),
+    imageDetail: z.string().nullable().describe("Why the marker could not be read"),
   }),
+);
+
+export const hostDrainSchema = component(
+  "HostDrain",
+  "A host's cordon state and what still runs there",
+  z.strictObject({
+    hostId: z.string(),
+    cordoned: z.boolean(),
+    cordonReason: z.string().nullable(),
+    drainedAt: timestamp.nullable(),
+    poolMembersDestroyed: z.number().int(),
+    remaining: z.array(
+      z.strictObject({ id: z.string(), owner: z.string(), profileId: z.string(), status: z.string(), expiresAt: timestamp.nullable() }),
+    ),
+    summary: z.string(),
+  }),
+);
+
+export const addedHostSchema = component(
+  "AddedHost",
+  "A host just added: the key it offered, waiting for an admin to confirm it",
+  z.strictObject({
+    hostId: z.string(),
+    offeredHostKey: z.string().describe("SHA256:… as offered by the host; compare it with the VM's own"),
+    verifyCommand: z.string().describe("Run this on the VM to see its fingerprints"),
+  }),
+);
+
+export const removedHostSchema = component(
+  "RemovedHost",
+  "A host removed from the registry",
+  z.strictObject({ hostId: z.string(), removed: z.literal(true) }),
 );
 
 export const hostListSchema = component("HostList", "Every build host", z.array(hostSchema));
@@ -324,6 +368,8 @@ export type ResponseDriftChecks = [
   Assert<Equal<z.infer<typeof requirementSchema>, Requirement>>,
   Assert<Equal<z.infer<typeof profileCheckSchema>, ProfileCheckView>>,
   Assert<Equal<z.infer<typeof hostSchema>, HostView>>,
+  Assert<Equal<z.infer<typeof hostDrainSchema>, HostDrainView>>,
+  Assert<Equal<z.infer<typeof addedHostSchema>, AddedHostView>>,
   Assert<Equal<z.infer<typeof connectionSchema>, ConnectionView>>,
   Assert<Equal<z.infer<typeof whoAmISchema>, WhoAmIView>>,
 ];

@@ -66,3 +66,47 @@ export const profilePathParams = z.strictObject({ id: profileIdSchema });
 export const getSandboxQuery = z.object({
   detail: flag("1: add the inputs, the state timeline and the queue position"),
 });
+
+// ─── Build hosts (admins) ───────────────────────────────────────────────────────────────────────
+
+const hostIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: "lowercase letters, digits and dashes" });
+
+export const hostPathParams = z.strictObject({ id: hostIdSchema.describe("The host id") });
+
+const fingerprintSchema = z.string().max(100).describe('"SHA256:…", as ssh-keygen -lf <key>.pub -E sha256 prints it on the VM');
+
+export const addHostBody = z.strictObject({
+  id: hostIdSchema,
+  title: z.string().min(1).max(80).optional(),
+  address: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9.:-]*$/, { error: "a host name or IP address" })
+    .max(255)
+    .optional()
+    .describe("The VM's address; omit when it is reached through a reverse tunnel (tunnelPort)"),
+  port: z.number().int().min(1).max(65535).optional(),
+  tunnelPort: z.number().int().min(1).max(65535).optional().describe("The manager connects to 127.0.0.1:<tunnelPort>"),
+  user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, { error: "a user name" }),
+  labels: z
+    .array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,40}$/, { error: "labels are lowercase words" }))
+    .max(20)
+    .optional(),
+  capacity: z.number().int().min(1).max(10_000).optional(),
+  workspaceRoot: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/, { error: "an absolute directory other than /" })
+    .max(200)
+    .optional(),
+  markerPath: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/-]+$/, { error: "an absolute file path" })
+    .max(200)
+    .optional()
+    .describe("Where the VM's image marker is (default /etc/sandboxer-image.json)"),
+});
+
+export const confirmHostKeyBody = z.strictObject({ fingerprint: fingerprintSchema });
+
+export const cordonHostBody = z.strictObject({
+  reason: z.string().max(200).optional().describe("Shown on the host and in the reason of creates that wait"),
+});

@@ -8,7 +8,7 @@ import type { Db, Prisma } from "./client";
 export type HostRow = Prisma.BuildHostGetPayload<object>;
 
 /** Hosts in these health states get no new sandboxes. */
-export const UNSCHEDULABLE_HEALTH = ["unreachable", "key_changed", "disabled"] as const;
+export { UNSCHEDULABLE_HEALTH } from "../manager/placement";
 
 export function hostLabels(row: Pick<HostRow, "labels">): string[] {
   return Array.isArray(row.labels) ? row.labels.filter((l): l is string => typeof l === "string") : [];
@@ -56,17 +56,36 @@ export async function hostKeys(db: Db, id: string): Promise<{ hostKey: string; h
 
 export type HostUpdate = Pick<
   Prisma.BuildHostUpdateInput,
-  "health" | "healthDetail" | "offeredHostKey" | "hostKey" | "hostPublicKey" | "freeBytes" | "checkedAt" | "healthyAt"
+  | "health"
+  | "healthDetail"
+  | "offeredHostKey"
+  | "hostKey"
+  | "hostPublicKey"
+  | "freeBytes"
+  | "checkedAt"
+  | "healthyAt"
+  | "loadAverage"
+  | "cpuCount"
+  | "freeMemoryBytes"
+  | "imageName"
+  | "imageVersion"
+  | "imageBuiltAt"
+  | "imageDetail"
+  | "cordoned"
+  | "cordonReason"
+  | "cordonedAt"
+  | "cordonedBy"
+  | "drainedAt"
 >;
 
 export async function updateHost(db: Db, id: string, data: HostUpdate): Promise<void> {
   await db.buildHost.update({ where: { id }, data });
 }
 
-/** Hosts (not disabled) whose last check is older than `before`, or never checked. */
+/** Hosts (not disabled, key confirmed) whose last check is older than `before`, or never checked. */
 export async function hostsDueForCheck(db: Db, before: Date): Promise<string[]> {
   const rows = await db.buildHost.findMany({
-    where: { health: { not: "disabled" }, OR: [{ checkedAt: null }, { checkedAt: { lt: before } }] },
+    where: { health: { notIn: ["disabled", "unconfirmed"] }, OR: [{ checkedAt: null }, { checkedAt: { lt: before } }] },
     select: { id: true },
   });
   return rows.map((r) => r.id);
@@ -115,4 +134,29 @@ export async function syncOrphans(
 
 export async function deleteOrphan(db: Db | Prisma.TransactionClient, hostId: string, name: string): Promise<void> {
   await db.orphanWorkspace.deleteMany({ where: { hostId, name } });
+}
+
+// ─── Cordon, drain, and what still runs on a host ───────────────────────────────────────────────
+
+/** Sandboxes still holding a slot on a host (what a drain waits for), soonest expiry first. */
+export async function liveSandboxesOnHost(db: Db, hostId: string) {
+  return db.sandbox.findMany({
+    where: { hostId, status: { in: [...OCCUPYING_STATUSES] } },
+    select: { id: true, status: true, profileId: true, expiresAt: true, owner: { select: { email: true } } },
+    orderBy: [{ expiresAt: "asc" }, { id: "asc" }],
+  });
+}
+
+export async function createHost(db: Db, data: Prisma.BuildHostCreateInput): Promise<HostRow> {
+  return db.buildHost.create({ data });
+}
+
+export async function deleteHost(db: Db, id: string): Promise<void> {
+  await db.buildHost.delete({ where: { id } });
+}
+
+export type HostEdit = Pick<Prisma.BuildHostUpdateInput, "title" | "labels" | "capacity" | "workspaceRoot" | "markerPath">;
+
+export async function editHost(db: Db, id: string, data: HostEdit): Promise<void> {
+  await db.buildHost.update({ where: { id }, data });
 }

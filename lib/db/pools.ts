@@ -27,7 +27,8 @@ export async function claimCandidates(db: Db, poolKey: string, limit: number): P
     where: {
       poolKey,
       status: "pooled",
-      OR: [{ hostId: null }, { host: { health: { notIn: [...UNSCHEDULABLE_HEALTH] } } }],
+      // A cordoned host takes no new sandboxes: its members are not handed out (a drain retires them).
+      OR: [{ hostId: null }, { host: { health: { notIn: [...UNSCHEDULABLE_HEALTH] }, cordoned: false } }],
     },
     select: { id: true },
     orderBy: { createdAt: "asc" },

@@ -83,6 +83,7 @@ export async function syncHosts(db: Db, entries: HostEntry[], range: PortRange):
       workspaceRoot: h.workspaceRoot,
       labels: h.labels,
       capacity: h.capacity,
+      markerPath: h.markerPath ?? "/etc/sandboxer-image.json",
       source: "config",
     };
     const before = existing.get(h.id);

@@ -37,6 +37,11 @@ export const hostEntrySchema = z
       .string()
       .refine((p) => p.startsWith("/"), { error: "an absolute path" })
       .optional(),
+    /** Where the VM's image marker is (written by its image build; see docs/images.md). */
+    markerPath: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._/-]+$/, { error: "an absolute file path" })
+      .optional(),
   })
   .refine((h) => h.address !== undefined || h.tunnelPort !== undefined, {
     error: "give the VM's address, or a tunnelPort (the manager then connects to 127.0.0.1:<tunnelPort>)",

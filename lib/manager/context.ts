@@ -36,6 +36,8 @@ export interface ManagerConfig {
   healthIntervalMs: number;
   /** Schedule those checks automatically (tests that are not about health turn it off). */
   autoHostChecks: boolean;
+  /** Free bytes under a host's workspace root below which it gets no new sandboxes (0: no floor). */
+  minFreeBytes: number;
   /** Warm-pool members being made at once, across all pools and hosts. */
   poolRefillMax: number;
   /** Warm-pool members being made at once on one host. */
@@ -61,6 +63,7 @@ export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
   maintenanceMs: 10_000,
   healthIntervalMs: 60_000,
   autoHostChecks: true,
+  minFreeBytes: 1024 * 2 ** 20,
   poolRefillMax: 4,
   poolRefillPerHost: 2,
   poolFailureCooldownMs: 60_000,

@@ -1,6 +1,7 @@
-// Picks a build host for a create: the named host, or the least-loaded healthy host with a label,
-// never beyond a host's capacity. Reservation is "assign, then recount": two workers racing for the
-// last slot cannot both keep it (one backs off and waits), on SQLite and PostgreSQL alike.
+// Picks a build host for a create: the named host, or the best eligible host with a label (see
+// ./placement.ts for the order: health, cordon, image, disk floor, capacity; then free disk, load,
+// sandbox count), never beyond a host's capacity. Reservation is "assign, then recount": two workers
+// racing for the last slot cannot both keep it (one backs off and waits), on SQLite and PostgreSQL alike.
 //
 // Warm-pool members (lib/manager/pools.ts) count against capacity, but a person never waits for them:
 // a person's create counts only people's sandboxes, and on a host that is full only because of members
@@ -9,37 +10,19 @@
 import "server-only";
 
 import type { Db } from "../db/client";
-import { findHost, hostLabels, listHosts, occupancy, occupancyByHost, toHostTarget, UNSCHEDULABLE_HEALTH, type HostRow } from "../db/hosts";
+import { findHost, hostLabels, listHosts, occupancy, occupancyByHost, toHostTarget, type HostRow } from "../db/hosts";
 import { fillingMembers, personOccupancy, personOccupancyByHost } from "../db/pools";
 import { assignHost } from "../db/sandboxes";
 import type { HostRequirement, HostTarget } from "../extensions/base";
+import { placementReason, rankHosts, type PlacementCandidate } from "./placement";
 import { OCCUPYING_STATUSES } from "./states";
 
 export type HostPick =
-  | { kind: "picked"; host: HostTarget }
+  | { kind: "picked"; host: HostTarget; reason: string }
   /** Nothing can ever satisfy the requirement (no such host or label): the create fails. */
   | { kind: "none"; reason: string }
-  /** Hosts exist but none can take it now (capacity, health): the create waits in the queue. */
+  /** Hosts exist but none can take it now (capacity, health, cordon, disk, image): the create waits in the queue. */
   | { kind: "wait"; reason: string; full?: boolean };
-
-function describeUnhealthy(h: HostRow): string {
-  if (h.health === "key_changed") {
-    return `${h.title}: host key changed — pinned ${h.hostKey}, offered ${h.offeredHostKey ?? "unknown"} (an admin must verify and pin the new key)`;
-  }
-  if (h.health === "disabled") return `${h.title}: disabled by an admin`;
-  return `${h.title}: unreachable${h.healthDetail ? ` (${h.healthDetail})` : ""}`;
-}
-
-/** The hosts a requirement names (by id or label), and why none do when the list is empty. */
-export async function hostsMatching(db: Db, req: HostRequirement): Promise<{ hosts: HostRow[]; none: string }> {
-  const all = await listHosts(db);
-  if ("hostId" in req)
-    return { hosts: all.filter((h) => h.id === req.hostId), none: `No build host named "${req.hostId}" is registered (see hosts.yaml)` };
-  return {
-    hosts: all.filter((h) => hostLabels(h).includes(req.label)),
-    none: `No build host has the label "${req.label}" (see hosts.yaml)`,
-  };
-}
 
 /** Whose create this is, for the warm-pool rules (null: no pools involved, every sandbox counts alike). */
 export type PoolPicking =
@@ -48,6 +31,54 @@ export type PoolPicking =
   | { kind: "person"; evict: (hostId: string) => Promise<boolean> }
   | null;
 
+export interface PickOptions {
+  /** Free bytes below which a host gets no new sandboxes. */
+  minFreeBytes: number;
+  /** Why a host's image does not fit the profile's requirement (null: it fits or nothing is required). */
+  imageMismatch?: (host: HostRow) => string | null;
+  pool?: PoolPicking;
+}
+
+export function healthText(h: HostRow): string {
+  if (h.health === "key_changed")
+    return `host key changed — pinned ${h.hostKey}, offered ${h.offeredHostKey ?? "unknown"} (an admin must verify and pin the new key)`;
+  if (h.health === "disabled") return `disabled${h.healthDetail ? ` (${h.healthDetail})` : " by an admin"}`;
+  if (h.health === "unconfirmed") return "added, waiting for an admin to confirm its host key";
+  return `unreachable${h.healthDetail ? ` (${h.healthDetail})` : ""}`;
+}
+
+export function candidateOf(h: HostRow, sandboxes: number, imageMismatch: string | null = null): PlacementCandidate {
+  return {
+    id: h.id,
+    title: h.title,
+    health: h.health,
+    cordoned: h.cordoned,
+    cordonReason: h.cordonReason,
+    capacity: h.capacity,
+    sandboxes,
+    freeBytes: h.freeBytes === null ? null : Number(h.freeBytes),
+    loadAverage: h.loadAverage,
+    cpuCount: h.cpuCount,
+    freeMemoryBytes: h.freeMemoryBytes === null ? null : Number(h.freeMemoryBytes),
+    imageMismatch,
+    healthText: healthText(h),
+  };
+}
+
+/** The hosts a requirement names (by id or label), and why none do when the list is empty. */
+export async function hostsMatching(db: Db, req: HostRequirement): Promise<{ hosts: HostRow[]; none: string }> {
+  const all = await listHosts(db);
+  if ("hostId" in req)
+    return {
+      hosts: all.filter((h) => h.id === req.hostId),
+      none: `No build host named "${req.hostId}" is registered (see the Hosts page)`,
+    };
+  return {
+    hosts: all.filter((h) => hostLabels(h).includes(req.label)),
+    none: `No build host has the label "${req.label}" (see the Hosts page)`,
+  };
+}
+
 export async function pickHost(
   db: Db,
   sandboxId: string,
@@ -55,35 +86,46 @@ export async function pickHost(
   req: HostRequirement,
   /** A retry keeps the host its earlier attempt was given (its slot is already counted). */
   currentHostId: string | null = null,
-  pool: PoolPicking = null,
+  opts: PickOptions = { minFreeBytes: 0 },
 ): Promise<HostPick> {
   const current = currentHostId ? await findHost(db, currentHostId) : null;
-  if (current) return { kind: "picked", host: toHostTarget(current) };
+  if (current) return { kind: "picked", host: toHostTarget(current), reason: `Keeping ${current.title} from the earlier attempt` };
   const { hosts: matching, none } = await hostsMatching(db, req);
   if (matching.length === 0) return { kind: "none", reason: none };
-  const healthy = matching.filter((h) => !(UNSCHEDULABLE_HEALTH as readonly string[]).includes(h.health));
-  if (healthy.length === 0) {
-    return { kind: "wait", reason: `Waiting for a host: ${matching.map(describeUnhealthy).join("; ")}` };
-  }
+  const pool = opts.pool ?? null;
   const load = await occupancyByHost(db);
+  // A person's create counts only people's sandboxes (members make room); a member's counts everything.
   const people = pool?.kind === "person" ? await personOccupancyByHost(db, OCCUPYING_STATUSES) : null;
   const filling = pool?.kind === "member" ? (await fillingMembers(db)).byHost : null;
-  const byLoad = [...healthy].sort((a, b) => (load.get(a.id) ?? 0) / a.capacity - (load.get(b.id) ?? 0) / b.capacity);
-  for (const host of byLoad) {
-    if (((people ? people.get(host.id) : load.get(host.id)) ?? 0) >= host.capacity) continue;
-    if (filling && pool?.kind === "member" && (filling.get(host.id) ?? 0) >= pool.perHost) continue;
+  const result = rankHosts(
+    matching.map((h) => candidateOf(h, (people ? people.get(h.id) : load.get(h.id)) ?? 0, opts.imageMismatch?.(h) ?? null)),
+    { minFreeBytes: opts.minFreeBytes },
+  );
+  let refillBusy = false;
+  for (const r of result.ranked) {
+    const host = matching.find((h) => h.id === r.candidate.id)!;
+    if (filling && pool?.kind === "member" && (filling.get(host.id) ?? 0) >= pool.perHost) {
+      refillBusy = true;
+      continue;
+    }
     if (!(await assignHost(db, sandboxId, operationId, host.id)))
       return { kind: "wait", reason: "Lost the sandbox lock while picking a host" };
-    if ((await occupancy(db, host.id)) <= host.capacity) return { kind: "picked", host: toHostTarget(host) };
+    const reason = placementReason(r, result);
+    if ((await occupancy(db, host.id)) <= host.capacity) return { kind: "picked", host: toHostTarget(host), reason };
     if (pool?.kind === "person" && (await personOccupancy(db, host.id, OCCUPYING_STATUSES)) <= host.capacity) {
       // Full only because of warm-pool members: one makes room.
-      if (await pool.evict(host.id)) return { kind: "picked", host: toHostTarget(host) };
+      if (await pool.evict(host.id)) return { kind: "picked", host: toHostTarget(host), reason };
     }
     await assignHost(db, sandboxId, operationId, null);
   }
-  return {
-    kind: "wait",
-    full: true,
-    reason: `Waiting for capacity: ${healthy.map((h) => `${h.title} has ${load.get(h.id) ?? 0}/${h.capacity} sandboxes`).join("; ")}`,
-  };
+  const onlyFull = result.refused.every((r) => r.kind === "full");
+  const reasons = [
+    ...result.refused.map((r) => r.reason),
+    ...result.ranked.map((r) =>
+      refillBusy && filling && (filling.get(r.candidate.id) ?? 0) >= (pool?.kind === "member" ? pool.perHost : Infinity)
+        ? `${r.candidate.title} is already making ${filling.get(r.candidate.id)} warm-pool members`
+        : `${r.candidate.title} has ${load.get(r.candidate.id) ?? 0}/${r.candidate.capacity} sandboxes`,
+    ),
+  ];
+  return { kind: "wait", full: onlyFull, reason: `${onlyFull ? "Waiting for capacity" : "Waiting for a host"}: ${reasons.join("; ")}` };
 }

@@ -31,6 +31,7 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
     poolRefillPerHost: e.SANDBOXER_POOL_REFILL_PER_HOST,
     concurrency: e.SANDBOXER_WORKER_CONCURRENCY,
     healthIntervalMs: e.SANDBOXER_HEALTH_INTERVAL,
+    minFreeBytes: e.SANDBOXER_HOST_MIN_FREE_MB * 2 ** 20,
   };
 }
 

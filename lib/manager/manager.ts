@@ -374,6 +374,17 @@ export class Manager implements ManagerContext {
       freeBytes: h.freeBytes === null ? null : Number(h.freeBytes),
       checkedAt: iso(h.checkedAt),
       source: h.source,
+      cordoned: h.cordoned,
+      cordonReason: h.cordonReason,
+      cordonedAt: iso(h.cordonedAt),
+      cordonedBy: h.cordonedBy,
+      drainedAt: iso(h.drainedAt),
+      loadAverage: h.loadAverage,
+      cpuCount: h.cpuCount,
+      freeMemoryBytes: h.freeMemoryBytes === null ? null : Number(h.freeMemoryBytes),
+      markerPath: h.markerPath,
+      image: h.imageName && h.imageVersion ? { name: h.imageName, version: h.imageVersion, builtAt: iso(h.imageBuiltAt) } : null,
+      imageDetail: h.imageDetail,
     }));
   }
 

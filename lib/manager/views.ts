@@ -114,7 +114,21 @@ export interface HostView {
   healthDetail: string | null;
   freeBytes: number | null;
   checkedAt: string | null;
+  /** "config" (hosts.yaml, which wins on conflict) or "admin" (added from the dashboard). */
   source: string;
+  /** No new sandboxes, whatever the health (an admin's cordon or drain, or a revoked image). */
+  cordoned: boolean;
+  cordonReason: string | null;
+  cordonedAt: string | null;
+  cordonedBy: string | null;
+  drainedAt: string | null;
+  loadAverage: number | null;
+  cpuCount: number | null;
+  freeMemoryBytes: number | null;
+  markerPath: string;
+  /** The image the VM's marker names, at the last health check. */
+  image: { name: string; version: string; builtAt: string | null } | null;
+  imageDetail: string | null;
 }
 
 export interface SandboxListView {

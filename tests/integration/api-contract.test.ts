@@ -13,9 +13,13 @@ import type { z } from "zod";
 import { SseParser } from "@/cli/sse";
 import { API_BASE_PATH, openApiDocument } from "@/lib/api/openapi";
 import {
+  addedHostSchema,
   connectionSchema,
   errorSchema,
+  hostDrainSchema,
   hostListSchema,
+  hostSchema,
+  removedHostSchema,
   openApiDocumentSchema,
   profileCheckSchema,
   profileListSchema,
@@ -65,6 +69,7 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
   let configDir: string;
   let alice: string;
   let bob: string;
+  let admin: string;
   let doc: Doc;
   /** A ready SSH sandbox of alice's. */
   let vmId: string;
@@ -159,6 +164,7 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     const user = (email: string) => database.db.user.findUniqueOrThrow({ where: { email } });
     alice = (await createToken(database.db, (await user("alice@contract.test")).id, "contract")).token;
     bob = (await createToken(database.db, (await user("bob@contract.test")).id, "contract")).token;
+    admin = (await createToken(database.db, (await user("admin@contract.test")).id, "contract")).token;
     const res = await fetch(`${server.url}${API_BASE_PATH}/openapi.json`);
     expect(res.status).toBe(200);
     doc = (await res.json()) as Doc;
@@ -190,19 +196,75 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
 
   it("every documented route exists on the server and answers its success status with auth", async () => {
     const doomed = await createSettled("profile.local");
+    const vm2 = vms.vm("vm2");
     const bodies: Record<string, unknown> = {
       "post /sandboxes": { profile: "profile.local" },
       "post /sandboxes/{id}/extend": { by: "1h" },
       "post /profiles/{id}/check": {},
+      "post /hosts": { id: "contract-vm2", address: vm2.host, port: vm2.port, user: vm2.user },
+      "post /hosts/{id}/confirm-key": { fingerprint: vm2.hostKeyFingerprint },
+      "post /hosts/{id}/cordon": { reason: "contract test" },
+      "post /hosts/{id}/drain": {},
     };
+    // Host routes (admins): the added VM is confirmed and removed; host-vm1 is cordoned, drained and uncordoned after.
+    const hostIds: Record<string, string> = { "post /hosts/{id}/confirm-key": "contract-vm2", "delete /hosts/{id}": "contract-vm2" };
     for (const [route, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
-        const id = route.startsWith("/profiles/") ? "profile.local" : method === "delete" ? doomed : vmId;
-        const res = await api(method.toUpperCase(), route.replace("{id}", id), { body: bodies[`${method} ${route}`] });
+        const onHost = route.startsWith("/hosts");
+        const id = onHost
+          ? (hostIds[`${method} ${route}`] ?? "host-vm1")
+          : route.startsWith("/profiles/")
+            ? "profile.local"
+            : method === "delete"
+              ? doomed
+              : vmId;
+        const res = await api(method.toUpperCase(), route.replace("{id}", id), {
+          body: bodies[`${method} ${route}`],
+          token: onHost ? admin : alice,
+        });
         const success = Object.keys(op.responses).find((s) => s.startsWith("2"));
         expect(res.status, `${method.toUpperCase()} ${route}: ${res.text.slice(0, 300)}`).toBe(Number(success));
       }
     }
+    expect((await api("POST", "/hosts/host-vm1/uncordon", { token: admin })).status).toBe(200);
+  });
+
+  it("host lifecycle over the API: a wrong fingerprint is refused (nothing pinned), the right one pinned; members cannot", async () => {
+    const vm2 = vms.vm("vm2");
+    const body = { id: "api-vm2", address: vm2.host, port: vm2.port, user: vm2.user, labels: ["api"], workspaceRoot: vm2.workspaceRoot };
+    expect(expectDocumented("post", "/hosts", await api("POST", "/hosts", { body, token: bob }), errorSchema).code).toBe("FORBIDDEN");
+    const added = expectDocumented("post", "/hosts", await api("POST", "/hosts", { body, token: admin }), addedHostSchema);
+    expect(added.offeredHostKey).toBe(vm2.hostKeyFingerprint);
+    expect(added.verifyCommand).toContain("ssh-keygen -lf");
+    const wrong = await api("POST", "/hosts/api-vm2/confirm-key", {
+      body: { fingerprint: vms.vm("vm1").hostKeyFingerprint },
+      token: admin,
+    });
+    expect(expectDocumented("post", "/hosts/{id}/confirm-key", wrong, errorSchema)).toMatchObject({
+      code: "KEY_MISMATCH",
+      details: { offered: vm2.hostKeyFingerprint },
+    });
+    const listed = expectDocumented("get", "/hosts", await api("GET", "/hosts"), hostListSchema).find((h) => h.id === "api-vm2");
+    expect(listed).toMatchObject({ health: "unconfirmed", hostKey: "", source: "admin" });
+    const right = await api("POST", "/hosts/api-vm2/confirm-key", { body: { fingerprint: vm2.hostKeyFingerprint }, token: admin });
+    expect(expectDocumented("post", "/hosts/{id}/confirm-key", right, hostSchema)).toMatchObject({ hostKey: vm2.hostKeyFingerprint });
+    await expect
+      .poll(async () => ((await api("GET", "/hosts")).json as { id: string; health: string }[]).find((h) => h.id === "api-vm2")?.health, {
+        timeout: 30_000,
+        interval: 100,
+      })
+      .toBe("healthy");
+    const drained = expectDocumented(
+      "post",
+      "/hosts/{id}/drain",
+      await api("POST", "/hosts/api-vm2/drain", { body: {}, token: admin }),
+      hostDrainSchema,
+    );
+    expect(drained).toMatchObject({ hostId: "api-vm2", cordoned: true, remaining: [] });
+    expect(expectDocumented("delete", "/hosts/{id}", await api("DELETE", "/hosts/host-vm1", { token: admin }), errorSchema).code).toBe(
+      "HOST_FROM_CONFIG",
+    );
+    expectDocumented("delete", "/hosts/{id}", await api("DELETE", "/hosts/api-vm2", { token: admin }), removedHostSchema);
   });
 
   it("the main responses validate against the documented schemas", async () => {
@@ -210,7 +272,7 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     const profiles = expectDocumented("get", "/profiles", await api("GET", "/profiles"), profileListSchema);
     expect(profiles.map((p) => p.id)).toEqual(expect.arrayContaining(["profile.vm", "profile.local"]));
     const hosts = expectDocumented("get", "/hosts", await api("GET", "/hosts"), hostListSchema);
-    expect(hosts[0]?.hostKey).toBe(vms.vm("vm1").hostKeyFingerprint);
+    expect(hosts.find((h) => h.id === "host-vm1")?.hostKey).toBe(vms.vm("vm1").hostKeyFingerprint);
     const list = expectDocumented("get", "/sandboxes", await api("GET", "/sandboxes?mine=1&pageSize=200"), sandboxListSchema);
     expect(list.rows.map((s) => s.id)).toContain(vmId);
     expectDocumented("get", "/sandboxes/{id}", await api("GET", `/sandboxes/${vmId}`), sandboxSchema);

@@ -422,6 +422,9 @@ export async function startBuildVms(opts: { vms: BuildVmSpec[]; user?: string })
       const workspaceRoot = path.join(dir, "build");
       await mkdir(workspaceRoot, { mode: 0o755 });
       await chown(workspaceRoot, uid, gid);
+      // The VM's own "/etc" for its image marker: loopback VMs share the real /etc (see docs/images.md).
+      await mkdir(path.join(dir, "etc"), { mode: 0o755 });
+      await chown(path.join(dir, "etc"), uid, gid);
       const vm: BuildVm = {
         name: spec.name,
         host: spec.address,
@@ -491,6 +494,11 @@ export function vmSshConfig(
   };
 }
 
+/** Where a test VM keeps its image marker (its own "/etc", writable by the build user). */
+export function markerPathOf(vm: BuildVm): string {
+  return path.join(vm.dir, "etc", "sandboxer-image.json");
+}
+
 /**
  * A hosts.yaml entry for a VM, as plain data (no schema: usable where the app's modules cannot be
  * loaded, e.g. Playwright's global setup). `hostEntryFor` in vm-harness parses it with the real schema.
@@ -504,6 +512,7 @@ export function hostFieldsFor(vm: BuildVm, extra: Record<string, unknown> = {}):
     user: vm.user,
     hostKey: vm.hostKeyFingerprint,
     workspaceRoot: vm.workspaceRoot,
+    markerPath: markerPathOf(vm),
     labels: ["test-vm"],
     capacity: 60,
     ...extra,

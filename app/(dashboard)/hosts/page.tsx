@@ -3,6 +3,7 @@ import type { Metadata } from "next";
 
 import { can } from "@/lib/auth/policy";
 import { requirePageActor } from "@/lib/auth/guards";
+import { hostDrainReport } from "@/lib/manager/host-lifecycle";
 import { listOrphans } from "@/lib/manager/host-ops";
 import { manager } from "@/lib/manager/instance";
 
@@ -14,6 +15,7 @@ import { Badge, type BadgeProps } from "../../components/ui/badge";
 import { EmptyState } from "../../components/ui/empty-state";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../components/ui/table";
 import { CheckHostButton, OrphanActions, PinKeyButton } from "./host-actions";
+import { AddHostButton, ConfirmKeyDialog, CordonControls } from "./host-lifecycle-actions";
 
 export const metadata: Metadata = { title: "Hosts" };
 
@@ -23,24 +25,33 @@ const HEALTH_TONE: Record<string, BadgeProps["tone"]> = {
   unreachable: "danger",
   key_changed: "danger",
   disabled: "muted",
+  unconfirmed: "warning",
 };
 
 export default async function HostsPage() {
   const actor = await requirePageActor({ next: "/hosts" });
   const admin = can(actor, "host.manage");
   const [hosts, orphans] = await Promise.all([manager().listHosts(), listOrphans(manager())]);
+  const drains = new Map(
+    await Promise.all(hosts.filter((h) => h.cordoned).map(async (h) => [h.id, await hostDrainReport(manager(), h.id)] as const)),
+  );
   return (
     <>
       <RefreshOnStream topics={["host.changed"]} sandboxes />
       <PageHeader
         title="Hosts"
-        description="Build VMs sandboxes are created on, from hosts.yaml. Health and free space are checked periodically."
+        description="Build VMs sandboxes are created on: added here by an admin, or listed in hosts.yaml (which wins on conflict). Health, free space, load and image are checked periodically."
       />
+      {admin ? (
+        <div className="mb-4 flex justify-end">
+          <AddHostButton />
+        </div>
+      ) : null}
       {hosts.length === 0 ? (
         <EmptyState
           icon={<Server />}
           title="No build hosts"
-          description="Local sandboxes need none. To attach build VMs over SSH, list them in hosts.yaml (see docs/runbooks/vm-haskell-build.md) and restart."
+          description="Local sandboxes need none. To attach a build VM over SSH, press Add host (admins), or list it in hosts.yaml and restart (see docs/runbooks/vm-haskell-build.md)."
         />
       ) : (
         <Table data-testid="hosts-table">
@@ -51,6 +62,8 @@ export default async function HostsPage() {
               <TableHead>Health</TableHead>
               <TableHead>Sandboxes</TableHead>
               <TableHead>Free under root</TableHead>
+              <TableHead>Load</TableHead>
+              <TableHead>Image</TableHead>
               <TableHead>Host key</TableHead>
               <TableHead>Tunnel port</TableHead>
               {admin ? <TableHead className="text-right">Actions</TableHead> : null}
@@ -61,7 +74,12 @@ export default async function HostsPage() {
               <TableRow key={h.id} data-testid={`host-${h.id}`}>
                 <TableCell>
                   <div className="font-medium">{h.title}</div>
-                  <div className="font-mono text-xs text-muted-foreground">{h.id}</div>
+                  <div className="font-mono text-xs text-muted-foreground">
+                    {h.id}{" "}
+                    <span title={h.source === "config" ? "From hosts.yaml: edit it there (the file wins)" : "Added from the dashboard"}>
+                      · {h.source === "config" ? "hosts.yaml" : "dashboard"}
+                    </span>
+                  </div>
                   {h.labels.length ? <div className="text-xs text-muted-foreground">labels: {h.labels.join(", ")}</div> : null}
                 </TableCell>
                 <TableCell className="font-mono text-xs">
@@ -70,6 +88,14 @@ export default async function HostsPage() {
                 </TableCell>
                 <TableCell>
                   <Badge tone={HEALTH_TONE[h.health] ?? "neutral"}>{h.health.replace("_", " ")}</Badge>
+                  {h.cordoned ? (
+                    <Badge tone="warning" className="ml-1" data-testid={`cordoned-${h.id}`}>
+                      {h.drainedAt ? "draining" : "cordoned"}
+                    </Badge>
+                  ) : null}
+                  {h.cordoned && h.cordonReason ? (
+                    <div className="mt-1 max-w-[18rem] text-xs text-muted-foreground">{h.cordonReason}</div>
+                  ) : null}
                   {h.healthDetail ? <div className="mt-1 max-w-[18rem] text-xs text-muted-foreground">{h.healthDetail}</div> : null}
                   <div className="mt-1 text-xs text-muted-foreground">
                     {h.checkedAt ? (
@@ -90,6 +116,21 @@ export default async function HostsPage() {
                   ) : null}
                 </TableCell>
                 <TableCell className="tabular">{formatBytes(h.freeBytes)}</TableCell>
+                <TableCell className="tabular text-xs">
+                  {h.loadAverage === null ? "—" : `${h.loadAverage.toFixed(2)} / ${h.cpuCount ?? "?"} CPU`}
+                  {h.freeMemoryBytes !== null ? <div className="text-muted-foreground">{formatBytes(h.freeMemoryBytes)} mem</div> : null}
+                </TableCell>
+                <TableCell className="text-xs" data-testid={`image-${h.id}`}>
+                  {h.image ? (
+                    <span className="font-mono">
+                      {h.image.name} {h.image.version}
+                    </span>
+                  ) : (
+                    <span className="text-muted-foreground" title={h.imageDetail ?? undefined}>
+                      unknown
+                    </span>
+                  )}
+                </TableCell>
                 <TableCell className="max-w-[14rem] break-all font-mono text-xs">{h.hostKey}</TableCell>
                 <TableCell className="tabular">{h.tunnelPort ?? "—"}</TableCell>
                 {admin ? (
@@ -99,6 +140,10 @@ export default async function HostsPage() {
                       {h.health === "key_changed" && h.offeredHostKey ? (
                         <PinKeyButton hostId={h.id} pinned={h.hostKey} offered={h.offeredHostKey} />
                       ) : null}
+                      {h.health === "unconfirmed" && h.offeredHostKey ? (
+                        <ConfirmKeyDialog hostId={h.id} offered={h.offeredHostKey} trigger />
+                      ) : null}
+                      <CordonControls hostId={h.id} cordoned={h.cordoned} removable={h.source !== "config"} />
                     </div>
                   </TableCell>
                 ) : null}
@@ -107,6 +152,34 @@ export default async function HostsPage() {
           </TableBody>
         </Table>
       )}
+      {drains.size > 0 ? (
+        <section className="mt-8 space-y-3" data-testid="drains">
+          <h2 className="text-lg font-semibold">Cordoned hosts: what still runs</h2>
+          {[...drains.values()].map((d) => (
+            <div key={d.hostId} className="space-y-1" data-testid={`drain-report-${d.hostId}`}>
+              <p className="text-sm">{d.summary}</p>
+              {d.remaining.length ? (
+                <ul className="ml-4 list-disc text-xs text-muted-foreground">
+                  {d.remaining.map((r) => (
+                    <li key={r.id}>
+                      <a className="font-mono underline" href={`/sandboxes/${r.id}`}>
+                        {r.id}
+                      </a>{" "}
+                      ({r.owner}, {r.status})
+                      {r.expiresAt ? (
+                        <>
+                          {" "}
+                          — expires <RelativeTime iso={r.expiresAt} />
+                        </>
+                      ) : null}
+                    </li>
+                  ))}
+                </ul>
+              ) : null}
+            </div>
+          ))}
+        </section>
+      ) : null}
       {orphans.length > 0 ? (
         <section className="mt-8 space-y-3" data-testid="orphans">
           <h2 className="text-lg font-semibold">Orphan workspaces</h2>

@@ -107,8 +107,28 @@ if [ -n "$(echo $left)" ]; then echo "still there after removal: $(echo $left)" 
 export const LIST_PROJECTS = `out=$(docker ps -a --filter label=${PROJECT_LABEL} --format '{{.Label "${PROJECT_LABEL}"}}') || exit $?
 printf '%s\\n' "$out" | sort -u`;
 
-/** The last "$2" lines a container "$1" wrote (stdout and stderr together). */
-export const LOG_TAIL = `exec docker logs --tail "$2" "$1" 2>&1`;
+/**
+ * The last "$2" lines a container "$1" wrote to stdout and stderr, with docker's timestamps: the two
+ * streams reach us through separate pipes, so their lines are put back in order by time
+ * ({@link orderLogLines}).
+ */
+export const LOG_TAIL = `exec docker logs --timestamps --tail "$2" "$1" 2>&1`;
+
+/** Lines of `docker logs --timestamps` in the order they were written, without the timestamps. */
+export function orderLogLines(text: string): string[] {
+  const TS = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) ?/;
+  return text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((line, i) => {
+      const m = TS.exec(line);
+      // RFC 3339 with nanoseconds trims trailing zeros: pad the fraction so that keys compare as text.
+      const key = m ? `${m[1]}.${(m[2] ?? "").padEnd(9, "0")}${m[3]}` : "";
+      return { key, i, text: m ? line.slice(m[0].length) : line };
+    })
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i))
+    .map((l) => l.text);
+}
 
 // ─── Reading the probe ───────────────────────────────────────────────────────────────────────────
 

@@ -3,7 +3,7 @@
 // guards that keep paths inside the workspace and env values literal.
 import { describe, expect, it } from "vitest";
 
-import { composeArgv, parseInspect, parseProbe, parseResources, stateWord, withDockerHost } from "./docker";
+import { composeArgv, orderLogLines, parseInspect, parseProbe, parseResources, stateWord, withDockerHost } from "./docker";
 import { composeSshHandleSchema, composeSshParamsSchema } from "./extension";
 
 const labels = (service: string) => ({
@@ -116,6 +116,16 @@ describe("the probe and the argv", () => {
     ]);
     expect(withDockerHost("unix:///run/x.sock", ["docker", "ps"])).toEqual(["env", "DOCKER_HOST=unix:///run/x.sock", "docker", "ps"]);
     expect(withDockerHost(null, ["docker", "ps"])).toEqual(["docker", "ps"]);
+  });
+
+  it("puts docker logs' two streams back in time order (nanoseconds with trailing zeros trimmed)", () => {
+    const text = [
+      "2026-11-30T17:18:52.89586542Z second",
+      "2026-11-30T17:18:52.8958654Z first",
+      "2026-11-30T17:18:53Z third",
+      "no timestamp",
+    ].join("\n");
+    expect(orderLogLines(text)).toEqual(["no timestamp", "first", "second", "third"]);
   });
 
   it("reads the resource listing", () => {

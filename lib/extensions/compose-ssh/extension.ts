@@ -79,6 +79,7 @@ import {
   describeContainer,
   isFailed,
   isUp,
+  orderLogLines,
   parseInspect,
   parseProbe,
   parseResources,
@@ -832,9 +833,7 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
       .exec(config, withDockerHost(dockerHost, script(LOG_TAIL, c.id, String(LOG_TAIL_LINES))), opts)
       .catch(() => null);
     if (!r || r.code !== 0) return [];
-    return r.stdout
-      .split("\n")
-      .filter((l) => l.trim() !== "")
+    return orderLogLines(r.stdout)
       .slice(-LOG_TAIL_LINES)
       .map((l) => l.replace(/[^\x20-\x7e]/g, "?").slice(0, 300));
   }

@@ -59,13 +59,9 @@ export const runCreate: OperationHandler = async (ctx, run) => {
   let host = null;
   const requirement = ext.hostRequirement(params.data);
   if (requirement) {
-    const picked = await pickHost(
-      ctx.db,
-      sandboxId,
-      op.id,
-      requirement,
-      status === "creating" ? sandbox.hostId : null,
-      member
+    const picked = await pickHost(ctx.db, sandboxId, op.id, requirement, status === "creating" ? sandbox.hostId : null, {
+      minFreeBytes: ctx.config.minFreeBytes,
+      pool: member
         ? { kind: "member", perHost: ctx.config.poolRefillPerHost }
         : {
             kind: "person",
@@ -78,7 +74,7 @@ export const runCreate: OperationHandler = async (ctx, run) => {
               return moved;
             },
           },
-    );
+    });
     if (picked.kind === "none") return fail(picked.reason);
     // A member never waits for capacity (the refill only queues what fits; this is a race): it gives its slot back.
     if (picked.kind === "wait" && member && picked.full) return fail(`No room for a warm-pool member: ${picked.reason}`);
@@ -99,6 +95,7 @@ export const runCreate: OperationHandler = async (ctx, run) => {
       return;
     }
     host = picked.host;
+    writer.log(picked.reason);
   }
 
   if (status === "queued") {

@@ -8,6 +8,7 @@
 // when its extension's `status()` confirms the workspace is gone.
 import "server-only";
 
+import { hostFactsArgv, parseHostFacts, type HostFacts } from "../../hosts/host-facts";
 import { findHost, syncOrphans, toHostTarget, updateHost, type HostRow } from "../../db/hosts";
 import { sandboxIdsIn, sandboxesOnHost } from "../../db/sandboxes";
 import { hasCode, isSandboxerError, NotFoundError } from "../../errors";
@@ -54,9 +55,12 @@ async function checkAndReconcile(ctx: ManagerContext, hostId: string, signal: Ab
   const config = sshConfigForHost(ctx.ssh, target);
   const now = new Date();
   let freeBytes: number;
+  let facts: HostFacts;
   try {
     const blob = await ctx.ssh.pool.verifiedHostKey(config, { signal });
     freeBytes = await remoteFreeSpace(ctx.ssh.pool, config, host.workspaceRoot, { signal, timeoutMs: 30_000 });
+    const probe = await ctx.ssh.pool.exec(config, hostFactsArgv(host.markerPath), { signal, timeoutMs: 30_000 });
+    facts = parseHostFacts(probe.stdout);
     // verifiedHostKey checked the key against host.hostKey (sshConfigForHost pins it).
     await ctx.ssh.rememberHostKey(host.id, publicKeyLine(blob));
   } catch (e) {
@@ -94,9 +98,17 @@ async function checkAndReconcile(ctx: ManagerContext, hostId: string, signal: Ab
     freeBytes: BigInt(freeBytes),
     checkedAt: now,
     healthyAt: now,
+    loadAverage: facts.loadAverage,
+    cpuCount: facts.cpuCount,
+    freeMemoryBytes: facts.freeMemoryBytes === null ? null : BigInt(facts.freeMemoryBytes),
+    imageName: facts.marker?.name ?? null,
+    imageVersion: facts.marker?.version ?? null,
+    imageBuiltAt: facts.marker?.builtAt ?? null,
+    imageDetail: facts.markerProblem,
   });
   const drift = await reconcileWorkspaces(ctx, host, target, signal);
-  return `healthy, ${Math.round(freeBytes / 2 ** 20)} MiB free; ${drift}`;
+  const image = facts.marker ? `, image ${facts.marker.name} ${facts.marker.version}` : "";
+  return `healthy, ${Math.round(freeBytes / 2 ** 20)} MiB free, load ${facts.loadAverage ?? "?"}${image}; ${drift}`;
 }
 
 interface FoundBy extends FoundWorkspace {

@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+
+import { placementReason, rankHosts, type PlacementCandidate } from "./placement";
+
+const GiB = 2 ** 30;
+
+function host(id: string, over: Partial<PlacementCandidate> = {}): PlacementCandidate {
+  return {
+    id,
+    title: id,
+    health: "healthy",
+    cordoned: false,
+    cordonReason: null,
+    capacity: 10,
+    sandboxes: 0,
+    freeBytes: 100 * GiB,
+    loadAverage: 0.1,
+    cpuCount: 4,
+    freeMemoryBytes: 8 * GiB,
+    imageMismatch: null,
+    healthText: "",
+    ...over,
+  };
+}
+
+const order = (cs: PlacementCandidate[], minFreeBytes = 0) => rankHosts(cs, { minFreeBytes }).ranked.map((r) => r.candidate.id);
+
+describe("placement", () => {
+  it("prefers free disk first", () => {
+    expect(order([host("a", { freeBytes: 20 * GiB, loadAverage: 0 }), host("b", { freeBytes: 80 * GiB, loadAverage: 3 })])).toEqual([
+      "b",
+      "a",
+    ]);
+  });
+
+  it("with about the same free disk, prefers the lower load per CPU", () => {
+    const a = host("a", { freeBytes: 100 * GiB, loadAverage: 3.5, cpuCount: 4 });
+    const b = host("b", { freeBytes: 101 * GiB, loadAverage: 1.0, cpuCount: 4 });
+    const c = host("c", { freeBytes: 99 * GiB, loadAverage: 3.5, cpuCount: 16 });
+    expect(order([a, b, c])).toEqual(["c", "b", "a"]);
+  });
+
+  it("a host whose load was never measured ranks after measured idle ones and before busy ones", () => {
+    expect(
+      order([host("busy", { loadAverage: 8, cpuCount: 4 }), host("unknown", { loadAverage: null }), host("idle", { loadAverage: 0.2 })]),
+    ).toEqual(["idle", "unknown", "busy"]);
+  });
+
+  it("then available memory, then the share of capacity used", () => {
+    expect(order([host("a", { freeMemoryBytes: 1 * GiB }), host("b", { freeMemoryBytes: 6 * GiB })])).toEqual(["b", "a"]);
+    expect(order([host("a", { sandboxes: 5 }), host("b", { sandboxes: 2 }), host("c", { sandboxes: 2, capacity: 3 })])).toEqual([
+      "b",
+      "a",
+      "c",
+    ]);
+  });
+
+  it("rules out unhealthy, cordoned, mismatched, below-the-floor and full hosts, each with its reason", () => {
+    const r = rankHosts(
+      [
+        host("down", { health: "unreachable", healthText: "unreachable (refused)" }),
+        host("cord", { cordoned: true, cordonReason: "kernel update" }),
+        host("img", { imageMismatch: "runs haskell 3, the profile needs haskell 4" }),
+        host("tiny", { freeBytes: 512 * 2 ** 20 }),
+        host("full", { sandboxes: 10 }),
+        host("ok"),
+      ],
+      { minFreeBytes: GiB },
+    );
+    expect(r.ranked.map((x) => x.candidate.id)).toEqual(["ok"]);
+    expect(r.refused.map((x) => [x.kind, x.reason])).toEqual([
+      ["health", "down: unreachable (refused)"],
+      ["cordoned", "cord: cordoned (kernel update)"],
+      ["image", "img: runs haskell 3, the profile needs haskell 4"],
+      ["disk", "tiny: 512 MiB free, below the floor of 1.0 GiB (SANDBOXER_HOST_MIN_FREE_MB)"],
+      ["full", "full has 10/10 sandboxes"],
+    ]);
+    expect(placementReason(r.ranked[0]!, r)).toMatch(
+      /^Placed on ok \(100\.0 GiB free, load 0\.10 on 4 CPUs.*not eligible: down: unreachable/,
+    );
+  });
+
+  it("a host not yet checked (no free-space figure) is eligible but ranks last", () => {
+    expect(order([host("new", { freeBytes: null }), host("old", { freeBytes: 2 * GiB })], GiB)).toEqual(["old", "new"]);
+  });
+});

@@ -1,0 +1,127 @@
+// Placement: among the hosts a create may use, which one gets it, and why. Pure (no database, no
+// SSH), so the ordering is unit-tested on its own; lib/manager/host-picker.ts feeds it the registry.
+//
+// Order of concerns, each one only breaking ties of the one before:
+//  1. can it take the sandbox at all: healthy (or not yet checked), not cordoned, the right image,
+//     free disk at or above the floor, a free slot (each refusal is a reason a person can read);
+//  2. free disk under the workspace root, compared in steps of about 19 % (a quarter power of two),
+//     so two hosts with nearly the same space are a tie rather than an accident of the last byte;
+//  3. load: the 1-minute load average per CPU, in steps of 0.1 (then available memory, in the same
+//     steps as disk);
+//  4. the share of its capacity already used by sandboxes.
+// Hosts never checked (no free-space figure) sort after checked ones within the same rank.
+
+export interface PlacementCandidate {
+  id: string;
+  title: string;
+  health: string;
+  cordoned: boolean;
+  cordonReason: string | null;
+  capacity: number;
+  /** Sandboxes occupying it now. */
+  sandboxes: number;
+  freeBytes: number | null;
+  loadAverage: number | null;
+  cpuCount: number | null;
+  freeMemoryBytes: number | null;
+  /** Why its image does not fit the profile's requirement, or null when it fits (or none is required). */
+  imageMismatch: string | null;
+  /** Text for an unhealthy host ("unreachable (connection refused)"). */
+  healthText: string;
+}
+
+export interface PlacementPolicy {
+  /** Free bytes below which a host gets no new sandboxes (0: no floor). */
+  minFreeBytes: number;
+}
+
+export interface RankedHost {
+  candidate: PlacementCandidate;
+  /** One line: why it ranks where it does. */
+  why: string;
+}
+
+export interface PlacementResult {
+  /** Usable hosts, best first. */
+  ranked: RankedHost[];
+  /** Hosts ruled out, each with its reason. */
+  refused: { candidate: PlacementCandidate; kind: RefusalKind; reason: string }[];
+}
+
+export const UNSCHEDULABLE_HEALTH = ["unreachable", "key_changed", "disabled", "unconfirmed"] as const;
+
+function fmtBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(1)} GiB`;
+  return `${Math.round(n / 2 ** 20)} MiB`;
+}
+
+/** Comparable steps of a byte count (larger is better); null (never measured) ranks lowest. */
+export function diskStep(bytes: number | null): number {
+  if (bytes === null || bytes <= 0) return -Infinity;
+  return Math.floor(Math.log2(bytes) * 4);
+}
+
+/** Load per CPU in steps of 0.1 (smaller is better); unknown ranks as 0.25 per CPU: after idle hosts, before busy ones. */
+export function loadStep(load: number | null, cpus: number | null): number {
+  if (load === null) return 2.5;
+  return Math.round((load / Math.max(1, cpus ?? 1)) * 10);
+}
+
+export type RefusalKind = "health" | "cordoned" | "image" | "disk" | "full";
+
+export function refusal(c: PlacementCandidate, policy: PlacementPolicy): { kind: RefusalKind; reason: string } | null {
+  if ((UNSCHEDULABLE_HEALTH as readonly string[]).includes(c.health)) return { kind: "health", reason: `${c.title}: ${c.healthText}` };
+  if (c.cordoned) return { kind: "cordoned", reason: `${c.title}: cordoned${c.cordonReason ? ` (${c.cordonReason})` : ""}` };
+  if (c.imageMismatch) return { kind: "image", reason: `${c.title}: ${c.imageMismatch}` };
+  if (policy.minFreeBytes > 0 && c.freeBytes !== null && c.freeBytes < policy.minFreeBytes)
+    return {
+      kind: "disk",
+      reason: `${c.title}: ${fmtBytes(c.freeBytes)} free, below the floor of ${fmtBytes(policy.minFreeBytes)} (SANDBOXER_HOST_MIN_FREE_MB)`,
+    };
+  if (c.sandboxes >= c.capacity) return { kind: "full", reason: `${c.title} has ${c.sandboxes}/${c.capacity} sandboxes` };
+  return null;
+}
+
+function compare(a: PlacementCandidate, b: PlacementCandidate): number {
+  return (
+    diskStep(b.freeBytes) - diskStep(a.freeBytes) ||
+    loadStep(a.loadAverage, a.cpuCount) - loadStep(b.loadAverage, b.cpuCount) ||
+    diskStep(b.freeMemoryBytes) - diskStep(a.freeMemoryBytes) ||
+    a.sandboxes / a.capacity - b.sandboxes / b.capacity ||
+    a.id.localeCompare(b.id)
+  );
+}
+
+function describe(c: PlacementCandidate): string {
+  const parts = [
+    c.freeBytes === null ? "free disk not measured yet" : `${fmtBytes(c.freeBytes)} free`,
+    c.loadAverage === null
+      ? "load not measured"
+      : `load ${c.loadAverage.toFixed(2)} on ${c.cpuCount ?? "?"} CPU${c.cpuCount === 1 ? "" : "s"}`,
+    ...(c.freeMemoryBytes === null ? [] : [`${fmtBytes(c.freeMemoryBytes)} memory available`]),
+    `${c.sandboxes}/${c.capacity} sandboxes`,
+  ];
+  return `${c.title} (${parts.join(", ")})`;
+}
+
+export function rankHosts(candidates: PlacementCandidate[], policy: PlacementPolicy): PlacementResult {
+  const refused: PlacementResult["refused"] = [];
+  const usable: PlacementCandidate[] = [];
+  for (const c of candidates) {
+    const r = refusal(c, policy);
+    if (r) refused.push({ candidate: c, ...r });
+    else usable.push(c);
+  }
+  usable.sort(compare);
+  return { ranked: usable.map((c) => ({ candidate: c, why: describe(c) })), refused };
+}
+
+/** The log line of a placement decision: the pick, the runners-up and what was ruled out. */
+export function placementReason(picked: RankedHost, result: PlacementResult): string {
+  const others = result.ranked.filter((r) => r.candidate.id !== picked.candidate.id).map((r) => r.why);
+  return [
+    `Placed on ${picked.why}`,
+    ...(others.length ? [`over ${others.join("; ")}`] : []),
+    ...(result.refused.length ? [`not eligible: ${result.refused.map((r) => r.reason).join("; ")}`] : []),
+  ].join(" — ");
+}
