@@ -9,9 +9,9 @@ import { SandboxPage } from "./pages/sandbox-page";
 
 async function metric(request: APIRequestContext, name: string): Promise<number> {
   const text = await (await request.get("/api/metrics")).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   if (!line) throw new Error(`${name} missing from /api/metrics`);
-  return Number(line.split(" ")[1]);
+  return Number(line.split(" ").at(-1));
 }
 
 async function createLocal(request: APIRequestContext): Promise<string> {

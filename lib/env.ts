@@ -50,6 +50,7 @@ const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   /** Default: the embedded database in the data directory, file:<SANDBOXER_DATA_DIR>/sandboxer.db. */
   DATABASE_URL: z.string().optional(),
+  SANDBOXER_DB_POOL: int(10, 1, 200),
   SANDBOXER_DATA_DIR: z.string().min(1).default("./data"),
   SANDBOXER_CONFIG_DIR: z.string().min(1).default("."),
   SANDBOXER_HOSTS_FILE: z.string().optional(),
@@ -75,6 +76,7 @@ const schema = z.object({
   SANDBOXER_POOL_REFILL_MAX: int(4, 1, 256),
   SANDBOXER_POOL_REFILL_PER_HOST: int(2, 1, 256),
   SANDBOXER_METRICS_TOKEN: z.string().min(16).optional(),
+  SANDBOXER_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   BETTER_AUTH_SECRET: z.string().min(32).optional(),
   BETTER_AUTH_URL: z.string().url().optional(),
   SANDBOXER_TRUSTED_ORIGINS: z.string().optional(),
@@ -83,6 +85,7 @@ const schema = z.object({
   SANDBOXER_OIDC_CLIENT_SECRET: z.string().optional(),
   SANDBOXER_OIDC_NAME: z.string().default("Single sign-on"),
   SANDBOXER_ALLOW_SIGNUP: bool(true),
+  LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -1,20 +1,38 @@
-// Prometheus metrics. Counts that must agree across instances (operations by kind and result,
-// queue depth, sandboxes by status, hosts by health) are read from the database at scrape time;
-// durations are observed by this process's worker. Served at /api/metrics (token or admin).
+// Prometheus metrics, made to be summed over a fleet.
+//
+// Two kinds of series:
+// - **Fleet gauges** read from the database at scrape time (sandboxes by status, operations by kind
+//   and state, queue depth and age, stuck operations, hosts by health, live workers). Every instance
+//   could read the same numbers, so only ONE instance exports them: the holder of the
+//   "metrics-exporter" lease (Lease table), renewed at each of its scrapes; another instance takes
+//   over a lease time after the holder stops being scraped or dies. `sum(...)` over all targets is
+//   therefore the fleet's count. `sandboxer_metrics_exporter` says which target holds it.
+// - **Process series** (operation durations this process's worker observed, CPU, memory, event loop),
+//   labelled `sandboxer_instance` (host:pid) and `sandboxer_role` (web, web+worker, worker).
+//
+// Served at /api/metrics (token or admin) by web instances, and by `npm run worker` on its own small
+// listener (lib/metrics-listener.ts, same auth).
 import "server-only";
+
+import os from "node:os";
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 import { dbStatementCount } from "./db/client";
 import { countHostsByHealth } from "./db/hosts";
-import { liveWorkerCount } from "./db/leases";
-import { countOperationsByKindAndState, queueDepth } from "./db/operations";
+import { acquireLease, liveWorkerCount } from "./db/leases";
+import { countOperationsByKindAndState, oldestQueuedAt, queueDepth, stuckOperationCount } from "./db/operations";
 import { countSandboxesByStatus } from "./db/sandboxes";
-import type { Manager } from "./manager/manager";
+import type { ManagerContext } from "./manager/context";
 import { openTeamStreams } from "./manager/team-stream";
 
+export type ProcessRole = "web" | "web+worker" | "worker";
+
 interface Metrics {
+  /** This process's series (always exported). */
   registry: Registry;
+  /** The fleet gauges (exported only while this process holds the exporter lease). */
+  fleet: Registry;
   operationDuration: Histogram<"kind" | "result">;
   /** Warm-pool claims by profile and result (hit, miss). */
   poolClaims: Counter<"profile" | "result">;
@@ -22,76 +40,54 @@ interface Metrics {
   poolClaimSeconds: Histogram<"result">;
   /** Wall time of a pool member's create, by result (pooled, failed). */
   poolRefillSeconds: Histogram<"profile" | "result">;
+  exporter: Gauge;
+  instance: string;
 }
 
-const globalForMetrics = globalThis as unknown as { __sandboxerMetrics?: Metrics; __sandboxerMetricsManager?: () => Manager };
+type Ctx = Pick<ManagerContext, "db" | "config">;
+
+const globalForMetrics = globalThis as unknown as {
+  __sandboxerMetrics?: Metrics;
+  __sandboxerRole?: ProcessRole;
+  __sandboxerMetricsCtx?: () => Ctx;
+};
+
+/** What this process is, for the `sandboxer_role` label (server start and the worker script set it). */
+export function setProcessRole(role: ProcessRole): void {
+  globalForMetrics.__sandboxerRole = role;
+  globalForMetrics.__sandboxerMetrics?.registry.setDefaultLabels({ sandboxer_instance: instanceLabel(), sandboxer_role: role });
+}
+
+export function instanceLabel(): string {
+  return `${os.hostname()}:${process.pid}`;
+}
+
+/** The lease that designates the one exporter of fleet gauges. */
+export const EXPORTER_LEASE = "metrics-exporter";
+/** How long an exporter keeps the role without a scrape: keep Prometheus's scrape interval below it. */
+export const EXPORTER_TTL_MS = 60_000;
 
 /**
- * This process's metrics. DB-backed gauges read through the manager given last (the route and the
- * worker give theirs); code that only observes durations may call it without one.
+ * This process's metrics. Fleet gauges read through the context given last (the route, the worker
+ * and its listener give theirs); code that only observes durations may call it without one.
  */
-export function metrics(bind?: () => Manager): Metrics {
-  if (bind) globalForMetrics.__sandboxerMetricsManager = bind;
+export function metrics(bind?: () => Ctx): Metrics {
+  if (bind) globalForMetrics.__sandboxerMetricsCtx = bind;
   if (globalForMetrics.__sandboxerMetrics) return globalForMetrics.__sandboxerMetrics;
-  const manager = () => {
-    const m = globalForMetrics.__sandboxerMetricsManager;
-    if (!m) throw new Error("metrics: no manager bound yet");
-    return m();
+  const ctx = () => {
+    const c = globalForMetrics.__sandboxerMetricsCtx;
+    if (!c) throw new Error("metrics: no manager bound yet");
+    return c();
   };
   const registry = new Registry();
+  registry.setDefaultLabels({ sandboxer_instance: instanceLabel(), sandboxer_role: globalForMetrics.__sandboxerRole ?? "web" });
   collectDefaultMetrics({ register: registry, prefix: "sandboxer_" });
   const operationDuration = new Histogram({
     name: "sandboxer_operation_duration_seconds",
-    help: "Wall time of operations run by this process's worker",
+    help: "Wall time of operations run by this process's worker (sum over instances for the fleet)",
     labelNames: ["kind", "result"] as const,
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
     registers: [registry],
-  });
-  new Gauge({
-    name: "sandboxer_operations",
-    help: "Operations recorded in the database, by kind and state (succeeded, failed, cancelled, queued, running)",
-    labelNames: ["kind", "state"] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const g of await countOperationsByKindAndState(manager().db)) this.set({ kind: g.kind, state: g.state }, g.count);
-    },
-  });
-  new Gauge({
-    name: "sandboxer_queue_depth",
-    help: "Operations waiting for a worker",
-    registers: [registry],
-    async collect() {
-      this.set(await queueDepth(manager().db));
-    },
-  });
-  new Gauge({
-    name: "sandboxer_sandboxes",
-    help: "Sandboxes by status",
-    labelNames: ["status"] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const g of await countSandboxesByStatus(manager().db)) this.set({ status: g.status }, g.count);
-    },
-  });
-  new Gauge({
-    name: "sandboxer_hosts",
-    help: "Build hosts by health (healthy, unreachable, key_changed, disabled, unknown)",
-    labelNames: ["health"] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const g of await countHostsByHealth(manager().db)) this.set({ health: g.health }, g.count);
-    },
-  });
-  new Gauge({
-    name: "sandboxer_workers_live",
-    help: "Workers that heartbeated in the last 30 s (all instances)",
-    registers: [registry],
-    async collect() {
-      this.set(await liveWorkerCount(manager().db, 30_000));
-    },
   });
   new Gauge({
     name: "sandboxer_event_streams_open",
@@ -130,6 +126,113 @@ export function metrics(bind?: () => Manager): Metrics {
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
     registers: [registry],
   });
-  globalForMetrics.__sandboxerMetrics = { registry, operationDuration, poolClaims, poolClaimSeconds, poolRefillSeconds };
+  const exporter = new Gauge({
+    name: "sandboxer_metrics_exporter",
+    help: "1 on the one instance that exports the fleet gauges (database counts), 0 elsewhere",
+    registers: [registry],
+  });
+
+  const fleet = new Registry();
+  new Gauge({
+    name: "sandboxer_operations",
+    help: "Operations recorded in the database, by kind and state (succeeded, failed, cancelled, queued, running)",
+    labelNames: ["kind", "state"] as const,
+    registers: [fleet],
+    async collect() {
+      this.reset();
+      for (const g of await countOperationsByKindAndState(ctx().db)) this.set({ kind: g.kind, state: g.state }, g.count);
+    },
+  });
+  new Gauge({
+    name: "sandboxer_queue_depth",
+    help: "Operations waiting for a worker",
+    registers: [fleet],
+    async collect() {
+      this.set(await queueDepth(ctx().db));
+    },
+  });
+  new Gauge({
+    name: "sandboxer_queue_oldest_age_seconds",
+    help: "How long the oldest claimable queued operation has waited (0 when none)",
+    registers: [fleet],
+    async collect() {
+      const oldest = await oldestQueuedAt(ctx().db, new Date());
+      this.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
+    },
+  });
+  new Gauge({
+    name: "sandboxer_operations_stuck",
+    help: "Running operations whose lease expired (their worker stopped responding), by kind",
+    labelNames: ["kind"] as const,
+    registers: [fleet],
+    async collect() {
+      this.reset();
+      for (const g of await stuckOperationCount(ctx().db, new Date())) this.set({ kind: g.kind }, g.count);
+    },
+  });
+  new Gauge({
+    name: "sandboxer_sandboxes",
+    help: "Sandboxes by status",
+    labelNames: ["status"] as const,
+    registers: [fleet],
+    async collect() {
+      this.reset();
+      for (const g of await countSandboxesByStatus(ctx().db)) this.set({ status: g.status }, g.count);
+    },
+  });
+  new Gauge({
+    name: "sandboxer_hosts",
+    help: "Build hosts by health (healthy, unreachable, key_changed, disabled, unknown)",
+    labelNames: ["health"] as const,
+    registers: [fleet],
+    async collect() {
+      this.reset();
+      for (const g of await countHostsByHealth(ctx().db)) this.set({ health: g.health }, g.count);
+    },
+  });
+  new Gauge({
+    name: "sandboxer_workers_live",
+    help: "Workers that heartbeated within a lease (all instances and worker processes)",
+    registers: [fleet],
+    async collect() {
+      const c = ctx();
+      this.set(await liveWorkerCount(c.db, c.config.workerStaleMs));
+    },
+  });
+  globalForMetrics.__sandboxerMetrics = {
+    registry,
+    fleet,
+    operationDuration,
+    poolClaims,
+    poolClaimSeconds,
+    poolRefillSeconds,
+    exporter,
+    instance: instanceLabel(),
+  };
   return globalForMetrics.__sandboxerMetrics;
+}
+
+/**
+ * One scrape: this process's series, plus the fleet gauges when this process holds (or takes) the
+ * exporter lease. A database error drops the fleet gauges from this scrape, never the process series.
+ */
+export async function scrape(ctx: () => Ctx): Promise<{ text: string; contentType: string }> {
+  const m = metrics(ctx);
+  let exporting = false;
+  try {
+    exporting = await acquireLease(ctx().db, EXPORTER_LEASE, m.instance, EXPORTER_TTL_MS);
+  } catch {
+    exporting = false;
+  }
+  m.exporter.set(exporting ? 1 : 0);
+  const own = await m.registry.metrics();
+  if (!exporting) return { text: own, contentType: m.registry.contentType };
+  let fleetText = "";
+  try {
+    fleetText = await m.fleet.metrics();
+  } catch {
+    m.exporter.set(0);
+    return { text: await m.registry.metrics(), contentType: m.registry.contentType };
+  }
+  return { text: `${own}\n${fleetText}`, contentType: m.registry.contentType };
 }

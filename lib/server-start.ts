@@ -4,9 +4,10 @@ import "server-only";
 
 import { checkDataDir, env } from "./env";
 import { isSandboxerError } from "./errors";
-import { logger } from "./logger";
+import { logger, routeConsole } from "./logger";
 
 export async function onServerStart(): Promise<void> {
+  routeConsole();
   try {
     const e = env();
     checkDataDir(e);
@@ -18,6 +19,8 @@ export async function onServerStart(): Promise<void> {
     const { hostEntries, syncHostsFromConfig } = await import("./manager/instance");
     hostEntries(); // an invalid hosts.yaml stops the server here, naming file, line and field
     await syncHostsFromConfig();
+    const { setProcessRole } = await import("./metrics");
+    setProcessRole(e.SANDBOXER_WORKER ? "web+worker" : "web");
     if (!e.SANDBOXER_WORKER) {
       logger().info("worker disabled (SANDBOXER_WORKER=off): this instance serves the web only");
       return;

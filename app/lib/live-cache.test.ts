@@ -72,11 +72,14 @@ describe("live cache", () => {
       timeline: [],
       queue: { position: 1, reason: "busy" },
       extendableMs: 0,
+      stuck: { reason: "no worker", since: null },
     };
     const next = applySandboxToDetail(d, view("a", "creating", "2026-01-01T00:00:02.000Z"));
     expect(next.status).toBe("creating");
     expect(next.input).toEqual({ ref: "main" });
     expect(next.queue).toBeNull();
+    // A moving sandbox is no longer stuck; the next read says again if it is.
+    expect(next.stuck).toBeNull();
     const e = {
       sandboxId: "a",
       id: 7,

@@ -47,7 +47,8 @@ export function applySandboxToList(list: SandboxListView, filters: ListFilters, 
 /** The detail page's data after a snapshot (what only the detail carries is kept). */
 export function applySandboxToDetail(detail: SandboxDetailView, s: SandboxView): SandboxDetailView {
   if (detail.updatedAt > s.updatedAt) return detail;
-  return { ...detail, ...s, queue: s.status === "queued" ? detail.queue : null };
+  const moved = s.status !== detail.status;
+  return { ...detail, ...s, queue: s.status === "queued" ? detail.queue : null, stuck: moved ? null : detail.stuck };
 }
 
 /** The timeline after a state event (no-op for log lines and events it already has). */

@@ -14,12 +14,13 @@ export function registerValidateCommand(program: Command, setExit: (code: number
   program
     .command("validate")
     .description("Validate extensions/*.yaml, profiles/*.yaml and hosts files in a checkout (no server needed)")
-    .argument("[dir]", "the configuration directory", ".")
+    .argument("[dir]", "the configuration directory (default: $SANDBOXER_CONFIG_DIR, else .)")
     .option("--hosts <file>", "hosts file to check besides hosts.example.yaml (default: $SANDBOXER_HOSTS_FILE or hosts.yaml)")
     .option("--json", "print the result as JSON")
     .addHelpText("after", "\nExample (CI):\n  npx sandboxer validate . || exit 1")
-    .action(async (dirArg: string, opts: { hosts?: string; json?: boolean }) => {
-      const dir = path.resolve(dirArg);
+    .action(async (dirArg: string | undefined, opts: { hosts?: string; json?: boolean }) => {
+      // The server reads its configuration from SANDBOXER_CONFIG_DIR: so does the check, unless told otherwise.
+      const dir = path.resolve(dirArg ?? (process.env.SANDBOXER_CONFIG_DIR || "."));
       // Loaded on demand: these pull in every extension (and ssh2), which no other command needs.
       const [{ loadCatalog }, { createRegistry }, { formatIssue, issuesOf }, { readHostsFile }] = await Promise.all([
         import("@/lib/extensions/catalog"),

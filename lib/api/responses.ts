@@ -95,6 +95,10 @@ export const sandboxDetailSchema = component(
       z.strictObject({ id: z.number().int(), at: timestamp, status: z.string(), message: z.string(), actor: z.string().nullable() }),
     ),
     queue: z.strictObject({ position: z.number().int(), reason: z.string() }).nullable(),
+    stuck: z
+      .strictObject({ reason: z.string(), since: timestamp.nullable() })
+      .nullable()
+      .describe("Why its in-flight work is not moving (its worker stopped responding, no live worker) and what to do; null while it moves"),
     canDestroy: z.boolean().optional().describe("Same as permissions.destroy (kept for older clients)"),
     permissions: z
       .strictObject({ destroy: z.boolean(), extend: z.boolean(), enter: z.boolean() })

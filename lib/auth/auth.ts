@@ -17,7 +17,7 @@ import { genericOAuth } from "better-auth/plugins/generic-oauth";
 import { db } from "../db/client";
 import { audit } from "../manager/audit";
 import { env, type Env } from "../env";
-import { logger } from "../logger";
+import { betterAuthLogger, logger } from "../logger";
 
 export const OIDC_PROVIDER_ID = "oidc";
 
@@ -68,6 +68,8 @@ function buildAuth() {
   const client = db();
   return betterAuth({
     appName: "sand-boxer",
+    // Its messages become JSON records of ours (no ANSI colour among the log lines).
+    logger: betterAuthLogger(),
     baseURL: e.publicUrl,
     secret: authSecret(e),
     trustedOrigins: trustedOrigins(e),

@@ -115,7 +115,11 @@ export function countStatements(factory: SqlDriverAdapterFactory): SqlDriverAdap
   };
 }
 
-/** Opens a client for a database. The caller owns it ($disconnect when done). */
+/**
+ * Opens a client for a database. The caller owns it ($disconnect when done). `poolSize` bounds the
+ * PostgreSQL connections this client opens (SANDBOXER_DB_POOL for the process; see the connection
+ * budget in docs/operations.md); SQLite has one connection whatever it says.
+ */
 export async function createDb(config: DatabaseConfig, options: { poolSize?: number } = {}): Promise<Db> {
   if (config.provider === "sqlite") {
     const [{ PrismaClient }, { PrismaBetterSqlite3 }] = await Promise.all([
@@ -128,7 +132,16 @@ export async function createDb(config: DatabaseConfig, options: { poolSize?: num
     return guardStatusWrites(new PrismaClient({ adapter }));
   }
   const [{ PrismaClient }, { PrismaPg }] = await Promise.all([import("@/generated/postgres/client"), import("@prisma/adapter-pg")]);
-  const adapter = countStatements(new PrismaPg({ connectionString: config.url, max: options.poolSize ?? 10 }));
+  // Idle connections close after 30 s, so a quiet instance holds fewer than its maximum.
+  // application_name names the process in pg_stat_activity (who holds the connections).
+  const adapter = countStatements(
+    new PrismaPg({
+      connectionString: config.url,
+      max: options.poolSize ?? 10,
+      idleTimeoutMillis: 30_000,
+      application_name: `sandboxer/${process.pid}`,
+    }),
+  );
   return guardStatusWrites(new PrismaClient({ adapter })) as unknown as Db;
 }
 
@@ -147,8 +160,9 @@ const globalForDb = globalThis as unknown as { __sandboxerDb?: Db; __sandboxerDb
 /** Creates the process's client from DATABASE_URL (once; later calls return the same). */
 export function initDb(): Promise<Db> {
   globalForDb.__sandboxerDbInit ??= (async () => {
-    const config = env().database;
-    const client = await createDb(config);
+    const e = env();
+    const config = e.database;
+    const client = await createDb(config, { poolSize: e.SANDBOXER_DB_POOL });
     if (config.provider === "sqlite") await tuneSqlite(client);
     globalForDb.__sandboxerDb = client;
     return client;

@@ -43,3 +43,10 @@ export async function removeWorker(db: Db, id: string): Promise<void> {
 export async function liveWorkerCount(db: Db, staleAfterMs: number, now = new Date()): Promise<number> {
   return db.worker.count({ where: { heartbeatAt: { gt: new Date(now.getTime() - staleAfterMs) } } });
 }
+
+/** Removes the workers whose last heartbeat is before `cutoff`; returns them. */
+export async function deleteWorkersSilentSince(db: Db, cutoff: Date): Promise<{ id: string; heartbeatAt: Date }[]> {
+  const gone = await db.worker.findMany({ where: { heartbeatAt: { lt: cutoff } }, select: { id: true, heartbeatAt: true }, take: 100 });
+  if (gone.length) await db.worker.deleteMany({ where: { id: { in: gone.map((w) => w.id) }, heartbeatAt: { lt: cutoff } } });
+  return gone;
+}

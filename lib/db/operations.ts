@@ -239,3 +239,30 @@ export async function countOperationsByKindAndState(db: Db): Promise<{ kind: str
 export async function queueDepth(db: Db): Promise<number> {
   return db.operation.count({ where: { state: "queued" } });
 }
+
+/** Who held each of these operations' leases (the worker a stuck sandbox waits on). */
+export async function leaseOwners(db: Db, ids: string[]): Promise<Map<string, string | null>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.operation.findMany({ where: { id: { in: ids } }, select: { id: true, leaseOwner: true } });
+  return new Map(rows.map((r) => [r.id, r.leaseOwner]));
+}
+
+/** When the oldest claimable queued operation was made claimable (the queue's age), or null. */
+export async function oldestQueuedAt(db: Db, now: Date): Promise<Date | null> {
+  const row = await db.operation.findFirst({
+    where: { state: "queued", runAfter: { lte: now } },
+    orderBy: { runAfter: "asc" },
+    select: { runAfter: true },
+  });
+  return row?.runAfter ?? null;
+}
+
+/** Running operations whose lease expired (their worker stopped responding), by kind. */
+export async function stuckOperationCount(db: Db, now: Date): Promise<{ kind: string; count: number }[]> {
+  const groups = await db.operation.groupBy({
+    by: ["kind"],
+    where: { state: "running", leaseExpiresAt: { lt: now } },
+    _count: { _all: true },
+  });
+  return groups.map((g) => ({ kind: g.kind, count: g._count._all }));
+}

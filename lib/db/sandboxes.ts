@@ -20,6 +20,8 @@ export const sandboxListSelect = {
   destroyedAt: true,
   expiresAt: true,
   maxExpiresAt: true,
+  lockOperationId: true,
+  lockExpiresAt: true,
   owner: { select: { id: true, name: true, email: true } },
   host: { select: { id: true, title: true, address: true, port: true } },
 } satisfies Prisma.SandboxSelect;

@@ -7,7 +7,11 @@ import "server-only";
 
 import { AsyncLocalStorage } from "node:async_hooks";
 
-const scope = new AsyncLocalStorage<true>();
+// One scope per process, on globalThis: Next.js bundles instrumentation (which creates the database
+// client, and so installs the guard) and the route handlers (which call transition()) separately, and a
+// module-level scope would be two different objects — every create through the API was refused.
+const globalForGuard = globalThis as unknown as { __sandboxerStatusScope?: AsyncLocalStorage<true> };
+const scope = (globalForGuard.__sandboxerStatusScope ??= new AsyncLocalStorage<true>());
 
 /** Runs `fn` with status writes allowed (for the transition function; see the header). */
 export function withStatusWrites<T>(fn: () => PromiseLike<T>): Promise<T> {

@@ -31,6 +31,8 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
     poolRefillPerHost: e.SANDBOXER_POOL_REFILL_PER_HOST,
     concurrency: e.SANDBOXER_WORKER_CONCURRENCY,
     healthIntervalMs: e.SANDBOXER_HEALTH_INTERVAL,
+    // A worker heartbeats every lease/3 on its own timer: silent for a whole lease, it is gone.
+    workerStaleMs: e.SANDBOXER_LEASE,
     minFreeBytes: e.SANDBOXER_HOST_MIN_FREE_MB * 2 ** 20,
   };
 }

@@ -7,6 +7,7 @@ import { systemActor } from "../auth/actor";
 import { hostsDueForCheck } from "../db/hosts";
 import { insertOperation, operationCreate } from "../db/operations";
 import { appendEvents } from "../db/events";
+import { deleteWorkersSilentSince } from "../db/leases";
 import { expiredSandboxes, sandboxesWithoutOperation } from "../db/sandboxes";
 import { publicMessage } from "../errors";
 import type { ManagerContext } from "./context";
@@ -86,4 +87,16 @@ export async function scheduleHostChecks(m: Pick<ManagerContext, "db" | "notifie
     if (await requestReconcile(m, id, null)) n++;
   }
   return n;
+}
+
+/**
+ * Forgets workers that stopped heartbeating long ago (killed without a clean stop): they count as
+ * gone after `workerStaleMs`; their rows go after ten times that (at least 10 min), with a log line
+ * naming each, so the Worker table holds the live fleet and the recently gone, not every process ever.
+ */
+export async function removeGoneWorkers(m: Pick<ManagerContext, "db" | "logger" | "config">, now = new Date()): Promise<number> {
+  const cutoff = new Date(now.getTime() - Math.max(10 * m.config.workerStaleMs, 10 * 60_000));
+  const gone = await deleteWorkersSilentSince(m.db, cutoff);
+  for (const w of gone) m.logger.info({ worker: w.id, lastHeartbeat: w.heartbeatAt.toISOString() }, "worker gone: removed from the fleet");
+  return gone.length;
 }

@@ -15,6 +15,7 @@ import {
   activeOperations,
   cancelQueued,
   insertOperation,
+  leaseOwners,
   operationCreate,
   queuedCreatesBefore,
   releaseOperation,
@@ -43,8 +44,9 @@ import { DEFAULT_MANAGER_CONFIG, extensionOf, type ManagerConfig, type ManagerCo
 import { Notifier } from "./notifier";
 import { claimPoolMember } from "./pools";
 import { CancelledByDestroy } from "./operations/runtime";
-import { QUOTA_STATUSES, isExtendable, parseStatus, type SandboxStatus } from "./states";
+import { QUOTA_STATUSES, isExtendable, isTransient, parseStatus, type SandboxStatus } from "./states";
 import { insertSandbox, transition } from "./transitions";
+import { stuckReason, type Stuck } from "./waiting";
 import {
   iso,
   type AuditEntryView,
@@ -392,8 +394,9 @@ export class Manager implements ManagerContext {
     const size = Math.min(Math.max(1, Math.floor(pageSize)), MAX_PAGE_SIZE);
     const p = Math.max(1, Math.floor(page));
     const result = await listSandboxPage(this.db, filter, p, size);
+    const waiting = await this.waiting(result.rows);
     return {
-      rows: result.rows.map((r) => this.toView(r)),
+      rows: result.rows.map((r) => this.toView(r, waiting(r))),
       total: result.total,
       page: p,
       pageSize: size,
@@ -409,7 +412,25 @@ export class Manager implements ManagerContext {
   }
 
   async getSandbox(id: string): Promise<SandboxView> {
-    return this.toView(await this.requireSandbox(id));
+    const row = await this.requireSandbox(id);
+    return this.toView(row, (await this.waiting([row]))(row));
+  }
+
+  /**
+   * Why in-flight sandboxes are not moving (./waiting.ts), from any instance: one worker count when a
+   * row is in flight, one lease-owner lookup when one is stuck; nothing for settled rows.
+   */
+  async waiting(rows: readonly SandboxListRow[], now = new Date()): Promise<(row: SandboxListRow) => Stuck | null> {
+    const inFlight = rows.filter((r) => isTransient(parseStatus(r.status)));
+    if (inFlight.length === 0) return () => null;
+    const liveWorkers = await liveWorkerCount(this.db, this.config.workerStaleMs, now);
+    const expired = inFlight.filter((r) => r.lockOperationId && r.lockExpiresAt && r.lockExpiresAt < now).map((r) => r.lockOperationId!);
+    const owners = await leaseOwners(this.db, expired);
+    return (row) =>
+      stuckReason(
+        { ...row, status: parseStatus(row.status) },
+        { now, liveWorkers, leaseOwner: row.lockOperationId ? owners.get(row.lockOperationId) : null },
+      );
   }
 
   /** The sandbox with its inputs, state timeline and queue position; with a viewer, what they may do to it. */
@@ -417,23 +438,18 @@ export class Manager implements ManagerContext {
     const sandbox = await this.requireSandbox(id);
     const status = parseStatus(sandbox.status);
     const states = await listStateEvents(this.db, id, 200);
+    const stuck = (await this.waiting([sandbox]))(sandbox);
     let queue: SandboxDetailView["queue"] = null;
     if (status === "queued") {
       const ahead = await queuedCreatesBefore(this.db, sandbox.createdAt);
-      const workers = await liveWorkerCount(this.db, this.config.workerStaleMs);
-      queue = {
-        position: ahead + 1,
-        reason:
-          workers === 0
-            ? "Waiting for a worker: none is running (the web server runs one unless SANDBOXER_WORKER=off; or start `npm run worker`)"
-            : (sandbox.statusReason ?? "Waiting for a worker"),
-      };
+      queue = { position: ahead + 1, reason: stuck?.reason ?? sandbox.statusReason ?? "Waiting for a worker" };
     }
     const max = sandbox.maxExpiresAt?.getTime() ?? 0;
     const cur = sandbox.expiresAt?.getTime() ?? 0;
     const permissions = viewer ? sandboxPermissions(viewer, sandbox) : undefined;
     return {
-      ...this.toView(sandbox),
+      ...this.toView(sandbox, stuck),
+      stuck,
       input: (sandbox.input ?? {}) as Record<string, unknown>,
       timeline: states.map((e) => ({
         id: e.id,
@@ -499,7 +515,8 @@ export class Manager implements ManagerContext {
     return parsed.success ? ext.describeHandle(parsed.data) : null;
   }
 
-  toView(row: SandboxListRow): SandboxView {
+  /** The API's view of a row; `stuck` (from waiting()) replaces the stored reason while it applies. */
+  toView(row: SandboxListRow, stuck: Stuck | null = null): SandboxView {
     return {
       id: row.id,
       owner: { id: row.owner.id, name: row.owner.name, email: row.owner.email },
@@ -508,7 +525,7 @@ export class Manager implements ManagerContext {
       extensionId: row.extensionId,
       host: row.host ? { id: row.host.id, title: row.host.title, address: row.host.address, port: row.host.port } : null,
       status: parseStatus(row.status),
-      statusReason: row.statusReason,
+      statusReason: stuck?.reason ?? row.statusReason,
       createdAt: row.createdAt.toISOString(),
       updatedAt: row.updatedAt.toISOString(),
       readyAt: iso(row.readyAt),

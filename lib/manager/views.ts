@@ -49,6 +49,8 @@ export interface SandboxDetailView extends SandboxView {
   input: Record<string, unknown>;
   timeline: TimelineEntry[];
   queue: QueueInfo | null;
+  /** Set while its work is not moving and why (a dead worker's expired lease, no live worker): ./waiting.ts. */
+  stuck: { reason: string; since: string | null } | null;
   /** Whether the viewer may destroy it (owner or admin); set by the caller that knows the viewer. */
   canDestroy?: boolean;
   /** What the viewer may do to it (lib/auth/policy.ts), when the caller knows the viewer. */

@@ -14,7 +14,7 @@ import { claimOperation, findClaimable, finishOperation, type OperationRow } fro
 import type { Logger } from "../logger";
 import { metrics } from "../metrics";
 import type { ManagerContext } from "./context";
-import { expireSandboxes, repairOrphanedStates, scheduleHostChecks } from "./maintenance";
+import { expireSandboxes, removeGoneWorkers, repairOrphanedStates, scheduleHostChecks } from "./maintenance";
 import type { Manager } from "./manager";
 import { OPERATION_HANDLERS } from "./operations";
 import { schedulePoolRefill } from "./pools";
@@ -34,13 +34,17 @@ export class Worker {
   private readonly concurrency: number;
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly shutdown = new AbortController();
+  /** Aborted when this worker stops for good (tests look at its listeners). */
+  get shutdownSignal(): AbortSignal {
+    return this.shutdown.signal;
+  }
   private running = false;
   private wake: (() => void) | null = null;
   /** Work was queued while a tick ran: the next wait returns at once instead of sleeping a poll. */
   private queuedSinceTick = false;
   private loopDone: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
-  private lastWorkerHeartbeat = 0;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
   private lastMaintenance = 0;
   private readonly log: Logger;
   private readonly ctx: ManagerContext;
@@ -63,6 +67,10 @@ export class Worker {
       this.queuedSinceTick = true;
       this.wake?.();
     });
+    // Its own timer, not the claim loop: a long maintenance pass must not make a live worker look gone.
+    this.beat();
+    this.heartbeatTimer = setInterval(() => this.beat(), this.ctx.config.heartbeatMs);
+    this.heartbeatTimer.unref();
     this.loopDone = this.loop();
     this.log.info({ concurrency: this.concurrency }, "worker started");
   }
@@ -71,6 +79,7 @@ export class Worker {
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.unsubscribe?.();
     this.wake?.();
     await this.loopDone;
@@ -80,6 +89,13 @@ export class Worker {
     clearTimeout(timer);
     await removeWorker(this.ctx.db, this.id).catch(() => {});
     this.log.info("worker stopped");
+  }
+
+  /** Records that this worker is alive (pages and the stuck reasons count live workers). */
+  private beat(): void {
+    workerHeartbeat(this.ctx.db, { id: this.id, hostname: os.hostname(), pid: process.pid }).catch((e: unknown) =>
+      this.log.warn({ err: e }, "worker heartbeat failed"),
+    );
   }
 
   private async loop(): Promise<void> {
@@ -107,10 +123,6 @@ export class Worker {
     const { db, config } = this.ctx;
     this.queuedSinceTick = false;
     const now = new Date();
-    if (now.getTime() - this.lastWorkerHeartbeat > config.heartbeatMs) {
-      this.lastWorkerHeartbeat = now.getTime();
-      await workerHeartbeat(db, { id: this.id, hostname: os.hostname(), pid: process.pid }, now);
-    }
     if (await acquireLease(db, "reaper", this.id, config.leaseMs)) {
       await reapExpiredOperations(this.ctx, now);
     }
@@ -119,6 +131,7 @@ export class Worker {
       if (await acquireLease(db, "maintenance", this.id, Math.max(config.leaseMs, config.maintenanceMs * 2))) {
         await expireSandboxes(this.m, now);
         await repairOrphanedStates(this.ctx, now, Math.max(60_000, config.leaseMs * 2));
+        await removeGoneWorkers(this.ctx, now);
         await scheduleHostChecks(this.ctx, now);
         await schedulePoolRefill(this.ctx);
         // Team notices matter only to streams that were away briefly (docs/live-updates.md).

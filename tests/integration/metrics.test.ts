@@ -62,7 +62,9 @@ describe("/api/metrics", () => {
     expect(text).toMatch(/^sandboxer_operations\{kind="create",state="succeeded"\} 1$/m);
     expect(text).toMatch(/^sandboxer_queue_depth 0$/m);
     expect(text).toMatch(/^sandboxer_workers_live 1$/m);
-    expect(text).toMatch(/^sandboxer_operation_duration_seconds_count\{kind="create",result="succeeded"\} 1$/m);
+    expect(text).toMatch(
+      /^sandboxer_operation_duration_seconds_count\{sandboxer_instance="[^"]+",sandboxer_role="web\+worker",kind="create",result="succeeded"\} 1$/m,
+    );
     expect(text).toContain("sandboxer_process_resident_memory_bytes");
   });
 });

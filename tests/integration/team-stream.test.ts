@@ -95,9 +95,9 @@ describe("team event stream", () => {
   async function metric(name: string): Promise<number> {
     const res = await fetch(`${server.url}/api/metrics`, { headers: { authorization: `Bearer ${admin}` } });
     const text = await res.text();
-    const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+    const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
     if (!line) throw new Error(`${name} not in /api/metrics:\n${text.slice(0, 400)}`);
-    return Number(line.split(" ")[1]);
+    return Number(line.split(" ").at(-1));
   }
 
   const data = (m: SseMessage) => JSON.parse(m.data) as Record<string, unknown>;

@@ -1,4 +1,5 @@
 // GET /api/metrics — Prometheus text format. Bearer SANDBOXER_METRICS_TOKEN, or an admin's session/token.
+// This process's series, plus the fleet gauges when this instance is the designated exporter (lib/metrics.ts).
 import crypto from "node:crypto";
 
 import { OPERATOR_ROUTES } from "@/lib/api/openapi";
@@ -6,7 +7,7 @@ import { systemActor } from "@/lib/auth/actor";
 import { defineRoute } from "@/lib/auth/guards";
 import { env } from "@/lib/env";
 import { manager } from "@/lib/manager/instance";
-import { metrics } from "@/lib/metrics";
+import { scrape } from "@/lib/metrics";
 
 export const dynamic = "force-dynamic";
 
@@ -23,8 +24,8 @@ function metricsTokenActor(req: Request) {
 export const GET = defineRoute(
   OPERATOR_ROUTES.metrics,
   async () => {
-    const { registry } = metrics(manager);
-    return new Response(await registry.metrics(), { headers: { "content-type": registry.contentType, "cache-control": "no-store" } });
+    const { text, contentType } = await scrape(manager);
+    return new Response(text, { headers: { "content-type": contentType, "cache-control": "no-store" } });
   },
   { authenticate: metricsTokenActor },
 );

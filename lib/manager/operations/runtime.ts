@@ -119,8 +119,12 @@ export async function runOperation(
   const controller = new AbortController();
   const key = `${op.sandboxId ?? "-"}:${op.id}`;
   ctx.runningOperations.set(key, controller);
-  const onShutdown = () => controller.abort(worker.shutdown.reason);
-  worker.shutdown.addEventListener("abort", onShutdown, { once: true });
+  // The worker's shutdown signal is shared by every operation in flight (up to its concurrency): each
+  // gets a child signal, so the shared one carries one listener however many run (no
+  // MaxListenersExceededWarning at 11 operations) and nothing is left on it after they end.
+  const shutdown = childSignal(worker.shutdown);
+  const onShutdown = () => controller.abort(shutdown.signal.reason);
+  shutdown.signal.addEventListener("abort", onShutdown, { once: true });
   const log = worker.log.child({ op: op.id, kind, sandboxId: op.sandboxId, attempt: op.attempt });
   let outcome: OperationOutcome | "requeued" | "lost" = "lost";
   const ended = (result: OperationOutcome | "requeued") => (outcome = result);
@@ -146,7 +150,7 @@ export async function runOperation(
     op,
     owner: worker.id,
     signal: controller.signal,
-    shutdownSignal: worker.shutdown,
+    shutdownSignal: shutdown.signal,
     log,
     withTimeout: (ms, what, fn, parent = controller.signal) => withTimeout(parent, ms, what, fn, log),
     async end(move, result) {
@@ -176,11 +180,43 @@ export async function runOperation(
   } finally {
     clearInterval(hb);
     if (cancelPoll) clearInterval(cancelPoll);
-    worker.shutdown.removeEventListener("abort", onShutdown);
+    shutdown.signal.removeEventListener("abort", onShutdown);
+    shutdown.dispose();
     ctx.runningOperations.delete(key);
     if (op.sandboxId) ctx.notifier.sandboxChanged(op.sandboxId);
   }
   return outcome;
+}
+
+const children = new WeakMap<AbortSignal, Set<AbortController>>();
+
+/**
+ * A signal aborted (with the same reason) when `parent` is. However many children are alive, `parent`
+ * carries one listener; dispose() forgets the child (call it when its work ends).
+ */
+export function childSignal(parent: AbortSignal): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  if (parent.aborted) {
+    controller.abort(parent.reason);
+    return { signal: controller.signal, dispose: () => {} };
+  }
+  let set = children.get(parent);
+  if (!set) {
+    const live = new Set<AbortController>();
+    set = live;
+    children.set(parent, live);
+    parent.addEventListener(
+      "abort",
+      () => {
+        for (const c of [...live]) c.abort(parent.reason);
+        live.clear();
+      },
+      { once: true },
+    );
+  }
+  set.add(controller);
+  const own = set;
+  return { signal: controller.signal, dispose: () => void own.delete(controller) };
 }
 
 /** Runs fn with a signal that aborts on the parent's abort or after `ms` (TimeoutError naming `what`). */

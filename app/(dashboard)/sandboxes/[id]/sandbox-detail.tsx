@@ -124,6 +124,19 @@ export function SandboxDetail({ initial, initialEvents }: { initial: SandboxDeta
           </div>
         </div>
       ) : null}
+      {s.stuck && !s.queue ? (
+        <div
+          role="status"
+          className="flex gap-3 rounded-lg border border-destructive/40 bg-destructive/5 p-4 text-sm"
+          data-testid="stuck-reason"
+        >
+          <AlertTriangle className="mt-0.5 size-4 shrink-0 text-destructive" aria-hidden />
+          <div>
+            <p className="font-medium">{s.status === "destroying" ? "Destroy" : "Create"} not moving</p>
+            <p className="mt-1 break-words text-muted-foreground">{s.stuck.reason}</p>
+          </div>
+        </div>
+      ) : null}
       {s.queue ? (
         <div className="flex gap-3 rounded-lg border border-border bg-muted/40 p-4 text-sm" data-testid="queue-reason">
           <Hourglass className="mt-0.5 size-4 shrink-0" aria-hidden />

@@ -1,0 +1,154 @@
+// Running it as a team on PostgreSQL, with real processes: a standalone worker (`npm run worker`) and a
+// web-only instance (`next start`, SANDBOXER_WORKER=off). The worker's pool setting bounds its
+// connections in pg_stat_activity; when it is killed mid-create, the web-only instance — which runs no
+// reaper — says why the creates are stuck within the lease time, on the API and on the page; a new
+// worker then finishes them.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { TEST_AUTH_SECRET, signUp, startAppServer, type AppServer } from "../support/app-server";
+import { createTestDatabase, pgAdmin, type TestDatabase } from "../support/databases";
+import { writeConfigDir } from "../support/manager-harness";
+import { numberedTree } from "../support/trees";
+import { startWorkerProcess, type WorkerProcess } from "../support/worker-process";
+
+const LEASE_MS = 3_000;
+
+describe("a standalone worker and a web-only instance on PostgreSQL", () => {
+  let database: TestDatabase;
+  let web: AppServer;
+  let cookie: string;
+  let configDir: string;
+  let tree: string;
+  const dirs: string[] = [];
+  const workers: WorkerProcess[] = [];
+
+  const workerEnv = (extra: Record<string, string> = {}) => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-team-worker-"));
+    dirs.push(dataDir);
+    return {
+      DATABASE_URL: database.config.url,
+      BETTER_AUTH_SECRET: TEST_AUTH_SECRET,
+      SANDBOXER_CONFIG_DIR: configDir,
+      SANDBOXER_DATA_DIR: dataDir,
+      SANDBOXER_LEASE: `${LEASE_MS}ms`,
+      SANDBOXER_WORKER_POLL: "100ms",
+      SANDBOXER_HEALTH_INTERVAL: "1h",
+      SANDBOXER_QUOTA_ACTIVE: "0",
+      ...extra,
+    };
+  };
+
+  beforeAll(async () => {
+    database = await createTestDatabase("postgresql");
+    tree = numberedTree(4_000, { dirs: 100, prefix: "sbx-team-tree-" });
+    configDir = writeConfigDir({
+      includeRepoManifests: true,
+      manifests: [],
+      profiles: { seeded: { extension: "ext.local", params: { seed: { path: tree, mode: "copy" } } } },
+    });
+    web = await startAppServer({
+      // Every process of a fleet shares the lease setting (it also says when a silent worker is gone).
+      env: {
+        DATABASE_URL: database.config.url,
+        SANDBOXER_CONFIG_DIR: configDir,
+        SANDBOXER_WORKER: "off",
+        SANDBOXER_QUOTA_ACTIVE: "0",
+        SANDBOXER_LEASE: `${LEASE_MS}ms`,
+      },
+    });
+    cookie = await signUp(web.url, "admin@team.test");
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.kill("SIGKILL")));
+    await web?.stop();
+    await database?.drop();
+    for (const d of [...dirs, configDir, tree]) if (d) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it("SANDBOXER_DB_POOL bounds the worker's connections; its killed creates say why on the web-only instance within the lease", async () => {
+    const w1 = startWorkerProcess(workerEnv({ SANDBOXER_DB_POOL: "2", SANDBOXER_WORKER_CONCURRENCY: "6" }));
+    workers.push(w1);
+    const create = async () => {
+      const res = await fetch(`${web.url}/api/v1/sandboxes`, {
+        method: "POST",
+        headers: { cookie, "content-type": "application/json" },
+        body: JSON.stringify({ profile: "profile.seeded" }),
+      });
+      const body = await res.text();
+      expect(res.status, `${body}\n${web.logs().slice(-3000)}`).toBe(202);
+      return (JSON.parse(body) as { id: string }).id;
+    };
+    const ids = await Promise.all(Array.from({ length: 6 }, create));
+
+    // Sample the worker's connections while all six copy their trees.
+    let peak = 0;
+    let sampling = true;
+    const sampler = pgAdmin(async (c) => {
+      while (sampling) {
+        const r = await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1", [
+          `sandboxer/${w1.child.pid}`,
+        ]);
+        peak = Math.max(peak, Number(r.rows[0]!.n));
+        await new Promise((res) => setTimeout(res, 25));
+      }
+    });
+    try {
+      await expect
+        .poll(() => database.db.event.count({ where: { sandboxId: { in: ids }, message: { startsWith: "Copying" } } }), {
+          timeout: 60_000,
+          interval: 50,
+        })
+        .toBe(6);
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    console.log(`[measure] worker with SANDBOXER_DB_POOL=2 and 6 creates in flight: peak ${peak} PostgreSQL connections`);
+    expect(peak).toBeGreaterThanOrEqual(1);
+    expect(peak).toBeLessThanOrEqual(2);
+
+    // Killed mid-copy: nothing heartbeats, nothing reaps (the web instance runs no worker).
+    const stillCreating = await database.db.sandbox.findMany({ where: { id: { in: ids }, status: "creating" }, select: { id: true } });
+    expect(stillCreating.length).toBeGreaterThan(0);
+    await w1.kill("SIGKILL");
+    const killedAt = Date.now();
+    const stuckId = stillCreating[0]!.id;
+    type View = { status: string; statusReason: string | null; stuck?: { reason: string; since: string | null } | null };
+    const view = async (id: string) =>
+      (await (await fetch(`${web.url}/api/v1/sandboxes/${id}?detail=1`, { headers: { cookie } })).json()) as View;
+    // (For a moment the worker row may still look live — its heartbeat and the operation lease are renewed
+    // separately — and the reason says a live worker will retry; within a lease it is gone.)
+    await expect
+      .poll(async () => (await view(stuckId)).statusReason ?? "", { timeout: 4 * LEASE_MS, interval: 100 })
+      .toMatch(/stopped responding.*no worker is running/);
+    const elapsed = Date.now() - killedAt;
+    console.log(`[measure] stuck reason shown by the web-only instance ${elapsed} ms after the kill (lease ${LEASE_MS} ms)`);
+    // The lease was last renewed at most a heartbeat before the kill; a read then sees it expired.
+    expect(elapsed).toBeLessThanOrEqual(LEASE_MS + 1_500);
+    const detail = await view(stuckId);
+    expect(detail.status).toBe("creating");
+    expect(detail.statusReason).toMatch(
+      new RegExp(
+        `^The worker running its create \\(.*:${w1.child.pid}:.*\\) stopped responding \\d+ s ago, and no worker is running to retry it`,
+      ),
+    );
+    expect(detail.stuck?.reason).toBe(detail.statusReason);
+    const page = await (await fetch(`${web.url}/sandboxes/${stuckId}`, { headers: { cookie } })).text();
+    expect(page).toContain('data-testid="stuck-reason"');
+    expect(page).toContain("no worker is running to retry it");
+
+    // A worker comes: it reaps the expired leases, retries, and every create ends ready; the reason goes.
+    const w2 = startWorkerProcess(workerEnv());
+    workers.push(w2);
+    await expect
+      .poll(() => database.db.sandbox.count({ where: { id: { in: ids }, status: "ready" } }), { timeout: 90_000, interval: 200 })
+      .toBe(6);
+    expect((await view(stuckId)).stuck).toBeNull();
+    await w2.kill("SIGTERM");
+  });
+});
