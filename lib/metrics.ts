@@ -24,7 +24,7 @@ import { acquireLease, liveWorkerCount } from "./db/leases";
 import { countOperationsByKindAndState, oldestQueuedAt, queueDepth, stuckOperationCount } from "./db/operations";
 import { countSandboxesByStatus } from "./db/sandboxes";
 import type { ManagerContext } from "./manager/context";
-import { openTeamStreams } from "./manager/team-stream";
+import { openTeamStreams, teamStreamReads } from "./manager/team-stream";
 
 export type ProcessRole = "web" | "web+worker" | "worker";
 
@@ -95,6 +95,15 @@ export function metrics(bind?: () => Ctx): Metrics {
     registers: [registry],
     collect() {
       this.set(openTeamStreams());
+    },
+  });
+  new Counter({
+    name: "sandboxer_event_stream_reads_total",
+    help: "Database reads this process made to follow the event table for all its team streams together",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(teamStreamReads());
     },
   });
   new Counter({

@@ -72,6 +72,8 @@ export class TeamStreamHub {
   private wake: (() => void) | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void)[] = [];
+  /** Database reads made for all streams together (the metric sandboxer_event_stream_reads_total). */
+  reads = 0;
 
   constructor(
     private readonly m: HubManager,
@@ -203,7 +205,11 @@ export class TeamStreamHub {
       while (this.subs.size > 0) {
         this.changed = false;
         try {
-          this.cursor ??= await latestEventId(this.m.db);
+          if (this.cursor === null) {
+            this.reads++;
+            this.cursor = await latestEventId(this.m.db);
+          }
+          this.reads++;
           const rows = await listStreamEvents(this.m.db, this.cursor, BATCH);
           if (rows.length > 0) {
             this.cursor = rows.at(-1)!.id;
@@ -282,6 +288,11 @@ const globalForHub = globalThis as unknown as { __sandboxerTeamStream?: TeamStre
 export function teamStreamHub(m: HubManager): TeamStreamHub {
   globalForHub.__sandboxerTeamStream ??= new TeamStreamHub(m);
   return globalForHub.__sandboxerTeamStream;
+}
+
+/** Reads the hub made for its streams in this process (for metrics and the idle-dashboard test). */
+export function teamStreamReads(): number {
+  return globalForHub.__sandboxerTeamStream?.reads ?? 0;
 }
 
 /** Open team streams in this process (for metrics; 0 before the first). */
