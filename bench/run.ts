@@ -37,6 +37,7 @@ import { childrenOf, cpuTimeMs, mb, startSampler, treeRss } from "./lib/procfs";
 import { countTree, generateRepo, type GeneratedRepo } from "./lib/repo";
 import { renderMarkdown, type BenchResults, type CreateBreakdown, type DestroyBreakdown } from "./lib/report";
 import { median, ratio, round, summarize } from "./lib/stats";
+import { measurePools } from "./pools";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
 const PROFILE_ID = "profile.bench-vm";
@@ -1021,6 +1022,13 @@ async function main(): Promise<number> {
     timings: s.timings,
     machine,
   };
+  Object.assign(
+    results,
+    await measurePools(
+      { quick: opts.quick, db: "sqlite", files: opts.files, runs: opts.runs, concurrent: opts.concurrent, rttMs: 20 },
+      log,
+    ),
+  );
   const targetsMet = renderAndWrite(opts, results);
   log(`results: ${path.relative(REPO_ROOT, path.join(opts.outDir, `${opts.name}.json`))} (${targetsMet})`);
   return 0;

@@ -266,7 +266,12 @@ export async function runRemoteCommand(
 
 /**
  * Copies `source` (a local directory) into the workspace with `rsync -az` over the pinned ssh:
- * .gitignore files are honoured and .git is left out. Rejects with RSYNC_FAILED (or the abort reason).
+ * .gitignore files are honoured and .git is left out. Files are compared by content (`--checksum`),
+ * not size and modification time: a workspace made ahead of time (a warm-pool member, a clone) has
+ * other mtimes than the checkout, and an unchanged file then costs a checksum, not a copy. With
+ * `deleteExtraneous`, files the directory does not have are deleted in the workspace — except ignored
+ * paths (build caches there are neither sent nor deleted) and .git. Rejects with RSYNC_FAILED (or the
+ * abort reason).
  */
 export async function syncDirectory(
   target: PinnedTarget,
@@ -275,6 +280,7 @@ export async function syncDirectory(
 ): Promise<void> {
   const args = [
     "-az",
+    "--checksum",
     // The remote path travels inside the rsync protocol, not through the remote shell.
     "-s",
     "--filter=:- .gitignore",

@@ -73,6 +73,7 @@ const schema = z.object({
   SANDBOXER_SSH_CONNECT_TIMEOUT: duration("10s"),
   SANDBOXER_TUNNEL_PORTS: portRange,
   SANDBOXER_QUOTA_ACTIVE: int(5, 0, 10_000),
+  SANDBOXER_MAX_STREAMS_PER_PERSON: int(16, 1, 10_000),
   SANDBOXER_POOL_REFILL_MAX: int(4, 1, 256),
   SANDBOXER_POOL_REFILL_PER_HOST: int(2, 1, 256),
   SANDBOXER_METRICS_TOKEN: z.string().min(16).optional(),
@@ -199,7 +200,33 @@ export function checkDataDir(env: Env, { create = false } = {}): void {
       );
     }
   }
-  if (create) for (const dir of dirs) fs.mkdirSync(dir, { recursive: true });
+  if (create) for (const dir of dirs) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * The data directory holds password hashes, sessions, the audit log and the generated auth secret:
+ * only this account may enter it (0700) and read the embedded database (0600, with its WAL files).
+ * Tightens what is looser (a directory made by hand, an earlier version's 0644); never loosens.
+ * Returns the paths it changed. Files owned by someone else are left alone (chmod would fail).
+ */
+export function restrictDataFiles(env: Env): string[] {
+  const changed: string[] = [];
+  const tighten = (p: string, mode: number) => {
+    try {
+      const st = fs.statSync(p);
+      if ((st.mode & 0o777 & ~mode) === 0) return;
+      if (typeof process.getuid === "function" && st.uid !== process.getuid()) return;
+      fs.chmodSync(p, st.mode & 0o777 & mode);
+      changed.push(p);
+    } catch {
+      /* missing: nothing to tighten */
+    }
+  };
+  tighten(env.dataDir, 0o700);
+  if (env.database.provider === "sqlite") {
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) tighten(`${env.database.file}${suffix}`, 0o600);
+  }
+  return changed;
 }
 
 function nearestExisting(dir: string): string {

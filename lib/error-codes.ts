@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, description: "A sandbox, profile, host, user or other named thing does not exist." },
   INTERNAL: { status: 500, description: "An unexpected error; the server log has the details, the response never does." },
   CONFIG_INVALID: { status: 500, description: "Configuration (environment, a manifest, a profile, hosts.yaml) is invalid." },
+  TOO_MANY_STREAMS: { status: 429, description: "The person already has as many open event streams as one server allows; close one." },
 
   // ─── Sandbox lifecycle ─────────────────────────────────────────────────────────────────────────
   ILLEGAL_TRANSITION: { status: 409, description: "A status change that the lifecycle's transition table does not allow." },
@@ -27,7 +28,6 @@ export const ERROR_CODES = {
   AT_MAX_TTL: { status: 409, description: "The sandbox already expires at its profile's maximum lifetime." },
   BUSY: { status: 409, description: "The sandbox kept changing state while a command tried to act on it; try again." },
   NOT_CONNECTABLE: { status: 409, description: "The sandbox is not ready, or not on a build VM, so it has no SSH endpoint." },
-  TOO_MANY_STREAMS: { status: 429, description: "The person already has the most team event streams open that one person may." },
   HOST_KEY_UNKNOWN: { status: 409, description: "The server has no verified full host key of the VM to hand out for known_hosts." },
 
   // ─── Operations (recorded on failed operations and sandboxes) ──────────────────────────────────

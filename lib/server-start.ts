@@ -2,7 +2,7 @@
 // value), then start this instance's worker unless SANDBOXER_WORKER=off (web-only instances).
 import "server-only";
 
-import { checkDataDir, env } from "./env";
+import { checkDataDir, env, restrictDataFiles } from "./env";
 import { isSandboxerError } from "./errors";
 import { logger, routeConsole } from "./logger";
 
@@ -16,6 +16,8 @@ export async function onServerStart(): Promise<void> {
     recordServer(e);
     const { initDb } = await import("./db/client");
     await initDb();
+    const tightened = restrictDataFiles(e);
+    if (tightened.length) logger().info({ paths: tightened }, "data files were readable by others: now 0700/0600");
     const { hostEntries, syncHostsFromConfig } = await import("./manager/instance");
     hostEntries(); // an invalid hosts.yaml stops the server here, naming file, line and field
     await syncHostsFromConfig();

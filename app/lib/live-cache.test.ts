@@ -61,6 +61,8 @@ describe("live cache", () => {
 
   it("the default list takes every status but destroyed", () => {
     expect(listWants({}, view("x", "destroyed"), "u1")).toBe(false);
+    expect(listWants({ recent: "1" }, view("x", "destroyed"), "u1")).toBe(true);
+    expect(listWants({}, view("x", "pooled"), "u1")).toBe(false);
     expect(listWants({ status: "destroyed,failed" }, view("x", "destroyed"), "u1")).toBe(true);
     expect(listWants({ q: "x" }, view("x", "ready"), "u1")).toBe(false);
   });

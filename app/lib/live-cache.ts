@@ -13,7 +13,8 @@ export function listWants(filters: ListFilters, s: SandboxView, viewerId: string
   if (filters.q) return false; // text search: the server decides
   if (filters.page && filters.page !== "1") return false;
   const statuses = filters.status ? filters.status.split(",") : null;
-  if (statuses ? !statuses.includes(s.status) : s.status === "destroyed" || s.status === "pooled") return false;
+  // The overview's default view takes the recently destroyed too (as their own group: ?recent=1).
+  if (statuses ? !statuses.includes(s.status) : s.status === "pooled" || (s.status === "destroyed" && filters.recent !== "1")) return false;
   if (filters.mine === "1" && s.owner.id !== viewerId) return false;
   if (filters.owner && s.owner.id !== (filters.owner === "me" ? viewerId : filters.owner)) return false;
   if (filters.profile && filters.profile !== s.profileId) return false;

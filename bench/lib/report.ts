@@ -3,6 +3,7 @@ import type { ProfileSummary } from "./cpuprofile";
 import type { HeapSummary } from "./heapsnapshot";
 import type { Machine } from "./machine";
 import type { MemorySnapshot } from "./memory";
+import { renderPoolMarkdown, type PoolBenchResults } from "./pools-report";
 import type { Summary } from "./stats";
 
 export interface CreateBreakdown {
@@ -35,7 +36,8 @@ export interface DestroyBreakdown {
   destroyedToEndEventMs: number;
 }
 
-export interface BenchResults {
+/** The warm-pool keys (poolCreateP50Ms, …Rtt20, `pools`) are present when bench/pools.ts ran. */
+export interface BenchResults extends Partial<PoolBenchResults> {
   schemaVersion: 1;
   db: "sqlite" | "postgres";
   quick: boolean;
@@ -251,6 +253,7 @@ export function renderMarkdown(r: BenchResults): string {
     lines.push("");
     lines.push(`Run failures (${r.runFailures.length}): ${r.runFailures.slice(0, 5).join("; ")}`);
   }
+  if (r.pools) lines.push(...renderPoolMarkdown(r as PoolBenchResults));
   lines.push("");
   return lines.join("\n");
 }

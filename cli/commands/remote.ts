@@ -106,12 +106,16 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
     .option("--input <key=value>", "a profile input; repeat for several", collect, [])
     .option("-i, --identity <file>", "private key to log in with (default: $SANDBOXER_SSH_IDENTITY, else ssh's own)")
     .option("-C, --dir <path>", "directory to sync (default: the current directory)")
-    .option("--delete", "also delete files in the workspace that are not in the directory (ignored files are kept)")
+    .option(
+      "--delete",
+      "with --sandbox: also delete files in the workspace that are not in the directory (ignored files are kept; always on for a sandbox run creates)",
+    )
     .option("-q, --quiet", "no progress lines, only the command's output and errors")
     .addHelpText(
       "after",
-      "\nThe directory is synced with rsync -az (.gitignore honoured, .git left out); the command runs in the\n" +
-        "workspace and its output streams back. The exit code is the command's. Ctrl-C stops the command and\n" +
+      "\nThe directory is synced with rsync -az --checksum (.gitignore honoured, .git left out; files deleted here are\n" +
+        "deleted there, ignored paths are kept), so a warm-pool sandbox that already holds the repository only\n" +
+        "receives what differs. The command runs in the workspace and its output streams back. The exit code is the command's. Ctrl-C stops the command and\n" +
         "still destroys the sandbox (exit 130).\n" +
         "Examples:\n  sandboxer run profile.vm-haskell-build -- cabal build all\n  sandboxer run profile.vm-haskell-build --keep -- make test",
     )
@@ -152,7 +156,7 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
               // Not abortable: once the server has answered, the id is needed to clean up.
               const created = await client.post<SandboxView>("/sandboxes", { profile, input });
               id = createdId = created.id;
-              say(`▸ creating ${id} from ${profile}…`);
+              say(`▸ creating ${id} from ${profile}…${created.status === "ready" ? " (ready at once: a warm-pool sandbox)" : ""}`);
               const final = await followSandbox(client, id, { show: !opts.quiet, signal });
               if (final.status !== "ready") {
                 throw new CliError(
@@ -166,7 +170,9 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
             t = Date.now();
             target = await pinnedTarget(client, id, identity, signal);
             say(`▸ syncing ${source} → ${target.destination}:${target.workspace}`);
-            await syncDirectory(target, source, { deleteExtraneous: opts.delete ?? false, signal });
+            // A sandbox made for this run (fresh, or a warm-pool member holding the profile's repository) ends up
+            // holding exactly the working tree: files deleted here are deleted there (ignored paths are kept).
+            await syncDirectory(target, source, { deleteExtraneous: (opts.delete ?? false) || createdId !== null, signal });
             lap("sync", t);
             t = Date.now();
             say(`▸ running: ${shellCommand(command)}`);

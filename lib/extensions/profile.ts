@@ -64,6 +64,26 @@ export const poolSpecSchema = z.strictObject(
   { error: "must be an object { size, refillConcurrency, maxAge }" },
 );
 
+/** The image a profile's hosts must run (docs/images.md): a fixed version, or whatever a channel points at. */
+export const imageRequirementSchema = z
+  .strictObject(
+    {
+      name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, { error: "an image name (images/<name>.yaml)" }),
+      version: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$/, { error: "a version, e.g. 7" })
+        .optional(),
+      channel: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, { error: "a channel, e.g. stable" })
+        .optional(),
+    },
+    { error: "must be an object { name, version } or { name, channel }" },
+  )
+  .refine((i) => (i.version === undefined) !== (i.channel === undefined), { error: "give exactly one of version and channel" });
+
+export type ImageRequirement = z.output<typeof imageRequirementSchema>;
+
 export const profileSchema = z.strictObject({
   apiVersion: z.literal(API_VERSION, { error: `must be "${API_VERSION}"` }),
   id: z.string().regex(PROFILE_ID_PATTERN, { error: 'must look like "profile.<name>" (lowercase letters, digits, dashes)' }),
@@ -82,6 +102,7 @@ export const profileSchema = z.strictObject({
     .max(20)
     .default([]),
   pool: poolSpecSchema.optional(),
+  image: imageRequirementSchema.optional(),
 });
 
 export interface ProfileSpec {
@@ -101,6 +122,8 @@ export interface ProfileSpec {
   source: string;
   /** The warm pool, when the profile declares one. */
   pool?: PoolSpec;
+  /** The image its hosts must run, when it requires one. */
+  image?: ImageRequirement;
 }
 
 export interface PoolSpec {
@@ -168,6 +191,7 @@ export function parseProfile(parsed: ParsedYaml): { spec: ProfileSpec; parsed: P
       runbook: p.runbook,
       tags: p.tags,
       source: parsed.file,
+      ...(p.image ? { image: p.image } : {}),
       ...(p.pool
         ? {
             pool: {

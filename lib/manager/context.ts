@@ -38,6 +38,10 @@ export interface ManagerConfig {
   autoHostChecks: boolean;
   /** Free bytes under a host's workspace root below which it gets no new sandboxes (0: no floor). */
   minFreeBytes: number;
+  /** Where images/ (image manifests and Packer templates) is. */
+  configDir: string;
+  /** The packer program image builds run. */
+  packerPath: string;
   /** Warm-pool members being made at once, across all pools and hosts. */
   poolRefillMax: number;
   /** Warm-pool members being made at once on one host. */
@@ -64,6 +68,8 @@ export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
   healthIntervalMs: 60_000,
   autoHostChecks: true,
   minFreeBytes: 1024 * 2 ** 20,
+  configDir: ".",
+  packerPath: "packer",
   poolRefillMax: 4,
   poolRefillPerHost: 2,
   poolFailureCooldownMs: 60_000,

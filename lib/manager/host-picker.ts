@@ -118,7 +118,8 @@ export async function pickHost(
     }
     await assignHost(db, sandboxId, operationId, null);
   }
-  const onlyFull = result.refused.every((r) => r.kind === "full");
+  // (A member held back only by the per-host refill cap waits its turn; one refused for capacity gives up.)
+  const onlyFull = result.refused.every((r) => r.kind === "full") && !refillBusy;
   const reasons = [
     ...result.refused.map((r) => r.reason),
     ...result.ranked.map((r) =>

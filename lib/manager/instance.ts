@@ -34,6 +34,7 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
     // A worker heartbeats every lease/3 on its own timer: silent for a whole lease, it is gone.
     workerStaleMs: e.SANDBOXER_LEASE,
     minFreeBytes: e.SANDBOXER_HOST_MIN_FREE_MB * 2 ** 20,
+    configDir: e.configDir,
   };
 }
 

@@ -64,12 +64,21 @@ export function poolProfiles(catalog: Catalog): PoolProfile[] {
   return out;
 }
 
+/** Refill requests this process is making, per database (a burst of claims asks once, not once each). */
+const requesting = new WeakMap<object, Promise<boolean>>();
+
 /** Queues a refill unless one is already waiting (it will see everything this one would). */
-export async function requestRefill(ctx: Pick<ManagerContext, "db" | "notifier" | "config">, runAfter = new Date()): Promise<boolean> {
-  if (await refillQueued(ctx.db)) return false;
-  await insertOperation(ctx.db, operationCreate({ kind: "refill", maxAttempts: ctx.config.maxAttempts, runAfter }));
-  ctx.notifier.operationQueued();
-  return true;
+export function requestRefill(ctx: Pick<ManagerContext, "db" | "notifier" | "config">, runAfter = new Date()): Promise<boolean> {
+  const pending = requesting.get(ctx.db);
+  if (pending) return pending;
+  const p = (async () => {
+    if (await refillQueued(ctx.db)) return false;
+    await insertOperation(ctx.db, operationCreate({ kind: "refill", maxAttempts: ctx.config.maxAttempts, runAfter }));
+    ctx.notifier.operationQueued();
+    return true;
+  })().finally(() => requesting.delete(ctx.db));
+  requesting.set(ctx.db, p);
+  return p;
 }
 
 /** The maintenance job's part: a refill pass when any pool exists or any member is left to look after. */
@@ -87,9 +96,10 @@ export interface ClaimRequest {
   actor: Actor;
 }
 
-/** How many candidates one look fetches; a claim picks among them at random so racing claims spread out. */
+/** How many candidates one look fetches; a claim picks one of them at random so racing claims spread out. */
 const CANDIDATES = 16;
-const CLAIM_ROUNDS = 4;
+/** Tries per claim (each one conditional update); past them the create is an ordinary one. */
+const CLAIM_ROUNDS = 3;
 
 /**
  * Claims a pooled member for this create: one conditional update (pooled → ready, the requester as
@@ -102,59 +112,51 @@ export async function claimPoolMember(ctx: Pick<ManagerContext, "db" | "notifier
   const started = performance.now();
   const key = poolKeyOf(profile.id, req.extension, req.params);
   let claimed: string | null = null;
+  const taken = new Set<string>();
+  // Each try is one conditional update of one member, picked at random among the oldest, so racing
+  // claims spread out; a member another claim took is not tried again. A miss costs one query.
   for (let round = 0; round < CLAIM_ROUNDS && !claimed; round++) {
-    const candidates = await claimCandidates(ctx.db, key, CANDIDATES);
+    const candidates = (await claimCandidates(ctx.db, key, CANDIDATES)).filter((c) => !taken.has(c.id));
     if (candidates.length === 0) break;
-    for (const { id } of shuffled(candidates)) {
-      const now = new Date();
-      const { moved } = await transition(ctx, {
-        sandboxId: id,
-        from: "pooled",
-        to: "ready",
-        set: {
-          ownerId: req.ownerId,
-          input: req.input as Prisma.InputJsonValue,
-          poolKey: null,
-          readyAt: now,
-          statusReason: null,
-          expiresAt: new Date(now.getTime() + profile.spec.ttlMs),
-          maxExpiresAt: new Date(now.getTime() + profile.spec.maxTtlMs),
-        },
-        event: {
-          message: `Claimed from the warm pool of ${profile.id} by ${req.actor.label}`,
-          actorId: req.ownerId,
-          actorLabel: req.actor.label,
-        },
-        audit: {
-          actor: req.actor,
-          action: "sandbox.create",
-          target: id,
-          result: "ok",
-          message: `Created sandbox ${id} from ${profile.id} (warm pool)`,
-          data: { profileId: profile.id, input: req.input as Prisma.InputJsonValue, pool: true },
-        },
-      });
-      if (moved) {
-        claimed = id;
-        break;
-      }
-    }
+    const { id } = candidates[Math.floor(Math.random() * candidates.length)]!;
+    const now = new Date();
+    const { moved } = await transition(ctx, {
+      sandboxId: id,
+      from: "pooled",
+      to: "ready",
+      set: {
+        ownerId: req.ownerId,
+        input: req.input as Prisma.InputJsonValue,
+        poolKey: null,
+        readyAt: now,
+        statusReason: null,
+        expiresAt: new Date(now.getTime() + profile.spec.ttlMs),
+        maxExpiresAt: new Date(now.getTime() + profile.spec.maxTtlMs),
+      },
+      event: {
+        message: `Claimed from the warm pool of ${profile.id} by ${req.actor.label}`,
+        actorId: req.ownerId,
+        actorLabel: req.actor.label,
+      },
+      audit: {
+        actor: req.actor,
+        action: "sandbox.create",
+        target: id,
+        result: "ok",
+        message: `Created sandbox ${id} from ${profile.id} (warm pool)`,
+        data: { profileId: profile.id, input: req.input as Prisma.InputJsonValue, pool: true },
+      },
+    });
+    if (moved) claimed = id;
+    else taken.add(id);
   }
   const m = metrics();
   m.poolClaims.inc({ profile: profile.id, result: claimed ? "hit" : "miss" });
   m.poolClaimSeconds.observe({ result: claimed ? "hit" : "miss" }, (performance.now() - started) / 1000);
-  // A claim leaves a gap; a miss means the pool is behind.
-  await requestRefill(ctx);
+  // A claim leaves a gap; a miss means the pool is behind. Not on the request's path: the maintenance
+  // job queues one anyway if this fails.
+  void requestRefill(ctx).catch(() => {});
   return claimed;
-}
-
-function shuffled<T>(items: T[]): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 /**

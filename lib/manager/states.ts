@@ -129,7 +129,7 @@ export function isTransient(status: SandboxStatus): boolean {
 
 // ─── Operations ──────────────────────────────────────────────────────────────────────────────────
 
-export const OPERATION_KINDS = ["create", "destroy", "reconcile", "cleanup", "refill"] as const;
+export const OPERATION_KINDS = ["create", "destroy", "reconcile", "cleanup", "refill", "image_build"] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 export function isOperationKind(value: string): value is OperationKind {

@@ -49,11 +49,13 @@ function v1RouteHandlers(): { file: string; path: string; methods: string[] }[] 
       const full = path.join(dir, d.name);
       if (d.isDirectory()) walk(full);
       else if (d.name === "route.ts") {
+        const rel = path.relative(root, path.dirname(full)).split(path.sep).filter(Boolean);
+        // The catch-all [...unmatched] is no operation: it answers the JSON 404 for paths no route has.
+        if (rel.some((s) => s.startsWith("[..."))) continue;
         const text = fs.readFileSync(full, "utf8");
         const methods = [...text.matchAll(/export (?:const|async function) (GET|POST|PUT|PATCH|DELETE)\b/g)].map((m) =>
           m[1]!.toLowerCase(),
         );
-        const rel = path.relative(root, path.dirname(full)).split(path.sep).filter(Boolean);
         out.push({ file: path.relative(REPO_ROOT, full), path: `/${rel.map((s) => s.replace(/^\[(\w+)\]$/, "{$1}")).join("/")}`, methods });
       }
     }

@@ -16,7 +16,8 @@ const [configDir, url, userId, profileId, count] = process.argv.slice(2);
 if (!configDir || !url || !userId || !profileId || !count)
   throw new Error("usage: claim-process <configDir> <databaseUrl> <userId> <profileId> <count>");
 
-const db = await createDb({ provider: "postgresql", url }, { poolSize: 5 });
+// The pool an app instance has by default (lib/db/client.ts).
+const db = await createDb({ provider: "postgresql", url }, { poolSize: 10 });
 const manager = new Manager({
   db,
   catalog: loadCatalog({

@@ -15,6 +15,7 @@ import { metrics } from "../../metrics";
 import { SYSTEM_ACTOR } from "../../auth/actor";
 import { extensionOf, type ManagerContext } from "../context";
 import { pickHost } from "../host-picker";
+import { imageMismatch, resolveImageRequirement } from "../images";
 import { requestRefill, retireMember } from "../pools";
 import { LogWriter } from "../log-writer";
 import { parseStatus, type SandboxStatus } from "../states";
@@ -59,8 +60,11 @@ export const runCreate: OperationHandler = async (ctx, run) => {
   let host = null;
   const requirement = ext.hostRequirement(params.data);
   if (requirement) {
+    // A profile may require an image (name + version or channel): only hosts whose marker names it fit.
+    const imageReq = ctx.catalog.profiles.find((p) => p.id === sandbox.profileId)?.spec?.image;
     const picked = await pickHost(ctx.db, sandboxId, op.id, requirement, status === "creating" ? sandbox.hostId : null, {
       minFreeBytes: ctx.config.minFreeBytes,
+      imageMismatch: imageReq ? imageMismatch(await resolveImageRequirement(ctx, imageReq)) : undefined,
       pool: member
         ? { kind: "member", perHost: ctx.config.poolRefillPerHost }
         : {

@@ -6,6 +6,7 @@ import type { OperationKind } from "../states";
 import { runCleanup } from "./cleanup";
 import { runCreate } from "./create";
 import { runDestroy } from "./destroy";
+import { runImageBuild } from "./image-build";
 import { runReconcileOperation } from "./reconcile";
 import { runRefill } from "./refill";
 import type { OperationHandler } from "./runtime";
@@ -16,4 +17,5 @@ export const OPERATION_HANDLERS: Record<OperationKind, OperationHandler> = {
   reconcile: runReconcileOperation,
   cleanup: runCleanup,
   refill: runRefill,
+  image_build: runImageBuild,
 };

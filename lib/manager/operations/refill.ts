@@ -9,6 +9,7 @@ import "server-only";
 
 import type { Prisma } from "../../db/client";
 import { occupancyByHost, UNSCHEDULABLE_HEALTH } from "../../db/hosts";
+import { acquireLease, releaseLease } from "../../db/leases";
 import { insertOperation, operationCreate } from "../../db/operations";
 import { ensurePoolOwner, fillingMembers, liveMembersByKey, membersOnDownHosts, recyclableMembers } from "../../db/pools";
 import type { HostRequirement } from "../../extensions/base";
@@ -20,7 +21,16 @@ import { parseStatus } from "../states";
 import { insertSandbox, transition } from "../transitions";
 import { failureCode, failureMessage, stopKind, type OperationHandler } from "./runtime";
 
+/** One refill pass at a time across all workers and instances: two passes would both see the same gap and fill it twice. */
+const REFILL_LEASE = "pool-refill";
+
 export const runRefill: OperationHandler = async (ctx, run) => {
+  const owner = `${run.owner}/${run.op.id}`;
+  if (!(await acquireLease(ctx.db, REFILL_LEASE, owner, ctx.config.leaseMs))) {
+    // Another pass is running; this one runs after it (it may see a gap that pass left).
+    await run.requeue(new Date(Date.now() + 250));
+    return;
+  }
   try {
     const summary = await refillPools(ctx);
     run.log.debug({ summary }, "refill done");
@@ -29,6 +39,8 @@ export const runRefill: OperationHandler = async (ctx, run) => {
     if (stopKind(run.signal, e) === "lease-lost") return;
     run.log.warn({ err: e }, "refill failed");
     await run.finish({ state: "failed", errorCode: failureCode(e), error: failureMessage(e) });
+  } finally {
+    await releaseLease(ctx.db, REFILL_LEASE, owner).catch(() => {});
   }
 };
 
@@ -122,7 +134,7 @@ async function hostRoom(
   const load = await occupancyByHost(ctx.db);
   let room = 0;
   for (const h of hosts) {
-    if ((UNSCHEDULABLE_HEALTH as readonly string[]).includes(h.health)) continue;
+    if ((UNSCHEDULABLE_HEALTH as readonly string[]).includes(h.health) || h.cordoned) continue;
     const filling = fillingByHost.get(h.id) ?? 0;
     room += Math.max(0, Math.min(ctx.config.poolRefillPerHost - filling, h.capacity - (load.get(h.id) ?? 0)));
   }

@@ -103,7 +103,7 @@ export interface OperationRun {
 export type OperationHandler = (ctx: ManagerContext, run: OperationRun) => Promise<void>;
 
 /** Kinds a destroy can cancel while they run (the runtime polls for the request from other processes). */
-const CANCELLABLE: readonly OperationKind[] = ["create"];
+const CANCELLABLE: readonly OperationKind[] = ["create", "image_build"];
 
 /**
  * Runs one claimed operation with its handler. Returns how it ended ("succeeded", "failed",

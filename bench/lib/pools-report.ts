@@ -1,0 +1,116 @@
+// The warm-pool figures of the bench (bench/pools.ts): their shape in bench/results/latest.json and
+// their part of latest.md and the README table.
+import type { Summary } from "./stats";
+
+/** The figures of one network setting (loopback or through the relay). */
+export interface PoolVariantResults {
+  rttMs: number;
+  poolCreate: { manager: Summary; script: Summary; misses: number };
+  run: { manager: Summary; scriptFresh: Summary; scriptReuse: Summary; misses: number; breakdownMedianMs: Record<string, number> };
+  poolConcurrent: { creates: number; wallMs: number; failures: number; hits: number };
+  concurrentNoPool: { creates: number; wallMs: number; failures: number; scriptWallMs: number; scriptFailures: number };
+  personCreate: { idle: Summary; duringRefill: Summary };
+}
+
+export interface PoolBenchResults {
+  poolCreateP50Ms: number;
+  poolCreateRatio: number;
+  runPoolRatioFresh: number;
+  runPoolRatioReuse: number;
+  poolConcurrentWallMs: number;
+  concurrentRatioVsScript: number;
+  poolCreateP50MsRtt20: number;
+  poolCreateRatioRtt20: number;
+  runPoolRatioFreshRtt20: number;
+  runPoolRatioReuseRtt20: number;
+  poolConcurrentWallMsRtt20: number;
+  concurrentRatioVsScriptRtt20: number;
+  pools: {
+    loopback: PoolVariantResults;
+    rtt20: PoolVariantResults;
+    poolSize: number;
+    hitRate: number;
+    repository: { files: number; bytes: number };
+    method: string;
+  };
+}
+
+const fmt = (v: number, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits) : "—");
+const ok = (met: boolean) => (met ? "✓" : "✗");
+
+/** The issue-17 targets, at loopback and at the relay's round trip. */
+export function poolTargets(r: PoolBenchResults): { name: string; target: string; value: string; met: boolean }[] {
+  const rows = [];
+  for (const [suffix, label] of [
+    ["", "loopback"],
+    ["Rtt20", `${r.pools.rtt20.rttMs} ms RTT`],
+  ] as const) {
+    const g = (k: string) => (r as unknown as Record<string, number>)[`${k}${suffix}`]!;
+    rows.push(
+      {
+        name: `Create from a warm pool, POST → ready, p50 (${label})`,
+        target: "≤ 100 ms",
+        value: `${fmt(g("poolCreateP50Ms"), 1)} ms`,
+        met: g("poolCreateP50Ms") <= 100,
+      },
+      {
+        name: `… vs script mkdir + rsync (${label})`,
+        target: "≤ 0.05x",
+        value: `${fmt(g("poolCreateRatio"), 3)}x`,
+        met: g("poolCreateRatio") <= 0.05,
+      },
+      {
+        name: `\`run -- true\`, pool hit, 10 files differ, vs script into a fresh dir (${label})`,
+        target: "≤ 0.4x",
+        value: `${fmt(g("runPoolRatioFresh"), 2)}x`,
+        met: g("runPoolRatioFresh") <= 0.4,
+      },
+      {
+        name: `… vs script reusing one dir (${label})`,
+        target: "≤ 2.0x",
+        value: `${fmt(g("runPoolRatioReuse"), 2)}x`,
+        met: g("runPoolRatioReuse") <= 2.0,
+      },
+      {
+        name: `${r.pools.loopback.poolConcurrent.creates} creates at once from the pool, wall (${label})`,
+        target: "≤ 1 s, 0 failures",
+        value: `${fmt(g("poolConcurrentWallMs"))} ms`,
+        met: g("poolConcurrentWallMs") <= 1000 && (suffix ? r.pools.rtt20 : r.pools.loopback).poolConcurrent.failures === 0,
+      },
+      {
+        name: `… without a pool vs script under xargs -P 8 (${label})`,
+        target: "≤ 1.0x",
+        value: `${fmt(g("concurrentRatioVsScript"), 2)}x`,
+        met: g("concurrentRatioVsScript") <= 1.0,
+      },
+    );
+  }
+  return rows;
+}
+
+export function renderPoolMarkdown(r: PoolBenchResults): string[] {
+  const lines = ["", `#### Warm pools and round trips (pool of ${r.pools.poolSize}, hit rate ${fmt(r.pools.hitRate * 100)} %)`, ""];
+  lines.push("| target | goal | latest | |", "| --- | --- | --- | --- |");
+  for (const t of poolTargets(r)) lines.push(`| ${t.name} | ${t.target} | ${t.value} | ${ok(t.met)} |`);
+  lines.push("", "| measurement | loopback | " + `${r.pools.rtt20.rttMs} ms RTT |`, "| --- | ---: | ---: |");
+  const L = r.pools.loopback;
+  const R = r.pools.rtt20;
+  const row = (name: string, a: number, b: number) => lines.push(`| ${name} | ${fmt(a)} ms | ${fmt(b)} ms |`);
+  row("pool create p50 (POST → ready)", L.poolCreate.manager.median, R.poolCreate.manager.median);
+  row("script create p50", L.poolCreate.script.median, R.poolCreate.script.median);
+  row("`sandboxer run -- true` p50 (whole CLI process)", L.run.manager.median, R.run.manager.median);
+  row("script fresh dir p50", L.run.scriptFresh.median, R.run.scriptFresh.median);
+  row("script reused dir p50", L.run.scriptReuse.median, R.run.scriptReuse.median);
+  row("concurrent from pool, wall", L.poolConcurrent.wallMs, R.poolConcurrent.wallMs);
+  row("concurrent without pool, wall", L.concurrentNoPool.wallMs, R.concurrentNoPool.wallMs);
+  row("script × N under xargs -P 8, wall", L.concurrentNoPool.scriptWallMs, R.concurrentNoPool.scriptWallMs);
+  row("a person's create, idle, p50", L.personCreate.idle.median, R.personCreate.idle.median);
+  row("a person's create while refills run, p50", L.personCreate.duringRefill.median, R.personCreate.duringRefill.median);
+  lines.push(
+    "",
+    `\`run\` breakdown (loopback, medians): ${Object.entries(L.run.breakdownMedianMs)
+      .map(([k, v]) => `${k} ${fmt(v)} ms`)
+      .join(", ")}`,
+  );
+  return lines;
+}
