@@ -5,6 +5,7 @@ import { registerAuthCommands } from "./commands/auth";
 import { registerCatalogCommands } from "./commands/catalog";
 import { registerHostAdminCommands } from "./commands/host-admin";
 import { registerDoctorCommand } from "./commands/doctor";
+import { registerGatewayCommands } from "./commands/gateway";
 import { registerRemoteCommands } from "./commands/remote";
 import { registerSandboxCommands } from "./commands/sandboxes";
 import { registerValidateCommand } from "./commands/validate";
@@ -31,6 +32,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerHostAdminCommands(program, setExit);
   registerSandboxCommands(program, setExit);
   registerRemoteCommands(program, setExit);
+  registerGatewayCommands(program, setExit);
   registerDoctorCommand(program, setExit);
   registerValidateCommand(program, setExit);
   return program;

@@ -130,3 +130,19 @@ describe("the environment", () => {
     }
   });
 });
+
+describe("SSH gateway variables", () => {
+  it("default to 127.0.0.1:2022, public host from the public URL; off turns it off; bad values name the variable", () => {
+    const base = { BETTER_AUTH_URL: "https://sbx.example.test" };
+    const e = parseEnv(base, "/srv");
+    expect(e.sshGateway).toEqual({ host: "127.0.0.1", port: 2022 });
+    expect(e.sshGatewayPublic).toEqual({ host: "sbx.example.test", port: 2022 });
+    expect(parseEnv({ ...base, SANDBOXER_SSH_GATEWAY: "off" }, "/srv").sshGateway).toBeNull();
+    expect(parseEnv({ ...base, SANDBOXER_SSH_GATEWAY: "[::1]:2200", SANDBOXER_SSH_GATEWAY_PUBLIC: "gw.test:22" }, "/srv")).toMatchObject({
+      sshGateway: { host: "::1", port: 2200 },
+      sshGatewayPublic: { host: "gw.test", port: 22 },
+    });
+    expect(() => parseEnv({ ...base, SANDBOXER_SSH_GATEWAY: "2022" }, "/srv")).toThrow(/SANDBOXER_SSH_GATEWAY: "2022" is not host:port/);
+    expect(() => parseEnv({ ...base, SANDBOXER_SSH_GATEWAY_PUBLIC: "x:99999" }, "/srv")).toThrow(/SANDBOXER_SSH_GATEWAY_PUBLIC/);
+  });
+});

@@ -125,6 +125,12 @@ export const ERROR_CODES = {
   },
   SSH_WORKSPACE_REMOVE_INCOMPLETE: { status: 502, description: "Removing a workspace left files behind; `details.remaining` lists them." },
 
+  // ─── SSH gateway ───────────────────────────────────────────────────────────────────────────────
+  GATEWAY_LISTEN_FAILED: {
+    status: 500,
+    description: "The SSH gateway cannot listen on SANDBOXER_SSH_GATEWAY (port taken, address not local, no permission).",
+  },
+
   // ─── Built-in extensions ───────────────────────────────────────────────────────────────────────
   SSH_NOT_CONFIGURED: { status: 500, description: "An SSH extension runs on a server without SSH services." },
   NO_HOST: { status: 500, description: "An extension that needs a build host was given none." },

@@ -72,6 +72,20 @@ export const getSandboxQuery = z.object({
   detail: flag("1: add the inputs, the state timeline and the queue position"),
 });
 
+export const addSshKeyBody = z.strictObject({
+  publicKey: z.string().max(8192).describe("One OpenSSH public-key line: `<type> <base64> [comment]` (ed25519, ecdsa, rsa ≥ 3072 bits)"),
+  comment: z.string().max(200).optional().describe("A label; default: the key line's comment"),
+});
+
+export const sshKeyPathParams = z.strictObject({ id: z.string().min(1).max(64).describe("The key's id") });
+
+export const sshSessionPathParams = z.strictObject({
+  id: z
+    .string()
+    .regex(/^ses_[a-f0-9]{16}$/, { error: "not a session id" })
+    .describe("The session's id"),
+});
+
 // ─── Build hosts (admins) ───────────────────────────────────────────────────────────────────────
 
 const hostIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: "lowercase letters, digits and dashes" });
