@@ -29,6 +29,7 @@ import {
   sshKeySchema,
   sshSessionListSchema,
   sshSessionSchema,
+  teamEventsSchema,
   whoAmISchema,
 } from "./responses";
 import {
@@ -46,6 +47,7 @@ import {
   confirmHostKeyBody,
   cordonHostBody,
   hostPathParams,
+  teamEventsQuery,
 } from "./schemas";
 
 type HttpMethod = "get" | "post" | "delete";
@@ -325,6 +327,27 @@ export const API_ROUTES = {
     },
     errors: [400, 404],
   },
+  teamEvents: {
+    method: "get",
+    path: "/events",
+    operationId: "teamEvents",
+    summary: "The team event stream: every sandbox's log and state changes, sandbox snapshots and team notices",
+    description:
+      "With `Accept: text/event-stream` (or ?format=sse): Server-Sent Events — `log` and `state` (data: a TeamSandboxEvent, id: " +
+      "its event id), `sandbox` after state changes (data: a Sandbox as it is now), `team` (data: a TeamNotice), `ready` once live, " +
+      "`reset` when a resume is too far behind to replay (refetch, then follow). Resumable with `Last-Event-ID` (or ?after); a " +
+      "comment line every 15 s; at most 8 open streams per person (429 TOO_MANY_STREAMS). Otherwise JSON: the events after ?after " +
+      "(at most 500), for scripts. See docs/live-updates.md.",
+    query: teamEventsQuery,
+    headers: [{ name: "Last-Event-ID", description: "SSE: resume after this event id (takes precedence over ?after)" }],
+    success: {
+      status: 200,
+      description: "Events after ?after",
+      schema: teamEventsSchema,
+      alternatives: { "text/event-stream": { description: "`log`/`state`/`sandbox`/`team`/`ready`/`reset` events" } },
+    },
+    errors: [400, 429],
+  },
   sandboxConnection: {
     method: "get",
     path: "/sandboxes/{id}/connection",
@@ -374,6 +397,7 @@ const STATUS_TEXT: Record<number, string> = {
   403: "Not allowed for this caller (owner or admin only)",
   404: "Not found",
   409: "Conflicts with the current state (see code)",
+  429: "Too many open at once for this caller (see code)",
   500: "Internal error (the server log has the details)",
   502: "A build VM could not be reached or answered unexpectedly (see code)",
 };

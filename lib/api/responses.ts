@@ -144,6 +144,35 @@ export const sandboxEventsSchema = component(
   z.strictObject({ events: z.array(sandboxEventSchema), sandbox: sandboxSchema }),
 );
 
+export const teamSandboxEventSchema = component(
+  "TeamSandboxEvent",
+  "A log line or state change of any sandbox, on the team event stream",
+  z.strictObject({
+    sandboxId: z.string(),
+    id: z.number().int().describe("Increasing; the SSE event id (Last-Event-ID resumes after it)"),
+    type: z.enum(["log", "state"]),
+    level: z.string(),
+    message: z.string(),
+    at: timestamp,
+    status: z.string().optional().describe("The new status (state events)"),
+  }),
+);
+
+export const teamNoticeSchema = component(
+  "TeamNotice",
+  "A notice on a topic (host.changed, …), published by a feature of the server (docs/live-updates.md)",
+  z.strictObject({ id: z.number().int(), type: z.literal("team"), topic: z.string(), data: z.unknown(), at: timestamp }),
+);
+
+export const teamEventsSchema = component(
+  "TeamEvents",
+  "Team events after ?after=<id>, oldest first, and the id to pass as ?after next time",
+  z.strictObject({
+    events: z.array(z.union([teamSandboxEventSchema, teamNoticeSchema])),
+    lastEventId: z.number().int(),
+  }),
+);
+
 const configIssueSchema = component(
   "ConfigIssue",
   "A problem in a configuration file",
@@ -210,6 +239,10 @@ export const profileCheckSchema = component(
   z.strictObject({
     profileId: z.string(),
     ok: z.boolean(),
+    notConfigured: z
+      .string()
+      .nullable()
+      .describe("Set when the profile needs a build host that none registered provides: not set up here (a warning), not a failure"),
     errors: z.array(configIssueSchema),
     targets: z.array(
       z.strictObject({

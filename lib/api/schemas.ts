@@ -57,6 +57,11 @@ export const eventsQuery = z.strictObject({
   format: z.enum(["json", "sse"]).optional(),
 });
 
+export const teamEventsQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).optional().describe("Only events after this id (SSE: replayed first; JSON: at most 500)"),
+  format: z.enum(["json", "sse"]).optional(),
+});
+
 export const profileIdSchema = z.string().min(1).max(100).describe('A profile id, e.g. "profile.vm-haskell-build"');
 
 export const sandboxPathParams = z.strictObject({ id: sandboxIdSchema.describe("The sandbox id") });
