@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { registerAuthCommands } from "./commands/auth";
 import { registerCatalogCommands } from "./commands/catalog";
 import { registerHostAdminCommands } from "./commands/host-admin";
+import { registerImageCommands } from "./commands/images";
 import { registerDoctorCommand } from "./commands/doctor";
 import { registerRemoteCommands } from "./commands/remote";
 import { registerSandboxCommands } from "./commands/sandboxes";
@@ -29,6 +30,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerAuthCommands(program, setExit);
   registerCatalogCommands(program, setExit);
   registerHostAdminCommands(program, setExit);
+  registerImageCommands(program, setExit);
   registerSandboxCommands(program, setExit);
   registerRemoteCommands(program, setExit);
   registerDoctorCommand(program, setExit);
