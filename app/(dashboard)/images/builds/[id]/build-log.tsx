@@ -43,7 +43,9 @@ export function BuildLog({
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
-  useEffect(() => bottom.current?.scrollIntoView({ block: "end" }), [lines.length]);
+  useEffect(() => {
+    bottom.current?.scrollIntoView({ block: "end" });
+  }, [lines.length]);
 
   return (
     <div className="space-y-3">
@@ -83,8 +85,8 @@ export function BuildLog({
           </span>
         ) : null}
       </div>
-      <pre
-        className="max-h-[32rem] overflow-auto rounded-md border border-border bg-muted p-3 font-mono text-xs leading-relaxed"
+      <div
+        className="max-h-[32rem] overflow-auto whitespace-pre-wrap break-all rounded-md border border-border bg-muted p-3 font-mono text-xs leading-relaxed"
         data-testid="build-log"
         aria-live="polite"
       >
@@ -97,7 +99,7 @@ export function BuildLog({
           </div>
         ))}
         <div ref={bottom} />
-      </pre>
+      </div>
     </div>
   );
 }
