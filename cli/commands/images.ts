@@ -44,7 +44,13 @@ export function registerImageCommands(program: Command, setExit: (code: number) 
             ["IMAGE", "VERSION", "CHANNELS", "HOSTS", "REVOKED"],
             images.flatMap((i) =>
               i.versions.length
-                ? i.versions.map((v) => [i.name, v.version, v.channels.join(",") || "-", v.hosts.join(",") || "-", v.revokedAt ? "yes" : "-"])
+                ? i.versions.map((v) => [
+                    i.name,
+                    v.version,
+                    v.channels.join(",") || "-",
+                    v.hosts.join(",") || "-",
+                    v.revokedAt ? "yes" : "-",
+                  ])
                 : [[i.name, "-", "-", "-", "-"]],
             ),
           ),
