@@ -26,6 +26,7 @@ import { createDb, type Db } from "@/lib/db/client";
 
 import { startAppServer, signUp, type AppServer } from "../tests/support/app-server";
 import { startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
+import { measureGateway, type GatewayBench } from "./gateway";
 import { Api, describeFetchError, type FollowResult, type SandboxView } from "./lib/api";
 import { installCleanupHandlers, onCleanup, runCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
 import { summarizeCpuProfile, type ProfileSummary } from "./lib/cpuprofile";
@@ -900,6 +901,26 @@ async function main(): Promise<number> {
   const queryLines = await countQueries(s, sample?.id);
   const queries = queriesPerRoute(queryLines);
 
+  let gateway: GatewayBench | null = null;
+  if (sample) {
+    log("ssh gateway vs direct OpenSSH to the same VM");
+    gateway = await measureGateway({
+      serverUrl: s.server.url,
+      cookie: s.api.cookie,
+      serverPid: s.server.process.pid,
+      db: s.db,
+      vms: s.vms,
+      sandboxId: sample.id,
+      tree: s.repo.dir,
+      tmp: s.tmp,
+      quick: opts.quick,
+      log,
+    }).catch((e: unknown) => {
+      log(`ssh gateway part failed: ${(e as Error).message}`);
+      return null;
+    });
+  }
+
   log(`concurrency: ${opts.concurrent} creates at once over ${s.vms.vms.length} hosts`);
   const conc = await measureConcurrency(s);
   log(
@@ -938,6 +959,12 @@ async function main(): Promise<number> {
     createRatio: ratio(createManager.median, createScript.median),
     overviewP95Ms: overview.page.p95,
     concurrentFailures: conc.failures,
+    gatewayExecRatio: gateway?.execRatio ?? null,
+    gatewayThroughputRatio: gateway?.throughputRatio ?? null,
+    gatewayRsyncRatio: gateway?.rsyncRatio ?? null,
+    gatewayEchoAddedMs: gateway?.echoAddedMs ?? null,
+    gatewayConcurrentFailures: gateway?.concurrent.failures ?? null,
+    gateway,
     destroyLatencyMs: destroyManager.median,
     rssIdleMb: rssIdle.serverMb,
     destroyLatencyP95Ms: destroyManager.p95,

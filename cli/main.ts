@@ -6,7 +6,7 @@ import type { CommanderError } from "commander";
 import { isSandboxerError } from "@/lib/errors";
 
 import { EXIT, isCliError } from "./exit-codes";
-import { note } from "./output";
+import { exitQuietlyOnBrokenPipe, note } from "./output";
 import { buildProgram } from "./program";
 
 function isCommanderError(e: unknown): e is CommanderError {
@@ -19,6 +19,7 @@ function isCommanderError(e: unknown): e is CommanderError {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  exitQuietlyOnBrokenPipe();
   let exitCode: number = EXIT.OK;
   const program = buildProgram((code) => {
     exitCode = code;

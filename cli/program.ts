@@ -6,6 +6,7 @@ import { registerCatalogCommands } from "./commands/catalog";
 import { registerHostAdminCommands } from "./commands/host-admin";
 import { registerImageCommands } from "./commands/images";
 import { registerDoctorCommand } from "./commands/doctor";
+import { registerGatewayCommands } from "./commands/gateway";
 import { registerRemoteCommands } from "./commands/remote";
 import { registerSandboxCommands } from "./commands/sandboxes";
 import { registerValidateCommand } from "./commands/validate";
@@ -33,6 +34,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerImageCommands(program, setExit);
   registerSandboxCommands(program, setExit);
   registerRemoteCommands(program, setExit);
+  registerGatewayCommands(program, setExit);
   registerDoctorCommand(program, setExit);
   registerValidateCommand(program, setExit);
   return program;

@@ -4,7 +4,7 @@ import path from "node:path";
 
 import { describe, expect, it } from "vitest";
 
-import { checkDataDir, parseDatabaseUrl, parseEnv, redactUrl } from "./env";
+import { checkDataDir, parseDatabaseUrl, parseEnv, redactUrl, restrictDataFiles } from "./env";
 
 describe("the environment", () => {
   it("defaults to the embedded database in ./data, resolved to an absolute path", () => {
@@ -79,5 +79,56 @@ describe("the environment", () => {
     const proc = parseEnv({ SANDBOXER_DATA_DIR: "/proc/sandboxer-data" }, tmp);
     expect(() => checkDataDir(proc)).toThrow("SANDBOXER_DATA_DIR: cannot create /proc/sandboxer-data: /proc is not writable");
     fs.rmSync(tmp, { recursive: true });
+  });
+
+  it(".env.example says what sign-up off really does (no first account either; admin:create makes one)", () => {
+    const text = fs.readFileSync(path.join(import.meta.dirname, "..", ".env.example"), "utf8");
+    const lines = text.split("\n");
+    const at = lines.findIndex((l) => l.startsWith("SANDBOXER_ALLOW_SIGNUP="));
+    let from = at;
+    while (from > 0 && lines[from - 1]!.startsWith("# ") && !lines[from - 1]!.includes("BETTER_AUTH_SECRET")) from--;
+    const comment = lines.slice(from, at).join(" ");
+    expect(comment).not.toMatch(/first account is always allowed/i);
+    expect(comment).toMatch(/not even the first/i);
+    expect(comment).toContain("npm run admin:create");
+  });
+
+  it("keeps the data directory 0700 and the embedded database 0600 (tightening an older 0755/0644)", () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), "env-modes-"));
+    try {
+      const fresh = parseEnv({ SANDBOXER_DATA_DIR: "fresh" }, parent);
+      checkDataDir(fresh, { create: true });
+      expect(fs.statSync(fresh.dataDir).mode & 0o777).toBe(0o700);
+
+      const old = parseEnv({ SANDBOXER_DATA_DIR: "old", DATABASE_URL: "file:./old/sandboxer.db" }, parent);
+      fs.mkdirSync(old.dataDir, { mode: 0o755 });
+      fs.chmodSync(old.dataDir, 0o755);
+      for (const f of ["sandboxer.db", "sandboxer.db-wal"]) fs.writeFileSync(path.join(old.dataDir, f), "", { mode: 0o644 });
+      expect(restrictDataFiles(old).sort()).toEqual(
+        [old.dataDir, `${old.database.url.slice(5)}`, `${old.database.url.slice(5)}-wal`].sort(),
+      );
+      expect(fs.statSync(old.dataDir).mode & 0o777).toBe(0o700);
+      expect(fs.statSync(path.join(old.dataDir, "sandboxer.db")).mode & 0o777).toBe(0o600);
+      expect(fs.statSync(path.join(old.dataDir, "sandboxer.db-wal")).mode & 0o777).toBe(0o600);
+      expect(restrictDataFiles(old)).toEqual([]); // already tight: nothing to do
+    } finally {
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("SSH gateway variables", () => {
+  it("default to 127.0.0.1:2022, public host from the public URL; off turns it off; bad values name the variable", () => {
+    const base = { BETTER_AUTH_URL: "https://sbx.example.test" };
+    const e = parseEnv(base, "/srv");
+    expect(e.sshGateway).toEqual({ host: "127.0.0.1", port: 2022 });
+    expect(e.sshGatewayPublic).toEqual({ host: "sbx.example.test", port: 2022 });
+    expect(parseEnv({ ...base, SANDBOXER_SSH_GATEWAY: "off" }, "/srv").sshGateway).toBeNull();
+    expect(parseEnv({ ...base, SANDBOXER_SSH_GATEWAY: "[::1]:2200", SANDBOXER_SSH_GATEWAY_PUBLIC: "gw.test:22" }, "/srv")).toMatchObject({
+      sshGateway: { host: "::1", port: 2200 },
+      sshGatewayPublic: { host: "gw.test", port: 22 },
+    });
+    expect(() => parseEnv({ ...base, SANDBOXER_SSH_GATEWAY: "2022" }, "/srv")).toThrow(/SANDBOXER_SSH_GATEWAY: "2022" is not host:port/);
+    expect(() => parseEnv({ ...base, SANDBOXER_SSH_GATEWAY_PUBLIC: "x:99999" }, "/srv")).toThrow(/SANDBOXER_SSH_GATEWAY_PUBLIC/);
   });
 });

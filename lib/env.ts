@@ -71,7 +71,11 @@ const schema = z.object({
   SANDBOXER_SSH_IDENTITY: z.string().optional(),
   SANDBOXER_SSH_CONNECT_TIMEOUT: duration("10s"),
   SANDBOXER_TUNNEL_PORTS: portRange,
+  SANDBOXER_SSH_GATEWAY: z.string().default("127.0.0.1:2022"),
+  SANDBOXER_SSH_GATEWAY_PUBLIC: z.string().optional(),
+  SANDBOXER_SSH_GATEWAY_HOST_KEY: z.string().optional(),
   SANDBOXER_QUOTA_ACTIVE: int(5, 0, 10_000),
+  SANDBOXER_MAX_STREAMS_PER_PERSON: int(16, 1, 10_000),
   SANDBOXER_POOL_REFILL_MAX: int(4, 1, 256),
   SANDBOXER_POOL_REFILL_PER_HOST: int(2, 1, 256),
   SANDBOXER_METRICS_TOKEN: z.string().min(16).optional(),
@@ -97,7 +101,26 @@ export type Env = Omit<z.infer<typeof schema>, "DATABASE_URL"> & {
   hostsFile: string;
   localWorkspaceRoot: string;
   publicUrl: string;
+  /** Where the SSH gateway listens; null when SANDBOXER_SSH_GATEWAY=off. */
+  sshGateway: HostPortAddress | null;
+  /** What people connect to (SANDBOXER_SSH_GATEWAY_PUBLIC, else the public URL's host and the listen port). */
+  sshGatewayPublic: HostPortAddress | null;
 };
+
+export interface HostPortAddress {
+  host: string;
+  port: number;
+}
+
+/** Parses `host:port` or `[v6]:port` (the variable's name goes into the error). */
+export function parseHostPort(raw: string, variable: string): HostPortAddress {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(raw.trim());
+  const port = Number(m?.[3]);
+  if (!m || port < 0 || port > 65535) {
+    throw new ConfigError(`Invalid environment: ${variable}: "${raw}" is not host:port (e.g. 127.0.0.1:2022 or [::1]:2022)`);
+  }
+  return { host: (m[1] ?? m[2])!, port };
+}
 
 /** Parses a DATABASE_URL: `file:<path>` (SQLite, relative to `cwd`) or `postgres(ql)://…`. */
 export function parseDatabaseUrl(raw: string, cwd: string): DatabaseConfig {
@@ -159,14 +182,24 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
     // Several instances share PostgreSQL: a per-instance generated secret would sign cookies the others reject.
     throw new ConfigError("Invalid environment: BETTER_AUTH_SECRET is required with PostgreSQL (at least 32 characters)");
   }
+  const gatewayRaw = rest.SANDBOXER_SSH_GATEWAY.trim();
+  const sshGateway = /^(off|false|0|no)$/i.test(gatewayRaw) ? null : parseHostPort(gatewayRaw, "SANDBOXER_SSH_GATEWAY");
+  const publicUrl = rest.SANDBOXER_PUBLIC_URL ?? rest.BETTER_AUTH_URL ?? `http://${rest.HOST}:${rest.PORT}`;
+  const sshGatewayPublic = !sshGateway
+    ? null
+    : rest.SANDBOXER_SSH_GATEWAY_PUBLIC
+      ? parseHostPort(rest.SANDBOXER_SSH_GATEWAY_PUBLIC, "SANDBOXER_SSH_GATEWAY_PUBLIC")
+      : { host: new URL(publicUrl).hostname.replace(/^\[|\]$/g, ""), port: sshGateway.port };
   return {
     ...rest,
+    sshGateway,
+    sshGatewayPublic,
     database,
     dataDir,
     configDir,
     hostsFile: path.resolve(configDir, rest.SANDBOXER_HOSTS_FILE ?? "hosts.yaml"),
     localWorkspaceRoot: path.resolve(cwd, rest.SANDBOXER_LOCAL_WORKSPACE_ROOT ?? path.join(dataDir, "workspaces")),
-    publicUrl: rest.SANDBOXER_PUBLIC_URL ?? rest.BETTER_AUTH_URL ?? `http://${rest.HOST}:${rest.PORT}`,
+    publicUrl,
   };
 }
 
@@ -197,7 +230,33 @@ export function checkDataDir(env: Env, { create = false } = {}): void {
       );
     }
   }
-  if (create) for (const dir of dirs) fs.mkdirSync(dir, { recursive: true });
+  if (create) for (const dir of dirs) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * The data directory holds password hashes, sessions, the audit log and the generated auth secret:
+ * only this account may enter it (0700) and read the embedded database (0600, with its WAL files).
+ * Tightens what is looser (a directory made by hand, an earlier version's 0644); never loosens.
+ * Returns the paths it changed. Files owned by someone else are left alone (chmod would fail).
+ */
+export function restrictDataFiles(env: Env): string[] {
+  const changed: string[] = [];
+  const tighten = (p: string, mode: number) => {
+    try {
+      const st = fs.statSync(p);
+      if ((st.mode & 0o777 & ~mode) === 0) return;
+      if (typeof process.getuid === "function" && st.uid !== process.getuid()) return;
+      fs.chmodSync(p, st.mode & 0o777 & mode);
+      changed.push(p);
+    } catch {
+      /* missing: nothing to tighten */
+    }
+  };
+  tighten(env.dataDir, 0o700);
+  if (env.database.provider === "sqlite") {
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) tighten(`${env.database.file}${suffix}`, 0o600);
+  }
+  return changed;
 }
 
 function nearestExisting(dir: string): string {

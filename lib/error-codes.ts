@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, description: "A sandbox, profile, host, user or other named thing does not exist." },
   INTERNAL: { status: 500, description: "An unexpected error; the server log has the details, the response never does." },
   CONFIG_INVALID: { status: 500, description: "Configuration (environment, a manifest, a profile, hosts.yaml) is invalid." },
+  TOO_MANY_STREAMS: { status: 429, description: "The person already has as many open event streams as one server allows; close one." },
 
   // ─── Sandbox lifecycle ─────────────────────────────────────────────────────────────────────────
   ILLEGAL_TRANSITION: { status: 409, description: "A status change that the lifecycle's transition table does not allow." },
@@ -123,6 +124,12 @@ export const ERROR_CODES = {
     description: "<root>/sbx-<id> is a symlink, not a directory, or not directly under the root; nothing was removed.",
   },
   SSH_WORKSPACE_REMOVE_INCOMPLETE: { status: 502, description: "Removing a workspace left files behind; `details.remaining` lists them." },
+
+  // ─── SSH gateway ───────────────────────────────────────────────────────────────────────────────
+  GATEWAY_LISTEN_FAILED: {
+    status: 500,
+    description: "The SSH gateway cannot listen on SANDBOXER_SSH_GATEWAY (port taken, address not local, no permission).",
+  },
 
   // ─── Built-in extensions ───────────────────────────────────────────────────────────────────────
   SSH_NOT_CONFIGURED: { status: 500, description: "An SSH extension runs on a server without SSH services." },

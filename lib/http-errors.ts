@@ -27,7 +27,7 @@ export interface ErrorBody {
 }
 
 export function zodFieldErrors(e: ZodError): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+  const out: Record<string, string[]> = Object.create(null) as Record<string, string[]>; // keys come from input ("constructor", "__proto__")
   for (const issue of e.issues) {
     if (issue.code === "unrecognized_keys") {
       for (const k of issue.keys) (out[k] ??= []).push("is not a known field");

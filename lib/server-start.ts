@@ -1,8 +1,9 @@
 // What a web server process does at start: check the environment (one clear error and exit on a bad
-// value), then start this instance's worker unless SANDBOXER_WORKER=off (web-only instances).
+// value), start the SSH gateway unless SANDBOXER_SSH_GATEWAY=off, then this instance's worker unless
+// SANDBOXER_WORKER=off (web-only instances).
 import "server-only";
 
-import { checkDataDir, env } from "./env";
+import { checkDataDir, env, restrictDataFiles } from "./env";
 import { isSandboxerError } from "./errors";
 import { logger, routeConsole } from "./logger";
 
@@ -13,9 +14,14 @@ export async function onServerStart(): Promise<void> {
     checkDataDir(e);
     const { initDb } = await import("./db/client");
     await initDb();
+    const tightened = restrictDataFiles(e);
+    if (tightened.length) logger().info({ paths: tightened }, "data files were readable by others: now 0700/0600");
     const { hostEntries, syncHostsFromConfig } = await import("./manager/instance");
     hostEntries(); // an invalid hosts.yaml stops the server here, naming file, line and field
     await syncHostsFromConfig();
+    // The SSH gateway listens before anything else starts: a taken port is one line and an exit.
+    const { startGatewayFromEnv } = await import("./gateway/instance");
+    await startGatewayFromEnv();
     const { setProcessRole } = await import("./metrics");
     setProcessRole(e.SANDBOXER_WORKER ? "web+worker" : "web");
     if (!e.SANDBOXER_WORKER) {

@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import pg from "pg";
 
-import { checkDataDir, parseEnv, redactUrl, type DatabaseConfig } from "../lib/env";
+import { checkDataDir, parseEnv, redactUrl, restrictDataFiles, type DatabaseConfig } from "../lib/env";
 import { isSandboxerError } from "../lib/errors";
 import { applyMigrations, createMigration, describeEngineError, diffModelsAgainstMigrations, migrationStatus } from "../lib/db/migrations";
 
@@ -64,6 +64,7 @@ async function main(): Promise<number> {
         sqlite.close();
       }
       const applied = await applyMigrations(env.database, projectRoot);
+      restrictDataFiles(env); // the database was just created with the umask's mode (often 0644)
       const where = env.database.provider === "sqlite" ? env.database.file : redactUrl(env.database.url);
       console.log(
         applied.length ? `Applied ${applied.length} migration(s) to ${where}: ${applied.join(", ")}` : `Database ${where} is up to date.`,

@@ -5,17 +5,14 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 
+import { safeNextPath } from "@/lib/safe-next";
+
 import { Button } from "../components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../components/ui/card";
 import { Input } from "../components/ui/input";
 import { Label } from "../components/ui/label";
 
 const authClient = createAuthClient();
-
-function safeNext(next: string | undefined): string {
-  // Only same-site paths: never bounce a person to another origin after sign-in.
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
-}
 
 export function AuthForm({
   mode,
@@ -48,7 +45,7 @@ export function AuthForm({
         setError(result.error.message ?? "That did not work; check the email and password");
         return;
       }
-      router.push(safeNext(next));
+      router.push(safeNextPath(next));
       router.refresh();
     });
   }
@@ -102,7 +99,7 @@ export function AuthForm({
               type="button"
               variant="outline"
               disabled={pending}
-              onClick={() => void authClient.signIn.social({ provider: "oidc", callbackURL: safeNext(next) })}
+              onClick={() => void authClient.signIn.social({ provider: "oidc", callbackURL: safeNextPath(next) })}
               data-testid="sso"
             >
               Continue with {sso.name}

@@ -20,13 +20,15 @@ export const metadata: Metadata = { title: "Overview" };
 export default async function OverviewPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const actor = await requirePageActor({ next: "/" });
   const raw = Object.fromEntries(Object.entries(await searchParams).filter((e): e is [string, string] => typeof e[1] === "string"));
+  // With no status filter the overview adds the recently destroyed ones, shown as their own group.
+  if (!raw.status) raw.recent = "1";
   const parsed = listSandboxesQuery.safeParse(raw);
   const query = parsed.success ? parsed.data : listSandboxesQuery.parse({});
   const m = manager();
   const [list, people] = await Promise.all([m.listSandboxes(toSandboxFilter(query, actor), query.page, query.pageSize), m.listPeople()]);
   const filters: ListFilters = {};
-  for (const key of ["status", "owner", "profile", "mine", "page", "q"] as const) if (raw[key]) filters[key] = raw[key];
-  const anyFilter = Object.keys(filters).some((k) => k !== "page");
+  for (const key of ["status", "owner", "profile", "mine", "page", "q", "recent"] as const) if (raw[key]) filters[key] = raw[key];
+  const anyFilter = Object.keys(filters).some((k) => k !== "page" && k !== "recent");
   const profiles = (await m.listProfiles()).filter((p) => p.usable).map((p) => ({ id: p.id, title: p.title }));
 
   return (

@@ -1,7 +1,7 @@
 "use client";
 
 import * as DropdownMenu from "@radix-ui/react-dropdown-menu";
-import { ChevronDown, KeyRound, LogOut } from "lucide-react";
+import { ChevronDown, KeyRound, KeySquare, LogOut } from "lucide-react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 
@@ -34,6 +34,14 @@ export function UserMenu({ email, role }: { email: string; role: string }) {
           >
             <Link href="/settings/tokens">
               <KeyRound className="size-4" /> API tokens
+            </Link>
+          </DropdownMenu.Item>
+          <DropdownMenu.Item
+            asChild
+            className="flex cursor-pointer items-center gap-2 rounded px-2 py-1.5 text-sm outline-none data-[highlighted]:bg-muted"
+          >
+            <Link href="/settings/ssh-keys">
+              <KeySquare className="size-4" /> SSH keys
             </Link>
           </DropdownMenu.Item>
           <DropdownMenu.Separator className="my-1 h-px bg-border" />

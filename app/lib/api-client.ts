@@ -21,7 +21,7 @@ async function getJson<T>(url: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-export type ListFilters = { status?: string; owner?: string; profile?: string; mine?: string; page?: string; q?: string };
+export type ListFilters = { status?: string; owner?: string; profile?: string; mine?: string; page?: string; q?: string; recent?: string };
 
 export const sandboxKeys = {
   all: ["sandboxes"] as const,

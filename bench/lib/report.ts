@@ -1,4 +1,5 @@
 // The results file's shape and its Markdown rendering (bench/results/latest.md, the README table).
+import type { GatewayBench } from "../gateway";
 import type { ProfileSummary } from "./cpuprofile";
 import type { HeapSummary } from "./heapsnapshot";
 import type { Machine } from "./machine";
@@ -45,6 +46,13 @@ export interface BenchResults extends Partial<PoolBenchResults> {
   createRatio: number;
   overviewP95Ms: number;
   concurrentFailures: number;
+  /** SSH gateway vs direct OpenSSH (bench/gateway.ts); null when the gateway part did not run. */
+  gatewayExecRatio: number | null;
+  gatewayThroughputRatio: number | null;
+  gatewayRsyncRatio: number | null;
+  gatewayEchoAddedMs: number | null;
+  gatewayConcurrentFailures: number | null;
+  gateway: GatewayBench | null;
   destroyLatencyMs: number;
   rssIdleMb: number;
   destroyLatencyP95Ms: number;
@@ -158,6 +166,40 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
       met: r.concurrentFailures === 0,
     },
     { name: "Server RSS idle", target: "< 250 MB", value: `${fmt(r.rssIdleMb, 1)} MB`, met: r.rssIdleMb < 250 },
+    ...(r.gateway
+      ? [
+          {
+            name: "SSH gateway `ssh … true` vs direct",
+            target: "≤ 1.2x",
+            value: `${fmt(r.gateway.execRatio, 2)}x`,
+            met: r.gateway.execRatio <= 1.2,
+          },
+          {
+            name: `SSH gateway throughput (${r.gateway.throughputMb} MB through cat) vs direct`,
+            target: "≥ 0.4x",
+            value: `${fmt(r.gateway.throughputRatio, 2)}x`,
+            met: r.gateway.throughputRatio >= 0.4,
+          },
+          {
+            name: `SSH gateway rsync of ${r.gateway.rsyncFiles.toLocaleString("en")} files vs direct`,
+            target: "≤ 1.2x",
+            value: `${fmt(r.gateway.rsyncRatio, 2)}x`,
+            met: r.gateway.rsyncRatio <= 1.2,
+          },
+          {
+            name: "SSH gateway added echo latency",
+            target: "≤ 2 ms",
+            value: `${fmt(r.gateway.echoAddedMs, 2)} ms`,
+            met: r.gateway.echoAddedMs <= 2,
+          },
+          {
+            name: `SSH gateway failures at ${r.gateway.concurrent.sessions} concurrent sessions`,
+            target: "0",
+            value: String(r.gateway.concurrent.failures),
+            met: r.gateway.concurrent.failures === 0,
+          },
+        ]
+      : []),
   ];
 }
 

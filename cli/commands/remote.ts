@@ -17,11 +17,29 @@ import { followSandbox } from "../follow";
 import { withInterrupt } from "../interrupt";
 import { FAIL_MARK, note, OK_MARK, seconds } from "../output";
 import { PinnedTarget, interactiveShell, resolveIdentity, runRemoteCommand, syncDirectory } from "../remote";
+import { gatewayRoute } from "./gateway";
 import { apiClient, collect, inputMap, sandboxPath } from "./shared";
 
-async function pinnedTarget(client: ApiClient, id: string, identity: string | undefined, signal?: AbortSignal): Promise<PinnedTarget> {
+/**
+ * Where ssh, exec and run connect: through the server's SSH gateway (user = sandbox id, the gateway's
+ * host key from the API) when it is on and the person has registered a key, else straight to the VM
+ * (`--direct`, or no key registered yet) with the pinned VM key.
+ */
+async function pinnedTarget(
+  client: ApiClient,
+  id: string,
+  identity: string | undefined,
+  signal?: AbortSignal,
+  direct = false,
+): Promise<PinnedTarget> {
   const conn = await client.get<ConnectionView>(`${sandboxPath(id)}/connection`, { signal });
-  return PinnedTarget.open(conn, identity);
+  if (direct) return PinnedTarget.open(conn, identity);
+  const gateway = await gatewayRoute(client, signal);
+  if (!gateway) return PinnedTarget.open(conn, identity);
+  return PinnedTarget.open(
+    { ...conn, host: gateway.host, port: gateway.port, user: id, hostKey: gateway.fingerprint, knownHostsLine: gateway.knownHostsLine },
+    identity,
+  );
 }
 
 const DESTROY_WAIT_MS = 5 * 60_000;
@@ -57,9 +75,10 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
     .description("Open an interactive shell in a sandbox's workspace (system ssh, pinned host key, your own key)")
     .argument("<id>", "sandbox id")
     .option("-i, --identity <file>", "private key to log in with (default: $SANDBOXER_SSH_IDENTITY, else ssh's own defaults and agent)")
+    .option("--direct", "connect straight to the VM instead of through the server's SSH gateway")
     .addHelpText("after", "\nExample:\n  sandboxer ssh k3v9q2m7x1ab -i ~/.ssh/id_ed25519")
-    .action(async (id: string, opts: { identity?: string }) => {
-      const target = await pinnedTarget(apiClient(), id, resolveIdentity(opts.identity));
+    .action(async (id: string, opts: { identity?: string; direct?: boolean }) => {
+      const target = await pinnedTarget(apiClient(), id, resolveIdentity(opts.identity), undefined, opts.direct);
       try {
         setExit(await interactiveShell(target));
       } finally {
@@ -76,15 +95,16 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
     .option("-i, --identity <file>", "private key to log in with (default: $SANDBOXER_SSH_IDENTITY, else ssh's own)")
     .option("-t, --tty", "allocate a terminal (interactive programs; stderr then joins stdout)")
     .option("--no-stdin", "do not forward standard input")
+    .option("--direct", "connect straight to the VM instead of through the server's SSH gateway")
     .addHelpText(
       "after",
       "\nThe command runs as one argv (quoted for the remote shell); use sh -c for pipes and globs.\n" +
         "Examples:\n  sandboxer exec k3v9q2m7x1ab -- cabal build\n  sandboxer exec k3v9q2m7x1ab -- sh -c 'ls *.cabal | wc -l'",
     )
-    .action(async (id: string, command: string[], opts: { identity?: string; tty?: boolean; stdin: boolean }) => {
+    .action(async (id: string, command: string[], opts: { identity?: string; tty?: boolean; stdin: boolean; direct?: boolean }) => {
       const identity = resolveIdentity(opts.identity);
       const code = await withInterrupt(async (signal) => {
-        const target = await pinnedTarget(apiClient(), id, identity, signal);
+        const target = await pinnedTarget(apiClient(), id, identity, signal, opts.direct);
         try {
           return await runRemoteCommand(target, command, { stdin: opts.stdin ? "inherit" : "ignore", tty: opts.tty, signal });
         } finally {
@@ -111,6 +131,7 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
       "with --sandbox: also delete files in the workspace that are not in the directory (ignored files are kept; always on for a sandbox run creates)",
     )
     .option("-q, --quiet", "no progress lines, only the command's output and errors")
+    .option("--direct", "connect straight to the VM instead of through the server's SSH gateway")
     .addHelpText(
       "after",
       "\nThe directory is synced with rsync -az --checksum (.gitignore honoured, .git left out; files deleted here are\n" +
@@ -132,6 +153,7 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
           dir?: string;
           delete?: boolean;
           quiet?: boolean;
+          direct?: boolean;
         },
       ) => {
         const client = apiClient();
@@ -168,7 +190,7 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
               lap("create", t);
             }
             t = Date.now();
-            target = await pinnedTarget(client, id, identity, signal);
+            target = await pinnedTarget(client, id, identity, signal, opts.direct);
             say(`▸ syncing ${source} → ${target.destination}:${target.workspace}`);
             // A sandbox made for this run (fresh, or a warm-pool member holding the profile's repository) ends up
             // holding exactly the working tree: files deleted here are deleted there (ignored paths are kept).

@@ -14,5 +14,6 @@ export function toSandboxFilter(q: z.output<typeof listSandboxesQuery>, actor: A
     profileId: q.profile || undefined,
     hostId: q.host || undefined,
     q: q.q || undefined,
+    recentlyDestroyed: q.recent || undefined,
   };
 }

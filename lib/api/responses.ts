@@ -23,6 +23,9 @@ import type {
   SandboxListView,
   SandboxView,
 } from "../manager/views";
+import type { GatewayInfo } from "../gateway/instance";
+import type { SshKeyView } from "../manager/ssh-keys";
+import type { SshSessionView } from "../manager/ssh-sessions";
 import type { WhoAmIView } from "../manager/whoami";
 
 /** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
@@ -384,6 +387,61 @@ export const whoAmISchema = component(
   }),
 );
 
+export const sshKeySchema = component(
+  "SshKey",
+  "One of the caller's SSH public keys for the gateway",
+  z.strictObject({
+    id: z.string(),
+    type: z.string().describe("ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa"),
+    fingerprint: z.string().describe("SHA256:…, as ssh-keygen -l prints it"),
+    comment: z.string(),
+    bits: z.number().int(),
+    createdAt: timestamp,
+    lastUsedAt: timestamp.nullable(),
+  }),
+);
+
+export const sshKeyListSchema = component("SshKeyList", "The caller's SSH keys", z.strictObject({ keys: z.array(sshKeySchema) }));
+
+export const gatewayInfoSchema = component(
+  "SshGateway",
+  "How to reach sandboxes through the server's SSH gateway: `ssh -p <port> <sandbox-id>@<host>`",
+  z.strictObject({
+    host: z.string(),
+    port: z.number().int(),
+    fingerprint: z.string().describe("The gateway's host key, SHA256:… — compare it with what ssh shows"),
+    knownHostsLine: z.string().describe("[host]:port <type> <base64>, for a known_hosts file"),
+  }),
+);
+
+export const sshSessionSchema = component(
+  "SshSession",
+  "One SSH connection through the gateway into a sandbox",
+  z.strictObject({
+    id: z.string(),
+    sandboxId: z.string(),
+    user: z.string().describe("The person's e-mail"),
+    keyFingerprint: z.string(),
+    sourceIp: z.string(),
+    instanceId: z.string().describe("The server instance whose gateway holds it"),
+    kind: z.string().describe("shell | exec | sftp | forward | none (the latest channel's kind)"),
+    startedAt: timestamp,
+    endedAt: timestamp.nullable(),
+    bytesIn: z.number().int().describe("Bytes from the person to the sandbox"),
+    bytesOut: z.number().int(),
+    exitCode: z.number().int().nullable(),
+    exitSignal: z.string().nullable(),
+    endReason: z.string().nullable(),
+    closeRequested: z.boolean(),
+  }),
+);
+
+export const sshSessionListSchema = component(
+  "SshSessionList",
+  "A sandbox's SSH sessions, newest first (open ones and the latest ended ones)",
+  z.strictObject({ sessions: z.array(sshSessionSchema) }),
+);
+
 export const openApiDocumentSchema = component("OpenApiDocument", "This document (OpenAPI 3.1)", z.looseObject({ openapi: z.string() }));
 
 // ─── Drift checks: each schema's type must equal the view the manager returns ────────────────────
@@ -410,4 +468,7 @@ export type ResponseDriftChecks = [
   Assert<Equal<z.infer<typeof imageListSchema>, ImageView[]>>,
   Assert<Equal<z.infer<typeof connectionSchema>, ConnectionView>>,
   Assert<Equal<z.infer<typeof whoAmISchema>, WhoAmIView>>,
+  Assert<Equal<z.infer<typeof sshKeySchema>, SshKeyView>>,
+  Assert<Equal<z.infer<typeof gatewayInfoSchema>, GatewayInfo>>,
+  Assert<Equal<z.infer<typeof sshSessionSchema>, SshSessionView>>,
 ];

@@ -8,14 +8,18 @@ import { SANDBOX_ID_PATTERN } from "../sandbox-id";
 
 export const sandboxIdSchema = z.string().regex(SANDBOX_ID_PATTERN, { error: "not a sandbox id" });
 
+// Bounded, and each status once: `?status=ready,ready,…` is one filter, not a thousand-term query.
 const statusList = z
   .string()
-  .transform((s) =>
-    s
-      .split(",")
-      .map((x) => x.trim())
-      .filter(Boolean),
-  )
+  .max(500, { error: "at most 500 characters (each status once is far less)" })
+  .transform((s) => [
+    ...new Set(
+      s
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
+  ])
   .pipe(z.array(z.enum(SANDBOX_STATUSES)));
 
 /** A yes/no query parameter ("1"/"true" or "0"/"false"), read as a boolean. */
@@ -34,6 +38,7 @@ export const listSandboxesQuery = z.strictObject({
   host: z.string().max(100).optional(),
   q: z.string().max(100).optional().describe("Id prefix or profile text"),
   all: flag("Include destroyed sandboxes"),
+  recent: flag("Also the sandboxes destroyed in the last 10 minutes (the dashboard shows them as a separate group)"),
   page: z.coerce.number().int().min(1).max(100_000).default(1),
   pageSize: z.coerce.number().int().min(1).max(200).default(25),
 });
@@ -60,6 +65,20 @@ export const profilePathParams = z.strictObject({ id: profileIdSchema });
 
 export const getSandboxQuery = z.object({
   detail: flag("1: add the inputs, the state timeline and the queue position"),
+});
+
+export const addSshKeyBody = z.strictObject({
+  publicKey: z.string().max(8192).describe("One OpenSSH public-key line: `<type> <base64> [comment]` (ed25519, ecdsa, rsa ≥ 3072 bits)"),
+  comment: z.string().max(200).optional().describe("A label; default: the key line's comment"),
+});
+
+export const sshKeyPathParams = z.strictObject({ id: z.string().min(1).max(64).describe("The key's id") });
+
+export const sshSessionPathParams = z.strictObject({
+  id: z
+    .string()
+    .regex(/^ses_[a-f0-9]{16}$/, { error: "not a session id" })
+    .describe("The session's id"),
 });
 
 // ─── Build hosts (admins) ───────────────────────────────────────────────────────────────────────

@@ -15,6 +15,8 @@ import { nextCookies } from "better-auth/next-js";
 import { genericOAuth } from "better-auth/plugins/generic-oauth";
 
 import { db } from "../db/client";
+import { promoteIfNoAdmin } from "../db/users";
+import { cleanDisplayName } from "../display-text";
 import { audit } from "../manager/audit";
 import { env, type Env } from "../env";
 import { betterAuthLogger, logger } from "../logger";
@@ -58,6 +60,11 @@ export function trustedOrigins(e: Env): string[] {
   return [...origins];
 }
 
+/** A profile picture URL is kept only if it is a plain https URL of sane length (nothing shows it yet). */
+function boundedImage(image: unknown): string | null {
+  return typeof image === "string" && image.length <= 500 && /^https:\/\/[^\s"'<>]+$/.test(image) ? image : null;
+}
+
 function clientIp(headers: Headers | undefined): string | null {
   const fwd = headers?.get("x-forwarded-for");
   return fwd?.split(",")[0]?.trim() || headers?.get("x-real-ip") || null;
@@ -98,14 +105,24 @@ function buildAuth() {
     rateLimit: { enabled: e.NODE_ENV === "production" && process.env.SANDBOXER_DISABLE_RATE_LIMIT !== "1", window: 60, max: 100 },
     databaseHooks: {
       user: {
+        update: {
+          // better-auth's /update-user lets a person rename themselves: the same cleaning as sign-up.
+          before: async (data) => {
+            const out: Record<string, unknown> = { ...data };
+            if ("name" in data) out.name = cleanDisplayName(data.name) || "user";
+            if ("image" in data) out.image = boundedImage(data.image);
+            return { data: out };
+          },
+        },
         create: {
           before: async (user) => {
-            // The warm pool's system account (role "system") is not a person.
-            const count = await client.user.count({ where: { role: { not: "system" } } });
-            return { data: { ...user, role: count === 0 ? "admin" : "member" } };
+            // Every account starts as a member; `after` promotes the first person atomically (the warm
+            // pool's system account has role "system" and is no admin, so it does not count).
+            const name = cleanDisplayName(user.name) || cleanDisplayName(user.email.split("@")[0]) || "user";
+            return { data: { ...user, name, image: boundedImage(user.image), role: "member" } };
           },
           after: async (user) => {
-            const role = (user as { role?: string }).role === "admin" ? "admin" : "member";
+            const role = await promoteIfNoAdmin(client, user.id, e.database.provider);
             await audit(
               { db: client, logger: logger() },
               {

@@ -12,7 +12,9 @@ import type { z } from "zod";
 import type { ApiRouteSpec } from "../api/openapi";
 import { ForbiddenError, UnauthenticatedError, isSandboxerError } from "../errors";
 import { errorBody, httpStatusFor, type ErrorBody } from "../http-errors";
+import { db } from "../db/client";
 import { logger } from "../logger";
+import { audit } from "../manager/audit";
 import type { Actor } from "./actor";
 import { can, type AdminAction, type MemberAction } from "./policy";
 import { actorFromHeaders } from "./session";
@@ -22,14 +24,25 @@ export type ActionResult<T> = { ok: true; data: T } | ({ ok: false } & ErrorBody
 /** A policy action checked before a request is served (any signed-in person when absent). */
 export type Requirement = MemberAction | AdminAction;
 
-function authorize(actor: Actor | null, requires: Requirement | undefined): Actor {
+/**
+ * The caller, if the policy lets them make this request. A signed-in person refused an admin action is
+ * audited (result "denied", like a refused sandbox action), naming the action and what they called.
+ */
+async function authorize(actor: Actor | null, requires: Requirement | undefined, what: string): Promise<Actor> {
   if (!actor) throw new UnauthenticatedError();
-  if (requires && !can(actor, requires)) throw new ForbiddenError("This needs the admin role");
+  if (requires && !can(actor, requires)) {
+    await audit(
+      { db: db(), logger: logger() },
+      { actor, action: requires, target: what, result: "denied", message: `${what} refused: ${requires} needs the admin role` },
+    );
+    throw new ForbiddenError("This needs the admin role");
+  }
   return actor;
 }
 
 function formDataToObject(fd: FormData): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  // Null prototype: a field named "constructor" or "__proto__" is just a field.
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of fd.entries()) {
     if (k.startsWith("$ACTION")) continue;
     if (typeof v !== "string") continue;
@@ -49,7 +62,7 @@ export function defineAction<S extends z.ZodType, T>(
 ): (input: z.input<S> | FormData) => Promise<ActionResult<T>> {
   return async (raw) => {
     try {
-      const actor = authorize(await actorFromHeaders(await headers()), opts.requires);
+      const actor = await authorize(await actorFromHeaders(await headers()), opts.requires, `action ${opts.name}`);
       const parsed = opts.schema.parse(raw instanceof FormData ? formDataToObject(raw) : raw);
       return { ok: true, data: await fn(parsed, actor) };
     } catch (e) {
@@ -88,7 +101,13 @@ export function defineRoute<R extends ApiRouteSpec>(
   const name = spec.operationId;
   return async (req, ctx) => {
     try {
-      const actor = spec.public ? null : authorize(opts.authenticate?.(req) ?? (await actorFromHeaders(req.headers)), spec.requires);
+      const actor = spec.public
+        ? null
+        : await authorize(
+            opts.authenticate?.(req) ?? (await actorFromHeaders(req.headers)),
+            spec.requires,
+            `${req.method} ${new URL(req.url).pathname}`,
+          );
       const params = spec.params ? spec.params.parse(await ctx.params) : undefined;
       const query = spec.query ? spec.query.parse(Object.fromEntries(new URL(req.url).searchParams)) : undefined;
       const body = spec.body ? spec.body.parse(await req.json().catch(() => ({}))) : undefined;

@@ -84,6 +84,14 @@ export function serializeTransactions(factory: SqlDriverAdapterFactory): SqlDriv
 }
 
 /**
+ * How long an interactive transaction may wait for a connection and run. Prisma's defaults (2 s to
+ * start, 5 s to run) turned a busy minute — 20 creates beside 200 reads on two cores — into 500s
+ * ("Unable to start a transaction in the given time", P2028) for requests that only had to queue.
+ * Waiting is bounded by the request's own timeouts; failing loses the person's create.
+ */
+export const TRANSACTION_OPTIONS = { maxWait: 15_000, timeout: 30_000 } as const;
+
+/**
  * Opens a client for a database. The caller owns it ($disconnect when done). `poolSize` bounds the
  * PostgreSQL connections this client opens (SANDBOXER_DB_POOL for the process; see the connection
  * budget in docs/operations.md); SQLite has one connection whatever it says.
@@ -97,7 +105,7 @@ export async function createDb(config: DatabaseConfig, options: { poolSize?: num
     // `timeout` is SQLite's busy timeout: a second process (the worker, the CLI's server) waits for
     // the write lock instead of failing at once.
     const adapter = serializeTransactions(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 }));
-    return guardStatusWrites(new PrismaClient({ adapter }));
+    return guardStatusWrites(new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS }));
   }
   const [{ PrismaClient }, { PrismaPg }] = await Promise.all([import("@/generated/postgres/client"), import("@prisma/adapter-pg")]);
   // Idle connections close after 30 s, so a quiet instance holds fewer than its maximum.
@@ -108,7 +116,7 @@ export async function createDb(config: DatabaseConfig, options: { poolSize?: num
     idleTimeoutMillis: 30_000,
     application_name: `sandboxer/${process.pid}`,
   });
-  return guardStatusWrites(new PrismaClient({ adapter })) as unknown as Db;
+  return guardStatusWrites(new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS })) as unknown as Db;
 }
 
 /**

@@ -42,19 +42,21 @@ export interface SandboxFilter {
   hostId?: string;
   /** Free text matched against id and profile. */
   q?: string;
+  /** With no status filter: also the sandboxes destroyed within RECENTLY_DESTROYED_MS (the dashboard's group). */
+  recentlyDestroyed?: boolean;
 }
 
-/** Destroyed sandboxes stay in the default view this long, so a person sees their destroy finish. */
+/** The dashboard shows destroyed sandboxes this long (as their own group), so a person sees their destroy finish. */
 export const RECENTLY_DESTROYED_MS = 10 * 60_000;
 
 export function sandboxWhere(f: SandboxFilter, opts: { ignoreStatus?: boolean; now?: Date } = {}): Prisma.SandboxWhereInput {
   const and: Prisma.SandboxWhereInput[] = [];
   if (!opts.ignoreStatus) {
     if (f.status?.length) and.push({ status: { in: [...f.status] } });
-    else {
+    else if (f.recentlyDestroyed) {
       const cutoff = new Date((opts.now ?? new Date()).getTime() - RECENTLY_DESTROYED_MS);
       and.push({ OR: [{ status: { in: [...ACTIVE_STATUSES] } }, { status: "destroyed", destroyedAt: { gt: cutoff } }] });
-    }
+    } else and.push({ status: { in: [...ACTIVE_STATUSES] } });
   }
   if (f.q) and.push({ OR: [{ id: { startsWith: f.q } }, { profileId: { contains: f.q } }] });
   // Warm-pool members are the system's, not the team's: hidden until a person claims one.

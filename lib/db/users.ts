@@ -40,3 +40,21 @@ export async function setUserRole(db: Db, id: string, role: Role): Promise<void>
 export async function apiTokenName(db: Db, id: string): Promise<string | null> {
   return (await db.apiToken.findUnique({ where: { id }, select: { name: true } }))?.name ?? null;
 }
+
+/**
+ * Makes `userId` admin if the team has no admin yet, atomically: of twelve concurrent first sign-ups
+ * exactly one becomes admin. On PostgreSQL a transaction-scoped advisory lock serialises the check
+ * and the write (READ COMMITTED alone would let two transactions both see "no admin"); on SQLite the
+ * one connection already runs transactions one at a time. Returns the role the person ends up with.
+ */
+export async function promoteIfNoAdmin(db: Db, userId: string, provider: "sqlite" | "postgresql"): Promise<Role> {
+  return db.$transaction(async (tx) => {
+    if (provider === "postgresql") await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${FIRST_ADMIN_LOCK})`);
+    if ((await tx.user.count({ where: { role: "admin" } })) > 0) return "member";
+    await tx.user.update({ where: { id: userId }, data: { role: "admin" } });
+    return "admin";
+  });
+}
+
+/** Advisory-lock key of the first-admin check (any constant; "sbx-adm" in ASCII). */
+const FIRST_ADMIN_LOCK = 0x7362782d61646d;

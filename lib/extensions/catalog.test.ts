@@ -89,7 +89,9 @@ describe("manifests", () => {
     const dupKey = configDir({ "extensions/ext.fake.yaml": FAKE.replace("version: 1.0.0", "version: 1.0.0\nversion: 2.0.0") });
     const dupResult = load(dupKey);
     expect(dupResult.extensions.size).toBe(0);
-    expect(dupResult.issues).toEqual([{ file: "extensions/ext.fake.yaml", field: "", line: 6, message: expect.stringMatching(/unique/i) }]);
+    expect(dupResult.issues).toEqual([
+      { file: "extensions/ext.fake.yaml", field: "", line: 6, message: 'duplicate key "version": a key may appear only once in a mapping' },
+    ]);
 
     // An unclosed flow sequence on line 3: the parser notices where the next key starts (line 4).
     const syntax = configDir({ "extensions/ext.fake.yaml": FAKE.replace("title: Fake", "title: [unclosed") });
@@ -98,6 +100,7 @@ describe("manifests", () => {
     expect(syntaxResult.issues).toEqual([
       { file: "extensions/ext.fake.yaml", field: "", line: 4, message: expect.stringContaining("end with a ]") },
     ]);
+    expect(syntaxResult.issues[0]!.message).not.toMatch(/[:\s]$/); // no dangling colon
   });
 
   it("require the file to be named after the id", () => {
@@ -194,5 +197,30 @@ ${body}`;
     expect(() => resolveProfileParams(catalog, "profile.p", { other: "x" })).toThrow(
       expect.objectContaining({ fieldErrors: { other: [expect.any(String)] } }),
     );
+  });
+
+  it("name inputs called constructor, __proto__ or toString as unknown inputs (not a 500)", () => {
+    const dir = configDir({
+      "extensions/ext.fake.yaml": FAKE,
+      "profiles/p.yaml": profile(`inputs:
+  ref:
+    title: Git ref
+    param: ref
+`),
+    });
+    const catalog = load(dir);
+    for (const key of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      const input = JSON.parse(`{"${key}": "x"}`) as unknown;
+      let thrown: unknown;
+      try {
+        resolveProfileParams(catalog, "profile.p", input);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown, key).toMatchObject({ code: "VALIDATION_FAILED" });
+      expect(Object.entries((thrown as { fieldErrors: Record<string, string[]> }).fieldErrors), key).toEqual([
+        [key, [`"${key}" is not an input of profile.p`]],
+      ]);
+    }
   });
 });

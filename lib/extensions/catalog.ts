@@ -170,7 +170,7 @@ export function resolveProfileParams(
   const extension = catalog.extensions.get(entry.spec.extension)!;
   const inputResult = buildInputSchema(entry.spec.inputs).safeParse(rawInput ?? {});
   if (!inputResult.success) {
-    const fieldErrors: Record<string, string[]> = {};
+    const fieldErrors: Record<string, string[]> = Object.create(null) as Record<string, string[]>; // keys come from input ("constructor", "__proto__")
     for (const issue of inputResult.error.issues) {
       if (issue.code === "unrecognized_keys") {
         for (const k of issue.keys) (fieldErrors[k] ??= []).push(`"${k}" is not an input of ${profileId}`);
@@ -185,7 +185,7 @@ export function resolveProfileParams(
   const merged = applyInputs(deepMerge(extension.manifest.defaults, entry.spec.rawParams), entry.spec.inputs, input);
   const result = extension.paramsSchema.safeParse(merged);
   if (!result.success) {
-    const fieldErrors: Record<string, string[]> = {};
+    const fieldErrors: Record<string, string[]> = Object.create(null) as Record<string, string[]>; // keys come from input ("constructor", "__proto__")
     for (const issue of result.error.issues) {
       const paramPath = issue.path.map(String).join(".");
       const owner = entry.spec.inputs.find((i) => paramPath === i.param || paramPath.startsWith(`${i.param}.`));

@@ -63,7 +63,7 @@ export function parseYamlText(text: string, file: string): ParsedYaml {
     file,
     field: "",
     line: e.linePos?.[0]?.line,
-    message: e.message.split("\n")[0] ?? e.message,
+    message: yamlErrorMessage(e, text),
   }));
   if (errors.length) throw new ConfigFileError(errors);
   const lineOf = (path: readonly PropertyKey[]): number | undefined => {
@@ -86,6 +86,21 @@ export function parseYamlText(text: string, file: string): ParsedYaml {
     return undefined;
   };
   return { file, data: doc.toJS() ?? null, lineOf };
+}
+
+/**
+ * The parser's message without its "at line L, column C:" tail (the issue carries the line) and, for a
+ * duplicate key, naming the key: `duplicate key "version": a key may appear only once in a mapping`.
+ */
+function yamlErrorMessage(e: { code: string; message: string; pos: [number, number] }, text: string): string {
+  if (e.code === "DUPLICATE_KEY") {
+    // The error points at the start of the repeated key (its range may cover only its first character).
+    const rest = text.slice(e.pos[0], e.pos[0] + 200);
+    const key = (/^("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^:\n]*)/.exec(rest)?.[1] ?? "").trim().replace(/^["']|["']$/g, "");
+    if (key) return `duplicate key ${JSON.stringify(key)}: a key may appear only once in a mapping`;
+  }
+  const first = e.message.split("\n")[0] ?? e.message;
+  return first.replace(/\s+at line \d+, column \d+:?\s*$/, "").replace(/:\s*$/, "");
 }
 
 /** Turns zod issues into ConfigIssues with lines; `prefix` is prepended to each path. */

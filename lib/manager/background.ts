@@ -4,6 +4,7 @@
 import "server-only";
 
 import { logger } from "../logger";
+import { sweepDeadTempDirs } from "../ssh/temp-dirs";
 import { startWorker } from "./instance";
 
 const globalForBg = globalThis as unknown as { __sandboxerBackground?: boolean };
@@ -11,6 +12,9 @@ const globalForBg = globalThis as unknown as { __sandboxerBackground?: boolean }
 export async function startBackgroundServices(): Promise<void> {
   if (globalForBg.__sandboxerBackground) return;
   globalForBg.__sandboxerBackground = true;
+  // A crashed predecessor's SSH temp directories (control sockets, pinned known_hosts) go first.
+  const swept = await sweepDeadTempDirs();
+  if (swept.length) logger().info({ removed: swept }, "removed temp directories of processes that are gone");
   const worker = await startWorker();
   const stop = (signal: string) => {
     logger().info({ signal }, "stopping worker");

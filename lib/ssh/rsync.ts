@@ -10,7 +10,6 @@ import "server-only";
 
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { AbortedError, ValidationError, hasCode, throwIfAborted } from "@/lib/errors";
@@ -22,6 +21,7 @@ import { fingerprintOfKey, keyTypeOfBlob, knownHostsLine } from "./host-keys";
 import { SSH_OPTION_PATH_RULE, pinnedKeyOptions, sshOptionPath, withParentDeathSignal } from "./ssh-options";
 import type { SshPool } from "./pool";
 import { shellCommand } from "./shell-quote";
+import { ownedTempPrefix } from "./temp-dirs";
 import { acquireMasterSession, type MasterSession } from "./ssh-master";
 import { validateRemotePath } from "./workspace-path";
 
@@ -191,7 +191,7 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
     const hostKey = opts.hostKey ?? (await opts.pool.verifiedHostKey(opts.config, { signal }));
     throwIfAborted(signal);
     const pinnedLine = knownHostsLine(cfg.host, cfg.port, hostKey);
-    tmp = await mkdtemp(path.join(opts.tempDir ?? tmpdir(), "sbx-rsync-"));
+    tmp = await mkdtemp(ownedTempPrefix("rsync", opts.tempDir)); // named after this process: swept if it dies (temp-dirs.ts)
 
     const env: NodeJS.ProcessEnv = {
       NODE_ENV: process.env.NODE_ENV,

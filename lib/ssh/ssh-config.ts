@@ -92,7 +92,7 @@ export type ResolvedSshConfig = z.output<typeof sshConfigSchema>;
 export function parseSshConfig(config: SshConfig): ResolvedSshConfig {
   const parsed = sshConfigSchema.safeParse(config);
   if (parsed.success) return parsed.data;
-  const fieldErrors: Record<string, string[]> = {};
+  const fieldErrors: Record<string, string[]> = Object.create(null) as Record<string, string[]>; // keys come from input ("constructor", "__proto__")
   for (const issue of parsed.error.issues) {
     const key = issue.path.length > 0 ? issue.path.map(String).join(".") : "config";
     (fieldErrors[key] ??= []).push(issue.message);

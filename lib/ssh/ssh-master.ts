@@ -12,11 +12,11 @@ import "server-only";
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 
 import type { SshPool } from "./pool";
 import { withParentDeathSignal } from "./ssh-options";
+import { ownedTempPrefix } from "./temp-dirs";
 
 const MAX_SESSIONS = 8;
 const IDLE_MS = 30_000;
@@ -142,7 +142,7 @@ function startMaster(spec: MasterSpec): Master {
   };
   m.ready = (async () => {
     // Short path: a Unix socket path must stay under ~100 bytes.
-    m.dir = await mkdtemp(path.join(tmpdir(), "sbx-mux-"));
+    m.dir = await mkdtemp(ownedTempPrefix("mux")); // named after this process: swept if it dies (temp-dirs.ts)
     // Run-time temp paths, nothing to bundle: tell the build's file tracer so.
     m.socket = path.join(/*turbopackIgnore: true*/ m.dir, "s");
     m.knownHostsPath = path.join(m.dir, "known_hosts");

@@ -3,7 +3,9 @@
 // documented route answers (with auth) with its documented status, the main responses validate
 // against the documented zod schemas, errors have the documented shape and statuses, and the event
 // stream resumes with Last-Event-ID delivering only later events.
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -27,6 +29,8 @@ import {
   sandboxEventsSchema,
   sandboxListSchema,
   sandboxSchema,
+  sshKeyListSchema,
+  sshKeySchema,
   whoAmISchema,
 } from "@/lib/api/responses";
 import { createToken } from "@/lib/auth/tokens";
@@ -37,6 +41,17 @@ import { stopBuildVms, type BuildVms } from "../support/build-vms";
 import { createTestDatabase, type TestDatabase } from "../support/databases";
 import { writeConfigDir } from "../support/manager-harness";
 import { hostEntryFor } from "../support/vm-harness";
+
+/** A fresh public-key line from the real ssh-keygen (comment `<name>@laptop`). */
+function sshKeyLine(name: string, args: string[] = ["-t", "ed25519"]): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-key-"));
+  try {
+    execFileSync("ssh-keygen", ["-q", "-N", "", "-C", `${name}@laptop`, "-f", path.join(dir, "k"), ...args]);
+    return fs.readFileSync(path.join(dir, "k.pub"), "utf8");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
 
@@ -49,11 +64,13 @@ function v1RouteHandlers(): { file: string; path: string; methods: string[] }[] 
       const full = path.join(dir, d.name);
       if (d.isDirectory()) walk(full);
       else if (d.name === "route.ts") {
+        const rel = path.relative(root, path.dirname(full)).split(path.sep).filter(Boolean);
+        // The catch-all [...unmatched] is no operation: it answers the JSON 404 for paths no route has.
+        if (rel.some((s) => s.startsWith("[..."))) continue;
         const text = fs.readFileSync(full, "utf8");
         const methods = [...text.matchAll(/export (?:const|async function) (GET|POST|PUT|PATCH|DELETE)\b/g)].map((m) =>
           m[1]!.toLowerCase(),
         );
-        const rel = path.relative(root, path.dirname(full)).split(path.sep).filter(Boolean);
         out.push({ file: path.relative(REPO_ROOT, full), path: `/${rel.map((s) => s.replace(/^\[(\w+)\]$/, "{$1}")).join("/")}`, methods });
       }
     }
@@ -207,11 +224,13 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
 
   it("every documented route exists on the server and answers its success status with auth", async () => {
     const doomed = await createSettled("profile.local");
+    const doomedKey = (await api("POST", "/me/ssh-keys", { body: { publicKey: sshKeyLine("contract-doomed") } })).json as { id: string };
     const vm2 = vms.vm("vm2");
     const bodies: Record<string, unknown> = {
       "post /sandboxes": { profile: "profile.local" },
       "post /sandboxes/{id}/extend": { by: "1h" },
       "post /profiles/{id}/check": {},
+      "post /me/ssh-keys": { publicKey: sshKeyLine("contract-every-route") },
       "post /hosts": { id: "contract-vm2", address: vm2.host, port: vm2.port, user: vm2.user },
       "post /hosts/{id}/confirm-key": { fingerprint: vm2.hostKeyFingerprint },
       "post /hosts/{id}/cordon": { reason: "contract test" },
@@ -220,11 +239,48 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
       "post /images/{id}/channels": { channel: "stable", version: "1" },
       "post /images/{id}/revoke": { version: "1", reason: "contract test" },
     };
+    // A real session through the app's SSH gateway (OpenSSH client, alice's registered key), for the session routes.
+    const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-contract-ssh-"));
+    execFileSync("ssh-keygen", ["-q", "-N", "", "-t", "ed25519", "-f", path.join(keyDir, "k")]);
+    expect((await api("POST", "/me/ssh-keys", { body: { publicKey: fs.readFileSync(path.join(keyDir, "k.pub"), "utf8") } })).status).toBe(
+      201,
+    );
+    const gw = (await api("GET", "/ssh-gateway")).json as { host: string; port: number; knownHostsLine: string };
+    expect(gw.host).toBe("127.0.0.1");
+    fs.writeFileSync(path.join(keyDir, "known_hosts"), `${gw.knownHostsLine}\n`);
+    const session = spawn(
+      "ssh",
+      [
+        ...["-F", "none", "-i", path.join(keyDir, "k"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"],
+        ...["-o", `UserKnownHostsFile=${path.join(keyDir, "known_hosts")}`, "-o", "StrictHostKeyChecking=yes"],
+        ...["-p", String(gw.port), `${vmId}@127.0.0.1`, "exec sleep 60"],
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let sessionStderr = "";
+    session.stderr!.on("data", (d: Buffer) => (sessionStderr += d.toString()));
+    const sessionExit = new Promise<number | null>((r) => session.on("close", r));
+    const sessionId = await vi.waitFor(
+      async () => {
+        const list = (await api("GET", `/sandboxes/${vmId}/sessions`)).json as { sessions: { id: string; endedAt: string | null }[] };
+        const open = list.sessions.find((x) => x.endedAt === null);
+        expect(open, sessionStderr).toBeDefined();
+        return open!.id;
+      },
+      { timeout: 20_000, interval: 100 },
+    );
     // Host routes (admins): the added VM is confirmed and removed; host-vm1 is cordoned, drained and uncordoned after.
     const hostIds: Record<string, string> = { "post /hosts/{id}/confirm-key": "contract-vm2", "delete /hosts/{id}": "contract-vm2" };
     let buildId = "";
     for (const [route, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
+        if (route.startsWith("/ssh-sessions/")) {
+          // Members may not end sessions; admins may.
+          expect((await api(method.toUpperCase(), route.replace("{id}", sessionId))).status).toBe(403);
+          const res = await api(method.toUpperCase(), route.replace("{id}", sessionId), { token: admin });
+          expect(res.status, res.text).toBe(Number(Object.keys(op.responses).find((x) => x.startsWith("2"))));
+          continue;
+        }
         const onHost = route.startsWith("/hosts") || route.startsWith("/images") || route.startsWith("/builds");
         if (route === "/builds/{id}/cancel") {
           // Start one to cancel (the build routes come after /images/{id}/builds, whose build may have ended already).
@@ -238,9 +294,11 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
               ? (hostIds[`${method} ${route}`] ?? "host-vm1")
               : route.startsWith("/profiles/")
                 ? "profile.local"
-                : method === "delete"
-                  ? doomed
-                  : vmId;
+                : route.startsWith("/me/ssh-keys/")
+                  ? doomedKey.id
+                  : method === "delete"
+                    ? doomed
+                    : vmId;
         const res = await api(method.toUpperCase(), route.replace("{id}", id), {
           body: bodies[`${method} ${route}`],
           token: onHost ? admin : alice,
@@ -252,6 +310,12 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
         expect(res.status, `${method.toUpperCase()} ${route}: ${res.text.slice(0, 300)}`).toBe(Number(success));
       }
     }
+    // The admin's end reached the gateway: the person was told why, and the row records it.
+    expect(await sessionExit).toBe(255);
+    expect(sessionStderr).toContain("this session was ended by admin@contract.test");
+    const ended = (await api("GET", `/sandboxes/${vmId}/sessions`)).json as { sessions: { id: string; endedAt: string | null }[] };
+    expect(ended.sessions.find((x) => x.id === sessionId)?.endedAt).not.toBeNull();
+    fs.rmSync(keyDir, { recursive: true, force: true });
     expect((await api("POST", "/hosts/host-vm1/uncordon", { token: admin })).status).toBe(200);
   });
 
@@ -294,6 +358,11 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
   });
 
   it("the main responses validate against the documented schemas", async () => {
+    // Keys first: ssh-keygen blocks the event loop, and a keep-alive socket the server closes meanwhile
+    // would fail the next fetch ("other side closed").
+    const mainKey = sshKeyLine("contract-main");
+    const rsaKey = sshKeyLine("contract-rsa", ["-t", "rsa", "-b", "2048"]);
+    const dupKey = sshKeyLine("contract-dup");
     expectDocumented("get", "/me", await api("GET", "/me"), whoAmISchema);
     const profiles = expectDocumented("get", "/profiles", await api("GET", "/profiles"), profileListSchema);
     expect(profiles.map((p) => p.id)).toEqual(expect.arrayContaining(["profile.vm", "profile.local"]));
@@ -345,6 +414,26 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     );
     await waitSettled(created.id);
     expectDocumented("delete", "/sandboxes/{id}", await api("DELETE", `/sandboxes/${created.id}`), sandboxSchema);
+    const key = expectDocumented("post", "/me/ssh-keys", await api("POST", "/me/ssh-keys", { body: { publicKey: mainKey } }), sshKeySchema);
+    expect(key).toMatchObject({ type: "ssh-ed25519", bits: 256, comment: "contract-main@laptop", lastUsedAt: null });
+    const keys = expectDocumented("get", "/me/ssh-keys", await api("GET", "/me/ssh-keys"), sshKeyListSchema);
+    expect(keys.keys.map((k) => k.fingerprint)).toContain(key.fingerprint);
+    // Only the owner sees (and removes) a key.
+    expect(((await api("GET", "/me/ssh-keys", { token: bob })).json as { keys: unknown[] }).keys).toEqual([]);
+    expectDocumented("delete", "/me/ssh-keys/{id}", await api("DELETE", `/me/ssh-keys/${key.id}`, { token: bob }), errorSchema);
+    expectDocumented("delete", "/me/ssh-keys/{id}", await api("DELETE", `/me/ssh-keys/${key.id}`), sshKeySchema);
+    // Field errors: a short RSA key, a duplicate (another person's key), junk.
+    const rsa = expectDocumented("post", "/me/ssh-keys", await api("POST", "/me/ssh-keys", { body: { publicKey: rsaKey } }), errorSchema);
+    expect(rsa.fieldErrors?.publicKey?.[0]).toMatch(/at least 3072 bits/);
+    const line = dupKey;
+    expect((await api("POST", "/me/ssh-keys", { body: { publicKey: line } })).status).toBe(201);
+    const dup = expectDocumented(
+      "post",
+      "/me/ssh-keys",
+      await api("POST", "/me/ssh-keys", { body: { publicKey: line }, token: bob }),
+      errorSchema,
+    );
+    expect(dup.fieldErrors?.publicKey?.[0]).toMatch(/registered to another account/);
   });
 
   it("errors have the documented shape and status: 400 with fieldErrors, 401, 403, 404, 409", async () => {

@@ -119,7 +119,8 @@ describe("who may do what (over HTTP)", () => {
     const handlers = routeHandlers().filter(
       (h) =>
         !h.file.includes("api/auth/") && // better-auth's own endpoints
-        !h.file.includes("api/v1/openapi.json/"), // deliberately public: the API's description, no data (api-contract.test.ts)
+        !h.file.includes("api/v1/openapi.json/") && // deliberately public: the API's description, no data (api-contract.test.ts)
+        !h.file.includes("api/v1/[...unmatched]/"), // no route: a JSON 404 for anyone, no data (hardening.test.ts)
     );
     expect(handlers.length).toBeGreaterThanOrEqual(5);
     const before = await snapshot();
@@ -192,6 +193,11 @@ describe("who may do what (over HTTP)", () => {
     });
     expect(await res.text()).toContain('"code":"FORBIDDEN"');
     expect((await database.db.user.findUniqueOrThrow({ where: { id: aliceId } })).role).toBe("member");
+    // The refusal is audited like a refused sandbox action (issue 14).
+    const denied = await database.db.event.findFirst({
+      where: { type: "audit", action: "people.manage", result: "denied", actorId: aliceId },
+    });
+    expect(denied?.target).toBe("action setRole");
   });
 
   it("an API token works as Bearer, stops working when revoked, and never shows up in a response or a log line", async () => {

@@ -171,6 +171,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
       `# Written by sand-boxer for compose's interpolation; values are single-quoted, so taken literally.\nWEB_PORT='18080'\nGREETING='${oddValue}'\n`,
     );
     expect(fs.statSync(path.join(ws, ENV_FILE)).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(ws).mode & 0o777, "workspace mode (0700 unless the profile sets workspaceMode)").toBe(0o700);
     expect(fs.existsSync(canary)).toBe(false);
     expect(docker.project(project(id))).toMatchObject({ state: "running", workingDir: ws, env });
 

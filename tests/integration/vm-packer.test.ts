@@ -116,6 +116,7 @@ describe("ext.vm-packer on real build VMs", () => {
       hostKey: vm1.hostKeyFingerprint,
     });
     expect(fs.statSync(workspace).isDirectory()).toBe(true);
+    expect(fs.statSync(workspace).mode & 0o777, "workspace mode (0700 unless the profile sets workspaceMode)").toBe(0o700);
     expect(countFiles(path.join(workspace, "src"))).toBe(2000);
     expect(fs.readFileSync(path.join(workspace, "src", "m7", "f7.hs"), "utf8")).toBe(
       fs.readFileSync(path.join(tree, "src", "m7", "f7.hs"), "utf8"),

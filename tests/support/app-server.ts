@@ -51,6 +51,8 @@ export async function startAppServer(opts: {
     SANDBOXER_DATA_DIR: dataDir,
     SANDBOXER_WORKER_POLL: "200ms",
     SANDBOXER_DISABLE_RATE_LIMIT: "1",
+    // Never the default 2022: tests run side by side, each app with its own gateway on a free port.
+    SANDBOXER_SSH_GATEWAY: `127.0.0.1:${await freeLoopbackPort()}`,
     LOG_LEVEL: process.env.TEST_SERVER_LOG_LEVEL ?? "warn",
     ...(process.env.SANDBOXER_DIST_DIR ? { SANDBOXER_DIST_DIR: process.env.SANDBOXER_DIST_DIR } : {}),
   };

@@ -82,6 +82,58 @@ export function SandboxTable({
   const destroyable = (r: SandboxView) =>
     r.status !== "destroyed" && r.status !== "destroying" && (viewer.admin || r.owner.id === viewer.id);
 
+  // The default view is the active sandboxes; the ones destroyed in the last minutes follow as their
+  // own labelled group (so a person sees their destroy finish), unless the filter asks for destroyed ones.
+  const grouped = activeStatus === "";
+  const activeRows = grouped ? rows.filter((r) => r.status !== "destroyed") : rows;
+  const destroyedRows = grouped ? rows.filter((r) => r.status === "destroyed") : [];
+  const renderRow = (r: SandboxView) => (
+    <TableRow key={r.id} data-testid={`row-${r.id}`} data-status={r.status}>
+      {viewer.admin ? (
+        <TableCell>
+          <input
+            type="checkbox"
+            aria-label={`Select ${r.id}`}
+            disabled={!destroyable(r)}
+            checked={selected.has(r.id)}
+            onChange={(e) => {
+              const next = new Set(selected);
+              if (e.target.checked) next.add(r.id);
+              else next.delete(r.id);
+              setSelected(next);
+            }}
+          />
+        </TableCell>
+      ) : null}
+      <TableCell>
+        <Link href={`/sandboxes/${r.id}`} className="font-mono text-sm font-medium text-primary hover:underline">
+          {r.id}
+        </Link>
+      </TableCell>
+      <TableCell className="max-w-[14rem] truncate" title={r.owner.email}>
+        {r.owner.id === viewer.id ? <span className="font-medium">you</span> : r.owner.email}
+      </TableCell>
+      <TableCell className="max-w-[14rem] truncate" title={r.profileId}>
+        {r.profileTitle}
+      </TableCell>
+      <TableCell className="whitespace-nowrap text-muted-foreground">{r.host ? r.host.title : (r.handle?.target ?? "—")}</TableCell>
+      <TableCell>
+        <StatusBadge status={r.status} />
+      </TableCell>
+      <TableCell className="text-muted-foreground">
+        <RelativeTime iso={r.createdAt} />
+      </TableCell>
+      <TableCell className="text-muted-foreground">
+        {r.status === "destroyed" ? "—" : <RelativeTime iso={r.expiresAt} mode="until" />}
+      </TableCell>
+      <TableCell className="text-right">
+        {destroyable(r) ? (
+          <DestroyButton sandbox={r} label={r.status === "destroy_failed" ? "Retry destroy" : "Destroy"} onDestroyed={markDestroying} />
+        ) : null}
+      </TableCell>
+    </TableRow>
+  );
+
   return (
     <div className="space-y-4">
       <div className="flex flex-wrap items-center gap-2" role="toolbar" aria-label="Filters">
@@ -179,56 +231,15 @@ export function SandboxTable({
           </TableRow>
         </TableHeader>
         <TableBody>
-          {rows.map((r) => (
-            <TableRow key={r.id} data-testid={`row-${r.id}`} data-status={r.status}>
-              {viewer.admin ? (
-                <TableCell>
-                  <input
-                    type="checkbox"
-                    aria-label={`Select ${r.id}`}
-                    disabled={!destroyable(r)}
-                    checked={selected.has(r.id)}
-                    onChange={(e) => {
-                      const next = new Set(selected);
-                      if (e.target.checked) next.add(r.id);
-                      else next.delete(r.id);
-                      setSelected(next);
-                    }}
-                  />
-                </TableCell>
-              ) : null}
-              <TableCell>
-                <Link href={`/sandboxes/${r.id}`} className="font-mono text-sm font-medium text-primary hover:underline">
-                  {r.id}
-                </Link>
-              </TableCell>
-              <TableCell className="max-w-[14rem] truncate" title={r.owner.email}>
-                {r.owner.id === viewer.id ? <span className="font-medium">you</span> : r.owner.email}
-              </TableCell>
-              <TableCell className="max-w-[14rem] truncate" title={r.profileId}>
-                {r.profileTitle}
-              </TableCell>
-              <TableCell className="whitespace-nowrap text-muted-foreground">{r.host ? r.host.title : (r.handle?.target ?? "—")}</TableCell>
-              <TableCell>
-                <StatusBadge status={r.status} />
-              </TableCell>
-              <TableCell className="text-muted-foreground">
-                <RelativeTime iso={r.createdAt} />
-              </TableCell>
-              <TableCell className="text-muted-foreground">
-                {r.status === "destroyed" ? "—" : <RelativeTime iso={r.expiresAt} mode="until" />}
-              </TableCell>
-              <TableCell className="text-right">
-                {destroyable(r) ? (
-                  <DestroyButton
-                    sandbox={r}
-                    label={r.status === "destroy_failed" ? "Retry destroy" : "Destroy"}
-                    onDestroyed={markDestroying}
-                  />
-                ) : null}
+          {activeRows.map(renderRow)}
+          {destroyedRows.length > 0 ? (
+            <TableRow data-testid="recently-destroyed" className="hover:bg-transparent">
+              <TableCell colSpan={viewer.admin ? 9 : 8} className="pt-6 text-xs font-medium uppercase tracking-wide text-muted-foreground">
+                Recently destroyed <span className="font-normal normal-case">(last 10 minutes)</span>
               </TableCell>
             </TableRow>
-          ))}
+          ) : null}
+          {destroyedRows.map(renderRow)}
         </TableBody>
       </Table>
 

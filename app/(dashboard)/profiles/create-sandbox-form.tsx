@@ -38,7 +38,7 @@ export function CreateSandboxButton({ profile }: { profile: ProfileView }) {
     setFormError(null);
     const parsed = schema.safeParse(values);
     if (!parsed.success) {
-      const errs: Record<string, string[]> = {};
+      const errs: Record<string, string[]> = Object.create(null) as Record<string, string[]>; // keys come from input ("constructor", "__proto__")
       for (const issue of parsed.error.issues) (errs[String(issue.path[0] ?? "form")] ??= []).push(issue.message);
       setFieldErrors(errs);
       return;

@@ -430,7 +430,10 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
       docker_host: p.dockerHost,
     };
     // Intent first (startRemoteWorkspace records it): from here on a crash leaves a handle naming the project and the workspace.
-    const started = await startRemoteWorkspace(this.services, { ...ctx, host }, handle, { timeoutMs: commandTimeoutMs, mode: "0755" });
+    const started = await startRemoteWorkspace(this.services, { ...ctx, host }, handle, {
+      timeoutMs: commandTimeoutMs,
+      mode: p.workspaceMode,
+    });
     const { config, workspace } = started;
 
     if (p.repository) {

@@ -63,6 +63,11 @@ export const hostSelectionShape = {
     )
     .nullable()
     .default(null),
+  /**
+   * Mode of the workspace directory. 0700 (only the VM account) unless the profile opens it up: a
+   * workspace holds someone's checkout, and other accounts on a shared VM have no business reading it.
+   */
+  workspaceMode: z.enum(["0700", "0755"]).default("0700"),
 };
 
 /** A checkout on the sand-boxer server, rsynced into the workspace (.gitignore respected). */

@@ -115,7 +115,10 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
     if (!host) throw new RemoteWorkspaceError("NO_HOST", "ext.vm-packer needs a build host; the manager gave none");
     const root = ctx.params.workspaceRoot ?? host.workspaceRoot;
     const handle = remoteHandleFor(this.id, host, root, ctx.sandboxId);
-    const started = await startRemoteWorkspace(this.services, { ...ctx, host }, handle, { timeoutMs: 60_000, mode: "0755" });
+    const started = await startRemoteWorkspace(this.services, { ...ctx, host }, handle, {
+      timeoutMs: 60_000,
+      mode: ctx.params.workspaceMode,
+    });
     const { ssh, config, workspace } = started;
     const repo = ctx.params.repository;
     if (repo) {

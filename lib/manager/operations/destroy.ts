@@ -10,6 +10,7 @@ import { operationActor } from "../audit";
 import { extensionOf } from "../context";
 import { LogWriter } from "../log-writer";
 import { poolProfiles, requestRefill } from "../pools";
+import { closeSessionsForDestroy } from "../ssh-sessions";
 import { failureCode, failureMessage, stopKind, type OperationHandler } from "./runtime";
 
 export const runDestroy: OperationHandler = async (ctx, run) => {
@@ -55,6 +56,8 @@ export const runDestroy: OperationHandler = async (ctx, run) => {
       "ATTEMPTS_EXHAUSTED",
     );
   }
+  // People inside the sandbox through the SSH gateway are told and disconnected before the workspace goes.
+  await closeSessionsForDestroy(ctx, sandboxId, actor.label, (line) => writer.log(line), { signal: run.signal });
   let detail = "Nothing to remove: create never recorded a handle";
   let teardown: string[] = [];
   if (sandbox.handle) {

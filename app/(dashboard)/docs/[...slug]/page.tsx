@@ -1,10 +1,12 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 
-import { requirePageActor } from "@/lib/auth/guards";
+import { optionalPageActor, requirePageActor } from "@/lib/auth/guards";
 import { renderDoc } from "@/lib/docs";
 
 export async function generateMetadata({ params }: { params: Promise<{ slug: string[] }> }): Promise<Metadata> {
+  // Metadata renders before the page's own check: an anonymous caller learns nothing, not even a title.
+  if (!(await optionalPageActor())) return { title: "Sign in" };
   const doc = renderDoc((await params).slug);
   return { title: doc?.title ?? "Not found" };
 }

@@ -1,11 +1,17 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 
+import { actorUserId } from "@/lib/auth/actor";
 import { requirePageActor } from "@/lib/auth/guards";
+import { can } from "@/lib/auth/policy";
+import { gatewayInfo } from "@/lib/gateway/instance";
 import { isSandboxerError } from "@/lib/errors";
 import { manager } from "@/lib/manager/instance";
+import { listOwnSshKeys } from "@/lib/manager/ssh-keys";
+import { sandboxSshSessions } from "@/lib/manager/ssh-sessions";
 import { isSandboxId } from "@/lib/sandbox-id";
 
+import { GatewayCard } from "./gateway-card";
 import { SandboxDetail } from "./sandbox-detail";
 
 export async function generateMetadata({ params }: { params: Promise<{ id: string }> }): Promise<Metadata> {
@@ -23,5 +29,24 @@ export default async function SandboxPage({ params }: { params: Promise<{ id: st
   });
   if (!loaded) notFound();
   const [detail, events] = loaded;
-  return <SandboxDetail initial={detail} initialEvents={events} />;
+  const [sessions, keys] = await Promise.all([sandboxSshSessions(m, id), actorUserId(actor) ? listOwnSshKeys(m, actor) : []]);
+  const h = detail.handle;
+  return (
+    <>
+      <SandboxDetail initial={detail} initialEvents={events} />
+      {h?.port ? (
+        <div className="mt-6">
+          <GatewayCard
+            sandboxId={id}
+            ready={detail.status === "ready"}
+            workspacePath={h.workspacePath ?? null}
+            gateway={gatewayInfo()}
+            sessions={sessions}
+            canEnd={can(actor, "sandbox.destroy_any")}
+            hasKeys={keys.length > 0}
+          />
+        </div>
+      ) : null}
+    </>
+  );
 }

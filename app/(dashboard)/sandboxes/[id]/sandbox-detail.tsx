@@ -185,7 +185,9 @@ export function SandboxDetail({ initial, initialEvents }: { initial: SandboxDeta
                 </dl>
                 {h.sshCommand && s.status === "ready" ? (
                   <div className="space-y-1">
-                    <p className="text-xs text-muted-foreground">Open a shell in the workspace (the host key is pinned):</p>
+                    <p className="text-xs text-muted-foreground">
+                      Straight to the VM (your key in its authorized_keys; the host key is pinned):
+                    </p>
                     <CopyField value={h.sshCommand} label="ssh command" testId="ssh-command" />
                   </div>
                 ) : null}

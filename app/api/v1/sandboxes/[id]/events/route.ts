@@ -4,13 +4,16 @@
 // is in a final state (lib/manager/event-stream.ts decides what to send and when to end).
 // As JSON (?format=json, or any other Accept): the events after ?after=<id> and the sandbox, for polling.
 import { API_ROUTES } from "@/lib/api/openapi";
+import { acquireStreamSlot } from "@/lib/api/stream-limit";
+import { actorUserId } from "@/lib/auth/actor";
 import { defineRoute } from "@/lib/auth/guards";
+import { env } from "@/lib/env";
 import { sandboxEventStream } from "@/lib/manager/event-stream";
 import { manager } from "@/lib/manager/instance";
 
 export const dynamic = "force-dynamic";
 
-export const GET = defineRoute(API_ROUTES.sandboxEvents, async ({ params: { id }, query: q, req }) => {
+export const GET = defineRoute(API_ROUTES.sandboxEvents, async ({ params: { id }, query: q, req, actor }) => {
   const m = manager();
   const wantsSse = q.format === "sse" || (q.format !== "json" && (req.headers.get("accept") ?? "").includes("text/event-stream"));
   if (!wantsSse) {
@@ -19,6 +22,8 @@ export const GET = defineRoute(API_ROUTES.sandboxEvents, async ({ params: { id }
     return Response.json({ events, sandbox: await m.getSandbox(id) }, { headers: { "cache-control": "no-store" } });
   }
   await m.sandboxStatus(id); // 404 before any stream starts
+  // At most SANDBOXER_MAX_STREAMS_PER_PERSON open at once (429 beyond); the slot is freed when the stream ends.
+  const release = acquireStreamSlot(actorUserId(actor) ?? actor.label, env().SANDBOXER_MAX_STREAMS_PER_PERSON);
 
   const lastEventId = Number(req.headers.get("last-event-id"));
   const resumeFrom = Number.isSafeInteger(lastEventId) && lastEventId > 0 ? lastEventId : q.after;
@@ -26,6 +31,7 @@ export const GET = defineRoute(API_ROUTES.sandboxEvents, async ({ params: { id }
   // Ends the stream when the client goes away (request aborted) or cancels the body.
   const stop = new AbortController();
   req.signal.addEventListener("abort", () => stop.abort(), { once: true });
+  stop.signal.addEventListener("abort", release, { once: true });
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
       const send = (text: string) => {
