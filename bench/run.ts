@@ -26,6 +26,7 @@ import { createDb, type Db } from "@/lib/db/client";
 
 import { startAppServer, signUp, type AppServer } from "../tests/support/app-server";
 import { startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
+import { measureCompose, writeComposeProfile } from "./compose";
 import { measureGateway, type GatewayBench } from "./gateway";
 import { Api, describeFetchError, type FollowResult, type SandboxView } from "./lib/api";
 import { installCleanupHandlers, onCleanup, runCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
@@ -151,6 +152,7 @@ function writeConfigDir(dir: string, vms: BuildVms, repo: GeneratedRepo): void {
       ttl: "8h",
     }),
   );
+  writeComposeProfile(dir, HOST_LABEL);
   fs.writeFileSync(
     path.join(dir, "hosts.yaml"),
     stringify({
@@ -893,6 +895,8 @@ async function main(): Promise<number> {
   log(`create/destroy: ${opts.warmup} warm-up + ${opts.runs} interleaved runs (manager, script, manager, script…)`);
   const cd = await measureCreateDestroy(s);
 
+  const compose = await measureCompose(s, opts.quick ? 1 : Math.min(opts.runs, 5), log);
+
   log(`destroy latency, polled every 25 ms: ${opts.quick ? Math.min(2, opts.runs) : opts.runs} runs`);
   const polled = await measureDestroyPolled(s, opts.quick ? Math.min(2, opts.runs) : opts.runs);
   log(`destroy latency (polled): median ${polled.ms.median} ms, p95 ${polled.ms.p95} ms`);
@@ -971,6 +975,8 @@ async function main(): Promise<number> {
     destroyLatencyPolledMs: polled.ms.median,
     destroyLatencyPolledP95Ms: polled.ms.p95,
     destroyRatio: ratio(destroyManager.median, destroyScript.median),
+    composeCreateRatio: compose.create.ratioOfMedians,
+    composeDestroyRatio: compose.destroy.ratioOfMedians,
     overviewMedianMs: overview.page.median,
     apiListP95Ms: overview.api.p95,
     apiListMedianMs: overview.api.median,
@@ -997,7 +1003,8 @@ async function main(): Promise<number> {
       polled: { ms: polled.ms, method: "DELETE, then GET /api/v1/sandboxes/{id} every 25 ms until status destroyed" },
       method: "DELETE /api/v1/sandboxes/{id} → `end` event of GET …/events (SSE, opened right after the 202) with status destroyed",
     },
-    runFailures: [...cd.failures, ...polled.failures],
+    compose,
+    runFailures: [...cd.failures, ...polled.failures, ...compose.failures],
     clientNetworkRetries: s.api.networkRetries,
     concurrency: conc,
     overview: {

@@ -29,7 +29,7 @@ test("the sandbox page's ssh command works once a key is registered, and the ses
     await expect(page).toHaveURL(/\/settings\/ssh-keys$/);
     await page.getByTestId("public-key").fill("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7 short");
     await page.getByTestId("add-ssh-key").click();
-    await expect(page.getByRole("alert")).toContainText(/not a valid public key|truncated|RSA/);
+    await expect(page.locator("#public-key-error")).toContainText(/not a valid public key|truncated|RSA/);
     await page.getByTestId("public-key").fill(fs.readFileSync(path.join(dir, "id.pub"), "utf8"));
     await page.getByTestId("add-ssh-key").click();
     const fingerprint = execFileSync("ssh-keygen", ["-l", "-E", "sha256", "-f", path.join(dir, "id.pub")])

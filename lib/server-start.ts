@@ -22,8 +22,18 @@ export async function onServerStart(): Promise<void> {
     // The SSH gateway listens before anything else starts: a taken port is one line and an exit.
     const { startGatewayFromEnv } = await import("./gateway/instance");
     await startGatewayFromEnv();
-    const { setProcessRole } = await import("./metrics");
+    const { setProcessRole, instanceLabel } = await import("./metrics");
     setProcessRole(e.SANDBOXER_WORKER ? "web+worker" : "web");
+    // Instances sharing the database compare their public URLs; a mismatch is logged as an error.
+    const { manager } = await import("./manager/instance");
+    const { watchPeers } = await import("./manager/peers");
+    const m = manager();
+    await watchPeers(m, {
+      id: instanceLabel(),
+      machineId: m.config.machineId,
+      publicUrl: e.publicUrl,
+      role: e.SANDBOXER_WORKER ? "web+worker" : "web",
+    });
     if (!e.SANDBOXER_WORKER) {
       logger().info("worker disabled (SANDBOXER_WORKER=off): this instance serves the web only");
       return;

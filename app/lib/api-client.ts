@@ -1,5 +1,6 @@
 // Browser-side access to /api/v1 for polling, with react-query key factories so mutations can
 // invalidate exactly what they changed.
+import type { SandboxServicesView } from "@/lib/manager/services";
 import type { SandboxDetailView, SandboxListView } from "@/lib/manager/views";
 
 export class ApiError extends Error {
@@ -29,11 +30,16 @@ export const sandboxKeys = {
   list: (f: ListFilters) => [...sandboxKeys.lists(), f] as const,
   detail: (id: string) => [...sandboxKeys.all, "detail", id] as const,
   events: (id: string) => [...sandboxKeys.all, "events", id] as const,
+  services: (id: string) => [...sandboxKeys.all, "services", id] as const,
 };
 
 export function fetchSandboxList(f: ListFilters): Promise<SandboxListView> {
   const qs = new URLSearchParams(Object.entries(f).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""));
   return getJson(`/api/v1/sandboxes?${qs.toString()}`);
+}
+
+export function fetchSandboxServices(id: string): Promise<SandboxServicesView> {
+  return getJson(`/api/v1/sandboxes/${encodeURIComponent(id)}/services`);
 }
 
 export function fetchSandbox(id: string): Promise<SandboxDetailView> {

@@ -7,6 +7,8 @@ import type { MemorySnapshot } from "./memory";
 import { renderPoolMarkdown, type PoolBenchResults } from "./pools-report";
 import type { Summary } from "./stats";
 
+import type { ComposeBench } from "../compose";
+
 export interface CreateBreakdown {
   /** POST sent (client) → "Queued" state event (server): request handling. */
   postToQueuedMs: number;
@@ -44,6 +46,10 @@ export interface BenchResults extends Partial<PoolBenchResults> {
   quick: boolean;
   // The headline figures (medians unless named p95).
   createRatio: number;
+  /** ext.compose-ssh create → ready ÷ bench/baseline/compose-up.sh (medians; bench/compose.ts). */
+  composeCreateRatio: number;
+  /** ext.compose-ssh destroy → destroyed ÷ bench/baseline/compose-down.sh (medians). */
+  composeDestroyRatio: number;
   overviewP95Ms: number;
   concurrentFailures: number;
   /** SSH gateway vs direct OpenSSH (bench/gateway.ts); null when the gateway part did not run. */
@@ -86,6 +92,7 @@ export interface BenchResults extends Partial<PoolBenchResults> {
     polled: { ms: Summary; method: string };
     method: string;
   };
+  compose: ComposeBench;
   runFailures: string[];
   /** GET/DELETE requests the bench retried after a connection-level failure (keep-alive races), with causes. */
   clientNetworkRetries: string[];
@@ -166,6 +173,18 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
       met: r.concurrentFailures === 0,
     },
     { name: "Server RSS idle", target: "< 250 MB", value: `${fmt(r.rssIdleMb, 1)} MB`, met: r.rssIdleMb < 250 },
+    {
+      name: "Compose create vs hand-written docker-compose script",
+      target: "≤ 1.0x",
+      value: `${fmt(r.composeCreateRatio, 2)}x`,
+      met: r.composeCreateRatio <= 1.0,
+    },
+    {
+      name: "Compose destroy vs hand-written docker-compose script",
+      target: "≤ 1.0x",
+      value: `${fmt(r.composeDestroyRatio, 2)}x`,
+      met: r.composeDestroyRatio <= 1.0,
+    },
     ...(r.gateway
       ? [
           {
@@ -241,6 +260,25 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push(`| Destroy, script (\`ssh rm -rf\`) | ${fmt(d.script.median)} ms | ${fmt(d.script.p95)} ms | |`);
   lines.push(
     `| **Destroy ratio** (sand-boxer / script) | **${fmt(d.ratioOfMedians, 2)}x** | | median of per-pair ratios ${fmt(d.pairedRatioMedian, 2)}x |`,
+  );
+  const k = r.compose;
+  lines.push(
+    `| Compose create, sand-boxer (POST → SSE \`end\`, ready) | ${fmt(k.create.manager.median)} ms | ${fmt(k.create.manager.p95)} ms | ${k.composeCommand}, ${k.create.manager.n} runs |`,
+  );
+  lines.push(
+    `| Compose create, script (\`ssh … docker-compose up -d\`) | ${fmt(k.create.script.median)} ms | ${fmt(k.create.script.p95)} ms | |`,
+  );
+  lines.push(
+    `| **Compose create ratio** | **${fmt(k.create.ratioOfMedians, 2)}x** | | median of per-pair ratios ${fmt(k.create.pairedRatioMedian, 2)}x |`,
+  );
+  lines.push(
+    `| Compose destroy, sand-boxer (DELETE → SSE \`end\`, destroyed) | ${fmt(k.destroy.manager.median)} ms | ${fmt(k.destroy.manager.p95)} ms | |`,
+  );
+  lines.push(
+    `| Compose destroy, script (\`ssh … docker-compose down -v\`) | ${fmt(k.destroy.script.median)} ms | ${fmt(k.destroy.script.p95)} ms | |`,
+  );
+  lines.push(
+    `| **Compose destroy ratio** | **${fmt(k.destroy.ratioOfMedians, 2)}x** | | median of per-pair ratios ${fmt(k.destroy.pairedRatioMedian, 2)}x |`,
   );
   lines.push(
     `| Overview \`GET /\` | ${fmt(o.page.median, 1)} ms | ${fmt(o.page.p95, 1)} ms | ${o.sandboxesSeeded.toLocaleString("en")} sandboxes (${o.activeSeeded} active), ${o.requestsPerUrl} requests, ${fmt(r.overviewQueriesPerRequest)} DB statements/request |`,

@@ -27,6 +27,7 @@ import {
   sandboxEventsSchema,
   sandboxListSchema,
   sandboxSchema,
+  sandboxServicesSchema,
   gatewayInfoSchema,
   sshKeyListSchema,
   sshKeySchema,
@@ -422,6 +423,18 @@ export const API_ROUTES = {
     params: sandboxPathParams,
     success: { status: 200, description: "Connection details", schema: connectionSchema },
     errors: [404, 409],
+  },
+  sandboxServices: {
+    method: "get",
+    path: "/sandboxes/{id}/services",
+    operationId: "sandboxServices",
+    summary: "The sandbox's health and services as its extension reports them now (state, health, published ports)",
+    description:
+      "Asks the extension over SSH (at most 20 s). `services` lists each service of sandboxes that run several (ext.compose-ssh), " +
+      "with the last log lines of a failed one; it is null for other extensions, and `health` is null while there is nothing to ask.",
+    params: sandboxPathParams,
+    success: { status: 200, description: "The report", schema: sandboxServicesSchema },
+    errors: [404],
   },
 } satisfies Record<string, ApiRouteSpec>;
 

@@ -13,6 +13,7 @@ import type { ConnectionView } from "../manager/connection";
 import type { AddedHostView, HostDrainView } from "../manager/host-lifecycle";
 import type { ImageBuildView, ImageView } from "../manager/images";
 import type { ProfileCheckView } from "../manager/profile-check";
+import type { SandboxServicesView } from "../manager/services";
 import { SANDBOX_STATUSES } from "../manager/states";
 import type {
   HostView,
@@ -374,6 +375,32 @@ export const connectionSchema = component(
   }),
 );
 
+export const serviceReportSchema = component(
+  "ServiceReport",
+  "One service of a sandbox that runs several (a compose project's service)",
+  z.strictObject({
+    name: z.string(),
+    container: z.string().optional(),
+    state: z.string().describe('In words: "running", "running (healthy)", "failed (exit code 3)", "created", "no container", …'),
+    condition: z.enum(["up", "failed", "other"]),
+    health: z.string().nullable().describe("healthy, unhealthy, starting; null without a health check"),
+    ports: z.array(z.string()).describe('Published ports, e.g. "127.0.0.1:8080→80/tcp"'),
+    logTail: z.array(z.string()).optional().describe("The last lines a failed service wrote"),
+  }),
+);
+
+export const sandboxServicesSchema = component(
+  "SandboxServices",
+  "What the sandbox's extension reports about it right now, per service where it runs several",
+  z.strictObject({
+    sandboxId: z.string(),
+    health: z.enum(["ready", "missing", "degraded", "unknown"]).nullable(),
+    detail: z.string(),
+    services: z.array(serviceReportSchema).nullable(),
+    checkedAt: z.string(),
+  }),
+);
+
 export const whoAmISchema = component(
   "WhoAmI",
   "The caller",
@@ -467,6 +494,7 @@ export type ResponseDriftChecks = [
   Assert<Equal<z.infer<typeof imageBuildSchema>, ImageBuildView>>,
   Assert<Equal<z.infer<typeof imageListSchema>, ImageView[]>>,
   Assert<Equal<z.infer<typeof connectionSchema>, ConnectionView>>,
+  Assert<Equal<z.infer<typeof sandboxServicesSchema>, SandboxServicesView>>,
   Assert<Equal<z.infer<typeof whoAmISchema>, WhoAmIView>>,
   Assert<Equal<z.infer<typeof sshKeySchema>, SshKeyView>>,
   Assert<Equal<z.infer<typeof gatewayInfoSchema>, GatewayInfo>>,

@@ -28,7 +28,11 @@ export async function releaseLease(db: Db, name: string, owner: string): Promise
   await db.lease.deleteMany({ where: { name, owner } });
 }
 
-export async function workerHeartbeat(db: Db, w: { id: string; hostname: string; pid: number }, now = new Date()): Promise<void> {
+export async function workerHeartbeat(
+  db: Db,
+  w: { id: string; hostname: string; pid: number; machineId?: string | null },
+  now = new Date(),
+): Promise<void> {
   await db.worker.upsert({
     where: { id: w.id },
     create: { ...w, startedAt: now, heartbeatAt: now },
@@ -42,6 +46,22 @@ export async function removeWorker(db: Db, id: string): Promise<void> {
 
 export async function liveWorkerCount(db: Db, staleAfterMs: number, now = new Date()): Promise<number> {
   return db.worker.count({ where: { heartbeatAt: { gt: new Date(now.getTime() - staleAfterMs) } } });
+}
+
+/** Live workers per machine, for these machines. */
+export async function liveWorkersOnMachines(
+  db: Db,
+  machineIds: string[],
+  staleAfterMs: number,
+  now = new Date(),
+): Promise<Map<string, number>> {
+  if (machineIds.length === 0) return new Map();
+  const groups = await db.worker.groupBy({
+    by: ["machineId"],
+    where: { machineId: { in: machineIds }, heartbeatAt: { gt: new Date(now.getTime() - staleAfterMs) } },
+    _count: { _all: true },
+  });
+  return new Map(groups.map((g) => [g.machineId ?? "", g._count._all]));
 }
 
 /** Removes the workers whose last heartbeat is before `cutoff`; returns them. */

@@ -40,10 +40,22 @@ export function operationCreate(input: {
   };
 }
 
-/** Queued operations that may run now, oldest first. */
-export async function findClaimable(db: Db, now: Date, limit: number): Promise<OperationRow[]> {
+/** Which sandboxes a worker on `machineId` may touch: unbound ones, and those bound to its machine. */
+function onMachine(machineId: string | null): Prisma.SandboxWhereInput {
+  return machineId ? { OR: [{ machineId: null }, { machineId }] } : { machineId: null };
+}
+
+/**
+ * Queued operations that may run now, oldest first; with `machineId` given (undefined: any), only
+ * those of sandboxes that worker may run (see onMachine).
+ */
+export async function findClaimable(db: Db, now: Date, limit: number, machineId?: string | null): Promise<OperationRow[]> {
   return db.operation.findMany({
-    where: { state: "queued", runAfter: { lte: now } },
+    where: {
+      state: "queued",
+      runAfter: { lte: now },
+      ...(machineId === undefined ? {} : { OR: [{ sandboxId: null }, { sandbox: { is: onMachine(machineId) } }] }),
+    },
     orderBy: [{ runAfter: "asc" }, { createdAt: "asc" }],
     take: limit,
   });
@@ -59,6 +71,7 @@ export async function claimOperation(
   owner: string,
   now: Date,
   leaseMs: number,
+  machineId?: string | null,
 ): Promise<OperationRow | null> {
   const leaseExpiresAt = new Date(now.getTime() + leaseMs);
   if (op.sandboxId) {
@@ -66,6 +79,7 @@ export async function claimOperation(
       where: {
         id: op.sandboxId,
         OR: [{ lockOperationId: null }, { lockExpiresAt: { lt: now } }, { lockOperationId: op.id }],
+        ...(machineId === undefined ? {} : { AND: [onMachine(machineId)] }),
       },
       data: { lockOperationId: op.id, lockExpiresAt: leaseExpiresAt },
     });

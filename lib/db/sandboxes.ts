@@ -22,6 +22,7 @@ export const sandboxListSelect = {
   maxExpiresAt: true,
   lockOperationId: true,
   lockExpiresAt: true,
+  machineId: true,
   owner: { select: { id: true, name: true, email: true } },
   host: { select: { id: true, title: true, address: true, port: true } },
 } satisfies Prisma.SandboxSelect;
@@ -231,4 +232,14 @@ export async function findAccountingRecord(db: Db, id: string, statuses: readonl
 export async function countSandboxesByStatus(db: Db): Promise<{ status: string; count: number }[]> {
   const groups = await db.sandbox.groupBy({ by: ["status"], _count: { _all: true } });
   return groups.map((g) => ({ status: g.status, count: g._count._all }));
+}
+
+/**
+ * Binds a machine-local sandbox to `machineId` (first create attempt). True when it is bound to that
+ * machine afterwards; false when another machine holds it (its worker must leave it).
+ */
+export async function bindSandboxMachine(db: Db, id: string, machineId: string): Promise<boolean> {
+  await db.sandbox.updateMany({ where: { id, machineId: null }, data: { machineId } });
+  const row = await db.sandbox.findUnique({ where: { id }, select: { machineId: true } });
+  return row?.machineId === machineId;
 }

@@ -190,6 +190,14 @@ export abstract class SandboxExtension<P = unknown, H extends { extension: strin
     return this.manifest.id;
   }
 
+  /**
+   * True when a sandbox's workspace lives on the machine of the worker that creates it (ext.local):
+   * the sandbox records that machine and only workers there run its operations.
+   */
+  get machineLocal(): boolean {
+    return false;
+  }
+
   /** Which build host a sandbox with these params needs, or null when it needs none (the default). */
   hostRequirement(_params: P): HostRequirement | null {
     return null;

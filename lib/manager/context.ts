@@ -36,6 +36,11 @@ export interface ManagerConfig {
   healthIntervalMs: number;
   /** Schedule those checks automatically (tests that are not about health turn it off). */
   autoHostChecks: boolean;
+  /**
+   * This process's machine (the data directory's machine-id). Its worker binds the machine-local
+   * sandboxes it creates to it and runs only those (and unbound work). Null: it runs only unbound work.
+   */
+  machineId: string | null;
   /** Free bytes under a host's workspace root below which it gets no new sandboxes (0: no floor). */
   minFreeBytes: number;
   /** Where images/ (image manifests and Packer templates) is. */
@@ -67,6 +72,7 @@ export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
   maintenanceMs: 10_000,
   healthIntervalMs: 60_000,
   autoHostChecks: true,
+  machineId: null,
   minFreeBytes: 1024 * 2 ** 20,
   configDir: ".",
   packerPath: "packer",

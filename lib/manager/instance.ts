@@ -14,6 +14,7 @@ import { readHostsFile, type HostEntry } from "../hosts/hosts-file";
 import { syncHosts } from "../hosts/host-sync";
 import { createSshServices } from "../hosts/ssh-services";
 import { logger } from "../logger";
+import { machineIdOf } from "../machine-id";
 import { Manager, type ManagerConfig } from "./manager";
 import { Worker } from "./worker";
 
@@ -33,6 +34,7 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
     healthIntervalMs: e.SANDBOXER_HEALTH_INTERVAL,
     // A worker heartbeats every lease/3 on its own timer: silent for a whole lease, it is gone.
     workerStaleMs: e.SANDBOXER_LEASE,
+    machineId: machineIdOf(e.dataDir),
     minFreeBytes: e.SANDBOXER_HOST_MIN_FREE_MB * 2 ** 20,
     configDir: e.configDir,
   };

@@ -9,7 +9,7 @@ import { can, sandboxPermissions } from "../auth/policy";
 import type { Db, Prisma } from "../db/client";
 import { listAudit, listSandboxEvents, listStateEvents, type AuditFilter } from "../db/events";
 import { hostLabels, listHosts, occupancyByHost } from "../db/hosts";
-import { liveWorkerCount } from "../db/leases";
+import { liveWorkerCount, liveWorkersOnMachines } from "../db/leases";
 import { poolCounts, poolCountsByHost } from "../db/pools";
 import {
   activeOperations,
@@ -401,10 +401,17 @@ export class Manager implements ManagerContext {
     const liveWorkers = await liveWorkerCount(this.db, this.config.workerStaleMs, now);
     const expired = inFlight.filter((r) => r.lockOperationId && r.lockExpiresAt && r.lockExpiresAt < now).map((r) => r.lockOperationId!);
     const owners = await leaseOwners(this.db, expired);
+    const machines = [...new Set(inFlight.map((r) => r.machineId).filter((m): m is string => !!m))];
+    const onMachine = await liveWorkersOnMachines(this.db, machines, this.config.workerStaleMs, now);
     return (row) =>
       stuckReason(
         { ...row, status: parseStatus(row.status) },
-        { now, liveWorkers, leaseOwner: row.lockOperationId ? owners.get(row.lockOperationId) : null },
+        {
+          now,
+          liveWorkers,
+          liveWorkersOnMachine: row.machineId ? (onMachine.get(row.machineId) ?? 0) : undefined,
+          leaseOwner: row.lockOperationId ? owners.get(row.lockOperationId) : null,
+        },
       );
   }
 

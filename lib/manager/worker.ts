@@ -92,8 +92,8 @@ export class Worker {
 
   /** Records that this worker is alive (pages and the stuck reasons count live workers). */
   private beat(): void {
-    workerHeartbeat(this.ctx.db, { id: this.id, hostname: os.hostname(), pid: process.pid }).catch((e: unknown) =>
-      this.log.warn({ err: e }, "worker heartbeat failed"),
+    workerHeartbeat(this.ctx.db, { id: this.id, hostname: os.hostname(), pid: process.pid, machineId: this.ctx.config.machineId }).catch(
+      (e: unknown) => this.log.warn({ err: e }, "worker heartbeat failed"),
     );
   }
 
@@ -137,12 +137,12 @@ export class Worker {
     }
     const free = this.concurrency - this.inflight.size;
     if (free <= 0) return 0;
-    const candidates = await findClaimable(db, now, free * 2);
+    const candidates = await findClaimable(db, now, free * 2, config.machineId);
     let started = 0;
     for (const candidate of candidates) {
       if (started >= free) break;
       if (this.inflight.has(candidate.id)) continue;
-      const op = await claimOperation(db, candidate, this.id, new Date(), config.leaseMs);
+      const op = await claimOperation(db, candidate, this.id, new Date(), config.leaseMs, config.machineId);
       if (!op) continue;
       started++;
       const p = this.execute(op).finally(() => {
@@ -163,7 +163,7 @@ export class Worker {
       const started = await this.tick();
       if (this.inflight.size > 0) await Promise.race([...this.inflight.values()]);
       else if (started === 0) {
-        const pending = await findClaimable(this.ctx.db, new Date(), 1);
+        const pending = await findClaimable(this.ctx.db, new Date(), 1, this.ctx.config.machineId);
         if (pending.length === 0) return;
         await new Promise((r) => setTimeout(r, 25));
       }

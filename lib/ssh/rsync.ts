@@ -18,7 +18,7 @@ import { agentSocketFor, passphraseFor } from "./ssh-auth";
 import { describeTarget, parseSshConfig, type SshConfig } from "./ssh-config";
 import { SshError, hostPort, lastLines } from "./errors";
 import { fingerprintOfKey, keyTypeOfBlob, knownHostsLine } from "./host-keys";
-import { SSH_OPTION_PATH_RULE, pinnedKeyOptions, sshOptionPath, withParentDeathSignal } from "./ssh-options";
+import { SSH_OPTION_PATH_RULE, lowerPriority, pinnedKeyOptions, sshOptionPath, withParentDeathSignal } from "./ssh-options";
 import type { SshPool } from "./pool";
 import { shellCommand } from "./shell-quote";
 import { ownedTempPrefix } from "./temp-dirs";
@@ -328,6 +328,7 @@ function runRsync(input: RunRsyncInput): Promise<RsyncResult> {
     // has already cleaned up (it would even re-create it).
     const [file, args] = withParentDeathSignal(["rsync", ...input.args], "KILL");
     const child = spawn(file, args, { env: input.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    lowerPriority(child.pid);
     const progress = new ProgressBatcher(input.onProgress, input.progressIntervalMs);
     let stderr = "";
     let stdoutRest = "";

@@ -15,7 +15,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 import type { SshPool } from "./pool";
-import { withParentDeathSignal } from "./ssh-options";
+import { lowerPriority, withParentDeathSignal } from "./ssh-options";
 import { ownedTempPrefix } from "./temp-dirs";
 
 const MAX_SESSIONS = 8;
@@ -163,6 +163,7 @@ function startMaster(spec: MasterSpec): Master {
     try {
       const [file, args] = withParentDeathSignal(argv, "TERM");
       const child = spawn(file, args, { env: spec.env, stdio: ["ignore", "ignore", "pipe"] });
+      lowerPriority(child.pid);
       m.child = child;
       child.stderr!.resume();
       const exited = new Promise<false>((resolve) => child.once("exit", () => resolve(false)));

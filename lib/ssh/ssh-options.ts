@@ -3,6 +3,7 @@
 import "server-only";
 
 import fs from "node:fs";
+import os from "node:os";
 
 /**
  * `p` as a value for ssh's `-o Key=value`, or null when it cannot be one: ssh splits such values on
@@ -45,4 +46,21 @@ const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => fs.existsSync(p
  */
 export function withParentDeathSignal(argv: readonly string[], signal: "KILL" | "TERM"): [string, string[]] {
   return SETPRIV ? [SETPRIV, ["--pdeathsig", signal, "--", ...argv]] : [argv[0]!, argv.slice(1)];
+}
+
+/** How much lower than the server the transfers run (rsync, ssh): requests stay responsive under load. */
+export const TRANSFER_NICENESS = 10;
+
+/**
+ * Lowers a child's CPU priority by TRANSFER_NICENESS (its own children, e.g. rsync's ssh, inherit it):
+ * the web requests and the worker's bookkeeping in this process go first when the machine is busy.
+ * Best effort: a failure (the child already gone) changes nothing else.
+ */
+export function lowerPriority(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    os.setPriority(pid, Math.min(19, os.getPriority(pid) + TRANSFER_NICENESS));
+  } catch {
+    /* exited already */
+  }
 }

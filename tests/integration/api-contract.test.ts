@@ -29,6 +29,7 @@ import {
   sandboxEventsSchema,
   sandboxListSchema,
   sandboxSchema,
+  sandboxServicesSchema,
   sshKeyListSchema,
   sshKeySchema,
   whoAmISchema,
@@ -394,6 +395,14 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     );
     expect(check).toMatchObject({ ok: true, targets: [{ host: { id: "host-vm1" } }] });
     const conn = expectDocumented("get", "/sandboxes/{id}/connection", await api("GET", `/sandboxes/${vmId}/connection`), connectionSchema);
+    // An ext.vm-packer sandbox reports its health, and no services (only compose sandboxes run several).
+    const services = expectDocumented(
+      "get",
+      "/sandboxes/{id}/services",
+      await api("GET", `/sandboxes/${vmId}/services`),
+      sandboxServicesSchema,
+    );
+    expect(services).toMatchObject({ sandboxId: vmId, health: "ready", services: null });
     const vm = vms.vm("vm1");
     expect(conn).toEqual({
       sandboxId: vmId,

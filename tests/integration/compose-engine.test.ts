@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ComposeSshHandle } from "@/lib/extensions/compose-ssh/extension";
 import { adoptOrphan, listOrphans, requestReconcile } from "@/lib/manager/host-ops";
 import { checkProfile } from "@/lib/manager/profile-check";
+import { sandboxServices } from "@/lib/manager/services";
 import { newSandboxId } from "@/lib/sandbox-id";
 
 import { freeLoopbackPort, processRunning, runAs, startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../support/build-vms";
@@ -27,8 +28,10 @@ const service = (name: string, command: string[], extra = "") =>
 
 // httpd answers on 127.0.0.1:${WEB_PORT} with /www/index.html; a named volume to see `down --volumes` work.
 const WEB = `services:\n${service("web", ["httpd", "-f", "-p", "127.0.0.1:${WEB_PORT}", "-h", "/www"], "    volumes: [data:/data]\n")}volumes:\n  data: {}\n`;
-// A service that fails at once, saying why on stdout and stderr, beside one that keeps running.
-const FAILING = `services:\n${service("worker", ["sh", "-c", "echo starting worker; echo 'worker: /etc/worker.conf is missing' >&2; exit 3"])}${service("idle", ["sleep", "3600"])}`;
+// A service that fails at once, saying why, beside one that keeps running. Both lines go to stderr: docker
+// timestamps each stream's lines as it reads them, so two lines written microseconds apart on stdout and
+// stderr may come back in either order (the extension orders by those timestamps; nothing can do better).
+const FAILING = `services:\n${service("worker", ["sh", "-c", "echo starting worker >&2; echo 'worker: /etc/worker.conf is missing' >&2; exit 3"])}${service("idle", ["sleep", "3600"])}`;
 // `up -d` waits for a health check that never passes: an up that takes as long as we like.
 const SLOW = `services:\n${service("db", ["sleep", "3600"], "    healthcheck:\n      test: ['CMD', 'false']\n      interval: 1s\n      retries: 600\n")}${service("app", ["sleep", "3600"], "    depends_on:\n      db:\n        condition: service_healthy\n")}`;
 const IDLE = `services:\n${service("idle", ["sleep", "3600"], "    volumes: [state:/state]\n")}volumes:\n  state: {}\n`;
@@ -162,6 +165,11 @@ describe("ext.compose-ssh on a real docker engine (docker-compose v1)", () => {
     expect(destroyed.statusReason).toBe(
       `Stopped and removed compose project ${project(id)} (1 container, 0 networks, 1 volume); removed ${workspace(vm1, id)} on 127.0.0.1:${vm1.port}`,
     );
+    expect(await sandboxServices(t.manager, id)).toMatchObject({
+      health: null,
+      services: null,
+      detail: `Sandbox ${id} is destroyed: nothing to ask its host`,
+    });
     expect(await leftOf(project(id))).toEqual(nothing);
     expect(fs.existsSync(workspace(vm1, id))).toBe(false);
     await expect(fetch(`http://127.0.0.1:${webPort}/`)).rejects.toThrow();
@@ -191,6 +199,10 @@ describe("ext.compose-ssh on a real docker engine (docker-compose v1)", () => {
     ]);
     expect(st.detail).toContain(`not running: worker (${project(id)}_worker_1): failed (exit code 3)`);
     expect(st.detail).toContain("worker's last lines: starting worker ⏎ worker: /etc/worker.conf is missing");
+    // What the sandbox page's Services card shows (GET /api/v1/sandboxes/{id}/services).
+    const view = await sandboxServices(t.manager, id);
+    expect(view).toMatchObject({ sandboxId: id, health: "degraded", services: st.services });
+    expect(view.detail).toContain("failed (exit code 3)");
     expect((await destroyAndWait(id)).status).toBe("destroyed");
     expect(await leftOf(project(id))).toEqual(nothing);
   });

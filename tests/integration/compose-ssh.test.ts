@@ -64,16 +64,21 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     call("network", "ls", "-q", "--no-trunc", "--filter", filter(id)),
     call("volume", "ls", "-q", "--filter", filter(id)),
   ];
-  // The sweep after `down` (or instead of it): removes what still carries the label, then looks again.
+  // The sweep after `down` (or instead of it): removes what still carries the label…
   const sweep = (id: string, left: { services?: string[]; network?: boolean } = {}): StandInCall[] => [
     call("ps", "-a", "-q", "--no-trunc", "--filter", filter(id)),
     ...(left.services?.length ? [call("rm", "-f", "-v", ...containerIds(id, left.services))] : []),
     call("network", "ls", "-q", "--no-trunc", "--filter", filter(id)),
     ...(left.network ? [call("network", "rm", sha(`network:${project(id)}`))] : []),
     call("volume", "ls", "-q", "--filter", filter(id)),
-    call("ps", "-a", "-q", "--filter", filter(id)),
-    call("network", "ls", "-q", "--filter", filter(id)),
-    call("volume", "ls", "-q", "--filter", filter(id)),
+    // …and looks again only when it removed something.
+    ...(left.services?.length || left.network
+      ? [
+          call("ps", "-a", "-q", "--filter", filter(id)),
+          call("network", "ls", "-q", "--filter", filter(id)),
+          call("volume", "ls", "-q", "--filter", filter(id)),
+        ]
+      : []),
   ];
 
   async function createAndWait(profile: string) {

@@ -163,4 +163,16 @@ describe("fleet metrics on PostgreSQL", () => {
     expect(instances.size).toBe(3);
     expect(targets[1]!.filter((s) => s.name === "sandboxer_operation_duration_seconds_count" && s.value > 0)).toEqual([]);
   });
+
+  it("instances with different SANDBOXER_PUBLIC_URLs say so loudly at start", async () => {
+    // The harness gives each instance its own URL (BETTER_AUTH_URL = its address): the later one to
+    // start sees the earlier one at once; the earlier one at its next heartbeat.
+    const logs = `${a.logs()}\n${b.logs()}`;
+    const lines = logs.split("\n").filter((l) => l.includes("SANDBOXER_PUBLIC_URL differs"));
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    const rec = JSON.parse(lines[0]!) as { level: number; msg: string; peerUrl: string; publicUrl: string };
+    expect(rec.level).toBe(50);
+    expect(new Set([rec.peerUrl, rec.publicUrl])).toEqual(new Set([a.url, b.url]));
+    expect(rec.msg).toContain("give every instance the same SANDBOXER_PUBLIC_URL");
+  });
 });

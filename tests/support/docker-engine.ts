@@ -118,11 +118,13 @@ async function buildRootfs(dir: string): Promise<void> {
 }
 
 /** Starts a private dockerd (needs root) and imports the test image. Stop it with {@link DockerEngine.stop}. */
-export async function startDockerEngine(opts: { user?: string } = {}): Promise<DockerEngine> {
+export async function startDockerEngine(opts: { user?: string; dir?: string } = {}): Promise<DockerEngine> {
   if (!existsSync(DOCKERD)) throw new Error(`${DOCKERD} is missing: install docker.io (scripts/install-test-packages.sh)`);
   const { gid } = await ensureTestUser(opts.user);
   installExitHook();
-  const dir = await mkdtemp(path.join(tmpdir(), "sbx-docker-"));
+  // `dir` (which must not exist yet) when the socket path has to be known in advance (the bench's profile names it).
+  const dir = opts.dir ?? (await mkdtemp(path.join(tmpdir(), "sbx-docker-")));
+  if (opts.dir) await mkdir(opts.dir, { mode: 0o755 });
   // The build user reaches the socket through this directory.
   await chmod(dir, 0o755);
   const socket = path.join(dir, "docker.sock");

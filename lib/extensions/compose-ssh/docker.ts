@@ -89,17 +89,20 @@ for x in $v; do echo "volume $x"; done`;
 
 /**
  * Removes what carries project "$1"'s label — containers (with their anonymous volumes), then networks,
- * then volumes — printing `removed <kind> <name>`, then lists again and fails naming whatever is left.
+ * then volumes — printing `removed <kind> <name>`; when it removed anything it lists again and fails
+ * naming whatever is left (nothing found: three listings and done, the usual case after a `down`).
  * This is how a project goes when its compose files are gone (v1's `down` refuses to run without
  * them), and the sweep after a `down` (v1 removes only the volumes its files declare).
  */
 export const REMOVE_BY_LABEL = `f="label=${PROJECT_LABEL}=$1"
+did=
 c=$(docker ps -a -q --no-trunc --filter "$f") || exit $?
-if [ -n "$c" ]; then docker rm -f -v $c >/dev/null || exit $?; for x in $c; do echo "removed container $x"; done; fi
+if [ -n "$c" ]; then docker rm -f -v $c >/dev/null || exit $?; did=1; for x in $c; do echo "removed container $x"; done; fi
 n=$(docker network ls -q --no-trunc --filter "$f") || exit $?
-if [ -n "$n" ]; then docker network rm $n >/dev/null || exit $?; for x in $n; do echo "removed network $x"; done; fi
+if [ -n "$n" ]; then docker network rm $n >/dev/null || exit $?; did=1; for x in $n; do echo "removed network $x"; done; fi
 v=$(docker volume ls -q --filter "$f") || exit $?
-if [ -n "$v" ]; then docker volume rm -f $v >/dev/null || exit $?; for x in $v; do echo "removed volume $x"; done; fi
+if [ -n "$v" ]; then docker volume rm -f $v >/dev/null || exit $?; did=1; for x in $v; do echo "removed volume $x"; done; fi
+[ -n "$did" ] || exit 0
 left="$(docker ps -a -q --filter "$f") $(docker network ls -q --filter "$f") $(docker volume ls -q --filter "$f")"
 if [ -n "$(echo $left)" ]; then echo "still there after removal: $(echo $left)" >&2; exit 75; fi`;
 
@@ -110,7 +113,8 @@ printf '%s\\n' "$out" | sort -u`;
 /**
  * The last "$2" lines a container "$1" wrote to stdout and stderr, with docker's timestamps: the two
  * streams reach us through separate pipes, so their lines are put back in order by time
- * ({@link orderLogLines}).
+ * ({@link orderLogLines}). Docker stamps a line when it reads it from the container, so two lines
+ * written microseconds apart on different streams can still come back swapped.
  */
 export const LOG_TAIL = `exec docker logs --timestamps --tail "$2" "$1" 2>&1`;
 

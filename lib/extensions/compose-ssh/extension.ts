@@ -583,14 +583,18 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     const step = { signal: ctx.signal, timeoutMs: STEP_TIMEOUT_MS };
     const dockerHost = handle.docker_host ?? null;
 
-    const state = await remoteWorkspaceState(ssh.pool, config, handle.workspace_root, ctx.sandboxId, step);
+    // Three read-only looks at once, on separate channels of one connection: the workspace, the compose
+    // files in it, and what of the project exists — found by its label (works without compose, and
+    // without its files).
+    const wanted = handle.compose_env_file ? [...handle.compose_files, handle.compose_env_file] : handle.compose_files;
+    const [state, missing, before] = await Promise.all([
+      remoteWorkspaceState(ssh.pool, config, handle.workspace_root, ctx.sandboxId, step),
+      wanted.length > 0 ? this.missingFiles(ssh, config, workspace, wanted, step).catch(() => null) : Promise.resolve(null),
+      ssh.pool.exec(config, withDockerHost(dockerHost, script(LIST_RESOURCES, project)), step),
+    ]);
     const wsPresent = state !== "absent" && state !== "root-missing";
     // What a failure message says about the workspace: only what is true.
     const keptNote = wsPresent ? `${workspace} was kept` : `${workspace} was already gone`;
-
-    // What of the project exists, found by its label (works without compose, and without its files).
-    throwIfAborted(ctx.signal);
-    const before = await ssh.pool.exec(config, withDockerHost(dockerHost, script(LIST_RESOURCES, project)), step);
     let removedSummary: string;
     let hadResources: boolean;
     if (before.code === 127) {
@@ -612,7 +616,7 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
       hadResources = found.containers.length + found.networks.length + found.volumes.length > 0;
       removedSummary = `Compose project ${project} had nothing left (no container, network or volume)`;
       if (hadResources) {
-        await this.downOrSweep(ssh, config, handle, ctx, workspace, project, state === "directory", keptNote);
+        await this.downOrSweep(ssh, config, handle, ctx, workspace, project, state === "directory" ? missing : null, keptNote);
         removedSummary = `Stopped and removed compose project ${project} (${plural(found.containers.length, "container")}, ${plural(found.networks.length, "network")}, ${plural(found.volumes.length, "volume")})`;
       }
     }
@@ -739,20 +743,14 @@ export class ComposeSshExtension extends SandboxExtension<ComposeSshParams, Comp
     ctx: OperationContext,
     workspace: string,
     project: string,
-    isDirectory: boolean,
+    /** The handle's files missing from the workspace, or null when it is not a directory (or could not be looked at). */
+    missing: string[] | null,
     keptNote: string,
   ): Promise<void> {
-    const step = { signal: ctx.signal, timeoutMs: STEP_TIMEOUT_MS };
     const dockerHost = handle.docker_host ?? null;
     const command = handle.compose_command ?? "v2";
-    let filesThere = false;
-    let envFile: string | null = null;
-    if (isDirectory && handle.compose_files.length > 0) {
-      const wanted = handle.compose_env_file ? [...handle.compose_files, handle.compose_env_file] : handle.compose_files;
-      const missing = await this.missingFiles(ssh, config, workspace, wanted, step);
-      filesThere = !handle.compose_files.some((f) => missing.includes(f));
-      envFile = handle.compose_env_file && !missing.includes(handle.compose_env_file) ? handle.compose_env_file : null;
-    }
+    const filesThere = missing !== null && handle.compose_files.length > 0 && !handle.compose_files.some((f) => missing.includes(f));
+    const envFile = filesThere && handle.compose_env_file && !missing.includes(handle.compose_env_file) ? handle.compose_env_file : null;
     if (filesThere) {
       throwIfAborted(ctx.signal);
       ctx.log(

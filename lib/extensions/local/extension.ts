@@ -89,6 +89,11 @@ export class LocalExtension extends SandboxExtension<LocalParams, LocalHandle> {
   readonly paramsSchema = localParamsSchema;
   readonly handleSchema = localHandleSchema;
 
+  /** Its workspaces are directories of the machine whose worker made them. */
+  override get machineLocal(): boolean {
+    return true;
+  }
+
   private rootOf(params: LocalParams): string {
     return params.root ?? this.services.localWorkspaceRoot;
   }

@@ -5,7 +5,7 @@
 import "server-only";
 
 import { DbNull, type Prisma } from "../../db/client";
-import { findSandboxRow, setQueuedReason, storeHandle } from "../../db/sandboxes";
+import { bindSandboxMachine, findSandboxRow, setQueuedReason, storeHandle } from "../../db/sandboxes";
 import { formatDuration } from "../../duration";
 import type { AnyExtension } from "../../extensions/catalog";
 import type { ErrorCode } from "../../error-codes";
@@ -39,6 +39,16 @@ export const runCreate: OperationHandler = async (ctx, run) => {
   if (!ext) return fail(`Extension ${sandbox.extensionId} is not loaded on this server (check its manifest)`);
   const params = ext.paramsSchema.safeParse(sandbox.params);
   if (!params.success) return fail(`Stored params no longer match ${ext.id}'s schema: ${params.error.issues[0]?.message}`);
+
+  // A machine-local workspace (ext.local) lives where this worker runs: record the machine before any
+  // side effect, so a retry, a destroy and the checks run only there.
+  if (ext.machineLocal && ctx.config.machineId) {
+    if (!(await bindSandboxMachine(ctx.db, sandboxId, ctx.config.machineId))) {
+      await run.requeue(new Date(Date.now() + ctx.config.capacityRetryMs));
+      return;
+    }
+    if (!sandbox.machineId) writer.log(`Bound to machine ${ctx.config.machineId}: its workspace lives there`);
+  }
 
   // Past the attempt limit (workers kept dying): clean up what exists and fail with the reason.
   if (op.attempt > op.maxAttempts) {

@@ -5,9 +5,10 @@ import { AlertTriangle, Check, Clock, Copy, Hourglass } from "lucide-react";
 import { useEffect, useRef, useState, useTransition } from "react";
 
 import { isTransient } from "@/lib/manager/states";
+import type { SandboxStatus } from "@/lib/manager/states";
 import type { SandboxDetailView, SandboxEventView } from "@/lib/manager/views";
 
-import { fetchSandbox, sandboxKeys } from "../../../lib/api-client";
+import { fetchSandbox, fetchSandboxServices, sandboxKeys } from "../../../lib/api-client";
 import { RelativeTime } from "../../../components/relative-time";
 import { StatusBadge } from "../../../components/status-badge";
 import { Button } from "../../../components/ui/button";
@@ -226,6 +227,8 @@ export function SandboxDetail({ initial, initialEvents }: { initial: SandboxDeta
         </Card>
       </div>
 
+      {s.extensionId === "ext.compose-ssh" ? <ServicesCard id={s.id} status={s.status} /> : null}
+
       <Card>
         <CardHeader className="flex-row items-center justify-between">
           <CardTitle>Log</CardTitle>
@@ -281,5 +284,78 @@ function ExtendButton({ id }: { id: string }) {
         Extend 2h
       </Button>
     </div>
+  );
+}
+
+const SERVICES_ASKABLE: ReadonlySet<SandboxStatus> = new Set<SandboxStatus>(["ready", "missing", "destroy_failed"]);
+
+/** Each service of a compose sandbox as its host reports it now: state, health, published ports, a failed one's last lines. */
+function ServicesCard({ id, status }: { id: string; status: SandboxStatus }) {
+  const askable = SERVICES_ASKABLE.has(status);
+  const { data, error, isFetching, refetch } = useQuery({
+    queryKey: sandboxKeys.services(id),
+    queryFn: () => fetchSandboxServices(id),
+    enabled: askable,
+    refetchInterval: 30_000,
+  });
+  return (
+    <Card data-testid="services">
+      <CardHeader className="flex-row items-center justify-between">
+        <CardTitle>Services</CardTitle>
+        {askable ? (
+          <Button variant="outline" size="sm" disabled={isFetching} onClick={() => void refetch()}>
+            {isFetching ? "Checking…" : "Check now"}
+          </Button>
+        ) : null}
+      </CardHeader>
+      <CardContent className="space-y-3 text-sm">
+        {!askable ? <p className="text-muted-foreground">Shown once the sandbox is ready.</p> : null}
+        {askable && error ? <p className="text-destructive">Could not ask the host: {(error as Error).message}</p> : null}
+        {askable && !data && !error ? <p className="text-muted-foreground">Asking the host…</p> : null}
+        {data ? (
+          <>
+            <p className="break-words text-muted-foreground" data-testid="services-detail">
+              {data.health ? `${data.health}: ` : ""}
+              {data.detail} · checked <RelativeTime iso={data.checkedAt} />
+            </p>
+            {data.services && data.services.length > 0 ? (
+              <table className="w-full text-left text-sm">
+                <thead className="text-xs text-muted-foreground">
+                  <tr>
+                    <th className="py-1 pr-4 font-medium">Service</th>
+                    <th className="py-1 pr-4 font-medium">State</th>
+                    <th className="py-1 pr-4 font-medium">Health</th>
+                    <th className="py-1 font-medium">Published ports</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.services.map((svc) => (
+                    <tr key={`${svc.name} ${svc.container ?? ""}`} className="border-t border-border align-top" data-testid="service-row">
+                      <td className="py-1.5 pr-4 font-mono">{svc.name}</td>
+                      <td
+                        className={cn(
+                          "py-1.5 pr-4",
+                          svc.condition === "failed" && "text-destructive",
+                          svc.condition === "up" && "text-emerald-700 dark:text-emerald-400",
+                        )}
+                      >
+                        {svc.state}
+                        {svc.logTail && svc.logTail.length > 0 ? (
+                          <pre className="mt-1 max-w-xl overflow-x-auto whitespace-pre-wrap break-all rounded border border-border bg-muted/40 p-2 font-mono text-xs text-foreground">
+                            {svc.logTail.join("\n")}
+                          </pre>
+                        ) : null}
+                      </td>
+                      <td className="py-1.5 pr-4">{svc.health ?? "—"}</td>
+                      <td className="py-1.5 font-mono text-xs">{svc.ports.length ? svc.ports.join(", ") : "—"}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            ) : null}
+          </>
+        ) : null}
+      </CardContent>
+    </Card>
   );
 }

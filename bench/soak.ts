@@ -1,0 +1,440 @@
+// npm run soak [-- --minutes 30 --chaos-every 3m --out bench/results/soak.json]
+//
+// The team deployment, run for a set time: PostgreSQL, instance A (web + worker), instance B (web
+// only), one `npm run worker`, two loopback sshd "VMs". A steady mix of creates, destroys, extends and
+// reads goes to A and B while a chaos loop SIGKILLs a random one of the three processes every few
+// minutes and restarts it. At the end it settles, then counts what the promise forbids:
+// - lost: an accepted create or destroy that never reached a final state, or whose effect is missing
+//   on the VM (a ready sandbox without its workspace, a destroyed one whose workspace is still there);
+// - duplicated: more than one teardown for one sandbox, or its workspace on more than one VM;
+// - orphaned: a workspace on a VM that no live sandbox names.
+// It also reports p95 latency per request type, RSS per process after warm-up and at the end, and
+// the peak of PostgreSQL connections. Not part of CI; tests/integration/team-soak.test.ts runs a
+// short form (no more than 3 minutes).
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+
+import pg from "pg";
+import { stringify } from "yaml";
+
+import { TEST_AUTH_SECRET, signUp, startAppServer, type AppServer } from "../tests/support/app-server";
+import { freeLoopbackPort, startBuildVms, stopBuildVms, type BuildVms } from "../tests/support/build-vms";
+import { startWorkerProcess, type WorkerProcess } from "../tests/support/worker-process";
+import { parseDuration } from "../lib/duration";
+import { percentile } from "./lib/stats";
+import { rssBytes } from "./lib/procfs";
+
+const REPO_ROOT = path.resolve(import.meta.dirname, "..");
+const PG_ADMIN_URL = process.env.SANDBOXER_TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const PROFILE = "profile.soak";
+const FINAL = new Set(["ready", "failed", "destroyed", "destroy_failed", "missing"]);
+
+export interface SoakOptions {
+  minutes: number;
+  chaosEveryMs: number;
+  /** Virtual users issuing requests (each waits 200–600 ms between them). */
+  users: number;
+  /** Live sandboxes the load keeps at most (creates turn into destroys above it). */
+  maxLive: number;
+  /** RSS is compared from this long after a process started. */
+  warmupMs: number;
+  log?: (line: string) => void;
+}
+
+export interface SoakResult {
+  soakMinutes: number;
+  soakLost: number;
+  soakDuplicated: number;
+  soakOrphans: number;
+  soakRssGrowthPct: number | null;
+  operations: { creates: number; destroys: number; extends: number; reads: number; failedCreates: number; requestErrors: number };
+  p95Ms: Record<string, number>;
+  requests: Record<string, number>;
+  rss: { process: string; pid: number; warmMb: number; endMb: number; growthPct: number; livedS: number }[];
+  peakPgConnections: number;
+  chaos: { atS: number; killed: string }[];
+  lostDetails: string[];
+  duplicatedDetails: string[];
+  orphanDetails: string[];
+  failedReasons: string[];
+  loadavg: { start: string; end: string };
+  settleMs: number;
+}
+
+type Proc = { name: "A" | "B" | "W"; pid: number; startedAt: number; warm?: number; last?: number; lastAt?: number };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+function migrate(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ["--conditions=react-server", "--import", "tsx", "scripts/db-migrate.ts", "deploy"],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, DATABASE_URL: url, NODE_ENV: "production", BETTER_AUTH_SECRET: TEST_AUTH_SECRET },
+        timeout: 120_000,
+      },
+      (err, _out, stderr) => (err ? reject(new Error(`migration failed: ${stderr || err.message}`)) : resolve()),
+    );
+  });
+}
+
+export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
+  const log = opts.log ?? ((l: string) => console.log(`[soak] ${l}`));
+  const loadStart = fs.readFileSync("/proc/loadavg", "utf8").trim();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-soak-"));
+  const dbName = `sandboxer_soak_${process.pid}_${Date.now()}`;
+  await withAdmin((c) => c.query(`CREATE DATABASE "${dbName}"`));
+  const dbUrl = (() => {
+    const u = new URL(PG_ADMIN_URL);
+    u.pathname = `/${dbName}`;
+    return u.toString();
+  })();
+  let vms: BuildVms | undefined;
+  let a: AppServer | undefined;
+  let b: AppServer | undefined;
+  let w: WorkerProcess | undefined;
+  const dbClient = new pg.Client({ connectionString: dbUrl });
+  try {
+    await migrate(dbUrl);
+    await dbClient.connect();
+    vms = await startBuildVms({
+      vms: [
+        { name: "soak1", address: "127.0.0.1" },
+        { name: "soak2", address: "127.0.0.2" },
+      ],
+    });
+    // A small checkout per workspace: the soak is about the fleet, not transfer speed.
+    const repo = path.join(tmp, "repo");
+    for (let i = 0; i < 40; i++) {
+      fs.mkdirSync(path.join(repo, `d${i % 4}`), { recursive: true });
+      fs.writeFileSync(path.join(repo, `d${i % 4}`, `f${i}`), `${i}\n`);
+    }
+    const configDir = path.join(tmp, "config");
+    fs.mkdirSync(path.join(configDir, "extensions"), { recursive: true });
+    fs.mkdirSync(path.join(configDir, "profiles"), { recursive: true });
+    for (const f of fs.readdirSync(path.join(REPO_ROOT, "extensions")))
+      fs.copyFileSync(path.join(REPO_ROOT, "extensions", f), path.join(configDir, "extensions", f));
+    fs.writeFileSync(
+      path.join(configDir, "profiles", "soak.yaml"),
+      stringify({
+        apiVersion: "sandboxer.dev/v1",
+        id: PROFILE,
+        title: "Soak",
+        extension: "ext.vm-packer",
+        params: { hostLabel: "soak", repository: { path: repo } },
+        ttl: "8h",
+        maxTtl: "3d",
+      }),
+    );
+    fs.writeFileSync(
+      path.join(configDir, "hosts.yaml"),
+      stringify({
+        apiVersion: "sandboxer.dev/v1",
+        hosts: vms.vms.map((vm) => ({
+          id: `soak-${vm.name}`,
+          title: vm.name,
+          address: vm.host,
+          port: vm.port,
+          user: vm.user,
+          hostKey: vm.hostKeyFingerprint,
+          workspaceRoot: vm.workspaceRoot,
+          labels: ["soak"],
+          capacity: 200,
+        })),
+      }),
+    );
+    const env: Record<string, string> = {
+      DATABASE_URL: dbUrl,
+      BETTER_AUTH_SECRET: TEST_AUTH_SECRET,
+      SANDBOXER_CONFIG_DIR: configDir,
+      SANDBOXER_SSH_IDENTITY: vms.identityFile,
+      SANDBOXER_QUOTA_ACTIVE: "0",
+      SANDBOXER_LEASE: "6s",
+      SANDBOXER_WORKER_POLL: "250ms",
+      SANDBOXER_HEALTH_INTERVAL: "30s",
+      SANDBOXER_DB_POOL: "5",
+      SANDBOXER_WORKER_CONCURRENCY: "8",
+      LOG_LEVEL: "warn",
+    };
+    const portA = await freeLoopbackPort();
+    const portB = await freeLoopbackPort();
+    const dataA = path.join(tmp, "data-a");
+    const dataB = path.join(tmp, "data-b");
+    const dataW = path.join(tmp, "data-w");
+    for (const d of [dataA, dataB, dataW]) fs.mkdirSync(d);
+    const procs: Proc[] = [];
+    const track = (name: Proc["name"], pid: number | undefined) => {
+      if (pid) procs.push({ name, pid, startedAt: Date.now() });
+    };
+    const startA = async () => {
+      a = await startAppServer({ env: { ...env, SANDBOXER_DATA_DIR: dataA }, port: portA });
+      track("A", a.process.pid);
+    };
+    const startB = async () => {
+      b = await startAppServer({ env: { ...env, SANDBOXER_DATA_DIR: dataB, SANDBOXER_WORKER: "off" }, port: portB });
+      track("B", b.process.pid);
+    };
+    const startW = () => {
+      w = startWorkerProcess({ ...env, SANDBOXER_DATA_DIR: dataW });
+      track("W", w.child.pid);
+    };
+    await Promise.all([startA(), startB()]);
+    startW();
+    const cookie = await signUp(a!.url, "soak@soak.test");
+    log(`fleet up: A ${a!.url} (web+worker), B ${b!.url} (web), worker pid ${w!.child.pid}; load ${loadStart}`);
+
+    // ─── Load ───────────────────────────────────────────────────────────────────────────────────
+    const started = Date.now();
+    const endAt = started + opts.minutes * 60_000;
+    const latencies: Record<string, number[]> = { create: [], destroy: [], extend: [], list: [], detail: [] };
+    const accepted = { creates: new Set<string>(), destroys: new Set<string>() };
+    const counts = { creates: 0, destroys: 0, extends: 0, reads: 0, requestErrors: 0 };
+    const live = new Set<string>(); // created by us, not destroyed by us
+    const instances = () => [a, b].filter((s): s is AppServer => !!s);
+    const request = async (kind: string, method: string, pathname: string, body?: unknown): Promise<Response | null> => {
+      const order = Math.random() < 0.5 ? instances() : instances().reverse();
+      for (const server of order) {
+        const t0 = performance.now();
+        try {
+          const res = await fetch(`${server.url}${pathname}`, {
+            method,
+            headers: { cookie, ...(body ? { "content-type": "application/json" } : {}) },
+            body: body ? JSON.stringify(body) : undefined,
+            signal: AbortSignal.timeout(30_000),
+          });
+          await res.clone().arrayBuffer();
+          if (res.status < 500) latencies[kind]!.push(performance.now() - t0);
+          return res;
+        } catch {
+          counts.requestErrors++; // that instance is down (chaos): try the other
+        }
+      }
+      return null;
+    };
+    const pick = <T>(xs: T[]): T | undefined => xs[Math.floor(Math.random() * xs.length)];
+    const user = async () => {
+      while (Date.now() < endAt) {
+        const r = Math.random();
+        if (r < 0.3 && live.size < opts.maxLive) {
+          const res = await request("create", "POST", "/api/v1/sandboxes", { profile: PROFILE });
+          if (res?.status === 202) {
+            const id = ((await res.json()) as { id: string }).id;
+            accepted.creates.add(id);
+            live.add(id);
+            counts.creates++;
+          }
+        } else if (r < 0.55 || (r < 0.3 && live.size >= opts.maxLive)) {
+          const id = pick([...live]);
+          if (id) {
+            live.delete(id);
+            const res = await request("destroy", "DELETE", `/api/v1/sandboxes/${id}`);
+            if (res?.status === 202) {
+              accepted.destroys.add(id);
+              counts.destroys++;
+            } else live.add(id);
+          }
+        } else if (r < 0.7) {
+          const id = pick([...live]);
+          if (id) {
+            const res = await request("extend", "POST", `/api/v1/sandboxes/${id}/extend`, { by: "1m" });
+            if (res && (res.status === 200 || res.status === 409)) counts.extends++;
+          }
+        } else {
+          const id = pick([...live]);
+          const res =
+            id && Math.random() < 0.5
+              ? await request("detail", "GET", `/api/v1/sandboxes/${id}?detail=1`)
+              : await request("list", "GET", "/api/v1/sandboxes?pageSize=25");
+          if (res?.ok) counts.reads++;
+        }
+        await sleep(200 + Math.random() * 400);
+      }
+    };
+
+    // ─── Samplers and chaos ───────────────────────────────────────────────────────────────────
+    let peakPg = 0;
+    const sample = setInterval(() => {
+      const now = Date.now();
+      for (const p of procs) {
+        const rss = rssBytes(p.pid);
+        if (!rss) continue;
+        if (p.warm === undefined && now - p.startedAt >= opts.warmupMs) p.warm = rss;
+        p.last = rss;
+        p.lastAt = now;
+      }
+      dbClient
+        .query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1", [dbName])
+        .then((r) => (peakPg = Math.max(peakPg, Number(r.rows[0]!.n))))
+        .catch(() => {});
+    }, 2_000);
+    const chaos: SoakResult["chaos"] = [];
+    let chaosRunning = true;
+    const chaosLoop = (async () => {
+      while (chaosRunning) {
+        const waitUntil = Date.now() + opts.chaosEveryMs;
+        while (chaosRunning && Date.now() < waitUntil) await sleep(250);
+        if (!chaosRunning || Date.now() > endAt - 15_000) break;
+        const victim = pick(["A", "B", "W"] as const)!;
+        chaos.push({ atS: Math.round((Date.now() - started) / 1000), killed: victim });
+        log(`chaos: SIGKILL ${victim} at ${chaos.at(-1)!.atS} s`);
+        if (victim === "A") {
+          const s = a!;
+          a = undefined;
+          await s.stop("SIGKILL");
+          await sleep(1_000 + Math.random() * 2_000);
+          await startA();
+        } else if (victim === "B") {
+          const s = b!;
+          b = undefined;
+          await s.stop("SIGKILL");
+          await sleep(1_000 + Math.random() * 2_000);
+          await startB();
+        } else {
+          await w!.kill("SIGKILL");
+          await sleep(1_000 + Math.random() * 2_000);
+          startW();
+        }
+      }
+    })();
+    await Promise.all(Array.from({ length: opts.users }, user));
+    chaosRunning = false;
+    await chaosLoop;
+    const loadMinutes = (Date.now() - started) / 60_000;
+    log(`load done after ${loadMinutes.toFixed(1)} min: ${JSON.stringify(counts)}; settling`);
+
+    // ─── Settle and count ─────────────────────────────────────────────────────────────────────
+    const settleStart = Date.now();
+    for (;;) {
+      const r = await dbClient.query<{ n: string }>(
+        "SELECT count(*) AS n FROM \"Sandbox\" WHERE status IN ('queued','creating','destroying')",
+      );
+      if (Number(r.rows[0]!.n) === 0 || Date.now() - settleStart > 180_000) break;
+      await sleep(500);
+    }
+    const settleMs = Date.now() - settleStart;
+    clearInterval(sample);
+    type Row = { id: string; status: string; statusReason: string | null; handle: { workspace_path?: string } | null };
+    const rows = (await dbClient.query<Row>('SELECT id, status, "statusReason", handle FROM "Sandbox"')).rows;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const roots = vms.vms.map((vm) => vm.workspaceRoot);
+    const onDisk = (id: string) => roots.filter((root) => fs.existsSync(path.join(root, `sbx-${id}`)));
+    const lost: string[] = [];
+    const failedReasons: string[] = [];
+    for (const id of accepted.creates) {
+      const r = byId.get(id);
+      if (!r) lost.push(`${id}: accepted create has no row`);
+      else if (!FINAL.has(r.status)) lost.push(`${id}: create never settled (${r.status}: ${r.statusReason ?? ""})`);
+      else if (r.status === "ready" && onDisk(id).length === 0) lost.push(`${id}: ready but its workspace is on no VM`);
+      else if (r.status === "failed") failedReasons.push(`${id}: ${r.statusReason ?? ""}`);
+    }
+    for (const id of accepted.destroys) {
+      const r = byId.get(id);
+      if (!r || r.status !== "destroyed")
+        lost.push(`${id}: accepted destroy ended ${r?.status ?? "without a row"} (${r?.statusReason ?? ""})`);
+      else if (onDisk(id).length > 0) lost.push(`${id}: destroyed but its workspace is still on ${onDisk(id).join(", ")}`);
+    }
+    const duplicated: string[] = [];
+    const teardowns = await dbClient.query<{ target: string; n: string }>(
+      "SELECT target, count(*) AS n FROM \"Event\" WHERE type = 'audit' AND action = 'sandbox.teardown' GROUP BY target HAVING count(*) > 1",
+    );
+    for (const t of teardowns.rows) duplicated.push(`${t.target}: ${t.n} teardowns`);
+    for (const r of rows) if (onDisk(r.id).length > 1) duplicated.push(`${r.id}: workspace on ${onDisk(r.id).join(" and ")}`);
+    const orphans: string[] = [];
+    for (const root of roots) {
+      for (const name of fs.readdirSync(root).filter((n) => n.startsWith("sbx-"))) {
+        const r = byId.get(name.slice(4));
+        if (!r || r.status === "destroyed") orphans.push(path.join(root, name));
+      }
+    }
+    const rss = procs
+      .filter(
+        (p) => p.warm !== undefined && p.last !== undefined && p.lastAt !== undefined && p.lastAt - p.startedAt >= opts.warmupMs + 30_000,
+      )
+      .map((p) => ({
+        process: p.name,
+        pid: p.pid,
+        warmMb: Math.round((p.warm! / 2 ** 20) * 10) / 10,
+        endMb: Math.round((p.last! / 2 ** 20) * 10) / 10,
+        growthPct: Math.round(((p.last! - p.warm!) / p.warm!) * 1000) / 10,
+        livedS: Math.round((p.lastAt! - p.startedAt) / 1000),
+      }));
+    const p95Ms: Record<string, number> = {};
+    const requests: Record<string, number> = {};
+    for (const [k, v] of Object.entries(latencies)) {
+      requests[k] = v.length;
+      if (v.length) p95Ms[k] = Math.round(percentile(v, 95));
+    }
+    const result: SoakResult = {
+      soakMinutes: Math.round(loadMinutes * 10) / 10,
+      soakLost: lost.length,
+      soakDuplicated: duplicated.length,
+      soakOrphans: orphans.length,
+      soakRssGrowthPct: rss.length ? Math.max(...rss.map((r) => r.growthPct)) : null,
+      operations: { ...counts, failedCreates: failedReasons.length },
+      p95Ms,
+      requests,
+      rss,
+      peakPgConnections: peakPg,
+      chaos,
+      lostDetails: lost.slice(0, 50),
+      duplicatedDetails: duplicated.slice(0, 50),
+      orphanDetails: orphans.slice(0, 50),
+      failedReasons: failedReasons.slice(0, 50),
+      loadavg: { start: loadStart, end: fs.readFileSync("/proc/loadavg", "utf8").trim() },
+      settleMs,
+    };
+    log(
+      `result: lost ${result.soakLost}, duplicated ${result.soakDuplicated}, orphans ${result.soakOrphans}, RSS growth ${result.soakRssGrowthPct}%`,
+    );
+    return result;
+  } finally {
+    await Promise.allSettled([a?.stop("SIGKILL"), b?.stop("SIGKILL"), w?.kill("SIGKILL")]);
+    await dbClient.end().catch(() => {});
+    await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`)).catch(() => {});
+    if (vms) await stopBuildVms(vms);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      minutes: { type: "string", default: "30" },
+      "chaos-every": { type: "string", default: "3m" },
+      users: { type: "string", default: "4" },
+      "max-live": { type: "string", default: "16" },
+      out: { type: "string", default: "bench/results/soak.json" },
+    },
+  });
+  const result = await runSoak({
+    minutes: Number(values.minutes),
+    chaosEveryMs: parseDuration(values["chaos-every"]!),
+    users: Number(values.users),
+    maxLive: Number(values["max-live"]),
+    warmupMs: 60_000,
+  });
+  const out = path.resolve(REPO_ROOT, values.out!);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(result, null, 2) + "\n");
+  console.log(JSON.stringify(result, null, 2));
+  console.log(`[soak] written to ${path.relative(REPO_ROOT, out)}`);
+  process.exit(result.soakLost + result.soakDuplicated + result.soakOrphans === 0 ? 0 : 1);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) await main();
