@@ -19,6 +19,7 @@ export default async function DashboardLayout({ children }: { children: React.Re
     { href: "/", label: "Overview" },
     { href: "/profiles", label: "Profiles" },
     { href: "/hosts", label: "Hosts" },
+    { href: "/images", label: "Images" },
     ...(admin
       ? [
           { href: "/admin/users", label: "Users" },

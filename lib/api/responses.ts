@@ -11,6 +11,7 @@ import type { ConfigIssue } from "../extensions/yaml-config";
 import type { ErrorBody } from "../http-errors";
 import type { ConnectionView } from "../manager/connection";
 import type { AddedHostView, HostDrainView } from "../manager/host-lifecycle";
+import type { ImageBuildView, ImageView } from "../manager/images";
 import type { ProfileCheckView } from "../manager/profile-check";
 import type { SandboxServicesView } from "../manager/services";
 import { SANDBOX_STATUSES } from "../manager/states";
@@ -326,6 +327,70 @@ export const removedHostSchema = component(
   z.strictObject({ hostId: z.string(), removed: z.literal(true) }),
 );
 
+export const imageBuildSchema = component(
+  "ImageBuild",
+  "One packer build run by sand-boxer",
+  z.strictObject({
+    id: z.string(),
+    image: z.string(),
+    version: z.string().describe("Assigned by sand-boxer and passed to Packer as image_version"),
+    hostId: z.string().nullable().describe("The host rebuilt in place, if any"),
+    state: z.string().describe("queued | running | succeeded | failed | cancelled"),
+    error: z.string().nullable(),
+    templateHash: z.string().nullable(),
+    artifacts: z.array(z.string()),
+    offeredHostKey: z.string().nullable().describe("After a rebuild in place: the new host key, for an admin to confirm"),
+    actor: z.string().nullable(),
+    createdAt: timestamp,
+    startedAt: timestamp.nullable(),
+    finishedAt: timestamp.nullable(),
+  }),
+);
+
+export const imageListSchema = component(
+  "ImageList",
+  "Every image: manifest, channels and built versions with the hosts running them",
+  z.array(
+    z.strictObject({
+      name: z.string(),
+      title: z.string(),
+      description: z.string(),
+      template: z.string(),
+      variables: z.record(z.string(), z.string()),
+      problem: z.string().nullable(),
+      channels: z.array(z.strictObject({ channel: z.string(), version: z.string() })),
+      versions: z.array(
+        z.strictObject({
+          version: z.string(),
+          createdAt: timestamp,
+          createdBy: z.string().nullable(),
+          templateHash: z.string(),
+          artifacts: z.array(z.string()),
+          revokedAt: timestamp.nullable(),
+          revokeReason: z.string().nullable(),
+          channels: z.array(z.string()),
+          hosts: z.array(z.string()),
+        }),
+      ),
+    }),
+  ),
+);
+
+export const buildLogSchema = component(
+  "ImageBuildLog",
+  "A build's log lines after ?after, and the build",
+  z.strictObject({
+    lines: z.array(z.strictObject({ id: z.number().int(), level: z.string(), message: z.string(), at: timestamp })),
+    build: imageBuildSchema,
+  }),
+);
+
+export const revokedSchema = component(
+  "RevokedVersion",
+  "A revoked image version and the hosts drained because they run it",
+  z.strictObject({ image: z.string(), version: z.string(), drained: z.array(z.string()) }),
+);
+
 export const hostListSchema = component("HostList", "Every build host", z.array(hostSchema));
 
 export const connectionSchema = component(
@@ -459,6 +524,8 @@ export type ResponseDriftChecks = [
   Assert<Equal<z.infer<typeof hostSchema>, HostView>>,
   Assert<Equal<z.infer<typeof hostDrainSchema>, HostDrainView>>,
   Assert<Equal<z.infer<typeof addedHostSchema>, AddedHostView>>,
+  Assert<Equal<z.infer<typeof imageBuildSchema>, ImageBuildView>>,
+  Assert<Equal<z.infer<typeof imageListSchema>, ImageView[]>>,
   Assert<Equal<z.infer<typeof connectionSchema>, ConnectionView>>,
   Assert<Equal<z.infer<typeof sandboxServicesSchema>, SandboxServicesView>>,
   Assert<Equal<z.infer<typeof whoAmISchema>, WhoAmIView>>,
