@@ -71,3 +71,4 @@ export function seconds(ms: number): string {
 
 export const OK_MARK = "✓";
 export const FAIL_MARK = "✗";
+export const WARN_MARK = "⚠";

@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { registerAuthCommands } from "./commands/auth";
 import { registerCatalogCommands } from "./commands/catalog";
 import { registerHostAdminCommands } from "./commands/host-admin";
+import { registerImageCommands } from "./commands/images";
 import { registerDoctorCommand } from "./commands/doctor";
 import { registerGatewayCommands } from "./commands/gateway";
 import { registerRemoteCommands } from "./commands/remote";
@@ -30,6 +31,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerAuthCommands(program, setExit);
   registerCatalogCommands(program, setExit);
   registerHostAdminCommands(program, setExit);
+  registerImageCommands(program, setExit);
   registerSandboxCommands(program, setExit);
   registerRemoteCommands(program, setExit);
   registerGatewayCommands(program, setExit);

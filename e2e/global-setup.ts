@@ -109,6 +109,27 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     "apiVersion: sandboxer.dev/v1\nid: profile.broken\ntitle: Broken profile (test)\nextension: ext.vm-packer\nparams:\n  hostLabel: e2e\n  workspaceRoots: /build\nttl: 8h\n",
   );
   process.env.E2E_VM_ROOTS = JSON.stringify(vms.vms.map((vm) => vm.workspaceRoot));
+  // For adding a host from the dashboard (tests/e2e hosts.spec.ts): the second VM as an admin would type it.
+  const vm2 = vms.vm("e2e2");
+  process.env.E2E_VM2 = JSON.stringify({
+    host: vm2.host,
+    port: vm2.port,
+    user: vm2.user,
+    root: vm2.workspaceRoot,
+    key: vm2.hostKeyFingerprint,
+  });
+  // An image whose build prints a line a second for a few seconds (null builder, no communicator): its log streams live.
+  fs.mkdirSync(path.join(configDir, "images"), { recursive: true });
+  fs.writeFileSync(
+    path.join(configDir, "images", "e2e-demo.yaml"),
+    "apiVersion: sandboxer.dev/v1\nname: e2e-demo\ntitle: E2E demo image\ntimeout: 2m\n",
+  );
+  fs.writeFileSync(
+    path.join(configDir, "images", "e2e-demo.pkr.hcl"),
+    ["image_name", "image_version", "marker_path"].map((v) => `variable "${v}" { type = string }\n`).join("") +
+      'source "null" "local" { communicator = "none" }\n' +
+      'build {\n  sources = ["source.null.local"]\n  provisioner "shell-local" { inline = ["for i in 1 2 3 4 5 6; do echo demo step $i; sleep 1; done"] }\n}\n',
+  );
 
   const databaseUrl = `file:${path.join(dataDir, "e2e.db")}`;
   execFileSync(process.execPath, ["--conditions=react-server", "--import", "tsx", "scripts/db-migrate.ts", "deploy"], {

@@ -16,6 +16,20 @@ describe("the environment", () => {
     expect(e.SANDBOXER_WORKER).toBe(true);
   });
 
+  it("puts the embedded database in SANDBOXER_DATA_DIR when DATABASE_URL is not set", () => {
+    const e = parseEnv({ SANDBOXER_DATA_DIR: "/var/lib/sandboxer" }, "/srv/app");
+    expect(e.database).toEqual({
+      provider: "sqlite",
+      url: "file:/var/lib/sandboxer/sandboxer.db",
+      file: "/var/lib/sandboxer/sandboxer.db",
+    });
+    // An explicit DATABASE_URL still wins.
+    expect(parseEnv({ SANDBOXER_DATA_DIR: "/var/lib/sandboxer", DATABASE_URL: "file:./db/x.db" }, "/srv/app").database).toMatchObject({
+      file: "/srv/app/db/x.db",
+    });
+    expect(e.localWorkspaceRoot).toBe("/var/lib/sandboxer/workspaces");
+  });
+
   it("switches to PostgreSQL on a postgres URL", () => {
     expect(parseDatabaseUrl("postgresql://u:p@127.0.0.1:5432/sbx", "/")).toEqual({
       provider: "postgresql",

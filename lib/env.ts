@@ -48,7 +48,8 @@ const portRange = z
 
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
-  DATABASE_URL: z.string().default("file:./data/sandboxer.db"),
+  /** Default: the embedded database in the data directory, file:<SANDBOXER_DATA_DIR>/sandboxer.db. */
+  DATABASE_URL: z.string().optional(),
   SANDBOXER_DB_POOL: int(10, 1, 200),
   SANDBOXER_DATA_DIR: z.string().min(1).default("./data"),
   SANDBOXER_CONFIG_DIR: z.string().min(1).default("."),
@@ -172,7 +173,8 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
   const { DATABASE_URL, ...rest } = result.data;
   const dataDir = path.resolve(cwd, rest.SANDBOXER_DATA_DIR);
   const configDir = path.resolve(cwd, rest.SANDBOXER_CONFIG_DIR);
-  const database = parseDatabaseUrl(DATABASE_URL, cwd);
+  // The embedded database moves with the data directory unless DATABASE_URL names one itself.
+  const database = parseDatabaseUrl(DATABASE_URL ?? `file:${path.join(dataDir, "sandboxer.db")}`, cwd);
   if (rest.SANDBOXER_OIDC_ISSUER && !(rest.SANDBOXER_OIDC_CLIENT_ID && rest.SANDBOXER_OIDC_CLIENT_SECRET)) {
     throw new ConfigError(
       "Invalid environment: SANDBOXER_OIDC_CLIENT_ID and SANDBOXER_OIDC_CLIENT_SECRET are required when SANDBOXER_OIDC_ISSUER is set",

@@ -18,11 +18,13 @@ import os from "node:os";
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+import { dbStatementCount } from "./db/client";
 import { countHostsByHealth } from "./db/hosts";
 import { acquireLease, liveWorkerCount } from "./db/leases";
 import { countOperationsByKindAndState, oldestQueuedAt, queueDepth, stuckOperationCount } from "./db/operations";
 import { countSandboxesByStatus } from "./db/sandboxes";
 import type { ManagerContext } from "./manager/context";
+import { openTeamStreams, teamStreamReads } from "./manager/team-stream";
 
 export type ProcessRole = "web" | "web+worker" | "worker";
 
@@ -86,6 +88,32 @@ export function metrics(bind?: () => Ctx): Metrics {
     labelNames: ["kind", "result"] as const,
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
     registers: [registry],
+  });
+  new Gauge({
+    name: "sandboxer_event_streams_open",
+    help: "Team event streams open on this process (a browser shares one across its tabs)",
+    registers: [registry],
+    collect() {
+      this.set(openTeamStreams());
+    },
+  });
+  new Counter({
+    name: "sandboxer_event_stream_reads_total",
+    help: "Database reads this process made to follow the event table for all its team streams together",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(teamStreamReads());
+    },
+  });
+  new Counter({
+    name: "sandboxer_db_statements_total",
+    help: "SQL statements this process has sent to the database",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(dbStatementCount());
+    },
   });
   const poolClaims = new Counter({
     name: "sandboxer_pool_claims_total",

@@ -12,6 +12,9 @@ export async function onServerStart(): Promise<void> {
   try {
     const e = env();
     checkDataDir(e);
+    // One server per embedded database (npm start's migrate step checked already; this records us).
+    const { recordServer } = await import("./instance-lock");
+    recordServer(e);
     const { initDb } = await import("./db/client");
     await initDb();
     const tightened = restrictDataFiles(e);

@@ -16,11 +16,14 @@ import pg from "pg";
 
 import { checkDataDir, parseEnv, redactUrl, restrictDataFiles, type DatabaseConfig } from "../lib/env";
 import { isSandboxerError } from "../lib/errors";
+import { assertDatabaseFree, assertPortFree } from "../lib/instance-lock";
 import { applyMigrations, createMigration, describeEngineError, diffModelsAgainstMigrations, migrationStatus } from "../lib/db/migrations";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { name: { type: "string" }, root: { type: "string" } },
+  // --serve: run by `npm start` / `npm run dev` before the server: refuse at once, in one line, when another
+  // server holds the embedded database or the port is taken (instead of a migration-engine timeout).
+  options: { name: { type: "string" }, root: { type: "string" }, serve: { type: "boolean" } },
 });
 const command = positionals[0] ?? "deploy";
 // The project whose prisma/ folder is used (tests point it at a copy).
@@ -55,6 +58,10 @@ async function main(): Promise<number> {
   switch (command) {
     case "deploy": {
       const env = parseEnv(process.env);
+      if (values.serve) {
+        assertDatabaseFree(env);
+        await assertPortFree(env.HOST, env.PORT);
+      }
       checkDataDir(env, { create: true });
       if (env.database.provider === "sqlite") {
         // WAL is a property of the file: set once (before the engine holds a connection), and every

@@ -1,9 +1,11 @@
 import { Boxes } from "lucide-react";
 import Link from "next/link";
 
+import { actorUserId } from "@/lib/auth/actor";
 import { requirePageActor } from "@/lib/auth/guards";
 import { can } from "@/lib/auth/policy";
 
+import { LiveUpdates } from "../components/live-updates";
 import { NavLinks, type NavItem } from "../components/nav-links";
 import { UserMenu } from "../components/user-menu";
 
@@ -17,6 +19,7 @@ export default async function DashboardLayout({ children }: { children: React.Re
     { href: "/", label: "Overview" },
     { href: "/profiles", label: "Profiles" },
     { href: "/hosts", label: "Hosts" },
+    { href: "/images", label: "Images" },
     ...(admin
       ? [
           { href: "/admin/users", label: "Users" },
@@ -33,7 +36,8 @@ export default async function DashboardLayout({ children }: { children: React.Re
             sand-boxer
           </Link>
           <NavLinks items={items} />
-          <div className="ml-auto">
+          <div className="ml-auto flex items-center gap-4">
+            <LiveUpdates viewerId={actorUserId(actor) ?? ""} />
             <UserMenu email={actor.label} role={actor.kind === "system" ? "system" : actor.role} />
           </div>
         </div>

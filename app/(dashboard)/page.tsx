@@ -42,26 +42,28 @@ export default async function OverviewPage({ searchParams }: { searchParams: Pro
           </Button>
         }
       />
-      {list.total === 0 && !anyFilter ? (
-        <EmptyState
-          icon={<Boxes />}
-          title="No active sandboxes"
-          description="Nobody on the team has a sandbox right now. Pick a profile to create one: a workspace on a build VM, ready in seconds."
-          action={
-            <Button asChild>
-              <Link href="/profiles">Browse profiles</Link>
-            </Button>
-          }
-        />
-      ) : (
-        <SandboxTable
-          initial={list}
-          filters={filters}
-          viewer={{ id: actorUserId(actor) ?? "", admin: can(actor, "sandbox.destroy_any") }}
-          people={people.map((p) => ({ id: p.id, email: p.email }))}
-          profiles={profiles}
-        />
-      )}
+      <SandboxTable
+        initial={list}
+        filters={filters}
+        viewer={{ id: actorUserId(actor) ?? "", admin: can(actor, "sandbox.destroy_any") }}
+        people={people.map((p) => ({ id: p.id, email: p.email }))}
+        profiles={profiles}
+        // Shown while the (unfiltered) list is empty; the team stream replaces it with the first sandbox.
+        empty={
+          anyFilter ? null : (
+            <EmptyState
+              icon={<Boxes />}
+              title="No active sandboxes"
+              description="Nobody on the team has a sandbox right now. Pick a profile to create one: a workspace on a build VM, ready in seconds."
+              action={
+                <Button asChild>
+                  <Link href="/profiles">Browse profiles</Link>
+                </Button>
+              }
+            />
+          )
+        }
+      />
     </>
   );
 }

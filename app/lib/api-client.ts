@@ -1,7 +1,7 @@
 // Browser-side access to /api/v1 for polling, with react-query key factories so mutations can
 // invalidate exactly what they changed.
 import type { SandboxServicesView } from "@/lib/manager/services";
-import type { SandboxDetailView, SandboxListView } from "@/lib/manager/views";
+import type { SandboxDetailView, SandboxEventView, SandboxListView } from "@/lib/manager/views";
 
 export class ApiError extends Error {
   constructor(
@@ -45,3 +45,9 @@ export function fetchSandboxServices(id: string): Promise<SandboxServicesView> {
 export function fetchSandbox(id: string): Promise<SandboxDetailView> {
   return getJson(`/api/v1/sandboxes/${encodeURIComponent(id)}?detail=1`);
 }
+
+export function fetchSandboxEvents(id: string, after = 0): Promise<{ events: SandboxEventView[] }> {
+  return getJson(`/api/v1/sandboxes/${encodeURIComponent(id)}/events?format=json&after=${after}`);
+}
+
+export const hostKeys = { all: ["hosts"] as const };

@@ -1,6 +1,8 @@
 // doctor: is everything in place for the CLI to work? One ✓/✗ line per check — the server answers,
 // the token is valid, ssh and rsync are installed, and every profile's extension check passes on
-// each host it could use (the server runs those checks; it holds the keys). Exit 1 if anything failed.
+// each host it could use (the server runs those checks; it holds the keys). A profile that needs a build
+// host no one registered is "not configured" — a warning (⚠), as on every fresh install — not a failure.
+// Exit 1 only if something failed.
 import { execFile } from "node:child_process";
 
 import type { Command } from "commander";
@@ -11,12 +13,14 @@ import type { WhoAmIView } from "@/lib/manager/whoami";
 
 import type { ApiClient } from "../api-client";
 import { EXIT } from "../exit-codes";
-import { FAIL_MARK, OK_MARK, out, printJson } from "../output";
+import { FAIL_MARK, OK_MARK, WARN_MARK, out, printJson } from "../output";
 import { apiClient, describeIdentity } from "./shared";
 
 interface Check {
   name: string;
   ok: boolean;
+  /** Not set up on this server (a warning): ok stays true. */
+  warning?: boolean;
   detail: string;
 }
 
@@ -35,14 +39,16 @@ function toolVersion(file: string, args: string[]): Promise<{ ok: boolean; detai
 export function registerDoctorCommand(program: Command, setExit: (code: number) => void): void {
   program
     .command("doctor")
-    .description("Check the server, your token, ssh/rsync and every profile's hosts; exit 1 if anything failed")
+    .description(
+      "Check the server, your token, ssh/rsync and every profile's hosts; exit 1 if anything failed (not configured is a warning)",
+    )
     .option("--json", "print the checks as JSON")
     .addHelpText("after", "\nExample:\n  sandboxer doctor")
     .action(async (opts: { json?: boolean }) => {
       const checks: Check[] = [];
-      const add = (name: string, ok: boolean, detail: string) => {
-        checks.push({ name, ok, detail });
-        if (!opts.json) out(`${ok ? OK_MARK : FAIL_MARK} ${name}: ${detail}`);
+      const add = (name: string, ok: boolean, detail: string, warning = false) => {
+        checks.push({ name, ok, detail, ...(warning ? { warning } : {}) });
+        if (!opts.json) out(`${warning ? WARN_MARK : ok ? OK_MARK : FAIL_MARK} ${name}: ${detail}`);
       };
 
       let client: ApiClient | null = null;
@@ -99,6 +105,7 @@ export function registerDoctorCommand(program: Command, setExit: (code: number) 
               false,
               `invalid: ${r.errors.map((e) => `${e.file}${e.line ? `:${e.line}` : ""} ${e.field ? `${e.field}: ` : ""}${e.message}`).join("; ")}`,
             );
+          if (r.notConfigured) return add(p.id, true, `not configured: ${r.notConfigured}`, true);
           for (const target of r.targets) {
             const where = target.host ? `${p.id} @ ${target.host.id}` : p.id;
             if (target.requirements.length === 0) add(where, true, "nothing to check");
@@ -107,8 +114,10 @@ export function registerDoctorCommand(program: Command, setExit: (code: number) 
         });
       }
       const ok = checks.every((c) => c.ok);
+      const warnings = checks.filter((c) => c.warning).length;
+      const notes = warnings ? ` (${warnings} not configured on this server: add a build host to use them)` : "";
       if (opts.json) printJson({ ok, checks });
-      else out(ok ? "All checks passed." : `${checks.filter((c) => !c.ok).length} check(s) failed.`);
+      else out(ok ? `All checks passed${notes}.` : `${checks.filter((c) => !c.ok).length} check(s) failed${notes}.`);
       setExit(ok ? EXIT.OK : EXIT.FAILURE);
     });
 }

@@ -11,6 +11,7 @@ import type { ConfigIssue } from "../extensions/yaml-config";
 import type { ErrorBody } from "../http-errors";
 import type { ConnectionView } from "../manager/connection";
 import type { AddedHostView, HostDrainView } from "../manager/host-lifecycle";
+import type { ImageBuildView, ImageView } from "../manager/images";
 import type { ProfileCheckView } from "../manager/profile-check";
 import type { SandboxServicesView } from "../manager/services";
 import { SANDBOX_STATUSES } from "../manager/states";
@@ -144,6 +145,35 @@ export const sandboxEventsSchema = component(
   z.strictObject({ events: z.array(sandboxEventSchema), sandbox: sandboxSchema }),
 );
 
+export const teamSandboxEventSchema = component(
+  "TeamSandboxEvent",
+  "A log line or state change of any sandbox, on the team event stream",
+  z.strictObject({
+    sandboxId: z.string(),
+    id: z.number().int().describe("Increasing; the SSE event id (Last-Event-ID resumes after it)"),
+    type: z.enum(["log", "state"]),
+    level: z.string(),
+    message: z.string(),
+    at: timestamp,
+    status: z.string().optional().describe("The new status (state events)"),
+  }),
+);
+
+export const teamNoticeSchema = component(
+  "TeamNotice",
+  "A notice on a topic (host.changed, …), published by a feature of the server (docs/live-updates.md)",
+  z.strictObject({ id: z.number().int(), type: z.literal("team"), topic: z.string(), data: z.unknown(), at: timestamp }),
+);
+
+export const teamEventsSchema = component(
+  "TeamEvents",
+  "Team events after ?after=<id>, oldest first, and the id to pass as ?after next time",
+  z.strictObject({
+    events: z.array(z.union([teamSandboxEventSchema, teamNoticeSchema])),
+    lastEventId: z.number().int(),
+  }),
+);
+
 const configIssueSchema = component(
   "ConfigIssue",
   "A problem in a configuration file",
@@ -210,6 +240,10 @@ export const profileCheckSchema = component(
   z.strictObject({
     profileId: z.string(),
     ok: z.boolean(),
+    notConfigured: z
+      .string()
+      .nullable()
+      .describe("Set when the profile needs a build host that none registered provides: not set up here (a warning), not a failure"),
     errors: z.array(configIssueSchema),
     targets: z.array(
       z.strictObject({
@@ -291,6 +325,70 @@ export const removedHostSchema = component(
   "RemovedHost",
   "A host removed from the registry",
   z.strictObject({ hostId: z.string(), removed: z.literal(true) }),
+);
+
+export const imageBuildSchema = component(
+  "ImageBuild",
+  "One packer build run by sand-boxer",
+  z.strictObject({
+    id: z.string(),
+    image: z.string(),
+    version: z.string().describe("Assigned by sand-boxer and passed to Packer as image_version"),
+    hostId: z.string().nullable().describe("The host rebuilt in place, if any"),
+    state: z.string().describe("queued | running | succeeded | failed | cancelled"),
+    error: z.string().nullable(),
+    templateHash: z.string().nullable(),
+    artifacts: z.array(z.string()),
+    offeredHostKey: z.string().nullable().describe("After a rebuild in place: the new host key, for an admin to confirm"),
+    actor: z.string().nullable(),
+    createdAt: timestamp,
+    startedAt: timestamp.nullable(),
+    finishedAt: timestamp.nullable(),
+  }),
+);
+
+export const imageListSchema = component(
+  "ImageList",
+  "Every image: manifest, channels and built versions with the hosts running them",
+  z.array(
+    z.strictObject({
+      name: z.string(),
+      title: z.string(),
+      description: z.string(),
+      template: z.string(),
+      variables: z.record(z.string(), z.string()),
+      problem: z.string().nullable(),
+      channels: z.array(z.strictObject({ channel: z.string(), version: z.string() })),
+      versions: z.array(
+        z.strictObject({
+          version: z.string(),
+          createdAt: timestamp,
+          createdBy: z.string().nullable(),
+          templateHash: z.string(),
+          artifacts: z.array(z.string()),
+          revokedAt: timestamp.nullable(),
+          revokeReason: z.string().nullable(),
+          channels: z.array(z.string()),
+          hosts: z.array(z.string()),
+        }),
+      ),
+    }),
+  ),
+);
+
+export const buildLogSchema = component(
+  "ImageBuildLog",
+  "A build's log lines after ?after, and the build",
+  z.strictObject({
+    lines: z.array(z.strictObject({ id: z.number().int(), level: z.string(), message: z.string(), at: timestamp })),
+    build: imageBuildSchema,
+  }),
+);
+
+export const revokedSchema = component(
+  "RevokedVersion",
+  "A revoked image version and the hosts drained because they run it",
+  z.strictObject({ image: z.string(), version: z.string(), drained: z.array(z.string()) }),
 );
 
 export const hostListSchema = component("HostList", "Every build host", z.array(hostSchema));
@@ -426,6 +524,8 @@ export type ResponseDriftChecks = [
   Assert<Equal<z.infer<typeof hostSchema>, HostView>>,
   Assert<Equal<z.infer<typeof hostDrainSchema>, HostDrainView>>,
   Assert<Equal<z.infer<typeof addedHostSchema>, AddedHostView>>,
+  Assert<Equal<z.infer<typeof imageBuildSchema>, ImageBuildView>>,
+  Assert<Equal<z.infer<typeof imageListSchema>, ImageView[]>>,
   Assert<Equal<z.infer<typeof connectionSchema>, ConnectionView>>,
   Assert<Equal<z.infer<typeof sandboxServicesSchema>, SandboxServicesView>>,
   Assert<Equal<z.infer<typeof whoAmISchema>, WhoAmIView>>,

@@ -57,6 +57,11 @@ export const eventsQuery = z.strictObject({
   format: z.enum(["json", "sse"]).optional(),
 });
 
+export const teamEventsQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).optional().describe("Only events after this id (SSE: replayed first; JSON: at most 500)"),
+  format: z.enum(["json", "sse"]).optional(),
+});
+
 export const profileIdSchema = z.string().min(1).max(100).describe('A profile id, e.g. "profile.vm-haskell-build"');
 
 export const sandboxPathParams = z.strictObject({ id: sandboxIdSchema.describe("The sandbox id") });
@@ -123,4 +128,41 @@ export const confirmHostKeyBody = z.strictObject({ fingerprint: fingerprintSchem
 
 export const cordonHostBody = z.strictObject({
   reason: z.string().max(200).optional().describe("Shown on the host and in the reason of creates that wait"),
+});
+
+// ─── Images and builds (admins start, cancel, set channels and revoke) ──────────────────────────
+
+export const imagePathParams = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, { error: "an image name" })
+    .describe("The image name (images/<name>.yaml)"),
+});
+
+export const buildPathParams = z.strictObject({
+  id: z
+    .string()
+    .regex(/^bld_[a-z0-9]{1,40}$/, { error: "a build id" })
+    .describe("The build id"),
+});
+
+export const startBuildBody = z.strictObject({
+  hostId: hostIdSchema
+    .optional()
+    .describe("Rebuild this registered host in place (Packer's null builder, through sand-boxer's verified tunnel)"),
+});
+
+export const setChannelBody = z.strictObject({
+  channel: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, { error: "a channel name, e.g. stable" }),
+  version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$/, { error: "a version" }),
+});
+
+export const revokeVersionBody = z.strictObject({
+  version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$/, { error: "a version" }),
+  reason: z.string().max(200).optional(),
+});
+
+export const buildLogQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).default(0).describe("Lines after this id"),
+  format: z.enum(["json", "sse"]).optional().describe("sse: Server-Sent Events `line` until the build ends, then `end`"),
 });

@@ -83,6 +83,38 @@ export function serializeTransactions(factory: SqlDriverAdapterFactory): SqlDriv
   };
 }
 
+const statementCounter = globalThis as unknown as { __sandboxerDbStatements?: number };
+
+/** SQL statements this process has sent (all clients), for the metrics and the idle-dashboard benchmark. */
+export function dbStatementCount(): number {
+  return statementCounter.__sandboxerDbStatements ?? 0;
+}
+
+/** Counts every statement a driver adapter runs, in and out of transactions. */
+export function countStatements(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
+  const bump = () => {
+    statementCounter.__sandboxerDbStatements = (statementCounter.__sandboxerDbStatements ?? 0) + 1;
+  };
+  type Queryable = Pick<Awaited<ReturnType<SqlDriverAdapterFactory["connect"]>>, "queryRaw" | "executeRaw">;
+  const wrap = <T extends Queryable>(q: T): T => {
+    const queryRaw = q.queryRaw.bind(q);
+    const executeRaw = q.executeRaw.bind(q);
+    q.queryRaw = (query) => (bump(), queryRaw(query));
+    q.executeRaw = (query) => (bump(), executeRaw(query));
+    return q;
+  };
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => {
+      const adapter = wrap(await factory.connect());
+      const startTransaction = adapter.startTransaction.bind(adapter);
+      adapter.startTransaction = async (isolationLevel) => wrap(await startTransaction(isolationLevel));
+      return adapter;
+    },
+  };
+}
+
 /**
  * How long an interactive transaction may wait for a connection and run. Prisma's defaults (2 s to
  * start, 5 s to run) turned a busy minute — 20 creates beside 200 reads on two cores — into 500s
@@ -104,18 +136,20 @@ export async function createDb(config: DatabaseConfig, options: { poolSize?: num
     ]);
     // `timeout` is SQLite's busy timeout: a second process (the worker, the CLI's server) waits for
     // the write lock instead of failing at once.
-    const adapter = serializeTransactions(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 }));
+    const adapter = serializeTransactions(countStatements(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 })));
     return guardStatusWrites(new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS }));
   }
   const [{ PrismaClient }, { PrismaPg }] = await Promise.all([import("@/generated/postgres/client"), import("@prisma/adapter-pg")]);
   // Idle connections close after 30 s, so a quiet instance holds fewer than its maximum.
   // application_name names the process in pg_stat_activity (who holds the connections).
-  const adapter = new PrismaPg({
-    connectionString: config.url,
-    max: options.poolSize ?? 10,
-    idleTimeoutMillis: 30_000,
-    application_name: `sandboxer/${process.pid}`,
-  });
+  const adapter = countStatements(
+    new PrismaPg({
+      connectionString: config.url,
+      max: options.poolSize ?? 10,
+      idleTimeoutMillis: 30_000,
+      application_name: `sandboxer/${process.pid}`,
+    }),
+  );
   return guardStatusWrites(new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS })) as unknown as Db;
 }
 

@@ -4,7 +4,8 @@ import "server-only";
 
 import type { Db, Prisma } from "./client";
 
-export type EventType = "log" | "state" | "audit";
+/** `team`: a notice published on the team event stream (lib/manager/team-events.ts); `action` holds its topic. */
+export type EventType = "log" | "state" | "audit" | "team";
 export type EventLevel = "info" | "warn" | "error";
 
 export interface EventInput {
@@ -111,4 +112,23 @@ export async function listAudit(db: Db, f: AuditFilter = {}): Promise<EventRow[]
 /** The state events of one sandbox, oldest first (its timeline). */
 export async function listStateEvents(db: Db, sandboxId: string, limit: number): Promise<EventRow[]> {
   return db.event.findMany({ where: { sandboxId, type: "state" }, orderBy: { id: "asc" }, take: limit });
+}
+
+/** The types the team event stream carries (audit entries never leave the audit page). */
+export const STREAM_EVENT_TYPES: EventType[] = ["log", "state", "team"];
+
+/** Everything the team event stream carries after `afterId`, oldest first: one indexed range read. */
+export async function listStreamEvents(db: Db, afterId: number, limit: number): Promise<EventRow[]> {
+  return db.event.findMany({ where: { id: { gt: afterId }, type: { in: STREAM_EVENT_TYPES } }, orderBy: { id: "asc" }, take: limit });
+}
+
+/** The newest event id (0 when there are none): where a fresh team stream starts. */
+export async function latestEventId(db: Db): Promise<number> {
+  const row = await db.event.findFirst({ orderBy: { id: "desc" }, select: { id: true } });
+  return row?.id ?? 0;
+}
+
+/** Removes team notices older than `before` (they matter only to streams that were briefly away). */
+export async function pruneTeamEvents(db: Db, before: Date): Promise<number> {
+  return (await db.event.deleteMany({ where: { type: "team", createdAt: { lt: before } } })).count;
 }

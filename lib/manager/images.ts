@@ -351,3 +351,40 @@ export async function cancelImageBuild(ctx: Ctx, actor: Actor, id: string): Prom
   });
   return getImageBuild(ctx, id);
 }
+
+// ─── The build log as a live stream (the API's Server-Sent Events) ──────────────────────────────
+
+export type BuildStreamItem = { kind: "line"; line: BuildLogLineView } | { kind: "keepalive" } | { kind: "end"; build: ImageBuildView };
+
+/** Lines after `after` as they are written (polled every 300 ms), then `end` once the build has ended. */
+export async function* buildLogStream(
+  ctx: Pick<ManagerContext, "db">,
+  id: string,
+  opts: { after: number; signal: AbortSignal; pollMs?: number; keepaliveMs?: number },
+): AsyncGenerator<BuildStreamItem> {
+  let last = opts.after;
+  let lastSent = Date.now();
+  while (!opts.signal.aborted) {
+    const build = await getImageBuild(ctx, id);
+    // Lines first, then the state read before them decides: an ended build's last lines are all written.
+    for (let lines = await imageBuildLog(ctx, id, last); lines.length > 0; lines = await imageBuildLog(ctx, id, last)) {
+      for (const line of lines) {
+        last = line.id;
+        yield { kind: "line", line };
+      }
+      lastSent = Date.now();
+    }
+    if (!["queued", "running"].includes(build.state)) {
+      yield { kind: "end", build };
+      return;
+    }
+    if (Date.now() - lastSent > (opts.keepaliveMs ?? 15_000)) {
+      yield { kind: "keepalive" };
+      lastSent = Date.now();
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, opts.pollMs ?? 300);
+      opts.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+    });
+  }
+}

@@ -308,6 +308,25 @@ export class Manager implements ManagerContext {
     });
   }
 
+  /**
+   * For each usable profile whose extension needs a build host that no host provides (no host with
+   * its label, or its named host missing or disabled), why it cannot be created; absent when a host
+   * can take it. The profiles page disables Create with this reason instead of a create that fails.
+   */
+  async profileAvailability(): Promise<Record<string, string>> {
+    const hosts = (await listHosts(this.db)).filter((h) => h.health !== "disabled");
+    const out: Record<string, string> = {};
+    for (const p of this.catalog.profiles) {
+      const ext = p.spec ? this.catalog.extensions.get(p.spec.extension) : undefined;
+      if (!ext || !isUsable(p)) continue;
+      const req = ext.hostRequirement(p.params);
+      if (!req) continue;
+      if ("label" in req && !hosts.some((h) => hostLabels(h).includes(req.label))) out[p.id] = `no host labelled "${req.label}"`;
+      if ("hostId" in req && !hosts.some((h) => h.id === req.hostId)) out[p.id] = `no host "${req.hostId}"`;
+    }
+    return out;
+  }
+
   profileTitle(id: string): string {
     return this.catalog.profiles.find((p) => p.id === id)?.spec?.title ?? id;
   }
@@ -384,6 +403,12 @@ export class Manager implements ManagerContext {
       pages: Math.max(1, Math.ceil(result.total / size)),
       counts: result.counts,
     };
+  }
+
+  /** The sandbox for the team stream's snapshots: null when it is gone or a warm-pool member (not the team's yet). */
+  async streamSnapshot(id: string): Promise<SandboxView | null> {
+    const row = isSandboxId(id) ? await findSandbox(this.db, id) : null;
+    return row && row.poolKey === null ? this.toView(row) : null;
   }
 
   async getSandbox(id: string): Promise<SandboxView> {

@@ -1,5 +1,6 @@
 // In-process signals: "an operation was queued" wakes the local worker at once (no poll delay);
-// "sandbox X changed" wakes the event streams that follow X. Other processes poll the database.
+// "sandbox X changed" wakes the event streams that follow X; "team event" wakes the team stream hub.
+// Other processes poll the database.
 import { EventEmitter } from "node:events";
 
 export class Notifier {
@@ -29,5 +30,15 @@ export class Notifier {
     const listener = id === "*" ? fn : () => fn(id);
     this.emitter.on(name, listener);
     return () => this.emitter.off(name, listener);
+  }
+
+  /** A team notice was stored (lib/manager/team-events.ts). */
+  teamEvent(): void {
+    this.emitter.emit("team");
+  }
+
+  onTeamEvent(fn: () => void): () => void {
+    this.emitter.on("team", fn);
+    return () => this.emitter.off("team", fn);
   }
 }

@@ -22,6 +22,11 @@ export interface ProfileCheckView {
   profileId: string;
   /** Every requirement of every target is met (and the profile file is valid). */
   ok: boolean;
+  /**
+   * Why the profile is not set up on this server (it needs a build host none registered provides),
+   * or null. A fresh install has such profiles: `doctor` shows them as warnings, not failures.
+   */
+  notConfigured: string | null;
   /** The profile file's problems; an invalid profile is not checked against hosts. */
   errors: ConfigIssue[];
   targets: ProfileCheckTarget[];
@@ -36,7 +41,7 @@ export async function checkProfile(
 ): Promise<ProfileCheckView> {
   const entry = manager.catalog.profiles.find((p) => p.id === profileId);
   if (!entry) throw new NotFoundError("Profile", profileId);
-  if (!isUsable(entry)) return { profileId, ok: false, errors: entry.errors, targets: [] };
+  if (!isUsable(entry)) return { profileId, ok: false, notConfigured: null, errors: entry.errors, targets: [] };
   // A usable profile's extension is loaded (the catalog only parses params with a loaded extension).
   const extension = extensionOf(manager, entry.spec.extension)!;
   const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS), ...(opts.signal ? [opts.signal] : [])]);
@@ -56,11 +61,13 @@ export async function checkProfile(
 
   const requirement = extension.hostRequirement(entry.params);
   let targets: ProfileCheckTarget[];
+  let notConfigured: string | null = null;
   if (!requirement) {
     targets = [{ host: null, requirements: await run(null) }];
   } else {
     const { hosts: matching, none } = await hostsMatching(manager.db, requirement);
     if (matching.length === 0) {
+      notConfigured = none;
       targets = [{ host: null, requirements: [{ name: "build host", met: false, reason: none }] }];
     } else {
       // Hosts are independent; checking them side by side keeps doctor quick on a pool of VMs.
@@ -74,5 +81,5 @@ export async function checkProfile(
       );
     }
   }
-  return { profileId, ok: targets.every((t) => t.requirements.every((r) => r.met)), errors: [], targets };
+  return { profileId, ok: targets.every((t) => t.requirements.every((r) => r.met)), notConfigured, errors: [], targets };
 }

@@ -8,6 +8,7 @@ import "server-only";
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 
+import { pruneTeamEvents } from "../db/events";
 import { acquireLease, removeWorker, workerHeartbeat } from "../db/leases";
 import { claimOperation, findClaimable, finishOperation, type OperationRow } from "../db/operations";
 import type { Logger } from "../logger";
@@ -133,6 +134,8 @@ export class Worker {
         await removeGoneWorkers(this.ctx, now);
         await scheduleHostChecks(this.ctx, now);
         await schedulePoolRefill(this.ctx);
+        // Team notices matter only to streams that were away briefly (docs/live-updates.md).
+        await pruneTeamEvents(db, new Date(now.getTime() - 24 * 3_600_000));
       }
     }
     const free = this.concurrency - this.inflight.size;

@@ -163,6 +163,14 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
         local: { extension: "ext.local", params: { seed: null } },
       },
     });
+    // One image whose build fails fast (file builder from a missing file): enough for the build routes.
+    fs.mkdirSync(path.join(configDir, "images"));
+    fs.writeFileSync(path.join(configDir, "images", "contract.yaml"), "apiVersion: sandboxer.dev/v1\nname: contract\ntimeout: 2m\n");
+    fs.writeFileSync(
+      path.join(configDir, "images", "contract.pkr.hcl"),
+      ["image_name", "image_version", "marker_path"].map((v) => `variable "${v}" { type = string }\n`).join("") +
+        'source "file" "x" {\n  source = "/nonexistent/contract"\n  target = "out"\n}\nbuild { sources = ["source.file.x"] }\n',
+    );
     fs.writeFileSync(
       path.join(configDir, "hosts.yaml"),
       stringify({ apiVersion: "sandboxer.dev/v1", hosts: [hostEntryFor(vms.vm("vm1"), { capacity: 50 })] }),
@@ -186,6 +194,9 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     const res = await fetch(`${server.url}${API_BASE_PATH}/openapi.json`);
     expect(res.status).toBe(200);
     doc = (await res.json()) as Doc;
+    await database.db.imageVersion.create({
+      data: { id: "contract@1", image: "contract", version: "1", templateHash: "0".repeat(64), variables: {}, artifacts: [] },
+    });
     vmId = await createSettled("profile.vm");
     localId = await createSettled("profile.local");
   }, 120_000);
@@ -225,6 +236,9 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
       "post /hosts/{id}/confirm-key": { fingerprint: vm2.hostKeyFingerprint },
       "post /hosts/{id}/cordon": { reason: "contract test" },
       "post /hosts/{id}/drain": {},
+      "post /images/{id}/builds": {},
+      "post /images/{id}/channels": { channel: "stable", version: "1" },
+      "post /images/{id}/revoke": { version: "1", reason: "contract test" },
     };
     // A real session through the app's SSH gateway (OpenSSH client, alice's registered key), for the session routes.
     const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-contract-ssh-"));
@@ -258,6 +272,7 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     );
     // Host routes (admins): the added VM is confirmed and removed; host-vm1 is cordoned, drained and uncordoned after.
     const hostIds: Record<string, string> = { "post /hosts/{id}/confirm-key": "contract-vm2", "delete /hosts/{id}": "contract-vm2" };
+    let buildId = "";
     for (const [route, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
         if (route.startsWith("/ssh-sessions/")) {
@@ -267,21 +282,32 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
           expect(res.status, res.text).toBe(Number(Object.keys(op.responses).find((x) => x.startsWith("2"))));
           continue;
         }
-        const onHost = route.startsWith("/hosts");
-        const id = onHost
-          ? (hostIds[`${method} ${route}`] ?? "host-vm1")
-          : route.startsWith("/profiles/")
-            ? "profile.local"
-            : route.startsWith("/me/ssh-keys/")
-              ? doomedKey.id
-              : method === "delete"
-                ? doomed
-                : vmId;
+        const onHost = route.startsWith("/hosts") || route.startsWith("/images") || route.startsWith("/builds");
+        if (route === "/builds/{id}/cancel") {
+          // Start one to cancel (the build routes come after /images/{id}/builds, whose build may have ended already).
+          buildId = ((await api("POST", "/images/contract/builds", { body: {}, token: admin })).json as { id: string }).id;
+        }
+        const id = route.startsWith("/images")
+          ? "contract"
+          : route.startsWith("/builds")
+            ? buildId
+            : onHost
+              ? (hostIds[`${method} ${route}`] ?? "host-vm1")
+              : route.startsWith("/profiles/")
+                ? "profile.local"
+                : route.startsWith("/me/ssh-keys/")
+                  ? doomedKey.id
+                  : method === "delete"
+                    ? doomed
+                    : vmId;
         const res = await api(method.toUpperCase(), route.replace("{id}", id), {
           body: bodies[`${method} ${route}`],
           token: onHost ? admin : alice,
         });
         const success = Object.keys(op.responses).find((s) => s.startsWith("2"));
+        if (route === "/images/{id}/builds") buildId = (res.json as { id: string }).id;
+        // The cancel may come after the failing build already ended (409 BUILD_NOT_RUNNING is its documented answer then).
+        if (route === "/builds/{id}/cancel" && res.status === 409) continue;
         expect(res.status, `${method.toUpperCase()} ${route}: ${res.text.slice(0, 300)}`).toBe(Number(success));
       }
     }

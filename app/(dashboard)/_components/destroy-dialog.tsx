@@ -7,6 +7,7 @@ import { useState, useTransition } from "react";
 import type { SandboxView } from "@/lib/manager/views";
 
 import { sandboxKeys } from "../../lib/api-client";
+import { teamStream } from "../../lib/team-stream";
 import {
   AlertDialog,
   AlertDialogCancel,
@@ -48,7 +49,8 @@ export function DestroyButton({
       }
       setOpen(false);
       onDestroyed?.(result.data);
-      await queryClient.invalidateQueries({ queryKey: sandboxKeys.all });
+      // The team stream brings the rest (destroying → destroyed); without it, fetch.
+      if (!teamStream().up) await queryClient.invalidateQueries({ queryKey: sandboxKeys.all });
     });
   }
 

@@ -6,10 +6,12 @@ import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState, useTransition } from "react";
 
-import { SANDBOX_STATUSES, isTransient, type SandboxStatus } from "@/lib/manager/states";
+import { SANDBOX_STATUSES, type SandboxStatus } from "@/lib/manager/states";
 import type { SandboxListView, SandboxView } from "@/lib/manager/views";
 
 import { fetchSandboxList, sandboxKeys, type ListFilters } from "../../lib/api-client";
+import { applySandboxToList } from "../../lib/live-cache";
+import { FALLBACK_POLL_MS, useTeamStreamUp } from "../../lib/team-stream";
 import { RelativeTime } from "../../components/relative-time";
 import { StatusBadge } from "../../components/status-badge";
 import {
@@ -37,7 +39,9 @@ export function SandboxTable({
   viewer,
   people,
   profiles,
+  empty,
 }: {
+  empty?: React.ReactNode;
   initial: SandboxListView;
   filters: ListFilters;
   viewer: { id: string; admin: boolean };
@@ -51,13 +55,15 @@ export function SandboxTable({
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [navigating, startNavigation] = useTransition();
 
+  const streamUp = useTeamStreamUp();
   const { data } = useQuery({
     queryKey: sandboxKeys.list(filters),
     queryFn: () => fetchSandboxList(filters),
     initialData: initial,
     placeholderData: keepPreviousData,
-    // Poll fast while anything on the page is moving, slowly otherwise (others' sandboxes appear too).
-    refetchInterval: (q) => (q.state.data?.rows.some((r) => isTransient(r.status)) ? 1_000 : 10_000),
+    // The team stream keeps this list current (components/live-updates.tsx); polling only while it is down.
+    refetchInterval: streamUp ? false : FALLBACK_POLL_MS,
+    refetchOnWindowFocus: !streamUp,
   });
 
   function setParam(updates: Record<string, string | null>) {
@@ -72,7 +78,7 @@ export function SandboxTable({
 
   function markDestroying(s: SandboxView) {
     queryClient.setQueryData<SandboxListView>(sandboxKeys.list(filters), (old) =>
-      old ? { ...old, rows: old.rows.map((r) => (r.id === s.id ? s : r)) } : old,
+      old ? applySandboxToList(old, filters, s, viewer.id) : old,
     );
   }
 
@@ -133,6 +139,8 @@ export function SandboxTable({
       </TableCell>
     </TableRow>
   );
+
+  if (empty && data.total === 0) return <>{empty}</>;
 
   return (
     <div className="space-y-4">

@@ -8,6 +8,7 @@ import { listOrphans } from "@/lib/manager/host-ops";
 import { manager } from "@/lib/manager/instance";
 
 import { formatBytes } from "../../components/format-bytes";
+import { RefreshOnStream } from "../../components/live-updates";
 import { PageHeader } from "../../components/page-header";
 import { RelativeTime } from "../../components/relative-time";
 import { Badge, type BadgeProps } from "../../components/ui/badge";
@@ -36,6 +37,7 @@ export default async function HostsPage() {
   );
   return (
     <>
+      <RefreshOnStream topics={["host.changed"]} sandboxes />
       <PageHeader
         title="Hosts"
         description="Build VMs sandboxes are created on: added here by an admin, or listed in hosts.yaml (which wins on conflict). Health, free space, load and image are checked periodically."

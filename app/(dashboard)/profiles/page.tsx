@@ -1,12 +1,15 @@
-import { AlertTriangle, BookOpen, Flame, Server } from "lucide-react";
+import { AlertTriangle, BookOpen, Flame, Plus, Server } from "lucide-react";
 import type { Metadata } from "next";
+import Link from "next/link";
 
 import { requirePageActor } from "@/lib/auth/guards";
 import { formatIssue } from "@/lib/extensions/yaml-config";
 import { manager } from "@/lib/manager/instance";
+import { renderShortMarkdown } from "@/lib/markdown";
 
 import { PageHeader } from "../../components/page-header";
 import { Badge } from "../../components/ui/badge";
+import { Button } from "../../components/ui/button";
 import { Card, CardContent, CardDescription, CardFooter, CardHeader, CardTitle } from "../../components/ui/card";
 import { EmptyState } from "../../components/ui/empty-state";
 import { CreateSandboxButton } from "./create-sandbox-form";
@@ -16,6 +19,8 @@ export const metadata: Metadata = { title: "Profiles" };
 export default async function ProfilesPage() {
   await requirePageActor({ next: "/profiles" });
   const profiles = await manager().listProfiles();
+  // Profiles whose extension needs a build host that no host provides: Create is disabled, with why.
+  const unavailable = await manager().profileAvailability();
   return (
     <>
       <PageHeader
@@ -43,7 +48,13 @@ export default async function ProfilesPage() {
                 <CardDescription className="font-mono text-xs">{p.id}</CardDescription>
               </CardHeader>
               <CardContent className="space-y-3 text-sm">
-                {p.description ? <p className="text-muted-foreground">{p.description}</p> : null}
+                {p.description ? (
+                  <div
+                    className="text-muted-foreground [&_a]:text-primary [&_a]:underline [&_code]:rounded [&_code]:bg-muted [&_code]:px-1 [&_code]:font-mono [&_code]:text-[0.85em] [&_p+p]:mt-2"
+                    data-testid="profile-description"
+                    dangerouslySetInnerHTML={{ __html: renderShortMarkdown(p.description) }}
+                  />
+                ) : null}
                 <dl className="grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-xs">
                   <dt className="text-muted-foreground">Extension</dt>
                   <dd className="font-mono">{p.extension || "—"}</dd>
@@ -97,7 +108,21 @@ export default async function ProfilesPage() {
                 ) : (
                   <span />
                 )}
-                {p.usable ? <CreateSandboxButton profile={p} /> : null}
+                {p.usable && unavailable[p.id] ? (
+                  <div className="flex items-center gap-2" data-testid="profile-unavailable">
+                    <span className="text-xs text-muted-foreground">
+                      not available: {unavailable[p.id]} —{" "}
+                      <Link href="/hosts" className="text-primary hover:underline">
+                        hosts
+                      </Link>
+                    </span>
+                    <Button size="sm" disabled aria-disabled title={`Not available: ${unavailable[p.id]}`}>
+                      <Plus aria-hidden /> Create
+                    </Button>
+                  </div>
+                ) : p.usable ? (
+                  <CreateSandboxButton profile={p} />
+                ) : null}
               </CardFooter>
             </Card>
           ))}

@@ -21,6 +21,7 @@ import { audit } from "../audit";
 import { extensionOf, type ManagerContext } from "../context";
 import { ACCOUNTED_STATUSES, EXPECT_WORKSPACE_STATUSES, isIn, parseStatus } from "../states";
 import { transition } from "../transitions";
+import { publishTeamEvent } from "../team-events";
 import { failureCode, failureMessage, stopKind, type OperationHandler } from "./runtime";
 
 export const runReconcileOperation: OperationHandler = async (ctx, run) => {
@@ -38,6 +39,15 @@ export const runReconcileOperation: OperationHandler = async (ctx, run) => {
 
 /** Health first; drift only when the host answered with the pinned key. Returns a one-line summary. */
 export async function reconcileHost(ctx: ManagerContext, hostId: string, signal: AbortSignal): Promise<string> {
+  try {
+    return await checkAndReconcile(ctx, hostId, signal);
+  } finally {
+    // The hosts page follows health, free space and drift from the team stream.
+    await publishTeamEvent(ctx, "host.changed", { hostId });
+  }
+}
+
+async function checkAndReconcile(ctx: ManagerContext, hostId: string, signal: AbortSignal): Promise<string> {
   const host = await findHost(ctx.db, hostId);
   if (!host) throw new NotFoundError("Host", hostId);
   if (!ctx.ssh) return "No SSH configuration on this server";

@@ -8,7 +8,9 @@ import { isTransient } from "@/lib/manager/states";
 import type { SandboxStatus } from "@/lib/manager/states";
 import type { SandboxDetailView, SandboxEventView } from "@/lib/manager/views";
 
-import { fetchSandbox, fetchSandboxServices, sandboxKeys } from "../../../lib/api-client";
+import { fetchSandbox, fetchSandboxEvents, fetchSandboxServices, sandboxKeys } from "../../../lib/api-client";
+import { applySandboxToDetail } from "../../../lib/live-cache";
+import { FALLBACK_POLL_MS, useTeamStreamUp } from "../../../lib/team-stream";
 import { RelativeTime } from "../../../components/relative-time";
 import { StatusBadge } from "../../../components/status-badge";
 import { Button } from "../../../components/ui/button";
@@ -17,27 +19,20 @@ import { cn } from "../../../components/ui/cn";
 import { extendSandboxAction } from "../../actions";
 import { DestroyButton } from "../../_components/destroy-dialog";
 
-function useLiveLog(id: string, initial: SandboxEventView[], follow: boolean, onEnd: () => void) {
-  const [events, setEvents] = useState(initial);
-  const lastId = useRef(initial.at(-1)?.id ?? 0);
-  useEffect(() => {
-    if (!follow) return;
-    const source = new EventSource(`/api/v1/sandboxes/${encodeURIComponent(id)}/events?after=${lastId.current}`);
-    const onEvent = (msg: MessageEvent<string>) => {
-      const e = JSON.parse(msg.data) as SandboxEventView;
-      if (e.id <= lastId.current) return;
-      lastId.current = e.id;
-      setEvents((prev) => [...prev, e]);
-    };
-    source.addEventListener("log", onEvent);
-    source.addEventListener("state", onEvent);
-    source.addEventListener("end", () => {
-      source.close();
-      onEnd();
-    });
-    return () => source.close();
-  }, [id, follow, onEnd]);
-  return events;
+/**
+ * The sandbox's log: the server render's lines, then every line the team stream brings (components/
+ * live-updates.tsx appends to this query) whatever the status, so a destroy's lines appear even when
+ * it finishes before this page saw `destroying`. Fetched only while the stream is down.
+ */
+function useLog(id: string, initial: SandboxEventView[], streamUp: boolean) {
+  const { data } = useQuery({
+    queryKey: sandboxKeys.events(id),
+    queryFn: async () => (await fetchSandboxEvents(id)).events,
+    initialData: initial,
+    refetchInterval: streamUp ? false : FALLBACK_POLL_MS,
+    refetchOnWindowFocus: !streamUp,
+  });
+  return data;
 }
 
 function CopyField({ value, label, testId }: { value: string; label: string; testId?: string }) {
@@ -69,15 +64,16 @@ function CopyField({ value, label, testId }: { value: string; label: string; tes
 
 export function SandboxDetail({ initial, initialEvents }: { initial: SandboxDetailView; initialEvents: SandboxEventView[] }) {
   const queryClient = useQueryClient();
+  const streamUp = useTeamStreamUp();
   const { data: s } = useQuery({
     queryKey: sandboxKeys.detail(initial.id),
     queryFn: () => fetchSandbox(initial.id),
     initialData: initial,
-    refetchInterval: (q) => (q.state.data && isTransient(q.state.data.status) ? 1_000 : 15_000),
+    refetchInterval: streamUp ? false : FALLBACK_POLL_MS,
+    refetchOnWindowFocus: !streamUp,
   });
   const transient = isTransient(s.status);
-  const [onEnd] = useState(() => () => void queryClient.invalidateQueries({ queryKey: sandboxKeys.detail(initial.id) }));
-  const events = useLiveLog(s.id, initialEvents, transient, onEnd);
+  const events = useLog(s.id, initialEvents, streamUp);
   const logRef = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = logRef.current;
@@ -106,7 +102,9 @@ export function SandboxDetail({ initial, initialEvents }: { initial: SandboxDeta
               sandbox={s}
               size="default"
               label={s.status === "destroy_failed" ? "Retry destroy" : "Destroy"}
-              onDestroyed={() => void queryClient.invalidateQueries({ queryKey: sandboxKeys.detail(s.id) })}
+              onDestroyed={(v) =>
+                queryClient.setQueryData<SandboxDetailView>(sandboxKeys.detail(s.id), (d) => (d ? applySandboxToDetail(d, v) : d))
+              }
             />
           ) : null}
         </div>
@@ -232,7 +230,7 @@ export function SandboxDetail({ initial, initialEvents }: { initial: SandboxDeta
       <Card>
         <CardHeader className="flex-row items-center justify-between">
           <CardTitle>Log</CardTitle>
-          {transient ? <span className="text-xs text-muted-foreground">live</span> : null}
+          {transient && streamUp ? <span className="text-xs text-muted-foreground">live</span> : null}
         </CardHeader>
         <CardContent>
           <div

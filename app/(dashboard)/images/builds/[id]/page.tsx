@@ -1,0 +1,29 @@
+import type { Metadata } from "next";
+
+import { can } from "@/lib/auth/policy";
+import { requirePageActor } from "@/lib/auth/guards";
+import { getImageBuild, imageBuildLog } from "@/lib/manager/images";
+import { manager } from "@/lib/manager/instance";
+
+import { PageHeader } from "../../../../components/page-header";
+import { BuildLog } from "./build-log";
+
+export const metadata: Metadata = { title: "Image build" };
+
+export default async function BuildPage({ params }: { params: Promise<{ id: string }> }) {
+  const { id } = await params;
+  const actor = await requirePageActor({ next: `/images/builds/${id}` });
+  const build = await getImageBuild(manager(), id);
+  const lines = await imageBuildLog(manager(), id, 0, 5000);
+  return (
+    <>
+      <PageHeader
+        title={`Build of ${build.image} ${build.version}`}
+        description={
+          build.hostId ? `Rebuild of ${build.hostId} in place, started by ${build.actor ?? "?"}` : `Started by ${build.actor ?? "?"}`
+        }
+      />
+      <BuildLog build={build} initial={lines} canCancel={can(actor, "host.manage")} />
+    </>
+  );
+}

@@ -1,0 +1,106 @@
+"use client";
+
+import { Hammer, Tag, Undo2 } from "lucide-react";
+import { useRouter } from "next/navigation";
+import { useState, useTransition } from "react";
+
+import { Button } from "../../components/ui/button";
+import { revokeVersionAction, setChannelAction, startBuildAction } from "./actions";
+
+type Result = { ok: boolean; message?: string };
+
+function useRun() {
+  const router = useRouter();
+  const [pending, start] = useTransition();
+  const [error, setError] = useState<string | null>(null);
+  const run = <R extends Result>(fn: () => Promise<R>, after?: (r: R) => void) =>
+    start(async () => {
+      setError(null);
+      const r = await fn();
+      if (!r.ok) setError(r.message ?? "That did not work");
+      else after?.(r);
+      router.refresh();
+    });
+  return { pending, error, run };
+}
+
+export function BuildButton({ image, hosts }: { image: string; hosts: { id: string; title: string }[] }) {
+  const router = useRouter();
+  const { pending, error, run } = useRun();
+  const [hostId, setHostId] = useState("");
+  return (
+    <span className="inline-flex flex-wrap items-center gap-2">
+      <select
+        aria-label={`Where to build ${image}`}
+        className="h-8 rounded-md border border-border bg-background px-2 text-xs"
+        value={hostId}
+        onChange={(e) => setHostId(e.target.value)}
+      >
+        <option value="">Build an artifact (no host)</option>
+        {hosts.map((h) => (
+          <option key={h.id} value={h.id}>
+            Rebuild {h.title} in place
+          </option>
+        ))}
+      </select>
+      <Button
+        size="sm"
+        disabled={pending}
+        data-testid={`build-${image}`}
+        onClick={() =>
+          run(
+            () => startBuildAction({ image, hostId: hostId || undefined }),
+            (r) => router.push(`/images/builds/${(r as unknown as { data: { id: string } }).data.id}`),
+          )
+        }
+      >
+        <Hammer aria-hidden /> Build
+      </Button>
+      {error ? (
+        <span role="alert" className="text-xs text-destructive">
+          {error}
+        </span>
+      ) : null}
+    </span>
+  );
+}
+
+export function VersionActions({ image, version, revoked }: { image: string; version: string; revoked: boolean }) {
+  const { pending, error, run } = useRun();
+  return (
+    <span className="inline-flex flex-wrap items-center gap-2">
+      {!revoked ? (
+        <>
+          <Button
+            variant="outline"
+            size="sm"
+            disabled={pending}
+            onClick={() => {
+              const channel = window.prompt(`Point which channel at ${image} ${version}?`, "stable");
+              if (channel) run(() => setChannelAction({ image, channel, version }));
+            }}
+          >
+            <Tag aria-hidden /> Set channel…
+          </Button>
+          <Button
+            variant="ghost"
+            size="sm"
+            className="text-destructive"
+            disabled={pending}
+            onClick={() => {
+              const reason = window.prompt(`Revoke ${image} ${version}? Hosts running it are drained. Reason:`);
+              if (reason !== null) run(() => revokeVersionAction({ image, version, reason: reason || undefined }));
+            }}
+          >
+            <Undo2 aria-hidden /> Revoke…
+          </Button>
+        </>
+      ) : null}
+      {error ? (
+        <span role="alert" className="text-xs text-destructive">
+          {error}
+        </span>
+      ) : null}
+    </span>
+  );
+}

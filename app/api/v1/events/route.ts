@@ -1,0 +1,70 @@
+// GET /api/v1/events — the team event stream (lib/manager/team-stream.ts decides what it carries).
+// As Server-Sent Events (Accept: text/event-stream, or ?format=sse), resumable with Last-Event-ID;
+// as JSON otherwise (the events after ?after, for scripts). docs/live-updates.md describes both.
+import { API_ROUTES } from "@/lib/api/openapi";
+import { actorUserId } from "@/lib/auth/actor";
+import { defineRoute } from "@/lib/auth/guards";
+import { manager } from "@/lib/manager/instance";
+import { teamEventsAfter, teamStreamHub } from "@/lib/manager/team-stream";
+
+export const dynamic = "force-dynamic";
+
+/** Bytes a client may leave unread before its stream is closed (it resumes from its last id). */
+const MAX_UNREAD = 1 << 20;
+
+export const GET = defineRoute(API_ROUTES.teamEvents, async ({ query: q, actor, req }) => {
+  const m = manager();
+  const wantsSse = q.format === "sse" || (q.format !== "json" && (req.headers.get("accept") ?? "").includes("text/event-stream"));
+  if (!wantsSse) return teamEventsAfter(m, q.after ?? 0);
+
+  const header = Number(req.headers.get("last-event-id") ?? "");
+  const after = Number.isSafeInteger(header) && header > 0 ? header : (q.after ?? null);
+  const encoder = new TextEncoder();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let closed = false;
+  let close: (() => void) | null = null;
+  const finish = () => {
+    if (closed) return;
+    closed = true;
+    close?.();
+    try {
+      controller.close();
+    } catch {
+      // already closed by the client going away
+    }
+  };
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c;
+      },
+      cancel() {
+        closed = true;
+        close?.();
+      },
+    },
+    { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
+  );
+  const sink = {
+    write(text: string): boolean {
+      if (closed) return false;
+      if ((controller.desiredSize ?? 0) < -MAX_UNREAD) return false;
+      controller.enqueue(encoder.encode(text));
+      return true;
+    },
+    close: finish,
+  };
+  sink.write("retry: 3000\n\n");
+  // Throws TOO_MANY_STREAMS (429) before any byte is sent: the response is still an error response.
+  close = await teamStreamHub(m).open(actorUserId(actor) ?? actor.label, after, sink);
+  if (closed) close();
+  req.signal.addEventListener("abort", finish, { once: true });
+  return new Response(stream, {
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store, no-transform",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    },
+  });
+});

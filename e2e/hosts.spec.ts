@@ -1,0 +1,53 @@
+// Hosts and images in the browser: an admin adds a build VM, sees the key it offers, a wrong
+// fingerprint is refused, the right one pinned and the host checked; an image build's log streams
+// into the page while Packer runs.
+import { expect, test } from "./fixtures";
+
+const vm2 = () => JSON.parse(process.env.E2E_VM2 ?? "{}") as { host: string; port: number; user: string; root: string; key: string };
+
+test("add a host and confirm its key in the browser", async ({ page }) => {
+  const vm = vm2();
+  await page.goto("/hosts");
+  await page.getByTestId("add-host").click();
+  await page.getByLabel("Id").fill("added-e2e2");
+  await page.getByLabel("Address").fill(vm.host);
+  await page.getByLabel("SSH port").fill(String(vm.port));
+  await page.getByLabel("User").fill(vm.user);
+  await page.getByLabel("Labels").fill("added");
+  await page.getByLabel("Workspace root").fill(vm.root);
+  await page.getByRole("button", { name: "Connect and show its key" }).click();
+  const dialog = page.getByTestId("confirm-key-dialog");
+  await expect(dialog.getByTestId("offered-fingerprint")).toHaveText(vm.key);
+  await expect(dialog).toContainText("ssh-keygen -lf");
+  // A wrong fingerprint (another VM's, say) is refused and nothing is pinned.
+  await dialog.getByLabel("Fingerprint read on the VM").fill(`SHA256:${"B".repeat(43)}`);
+  await dialog.getByRole("button", { name: "Pin this key" }).click();
+  await expect(dialog.getByRole("alert")).toContainText("is not the key added-e2e2 offered");
+  await dialog.getByLabel("Fingerprint read on the VM").fill(vm.key);
+  await dialog.getByRole("button", { name: "Pin this key" }).click();
+  await expect(dialog).toBeHidden();
+  const row = page.getByTestId("host-added-e2e2");
+  await expect(row).toContainText("dashboard");
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId("host-added-e2e2")).toContainText("healthy", { timeout: 1_000 });
+  }).toPass({ timeout: 30_000 });
+  await expect(page.getByTestId("host-added-e2e2")).toContainText(vm.key);
+  // Clean up: it is the dashboard's own host, removable while empty.
+  page.once("dialog", (d) => void d.accept());
+  await page.getByTestId("remove-added-e2e2").click();
+  await expect(page.getByTestId("host-added-e2e2")).toBeHidden();
+});
+
+test("an image build's log streams live", async ({ page }) => {
+  await page.goto("/images");
+  await page.getByTestId("build-e2e-demo").click();
+  await page.waitForURL(/\/images\/builds\/bld_/);
+  const log = page.getByTestId("build-log");
+  // The first lines arrive while the build still runs (no reload): the stream, not the first render.
+  await expect(log).toContainText("demo step 2", { timeout: 30_000 });
+  await expect(page.getByTestId("build-state")).toHaveText("running");
+  await expect(log).toContainText("demo step 6", { timeout: 30_000 });
+  await expect(page.getByTestId("build-state")).toHaveText("succeeded", { timeout: 30_000 });
+  await expect(log).toContainText("e2e-demo 1 built");
+});

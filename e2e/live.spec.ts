@@ -1,0 +1,99 @@
+// The dashboard is pushed, not polled: with every polling request of the page blocked, a create and a
+// destroy still reach the overview and the sandbox page (status, timeline and the destroy's log lines)
+// through the team event stream; twenty tabs share one stream; idle tabs cost the database nothing
+// beyond the stream's one reader.
+import type { APIRequestContext, Page } from "@playwright/test";
+
+import { expect, test } from "./fixtures";
+import { SandboxPage } from "./pages/sandbox-page";
+
+async function metric(request: APIRequestContext, name: string): Promise<number> {
+  const text = await (await request.get("/api/metrics")).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  if (!line) throw new Error(`${name} missing from /api/metrics`);
+  return Number(line.split(" ").at(-1));
+}
+
+async function createLocal(request: APIRequestContext): Promise<string> {
+  const res = await request.post("/api/v1/sandboxes", { data: { profile: "profile.local" } });
+  expect(res.status(), await res.text()).toBe(202);
+  return ((await res.json()) as { id: string }).id;
+}
+
+/** Fails every request a page makes to the polling endpoints: only the stream can change it. */
+async function blockPolling(page: Page): Promise<string[]> {
+  const blocked: string[] = [];
+  await page.route(
+    (url) => url.pathname.startsWith("/api/v1/sandboxes"),
+    (route) => (blocked.push(route.request().url()), route.abort()),
+  );
+  return blocked;
+}
+
+async function live(page: Page): Promise<void> {
+  await expect(page.getByTestId("stream-status")).toHaveAttribute("data-live", "1");
+}
+
+test.describe("live dashboard", () => {
+  test("create and destroy reach the overview and the sandbox page with polling blocked, destroy lines included", async ({
+    page,
+    context,
+    overview,
+  }) => {
+    const blocked = await blockPolling(page);
+    await overview.goto();
+    await live(page);
+    const id = await createLocal(context.request);
+    await expect(overview.row(id)).toBeVisible();
+    await expect(overview.row(id)).toHaveAttribute("data-status", "ready");
+
+    // A second tab on the sandbox page, also without polling.
+    const detail = await context.newPage();
+    await blockPolling(detail);
+    await detail.goto(`/sandboxes/${id}`);
+    await live(detail);
+    const sandbox = new SandboxPage(detail);
+    await sandbox.expectStatus("ready");
+    await sandbox.destroy();
+    await sandbox.expectStatus("destroyed");
+    // The destroy's own lines, which a fast local destroy used to hide until a reload.
+    await expect(sandbox.log).toContainText("Removing");
+    await expect(sandbox.log).toContainText("Destroyed");
+    await expect(detail.getByTestId("timeline")).toContainText("destroyed");
+    // The overview tab followed too.
+    await expect(overview.row(id)).toHaveAttribute("data-status", "destroyed");
+    expect(blocked.filter((u) => !u.includes("/events"))).toEqual([]);
+    await detail.close();
+  });
+
+  test("twenty tabs stay live on one shared stream, and idle they cost no database reads beyond it", async ({ context }) => {
+    test.setTimeout(120_000);
+    const pages: Page[] = [];
+    for (let i = 0; i < 20; i++) {
+      const p = await context.newPage();
+      await p.goto("/");
+      pages.push(p);
+    }
+    for (const p of pages) await live(p);
+    await expect.poll(() => metric(context.request, "sandboxer_event_streams_open")).toBe(1);
+
+    const id = await createLocal(context.request);
+    for (const p of pages) await expect(p.getByTestId(`row-${id}`)).toHaveAttribute("data-status", "ready");
+
+    // Idle: the hub's reads for all twenty tabs, and the process's statements per second with the tabs
+    // open vs. with none (the worker's own loops run in both; a maintenance pass may fall in one only).
+    const rate = async (name: string) => {
+      const a = await metric(context.request, name);
+      await new Promise((r) => setTimeout(r, 8_000));
+      return ((await metric(context.request, name)) - a) / 8;
+    };
+    const [hubReads, withTabs] = await Promise.all([rate("sandboxer_event_stream_reads_total"), rate("sandboxer_db_statements_total")]);
+    expect(hubReads).toBeLessThanOrEqual(1);
+    for (const p of pages) await p.close();
+    await expect.poll(() => metric(context.request, "sandboxer_event_streams_open")).toBe(0);
+    const without = await rate("sandboxer_db_statements_total");
+    test.info().annotations.push({ type: "idleTabsQueriesPerSec", description: `${(withTabs - without).toFixed(2)} (hub ${hubReads})` });
+    expect(withTabs - without).toBeLessThanOrEqual(3);
+    await context.request.delete(`/api/v1/sandboxes/${id}`);
+  });
+});

@@ -1,0 +1,115 @@
+// `npm start` as a person runs it (the built app): SANDBOXER_DATA_DIR alone puts the embedded database
+// there; a second `npm start` on the same data directory, or on a port already taken, stops at once
+// with one clear line naming the resource and what to do (it used to wait ~11 s and die with a
+// migration-engine WebAssembly error).
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import { afterAll, describe, expect, it } from "vitest";
+
+import { REPO_ROOT, TEST_AUTH_SECRET, assertBuilt } from "../support/app-server";
+import { freeLoopbackPort } from "../support/build-vms";
+
+interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function npmStart(env: Record<string, string>): Run {
+  const child = spawn("npm", ["start", "--silent"], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/root",
+      NODE_ENV: "production",
+      NEXT_TELEMETRY_DISABLED: "1",
+      BETTER_AUTH_SECRET: TEST_AUTH_SECRET,
+      LOG_LEVEL: "warn",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group: npm → sh → next, stopped together
+  });
+  let out = "";
+  child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+  child.stderr!.on("data", (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+async function waitReady(url: string, run: Run, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (run.child.exitCode !== null) throw new Error(`npm start exited early:\n${run.output()}`);
+    const ok = await fetch(`${url}/api/v1/openapi.json`)
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms:\n${run.output()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function stop(run: Run): Promise<number | null> {
+  if (run.child.exitCode === null && run.child.pid) {
+    try {
+      process.kill(-run.child.pid, "SIGTERM");
+    } catch {
+      // gone
+    }
+  }
+  return run.exited;
+}
+
+describe("npm start: data directory and a second instance", () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "sandboxer-startup-"));
+  const runs: Run[] = [];
+
+  afterAll(async () => {
+    await Promise.all(runs.map(stop));
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it("puts the database in SANDBOXER_DATA_DIR; a second start on that data dir or on the taken port says so in one line", async () => {
+    assertBuilt();
+    const dataDir = path.join(root, "data");
+    const port = await freeLoopbackPort();
+    const first = npmStart({ SANDBOXER_DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1" });
+    runs.push(first);
+    await waitReady(`http://127.0.0.1:${port}`, first);
+    // SANDBOXER_DATA_DIR alone (no DATABASE_URL) moved the embedded database.
+    expect(fs.existsSync(path.join(dataDir, "sandboxer.db"))).toBe(true);
+    expect(JSON.parse(fs.readFileSync(path.join(dataDir, "server.json"), "utf8"))).toMatchObject({ url: `http://127.0.0.1:${port}` });
+
+    // Same data directory, another port.
+    const sameData = npmStart({ SANDBOXER_DATA_DIR: dataDir, PORT: String(await freeLoopbackPort()), HOST: "127.0.0.1" });
+    runs.push(sameData);
+    const t0 = Date.now();
+    expect(await sameData.exited).not.toBe(0);
+    // Refused before the migration engine waits on the busy database (it used to take ~11 s and fail obscurely).
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    const lines = sameData.output().trim().split("\n");
+    expect(lines, sameData.output()).toHaveLength(1);
+    expect(lines[0]).toContain(`the embedded database ${path.join(dataDir, "sandboxer.db")} is in use by another sand-boxer server`);
+    expect(lines[0]).toContain(`http://127.0.0.1:${port}`);
+    expect(lines[0]).toContain("SANDBOXER_DATA_DIR");
+
+    // Another data directory, the same port.
+    const samePort = npmStart({ SANDBOXER_DATA_DIR: path.join(root, "data-2"), PORT: String(port), HOST: "127.0.0.1" });
+    runs.push(samePort);
+    expect(await samePort.exited).not.toBe(0);
+    const portLines = samePort.output().trim().split("\n");
+    expect(portLines, samePort.output()).toHaveLength(1);
+    expect(portLines[0]).toContain(`port ${port} on 127.0.0.1 is already in use`);
+    expect(fs.existsSync(path.join(root, "data-2", "sandboxer.db"))).toBe(false);
+
+    // The first server is unharmed, and its record goes away when it stops.
+    expect((await fetch(`http://127.0.0.1:${port}/api/v1/openapi.json`)).status).toBe(200);
+    await stop(first);
+    // npm exits first; the server removes its record as it exits (after handing back its worker's work).
+    await expect.poll(() => fs.existsSync(path.join(dataDir, "server.json")), { timeout: 20_000 }).toBe(false);
+  }, 180_000);
+});
