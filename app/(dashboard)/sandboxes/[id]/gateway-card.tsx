@@ -1,7 +1,6 @@
 "use client";
 // How to enter the sandbox through the server's SSH gateway (a copyable command, a VS Code link, the
 // gateway's fingerprint) and its SSH sessions, which admins can end.
-import { Check, Copy } from "lucide-react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
@@ -13,35 +12,9 @@ import { formatBytes } from "../../../components/format-bytes";
 import { RelativeTime } from "../../../components/relative-time";
 import { Button } from "../../../components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "../../../components/ui/card";
+import { CopyField } from "../../../components/ui/copy-field";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../../components/ui/table";
 import { endSshSessionAction } from "./actions";
-
-function Copyable({ value, label, testId }: { value: string; label: string; testId: string }) {
-  const [copied, setCopied] = useState(false);
-  return (
-    <div className="flex items-center gap-2">
-      <code
-        className="flex-1 overflow-x-auto whitespace-nowrap rounded-md border border-border bg-muted/60 px-2 py-1.5 font-mono text-xs"
-        data-testid={testId}
-      >
-        {value}
-      </code>
-      <Button
-        variant="outline"
-        size="icon"
-        aria-label={`Copy ${label}`}
-        onClick={() => {
-          void navigator.clipboard?.writeText(value).then(() => {
-            setCopied(true);
-            setTimeout(() => setCopied(false), 1500);
-          });
-        }}
-      >
-        {copied ? <Check aria-hidden /> : <Copy aria-hidden />}
-      </Button>
-    </div>
-  );
-}
 
 export function GatewayCard(props: {
   sandboxId: string;
@@ -78,7 +51,7 @@ export function GatewayCard(props: {
               Enter the workspace through the server&apos;s SSH gateway
               {props.hasKeys ? "" : " (register a key under SSH keys first)"}:
             </p>
-            <Copyable value={command} label="gateway ssh command" testId="gateway-ssh-command" />
+            <CopyField value={command} label="gateway ssh command" testId="gateway-ssh-command" />
             <p className="text-xs text-muted-foreground">
               Gateway host key <code className="font-mono">{gateway.fingerprint}</code>. For{" "}
               <code className="font-mono">ssh sbx-{sandboxId}</code>, scp, rsync and VS Code, run{" "}

@@ -1,7 +1,7 @@
 "use client";
 
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { AlertTriangle, Check, Clock, Copy, Hourglass } from "lucide-react";
+import { AlertTriangle, Clock, Hourglass } from "lucide-react";
 import { useEffect, useRef, useState, useTransition } from "react";
 
 import { isTransient } from "@/lib/manager/states";
@@ -16,6 +16,7 @@ import { StatusBadge } from "../../../components/status-badge";
 import { Button } from "../../../components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "../../../components/ui/card";
 import { cn } from "../../../components/ui/cn";
+import { CopyField } from "../../../components/ui/copy-field";
 import { extendSandboxAction } from "../../actions";
 import { DestroyButton } from "../../_components/destroy-dialog";
 
@@ -33,33 +34,6 @@ function useLog(id: string, initial: SandboxEventView[], streamUp: boolean) {
     refetchOnWindowFocus: !streamUp,
   });
   return data;
-}
-
-function CopyField({ value, label, testId }: { value: string; label: string; testId?: string }) {
-  const [copied, setCopied] = useState(false);
-  return (
-    <div className="flex items-center gap-2">
-      <code
-        className="flex-1 overflow-x-auto whitespace-nowrap rounded-md border border-border bg-muted/60 px-2 py-1.5 font-mono text-xs"
-        data-testid={testId}
-      >
-        {value}
-      </code>
-      <Button
-        variant="outline"
-        size="icon"
-        aria-label={`Copy ${label}`}
-        onClick={() => {
-          void navigator.clipboard?.writeText(value).then(() => {
-            setCopied(true);
-            setTimeout(() => setCopied(false), 1500);
-          });
-        }}
-      >
-        {copied ? <Check aria-hidden /> : <Copy aria-hidden />}
-      </Button>
-    </div>
-  );
 }
 
 export function SandboxDetail({ initial, initialEvents }: { initial: SandboxDetailView; initialEvents: SandboxEventView[] }) {
