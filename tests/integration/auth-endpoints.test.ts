@@ -201,7 +201,11 @@ describe("who may do what (over HTTP)", () => {
   });
 
   it("an API token works as Bearer, stops working when revoked, and never shows up in a response or a log line", async () => {
-    const { token, view } = await createToken(database.db, aliceId, "ci");
+    const { token, view } = await createToken(database.db, aliceId, {
+      name: "ci",
+      scopes: ["full"],
+      expiresAt: new Date(Date.now() + 86_400_000),
+    });
     const ok = await fetch(`${server.url}/api/v1/sandboxes?mine=1`, { headers: { authorization: `Bearer ${token}` } });
     expect(ok.status).toBe(200);
     const body = await ok.text();
