@@ -1,6 +1,8 @@
 import type { Metadata } from "next";
 
 import { requirePageActor } from "@/lib/auth/guards";
+import { cliCommands } from "@/lib/cli-download";
+import { env } from "@/lib/env";
 import { manager } from "@/lib/manager/instance";
 import { apiTokens } from "@/lib/manager/people";
 
@@ -21,6 +23,7 @@ export default async function TokensPage() {
       />
       <TokenManager
         initial={tokens}
+        loginPrefix={cliCommands(env().publicUrl).loginPrefix}
         canAdmin={actor.kind !== "system" && actor.role === "admin"}
         ttlDefaultMs={m.config.tokenTtlDefaultMs}
         ttlMaxMs={m.config.tokenTtlMaxMs}

@@ -9,6 +9,7 @@ import type { TokenView } from "@/lib/auth/tokens";
 import { RelativeTime } from "../../../components/relative-time";
 import { Badge } from "../../../components/ui/badge";
 import { Button } from "../../../components/ui/button";
+import { CopyField } from "../../../components/ui/copy-field";
 import { Input } from "../../../components/ui/input";
 import { Label } from "../../../components/ui/label";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../../components/ui/table";
@@ -40,13 +41,16 @@ function Expiry({ token }: { token: TokenView }) {
   return <RelativeTime iso={token.expiresAt} mode="until" />;
 }
 
+/** `loginPrefix`: the login command for this server, to which the new token is appended (tokens need no quoting). */
 export function TokenManager({
   initial,
+  loginPrefix,
   canAdmin,
   ttlDefaultMs,
   ttlMaxMs,
 }: {
   initial: TokenView[];
+  loginPrefix: string;
   /** The viewer is an admin: the admin scope is offered. */
   canAdmin: boolean;
   ttlDefaultMs: number;
@@ -148,18 +152,9 @@ export function TokenManager({
           <p className="font-medium">
             Token “{created.name}” ({created.scopes.join(" ")}) — copy it now; it will not be shown again.
           </p>
-          <code
-            className="block break-all rounded-md border border-border bg-background px-2 py-1.5 font-mono text-xs"
-            data-testid="new-token-value"
-          >
-            {created.token}
-          </code>
-          <p className="text-muted-foreground">
-            Use it with{" "}
-            <code className="font-mono">
-              npx sandboxer login --url {typeof window === "undefined" ? "" : window.location.origin} --token …
-            </code>
-          </p>
+          <CopyField value={created.token} label="token" testId="new-token-value" />
+          <p className="text-muted-foreground">Log in with the sandboxer command line (this command holds the token):</p>
+          <CopyField value={`${loginPrefix} ${created.token}`} label="login command" testId="new-token-login" />
         </div>
       ) : null}
       <Table>
