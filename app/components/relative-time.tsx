@@ -27,8 +27,8 @@ function subscribe(listener: () => void): () => void {
   };
 }
 
-/** "3m ago" / "7h 58m left"; the full timestamp on hover. */
-export function RelativeTime({ iso, mode = "since" }: { iso: string | null; mode?: "since" | "until" }) {
+/** "3m ago" (since) / "7h 58m left" (until) / "in 7h 58m" (in); the full timestamp on hover. */
+export function RelativeTime({ iso, mode = "since" }: { iso: string | null; mode?: "since" | "until" | "in" }) {
   // The server renders a placeholder (its clock is not the browser's): no hydration mismatch.
   const current = useSyncExternalStore(
     subscribe,
@@ -44,7 +44,16 @@ export function RelativeTime({ iso, mode = "since" }: { iso: string | null; mode
     );
   const at = new Date(iso).getTime();
   const diff = mode === "since" ? current - at : at - current;
-  const text = mode === "since" ? `${formatDuration(Math.max(0, diff))} ago` : diff > 0 ? `${formatDuration(diff)} left` : "expired";
+  const text =
+    mode === "since"
+      ? `${formatDuration(Math.max(0, diff))} ago`
+      : mode === "in"
+        ? diff > 0
+          ? `in ${formatDuration(diff)}`
+          : "due now"
+        : diff > 0
+          ? `${formatDuration(diff)} left`
+          : "expired";
   return (
     <time dateTime={iso} title={new Date(iso).toLocaleString()} className="tabular whitespace-nowrap">
       {text}

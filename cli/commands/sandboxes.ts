@@ -2,6 +2,7 @@
 import { Option, type Command } from "commander";
 
 import { DURATION_PATTERN } from "@/lib/duration";
+import { expiryMeaning } from "@/lib/manager/states";
 import type { SandboxDetailView, SandboxListView, SandboxView } from "@/lib/manager/views";
 
 import { CliError, EXIT } from "../exit-codes";
@@ -18,7 +19,7 @@ export function sandboxRow(s: SandboxView): string[] {
     s.profileId,
     s.owner.email,
     s.handle?.target ?? s.host?.title ?? "-",
-    relative(s.expiresAt),
+    expiryMeaning(s.status) === "ends" ? relative(s.expiresAt) : "-",
     relative(s.createdAt),
   ];
 }
@@ -26,6 +27,7 @@ export function sandboxRow(s: SandboxView): string[] {
 export const SANDBOX_COLUMNS = ["ID", "STATUS", "PROFILE", "OWNER", "WHERE", "EXPIRES", "CREATED"];
 
 function printDetail(s: SandboxDetailView): void {
+  const expiry = expiryMeaning(s.status);
   const rows: [string, string | null | undefined][] = [
     ["id", s.id],
     ["status", s.status + (s.statusReason ? ` (${s.statusReason})` : "")],
@@ -33,7 +35,8 @@ function printDetail(s: SandboxDetailView): void {
     ["owner", `${s.owner.name} <${s.owner.email}>`],
     ["created", `${s.createdAt} (${relative(s.createdAt)})`],
     ["ready", s.readyAt],
-    ["expires", s.expiresAt ? `${s.expiresAt} (${relative(s.expiresAt)})` : null],
+    ["expires", s.expiresAt && expiry === "ends" ? `${s.expiresAt} (${relative(s.expiresAt)})` : null],
+    ["cleaned up", s.expiresAt && expiry === "cleanup" ? `${s.expiresAt} (${relative(s.expiresAt)}, automatically)` : null],
     ["max expiry", s.maxExpiresAt],
     ["destroyed", s.destroyedAt],
     ["queue", s.queue ? `#${s.queue.position}: ${s.queue.reason}` : null],
@@ -177,8 +180,13 @@ export function registerSandboxCommands(program: Command, setExit: (code: number
       if (opts.json) printJson(final);
       else if (code === EXIT.OK) {
         out(final.id);
+        // `sandboxer ssh` reaches SSH sandboxes only (a build VM, directly or through the gateway); a
+        // local workspace is a directory on the server's machine, and the hint says just that.
         if (final.handle?.workspacePath)
-          note(`  workspace ${final.handle.workspacePath} on ${final.handle.target}; connect: sandboxer ssh ${final.id}`);
+          note(
+            `  workspace ${final.handle.workspacePath} on ${final.handle.target}` +
+              (final.handle.sshCommand ? `; connect: sandboxer ssh ${final.id}` : ""),
+          );
       }
       setExit(code);
     });
@@ -213,9 +221,17 @@ export function registerSandboxCommands(program: Command, setExit: (code: number
         if (lines.length === 0) note("    - nothing was recorded yet: nothing to remove");
         for (const line of lines) note(`    - ${line}`);
       }
-      if (!opts.yes && !(await confirm(todo.length === 1 ? "Destroy it?" : `Destroy these ${todo.length}?`))) {
-        note("Nothing was destroyed.");
-        return setExit(EXIT.FAILURE);
+      if (!opts.yes) {
+        const answer = await confirm(todo.length === 1 ? "Destroy it?" : `Destroy these ${todo.length}?`);
+        if (answer !== "yes") {
+          // No terminal and no answer (a script, a CI job): say how to confirm without a prompt.
+          note(
+            answer === "no answer"
+              ? `Nothing was destroyed: no answer on standard input. Pass --yes to destroy without asking (sandboxer destroy --yes ${todo.map((s) => s.id).join(" ")}).`
+              : "Nothing was destroyed.",
+          );
+          return setExit(EXIT.FAILURE);
+        }
       }
       const startedAt = Date.now();
       const queued: SandboxView[] = [];

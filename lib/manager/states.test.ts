@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { ConflictError } from "../errors";
-import { SANDBOX_STATUSES, assertTransition, canTransition, isTransient, type SandboxStatus } from "./states";
+import { SANDBOX_STATUSES, assertTransition, canTransition, expiryMeaning, isTransient, type SandboxStatus } from "./states";
 
 describe("the sandbox state machine", () => {
   const legal: [SandboxStatus, SandboxStatus][] = [
@@ -53,5 +53,21 @@ describe("the sandbox state machine", () => {
 
   it("knows which states are in flight", () => {
     expect(SANDBOX_STATUSES.filter(isTransient)).toEqual(["queued", "creating", "destroying"]);
+  });
+});
+
+describe("expiryMeaning", () => {
+  it("shows an end for live sandboxes, a clean-up for failed and missing ones, nothing once destroy owns it", () => {
+    expect(Object.fromEntries(SANDBOX_STATUSES.map((s) => [s, expiryMeaning(s)]))).toEqual({
+      queued: "ends",
+      creating: "ends",
+      ready: "ends",
+      pooled: "ends",
+      failed: "cleanup",
+      missing: "cleanup",
+      destroying: null,
+      destroyed: null,
+      destroy_failed: null,
+    });
   });
 });

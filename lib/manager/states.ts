@@ -85,6 +85,17 @@ export const EXPIRABLE_STATUSES = [
   "missing",
 ] as const satisfies readonly SandboxStatus[];
 
+/**
+ * What a sandbox's expiry means to a person, by status: `ends` — the sandbox is (or will be) usable and
+ * goes away then (extend moves it); `cleanup` — it failed or vanished, and the system removes what is
+ * left then; null — the time no longer matters (being destroyed, destroyed, or waiting for a person's
+ * retry), so pages and the CLI do not show it.
+ */
+export function expiryMeaning(status: SandboxStatus): "ends" | "cleanup" | null {
+  if (status === "failed" || status === "missing") return "cleanup";
+  return (EXPIRABLE_STATUSES as readonly SandboxStatus[]).includes(status) ? "ends" : null;
+}
+
 /** Statuses in which a sandbox holds (or is about to hold) a slot on its host. */
 export const OCCUPYING_STATUSES = [
   "queued",

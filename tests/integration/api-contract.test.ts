@@ -314,8 +314,12 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     // The admin's end reached the gateway: the person was told why, and the row records it.
     expect(await sessionExit).toBe(255);
     expect(sessionStderr).toContain("this session was ended by admin@contract.test");
-    const ended = (await api("GET", `/sandboxes/${vmId}/sessions`)).json as { sessions: { id: string; endedAt: string | null }[] };
-    expect(ended.sessions.find((x) => x.id === sessionId)?.endedAt).not.toBeNull();
+    // The gateway records the end when the connection has closed, just after the client was told.
+    const endedAt = async () =>
+      ((await api("GET", `/sandboxes/${vmId}/sessions`)).json as { sessions: { id: string; endedAt: string | null }[] }).sessions.find(
+        (x) => x.id === sessionId,
+      )?.endedAt ?? null;
+    await expect.poll(endedAt, { timeout: 10_000, interval: 100 }).not.toBeNull();
     fs.rmSync(keyDir, { recursive: true, force: true });
     expect((await api("POST", "/hosts/host-vm1/uncordon", { token: admin })).status).toBe(200);
   });

@@ -111,6 +111,30 @@ describe("sandboxer CLI: account, lifecycle, doctor, validate", () => {
     expect(human.stdout).toContain(`directory ${show.handle.workspacePath} on 127.0.0.1:${vm1.port}`);
   });
 
+  it("create --wait hints `sandboxer ssh` only where it works; list and show give no expiry once it stops mattering", async () => {
+    const vm = await w.cli.run(["create", "profile.vm", "--wait"]);
+    expect(vm.code, vm.stderr).toBe(0);
+    const vmId = vm.stdout.trim();
+    expect(vm.stderr).toContain(`; connect: sandboxer ssh ${vmId}`);
+    const local = await w.cli.run(["create", "profile.local", "--wait"]);
+    expect(local.code, local.stderr).toBe(0);
+    const localId = local.stdout.trim();
+    // A local workspace is a directory on the server's machine: no ssh (nor gateway) reaches it.
+    expect(local.stderr).toMatch(new RegExp(`workspace \\S+sbx-${localId} on this server\\n`));
+    expect(local.stderr).not.toContain("sandboxer ssh");
+    expect((await w.cli.run(["show", localId])).stdout).toMatch(/^expires\s/m);
+
+    expect((await w.cli.run(["destroy", "--yes", vmId, localId])).code).toBe(0);
+    const shown = await w.cli.run(["show", localId]);
+    expect(shown.stdout).toMatch(/^status\s+destroyed/m);
+    expect(shown.stdout).not.toMatch(/^expires\s/m);
+    const list = await w.cli.run(["list", "--all", "--status", "destroyed"]);
+    // EXPIRES is "-", CREATED is "…s ago": no "in 8h" on the row.
+    const row = list.stdout.split("\n").find((l) => l.startsWith(localId));
+    expect(row).toMatch(/\s-\s+[0-9a-z ]+ ago$/);
+    expect(row).not.toContain(" in ");
+  });
+
   it("create --wait of a failing profile exits 1 with the reason; a bad input exits 2", async () => {
     const r = await w.cli.run(["create", "profile.vm-bad-key", "--wait"]);
     expect(r.code).toBe(1);
@@ -156,8 +180,11 @@ describe("sandboxer CLI: account, lifecycle, doctor, validate", () => {
     expect(no.stderr).toContain("Destroy it? [y/N]");
     expect(no.stderr).toContain("Nothing was destroyed.");
     expect(fs.existsSync(workspace)).toBe(true);
-    // End of input without an answer is "no".
-    expect((await w.cli.run(["destroy", id])).code).toBe(1);
+    // End of input without an answer is "no", and says how to confirm without a prompt.
+    const noAnswer = await w.cli.run(["destroy", id]);
+    expect(noAnswer.code).toBe(1);
+    expect(noAnswer.stderr).toContain(`Nothing was destroyed: no answer on standard input. Pass --yes`);
+    expect(noAnswer.stderr).toContain(`sandboxer destroy --yes ${id}`);
     expect(fs.existsSync(workspace)).toBe(true);
 
     const yes = await w.cli.run(["destroy", id], { input: "y\n" });

@@ -26,9 +26,12 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
   const dirs: string[] = [];
   const workers: WorkerProcess[] = [];
 
-  const workerEnv = (extra: Record<string, string> = {}) => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-team-worker-"));
-    dirs.push(dataDir);
+  const newDataDir = () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-team-worker-"));
+    dirs.push(dir);
+    return dir;
+  };
+  const workerEnv = (dataDir: string, extra: Record<string, string> = {}) => {
     return {
       DATABASE_URL: database.config.url,
       BETTER_AUTH_SECRET: TEST_AUTH_SECRET,
@@ -71,7 +74,10 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
   });
 
   it("SANDBOXER_DB_POOL bounds the worker's connections; its killed creates say why on the web-only instance within the lease", async () => {
-    const w1 = startWorkerProcess(workerEnv({ SANDBOXER_DB_POOL: "2", SANDBOXER_WORKER_CONCURRENCY: "6" }));
+    // Both workers run on one machine: the same data directory, so the same machine id, where the
+    // local sandboxes live.
+    const machineDir = newDataDir();
+    const w1 = startWorkerProcess(workerEnv(machineDir, { SANDBOXER_DB_POOL: "2", SANDBOXER_WORKER_CONCURRENCY: "6" }));
     workers.push(w1);
     const create = async () => {
       const res = await fetch(`${web.url}/api/v1/sandboxes`, {
@@ -142,8 +148,9 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
     expect(page).toContain('data-testid="stuck-reason"');
     expect(page).toContain("where this local sandbox lives");
 
-    // A worker comes: it reaps the expired leases, retries, and every create ends ready; the reason goes.
-    const w2 = startWorkerProcess(workerEnv());
+    // A worker comes back on that machine: it reaps the expired leases, retries, and every create ends
+    // ready; the reason goes.
+    const w2 = startWorkerProcess(workerEnv(machineDir));
     workers.push(w2);
     await expect
       .poll(() => database.db.sandbox.count({ where: { id: { in: ids }, status: "ready" } }), { timeout: 90_000, interval: 200 })

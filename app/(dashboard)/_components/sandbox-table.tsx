@@ -6,7 +6,7 @@ import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState, useTransition } from "react";
 
-import { SANDBOX_STATUSES, type SandboxStatus } from "@/lib/manager/states";
+import { SANDBOX_STATUSES, expiryMeaning, type SandboxStatus } from "@/lib/manager/states";
 import type { SandboxListView, SandboxView } from "@/lib/manager/views";
 
 import { fetchSandboxList, sandboxKeys, type ListFilters } from "../../lib/api-client";
@@ -130,7 +130,7 @@ export function SandboxTable({
         <RelativeTime iso={r.createdAt} />
       </TableCell>
       <TableCell className="text-muted-foreground">
-        {r.status === "destroyed" ? "—" : <RelativeTime iso={r.expiresAt} mode="until" />}
+        {expiryMeaning(r.status) === "ends" ? <RelativeTime iso={r.expiresAt} mode="until" /> : "—"}
       </TableCell>
       <TableCell className="text-right">
         {destroyable(r) ? (
@@ -148,6 +148,8 @@ export function SandboxTable({
         <button
           type="button"
           onClick={() => setParam({ status: null })}
+          aria-pressed={activeStatus === ""}
+          data-testid="count-active"
           className={cn("rounded-full border border-border px-3 py-1 text-xs", activeStatus === "" && "bg-foreground text-background")}
         >
           Active ·{" "}
@@ -159,6 +161,7 @@ export function SandboxTable({
             type="button"
             data-testid={`count-${s}`}
             onClick={() => setParam({ status: activeStatus === s ? null : s })}
+            aria-pressed={activeStatus === s}
             className={cn("rounded-full border border-border px-3 py-1 text-xs", activeStatus === s && "bg-foreground text-background")}
           >
             {s.replace("_", " ")} · <span className="tabular">{counts[s as SandboxStatus] ?? 0}</span>

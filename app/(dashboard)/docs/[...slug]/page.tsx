@@ -2,7 +2,9 @@ import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 
 import { optionalPageActor, requirePageActor } from "@/lib/auth/guards";
+import { serverUrl } from "@/lib/cli-download";
 import { renderDoc } from "@/lib/docs";
+import { env } from "@/lib/env";
 
 export async function generateMetadata({ params }: { params: Promise<{ slug: string[] }> }): Promise<Metadata> {
   // Metadata renders before the page's own check: an anonymous caller learns nothing, not even a title.
@@ -14,7 +16,7 @@ export async function generateMetadata({ params }: { params: Promise<{ slug: str
 export default async function DocPage({ params }: { params: Promise<{ slug: string[] }> }) {
   const { slug } = await params;
   await requirePageActor({ next: `/docs/${slug.join("/")}` });
-  const doc = renderDoc(slug);
+  const doc = renderDoc(slug, serverUrl(env().publicUrl));
   if (!doc) notFound();
   return (
     <article

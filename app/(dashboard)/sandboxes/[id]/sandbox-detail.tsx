@@ -4,7 +4,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { AlertTriangle, Clock, Hourglass } from "lucide-react";
 import { useEffect, useRef, useState, useTransition } from "react";
 
-import { isTransient } from "@/lib/manager/states";
+import { expiryMeaning, isTransient } from "@/lib/manager/states";
 import type { SandboxStatus } from "@/lib/manager/states";
 import type { SandboxDetailView, SandboxEventView } from "@/lib/manager/views";
 
@@ -47,6 +47,7 @@ export function SandboxDetail({ initial, initialEvents }: { initial: SandboxDeta
     refetchOnWindowFocus: !streamUp,
   });
   const transient = isTransient(s.status);
+  const expiry = expiryMeaning(s.status);
   const events = useLog(s.id, initialEvents, streamUp);
   const logRef = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -190,8 +191,21 @@ export function SandboxDetail({ initial, initialEvents }: { initial: SandboxDeta
               ))}
             </ol>
             <dl className="mt-4 grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 border-t border-border pt-4 text-xs">
-              <dt className="text-muted-foreground">Expires</dt>
-              <dd>{s.status === "destroyed" ? "—" : <RelativeTime iso={s.expiresAt} mode="until" />}</dd>
+              {expiry === "ends" ? (
+                <>
+                  <dt className="text-muted-foreground">Expires</dt>
+                  <dd data-testid="expires">
+                    <RelativeTime iso={s.expiresAt} mode="until" />
+                  </dd>
+                </>
+              ) : expiry === "cleanup" ? (
+                <>
+                  <dt className="text-muted-foreground">Removed automatically</dt>
+                  <dd data-testid="expires">
+                    <RelativeTime iso={s.expiresAt} mode="in" />
+                  </dd>
+                </>
+              ) : null}
               <dt className="text-muted-foreground">Extension</dt>
               <dd className="font-mono">{s.extensionId}</dd>
             </dl>

@@ -1,6 +1,8 @@
 import type { Metadata } from "next";
 
 import { requirePageActor } from "@/lib/auth/guards";
+import { cliCommands } from "@/lib/cli-download";
+import { env } from "@/lib/env";
 import { manager } from "@/lib/manager/instance";
 import { apiTokens } from "@/lib/manager/people";
 
@@ -18,7 +20,7 @@ export default async function TokensPage() {
         title="API tokens"
         description="Tokens let the sandboxer CLI and scripts act as you (Authorization: Bearer …). Only a hash is stored: a token is shown once, when you create it."
       />
-      <TokenManager initial={tokens} />
+      <TokenManager initial={tokens} loginPrefix={cliCommands(env().publicUrl).loginPrefix} />
     </>
   );
 }

@@ -8,12 +8,14 @@ import type { TokenView } from "@/lib/auth/tokens";
 import { RelativeTime } from "../../../components/relative-time";
 import { Badge } from "../../../components/ui/badge";
 import { Button } from "../../../components/ui/button";
+import { CopyField } from "../../../components/ui/copy-field";
 import { Input } from "../../../components/ui/input";
 import { Label } from "../../../components/ui/label";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../../components/ui/table";
 import { createTokenAction, revokeTokenAction } from "./actions";
 
-export function TokenManager({ initial }: { initial: TokenView[] }) {
+/** `loginPrefix`: the login command for this server, to which the new token is appended (tokens need no quoting). */
+export function TokenManager({ initial, loginPrefix }: { initial: TokenView[]; loginPrefix: string }) {
   const router = useRouter();
   const [name, setName] = useState("");
   const [created, setCreated] = useState<{ token: string; name: string } | null>(null);
@@ -69,18 +71,9 @@ export function TokenManager({ initial }: { initial: TokenView[] }) {
       {created ? (
         <div className="space-y-2 rounded-lg border border-emerald-500/40 bg-emerald-500/5 p-4 text-sm" data-testid="new-token">
           <p className="font-medium">Token “{created.name}” — copy it now; it will not be shown again.</p>
-          <code
-            className="block break-all rounded-md border border-border bg-background px-2 py-1.5 font-mono text-xs"
-            data-testid="new-token-value"
-          >
-            {created.token}
-          </code>
-          <p className="text-muted-foreground">
-            Use it with{" "}
-            <code className="font-mono">
-              npx sandboxer login --url {typeof window === "undefined" ? "" : window.location.origin} --token …
-            </code>
-          </p>
+          <CopyField value={created.token} label="token" testId="new-token-value" />
+          <p className="text-muted-foreground">Log in with the sandboxer command line (this command holds the token):</p>
+          <CopyField value={`${loginPrefix} ${created.token}`} label="login command" testId="new-token-login" />
         </div>
       ) : null}
       <Table>
