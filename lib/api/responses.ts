@@ -126,17 +126,20 @@ export const sandboxListSchema = component(
   }),
 );
 
+/** A sandbox's event: on its own stream, and (with its sandbox's id) on the team stream. */
+const sandboxEventFields = {
+  id: z.number().int().describe("Increasing; the SSE event id (Last-Event-ID resumes after it)"),
+  type: z.enum(["log", "state"]),
+  level: z.string(),
+  message: z.string(),
+  at: timestamp,
+  status: z.string().optional().describe("The new status (state events)"),
+};
+
 export const sandboxEventSchema = component(
   "SandboxEvent",
   "A log line or a state change of a sandbox",
-  z.strictObject({
-    id: z.number().int().describe("Increasing; the SSE event id (Last-Event-ID resumes after it)"),
-    type: z.enum(["log", "state"]),
-    level: z.string(),
-    message: z.string(),
-    at: timestamp,
-    status: z.string().optional().describe("The new status (state events)"),
-  }),
+  z.strictObject(sandboxEventFields),
 );
 
 export const sandboxEventsSchema = component(
@@ -148,15 +151,7 @@ export const sandboxEventsSchema = component(
 export const teamSandboxEventSchema = component(
   "TeamSandboxEvent",
   "A log line or state change of any sandbox, on the team event stream",
-  z.strictObject({
-    sandboxId: z.string(),
-    id: z.number().int().describe("Increasing; the SSE event id (Last-Event-ID resumes after it)"),
-    type: z.enum(["log", "state"]),
-    level: z.string(),
-    message: z.string(),
-    at: timestamp,
-    status: z.string().optional().describe("The new status (state events)"),
-  }),
+  z.strictObject({ sandboxId: z.string(), ...sandboxEventFields }),
 );
 
 export const teamNoticeSchema = component(
