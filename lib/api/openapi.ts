@@ -518,10 +518,16 @@ export const OPERATOR_ROUTES = {
 
 const STATUS_TEXT: Record<number, string> = {
   400: "The request is not valid (fieldErrors names each bad field)",
+<<<<<<< HEAD
   401: "No valid session or API token (code TOKEN_EXPIRED: the token has expired)",
   403: "Not allowed for this caller (owner or admin only; code TOKEN_SCOPE: the API token's scopes do not cover it)",
+=======
+  401: "No valid session or API token",
+  403: "Not allowed for this caller (owner or admin only), or a session-cookie write without an allowed Origin and JSON",
+>>>>>>> main
   404: "Not found",
   409: "Conflicts with the current state (see code)",
+  413: "The request body is over 1 MB (PAYLOAD_TOO_LARGE)",
   429: "Too many open at once for this caller (see code)",
   500: "Internal error (the server log has the details)",
   502: "A build VM could not be reached or answered unexpectedly (see code)",
@@ -590,7 +596,14 @@ function operation(route: ApiRouteSpec): Record<string, unknown> {
   for (const [type, alt] of Object.entries(success.alternatives ?? {}))
     content[type] = { schema: { type: "string", description: alt.description } };
   const responses: Record<string, unknown> = { [String(success.status)]: { description: success.description, content } };
-  const errors = new Set([...route.errors, ...(route.public ? [] : [401]), 500]);
+  const errors = new Set([
+    ...route.errors,
+    ...(route.public ? [] : [401]),
+    // defineRoute refuses cookie-authenticated cross-site writes (403) and bodies over 1 MB (413).
+    ...(route.public || route.method === "get" ? [] : [403]),
+    ...(route.body ? [413] : []),
+    500,
+  ]);
   for (const status of [...errors].sort()) {
     responses[String(status)] = {
       description: STATUS_TEXT[status] ?? "Error",
@@ -640,7 +653,12 @@ export function openApiDocument(): Record<string, unknown> {
       schemas: components,
       securitySchemes: {
         bearerToken: { type: "http", scheme: "bearer", bearerFormat: "sbx_…", description: "An API token" },
-        sessionCookie: { type: "apiKey", in: "cookie", name: "sandboxer.session_token", description: "The dashboard's session" },
+        sessionCookie: {
+          type: "apiKey",
+          in: "cookie",
+          name: "sandboxer.session_token",
+          description: "The dashboard's session; writes with it need an Origin of this site and Content-Type: application/json",
+        },
       },
     },
   };

@@ -3,7 +3,8 @@
 // authenticates the request itself (middleware or hidden buttons are not protection), asks the policy
 // (lib/auth/policy.ts), validates input with zod, and maps errors to one stable shape without internals.
 // Actions and pages take the session cookie only; route handlers also take API tokens, within the
-// token's scopes (lib/auth/token-scopes.ts).
+// token's scopes (lib/auth/token-scopes.ts). Route handlers also refuse cookie-authenticated
+// cross-site writes and bodies over 1 MB.
 import "server-only";
 
 import { headers } from "next/headers";
@@ -15,9 +16,13 @@ import type { ApiRouteSpec } from "../api/openapi";
 import { ForbiddenError, TokenScopeError, UnauthenticatedError, isSandboxerError } from "../errors";
 import { errorBody, httpStatusFor, type ErrorBody } from "../http-errors";
 import { db } from "../db/client";
+import { env } from "../env";
+import { BODY_LIMITS, readJsonCapped } from "../http/body-limit";
+import { assertSameSiteWrite } from "../http/cross-site";
 import { logger } from "../logger";
 import { audit } from "../manager/audit";
 import type { Actor } from "./actor";
+import { trustedOrigins } from "./auth";
 import { can, type AdminAction, type MemberAction } from "./policy";
 import { actorFromHeaders, sessionActorFromHeaders } from "./session";
 import { scopesAllowMethod, scopesMayGrantAccess } from "./token-scopes";
@@ -128,9 +133,13 @@ export function defineRoute<R extends ApiRouteSpec>(
         ? null
         : await authorize(opts.authenticate?.(req) ?? (await actorFromHeaders(req.headers)), spec.requires, what);
       if (actor) await checkTokenScopes(actor, req.method, spec.grantsAccess === true, what);
+      // A browser sends the session cookie with any request, including one a page on another site
+      // makes it send: cookie-authenticated writes must come from this site (tokens are not sent that way).
+      if (actor?.kind === "user") assertSameSiteWrite(req, trustedOrigins(env()));
       const params = spec.params ? spec.params.parse(await ctx.params) : undefined;
       const query = spec.query ? spec.query.parse(Object.fromEntries(new URL(req.url).searchParams)) : undefined;
-      const body = spec.body ? spec.body.parse(await req.json().catch(() => ({}))) : undefined;
+      // Capped before parsing (413 over 1 MB, chunked bodies counted as they arrive); bad JSON is an empty object.
+      const body = spec.body ? spec.body.parse((await readJsonCapped(req, BODY_LIMITS.api)) ?? {}) : undefined;
       const input = { params, query, body, actor, req } as RouteInput<R>;
       const result = await handler(input);
       if (result instanceof Response) return result;
