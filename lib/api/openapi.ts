@@ -518,13 +518,10 @@ export const OPERATOR_ROUTES = {
 
 const STATUS_TEXT: Record<number, string> = {
   400: "The request is not valid (fieldErrors names each bad field)",
-<<<<<<< HEAD
   401: "No valid session or API token (code TOKEN_EXPIRED: the token has expired)",
-  403: "Not allowed for this caller (owner or admin only; code TOKEN_SCOPE: the API token's scopes do not cover it)",
-=======
-  401: "No valid session or API token",
-  403: "Not allowed for this caller (owner or admin only), or a session-cookie write without an allowed Origin and JSON",
->>>>>>> main
+  403:
+    "Not allowed for this caller (owner or admin only; TOKEN_SCOPE: the API token's scopes do not cover it), " +
+    "or a session-cookie write without an allowed Origin and JSON",
   404: "Not found",
   409: "Conflicts with the current state (see code)",
   413: "The request body is over 1 MB (PAYLOAD_TOO_LARGE)",
