@@ -22,10 +22,12 @@ import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { stringify } from "yaml";
 
+import { createToken } from "@/lib/auth/tokens";
 import { createDb, type Db } from "@/lib/db/client";
 
 import { startAppServer, signUp, type AppServer } from "../tests/support/app-server";
 import { startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
+import { measureCliStartup, type CliStartupBench } from "./cli-startup";
 import { measureCompose, writeComposeProfile } from "./compose";
 import { measureGateway, type GatewayBench } from "./gateway";
 import { Api, describeFetchError, type FollowResult, type SandboxView } from "./lib/api";
@@ -905,6 +907,18 @@ async function main(): Promise<number> {
   const queryLines = await countQueries(s, sample?.id);
   const queries = queriesPerRoute(queryLines);
 
+  log("CLI start-up beside node's own (the bundle the server serves, and bin/sandboxer.mjs)");
+  const bench = await s.db.user.findUniqueOrThrow({ where: { email: "bench@bench.test" }, select: { id: true } });
+  const cliStartup: CliStartupBench | null = await measureCliStartup({
+    distDir: path.join(REPO_ROOT, process.env.SANDBOXER_DIST_DIR ?? ".next"),
+    server: { url: s.server.url, token: (await createToken(s.db, bench.id, "bench-cli")).token },
+    runs: opts.quick ? 3 : 10,
+    log,
+  }).catch((e: unknown) => {
+    log(`CLI start-up part failed: ${(e as Error).message}`);
+    return null;
+  });
+
   let gateway: GatewayBench | null = null;
   if (sample) {
     log("ssh gateway vs direct OpenSSH to the same VM");
@@ -969,6 +983,9 @@ async function main(): Promise<number> {
     gatewayEchoAddedMs: gateway?.echoAddedMs ?? null,
     gatewayConcurrentFailures: gateway?.concurrent.failures ?? null,
     gateway,
+    cliVersionOverNodeMs: cliStartup?.cliVersionOverNodeMs ?? null,
+    cliListOverNodeMs: cliStartup?.cliListOverNodeMs ?? null,
+    cliStartup,
     destroyLatencyMs: destroyManager.median,
     rssIdleMb: rssIdle.serverMb,
     destroyLatencyP95Ms: destroyManager.p95,

@@ -59,6 +59,11 @@ describe("npm run bench -- --quick", () => {
     expect(num("destroyLatencyMs")).toBeLessThan(60_000);
     expect(num("rssIdleMb")).toBeGreaterThan(30);
     expect(num("rssIdleMb")).toBeLessThan(4_000);
+    // CLI start-up (bench/cli-startup.ts): the served bundle beside node's own start; null only if that part failed.
+    expect(num("cliVersionOverNodeMs")).toBeGreaterThan(-1_000);
+    expect(num("cliVersionOverNodeMs")).toBeLessThan(5_000);
+    expect(num("cliListOverNodeMs")).toBeGreaterThan(num("cliVersionOverNodeMs") - 1_000);
+    expect(num("cliListOverNodeMs")).toBeLessThan(10_000);
     expect(results.create.manager.n).toBe(2);
     expect(results.create.script.n).toBe(2);
     expect(results.overview.page.n).toBe(20);

@@ -1,5 +1,6 @@
 "use client";
 
+import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 
@@ -72,7 +73,13 @@ export function TokenManager({ initial, loginPrefix }: { initial: TokenView[]; l
         <div className="space-y-2 rounded-lg border border-emerald-500/40 bg-emerald-500/5 p-4 text-sm" data-testid="new-token">
           <p className="font-medium">Token “{created.name}” — copy it now; it will not be shown again.</p>
           <CopyField value={created.token} label="token" testId="new-token-value" />
-          <p className="text-muted-foreground">Log in with the sandboxer command line (this command holds the token):</p>
+          <p className="text-muted-foreground">
+            Log in with the{" "}
+            <Link href="/cli" className="text-primary underline">
+              sandboxer command line
+            </Link>{" "}
+            (this command holds the token):
+          </p>
           <CopyField value={`${loginPrefix} ${created.token}`} label="login command" testId="new-token-login" />
         </div>
       ) : null}
