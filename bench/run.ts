@@ -353,7 +353,7 @@ async function managerCreate(s: Setup, countQueries = false): Promise<ManagerRun
 async function postCounted(s: Setup) {
   const res = await fetch(`${s.api.url}/api/v1/sandboxes`, {
     method: "POST",
-    headers: { cookie: s.api.cookie, "content-type": "application/json", "x-bench-count-queries": "1" },
+    headers: { cookie: s.api.cookie, origin: s.api.url, "content-type": "application/json", "x-bench-count-queries": "1" },
     body: JSON.stringify({ profile: PROFILE_ID, input: {} }),
   });
   const text = await res.text();
@@ -366,7 +366,7 @@ async function managerDestroy(s: Setup, id: string, countQueries = false): Promi
   const t0 = performance.now();
   const res = await fetch(`${s.api.url}/api/v1/sandboxes/${id}`, {
     method: "DELETE",
-    headers: { cookie: s.api.cookie, ...(countQueries ? { "x-bench-count-queries": "1" } : {}) },
+    headers: { cookie: s.api.cookie, origin: s.api.url, ...(countQueries ? { "x-bench-count-queries": "1" } : {}) },
   });
   const text = await res.text();
   if (res.status !== 202) return { ms: performance.now() - t0, ok: false, id, error: `DELETE ${res.status}: ${text.slice(0, 300)}` };

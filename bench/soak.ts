@@ -214,7 +214,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         try {
           const res = await fetch(`${server.url}${pathname}`, {
             method,
-            headers: { cookie, ...(body ? { "content-type": "application/json" } : {}) },
+            headers: { cookie, origin: server.url, ...(body ? { "content-type": "application/json" } : {}) },
             body: body ? JSON.stringify(body) : undefined,
             signal: AbortSignal.timeout(30_000),
           });

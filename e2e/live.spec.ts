@@ -14,8 +14,11 @@ async function metric(request: APIRequestContext, name: string): Promise<number>
   return Number(line.split(" ").at(-1));
 }
 
+// A browser context's own request client sends no Origin; the server wants one on cookie writes.
+const origin = () => ({ origin: new URL(process.env.E2E_BASE_URL!).origin });
+
 async function createLocal(request: APIRequestContext): Promise<string> {
-  const res = await request.post("/api/v1/sandboxes", { data: { profile: "profile.local" } });
+  const res = await request.post("/api/v1/sandboxes", { data: { profile: "profile.local" }, headers: origin() });
   expect(res.status(), await res.text()).toBe(202);
   return ((await res.json()) as { id: string }).id;
 }
@@ -94,6 +97,6 @@ test.describe("live dashboard", () => {
     const without = await rate("sandboxer_db_statements_total");
     test.info().annotations.push({ type: "idleTabsQueriesPerSec", description: `${(withTabs - without).toFixed(2)} (hub ${hubReads})` });
     expect(withTabs - without).toBeLessThanOrEqual(3);
-    await context.request.delete(`/api/v1/sandboxes/${id}`);
+    await context.request.delete(`/api/v1/sandboxes/${id}`, { headers: origin() });
   });
 });

@@ -82,6 +82,10 @@ const schema = z.object({
   SANDBOXER_POOL_REFILL_MAX: int(4, 1, 256),
   SANDBOXER_POOL_REFILL_PER_HOST: int(2, 1, 256),
   SANDBOXER_METRICS_TOKEN: z.string().min(16).optional(),
+  /** How long a new API token lasts when its creator does not say (at most SANDBOXER_TOKEN_TTL_MAX). */
+  SANDBOXER_TOKEN_TTL_DEFAULT: duration("90d"),
+  /** The longest lifetime a new API token may ask for. */
+  SANDBOXER_TOKEN_TTL_MAX: duration("365d"),
   SANDBOXER_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   BETTER_AUTH_SECRET: z.string().min(32).optional(),
   BETTER_AUTH_URL: z.string().url().optional(),
@@ -187,6 +191,12 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
   if (rest.NODE_ENV === "production" && rest.BETTER_AUTH_SECRET === undefined && database.provider === "postgresql") {
     // Several instances share PostgreSQL: a per-instance generated secret would sign cookies the others reject.
     throw new ConfigError("Invalid environment: BETTER_AUTH_SECRET is required with PostgreSQL (at least 32 characters)");
+  }
+  if (rest.SANDBOXER_TOKEN_TTL_DEFAULT > rest.SANDBOXER_TOKEN_TTL_MAX) {
+    throw new ConfigError("Invalid environment: SANDBOXER_TOKEN_TTL_DEFAULT is longer than SANDBOXER_TOKEN_TTL_MAX");
+  }
+  if (rest.SANDBOXER_TOKEN_TTL_DEFAULT < 60_000) {
+    throw new ConfigError("Invalid environment: SANDBOXER_TOKEN_TTL_DEFAULT must be at least 1m");
   }
   const gatewayRaw = rest.SANDBOXER_SSH_GATEWAY.trim();
   const sshGateway = /^(off|false|0|no)$/i.test(gatewayRaw) ? null : parseHostPort(gatewayRaw, "SANDBOXER_SSH_GATEWAY");

@@ -20,6 +20,15 @@ export const ERROR_CODES = {
   INTERNAL: { status: 500, description: "An unexpected error; the server log has the details, the response never does." },
   CONFIG_INVALID: { status: 500, description: "Configuration (environment, a manifest, a profile, hosts.yaml) is invalid." },
   TOO_MANY_STREAMS: { status: 429, description: "The person already has as many open event streams as one server allows; close one." },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    description: "The request body is over the endpoint's cap (64 KB for /api/auth, 1 MB for /api/v1); refused before it was parsed.",
+  },
+  CROSS_SITE_REQUEST: {
+    status: 403,
+    description:
+      "A write authenticated by a session cookie came without an allowed Origin or without Content-Type: application/json (CSRF check).",
+  },
 
   // ─── Sandbox lifecycle ─────────────────────────────────────────────────────────────────────────
   ILLEGAL_TRANSITION: { status: 409, description: "A status change that the lifecycle's transition table does not allow." },
@@ -49,6 +58,11 @@ export const ERROR_CODES = {
   // ─── People and tokens ─────────────────────────────────────────────────────────────────────────
   LAST_ADMIN: { status: 409, description: "The change would leave the team without an admin." },
   DUPLICATE_NAME: { status: 409, description: "Another item of the same kind already has this name." },
+  TOKEN_EXPIRED: { status: 401, description: "The API token presented has expired: create a new one (Settings → API tokens)." },
+  TOKEN_SCOPE: {
+    status: 403,
+    description: "The API token's scopes do not cover the request (a read-scoped token on a write, or a grant of access).",
+  },
 
   // ─── Build hosts ───────────────────────────────────────────────────────────────────────────────
   KEY_NOT_OFFERED: { status: 409, description: "The fingerprint to pin is not the key the host currently offers." },

@@ -2,7 +2,8 @@
 # Installs the Debian packages the test suite needs, only those missing: OpenSSH (the "build VMs"),
 # rsync, git, Chromium (browser tests), and a real Docker engine for ext.compose-ssh's tests: docker.io
 # (dockerd, started privately by tests/support/docker-engine.ts), docker-compose (the v1 command) and
-# busybox-static (the offline test image). Needs root. Used by .ci/run and by `npm test` on a fresh machine.
+# busybox-static (the offline test image), and Packer (Debian's 1.6.6: the image-build tests run real
+# `packer build` with the null and file builders). Needs root. Used by .ci/run and by `npm test` on a fresh machine.
 set -euo pipefail
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -14,8 +15,9 @@ command -v git >/dev/null || need+=(git)
 [ -x /usr/sbin/dockerd ] || need+=(docker.io)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+command -v packer >/dev/null || need+=(packer)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test packages: all present (openssh-server, openssh-client, rsync, git, chromium, docker.io, docker-compose, busybox-static)"
+  echo "test packages: all present (openssh-server, openssh-client, rsync, git, chromium, docker.io, docker-compose, busybox-static, packer)"
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then

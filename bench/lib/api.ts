@@ -62,7 +62,8 @@ export class Api {
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { cookie: this.cookie, ...extra };
+    // A session-cookie write must name this site (the server's cross-site check).
+    return { cookie: this.cookie, origin: new URL(this.url).origin, ...extra };
   }
 
   async create(profile: string, input: Record<string, string> = {}): Promise<{ status: number; sandbox?: SandboxView; error?: string }> {

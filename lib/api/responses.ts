@@ -28,6 +28,8 @@ import type { GatewayInfo } from "../gateway/instance";
 import type { SshKeyView } from "../manager/ssh-keys";
 import type { SshSessionView } from "../manager/ssh-sessions";
 import type { WhoAmIView } from "../manager/whoami";
+import { TOKEN_SCOPES } from "../auth/token-scopes";
+import type { TokenView } from "../auth/tokens";
 
 /** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
 export const apiComponents = z.registry<{ id: string; description?: string }>();
@@ -126,17 +128,20 @@ export const sandboxListSchema = component(
   }),
 );
 
+/** A sandbox's event: on its own stream, and (with its sandbox's id) on the team stream. */
+const sandboxEventFields = {
+  id: z.number().int().describe("Increasing; the SSE event id (Last-Event-ID resumes after it)"),
+  type: z.enum(["log", "state"]),
+  level: z.string(),
+  message: z.string(),
+  at: timestamp,
+  status: z.string().optional().describe("The new status (state events)"),
+};
+
 export const sandboxEventSchema = component(
   "SandboxEvent",
   "A log line or a state change of a sandbox",
-  z.strictObject({
-    id: z.number().int().describe("Increasing; the SSE event id (Last-Event-ID resumes after it)"),
-    type: z.enum(["log", "state"]),
-    level: z.string(),
-    message: z.string(),
-    at: timestamp,
-    status: z.string().optional().describe("The new status (state events)"),
-  }),
+  z.strictObject(sandboxEventFields),
 );
 
 export const sandboxEventsSchema = component(
@@ -148,15 +153,7 @@ export const sandboxEventsSchema = component(
 export const teamSandboxEventSchema = component(
   "TeamSandboxEvent",
   "A log line or state change of any sandbox, on the team event stream",
-  z.strictObject({
-    sandboxId: z.string(),
-    id: z.number().int().describe("Increasing; the SSE event id (Last-Event-ID resumes after it)"),
-    type: z.enum(["log", "state"]),
-    level: z.string(),
-    message: z.string(),
-    at: timestamp,
-    status: z.string().optional().describe("The new status (state events)"),
-  }),
+  z.strictObject({ sandboxId: z.string(), ...sandboxEventFields }),
 );
 
 export const teamNoticeSchema = component(
@@ -444,7 +441,38 @@ export const whoAmISchema = component(
     role: z.enum(["admin", "member"]),
     via: z.enum(["session", "token"]),
     tokenName: z.string().nullable(),
+    tokenScopes: z.array(z.enum(TOKEN_SCOPES)).nullable().describe("The API token's scopes, when `via` is token"),
+    tokenExpiresAt: timestamp.nullable().describe("When the API token expires; null for a session or a legacy token that never expires"),
   }),
+);
+
+export const apiTokenSchema = component(
+  "ApiToken",
+  "One of the caller's API tokens (never the token itself)",
+  z.strictObject({
+    id: z.string(),
+    name: z.string(),
+    prefix: z.string().describe("The token's first characters, to tell tokens apart"),
+    createdAt: timestamp,
+    lastUsedAt: timestamp.nullable(),
+    revokedAt: timestamp.nullable(),
+    scopes: z
+      .array(z.enum(TOKEN_SCOPES))
+      .describe('"read" (GET only) or "full", and "admin" for the owner\'s admin powers while the owner is an admin'),
+    expiresAt: timestamp.nullable().describe("Null: a legacy token, made before tokens expired; it never expires"),
+  }),
+);
+
+export const apiTokenListSchema = component(
+  "ApiTokenList",
+  "The caller's API tokens, newest first",
+  z.strictObject({ tokens: z.array(apiTokenSchema) }),
+);
+
+export const createdApiTokenSchema = component(
+  "CreatedApiToken",
+  "A new API token: `token` is shown this once and never again",
+  z.strictObject({ token: z.string().describe("sbx_…"), view: apiTokenSchema }),
 );
 
 export const sshKeySchema = component(
@@ -530,6 +558,7 @@ export type ResponseDriftChecks = [
   Assert<Equal<z.infer<typeof sandboxServicesSchema>, SandboxServicesView>>,
   Assert<Equal<z.infer<typeof whoAmISchema>, WhoAmIView>>,
   Assert<Equal<z.infer<typeof sshKeySchema>, SshKeyView>>,
+  Assert<Equal<z.infer<typeof apiTokenSchema>, TokenView>>,
   Assert<Equal<z.infer<typeof gatewayInfoSchema>, GatewayInfo>>,
   Assert<Equal<z.infer<typeof sshSessionSchema>, SshSessionView>>,
 ];

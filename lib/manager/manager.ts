@@ -46,7 +46,7 @@ import { claimPoolMember } from "./pools";
 import { CancelledByDestroy } from "./operations/runtime";
 import { QUOTA_STATUSES, isExtendable, isTransient, parseStatus, type SandboxStatus } from "./states";
 import { insertSandbox, transition } from "./transitions";
-import { INITIAL_REASON, reasonFor, stuckReason, type Stuck } from "./waiting";
+import { INITIAL_REASON, stuckReason, type Stuck } from "./waiting";
 import {
   iso,
   type AuditEntryView,
@@ -449,7 +449,7 @@ export class Manager implements ManagerContext {
     let queue: SandboxDetailView["queue"] = null;
     if (status === "queued") {
       const ahead = await queuedCreatesBefore(this.db, sandbox.createdAt);
-      queue = { position: ahead + 1, reason: reasonFor(sandbox.statusReason, stuck) ?? INITIAL_REASON };
+      queue = { position: ahead + 1, reason: stuck?.reason ?? sandbox.statusReason ?? INITIAL_REASON };
     }
     const max = sandbox.maxExpiresAt?.getTime() ?? 0;
     const cur = sandbox.expiresAt?.getTime() ?? 0;
@@ -532,7 +532,7 @@ export class Manager implements ManagerContext {
       extensionId: row.extensionId,
       host: row.host ? { id: row.host.id, title: row.host.title, address: row.host.address, port: row.host.port } : null,
       status: parseStatus(row.status),
-      statusReason: reasonFor(row.statusReason, stuck),
+      statusReason: stuck?.reason ?? row.statusReason,
       createdAt: row.createdAt.toISOString(),
       updatedAt: row.updatedAt.toISOString(),
       readyAt: iso(row.readyAt),

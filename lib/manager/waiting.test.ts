@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { stuckReason } from "./waiting";
+import { INITIAL_REASON, stuckReason } from "./waiting";
 
 const now = new Date("2026-01-01T12:00:00Z");
 const past = new Date(now.getTime() - 45_000);
@@ -52,5 +52,20 @@ describe("stuckReason", () => {
       { now, liveWorkers: 3, liveWorkersOnMachine: 0 },
     );
     expect(r?.reason).toMatch(/^Waiting for a worker on machine m-1234, where this local sandbox lives/);
+  });
+
+  it("waiting with no worker: a reason a worker stored follows, the initial one does not; a stuck lease replaces it", () => {
+    const stored = "No host with room: host-a is cordoned";
+    const queued = { status: "queued" as const, lockOperationId: null, lockExpiresAt: null };
+    expect(stuckReason({ ...queued, statusReason: stored }, { now, liveWorkers: 0 })?.reason).toMatch(
+      /^Waiting for a worker: none is running \(.*\) — No host with room: host-a is cordoned$/,
+    );
+    expect(stuckReason({ ...queued, statusReason: INITIAL_REASON }, { now, liveWorkers: 0 })?.reason).not.toContain(" — ");
+    expect(stuckReason({ ...queued, statusReason: stored }, { now, liveWorkers: 1 })).toBeNull();
+    const expired = stuckReason(
+      { status: "creating", statusReason: "Syncing", lockOperationId: "op_1", lockExpiresAt: past },
+      { now, liveWorkers: 0 },
+    );
+    expect(expired?.reason).not.toContain("Syncing");
   });
 });

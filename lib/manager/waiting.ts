@@ -45,11 +45,23 @@ function ago(ms: number): string {
   return m < 120 ? `${m} min` : `${Math.round(m / 60)} h`;
 }
 
+/** The reason a new sandbox is recorded with, before any worker has looked at it. */
+export const INITIAL_REASON = "Waiting for a worker";
+
 /**
- * Null when the sandbox is moving (or not in flight). Otherwise the reason it waits, and what to do.
- * An operation is stuck when its lease expired: its worker stopped heartbeating (killed, host hung).
+ * Null when the sandbox is moving (or not in flight). Otherwise the reason it waits, and what to do —
+ * the reason a view shows in place of the stored one. An operation is stuck when its lease expired: its
+ * worker stopped heartbeating (killed, host hung); that replaces the stored reason. Waiting with no
+ * worker to run it, a reason a worker stored earlier (no host with room, a cordoned host, an image no
+ * host has) follows: both are true, and the stored one says what else must change once a worker runs.
  */
 export function stuckReason(s: WaitingInput, c: WaitingContext): Stuck | null {
+  const waiting = waitingReason(s, c);
+  if (!waiting || waiting.since !== null || !s.statusReason || s.statusReason === INITIAL_REASON) return waiting;
+  return { since: null, reason: `${waiting.reason} — ${s.statusReason}` };
+}
+
+function waitingReason(s: WaitingInput, c: WaitingContext): Stuck | null {
   if (s.status !== "queued" && s.status !== "creating" && s.status !== "destroying") return null;
   const machine = s.machineId ?? null;
   const onMachine = machine ? (c.liveWorkersOnMachine ?? 0) : c.liveWorkers;
@@ -81,18 +93,4 @@ export function stuckReason(s: WaitingInput, c: WaitingContext): Stuck | null {
   }
   if (c.liveWorkers === 0) return { since: null, reason: `Waiting for a worker: none is running (${NO_WORKER_HINT})` };
   return null;
-}
-
-/** The reason a new sandbox is recorded with, before any worker has looked at it. */
-export const INITIAL_REASON = "Waiting for a worker";
-
-/**
- * The reason a view shows. A stuck lease replaces the stored reason. A reason a worker stored earlier
- * (no host with room, a cordoned host, an image no host has) follows "no worker is running": both are
- * true, and the stored one says what else must change once a worker runs.
- */
-export function reasonFor(stored: string | null, stuck: Stuck | null): string | null {
-  if (!stuck) return stored;
-  if (stuck.since !== null || !stored || stored === INITIAL_REASON) return stuck.reason;
-  return `${stuck.reason} — ${stored}`;
 }

@@ -74,7 +74,7 @@ describe("who may do what (over HTTP)", () => {
     aliceId = (await database.db.user.findUniqueOrThrow({ where: { email: "alice@auth.test" } })).id;
     const res = await fetch(`${server.url}/api/v1/sandboxes`, {
       method: "POST",
-      headers: { cookie: alice, "content-type": "application/json" },
+      headers: { cookie: alice, "content-type": "application/json", origin: server.url },
       body: JSON.stringify({ profile: "profile.local" }),
     });
     expect(res.status).toBe(202);
@@ -170,7 +170,10 @@ describe("who may do what (over HTTP)", () => {
   });
 
   it("a member cannot destroy another member's sandbox: 403, untouched, audited", async () => {
-    const res = await fetch(`${server.url}/api/v1/sandboxes/${sandboxId}`, { method: "DELETE", headers: { cookie: bob } });
+    const res = await fetch(`${server.url}/api/v1/sandboxes/${sandboxId}`, {
+      method: "DELETE",
+      headers: { cookie: bob, origin: server.url },
+    });
     expect(res.status).toBe(403);
     expect(((await res.json()) as { code: string }).code).toBe("FORBIDDEN");
     expect((await database.db.sandbox.findUniqueOrThrow({ where: { id: sandboxId } })).status).toBe("ready");
@@ -202,7 +205,11 @@ describe("who may do what (over HTTP)", () => {
   });
 
   it("an API token works as Bearer, stops working when revoked, and never shows up in a response or a log line", async () => {
-    const { token, view } = await createToken(database.db, aliceId, "ci");
+    const { token, view } = await createToken(database.db, aliceId, {
+      name: "ci",
+      scopes: ["full"],
+      expiresAt: new Date(Date.now() + 86_400_000),
+    });
     const ok = await fetch(`${server.url}/api/v1/sandboxes?mine=1`, { headers: { authorization: `Bearer ${token}` } });
     expect(ok.status).toBe(200);
     const body = await ok.text();
@@ -239,7 +246,10 @@ describe("who may do what (over HTTP)", () => {
   });
 
   it("an admin destroys anyone's sandbox; the teardown is audited with its path", async () => {
-    const res = await fetch(`${server.url}/api/v1/sandboxes/${sandboxId}`, { method: "DELETE", headers: { cookie: admin } });
+    const res = await fetch(`${server.url}/api/v1/sandboxes/${sandboxId}`, {
+      method: "DELETE",
+      headers: { cookie: admin, origin: server.url },
+    });
     expect(res.status).toBe(202);
     await expect
       .poll(async () => (await database.db.sandbox.findUniqueOrThrow({ where: { id: sandboxId } })).status, {

@@ -62,7 +62,7 @@ describe("several instances on PostgreSQL, under load", () => {
     const create = (server: AppServer, cookie: string) =>
       fetch(`${server.url}/api/v1/sandboxes`, {
         method: "POST",
-        headers: { cookie, "content-type": "application/json" },
+        headers: { cookie, "content-type": "application/json", origin: server.url },
         body: JSON.stringify({ profile: "profile.ws" }),
       });
     const started = Date.now();
@@ -131,7 +131,10 @@ describe("several instances on PostgreSQL, under load", () => {
     const destroyStarted = Date.now();
     await Promise.all(
       ids.map((id, i) =>
-        fetch(`${(i % 2 ? b : a).url}/api/v1/sandboxes/${id}`, { method: "DELETE", headers: { cookie: i % 2 ? cookieB : cookieA } }),
+        fetch(`${(i % 2 ? b : a).url}/api/v1/sandboxes/${id}`, {
+          method: "DELETE",
+          headers: { cookie: i % 2 ? cookieB : cookieA, origin: (i % 2 ? b : a).url },
+        }),
       ),
     );
     await expect

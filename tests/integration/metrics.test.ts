@@ -28,7 +28,7 @@ describe("/api/metrics", () => {
     member = await signUp(server.url, "member@metrics.test");
     const res = await fetch(`${server.url}/api/v1/sandboxes`, {
       method: "POST",
-      headers: { cookie: member, "content-type": "application/json" },
+      headers: { cookie: member, "content-type": "application/json", origin: server.url },
       body: JSON.stringify({ profile: "profile.local" }),
     });
     expect(res.status).toBe(202);

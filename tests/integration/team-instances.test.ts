@@ -82,7 +82,7 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
     const create = async () => {
       const res = await fetch(`${web.url}/api/v1/sandboxes`, {
         method: "POST",
-        headers: { cookie, "content-type": "application/json" },
+        headers: { cookie, "content-type": "application/json", origin: web.url },
         body: JSON.stringify({ profile: "profile.seeded" }),
       });
       const body = await res.text();

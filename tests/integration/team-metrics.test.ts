@@ -109,7 +109,7 @@ describe("fleet metrics on PostgreSQL", () => {
       const server = i % 2 ? a : b;
       const res = await fetch(`${server.url}/api/v1/sandboxes`, {
         method: "POST",
-        headers: { cookie, "content-type": "application/json" },
+        headers: { cookie, "content-type": "application/json", origin: server.url },
         body: JSON.stringify({ profile: "profile.local" }),
       });
       expect(res.status).toBe(202);
@@ -117,7 +117,7 @@ describe("fleet metrics on PostgreSQL", () => {
     }
     await expect.poll(() => database.db.sandbox.count({ where: { status: "ready" } }), { timeout: 60_000, interval: 100 }).toBe(8);
     for (const id of ids.slice(0, 3)) {
-      expect((await fetch(`${b.url}/api/v1/sandboxes/${id}`, { method: "DELETE", headers: { cookie } })).status).toBe(202);
+      expect((await fetch(`${b.url}/api/v1/sandboxes/${id}`, { method: "DELETE", headers: { cookie, origin: b.url } })).status).toBe(202);
     }
     await expect.poll(() => database.db.sandbox.count({ where: { status: "destroyed" } }), { timeout: 60_000, interval: 100 }).toBe(3);
 

@@ -120,8 +120,20 @@ describe("team event stream", () => {
     await signUp(server.url, "admin@stream.test");
     await signUp(server.url, "alice@stream.test");
     const user = (email: string) => database.db.user.findUniqueOrThrow({ where: { email } });
-    admin = (await createToken(database.db, (await user("admin@stream.test")).id, "stream")).token;
-    alice = (await createToken(database.db, (await user("alice@stream.test")).id, "stream")).token;
+    admin = (
+      await createToken(database.db, (await user("admin@stream.test")).id, {
+        name: "stream",
+        scopes: ["full", "admin"],
+        expiresAt: new Date(Date.now() + 86_400_000),
+      })
+    ).token;
+    alice = (
+      await createToken(database.db, (await user("alice@stream.test")).id, {
+        name: "stream",
+        scopes: ["full"],
+        expiresAt: new Date(Date.now() + 86_400_000),
+      })
+    ).token;
   }, 120_000);
 
   afterAll(async () => {

@@ -1,7 +1,10 @@
-// better-auth's endpoints (sign-up, sign-in, sign-out, session, SSO callbacks).
+// better-auth's endpoints (sign-up, sign-in, sign-out, session, SSO callbacks). Bodies are capped at
+// 64 KB before better-auth parses them (413 in the API's error shape).
 import { toNextJsHandler } from "better-auth/next-js";
 
 import { auth } from "@/lib/auth/auth";
+import { errorResponse } from "@/lib/auth/guards";
+import { BODY_LIMITS, withCappedBody } from "@/lib/http/body-limit";
 
 export const dynamic = "force-dynamic";
 
@@ -10,5 +13,11 @@ export async function GET(req: Request): Promise<Response> {
 }
 
 export async function POST(req: Request): Promise<Response> {
-  return toNextJsHandler(auth()).POST(req);
+  let capped: Request;
+  try {
+    capped = await withCappedBody(req, BODY_LIMITS.auth);
+  } catch (e) {
+    return errorResponse(e, "auth");
+  }
+  return toNextJsHandler(auth()).POST(capped);
 }

@@ -2,6 +2,7 @@
 // As Server-Sent Events (Accept: text/event-stream, or ?format=sse), resumable with Last-Event-ID;
 // as JSON otherwise (the events after ?after, for scripts). docs/live-updates.md describes both.
 import { API_ROUTES } from "@/lib/api/openapi";
+import { resumeAfter, SSE_HEADERS, wantsEventStream } from "@/lib/api/sse";
 import { actorUserId } from "@/lib/auth/actor";
 import { defineRoute } from "@/lib/auth/guards";
 import { manager } from "@/lib/manager/instance";
@@ -14,11 +15,9 @@ const MAX_UNREAD = 1 << 20;
 
 export const GET = defineRoute(API_ROUTES.teamEvents, async ({ query: q, actor, req }) => {
   const m = manager();
-  const wantsSse = q.format === "sse" || (q.format !== "json" && (req.headers.get("accept") ?? "").includes("text/event-stream"));
-  if (!wantsSse) return teamEventsAfter(m, q.after ?? 0);
+  if (!wantsEventStream(q.format, req)) return teamEventsAfter(m, q.after ?? 0);
 
-  const header = Number(req.headers.get("last-event-id") ?? "");
-  const after = Number.isSafeInteger(header) && header > 0 ? header : (q.after ?? null);
+  const after = resumeAfter(req, q.after ?? null);
   const encoder = new TextEncoder();
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
@@ -59,12 +58,5 @@ export const GET = defineRoute(API_ROUTES.teamEvents, async ({ query: q, actor, 
   close = await teamStreamHub(m).open(actorUserId(actor) ?? actor.label, after, sink);
   if (closed) close();
   req.signal.addEventListener("abort", finish, { once: true });
-  return new Response(stream, {
-    headers: {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-store, no-transform",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
-    },
-  });
+  return new Response(stream, { headers: SSE_HEADERS });
 });

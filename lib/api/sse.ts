@@ -1,0 +1,67 @@
+// Server-Sent Events for the API's streaming routes (a sandbox's events, a build's log, the team
+// stream): which requests want a stream, where a resumed stream starts, the response headers, and the
+// pull loop shared by the routes that read a source until it ends.
+import "server-only";
+
+/** A stream when asked by ?format=sse, or by Accept: text/event-stream unless ?format=json. */
+export function wantsEventStream(format: string | undefined, req: Request): boolean {
+  return format === "sse" || (format !== "json" && (req.headers.get("accept") ?? "").includes("text/event-stream"));
+}
+
+/** Where a stream resumes: after the Last-Event-ID a reconnecting client sends, else after `?after`. */
+export function resumeAfter<T>(req: Request, after: T): number | T {
+  const header = Number(req.headers.get("last-event-id") ?? "");
+  return Number.isSafeInteger(header) && header > 0 ? header : after;
+}
+
+export const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-store, no-transform",
+  connection: "keep-alive",
+  "x-accel-buffering": "no",
+} as const;
+
+/** One message: `id`/`event`/`data` lines, or a comment (keepalive). */
+export type SseMessage = { id?: number; event?: string; data: unknown } | { comment: string };
+
+export function formatSse(msg: SseMessage): string {
+  if ("comment" in msg) return `: ${msg.comment}\n\n`;
+  return `${msg.id === undefined ? "" : `id: ${msg.id}\n`}${msg.event ? `event: ${msg.event}\n` : ""}data: ${JSON.stringify(msg.data)}\n\n`;
+}
+
+/**
+ * A stream that sends what `source` yields until it ends, the client goes away or the source fails
+ * (one `error` event then). `onClose` runs once when the stream is over, however it ended.
+ */
+export function pullEventStream(
+  req: Request,
+  source: (signal: AbortSignal) => AsyncIterable<SseMessage>,
+  opts: { retryMs?: number; onClose?: () => void } = {},
+): Response {
+  const encoder = new TextEncoder();
+  const stop = new AbortController();
+  req.signal.addEventListener("abort", () => stop.abort(), { once: true });
+  if (opts.onClose) stop.signal.addEventListener("abort", opts.onClose, { once: true });
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const send = (text: string) => {
+        if (!stop.signal.aborted) controller.enqueue(encoder.encode(text));
+      };
+      send(`retry: ${opts.retryMs ?? 2000}\n\n`);
+      try {
+        for await (const msg of source(stop.signal)) send(formatSse(msg));
+      } catch (e) {
+        send(formatSse({ event: "error", data: { code: "STREAM_FAILED", message: (e as Error).message } }));
+      } finally {
+        if (!stop.signal.aborted) {
+          stop.abort();
+          controller.close();
+        }
+      }
+    },
+    cancel() {
+      stop.abort();
+    },
+  });
+  return new Response(stream, { headers: SSE_HEADERS });
+}
