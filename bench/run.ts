@@ -911,7 +911,11 @@ async function main(): Promise<number> {
   const bench = await s.db.user.findUniqueOrThrow({ where: { email: "bench@bench.test" }, select: { id: true } });
   const cliStartup: CliStartupBench | null = await measureCliStartup({
     distDir: path.join(REPO_ROOT, process.env.SANDBOXER_DIST_DIR ?? ".next"),
-    server: { url: s.server.url, token: (await createToken(s.db, bench.id, "bench-cli")).token },
+    server: {
+      url: s.server.url,
+      token: (await createToken(s.db, bench.id, { name: "bench-cli", scopes: ["read"], expiresAt: new Date(Date.now() + 3_600_000) }))
+        .token,
+    },
     runs: opts.quick ? 3 : 10,
     log,
   }).catch((e: unknown) => {

@@ -77,7 +77,9 @@ describe("the CLI downloaded from the server", () => {
     });
     cookie = await signUp(server.url, `admin-${process.pid}@download.test`);
     const user = await database.db.user.findUniqueOrThrow({ where: { email: `admin-${process.pid}@download.test` } });
-    token = (await createToken(database.db, user.id, "download-test")).token;
+    token = (
+      await createToken(database.db, user.id, { name: "download-test", scopes: ["full"], expiresAt: new Date(Date.now() + 86_400_000) })
+    ).token;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandboxer-download-"));
   }, 120_000);
 
