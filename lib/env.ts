@@ -53,6 +53,8 @@ const schema = z.object({
   SANDBOXER_DB_POOL: int(10, 1, 200),
   SANDBOXER_DATA_DIR: z.string().min(1).default("./data"),
   SANDBOXER_CONFIG_DIR: z.string().min(1).default("."),
+  /** Next.js's build directory (next.config.ts reads it too); the CLI bundle is built into it. */
+  SANDBOXER_DIST_DIR: z.string().min(1).default(".next"),
   SANDBOXER_HOSTS_FILE: z.string().optional(),
   SANDBOXER_LOCAL_WORKSPACE_ROOT: z.string().min(1).optional(),
   SANDBOXER_PUBLIC_URL: z.string().url().optional(),
@@ -103,6 +105,8 @@ export type Env = Omit<z.infer<typeof schema>, "DATABASE_URL"> & {
   database: DatabaseConfig;
   dataDir: string;
   configDir: string;
+  /** The build directory, absolute. */
+  distDir: string;
   hostsFile: string;
   localWorkspaceRoot: string;
   publicUrl: string;
@@ -209,6 +213,7 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
     database,
     dataDir,
     configDir,
+    distDir: path.resolve(cwd, rest.SANDBOXER_DIST_DIR),
     hostsFile: path.resolve(configDir, rest.SANDBOXER_HOSTS_FILE ?? "hosts.yaml"),
     localWorkspaceRoot: path.resolve(cwd, rest.SANDBOXER_LOCAL_WORKSPACE_ROOT ?? path.join(dataDir, "workspaces")),
     publicUrl,

@@ -120,7 +120,8 @@ describe("who may do what (over HTTP)", () => {
       (h) =>
         !h.file.includes("api/auth/") && // better-auth's own endpoints
         !h.file.includes("api/v1/openapi.json/") && // deliberately public: the API's description, no data (api-contract.test.ts)
-        !h.file.includes("api/v1/[...unmatched]/"), // no route: a JSON 404 for anyone, no data (hardening.test.ts)
+        !h.file.includes("api/v1/[...unmatched]/") && // no route: a JSON 404 for anyone, no data (hardening.test.ts)
+        !h.file.includes("cli/sandboxer.cjs/"), // deliberately public: the CLI's code, no data (cli-download.test.ts)
     );
     expect(handlers.length).toBeGreaterThanOrEqual(5);
     const before = await snapshot();

@@ -1,5 +1,6 @@
 "use client";
 
+import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 
@@ -153,7 +154,13 @@ export function TokenManager({
             Token “{created.name}” ({created.scopes.join(" ")}) — copy it now; it will not be shown again.
           </p>
           <CopyField value={created.token} label="token" testId="new-token-value" />
-          <p className="text-muted-foreground">Log in with the sandboxer command line (this command holds the token):</p>
+          <p className="text-muted-foreground">
+            Log in with the{" "}
+            <Link href="/cli" className="text-primary underline">
+              sandboxer command line
+            </Link>{" "}
+            (this command holds the token):
+          </p>
           <CopyField value={`${loginPrefix} ${created.token}`} label="login command" testId="new-token-login" />
         </div>
       ) : null}
