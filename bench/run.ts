@@ -1047,7 +1047,7 @@ async function main(): Promise<number> {
       workerConcurrency: "default (16)",
       workerPoll: "1s (default)",
       quotaActive: "0 (off: one account fires all creates)",
-      serverCommand: "next start (production build of this checkout)",
+      serverCommand: "npm start's server.mjs (production build of this checkout)",
       serverEnv:
         Object.entries(opts.serverEnv)
           .map(([k, v]) => `${k}=${v}`)

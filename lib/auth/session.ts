@@ -3,6 +3,7 @@
 import "server-only";
 
 import { db } from "../db/client";
+import { requestClientAddress } from "../http/client-address";
 import type { Actor, Role } from "./actor";
 import { auth } from "./auth";
 import { verifyToken } from "./tokens";
@@ -11,13 +12,9 @@ function roleOf(value: unknown): Role {
   return value === "admin" ? "admin" : "member";
 }
 
-export function sourceIp(headers: Headers): string | undefined {
-  return headers.get("x-forwarded-for")?.split(",")[0]?.trim() || headers.get("x-real-ip") || undefined;
-}
-
 /** The actor behind a request, or null when it carries neither a valid session nor a valid token. */
 export async function actorFromHeaders(headers: Headers): Promise<Actor | null> {
-  const ip = sourceIp(headers);
+  const ip = requestClientAddress(headers);
   const authorization = headers.get("authorization");
   if (authorization) {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization);
