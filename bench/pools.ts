@@ -237,7 +237,11 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
   const db: Db = await createDb({ provider: "sqlite", url: databaseUrl, file: databaseUrl.slice(5) }, { poolSize: 1 });
   onCleanup("disconnect pool bench db", () => db.$disconnect());
   const user = await db.user.findUniqueOrThrow({ where: { email: "pools@bench.test" } });
-  const { token } = await createToken(db, user.id, "pool-bench");
+  const { token } = await createToken(db, user.id, {
+    name: "pool-bench",
+    scopes: ["full", "admin"],
+    expiresAt: new Date(Date.now() + 86_400_000),
+  });
   const cli = createCliEnv({ SANDBOXER_SSH_IDENTITY: vms.identityFile });
   onCleanup("remove pool bench CLI env", () => cli.cleanup());
   const login = await cli.run(["login", "--url", server.url, "--token", token]);

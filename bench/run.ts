@@ -22,10 +22,12 @@ import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { stringify } from "yaml";
 
+import { createToken } from "@/lib/auth/tokens";
 import { createDb, type Db } from "@/lib/db/client";
 
 import { startAppServer, signUp, type AppServer } from "../tests/support/app-server";
 import { startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
+import { measureCliStartup, type CliStartupBench } from "./cli-startup";
 import { measureCompose, writeComposeProfile } from "./compose";
 import { measureGateway, type GatewayBench } from "./gateway";
 import { Api, describeFetchError, type FollowResult, type SandboxView } from "./lib/api";
@@ -901,9 +903,29 @@ async function main(): Promise<number> {
   const polled = await measureDestroyPolled(s, opts.quick ? Math.min(2, opts.runs) : opts.runs);
   log(`destroy latency (polled): median ${polled.ms.median} ms, p95 ${polled.ms.p95} ms`);
 
-  const sample = await s.db.sandbox.findFirst({ where: { status: "ready" }, select: { id: true } });
+  // A ready sandbox of its own on one of the bench's VMs (the seeded ones name hosts that do not exist),
+  // for the per-route query counts and the gateway.
+  const made = await managerCreate(s);
+  const sample = made.ok && made.id ? { id: made.id } : null;
+  if (!sample) log(`sample sandbox for the query counts and the gateway failed: ${made.error}`);
   const queryLines = await countQueries(s, sample?.id);
   const queries = queriesPerRoute(queryLines);
+
+  log("CLI start-up beside node's own (the bundle the server serves, and bin/sandboxer.mjs)");
+  const bench = await s.db.user.findUniqueOrThrow({ where: { email: "bench@bench.test" }, select: { id: true } });
+  const cliStartup: CliStartupBench | null = await measureCliStartup({
+    distDir: path.join(REPO_ROOT, process.env.SANDBOXER_DIST_DIR ?? ".next"),
+    server: {
+      url: s.server.url,
+      token: (await createToken(s.db, bench.id, { name: "bench-cli", scopes: ["read"], expiresAt: new Date(Date.now() + 3_600_000) }))
+        .token,
+    },
+    runs: opts.quick ? 3 : 10,
+    log,
+  }).catch((e: unknown) => {
+    log(`CLI start-up part failed: ${(e as Error).message}`);
+    return null;
+  });
 
   let gateway: GatewayBench | null = null;
   if (sample) {
@@ -923,6 +945,7 @@ async function main(): Promise<number> {
       log(`ssh gateway part failed: ${(e as Error).message}`);
       return null;
     });
+    await managerDestroy(s, sample.id).catch(() => undefined);
   }
 
   log(`concurrency: ${opts.concurrent} creates at once over ${s.vms.vms.length} hosts`);
@@ -969,6 +992,9 @@ async function main(): Promise<number> {
     gatewayEchoAddedMs: gateway?.echoAddedMs ?? null,
     gatewayConcurrentFailures: gateway?.concurrent.failures ?? null,
     gateway,
+    cliVersionOverNodeMs: cliStartup?.cliVersionOverNodeMs ?? null,
+    cliListOverNodeMs: cliStartup?.cliListOverNodeMs ?? null,
+    cliStartup,
     destroyLatencyMs: destroyManager.median,
     rssIdleMb: rssIdle.serverMb,
     destroyLatencyP95Ms: destroyManager.p95,

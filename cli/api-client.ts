@@ -6,7 +6,9 @@ import type { ErrorBody } from "@/lib/http-errors";
 import type { SandboxEventView, SandboxView } from "@/lib/manager/views";
 
 import { CliError, EXIT, exitCodeForStatus, isCliError } from "./exit-codes";
+import { BodyTooLargeError, httpRequest, type HttpAnswer } from "./http";
 import { SseParser } from "./sse";
+import { warnOnVersionMismatch } from "./version";
 
 export type StreamItem = { kind: "log" | "state"; event: SandboxEventView } | { kind: "end"; sandbox: SandboxView };
 
@@ -50,46 +52,61 @@ export class ApiClient {
     return { accept: "application/json", ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
   }
 
-  private endpoint(path: string, query?: RequestOptions["query"]): string {
+  private endpoint(path: string, query?: RequestOptions["query"]): URL {
     const u = new URL(`${this.url}/api/v1${path}`);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== false && v !== "") u.searchParams.set(k, String(v));
-    return u.toString();
+    return u;
   }
 
   private unreachable(e: unknown, what: string): CliError {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    const detail = cause?.message ?? cause?.code ?? (e as Error).message;
+    // fetch wrapped the socket's error in `cause`; node:http rejects with it directly.
+    const err = e as { cause?: { code?: string; message?: string }; code?: string; message?: string };
+    const cause = err.cause ?? err;
+    const detail = cause.message || cause.code || String(e);
     return new CliError("SERVER_UNREACHABLE", `Cannot reach ${this.url} (${what}): ${detail}`, EXIT.UNREACHABLE);
   }
 
-  private async fetch(method: string, path: string, opts: RequestOptions, accept?: string): Promise<Response> {
+  /**
+   * One request and the reading of its answer (`read`) under one timeout: a server that sends the
+   * head and then stalls is cut off like one that never answers.
+   */
+  private async exchange<T>(method: string, path: string, opts: RequestOptions, read: (res: HttpAnswer) => Promise<T>): Promise<T> {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const what = `${method} ${path}`;
+    let res: HttpAnswer;
     try {
-      return await fetch(this.endpoint(path, opts.query), {
-        method,
-        headers: this.headers({
-          ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
-          ...(accept ? { accept } : {}),
-        }),
+      res = await httpRequest(method, this.endpoint(path, opts.query), {
+        headers: this.headers(opts.body !== undefined ? { "content-type": "application/json" } : {}),
         body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
         signal,
       });
     } catch (e) {
-      if (opts.signal?.aborted) throw abortReason(opts.signal);
-      if (timeout.aborted)
-        throw new CliError(
-          "TIMEOUT",
-          `${this.url} did not answer ${method} ${path} within ${Math.round(timeoutMs / 1000)} s`,
-          EXIT.UNREACHABLE,
-        );
-      throw this.unreachable(e, `${method} ${path}`);
+      throw this.requestError(e, opts.signal, timeout, timeoutMs, what);
+    }
+    warnOnVersionMismatch(this.url, res);
+    try {
+      return await read(res);
+    } catch (e) {
+      if (isCliError(e)) throw e;
+      throw this.requestError(e, opts.signal, timeout, timeoutMs, what);
+    } finally {
+      res.close();
     }
   }
 
+  /** What a failed request means: the caller's abort, our timeout, or an unreachable server. */
+  private requestError(e: unknown, caller: AbortSignal | undefined, timeout: AbortSignal, timeoutMs: number, what: string): CliError {
+    if (caller?.aborted) return abortReason(caller);
+    if (timeout.aborted)
+      return new CliError("TIMEOUT", `${this.url} did not answer ${what} within ${Math.round(timeoutMs / 1000)} s`, EXIT.UNREACHABLE);
+    if (e instanceof BodyTooLargeError) return new CliError("BAD_RESPONSE", `${what}: ${e.message}`, EXIT.FAILURE);
+    return this.unreachable(e, what);
+  }
+
   /** A CliError from an error response: the server's message (and bad fields), the status's exit code. */
-  private async failure(res: Response, method: string, path: string): Promise<CliError> {
+  private async failure(res: HttpAnswer, method: string, path: string): Promise<CliError> {
     const text = await res.text().catch(() => "");
     let body: Partial<ErrorBody> = {};
     try {
@@ -106,18 +123,19 @@ export class ApiClient {
   }
 
   async request<T>(method: "GET" | "POST" | "DELETE", path: string, opts: RequestOptions = {}): Promise<T> {
-    const res = await this.fetch(method, path, opts);
-    if (!res.ok) throw await this.failure(res, method, path);
-    try {
-      return (await res.json()) as T;
-    } catch {
-      if (opts.signal?.aborted) throw abortReason(opts.signal);
-      throw new CliError(
-        "BAD_RESPONSE",
-        `${method} ${path}: the server's answer is not JSON (is ${this.url} a sand-boxer server?)`,
-        EXIT.FAILURE,
-      );
-    }
+    return this.exchange(method, path, opts, async (res) => {
+      if (!res.ok) throw await this.failure(res, method, path);
+      const text = await res.text();
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        throw new CliError(
+          "BAD_RESPONSE",
+          `${method} ${path}: the server's answer is not JSON (is ${this.url} a sand-boxer server?)`,
+          EXIT.FAILURE,
+        );
+      }
+    });
   }
 
   get<T>(path: string, opts?: RequestOptions): Promise<T> {
@@ -142,9 +160,9 @@ export class ApiClient {
     let failures = 0;
     let retryMs = 1_000;
     for (;;) {
-      let res: Response | undefined;
+      let res: HttpAnswer | undefined;
       try {
-        res = await fetch(this.endpoint(path), {
+        res = await httpRequest("GET", this.endpoint(path), {
           headers: this.headers({ accept: "text/event-stream", ...(last > 0 ? { "last-event-id": String(last) } : {}) }),
           signal: opts.signal,
         });
@@ -152,16 +170,18 @@ export class ApiClient {
         if (opts.signal?.aborted) throw abortReason(opts.signal);
         if (++failures > STREAM_RECONNECTS) throw this.unreachable(e, `GET ${path}`);
       }
-      if (res && !res.ok) throw await this.failure(res, "GET", path);
-      if (res?.body) {
+      if (res) {
+        warnOnVersionMismatch(this.url, res);
+        if (!res.ok) {
+          const failure = await this.failure(res, "GET", path);
+          res.close();
+          throw failure;
+        }
         const parser = new SseParser();
         const decoder = new TextDecoder();
-        const reader = res.body.getReader();
         try {
-          for (;;) {
-            const { done, value } = await reader.read();
-            if (done) break;
-            for (const msg of parser.push(decoder.decode(value, { stream: true }))) {
+          for await (const chunk of res.chunks()) {
+            for (const msg of parser.push(decoder.decode(chunk, { stream: true }))) {
               if (msg.event === "log" || msg.event === "state") {
                 const event = JSON.parse(msg.data) as SandboxEventView;
                 last = event.id;
@@ -179,7 +199,7 @@ export class ApiClient {
           if (isCliError(e)) throw e;
           // The connection dropped mid-stream: reconnect below.
         } finally {
-          reader.cancel().catch(() => {});
+          res.close();
         }
         retryMs = Math.min(parser.retryMs ?? retryMs, 2_000);
         if (++failures > STREAM_RECONNECTS)

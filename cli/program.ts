@@ -11,8 +11,7 @@ import { registerRemoteCommands } from "./commands/remote";
 import { registerSandboxCommands } from "./commands/sandboxes";
 import { registerValidateCommand } from "./commands/validate";
 import { EXIT_CODES_HELP } from "./exit-codes";
-
-export const CLI_VERSION = "0.1.0";
+import { CLI_VERSION } from "./version";
 
 const ENVIRONMENT_HELP = `
 Environment:

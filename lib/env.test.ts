@@ -146,3 +146,21 @@ describe("SSH gateway variables", () => {
     expect(() => parseEnv({ ...base, SANDBOXER_SSH_GATEWAY_PUBLIC: "x:99999" }, "/srv")).toThrow(/SANDBOXER_SSH_GATEWAY_PUBLIC/);
   });
 });
+
+describe("API token lifetimes", () => {
+  it("default to 90 days, at most 365; bad or inconsistent values name the variable", () => {
+    const e = parseEnv({}, "/srv");
+    expect(e.SANDBOXER_TOKEN_TTL_DEFAULT).toBe(90 * 86_400_000);
+    expect(e.SANDBOXER_TOKEN_TTL_MAX).toBe(365 * 86_400_000);
+    expect(parseEnv({ SANDBOXER_TOKEN_TTL_DEFAULT: "7d", SANDBOXER_TOKEN_TTL_MAX: "30d" }, "/srv").SANDBOXER_TOKEN_TTL_MAX).toBe(
+      30 * 86_400_000,
+    );
+    expect(() => parseEnv({ SANDBOXER_TOKEN_TTL_MAX: "30d" }, "/srv")).toThrow(
+      /SANDBOXER_TOKEN_TTL_DEFAULT is longer than SANDBOXER_TOKEN_TTL_MAX/,
+    );
+    expect(() => parseEnv({ SANDBOXER_TOKEN_TTL_DEFAULT: "forever" }, "/srv")).toThrow(
+      /SANDBOXER_TOKEN_TTL_DEFAULT: "forever" is not a duration/,
+    );
+    expect(() => parseEnv({ SANDBOXER_TOKEN_TTL_DEFAULT: "10s" }, "/srv")).toThrow(/SANDBOXER_TOKEN_TTL_DEFAULT must be at least 1m/);
+  });
+});

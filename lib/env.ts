@@ -54,6 +54,8 @@ const schema = z.object({
   SANDBOXER_DB_POOL: int(10, 1, 200),
   SANDBOXER_DATA_DIR: z.string().min(1).default("./data"),
   SANDBOXER_CONFIG_DIR: z.string().min(1).default("."),
+  /** Next.js's build directory (next.config.ts reads it too); the CLI bundle is built into it. */
+  SANDBOXER_DIST_DIR: z.string().min(1).default(".next"),
   SANDBOXER_HOSTS_FILE: z.string().optional(),
   SANDBOXER_LOCAL_WORKSPACE_ROOT: z.string().min(1).optional(),
   SANDBOXER_PUBLIC_URL: z.string().url().optional(),
@@ -81,6 +83,10 @@ const schema = z.object({
   SANDBOXER_POOL_REFILL_MAX: int(4, 1, 256),
   SANDBOXER_POOL_REFILL_PER_HOST: int(2, 1, 256),
   SANDBOXER_METRICS_TOKEN: z.string().min(16).optional(),
+  /** How long a new API token lasts when its creator does not say (at most SANDBOXER_TOKEN_TTL_MAX). */
+  SANDBOXER_TOKEN_TTL_DEFAULT: duration("90d"),
+  /** The longest lifetime a new API token may ask for. */
+  SANDBOXER_TOKEN_TTL_MAX: duration("365d"),
   SANDBOXER_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   BETTER_AUTH_SECRET: z.string().min(32).optional(),
   BETTER_AUTH_URL: z.string().url().optional(),
@@ -112,6 +118,8 @@ export type Env = Omit<z.infer<typeof schema>, "DATABASE_URL"> & {
   database: DatabaseConfig;
   dataDir: string;
   configDir: string;
+  /** The build directory, absolute. */
+  distDir: string;
   hostsFile: string;
   localWorkspaceRoot: string;
   publicUrl: string;
@@ -197,6 +205,12 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
     // Several instances share PostgreSQL: a per-instance generated secret would sign cookies the others reject.
     throw new ConfigError("Invalid environment: BETTER_AUTH_SECRET is required with PostgreSQL (at least 32 characters)");
   }
+  if (rest.SANDBOXER_TOKEN_TTL_DEFAULT > rest.SANDBOXER_TOKEN_TTL_MAX) {
+    throw new ConfigError("Invalid environment: SANDBOXER_TOKEN_TTL_DEFAULT is longer than SANDBOXER_TOKEN_TTL_MAX");
+  }
+  if (rest.SANDBOXER_TOKEN_TTL_DEFAULT < 60_000) {
+    throw new ConfigError("Invalid environment: SANDBOXER_TOKEN_TTL_DEFAULT must be at least 1m");
+  }
   const gatewayRaw = rest.SANDBOXER_SSH_GATEWAY.trim();
   const sshGateway = /^(off|false|0|no)$/i.test(gatewayRaw) ? null : parseHostPort(gatewayRaw, "SANDBOXER_SSH_GATEWAY");
   const publicUrl = rest.SANDBOXER_PUBLIC_URL ?? rest.BETTER_AUTH_URL ?? `http://${rest.HOST}:${rest.PORT}`;
@@ -212,6 +226,7 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = proce
     database,
     dataDir,
     configDir,
+    distDir: path.resolve(cwd, rest.SANDBOXER_DIST_DIR),
     hostsFile: path.resolve(configDir, rest.SANDBOXER_HOSTS_FILE ?? "hosts.yaml"),
     localWorkspaceRoot: path.resolve(cwd, rest.SANDBOXER_LOCAL_WORKSPACE_ROOT ?? path.join(dataDir, "workspaces")),
     publicUrl,

@@ -58,6 +58,11 @@ export const ERROR_CODES = {
   // ─── People and tokens ─────────────────────────────────────────────────────────────────────────
   LAST_ADMIN: { status: 409, description: "The change would leave the team without an admin." },
   DUPLICATE_NAME: { status: 409, description: "Another item of the same kind already has this name." },
+  TOKEN_EXPIRED: { status: 401, description: "The API token presented has expired: create a new one (Settings → API tokens)." },
+  TOKEN_SCOPE: {
+    status: 403,
+    description: "The API token's scopes do not cover the request (a read-scoped token on a write, or a grant of access).",
+  },
 
   // ─── Build hosts ───────────────────────────────────────────────────────────────────────────────
   KEY_NOT_OFFERED: { status: 409, description: "The fingerprint to pin is not the key the host currently offers." },

@@ -63,6 +63,23 @@ export class UnauthenticatedError extends SandboxerError {
   }
 }
 
+/** Thrown when the caller presented an API token that has expired. */
+export class TokenExpiredError extends SandboxerError {
+  constructor(expiresAt: Date) {
+    super("TOKEN_EXPIRED", `This API token expired at ${expiresAt.toISOString()}; create a new one in Settings → API tokens`, {
+      name: "TokenExpiredError",
+      details: { expiresAt: expiresAt.toISOString() },
+    });
+  }
+}
+
+/** Thrown when an API token's scopes do not cover the request; the message names the scope needed. */
+export class TokenScopeError extends SandboxerError {
+  constructor(message: string, needed: string) {
+    super("TOKEN_SCOPE", message, { name: "TokenScopeError", details: { needed } });
+  }
+}
+
 /** Thrown when the caller is signed in but their role does not allow the action. */
 export class ForbiddenError extends SandboxerError {
   constructor(message: string) {

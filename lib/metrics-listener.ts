@@ -9,6 +9,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 
 import { can } from "./auth/policy";
+import { tokenRole } from "./auth/token-scopes";
 import { verifyToken } from "./auth/tokens";
 import type { Logger } from "./logger";
 import type { ManagerContext } from "./manager/context";
@@ -39,10 +40,19 @@ export async function startMetricsListener(opts: {
     if (!authorization) return 401;
     if (bearerMatches(authorization, opts.token)) return 200;
     const m = /^Bearer\s+(\S+)$/i.exec(authorization);
-    const found = m ? await verifyToken(opts.ctx().db, m[1]!) : null;
+    // An expired token is refused like an unknown one (TokenExpiredError → 401).
+    const found = m ? await verifyToken(opts.ctx().db, m[1]!).catch(() => null) : null;
     if (!found) return 401;
-    const role = found.user.role === "admin" ? "admin" : "member";
-    return can({ kind: "token", userId: found.user.id, tokenId: found.tokenId, role, label: found.user.email }, "metrics.read") ? 200 : 403;
+    const actor = {
+      kind: "token" as const,
+      userId: found.user.id,
+      tokenId: found.tokenId,
+      role: tokenRole(found.user.role, found.scopes),
+      scopes: found.scopes,
+      expiresAt: found.expiresAt,
+      label: found.user.email,
+    };
+    return can(actor, "metrics.read") ? 200 : 403;
   };
   const server = http.createServer((req, res) => {
     void (async () => {
@@ -58,7 +68,11 @@ export async function startMetricsListener(opts: {
               "content-type": "text/plain",
               ...(status === 401 ? { "www-authenticate": 'Bearer realm="sand-boxer"' } : {}),
             })
-            .end(status === 401 ? "A metrics token or an admin's API token is needed\n" : "This needs the admin role\n");
+            .end(
+              status === 401
+                ? "A metrics token or an admin's API token is needed\n"
+                : "This needs the admin role (an API token also needs the admin scope)\n",
+            );
           return;
         }
         const { text, contentType } = await scrape(opts.ctx);

@@ -1,7 +1,7 @@
 "use client";
 
 import * as DropdownMenu from "@radix-ui/react-dropdown-menu";
-import { ChevronDown, KeyRound, KeySquare, LogOut } from "lucide-react";
+import { ChevronDown, KeyRound, KeySquare, LogOut, Terminal } from "lucide-react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 
@@ -42,6 +42,14 @@ export function UserMenu({ email, role }: { email: string; role: string }) {
           >
             <Link href="/settings/ssh-keys">
               <KeySquare className="size-4" /> SSH keys
+            </Link>
+          </DropdownMenu.Item>
+          <DropdownMenu.Item
+            asChild
+            className="flex cursor-pointer items-center gap-2 rounded px-2 py-1.5 text-sm outline-none data-[highlighted]:bg-muted"
+          >
+            <Link href="/cli">
+              <Terminal className="size-4" /> Command line
             </Link>
           </DropdownMenu.Item>
           <DropdownMenu.Separator className="my-1 h-px bg-border" />

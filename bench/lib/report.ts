@@ -1,4 +1,5 @@
 // The results file's shape and its Markdown rendering (bench/results/latest.md, the README table).
+import type { CliStartupBench } from "../cli-startup";
 import type { GatewayBench } from "../gateway";
 import type { ProfileSummary } from "./cpuprofile";
 import type { HeapSummary } from "./heapsnapshot";
@@ -59,6 +60,10 @@ export interface BenchResults extends Partial<PoolBenchResults> {
   gatewayEchoAddedMs: number | null;
   gatewayConcurrentFailures: number | null;
   gateway: GatewayBench | null;
+  /** Whole-process medians of the served CLI bundle minus `node -e 0`'s (bench/cli-startup.ts); null when that part failed. */
+  cliVersionOverNodeMs: number | null;
+  cliListOverNodeMs: number | null;
+  cliStartup: CliStartupBench | null;
   destroyLatencyMs: number;
   rssIdleMb: number;
   destroyLatencyP95Ms: number;
@@ -219,6 +224,26 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
           },
         ]
       : []),
+    ...(r.cliStartup
+      ? [
+          {
+            name: "`sandboxer --version` over `node -e 0` (medians)",
+            target: "≤ 30 ms",
+            value: `${fmt(r.cliStartup.cliVersionOverNodeMs, 1)} ms`,
+            met: r.cliStartup.cliVersionOverNodeMs <= 30,
+          },
+          ...(r.cliStartup.cliListOverNodeMs !== null
+            ? [
+                {
+                  name: "`sandboxer list` over `node -e 0` (medians)",
+                  target: "≤ 150 ms",
+                  value: `${fmt(r.cliStartup.cliListOverNodeMs, 1)} ms`,
+                  met: r.cliStartup.cliListOverNodeMs <= 150,
+                },
+              ]
+            : []),
+        ]
+      : []),
   ];
 }
 
@@ -303,6 +328,20 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push(
     `| Server RSS peak (concurrency run) | ${fmt(r.memory.rssPeakMb, 1)} MB | | whole process tree incl. rsync/ssh; node alone ${fmt(r.memory.rssPeakServerMb, 1)} MB |`,
   );
+  if (r.cliStartup) {
+    const cs = r.cliStartup;
+    lines.push(`| \`node -e 0\` (beside the CLI, same rounds) | ${fmt(cs.nodeMs, 1)} ms | | ${cs.runs} runs, whole process |`);
+    lines.push(
+      `| \`sandboxer --version\`, served bundle | ${fmt(cs.bundleVersionMs, 1)} ms | | +${fmt(cs.cliVersionOverNodeMs, 1)} ms over node |`,
+    );
+    if (cs.bundleListMs !== null)
+      lines.push(
+        `| \`sandboxer list\`, served bundle | ${fmt(cs.bundleListMs, 1)} ms | | +${fmt(cs.cliListOverNodeMs ?? Number.NaN, 1)} ms over node |`,
+      );
+    lines.push(
+      `| \`sandboxer --version\` / \`list\`, checkout (bin/sandboxer.mjs, tsx) | ${fmt(cs.checkoutVersionMs, 1)} / ${fmt(cs.checkoutListMs ?? Number.NaN, 1)} ms | | without \`npx\`'s own start-up |`,
+    );
+  }
   if (c.breakdownMedianMs) {
     const b = c.breakdownMedianMs;
     lines.push("");

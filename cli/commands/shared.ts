@@ -13,7 +13,11 @@ export function apiClient(): ApiClient {
 
 /** Who a token speaks for, as login, whoami and doctor print it. */
 export function describeIdentity(me: WhoAmIView): string {
-  return `${me.email} (${me.role}${me.tokenName ? `, token "${me.tokenName}"` : ""})`;
+  const token =
+    me.via === "token"
+      ? `, token "${me.tokenName ?? "?"}" with scopes ${(me.tokenScopes ?? []).join(" ") || "?"}, expires ${me.tokenExpiresAt ?? "never — legacy"}`
+      : "";
+  return `${me.email} (${me.role}${token})`;
 }
 
 /** Commander's collector for repeatable options (`--input a=1 --input b=2`). */

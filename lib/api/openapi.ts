@@ -35,6 +35,9 @@ import {
   sshSessionSchema,
   teamEventsSchema,
   whoAmISchema,
+  apiTokenListSchema,
+  apiTokenSchema,
+  createdApiTokenSchema,
 } from "./responses";
 import {
   createSandboxBody,
@@ -58,6 +61,8 @@ import {
   revokeVersionBody,
   setChannelBody,
   startBuildBody,
+  createTokenBody,
+  tokenPathParams,
 } from "./schemas";
 
 type HttpMethod = "get" | "post" | "delete";
@@ -81,6 +86,8 @@ export interface ApiRouteSpec {
   public?: boolean;
   /** The policy action the caller must be allowed (lib/auth/policy.ts); any signed-in person when absent. */
   requires?: MemberAction | AdminAction;
+  /** The route grants access (mints a token, registers an SSH key): a session or a full-scope token only. */
+  grantsAccess?: boolean;
   params?: z.ZodObject;
   query?: z.ZodObject;
   headers?: { name: string; description: string }[];
@@ -126,8 +133,9 @@ export const API_ROUTES = {
     summary: "Register an SSH public key (ed25519, ecdsa, rsa ≥ 3072 bits) for the gateway",
     description: "400 with `fieldErrors.publicKey` for another type, a short RSA key, a malformed line or a key already registered.",
     body: addSshKeyBody,
+    grantsAccess: true,
     success: { status: 201, description: "The key", schema: sshKeySchema },
-    errors: [400],
+    errors: [400, 403],
   },
   removeSshKey: {
     method: "delete",
@@ -137,6 +145,36 @@ export const API_ROUTES = {
     params: sshKeyPathParams,
     success: { status: 200, description: "The removed key", schema: sshKeySchema },
     errors: [404],
+  },
+  listApiTokens: {
+    method: "get",
+    path: "/me/tokens",
+    operationId: "listApiTokens",
+    summary: "Your API tokens with their scopes and expiry (never the tokens themselves)",
+    success: { status: 200, description: "The tokens", schema: apiTokenListSchema },
+    errors: [],
+  },
+  createApiToken: {
+    method: "post",
+    path: "/me/tokens",
+    operationId: "createApiToken",
+    summary: "Create an API token (a session or a full-scope token only); the token is in the response once",
+    description:
+      "A token creating a token cannot give it scopes it does not have, and the new token expires no later than it does. " +
+      "400 with `fieldErrors.scopes` for admin without the admin role, `fieldErrors.expiresIn` beyond SANDBOXER_TOKEN_TTL_MAX.",
+    body: createTokenBody,
+    grantsAccess: true,
+    success: { status: 201, description: "The token and its listing", schema: createdApiTokenSchema },
+    errors: [400, 403, 409],
+  },
+  revokeApiToken: {
+    method: "delete",
+    path: "/me/tokens/{id}",
+    operationId: "revokeApiToken",
+    summary: "Revoke one of your API tokens (refused from then on)",
+    params: tokenPathParams,
+    success: { status: 200, description: "The revoked token", schema: apiTokenSchema },
+    errors: [403, 404],
   },
   getSshGateway: {
     method: "get",
@@ -480,8 +518,10 @@ export const OPERATOR_ROUTES = {
 
 const STATUS_TEXT: Record<number, string> = {
   400: "The request is not valid (fieldErrors names each bad field)",
-  401: "No valid session or API token",
-  403: "Not allowed for this caller (owner or admin only), or a session-cookie write without an allowed Origin and JSON",
+  401: "No valid session or API token (code TOKEN_EXPIRED: the token has expired)",
+  403:
+    "Not allowed for this caller (owner or admin only; TOKEN_SCOPE: the API token's scopes do not cover it), " +
+    "or a session-cookie write without an allowed Origin and JSON",
   404: "Not found",
   409: "Conflicts with the current state (see code)",
   413: "The request body is over 1 MB (PAYLOAD_TOO_LARGE)",
@@ -599,7 +639,9 @@ export function openApiDocument(): Record<string, unknown> {
       version: "1",
       description:
         "Self-service sandboxes for scripts, CI and the `sandboxer` CLI. Authenticate with `Authorization: Bearer sbx_…` " +
-        "(an API token from Settings → API tokens) or a session cookie. Errors are `{ code, message, details?, fieldErrors? }`.",
+        "(an API token from Settings → API tokens) or a session cookie. A token with the `read` scope may only GET; " +
+        "`full` may do what its owner may except admin work, which needs the `admin` scope too. " +
+        "Errors are `{ code, message, details?, fieldErrors? }`.",
     },
     servers: [{ url: API_BASE_PATH }],
     security: [{ bearerToken: [] }, { sessionCookie: [] }],

@@ -28,6 +28,8 @@ import type { GatewayInfo } from "../gateway/instance";
 import type { SshKeyView } from "../manager/ssh-keys";
 import type { SshSessionView } from "../manager/ssh-sessions";
 import type { WhoAmIView } from "../manager/whoami";
+import { TOKEN_SCOPES } from "../auth/token-scopes";
+import type { TokenView } from "../auth/tokens";
 
 /** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
 export const apiComponents = z.registry<{ id: string; description?: string }>();
@@ -260,7 +262,11 @@ export const hostSchema = component(
     address: z.string(),
     port: z.number().int(),
     user: z.string(),
-    hostKey: z.string(),
+    hostKey: z
+      .string()
+      .describe(
+        "The pinned fingerprint, SHA256:…; for a host hosts.yaml trusts through a known_hosts file alone, the one the file verified at the last connection (empty before the first)",
+      ),
     offeredHostKey: z.string().nullable(),
     workspaceRoot: z.string(),
     labels: z.array(z.string()),
@@ -439,7 +445,38 @@ export const whoAmISchema = component(
     role: z.enum(["admin", "member"]),
     via: z.enum(["session", "token"]),
     tokenName: z.string().nullable(),
+    tokenScopes: z.array(z.enum(TOKEN_SCOPES)).nullable().describe("The API token's scopes, when `via` is token"),
+    tokenExpiresAt: timestamp.nullable().describe("When the API token expires; null for a session or a legacy token that never expires"),
   }),
+);
+
+export const apiTokenSchema = component(
+  "ApiToken",
+  "One of the caller's API tokens (never the token itself)",
+  z.strictObject({
+    id: z.string(),
+    name: z.string(),
+    prefix: z.string().describe("The token's first characters, to tell tokens apart"),
+    createdAt: timestamp,
+    lastUsedAt: timestamp.nullable(),
+    revokedAt: timestamp.nullable(),
+    scopes: z
+      .array(z.enum(TOKEN_SCOPES))
+      .describe('"read" (GET only) or "full", and "admin" for the owner\'s admin powers while the owner is an admin'),
+    expiresAt: timestamp.nullable().describe("Null: a legacy token, made before tokens expired; it never expires"),
+  }),
+);
+
+export const apiTokenListSchema = component(
+  "ApiTokenList",
+  "The caller's API tokens, newest first",
+  z.strictObject({ tokens: z.array(apiTokenSchema) }),
+);
+
+export const createdApiTokenSchema = component(
+  "CreatedApiToken",
+  "A new API token: `token` is shown this once and never again",
+  z.strictObject({ token: z.string().describe("sbx_…"), view: apiTokenSchema }),
 );
 
 export const sshKeySchema = component(
@@ -525,6 +562,7 @@ export type ResponseDriftChecks = [
   Assert<Equal<z.infer<typeof sandboxServicesSchema>, SandboxServicesView>>,
   Assert<Equal<z.infer<typeof whoAmISchema>, WhoAmIView>>,
   Assert<Equal<z.infer<typeof sshKeySchema>, SshKeyView>>,
+  Assert<Equal<z.infer<typeof apiTokenSchema>, TokenView>>,
   Assert<Equal<z.infer<typeof gatewayInfoSchema>, GatewayInfo>>,
   Assert<Equal<z.infer<typeof sshSessionSchema>, SshSessionView>>,
 ];

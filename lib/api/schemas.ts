@@ -2,6 +2,7 @@
 // and generate the OpenAPI document (app/api/v1/openapi.json), so the two cannot drift apart.
 import { z } from "zod";
 
+import { TOKEN_SCOPES } from "../auth/token-scopes";
 import { SANDBOX_STATUSES } from "../manager/states";
 import { DURATION_PATTERN } from "../duration";
 import { SANDBOX_ID_PATTERN } from "../sandbox-id";
@@ -76,6 +77,28 @@ export const addSshKeyBody = z.strictObject({
   publicKey: z.string().max(8192).describe("One OpenSSH public-key line: `<type> <base64> [comment]` (ed25519, ecdsa, rsa ≥ 3072 bits)"),
   comment: z.string().max(200).optional().describe("A label; default: the key line's comment"),
 });
+
+/** A new API token: the dashboard's form (a server action) and POST /api/v1/me/tokens share it. */
+export const createTokenBody = z.strictObject({
+  name: z
+    .string()
+    .trim()
+    .regex(/^[\w .:@/-]{1,64}$/, { error: "1-64 letters, digits, spaces and . _ : @ / -" })
+    .describe("A name to tell the token apart, unique among yours"),
+  scopes: z
+    .array(z.enum(TOKEN_SCOPES))
+    .min(1)
+    .max(3)
+    .optional()
+    .describe('Default ["full"]. "read" (GET only) or "full"; add "admin" (admins only) for admin powers'),
+  expiresIn: z
+    .string()
+    .regex(DURATION_PATTERN, { error: "a duration such as 30d or 12h" })
+    .optional()
+    .describe("How long the token lasts, e.g. 30d; default SANDBOXER_TOKEN_TTL_DEFAULT, at most SANDBOXER_TOKEN_TTL_MAX"),
+});
+
+export const tokenPathParams = z.strictObject({ id: z.string().min(1).max(64).describe("The token's id") });
 
 export const sshKeyPathParams = z.strictObject({ id: z.string().min(1).max(64).describe("The key's id") });
 

@@ -1,11 +1,24 @@
 // Who is doing something: a signed-in person, a person through an API token, or the system itself
 // (expiry, the reaper, the reconciler). Every manager command takes an Actor; audit entries name it.
 
+import type { TokenScope } from "./token-scopes";
+
 export type Role = "admin" | "member";
 
 export type Actor =
   | { kind: "user"; userId: string; label: string; role: Role; ip?: string }
-  | { kind: "token"; userId: string; label: string; role: Role; tokenId: string; ip?: string }
+  | {
+      kind: "token";
+      userId: string;
+      label: string;
+      /** The role the request acts with: the owner's admin role only under the token's `admin` scope. */
+      role: Role;
+      tokenId: string;
+      scopes: readonly TokenScope[];
+      /** Null for a legacy token (no expiry). */
+      expiresAt: Date | null;
+      ip?: string;
+    }
   | { kind: "system"; label: string; ip?: undefined };
 
 export const SYSTEM_ACTOR: Actor = { kind: "system", label: "system" };

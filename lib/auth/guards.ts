@@ -2,7 +2,9 @@
 // every route handler through `defineRoute`, every page through `requirePageActor`: each
 // authenticates the request itself (middleware or hidden buttons are not protection), asks the policy
 // (lib/auth/policy.ts), validates input with zod, and maps errors to one stable shape without internals.
-// Route handlers also refuse cookie-authenticated cross-site writes and bodies over 1 MB.
+// Actions and pages take the session cookie only; route handlers also take API tokens, within the
+// token's scopes (lib/auth/token-scopes.ts). Route handlers also refuse cookie-authenticated
+// cross-site writes and bodies over 1 MB.
 import "server-only";
 
 import { headers } from "next/headers";
@@ -11,7 +13,7 @@ import { cache } from "react";
 import type { z } from "zod";
 
 import type { ApiRouteSpec } from "../api/openapi";
-import { ForbiddenError, UnauthenticatedError, isSandboxerError } from "../errors";
+import { ForbiddenError, TokenScopeError, UnauthenticatedError, isSandboxerError } from "../errors";
 import { errorBody, httpStatusFor, type ErrorBody } from "../http-errors";
 import { db } from "../db/client";
 import { env } from "../env";
@@ -22,7 +24,8 @@ import { audit } from "../manager/audit";
 import type { Actor } from "./actor";
 import { trustedOrigins } from "./auth";
 import { can, type AdminAction, type MemberAction } from "./policy";
-import { actorFromHeaders } from "./session";
+import { actorFromHeaders, sessionActorFromHeaders } from "./session";
+import { scopesAllowMethod, scopesMayGrantAccess } from "./token-scopes";
 
 export type ActionResult<T> = { ok: true; data: T } | ({ ok: false } & ErrorBody);
 
@@ -36,13 +39,31 @@ export type Requirement = MemberAction | AdminAction;
 async function authorize(actor: Actor | null, requires: Requirement | undefined, what: string): Promise<Actor> {
   if (!actor) throw new UnauthenticatedError();
   if (requires && !can(actor, requires)) {
+    // An admin's token without the admin scope acts as a member: say what would help.
+    const hint = actor.kind === "token" && !actor.scopes.includes("admin") ? " (an API token also needs the admin scope)" : "";
     await audit(
       { db: db(), logger: logger() },
-      { actor, action: requires, target: what, result: "denied", message: `${what} refused: ${requires} needs the admin role` },
+      { actor, action: requires, target: what, result: "denied", message: `${what} refused: ${requires} needs the admin role${hint}` },
     );
-    throw new ForbiddenError("This needs the admin role");
+    throw new ForbiddenError(`This needs the admin role${hint}`);
   }
   return actor;
+}
+
+/**
+ * A token's scopes against the request: a `read` token may only GET (and HEAD); granting access
+ * (creating tokens, registering SSH keys) needs `full`. Refusals are audited and name the scope needed.
+ */
+async function checkTokenScopes(actor: Actor, method: string, grantsAccess: boolean, what: string): Promise<void> {
+  if (actor.kind !== "token") return;
+  let refusal: string | null = null;
+  if (!scopesAllowMethod(actor.scopes, method))
+    refusal = `${what} needs an API token with the full scope; this token has "${actor.scopes.join(" ")}"`;
+  else if (grantsAccess && !scopesMayGrantAccess(actor.scopes))
+    refusal = `${what} grants access and needs a session or an API token with the full scope; this token has "${actor.scopes.join(" ")}"`;
+  if (!refusal) return;
+  await audit({ db: db(), logger: logger() }, { actor, action: "token.scope", target: what, result: "denied", message: refusal });
+  throw new TokenScopeError(refusal, "full");
 }
 
 function formDataToObject(fd: FormData): Record<string, unknown> {
@@ -67,7 +88,8 @@ export function defineAction<S extends z.ZodType, T>(
 ): (input: z.input<S> | FormData) => Promise<ActionResult<T>> {
   return async (raw) => {
     try {
-      const actor = await authorize(await actorFromHeaders(await headers()), opts.requires, `action ${opts.name}`);
+      // The session cookie only: an API token never drives a server action, whatever its scopes.
+      const actor = await authorize(await sessionActorFromHeaders(await headers()), opts.requires, `action ${opts.name}`);
       const parsed = opts.schema.parse(raw instanceof FormData ? formDataToObject(raw) : raw);
       return { ok: true, data: await fn(parsed, actor) };
     } catch (e) {
@@ -106,13 +128,11 @@ export function defineRoute<R extends ApiRouteSpec>(
   const name = spec.operationId;
   return async (req, ctx) => {
     try {
+      const what = `${req.method} ${new URL(req.url).pathname}`;
       const actor = spec.public
         ? null
-        : await authorize(
-            opts.authenticate?.(req) ?? (await actorFromHeaders(req.headers)),
-            spec.requires,
-            `${req.method} ${new URL(req.url).pathname}`,
-          );
+        : await authorize(opts.authenticate?.(req) ?? (await actorFromHeaders(req.headers)), spec.requires, what);
+      if (actor) await checkTokenScopes(actor, req.method, spec.grantsAccess === true, what);
       // A browser sends the session cookie with any request, including one a page on another site
       // makes it send: cookie-authenticated writes must come from this site (tokens are not sent that way).
       if (actor?.kind === "user") assertSameSiteWrite(req, trustedOrigins(env()));
@@ -140,7 +160,8 @@ export function errorResponse(e: unknown, name = "route"): Response {
 }
 
 // One session lookup per page render: the layout and the page both ask (React's per-request cache).
-const pageActor = cache(async (): Promise<Actor | null> => actorFromHeaders(await headers()));
+// Pages are the dashboard's: the session cookie only, like server actions.
+const pageActor = cache(async (): Promise<Actor | null> => sessionActorFromHeaders(await headers()));
 
 /** For pages: the signed-in actor, or a redirect to the sign-in page (pages the policy refuses: a 403 page). */
 export async function requirePageActor(opts: { requires?: Requirement; next?: string } = {}): Promise<Actor> {

@@ -4,7 +4,15 @@ import { systemActor, type Actor } from "./actor";
 import { can, sandboxPermissions } from "./policy";
 
 const member: Actor = { kind: "user", userId: "u1", label: "m@example.test", role: "member" };
-const other: Actor = { kind: "token", userId: "u2", label: "o@example.test", role: "member", tokenId: "t" };
+const other: Actor = {
+  kind: "token",
+  userId: "u2",
+  label: "o@example.test",
+  role: "member",
+  tokenId: "t",
+  scopes: ["full"],
+  expiresAt: null,
+};
 const admin: Actor = { kind: "user", userId: "u3", label: "a@example.test", role: "admin" };
 
 describe("can(actor, action, target)", () => {

@@ -1,18 +1,24 @@
-// Who is calling: a session cookie (browser) or a Bearer API token (CLI, scripts). One function for
-// pages, server actions and route handlers, so they all agree.
+// Who is calling: a session cookie (browser) or a Bearer API token (CLI, scripts). Route handlers
+// accept both (`actorFromHeaders`); pages and server actions accept the session cookie only
+// (`sessionActorFromHeaders`), so a token — whatever its scopes — cannot drive the dashboard's
+// actions, e.g. mint more tokens through the tokens page.
 import "server-only";
 
 import { db } from "../db/client";
 import { requestClientAddress } from "../http/client-address";
 import type { Actor, Role } from "./actor";
 import { auth } from "./auth";
+import { tokenRole } from "./token-scopes";
 import { verifyToken } from "./tokens";
 
 function roleOf(value: unknown): Role {
   return value === "admin" ? "admin" : "member";
 }
 
-/** The actor behind a request, or null when it carries neither a valid session nor a valid token. */
+/**
+ * The actor behind a request, or null when it carries neither a valid session nor a valid token.
+ * Throws TokenExpiredError for an expired token (a 401 that says so).
+ */
 export async function actorFromHeaders(headers: Headers): Promise<Actor | null> {
   const ip = requestClientAddress(headers);
   const authorization = headers.get("authorization");
@@ -25,11 +31,19 @@ export async function actorFromHeaders(headers: Headers): Promise<Actor | null> 
       kind: "token",
       userId: found.user.id,
       tokenId: found.tokenId,
-      role: roleOf(found.user.role),
+      role: tokenRole(found.user.role, found.scopes),
+      scopes: found.scopes,
+      expiresAt: found.expiresAt,
       label: `${found.user.email} (token ${found.tokenName})`,
       ip,
     };
   }
+  return sessionActorFromHeaders(headers);
+}
+
+/** The signed-in person behind a request's session cookie, or null; an Authorization header is ignored. */
+export async function sessionActorFromHeaders(headers: Headers): Promise<Actor | null> {
+  const ip = requestClientAddress(headers);
   const session = await auth().api.getSession({ headers });
   if (!session) return null;
   // Read the role from the database, not the cached session: a demotion takes effect at once.

@@ -53,6 +53,10 @@ export interface ManagerConfig {
   poolRefillPerHost: number;
   /** How long a failed member stays (blocking its slot) before it is recycled and tried again. */
   poolFailureCooldownMs: number;
+  /** A new API token's lifetime when its creator does not choose one. */
+  tokenTtlDefaultMs: number;
+  /** The longest lifetime a new API token may have. */
+  tokenTtlMaxMs: number;
 }
 
 export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
@@ -79,6 +83,8 @@ export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
   poolRefillMax: 4,
   poolRefillPerHost: 2,
   poolFailureCooldownMs: 60_000,
+  tokenTtlDefaultMs: 90 * 86_400_000,
+  tokenTtlMaxMs: 365 * 86_400_000,
 };
 
 export interface ManagerContext {

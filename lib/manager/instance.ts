@@ -37,6 +37,8 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
     machineId: machineIdOf(e.dataDir),
     minFreeBytes: e.SANDBOXER_HOST_MIN_FREE_MB * 2 ** 20,
     configDir: e.configDir,
+    tokenTtlDefaultMs: e.SANDBOXER_TOKEN_TTL_DEFAULT,
+    tokenTtlMaxMs: e.SANDBOXER_TOKEN_TTL_MAX,
   };
 }
 

@@ -2,6 +2,7 @@
 import "server-only";
 
 import type { Actor, Role } from "../auth/actor";
+import type { TokenScope } from "../auth/token-scopes";
 import { UnauthenticatedError } from "../errors";
 import { apiTokenName, findUser } from "../db/users";
 import type { ManagerContext } from "./context";
@@ -15,6 +16,10 @@ export interface WhoAmIView {
   via: "session" | "token";
   /** The API token's name, when `via` is "token". */
   tokenName: string | null;
+  /** The API token's scopes, when `via` is "token". */
+  tokenScopes: TokenScope[] | null;
+  /** When the API token expires; null for a session, or a legacy token that never expires. */
+  tokenExpiresAt: string | null;
 }
 
 export async function whoAmI(ctx: Pick<ManagerContext, "db">, actor: Actor): Promise<WhoAmIView> {
@@ -29,5 +34,7 @@ export async function whoAmI(ctx: Pick<ManagerContext, "db">, actor: Actor): Pro
     role: actor.role,
     via: actor.kind === "token" ? "token" : "session",
     tokenName,
+    tokenScopes: actor.kind === "token" ? [...actor.scopes] : null,
+    tokenExpiresAt: actor.kind === "token" ? (actor.expiresAt?.toISOString() ?? null) : null,
   };
 }

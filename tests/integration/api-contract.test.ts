@@ -16,7 +16,10 @@ import { SseParser } from "@/cli/sse";
 import { API_BASE_PATH, openApiDocument } from "@/lib/api/openapi";
 import {
   addedHostSchema,
+  apiTokenListSchema,
+  apiTokenSchema,
   connectionSchema,
+  createdApiTokenSchema,
   errorSchema,
   hostDrainSchema,
   hostListSchema,
@@ -188,9 +191,27 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
     await signUp(server.url, "alice@contract.test");
     await signUp(server.url, "bob@contract.test");
     const user = (email: string) => database.db.user.findUniqueOrThrow({ where: { email } });
-    alice = (await createToken(database.db, (await user("alice@contract.test")).id, "contract")).token;
-    bob = (await createToken(database.db, (await user("bob@contract.test")).id, "contract")).token;
-    admin = (await createToken(database.db, (await user("admin@contract.test")).id, "contract")).token;
+    alice = (
+      await createToken(database.db, (await user("alice@contract.test")).id, {
+        name: "contract",
+        scopes: ["full"],
+        expiresAt: new Date(Date.now() + 86_400_000),
+      })
+    ).token;
+    bob = (
+      await createToken(database.db, (await user("bob@contract.test")).id, {
+        name: "contract",
+        scopes: ["full"],
+        expiresAt: new Date(Date.now() + 86_400_000),
+      })
+    ).token;
+    admin = (
+      await createToken(database.db, (await user("admin@contract.test")).id, {
+        name: "contract",
+        scopes: ["full", "admin"],
+        expiresAt: new Date(Date.now() + 86_400_000),
+      })
+    ).token;
     const res = await fetch(`${server.url}${API_BASE_PATH}/openapi.json`);
     expect(res.status).toBe(200);
     doc = (await res.json()) as Doc;
@@ -226,12 +247,14 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
   it("every documented route exists on the server and answers its success status with auth", async () => {
     const doomed = await createSettled("profile.local");
     const doomedKey = (await api("POST", "/me/ssh-keys", { body: { publicKey: sshKeyLine("contract-doomed") } })).json as { id: string };
+    const doomedToken = (await api("POST", "/me/tokens", { body: { name: "contract-doomed" } })).json as { view: { id: string } };
     const vm2 = vms.vm("vm2");
     const bodies: Record<string, unknown> = {
       "post /sandboxes": { profile: "profile.local" },
       "post /sandboxes/{id}/extend": { by: "1h" },
       "post /profiles/{id}/check": {},
       "post /me/ssh-keys": { publicKey: sshKeyLine("contract-every-route") },
+      "post /me/tokens": { name: "contract-every-route", scopes: ["read"], expiresIn: "1d" },
       "post /hosts": { id: "contract-vm2", address: vm2.host, port: vm2.port, user: vm2.user },
       "post /hosts/{id}/confirm-key": { fingerprint: vm2.hostKeyFingerprint },
       "post /hosts/{id}/cordon": { reason: "contract test" },
@@ -297,9 +320,11 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
                 ? "profile.local"
                 : route.startsWith("/me/ssh-keys/")
                   ? doomedKey.id
-                  : method === "delete"
-                    ? doomed
-                    : vmId;
+                  : route.startsWith("/me/tokens/")
+                    ? doomedToken.view.id
+                    : method === "delete"
+                      ? doomed
+                      : vmId;
         const res = await api(method.toUpperCase(), route.replace("{id}", id), {
           body: bodies[`${method} ${route}`],
           token: onHost ? admin : alice,
@@ -447,6 +472,38 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
       errorSchema,
     );
     expect(dup.fieldErrors?.publicKey?.[0]).toMatch(/registered to another account/);
+
+    // API tokens: created (the token once), listed with scopes and expiry, revoked; field errors name the field.
+    const me = whoAmISchema.parse((await api("GET", "/me")).json);
+    expect(me).toMatchObject({ via: "token", tokenName: "contract", tokenScopes: ["full"] });
+    expect(me.tokenExpiresAt).not.toBeNull();
+    const made = expectDocumented(
+      "post",
+      "/me/tokens",
+      await api("POST", "/me/tokens", { body: { name: "contract-main", scopes: ["read"], expiresIn: "2d" } }),
+      createdApiTokenSchema,
+    );
+    expect(made.view).toMatchObject({ name: "contract-main", scopes: ["read"], revokedAt: null });
+    const tokens = expectDocumented("get", "/me/tokens", await api("GET", "/me/tokens"), apiTokenListSchema);
+    expect(tokens.tokens.map((t) => t.name)).toContain("contract-main");
+    expect(JSON.stringify(tokens)).not.toContain(made.token);
+    const readOnlyWrite = expectDocumented(
+      "post",
+      "/me/tokens",
+      await api("POST", "/me/tokens", { body: { name: "from-read" }, token: made.token }),
+      errorSchema,
+    );
+    expect(readOnlyWrite.code).toBe("TOKEN_SCOPE");
+    const badScopes = expectDocumented(
+      "post",
+      "/me/tokens",
+      await api("POST", "/me/tokens", { body: { name: "x", scopes: ["sudo"] } }),
+      errorSchema,
+    );
+    expect(Object.keys(badScopes.fieldErrors ?? {})).toEqual(["scopes.0"]);
+    expectDocumented("delete", "/me/tokens/{id}", await api("DELETE", `/me/tokens/${made.view.id}`, { token: bob }), errorSchema);
+    const revoked = expectDocumented("delete", "/me/tokens/{id}", await api("DELETE", `/me/tokens/${made.view.id}`), apiTokenSchema);
+    expect(revoked.revokedAt).not.toBeNull();
   });
 
   it("errors have the documented shape and status: 400 with fieldErrors, 401, 403, 404, 409", async () => {

@@ -120,7 +120,8 @@ describe("who may do what (over HTTP)", () => {
       (h) =>
         !h.file.includes("api/auth/") && // better-auth's own endpoints
         !h.file.includes("api/v1/openapi.json/") && // deliberately public: the API's description, no data (api-contract.test.ts)
-        !h.file.includes("api/v1/[...unmatched]/"), // no route: a JSON 404 for anyone, no data (hardening.test.ts)
+        !h.file.includes("api/v1/[...unmatched]/") && // no route: a JSON 404 for anyone, no data (hardening.test.ts)
+        !h.file.includes("cli/sandboxer.cjs/"), // deliberately public: the CLI's code, no data (cli-download.test.ts)
     );
     expect(handlers.length).toBeGreaterThanOrEqual(5);
     const before = await snapshot();
@@ -204,7 +205,11 @@ describe("who may do what (over HTTP)", () => {
   });
 
   it("an API token works as Bearer, stops working when revoked, and never shows up in a response or a log line", async () => {
-    const { token, view } = await createToken(database.db, aliceId, "ci");
+    const { token, view } = await createToken(database.db, aliceId, {
+      name: "ci",
+      scopes: ["full"],
+      expiresAt: new Date(Date.now() + 86_400_000),
+    });
     const ok = await fetch(`${server.url}/api/v1/sandboxes?mine=1`, { headers: { authorization: `Bearer ${token}` } });
     expect(ok.status).toBe(200);
     const body = await ok.text();

@@ -22,7 +22,7 @@ describe("npm run bench -- --quick", () => {
       execFile(
         process.execPath,
         ["--conditions=react-server", "--import", "tsx", "bench/run.ts", "--quick", "--out", out, "--name", "smoke"],
-        { cwd: REPO_ROOT, timeout: 140_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } },
+        { cwd: REPO_ROOT, timeout: 280_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } },
         (err, so, se) => resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout: so, stderr: se }),
       );
     });
@@ -52,6 +52,9 @@ describe("npm run bench -- --quick", () => {
     expect(num("composeCreateRatio")).toBeLessThan(20);
     expect(num("composeDestroyRatio")).toBeGreaterThan(0.05);
     expect(num("composeDestroyRatio")).toBeLessThan(20);
+    // The gateway part (bench/gateway.ts) ran against a sandbox on a bench VM.
+    expect(num("gatewayExecRatio")).toBeGreaterThan(0);
+    expect(num("gatewayExecRatio")).toBeLessThan(50);
     expect(num("overviewP95Ms")).toBeGreaterThan(0);
     expect(num("overviewP95Ms")).toBeLessThan(10_000);
     expect(num("concurrentFailures")).toBe(0);
@@ -59,6 +62,11 @@ describe("npm run bench -- --quick", () => {
     expect(num("destroyLatencyMs")).toBeLessThan(60_000);
     expect(num("rssIdleMb")).toBeGreaterThan(30);
     expect(num("rssIdleMb")).toBeLessThan(4_000);
+    // CLI start-up (bench/cli-startup.ts): the served bundle beside node's own start; null only if that part failed.
+    expect(num("cliVersionOverNodeMs")).toBeGreaterThan(-1_000);
+    expect(num("cliVersionOverNodeMs")).toBeLessThan(5_000);
+    expect(num("cliListOverNodeMs")).toBeGreaterThan(num("cliVersionOverNodeMs") - 1_000);
+    expect(num("cliListOverNodeMs")).toBeLessThan(10_000);
     expect(results.create.manager.n).toBe(2);
     expect(results.create.script.n).toBe(2);
     expect(results.overview.page.n).toBe(20);
@@ -74,5 +82,5 @@ describe("npm run bench -- --quick", () => {
     expect(results.concurrency.sshdMaxStartupsLogLines).toEqual(Object.fromEntries(vmNames.map((vm) => [vm, 0])));
     for (const key of ["cpuModel", "cpuCount", "memoryMb", "os", "node", "date"]) expect(results.machine, key).toHaveProperty(key);
     expect(fs.readFileSync(path.join(out, "smoke.md"), "utf8")).toContain("| Create vs hand-written script |");
-  }, 150_000);
+  }, 300_000);
 });

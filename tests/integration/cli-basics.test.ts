@@ -218,7 +218,7 @@ describe("sandboxer CLI: account, lifecycle, doctor, validate", () => {
     const r = await w.cli.run(["doctor"]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/✓ server: http:\/\/127\.0\.0\.1:\d+ answers/);
-    expect(r.stdout).toContain(`✓ token: alice-${process.pid}@cli.test (member, token "cli-tests")`);
+    expect(r.stdout).toContain(`✓ token: alice-${process.pid}@cli.test (member, token "cli-tests" with scopes full, expires 20`);
     expect(r.stdout).toMatch(/✓ ssh: OpenSSH/);
     expect(r.stdout).toMatch(/✓ rsync: rsync\s+version/);
     expect(r.stdout).toMatch(/✓ profile\.vm @ host-vm1 ssh: 127\.0\.0\.1:\d+ answers with the pinned key/);

@@ -192,11 +192,13 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
   });
 
   it("stores only a token's hash, verifies it, and refuses it once revoked", async () => {
-    const { token, view } = await createToken(t.db, userId, "ci");
+    const { token, view } = await createToken(t.db, userId, { name: "ci", scopes: ["full"], expiresAt: new Date(Date.now() + 86_400_000) });
     const row = await t.db.apiToken.findUniqueOrThrow({ where: { id: view.id } });
     expect(JSON.stringify(row)).not.toContain(token);
     expect((await verifyToken(t.db, token))?.user.id).toBe(userId);
-    await expect(createToken(t.db, userId, "ci")).rejects.toMatchObject({ code: "DUPLICATE_NAME" });
+    await expect(
+      createToken(t.db, userId, { name: "ci", scopes: ["full"], expiresAt: new Date(Date.now() + 86_400_000) }),
+    ).rejects.toMatchObject({ code: "DUPLICATE_NAME" });
     await revokeToken(t.db, userId, view.id);
     expect(await verifyToken(t.db, token)).toBeNull();
     expect(await verifyToken(t.db, "sbx_not-a-real-token")).toBeNull();

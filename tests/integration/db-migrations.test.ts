@@ -4,9 +4,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 
 import { REPO_ROOT } from "../support/app-server";
+import { PROVIDERS, pgAdmin, pgAdminUrl, withDatabase } from "../support/databases";
 
 function runScript(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, ["--conditions=react-server", "--import", "tsx", "scripts/db-migrate.ts", ...args], {
@@ -85,6 +87,73 @@ describe("db:migrate", () => {
       expect(r.err).toContain(message);
       expect(fs.readdirSync(dir)).toEqual([]);
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the token scopes and expiry migration (issue 14)", () => {
+  const MIGRATION = "token_scopes_and_expiry";
+
+  /** Runs SQL against the test database (the same text on both providers). */
+  async function sql(provider: string, url: string, file: string, text: string): Promise<Record<string, unknown>[]> {
+    if (provider === "sqlite") {
+      const d = new Database(file);
+      try {
+        return text.trim().toUpperCase().startsWith("SELECT") ? (d.prepare(text).all() as Record<string, unknown>[]) : (d.exec(text), []);
+      } finally {
+        d.close();
+      }
+    }
+    const { default: pg } = await import("pg");
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      return (await c.query(text)).rows as Record<string, unknown>[];
+    } finally {
+      await c.end();
+    }
+  }
+
+  it.each(PROVIDERS)("keeps existing tokens working on %s: full scope, admins' tokens also admin, no expiry (legacy)", async (provider) => {
+    const root = copyPrisma();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandboxer-token-migration-"));
+    const dbName = `sandboxer_tokmig_${process.pid}_${Date.now()}`;
+    const file = path.join(dir, "data", "x.db");
+    const url = provider === "sqlite" ? `file:${file}` : withDatabase(pgAdminUrl(), dbName);
+    const folder = path.join(root, "prisma", provider === "sqlite" ? "sqlite" : "postgres", "migrations");
+    const migration = fs.readdirSync(folder).find((d) => d.endsWith(`_${MIGRATION}`))!;
+    const held = path.join(dir, migration);
+    try {
+      if (provider === "postgresql") await pgAdmin((c) => c.query(`CREATE DATABASE "${dbName}"`));
+      // The database as the previous release left it: every migration but this one, and two tokens.
+      fs.renameSync(path.join(folder, migration), held);
+      const env = { DATABASE_URL: url, SANDBOXER_DATA_DIR: path.join(dir, "data") };
+      const before = runScript(["deploy", "--root", root], env);
+      expect(before.code, before.err).toBe(0);
+      await sql(
+        provider,
+        url,
+        file,
+        `INSERT INTO "user" ("id", "name", "email", "emailVerified", "role", "createdAt", "updatedAt") VALUES
+           ('u_admin', 'A', 'a@mig.test', false, 'admin', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),
+           ('u_member', 'M', 'm@mig.test', false, 'member', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+         INSERT INTO "ApiToken" ("id", "userId", "name", "tokenHash", "prefix") VALUES
+           ('tok_a', 'u_admin', 'old', 'hash-a', 'sbx_aaaaaa'),
+           ('tok_m', 'u_member', 'old', 'hash-m', 'sbx_mmmmmm');`,
+      );
+      fs.renameSync(held, path.join(folder, migration));
+      const after = runScript(["deploy", "--root", root], env);
+      expect(after.code, after.err).toBe(0);
+      expect(after.out).toMatch(/Applied 1 migration\(s\)/);
+      const rows = await sql(provider, url, file, `SELECT "id", "scopes", "expiresAt" FROM "ApiToken" ORDER BY "id"`);
+      expect(rows).toEqual([
+        { id: "tok_a", scopes: "full admin", expiresAt: null },
+        { id: "tok_m", scopes: "full", expiresAt: null },
+      ]);
+    } finally {
+      if (provider === "postgresql") await pgAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`));
+      fs.rmSync(root, { recursive: true, force: true });
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -73,7 +73,11 @@ describe("hardening (issue 14) over HTTP and the CLI, embedded database", () => 
     bob = await signUp(server.url, "bob@hardening.test");
     aliceId = (await database.db.user.findUniqueOrThrow({ where: { email: "alice@hardening.test" } })).id;
     bobId = (await database.db.user.findUniqueOrThrow({ where: { email: "bob@hardening.test" } })).id;
-    const { token } = await createToken(database.db, aliceId, "cli");
+    const { token } = await createToken(database.db, aliceId, {
+      name: "cli",
+      scopes: ["full"],
+      expiresAt: new Date(Date.now() + 86_400_000),
+    });
     cli = createCliEnv();
     const login = await cli.run(["login", "--url", server.url, "--token", token]);
     expect(login.code, login.stderr).toBe(0);

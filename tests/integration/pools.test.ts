@@ -65,12 +65,12 @@ describe("warm pools on real build VMs (PostgreSQL)", () => {
       const failed = live.filter((m) => m.status === "failed");
       for (const m of failed) console.log(`[pool] member ${m.id} failed: ${m.statusReason}`);
       const pooled = live.filter((m) => m.status === "pooled").length;
-      if (pooled >= POOL.size || Date.now() > deadline) return;
+      if (Date.now() > deadline) return;
       // A refill put back for a moment (another pass held the refill lease) is not claimable yet, so the
-      // worker looked idle: it is still work.
+      // worker looked idle: it is still work (it may recycle members made for an older profile).
       const refillWaiting = await t.db.operation.count({ where: { kind: "refill", state: "queued" } });
       const settled = pooled + live.filter((m) => m.status === "missing").length === live.length;
-      if (failed.length === 0 && refillWaiting === 0 && settled) return;
+      if (refillWaiting === 0 && (pooled >= POOL.size || (failed.length === 0 && settled))) return;
       await new Promise((r) => setTimeout(r, 600)); // past the failure cool-down (500 ms)
     }
   }

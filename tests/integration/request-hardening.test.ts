@@ -59,7 +59,8 @@ describe("request hardening over HTTP (issue 14, items 3, 4, 6, 1)", () => {
     await signUp(server.url, "admin@requests.test");
     alice = await signUp(server.url, "alice@requests.test");
     const aliceId = (await database.db.user.findUniqueOrThrow({ where: { email: "alice@requests.test" } })).id;
-    token = (await createToken(database.db, aliceId, "script")).token;
+    token = (await createToken(database.db, aliceId, { name: "script", scopes: ["full"], expiresAt: new Date(Date.now() + 86_400_000) }))
+      .token;
   }, 180_000);
 
   afterAll(async () => {

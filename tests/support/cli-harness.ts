@@ -213,7 +213,11 @@ export async function startCliWorld(
   await signUp(server.url, `admin-${process.pid}@cli.test`);
   await signUp(server.url, `alice-${process.pid}@cli.test`);
   const userId = (await database.db.user.findUniqueOrThrow({ where: { email: `alice-${process.pid}@cli.test` } })).id;
-  const { token } = await createToken(database.db, userId, "cli-tests");
+  const { token } = await createToken(database.db, userId, {
+    name: "cli-tests",
+    scopes: ["full"],
+    expiresAt: new Date(Date.now() + 86_400_000),
+  });
   const cli = createCliEnv();
   const login = await cli.run(["login", "--url", server.url, "--token", token]);
   if (login.code !== 0) throw new Error(`login failed (${login.code}): ${login.stderr}`);

@@ -1,14 +1,15 @@
 "use server";
-// API token actions: create (the token is returned once, never again) and revoke.
+// API token actions: create (the token is returned once, never again) and revoke. Server actions take
+// the session cookie only (lib/auth/guards.ts): an API token cannot mint tokens through this page.
 import { z } from "zod";
 
+import { createTokenBody } from "@/lib/api/schemas";
 import { defineAction } from "@/lib/auth/guards";
 import { manager } from "@/lib/manager/instance";
 import { createApiToken, revokeApiToken } from "@/lib/manager/people";
 
-export const createTokenAction = defineAction(
-  { name: "createToken", schema: z.strictObject({ name: z.string().trim().min(1).max(64) }) },
-  async (input, actor) => createApiToken(manager(), actor, input.name),
+export const createTokenAction = defineAction({ name: "createToken", schema: createTokenBody }, async (input, actor) =>
+  createApiToken(manager(), actor, input),
 );
 
 export const revokeTokenAction = defineAction(

@@ -13,14 +13,21 @@ export const metadata: Metadata = { title: "API tokens" };
 
 export default async function TokensPage() {
   const actor = await requirePageActor({ next: "/settings/tokens" });
-  const tokens = await apiTokens(manager(), actor);
+  const m = manager();
+  const tokens = await apiTokens(m, actor);
   return (
     <>
       <PageHeader
         title="API tokens"
-        description="Tokens let the sandboxer CLI and scripts act as you (Authorization: Bearer …). Only a hash is stored: a token is shown once, when you create it."
+        description="Tokens let the sandboxer CLI and scripts act as you (Authorization: Bearer …). Only a hash is stored: a token is shown once, when you create it. Each token expires, and its scopes limit what it may do."
       />
-      <TokenManager initial={tokens} loginPrefix={cliCommands(env().publicUrl).loginPrefix} />
+      <TokenManager
+        initial={tokens}
+        loginPrefix={cliCommands(env().publicUrl).loginPrefix}
+        canAdmin={actor.kind !== "system" && actor.role === "admin"}
+        ttlDefaultMs={m.config.tokenTtlDefaultMs}
+        ttlMaxMs={m.config.tokenTtlMaxMs}
+      />
     </>
   );
 }

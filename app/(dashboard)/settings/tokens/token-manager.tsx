@@ -1,8 +1,10 @@
 "use client";
 
+import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 
+import { TOKEN_SCOPE_HELP, type TokenScope } from "@/lib/auth/token-scopes";
 import type { TokenView } from "@/lib/auth/tokens";
 
 import { RelativeTime } from "../../../components/relative-time";
@@ -14,11 +16,53 @@ import { Label } from "../../../components/ui/label";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../../components/ui/table";
 import { createTokenAction, revokeTokenAction } from "./actions";
 
+const DAY = 86_400_000;
+
+/** "90d", "12h", "30m": the largest unit that divides the lifetime, as the API's expiresIn takes it. */
+function durationText(ms: number): string {
+  if (ms % DAY === 0) return `${ms / DAY}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  return `${Math.max(1, Math.round(ms / 60_000))}m`;
+}
+
+function durationLabel(ms: number): string {
+  if (ms % DAY === 0) return ms === DAY ? "1 day" : `${ms / DAY} days`;
+  return durationText(ms);
+}
+
+/** The lifetimes offered: common ones up to the maximum, plus the default and the maximum themselves. */
+function lifetimeOptions(defaultMs: number, maxMs: number): number[] {
+  const presets = [1, 7, 30, 90, 180, 365].map((d) => d * DAY).filter((ms) => ms <= maxMs);
+  return [...new Set([...presets, defaultMs, maxMs])].sort((a, b) => a - b);
+}
+
+function Expiry({ token }: { token: TokenView }) {
+  if (!token.expiresAt) return <span title="Made before tokens expired; revoke it and create a new one">never — legacy</span>;
+  // "7h 58m left", or "expired" once past (the shared clock, so no impure render).
+  return <RelativeTime iso={token.expiresAt} mode="until" />;
+}
+
 /** `loginPrefix`: the login command for this server, to which the new token is appended (tokens need no quoting). */
-export function TokenManager({ initial, loginPrefix }: { initial: TokenView[]; loginPrefix: string }) {
+export function TokenManager({
+  initial,
+  loginPrefix,
+  canAdmin,
+  ttlDefaultMs,
+  ttlMaxMs,
+}: {
+  initial: TokenView[];
+  loginPrefix: string;
+  /** The viewer is an admin: the admin scope is offered. */
+  canAdmin: boolean;
+  ttlDefaultMs: number;
+  ttlMaxMs: number;
+}) {
   const router = useRouter();
   const [name, setName] = useState("");
-  const [created, setCreated] = useState<{ token: string; name: string } | null>(null);
+  const [access, setAccess] = useState<"read" | "full">("full");
+  const [admin, setAdmin] = useState(false);
+  const [lifetime, setLifetime] = useState(durationText(ttlDefaultMs));
+  const [created, setCreated] = useState<{ token: string; name: string; scopes: TokenScope[] } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [pending, startTransition] = useTransition();
 
@@ -26,12 +70,14 @@ export function TokenManager({ initial, loginPrefix }: { initial: TokenView[]; l
     e.preventDefault();
     setError(null);
     startTransition(async () => {
-      const r = await createTokenAction({ name });
+      const scopes: TokenScope[] = admin ? [access, "admin"] : [access];
+      const r = await createTokenAction({ name, scopes, expiresIn: lifetime });
       if (!r.ok) {
-        setError(r.fieldErrors?.name?.join(" ") ?? r.message);
+        const fields = r.fieldErrors ?? {};
+        setError([fields.name, fields.scopes, fields.expiresIn].flat().filter(Boolean).join(" ") || r.message);
         return;
       }
-      setCreated({ token: r.data.token, name: r.data.view.name });
+      setCreated({ token: r.data.token, name: r.data.view.name, scopes: r.data.view.scopes });
       setName("");
       router.refresh();
     });
@@ -59,6 +105,40 @@ export function TokenManager({ initial, loginPrefix }: { initial: TokenView[]; l
             aria-invalid={error ? true : undefined}
           />
         </div>
+        <div className="grid gap-1.5">
+          <Label htmlFor="token-access">Scope</Label>
+          <select
+            id="token-access"
+            className="h-9 rounded-md border border-border bg-background px-2 text-sm"
+            value={access}
+            onChange={(e) => setAccess(e.target.value as "read" | "full")}
+          >
+            <option value="full">full — {TOKEN_SCOPE_HELP.full}</option>
+            <option value="read">read — {TOKEN_SCOPE_HELP.read}</option>
+          </select>
+        </div>
+        <div className="grid gap-1.5">
+          <Label htmlFor="token-expiry">Expires after</Label>
+          <select
+            id="token-expiry"
+            className="h-9 rounded-md border border-border bg-background px-2 text-sm"
+            value={lifetime}
+            onChange={(e) => setLifetime(e.target.value)}
+          >
+            {lifetimeOptions(ttlDefaultMs, ttlMaxMs).map((ms) => (
+              <option key={ms} value={durationText(ms)}>
+                {durationLabel(ms)}
+                {ms === ttlDefaultMs ? " (default)" : ""}
+              </option>
+            ))}
+          </select>
+        </div>
+        {canAdmin ? (
+          <label className="flex h-9 items-center gap-2 text-sm" title={TOKEN_SCOPE_HELP.admin}>
+            <input type="checkbox" checked={admin} onChange={(e) => setAdmin(e.target.checked)} data-testid="token-admin" />
+            admin scope
+          </label>
+        ) : null}
         <Button type="submit" disabled={pending || !name.trim()} data-testid="create-token">
           Create token
         </Button>
@@ -70,9 +150,17 @@ export function TokenManager({ initial, loginPrefix }: { initial: TokenView[]; l
       </form>
       {created ? (
         <div className="space-y-2 rounded-lg border border-emerald-500/40 bg-emerald-500/5 p-4 text-sm" data-testid="new-token">
-          <p className="font-medium">Token “{created.name}” — copy it now; it will not be shown again.</p>
+          <p className="font-medium">
+            Token “{created.name}” ({created.scopes.join(" ")}) — copy it now; it will not be shown again.
+          </p>
           <CopyField value={created.token} label="token" testId="new-token-value" />
-          <p className="text-muted-foreground">Log in with the sandboxer command line (this command holds the token):</p>
+          <p className="text-muted-foreground">
+            Log in with the{" "}
+            <Link href="/cli" className="text-primary underline">
+              sandboxer command line
+            </Link>{" "}
+            (this command holds the token):
+          </p>
           <CopyField value={`${loginPrefix} ${created.token}`} label="login command" testId="new-token-login" />
         </div>
       ) : null}
@@ -81,6 +169,8 @@ export function TokenManager({ initial, loginPrefix }: { initial: TokenView[]; l
           <TableRow>
             <TableHead>Name</TableHead>
             <TableHead>Token</TableHead>
+            <TableHead>Scopes</TableHead>
+            <TableHead>Expires</TableHead>
             <TableHead>Created</TableHead>
             <TableHead>Last used</TableHead>
             <TableHead className="text-right">
@@ -91,7 +181,7 @@ export function TokenManager({ initial, loginPrefix }: { initial: TokenView[]; l
         <TableBody>
           {initial.length === 0 ? (
             <TableRow>
-              <TableCell colSpan={5} className="text-center text-muted-foreground">
+              <TableCell colSpan={7} className="text-center text-muted-foreground">
                 No tokens yet.
               </TableCell>
             </TableRow>
@@ -100,6 +190,18 @@ export function TokenManager({ initial, loginPrefix }: { initial: TokenView[]; l
             <TableRow key={t.id}>
               <TableCell className="font-medium">{t.name}</TableCell>
               <TableCell className="font-mono text-xs">{t.prefix}…</TableCell>
+              <TableCell data-testid="token-scopes">
+                <span className="flex gap-1">
+                  {t.scopes.map((s) => (
+                    <Badge key={s} tone={s === "admin" ? "warning" : s === "read" ? "info" : "neutral"} title={TOKEN_SCOPE_HELP[s]}>
+                      {s}
+                    </Badge>
+                  ))}
+                </span>
+              </TableCell>
+              <TableCell data-testid="token-expires">
+                <Expiry token={t} />
+              </TableCell>
               <TableCell>
                 <RelativeTime iso={t.createdAt} />
               </TableCell>
