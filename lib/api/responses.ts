@@ -262,7 +262,11 @@ export const hostSchema = component(
     address: z.string(),
     port: z.number().int(),
     user: z.string(),
-    hostKey: z.string(),
+    hostKey: z
+      .string()
+      .describe(
+        "The pinned fingerprint, SHA256:…; for a host hosts.yaml trusts through a known_hosts file alone, the one the file verified at the last connection (empty before the first)",
+      ),
     offeredHostKey: z.string().nullable(),
     workspaceRoot: z.string(),
     labels: z.array(z.string()),

@@ -17,6 +17,7 @@ import { genericOAuth } from "better-auth/plugins/generic-oauth";
 import { db } from "../db/client";
 import { promoteIfNoAdmin } from "../db/users";
 import { cleanDisplayName } from "../display-text";
+import { CLIENT_ADDRESS_HEADER, requestClientAddress } from "../http/client-address";
 import { audit } from "../manager/audit";
 import { env, type Env } from "../env";
 import { betterAuthLogger, logger } from "../logger";
@@ -65,11 +66,6 @@ function boundedImage(image: unknown): string | null {
   return typeof image === "string" && image.length <= 500 && /^https:\/\/[^\s"'<>]+$/.test(image) ? image : null;
 }
 
-function clientIp(headers: Headers | undefined): string | null {
-  const fwd = headers?.get("x-forwarded-for");
-  return fwd?.split(",")[0]?.trim() || headers?.get("x-real-ip") || null;
-}
-
 function buildAuth() {
   const e = env();
   const client = db();
@@ -100,7 +96,8 @@ function buildAuth() {
     advanced: {
       useSecureCookies: e.publicUrl.startsWith("https://"),
       cookiePrefix: "sandboxer",
-      ipAddress: { ipAddressHeaders: ["x-forwarded-for", "x-real-ip"] },
+      // The address server.mjs determined (socket peer, or X-Forwarded-For from a trusted proxy only).
+      ipAddress: { ipAddressHeaders: [CLIENT_ADDRESS_HEADER] },
     },
     rateLimit: { enabled: e.NODE_ENV === "production" && process.env.SANDBOXER_DISABLE_RATE_LIMIT !== "1", window: 60, max: 100 },
     databaseHooks: {
@@ -147,7 +144,7 @@ function buildAuth() {
         await audit(
           { db: client, logger: logger() },
           {
-            actor: { kind: "anonymous", label: email ?? "unknown", ip: clientIp(ctx.headers) ?? undefined },
+            actor: { kind: "anonymous", label: email ?? "unknown", ip: ctx.headers ? requestClientAddress(ctx.headers) : undefined },
             action: "auth.sign_in",
             target: email,
             result: failed ? "failed" : "ok",

@@ -6,7 +6,7 @@ import "server-only";
 
 import type { z } from "zod";
 
-import type { SshIdentity, SshPool } from "../ssh";
+import type { SshIdentity, SshPool, SshTrust } from "../ssh";
 
 import type { ExtensionManifest } from "./manifest";
 
@@ -150,6 +150,12 @@ export interface SshServices {
   identityFor(hostId: string | null): SshIdentity;
   /** The key currently pinned for a registered host (an admin may have re-pinned it after a rebuild). */
   pinnedKey(hostId: string): Promise<string | null>;
+  /**
+   * How a host's key is trusted, given the key pinned for it: the pin, hosts.yaml's known_hosts file for
+   * the host, or both (the pin decides, the file can revoke). A host whose hosts.yaml entry names only a
+   * known_hosts file is trusted through the file alone.
+   */
+  trustFor(hostId: string | null, pinned: string | null): SshTrust;
   /** Remembers the full public key a host presented on a verified connection (for the CLI's known_hosts). */
   rememberHostKey(hostId: string, publicKeyLine: string): Promise<void>;
   readyTimeoutMs: number;

@@ -87,15 +87,25 @@ export async function syncHosts(db: Db, entries: HostEntry[], range: PortRange):
       source: "config",
     };
     const before = existing.get(h.id);
+    // A host trusted through a known_hosts file alone has no pin: its hostKey is filled in with the
+    // fingerprint the file verified at the first connection (ssh-services.ts rememberHostKey).
+    const configKey = h.hostKey ?? null;
     if (!before) {
       await db.buildHost.create({
-        data: { id: h.id, ...data, port: h.port ?? fixedPort ?? 22, hostKey: h.hostKey, configHostKey: h.hostKey, tunnelPort: fixedPort },
+        data: {
+          id: h.id,
+          ...data,
+          port: h.port ?? fixedPort ?? 22,
+          hostKey: configKey ?? "",
+          configHostKey: configKey,
+          tunnelPort: fixedPort,
+        },
       });
       result.added.push(h.id);
     } else {
       // A key an admin pinned in the dashboard (after a rebuild) stays until hosts.yaml itself changes
       // its key; then the file wins again.
-      const keyChangedInFile = before.configHostKey !== h.hostKey;
+      const keyChangedInFile = before.configHostKey !== configKey;
       await db.buildHost.update({
         where: { id: h.id },
         data: {
@@ -103,8 +113,8 @@ export async function syncHosts(db: Db, entries: HostEntry[], range: PortRange):
           ...(h.port !== undefined || fixedPort !== null ? { port: h.port ?? fixedPort! } : {}),
           ...(keyChangedInFile
             ? {
-                hostKey: h.hostKey,
-                configHostKey: h.hostKey,
+                hostKey: configKey ?? "",
+                configHostKey: configKey,
                 offeredHostKey: null,
                 hostPublicKey: null,
                 health: "unknown",

@@ -54,9 +54,11 @@ export async function sandboxConnection(manager: Pick<Manager, "db" | "requireSa
   const where = `${handle.vm_target}:${handle.ssh_port}`;
   const host = handle.host_id ? await hostKeys(manager.db, handle.host_id) : null;
   // The same pin the extension uses: an admin's re-pin of a rebuilt VM wins over the handle's copy.
-  const pinned = normalizeFingerprint(host?.hostKey ?? handle.host_key);
+  // (A host trusted through a known_hosts file has the fingerprint the file last verified, or "" before that.)
+  const recorded = host?.hostKey || handle.host_key;
+  const pinned = recorded ? normalizeFingerprint(recorded) : "";
   const seen = host?.hostPublicKey?.trim().split(/\s+/);
-  if (!seen || seen.length < 2) {
+  if (!pinned || !seen || seen.length < 2) {
     throw new ConflictError(
       "HOST_KEY_UNKNOWN",
       `The server has not recorded the full host key of ${where} yet (it does on its first verified connection); ` +

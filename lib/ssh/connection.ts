@@ -598,7 +598,8 @@ export async function connect(config: SshConfig, opts: ConnectOptions = {}): Pro
   const cfg = parseSshConfig(config);
   throwIfAborted(opts.signal);
   const auth = await loadAuth(cfg);
-  const knownHostsText = "knownHostsPath" in cfg.trust ? await loadKnownHosts(cfg.trust.knownHostsPath) : undefined;
+  const knownHostsPath = cfg.trust.knownHostsPath;
+  const knownHostsText = knownHostsPath !== undefined ? await loadKnownHosts(knownHostsPath) : undefined;
   throwIfAborted(opts.signal);
   const readyTimeoutMs = opts.readyTimeoutMs ?? cfg.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   const where = hostPort(cfg.host, cfg.port);
@@ -666,9 +667,8 @@ export async function connect(config: SshConfig, opts: ConnectOptions = {}): Pro
           host: cfg.host,
           port: cfg.port,
           offeredKey: key,
-          ...("pinnedFingerprint" in cfg.trust
-            ? { pinned: cfg.trust.pinnedFingerprint }
-            : { knownHosts: { text: knownHostsText ?? "", source: cfg.trust.knownHostsPath } }),
+          ...("pinnedFingerprint" in cfg.trust ? { pinned: cfg.trust.pinnedFingerprint } : {}),
+          ...(knownHostsPath !== undefined ? { knownHosts: { text: knownHostsText ?? "", source: knownHostsPath } } : {}),
         });
         if (verdict.ok) {
           verifiedKey = Buffer.from(key);

@@ -289,7 +289,7 @@ export function hostKeyError(verdict: Extract<HostKeyVerdict, { ok: false }>): S
       return new SshError(
         "SSH_HOST_KEY_REVOKED",
         `The SSH host key ${offered} offered by ${where} is marked @revoked in ${verdict.source}; ` +
-          `the connection was refused. Replace the host's key and pin the new fingerprint.`,
+          `the connection was refused. Replace the host's key, then pin its new fingerprint or add it to the known_hosts file.`,
         { details },
       );
     case "unknown":

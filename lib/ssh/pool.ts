@@ -128,7 +128,7 @@ interface HostState {
 
 function poolKey(cfg: ResolvedSshConfig): string {
   const identity = "agent" in cfg.identity ? `agent:${cfg.identity.agentSocket ?? ""}` : `key:${cfg.identity.privateKeyPath}`;
-  const trust = "pinnedFingerprint" in cfg.trust ? `pin:${cfg.trust.pinnedFingerprint}` : `kh:${cfg.trust.knownHostsPath}`;
+  const trust = `${"pinnedFingerprint" in cfg.trust ? `pin:${cfg.trust.pinnedFingerprint}` : ""}|kh:${cfg.trust.knownHostsPath ?? ""}`;
   return JSON.stringify([cfg.host.toLowerCase(), cfg.port, cfg.user, identity, trust]);
 }
 

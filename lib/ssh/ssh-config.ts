@@ -35,6 +35,11 @@ export const sshIdentitySchema = z.union([
   }),
 ]);
 
+const knownHostsPathSchema = z
+  .string()
+  .min(1)
+  .refine((p) => p.startsWith("/"), "must be an absolute path");
+
 export const sshTrustSchema = z.union([
   z.strictObject({
     pinnedFingerprint: z.string().transform((fp, ctx) => {
@@ -45,13 +50,10 @@ export const sshTrustSchema = z.union([
         return z.NEVER;
       }
     }),
+    /** Besides the pin: the file's `@revoked` entries still refuse a key the pin would accept. */
+    knownHostsPath: knownHostsPathSchema.optional(),
   }),
-  z.strictObject({
-    knownHostsPath: z
-      .string()
-      .min(1)
-      .refine((p) => p.startsWith("/"), "must be an absolute path"),
-  }),
+  z.strictObject({ knownHostsPath: knownHostsPathSchema }),
 ]);
 
 export const sshConfigSchema = z.strictObject({
@@ -75,8 +77,11 @@ export interface SshTarget {
 
 export type SshIdentity = { privateKeyPath: string; passphraseEnv?: string } | { agent: true; agentSocket?: string };
 
-/** How the host key is trusted. One is required: an unknown key is never accepted. */
-export type SshTrust = { pinnedFingerprint: string } | { knownHostsPath: string };
+/**
+ * How the host key is trusted. One is required: an unknown key is never accepted. With both, the pin
+ * decides and the known_hosts file can only add a revocation (`@revoked`).
+ */
+export type SshTrust = { pinnedFingerprint: string; knownHostsPath?: string } | { knownHostsPath: string };
 
 export interface SshConfig extends SshTarget {
   identity: SshIdentity;

@@ -1,4 +1,4 @@
-// The `sandboxer` CLI against the built server (next start), PostgreSQL and real sshd build VMs:
+// The `sandboxer` CLI against the built server (server.mjs, as npm start runs it), PostgreSQL and real sshd build VMs:
 // login and its config file, profiles, create --wait with progress (and a failing profile), list and
 // show (--json parses), extend, destroy with and without the prompt, doctor, validate, exit codes.
 import fs from "node:fs";

@@ -131,7 +131,9 @@ export default async function HostsPage() {
                     </span>
                   )}
                 </TableCell>
-                <TableCell className="max-w-[14rem] break-all font-mono text-xs">{h.hostKey}</TableCell>
+                <TableCell className="max-w-[14rem] break-all font-mono text-xs">
+                  {h.hostKey || <span className="font-sans text-muted-foreground">from known_hosts, not yet verified</span>}
+                </TableCell>
                 <TableCell className="tabular">{h.tunnelPort ?? "—"}</TableCell>
                 {admin ? (
                   <TableCell className="text-right">

@@ -156,7 +156,7 @@ export async function sshConfigFor(ssh: SshServices, handle: RemoteHandle): Prom
     port: handle.ssh_port,
     user: handle.ssh_user,
     identity: ssh.identityFor(handle.host_id ?? null),
-    trust: { pinnedFingerprint: current ?? handle.host_key },
+    trust: ssh.trustFor(handle.host_id ?? null, current || handle.host_key || null),
     readyTimeoutMs: ssh.readyTimeoutMs,
   };
 }
@@ -167,7 +167,7 @@ export function sshConfigForHost(ssh: SshServices, host: HostTarget): SshConfig 
     port: host.port,
     user: host.user,
     identity: ssh.identityFor(host.id),
-    trust: { pinnedFingerprint: host.hostKey },
+    trust: ssh.trustFor(host.id, host.hostKey || null),
     readyTimeoutMs: ssh.readyTimeoutMs,
   };
 }
@@ -176,7 +176,11 @@ export function sshConfigForHost(ssh: SshServices, host: HostTarget): SshConfig 
 export async function sshRequirement(ssh: SshServices, config: SshConfig, host: HostTarget, signal?: AbortSignal): Promise<Requirement> {
   try {
     await ssh.pool.verifiedHostKey(config, { signal });
-    return { name: "ssh", met: true, reason: `${host.address}:${host.port} answers with the pinned key ${host.hostKey}` };
+    const how =
+      "pinnedFingerprint" in config.trust
+        ? `the pinned key ${config.trust.pinnedFingerprint}`
+        : `a key ${config.trust.knownHostsPath} trusts`;
+    return { name: "ssh", met: true, reason: `${host.address}:${host.port} answers with ${how}` };
   } catch (e) {
     return { name: "ssh", met: false, reason: (e as Error).message };
   }
@@ -243,7 +247,9 @@ export async function startRemoteWorkspace<H extends RemoteHandle>(
   await ctx.recordHandle(handle);
   throwIfAborted(ctx.signal);
   const config = sshConfigForHost(ssh, host);
-  ctx.log(`Connecting to ${host.user}@${host.address}:${host.port} (host key ${host.hostKey})`);
+  ctx.log(
+    `Connecting to ${host.user}@${host.address}:${host.port} (host key ${"pinnedFingerprint" in config.trust ? config.trust.pinnedFingerprint : `from ${config.trust.knownHostsPath}`})`,
+  );
   const created = await createRemoteWorkspace(ssh.pool, config, handle.workspace_root, ctx.sandboxId, {
     signal: ctx.signal,
     timeoutMs: opts.timeoutMs,

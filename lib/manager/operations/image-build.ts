@@ -195,7 +195,11 @@ export const runImageBuild: OperationHandler = async (ctx, run) => {
     if (host) {
       if (!ctx.ssh) throw new SandboxerError("BUILD_FAILED", "This server has no SSH configuration");
       const config = sshConfigForHost(ctx.ssh, toHostTarget(host));
-      log.line(`Connecting to ${host.title} (${host.address}:${host.port}) with the pinned host key ${host.hostKey}`);
+      const trusted =
+        "pinnedFingerprint" in config.trust
+          ? `the pinned host key ${config.trust.pinnedFingerprint}`
+          : `the host keys in ${config.trust.knownHostsPath}`;
+      log.line(`Connecting to ${host.title} (${host.address}:${host.port}) with ${trusted}`);
       try {
         await ctx.ssh.pool.verifiedHostKey(config, { signal: run.signal });
       } catch (e) {

@@ -61,7 +61,7 @@ async function checkAndReconcile(ctx: ManagerContext, hostId: string, signal: Ab
     freeBytes = await remoteFreeSpace(ctx.ssh.pool, config, host.workspaceRoot, { signal, timeoutMs: 30_000 });
     const probe = await ctx.ssh.pool.exec(config, hostFactsArgv(host.markerPath), { signal, timeoutMs: 30_000 });
     facts = parseHostFacts(probe.stdout);
-    // verifiedHostKey checked the key against host.hostKey (sshConfigForHost pins it).
+    // verifiedHostKey checked the key against the host's trust (its pin and/or hosts.yaml's known_hosts file).
     await ctx.ssh.rememberHostKey(host.id, publicKeyLine(blob));
   } catch (e) {
     if (hasCode(e, "SSH_HOST_KEY_CHANGED")) {
