@@ -1,7 +1,7 @@
 // npm run bench -- [--runs N] [--db postgres] [--quick] [--cpu-prof] …   (see bench/lib/options.ts)
 //
 // Measures sand-boxer against the hand-written way, side by side in ONE process run, on real parts:
-// two OpenSSH sshd "build VMs" on loopback (default MaxStartups), the BUILT app under `next start`
+// two OpenSSH sshd "build VMs" on loopback (default MaxStartups), the BUILT app under server.mjs (npm start)
 // on the embedded database (or a throw-away PostgreSQL database), a generated 2,000-file repository.
 //   1. create / destroy through the app's API (POST → SSE `end`; DELETE → SSE `end`) interleaved with
 //      bench/baseline/{create,destroy}-workspace.sh (ssh mkdir + rsync -az; ssh rm -rf)
@@ -1073,7 +1073,7 @@ async function main(): Promise<number> {
       workerConcurrency: "default (16)",
       workerPoll: "1s (default)",
       quotaActive: "0 (off: one account fires all creates)",
-      serverCommand: "next start (production build of this checkout)",
+      serverCommand: "npm start's server.mjs (production build of this checkout)",
       serverEnv:
         Object.entries(opts.serverEnv)
           .map(([k, v]) => `${k}=${v}`)
