@@ -111,7 +111,10 @@ export function AuthForm({
             signupAllowed ? (
               <>
                 No account?{" "}
-                <Link className="text-primary hover:underline" href={`/sign-up${next ? `?next=${encodeURIComponent(next)}` : ""}`}>
+                <Link
+                  className="text-primary underline underline-offset-2"
+                  href={`/sign-up${next ? `?next=${encodeURIComponent(next)}` : ""}`}
+                >
                   Create one
                 </Link>
               </>
@@ -121,7 +124,7 @@ export function AuthForm({
           ) : (
             <>
               Have an account?{" "}
-              <Link className="text-primary hover:underline" href="/sign-in">
+              <Link className="text-primary underline underline-offset-2" href="/sign-in">
                 Sign in
               </Link>
             </>
