@@ -5,6 +5,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 
+import { PASSWORD_MIN_LENGTH } from "@/lib/auth/password-policy";
 import { safeNextPath } from "@/lib/safe-next";
 
 import { Button } from "../components/ui/button";
@@ -82,9 +83,15 @@ export function AuthForm({
               name="password"
               type="password"
               autoComplete={mode === "sign-in" ? "current-password" : "new-password"}
-              minLength={8}
+              minLength={mode === "sign-in" ? undefined : PASSWORD_MIN_LENGTH}
+              aria-describedby={mode === "sign-in" ? undefined : "password-hint"}
               required
             />
+            {mode === "sign-in" ? null : (
+              <p id="password-hint" className="text-xs text-muted-foreground">
+                At least {PASSWORD_MIN_LENGTH} characters; not a common password, a sequence or your email address.
+              </p>
+            )}
           </div>
           {error ? (
             <p role="alert" className="text-sm text-destructive" data-testid="auth-error">

@@ -325,4 +325,63 @@ describe("request hardening over HTTP (issue 14, items 3, 4, 6, 1)", () => {
       );
     });
   });
+
+  describe("per-account sign-in throttle and password policy (item 1)", () => {
+    const attempt = (email: string, password: string, forwardedFor: string) =>
+      fetch(`${server.url}/api/auth/sign-in/email`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: server.url, "x-forwarded-for": forwardedFor },
+        body: JSON.stringify({ email, password }),
+      });
+
+    it("5 failures for one account from 5 addresses: the 6th attempt, even with the right password, is 429 with Retry-After, audited", async () => {
+      await signUp(server.url, "carol@requests.test", "carol-long-passphrase");
+      for (let i = 0; i < 5; i++)
+        expect((await attempt("carol@requests.test", `wrong-password-${i}`, `198.51.100.${50 + i}`)).status).toBe(401);
+      const refused = await attempt("Carol@Requests.test", "carol-long-passphrase", "198.51.100.99");
+      expect(refused.status).toBe(429);
+      const retryAfter = Number(refused.headers.get("retry-after"));
+      expect(retryAfter).toBeGreaterThan(14 * 60);
+      expect(retryAfter).toBeLessThanOrEqual(15 * 60);
+      expect(((await refused.json()) as { code: string; message: string }).code).toBe("SIGN_IN_THROTTLED");
+      const entries = await database.db.event.findMany({
+        where: { type: "audit", action: "auth.sign_in", target: "carol@requests.test" },
+        orderBy: { id: "asc" },
+        select: { result: true, message: true },
+      });
+      expect(entries.map((e) => e.result)).toEqual(["failed", "failed", "failed", "failed", "failed", "denied"]);
+      expect(entries.at(-1)!.message).toContain("5 failed attempts in 15 minutes");
+      // Another account is not affected.
+      expect((await attempt("alice@requests.test", "correct-horse-battery", "198.51.100.60")).status).toBe(200);
+    });
+
+    it("a failure window ends with a successful sign-in: its earlier failures no longer count", async () => {
+      await signUp(server.url, "dave@requests.test", "dave-long-passphrase");
+      for (let i = 0; i < 4; i++) expect((await attempt("dave@requests.test", `wrong-${i}-password`, "198.51.100.70")).status).toBe(401);
+      expect((await attempt("dave@requests.test", "dave-long-passphrase", "198.51.100.70")).status).toBe(200);
+      for (let i = 0; i < 4; i++) expect((await attempt("dave@requests.test", `wrong-${i}-again`, "198.51.100.70")).status).toBe(401);
+      expect((await attempt("dave@requests.test", "dave-long-passphrase", "198.51.100.70")).status).toBe(200);
+    });
+
+    it("sign-up refuses passwords under 12 characters and common ones, naming the field", async () => {
+      const signUpWith = (password: string) =>
+        fetch(`${server.url}/api/auth/sign-up/email`, {
+          method: "POST",
+          headers: { "content-type": "application/json", origin: server.url },
+          body: JSON.stringify({ email: "erin@requests.test", password, name: "Erin" }),
+        });
+      for (const [password, says] of [
+        ["eleven-char", "password: must be at least 12 characters"],
+        ["password1234", "password: is one of the most common passwords"],
+        ["Sandboxer2026!", "password: is a common word"],
+        ["erin@requests.test", "password: must not be your email address"],
+      ] as const) {
+        const res = await signUpWith(password);
+        expect(res.status, password).toBe(400);
+        expect(((await res.json()) as { message: string }).message, password).toContain(says);
+      }
+      expect(await database.db.user.count({ where: { email: "erin@requests.test" } })).toBe(0);
+      expect((await signUpWith("erin-chooses-well")).status).toBe(200);
+    });
+  });
 });
