@@ -1,4 +1,5 @@
 import type { Metadata, Viewport } from "next";
+import { connection } from "next/server";
 
 import "./globals.css";
 import { Providers } from "./components/providers";
@@ -12,7 +13,10 @@ export const viewport: Viewport = {
   colorScheme: "light dark",
 };
 
-export default function RootLayout({ children }: { children: React.ReactNode }) {
+export default async function RootLayout({ children }: { children: React.ReactNode }) {
+  // Every page is rendered per request: its scripts must carry this response's CSP nonce (set by
+  // server.ts), which a page prerendered at build time cannot know.
+  await connection();
   return (
     <html lang="en">
       <body className="min-h-screen antialiased">

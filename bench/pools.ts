@@ -458,7 +458,7 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
       hitRate: claims ? round(hits / claims, 3) : 0,
       repository: { files: repo.files, bytes: repo.bytes },
       method:
-        "Own app server (SQLite, next start), two sshd VMs, each also behind bench/relay.ts adding the round trip; pool profiles of " +
+        "Own app server (SQLite, server.mjs), two sshd VMs, each also behind bench/relay.ts adding the round trip; pool profiles of " +
         `${poolSize} members (refillConcurrency 8, SANDBOXER_POOL_REFILL_MAX 8, PER_HOST 4). poolCreate: POST → response (ready: a claim) vs ` +
         "create-workspace.sh; run: `sandboxer run <pool profile> -q -- true` (whole CLI process: node start, create, delta sync with 10 " +
         "changed files, command, destroy) vs mkdir+rsync+ssh true+rm (fresh) and rsync+ssh true into one kept directory (reuse); " +

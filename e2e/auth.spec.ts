@@ -69,5 +69,12 @@ test.describe("admin", () => {
     await page.goto("/admin/audit");
     await expect(page.getByRole("heading", { name: "Audit log" })).toBeVisible();
     await expect(page.getByTestId("audit-table")).toContainText("sandbox.teardown");
+    // The filter form's selects are the kit's (a hidden native select carries each value): "any" is no filter.
+    await page.getByRole("combobox", { name: "Result" }).click();
+    await page.getByRole("option", { name: "ok", exact: true }).click();
+    await page.getByRole("button", { name: "Filter" }).click();
+    await expect(page).toHaveURL(/[?&]result=ok\b/);
+    await expect(page).toHaveURL(/[?&]action=any\b/);
+    await expect(page.getByTestId("audit-table")).toContainText("sandbox.teardown");
   });
 });

@@ -1,7 +1,7 @@
 // The dashboard is pushed, not polled: with every polling request of the page blocked, a create and a
 // destroy still reach the overview and the sandbox page (status, timeline and the destroy's log lines)
 // through the team event stream; twenty tabs share one stream; idle tabs cost the database nothing
-// beyond the stream's one reader.
+// beyond the stream's one reader; what changed before the stream opened is replayed.
 import type { APIRequestContext, Page } from "@playwright/test";
 
 import { expect, test } from "./fixtures";
@@ -68,6 +68,41 @@ test.describe("live dashboard", () => {
     expect(blocked.filter((u) => !u.includes("/events"))).toEqual([]);
     await detail.close();
   });
+
+  for (const shared of [true, false]) {
+    test(`what changes between a page's render and the start of its stream still reaches the page (${shared ? "shared worker" : "the tab's own stream"})`, async ({
+      page,
+      context,
+      overview,
+    }) => {
+      // The stream starts only after a create has finished: the page was rendered before the create, and
+      // polling is blocked, so only a stream that replays from the page's render can bring the new row.
+      // Held: the shared worker's script (its requests are out of the page's reach), or — without
+      // SharedWorker — the tab's own stream.
+      if (!shared) await page.addInitScript(() => Reflect.deleteProperty(window, "SharedWorker"));
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      await page.route(
+        (url) => url.pathname === (shared ? "/stream-worker.js" : "/api/v1/events"),
+        async (route) => {
+          await released;
+          await route.continue();
+        },
+      );
+      const blocked = await blockPolling(page);
+      await overview.goto();
+      const id = await createLocal(context.request);
+      await expect
+        .poll(async () => ((await (await context.request.get(`/api/v1/sandboxes/${id}`)).json()) as { status: string }).status)
+        .toBe("ready");
+      await expect(page.getByTestId("stream-status")).toHaveAttribute("data-live", "0");
+      release();
+      await live(page);
+      await expect(overview.row(id)).toHaveAttribute("data-status", "ready");
+      expect(blocked.filter((u) => !u.includes("/events"))).toEqual([]);
+      await context.request.delete(`/api/v1/sandboxes/${id}`, { headers: origin() });
+    });
+  }
 
   test("twenty tabs stay live on one shared stream, and idle they cost no database reads beyond it", async ({ context }) => {
     test.setTimeout(120_000);

@@ -11,6 +11,12 @@ describe("renderDoc", () => {
     expect(here?.html).toContain("https://sandboxer.example.com/team&amp;a/api/v1/sandboxes");
   });
 
+  it("makes code blocks focusable (they scroll sideways; a keyboard must reach them)", () => {
+    const html = renderDoc(["cli"])!.html;
+    expect(html).toContain('<pre tabindex="0"><code');
+    expect(html).not.toContain("<pre>");
+  });
+
   it("reads only Markdown under docs/", () => {
     expect(renderDoc(["..", "package.json"])).toBeNull();
     expect(renderDoc(["runbooks", "nope"])).toBeNull();

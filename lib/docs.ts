@@ -43,6 +43,8 @@ export function renderDoc(segments: string[], serverUrl?: string): { title: stri
   const renderer = new marked.Renderer();
   renderer.html = ({ text: raw }) => raw.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   const html = marked.parse(text, { async: false, gfm: true, renderer }) as string;
+  // Code blocks scroll sideways: focusable, so a keyboard can scroll them too.
+  const focusable = html.replaceAll("<pre>", '<pre tabindex="0">');
   // Replaced in the HTML (escaped), not in the Markdown: a URL cannot turn into markup either way.
-  return { title, html: serverUrl ? html.replaceAll(DOCS_EXAMPLE_URL, escapeHtml(serverUrl)) : html };
+  return { title, html: serverUrl ? focusable.replaceAll(DOCS_EXAMPLE_URL, escapeHtml(serverUrl)) : focusable };
 }

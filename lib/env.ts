@@ -10,6 +10,7 @@ import { z } from "zod";
 
 import { ConfigError } from "./errors";
 import { parseDuration } from "./duration";
+import { parseTrustedProxies } from "./http/client-address";
 
 const bool = (def: boolean) =>
   z
@@ -90,6 +91,18 @@ const schema = z.object({
   BETTER_AUTH_SECRET: z.string().min(32).optional(),
   BETTER_AUTH_URL: z.string().url().optional(),
   SANDBOXER_TRUSTED_ORIGINS: z.string().optional(),
+  /** Reverse proxies whose X-Forwarded-For is believed (IPs and CIDRs); none by default. */
+  SANDBOXER_TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseTrustedProxies(v);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: (e as Error).message.replace(/^SANDBOXER_TRUSTED_PROXIES: /, "") });
+        return z.NEVER;
+      }
+    }),
   SANDBOXER_OIDC_ISSUER: z.string().url().optional(),
   SANDBOXER_OIDC_CLIENT_ID: z.string().optional(),
   SANDBOXER_OIDC_CLIENT_SECRET: z.string().optional(),

@@ -24,6 +24,14 @@ export const ERROR_CODES = {
     status: 413,
     description: "The request body is over the endpoint's cap (64 KB for /api/auth, 1 MB for /api/v1); refused before it was parsed.",
   },
+  SIGN_IN_THROTTLED: {
+    status: 429,
+    description: "The account had 5 failed sign-ins within 15 minutes (any address); Retry-After says when to try again.",
+  },
+  PASSWORD_TOO_WEAK: {
+    status: 400,
+    description: "A new password is under 12 characters, a common one, a sequence or pattern, or the email address.",
+  },
   CROSS_SITE_REQUEST: {
     status: 403,
     description:

@@ -1,16 +1,29 @@
 // What a web server process does at start: check the environment (one clear error and exit on a bad
-// value), start the SSH gateway unless SANDBOXER_SSH_GATEWAY=off, then this instance's worker unless
-// SANDBOXER_WORKER=off (web-only instances).
+// value), hand the server entry its front door (client address, security headers), start the SSH
+// gateway unless SANDBOXER_SSH_GATEWAY=off, then this instance's worker unless SANDBOXER_WORKER=off
+// (web-only instances).
 import "server-only";
 
 import { checkDataDir, env, restrictDataFiles } from "./env";
 import { isSandboxerError } from "./errors";
+import { createFrontDoor, installFrontDoor } from "./http/front-door";
 import { logger, routeConsole } from "./logger";
 
 export async function onServerStart(): Promise<void> {
   routeConsole();
   try {
     const e = env();
+    // Before anything awaits: server.mjs serves requests only once the app has handed it the door.
+    const door = createFrontDoor({
+      publicUrl: e.publicUrl,
+      trustedProxies: e.SANDBOXER_TRUSTED_PROXIES,
+      dev: e.NODE_ENV === "development",
+    });
+    if (!installFrontDoor(door)) {
+      logger().warn(
+        "started without server.mjs (bare `next start`?): responses lack the security headers and client addresses are unknown; start with `npm start`",
+      );
+    }
     checkDataDir(e);
     // One server per embedded database (npm start's migrate step checked already; this records us).
     const { recordServer } = await import("./instance-lock");

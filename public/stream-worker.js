@@ -39,7 +39,7 @@ function connect() {
   for (const type of TYPES) {
     source.addEventListener(type, (e) => {
       if (e.lastEventId) lastId = e.lastEventId;
-      const frame = { kind: "event", type, data: e.data, at: Date.now() };
+      const frame = { kind: "event", type, data: e.data, at: Date.now(), id: Number(e.lastEventId) || 0 };
       recent.push(frame);
       if (recent.length > RECENT_MAX) recent.shift();
       if (type === "ready") setUp(true);
@@ -72,9 +72,12 @@ self.onconnect = (e) => {
     const msg = m.data || {};
     if (msg.kind === "hello") {
       post(port, { kind: "status", up });
-      // What arrived since the tab's page started loading: its server render may predate it.
+      // What arrived since the tab's page was rendered (at event id `after`) or started loading: its
+      // server render may predate it. A first connection starts from there on the server.
       const since = Number(msg.since) || 0;
-      for (const frame of recent) if (frame.at >= since) post(port, frame);
+      const after = Number(msg.after) || 0;
+      for (const frame of recent) if (after > 0 && frame.id > 0 ? frame.id > after : frame.at >= since) post(port, frame);
+      if (!source && !lastId && after > 0) lastId = String(after);
       connect();
     } else if (msg.kind === "bye") {
       ports.delete(port);

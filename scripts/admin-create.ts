@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 
 import { auth } from "../lib/auth/auth";
+import { PASSWORD_MIN_LENGTH, passwordProblem } from "../lib/auth/password-policy";
 import { db, initDb } from "../lib/db/client";
 import { systemActor } from "../lib/auth/actor";
 import { logger } from "../lib/logger";
@@ -37,8 +38,15 @@ async function main(): Promise<number> {
     console.log(`${email} is now an admin.`);
     return 0;
   }
-  if (!password || password.length < 8) {
-    console.error("--password (or SANDBOXER_ADMIN_PASSWORD) of at least 8 characters is needed to create a new account");
+  if (!password) {
+    console.error(
+      `--password (or SANDBOXER_ADMIN_PASSWORD) of at least ${PASSWORD_MIN_LENGTH} characters is needed to create a new account`,
+    );
+    return 1;
+  }
+  const problem = passwordProblem(password, { email });
+  if (problem) {
+    console.error(`--${problem}`);
     return 1;
   }
   const ctx = await auth().$context;

@@ -5,6 +5,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 
+import { PASSWORD_MIN_LENGTH } from "@/lib/auth/password-policy";
 import { safeNextPath } from "@/lib/safe-next";
 
 import { Button } from "../components/ui/button";
@@ -82,9 +83,15 @@ export function AuthForm({
               name="password"
               type="password"
               autoComplete={mode === "sign-in" ? "current-password" : "new-password"}
-              minLength={8}
+              minLength={mode === "sign-in" ? undefined : PASSWORD_MIN_LENGTH}
+              aria-describedby={mode === "sign-in" ? undefined : "password-hint"}
               required
             />
+            {mode === "sign-in" ? null : (
+              <p id="password-hint" className="text-xs text-muted-foreground">
+                At least {PASSWORD_MIN_LENGTH} characters; not a common password, a sequence or your email address.
+              </p>
+            )}
           </div>
           {error ? (
             <p role="alert" className="text-sm text-destructive" data-testid="auth-error">
@@ -111,7 +118,10 @@ export function AuthForm({
             signupAllowed ? (
               <>
                 No account?{" "}
-                <Link className="text-primary hover:underline" href={`/sign-up${next ? `?next=${encodeURIComponent(next)}` : ""}`}>
+                <Link
+                  className="text-primary underline underline-offset-2"
+                  href={`/sign-up${next ? `?next=${encodeURIComponent(next)}` : ""}`}
+                >
                   Create one
                 </Link>
               </>
@@ -121,7 +131,7 @@ export function AuthForm({
           ) : (
             <>
               Have an account?{" "}
-              <Link className="text-primary hover:underline" href="/sign-in">
+              <Link className="text-primary underline underline-offset-2" href="/sign-in">
                 Sign in
               </Link>
             </>

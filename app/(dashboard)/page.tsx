@@ -8,7 +8,9 @@ import { actorUserId } from "@/lib/auth/actor";
 import { can } from "@/lib/auth/policy";
 import { requirePageActor } from "@/lib/auth/guards";
 import { manager } from "@/lib/manager/instance";
+import { teamStreamCursor } from "@/lib/manager/team-stream";
 
+import { StreamFrom } from "../components/live-updates";
 import { PageHeader } from "../components/page-header";
 import { Button } from "../components/ui/button";
 import { EmptyState } from "../components/ui/empty-state";
@@ -25,6 +27,7 @@ export default async function OverviewPage({ searchParams }: { searchParams: Pro
   const parsed = listSandboxesQuery.safeParse(raw);
   const query = parsed.success ? parsed.data : listSandboxesQuery.parse({});
   const m = manager();
+  const cursor = await teamStreamCursor(m); // before the list: the stream brings what changes after it
   const [list, people] = await Promise.all([m.listSandboxes(toSandboxFilter(query, actor), query.page, query.pageSize), m.listPeople()]);
   const filters: ListFilters = {};
   for (const key of ["status", "owner", "profile", "mine", "page", "q", "recent"] as const) if (raw[key]) filters[key] = raw[key];
@@ -42,6 +45,7 @@ export default async function OverviewPage({ searchParams }: { searchParams: Pro
           </Button>
         }
       />
+      <StreamFrom after={cursor} />
       <SandboxTable
         initial={list}
         filters={filters}

@@ -12,7 +12,7 @@ import type { SandboxDetailView, SandboxEventView, SandboxListView } from "@/lib
 
 import { sandboxKeys, type ListFilters } from "../lib/api-client";
 import { applyEventToLog, applyEventToTimeline, applySandboxToDetail, applySandboxToList } from "../lib/live-cache";
-import { useTeamEvent, useTeamStreamUp, type TeamSandboxEvent } from "../lib/team-stream";
+import { teamStream, useTeamEvent, useTeamStreamUp, type TeamSandboxEvent } from "../lib/team-stream";
 import { cn } from "./ui/cn";
 
 export function LiveUpdates({ viewerId }: { viewerId: string }) {
@@ -73,5 +73,15 @@ export function RefreshOnStream({ topics, sandboxes = false }: { topics: string[
     if (hit) timer.current ??= setTimeout(() => ((timer.current = null), router.refresh()), 300);
   });
   useEffect(() => () => void (timer.current && clearTimeout(timer.current)), []);
+  return null;
+}
+
+/**
+ * Rendered by a page with the event id it read before its data (lib/manager/team-stream.ts
+ * teamStreamCursor): the team stream then replays every change after it, so nothing that happened
+ * between the page's render and the stream's start is missed.
+ */
+export function StreamFrom({ after }: { after: number }) {
+  useEffect(() => teamStream().resumeFrom(after), [after]);
   return null;
 }

@@ -40,15 +40,45 @@ export const FALLBACK_POLL_MS = 15_000;
 
 type Listener = (frame: StreamFrame) => void;
 
+/** Frames a tab keeps for pages that mount after them (a client-side navigation). */
+const RECENT_MAX = 500;
+
 class TeamStreamClient {
   private readonly listeners = new Set<Listener>();
   private readonly statusListeners = new Set<() => void>();
   private started = false;
+  private connected = false;
+  /** Recent frames with the event id they came at or after (for pages that mount a moment late). */
+  private readonly recent: { id: number; frame: StreamFrame }[] = [];
+  private lastId = 0;
+  /** The earliest event id a page on screen was rendered at (its stream replays from there). */
+  private after: number | null = null;
   up = false;
 
+  /**
+   * A page rendered at event id `after` (components/live-updates.tsx StreamFrom): the stream must
+   * bring it everything after that, also what happened before the stream was open.
+   */
+  resumeFrom(after: number): void {
+    if (after <= 0) return;
+    if (!this.connected) {
+      if (this.after === null || after < this.after) this.after = after;
+      return;
+    }
+    // Already live (a client-side navigation): the frames that came after the page's render reached
+    // the cache before the page's queries existed; apply them again (applying is idempotent).
+    for (const r of this.recent) if (r.id > after) for (const l of this.listeners) l(r.frame);
+  }
+
+  /** Starts after the current render's effects have run, so every page's resumeFrom is in. */
   start(): void {
     if (this.started || typeof window === "undefined") return;
     this.started = true;
+    setTimeout(() => this.connect(), 0);
+  }
+
+  private connect(): void {
+    this.connected = true;
     if (typeof SharedWorker === "function") {
       const worker = new SharedWorker("/stream-worker.js", { name: "sandboxer-team-stream" });
       const port = worker.port;
@@ -57,7 +87,7 @@ class TeamStreamClient {
         else if (m.data.kind === "event" && m.data.type && m.data.data !== undefined) this.dispatch(m.data.type, m.data.data);
       };
       port.start();
-      port.postMessage({ kind: "hello", since: Math.floor(performance.timeOrigin) });
+      port.postMessage({ kind: "hello", since: Math.floor(performance.timeOrigin), after: this.after });
       window.addEventListener("pagehide", () => port.postMessage({ kind: "bye" }));
       return;
     }
@@ -66,7 +96,9 @@ class TeamStreamClient {
 
   /** Without SharedWorker: this tab's own EventSource (the browser resumes it with Last-Event-ID). */
   private ownSource(): void {
-    const source = new EventSource("/api/v1/events");
+    // The first connect replays from the page's render; the browser's own reconnects send Last-Event-ID.
+    const source = new EventSource(`/api/v1/events${this.after !== null ? `?after=${this.after}` : ""}`);
+    this.after = null;
     for (const type of ["log", "state", "sandbox", "team", "ready", "reset"] as const) {
       source.addEventListener(type, (e) => this.dispatch(type, (e as MessageEvent<string>).data));
     }
@@ -85,6 +117,11 @@ class TeamStreamClient {
     }
     if (type === "ready") this.setUp(true);
     const frame = { type, data } as StreamFrame;
+    if (frame.type === "log" || frame.type === "state" || frame.type === "team") this.lastId = frame.data.id;
+    if (frame.type !== "ready" && frame.type !== "reset") {
+      this.recent.push({ id: this.lastId, frame });
+      if (this.recent.length > RECENT_MAX) this.recent.shift();
+    }
     for (const l of this.listeners) l(frame);
   }
 

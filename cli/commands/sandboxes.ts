@@ -51,7 +51,8 @@ function printDetail(s: SandboxDetailView): void {
     ["where", s.handle?.target],
     ["workspace", s.handle?.workspacePath],
     ["host key", s.handle?.hostKey],
-    ["ssh", s.handle?.sshCommand ? `sandboxer ssh ${s.id}` : null],
+    // Only where it would work: an SSH sandbox that is ready.
+    ["ssh", s.handle?.sshCommand && s.status === "ready" ? `sandboxer ssh ${s.id}` : null],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) if (v) out(`${k.padEnd(width)}  ${v}`);

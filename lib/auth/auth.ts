@@ -1,7 +1,8 @@
 // Authentication with better-auth: local email + password accounts, and single sign-on through a
 // generic OpenID Connect provider when SANDBOXER_OIDC_* is set. Sessions live in http-only cookies
 // (secure whenever the public URL is https). The first account becomes admin; later ones are members.
-// Failed sign-ins are audited with the source address.
+// Every sign-in is audited with the source address; an account with 5 failures in 15 minutes is
+// refused for a while (lib/auth/sign-in-throttle.ts); passwords follow lib/auth/password-policy.ts.
 import "server-only";
 
 import crypto from "node:crypto";
@@ -10,16 +11,22 @@ import path from "node:path";
 
 import { betterAuth } from "better-auth";
 import { prismaAdapter } from "better-auth/adapters/prisma";
-import { createAuthMiddleware } from "better-auth/api";
+import { APIError, createAuthMiddleware } from "better-auth/api";
 import { nextCookies } from "better-auth/next-js";
 import { genericOAuth } from "better-auth/plugins/generic-oauth";
 
 import { db } from "../db/client";
 import { promoteIfNoAdmin } from "../db/users";
 import { cleanDisplayName } from "../display-text";
+import { CLIENT_ADDRESS_HEADER, requestClientAddress } from "../http/client-address";
 import { audit } from "../manager/audit";
 import { env, type Env } from "../env";
 import { betterAuthLogger, logger } from "../logger";
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordProblem } from "./password-policy";
+import { SIGN_IN_THROTTLE, signInAccountKey, signInRetryAfter } from "./sign-in-throttle";
+
+/** better-auth endpoints where a signed-in person (or a reset link) sets a new password. */
+const PASSWORD_CHANGE_PATHS = new Set(["/change-password", "/reset-password"]);
 
 export const OIDC_PROVIDER_ID = "oidc";
 
@@ -65,11 +72,6 @@ function boundedImage(image: unknown): string | null {
   return typeof image === "string" && image.length <= 500 && /^https:\/\/[^\s"'<>]+$/.test(image) ? image : null;
 }
 
-function clientIp(headers: Headers | undefined): string | null {
-  const fwd = headers?.get("x-forwarded-for");
-  return fwd?.split(",")[0]?.trim() || headers?.get("x-real-ip") || null;
-}
-
 function buildAuth() {
   const e = env();
   const client = db();
@@ -84,8 +86,9 @@ function buildAuth() {
     emailAndPassword: {
       enabled: true,
       disableSignUp: !e.SANDBOXER_ALLOW_SIGNUP,
-      minPasswordLength: 8,
-      maxPasswordLength: 256,
+      // The full policy (common passwords, sequences, the email) is checked in the before hook.
+      minPasswordLength: PASSWORD_MIN_LENGTH,
+      maxPasswordLength: PASSWORD_MAX_LENGTH,
     },
     user: {
       additionalFields: {
@@ -100,7 +103,8 @@ function buildAuth() {
     advanced: {
       useSecureCookies: e.publicUrl.startsWith("https://"),
       cookiePrefix: "sandboxer",
-      ipAddress: { ipAddressHeaders: ["x-forwarded-for", "x-real-ip"] },
+      // The address server.mjs determined (socket peer, or X-Forwarded-For from a trusted proxy only).
+      ipAddress: { ipAddressHeaders: [CLIENT_ADDRESS_HEADER] },
     },
     rateLimit: { enabled: e.NODE_ENV === "production" && process.env.SANDBOXER_DISABLE_RATE_LIMIT !== "1", window: 60, max: 100 },
     databaseHooks: {
@@ -138,16 +142,51 @@ function buildAuth() {
       },
     },
     hooks: {
+      before: createAuthMiddleware(async (ctx) => {
+        const body = (ctx.body ?? {}) as Record<string, unknown>;
+        // Passwords people choose: sign-up, change, reset (the error names the field).
+        const chosen = ctx.path === "/sign-up/email" ? body.password : PASSWORD_CHANGE_PATHS.has(ctx.path) ? body.newPassword : undefined;
+        if (typeof chosen === "string") {
+          const problem = passwordProblem(chosen, { email: typeof body.email === "string" ? body.email : null });
+          if (problem) throw new APIError("BAD_REQUEST", { code: "PASSWORD_TOO_WEAK", message: problem });
+        }
+        // Too many recent failures for this account, from wherever: refused before the password is checked.
+        if (ctx.path === "/sign-in/email" && typeof body.email === "string") {
+          const email = signInAccountKey(body.email);
+          const retryAfter = await signInRetryAfter(client, email);
+          if (retryAfter !== null) {
+            await audit(
+              { db: client, logger: logger() },
+              {
+                actor: { kind: "anonymous", label: email, ip: ctx.headers ? requestClientAddress(ctx.headers) : undefined },
+                action: "auth.sign_in",
+                target: email,
+                result: "denied",
+                message: `Sign-in for ${email} refused: ${SIGN_IN_THROTTLE.failures} failed attempts in ${SIGN_IN_THROTTLE.windowMs / 60_000} minutes (retry in ${retryAfter} s)`,
+              },
+            );
+            throw new APIError(
+              "TOO_MANY_REQUESTS",
+              {
+                code: "SIGN_IN_THROTTLED",
+                message: `Too many failed sign-ins for this account: try again in ${Math.ceil(retryAfter / 60)} minute${retryAfter > 60 ? "s" : ""}`,
+              },
+              { "Retry-After": String(retryAfter) },
+            );
+          }
+        }
+      }),
       after: createAuthMiddleware(async (ctx) => {
         if (!ctx.path.startsWith("/sign-in")) return;
         const returned = ctx.context.returned as { statusCode?: number; status?: number | string } | undefined;
         const status = returned && typeof returned === "object" ? (returned.statusCode ?? returned.status) : undefined;
         const failed = returned instanceof Error || (typeof status === "number" && status >= 400) || typeof status === "string";
-        const email = typeof ctx.body?.email === "string" ? ctx.body.email.slice(0, 200) : null;
+        // The account key the throttle counts by (lower-cased): one account, however its email was typed.
+        const email = typeof ctx.body?.email === "string" ? signInAccountKey(ctx.body.email) : null;
         await audit(
           { db: client, logger: logger() },
           {
-            actor: { kind: "anonymous", label: email ?? "unknown", ip: clientIp(ctx.headers) ?? undefined },
+            actor: { kind: "anonymous", label: email ?? "unknown", ip: ctx.headers ? requestClientAddress(ctx.headers) : undefined },
             action: "auth.sign_in",
             target: email,
             result: failed ? "failed" : "ok",

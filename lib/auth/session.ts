@@ -5,6 +5,7 @@
 import "server-only";
 
 import { db } from "../db/client";
+import { requestClientAddress } from "../http/client-address";
 import type { Actor, Role } from "./actor";
 import { auth } from "./auth";
 import { tokenRole } from "./token-scopes";
@@ -14,16 +15,12 @@ function roleOf(value: unknown): Role {
   return value === "admin" ? "admin" : "member";
 }
 
-export function sourceIp(headers: Headers): string | undefined {
-  return headers.get("x-forwarded-for")?.split(",")[0]?.trim() || headers.get("x-real-ip") || undefined;
-}
-
 /**
  * The actor behind a request, or null when it carries neither a valid session nor a valid token.
  * Throws TokenExpiredError for an expired token (a 401 that says so).
  */
 export async function actorFromHeaders(headers: Headers): Promise<Actor | null> {
-  const ip = sourceIp(headers);
+  const ip = requestClientAddress(headers);
   const authorization = headers.get("authorization");
   if (authorization) {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization);
@@ -46,7 +43,7 @@ export async function actorFromHeaders(headers: Headers): Promise<Actor | null> 
 
 /** The signed-in person behind a request's session cookie, or null; an Authorization header is ignored. */
 export async function sessionActorFromHeaders(headers: Headers): Promise<Actor | null> {
-  const ip = sourceIp(headers);
+  const ip = requestClientAddress(headers);
   const session = await auth().api.getSession({ headers });
   if (!session) return null;
   // Read the role from the database, not the cached session: a demotion takes effect at once.

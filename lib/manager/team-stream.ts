@@ -282,6 +282,14 @@ export async function teamEventsAfter(
   return { events, lastEventId: rows.at(-1)?.id ?? (after > 0 ? after : await latestEventId(m.db)) };
 }
 
+/**
+ * Where a page's stream must start so it misses nothing: read BEFORE the page reads its data, so every
+ * change after that read is replayed to it (frames it already shows are applied idempotently).
+ */
+export function teamStreamCursor(m: Pick<Manager, "db">): Promise<number> {
+  return latestEventId(m.db);
+}
+
 const globalForHub = globalThis as unknown as { __sandboxerTeamStream?: TeamStreamHub };
 
 /** The process's hub. */

@@ -58,6 +58,7 @@ describe("npm run bench -- --quick", () => {
     expect(num("overviewP95Ms")).toBeGreaterThan(0);
     expect(num("overviewP95Ms")).toBeLessThan(10_000);
     expect(num("concurrentFailures")).toBe(0);
+    expect(num("createAcceptedWhileBusyP95Ms")).toBeGreaterThan(0);
     expect(num("destroyLatencyMs")).toBeGreaterThan(0);
     expect(num("destroyLatencyMs")).toBeLessThan(60_000);
     expect(num("rssIdleMb")).toBeGreaterThan(30);

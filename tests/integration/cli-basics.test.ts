@@ -1,4 +1,4 @@
-// The `sandboxer` CLI against the built server (next start), PostgreSQL and real sshd build VMs:
+// The `sandboxer` CLI against the built server (server.mjs, as npm start runs it), PostgreSQL and real sshd build VMs:
 // login and its config file, profiles, create --wait with progress (and a failing profile), list and
 // show (--json parses), extend, destroy with and without the prompt, doctor, validate, exit codes.
 import fs from "node:fs";
@@ -123,11 +123,14 @@ describe("sandboxer CLI: account, lifecycle, doctor, validate", () => {
     expect(local.stderr).toMatch(new RegExp(`workspace \\S+sbx-${localId} on this server\\n`));
     expect(local.stderr).not.toContain("sandboxer ssh");
     expect((await w.cli.run(["show", localId])).stdout).toMatch(/^expires\s/m);
+    expect((await w.cli.run(["show", vmId])).stdout).toMatch(new RegExp(`^ssh\\s+sandboxer ssh ${vmId}$`, "m"));
+    expect((await w.cli.run(["show", localId])).stdout).not.toMatch(/^ssh\s/m);
 
     expect((await w.cli.run(["destroy", "--yes", vmId, localId])).code).toBe(0);
     const shown = await w.cli.run(["show", localId]);
     expect(shown.stdout).toMatch(/^status\s+destroyed/m);
     expect(shown.stdout).not.toMatch(/^expires\s/m);
+    expect((await w.cli.run(["show", vmId])).stdout).not.toMatch(/^ssh\s/m);
     const list = await w.cli.run(["list", "--all", "--status", "destroyed"]);
     // EXPIRES is "-", CREATED is "…s ago": no "in 8h" on the row.
     const row = list.stdout.split("\n").find((l) => l.startsWith(localId));

@@ -1,4 +1,4 @@
-// Two app instances (web + worker each, `next start`) on one PostgreSQL database, against a real build
+// Two app instances (web + worker each, server.mjs as npm start runs it) on one PostgreSQL database, against a real build
 // VM: every operation runs exactly once, both instances show the same state, singleton jobs run under
 // one lease holder — and 200 concurrent requests to the overview and the API while 20 sandboxes are
 // being created all succeed.

@@ -49,10 +49,11 @@ describe("request hardening over HTTP (issue 14, items 3, 4, 6, 1)", () => {
   let server: AppServer;
   let alice: string;
   let token: string;
+  let configDir: string;
 
   beforeAll(async () => {
     database = await createTestDatabase("sqlite");
-    const configDir = writeConfigDir({ includeRepoManifests: true, manifests: [] });
+    configDir = writeConfigDir({ includeRepoManifests: true, manifests: [] });
     fs.copyFileSync(path.join(REPO_ROOT, "profiles", "local.yaml"), path.join(configDir, "profiles", "local.yaml"));
     server = await startAppServer({ env: { DATABASE_URL: database.config.url, SANDBOXER_CONFIG_DIR: configDir } });
     await signUp(server.url, "admin@requests.test");
@@ -129,6 +130,78 @@ describe("request hardening over HTTP (issue 14, items 3, 4, 6, 1)", () => {
     });
   });
 
+  describe("security headers on every response (item 6)", () => {
+    function expectSecurityHeaders(res: Response, what: string): string {
+      const csp = res.headers.get("content-security-policy") ?? "";
+      expect(csp, what).toMatch(/(^|; )script-src 'self' 'nonce-([A-Za-z0-9+/]{22}==)' 'strict-dynamic'(;|$)/);
+      expect(csp, what).toContain("frame-ancestors 'none'");
+      expect(csp, what).toContain("object-src 'none'");
+      expect(csp, what).not.toContain("unsafe-eval");
+      expect(res.headers.get("x-content-type-options"), what).toBe("nosniff");
+      expect(res.headers.get("referrer-policy"), what).toBe("same-origin");
+      expect(res.headers.get("x-frame-options"), what).toBe("DENY");
+      // The public URL is http: no HSTS.
+      expect(res.headers.get("strict-transport-security"), what).toBeNull();
+      return /'nonce-([^']+)'/.exec(csp)![1]!;
+    }
+
+    it("a page, an API answer, an API error, a static file and Next's 404 all carry them", async () => {
+      const page = await fetch(`${server.url}/sign-in`, { redirect: "manual" });
+      expectSecurityHeaders(page, "page");
+      const html = await page.text();
+      const asset = /\/_next\/static\/[^"]+\.js/.exec(html)?.[0];
+      expect(asset).toBeDefined();
+      const responses: [string, Promise<Response>][] = [
+        ["api", fetch(`${server.url}/api/v1/openapi.json`)],
+        ["api error", fetch(`${server.url}/api/v1/sandboxes`)],
+        ["static file", fetch(`${server.url}${asset}`)],
+        ["404 page", fetch(`${server.url}/no-such-page`, { headers: { cookie: alice } })],
+        ["auth endpoint", fetch(`${server.url}/api/auth/get-session`)],
+      ];
+      for (const [what, res] of responses) {
+        const r = await res;
+        expectSecurityHeaders(r, what);
+        await r.arrayBuffer();
+      }
+    });
+
+    it("every script of a page carries this response's nonce, fresh each time, whatever CSP the client sent", async () => {
+      const nonces = new Set<string>();
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${server.url}/`, {
+          headers: { cookie: alice, "content-security-policy": "script-src 'nonce-chosenbyclient'" },
+        });
+        expect(res.status).toBe(200);
+        const nonce = expectSecurityHeaders(res, "overview");
+        const scripts = [...(await res.text()).matchAll(/<script\b[^>]*>/g)].map((m) => m[0]);
+        expect(scripts.length).toBeGreaterThan(3);
+        for (const tag of scripts) expect(tag).toContain(`nonce="${nonce}"`);
+        nonces.add(nonce);
+      }
+      expect(nonces.size).toBe(2);
+    });
+
+    it("HSTS and upgrade-insecure-requests only when the public URL is https", async () => {
+      const https = await startAppServer({
+        env: {
+          DATABASE_URL: database.config.url,
+          SANDBOXER_CONFIG_DIR: configDir,
+          SANDBOXER_PUBLIC_URL: "https://sandboxer.example.test",
+          SANDBOXER_WORKER: "off",
+          SANDBOXER_SSH_GATEWAY: "off",
+        },
+      });
+      try {
+        const res = await fetch(`${https.url}/api/v1/openapi.json`);
+        expect(res.headers.get("strict-transport-security")).toBe("max-age=31536000");
+        expect(res.headers.get("content-security-policy")).toContain("upgrade-insecure-requests");
+        expect((await fetch(`${server.url}/api/v1/openapi.json`)).headers.get("content-security-policy")).not.toContain("upgrade-insecure");
+      } finally {
+        await https.stop();
+      }
+    });
+  });
+
   describe("cross-site writes with the session cookie (item 4)", () => {
     const create = (headers: Record<string, string>, body = JSON.stringify({ profile: "profile.local" })) =>
       fetch(`${server.url}/api/v1/sandboxes`, { method: "POST", headers, body });
@@ -173,6 +246,142 @@ describe("request hardening over HTTP (issue 14, items 3, 4, 6, 1)", () => {
       expect(list.status).toBe(200);
       const res = await create({ authorization: `Bearer ${token}`, "content-type": "application/json" });
       expect(res.status, await res.clone().text()).toBe(202);
+    });
+  });
+
+  describe("client addresses (item 1)", () => {
+    const signInAs = (url: string, email: string, forwardedFor: string) =>
+      fetch(`${url}/api/auth/sign-in/email`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          origin: url,
+          "x-forwarded-for": forwardedFor,
+          "x-sandboxer-client-ip": forwardedFor,
+        },
+        body: JSON.stringify({ email, password: "not-the-password-at-all" }),
+      });
+    const auditedIp = async (email: string) =>
+      (
+        await database.db.event.findFirstOrThrow({
+          where: { type: "audit", action: "auth.sign_in", target: email },
+          orderBy: { id: "desc" },
+        })
+      ).sourceIp;
+
+    it("a forged X-Forwarded-For (or our own header) from a client is not believed: rate limit and audit see the socket", async () => {
+      const limited = await startAppServer({
+        env: {
+          DATABASE_URL: database.config.url,
+          SANDBOXER_CONFIG_DIR: configDir,
+          SANDBOXER_WORKER: "off",
+          SANDBOXER_SSH_GATEWAY: "off",
+          // better-auth's per-address limit on, and a proxy list that does not include the test client.
+          SANDBOXER_DISABLE_RATE_LIMIT: undefined,
+          SANDBOXER_TRUSTED_PROXIES: "10.9.9.0/24",
+        },
+      });
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 6; i++) {
+          const res = await signInAs(limited.url, `nobody${i}@requests.test`, `198.51.100.${i + 1}`);
+          statuses.push(res.status);
+        }
+        // A new forged address per attempt used to give each its own bucket: six 401s.
+        expect(statuses).toContain(429);
+        expect(await auditedIp("nobody0@requests.test")).toBe("127.0.0.1");
+      } finally {
+        await limited.stop();
+      }
+    });
+
+    it("behind a trusted proxy, the address it forwarded is the client's (not one the client prepended)", async () => {
+      const proxied = await startAppServer({
+        env: {
+          DATABASE_URL: database.config.url,
+          SANDBOXER_CONFIG_DIR: configDir,
+          SANDBOXER_WORKER: "off",
+          SANDBOXER_SSH_GATEWAY: "off",
+          SANDBOXER_TRUSTED_PROXIES: "127.0.0.1, ::1",
+        },
+      });
+      try {
+        expect((await signInAs(proxied.url, "proxied@requests.test", "6.6.6.6, 203.0.113.9")).status).toBe(401);
+        expect(await auditedIp("proxied@requests.test")).toBe("203.0.113.9");
+      } finally {
+        await proxied.stop();
+      }
+    });
+
+    it("a bad SANDBOXER_TRUSTED_PROXIES stops the server with the variable and the entry named", async () => {
+      const err = await startAppServer({
+        env: { DATABASE_URL: database.config.url, SANDBOXER_CONFIG_DIR: configDir, SANDBOXER_TRUSTED_PROXIES: "10.0.0.1, proxy.internal" },
+        readyTimeoutMs: 30_000,
+      }).catch((e: unknown) => e as Error);
+      expect(err).toBeInstanceOf(Error);
+      // The log line is JSON: the quotes around the entry are escaped.
+      expect((err as Error).message).toMatch(
+        /Invalid environment: SANDBOXER_TRUSTED_PROXIES: \\?"proxy.internal\\?" is not an IP address or CIDR range/,
+      );
+    });
+  });
+
+  describe("per-account sign-in throttle and password policy (item 1)", () => {
+    const attempt = (email: string, password: string, forwardedFor: string) =>
+      fetch(`${server.url}/api/auth/sign-in/email`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: server.url, "x-forwarded-for": forwardedFor },
+        body: JSON.stringify({ email, password }),
+      });
+
+    it("5 failures for one account from 5 addresses: the 6th attempt, even with the right password, is 429 with Retry-After, audited", async () => {
+      await signUp(server.url, "carol@requests.test", "carol-long-passphrase");
+      for (let i = 0; i < 5; i++)
+        expect((await attempt("carol@requests.test", `wrong-password-${i}`, `198.51.100.${50 + i}`)).status).toBe(401);
+      const refused = await attempt("Carol@Requests.test", "carol-long-passphrase", "198.51.100.99");
+      expect(refused.status).toBe(429);
+      const retryAfter = Number(refused.headers.get("retry-after"));
+      expect(retryAfter).toBeGreaterThan(14 * 60);
+      expect(retryAfter).toBeLessThanOrEqual(15 * 60);
+      expect(((await refused.json()) as { code: string; message: string }).code).toBe("SIGN_IN_THROTTLED");
+      const entries = await database.db.event.findMany({
+        where: { type: "audit", action: "auth.sign_in", target: "carol@requests.test" },
+        orderBy: { id: "asc" },
+        select: { result: true, message: true },
+      });
+      expect(entries.map((e) => e.result)).toEqual(["failed", "failed", "failed", "failed", "failed", "denied"]);
+      expect(entries.at(-1)!.message).toContain("5 failed attempts in 15 minutes");
+      // Another account is not affected.
+      expect((await attempt("alice@requests.test", "correct-horse-battery", "198.51.100.60")).status).toBe(200);
+    });
+
+    it("a failure window ends with a successful sign-in: its earlier failures no longer count", async () => {
+      await signUp(server.url, "dave@requests.test", "dave-long-passphrase");
+      for (let i = 0; i < 4; i++) expect((await attempt("dave@requests.test", `wrong-${i}-password`, "198.51.100.70")).status).toBe(401);
+      expect((await attempt("dave@requests.test", "dave-long-passphrase", "198.51.100.70")).status).toBe(200);
+      for (let i = 0; i < 4; i++) expect((await attempt("dave@requests.test", `wrong-${i}-again`, "198.51.100.70")).status).toBe(401);
+      expect((await attempt("dave@requests.test", "dave-long-passphrase", "198.51.100.70")).status).toBe(200);
+    });
+
+    it("sign-up refuses passwords under 12 characters and common ones, naming the field", async () => {
+      const signUpWith = (password: string) =>
+        fetch(`${server.url}/api/auth/sign-up/email`, {
+          method: "POST",
+          headers: { "content-type": "application/json", origin: server.url },
+          body: JSON.stringify({ email: "erin@requests.test", password, name: "Erin" }),
+        });
+      for (const [password, says] of [
+        ["eleven-char", "password: must be at least 12 characters"],
+        ["password1234", "password: is one of the most common passwords"],
+        ["Sandboxer2026!", "password: is a common word"],
+        ["erin@requests.test", "password: must not be your email address"],
+      ] as const) {
+        const res = await signUpWith(password);
+        expect(res.status, password).toBe(400);
+        expect(((await res.json()) as { message: string }).message, password).toContain(says);
+      }
+      expect(await database.db.user.count({ where: { email: "erin@requests.test" } })).toBe(0);
+      expect((await signUpWith("erin-chooses-well")).status).toBe(200);
     });
   });
 });

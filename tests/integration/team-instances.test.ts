@@ -1,5 +1,5 @@
 // Running it as a team on PostgreSQL, with real processes: a standalone worker (`npm run worker`) and a
-// web-only instance (`next start`, SANDBOXER_WORKER=off). The worker's pool setting bounds its
+// web-only instance (server.mjs, SANDBOXER_WORKER=off). The worker's pool setting bounds its
 // connections in pg_stat_activity; when it is killed mid-create, the web-only instance — which runs no
 // reaper — says why the creates are stuck within the lease time, on the API and on the page; a new
 // worker then finishes them.

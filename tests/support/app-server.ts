@@ -1,5 +1,6 @@
-// Starts the built app (`next start`) as a child process for API, CLI, auth and browser tests, with
-// its own data directory, database and config directory, on a free loopback port.
+// Starts the built app as `npm start` serves it (server.mjs: Next behind the front door that sets the
+// client address and the security headers) as a child process for API, CLI, auth and browser tests,
+// with its own data directory, database and config directory, on a free loopback port.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -27,7 +28,7 @@ export interface AppServer {
 }
 
 /**
- * Starts `next start`. `env` is layered over a safe test environment; DATABASE_URL and
+ * Starts the built server (server.mjs). `env` is layered over a safe test environment; DATABASE_URL and
  * SANDBOXER_CONFIG_DIR are expected from the caller (a test database, a temp config dir).
  */
 export async function startAppServer(opts: {
@@ -61,16 +62,12 @@ export async function startAppServer(opts: {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const child = spawn(
-    process.execPath,
-    [path.join(REPO_ROOT, "node_modules/next/dist/bin/next"), "start", "-H", "127.0.0.1", "-p", String(port)],
-    {
-      cwd: REPO_ROOT,
-      env: env as NodeJS.ProcessEnv,
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: false,
-    },
-  );
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, "server.mjs")], {
+    cwd: REPO_ROOT,
+    env: env as NodeJS.ProcessEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: false,
+  });
   let output = "";
   child.stdout!.on("data", (b: Buffer) => (output = (output + b.toString()).slice(-200_000)));
   child.stderr!.on("data", (b: Buffer) => (output = (output + b.toString()).slice(-200_000)));
@@ -78,7 +75,7 @@ export async function startAppServer(opts: {
   const exitedPromise = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
   for (;;) {
-    if (exited) throw new Error(`next start exited before it was ready:\n${output}`);
+    if (exited) throw new Error(`the server exited before it was ready:\n${output}`);
     try {
       const res = await fetch(`${url}/sign-in`, { redirect: "manual" });
       if (res.status < 500) break;
@@ -87,7 +84,7 @@ export async function startAppServer(opts: {
     }
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`next start was not ready within ${opts.readyTimeoutMs ?? 60_000} ms:\n${output}`);
+      throw new Error(`the server was not ready within ${opts.readyTimeoutMs ?? 60_000} ms:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

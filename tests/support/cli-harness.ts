@@ -2,7 +2,7 @@
 // a CI job does: its own config file (SANDBOXER_CONFIG) and HOME in a temp dir, captured stdout and
 // stderr, optional stdin, the exit code, and a way to press Ctrl-C (SIGINT) mid-run. `startCliWorld`
 // adds everything the CLI talks to: real build VMs (sshd on loopback), a hosts.yaml pinning their
-// keys, the built app served by `next start` on a fresh database, a member with an API token.
+// keys, the built app served by server.mjs (as npm start runs it) on a fresh database, a member with an API token.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";

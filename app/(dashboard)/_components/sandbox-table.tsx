@@ -25,13 +25,13 @@ import {
   AlertDialogTrigger,
 } from "../../components/ui/alert-dialog";
 import { Button } from "../../components/ui/button";
+import { Checkbox } from "../../components/ui/checkbox";
 import { cn } from "../../components/ui/cn";
+import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "../../components/ui/select";
+import { ANY_VALUE } from "../../components/ui/select-any";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../components/ui/table";
 import { destroySandboxesAction } from "../actions";
 import { DestroyButton } from "./destroy-dialog";
-
-const selectClass =
-  "h-8 rounded-md border border-border bg-background px-2 text-sm focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring";
 
 export function SandboxTable({
   initial,
@@ -97,14 +97,13 @@ export function SandboxTable({
     <TableRow key={r.id} data-testid={`row-${r.id}`} data-status={r.status}>
       {viewer.admin ? (
         <TableCell>
-          <input
-            type="checkbox"
+          <Checkbox
             aria-label={`Select ${r.id}`}
             disabled={!destroyable(r)}
             checked={selected.has(r.id)}
-            onChange={(e) => {
+            onCheckedChange={(checked) => {
               const next = new Set(selected);
-              if (e.target.checked) next.add(r.id);
+              if (checked === true) next.add(r.id);
               else next.delete(r.id);
               setSelected(next);
             }}
@@ -168,41 +167,41 @@ export function SandboxTable({
           </button>
         ))}
         <div className="ml-auto flex flex-wrap items-center gap-2">
-          <label className="flex items-center gap-1.5 text-sm">
-            <input
-              type="checkbox"
+          <div className="flex items-center gap-1.5 text-sm">
+            <Checkbox
+              id="filter-mine"
               checked={filters.mine === "1"}
-              onChange={(e) => setParam({ mine: e.target.checked ? "1" : null })}
+              onCheckedChange={(checked) => setParam({ mine: checked === true ? "1" : null })}
               data-testid="filter-mine"
             />
-            Mine
-          </label>
-          <select
-            aria-label="Owner"
-            className={selectClass}
-            value={filters.owner ?? ""}
-            onChange={(e) => setParam({ owner: e.target.value || null })}
-          >
-            <option value="">Any owner</option>
-            {people.map((p) => (
-              <option key={p.id} value={p.id}>
-                {p.email}
-              </option>
-            ))}
-          </select>
-          <select
-            aria-label="Profile"
-            className={selectClass}
-            value={filters.profile ?? ""}
-            onChange={(e) => setParam({ profile: e.target.value || null })}
-          >
-            <option value="">Any profile</option>
-            {profiles.map((p) => (
-              <option key={p.id} value={p.id}>
-                {p.title}
-              </option>
-            ))}
-          </select>
+            <label htmlFor="filter-mine">Mine</label>
+          </div>
+          <Select value={filters.owner ?? ANY_VALUE} onValueChange={(v) => setParam({ owner: v === ANY_VALUE ? null : v })}>
+            <SelectTrigger aria-label="Owner" className="h-8 w-48">
+              <SelectValue />
+            </SelectTrigger>
+            <SelectContent>
+              <SelectItem value={ANY_VALUE}>Any owner</SelectItem>
+              {people.map((p) => (
+                <SelectItem key={p.id} value={p.id}>
+                  {p.email}
+                </SelectItem>
+              ))}
+            </SelectContent>
+          </Select>
+          <Select value={filters.profile ?? ANY_VALUE} onValueChange={(v) => setParam({ profile: v === ANY_VALUE ? null : v })}>
+            <SelectTrigger aria-label="Profile" className="h-8 w-48">
+              <SelectValue />
+            </SelectTrigger>
+            <SelectContent>
+              <SelectItem value={ANY_VALUE}>Any profile</SelectItem>
+              {profiles.map((p) => (
+                <SelectItem key={p.id} value={p.id}>
+                  {p.title}
+                </SelectItem>
+              ))}
+            </SelectContent>
+          </Select>
         </div>
       </div>
 
@@ -221,11 +220,10 @@ export function SandboxTable({
           <TableRow>
             {viewer.admin ? (
               <TableHead className="w-8">
-                <input
-                  type="checkbox"
+                <Checkbox
                   aria-label="Select all on this page"
                   checked={rows.filter(destroyable).length > 0 && rows.filter(destroyable).every((r) => selected.has(r.id))}
-                  onChange={(e) => setSelected(new Set(e.target.checked ? rows.filter(destroyable).map((r) => r.id) : []))}
+                  onCheckedChange={(checked) => setSelected(new Set(checked === true ? rows.filter(destroyable).map((r) => r.id) : []))}
                 />
               </TableHead>
             ) : null}

@@ -5,9 +5,13 @@ import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 
 import { Button } from "../../components/ui/button";
+import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "../../components/ui/select";
 import { revokeVersionAction, setChannelAction, startBuildAction } from "./actions";
 
 type Result = { ok: boolean; message?: string };
+
+/** The build target "no host" (host ids never contain parentheses). */
+const ARTIFACT = "(artifact)";
 
 function useRun() {
   const router = useRouter();
@@ -27,29 +31,29 @@ function useRun() {
 export function BuildButton({ image, hosts }: { image: string; hosts: { id: string; title: string }[] }) {
   const router = useRouter();
   const { pending, error, run } = useRun();
-  const [hostId, setHostId] = useState("");
+  const [hostId, setHostId] = useState(ARTIFACT);
   return (
     <span className="inline-flex flex-wrap items-center gap-2">
-      <select
-        aria-label={`Where to build ${image}`}
-        className="h-8 rounded-md border border-border bg-background px-2 text-xs"
-        value={hostId}
-        onChange={(e) => setHostId(e.target.value)}
-      >
-        <option value="">Build an artifact (no host)</option>
-        {hosts.map((h) => (
-          <option key={h.id} value={h.id}>
-            Rebuild {h.title} in place
-          </option>
-        ))}
-      </select>
+      <Select value={hostId} onValueChange={setHostId}>
+        <SelectTrigger aria-label={`Where to build ${image}`} className="h-8 w-64 text-xs">
+          <SelectValue />
+        </SelectTrigger>
+        <SelectContent>
+          <SelectItem value={ARTIFACT}>Build an artifact (no host)</SelectItem>
+          {hosts.map((h) => (
+            <SelectItem key={h.id} value={h.id}>
+              Rebuild {h.title} in place
+            </SelectItem>
+          ))}
+        </SelectContent>
+      </Select>
       <Button
         size="sm"
         disabled={pending}
         data-testid={`build-${image}`}
         onClick={() =>
           run(
-            () => startBuildAction({ image, hostId: hostId || undefined }),
+            () => startBuildAction({ image, hostId: hostId === ARTIFACT ? undefined : hostId }),
             (r) => router.push(`/images/builds/${(r as unknown as { data: { id: string } }).data.id}`),
           )
         }

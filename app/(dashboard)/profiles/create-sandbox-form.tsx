@@ -1,5 +1,8 @@
 "use client";
 
+// First: zod schemas made in the browser must not probe for eval (the CSP reports it).
+import "@/lib/zod-no-eval";
+
 import { Plus } from "lucide-react";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";

@@ -112,7 +112,7 @@ export default async function ProfilesPage() {
                   <div className="flex items-center gap-2" data-testid="profile-unavailable">
                     <span className="text-xs text-muted-foreground">
                       not available: {unavailable[p.id]} —{" "}
-                      <Link href="/hosts" className="text-primary hover:underline">
+                      <Link href="/hosts" className="text-primary underline underline-offset-2">
                         hosts
                       </Link>
                     </span>

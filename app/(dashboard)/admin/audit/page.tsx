@@ -7,6 +7,9 @@ import { manager } from "@/lib/manager/instance";
 import { PageHeader } from "../../../components/page-header";
 import { Badge } from "../../../components/ui/badge";
 import { Button } from "../../../components/ui/button";
+import { Input } from "../../../components/ui/input";
+import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "../../../components/ui/select";
+import { ANY_VALUE } from "../../../components/ui/select-any";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../../components/ui/table";
 
 export const metadata: Metadata = { title: "Audit log" };
@@ -18,8 +21,10 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
   const sp = await searchParams;
   const before = sp.before && /^\d+$/.test(sp.before) ? Number(sp.before) : undefined;
   const result = sp.result && ["ok", "denied", "failed"].includes(sp.result) ? sp.result : undefined;
+  // The form's "any" choice (a select item cannot have an empty value) is no filter.
+  const action = sp.action && sp.action !== ANY_VALUE ? sp.action : undefined;
   const entries = await manager().auditLog(actor, {
-    action: sp.action,
+    action,
     result,
     target: sp.target?.slice(0, 100),
     beforeId: before,
@@ -27,7 +32,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
   });
   const qs = (extra: Record<string, string | undefined>) => {
     const p = new URLSearchParams();
-    for (const [k, v] of Object.entries({ action: sp.action, result, target: sp.target, ...extra })) if (v) p.set(k, v);
+    for (const [k, v] of Object.entries({ action, result, target: sp.target, ...extra })) if (v) p.set(k, v);
     return `?${p.toString()}`;
   };
   return (
@@ -37,36 +42,36 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
         description="Who did what, when, from where, and whether it worked: creates, destroys with their teardown paths, refusals, role and token changes, failed sign-ins."
       />
       <form className="mb-4 flex flex-wrap items-end gap-2 text-sm" method="get">
-        <select
-          name="action"
-          defaultValue={sp.action ?? ""}
-          aria-label="Action"
-          className="h-8 rounded-md border border-border bg-background px-2"
-        >
-          <option value="">Any action</option>
-          {ACTIONS.map((a) => (
-            <option key={a} value={a}>
-              {a.endsWith(".") ? `${a}*` : a}
-            </option>
-          ))}
-        </select>
-        <select
-          name="result"
-          defaultValue={result ?? ""}
-          aria-label="Result"
-          className="h-8 rounded-md border border-border bg-background px-2"
-        >
-          <option value="">Any result</option>
-          <option value="ok">ok</option>
-          <option value="denied">denied</option>
-          <option value="failed">failed</option>
-        </select>
-        <input
+        <Select name="action" defaultValue={action ?? ANY_VALUE}>
+          <SelectTrigger aria-label="Action" className="h-8 w-48">
+            <SelectValue />
+          </SelectTrigger>
+          <SelectContent>
+            <SelectItem value={ANY_VALUE}>Any action</SelectItem>
+            {ACTIONS.map((a) => (
+              <SelectItem key={a} value={a}>
+                {a.endsWith(".") ? `${a}*` : a}
+              </SelectItem>
+            ))}
+          </SelectContent>
+        </Select>
+        <Select name="result" defaultValue={result ?? ANY_VALUE}>
+          <SelectTrigger aria-label="Result" className="h-8 w-36">
+            <SelectValue />
+          </SelectTrigger>
+          <SelectContent>
+            <SelectItem value={ANY_VALUE}>Any result</SelectItem>
+            <SelectItem value="ok">ok</SelectItem>
+            <SelectItem value="denied">denied</SelectItem>
+            <SelectItem value="failed">failed</SelectItem>
+          </SelectContent>
+        </Select>
+        <Input
           name="target"
           defaultValue={sp.target ?? ""}
           placeholder="Target (sandbox id, email…)"
           aria-label="Target"
-          className="h-8 rounded-md border border-border bg-background px-2"
+          className="h-8 w-64"
         />
         <Button type="submit" size="sm" variant="outline">
           Filter

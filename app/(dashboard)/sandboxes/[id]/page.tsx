@@ -8,8 +8,11 @@ import { gatewayInfo } from "@/lib/gateway/instance";
 import { isSandboxerError } from "@/lib/errors";
 import { manager } from "@/lib/manager/instance";
 import { listOwnSshKeys } from "@/lib/manager/ssh-keys";
+import { teamStreamCursor } from "@/lib/manager/team-stream";
 import { sandboxSshSessions } from "@/lib/manager/ssh-sessions";
 import { isSandboxId } from "@/lib/sandbox-id";
+
+import { StreamFrom } from "../../../components/live-updates";
 
 import { GatewayCard } from "./gateway-card";
 import { SandboxDetail } from "./sandbox-detail";
@@ -23,6 +26,7 @@ export default async function SandboxPage({ params }: { params: Promise<{ id: st
   const actor = await requirePageActor({ next: `/sandboxes/${id}` });
   if (!isSandboxId(id)) notFound();
   const m = manager();
+  const cursor = await teamStreamCursor(m); // before the sandbox: the stream brings what changes after it
   const loaded = await Promise.all([m.getSandboxDetail(id, actor), m.sandboxEvents(id)]).catch((e: unknown) => {
     if (isSandboxerError(e) && e.code === "NOT_FOUND") return null;
     throw e;
@@ -33,6 +37,7 @@ export default async function SandboxPage({ params }: { params: Promise<{ id: st
   const h = detail.handle;
   return (
     <>
+      <StreamFrom after={cursor} />
       <SandboxDetail initial={detail} initialEvents={events} />
       {h?.port ? (
         <div className="mt-6">

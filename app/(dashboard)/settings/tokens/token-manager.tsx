@@ -10,9 +10,11 @@ import type { TokenView } from "@/lib/auth/tokens";
 import { RelativeTime } from "../../../components/relative-time";
 import { Badge } from "../../../components/ui/badge";
 import { Button } from "../../../components/ui/button";
+import { Checkbox } from "../../../components/ui/checkbox";
 import { CopyField } from "../../../components/ui/copy-field";
 import { Input } from "../../../components/ui/input";
 import { Label } from "../../../components/ui/label";
+import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "../../../components/ui/select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../../components/ui/table";
 import { createTokenAction, revokeTokenAction } from "./actions";
 
@@ -107,37 +109,42 @@ export function TokenManager({
         </div>
         <div className="grid gap-1.5">
           <Label htmlFor="token-access">Scope</Label>
-          <select
-            id="token-access"
-            className="h-9 rounded-md border border-border bg-background px-2 text-sm"
-            value={access}
-            onChange={(e) => setAccess(e.target.value as "read" | "full")}
-          >
-            <option value="full">full — {TOKEN_SCOPE_HELP.full}</option>
-            <option value="read">read — {TOKEN_SCOPE_HELP.read}</option>
-          </select>
+          <Select value={access} onValueChange={(v) => setAccess(v as "read" | "full")}>
+            <SelectTrigger id="token-access" className="w-auto min-w-64">
+              <SelectValue />
+            </SelectTrigger>
+            <SelectContent>
+              <SelectItem value="full">full — {TOKEN_SCOPE_HELP.full}</SelectItem>
+              <SelectItem value="read">read — {TOKEN_SCOPE_HELP.read}</SelectItem>
+            </SelectContent>
+          </Select>
         </div>
         <div className="grid gap-1.5">
           <Label htmlFor="token-expiry">Expires after</Label>
-          <select
-            id="token-expiry"
-            className="h-9 rounded-md border border-border bg-background px-2 text-sm"
-            value={lifetime}
-            onChange={(e) => setLifetime(e.target.value)}
-          >
-            {lifetimeOptions(ttlDefaultMs, ttlMaxMs).map((ms) => (
-              <option key={ms} value={durationText(ms)}>
-                {durationLabel(ms)}
-                {ms === ttlDefaultMs ? " (default)" : ""}
-              </option>
-            ))}
-          </select>
+          <Select value={lifetime} onValueChange={setLifetime}>
+            <SelectTrigger id="token-expiry" className="w-40">
+              <SelectValue />
+            </SelectTrigger>
+            <SelectContent>
+              {lifetimeOptions(ttlDefaultMs, ttlMaxMs).map((ms) => (
+                <SelectItem key={ms} value={durationText(ms)}>
+                  {durationLabel(ms)}
+                  {ms === ttlDefaultMs ? " (default)" : ""}
+                </SelectItem>
+              ))}
+            </SelectContent>
+          </Select>
         </div>
         {canAdmin ? (
-          <label className="flex h-9 items-center gap-2 text-sm" title={TOKEN_SCOPE_HELP.admin}>
-            <input type="checkbox" checked={admin} onChange={(e) => setAdmin(e.target.checked)} data-testid="token-admin" />
-            admin scope
-          </label>
+          <div className="flex h-9 items-center gap-2 text-sm" title={TOKEN_SCOPE_HELP.admin}>
+            <Checkbox
+              id="token-admin"
+              checked={admin}
+              onCheckedChange={(checked) => setAdmin(checked === true)}
+              data-testid="token-admin"
+            />
+            <label htmlFor="token-admin">admin scope</label>
+          </div>
         ) : null}
         <Button type="submit" disabled={pending || !name.trim()} data-testid="create-token">
           Create token

@@ -1,0 +1,59 @@
+// The web server behind `npm start` and `npm run dev`: Next's own request handler behind a thin front
+// door that `next start` cannot provide — the client's address from the socket (next start fills
+// X-Forwarded-For only when the client sent none, so a forged one hid the peer) and the security
+// headers, with a fresh CSP nonce, on every response. What the door does is lib/http/front-door.ts;
+// the app builds it at start (instrumentation.ts → lib/server-start.ts) and puts it in the slot below.
+//
+//   node server.mjs [--dev]      (HOST and PORT from the environment, as npm start passes them)
+import http from "node:http";
+
+const dev = process.argv.includes("--dev");
+// As `next start` / `next dev` do, before Next loads anything that reads it.
+process.env.NODE_ENV ??= dev ? "development" : "production";
+const hostname = process.env.HOST || "127.0.0.1";
+const port = Number(process.env.PORT || 3000);
+
+const slot = { door: undefined };
+globalThis[Symbol.for("sand-boxer.front-door")] = slot;
+
+const { default: next } = await import("next");
+const app = next({ dev, dir: import.meta.dirname, hostname, port });
+const handle = app.getRequestHandler();
+await app.prepare();
+
+const server = http.createServer((req, res) => {
+  if (!slot.door) {
+    // Only while the app is still starting (its instrumentation installs the door first thing).
+    res.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
+    res.end(JSON.stringify({ code: "INTERNAL", message: "The server is starting; try again in a moment" }));
+    return;
+  }
+  slot.door(req, res);
+  handle(req, res).catch((err) => {
+    console.error(err);
+    if (!res.headersSent) res.statusCode = 500;
+    res.end();
+  });
+});
+if (dev) {
+  const upgrade = app.getUpgradeHandler();
+  server.on("upgrade", (req, socket, head) => void upgrade(req, socket, head).catch(() => socket.destroy()));
+}
+server.on("error", (err) => {
+  console.error(`cannot listen on ${hostname}:${port}: ${err.message}`);
+  process.exit(1);
+});
+server.listen(port, hostname, () => console.info(`sand-boxer listening on http://${hostname}:${port}${dev ? " (dev)" : ""}`));
+
+// Stop taking requests, let open ones finish (event streams are cut after a grace period), then exit.
+// The worker and the SSH gateway stop on the same signals (lib/manager/background.ts, lib/gateway).
+let stopping = false;
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    server.close(() => void app.close().finally(() => process.exit(signal === "SIGINT" ? 130 : 143)));
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 5_000).unref();
+  });
+}
