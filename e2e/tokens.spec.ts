@@ -9,8 +9,10 @@ test.describe("API tokens", () => {
     await page.goto("/settings/tokens");
     await expect(page.getByRole("heading", { name: "API tokens" })).toBeVisible();
     await page.getByLabel("Name").fill(name);
-    await page.getByLabel("Scope", { exact: true }).selectOption("read");
-    await page.getByLabel("Expires after").selectOption("7d");
+    await page.getByRole("combobox", { name: "Scope" }).click();
+    await page.getByRole("option", { name: /^read — / }).click();
+    await page.getByRole("combobox", { name: "Expires after" }).click();
+    await page.getByRole("option", { name: "7 days", exact: true }).click();
     await page.getByTestId("token-admin").check();
     await page.getByTestId("create-token").click();
     await expect(page.getByTestId("new-token")).toContainText(`Token “${name}” (read admin)`);
