@@ -13,6 +13,22 @@ process.env.NODE_ENV ??= dev ? "development" : "production";
 const hostname = process.env.HOST || "127.0.0.1";
 const port = Number(process.env.PORT || 3000);
 
+/**
+ * This file's own lines, in the app's log format (lib/logger.ts): JSON lines (pino's shape) unless
+ * stdout is a terminal or LOG_FORMAT=pretty.
+ */
+const pretty = process.env.LOG_FORMAT === "pretty" || (process.env.LOG_FORMAT !== "json" && process.stdout.isTTY);
+function log(level, msg, err) {
+  const stream = level >= 50 ? process.stderr : process.stdout;
+  if (pretty) {
+    stream.write(`${msg}${err ? `\n${err.stack ?? err}` : ""}\n`);
+    return;
+  }
+  const record = { level, time: Date.now(), pid: process.pid, app: "sandboxer", msg };
+  if (err) record.err = { type: err.name, message: err.message, stack: err.stack };
+  stream.write(`${JSON.stringify(record)}\n`);
+}
+
 const slot = { door: undefined };
 globalThis[Symbol.for("sand-boxer.front-door")] = slot;
 
@@ -30,7 +46,7 @@ const server = http.createServer((req, res) => {
   }
   slot.door(req, res);
   handle(req, res).catch((err) => {
-    console.error(err);
+    log(50, "request failed", err);
     if (!res.headersSent) res.statusCode = 500;
     res.end();
   });
@@ -40,10 +56,10 @@ if (dev) {
   server.on("upgrade", (req, socket, head) => void upgrade(req, socket, head).catch(() => socket.destroy()));
 }
 server.on("error", (err) => {
-  console.error(`cannot listen on ${hostname}:${port}: ${err.message}`);
+  log(60, `cannot listen on ${hostname}:${port}: ${err.message}`);
   process.exit(1);
 });
-server.listen(port, hostname, () => console.info(`sand-boxer listening on http://${hostname}:${port}${dev ? " (dev)" : ""}`));
+server.listen(port, hostname, () => log(30, `sand-boxer listening on http://${hostname}:${port}${dev ? " (dev)" : ""}`));
 
 // Stop taking requests, let open ones finish (event streams are cut after a grace period), then exit.
 // The worker and the SSH gateway stop on the same signals (lib/manager/background.ts, lib/gateway).

@@ -7,6 +7,8 @@ import { Providers } from "./components/providers";
 export const metadata: Metadata = {
   title: { default: "sand-boxer", template: "%s · sand-boxer" },
   description: "Self-service sandboxes on the team's build VMs",
+  // public/favicon.svg follows the system's light or dark theme; it is also the app icon.
+  icons: { icon: [{ url: "/favicon.svg", type: "image/svg+xml" }], apple: "/favicon.svg" },
 };
 
 export const viewport: Viewport = {

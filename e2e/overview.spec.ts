@@ -33,6 +33,20 @@ test.describe("overview", () => {
     await expect(page.getByTestId("hosts-table")).toContainText("vm-e2e1");
   });
 
+  test("has a favicon: the page links it and it is served (no 404 in the console)", async ({ overview, page, request }) => {
+    const failed: string[] = [];
+    page.on("response", (r) => {
+      if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+    });
+    await overview.goto();
+    const href = await page.locator('link[rel="icon"]').first().getAttribute("href");
+    expect(href).toMatch(/^\/favicon\.svg/);
+    const icon = await request.get(href!);
+    expect(icon.status()).toBe(200);
+    expect(icon.headers()["content-type"]).toContain("image/svg+xml");
+    expect(failed).toEqual([]);
+  });
+
   test("sends an anonymous visitor to sign in", async ({ browser, baseURL }) => {
     const context = await browser.newContext({ storageState: { cookies: [], origins: [] }, baseURL });
     const page = await context.newPage();

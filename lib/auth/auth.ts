@@ -18,7 +18,7 @@ import { genericOAuth } from "better-auth/plugins/generic-oauth";
 import { db } from "../db/client";
 import { promoteIfNoAdmin } from "../db/users";
 import { cleanDisplayName } from "../display-text";
-import { CLIENT_ADDRESS_HEADER, requestClientAddress } from "../http/client-address";
+import { CLIENT_ADDRESS_HEADER, behindFrontDoor, requestClientAddress } from "../http/client-address";
 import { audit } from "../manager/audit";
 import { env, type Env } from "../env";
 import { betterAuthLogger, logger } from "../logger";
@@ -104,7 +104,8 @@ function buildAuth() {
       useSecureCookies: e.publicUrl.startsWith("https://"),
       cookiePrefix: "sandboxer",
       // The address server.mjs determined (socket peer, or X-Forwarded-For from a trusted proxy only).
-      ipAddress: { ipAddressHeaders: [CLIENT_ADDRESS_HEADER] },
+      // Under a bare `next start` nothing vouches for that header: no address rather than a forged one.
+      ipAddress: behindFrontDoor() ? { ipAddressHeaders: [CLIENT_ADDRESS_HEADER] } : { disableIpTracking: true },
     },
     rateLimit: { enabled: e.NODE_ENV === "production" && process.env.SANDBOXER_DISABLE_RATE_LIMIT !== "1", window: 60, max: 100 },
     databaseHooks: {

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 
-import { clientAddress, normalizeAddress, parseTrustedProxies } from "./client-address";
+import {
+  CLIENT_ADDRESS_HEADER,
+  FRONT_DOOR_SLOT,
+  clientAddress,
+  normalizeAddress,
+  parseTrustedProxies,
+  requestClientAddress,
+} from "./client-address";
 
 describe("parseTrustedProxies", () => {
   it("takes addresses and CIDR ranges of both families", () => {
@@ -54,5 +61,21 @@ describe("clientAddress", () => {
     expect(normalizeAddress("::ffff:10.1.2.3")).toBe("10.1.2.3");
     expect(normalizeAddress("fe80::1%eth0")).toBe("fe80::1");
     expect(normalizeAddress("[::1]")).toBe("::1");
+  });
+});
+
+describe("requestClientAddress", () => {
+  const headers = new Headers({ [CLIENT_ADDRESS_HEADER]: "203.0.113.9" });
+
+  it("believes the header only behind server.mjs, which replaces any copy a client sent", () => {
+    const g = globalThis as Record<symbol, unknown>;
+    expect(requestClientAddress(headers)).toBeUndefined();
+    g[FRONT_DOOR_SLOT] = {};
+    try {
+      expect(requestClientAddress(headers)).toBe("203.0.113.9");
+      expect(requestClientAddress(new Headers())).toBeUndefined();
+    } finally {
+      delete g[FRONT_DOOR_SLOT];
+    }
   });
 });

@@ -12,11 +12,21 @@ export const CLIENT_ADDRESS_HEADER = "x-sandboxer-client-ip";
 
 /**
  * The client's address as server.mjs determined it (the socket peer, or X-Forwarded-For from a
- * trusted proxy); a client cannot set this header itself. Unknown under a bare `next start`.
+ * trusted proxy); a client cannot set this header itself. Unknown under a bare `next start`, where
+ * nothing removes a copy the client sent.
  */
 export function requestClientAddress(headers: Headers): string | undefined {
+  if (!behindFrontDoor()) return undefined;
   return headers.get(CLIENT_ADDRESS_HEADER)?.trim() || undefined;
 }
+
+/** True when this process serves through server.mjs (npm start / npm run dev), not a bare `next start`. */
+export function behindFrontDoor(): boolean {
+  return (globalThis as Record<symbol, unknown>)[FRONT_DOOR_SLOT] !== undefined;
+}
+
+/** The slot server.mjs puts on globalThis before Next loads; the app puts the door in it (lib/http/front-door.ts). */
+export const FRONT_DOOR_SLOT = Symbol.for("sand-boxer.front-door");
 
 export interface TrustedProxies {
   /** True when `address` is one of the configured proxies. */

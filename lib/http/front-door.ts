@@ -13,7 +13,7 @@
 // through a slot on globalThis that the entry created.
 import type { IncomingMessage, ServerResponse } from "node:http";
 
-import { CLIENT_ADDRESS_HEADER, clientAddress, type TrustedProxies } from "./client-address";
+import { CLIENT_ADDRESS_HEADER, FRONT_DOOR_SLOT, clientAddress, type TrustedProxies } from "./client-address";
 import { newNonce, securityHeaders } from "./security-headers";
 
 export interface FrontDoorOptions {
@@ -41,17 +41,10 @@ export function createFrontDoor(opts: FrontDoorOptions): FrontDoor {
   };
 }
 
-/** The slot server.mjs puts on globalThis before Next loads; the app fills in `door`. */
-const SLOT = Symbol.for("sand-boxer.front-door");
 type Slot = { door?: FrontDoor };
 
 function slot(): Slot | undefined {
-  return (globalThis as Record<symbol, Slot | undefined>)[SLOT];
-}
-
-/** True when this process serves through server.mjs (npm start / npm run dev), not bare `next start`. */
-export function behindFrontDoor(): boolean {
-  return slot() !== undefined;
+  return (globalThis as Record<symbol, Slot | undefined>)[FRONT_DOOR_SLOT];
 }
 
 /** Hands the door to the server entry; false when there is none (bare `next start`). */
