@@ -65,17 +65,38 @@ export function loadGatewayHostKey(opts: { file?: string | undefined; dataDir: s
   }
   const file = path.join(opts.dataDir, DEFAULT_HOST_KEY_FILE);
   if (!fs.existsSync(file)) {
-    const { private: privateKey } = ssh2.utils.generateKeyPairSync("ed25519", { comment: "sand-boxer ssh gateway" });
+    const privateKey = generateHostKey();
+    // Another process sharing the data directory (an instance, `npm run worker`) may be generating it
+    // at the same moment, and must never read a half-written file: the key is written whole to a file
+    // of this process's own, then linked into place (link fails if the name exists: the first one wins).
+    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    fs.writeFileSync(tmp, privateKey, { mode: 0o600, flag: "wx" });
     try {
-      // "wx": another instance sharing the data directory may be generating it at the same moment.
-      fs.writeFileSync(file, privateKey, { mode: 0o600, flag: "wx" });
+      fs.linkSync(tmp, file);
       return describe(file, privateKey, true);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    } finally {
+      fs.rmSync(tmp, { force: true });
     }
   }
   checkMode(file, fs.statSync(file));
   return describe(file, fs.readFileSync(file, "utf8"), false);
+}
+
+/**
+ * A new ed25519 key in OpenSSH format. ssh2's generator writes a key its own parser rejects
+ * ("Malformed OpenSSH private key") about once in 250 (measured: 13 of 3,000), which made a server's
+ * first start fail now and then: a key that does not parse back is generated again.
+ */
+export function generateHostKey(
+  generate = () => ssh2.utils.generateKeyPairSync("ed25519", { comment: "sand-boxer ssh gateway" }).private,
+): string {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const key = generate();
+    if (!(ssh2.utils.parseKey(key) instanceof Error)) return key;
+  }
+  throw new Error("could not generate an SSH gateway host key that parses (20 attempts)");
 }
 
 function checkMode(file: string, st: fs.Stats): void {
