@@ -10,6 +10,7 @@ export function CopyField({ value, label, testId }: { value: string; label: stri
   return (
     <div className="flex items-center gap-2">
       <code
+        tabIndex={0}
         className="flex-1 overflow-x-auto whitespace-nowrap rounded-md border border-border bg-muted/60 px-2 py-1.5 font-mono text-xs"
         data-testid={testId}
       >

@@ -4,7 +4,8 @@ import { cn } from "./cn";
 
 export function Table({ className, ...props }: React.TableHTMLAttributes<HTMLTableElement>) {
   return (
-    <div className="w-full overflow-x-auto rounded-lg border border-border">
+    // Focusable, so a keyboard can scroll a table wider than the page (axe: scrollable-region-focusable).
+    <div tabIndex={0} className="w-full overflow-x-auto rounded-lg border border-border focus-visible:outline-2 focus-visible:outline-ring">
       <table className={cn("w-full caption-bottom text-sm", className)} {...props} />
     </div>
   );

@@ -327,7 +327,10 @@ function ServicesCard({ id, status }: { id: string; status: SandboxStatus }) {
                       >
                         {svc.state}
                         {svc.logTail && svc.logTail.length > 0 ? (
-                          <pre className="mt-1 max-w-xl overflow-x-auto whitespace-pre-wrap break-all rounded border border-border bg-muted/40 p-2 font-mono text-xs text-foreground">
+                          <pre
+                            tabIndex={0}
+                            className="mt-1 max-w-xl overflow-x-auto whitespace-pre-wrap break-all rounded border border-border bg-muted/40 p-2 font-mono text-xs text-foreground"
+                          >
                             {svc.logTail.join("\n")}
                           </pre>
                         ) : null}
