@@ -7,16 +7,23 @@
 // Two VMs: docker1's sshd sets DOCKER_HOST to the private engine for every session (a host whose
 // build user's environment names its daemon), docker2 sets nothing (the default socket has no daemon),
 // so only the profile's dockerHost reaches the engine from there. Every service uses host networking
-// bound to 127.0.0.1 and `init: true`.
+// bound to 127.0.0.1 and `init: true`. The web service is reached the way a person reaches it: `ssh -L`
+// through sand-boxer's SSH gateway to the VM's loopback.
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { ComposeSshHandle } from "@/lib/extensions/compose-ssh/extension";
+import { SshGateway } from "@/lib/gateway/gateway";
+import { loadGatewayHostKey } from "@/lib/gateway/host-key";
+import { createLogger } from "@/lib/logger";
 import { adoptOrphan, listOrphans, requestReconcile } from "@/lib/manager/host-ops";
 import { checkProfile } from "@/lib/manager/profile-check";
 import { sandboxServices } from "@/lib/manager/services";
+import { addSshKey } from "@/lib/manager/ssh-keys";
 import { newSandboxId } from "@/lib/sandbox-id";
 
 import { freeLoopbackPort, processRunning, runAs, startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../support/build-vms";
@@ -93,7 +100,8 @@ describe("ext.compose-ssh on a real docker engine (docker-compose v1)", () => {
     engine = await startDockerEngine();
     vms = await startBuildVms({
       vms: [
-        { name: "docker1", address: "127.0.0.1", sshdOptions: { SetEnv: `DOCKER_HOST=${engine.dockerHost}` } },
+        // AllowTcpForwarding local: what `ssh -L` through the gateway needs on the VM.
+        { name: "docker1", address: "127.0.0.1", sshdOptions: { SetEnv: `DOCKER_HOST=${engine.dockerHost}`, AllowTcpForwarding: "local" } },
         { name: "docker2", address: "127.0.0.1" },
       ],
     });
@@ -129,7 +137,7 @@ describe("ext.compose-ssh on a real docker engine (docker-compose v1)", () => {
     }
   }, 120_000);
 
-  it("up with v1 found by the probe: a service answers HTTP on its loopback port; status ready per service; destroy leaves nothing of the project", async () => {
+  it("up with v1 found by the probe: a service answers HTTP on its loopback port, reached with ssh -L through the gateway; status ready per service; destroy leaves nothing of the project", async () => {
     const check = await checkProfile({ db: t.db, catalog: t.manager.catalog }, "profile.web");
     expect(check.ok, JSON.stringify(check.targets)).toBe(true);
     expect(check.targets[0]?.requirements.find((r) => r.name === "docker compose")?.reason).toMatch(
@@ -147,9 +155,59 @@ describe("ext.compose-ssh on a real docker engine (docker-compose v1)", () => {
       `Starting compose project ${project(id)} in ${workspace(vm1, id)}: docker-compose -p ${project(id)} -f compose.yaml --env-file .sandboxer.env up -d`,
     );
 
-    const res = await fetch(`http://127.0.0.1:${webPort}/`);
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe("sand-boxer test page\n");
+    // Through the gateway, as a person would: `ssh -L <local>:localhost:<web port> <id>@gateway`.
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-compose-gw-"));
+    const hostKey = loadGatewayHostKey({ dataDir: scratch });
+    const gateway = new SshGateway({
+      db: t.db,
+      ssh: t.manager.ssh!,
+      logger: createLogger("silent"),
+      hostKey,
+      listen: { host: "127.0.0.1", port: 0 },
+    });
+    await gateway.start();
+    const key = path.join(scratch, "id");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
+    await addSshKey(t.manager, t.user, { publicKey: fs.readFileSync(`${key}.pub`, "utf8") });
+    const knownHosts = path.join(scratch, "known_hosts");
+    fs.writeFileSync(knownHosts, `[127.0.0.1]:${gateway.port} ${hostKey.publicKeyLine}\n`);
+    const local = await freeLoopbackPort();
+    const tunnel = spawn(
+      "ssh",
+      [
+        ...[
+          "-F",
+          "none",
+          "-i",
+          key,
+          "-o",
+          "IdentitiesOnly=yes",
+          "-o",
+          `UserKnownHostsFile=${knownHosts}`,
+          "-o",
+          "StrictHostKeyChecking=yes",
+        ],
+        ...["-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes", "-N", "-L", `${local}:localhost:${webPort}`],
+        ...["-p", String(gateway.port), `${id}@127.0.0.1`],
+      ],
+      { stdio: "ignore" },
+    );
+    try {
+      await expect
+        .poll(
+          () =>
+            fetch(`http://127.0.0.1:${local}/`).then(
+              (r) => r.text(),
+              () => "",
+            ),
+          { timeout: 20_000, interval: 100 },
+        )
+        .toBe("sand-boxer test page\n");
+    } finally {
+      tunnel.kill();
+      await gateway.stop("test over");
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
 
     const st = await status(id);
     expect(st.state, st.detail).toBe("ready");
