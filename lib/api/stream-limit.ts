@@ -3,6 +3,8 @@
 // open thousands. Every long-lived stream route takes a slot here and gives it back when it ends.
 import "server-only";
 
+import { actorUserId, type Actor } from "../auth/actor";
+import { env } from "../env";
 import { SandboxerError } from "../errors";
 
 export const DEFAULT_MAX_STREAMS_PER_PERSON = 16;
@@ -37,4 +39,9 @@ export function acquireStreamSlot(personId: string, max = DEFAULT_MAX_STREAMS_PE
 /** Open streams of one person (tests and metrics). */
 export function openStreams(personId: string): number {
   return open.get(personId) ?? 0;
+}
+
+/** One of `actor`'s SANDBOXER_MAX_STREAMS_PER_PERSON slots (429 beyond), for a stream route; returns the release. */
+export function acquireActorStreamSlot(actor: Actor): () => void {
+  return acquireStreamSlot(actorUserId(actor) ?? actor.label, env().SANDBOXER_MAX_STREAMS_PER_PERSON);
 }

@@ -3,10 +3,8 @@
 // then `end` with the build once it has ended. Otherwise JSON: the lines after ?after and the build.
 import { API_ROUTES } from "@/lib/api/openapi";
 import { pullEventStream, resumeAfter, wantsEventStream, type SseMessage } from "@/lib/api/sse";
-import { acquireStreamSlot } from "@/lib/api/stream-limit";
-import { actorUserId } from "@/lib/auth/actor";
+import { acquireActorStreamSlot } from "@/lib/api/stream-limit";
 import { defineRoute } from "@/lib/auth/guards";
-import { env } from "@/lib/env";
 import { buildLogStream, getImageBuild, imageBuildLog } from "@/lib/manager/images";
 import { manager } from "@/lib/manager/instance";
 
@@ -20,7 +18,7 @@ export const GET = defineRoute(API_ROUTES.imageBuildLog, async ({ params: { id }
   }
   await getImageBuild(m, id); // 404 before any stream starts
   // One of the person's SANDBOXER_MAX_STREAMS_PER_PERSON stream slots (429 beyond), freed when it ends.
-  const release = acquireStreamSlot(actorUserId(actor) ?? actor.label, env().SANDBOXER_MAX_STREAMS_PER_PERSON);
+  const release = acquireActorStreamSlot(actor);
   const after = resumeAfter(req, q.after);
   return pullEventStream(
     req,

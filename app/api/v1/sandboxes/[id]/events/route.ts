@@ -5,10 +5,8 @@
 // As JSON (?format=json, or any other Accept): the events after ?after=<id> and the sandbox, for polling.
 import { API_ROUTES } from "@/lib/api/openapi";
 import { pullEventStream, resumeAfter, wantsEventStream, type SseMessage } from "@/lib/api/sse";
-import { acquireStreamSlot } from "@/lib/api/stream-limit";
-import { actorUserId } from "@/lib/auth/actor";
+import { acquireActorStreamSlot } from "@/lib/api/stream-limit";
 import { defineRoute } from "@/lib/auth/guards";
-import { env } from "@/lib/env";
 import { sandboxEventStream } from "@/lib/manager/event-stream";
 import { manager } from "@/lib/manager/instance";
 
@@ -23,7 +21,7 @@ export const GET = defineRoute(API_ROUTES.sandboxEvents, async ({ params: { id }
   }
   await m.sandboxStatus(id); // 404 before any stream starts
   // At most SANDBOXER_MAX_STREAMS_PER_PERSON open at once (429 beyond); the slot is freed when the stream ends.
-  const release = acquireStreamSlot(actorUserId(actor) ?? actor.label, env().SANDBOXER_MAX_STREAMS_PER_PERSON);
+  const release = acquireActorStreamSlot(actor);
   const after = resumeAfter(req, q.after);
   return pullEventStream(
     req,
