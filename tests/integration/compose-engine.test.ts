@@ -28,6 +28,7 @@ import { newSandboxId } from "@/lib/sandbox-id";
 
 import { freeLoopbackPort, processRunning, runAs, startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../support/build-vms";
 import { startDockerEngine, TEST_IMAGE, type DockerEngine } from "../support/docker-engine";
+import { strictSshOptions } from "../support/ssh-client";
 import { createVmTestManager, hostEntryFor, type VmTestManager } from "../support/vm-harness";
 
 const service = (name: string, command: string[], extra = "") =>
@@ -175,19 +176,8 @@ describe("ext.compose-ssh on a real docker engine (docker-compose v1)", () => {
     const tunnel = spawn(
       "ssh",
       [
-        ...[
-          "-F",
-          "none",
-          "-i",
-          key,
-          "-o",
-          "IdentitiesOnly=yes",
-          "-o",
-          `UserKnownHostsFile=${knownHosts}`,
-          "-o",
-          "StrictHostKeyChecking=yes",
-        ],
-        ...["-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes", "-N", "-L", `${local}:localhost:${webPort}`],
+        ...strictSshOptions(key, knownHosts),
+        ...["-o", "ExitOnForwardFailure=yes", "-N", "-L", `${local}:localhost:${webPort}`],
         ...["-p", String(gateway.port), `${id}@127.0.0.1`],
       ],
       { stdio: "ignore" },

@@ -23,6 +23,7 @@ import type { Worker } from "@/lib/manager/worker";
 
 import { freeLoopbackPort, restartVm, run, stopBuildVms, stopVm, type BuildVms } from "../support/build-vms";
 import { createVmTestManager, startStandardVms, type VmTestManager } from "../support/vm-harness";
+import { strictSshOptions } from "../support/ssh-client";
 import { numberedTree } from "../support/trees";
 
 const PTY = path.resolve(import.meta.dirname, "../support/pty-session.py");
@@ -52,22 +53,7 @@ function keygen(name: string): string {
 
 /** OpenSSH client options for the gateway: strict host key checking against our known_hosts, one key. */
 function sshOpts(who: keyof typeof keys): string[] {
-  return [
-    "-F",
-    "none",
-    "-i",
-    keys[who],
-    "-o",
-    "IdentitiesOnly=yes",
-    "-o",
-    `UserKnownHostsFile=${knownHosts}`,
-    "-o",
-    "StrictHostKeyChecking=yes",
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    "ConnectTimeout=20",
-  ];
+  return strictSshOptions(keys[who], knownHosts);
 }
 
 function ssh(who: keyof typeof keys, id: string, command: string[], opts: { input?: string; timeoutMs?: number } = {}) {
