@@ -461,7 +461,8 @@ export const API_ROUTES = {
       "With `Accept: text/event-stream` (or ?format=sse): Server-Sent Events — `log` and `state` (data: a TeamSandboxEvent, id: " +
       "its event id), `sandbox` after state changes (data: a Sandbox as it is now), `team` (data: a TeamNotice), `ready` once live, " +
       "`reset` when a resume is too far behind to replay (refetch, then follow). Resumable with `Last-Event-ID` (or ?after); a " +
-      "comment line every 15 s; at most 8 open streams per person (429 TOO_MANY_STREAMS). Otherwise JSON: the events after ?after " +
+      "comment line every 15 s; at most SANDBOXER_MAX_STREAMS_PER_PERSON (16) open streams per person, shared with the sandbox and build log " +
+      "streams (429 TOO_MANY_STREAMS). Otherwise JSON: the events after ?after " +
       "(at most 500), for scripts. See docs/live-updates.md.",
     query: teamEventsQuery,
     headers: [{ name: "Last-Event-ID", description: "SSE: resume after this event id (takes precedence over ?after)" }],
