@@ -52,6 +52,7 @@ import {
   type AuditEntryView,
   type HostView,
   type PersonView,
+  type PoolCountsView,
   type ProfileView,
   type SandboxDetailView,
   type SandboxEventView,
@@ -310,6 +311,19 @@ export class Manager implements ManagerContext {
           : null,
       };
     });
+  }
+
+  /** Warm-pool counts for the team stream's `pool` frame; null (no query) when no profile has a pool. */
+  async poolCountsView(): Promise<PoolCountsView | null> {
+    const pooled = this.catalog.profiles.filter((p) => p.spec?.pool);
+    if (pooled.length === 0) return null;
+    const [profiles, hosts] = await Promise.all([poolCounts(this.db), poolCountsByHost(this.db)]);
+    return {
+      profiles: Object.fromEntries(
+        pooled.map((p) => [p.id, { ready: profiles.get(p.id)?.pooled ?? 0, filling: profiles.get(p.id)?.filling ?? 0 }]),
+      ),
+      hosts: Object.fromEntries([...hosts].map(([id, c]) => [id, { ready: c.pooled, total: c.total }])),
+    };
   }
 
   /**
