@@ -259,6 +259,7 @@ export class SshGateway {
   private readonly sessionsPerPerson = new Map<string, number>();
   private timers: NodeJS.Timeout[] = [];
   private closing = false;
+  private stopping: Promise<void> | undefined;
   private listenAddress = "";
   private polling = false;
   private readonly counters = { handshakeTimeouts: 0, refusedAtAccept: 0, authFailures: 0 };
@@ -368,14 +369,20 @@ export class SshGateway {
   }
 
   /** Stops listening and ends every connection (sessions are recorded as ended). */
-  async stop(reason = "the sand-boxer server is stopping"): Promise<void> {
-    if (this.closing) return;
+  stop(reason = "the sand-boxer server is stopping"): Promise<void> {
+    this.stopping ??= this.stopNow(reason);
+    return this.stopping;
+  }
+
+  private async stopNow(reason: string): Promise<void> {
     this.closing = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    const atStop = this.stats();
     await new Promise<void>((r) => this.tcp.close(() => r()));
     await Promise.all([...this.conns].map((c) => this.endConnection(c, reason)));
     await removeGateway(this.db, this.instanceId).catch(() => {});
+    this.log.info({ ...atStop, instance: this.instanceId }, "ssh gateway stopped");
   }
 
   /** Ends a session held by this instance (admins elsewhere write a close request instead). */

@@ -23,7 +23,14 @@ export async function startGatewayFromEnv(): Promise<SshGateway | null> {
   const m = manager();
   if (!m.ssh) return null;
   const hostKey = loadGatewayHostKey({ file: e.SANDBOXER_SSH_GATEWAY_HOST_KEY, dataDir: e.dataDir });
-  const gateway = new SshGateway({ db, ssh: m.ssh, logger: logger().child({ component: "ssh-gateway" }), hostKey, listen: e.sshGateway });
+  const gateway = new SshGateway({
+    db,
+    ssh: m.ssh,
+    logger: logger().child({ component: "ssh-gateway" }),
+    hostKey,
+    listen: e.sshGateway,
+    limits: { handshakeTimeoutMs: e.SANDBOXER_SSH_GATEWAY_HANDSHAKE_TIMEOUT },
+  });
   await gateway.start();
   globalForGateway.__sandboxerGateway = gateway;
   const stop = (): void => void gateway.stop();
