@@ -12,7 +12,7 @@ import type { SandboxView } from "@/lib/manager/views";
 import { shellCommand } from "@/lib/ssh/shell-quote";
 
 import type { ApiClient } from "../api-client";
-import { CliError, EXIT } from "../exit-codes";
+import { CliError, EXIT, isCliError } from "../exit-codes";
 import { followSandbox } from "../follow";
 import { withInterrupt } from "../interrupt";
 import { FAIL_MARK, note, OK_MARK, seconds } from "../output";
@@ -34,7 +34,31 @@ async function pinnedTarget(
   direct = false,
   quiet = false,
 ): Promise<PinnedTarget> {
-  const conn = await client.get<ConnectionView>(`${sandboxPath(id)}/connection`, { signal });
+  let conn: ConnectionView;
+  try {
+    conn = await client.get<ConnectionView>(`${sandboxPath(id)}/connection`, { signal });
+  } catch (e) {
+    // A local sandbox (ext.local) has no SSH endpoint of its own: admins enter it through the gateway
+    // (which refuses everyone else with its reason). Without a gateway route the API's answer stands.
+    if (direct || !isCliError(e) || e.code !== "NOT_CONNECTABLE" || e.details?.extension !== "ext.local") throw e;
+    const { gateway } = await gatewayRoute(client, signal);
+    const view = gateway ? await client.get<SandboxView>(sandboxPath(id), { signal }) : null;
+    const workspacePath = view?.status === "ready" ? view.handle?.workspacePath : undefined;
+    if (!gateway || !workspacePath) throw e;
+    return PinnedTarget.open(
+      {
+        sandboxId: id,
+        hostId: null,
+        host: gateway.host,
+        port: gateway.port,
+        user: id,
+        workspacePath,
+        hostKey: gateway.fingerprint,
+        knownHostsLine: gateway.knownHostsLine,
+      },
+      identity,
+    );
+  }
   if (direct) return PinnedTarget.open(conn, identity);
   const { gateway, noKey } = await gatewayRoute(client, signal);
   if (noKey && !quiet) note(noKeyNotice(identity));
