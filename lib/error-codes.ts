@@ -54,6 +54,11 @@ export const ERROR_CODES = {
     status: 500,
     description: "A warm-pool member's workspace did not pass its extension's status check after the create; it is not pooled.",
   },
+  POOL_MOVE_TARGET_MISSING: {
+    status: 500,
+    description:
+      "A warm-pool member claimed for another git ref could not be moved: the repository has no such branch or tag (a fresh clone would fail too).",
+  },
   ATTEMPTS_EXHAUSTED: { status: 500, description: "The workers running an operation stopped responding on every attempt." },
   EXTENSION_MISSING: { status: 500, description: "The sandbox's extension is not loaded on this server." },
   HANDLE_INVALID: { status: 500, description: "The stored destroy handle does not match its extension's schema." },

@@ -478,9 +478,11 @@ export const API_ROUTES = {
     summary: "The team event stream: every sandbox's log and state changes, sandbox snapshots and team notices",
     description:
       "With `Accept: text/event-stream` (or ?format=sse): Server-Sent Events — `log` and `state` (data: a TeamSandboxEvent, id: " +
-      "its event id), `sandbox` after state changes (data: a Sandbox as it is now), `team` (data: a TeamNotice), `ready` once live, " +
+      "its event id), `sandbox` after state changes (data: a Sandbox as it is now), `team` (data: a TeamNotice), `pool` " +
+      "when warm-pool counts changed (data: { profiles: { [id]: { ready, filling } }, hosts: { [id]: { ready, total } } }), `ready` once live, " +
       "`reset` when a resume is too far behind to replay (refetch, then follow). Resumable with `Last-Event-ID` (or ?after); a " +
-      "comment line every 15 s; at most 8 open streams per person (429 TOO_MANY_STREAMS). Otherwise JSON: the events after ?after " +
+      "comment line every 15 s; at most SANDBOXER_MAX_STREAMS_PER_PERSON (16) open streams per person, shared with the sandbox and build log " +
+      "streams (429 TOO_MANY_STREAMS). Otherwise JSON: the events after ?after " +
       "(at most 500), for scripts. See docs/live-updates.md.",
     query: teamEventsQuery,
     headers: [{ name: "Last-Event-ID", description: "SSE: resume after this event id (takes precedence over ?after)" }],
@@ -488,7 +490,7 @@ export const API_ROUTES = {
       status: 200,
       description: "Events after ?after",
       schema: teamEventsSchema,
-      alternatives: { "text/event-stream": { description: "`log`/`state`/`sandbox`/`team`/`ready`/`reset` events" } },
+      alternatives: { "text/event-stream": { description: "`log`/`state`/`sandbox`/`team`/`pool`/`ready`/`reset` events" } },
     },
     errors: [400, 429],
   },

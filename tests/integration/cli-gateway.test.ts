@@ -38,8 +38,14 @@ describe("sandboxer CLI through the SSH gateway", () => {
   const sessions = () => w.database.db.sshSession.count({ where: { sandboxId: id } });
 
   it("keys add, list and remove; exec uses the gateway once a key is registered, --direct does not", async () => {
-    // No key yet: exec goes straight to the VM (the gateway would refuse an unregistered key).
-    expect((await w.cli.run(["exec", id, ...identity, "--", "true"])).code).toBe(0);
+    // No key yet: exec goes straight to the VM (the gateway would refuse an unregistered key) and says
+    // how to switch to the gateway; --direct asked for that path, so it says nothing.
+    const noKey = await w.cli.run(["exec", id, ...identity, "--", "true"]);
+    expect(noKey.code).toBe(0);
+    expect(noKey.stderr).toContain("no SSH key registered with sand-boxer, so this connects straight to the build VM");
+    expect(noKey.stderr).toContain(`sandboxer keys add ${w.vms.identityFile}.pub`);
+    const quiet = await w.cli.run(["exec", id, ...identity, "--direct", "--", "true"]);
+    expect(quiet).toMatchObject({ code: 0, stderr: "" });
     expect(await sessions()).toBe(0);
     const add = await w.cli.run(["keys", "add", `${w.vms.identityFile}.pub`, "--comment", "test key"]);
     expect(add.code, add.stderr).toBe(0);
@@ -52,6 +58,7 @@ describe("sandboxer CLI through the SSH gateway", () => {
     expect(keys).toHaveLength(1);
     const r = await w.cli.run(["exec", id, ...identity, "--", "sh", "-c", "pwd; exit 4"]);
     expect(r.code).toBe(4);
+    expect(r.stderr).toBe("");
     expect(r.stdout).toBe(`${workspace}\n`);
     expect(await sessions()).toBeGreaterThanOrEqual(1);
     const before = await sessions();

@@ -6,9 +6,11 @@ import { requirePageActor } from "@/lib/auth/guards";
 import { hostDrainReport } from "@/lib/manager/host-lifecycle";
 import { listOrphans } from "@/lib/manager/host-ops";
 import { manager } from "@/lib/manager/instance";
+import { teamStreamCursor } from "@/lib/manager/team-stream";
 
 import { formatBytes } from "../../components/format-bytes";
-import { RefreshOnStream } from "../../components/live-updates";
+import { LiveHostPool } from "../../components/live-pool";
+import { RefreshOnStream, StreamFrom } from "../../components/live-updates";
 import { PageHeader } from "../../components/page-header";
 import { RelativeTime } from "../../components/relative-time";
 import { Badge, type BadgeProps } from "../../components/ui/badge";
@@ -31,12 +33,15 @@ const HEALTH_TONE: Record<string, BadgeProps["tone"]> = {
 export default async function HostsPage() {
   const actor = await requirePageActor({ next: "/hosts" });
   const admin = can(actor, "host.manage");
+  // Read before the data: the stream replays every change after it (pool counts follow it live).
+  const cursor = await teamStreamCursor(manager());
   const [hosts, orphans] = await Promise.all([manager().listHosts(), listOrphans(manager())]);
   const drains = new Map(
     await Promise.all(hosts.filter((h) => h.cordoned).map(async (h) => [h.id, await hostDrainReport(manager(), h.id)] as const)),
   );
   return (
     <>
+      <StreamFrom after={cursor} />
       <RefreshOnStream topics={["host.changed"]} sandboxes />
       <PageHeader
         title="Hosts"
@@ -112,11 +117,7 @@ export default async function HostsPage() {
                 </TableCell>
                 <TableCell className="tabular">
                   {h.sandboxes} / {h.capacity}
-                  {h.pool ? (
-                    <div className="text-xs text-muted-foreground" data-testid="host-pool">
-                      pool {h.pool.ready}/{h.pool.total} ready
-                    </div>
-                  ) : null}
+                  <LiveHostPool hostId={h.id} pool={h.pool} />
                 </TableCell>
                 <TableCell className="tabular">{formatBytes(h.freeBytes)}</TableCell>
                 <TableCell className="tabular text-xs">
