@@ -42,6 +42,7 @@ import { isSandboxId, newSandboxId } from "../sandbox-id";
 import { audit, type AuditInput } from "./audit";
 import { DEFAULT_MANAGER_CONFIG, extensionOf, type ManagerConfig, type ManagerContext } from "./context";
 import { Notifier } from "./notifier";
+import { knownHostsOnlyFile } from "./host-ops";
 import { claimPoolMember } from "./pools";
 import { CancelledByDestroy } from "./operations/runtime";
 import { QUOTA_STATUSES, isExtendable, isTransient, parseStatus, type SandboxStatus } from "./states";
@@ -52,6 +53,7 @@ import {
   type AuditEntryView,
   type HostView,
   type PersonView,
+  type PoolCountsView,
   type ProfileView,
   type SandboxDetailView,
   type SandboxEventView,
@@ -100,7 +102,8 @@ export class Manager implements ManagerContext {
 
   /**
    * Validates the profile and inputs, checks the owner's quota, then claims a warm-pool member when the
-   * profile has a pool and the inputs resolve to its params (the sandbox is ready on return), or
+   * profile has a pool and the inputs resolve to its params (the sandbox is ready on return) or to params
+   * a member can be moved to (another git ref: `creating` on return, a worker moves it), or
    * records a queued sandbox with its create operation. Returns at once; a worker does the work.
    */
   async createSandbox(profileId: string, actor: Actor, rawInput: unknown = {}): Promise<SandboxView> {
@@ -114,14 +117,17 @@ export class Manager implements ManagerContext {
         // Quota again, as after an insert: two racing claims cannot both slip under the limit.
         if (this.config.quotaActive > 0) {
           try {
-            await this.checkQuota(actor, ownerId, profile.id, 1, claimed);
+            await this.checkQuota(actor, ownerId, profile.id, 1, claimed.id);
           } catch (e) {
-            await this.destroySandbox(claimed, SYSTEM_ACTOR, { reason: "Over quota: destroyed right after its claim" }).catch(() => {});
+            await this.destroySandbox(claimed.id, SYSTEM_ACTOR, { reason: "Over quota: destroyed right after its claim" }).catch(() => {});
             throw e;
           }
         }
-        this.logger.info({ sandboxId: claimed, profileId, actor: actor.label }, "sandbox claimed from the warm pool");
-        return this.getSandbox(claimed);
+        this.logger.info(
+          { sandboxId: claimed.id, profileId, actor: actor.label, moving: claimed.moving },
+          claimed.moving ? "sandbox claimed from the warm pool, moving to its ref" : "sandbox claimed from the warm pool",
+        );
+        return this.getSandbox(claimed.id);
       }
     }
     const id = newSandboxId();
@@ -308,6 +314,19 @@ export class Manager implements ManagerContext {
     });
   }
 
+  /** Warm-pool counts for the team stream's `pool` frame; null (no query) when no profile has a pool. */
+  async poolCountsView(): Promise<PoolCountsView | null> {
+    const pooled = this.catalog.profiles.filter((p) => p.spec?.pool);
+    if (pooled.length === 0) return null;
+    const [profiles, hosts] = await Promise.all([poolCounts(this.db), poolCountsByHost(this.db)]);
+    return {
+      profiles: Object.fromEntries(
+        pooled.map((p) => [p.id, { ready: profiles.get(p.id)?.pooled ?? 0, filling: profiles.get(p.id)?.filling ?? 0 }]),
+      ),
+      hosts: Object.fromEntries([...hosts].map(([id, c]) => [id, { ready: c.pooled, total: c.total }])),
+    };
+  }
+
   /**
    * For each usable profile whose extension needs a build host that no host provides (no host with
    * its label, or its named host missing or disabled), why it cannot be created; absent when a host
@@ -387,6 +406,7 @@ export class Manager implements ManagerContext {
       markerPath: h.markerPath,
       image: h.imageName && h.imageVersion ? { name: h.imageName, version: h.imageVersion, builtAt: iso(h.imageBuiltAt) } : null,
       imageDetail: h.imageDetail,
+      knownHostsFile: knownHostsOnlyFile(this.ssh, h),
     }));
   }
 

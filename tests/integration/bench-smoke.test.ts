@@ -70,6 +70,12 @@ describe("npm run bench -- --quick", () => {
     expect(num("cliVersionOverNodeMs")).toBeLessThan(5_000);
     expect(num("cliListOverNodeMs")).toBeGreaterThan(num("cliVersionOverNodeMs") - 1_000);
     expect(num("cliListOverNodeMs")).toBeLessThan(10_000);
+    // The dashboard in Chromium (bench/dashboard.ts): both keys present and finite (their values are the
+    // full run's business), every run measured.
+    for (const key of ["destroyShownP95Ms", "createShownP95Ms", "idleTabsQueriesPerSec"]) expect(Number.isFinite(num(key)), key).toBe(true);
+    expect(num("destroyShownP95Ms")).toBeGreaterThan(0);
+    expect((results.dashboard as { destroyShownMs: { n: number }; failures: string[] }).failures).toEqual([]);
+    expect((results.dashboard as { destroyShownMs: { n: number } }).destroyShownMs.n).toBe(2);
     expect(results.create.manager.n).toBe(2);
     expect(results.create.script.n).toBe(2);
     expect(results.overview.page.n).toBe(20);

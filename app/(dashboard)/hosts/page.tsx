@@ -6,16 +6,18 @@ import { requirePageActor } from "@/lib/auth/guards";
 import { hostDrainReport } from "@/lib/manager/host-lifecycle";
 import { listOrphans } from "@/lib/manager/host-ops";
 import { manager } from "@/lib/manager/instance";
+import { teamStreamCursor } from "@/lib/manager/team-stream";
 
 import { formatBytes } from "../../components/format-bytes";
-import { RefreshOnStream } from "../../components/live-updates";
+import { LiveHostPool } from "../../components/live-pool";
+import { RefreshOnStream, StreamFrom } from "../../components/live-updates";
 import { PageHeader } from "../../components/page-header";
 import { RelativeTime } from "../../components/relative-time";
 import { Badge, type BadgeProps } from "../../components/ui/badge";
 import { EmptyState } from "../../components/ui/empty-state";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../components/ui/table";
 import { CheckHostButton, OrphanActions, PinKeyButton } from "./host-actions";
-import { AddHostButton, ConfirmKeyDialog, CordonControls } from "./host-lifecycle-actions";
+import { AddHostButton, ConfirmKeyDialog, CordonControls, EditHostButton } from "./host-lifecycle-actions";
 
 export const metadata: Metadata = { title: "Hosts" };
 
@@ -31,12 +33,15 @@ const HEALTH_TONE: Record<string, BadgeProps["tone"]> = {
 export default async function HostsPage() {
   const actor = await requirePageActor({ next: "/hosts" });
   const admin = can(actor, "host.manage");
+  // Read before the data: the stream replays every change after it (pool counts follow it live).
+  const cursor = await teamStreamCursor(manager());
   const [hosts, orphans] = await Promise.all([manager().listHosts(), listOrphans(manager())]);
   const drains = new Map(
     await Promise.all(hosts.filter((h) => h.cordoned).map(async (h) => [h.id, await hostDrainReport(manager(), h.id)] as const)),
   );
   return (
     <>
+      <StreamFrom after={cursor} />
       <RefreshOnStream topics={["host.changed"]} sandboxes />
       <PageHeader
         title="Hosts"
@@ -76,8 +81,11 @@ export default async function HostsPage() {
                   <div className="font-medium">{h.title}</div>
                   <div className="font-mono text-xs text-muted-foreground">
                     {h.id}{" "}
-                    <span title={h.source === "config" ? "From hosts.yaml: edit it there (the file wins)" : "Added from the dashboard"}>
-                      · {h.source === "config" ? "hosts.yaml" : "dashboard"}
+                    <span
+                      title={h.source === "config" ? "From hosts.yaml: edit it there (the file wins)" : "Added from the dashboard"}
+                      data-testid={`source-${h.id}`}
+                    >
+                      · {h.source === "config" ? "hosts.yaml (edit the file)" : "dashboard"}
                     </span>
                   </div>
                   {h.labels.length ? <div className="text-xs text-muted-foreground">labels: {h.labels.join(", ")}</div> : null}
@@ -109,11 +117,7 @@ export default async function HostsPage() {
                 </TableCell>
                 <TableCell className="tabular">
                   {h.sandboxes} / {h.capacity}
-                  {h.pool ? (
-                    <div className="text-xs text-muted-foreground" data-testid="host-pool">
-                      pool {h.pool.ready}/{h.pool.total} ready
-                    </div>
-                  ) : null}
+                  <LiveHostPool hostId={h.id} pool={h.pool} />
                 </TableCell>
                 <TableCell className="tabular">{formatBytes(h.freeBytes)}</TableCell>
                 <TableCell className="tabular text-xs">
@@ -139,12 +143,25 @@ export default async function HostsPage() {
                   <TableCell className="text-right">
                     <div className="flex flex-col items-end gap-2">
                       <CheckHostButton hostId={h.id} />
-                      {h.health === "key_changed" && h.offeredHostKey ? (
+                      {h.health === "key_changed" && h.offeredHostKey && !h.knownHostsFile ? (
                         <PinKeyButton hostId={h.id} pinned={h.hostKey} offered={h.offeredHostKey} />
+                      ) : null}
+                      {h.health === "key_changed" && h.knownHostsFile ? (
+                        <p className="max-w-[18rem] text-right text-xs text-muted-foreground" data-testid={`known-hosts-${h.id}`}>
+                          Trusted through <code className="font-mono">{h.knownHostsFile}</code>, so no key is pinned here: verify the new
+                          key on the VM, then put it in that file (it is re-read at every connection).
+                          {h.offeredHostKey ? (
+                            <>
+                              {" "}
+                              It offers <code className="break-all font-mono">{h.offeredHostKey}</code>.
+                            </>
+                          ) : null}
+                        </p>
                       ) : null}
                       {h.health === "unconfirmed" && h.offeredHostKey ? (
                         <ConfirmKeyDialog hostId={h.id} offered={h.offeredHostKey} trigger />
                       ) : null}
+                      {h.source !== "config" ? <EditHostButton host={h} /> : null}
                       <CordonControls hostId={h.id} cordoned={h.cordoned} removable={h.source !== "config"} />
                     </div>
                   </TableCell>
