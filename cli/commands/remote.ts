@@ -34,9 +34,12 @@ async function pinnedTarget(
   direct = false,
   quiet = false,
 ): Promise<PinnedTarget> {
-  const conn = await client.get<ConnectionView>(`${sandboxPath(id)}/connection`, { signal });
+  // Both lookups at once: one round trip to the server instead of three in a row.
+  const [conn, { gateway, noKey }] = await Promise.all([
+    client.get<ConnectionView>(`${sandboxPath(id)}/connection`, { signal }),
+    direct ? { gateway: null, noKey: false } : gatewayRoute(client, signal),
+  ]);
   if (direct) return PinnedTarget.open(conn, identity);
-  const { gateway, noKey } = await gatewayRoute(client, signal);
   if (noKey && !quiet) note(noKeyNotice(identity));
   if (!gateway) return PinnedTarget.open(conn, identity);
   return PinnedTarget.open(
@@ -182,7 +185,8 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
               const created = await client.post<SandboxView>("/sandboxes", { profile, input });
               id = createdId = created.id;
               say(`▸ creating ${id} from ${profile}…${created.status === "ready" ? " (ready at once: a warm-pool sandbox)" : ""}`);
-              const final = await followSandbox(client, id, { show: !opts.quiet, signal });
+              // A warm-pool claim is ready in the response: nothing to follow.
+              const final = created.status === "ready" ? created : await followSandbox(client, id, { show: !opts.quiet, signal });
               if (final.status !== "ready") {
                 throw new CliError(
                   "SANDBOX_FAILED",
@@ -194,6 +198,8 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
             }
             t = Date.now();
             target = await pinnedTarget(client, id, identity, signal, opts.direct, opts.quiet);
+            // One connection for the sync and the command (a handshake is most of an unchanged tree's sync).
+            await target.startMaster(signal);
             say(`▸ syncing ${source} → ${target.destination}:${target.workspace}`);
             // A sandbox made for this run (fresh, or a warm-pool member holding the profile's repository) ends up
             // holding exactly the working tree: files deleted here are deleted there (ignored paths are kept).
