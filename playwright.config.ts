@@ -1,7 +1,6 @@
 import { defineConfig } from "@playwright/test";
 
-// Debian's Chromium; Playwright's own browsers are never downloaded (see docs/decisions).
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./tests/support/chromium";
 
 export default defineConfig({
   testDir: "e2e",
@@ -16,20 +15,8 @@ export default defineConfig({
   use: {
     browserName: "chromium",
     headless: true,
-    launchOptions: {
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-domain-reliability",
-        "--disable-quic",
-      ],
-    },
+    // Debian's Chromium; Playwright's own browsers are never downloaded (see docs/decisions).
+    launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS },
     trace: "retain-on-failure",
     screenshot: "only-on-failure",
   },

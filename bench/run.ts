@@ -10,6 +10,8 @@
 //      database statements per request (counted inside the server by bench/server-probe.mjs)
 //   4. destroy latency: DELETE → `destroyed` (from the SSE stream)
 //   5. server RSS idle and peak (the server's process tree, from /proc)
+//   6. the dashboard in Chromium (bench/dashboard.ts): create `ready` → shown, destroy click → `destroyed`
+//      shown, and the database statements per second 20 idle overview tabs cost
 // Writes bench/results/latest.json and latest.md. Everything it starts is stopped and removed on
 // exit, error or Ctrl-C (bench/lib/cleanup.ts). Talks only to loopback.
 import { execFile } from "node:child_process";
@@ -29,6 +31,7 @@ import { startAppServer, signUp, type AppServer } from "../tests/support/app-ser
 import { startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
 import { measureCliStartup, type CliStartupBench } from "./cli-startup";
 import { measureCompose, writeComposeProfile } from "./compose";
+import { measureDashboard, type DashboardBench } from "./dashboard";
 import { measureGateway, type GatewayBench } from "./gateway";
 import { Api, describeFetchError, type FollowResult, type SandboxView } from "./lib/api";
 import { installCleanupHandlers, onCleanup, runCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
@@ -48,6 +51,7 @@ const PROFILE_ID = "profile.bench-vm";
 const HOST_LABEL = "bench";
 const PG_ADMIN_URL = process.env.SANDBOXER_BENCH_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const FOLLOW_TIMEOUT_MS = 180_000;
+const METRICS_TOKEN = randomBytes(24).toString("hex");
 
 const log = (msg: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -155,6 +159,8 @@ function writeConfigDir(dir: string, vms: BuildVms, repo: GeneratedRepo): void {
     }),
   );
   writeComposeProfile(dir, HOST_LABEL);
+  // The no-setup profile (a directory on the server), for the dashboard part (bench/dashboard.ts).
+  fs.copyFileSync(path.join(REPO_ROOT, "profiles", "local.yaml"), path.join(dir, "profiles", "local.yaml"));
   fs.writeFileSync(
     path.join(dir, "hosts.yaml"),
     stringify({
@@ -235,6 +241,8 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
       SANDBOXER_MAX_STREAMS_PER_PERSON: "500",
       // One person fires all the creates; the default quota (5 active) would refuse most of them.
       SANDBOXER_QUOTA_ACTIVE: "0",
+      // /api/metrics for the dashboard part's statement counters, without a session lookup per read.
+      SANDBOXER_METRICS_TOKEN: METRICS_TOKEN,
       // The product's default poll interval (the test harness shortens it).
       SANDBOXER_WORKER_POLL: "1s",
       LOG_LEVEL: "warn",
@@ -925,6 +933,31 @@ async function main(): Promise<number> {
   const polled = await measureDestroyPolled(s, opts.quick ? Math.min(2, opts.runs) : opts.runs);
   log(`destroy latency (polled): median ${polled.ms.median} ms, p95 ${polled.ms.p95} ms`);
 
+  // --quick keeps this part near 20 s on a loaded machine (load 19: launch ~3 s, a run ~5 s): two runs
+  // without a warm-up, fewer tabs (the cost is per process, not per tab: they share one stream) and one
+  // short window each side.
+  const dashboardRuns = opts.quick ? 2 : 20;
+  const idleTabCount = opts.quick ? 5 : 20;
+  log(`dashboard in Chromium: ${dashboardRuns} create/destroy runs on local sandboxes, then ${idleTabCount} idle overview tabs`);
+  const dashboard: DashboardBench | null = await measureDashboard({
+    url: s.server.url,
+    cookie: s.api.cookie,
+    readMetrics: async () => {
+      const res = await fetch(`${s.server.url}/api/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+      if (!res.ok) throw new Error(`GET /api/metrics: ${res.status}`);
+      return res.text();
+    },
+    runs: dashboardRuns,
+    tabs: idleTabCount,
+    windowMs: opts.quick ? 2_000 : 5_000,
+    warmUp: !opts.quick,
+    windows: opts.quick ? 1 : 3,
+    log,
+  }).catch((e: unknown) => {
+    log(`dashboard part failed: ${(e as Error).message}`);
+    return null;
+  });
+
   // A ready sandbox of its own on one of the bench's VMs (the seeded ones name hosts that do not exist),
   // for the per-route query counts and the gateway.
   const made = await managerCreate(s);
@@ -1017,6 +1050,10 @@ async function main(): Promise<number> {
     cliVersionOverNodeMs: cliStartup?.cliVersionOverNodeMs ?? null,
     cliListOverNodeMs: cliStartup?.cliListOverNodeMs ?? null,
     cliStartup,
+    destroyShownP95Ms: dashboard?.destroyShownMs.p95 ?? null,
+    createShownP95Ms: dashboard?.createShownMs.p95 ?? null,
+    idleTabsQueriesPerSec: dashboard?.idleTabs.queriesPerSec ?? null,
+    dashboard,
     destroyLatencyMs: destroyManager.median,
     rssIdleMb: rssIdle.serverMb,
     destroyLatencyP95Ms: destroyManager.p95,
@@ -1053,7 +1090,7 @@ async function main(): Promise<number> {
       method: "DELETE /api/v1/sandboxes/{id} → `end` event of GET …/events (SSE, opened right after the 202) with status destroyed",
     },
     compose,
-    runFailures: [...cd.failures, ...polled.failures, ...compose.failures],
+    runFailures: [...cd.failures, ...polled.failures, ...compose.failures, ...(dashboard?.failures ?? [])],
     clientNetworkRetries: s.api.networkRetries,
     concurrency: conc,
     overview: {

@@ -4,15 +4,12 @@
 // beyond the stream's one reader; what changed before the stream opened is replayed.
 import type { APIRequestContext, Page } from "@playwright/test";
 
+import { idleRates, readMetric } from "../tests/support/stream-metrics";
 import { expect, test } from "./fixtures";
 import { SandboxPage } from "./pages/sandbox-page";
 
-async function metric(request: APIRequestContext, name: string): Promise<number> {
-  const text = await (await request.get("/api/metrics")).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  if (!line) throw new Error(`${name} missing from /api/metrics`);
-  return Number(line.split(" ").at(-1));
-}
+const metrics = (request: APIRequestContext) => async () => (await request.get("/api/metrics")).text();
+const metric = (request: APIRequestContext, name: string) => readMetric(metrics(request), name);
 
 // A browser context's own request client sends no Origin; the server wants one on cookie writes.
 const origin = () => ({ origin: new URL(process.env.E2E_BASE_URL!).origin });
@@ -119,17 +116,13 @@ test.describe("live dashboard", () => {
     for (const p of pages) await expect(p.getByTestId(`row-${id}`)).toHaveAttribute("data-status", "ready");
 
     // Idle: the hub's reads for all twenty tabs, and the process's statements per second with the tabs
-    // open vs. with none (the worker's own loops run in both; a maintenance pass may fall in one only).
-    const rate = async (name: string) => {
-      const a = await metric(context.request, name);
-      await new Promise((r) => setTimeout(r, 8_000));
-      return ((await metric(context.request, name)) - a) / 8;
-    };
-    const [hubReads, withTabs] = await Promise.all([rate("sandboxer_event_stream_reads_total"), rate("sandboxer_db_statements_total")]);
+    // open vs. with none (the worker's own loops run in both), measured as the bench measures
+    // idleTabsQueriesPerSec (tests/support/stream-metrics.ts: both counters from the same reads).
+    const { hubReads, statements: withTabs } = await idleRates(metrics(context.request));
     expect(hubReads).toBeLessThanOrEqual(1);
     for (const p of pages) await p.close();
     await expect.poll(() => metric(context.request, "sandboxer_event_streams_open")).toBe(0);
-    const without = await rate("sandboxer_db_statements_total");
+    const { statements: without } = await idleRates(metrics(context.request));
     test.info().annotations.push({ type: "idleTabsQueriesPerSec", description: `${(withTabs - without).toFixed(2)} (hub ${hubReads})` });
     expect(withTabs - without).toBeLessThanOrEqual(3);
     await context.request.delete(`/api/v1/sandboxes/${id}`, { headers: origin() });

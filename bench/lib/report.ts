@@ -1,5 +1,6 @@
 // The results file's shape and its Markdown rendering (bench/results/latest.md, the README table).
 import type { CliStartupBench } from "../cli-startup";
+import type { DashboardBench } from "../dashboard";
 import type { GatewayBench } from "../gateway";
 import type { ProfileSummary } from "./cpuprofile";
 import type { HeapSummary } from "./heapsnapshot";
@@ -64,6 +65,13 @@ export interface BenchResults extends Partial<PoolBenchResults> {
   cliVersionOverNodeMs: number | null;
   cliListOverNodeMs: number | null;
   cliStartup: CliStartupBench | null;
+  /** In Chromium (bench/dashboard.ts): destroy confirm click → `destroyed` shown, p95; null when that part failed. */
+  destroyShownP95Ms: number | null;
+  /** A create's `ready` (server event time) → the overview row shows it, p95. */
+  createShownP95Ms: number | null;
+  /** Database statements per second with the idle overview tabs open, minus with none (whole process). */
+  idleTabsQueriesPerSec: number | null;
+  dashboard: DashboardBench | null;
   destroyLatencyMs: number;
   rssIdleMb: number;
   destroyLatencyP95Ms: number;
@@ -248,6 +256,22 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
             : []),
         ]
       : []),
+    ...(r.dashboard
+      ? [
+          {
+            name: "Destroy confirm click → `destroyed` shown in Chromium (p95, local sandbox)",
+            target: "≤ 300 ms",
+            value: `${fmt(r.dashboard.destroyShownMs.p95)} ms`,
+            met: r.dashboard.destroyShownMs.p95 <= 300,
+          },
+          {
+            name: `Database statements/s with ${r.dashboard.idleTabs.tabs} idle overview tabs (beyond none)`,
+            target: "≤ 1 /s",
+            value: `${fmt(r.dashboard.idleTabs.queriesPerSec, 2)} /s`,
+            met: r.dashboard.idleTabs.queriesPerSec <= 1,
+          },
+        ]
+      : []),
   ];
 }
 
@@ -347,6 +371,18 @@ export function renderMarkdown(r: BenchResults): string {
       );
     lines.push(
       `| \`sandboxer --version\` / \`list\`, checkout (bin/sandboxer.mjs, tsx) | ${fmt(cs.checkoutVersionMs, 1)} / ${fmt(cs.checkoutListMs ?? Number.NaN, 1)} ms | | without \`npx\`'s own start-up |`,
+    );
+  }
+  if (r.dashboard) {
+    const db = r.dashboard;
+    lines.push(
+      `| Create \`ready\` → shown on the overview (Chromium) | ${fmt(db.createShownMs.median)} ms | ${fmt(db.createShownMs.p95)} ms | ${db.runs} runs, local sandboxes |`,
+    );
+    lines.push(
+      `| Destroy confirm click → \`destroyed\` shown (Chromium) | ${fmt(db.destroyShownMs.median)} ms | ${fmt(db.destroyShownMs.p95)} ms | sandbox page, ${db.runs} runs |`,
+    );
+    lines.push(
+      `| ${db.idleTabs.tabs} idle overview tabs: statements/s beyond none | ${fmt(db.idleTabs.queriesPerSec, 2)} | | with ${fmt(db.idleTabs.withTabsPerSec, 2)}, without ${fmt(db.idleTabs.withoutTabsPerSec, 2)}; hub reads ${fmt(db.idleTabs.hubReadsPerSec, 2)}/s |`,
     );
   }
   if (c.breakdownMedianMs) {

@@ -5,6 +5,7 @@ import "server-only";
 import { dbReady } from "../db/client";
 import { env } from "../env";
 import { logger } from "../logger";
+import { machineIdOf } from "../machine-id";
 import { manager } from "../manager/instance";
 import { SshGateway } from "./gateway";
 import { loadGatewayHostKey } from "./host-key";
@@ -29,6 +30,7 @@ export async function startGatewayFromEnv(): Promise<SshGateway | null> {
     logger: logger().child({ component: "ssh-gateway" }),
     hostKey,
     listen: e.sshGateway,
+    machineId: machineIdOf(e.dataDir),
     limits: { handshakeTimeoutMs: e.SANDBOXER_SSH_GATEWAY_HANDSHAKE_TIMEOUT },
   });
   await gateway.start();

@@ -17,7 +17,6 @@
 // reconnects and resumes from its last id, so a slow tab never grows the server's memory.
 import "server-only";
 
-import { SandboxerError } from "../errors";
 import { latestEventId, listStreamEvents, type EventRow } from "../db/events";
 import type { Manager } from "./manager";
 import type { PoolCountsView, SandboxView } from "./views";
@@ -27,13 +26,11 @@ export interface TeamStreamOptions {
   pollMs: number;
   /** How often an idle stream gets a comment line (ms). */
   heartbeatMs: number;
-  /** Open streams per person (a browser shares one across its tabs, so a handful is plenty). */
-  perPersonCap: number;
   /** The most events a resuming stream is sent; further behind, it gets `reset`. */
   replayMax: number;
 }
 
-export const DEFAULT_TEAM_STREAM_OPTIONS: TeamStreamOptions = { pollMs: 2_000, heartbeatMs: 15_000, perPersonCap: 8, replayMax: 2_000 };
+export const DEFAULT_TEAM_STREAM_OPTIONS: TeamStreamOptions = { pollMs: 2_000, heartbeatMs: 15_000, replayMax: 2_000 };
 
 const BATCH = 500;
 
@@ -92,17 +89,10 @@ export class TeamStreamHub {
 
   /**
    * Opens a stream for `person`. With `after` (Last-Event-ID), the events after it are replayed first.
-   * Throws TOO_MANY_STREAMS when the person already has the maximum open. Returns the close function.
+   * Returns the close function. The per-person cap is the route's (lib/api/stream-limit.ts, shared by
+   * every stream route), not the hub's.
    */
   async open(person: string, after: number | null, sink: StreamSink): Promise<() => void> {
-    let mine = 0;
-    for (const s of this.subs) if (s.person === person) mine++;
-    if (mine >= this.opts.perPersonCap) {
-      throw new SandboxerError(
-        "TOO_MANY_STREAMS",
-        `You already have ${mine} event streams open (at most ${this.opts.perPersonCap}); close some dashboard windows`,
-      );
-    }
     const sub: Subscriber = { person, sink, lastId: -1, pending: after !== null ? [] : null };
     this.subs.add(sub);
     this.start();

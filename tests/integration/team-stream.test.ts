@@ -1,7 +1,8 @@
 // The team event stream (GET /api/v1/events) over real HTTP on the built app (SQLite, local sandboxes):
 // a create and a destroy arrive as state, log and sandbox frames — the destroy's log lines included —;
 // Last-Event-ID resumes with exactly the later events; the JSON form pages by id; a person's ninth open
-// stream is refused with 429 TOO_MANY_STREAMS; many open streams cost the database one reader.
+// stream (cap 8 here) is refused with 429 TOO_MANY_STREAMS, a sandbox's own event stream too (one count
+// for every stream route); many open streams cost the database one reader.
 import fs from "node:fs";
 import path from "node:path";
 
@@ -115,6 +116,8 @@ describe("team event stream", () => {
         SANDBOXER_CONFIG_DIR: configDir,
         SANDBOXER_LOCAL_WORKSPACE_ROOT: path.join(configDir, "workspaces"),
         SANDBOXER_QUOTA_ACTIVE: "0",
+        // The one per-person cap every stream route shares (16 by default), lowered to keep the test lean.
+        SANDBOXER_MAX_STREAMS_PER_PERSON: "8",
       },
     });
     await signUp(server.url, "admin@stream.test");
@@ -194,7 +197,8 @@ describe("team event stream", () => {
     expect(json.json.lastEventId).toBe(seen.at(-1));
   });
 
-  it("refuses a person's ninth stream with 429 TOO_MANY_STREAMS; others are unaffected; metrics count open streams", async () => {
+  it("refuses a person's ninth stream with 429 TOO_MANY_STREAMS, a sandbox's event stream too; others are unaffected; metrics count open streams", async () => {
+    const sandboxId = (await api("POST", "/sandboxes", { profile: "profile.local" })).json.id as string;
     for (const s of open) s.close();
     await expect.poll(() => metric("sandboxer_event_streams_open"), { timeout: 10_000 }).toBe(0);
     const eight = await Promise.all(Array.from({ length: 8 }, () => stream()));
@@ -205,6 +209,12 @@ describe("team event stream", () => {
     });
     expect(ninth.status).toBe(429);
     expect(((await ninth.json()) as { code: string }).code).toBe("TOO_MANY_STREAMS");
+    // The team streams hold the same slots as a sandbox's own event stream (and build logs).
+    const own = await fetch(`${server.url}${API_BASE_PATH}/sandboxes/${sandboxId}/events?format=sse`, {
+      headers: { authorization: `Bearer ${alice}` },
+    });
+    expect(own.status).toBe(429);
+    expect(((await own.json()) as { code: string }).code).toBe("TOO_MANY_STREAMS");
     const theirs = await stream({ token: admin });
     expect(theirs.status).toBe(200);
     expect(await metric("sandboxer_event_streams_open")).toBe(9);

@@ -3,6 +3,7 @@
 // as JSON otherwise (the events after ?after, for scripts). docs/live-updates.md describes both.
 import { API_ROUTES } from "@/lib/api/openapi";
 import { resumeAfter, SSE_HEADERS, wantsEventStream } from "@/lib/api/sse";
+import { acquireActorStreamSlot } from "@/lib/api/stream-limit";
 import { actorUserId } from "@/lib/auth/actor";
 import { defineRoute } from "@/lib/auth/guards";
 import { manager } from "@/lib/manager/instance";
@@ -53,9 +54,20 @@ export const GET = defineRoute(API_ROUTES.teamEvents, async ({ query: q, actor, 
     },
     close: finish,
   };
+  // One of the person's SANDBOXER_MAX_STREAMS_PER_PERSON stream slots, shared with the sandbox event and
+  // build log streams; throws TOO_MANY_STREAMS (429) before any byte is sent. Freed when the stream ends.
+  const release = acquireActorStreamSlot(actor);
   sink.write("retry: 3000\n\n");
-  // Throws TOO_MANY_STREAMS (429) before any byte is sent: the response is still an error response.
-  close = await teamStreamHub(m).open(actorUserId(actor) ?? actor.label, after, sink);
+  try {
+    const leave = await teamStreamHub(m).open(actorUserId(actor) ?? actor.label, after, sink);
+    close = () => {
+      leave();
+      release();
+    };
+  } catch (err) {
+    release();
+    throw err;
+  }
   if (closed) close();
   req.signal.addEventListener("abort", finish, { once: true });
   return new Response(stream, { headers: SSE_HEADERS });
