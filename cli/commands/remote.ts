@@ -12,7 +12,7 @@ import type { SandboxView } from "@/lib/manager/views";
 import { shellCommand } from "@/lib/ssh/shell-quote";
 
 import type { ApiClient } from "../api-client";
-import { CliError, EXIT } from "../exit-codes";
+import { CliError, EXIT, isCliError } from "../exit-codes";
 import { followSandbox } from "../follow";
 import { withInterrupt } from "../interrupt";
 import { FAIL_MARK, note, OK_MARK, seconds } from "../output";
@@ -34,11 +34,35 @@ async function pinnedTarget(
   direct = false,
   quiet = false,
 ): Promise<PinnedTarget> {
-  // Both lookups at once: one round trip to the server instead of three in a row.
-  const [conn, { gateway, noKey }] = await Promise.all([
-    client.get<ConnectionView>(`${sandboxPath(id)}/connection`, { signal }),
-    direct ? { gateway: null, noKey: false } : gatewayRoute(client, signal),
-  ]);
+  // The connection details and the gateway route at once: one round trip instead of three in a row.
+  const route = direct ? Promise.resolve({ gateway: null, noKey: false }) : gatewayRoute(client, signal);
+  route.catch(() => {}); // awaited below
+  let conn: ConnectionView;
+  try {
+    conn = await client.get<ConnectionView>(`${sandboxPath(id)}/connection`, { signal });
+  } catch (e) {
+    // A local sandbox (ext.local) has no SSH endpoint of its own: admins enter it through the gateway
+    // (which refuses everyone else with its reason). Without a gateway route the API's answer stands.
+    if (direct || !isCliError(e) || e.code !== "NOT_CONNECTABLE" || e.details?.extension !== "ext.local") throw e;
+    const { gateway } = await route;
+    const view = gateway ? await client.get<SandboxView>(sandboxPath(id), { signal }) : null;
+    const workspacePath = view?.status === "ready" ? view.handle?.workspacePath : undefined;
+    if (!gateway || !workspacePath) throw e;
+    return PinnedTarget.open(
+      {
+        sandboxId: id,
+        hostId: null,
+        host: gateway.host,
+        port: gateway.port,
+        user: id,
+        workspacePath,
+        hostKey: gateway.fingerprint,
+        knownHostsLine: gateway.knownHostsLine,
+      },
+      identity,
+    );
+  }
+  const { gateway, noKey } = await route;
   if (direct) return PinnedTarget.open(conn, identity);
   if (noKey && !quiet) note(noKeyNotice(identity));
   if (!gateway) return PinnedTarget.open(conn, identity);
