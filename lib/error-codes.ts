@@ -93,6 +93,10 @@ export const ERROR_CODES = {
   },
   KEY_MISMATCH: { status: 409, description: "The fingerprint given is not the key the host offered: it was not pinned." },
   KEY_NOT_PENDING: { status: 409, description: "The host has no offered key waiting for confirmation." },
+  KEY_FROM_KNOWN_HOSTS: {
+    status: 409,
+    description: "hosts.yaml trusts the host through a known_hosts file alone: put the new key in that file; nothing is pinned here.",
+  },
 
   // ─── Images and builds ─────────────────────────────────────────────────────────────────────────
   IMAGE_VERSION_UNKNOWN: { status: 404, description: "No such image version (or channel) was ever built." },

@@ -12,6 +12,7 @@ import {
   connectionSchema,
   errorSchema,
   addedHostSchema,
+  editedHostSchema,
   buildLogSchema,
   imageBuildSchema,
   imageListSchema,
@@ -52,6 +53,7 @@ import {
   sshSessionPathParams,
   addHostBody,
   confirmHostKeyBody,
+  editHostBody,
   cordonHostBody,
   hostPathParams,
   teamEventsQuery,
@@ -65,7 +67,7 @@ import {
   tokenPathParams,
 } from "./schemas";
 
-type HttpMethod = "get" | "post" | "delete";
+type HttpMethod = "get" | "post" | "patch" | "delete";
 
 export interface ApiResponseSpec {
   description: string;
@@ -254,6 +256,23 @@ export const API_ROUTES = {
     body: confirmHostKeyBody,
     success: { status: 200, description: "Pinned; the host as it stands", schema: hostSchema },
     errors: [400, 403, 404, 409],
+  },
+  editHost: {
+    method: "patch",
+    path: "/hosts/{id}",
+    operationId: "editHost",
+    summary: "Edit a host added from the dashboard (admins): title, address, port, tunnel port, user, labels, capacity, root, marker",
+    description:
+      "Only the fields given change; the rules are the add's. A new address or port is never trusted on the old pin: the host " +
+      "goes back to `unconfirmed` (no sandboxes) and `keyConfirmation` carries the key it now offers, to confirm with " +
+      "`/hosts/{id}/confirm-key`. 409 HOST_FROM_CONFIG for hosts.yaml hosts (edit the file), 409 HOST_HAS_SANDBOXES for a " +
+      "change of address, port, tunnel port, user or workspace root while sandboxes live there (drain it first); 400 " +
+      "`fieldErrors.tunnelPort` for a port another host holds. Audited.",
+    requires: "host.manage",
+    params: hostPathParams,
+    body: editHostBody,
+    success: { status: 200, description: "Edited", schema: editedHostSchema },
+    errors: [400, 403, 404, 409, 502],
   },
   removeHost: {
     method: "delete",

@@ -42,6 +42,7 @@ import { isSandboxId, newSandboxId } from "../sandbox-id";
 import { audit, type AuditInput } from "./audit";
 import { DEFAULT_MANAGER_CONFIG, extensionOf, type ManagerConfig, type ManagerContext } from "./context";
 import { Notifier } from "./notifier";
+import { knownHostsOnlyFile } from "./host-ops";
 import { claimPoolMember } from "./pools";
 import { CancelledByDestroy } from "./operations/runtime";
 import { QUOTA_STATUSES, isExtendable, isTransient, parseStatus, type SandboxStatus } from "./states";
@@ -405,6 +406,7 @@ export class Manager implements ManagerContext {
       markerPath: h.markerPath,
       image: h.imageName && h.imageVersion ? { name: h.imageName, version: h.imageVersion, builtAt: iso(h.imageBuiltAt) } : null,
       imageDetail: h.imageDetail,
+      knownHostsFile: knownHostsOnlyFile(this.ssh, h),
     }));
   }
 

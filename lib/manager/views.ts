@@ -141,6 +141,11 @@ export interface HostView {
   /** The image the VM's marker names, at the last health check. */
   image: { name: string; version: string; builtAt: string | null } | null;
   imageDetail: string | null;
+  /**
+   * hosts.yaml trusts this host through this known_hosts file alone (no pin): a changed key is fixed
+   * in the file, not pinned here. Null for pinned hosts.
+   */
+  knownHostsFile: string | null;
 }
 
 export interface SandboxListView {

@@ -17,7 +17,7 @@ import { Badge, type BadgeProps } from "../../components/ui/badge";
 import { EmptyState } from "../../components/ui/empty-state";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../components/ui/table";
 import { CheckHostButton, OrphanActions, PinKeyButton } from "./host-actions";
-import { AddHostButton, ConfirmKeyDialog, CordonControls } from "./host-lifecycle-actions";
+import { AddHostButton, ConfirmKeyDialog, CordonControls, EditHostButton } from "./host-lifecycle-actions";
 
 export const metadata: Metadata = { title: "Hosts" };
 
@@ -81,8 +81,11 @@ export default async function HostsPage() {
                   <div className="font-medium">{h.title}</div>
                   <div className="font-mono text-xs text-muted-foreground">
                     {h.id}{" "}
-                    <span title={h.source === "config" ? "From hosts.yaml: edit it there (the file wins)" : "Added from the dashboard"}>
-                      · {h.source === "config" ? "hosts.yaml" : "dashboard"}
+                    <span
+                      title={h.source === "config" ? "From hosts.yaml: edit it there (the file wins)" : "Added from the dashboard"}
+                      data-testid={`source-${h.id}`}
+                    >
+                      · {h.source === "config" ? "hosts.yaml (edit the file)" : "dashboard"}
                     </span>
                   </div>
                   {h.labels.length ? <div className="text-xs text-muted-foreground">labels: {h.labels.join(", ")}</div> : null}
@@ -140,12 +143,25 @@ export default async function HostsPage() {
                   <TableCell className="text-right">
                     <div className="flex flex-col items-end gap-2">
                       <CheckHostButton hostId={h.id} />
-                      {h.health === "key_changed" && h.offeredHostKey ? (
+                      {h.health === "key_changed" && h.offeredHostKey && !h.knownHostsFile ? (
                         <PinKeyButton hostId={h.id} pinned={h.hostKey} offered={h.offeredHostKey} />
+                      ) : null}
+                      {h.health === "key_changed" && h.knownHostsFile ? (
+                        <p className="max-w-[18rem] text-right text-xs text-muted-foreground" data-testid={`known-hosts-${h.id}`}>
+                          Trusted through <code className="font-mono">{h.knownHostsFile}</code>, so no key is pinned here: verify the new
+                          key on the VM, then put it in that file (it is re-read at every connection).
+                          {h.offeredHostKey ? (
+                            <>
+                              {" "}
+                              It offers <code className="break-all font-mono">{h.offeredHostKey}</code>.
+                            </>
+                          ) : null}
+                        </p>
                       ) : null}
                       {h.health === "unconfirmed" && h.offeredHostKey ? (
                         <ConfirmKeyDialog hostId={h.id} offered={h.offeredHostKey} trigger />
                       ) : null}
+                      {h.source !== "config" ? <EditHostButton host={h} /> : null}
                       <CordonControls hostId={h.id} cordoned={h.cordoned} removable={h.source !== "config"} />
                     </div>
                   </TableCell>
