@@ -66,6 +66,36 @@ describe("sandboxer CLI through the SSH gateway", () => {
     expect(await sessions()).toBe(before);
   });
 
+  it("exec enters a local sandbox through the gateway for an admin; its owner who is a member is refused with the reason", async () => {
+    const local = await w.cli.run(["create", "profile.local", "--wait"]);
+    expect(local.code, local.stderr).toBe(0);
+    const localId = local.stdout.trim();
+    const sessionsOfLocal = () => w.database.db.sshSession.count({ where: { sandboxId: localId } });
+    const argv = ["exec", localId, ...identity, "--", "sh", "-c", 'basename "$(pwd)"; exit 6'];
+    // The CLI's person (a member) owns it, and is refused by the gateway.
+    const refused = await w.cli.run(argv);
+    expect(refused.code).toBe(255);
+    expect(refused.stderr).toContain(
+      `sandbox ${localId} is a local sandbox (a directory on the sand-boxer server); only admins may enter local sandboxes`,
+    );
+    expect(await sessionsOfLocal()).toBe(0);
+    // The same person as an admin: a local process in the sandbox's directory, its exit status back.
+    await w.database.db.user.update({ where: { id: w.userId }, data: { role: "admin" } });
+    try {
+      const r = await w.cli.run(argv);
+      expect(r.stderr).toBe("");
+      expect(r).toMatchObject({ code: 6, stdout: `sbx-${localId}\n` });
+      expect(await sessionsOfLocal()).toBe(1);
+    } finally {
+      await w.database.db.user.update({ where: { id: w.userId }, data: { role: "member" } });
+    }
+    // --direct keeps the API's answer: a local sandbox has no SSH endpoint of its own.
+    const direct = await w.cli.run(["exec", localId, ...identity, "--direct", "--", "true"]);
+    expect(direct.code).toBe(5);
+    expect(direct.stderr).toContain("has no SSH endpoint");
+    await w.cli.run(["destroy", "--yes", localId]);
+  });
+
   it("config-ssh shows a diff, writes the block and known_hosts, and plain ssh/rsync reach the sandbox; --remove takes it out", async () => {
     const sshConfig = path.join(w.cli.home, ".ssh", "config");
     fs.mkdirSync(path.dirname(sshConfig), { recursive: true, mode: 0o700 });

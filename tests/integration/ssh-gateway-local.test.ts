@@ -16,6 +16,7 @@ import { loadGatewayHostKey } from "@/lib/gateway/host-key";
 import { createSshServices } from "@/lib/hosts/ssh-services";
 import { createLogger } from "@/lib/logger";
 import { addSshKey } from "@/lib/manager/ssh-keys";
+import type { Worker } from "@/lib/manager/worker";
 
 import { run } from "../support/build-vms";
 import { createTestManager, type TestManager } from "../support/manager-harness";
@@ -24,6 +25,7 @@ import { strictSshOptions } from "../support/ssh-client";
 const PTY = path.resolve(import.meta.dirname, "../support/pty-session.py");
 
 let t: TestManager;
+let worker: Worker;
 let gateway: SshGateway;
 let scratch: string;
 let knownHosts: string;
@@ -39,6 +41,20 @@ function ssh(who: keyof typeof keys, id: string, argv: string[], input?: string)
   });
 }
 
+/** Processes whose command line is exactly `argv`. */
+function processesRunning(argv: string[]): number {
+  const want = `${argv.join("\0")}\0`;
+  let n = 0;
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, "utf8") === want) n++;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return n;
+}
+
 function workspaceOf(id: string): string {
   return path.join(t.configDir, "workspaces", `sbx-${id}`);
 }
@@ -50,7 +66,7 @@ beforeAll(async () => {
     includeRepoManifests: true,
     profiles: { local: { extension: "ext.local", params: { seed: null } } },
   });
-  const worker = t.newWorker();
+  worker = t.newWorker();
   mine = (await t.manager.createSandbox("profile.local", t.admin)).id;
   alices = (await t.manager.createSandbox("profile.local", t.user)).id;
   await worker.runUntilIdle(30_000);
@@ -179,6 +195,25 @@ describe("local sandboxes through the SSH gateway", () => {
     const denied = await t.db.event.findFirst({ where: { type: "audit", action: "sandbox.ssh", target: alices, result: "denied" } });
     expect(denied).toMatchObject({ actorId: (t.user as { userId: string }).userId, sourceIp: "127.0.0.1" });
     expect(denied?.message).toMatch(/only admins may enter local sandboxes/);
+  });
+
+  it("a destroy ends an open local session with a message and hangs up its processes before the directory goes", async () => {
+    const doomed = (await t.manager.createSandbox("profile.local", t.admin)).id;
+    await worker.runUntilIdle(30_000);
+    const sleeper = ["sleep", String(6_000 + Math.floor(Math.random() * 1_000))];
+    const p = ssh("admin", doomed, [`echo in; exec ${sleeper.join(" ")}`]);
+    await expect.poll(() => processesRunning(sleeper), { timeout: 15_000 }).toBe(1);
+    await t.manager.destroySandbox(doomed, t.admin);
+    await worker.runUntilIdle(60_000);
+    const r = await p;
+    expect(r.stdout).toBe("in\n");
+    expect(r.stderr).toContain(`sandbox ${doomed} is being destroyed`);
+    expect((await t.manager.getSandbox(doomed)).status).toBe("destroyed");
+    expect(fs.existsSync(workspaceOf(doomed))).toBe(false);
+    const [row] = await t.db.sshSession.findMany({ where: { sandboxId: doomed } });
+    expect(row).toMatchObject({ endReason: expect.stringContaining("being destroyed") });
+    // SIGHUP ends it (SIGKILL 2 s later otherwise).
+    await expect.poll(() => processesRunning(sleeper), { timeout: 5_000 }).toBe(0);
   });
 
   it("refuses port forwarding into a local sandbox", async () => {
