@@ -8,7 +8,12 @@ import { publishBuildLines } from "./image-build";
 describe("publishBuildLines", () => {
   it("splits a batch into build.log notices within the payload bound, every line once and in order", async () => {
     const rows: { action: string; data: { buildId: string; lines: { id: number }[] } }[] = [];
-    const db = { event: { createMany: async ({ data }: { data: typeof rows }) => void rows.push(...data) } } as unknown as Db;
+    const db = {
+      event: {
+        create: async ({ data }: { data: (typeof rows)[number] }) => void rows.push(data),
+        createMany: async ({ data }: { data: typeof rows }) => void rows.push(...data),
+      },
+    } as unknown as Db;
     const warnings: unknown[] = [];
     // 300 lines of up to 2,000 characters (the cap cleanText applies): far more than one notice holds.
     const lines = Array.from({ length: 300 }, (_, i) => ({
