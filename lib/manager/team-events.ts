@@ -17,6 +17,21 @@ import type { Notifier } from "./notifier";
 export interface TeamTopics {
   /** A host's health, key, load or cordon changed: dashboards refetch the hosts. */
   "host.changed": { hostId: string };
+  /**
+   * Lines of an image build's log as they are stored (cleaned and capped by the build; a notice holds
+   * as many as fit in MAX_TEAM_PAYLOAD, the rest go in the next). The build page appends them by id.
+   */
+  "build.log": { buildId: string; lines: BuildLogLine[] };
+  /** A build started, ended or was cancelled: the build page refetches it (GET /api/v1/builds/{id}). */
+  "build.changed": { buildId: string; state: string };
+}
+
+/** One line of a build's log (the API's BuildLogLine). */
+export interface BuildLogLine {
+  id: number;
+  level: string;
+  message: string;
+  at: string;
 }
 
 export type TeamTopic = keyof TeamTopics;
