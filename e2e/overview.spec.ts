@@ -3,6 +3,7 @@ import type { Page } from "@playwright/test";
 
 import { ADMIN_EMAIL } from "./global-setup";
 import { expect, test } from "./fixtures";
+import { dashboardPages } from "./pages/dashboard-pages";
 
 /** axe-core's serious and critical findings on the page as it is now, one line each (AXE_DEBUG=1 adds markup and why). */
 async function seriousFindings(page: Page, include?: string): Promise<string[]> {
@@ -112,19 +113,7 @@ test.describe("overview", () => {
     expect(res.status()).toBe(202);
     const id = ((await res.json()) as { id: string }).id;
     try {
-      const pages: [string, string][] = [
-        ["/", "Overview"],
-        ["/profiles", "Profiles"],
-        [`/sandboxes/${id}`, id],
-        ["/hosts", "Hosts"],
-        ["/images", "Images"],
-        ["/settings/tokens", "API tokens"],
-        ["/settings/ssh-keys", "SSH keys"],
-        ["/cli", "Command line"],
-        ["/admin/users", "Users"],
-        ["/admin/audit", "Audit log"],
-        ["/docs/cli", "The sandboxer command line"],
-      ];
+      const pages = dashboardPages(id);
       const findings: string[] = [];
       for (const [url, heading] of pages) {
         await page.goto(url);
