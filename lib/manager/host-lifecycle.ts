@@ -15,6 +15,7 @@ import { hasCode } from "../errors";
 import { audit } from "./audit";
 import type { ManagerContext } from "./context";
 import { requestReconcile } from "./host-ops";
+import { publishHostChanged } from "./host-views";
 import { retireMember } from "./pools";
 import { parseStatus } from "./states";
 
@@ -94,6 +95,7 @@ export async function cordonHost(ctx: Ctx, actor: Actor, hostId: string, reason?
   const host = await requireHost(ctx, hostId);
   const why = cleanReason(reason) ?? `cordoned by ${actor.label}`;
   await updateHost(ctx.db, hostId, { cordoned: true, cordonReason: why, cordonedAt: new Date(), cordonedBy: actor.label });
+  await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,
     action: "host.cordon",
@@ -110,6 +112,7 @@ export async function uncordonHost(ctx: Ctx, actor: Actor, hostId: string): Prom
   requireHostManager(actor);
   const host = await requireHost(ctx, hostId);
   await updateHost(ctx.db, hostId, { cordoned: false, cordonReason: null, cordonedAt: null, cordonedBy: null, drainedAt: null });
+  await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,
     action: "host.uncordon",
@@ -151,6 +154,7 @@ export async function drainHost(
       retired++;
   }
   const report = await hostDrainReport(ctx, hostId, retired);
+  await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,
     action: "host.drain",
@@ -250,6 +254,7 @@ export async function addHost(
     health: "unconfirmed",
     healthDetail: "Waiting for an admin to confirm the host key",
   });
+  await publishHostChanged(ctx, input.id);
   await audit(ctx, {
     actor,
     action: "host.add",
@@ -296,6 +301,7 @@ export async function confirmHostKey(ctx: Ctx, actor: Actor, hostId: string, fin
     health: "unknown",
     healthDetail: "Key confirmed; checking…",
   });
+  await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,
     action: "host.confirm_key",
@@ -317,6 +323,7 @@ export async function updateAdminHost(ctx: Ctx, actor: Actor, hostId: string, ed
   const host = await requireHost(ctx, hostId);
   requireAdminHost(host);
   await editHost(ctx.db, hostId, edit);
+  await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,
     action: "host.edit",
@@ -344,6 +351,7 @@ export async function removeHost(ctx: Ctx, actor: Actor, hostId: string): Promis
     );
   }
   await deleteHost(ctx.db, hostId);
+  await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,
     action: "host.remove",

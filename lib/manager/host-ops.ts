@@ -21,7 +21,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from ".
 import { WORKSPACE_PREFIX, isSandboxId } from "../sandbox-id";
 import { audit } from "./audit";
 import { extensionOf, type ManagerContext } from "./context";
-import { publishTeamEvent } from "./team-events";
+import { publishHostChanged } from "./host-views";
 import { insertSandbox } from "./transitions";
 
 type Ctx = Pick<ManagerContext, "db" | "notifier" | "logger" | "catalog">;
@@ -71,7 +71,7 @@ export async function pinHostKey(ctx: Ctx, actor: Actor, hostId: string, fingerp
     health: "unknown",
     healthDetail: "New key pinned; checking…",
   });
-  await publishTeamEvent(ctx, "host.changed", { hostId });
+  await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,
     action: "host.pin_key",

@@ -2,9 +2,11 @@
 // The Hosts page's lifecycle controls (admins): add a host and confirm the key it offered, cordon,
 // uncordon, drain (with what still runs) and remove.
 import { Ban, CirclePlay, KeyRound, Plus, Trash2, Waves } from "lucide-react";
+import { useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 
+import { hostKeys } from "../../lib/api-client";
 import { Button } from "../../components/ui/button";
 import {
   Dialog,
@@ -23,6 +25,7 @@ type Result = { ok: boolean; message?: string; fieldErrors?: Record<string, stri
 
 function useRun() {
   const router = useRouter();
+  const queryClient = useQueryClient();
   const [pending, start] = useTransition();
   const [error, setError] = useState<string | null>(null);
   const run = <R extends Result>(fn: () => Promise<R>, after?: (r: R) => void) =>
@@ -35,6 +38,8 @@ function useRun() {
           .join("; ");
         setError([r.message ?? "That did not work", fields].filter(Boolean).join(" — "));
       } else after?.(r);
+      // The table is react-query's (hosts-live.tsx); the orphans section is the server page's.
+      void queryClient.invalidateQueries({ queryKey: hostKeys.all });
       router.refresh();
     });
   return { pending, error, run, setError };
