@@ -7,6 +7,8 @@
 //   - 50 creates at once from a pool of ≥ 50, and 50 creates at once without a pool vs the script run
 //     50 times with `xargs -P 8`
 //   - the pool hit rate, and a person's (no-pool) create latency while refills run vs when idle
+//   - a create for another git ref than a git pool's: a member moved to the ref on its VM (POST →
+//     ready) vs the same create without a pool (a fresh `git clone --depth 1` on the VM)
 // Its own set-up (VMs, relays, app server, database), so `npm run bench` calls it with one line and
 // it also runs alone: node --conditions=react-server --import tsx bench/pools.ts [--quick] [--db postgres]
 import { execFile } from "node:child_process";
@@ -141,6 +143,7 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
   });
   for (const vm of vms.vms) trackPid(vm.pid);
   onCleanup("stop pool bench VMs", () => stopBuildVms(vms));
+  const bareRepo = await gitRepository(repo.dir, path.join(vms.stateDir, "git"), vms.vms[0]!.user);
   const relays: Relay[] = [];
   for (const vm of vms.vms) {
     const r = await startRelay({ upstreamHost: vm.host, upstreamPort: vm.port, rttMs: opts.rttMs, listenHost: vm.host });
@@ -186,6 +189,25 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
   profile("nopool-direct", "direct", false);
   profile("pool-rtt", "rtt", true);
   profile("nopool-rtt", "rtt", false);
+  // The same repository through git: a small pool of `main` clones, and creates for `feature`.
+  const gitProfile = (name: string, label: string, pool: boolean) =>
+    fs.writeFileSync(
+      path.join(configDir, "profiles", `${name}.yaml`),
+      stringify({
+        apiVersion: "sandboxer.dev/v1",
+        id: `profile.${name}`,
+        title: name,
+        extension: "ext.vm-packer",
+        params: { hostLabel: label, repository: { git: `file://${bareRepo}`, ref: "main" } },
+        inputs: { ref: { title: "Git ref", param: "repository.ref" } },
+        ttl: "8h",
+        ...(pool ? { pool: { size: GIT_POOL, refillConcurrency: 2, maxAge: "1d" } } : {}),
+      }),
+    );
+  for (const kind of ["direct", "rtt"]) {
+    gitProfile(`gitpool-${kind}`, kind, true);
+    gitProfile(`gitnopool-${kind}`, kind, false);
+  }
   fs.writeFileSync(
     path.join(configDir, "hosts.yaml"),
     stringify({
@@ -349,6 +371,31 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
       `  run -- true: sandboxer ${round(median(runs.manager))} ms, script fresh ${round(median(runs.scriptFresh))} ms, script reusing a directory ${round(median(runs.scriptReuse))} ms`,
     );
 
+    // A create for another ref: a git pool member moved on its VM vs a fresh clone (no pool), interleaved.
+    const refMove = { moved: [] as number[], freshClone: [] as number[], misses: 0 };
+    for (let i = 0; i < opts.runs; i++) {
+      await waitForPool(`profile.gitpool-${kind}`, GIT_POOL);
+      const t0 = performance.now();
+      const r = await api.create(`profile.gitpool-${kind}`, { ref: "feature" });
+      const f = r.sandbox ? await api.follow(r.sandbox.id, 600_000) : null;
+      // `creating` in the response: a member was claimed to be moved (a miss would be `queued`).
+      if (r.sandbox?.status === "creating" && f?.final.status === "ready") refMove.moved.push(f.endAt - t0);
+      else {
+        refMove.misses++;
+        log(`  ref move: ${r.sandbox?.status ?? r.error} → ${f?.final.status} ${f?.final.statusReason ?? ""}`);
+      }
+      if (r.sandbox) await destroyAll([r.sandbox.id]);
+      const t1 = performance.now();
+      const c = await api.create(`profile.gitnopool-${kind}`, { ref: "feature" });
+      const g = c.sandbox ? await api.follow(c.sandbox.id, 600_000) : null;
+      if (g?.final.status === "ready") refMove.freshClone.push(g.endAt - t1);
+      else log(`  fresh clone: ${g?.final.status} ${g?.final.statusReason ?? c.error ?? ""}`);
+      if (c.sandbox) await destroyAll([c.sandbox.id]);
+    }
+    log(
+      `  create for another ref: pool member moved ${round(median(refMove.moved))} ms vs fresh clone ${round(median(refMove.freshClone))} ms (POST → ready, ${refMove.misses} misses)`,
+    );
+
     // A person's create (no pool) when idle, then while refills run.
     await waitForPool(poolProfile, poolSize);
     const personIdle: number[] = [];
@@ -430,6 +477,7 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
       poolConcurrent: { creates: n, wallMs: round(poolWall), failures: poolFailures, hits: firstWave },
       concurrentNoPool: { creates: n, wallMs: round(plainWall), failures: plainFailures, scriptWallMs: round(x.ms), scriptFailures },
       personCreate: { idle: summarize(personIdle), duringRefill: summarize(personBusy) },
+      refMove: { moved: summarize(refMove.moved), freshClone: summarize(refMove.freshClone), misses: refMove.misses },
     };
   }
 
@@ -443,6 +491,8 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
     runPoolRatioReuse: ratio(v.run.manager.median, v.run.scriptReuse.median),
     poolConcurrentWallMs: v.poolConcurrent.wallMs,
     concurrentRatioVsScript: ratio(v.concurrentNoPool.wallMs, v.concurrentNoPool.scriptWallMs),
+    poolRefMoveMs: v.refMove.moved.median,
+    freshCloneMs: v.refMove.freshClone.median,
   });
   const a = figures(loopback);
   const b = figures(rtt20);
@@ -454,6 +504,8 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
     runPoolRatioReuseRtt20: b.runPoolRatioReuse,
     poolConcurrentWallMsRtt20: b.poolConcurrentWallMs,
     concurrentRatioVsScriptRtt20: b.concurrentRatioVsScript,
+    poolRefMoveMsRtt20: b.poolRefMoveMs,
+    freshCloneMsRtt20: b.freshCloneMs,
     pools: {
       loopback,
       rtt20,
@@ -465,9 +517,51 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
         `${poolSize} members (refillConcurrency 8, SANDBOXER_POOL_REFILL_MAX 8, PER_HOST 4). poolCreate: POST → response (ready: a claim) vs ` +
         "create-workspace.sh; run: `sandboxer run <pool profile> -q -- true` (whole CLI process: node start, create, delta sync with 10 " +
         "changed files, command, destroy) vs mkdir+rsync+ssh true+rm (fresh) and rsync+ssh true into one kept directory (reuse); " +
-        "concurrent: N POSTs at once, wall until every sandbox is ready; without a pool vs the script under xargs -P 8.",
+        "concurrent: N POSTs at once, wall until every sandbox is ready; without a pool vs the script under xargs -P 8. " +
+        `refMove: the repository as git (main; feature: 10 files changed, 1 deleted, 1 added), a pool of ${GIT_POOL} main clones; ` +
+        "POST for ref feature → ready (a member moved on the VM) vs the same POST to a profile without a pool (fresh git clone --depth 1).",
     },
   };
+}
+
+/** Members of each git pool (the ref-move measurement claims one per run and waits for the refill). */
+const GIT_POOL = 3;
+
+/**
+ * The generated tree as a bare git repository the VM user can fetch from: `main` as generated,
+ * `feature` with 10 files changed, one deleted and one added.
+ */
+async function gitRepository(tree: string, root: string, owner: string): Promise<string> {
+  const work = path.join(root, "work");
+  const bare = path.join(root, "app.git");
+  fs.mkdirSync(root, { recursive: true, mode: 0o755 });
+  fs.cpSync(tree, work, { recursive: true });
+  const files = listFiles(work).filter((f) => f.endsWith(".hs"));
+  const commit = ["-c", "user.email=bench@bench", "-c", "user.name=bench", "commit", "-q", "-m"];
+  const steps: (string[] | (() => void))[] = [
+    ["git", "init", "-q", "-b", "main", work],
+    ["git", "-C", work, "add", "-A"],
+    ["git", "-C", work, ...commit, "main"],
+    ["git", "-C", work, "checkout", "-q", "-b", "feature"],
+    () => {
+      for (const f of files.slice(0, 10)) fs.appendFileSync(f, "-- changed on feature\n");
+      fs.rmSync(files[10]!);
+      fs.writeFileSync(path.join(work, "FEATURE.md"), "only on feature\n");
+    },
+    ["git", "-C", work, "add", "-A"],
+    ["git", "-C", work, ...commit, "feature"],
+    ["git", "clone", "-q", "--bare", work, bare],
+    ["chown", "-R", `${owner}:`, root],
+  ];
+  for (const step of steps) {
+    if (typeof step === "function") {
+      step();
+      continue;
+    }
+    const r = await run(step, { env: process.env });
+    if (r.code !== 0) throw new Error(`${step.join(" ")}: ${r.stderr}`);
+  }
+  return bare;
 }
 
 function listFiles(dir: string): string[] {

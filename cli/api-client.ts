@@ -122,7 +122,7 @@ export class ApiClient {
     });
   }
 
-  async request<T>(method: "GET" | "POST" | "DELETE", path: string, opts: RequestOptions = {}): Promise<T> {
+  async request<T>(method: "GET" | "POST" | "PATCH" | "DELETE", path: string, opts: RequestOptions = {}): Promise<T> {
     return this.exchange(method, path, opts, async (res) => {
       if (!res.ok) throw await this.failure(res, method, path);
       const text = await res.text();
@@ -144,6 +144,10 @@ export class ApiClient {
 
   post<T>(path: string, body: unknown, opts?: RequestOptions): Promise<T> {
     return this.request<T>("POST", path, { ...opts, body });
+  }
+
+  patch<T>(path: string, body: unknown, opts?: RequestOptions): Promise<T> {
+    return this.request<T>("PATCH", path, { ...opts, body });
   }
 
   delete<T>(path: string, opts?: RequestOptions): Promise<T> {

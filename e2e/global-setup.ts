@@ -118,6 +118,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     root: vm2.workspaceRoot,
     key: vm2.hostKeyFingerprint,
   });
+  // Another VM's address, port and key, for moving a dashboard host there (its key must be confirmed again).
+  const vm1 = vms.vm("e2e1");
+  process.env.E2E_VM1 = JSON.stringify({ host: vm1.host, port: vm1.port, key: vm1.hostKeyFingerprint });
   // An image whose build prints a line a second for a few seconds (null builder, no communicator): its log streams live.
   fs.mkdirSync(path.join(configDir, "images"), { recursive: true });
   fs.writeFileSync(

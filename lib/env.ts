@@ -78,6 +78,8 @@ const schema = z.object({
   SANDBOXER_SSH_GATEWAY: z.string().default("127.0.0.1:2022"),
   SANDBOXER_SSH_GATEWAY_PUBLIC: z.string().optional(),
   SANDBOXER_SSH_GATEWAY_HOST_KEY: z.string().optional(),
+  /** An SSH gateway connection that has not authenticated by then is closed. */
+  SANDBOXER_SSH_GATEWAY_HANDSHAKE_TIMEOUT: duration("10s"),
   SANDBOXER_QUOTA_ACTIVE: int(5, 0, 10_000),
   SANDBOXER_MAX_STREAMS_PER_PERSON: int(16, 1, 10_000),
   SANDBOXER_POOL_REFILL_MAX: int(4, 1, 256),

@@ -54,6 +54,11 @@ export const ERROR_CODES = {
     status: 500,
     description: "A warm-pool member's workspace did not pass its extension's status check after the create; it is not pooled.",
   },
+  POOL_MOVE_TARGET_MISSING: {
+    status: 500,
+    description:
+      "A warm-pool member claimed for another git ref could not be moved: the repository has no such branch or tag (a fresh clone would fail too).",
+  },
   ATTEMPTS_EXHAUSTED: { status: 500, description: "The workers running an operation stopped responding on every attempt." },
   EXTENSION_MISSING: { status: 500, description: "The sandbox's extension is not loaded on this server." },
   HANDLE_INVALID: { status: 500, description: "The stored destroy handle does not match its extension's schema." },
@@ -88,6 +93,10 @@ export const ERROR_CODES = {
   },
   KEY_MISMATCH: { status: 409, description: "The fingerprint given is not the key the host offered: it was not pinned." },
   KEY_NOT_PENDING: { status: 409, description: "The host has no offered key waiting for confirmation." },
+  KEY_FROM_KNOWN_HOSTS: {
+    status: 409,
+    description: "hosts.yaml trusts the host through a known_hosts file alone: put the new key in that file; nothing is pinned here.",
+  },
 
   // ─── Images and builds ─────────────────────────────────────────────────────────────────────────
   IMAGE_VERSION_UNKNOWN: { status: 404, description: "No such image version (or channel) was ever built." },

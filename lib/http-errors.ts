@@ -36,7 +36,9 @@ export function zodFieldErrors(e: ZodError): Record<string, string[]> {
     const key = issue.path.map(String).join(".") || "(body)";
     (out[key] ??= []).push(issue.message);
   }
-  return out;
+  // A plain object again (own data properties, "__proto__" included): a server action's result crosses
+  // to the browser through React's serializer, which refuses null-prototype objects.
+  return Object.fromEntries(Object.entries(out));
 }
 
 /** The public shape of any error (unknown errors become INTERNAL with a generic message). */

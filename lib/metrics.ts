@@ -34,7 +34,7 @@ interface Metrics {
   /** The fleet gauges (exported only while this process holds the exporter lease). */
   fleet: Registry;
   operationDuration: Histogram<"kind" | "result">;
-  /** Warm-pool claims by profile and result (hit, miss). */
+  /** Warm-pool claims by profile and result (hit, move, miss). */
   poolClaims: Counter<"profile" | "result">;
   /** Time a create spent trying to claim a member (hit or miss). */
   poolClaimSeconds: Histogram<"result">;
@@ -117,7 +117,7 @@ export function metrics(bind?: () => Ctx): Metrics {
   });
   const poolClaims = new Counter({
     name: "sandboxer_pool_claims_total",
-    help: "Creates of a profile with a warm pool, by whether a member was claimed (hit) or not (miss)",
+    help: "Creates of a profile with a warm pool, by whether a member was claimed (hit), claimed to be moved to another git ref (move) or not (miss)",
     labelNames: ["profile", "result"] as const,
     registers: [registry],
   });

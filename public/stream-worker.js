@@ -3,7 +3,7 @@
 // HTTP/1.1). Tabs talk to it with app/lib/team-stream.ts; docs/live-updates.md describes the stream.
 "use strict";
 
-const TYPES = ["log", "state", "sandbox", "team", "ready", "reset"];
+const TYPES = ["log", "state", "sandbox", "team", "pool", "ready", "reset"];
 /** Frames kept for tabs that attach a moment after their page was rendered. */
 const RECENT_MAX = 500;
 const ports = new Set();

@@ -15,6 +15,8 @@ try {
     logger().fatal("SANDBOXER_SSH_GATEWAY is off: nothing to run");
     process.exit(1);
   }
+  // Sessions are ended and recorded, then the process exits (pooled VM connections would keep it alive).
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void g.stop().finally(() => process.exit(0)));
 } catch (e) {
   logger().fatal(isSandboxerError(e) ? e.message : String(e));
   process.exit(1);

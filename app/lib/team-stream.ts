@@ -7,9 +7,9 @@
 import { useEffect, useRef, useSyncExternalStore } from "react";
 
 import type { TeamTopic, TeamTopics } from "@/lib/manager/team-events";
-import type { SandboxView } from "@/lib/manager/views";
+import type { PoolCountsView, SandboxView } from "@/lib/manager/views";
 
-export type StreamEventType = "log" | "state" | "sandbox" | "team" | "ready" | "reset";
+export type StreamEventType = "log" | "state" | "sandbox" | "team" | "pool" | "ready" | "reset";
 
 export interface TeamSandboxEvent {
   sandboxId: string;
@@ -33,6 +33,7 @@ export type StreamFrame =
   | { type: "log" | "state"; data: TeamSandboxEvent }
   | { type: "sandbox"; data: SandboxView }
   | { type: "team"; data: TeamNotice }
+  | { type: "pool"; data: PoolCountsView }
   | { type: "ready" | "reset"; data: { lastEventId: number } };
 
 /** How often queries refetch while the stream is down (never while it is up). */
@@ -99,7 +100,7 @@ class TeamStreamClient {
     // The first connect replays from the page's render; the browser's own reconnects send Last-Event-ID.
     const source = new EventSource(`/api/v1/events${this.after !== null ? `?after=${this.after}` : ""}`);
     this.after = null;
-    for (const type of ["log", "state", "sandbox", "team", "ready", "reset"] as const) {
+    for (const type of ["log", "state", "sandbox", "team", "pool", "ready", "reset"] as const) {
       source.addEventListener(type, (e) => this.dispatch(type, (e as MessageEvent<string>).data));
     }
     source.onerror = () => {

@@ -10,6 +10,8 @@ export interface PoolVariantResults {
   poolConcurrent: { creates: number; wallMs: number; failures: number; hits: number };
   concurrentNoPool: { creates: number; wallMs: number; failures: number; scriptWallMs: number; scriptFailures: number };
   personCreate: { idle: Summary; duringRefill: Summary };
+  /** A create for another git ref: a pool member moved on the VM vs a fresh clone (POST → ready). */
+  refMove: { moved: Summary; freshClone: Summary; misses: number };
 }
 
 export interface PoolBenchResults {
@@ -25,6 +27,10 @@ export interface PoolBenchResults {
   runPoolRatioReuseRtt20: number;
   poolConcurrentWallMsRtt20: number;
   concurrentRatioVsScriptRtt20: number;
+  poolRefMoveMs: number;
+  freshCloneMs: number;
+  poolRefMoveMsRtt20: number;
+  freshCloneMsRtt20: number;
   pools: {
     loopback: PoolVariantResults;
     rtt20: PoolVariantResults;
@@ -106,6 +112,10 @@ export function renderPoolMarkdown(r: PoolBenchResults): string[] {
   row("script × N under xargs -P 8, wall", L.concurrentNoPool.scriptWallMs, R.concurrentNoPool.scriptWallMs);
   row("a person's create, idle, p50", L.personCreate.idle.median, R.personCreate.idle.median);
   row("a person's create while refills run, p50", L.personCreate.duringRefill.median, R.personCreate.duringRefill.median);
+  if (L.refMove && R.refMove) {
+    row("create for another git ref, pool member moved, p50 (POST → ready)", L.refMove.moved.median, R.refMove.moved.median);
+    row("create for another git ref, fresh clone, p50 (POST → ready)", L.refMove.freshClone.median, R.refMove.freshClone.median);
+  }
   lines.push(
     "",
     `\`run\` breakdown (loopback, medians): ${Object.entries(L.run.breakdownMedianMs)

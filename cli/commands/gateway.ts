@@ -35,14 +35,34 @@ export async function gatewayInfoOf(client: ApiClient, signal?: AbortSignal): Pr
 }
 
 /**
- * The gateway, when ssh/exec/run should go through it: it is on, and the person has registered a
- * key (without one the gateway would refuse them, so today's direct path is kept).
+ * How ssh/exec/run connect: through the gateway when it is on and the person has registered a key;
+ * straight to the VM when the gateway is off, or when no key is registered (the gateway would refuse
+ * them) — then with `noKey` set, so the caller can say how to switch.
  */
-export async function gatewayRoute(client: ApiClient, signal?: AbortSignal): Promise<GatewayInfo | null> {
+export async function gatewayRoute(client: ApiClient, signal?: AbortSignal): Promise<{ gateway: GatewayInfo | null; noKey: boolean }> {
   const info = await gatewayInfoOf(client, signal);
-  if (!info) return null;
+  if (!info) return { gateway: null, noKey: false };
   const { keys } = await client.get<{ keys: SshKeyView[] }>("/me/ssh-keys", { signal });
-  return keys.length > 0 ? info : null;
+  return keys.length > 0 ? { gateway: info, noKey: false } : { gateway: null, noKey: true };
+}
+
+/** The public key file to suggest for `sandboxer keys add`: the identity's, else the usual ones. */
+export function suggestedPublicKey(identity: string | undefined, home = os.homedir()): string {
+  const candidates = identity
+    ? [`${identity}.pub`]
+    : ["id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub"].map((f) => path.join(home, ".ssh", f));
+  const found = candidates.find((f) => fs.existsSync(f));
+  if (!found) return "<your public key file>";
+  return found.startsWith(`${home}/`) ? `~/${found.slice(home.length + 1)}` : found;
+}
+
+/** Said (on stderr) when ssh/exec/run fall back to the direct path because no key is registered. */
+export function noKeyNotice(identity: string | undefined): string {
+  return (
+    "sandboxer: you have no SSH key registered with sand-boxer, so this connects straight to the build VM " +
+    "(your key must be in its authorized_keys). To go through the SSH gateway instead, register one: " +
+    `sandboxer keys add ${suggestedPublicKey(identity)}  (--direct skips this note)`
+  );
 }
 
 const HOST_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;

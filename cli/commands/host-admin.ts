@@ -1,8 +1,9 @@
-// host add|confirm-key|cordon|uncordon|drain|remove: a build host's lifecycle from the command line
-// (admins). `host add` prints the key the VM offered; nothing is trusted until `host confirm-key`.
+// host add|edit|confirm-key|cordon|uncordon|drain|remove: a build host's lifecycle from the command line
+// (admins). `host add` prints the key the VM offered; nothing is trusted until `host confirm-key`; so
+// does `host edit` when the address or port changes.
 import type { Command } from "commander";
 
-import type { AddedHostView, HostDrainView } from "@/lib/manager/host-lifecycle";
+import type { AddedHostView, EditedHostView, HostDrainView } from "@/lib/manager/host-lifecycle";
 import type { HostView } from "@/lib/manager/views";
 
 import { CliError, EXIT } from "../exit-codes";
@@ -35,7 +36,7 @@ function printDrain(r: HostDrainView): void {
 }
 
 export function registerHostAdminCommands(program: Command, setExit: (code: number) => void): void {
-  const host = program.command("host").description("Manage one build host (admins): add, confirm its key, cordon, drain, remove");
+  const host = program.command("host").description("Manage one build host (admins): add, edit, confirm its key, cordon, drain, remove");
 
   host
     .command("add <id>")
@@ -84,6 +85,72 @@ export function registerHostAdminCommands(program: Command, setExit: (code: numb
           out("Compare it with the VM's own fingerprint (run on the VM itself):");
           out(`  ${added.verifyCommand}`);
           out(`then: sandboxer host confirm-key ${added.hostId} <SHA256:…>`);
+        }
+        setExit(EXIT.OK);
+      },
+    );
+
+  host
+    .command("edit <id>")
+    .description(
+      "Change a dashboard-added host's settings (hosts.yaml hosts are edited in the file). A new address or port prints the key " +
+        "the VM now offers: confirm it with `host confirm-key` before sandboxes go there",
+    )
+    .option("--address <address>", "the VM's address")
+    .option("--port <port>", "SSH port", int("--port"))
+    .option("--tunnel-port <port>", 'reverse-tunnel port (127.0.0.1:<port>); "none" drops the tunnel', (v: string) =>
+      v === "none" ? null : int("--tunnel-port")(v),
+    )
+    .option("--user <user>", "the build user")
+    .option("--title <title>", "a display name")
+    .option("--labels <labels>", 'labels, comma-separated (replaces them all; "" for none)')
+    .option("--capacity <n>", "most sandboxes at once", int("--capacity"))
+    .option("--workspace-root <dir>", "where workspaces go")
+    .option("--marker-path <file>", "the VM's image marker")
+    .option("--json", "print as JSON")
+    .action(
+      async (
+        id: string,
+        o: {
+          address?: string;
+          port?: number;
+          tunnelPort?: number | null;
+          user?: string;
+          title?: string;
+          labels?: string;
+          capacity?: number;
+          workspaceRoot?: string;
+          markerPath?: string;
+          json?: boolean;
+        },
+      ) => {
+        const labels =
+          o.labels === undefined
+            ? undefined
+            : o.labels
+                .split(",")
+                .map((l) => l.trim())
+                .filter(Boolean);
+        const edited = await apiClient().patch<EditedHostView>(hostPath(id), {
+          address: o.address,
+          port: o.port,
+          tunnelPort: o.tunnelPort,
+          user: o.user,
+          title: o.title,
+          labels,
+          capacity: o.capacity,
+          workspaceRoot: o.workspaceRoot,
+          markerPath: o.markerPath,
+        });
+        if (o.json) printJson(edited);
+        else {
+          out(edited.changed.length ? `${edited.hostId}: changed ${edited.changed.join(", ")}` : `${edited.hostId}: nothing changed`);
+          if (edited.keyConfirmation) {
+            out(`At its new address it offered the host key ${edited.keyConfirmation.offeredHostKey}`);
+            out("Compare it with the VM's own fingerprint (run on the VM itself):");
+            out(`  ${edited.keyConfirmation.verifyCommand}`);
+            out(`then: sandboxer host confirm-key ${edited.hostId} <SHA256:…>`);
+          }
         }
         setExit(EXIT.OK);
       },

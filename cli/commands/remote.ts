@@ -12,18 +12,19 @@ import type { SandboxView } from "@/lib/manager/views";
 import { shellCommand } from "@/lib/ssh/shell-quote";
 
 import type { ApiClient } from "../api-client";
-import { CliError, EXIT } from "../exit-codes";
+import { CliError, EXIT, isCliError } from "../exit-codes";
 import { followSandbox } from "../follow";
 import { withInterrupt } from "../interrupt";
 import { FAIL_MARK, note, OK_MARK, seconds } from "../output";
 import { PinnedTarget, interactiveShell, resolveIdentity, runRemoteCommand, syncDirectory } from "../remote";
-import { gatewayRoute } from "./gateway";
+import { gatewayRoute, noKeyNotice } from "./gateway";
 import { apiClient, collect, inputMap, sandboxPath } from "./shared";
 
 /**
  * Where ssh, exec and run connect: through the server's SSH gateway (user = sandbox id, the gateway's
  * host key from the API) when it is on and the person has registered a key, else straight to the VM
- * (`--direct`, or no key registered yet) with the pinned VM key.
+ * with the pinned VM key (`--direct`; the gateway is off; or no key registered yet — then with a note
+ * on stderr saying how to register one, unless `quiet`).
  */
 async function pinnedTarget(
   client: ApiClient,
@@ -31,10 +32,36 @@ async function pinnedTarget(
   identity: string | undefined,
   signal?: AbortSignal,
   direct = false,
+  quiet = false,
 ): Promise<PinnedTarget> {
-  const conn = await client.get<ConnectionView>(`${sandboxPath(id)}/connection`, { signal });
+  let conn: ConnectionView;
+  try {
+    conn = await client.get<ConnectionView>(`${sandboxPath(id)}/connection`, { signal });
+  } catch (e) {
+    // A local sandbox (ext.local) has no SSH endpoint of its own: admins enter it through the gateway
+    // (which refuses everyone else with its reason). Without a gateway route the API's answer stands.
+    if (direct || !isCliError(e) || e.code !== "NOT_CONNECTABLE" || e.details?.extension !== "ext.local") throw e;
+    const { gateway } = await gatewayRoute(client, signal);
+    const view = gateway ? await client.get<SandboxView>(sandboxPath(id), { signal }) : null;
+    const workspacePath = view?.status === "ready" ? view.handle?.workspacePath : undefined;
+    if (!gateway || !workspacePath) throw e;
+    return PinnedTarget.open(
+      {
+        sandboxId: id,
+        hostId: null,
+        host: gateway.host,
+        port: gateway.port,
+        user: id,
+        workspacePath,
+        hostKey: gateway.fingerprint,
+        knownHostsLine: gateway.knownHostsLine,
+      },
+      identity,
+    );
+  }
   if (direct) return PinnedTarget.open(conn, identity);
-  const gateway = await gatewayRoute(client, signal);
+  const { gateway, noKey } = await gatewayRoute(client, signal);
+  if (noKey && !quiet) note(noKeyNotice(identity));
   if (!gateway) return PinnedTarget.open(conn, identity);
   return PinnedTarget.open(
     { ...conn, host: gateway.host, port: gateway.port, user: id, hostKey: gateway.fingerprint, knownHostsLine: gateway.knownHostsLine },
@@ -190,7 +217,7 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
               lap("create", t);
             }
             t = Date.now();
-            target = await pinnedTarget(client, id, identity, signal, opts.direct);
+            target = await pinnedTarget(client, id, identity, signal, opts.direct, opts.quiet);
             say(`▸ syncing ${source} → ${target.destination}:${target.workspace}`);
             // A sandbox made for this run (fresh, or a warm-pool member holding the profile's repository) ends up
             // holding exactly the working tree: files deleted here are deleted there (ignored paths are kept).

@@ -12,6 +12,7 @@ import {
   connectionSchema,
   errorSchema,
   addedHostSchema,
+  editedHostSchema,
   buildLogSchema,
   imageBuildSchema,
   imageListSchema,
@@ -52,6 +53,7 @@ import {
   sshSessionPathParams,
   addHostBody,
   confirmHostKeyBody,
+  editHostBody,
   cordonHostBody,
   hostPathParams,
   teamEventsQuery,
@@ -65,7 +67,7 @@ import {
   tokenPathParams,
 } from "./schemas";
 
-type HttpMethod = "get" | "post" | "delete";
+type HttpMethod = "get" | "post" | "patch" | "delete";
 
 export interface ApiResponseSpec {
   description: string;
@@ -254,6 +256,23 @@ export const API_ROUTES = {
     body: confirmHostKeyBody,
     success: { status: 200, description: "Pinned; the host as it stands", schema: hostSchema },
     errors: [400, 403, 404, 409],
+  },
+  editHost: {
+    method: "patch",
+    path: "/hosts/{id}",
+    operationId: "editHost",
+    summary: "Edit a host added from the dashboard (admins): title, address, port, tunnel port, user, labels, capacity, root, marker",
+    description:
+      "Only the fields given change; the rules are the add's. A new address or port is never trusted on the old pin: the host " +
+      "goes back to `unconfirmed` (no sandboxes) and `keyConfirmation` carries the key it now offers, to confirm with " +
+      "`/hosts/{id}/confirm-key`. 409 HOST_FROM_CONFIG for hosts.yaml hosts (edit the file), 409 HOST_HAS_SANDBOXES for a " +
+      "change of address, port, tunnel port, user or workspace root while sandboxes live there (drain it first); 400 " +
+      "`fieldErrors.tunnelPort` for a port another host holds. Audited.",
+    requires: "host.manage",
+    params: hostPathParams,
+    body: editHostBody,
+    success: { status: 200, description: "Edited", schema: editedHostSchema },
+    errors: [400, 403, 404, 409, 502],
   },
   removeHost: {
     method: "delete",
@@ -459,7 +478,8 @@ export const API_ROUTES = {
     summary: "The team event stream: every sandbox's log and state changes, sandbox snapshots and team notices",
     description:
       "With `Accept: text/event-stream` (or ?format=sse): Server-Sent Events — `log` and `state` (data: a TeamSandboxEvent, id: " +
-      "its event id), `sandbox` after state changes (data: a Sandbox as it is now), `team` (data: a TeamNotice), `ready` once live, " +
+      "its event id), `sandbox` after state changes (data: a Sandbox as it is now), `team` (data: a TeamNotice), `pool` " +
+      "when warm-pool counts changed (data: { profiles: { [id]: { ready, filling } }, hosts: { [id]: { ready, total } } }), `ready` once live, " +
       "`reset` when a resume is too far behind to replay (refetch, then follow). Resumable with `Last-Event-ID` (or ?after); a " +
       "comment line every 15 s; at most SANDBOXER_MAX_STREAMS_PER_PERSON (16) open streams per person, shared with the sandbox and build log " +
       "streams (429 TOO_MANY_STREAMS). Otherwise JSON: the events after ?after " +
@@ -470,7 +490,7 @@ export const API_ROUTES = {
       status: 200,
       description: "Events after ?after",
       schema: teamEventsSchema,
-      alternatives: { "text/event-stream": { description: "`log`/`state`/`sandbox`/`team`/`ready`/`reset` events" } },
+      alternatives: { "text/event-stream": { description: "`log`/`state`/`sandbox`/`team`/`pool`/`ready`/`reset` events" } },
     },
     errors: [400, 429],
   },

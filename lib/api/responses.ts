@@ -10,7 +10,7 @@ import type { ProfileInputSpec } from "../extensions/profile-inputs";
 import type { ConfigIssue } from "../extensions/yaml-config";
 import type { ErrorBody } from "../http-errors";
 import type { ConnectionView } from "../manager/connection";
-import type { AddedHostView, HostDrainView } from "../manager/host-lifecycle";
+import type { AddedHostView, EditedHostView, HostDrainView } from "../manager/host-lifecycle";
 import type { ImageBuildView, ImageView } from "../manager/images";
 import type { ProfileCheckView } from "../manager/profile-check";
 import type { SandboxServicesView } from "../manager/services";
@@ -293,18 +293,26 @@ export const hostSchema = component(
     markerPath: z.string().describe("Where the VM's image marker is"),
     image: z.strictObject({ name: z.string(), version: z.string(), builtAt: timestamp.nullable() }).nullable(),
     imageDetail: z.string().nullable().describe("Why the marker could not be read"),
+    knownHostsFile: z
+      .string()
+      .nullable()
+      .describe("The known_hosts file hosts.yaml trusts this host through alone (no pin): a changed key is fixed there; null when pinned"),
   }),
 );
 
 export const hostDrainSchema = component(
   "HostDrain",
-  "A host's cordon state and what still runs there",
+  "A host's cordon state and what still runs there (people's sandboxes; warm-pool members are counted apart)",
   z.strictObject({
     hostId: z.string(),
     cordoned: z.boolean(),
     cordonReason: z.string().nullable(),
     drainedAt: timestamp.nullable(),
-    poolMembersDestroyed: z.number().int(),
+    poolMembersDestroyed: z.number().int().describe("Idle warm-pool members this drain retired (their teardown is queued)"),
+    poolMembersLeft: z
+      .number()
+      .int()
+      .describe("Warm-pool members still on the host (being torn down after a drain, or pooled on a cordoned host)"),
     remaining: z.array(
       z.strictObject({ id: z.string(), owner: z.string(), profileId: z.string(), status: z.string(), expiresAt: timestamp.nullable() }),
     ),
@@ -319,6 +327,22 @@ export const addedHostSchema = component(
     hostId: z.string(),
     offeredHostKey: z.string().describe("SHA256:… as offered by the host; compare it with the VM's own"),
     verifyCommand: z.string().describe("Run this on the VM to see its fingerprints"),
+  }),
+);
+
+export const editedHostSchema = component(
+  "EditedHost",
+  "A host after an edit: what changed, and the key to confirm when its address or port did",
+  z.strictObject({
+    hostId: z.string(),
+    changed: z.array(z.string()).describe("The settings that changed (empty when the edit matched what was there)"),
+    keyConfirmation: z
+      .strictObject({
+        offeredHostKey: z.string().describe("SHA256:… as offered at the new address; compare it with the VM's own"),
+        verifyCommand: z.string().describe("Run this on the VM to see its fingerprints"),
+      })
+      .nullable()
+      .describe("Set when the address or port changed: the host is unconfirmed (no sandboxes) until the key is confirmed"),
   }),
 );
 
@@ -556,6 +580,7 @@ export type ResponseDriftChecks = [
   Assert<Equal<z.infer<typeof hostSchema>, HostView>>,
   Assert<Equal<z.infer<typeof hostDrainSchema>, HostDrainView>>,
   Assert<Equal<z.infer<typeof addedHostSchema>, AddedHostView>>,
+  Assert<Equal<z.infer<typeof editedHostSchema>, EditedHostView>>,
   Assert<Equal<z.infer<typeof imageBuildSchema>, ImageBuildView>>,
   Assert<Equal<z.infer<typeof imageListSchema>, ImageView[]>>,
   Assert<Equal<z.infer<typeof connectionSchema>, ConnectionView>>,

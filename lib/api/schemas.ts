@@ -147,6 +147,25 @@ export const addHostBody = z.strictObject({
     .describe("Where the VM's image marker is (default /etc/sandboxer-image.json)"),
 });
 
+/**
+ * An edit of a dashboard-added host: the add-host fields (the same rules), each optional, at least
+ * one given. `tunnelPort: null` drops the tunnel (give the address and port it is reached at instead).
+ */
+export const editHostBody = addHostBody
+  .omit({ id: true })
+  .partial()
+  .extend({
+    tunnelPort: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .nullable()
+      .optional()
+      .describe("The manager connects to 127.0.0.1:<tunnelPort>; null: no tunnel (give address and port)"),
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), { error: "give at least one field to change" });
+
 export const confirmHostKeyBody = z.strictObject({ fingerprint: fingerprintSchema });
 
 export const cordonHostBody = z.strictObject({

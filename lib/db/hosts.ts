@@ -142,7 +142,7 @@ export async function deleteOrphan(db: Db | Prisma.TransactionClient, hostId: st
 export async function liveSandboxesOnHost(db: Db, hostId: string) {
   return db.sandbox.findMany({
     where: { hostId, status: { in: [...OCCUPYING_STATUSES] } },
-    select: { id: true, status: true, profileId: true, expiresAt: true, owner: { select: { email: true } } },
+    select: { id: true, status: true, profileId: true, expiresAt: true, poolKey: true, owner: { select: { email: true } } },
     orderBy: [{ expiresAt: "asc" }, { id: "asc" }],
   });
 }
@@ -155,8 +155,31 @@ export async function deleteHost(db: Db, id: string): Promise<void> {
   await db.buildHost.delete({ where: { id } });
 }
 
-export type HostEdit = Pick<Prisma.BuildHostUpdateInput, "title" | "labels" | "capacity" | "workspaceRoot" | "markerPath">;
+/** What an admin's edit of a host may write (its settings, and the key state an address change resets). */
+export type HostEdit = Pick<
+  Prisma.BuildHostUpdateInput,
+  | "title"
+  | "address"
+  | "port"
+  | "tunnelPort"
+  | "user"
+  | "labels"
+  | "capacity"
+  | "workspaceRoot"
+  | "markerPath"
+  | "hostKey"
+  | "offeredHostKey"
+  | "hostPublicKey"
+  | "health"
+  | "healthDetail"
+>;
 
 export async function editHost(db: Db, id: string, data: HostEdit): Promise<void> {
   await db.buildHost.update({ where: { id }, data });
+}
+
+/** The host (other than `except`) that holds a tunnel port, if any. */
+export async function tunnelPortHolder(db: Db, port: number, except: string): Promise<string | null> {
+  const h = await db.buildHost.findFirst({ where: { tunnelPort: port, NOT: { id: except } }, select: { id: true } });
+  return h?.id ?? null;
 }

@@ -116,8 +116,8 @@ export async function sandboxExists(db: Db, id: string): Promise<boolean> {
 /** The columns written together with a status. */
 export type StatusColumns = Pick<
   Prisma.SandboxUncheckedUpdateManyInput,
-  // A warm-pool claim also hands the member to its new owner (lib/manager/pools.ts).
-  "statusReason" | "readyAt" | "destroyedAt" | "ownerId" | "input" | "expiresAt" | "maxExpiresAt" | "poolKey"
+  // A warm-pool claim also hands the member to its new owner (lib/manager/pools.ts), with new params when it is moved to another ref.
+  "statusReason" | "readyAt" | "destroyedAt" | "ownerId" | "input" | "params" | "expiresAt" | "maxExpiresAt" | "poolKey"
 >;
 
 /**

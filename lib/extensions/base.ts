@@ -6,6 +6,8 @@ import "server-only";
 
 import type { z } from "zod";
 
+import { SandboxerError } from "../errors";
+
 import type { SshIdentity, SshPool, SshTrust } from "../ssh";
 
 import type { ExtensionManifest } from "./manifest";
@@ -48,6 +50,24 @@ export interface CreateContext<P, H> extends OperationContext {
    * crash can never leave something untracked; call it again whenever the handle gains information.
    */
   recordHandle(handle: H): Promise<void>;
+}
+
+/** Given to `move`: the workspace a handle names, made with `from`, is to hold what `to` would have made. */
+export interface MoveContext<P, H> extends OperationContext {
+  handle: H;
+  from: P;
+  to: P;
+}
+
+/**
+ * Thrown by `move` when what `to` asks for does not exist (a git ref the repository does not have): a
+ * fresh create would fail the same way, so the manager fails the create with this reason instead of
+ * falling back to one. Any other error from `move` makes the manager fall back to a fresh create.
+ */
+export class MoveTargetMissing extends SandboxerError {
+  constructor(message: string) {
+    super("POOL_MOVE_TARGET_MISSING", message, { name: "MoveTargetMissing" });
+  }
 }
 
 export interface CheckContext<P> {
@@ -233,6 +253,27 @@ export abstract class SandboxExtension<P = unknown, H extends { extension: strin
 
   /** The handle in human terms. */
   abstract describeHandle(handle: H): HandleSummary;
+
+  // ─── Warm pools: moving a member to other params ────────────────────────────────────────────────
+
+  /**
+   * Whether a workspace made with `from` can be moved in place to `to` by `move` (another git ref of
+   * the same repository, say) — cheaper than a fresh create. Called in the request, so it must be pure
+   * and quick; false when the two are equal. Default: never.
+   */
+  canMove(_from: P, _to: P): boolean {
+    return false;
+  }
+
+  /**
+   * Moves the workspace the handle names (made with `from`) to `to`, so that it holds exactly what a
+   * fresh create with `to` would, and returns the handle (the same workspace). Honours `ctx.signal`.
+   * Throws `MoveTargetMissing` when `to` names something that does not exist; on any other error the
+   * manager destroys the workspace and creates it afresh. Only called when `canMove(from, to)`.
+   */
+  async move(_ctx: MoveContext<P, H>): Promise<H> {
+    throw new Error(`${this.id} cannot move a workspace to other params`);
+  }
 
   // ─── Reconciliation hooks (extensions whose sandboxes live on build hosts) ──────────────────────
 

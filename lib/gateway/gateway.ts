@@ -12,9 +12,12 @@
 // userauth banner, then "Permission denied") and audited with the source address.
 import "server-only";
 
+import type { ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
+import path from "node:path";
 import { randomUUID } from "node:crypto";
 
 import ssh2 from "ssh2";
@@ -39,11 +42,13 @@ import {
 } from "../db/ssh-sessions";
 import { SandboxerError } from "../errors";
 import type { SshServices } from "../extensions/base";
+import { localHandleSchema } from "../extensions/local/extension";
 import { guardedWorkspacePath, remoteHandleShape, sshConfigFor } from "../extensions/remote/ssh-target";
 import type { Logger } from "../logger";
 import { audit, type AuditActor } from "../manager/audit";
-import { isSandboxId } from "../sandbox-id";
+import { isSandboxId, workspaceName } from "../sandbox-id";
 import { exitOf, shellCommand, type ChannelRequest, type PtyRequest, type SshConfig } from "../ssh";
+import { resizeLocalSession, sftpServerPath, signalLocalSession, startLocalSession, type LocalSessionSpec } from "./local-session";
 import { sha256Fingerprint } from "./public-keys";
 
 const remoteHandle = z.object(remoteHandleShape);
@@ -88,6 +93,8 @@ export interface GatewayOptions {
   listen: { host: string; port: number };
   /** This process's id in session rows (default hostname:pid:random). */
   instanceId?: string;
+  /** This machine's id (lib/machine-id.ts): local sandboxes of other machines are refused. */
+  machineId?: string;
   limits?: Partial<GatewayLimits>;
   /** How often close requests are read from the database. Default 1 s. */
   closePollMs?: number;
@@ -106,6 +113,36 @@ function cleanText(s: string, max = 200): string {
 }
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1", "ip6-localhost"]);
+
+/** Whether a listen address is loopback only (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackListen(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  if (h === "localhost" || h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
+  return net.isIPv4(h) && h.startsWith("127.");
+}
+
+/**
+ * Why a person may not enter a local sandbox (ext.local: a directory on the sand-boxer server, entered
+ * as the server's own user), or null: admins only, only while the gateway listens on loopback, and
+ * only on the machine that holds the directory.
+ */
+export function localAdmission(opts: {
+  sandboxId: string;
+  role: "admin" | "member";
+  listenHost: string;
+  sandboxMachine: string | null;
+  thisMachine: string | undefined;
+}): string | null {
+  const what = `sandbox ${opts.sandboxId} is a local sandbox (a directory on the sand-boxer server)`;
+  if (opts.role !== "admin") return `${what}; only admins may enter local sandboxes`;
+  if (!isLoopbackListen(opts.listenHost)) {
+    return `${what}; local sandboxes can be entered only while the gateway listens on loopback, and it listens on ${cleanText(opts.listenHost, 64)}`;
+  }
+  if (opts.sandboxMachine && opts.thisMachine && opts.sandboxMachine !== opts.thisMachine) {
+    return `${what} on machine ${cleanText(opts.sandboxMachine, 64)}; enter it through the gateway on that machine`;
+  }
+  return null;
+}
 
 /** The VM-side address for a forward's destination, or null when it is not the VM's loopback. */
 export function loopbackDestination(host: string): string | null {
@@ -215,6 +252,10 @@ interface GatewayConn {
   person?: Person;
   sandboxId?: string;
   upstream?: SshConfig;
+  /** A local sandbox (ext.local): sessions are processes on this machine. */
+  local?: boolean;
+  /** Their processes. */
+  locals: Set<ChildProcess>;
   workspace?: string;
   sessionId?: string;
   /** The last unknown key's fingerprint (one banner per connection). */
@@ -259,6 +300,7 @@ export class SshGateway {
   private readonly sessionsPerPerson = new Map<string, number>();
   private timers: NodeJS.Timeout[] = [];
   private closing = false;
+  private stopping: Promise<void> | undefined;
   private listenAddress = "";
   private polling = false;
   private readonly counters = { handshakeTimeouts: 0, refusedAtAccept: 0, authFailures: 0 };
@@ -368,14 +410,20 @@ export class SshGateway {
   }
 
   /** Stops listening and ends every connection (sessions are recorded as ended). */
-  async stop(reason = "the sand-boxer server is stopping"): Promise<void> {
-    if (this.closing) return;
+  stop(reason = "the sand-boxer server is stopping"): Promise<void> {
+    this.stopping ??= this.stopNow(reason);
+    return this.stopping;
+  }
+
+  private async stopNow(reason: string): Promise<void> {
     this.closing = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    const atStop = this.stats();
     await new Promise<void>((r) => this.tcp.close(() => r()));
     await Promise.all([...this.conns].map((c) => this.endConnection(c, reason)));
     await removeGateway(this.db, this.instanceId).catch(() => {});
+    this.log.info({ ...atStop, instance: this.instanceId }, "ssh gateway stopped");
   }
 
   /** Ends a session held by this instance (admins elsewhere write a close request instead). */
@@ -405,6 +453,7 @@ export class SshGateway {
       authenticated: false,
       channels: 0,
       upstreams: new Set(),
+      locals: new Set(),
       streams: new Set(),
       bytesIn: 0n,
       bytesOut: 0n,
@@ -563,11 +612,33 @@ export class SshGateway {
     if (!can(actor, "sandbox.enter", sandbox)) return `sandbox ${username} belongs to someone else; only its owner and admins may enter it`;
     if (sandbox.status !== "ready") return `sandbox ${username} is ${sandbox.status}; only a ready sandbox can be entered`;
     const handle = remoteHandle.safeParse(sandbox.handle);
-    if (!handle.success) return `sandbox ${username} (${sandbox.extensionId}) has no SSH endpoint: it is not on a build VM`;
+    const local = handle.success ? null : localHandleSchema.safeParse(sandbox.handle);
+    if (local && !local.success) return `sandbox ${username} (${sandbox.extensionId}) has no SSH endpoint: it is not on a build VM`;
+    if (local) {
+      const refusal = localAdmission({
+        sandboxId: sandbox.id,
+        role: actor.role === "admin" ? "admin" : "member",
+        listenHost: this.opts.listen.host,
+        sandboxMachine: sandbox.machineId,
+        thisMachine: this.opts.machineId,
+      });
+      if (refusal) return refusal;
+    }
     const open = this.sessionsPerPerson.get(actor.userId) ?? 0;
     if (open >= this.limits.maxSessionsPerPerson) {
       return `you already have ${open} open sessions on this gateway (the limit is ${this.limits.maxSessionsPerPerson}); close one first`;
     }
+    if (local?.success) {
+      try {
+        conn.workspace = localWorkspace(local.data, sandbox.id);
+      } catch (e) {
+        return `sandbox ${username} cannot be entered: ${cleanText((e as Error).message)}`;
+      }
+      conn.local = true;
+      conn.sandboxId = sandbox.id;
+      return null;
+    }
+    if (!handle.success) return `sandbox ${username} (${sandbox.extensionId}) has no SSH endpoint: it is not on a build VM`;
     try {
       conn.workspace = guardedWorkspacePath(handle.data, sandbox.id);
       conn.upstream = await sshConfigFor(this.ssh, handle.data);
@@ -616,7 +687,7 @@ export class SshGateway {
   // ─── Channels ──────────────────────────────────────────────────────────────────────────────
 
   private takeChannel(conn: GatewayConn): boolean {
-    if (!conn.authenticated || !conn.upstream || conn.channels >= this.limits.maxChannelsPerConnection) return false;
+    if (!conn.authenticated || (!conn.upstream && !conn.local) || conn.channels >= this.limits.maxChannelsPerConnection) return false;
     conn.channels++;
     return true;
   }
@@ -627,6 +698,7 @@ export class SshGateway {
     let pty: PtyRequest | undefined;
     const env: Record<string, string> = {};
     let upstream: ClientChannel | undefined;
+    let local: LocalRelay | undefined;
     let started = false;
     let released = false;
     const release = (): void => {
@@ -649,6 +721,7 @@ export class SshGateway {
     session.on("window-change", (acc, _rej, info) => {
       if (pty) Object.assign(pty, { rows: info.rows, cols: info.cols, width: info.width, height: info.height });
       upstream?.setWindow(info.rows, info.cols, info.height, info.width);
+      local?.resize(info.rows, info.cols);
       acc?.();
     });
     session.on("env", (acc, rej, info) => {
@@ -658,7 +731,10 @@ export class SshGateway {
       } else rej?.();
     });
     session.on("signal", (acc, _rej, info) => {
-      if (/^[A-Z0-9]{1,16}$/.test(info.name)) upstream?.signal(info.name);
+      if (/^[A-Z0-9]{1,16}$/.test(info.name)) {
+        upstream?.signal(info.name);
+        if (local && `SIG${info.name}` in os.constants.signals) signalLocalSession(local.child, `SIG${info.name}` as NodeJS.Signals);
+      }
       acc?.();
     });
     session.on("auth-agent", (_acc, rej) => rej?.());
@@ -673,14 +749,36 @@ export class SshGateway {
         () => {},
       );
     };
+    const startLocal = (
+      kind: LocalSessionSpec["kind"],
+      command: string | null,
+      accept: () => ServerChannel,
+      reject: (() => void) | undefined,
+    ): void => {
+      if (started) return reject?.();
+      if (kind === "sftp" && !sftpServerPath()) return reject?.();
+      started = true;
+      const stream = accept();
+      conn.kind = kind;
+      local = this.relayLocal(conn, stream, {
+        workspace: conn.workspace!,
+        kind,
+        command,
+        ...(pty && kind !== "sftp" ? { pty: { term: pty.term, rows: pty.rows, cols: pty.cols } } : {}),
+        env,
+      });
+    };
     session.on("shell", (acc, rej) => {
+      if (conn.local) return startLocal("shell", null, acc, rej);
       start("shell", { type: "session", command: this.startIn(conn, null, env), ...(pty ? { pty } : {}) }, acc, rej);
     });
     session.on("exec", (acc, rej, info) => {
+      if (conn.local) return startLocal("exec", info.command, acc, rej);
       start("exec", { type: "session", command: this.startIn(conn, info.command, env), ...(pty ? { pty } : {}) }, acc, rej);
     });
     session.on("subsystem", (acc, rej, info) => {
       if (info.name !== "sftp") return rej?.();
+      if (conn.local) return startLocal("sftp", null, acc, rej);
       start("sftp", { type: "subsystem", name: "sftp" }, acc, rej);
     });
   }
@@ -741,12 +839,84 @@ export class SshGateway {
     return up;
   }
 
+  /** Runs a local sandbox's session as a process here and relays both ways; exit status and signal go back. */
+  private relayLocal(conn: GatewayConn, stream: ServerChannel, spec: LocalSessionSpec): LocalRelay | undefined {
+    conn.streams.add(stream);
+    stream.on("error", () => {});
+    let child: ChildProcess;
+    try {
+      child = startLocalSession(spec);
+    } catch (e) {
+      stream.stderr.write(`sand-boxer: cannot start a session in ${conn.sandboxId}: ${cleanText((e as Error).message, 300)}\r\n`);
+      stream.exit(255);
+      stream.end();
+      conn.streams.delete(stream);
+      return undefined;
+    }
+    conn.locals.add(child);
+    let failed: string | null = null;
+    child.on("error", (err) => {
+      failed = err.message;
+      this.log.warn({ err, sandbox: conn.sandboxId, session: conn.sessionId }, "ssh gateway could not start a local session");
+    });
+    child.stdin!.on("error", () => {});
+    child.stdout!.on("data", (d: Buffer) => (conn.bytesOut += BigInt(d.length)));
+    child.stderr!.on("data", (d: Buffer) => (conn.bytesOut += BigInt(d.length)));
+    child.stdout!.pipe(stream, { end: false });
+    child.stderr!.pipe(stream.stderr, { end: false });
+    // Input waits while a window change is applied (it came after the change, as over a real pty)
+    // and while the process's stdin is full.
+    let holds = 0;
+    let full = false;
+    const resume = (): void => {
+      if (holds === 0 && !full) stream.resume();
+    };
+    stream.on("data", (d: Buffer) => {
+      conn.bytesIn += BigInt(d.length);
+      if (!child.stdin!.write(d)) {
+        full = true;
+        stream.pause();
+        child.stdin!.once("drain", () => {
+          full = false;
+          resume();
+        });
+      }
+    });
+    stream.on("end", () => child.stdin!.end());
+    stream.on("close", () => endLocal(child));
+    child.on("close", (code, signal) => {
+      conn.locals.delete(child);
+      conn.streams.delete(stream);
+      conn.exit = signal ? { code: null, signal: signal.replace(/^SIG/, "") } : { code: code ?? 255, signal: null };
+      if (stream.destroyed) return;
+      if (failed) stream.stderr.write(`sand-boxer: cannot start a session in ${conn.sandboxId}: ${cleanText(failed, 300)}\r\n`);
+      if (signal) stream.exit(signal.replace(/^SIG/, ""), false, "");
+      else stream.exit(code ?? 255);
+      stream.end();
+    });
+    return {
+      child,
+      resize: (rows, cols) => {
+        holds++;
+        stream.pause();
+        void resizeLocalSession(child, rows, cols).finally(() => {
+          holds--;
+          resume();
+        });
+      },
+    };
+  }
+
   private async onDirectTcpip(
     conn: GatewayConn,
     accept: () => ServerChannel,
     reject: () => void,
     info: { destIP: string; destPort: number; srcIP: string; srcPort: number },
   ): Promise<void> {
+    if (conn.local) {
+      this.log.info({ sandbox: conn.sandboxId, ip: conn.ip }, "ssh gateway refused a forward into a local sandbox");
+      return reject();
+    }
     const dst = loopbackDestination(info.destIP);
     if (!dst) {
       this.log.info(
@@ -813,6 +983,7 @@ export class SshGateway {
     }
     const told = conn.streams.size > 0;
     for (const up of conn.upstreams) up.close();
+    for (const child of conn.locals) endLocal(child);
     // Give the message a moment to leave before the disconnect.
     await new Promise((r) => setTimeout(r, 50));
     try {
@@ -831,6 +1002,7 @@ export class SshGateway {
     conn.ended = true;
     this.conns.delete(conn);
     for (const up of conn.upstreams) up.close();
+    for (const child of conn.locals) endLocal(child);
     if (!conn.sessionId || !conn.sandboxId || !conn.person) return;
     const n = (this.sessionsPerPerson.get(conn.person.userId) ?? 1) - 1;
     if (n <= 0) this.sessionsPerPerson.delete(conn.person.userId);
@@ -892,6 +1064,37 @@ export class SshGateway {
 }
 
 const pendingSockets = new WeakMap<net.Socket, GatewayConn>();
+
+interface LocalRelay {
+  child: ChildProcess;
+  resize(rows: number, cols: number): void;
+}
+
+/** Hangs up a local session's processes; what is still there 2 s later is killed. */
+function endLocal(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  signalLocalSession(child, "SIGHUP");
+  setTimeout(() => signalLocalSession(child, "SIGKILL"), 2_000).unref();
+}
+
+/**
+ * A local sandbox's directory, recomputed from its handle and checked as the extension checks it
+ * before a removal: exactly `<root>/sbx-<id>`, an existing directory, not through a symlink.
+ */
+function localWorkspace(handle: { workspace_root: string; workspace_path: string }, sandboxId: string): string {
+  const root = handle.workspace_root;
+  if (!path.isAbsolute(root) || path.normalize(root) !== root || root === "/" || root.endsWith("/")) {
+    throw new Error(`its workspace root ${JSON.stringify(root)} is not a plain absolute path`);
+  }
+  const expected = path.join(root, workspaceName(sandboxId));
+  if (handle.workspace_path !== expected) throw new Error(`its handle names ${handle.workspace_path}, not ${expected}`);
+  const st = fs.lstatSync(expected, { throwIfNoEntry: false });
+  if (!st?.isDirectory()) throw new Error(`${expected} is not a directory`);
+  if (fs.realpathSync(expected) !== path.join(fs.realpathSync(root), workspaceName(sandboxId))) {
+    throw new Error(`${expected} is not directly under ${root}`);
+  }
+  return expected;
+}
 
 /** For audit entries that name the gateway itself. */
 export const GATEWAY_ACTOR: AuditActor = { kind: "system", label: "system (ssh gateway)" };

@@ -5,6 +5,7 @@ import "server-only";
 import { dbReady } from "../db/client";
 import { env } from "../env";
 import { logger } from "../logger";
+import { machineIdOf } from "../machine-id";
 import { manager } from "../manager/instance";
 import { SshGateway } from "./gateway";
 import { loadGatewayHostKey } from "./host-key";
@@ -23,7 +24,15 @@ export async function startGatewayFromEnv(): Promise<SshGateway | null> {
   const m = manager();
   if (!m.ssh) return null;
   const hostKey = loadGatewayHostKey({ file: e.SANDBOXER_SSH_GATEWAY_HOST_KEY, dataDir: e.dataDir });
-  const gateway = new SshGateway({ db, ssh: m.ssh, logger: logger().child({ component: "ssh-gateway" }), hostKey, listen: e.sshGateway });
+  const gateway = new SshGateway({
+    db,
+    ssh: m.ssh,
+    logger: logger().child({ component: "ssh-gateway" }),
+    hostKey,
+    listen: e.sshGateway,
+    machineId: machineIdOf(e.dataDir),
+    limits: { handshakeTimeoutMs: e.SANDBOXER_SSH_GATEWAY_HANDSHAKE_TIMEOUT },
+  });
   await gateway.start();
   globalForGateway.__sandboxerGateway = gateway;
   const stop = (): void => void gateway.stop();

@@ -7,19 +7,30 @@ import "server-only";
 
 import type { Actor } from "../auth/actor";
 import { can } from "../auth/policy";
-import { createHost, deleteHost, editHost, findHost, liveSandboxesOnHost, updateHost, type HostEdit, type HostRow } from "../db/hosts";
+import {
+  createHost,
+  deleteHost,
+  editHost,
+  findHost,
+  hostLabels,
+  liveSandboxesOnHost,
+  tunnelPortHolder,
+  updateHost,
+  type HostEdit,
+  type HostRow,
+} from "../db/hosts";
 import { evictableMember } from "../db/pools";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors";
 import type { SshServices } from "../extensions/base";
 import { hasCode } from "../errors";
 import { audit } from "./audit";
 import type { ManagerContext } from "./context";
-import { requestReconcile } from "./host-ops";
+import { refuseKnownHostsOnly, requestReconcile } from "./host-ops";
 import { publishHostChanged } from "./host-views";
 import { retireMember } from "./pools";
 import { parseStatus } from "./states";
 
-type Ctx = Pick<ManagerContext, "db" | "notifier" | "logger">;
+type Ctx = Pick<ManagerContext, "db" | "notifier" | "logger" | "ssh">;
 
 export interface RemainingSandbox {
   id: string;
@@ -36,7 +47,9 @@ export interface HostDrainView {
   drainedAt: string | null;
   /** Idle warm-pool members the drain retired (their teardown is queued). */
   poolMembersDestroyed: number;
-  /** What still runs there, soonest expiry first. */
+  /** Warm-pool members still on the host: being torn down after a drain, or pooled on a cordoned host. */
+  poolMembersLeft: number;
+  /** People's sandboxes that still run there, soonest expiry first. */
   remaining: RemainingSandbox[];
   /** One line for people: "2 sandboxes still run; the last expires at …". */
   summary: string;
@@ -64,7 +77,10 @@ function cleanReason(reason: string | undefined): string | null {
 /** What still runs on a host and when it goes, for the host page and the drain's answer. */
 export async function hostDrainReport(ctx: Pick<ManagerContext, "db">, hostId: string, poolMembersDestroyed = 0): Promise<HostDrainView> {
   const host = await requireHost(ctx, hostId);
-  const rows = await liveSandboxesOnHost(ctx.db, hostId);
+  const all = await liveSandboxesOnHost(ctx.db, hostId);
+  // Members are the system's, not what a person waits for; a claimed one has left the pool (poolKey null).
+  const rows = all.filter((r) => r.poolKey === null);
+  const poolMembersLeft = all.length - rows.length;
   const remaining = rows.map((r) => ({
     id: r.id,
     owner: r.owner.email,
@@ -73,17 +89,25 @@ export async function hostDrainReport(ctx: Pick<ManagerContext, "db">, hostId: s
     expiresAt: r.expiresAt ? r.expiresAt.toISOString() : null,
   }));
   const last = remaining.reduce<string | null>((acc, r) => (r.expiresAt && (!acc || r.expiresAt > acc) ? r.expiresAt : acc), null);
+  const members =
+    poolMembersLeft === 0
+      ? ""
+      : `; ${poolMembersLeft} warm-pool member${poolMembersLeft === 1 ? "" : "s"} ${host.drainedAt ? "being torn down" : "pooled"}`;
   const summary =
     remaining.length === 0
-      ? `Nothing runs on ${host.title}: it can be rebuilt or removed`
+      ? poolMembersLeft === 0
+        ? `Nothing runs on ${host.title}: it can be rebuilt or removed`
+        : `No sandboxes run on ${host.title}${members}`
       : `${remaining.length} sandbox${remaining.length === 1 ? "" : "es"} still run${remaining.length === 1 ? "s" : ""} on ${host.title}` +
-        (last ? `; the last expires at ${last}` : "");
+        (last ? `; the last expires at ${last}` : "") +
+        members;
   return {
     hostId,
     cordoned: host.cordoned,
     cordonReason: host.cordonReason,
     drainedAt: host.drainedAt ? host.drainedAt.toISOString() : null,
     poolMembersDestroyed,
+    poolMembersLeft,
     remaining,
     summary,
   };
@@ -234,6 +258,13 @@ export async function addHost(
   if (await findHost(ctx.db, input.id)) throw new ConflictError("HOST_EXISTS", `A host "${input.id}" is already registered`);
   if (input.address === undefined && input.tunnelPort === undefined)
     throw new ValidationError("Give the VM's address, or a tunnel port", { address: ["an address or a tunnelPort is required"] });
+  if (input.tunnelPort !== undefined) {
+    const holder = await tunnelPortHolder(ctx.db, input.tunnelPort, input.id);
+    if (holder)
+      throw new ValidationError(`Tunnel port ${input.tunnelPort} is held by host "${holder}"`, {
+        tunnelPort: [`already the tunnel port of "${holder}"`],
+      });
+  }
   const address = input.address ?? "127.0.0.1";
   const port = input.port ?? input.tunnelPort ?? 22;
   const offered = await probeOfferedKey(ctx.ssh, { id: input.id, address, port, user: input.user }, signal);
@@ -270,9 +301,15 @@ export async function addHost(
  * The admin confirms the fingerprint they read on the VM. It must equal the one the host offered
  * (a mismatch is refused and audited); then it is pinned and a health check runs.
  */
-export async function confirmHostKey(ctx: Ctx, actor: Actor, hostId: string, fingerprint: string): Promise<void> {
+export async function confirmHostKey(
+  ctx: Ctx & Pick<ManagerContext, "ssh">,
+  actor: Actor,
+  hostId: string,
+  fingerprint: string,
+): Promise<void> {
   requireHostManager(actor);
   const host = await requireHost(ctx, hostId);
+  refuseKnownHostsOnly(ctx, host);
   const given = fingerprint.trim();
   if (!/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(given))
     throw new ValidationError("Not a SHA256 fingerprint", { fingerprint: ['expected "SHA256:" and 43 base64 characters'] });
@@ -318,20 +355,132 @@ function requireAdminHost(host: HostRow): void {
     throw new ConflictError("HOST_FROM_CONFIG", `${host.id} comes from hosts.yaml, which wins: change or remove it there`);
 }
 
-export async function updateAdminHost(ctx: Ctx, actor: Actor, hostId: string, edit: HostEdit): Promise<void> {
+export interface EditHostInput {
+  title?: string;
+  address?: string;
+  port?: number;
+  /** null: no tunnel any more. */
+  tunnelPort?: number | null;
+  user?: string;
+  labels?: string[];
+  capacity?: number;
+  workspaceRoot?: string;
+  markerPath?: string;
+}
+
+export interface EditedHostView {
+  hostId: string;
+  /** The settings that changed (none when the edit matched what was there). */
+  changed: string[];
+  /**
+   * Set when the address or port changed: the key the host now offers, waiting for an admin to confirm
+   * it (the host is `unconfirmed` until then, as after an add).
+   */
+  keyConfirmation: { offeredHostKey: string; verifyCommand: string } | null;
+}
+
+/** Settings that decide where a connection goes or what it touches; refused while sandboxes live there. */
+const CONNECTION_FIELDS = ["address", "port", "tunnelPort", "user", "workspaceRoot"] as const;
+
+const sameLabels = (a: string[], b: string[]) => a.length === b.length && a.every((l, i) => l === b[i]);
+
+/**
+ * Edits a dashboard-added host (hosts.yaml hosts are edited in the file: refused). Changing where it is
+ * reached (address, port, tunnel port) re-probes the key it offers and puts the host back to
+ * `unconfirmed` until an admin confirms it, as an add does: the old pin says nothing about a new
+ * address. Connection settings cannot change while sandboxes live there (their destroy handles name
+ * the old ones): drain it first. Audited with the values before and after.
+ */
+export async function editAdminHost(
+  ctx: Ctx & Pick<ManagerContext, "ssh">,
+  actor: Actor,
+  hostId: string,
+  input: EditHostInput,
+  signal?: AbortSignal,
+): Promise<EditedHostView> {
   requireHostManager(actor);
   const host = await requireHost(ctx, hostId);
   requireAdminHost(host);
+  const tunnelPort = input.tunnelPort !== undefined ? input.tunnelPort : host.tunnelPort;
+  const next = {
+    title: input.title ?? host.title,
+    // A new tunnel port without an address means the tunnel's end on this machine, as in an add.
+    address: input.address ?? (input.tunnelPort != null ? "127.0.0.1" : host.address),
+    port: input.port ?? (input.tunnelPort != null ? input.tunnelPort : host.port),
+    tunnelPort,
+    user: input.user ?? host.user,
+    labels: input.labels ?? hostLabels(host),
+    capacity: input.capacity ?? host.capacity,
+    workspaceRoot: input.workspaceRoot ?? host.workspaceRoot,
+    markerPath: input.markerPath ?? host.markerPath,
+  };
+  const before = {
+    title: host.title,
+    address: host.address,
+    port: host.port,
+    tunnelPort: host.tunnelPort,
+    user: host.user,
+    labels: hostLabels(host),
+    capacity: host.capacity,
+    workspaceRoot: host.workspaceRoot,
+    markerPath: host.markerPath,
+  };
+  const changed = (Object.keys(next) as (keyof typeof next)[]).filter((k) =>
+    k === "labels" ? !sameLabels(next.labels, before.labels) : next[k] !== before[k],
+  );
+  if (changed.length === 0) return { hostId, changed, keyConfirmation: null };
+  if (tunnelPort !== null && changed.includes("tunnelPort")) {
+    const holder = await tunnelPortHolder(ctx.db, tunnelPort, hostId);
+    if (holder)
+      throw new ValidationError(`Tunnel port ${tunnelPort} is held by host "${holder}"`, {
+        tunnelPort: [`already the tunnel port of "${holder}"`],
+      });
+  }
+  const connection = changed.filter((k) => (CONNECTION_FIELDS as readonly string[]).includes(k));
+  if (connection.length > 0) {
+    const live = await liveSandboxesOnHost(ctx.db, hostId);
+    if (live.length > 0)
+      throw new ConflictError(
+        "HOST_HAS_SANDBOXES",
+        `${live.length} sandbox${live.length === 1 ? "" : "es"} still live on ${hostId} and were made with its current ${connection.join(", ")}: ` +
+          "drain the host and wait for them to expire (or destroy them) before changing it",
+        { sandboxes: live.map((s) => s.id), fields: connection },
+      );
+  }
+  const moved = changed.includes("address") || changed.includes("port");
+  let offered: string | null = null;
+  if (moved) {
+    if (!ctx.ssh) throw new ValidationError("This server has no SSH configuration (SANDBOXER_SSH_IDENTITY)");
+    offered = await probeOfferedKey(ctx.ssh, { id: hostId, address: next.address, port: next.port, user: next.user }, signal);
+  }
+  const edit: HostEdit = {};
+  for (const k of changed) Object.assign(edit, { [k]: next[k] });
+  if (moved)
+    Object.assign(edit, {
+      hostKey: "",
+      offeredHostKey: offered,
+      hostPublicKey: null,
+      health: "unconfirmed",
+      healthDetail: `Moved to ${next.address}:${next.port}: waiting for an admin to confirm the host key`,
+    } satisfies HostEdit);
   await editHost(ctx.db, hostId, edit);
-  await publishHostChanged(ctx, hostId);
+  const pick = (o: Record<string, unknown>) => Object.fromEntries(changed.map((k) => [k, o[k]]));
   await audit(ctx, {
     actor,
     action: "host.edit",
     target: hostId,
     result: "ok",
-    message: `${hostId}: changed ${Object.keys(edit).join(", ") || "nothing"}`,
-    data: { before: { title: host.title, labels: host.labels, capacity: host.capacity, workspaceRoot: host.workspaceRoot }, after: edit },
+    message:
+      `${hostId}: changed ${changed.map((k) => `${k} ${JSON.stringify(before[k])} → ${JSON.stringify(next[k])}`).join(", ")}` +
+      (moved ? `; it offered ${offered}, waiting for confirmation (was ${host.hostKey || "none"})` : ""),
+    data: { before: pick(before), after: pick(next), ...(moved ? { offered, previousKey: host.hostKey || null } : {}) },
   });
+  await publishHostChanged(ctx, hostId);
+  // More capacity, new labels or a new root may let waiting creates go; a new user or root is checked now.
+  ctx.notifier.operationQueued();
+  if (!moved && (changed.includes("user") || changed.includes("workspaceRoot") || changed.includes("markerPath")))
+    await requestReconcile(ctx, hostId, actor);
+  return { hostId, changed, keyConfirmation: moved ? { offeredHostKey: offered!, verifyCommand: VERIFY_COMMAND } : null };
 }
 
 /** Removes a dashboard-added host; refused while sandboxes live there (drain it first). */

@@ -18,6 +18,7 @@ import {
 import { hostOperationPending, insertOperation, operationCreate } from "../db/operations";
 import { sandboxExists } from "../db/sandboxes";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors";
+import type { SshServices } from "../extensions/base";
 import { WORKSPACE_PREFIX, isSandboxId } from "../sandbox-id";
 import { audit } from "./audit";
 import { extensionOf, type ManagerContext } from "./context";
@@ -25,6 +26,30 @@ import { publishHostChanged } from "./host-views";
 import { insertSandbox } from "./transitions";
 
 type Ctx = Pick<ManagerContext, "db" | "notifier" | "logger" | "catalog">;
+
+/** The known_hosts file that alone decides a host's key (hosts.yaml names it and no pin), else null. */
+export function knownHostsOnlyFile(ssh: SshServices | undefined, host: { id: string; hostKey: string }): string | null {
+  try {
+    const trust = ssh?.trustFor(host.id, host.hostKey || null);
+    return trust && !("pinnedFingerprint" in trust) ? trust.knownHostsPath : null;
+  } catch {
+    return null; // no pin and no file: nothing trusted yet (pinning is how it gets one)
+  }
+}
+
+/**
+ * Refuses to pin a key for a host hosts.yaml trusts through a known_hosts file alone: the file decides
+ * at every connection, so a pin here would be ignored; the new key belongs in the file.
+ */
+export function refuseKnownHostsOnly(ctx: Pick<ManagerContext, "ssh">, host: { id: string; hostKey: string }): void {
+  const file = knownHostsOnlyFile(ctx.ssh, host);
+  if (file)
+    throw new ConflictError(
+      "KEY_FROM_KNOWN_HOSTS",
+      `${host.id}'s key is trusted through ${file} (hosts.yaml names no pin for it): verify the new key on the VM and put it in that file; nothing is pinned here`,
+      { knownHostsFile: file },
+    );
+}
 
 function requireHostManager(actor: Actor): void {
   if (!can(actor, "host.manage")) throw new ForbiddenError("This needs the admin role");
@@ -56,9 +81,10 @@ export async function checkHost(ctx: Ctx, actor: Actor, hostId: string): Promise
 }
 
 /** Pins a new host key (after verifying the VM was rebuilt). `fingerprint` must be what the host offered. */
-export async function pinHostKey(ctx: Ctx, actor: Actor, hostId: string, fingerprint: string): Promise<void> {
+export async function pinHostKey(ctx: Ctx & Pick<ManagerContext, "ssh">, actor: Actor, hostId: string, fingerprint: string): Promise<void> {
   requireHostManager(actor);
   const host = await requireHost(ctx, hostId);
+  refuseKnownHostsOnly(ctx, host);
   if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(fingerprint))
     throw new ValidationError("Not a SHA256 fingerprint", { fingerprint: ['expected "SHA256:" and 43 base64 characters'] });
   if (host.health !== "key_changed" || host.offeredHostKey !== fingerprint) {

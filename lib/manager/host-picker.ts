@@ -43,7 +43,8 @@ export function healthText(h: HostRow): string {
   if (h.health === "key_changed")
     return `host key changed — pinned ${h.hostKey}, offered ${h.offeredHostKey ?? "unknown"} (an admin must verify and pin the new key)`;
   if (h.health === "disabled") return `disabled${h.healthDetail ? ` (${h.healthDetail})` : " by an admin"}`;
-  if (h.health === "unconfirmed") return "added, waiting for an admin to confirm its host key";
+  // An add, a move to a new address and a rebuild in place each say why in the detail.
+  if (h.health === "unconfirmed") return h.healthDetail ?? "waiting for an admin to confirm its host key";
   return `unreachable${h.healthDetail ? ` (${h.healthDetail})` : ""}`;
 }
 

@@ -5,12 +5,15 @@ import "server-only";
 
 import type { Db } from "../db/client";
 import { hostLabels, listHosts, occupancyByHost } from "../db/hosts";
+import type { SshServices } from "../extensions/base";
 import { poolCountsByHost } from "../db/pools";
+import { knownHostsOnlyFile } from "./host-ops";
 import { MAX_TEAM_PAYLOAD, publishTeamEvent } from "./team-events";
 import type { Notifier } from "./notifier";
 import { iso, type HostView } from "./views";
 
-export async function hostViews(db: Db): Promise<HostView[]> {
+/** `ssh` tells which hosts are trusted through a known_hosts file alone (no pin; knownHostsFile). */
+export async function hostViews(db: Db, ssh: SshServices | undefined): Promise<HostView[]> {
   const [hosts, load, pools] = await Promise.all([listHosts(db), occupancyByHost(db), poolCountsByHost(db)]);
   return hosts.map((h) => ({
     id: h.id,
@@ -42,6 +45,7 @@ export async function hostViews(db: Db): Promise<HostView[]> {
     markerPath: h.markerPath,
     image: h.imageName && h.imageVersion ? { name: h.imageName, version: h.imageVersion, builtAt: iso(h.imageBuiltAt) } : null,
     imageDetail: h.imageDetail,
+    knownHostsFile: knownHostsOnlyFile(ssh, h),
   }));
 }
 
@@ -50,12 +54,12 @@ export async function hostViews(db: Db): Promise<HostView[]> {
  * for a notice (a very long health detail) goes without `host`: pages then refetch the list.
  */
 export async function publishHostChanged(
-  deps: { db: Db; notifier: Notifier; logger?: { warn: (obj: object, msg: string) => void } },
+  deps: { db: Db; notifier: Notifier; ssh?: SshServices; logger?: { warn: (obj: object, msg: string) => void } },
   hostId: string,
 ): Promise<void> {
   let host: HostView | null | undefined;
   try {
-    host = (await hostViews(deps.db)).find((h) => h.id === hostId) ?? null;
+    host = (await hostViews(deps.db, deps.ssh)).find((h) => h.id === hostId) ?? null;
   } catch (err) {
     deps.logger?.warn({ err, hostId }, "could not read the host for its notice");
   }

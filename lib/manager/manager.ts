@@ -10,7 +10,7 @@ import type { Db, Prisma } from "../db/client";
 import { listAudit, listSandboxEvents, listStateEvents, type AuditFilter } from "../db/events";
 import { hostLabels, listHosts } from "../db/hosts";
 import { liveWorkerCount, liveWorkersOnMachines } from "../db/leases";
-import { poolCounts } from "../db/pools";
+import { poolCounts, poolCountsByHost } from "../db/pools";
 import {
   activeOperations,
   cancelQueued,
@@ -53,6 +53,7 @@ import {
   type AuditEntryView,
   type HostView,
   type PersonView,
+  type PoolCountsView,
   type ProfileView,
   type SandboxDetailView,
   type SandboxEventView,
@@ -101,7 +102,8 @@ export class Manager implements ManagerContext {
 
   /**
    * Validates the profile and inputs, checks the owner's quota, then claims a warm-pool member when the
-   * profile has a pool and the inputs resolve to its params (the sandbox is ready on return), or
+   * profile has a pool and the inputs resolve to its params (the sandbox is ready on return) or to params
+   * a member can be moved to (another git ref: `creating` on return, a worker moves it), or
    * records a queued sandbox with its create operation. Returns at once; a worker does the work.
    */
   async createSandbox(profileId: string, actor: Actor, rawInput: unknown = {}): Promise<SandboxView> {
@@ -115,14 +117,17 @@ export class Manager implements ManagerContext {
         // Quota again, as after an insert: two racing claims cannot both slip under the limit.
         if (this.config.quotaActive > 0) {
           try {
-            await this.checkQuota(actor, ownerId, profile.id, 1, claimed);
+            await this.checkQuota(actor, ownerId, profile.id, 1, claimed.id);
           } catch (e) {
-            await this.destroySandbox(claimed, SYSTEM_ACTOR, { reason: "Over quota: destroyed right after its claim" }).catch(() => {});
+            await this.destroySandbox(claimed.id, SYSTEM_ACTOR, { reason: "Over quota: destroyed right after its claim" }).catch(() => {});
             throw e;
           }
         }
-        this.logger.info({ sandboxId: claimed, profileId, actor: actor.label }, "sandbox claimed from the warm pool");
-        return this.getSandbox(claimed);
+        this.logger.info(
+          { sandboxId: claimed.id, profileId, actor: actor.label, moving: claimed.moving },
+          claimed.moving ? "sandbox claimed from the warm pool, moving to its ref" : "sandbox claimed from the warm pool",
+        );
+        return this.getSandbox(claimed.id);
       }
     }
     const id = newSandboxId();
@@ -309,6 +314,19 @@ export class Manager implements ManagerContext {
     });
   }
 
+  /** Warm-pool counts for the team stream's `pool` frame; null (no query) when no profile has a pool. */
+  async poolCountsView(): Promise<PoolCountsView | null> {
+    const pooled = this.catalog.profiles.filter((p) => p.spec?.pool);
+    if (pooled.length === 0) return null;
+    const [profiles, hosts] = await Promise.all([poolCounts(this.db), poolCountsByHost(this.db)]);
+    return {
+      profiles: Object.fromEntries(
+        pooled.map((p) => [p.id, { ready: profiles.get(p.id)?.pooled ?? 0, filling: profiles.get(p.id)?.filling ?? 0 }]),
+      ),
+      hosts: Object.fromEntries([...hosts].map(([id, c]) => [id, { ready: c.pooled, total: c.total }])),
+    };
+  }
+
   /**
    * For each usable profile whose extension needs a build host that no host provides (no host with
    * its label, or its named host missing or disabled), why it cannot be created; absent when a host
@@ -357,7 +375,7 @@ export class Manager implements ManagerContext {
   }
 
   async listHosts(): Promise<HostView[]> {
-    return hostViews(this.db);
+    return hostViews(this.db, this.ssh);
   }
 
   async listSandboxes(filter: SandboxFilter, page = 1, pageSize = 25): Promise<SandboxListView> {

@@ -2,7 +2,9 @@
 // that many sandboxes made ahead of time from the profile's defaults (status `pooled`, owned by the
 // pool's system account, carrying the pool's key). A person's create whose params are the pool's
 // claims a member in the request itself — one conditional update moves it pooled → ready with the
-// requester as owner and its own expiry — and queues a refill; a miss is an ordinary create.
+// requester as owner and its own expiry — and queues a refill. A create the extension can reach from
+// the pool's params by moving a member (another git ref) claims one the same way, pooled → creating,
+// and a worker moves it on its VM. A miss is an ordinary create.
 //
 // The key is a hash of the profile id, the extension (id and version) and the params: a member
 // satisfies a create exactly when the create resolves to the same params, and a member made before
@@ -102,61 +104,119 @@ const CANDIDATES = 16;
 const CLAIM_ROUNDS = 3;
 
 /**
- * Claims a pooled member for this create: one conditional update (pooled → ready, the requester as
- * owner, the profile's TTL from now) per try, so two claims never get the same member. Returns the
- * claimed id, or null on a miss (no pool, no member, or every candidate taken by racing claims).
+ * Claims a pooled member for this create: one conditional update per try, so two claims never get the
+ * same member. A member with the create's params moves pooled → ready (the requester as owner, the
+ * profile's TTL from now): the sandbox is ready on return. Failing that, when the extension can move a
+ * member made with the pool's params to the create's (another git ref of the same repository), one
+ * moves pooled → creating with the new params and a create operation that moves it on its VM
+ * (./operations/create.ts; it falls back to a fresh create if the move fails). Returns the claimed id
+ * and whether it is being moved, or null on a miss (no pool, no member, or every candidate taken by
+ * racing claims).
  */
-export async function claimPoolMember(ctx: Pick<ManagerContext, "db" | "notifier" | "config">, req: ClaimRequest): Promise<string | null> {
-  const { profile } = req;
+export async function claimPoolMember(
+  ctx: Pick<ManagerContext, "db" | "notifier" | "config">,
+  req: ClaimRequest,
+): Promise<{ id: string; moving: boolean } | null> {
+  const { profile, extension } = req;
   if (!profile.spec.pool) return null;
   const started = performance.now();
-  const key = poolKeyOf(profile.id, req.extension, req.params);
-  let claimed: string | null = null;
-  const taken = new Set<string>();
-  // Each try is one conditional update of one member, picked at random among the oldest, so racing
-  // claims spread out; a member another claim took is not tried again. A miss costs one query.
-  for (let round = 0; round < CLAIM_ROUNDS && !claimed; round++) {
-    const candidates = (await claimCandidates(ctx.db, key, CANDIDATES)).filter((c) => !taken.has(c.id));
-    if (candidates.length === 0) break;
-    const { id } = candidates[Math.floor(Math.random() * candidates.length)]!;
-    const now = new Date();
+  const now = new Date();
+  const owned = {
+    ownerId: req.ownerId,
+    input: req.input as Prisma.InputJsonValue,
+    poolKey: null,
+    expiresAt: new Date(now.getTime() + profile.spec.ttlMs),
+    maxExpiresAt: new Date(now.getTime() + profile.spec.maxTtlMs),
+  };
+  const audit = (id: string, how: string) => ({
+    actor: req.actor,
+    action: "sandbox.create",
+    target: id,
+    result: "ok" as const,
+    message: `Created sandbox ${id} from ${profile.id} (${how})`,
+    data: { profileId: profile.id, input: req.input as Prisma.InputJsonValue, pool: true },
+  });
+  let claimed: { id: string; moving: boolean } | null = null;
+  const id = await claimOne(ctx, poolKeyOf(profile.id, extension, req.params), async (id) => {
     const { moved } = await transition(ctx, {
       sandboxId: id,
       from: "pooled",
       to: "ready",
-      set: {
-        ownerId: req.ownerId,
-        input: req.input as Prisma.InputJsonValue,
-        poolKey: null,
-        readyAt: now,
-        statusReason: null,
-        expiresAt: new Date(now.getTime() + profile.spec.ttlMs),
-        maxExpiresAt: new Date(now.getTime() + profile.spec.maxTtlMs),
-      },
+      set: { ...owned, readyAt: now, statusReason: null },
       event: {
         message: `Claimed from the warm pool of ${profile.id} by ${req.actor.label}`,
         actorId: req.ownerId,
         actorLabel: req.actor.label,
       },
-      audit: {
-        actor: req.actor,
-        action: "sandbox.create",
-        target: id,
-        result: "ok",
-        message: `Created sandbox ${id} from ${profile.id} (warm pool)`,
-        data: { profileId: profile.id, input: req.input as Prisma.InputJsonValue, pool: true },
-      },
+      audit: audit(id, "warm pool"),
     });
-    if (moved) claimed = id;
-    else taken.add(id);
+    return moved;
+  });
+  if (id) claimed = { id, moving: false };
+  else if (extension.canMove(profile.params, req.params)) {
+    const reason = `Moving a warm-pool member to ${describeTarget(req.input)}`;
+    const movedId = await claimOne(ctx, poolKeyOf(profile.id, extension, profile.params), async (id) => {
+      const { moved } = await transition(ctx, {
+        sandboxId: id,
+        from: "pooled",
+        to: "creating",
+        set: { ...owned, params: req.params as Prisma.InputJsonValue, readyAt: null, statusReason: reason },
+        event: {
+          message: `Claimed from the warm pool of ${profile.id} by ${req.actor.label}; ${reason}`,
+          actorId: req.ownerId,
+          actorLabel: req.actor.label,
+        },
+        audit: audit(id, "warm pool, moved"),
+        also: (tx) =>
+          insertOperation(
+            tx,
+            operationCreate({
+              kind: "create",
+              sandboxId: id,
+              maxAttempts: ctx.config.maxAttempts,
+              actorId: req.ownerId,
+              payload: { moveFrom: profile.params as Prisma.InputJsonValue },
+            }),
+          ),
+      });
+      return moved;
+    });
+    if (movedId) {
+      claimed = { id: movedId, moving: true };
+      ctx.notifier.operationQueued();
+    }
   }
+  const result = claimed ? (claimed.moving ? "move" : "hit") : "miss";
   const m = metrics();
-  m.poolClaims.inc({ profile: profile.id, result: claimed ? "hit" : "miss" });
-  m.poolClaimSeconds.observe({ result: claimed ? "hit" : "miss" }, (performance.now() - started) / 1000);
+  m.poolClaims.inc({ profile: profile.id, result });
+  m.poolClaimSeconds.observe({ result }, (performance.now() - started) / 1000);
   // A claim leaves a gap; a miss means the pool is behind. Not on the request's path: the maintenance
   // job queues one anyway if this fails.
   void requestRefill(ctx).catch(() => {});
   return claimed;
+}
+
+/** "ref feature-x" — the create's inputs, for the member's status reason. */
+function describeTarget(input: ProfileInput): string {
+  const set = Object.entries(input).filter(([, v]) => v !== undefined);
+  return set.length ? set.map(([k, v]) => `${k} ${v}`).join(", ") : "the profile's defaults";
+}
+
+/**
+ * Tries to take one member of the pool `key` with `take` (one conditional update, true when it moved):
+ * each try picks at random among the oldest, so racing claims spread out; a member another claim took
+ * is not tried again. A miss costs one query.
+ */
+async function claimOne(ctx: Pick<ManagerContext, "db">, key: string, take: (id: string) => Promise<boolean>): Promise<string | null> {
+  const taken = new Set<string>();
+  for (let round = 0; round < CLAIM_ROUNDS; round++) {
+    const candidates = (await claimCandidates(ctx.db, key, CANDIDATES)).filter((c) => !taken.has(c.id));
+    if (candidates.length === 0) return null;
+    const { id } = candidates[Math.floor(Math.random() * candidates.length)]!;
+    if (await take(id)) return id;
+    taken.add(id);
+  }
+  return null;
 }
 
 /**

@@ -17,6 +17,7 @@ describe("the sandbox state machine", () => {
     ["destroy_failed", "destroying"],
     ["creating", "pooled"],
     ["pooled", "ready"],
+    ["pooled", "creating"],
     ["pooled", "missing"],
   ];
 

@@ -27,8 +27,9 @@ const TRANSITIONS: Record<SandboxStatus, readonly SandboxStatus[]> = {
   // A warm-pool member's create ends in `pooled` (its workspace verified present) instead of `ready`.
   creating: ["ready", "pooled", "failed", "destroying"],
   ready: ["destroying", "missing"],
-  // Claimed by a person's create (ready, theirs), recycled (destroying) or found gone by the reconciler.
-  pooled: ["ready", "destroying", "missing"],
+  // Claimed by a person's create (ready, theirs; creating while it is moved to another git ref on its
+  // VM), recycled (destroying) or found gone by the reconciler.
+  pooled: ["ready", "creating", "destroying", "missing"],
   failed: ["destroying"],
   destroying: ["destroyed", "destroy_failed"],
   destroy_failed: ["destroying", "destroyed"],

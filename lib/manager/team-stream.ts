@@ -8,6 +8,7 @@
 //   `log` / `state`  a sandbox's log line or status change (id: the event id; data: sandboxId + the event)
 //   `sandbox`        after state changes: the sandbox as it is now (a SandboxView), for lists and pages
 //   `team`           a notice on a topic (lib/manager/team-events.ts): { topic, data }
+//   `pool`           after state changes, when warm-pool counts differ from the last sent (a PoolCountsView)
 //   `ready`          once, when the stream is live: { lastEventId }
 //   `reset`          the client fell too far behind to replay: refetch everything, then follow on
 // Ids are event-table ids, so a client that reconnects with Last-Event-ID gets exactly what it missed
@@ -18,7 +19,7 @@ import "server-only";
 
 import { latestEventId, listStreamEvents, type EventRow } from "../db/events";
 import type { Manager } from "./manager";
-import type { SandboxView } from "./views";
+import type { PoolCountsView, SandboxView } from "./views";
 
 export interface TeamStreamOptions {
   /** How often the reader looks for changes made by other processes (ms). */
@@ -54,7 +55,7 @@ interface Frame {
   text: string;
 }
 
-type HubManager = Pick<Manager, "db" | "notifier" | "streamSnapshot" | "logger">;
+type HubManager = Pick<Manager, "db" | "notifier" | "streamSnapshot" | "logger"> & Partial<Pick<Manager, "poolCountsView">>;
 
 export function frameText(event: string, data: unknown, id?: number): string {
   return `${id !== undefined ? `id: ${id}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -71,6 +72,8 @@ export class TeamStreamHub {
   private unsubscribe: (() => void)[] = [];
   /** Database reads made for all streams together (the metric sandboxer_event_stream_reads_total). */
   reads = 0;
+  /** The last `pool` frame sent live (one is sent only when the counts changed). */
+  private lastPool: string | null = null;
 
   constructor(
     private readonly m: HubManager,
@@ -119,7 +122,7 @@ export class TeamStreamHub {
         if (!this.write(sub, frameText("reset", { lastEventId: last }, last))) return;
         break;
       }
-      for (const f of await this.frames(rows)) if (!this.write(sub, f.text)) return;
+      for (const f of await this.frames(rows, true)) if (!this.write(sub, f.text)) return;
       last = rows.at(-1)!.id;
       if (rows.length < BATCH) break;
     }
@@ -224,8 +227,12 @@ export class TeamStreamHub {
     }
   }
 
-  /** Turns event rows into frames; after a sandbox's last state change in the batch, its current view. */
-  private async frames(rows: EventRow[]): Promise<Frame[]> {
+  /**
+   * Turns event rows into frames; after a sandbox's last state change in the batch, its current view;
+   * after a batch with state changes, the warm-pool counts when they differ from the last sent (always,
+   * in a replay: that stream may have missed the last live one).
+   */
+  private async frames(rows: EventRow[], replay = false): Promise<Frame[]> {
     const lastState = new Map<string, number>();
     rows.forEach((r, i) => {
       if (r.type === "state" && r.sandboxId) lastState.set(r.sandboxId, i);
@@ -244,6 +251,14 @@ export class TeamStreamHub {
       const snapshot = r.sandboxId && lastState.get(r.sandboxId) === i ? views.get(r.sandboxId) : undefined;
       if (snapshot) out.push({ text: frameText("sandbox", snapshot) });
     });
+    // Pool members are not the team's (no `sandbox` frame), but their counts are on two pages.
+    const pool: PoolCountsView | null =
+      lastState.size > 0 && this.m.poolCountsView ? await this.m.poolCountsView().catch(() => null) : null;
+    if (pool) {
+      const text = frameText("pool", pool);
+      if (replay || text !== this.lastPool) out.push({ text });
+      if (!replay) this.lastPool = text;
+    }
     return out;
   }
 }

@@ -97,6 +97,16 @@ export interface ProfilePoolView {
   filling: number;
 }
 
+/**
+ * Warm-pool counts, as the team stream's `pool` frame carries them (docs/live-updates.md): per profile
+ * with a pool, members ready and being made (the profile card's "3/4 ready"); per host with members,
+ * ready ones and all live ones (the hosts page's "pool 3/4 ready"; a host absent has none).
+ */
+export interface PoolCountsView {
+  profiles: Record<string, { ready: number; filling: number }>;
+  hosts: Record<string, { ready: number; total: number }>;
+}
+
 export interface HostView {
   id: string;
   title: string;
@@ -131,6 +141,11 @@ export interface HostView {
   /** The image the VM's marker names, at the last health check. */
   image: { name: string; version: string; builtAt: string | null } | null;
   imageDetail: string | null;
+  /**
+   * hosts.yaml trusts this host through this known_hosts file alone (no pin): a changed key is fixed
+   * in the file, not pinned here. Null for pinned hosts.
+   */
+  knownHostsFile: string | null;
 }
 
 export interface SandboxListView {

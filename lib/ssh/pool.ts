@@ -102,6 +102,8 @@ interface PoolConn {
   limit: number;
   idleTimer: NodeJS.Timeout | undefined;
   dead: boolean;
+  /** Takes no new channels and closes when its last one ends (see forgetConnections). */
+  retiring: boolean;
 }
 
 interface SlotWaiter {
@@ -294,7 +296,7 @@ export class SshPool {
     // no channel slot, no queueing behind running commands.
     const key = poolKey(cfg);
     for (const live of this.hostState(hostName(cfg)).conns) {
-      if (!live.dead && live.key === key && live.conn?.alive) return Buffer.from(live.conn.hostKey);
+      if (!live.dead && !live.retiring && live.key === key && live.conn?.alive) return Buffer.from(live.conn.hostKey);
     }
     const pc = await this.acquire(cfg, "commands", opts.signal);
     try {
@@ -302,6 +304,20 @@ export class SshPool {
       return Buffer.from(conn.hostKey);
     } finally {
       this.release(pc);
+    }
+  }
+
+  /**
+   * Makes the next use of a host connect afresh, so its key is verified against what the host offers
+   * now (after a rebuild in place regenerated it, say): idle connections close at once, busy ones take
+   * no new channels and close when their last one ends.
+   */
+  forgetConnections(target: { host: string; port?: number }): void {
+    const host = this.hosts.get(hostName(target));
+    if (!host) return;
+    for (const pc of [...host.conns]) {
+      if (pc.active === 0) this.drop(pc);
+      else pc.retiring = true;
     }
   }
 
@@ -496,7 +512,7 @@ export class SshPool {
     const [maxConns, maxChans] = this.bounds(budget);
     let best: PoolConn | undefined;
     for (const pc of host.conns) {
-      if (pc.dead || pc.key !== key || pc.active >= pc.limit) continue;
+      if (pc.dead || pc.retiring || pc.key !== key || pc.active >= pc.limit) continue;
       if (pc.conn !== undefined && !pc.conn.alive) continue;
       // Commands spread over connections (least busy first); sessions fill the busiest one that has room,
       // so that idle session connections time out instead of each holding one shell.
@@ -529,6 +545,7 @@ export class SshPool {
       limit,
       idleTimer: undefined,
       dead: false,
+      retiring: false,
     };
     pc.ready = this.establish(host, cfg);
     // Callers observe `ready` themselves; this handler keeps a failure from going unhandled.
@@ -585,6 +602,7 @@ export class SshPool {
     pc.active = Math.max(0, pc.active - 1);
     this.updateChannelStats(pc.host);
     if (pc.dead) return;
+    if (pc.retiring && pc.active === 0) return this.drop(pc);
     if (pc.active === 0 && pc.conn !== undefined) this.scheduleIdle(pc);
     this.drain(pc.host);
   }

@@ -16,6 +16,7 @@ import { SseParser } from "@/cli/sse";
 import { API_BASE_PATH, openApiDocument } from "@/lib/api/openapi";
 import {
   addedHostSchema,
+  editedHostSchema,
   apiTokenListSchema,
   apiTokenSchema,
   connectionSchema,
@@ -257,6 +258,7 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
       "post /me/tokens": { name: "contract-every-route", scopes: ["read"], expiresIn: "1d" },
       "post /hosts": { id: "contract-vm2", address: vm2.host, port: vm2.port, user: vm2.user },
       "post /hosts/{id}/confirm-key": { fingerprint: vm2.hostKeyFingerprint },
+      "patch /hosts/{id}": { labels: ["contract"], capacity: 3 },
       "post /hosts/{id}/cordon": { reason: "contract test" },
       "post /hosts/{id}/drain": {},
       "post /images/{id}/builds": {},
@@ -294,7 +296,11 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
       { timeout: 20_000, interval: 100 },
     );
     // Host routes (admins): the added VM is confirmed and removed; host-vm1 is cordoned, drained and uncordoned after.
-    const hostIds: Record<string, string> = { "post /hosts/{id}/confirm-key": "contract-vm2", "delete /hosts/{id}": "contract-vm2" };
+    const hostIds: Record<string, string> = {
+      "post /hosts/{id}/confirm-key": "contract-vm2",
+      "patch /hosts/{id}": "contract-vm2",
+      "delete /hosts/{id}": "contract-vm2",
+    };
     let buildId = "";
     for (const [route, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
@@ -374,6 +380,28 @@ describe("REST API contract (OpenAPI 3.1 from zod)", () => {
         interval: 100,
       })
       .toBe("healthy");
+    // Edits: strict like the add (each bad field named), hosts.yaml hosts refused, the change returned.
+    const bad = expectDocumented(
+      "patch",
+      "/hosts/{id}",
+      await api("PATCH", "/hosts/api-vm2", { body: { capacity: 0, labels: ["Not A Label"], colour: "red" }, token: admin }),
+      errorSchema,
+    );
+    expect(bad).toMatchObject({ code: "VALIDATION_FAILED" });
+    expect(Object.keys(bad.fieldErrors ?? {}).sort()).toEqual(["capacity", "colour", "labels.0"]);
+    const empty = expectDocumented("patch", "/hosts/{id}", await api("PATCH", "/hosts/api-vm2", { body: {}, token: admin }), errorSchema);
+    expect(empty.fieldErrors).toEqual({ "(body)": ["give at least one field to change"] });
+    expect(
+      expectDocumented("patch", "/hosts/{id}", await api("PATCH", "/hosts/host-vm1", { body: { capacity: 2 }, token: admin }), errorSchema),
+    ).toMatchObject({ code: "HOST_FROM_CONFIG" });
+    expect(
+      expectDocumented(
+        "patch",
+        "/hosts/{id}",
+        await api("PATCH", "/hosts/api-vm2", { body: { labels: ["api", "edited"], capacity: 4 }, token: admin }),
+        editedHostSchema,
+      ),
+    ).toEqual({ hostId: "api-vm2", changed: ["labels", "capacity"], keyConfirmation: null });
     const drained = expectDocumented(
       "post",
       "/hosts/{id}/drain",

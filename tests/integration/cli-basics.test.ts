@@ -1,10 +1,13 @@
 // The `sandboxer` CLI against the built server (server.mjs, as npm start runs it), PostgreSQL and real sshd build VMs:
 // login and its config file, profiles, create --wait with progress (and a failing profile), list and
-// show (--json parses), extend, destroy with and without the prompt, doctor, validate, exit codes.
+// show (--json parses), extend, destroy with and without the prompt, doctor, validate, exit codes,
+// and an admin's host add / confirm-key / edit / remove.
 import fs from "node:fs";
 import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { createToken } from "@/lib/auth/tokens";
 
 import { REPO_ROOT } from "../support/app-server";
 import { createCliEnv, startCliWorld, type CliWorld } from "../support/cli-harness";
@@ -282,5 +285,34 @@ describe("sandboxer CLI: account, lifecycle, doctor, validate", () => {
     expect(top.stdout).toContain("Exit codes:");
     expect((await w.cli.run(["frobnicate"])).code).toBe(2);
     expect((await w.cli.run(["extend", "abcdefgh"])).code).toBe(2); // --by missing
+  });
+  it("host add, confirm-key, edit (labels and capacity; a hosts.yaml host refused) and remove, as an admin", async () => {
+    const adminId = (await w.database.db.user.findUniqueOrThrow({ where: { email: `admin-${process.pid}@cli.test` } })).id;
+    const { token } = await createToken(w.database.db, adminId, {
+      name: "cli-host-admin",
+      scopes: ["full", "admin"],
+      expiresAt: new Date(Date.now() + 3_600_000),
+    });
+    const admin = createCliEnv();
+    try {
+      expect((await admin.run(["login", "--url", w.server.url, "--token", token])).code).toBe(0);
+      const vm2 = w.vms.vm("vm2");
+      const add = await admin.run(["host", "add", "cli-vm2", "--address", vm2.host, "--port", String(vm2.port), "--user", vm2.user]);
+      expect(add.code, add.stderr).toBe(0);
+      expect(add.stdout).toContain(`cli-vm2 offered the host key ${vm2.hostKeyFingerprint}`);
+      expect((await admin.run(["host", "confirm-key", "cli-vm2", vm2.hostKeyFingerprint])).code).toBe(0);
+      const edit = await admin.run(["host", "edit", "cli-vm2", "--labels", "cli,edited", "--capacity", "3", "--title", "CLI VM"]);
+      expect(edit.code, edit.stderr).toBe(0);
+      expect(edit.stdout.trim()).toBe("cli-vm2: changed title, labels, capacity");
+      const hosts = JSON.parse((await admin.run(["hosts", "--json"])).stdout) as { id: string; labels: string[]; capacity: number }[];
+      expect(hosts.find((h) => h.id === "cli-vm2")).toMatchObject({ labels: ["cli", "edited"], capacity: 3 });
+      const refused = await admin.run(["host", "edit", "host-vm1", "--capacity", "2"]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain("comes from hosts.yaml");
+      expect((await admin.run(["host", "edit", "cli-vm2", "--capacity", "0"])).code).toBe(2);
+      expect((await admin.run(["host", "remove", "cli-vm2"])).code).toBe(0);
+    } finally {
+      admin.cleanup();
+    }
   });
 });

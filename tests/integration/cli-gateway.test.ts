@@ -38,8 +38,14 @@ describe("sandboxer CLI through the SSH gateway", () => {
   const sessions = () => w.database.db.sshSession.count({ where: { sandboxId: id } });
 
   it("keys add, list and remove; exec uses the gateway once a key is registered, --direct does not", async () => {
-    // No key yet: exec goes straight to the VM (the gateway would refuse an unregistered key).
-    expect((await w.cli.run(["exec", id, ...identity, "--", "true"])).code).toBe(0);
+    // No key yet: exec goes straight to the VM (the gateway would refuse an unregistered key) and says
+    // how to switch to the gateway; --direct asked for that path, so it says nothing.
+    const noKey = await w.cli.run(["exec", id, ...identity, "--", "true"]);
+    expect(noKey.code).toBe(0);
+    expect(noKey.stderr).toContain("no SSH key registered with sand-boxer, so this connects straight to the build VM");
+    expect(noKey.stderr).toContain(`sandboxer keys add ${w.vms.identityFile}.pub`);
+    const quiet = await w.cli.run(["exec", id, ...identity, "--direct", "--", "true"]);
+    expect(quiet).toMatchObject({ code: 0, stderr: "" });
     expect(await sessions()).toBe(0);
     const add = await w.cli.run(["keys", "add", `${w.vms.identityFile}.pub`, "--comment", "test key"]);
     expect(add.code, add.stderr).toBe(0);
@@ -52,11 +58,42 @@ describe("sandboxer CLI through the SSH gateway", () => {
     expect(keys).toHaveLength(1);
     const r = await w.cli.run(["exec", id, ...identity, "--", "sh", "-c", "pwd; exit 4"]);
     expect(r.code).toBe(4);
+    expect(r.stderr).toBe("");
     expect(r.stdout).toBe(`${workspace}\n`);
     expect(await sessions()).toBeGreaterThanOrEqual(1);
     const before = await sessions();
     expect((await w.cli.run(["exec", id, ...identity, "--direct", "--", "true"])).code).toBe(0);
     expect(await sessions()).toBe(before);
+  });
+
+  it("exec enters a local sandbox through the gateway for an admin; its owner who is a member is refused with the reason", async () => {
+    const local = await w.cli.run(["create", "profile.local", "--wait"]);
+    expect(local.code, local.stderr).toBe(0);
+    const localId = local.stdout.trim();
+    const sessionsOfLocal = () => w.database.db.sshSession.count({ where: { sandboxId: localId } });
+    const argv = ["exec", localId, ...identity, "--", "sh", "-c", 'basename "$(pwd)"; exit 6'];
+    // The CLI's person (a member) owns it, and is refused by the gateway.
+    const refused = await w.cli.run(argv);
+    expect(refused.code).toBe(255);
+    expect(refused.stderr).toContain(
+      `sandbox ${localId} is a local sandbox (a directory on the sand-boxer server); only admins may enter local sandboxes`,
+    );
+    expect(await sessionsOfLocal()).toBe(0);
+    // The same person as an admin: a local process in the sandbox's directory, its exit status back.
+    await w.database.db.user.update({ where: { id: w.userId }, data: { role: "admin" } });
+    try {
+      const r = await w.cli.run(argv);
+      expect(r.stderr).toBe("");
+      expect(r).toMatchObject({ code: 6, stdout: `sbx-${localId}\n` });
+      expect(await sessionsOfLocal()).toBe(1);
+    } finally {
+      await w.database.db.user.update({ where: { id: w.userId }, data: { role: "member" } });
+    }
+    // --direct keeps the API's answer: a local sandbox has no SSH endpoint of its own.
+    const direct = await w.cli.run(["exec", localId, ...identity, "--direct", "--", "true"]);
+    expect(direct.code).toBe(5);
+    expect(direct.stderr).toContain("has no SSH endpoint");
+    await w.cli.run(["destroy", "--yes", localId]);
   });
 
   it("config-ssh shows a diff, writes the block and known_hosts, and plain ssh/rsync reach the sandbox; --remove takes it out", async () => {

@@ -1,11 +1,15 @@
 // `sandboxer run` into a warm-pool member (real app server, real sshd VMs, PostgreSQL): the member
 // already holds the profile's repository; the sync compares content and leaves exactly the working
 // tree — files deleted locally are deleted there, changed and new ones arrive, ignored paths are
-// neither sent (local build output) nor deleted (the VM's build cache), .git stays.
+// neither sent (local build output) nor deleted (the VM's build cache), .git stays. The pool's counts
+// follow the team event stream (`pool` frames) as members are claimed and made.
 import fs from "node:fs";
 import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { SseParser } from "@/cli/sse";
+import type { PoolCountsView } from "@/lib/manager/views";
 
 import { runAs } from "../support/build-vms";
 import { announcedId, startCliWorld, WORLD_PROFILES, type CliWorld } from "../support/cli-harness";
@@ -54,12 +58,77 @@ describe("sandboxer run into a warm-pool member", () => {
     return rows.map((r) => r.id);
   }
 
-  it("leaves exactly the working tree: deleted files gone, ignored paths neither sent nor deleted", async () => {
+  async function fill(): Promise<void> {
     const deadline = Date.now() + 90_000;
     while ((await pooled()).length < 2) {
       if (Date.now() > deadline) throw new Error("the pool did not fill");
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+
+  it("pool counts follow the team stream: a claim, then its refill, arrive as pool frames", async () => {
+    await fill();
+    const ac = new AbortController();
+    const res = await fetch(`${w.server.url}/api/v1/events`, {
+      headers: { accept: "text/event-stream", authorization: `Bearer ${w.token}` },
+      signal: ac.signal,
+    });
+    expect(res.status).toBe(200);
+    const seen: PoolCountsView[] = [];
+    let live = false;
+    const reading = (async () => {
+      const parser = new SseParser();
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          for (const m of parser.push(decoder.decode(chunk, { stream: true }))) {
+            if (m.event === "ready") live = true;
+            if (m.event === "pool") seen.push(JSON.parse(m.data) as PoolCountsView);
+          }
+        }
+      } catch {
+        // aborted
+      }
+    })();
+    const until = async (what: string, pred: () => boolean) => {
+      const deadline = Date.now() + 90_000;
+      while (!pred()) {
+        if (Date.now() > deadline) throw new Error(`${what}; pool frames: ${JSON.stringify(seen)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      await until("the stream did not start", () => live);
+      const created = await fetch(`${w.server.url}/api/v1/sandboxes`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${w.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ profile: "profile.pooled" }),
+      });
+      const s = (await created.json()) as { id: string; status: string };
+      expect(s.status).toBe("ready");
+      // The claim took one member out of the pool; the refill put one back.
+      await until("no frame with one member ready", () => seen.some((f) => f.profiles["profile.pooled"]?.ready === 1));
+      const claimedAt = seen.findIndex((f) => f.profiles["profile.pooled"]?.ready === 1);
+      await until("no frame with the pool full again", () =>
+        seen.slice(claimedAt).some((f) => f.profiles["profile.pooled"]?.ready === 2 && f.hosts["host-vm1"]?.ready === 2),
+      );
+      expect(seen.at(-1)).toEqual({
+        profiles: { "profile.pooled": { ready: 2, filling: 0 } },
+        hosts: { "host-vm1": { ready: 2, total: 2 } },
+      });
+      const destroy = await fetch(`${w.server.url}/api/v1/sandboxes/${s.id}`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${w.token}` },
+      });
+      expect(destroy.status).toBe(202);
+    } finally {
+      ac.abort();
+      await reading;
+    }
+  }, 180_000);
+
+  it("leaves exactly the working tree: deleted files gone, ignored paths neither sent nor deleted", async () => {
+    await fill();
     const root = w.vms.vm("vm1").workspaceRoot;
     // The VM's build cache in every member (ignored: it must survive the sync).
     for (const id of await pooled()) {

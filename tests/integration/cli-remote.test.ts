@@ -53,7 +53,8 @@ describe("sandboxer CLI: exec, ssh and run over real SSH", () => {
   }
 
   it("exec runs in the workspace, keeps stdout and stderr apart and returns the exit code", async () => {
-    const r = await w.cli.run(["exec", id, ...identity, "--", "sh", "-c", "pwd; echo to-stderr >&2; exit 7"]);
+    // --direct: no key is registered here, and without it exec would add a note saying how to register one.
+    const r = await w.cli.run(["exec", id, ...identity, "--direct", "--", "sh", "-c", "pwd; echo to-stderr >&2; exit 7"]);
     expect(r.code).toBe(7);
     expect(r.stdout).toBe(`${workspace}\n`);
     expect(r.stderr).toBe("to-stderr\n"); // the PID marker is not shown

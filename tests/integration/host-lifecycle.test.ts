@@ -1,7 +1,8 @@
 // The host lifecycle against real build VMs: placement by free disk (each VM's workspace root on a
 // tmpfs of its own size) with a floor, cordon (a create waits with the reason, proceeds on
 // uncordon), drain (lists what still runs), adding a host with its offered key confirmed (a wrong
-// fingerprint refused), hosts.yaml hosts beside dashboard ones, removal refused while sandboxes live.
+// fingerprint refused), hosts.yaml hosts beside dashboard ones, removal refused while sandboxes live,
+// editing one (labels and capacity steer placement; a new address needs its key confirmed again).
 import fs from "node:fs";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +13,7 @@ import {
   confirmHostKey,
   cordonHost,
   drainHost,
+  editAdminHost,
   hostDrainReport,
   removeHost,
   uncordonHost,
@@ -238,6 +240,95 @@ describe("host lifecycle", () => {
     await removeHost(t.manager, t.admin, "added-hl2");
     expect((await t.manager.listHosts()).map((h) => h.id)).toEqual(["host-hl1", "host-hl2"]);
     expect(await t.db.event.count({ where: { type: "audit", action: "host.remove", target: "added-hl2" } })).toBe(1);
+    await uncordonHost(t.manager, t.admin, "host-hl1");
+    await uncordonHost(t.manager, t.admin, "host-hl2");
+  });
+  it("edit a host: labels and capacity steer placement, a hosts.yaml host is refused, a new address waits for its key (audited)", async () => {
+    const hl1 = vms.vm("hl1");
+    const hl2 = vms.vm("hl2");
+    await addHost(t.manager, t.admin, {
+      id: "edit-hl2",
+      address: hl2.host,
+      port: hl2.port,
+      user: hl2.user,
+      labels: ["spare"],
+      workspaceRoot: hl2.workspaceRoot,
+      markerPath: markerPathOf(hl2),
+    });
+    await confirmHostKey(t.manager, t.admin, "edit-hl2", hl2.hostKeyFingerprint);
+    await t.newWorker().runUntilIdle(30_000);
+
+    await expect(editAdminHost(t.manager, t.user, "edit-hl2", { capacity: 2 })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(editAdminHost(t.manager, t.admin, "host-hl1", { capacity: 2 })).rejects.toMatchObject({
+      code: "HOST_FROM_CONFIG",
+      message: expect.stringContaining("hosts.yaml"),
+    });
+    // Only the edited host may take the profile's label now: hosts.yaml ones are cordoned.
+    await cordonHost(t.manager, t.admin, "host-hl1");
+    await cordonHost(t.manager, t.admin, "host-hl2");
+    const reasonOf = async (id: string) => (await t.manager.getSandboxDetail(id)).queue?.reason ?? "";
+    const w = t.newWorker();
+    w.start();
+    try {
+      const before = await t.manager.createSandbox("profile.ws", t.user);
+      await expect.poll(() => reasonOf(before.id), { timeout: 15_000, interval: 50 }).toMatch(/cordoned/);
+      expect(await editAdminHost(t.manager, t.admin, "edit-hl2", { labels: ["spare", "test-vm"], capacity: 1 })).toEqual({
+        hostId: "edit-hl2",
+        changed: ["labels", "capacity"],
+        keyConfirmation: null,
+      });
+      await waitForStatus(t.manager, before.id, ["ready"], 30_000);
+      expect((await t.manager.getSandbox(before.id)).host?.id).toBe("edit-hl2");
+      // Capacity 1 is full: the next one waits until the capacity is raised.
+      const second = await t.manager.createSandbox("profile.ws", t.user);
+      await expect.poll(() => reasonOf(second.id), { timeout: 15_000, interval: 50 }).toMatch(/edit-hl2 has 1\/1 sandboxes/);
+      expect((await t.manager.getSandbox(second.id)).status).toBe("queued");
+      await editAdminHost(t.manager, t.admin, "edit-hl2", { capacity: 2 });
+      await waitForStatus(t.manager, second.id, ["ready"], 30_000);
+      expect((await t.manager.getSandbox(second.id)).host?.id).toBe("edit-hl2");
+
+      // Where it is reached cannot change under live sandboxes (their handles name it).
+      await expect(editAdminHost(t.manager, t.admin, "edit-hl2", { port: hl1.port })).rejects.toMatchObject({
+        code: "HOST_HAS_SANDBOXES",
+      });
+      for (const id of [before.id, second.id]) await t.manager.destroySandbox(id, t.user);
+      for (const id of [before.id, second.id]) await waitForStatus(t.manager, id, ["destroyed"], 30_000);
+
+      // A new address is never trusted on the old pin: the host waits for the key it offers there.
+      const moved = await editAdminHost(t.manager, t.admin, "edit-hl2", { port: hl1.port });
+      expect(moved).toEqual({
+        hostId: "edit-hl2",
+        changed: ["port"],
+        keyConfirmation: { offeredHostKey: hl1.hostKeyFingerprint, verifyCommand: VERIFY_COMMAND },
+      });
+      let view = (await t.manager.listHosts()).find((h) => h.id === "edit-hl2")!;
+      expect(view).toMatchObject({ health: "unconfirmed", hostKey: "", offeredHostKey: hl1.hostKeyFingerprint, port: hl1.port });
+      const waits = await t.manager.createSandbox("profile.ws", t.user);
+      await expect
+        .poll(() => reasonOf(waits.id), { timeout: 15_000, interval: 50 })
+        .toMatch(/Moved to .*waiting for an admin to confirm the host key/);
+      await expect(confirmHostKey(t.manager, t.admin, "edit-hl2", hl2.hostKeyFingerprint)).rejects.toMatchObject({
+        code: "KEY_MISMATCH",
+      });
+      await confirmHostKey(t.manager, t.admin, "edit-hl2", hl1.hostKeyFingerprint);
+      await waitForStatus(t.manager, waits.id, ["ready"], 30_000);
+      view = (await t.manager.listHosts()).find((h) => h.id === "edit-hl2")!;
+      expect(view).toMatchObject({ health: "healthy", hostKey: hl1.hostKeyFingerprint });
+      expect((await t.manager.getSandbox(waits.id)).host?.id).toBe("edit-hl2");
+      await t.manager.destroySandbox(waits.id, t.user);
+      await waitForStatus(t.manager, waits.id, ["destroyed"], 30_000);
+    } finally {
+      await w.stop();
+    }
+
+    const edits = await t.db.event.findMany({ where: { type: "audit", action: "host.edit", target: "edit-hl2" }, orderBy: { id: "asc" } });
+    expect(edits.map((e) => e.message)).toEqual([
+      'edit-hl2: changed labels ["spare"] → ["spare","test-vm"], capacity 10 → 1',
+      "edit-hl2: changed capacity 1 → 2",
+      `edit-hl2: changed port ${hl2.port} → ${hl1.port}; it offered ${hl1.hostKeyFingerprint}, waiting for confirmation (was ${hl2.hostKeyFingerprint})`,
+    ]);
+    expect(edits.every((e) => e.result === "ok" && e.actorLabel !== null)).toBe(true);
+    await removeHost(t.manager, t.admin, "edit-hl2");
     await uncordonHost(t.manager, t.admin, "host-hl1");
     await uncordonHost(t.manager, t.admin, "host-hl2");
   });

@@ -3,7 +3,8 @@
 // the new version; a failing build (`file` builder) is recorded with Packer's error and changes no
 // host; cancel kills Packer; a changed host key stops the build before any provisioner runs; a
 // profile pinned to an image waits with the reason until a channel points at a built version;
-// revoking the version drains the host.
+// revoking the version drains the host; a rebuild that gives the VM a new host key hands that key to
+// an admin to confirm (the host waits as after an add) instead of leaving it in key_changed.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -22,7 +23,7 @@ import {
   startImageBuild,
 } from "@/lib/manager/images";
 
-import { markerPathOf, restartVm, startBuildVms, stopBuildVms, type BuildVms } from "../support/build-vms";
+import { markerPathOf, restartVm, run, startBuildVms, stopBuildVms, type BuildVms } from "../support/build-vms";
 import { waitForStatus } from "../support/manager-harness";
 import { createVmTestManager, type VmTestManager } from "../support/vm-harness";
 
@@ -68,6 +69,32 @@ build {
   post-processor "manifest" { output = "manifest.json" }
 }
 `,
+  // A rebuild that, like a real reinstall, gives the VM a new host key: the last step (on this machine,
+  // as root) writes a new key over the test sshd's, which it reads for each new connection.
+  "rekey.pkr.hcl": `${VARIABLES}
+variable "host_key_path" { type = string }
+source "null" "vm" {
+  ssh_host             = var.ssh_host
+  ssh_port             = var.ssh_port
+  ssh_username         = var.ssh_username
+  ssh_private_key_file = var.ssh_private_key_file
+}
+build {
+  sources = ["source.null.vm"]
+  provisioner "shell" {
+    inline = [
+      "printf '{\\"name\\":\\"%s\\",\\"version\\":\\"%s\\"}\\\\n' '\${var.image_name}' '\${var.image_version}' > '\${var.marker_path}'",
+    ]
+  }
+  provisioner "shell-local" {
+    inline = [
+      "rm -f '\${var.host_key_path}' '\${var.host_key_path}.pub'",
+      "ssh-keygen -q -t ed25519 -N '' -C rebuilt -f '\${var.host_key_path}'",
+      "echo new host key written",
+    ]
+  }
+}
+`,
   "broken.pkr.hcl": `${VARIABLES}
 source "file" "x" {
   source = "/nonexistent/sandboxer-test-input"
@@ -101,6 +128,7 @@ describe("image builds with packer", () => {
         `apiVersion: sandboxer.dev/v1\nname: ${name}\ntimeout: 5m\n${extra}`,
       );
     manifest("haskell", 'title: Haskell build VM\nvariables:\n  ghc_version: "9.6.4"\n');
+    manifest("rekey", `variables:\n  host_key_path: ${JSON.stringify(vms.vm("ib1").hostKeyPath)}\n`);
     manifest("broken");
     manifest("slow");
     t = await createVmTestManager("sqlite", vms, {
@@ -236,6 +264,31 @@ describe("image builds with packer", () => {
       await w.stop();
     }
     await expect(cancelImageBuild(t.manager, t.admin, b.id)).rejects.toMatchObject({ code: "BUILD_NOT_RUNNING" });
+  });
+
+  it("a rebuild that changes the VM's host key hands the new key to an admin to confirm; the host is not left in key_changed", async () => {
+    const vm = vms.vm("ib1");
+    const pinned = (await host()).hostKey;
+    const { build, log } = await runBuild("rekey", "host-ib1");
+    expect(build.state, log).toBe("succeeded");
+    const fresh = (await run(["ssh-keygen", "-lf", `${vm.hostKeyPath}.pub`, "-E", "sha256"])).stdout.split(/\s+/)[1]!;
+    expect(fresh).not.toBe(pinned);
+    expect(build, log).toMatchObject({ image: "rekey", offeredHostKey: fresh });
+    expect(log).toContain("new host key written");
+    expect(log).toContain(`now offers the host key ${fresh}: an admin must confirm it`);
+    // Waiting for an admin, as after an add: nothing trusted, no sandboxes, and a check does not turn it into an alarm.
+    const waiting = await host();
+    expect(waiting).toMatchObject({ health: "unconfirmed", hostKey: pinned, offeredHostKey: fresh });
+    expect(waiting.healthDetail).toContain(`Rebuilt in place by build ${build.id}`);
+    await requestReconcile(t.manager, "host-ib1", t.admin);
+    await t.newWorker().runUntilIdle(30_000);
+    expect((await host()).health).toBe("unconfirmed");
+    expect(await t.db.event.count({ where: { type: "audit", action: "host.rebuilt_key", target: "host-ib1" } })).toBe(1);
+    // A wrong fingerprint is refused; the one read on the VM is pinned, and the check reads the build's marker.
+    await expect(confirmHostKey(t.manager, t.admin, "host-ib1", pinned)).rejects.toMatchObject({ code: "KEY_MISMATCH" });
+    await confirmHostKey(t.manager, t.admin, "host-ib1", fresh);
+    await t.newWorker().runUntilIdle(30_000);
+    expect(await host()).toMatchObject({ health: "healthy", hostKey: fresh, imageName: "rekey", imageVersion: build.version });
   });
 
   it("a VM whose host key changed: the build stops before any provisioner runs; the marker is untouched", async () => {

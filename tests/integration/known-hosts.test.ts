@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 
 import { readHostsFile } from "@/lib/hosts/hosts-file";
-import { requestReconcile } from "@/lib/manager/host-ops";
+import { confirmHostKey } from "@/lib/manager/host-lifecycle";
+import { pinHostKey, requestReconcile } from "@/lib/manager/host-ops";
 
 import { hostFieldsFor, restartVm, run, startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../support/build-vms";
 import { waitForStatus } from "../support/manager-harness";
@@ -113,6 +114,23 @@ describe("hosts.yaml known_hosts files (real sshd)", () => {
       `The SSH host key ${vm.hostKeyFingerprint} (ssh-ed25519) offered by 127.0.0.1:${vm.port} is marked @revoked in ${teamFile}; ` +
         "the connection was refused. Replace the host's key, then pin its new fingerprint or add it to the known_hosts file.",
     );
+  });
+
+  it("a changed key on a host the file alone trusts is fixed in the file: no pin is taken here, and the hosts list names the file", async () => {
+    const vm = await restartVm(vms.vm("khash"), { newHostKey: true });
+    const changed = await reconcile("host-khash");
+    expect(changed).toMatchObject({ health: "key_changed", offeredHostKey: vm.hostKeyFingerprint });
+    expect((await t.manager.listHosts()).find((h) => h.id === "host-khash")?.knownHostsFile).toBe(hashedFile);
+    expect((await t.manager.listHosts()).find((h) => h.id === "host-krev")?.knownHostsFile).toBeNull(); // pinned (and the team file)
+    for (const attempt of [pinHostKey, confirmHostKey])
+      await expect(attempt(t.manager, t.admin, "host-khash", vm.hostKeyFingerprint)).rejects.toMatchObject({
+        code: "KEY_FROM_KNOWN_HOSTS",
+        message: expect.stringContaining(`put it in that file`),
+      });
+    expect((await t.db.buildHost.findUniqueOrThrow({ where: { id: "host-khash" } })).health).toBe("key_changed");
+    fs.writeFileSync(hashedFile, `${knownHostsLine(vm)}\n`);
+    const fixed = await reconcile("host-khash");
+    expect(fixed).toMatchObject({ health: "healthy", hostKey: vm.hostKeyFingerprint, offeredHostKey: null });
   });
 
   it("a revocation added to the host's own file applies at the next connection, without restarting sand-boxer", async () => {

@@ -2,7 +2,8 @@
 // profile's repository, hidden from the team; a claim is one conditional update (never the same member
 // twice, even with 50 creates from two processes); quota ignores members; a vanished workspace, a
 // profile change and a host going down take members out of the pool; refills keep to their caps and a
-// person's create on a full host evicts a member; destroy of a claimed sandbox removes only its workspace.
+// person's create on a full host evicts a member; destroy of a claimed sandbox removes only its workspace;
+// a drain destroys the idle members on the host and lists what still runs, and nothing refills there.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -11,6 +12,7 @@ import readline from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 
+import { drainHost, hostDrainReport, uncordonHost } from "@/lib/manager/host-lifecycle";
 import { requestReconcile } from "@/lib/manager/host-ops";
 
 import { REPO_ROOT } from "../support/app-server";
@@ -280,6 +282,34 @@ describe("warm pools on real build VMs (PostgreSQL)", () => {
     await requestReconcile(t.manager, "host-wp1", t.admin);
     await settle(120_000);
     for (const m of before) expect((await t.db.sandbox.findUniqueOrThrow({ where: { id: m.id } })).status).toBe("destroyed");
+    expect(await members("pooled")).toHaveLength(4);
+  }, 240_000);
+  it("a drain destroys the idle members on the host, lists what still runs, and nothing refills there until uncordon", async () => {
+    const idle = await members("pooled");
+    expect(idle).toHaveLength(4);
+    const mine = await t.manager.createSandbox("profile.pooled", t.user);
+    expect(mine.status).toBe("ready"); // a claim: one of the four
+    const stillIdle = idle.filter((m) => m.id !== mine.id);
+    expect(stillIdle).toHaveLength(3);
+    const report = await drainHost(t.manager, t.admin, "host-wp1", "image update");
+    expect(report).toMatchObject({ hostId: "host-wp1", cordoned: true, cordonReason: "image update", poolMembersDestroyed: 3 });
+    expect(report.remaining.map((r) => r.id)).toEqual([mine.id]);
+    expect(report.summary).toMatch(/^1 sandbox still runs on .*; the last expires at .*; 3 warm-pool members being torn down$/);
+    await settle(60_000);
+    for (const m of stillIdle) {
+      expect((await t.db.sandbox.findUniqueOrThrow({ where: { id: m.id } })).status).toBe("destroyed");
+      expect(fs.existsSync(workspace(m.id))).toBe(false);
+    }
+    // The person's sandbox was left alone, and the cordoned host got no new members.
+    expect((await t.manager.getSandbox(mine.id)).status).toBe("ready");
+    expect(fs.existsSync(workspace(mine.id))).toBe(true);
+    expect(await members()).toEqual([]);
+    expect(await hostDrainReport(t.manager, "host-wp1")).toMatchObject({ poolMembersLeft: 0, remaining: [{ id: mine.id }] });
+    const audit = await t.db.event.findFirstOrThrow({ where: { type: "audit", action: "host.drain", target: "host-wp1" } });
+    expect(audit.message).toContain("1 sandbox still runs");
+    await t.manager.destroySandbox(mine.id, t.user);
+    await uncordonHost(t.manager, t.admin, "host-wp1");
+    await settle(120_000);
     expect(await members("pooled")).toHaveLength(4);
   }, 240_000);
 });

@@ -11,7 +11,8 @@ export interface WorkerProcess {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startWorkerProcess(env: Record<string, string | undefined>): WorkerProcess {
+/** Starts `script` (default the worker; `scripts/gateway.ts` is `npm run gateway`) with `env`. */
+export function startWorkerProcess(env: Record<string, string | undefined>, script = "scripts/worker.ts"): WorkerProcess {
   const childEnv: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: process.env.HOME ?? "/root",
@@ -19,7 +20,7 @@ export function startWorkerProcess(env: Record<string, string | undefined>): Wor
     LOG_LEVEL: "info",
   };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
-  const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", "scripts/worker.ts"], {
+  const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", script], {
     cwd: REPO_ROOT,
     env: childEnv as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],

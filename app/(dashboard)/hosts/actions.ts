@@ -1,11 +1,11 @@
 "use server";
 // Hosts page actions (admins): check a host now, pin a changed host key, adopt or clean up an orphan,
-// add a host (and confirm its key), cordon, uncordon, drain and remove hosts.
+// add a host (and confirm its key), edit, cordon, uncordon, drain and remove hosts.
 import { z } from "zod";
 
 import { defineAction } from "@/lib/auth/guards";
-import { addHostBody } from "@/lib/api/schemas";
-import { addHost, confirmHostKey, cordonHost, drainHost, removeHost, uncordonHost } from "@/lib/manager/host-lifecycle";
+import { addHostBody, editHostBody } from "@/lib/api/schemas";
+import { addHost, confirmHostKey, cordonHost, drainHost, editAdminHost, removeHost, uncordonHost } from "@/lib/manager/host-lifecycle";
 import { adoptOrphan, checkHost, cleanUpOrphan, pinHostKey } from "@/lib/manager/host-ops";
 import { manager } from "@/lib/manager/instance";
 
@@ -40,6 +40,11 @@ export const cleanUpOrphanAction = defineAction(
 
 export const addHostAction = defineAction({ name: "addHost", requires: "host.manage", schema: addHostBody }, async (input, actor) =>
   addHost(manager(), actor, input),
+);
+
+export const editHostAction = defineAction(
+  { name: "editHost", requires: "host.manage", schema: z.strictObject({ hostId, edit: editHostBody }) },
+  async (input, actor) => editAdminHost(manager(), actor, input.hostId, input.edit),
 );
 
 export const confirmHostKeyAction = defineAction(

@@ -1,10 +1,14 @@
 "use client";
-// The Hosts page's lifecycle controls (admins): add a host and confirm the key it offered, cordon,
-// uncordon, drain (with what still runs) and remove.
-import { Ban, CirclePlay, KeyRound, Plus, Trash2, Waves } from "lucide-react";
+// The Hosts page's lifecycle controls (admins): add a host and confirm the key it offered, edit one
+// (a new address or port asks for the key again), cordon, uncordon, drain (with what still runs) and remove.
+import { Ban, CirclePlay, KeyRound, Pencil, Plus, Trash2, Waves } from "lucide-react";
 import { useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
+import type { z } from "zod";
+
+import type { editHostBody } from "@/lib/api/schemas";
+import type { HostView } from "@/lib/manager/views";
 
 import { hostKeys } from "../../lib/api-client";
 import { Button } from "../../components/ui/button";
@@ -19,7 +23,16 @@ import {
 } from "../../components/ui/dialog";
 import { Input } from "../../components/ui/input";
 import { Label } from "../../components/ui/label";
-import { addHostAction, confirmHostKeyAction, cordonHostAction, drainHostAction, removeHostAction, uncordonHostAction } from "./actions";
+
+import {
+  addHostAction,
+  confirmHostKeyAction,
+  cordonHostAction,
+  drainHostAction,
+  editHostAction,
+  removeHostAction,
+  uncordonHostAction,
+} from "./actions";
 
 type Result = { ok: boolean; message?: string; fieldErrors?: Record<string, string[] | undefined> };
 
@@ -34,12 +47,12 @@ function useRun() {
       const r = await fn();
       if (!r.ok) {
         const fields = Object.entries(r.fieldErrors ?? {})
-          .map(([k, v]) => `${k}: ${(v ?? []).join(", ")}`)
+          .map(([k, v]) => `${k.replace(/^edit\./, "")}: ${(v ?? []).join(", ")}`)
           .join("; ");
         setError([r.message ?? "That did not work", fields].filter(Boolean).join(" — "));
       } else after?.(r);
       // The table is react-query's (hosts-live.tsx); the orphans section is the server page's.
-      void queryClient.invalidateQueries({ queryKey: hostKeys.all });
+      if (r.ok) void queryClient.invalidateQueries({ queryKey: hostKeys.all }); // a refusal changed nothing
       router.refresh();
     });
   return { pending, error, run, setError };
@@ -195,6 +208,103 @@ export function AddHostButton() {
         </DialogContent>
       </Dialog>
       {added ? <ConfirmKeyDialog key={added.hostId} hostId={added.hostId} offered={added.offeredHostKey} /> : null}
+    </>
+  );
+}
+
+type EditHostBody = z.input<typeof editHostBody>;
+
+type EditableHost = Pick<
+  HostView,
+  "id" | "title" | "address" | "port" | "tunnelPort" | "user" | "labels" | "capacity" | "workspaceRoot" | "markerPath"
+>;
+
+/** Edit a dashboard-added host; a new address or port shows the key it offers there, to confirm. */
+export function EditHostButton({ host }: { host: EditableHost }) {
+  const [open, setOpen] = useState(false);
+  const [moved, setMoved] = useState<{ offeredHostKey: string } | null>(null);
+  const { pending, error, run } = useRun();
+  const submit = (fd: FormData) => {
+    // Only what the admin changed is sent, so a new tunnel port is not undone by the old port's field.
+    const edit: Record<string, unknown> = {};
+    const text = (k: keyof EditableHost, was: string) => {
+      const v = String(fd.get(k) ?? "").trim();
+      if (v !== was) edit[k] = v === "" ? undefined : v;
+    };
+    const num = (k: keyof EditableHost, was: number | null) => {
+      const v = String(fd.get(k) ?? "").trim();
+      // An emptied tunnel port drops the tunnel; a number that is not one reaches the server's check.
+      if (v !== (was === null ? "" : String(was))) edit[k] = v === "" ? null : Number(v);
+    };
+    text("title", host.title);
+    text("address", host.address);
+    num("port", host.port);
+    num("tunnelPort", host.tunnelPort);
+    text("user", host.user);
+    num("capacity", host.capacity);
+    text("workspaceRoot", host.workspaceRoot);
+    text("markerPath", host.markerPath);
+    const labels = String(fd.get("labels") ?? "")
+      .split(",")
+      .map((l) => l.trim())
+      .filter(Boolean);
+    if (labels.join(",") !== host.labels.join(",")) edit.labels = labels;
+    run(
+      () => editHostAction({ hostId: host.id, edit: edit as EditHostBody }),
+      (r) => {
+        const data = (r as unknown as { data: { keyConfirmation: { offeredHostKey: string } | null } }).data;
+        setOpen(false);
+        if (data.keyConfirmation) setMoved({ offeredHostKey: data.keyConfirmation.offeredHostKey });
+      },
+    );
+  };
+  const field = (name: keyof EditableHost, label: string, value: string, props: React.InputHTMLAttributes<HTMLInputElement> = {}) => (
+    <div className="space-y-1">
+      <Label htmlFor={`edit-${host.id}-${name}`}>{label}</Label>
+      <Input id={`edit-${host.id}-${name}`} name={name} defaultValue={value} autoComplete="off" spellCheck={false} {...props} />
+    </div>
+  );
+  return (
+    <>
+      <Dialog open={open} onOpenChange={setOpen}>
+        <DialogTrigger asChild>
+          <Button variant="outline" size="sm" data-testid={`edit-${host.id}`}>
+            <Pencil aria-hidden /> Edit
+          </Button>
+        </DialogTrigger>
+        <DialogContent data-testid="edit-host-dialog">
+          <DialogHeader>
+            <DialogTitle>Edit {host.id}</DialogTitle>
+            <DialogDescription>
+              A new address or port is not trusted on the old key: the host waits for you to confirm the key it offers there. Address,
+              ports, user and workspace root cannot change while sandboxes live on it (drain it first).
+            </DialogDescription>
+          </DialogHeader>
+          <form action={submit} className="grid grid-cols-2 gap-3">
+            {field("title", "Title", host.title)}
+            {field("address", "Address", host.address)}
+            {field("port", "SSH port", String(host.port), { inputMode: "numeric" })}
+            {field("tunnelPort", "Tunnel port", host.tunnelPort === null ? "" : String(host.tunnelPort), {
+              inputMode: "numeric",
+              placeholder: "none",
+            })}
+            {field("user", "User", host.user)}
+            {field("labels", "Labels", host.labels.join(", "), { placeholder: "none" })}
+            {field("capacity", "Capacity", String(host.capacity), { inputMode: "numeric" })}
+            {field("workspaceRoot", "Workspace root", host.workspaceRoot)}
+            {field("markerPath", "Image marker", host.markerPath)}
+            <div className="col-span-2">
+              <ErrorLine error={error} />
+            </div>
+            <DialogFooter className="col-span-2">
+              <Button type="submit" disabled={pending}>
+                Save
+              </Button>
+            </DialogFooter>
+          </form>
+        </DialogContent>
+      </Dialog>
+      {moved ? <ConfirmKeyDialog key={moved.offeredHostKey} hostId={host.id} offered={moved.offeredHostKey} /> : null}
     </>
   );
 }

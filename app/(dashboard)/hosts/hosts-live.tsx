@@ -15,12 +15,13 @@ import { fetchDrainReports, fetchHosts, hostKeys } from "../../lib/api-client";
 import { applyHostToList } from "../../lib/live-cache";
 import { FALLBACK_POLL_MS, useTeamEvent, useTeamStreamUp } from "../../lib/team-stream";
 import { formatBytes } from "../../components/format-bytes";
+import { LiveHostPool } from "../../components/live-pool";
 import { RelativeTime } from "../../components/relative-time";
 import { Badge, type BadgeProps } from "../../components/ui/badge";
 import { EmptyState } from "../../components/ui/empty-state";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../../components/ui/table";
 import { CheckHostButton, PinKeyButton } from "./host-actions";
-import { ConfirmKeyDialog, CordonControls } from "./host-lifecycle-actions";
+import { ConfirmKeyDialog, CordonControls, EditHostButton } from "./host-lifecycle-actions";
 
 const HEALTH_TONE: Record<string, BadgeProps["tone"]> = {
   healthy: "success",
@@ -112,8 +113,11 @@ export function HostsLive({
                   <div className="font-medium">{h.title}</div>
                   <div className="font-mono text-xs text-muted-foreground">
                     {h.id}{" "}
-                    <span title={h.source === "config" ? "From hosts.yaml: edit it there (the file wins)" : "Added from the dashboard"}>
-                      · {h.source === "config" ? "hosts.yaml" : "dashboard"}
+                    <span
+                      title={h.source === "config" ? "From hosts.yaml: edit it there (the file wins)" : "Added from the dashboard"}
+                      data-testid={`source-${h.id}`}
+                    >
+                      · {h.source === "config" ? "hosts.yaml (edit the file)" : "dashboard"}
                     </span>
                   </div>
                   {h.labels.length ? <div className="text-xs text-muted-foreground">labels: {h.labels.join(", ")}</div> : null}
@@ -145,11 +149,7 @@ export function HostsLive({
                 </TableCell>
                 <TableCell className="tabular">
                   {h.sandboxes} / {h.capacity}
-                  {h.pool ? (
-                    <div className="text-xs text-muted-foreground" data-testid="host-pool">
-                      pool {h.pool.ready}/{h.pool.total} ready
-                    </div>
-                  ) : null}
+                  <LiveHostPool hostId={h.id} pool={h.pool} />
                 </TableCell>
                 <TableCell className="tabular">{formatBytes(h.freeBytes)}</TableCell>
                 <TableCell className="tabular text-xs">
@@ -175,12 +175,25 @@ export function HostsLive({
                   <TableCell className="text-right">
                     <div className="flex flex-col items-end gap-2">
                       <CheckHostButton hostId={h.id} />
-                      {h.health === "key_changed" && h.offeredHostKey ? (
+                      {h.health === "key_changed" && h.offeredHostKey && !h.knownHostsFile ? (
                         <PinKeyButton hostId={h.id} pinned={h.hostKey} offered={h.offeredHostKey} />
+                      ) : null}
+                      {h.health === "key_changed" && h.knownHostsFile ? (
+                        <p className="max-w-[18rem] text-right text-xs text-muted-foreground" data-testid={`known-hosts-${h.id}`}>
+                          Trusted through <code className="font-mono">{h.knownHostsFile}</code>, so no key is pinned here: verify the new
+                          key on the VM, then put it in that file (it is re-read at every connection).
+                          {h.offeredHostKey ? (
+                            <>
+                              {" "}
+                              It offers <code className="break-all font-mono">{h.offeredHostKey}</code>.
+                            </>
+                          ) : null}
+                        </p>
                       ) : null}
                       {h.health === "unconfirmed" && h.offeredHostKey ? (
                         <ConfirmKeyDialog hostId={h.id} offered={h.offeredHostKey} trigger />
                       ) : null}
+                      {h.source !== "config" ? <EditHostButton host={h} /> : null}
                       <CordonControls hostId={h.id} cordoned={h.cordoned} removable={h.source !== "config"} />
                     </div>
                   </TableCell>

@@ -20,11 +20,15 @@ export const metadata: Metadata = { title: "Hosts" };
 export default async function HostsPage() {
   const actor = await requirePageActor({ next: "/hosts" });
   const admin = can(actor, "host.manage");
-  const cursor = await teamStreamCursor(manager()); // before the hosts: the stream brings what changes after it
+  // Read before the data: the stream replays every change after it (pool counts follow it live).
+  const cursor = await teamStreamCursor(manager());
   const [hosts, orphans] = await Promise.all([manager().listHosts(), listOrphans(manager())]);
   const drains = await Promise.all(hosts.filter((h) => h.cordoned).map((h) => hostDrainReport(manager(), h.id)));
   return (
     <>
+      <StreamFrom after={cursor} />
+      {/* The orphan workspaces below are server-rendered (a health check finds them): re-rendered on a host notice. */}
+      <RefreshOnStream topics={["host.changed"]} />
       <PageHeader
         title="Hosts"
         description="Build VMs sandboxes are created on: added here by an admin, or listed in hosts.yaml (which wins on conflict). Health, free space, load and image are checked periodically."
@@ -34,9 +38,6 @@ export default async function HostsPage() {
           <AddHostButton />
         </div>
       ) : null}
-      <StreamFrom after={cursor} />
-      {/* The orphan workspaces below are server-rendered (a health check finds them): re-rendered on a host notice. */}
-      <RefreshOnStream topics={["host.changed"]} />
       <HostsLive initialHosts={hosts} initialDrains={drains} admin={admin} />
       {orphans.length > 0 ? (
         <section className="mt-8 space-y-3" data-testid="orphans">

@@ -5,8 +5,11 @@ import Link from "next/link";
 import { requirePageActor } from "@/lib/auth/guards";
 import { formatIssue } from "@/lib/extensions/yaml-config";
 import { manager } from "@/lib/manager/instance";
+import { teamStreamCursor } from "@/lib/manager/team-stream";
 import { renderShortMarkdown } from "@/lib/markdown";
 
+import { LiveProfilePool } from "../../components/live-pool";
+import { StreamFrom } from "../../components/live-updates";
 import { PageHeader } from "../../components/page-header";
 import { Badge } from "../../components/ui/badge";
 import { Button } from "../../components/ui/button";
@@ -18,11 +21,14 @@ export const metadata: Metadata = { title: "Profiles" };
 
 export default async function ProfilesPage() {
   await requirePageActor({ next: "/profiles" });
+  // Read before the counts: the stream replays every change after it (pool counts follow it live).
+  const cursor = await teamStreamCursor(manager());
   const profiles = await manager().listProfiles();
   // Profiles whose extension needs a build host that no host provides: Create is disabled, with why.
   const unavailable = await manager().profileAvailability();
   return (
     <>
+      <StreamFrom after={cursor} />
       <PageHeader
         title="Profiles"
         description="Pick what kind of sandbox you need. Each profile says where it runs, how long it lives and how to use it."
@@ -70,8 +76,8 @@ export default async function ProfilesPage() {
                     <>
                       <dt className="text-muted-foreground">Warm pool</dt>
                       <dd className="flex items-center gap-1" data-testid="profile-pool">
-                        <Flame className="size-3" aria-hidden /> {p.pool.ready}/{p.pool.size} ready
-                        {p.pool.filling ? `, ${p.pool.filling} being made` : ""}
+                        <Flame className="size-3" aria-hidden />{" "}
+                        <LiveProfilePool profileId={p.id} size={p.pool.size} ready={p.pool.ready} filling={p.pool.filling} />
                         <span className="text-muted-foreground">(max age {p.pool.maxAge})</span>
                       </dd>
                     </>

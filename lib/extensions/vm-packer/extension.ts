@@ -6,6 +6,8 @@ import "server-only";
 
 import { z } from "zod";
 
+import { isDeepStrictEqual } from "node:util";
+
 import { throwIfAborted } from "../../errors";
 import { lineSplitter, remoteFreeSpace, remoteWorkspaceState, removeRemoteWorkspace, tailLine } from "../../ssh";
 import {
@@ -18,6 +20,8 @@ import {
   type HostRequirement,
   type HostTarget,
   type ListWorkspacesContext,
+  type MoveContext,
+  MoveTargetMissing,
   type OperationContext,
   type Requirement,
   type StatusReport,
@@ -46,13 +50,21 @@ import {
 
 const GIT_URL = /^(https:\/\/|ssh:\/\/|git:\/\/|file:\/\/\/|\/)[^\s]+$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
 const GIT_REF = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
+/** What git check-ref-format refuses among GIT_REF's characters: "..", "//", a part starting with ".", a trailing "/", "." or ".lock". */
+const GIT_REF_FORBIDDEN = /\.\.|\/\/|\/\.|\.lock(\/|$)|[/.]$/;
 
 const repositorySchema = z.union([
   localRepositorySchema,
   z.strictObject({
     /** A repository the VM can reach; cloned shallowly on the VM. */
     git: z.string().regex(GIT_URL, { error: "must be an https://, ssh://, git@host:path, file:/// or absolute-path repository URL" }),
-    ref: z.string().regex(GIT_REF, { error: "must be a branch or tag name" }).default("main"),
+    ref: z
+      .string()
+      .regex(GIT_REF, { error: "must be a branch or tag name (letters, digits, '.', '_', '/', '-'; not starting with '-')" })
+      .refine((v) => !GIT_REF_FORBIDDEN.test(v), {
+        error: "must be a valid git branch or tag name (no '..', '//', part starting with '.', or trailing '/', '.' or '.lock')",
+      })
+      .default("main"),
   }),
 ]);
 
@@ -153,6 +165,60 @@ export class VmPackerExtension extends SandboxExtension<VmPackerParams, VmPacker
       }
     }
     return handle;
+  }
+
+  /** A clone of the same repository, everything else equal, another ref: fetch and check it out on the VM. */
+  override canMove(from: VmPackerParams, to: VmPackerParams): boolean {
+    const a = from.repository;
+    const b = to.repository;
+    if (!a || !b || !("git" in a) || !("git" in b) || a.ref === b.ref) return false;
+    return isDeepStrictEqual({ ...from, repository: { ...a, ref: "" } }, { ...to, repository: { ...b, ref: "" } });
+  }
+
+  /**
+   * Moves a member's clone to another ref: `git fetch --depth 1 origin <ref>` (the clone is shallow and
+   * single-branch, and a fresh clone would take the ref's tip now too), `git checkout --force -B <ref>`
+   * and `git clean -ffdx`, so the tree is exactly the ref's — nothing of the old ref's files stays.
+   * Every command is an argv array; the ref passed GIT_REF (never starts with "-").
+   */
+  override async move(ctx: MoveContext<VmPackerParams, VmPackerHandle>): Promise<VmPackerHandle> {
+    const ssh = requireSsh(this.services);
+    const workspace = guardedWorkspacePath(ctx.handle, ctx.sandboxId);
+    const repo = ctx.to.repository;
+    if (!repo || !("git" in repo)) throw new Error("move needs a git repository in the new params");
+    const config = await sshConfigFor(ssh, ctx.handle);
+    const where = `${ctx.handle.vm_target}:${ctx.handle.ssh_port}`;
+    const git = async (args: string[], timeoutMs: number) => {
+      throwIfAborted(ctx.signal);
+      return ssh.pool.exec(config, ["git", "-C", workspace, ...args], { timeoutMs, signal: ctx.signal });
+    };
+    ctx.log(`Moving the clone to ${repo.ref} on the VM (git fetch --depth 1 + checkout)`);
+    const fetched = await git(["fetch", "--quiet", "--depth", "1", "--no-tags", "origin", repo.ref], ctx.to.syncTimeoutSeconds * 1000);
+    if (fetched.code !== 0) {
+      if (/couldn't find remote ref|not our ref|invalid refspec/i.test(fetched.stderr)) {
+        throw new MoveTargetMissing(`${repo.git} has no branch or tag ${repo.ref} (git fetch on ${where}: ${tailLine(fetched.stderr)})`);
+      }
+      throw new RemoteWorkspaceError(
+        "GIT_CLONE_FAILED",
+        `git fetch of ${repo.ref} failed on ${where} (exit ${fetched.code}): ${tailLine(fetched.stderr)}`,
+      );
+    }
+    const steps: [string, string[]][] = [
+      ["checkout", ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "-B", repo.ref, "FETCH_HEAD"]],
+      ["clean", ["clean", "-ffdxq"]],
+    ];
+    for (const [name, args] of steps) {
+      const r = await git(args, 120_000);
+      if (r.code !== 0) {
+        throw new RemoteWorkspaceError(
+          "GIT_CLONE_FAILED",
+          `git ${name} of ${repo.ref} failed on ${where} (exit ${r.code}): ${tailLine(r.stderr)}`,
+        );
+      }
+    }
+    const head = await git(["rev-parse", "--short", "HEAD"], 15_000);
+    ctx.log(`Moved to ${repo.ref} at ${head.stdout.trim() || "?"}`);
+    return ctx.handle;
   }
 
   async status(handle: VmPackerHandle, ctx: OperationContext): Promise<StatusReport> {

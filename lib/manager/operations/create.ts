@@ -9,7 +9,7 @@ import { bindSandboxMachine, findSandboxRow, setQueuedReason, storeHandle } from
 import { formatDuration } from "../../duration";
 import type { AnyExtension } from "../../extensions/catalog";
 import type { ErrorCode } from "../../error-codes";
-import { isSandboxerError, SandboxerError } from "../../errors";
+import { hasCode, isSandboxerError, SandboxerError } from "../../errors";
 import { evictableMember } from "../../db/pools";
 import { metrics } from "../../metrics";
 import { SYSTEM_ACTOR } from "../../auth/actor";
@@ -59,8 +59,19 @@ export const runCreate: OperationHandler = async (ctx, run) => {
     );
   }
 
+  // A warm-pool member claimed for other params (another git ref): move it on its VM; if that fails
+  // for any reason but the target missing, remove it and create afresh below. Only on the first
+  // attempt — a retry after a dead worker removes the half-moved workspace and creates afresh.
+  let handle = sandbox.handle;
+  const moveFrom = (op.payload as { moveFrom?: unknown } | null)?.moveFrom;
+  if (moveFrom !== undefined && status === "creating" && handle && op.attempt === 1) {
+    const outcome = await moveMember(ctx, run, ext, { handle, moveFrom, to: params.data }, writer);
+    if (outcome === "done") return;
+    handle = null;
+  }
+
   // A retry after a worker died: remove what the previous attempt left, then start from scratch.
-  if (status === "creating" && sandbox.handle) {
+  if (status === "creating" && handle) {
     writer.log(`Attempt ${op.attempt}: cleaning up what the previous attempt left`, "warn");
     const cleanup = await cleanUp(ctx, run, ext, sandbox.handle, writer, run.signal);
     if (cleanup) return fail(`Could not clean up the previous attempt: ${cleanup}`, "CREATE_FAILED", "creating");
@@ -199,6 +210,84 @@ export const runCreate: OperationHandler = async (ctx, run) => {
     }
   }
 };
+
+/**
+ * Moves a claimed warm-pool member to the create's params on its VM (`ext.move`) and ends the create
+ * `ready` ("done"). A target that does not exist fails the create with the reason, after removing the
+ * workspace ("done"); any other failure removes the workspace and clears the handle, and the caller
+ * creates the sandbox afresh ("fresh"). A destroy, a lost lease or a shutdown end it as a create would.
+ */
+async function moveMember(
+  ctx: ManagerContext,
+  run: OperationRun,
+  ext: AnyExtension,
+  m: { handle: unknown; moveFrom: unknown; to: unknown },
+  writer: LogWriter,
+): Promise<"done" | "fresh"> {
+  const sandboxId = run.op.sandboxId!;
+  const from = ext.paramsSchema.safeParse(m.moveFrom);
+  const handle = ext.handleSchema.safeParse(m.handle);
+  const started = Date.now();
+  let reason: string;
+  if (!from.success || !handle.success || !ext.canMove(from.data, m.to)) {
+    reason = `${ext.id} cannot move this member to the requested params`;
+  } else {
+    try {
+      await run.withTimeout(ctx.config.createTimeoutMs, "move", (signal) =>
+        ext.move({ sandboxId, handle: handle.data, from: from.data, to: m.to, signal, log: writer.log }),
+      );
+      writer.log(`Ready in ${((Date.now() - started) / 1000).toFixed(1)} s (a warm-pool member, moved)`);
+      await writer.flush();
+      const r = await run.end(
+        {
+          sandboxId,
+          from: "creating",
+          to: "ready",
+          set: { readyAt: new Date(), statusReason: null },
+          event: { message: "Ready (a warm-pool member moved to the requested ref)" },
+        },
+        (moved) => (moved ? { state: "succeeded" } : { state: "cancelled", error: "Destroy requested during create" }),
+      );
+      run.log.info(
+        { ms: Date.now() - started },
+        r.moved ? "pool member moved, sandbox ready" : "move finished after destroy was requested",
+      );
+      return "done";
+    } catch (e) {
+      switch (stopKind(run.signal, e)) {
+        case "lease-lost":
+          run.log.warn("lease lost during a pool member's move; leaving the operation to its new owner");
+          return "done";
+        case "cancelled":
+          writer.log("Create cancelled: a destroy was requested", "warn");
+          await writer.flush();
+          await run.finish({ state: "cancelled", error: "Cancelled by destroy" });
+          return "done";
+        case "shutdown":
+          writer.log("Worker shutting down; another worker will retry this create", "warn");
+          await writer.flush();
+          await run.requeue(new Date());
+          return "done";
+        case "failed":
+          reason = failureMessage(e);
+          if (hasCode(e, "POOL_MOVE_TARGET_MISSING")) {
+            writer.log(`Create failed: ${reason}`, "error");
+            const cleanup = await cleanUp(ctx, run, ext, m.handle, writer, run.shutdownSignal);
+            await failCreate(run, "creating", `${reason}${cleanupNote(cleanup)}`, writer, "POOL_MOVE_TARGET_MISSING");
+            return "done";
+          }
+      }
+    }
+  }
+  writer.log(`Could not move the warm-pool member (${reason}); creating it afresh`, "warn");
+  const cleanup = await cleanUp(ctx, run, ext, m.handle, writer, run.shutdownSignal);
+  if (cleanup) {
+    await failCreate(run, "creating", `Could not move the warm-pool member (${reason}) nor remove it: ${cleanup}`, writer, "CREATE_FAILED");
+    return "done";
+  }
+  await storeHandle(ctx.db, sandboxId, run.op.id, DbNull);
+  return "fresh";
+}
 
 /**
  * Destroys what a recorded handle names (bounded by the destroy timeout), logging the outcome.

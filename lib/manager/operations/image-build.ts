@@ -15,7 +15,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
-import { findHost, toHostTarget } from "../../db/hosts";
+import { findHost, toHostTarget, updateHost } from "../../db/hosts";
 import { appendBuildLog, findBuild, insertImageVersion, moveBuild, updateBuild } from "../../db/images";
 import type { Prisma } from "../../db/client";
 import { SandboxerError, hasCode } from "../../errors";
@@ -24,7 +24,9 @@ import { cleanText, manifestArtifacts, parsePackerLine } from "../../images/pack
 import { openLocalTunnel, type LocalTunnel } from "../../images/ssh-tunnel";
 import { withParentDeathSignal } from "../../ssh/ssh-options";
 import { imageManifest } from "../images";
+import { audit } from "../audit";
 import type { ManagerContext } from "../context";
+import { publishTeamEvent } from "../team-events";
 import { reconcileHost } from "./reconcile";
 import { failureMessage, stopKind, type OperationHandler } from "./runtime";
 
@@ -264,13 +266,33 @@ export const runImageBuild: OperationHandler = async (ctx, run) => {
     let offeredHostKey: string | null = null;
     if (host) {
       // The marker the build wrote must name the version we assigned; a new host key waits for an admin.
+      // Connections made before the build verified the key the VM had then: the check connects afresh.
+      await tunnel?.close();
+      tunnel = null;
+      ctx.ssh?.pool.forgetConnections({ host: host.address, port: host.port });
       const summary = await run.withTimeout(60_000, "post-build check", (signal) => reconcileHost(ctx, host.id, signal));
       log.line(`Health check after the build: ${summary}`);
       const after = await findHost(ctx.db, host.id);
-      if (after?.health === "key_changed") {
+      if (after?.health === "key_changed" && after.offeredHostKey) {
+        // Expected of a rebuild: the new key goes to an admin to confirm against the VM (as after an add),
+        // not left as a `key_changed` alarm; nothing is trusted and no sandbox goes there meanwhile.
         offeredHostKey = after.offeredHostKey;
+        await updateHost(ctx.db, host.id, {
+          health: "unconfirmed",
+          offeredHostKey,
+          healthDetail: `Rebuilt in place by build ${buildId} (${manifest.name} ${build.version}): waiting for an admin to confirm its new host key`,
+        });
+        await audit(ctx, {
+          actor: { kind: "system", label: `image build ${buildId}` },
+          action: "host.rebuilt_key",
+          target: host.id,
+          result: "ok",
+          message: `${host.id}: rebuilt by ${buildId}; it offers ${offeredHostKey} (pinned ${host.hostKey}); waiting for an admin to confirm it`,
+          data: { build: buildId, pinned: host.hostKey, offered: offeredHostKey },
+        });
+        await publishTeamEvent(ctx, "host.changed", { hostId: host.id });
         log.line(
-          `${host.title} now offers the host key ${offeredHostKey}: an admin must confirm it (Hosts page) before sandboxes go there`,
+          `${host.title} now offers the host key ${offeredHostKey}: an admin must confirm it (Hosts page, or sandboxer host confirm-key) before sandboxes go there`,
           "warn",
         );
       } else if (after?.imageName !== manifest.name || after?.imageVersion !== build.version) {

@@ -51,6 +51,9 @@ async function checkAndReconcile(ctx: ManagerContext, hostId: string, signal: Ab
   const host = await findHost(ctx.db, hostId);
   if (!host) throw new NotFoundError("Host", hostId);
   if (!ctx.ssh) return "No SSH configuration on this server";
+  // Added, moved or rebuilt: no key is trusted until an admin confirms the one it offered; connecting
+  // now would only turn that wait into `unreachable` or `key_changed`.
+  if (host.health === "unconfirmed") return `waiting for an admin to confirm the host key ${host.offeredHostKey ?? ""}`.trim();
   const target = toHostTarget(host);
   const config = sshConfigForHost(ctx.ssh, target);
   const now = new Date();
