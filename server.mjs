@@ -29,6 +29,32 @@ function log(level, msg, err) {
   stream.write(`${JSON.stringify(record)}\n`);
 }
 
+// Whatever else reaches stdout or stderr as free text (Next's own "✓ Running next.config.ts" while it
+// loads, a library's print) becomes a record of the same shape, so a log shipper never meets a line
+// that is not JSON. The app's own records (pino) are JSON already and pass through untouched.
+if (!pretty) {
+  const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
+  for (const [stream, level] of [
+    [process.stdout, 30],
+    [process.stderr, 40],
+  ]) {
+    const write = stream.write.bind(stream);
+    stream.write = (chunk, encoding, cb) => {
+      const text = (typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8")).trim();
+      if (text === "" || (text.startsWith("{") && text.endsWith("}"))) return write(chunk, encoding, cb);
+      const record = {
+        level,
+        time: Date.now(),
+        pid: process.pid,
+        app: "sandboxer",
+        component: "stdio",
+        msg: text.replace(ANSI, "").slice(0, 10_000),
+      };
+      return write(`${JSON.stringify(record)}\n`, typeof encoding === "function" ? encoding : cb);
+    };
+  }
+}
+
 const slot = { door: undefined };
 globalThis[Symbol.for("sand-boxer.front-door")] = slot;
 

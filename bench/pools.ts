@@ -10,7 +10,7 @@
 //   - a create for another git ref than a git pool's: a member moved to the ref on its VM (POST →
 //     ready) vs the same create without a pool (a fresh `git clone --depth 1` on the VM)
 // Its own set-up (VMs, relays, app server, database), so `npm run bench` calls it with one line and
-// it also runs alone: node --conditions=react-server --import tsx bench/pools.ts [--quick] [--db postgres]
+// it also runs alone: node --conditions=react-server --import tsx bench/pools.ts [--quick] [--runs N] [--files N]
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -23,7 +23,7 @@ import { stringify } from "yaml";
 import { createToken } from "@/lib/auth/tokens";
 import { createDb, type Db } from "@/lib/db/client";
 
-import { createCliEnv } from "../tests/support/cli-harness";
+import { createCliEnv, type CliEnv } from "../tests/support/cli-harness";
 import { signUp, startAppServer } from "../tests/support/app-server";
 import { startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
 import { Api } from "./lib/api";
@@ -342,7 +342,7 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
         `${h.vm.user}@${h.address}:${dir}/`,
       ]);
     for (let i = 0; i < opts.runs; i++) {
-      const r = await cli.run(["run", poolProfile, "--", "true"], { cwd: worktree });
+      const r = await runCli(cli, ["run", poolProfile, "--", "true"], worktree);
       if (r.code === 0) runs.manager.push(r.durationMs);
       // "▸ total 1.2 s (create 0.1 s, sync 0.4 s, command 0.1 s, destroy 0.3 s)": where the CLI's time went.
       const m = /total ([\d.]+) s \(([^)]*)\)/.exec(r.stderr);
@@ -515,13 +515,27 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
       method:
         "Own app server (SQLite, server.mjs), two sshd VMs, each also behind bench/relay.ts adding the round trip; pool profiles of " +
         `${poolSize} members (refillConcurrency 8, SANDBOXER_POOL_REFILL_MAX 8, PER_HOST 4). poolCreate: POST → response (ready: a claim) vs ` +
-        "create-workspace.sh; run: `sandboxer run <pool profile> -q -- true` (whole CLI process: node start, create, delta sync with 10 " +
+        "create-workspace.sh; run: `sandboxer run <pool profile> -- true` (whole CLI process of the served one-file CLI bundle: node start, create, delta sync with 10 " +
         "changed files, command, destroy) vs mkdir+rsync+ssh true+rm (fresh) and rsync+ssh true into one kept directory (reuse); " +
         "concurrent: N POSTs at once, wall until every sandbox is ready; without a pool vs the script under xargs -P 8. " +
         `refMove: the repository as git (main; feature: 10 files changed, 1 deleted, 1 added), a pool of ${GIT_POOL} main clones; ` +
         "POST for ref feature → ready (a member moved on the VM) vs the same POST to a profile without a pool (fresh git clone --depth 1).",
     },
   };
+}
+
+/**
+ * The CLI as people install it: the one-file bundle the server serves at /cli/sandboxer.cjs (built
+ * by `next build` into <distDir>/cli/), which needs no TypeScript loader at start-up. A checkout's
+ * bin/sandboxer.mjs (tsx) starts 0.5–1 s slower on this machine; it is used only when no bundle was built.
+ */
+const CLI_BUNDLE = path.join(REPO_ROOT, process.env.SANDBOXER_DIST_DIR ?? ".next", "cli", "sandboxer.cjs");
+
+async function runCli(cli: CliEnv, args: string[], cwd: string): Promise<{ code: number | null; stderr: string; durationMs: number }> {
+  if (!fs.existsSync(CLI_BUNDLE)) return cli.run(args, { cwd });
+  const t0 = performance.now();
+  const r = await run([process.execPath, CLI_BUNDLE, ...args], { cwd, env: cli.env as NodeJS.ProcessEnv });
+  return { code: r.code, stderr: r.stderr, durationMs: performance.now() - t0 };
 }
 
 /** Members of each git pool (the ref-move measurement claims one per run and waits for the refill). */
@@ -574,12 +588,13 @@ function listFiles(dir: string): string[] {
   return out.sort();
 }
 
-// Alone: node --conditions=react-server --import tsx bench/pools.ts [--quick] [--rtt MS] [--runs N]
+// Alone: node --conditions=react-server --import tsx bench/pools.ts [--quick] [--rtt MS] [--runs N] [--files N]
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { installCleanupHandlers, runCleanup } = await import("./lib/cleanup");
   const quick = process.argv.includes("--quick");
   const rttArg = process.argv.indexOf("--rtt");
   const runsArg = process.argv.indexOf("--runs");
+  const filesArg = process.argv.indexOf("--files");
   installCleanupHandlers();
   const log = (msg: string) => console.log(`[bench pools ${new Date().toISOString().slice(11, 19)}] ${msg}`);
   try {
@@ -587,7 +602,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       {
         quick,
         db: "sqlite",
-        files: quick ? 200 : 2000,
+        files: filesArg > 0 ? Number(process.argv[filesArg + 1]) : quick ? 200 : 2000,
         runs: runsArg > 0 ? Number(process.argv[runsArg + 1]) : quick ? 3 : 10,
         concurrent: quick ? 8 : 50,
         rttMs: rttArg > 0 ? Number(process.argv[rttArg + 1]) : 20,

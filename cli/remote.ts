@@ -11,7 +11,7 @@
 // away, so killing the local ssh is not enough. sshd starts every session's shell as a session and
 // process-group leader, so the command first reports that shell's PID on stderr (a marker line the
 // CLI strips), and a stop is a second connection that signals the whole group: TERM, then KILL.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -98,6 +98,10 @@ export function resolveIdentity(
 
 /** A sandbox's SSH endpoint with its pinned key in a private temporary known_hosts. Close it when done. */
 export class PinnedTarget {
+  /** Our own control master (startMaster), and its socket in the private temporary directory. */
+  private master: ChildProcess | null = null;
+  private socket: string | null = null;
+
   private constructor(
     readonly conn: ConnectionView,
     private readonly dir: string,
@@ -118,12 +122,14 @@ export class PinnedTarget {
    * Options for ssh: only the pinned key is trusted. The person's ~/.ssh/config still applies (jump
    * hosts, keep-alives), but these come first on the command line, and for ssh the first value wins.
    */
-  sshOptions(opts: { batch: boolean }): string[] {
+  sshOptions(opts: { batch: boolean; master?: boolean }): string[] {
     const options = [
       ...pinnedKeyOptions(optionPath(this.knownHostsFile, "temporary directory"), this.keyType),
-      // A shared master connection would skip this connection's host-key check.
-      "ControlMaster=no",
-      "ControlPath=none",
+      // Never a master from the person's config (its connection would skip this one's host-key check);
+      // only ours, which checked the pinned key and whose socket is in our private temporary directory.
+      ...(this.socket
+        ? [`ControlMaster=${opts.master ? "yes" : "no"}`, `ControlPath=${optionPath(this.socket, "temporary directory")}`]
+        : ["ControlMaster=no", "ControlPath=none"]),
       "ConnectTimeout=15",
       "ServerAliveInterval=15",
       "ServerAliveCountMax=3",
@@ -149,7 +155,45 @@ export class PinnedTarget {
     return `${this.conn.user}@${host}:${remotePath}`;
   }
 
+  /**
+   * Starts a control master to the target (verified against the pinned key like any connection of
+   * ours) so the ssh and rsync that follow multiplex over one connection: one handshake for `run`'s
+   * sync and command instead of one each. Resolves false (and later connections are direct) when it
+   * could not be made; close() stops it.
+   */
+  async startMaster(signal: AbortSignal, timeoutMs = 15_000): Promise<boolean> {
+    if (this.master) return true;
+    this.socket = path.join(this.dir, "s");
+    const argv = [...this.sshOptions({ batch: true, master: true }), "-o", "ControlPersist=no", "-N", "-T", this.destination];
+    const child = spawn("ssh", argv, { stdio: ["ignore", "ignore", "pipe"] });
+    child.stderr.resume();
+    let exited = false;
+    child.once("exit", () => (exited = true));
+    child.once("error", () => (exited = true));
+    this.master = child;
+    // The socket appears once the master has authenticated.
+    const deadline = Date.now() + timeoutMs;
+    while (!exited && !signal.aborted && Date.now() < deadline) {
+      if (fs.existsSync(this.socket)) return true;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.stopMaster();
+    return false;
+  }
+
+  /** The control master's process id while it runs (for tests). */
+  get masterPid(): number | undefined {
+    return this.master?.pid;
+  }
+
+  private stopMaster(): void {
+    this.master?.kill("SIGTERM");
+    this.master = null;
+    this.socket = null;
+  }
+
   async close(): Promise<void> {
+    this.stopMaster();
     await fs.promises.rm(this.dir, { recursive: true, force: true });
   }
 }

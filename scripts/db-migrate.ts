@@ -16,6 +16,7 @@ import pg from "pg";
 
 import { checkDataDir, parseEnv, redactUrl, restrictDataFiles, type DatabaseConfig } from "../lib/env";
 import { isSandboxerError } from "../lib/errors";
+import { logger } from "../lib/logger";
 import { assertDatabaseFree, assertPortFree } from "../lib/instance-lock";
 import { applyMigrations, createMigration, describeEngineError, diffModelsAgainstMigrations, migrationStatus } from "../lib/db/migrations";
 
@@ -73,9 +74,12 @@ async function main(): Promise<number> {
       const applied = await applyMigrations(env.database, projectRoot);
       restrictDataFiles(env); // the database was just created with the umask's mode (often 0644)
       const where = env.database.provider === "sqlite" ? env.database.file : redactUrl(env.database.url);
-      console.log(
-        applied.length ? `Applied ${applied.length} migration(s) to ${where}: ${applied.join(", ")}` : `Database ${where} is up to date.`,
-      );
+      const done = applied.length
+        ? `Applied ${applied.length} migration(s) to ${where}: ${applied.join(", ")}`
+        : `Database ${where} is up to date.`;
+      // Under `npm start`/`npm run dev` this is the server's first log line: a record like the rest.
+      if (values.serve) logger().child({ component: "migrate" }).info(done);
+      else console.log(done);
       return 0;
     }
     case "status": {

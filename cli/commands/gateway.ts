@@ -40,9 +40,12 @@ export async function gatewayInfoOf(client: ApiClient, signal?: AbortSignal): Pr
  * them) — then with `noKey` set, so the caller can say how to switch.
  */
 export async function gatewayRoute(client: ApiClient, signal?: AbortSignal): Promise<{ gateway: GatewayInfo | null; noKey: boolean }> {
+  // Both at once (one round trip); the keys matter only when the gateway is on.
+  const keysRequest = client.get<{ keys: SshKeyView[] }>("/me/ssh-keys", { signal });
+  keysRequest.catch(() => {}); // read below only when the gateway is on
   const info = await gatewayInfoOf(client, signal);
   if (!info) return { gateway: null, noKey: false };
-  const { keys } = await client.get<{ keys: SshKeyView[] }>("/me/ssh-keys", { signal });
+  const { keys } = await keysRequest;
   return keys.length > 0 ? { gateway: info, noKey: false } : { gateway: null, noKey: true };
 }
 

@@ -381,16 +381,14 @@ export const API_ROUTES = {
     method: "get",
     path: "/builds/{id}/log",
     operationId: "imageBuildLog",
-    summary: "A build's log",
-    description: "With `Accept: text/event-stream` (or ?format=sse): `line` events as Packer prints them, then `end` with the build.",
+    summary: "A build's log: the lines after ?after (at most 500) and the build",
+    description:
+      "For scripts and the CLI (`sandboxer image log`), which poll it until the build has ended. Live, the lines ride on the " +
+      "team event stream (GET /events): `team` notices on the topic `build.log` ({ buildId, lines }) and `build.changed` " +
+      "({ buildId, state }); see docs/live-updates.md.",
     params: buildPathParams,
     query: buildLogQuery,
-    success: {
-      status: 200,
-      description: "Lines after ?after and the build",
-      schema: buildLogSchema,
-      alternatives: { "text/event-stream": { description: "`line` events (data: a log line), then `end` (data: the build)" } },
-    },
+    success: { status: 200, description: "Lines after ?after and the build", schema: buildLogSchema },
     errors: [400, 404],
   },
   cancelImageBuild: {
@@ -481,7 +479,7 @@ export const API_ROUTES = {
       "its event id), `sandbox` after state changes (data: a Sandbox as it is now), `team` (data: a TeamNotice), `pool` " +
       "when warm-pool counts changed (data: { profiles: { [id]: { ready, filling } }, hosts: { [id]: { ready, total } } }), `ready` once live, " +
       "`reset` when a resume is too far behind to replay (refetch, then follow). Resumable with `Last-Event-ID` (or ?after); a " +
-      "comment line every 15 s; at most SANDBOXER_MAX_STREAMS_PER_PERSON (16) open streams per person, shared with the sandbox and build log " +
+      "comment line every 15 s; at most SANDBOXER_MAX_STREAMS_PER_PERSON (16) open streams per person, shared with the sandbox event streams " +
       "streams (429 TOO_MANY_STREAMS). Otherwise JSON: the events after ?after " +
       "(at most 500), for scripts. See docs/live-updates.md.",
     query: teamEventsQuery,

@@ -206,5 +206,8 @@ export const revokeVersionBody = z.strictObject({
 
 export const buildLogQuery = z.strictObject({
   after: z.coerce.number().int().min(0).default(0).describe("Lines after this id"),
-  format: z.enum(["json", "sse"]).optional().describe("sse: Server-Sent Events `line` until the build ends, then `end`"),
+  format: z
+    .enum(["json"])
+    .optional()
+    .describe("Always JSON; the live log is on the team event stream (`build.log` notices, GET /api/v1/events)"),
 });

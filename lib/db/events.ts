@@ -41,7 +41,7 @@ export interface EventRow {
 
 const MAX_MESSAGE = 8_000;
 
-function toRow(e: EventInput): Prisma.EventCreateManyInput {
+function toRow(e: EventInput): Prisma.EventUncheckedCreateInput {
   return {
     sandboxId: e.sandboxId ?? null,
     type: e.type,
@@ -62,9 +62,17 @@ export function eventCreate(e: EventInput) {
   return { data: toRow(e) } satisfies Prisma.EventCreateArgs;
 }
 
+/**
+ * Appends events. A single one (the most frequent write: one log line, one state event) goes as a
+ * `create`, whose query plan Prisma compiles once per shape and caches; `createMany` is never cached,
+ * so its plan is compiled again each time. Measured here (SQLite, CPU per call): one row 0.6 ms as a
+ * create vs 1.9 ms as a createMany; from two rows on createMany is the cheaper (8 rows 2.6 vs 4.6 ms as
+ * creates in a transaction).
+ */
 export async function appendEvents(db: Db | Prisma.TransactionClient, events: EventInput[]): Promise<void> {
   if (events.length === 0) return;
-  await db.event.createMany({ data: events.map(toRow) });
+  if (events.length === 1) await db.event.create({ data: toRow(events[0]!), select: { id: true } });
+  else await db.event.createMany({ data: events.map(toRow) });
 }
 
 /** Log and state events of one sandbox after `afterId`, oldest first. */

@@ -81,9 +81,14 @@ export async function moveBuild(db: Db, id: string, from: string[], data: Prisma
   return r.count === 1;
 }
 
-export async function appendBuildLog(db: Db, buildId: string, lines: { level: string; message: string }[]): Promise<void> {
-  if (lines.length === 0) return;
-  await db.imageBuildLog.createMany({ data: lines.map((l) => ({ buildId, level: l.level, message: l.message })) });
+/** Stores lines of a build's log; returns them with their ids, in order. */
+export async function appendBuildLog(db: Db, buildId: string, lines: { level: string; message: string }[]) {
+  if (lines.length === 0) return [];
+  const rows = await db.imageBuildLog.createManyAndReturn({
+    data: lines.map((l) => ({ buildId, level: l.level, message: l.message })),
+    select: { id: true, level: true, message: true, createdAt: true },
+  });
+  return rows.sort((a, b) => a.id - b.id);
 }
 
 export async function buildLogAfter(db: Db, buildId: string, after: number, limit = 500) {

@@ -2,6 +2,7 @@
 // channels that point at versions, revocation (which drains the hosts running the version), the
 // requirement a profile may state, and starting or cancelling a build. Builds themselves run as
 // `image_build` operations (./operations/image-build.ts).
+import { publishTeamEvent, type BuildLogLine } from "./team-events";
 import "server-only";
 
 import { randomUUID } from "node:crypto";
@@ -192,12 +193,8 @@ export interface ImageBuildView {
   finishedAt: string | null;
 }
 
-export interface BuildLogLineView {
-  id: number;
-  level: string;
-  message: string;
-  at: string;
-}
+/** One line of a build's log (the same shape the team stream's `build.log` notices carry). */
+export type BuildLogLineView = BuildLogLine;
 
 function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
@@ -338,11 +335,14 @@ export async function cancelImageBuild(ctx: Ctx, actor: Actor, id: string): Prom
   if (op) await cancelBuildOperation(ctx.db, op.id);
   // A build that has not started yet ends here; a running one ends when its worker sees the request
   // (at once on this process; within the cancel poll on another).
-  await moveBuild(ctx.db, id, ["queued"], {
-    state: "cancelled",
-    error: `Cancelled by ${actor.label} before it started`,
-    finishedAt: new Date(),
-  });
+  if (
+    await moveBuild(ctx.db, id, ["queued"], {
+      state: "cancelled",
+      error: `Cancelled by ${actor.label} before it started`,
+      finishedAt: new Date(),
+    })
+  )
+    await publishTeamEvent(ctx, "build.changed", { buildId: id, state: "cancelled" });
   for (const [key, controller] of ctx.runningOperations) if (op && key.endsWith(`:${op.id}`)) controller.abort(new CancelledByDestroy());
   await audit(ctx, {
     actor,
@@ -352,41 +352,4 @@ export async function cancelImageBuild(ctx: Ctx, actor: Actor, id: string): Prom
     message: `Cancel of build ${id} requested`,
   });
   return getImageBuild(ctx, id);
-}
-
-// ─── The build log as a live stream (the API's Server-Sent Events) ──────────────────────────────
-
-export type BuildStreamItem = { kind: "line"; line: BuildLogLineView } | { kind: "keepalive" } | { kind: "end"; build: ImageBuildView };
-
-/** Lines after `after` as they are written (polled every 300 ms), then `end` once the build has ended. */
-export async function* buildLogStream(
-  ctx: Pick<ManagerContext, "db">,
-  id: string,
-  opts: { after: number; signal: AbortSignal; pollMs?: number; keepaliveMs?: number },
-): AsyncGenerator<BuildStreamItem> {
-  let last = opts.after;
-  let lastSent = Date.now();
-  while (!opts.signal.aborted) {
-    const build = await getImageBuild(ctx, id);
-    // Lines first, then the state read before them decides: an ended build's last lines are all written.
-    for (let lines = await imageBuildLog(ctx, id, last); lines.length > 0; lines = await imageBuildLog(ctx, id, last)) {
-      for (const line of lines) {
-        last = line.id;
-        yield { kind: "line", line };
-      }
-      lastSent = Date.now();
-    }
-    if (!["queued", "running"].includes(build.state)) {
-      yield { kind: "end", build };
-      return;
-    }
-    if (Date.now() - lastSent > (opts.keepaliveMs ?? 15_000)) {
-      yield { kind: "keepalive" };
-      lastSent = Date.now();
-    }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, opts.pollMs ?? 300);
-      opts.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
-    });
-  }
 }

@@ -21,6 +21,21 @@ export interface TeamTopics {
    * is now (null: removed; absent: too large for a notice, refetch). lib/manager/host-views.ts.
    */
   "host.changed": { hostId: string; host?: HostView | null };
+  /**
+   * Lines of an image build's log as they are stored (cleaned and capped by the build; a notice holds
+   * as many as fit in MAX_TEAM_PAYLOAD, the rest go in the next). The build page appends them by id.
+   */
+  "build.log": { buildId: string; lines: BuildLogLine[] };
+  /** A build started, ended or was cancelled: the build page refetches it (GET /api/v1/builds/{id}). */
+  "build.changed": { buildId: string; state: string };
+}
+
+/** One line of a build's log (the API's BuildLogLine). */
+export interface BuildLogLine {
+  id: number;
+  level: string;
+  message: string;
+  at: string;
 }
 
 export type TeamTopic = keyof TeamTopics;

@@ -18,11 +18,13 @@ describe("npm run bench -- --quick", () => {
 
   it("runs end to end and writes the results file with the required keys", async () => {
     const started = Date.now();
+    // The quick run takes about 80 s on a quiet machine, 140–210 s at load 10–13, and did not finish in 280 s at load 19–23
+    // (two cores shared with other builds): a timeout here is a busy machine, not a broken bench.
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
         ["--conditions=react-server", "--import", "tsx", "bench/run.ts", "--quick", "--out", out, "--name", "smoke"],
-        { cwd: REPO_ROOT, timeout: 300_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } },
+        { cwd: REPO_ROOT, timeout: 420_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } },
         (err, so, se) => resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout: so, stderr: se }),
       );
     });
@@ -89,5 +91,5 @@ describe("npm run bench -- --quick", () => {
     expect(results.concurrency.sshdMaxStartupsLogLines).toEqual(Object.fromEntries(vmNames.map((vm) => [vm, 0])));
     for (const key of ["cpuModel", "cpuCount", "memoryMb", "os", "node", "date"]) expect(results.machine, key).toHaveProperty(key);
     expect(fs.readFileSync(path.join(out, "smoke.md"), "utf8")).toContain("| Create vs hand-written script |");
-  }, 320_000);
+  }, 440_000);
 });

@@ -1,12 +1,15 @@
 // The CLI's own ssh against real sshd build VMs, with the pinned key from the server and the test
 // client key: exec (streamed output, exit codes, quoting), ssh (a login shell in the workspace), and
 // the remote build `run` (sync with .gitignore, the command's exit code, the sandbox destroyed after
-// success, failure and Ctrl-C). Also measures `run -- true` against the same steps done by hand.
+// success, failure and Ctrl-C; its sync and command share one connection). Also measures `run -- true` against the same steps done by hand.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { PinnedTarget } from "@/cli/remote";
+import type { ConnectionView } from "@/lib/manager/connection";
 
 import { processRunning, run } from "../support/build-vms";
 import { announcedId, startCliWorld, type CliWorld } from "../support/cli-harness";
@@ -132,6 +135,39 @@ describe("sandboxer CLI: exec, ssh and run over real SSH", () => {
     expect(r.stderr).toContain(`▸ destroyed ${sandboxId}`);
     expect(await status(sandboxId)).toBe("destroyed");
     expect(fs.existsSync(path.join(w.vms.vm("vm1").workspaceRoot, `sbx-${sandboxId}`))).toBe(false);
+  });
+
+  it("run's sync and command share one connection: the target's own control master, stopped by close()", async () => {
+    const res = await fetch(`${w.server.url}/api/v1/sandboxes/${id}/connection`, { headers: { authorization: `Bearer ${w.token}` } });
+    const target = await PinnedTarget.open((await res.json()) as ConnectionView, w.vms.identityFile);
+    let masterPid: number | undefined;
+    // The client's side of the TCP connection a command arrived on, as sshd tells it.
+    const clientPort = async () => {
+      const r = await run(["ssh", ...target.sshOptions({ batch: true }), "-T", target.destination, "echo $SSH_CONNECTION"]);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.split(" ")[1];
+    };
+    try {
+      expect(await clientPort()).not.toBe(await clientPort()); // no master: a connection (and handshake) each
+      expect(await target.startMaster(AbortSignal.timeout(30_000))).toBe(true);
+      const first = await clientPort();
+      expect(await clientPort()).toBe(first);
+    } finally {
+      masterPid = target.masterPid;
+      await target.close();
+    }
+    expect(masterPid).toBeGreaterThan(0);
+    const alive = () => {
+      try {
+        process.kill(masterPid!, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 5_000;
+    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
   });
 
   it("run: a failing command's exit code comes back, and the sandbox is still destroyed", async () => {

@@ -198,6 +198,20 @@ describe("image builds with packer", () => {
     expect(await host()).toMatchObject({ imageName: "haskell", imageVersion: "1" });
     const [image] = (await listImages(t.manager)).filter((i) => i.name === "haskell");
     expect(image?.versions.map((v) => [v.version, v.hosts])).toEqual([["1", ["host-ib1"]]]);
+    // The log rode on the team stream too: every stored line in a bounded `build.log` notice, then the end.
+    const notices = await t.db.event.findMany({
+      where: { type: "team", action: { in: ["build.log", "build.changed"] } },
+      orderBy: { id: "asc" },
+    });
+    const mine = notices.filter((n) => (n.data as { buildId: string }).buildId === build.id);
+    const streamed = mine.flatMap((n) => (n.action === "build.log" ? (n.data as { lines: { id: number }[] }).lines.map((l) => l.id) : []));
+    expect(streamed).toEqual((await imageBuildLog(t.manager, build.id, 0, 5000)).map((l) => l.id));
+    expect(mine.every((n) => JSON.stringify(n.data).length <= 4_096)).toBe(true);
+    expect(mine.filter((n) => n.action === "build.changed").map((n) => (n.data as { state: string }).state)).toEqual([
+      "running",
+      "succeeded",
+    ]);
+    expect(mine.at(-1)?.action).toBe("build.changed");
   });
 
   it("a channel pointing at the version lets the pinned profile's create proceed; revoking it drains the host", async () => {

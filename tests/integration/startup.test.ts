@@ -1,7 +1,7 @@
 // `npm start` as a person runs it (the built app): SANDBOXER_DATA_DIR alone puts the embedded database
 // there; a second `npm start` on the same data directory, or on a port already taken, stops at once
 // with one clear line naming the resource and what to do (it used to wait ~11 s and die with a
-// migration-engine WebAssembly error).
+// migration-engine WebAssembly error). And what it prints is JSON records only, when stdout is not a terminal.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -80,6 +80,22 @@ describe("npm start: data directory and a second instance", () => {
     const first = npmStart({ SANDBOXER_DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1" });
     runs.push(first);
     await waitReady(`http://127.0.0.1:${port}`, first);
+    // Every line it printed is a JSON record (stdout is a pipe here): Next's own start-up banner and the
+    // migration step's line too, which were free text.
+    const startLines = first.output().trim().split("\n");
+    expect(startLines.some((l) => l.includes("sand-boxer listening on"))).toBe(true);
+    for (const line of startLines) {
+      const rec = (() => {
+        try {
+          return JSON.parse(line) as { level?: unknown; msg?: unknown };
+        } catch {
+          return null;
+        }
+      })();
+      expect(rec, `not a JSON record: ${line}`).not.toBeNull();
+      expect(typeof rec!.level, line).toBe("number");
+      expect(typeof rec!.msg, line).toBe("string");
+    }
     // SANDBOXER_DATA_DIR alone (no DATABASE_URL) moved the embedded database.
     expect(fs.existsSync(path.join(dataDir, "sandboxer.db"))).toBe(true);
     expect(JSON.parse(fs.readFileSync(path.join(dataDir, "server.json"), "utf8"))).toMatchObject({ url: `http://127.0.0.1:${port}` });

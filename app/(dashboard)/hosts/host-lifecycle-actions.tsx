@@ -185,7 +185,14 @@ export function AddHostButton() {
               sandbox goes there.
             </DialogDescription>
           </DialogHeader>
-          <form action={submit} className="grid grid-cols-2 gap-3">
+          <form
+            // Not `action=`: React resets a form after its action, which would wipe what was typed when the server refuses it.
+            onSubmit={(e) => {
+              e.preventDefault();
+              submit(new FormData(e.currentTarget));
+            }}
+            className="grid grid-cols-2 gap-3"
+          >
             {field("id", "Id", { required: true, placeholder: "haskell-3" })}
             {field("title", "Title", { placeholder: "Haskell build VM 3" })}
             {field("address", "Address", { placeholder: "10.0.0.12 (or leave empty with a tunnel port)" })}
@@ -280,7 +287,14 @@ export function EditHostButton({ host }: { host: EditableHost }) {
               ports, user and workspace root cannot change while sandboxes live on it (drain it first).
             </DialogDescription>
           </DialogHeader>
-          <form action={submit} className="grid grid-cols-2 gap-3">
+          <form
+            // Not `action=`: React resets a form after its action, which would wipe what was typed when the server refuses it.
+            onSubmit={(e) => {
+              e.preventDefault();
+              submit(new FormData(e.currentTarget));
+            }}
+            className="grid grid-cols-2 gap-3"
+          >
             {field("title", "Title", host.title)}
             {field("address", "Address", host.address)}
             {field("port", "SSH port", String(host.port), { inputMode: "numeric" })}

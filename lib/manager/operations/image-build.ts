@@ -26,13 +26,41 @@ import { withParentDeathSignal } from "../../ssh/ssh-options";
 import { imageManifest } from "../images";
 import { audit } from "../audit";
 import type { ManagerContext } from "../context";
-import { publishTeamEvent } from "../team-events";
+import { MAX_TEAM_PAYLOAD, publishTeamEvent, type BuildLogLine } from "../team-events";
 import { reconcileHost } from "./reconcile";
 import { failureMessage, stopKind, type OperationHandler } from "./runtime";
 
 const KILL_GRACE_MS = 5_000;
 
-/** Batches a build's log lines into the database (a line at a time would be a write per line). */
+/**
+ * Publishes stored build log lines on the team stream as `build.log` notices, as many lines to a
+ * notice as fit in its payload bound (a line is at most 2,000 characters, so one always fits).
+ */
+export async function publishBuildLines(
+  ctx: Pick<ManagerContext, "db" | "notifier" | "logger">,
+  buildId: string,
+  lines: BuildLogLine[],
+): Promise<void> {
+  const budget = MAX_TEAM_PAYLOAD - JSON.stringify({ buildId, lines: [] }).length;
+  let chunk: BuildLogLine[] = [];
+  let size = 0;
+  for (const line of lines) {
+    const n = JSON.stringify(line).length + 1;
+    if (chunk.length > 0 && size + n > budget) {
+      await publishTeamEvent(ctx, "build.log", { buildId, lines: chunk });
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(line);
+    size += n;
+  }
+  if (chunk.length > 0) await publishTeamEvent(ctx, "build.log", { buildId, lines: chunk });
+}
+
+/**
+ * Batches a build's log lines into the database (a line at a time would be a write per line) and onto
+ * the team stream, where the build page follows them.
+ */
 class BuildLogWriter {
   private queue: { level: string; message: string }[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -40,7 +68,7 @@ class BuildLogWriter {
   lastError: string[] = [];
 
   constructor(
-    private readonly ctx: Pick<ManagerContext, "db" | "logger">,
+    private readonly ctx: Pick<ManagerContext, "db" | "notifier" | "logger">,
     private readonly buildId: string,
   ) {}
 
@@ -60,7 +88,14 @@ class BuildLogWriter {
     const lines = this.queue;
     this.queue = [];
     this.chain = this.chain
-      .then(() => appendBuildLog(this.ctx.db, this.buildId, lines))
+      .then(async () => {
+        const rows = await appendBuildLog(this.ctx.db, this.buildId, lines);
+        await publishBuildLines(
+          this.ctx,
+          this.buildId,
+          rows.map((r) => ({ id: r.id, level: r.level, message: r.message, at: r.createdAt.toISOString() })),
+        );
+      })
       .catch((e: unknown) => this.ctx.logger.warn({ err: e, build: this.buildId }, "could not write build log lines"));
     return this.chain;
   }
@@ -162,6 +197,7 @@ export const runImageBuild: OperationHandler = async (ctx, run) => {
   }
   const end = async (state: "succeeded" | "failed" | "cancelled", error: string | null, extra: Prisma.ImageBuildUpdateInput = {}) => {
     await moveBuild(ctx.db, buildId, ["queued", "running"], { state, error, finishedAt: new Date(), ...extra });
+    await publishTeamEvent(ctx, "build.changed", { buildId, state });
     await run.finish(
       state === "succeeded" ? { state } : { state, errorCode: state === "failed" ? "BUILD_FAILED" : undefined, error: error ?? undefined },
     );
@@ -174,6 +210,7 @@ export const runImageBuild: OperationHandler = async (ctx, run) => {
     await run.finish({ state: "cancelled", error: "Build cancelled before it started" });
     return;
   }
+  await publishTeamEvent(ctx, "build.changed", { buildId, state: "running" });
   const log = new BuildLogWriter(ctx, buildId);
   let tmp: string | null = null;
   let tunnel: LocalTunnel | null = null;

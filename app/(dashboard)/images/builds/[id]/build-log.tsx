@@ -1,14 +1,22 @@
 "use client";
-// A build's log, live: the page renders what exists, then the API's event stream appends lines as
-// Packer prints them (EventSource resumes after the last id on its own) until `end`.
+// A build's log, live: the page renders what exists, then the team event stream (one connection per
+// browser, shared with every other page) brings the lines as Packer prints them — `build.log` notices,
+// appended by id — and `build.changed` when the build starts or ends (the build is fetched again).
+// While the stream is down the page asks the API for the lines after the last it has, every few
+// seconds; after a `reset` (the stream could not replay the gap) once.
 import { Square } from "lucide-react";
-import { useEffect, useRef, useState, useTransition } from "react";
+import { useCallback, useEffect, useRef, useState, useTransition } from "react";
 
 import type { BuildLogLineView, ImageBuildView } from "@/lib/manager/images";
 
+import { mergeLines } from "../../../../lib/build-log-lines";
+import { useTeamEvent, useTeamStreamUp } from "../../../../lib/team-stream";
 import { Badge } from "../../../../components/ui/badge";
 import { Button } from "../../../../components/ui/button";
 import { cancelBuildAction } from "../../actions";
+
+/** How often the page asks for lines while the team stream is down (a log is worth more than 15 s). */
+const DOWN_POLL_MS = 3_000;
 
 export function BuildLog({
   build: initialBuild,
@@ -24,24 +32,47 @@ export function BuildLog({
   const [pending, start] = useTransition();
   const [error, setError] = useState<string | null>(null);
   const bottom = useRef<HTMLDivElement>(null);
+  const lastId = useRef(initial.at(-1)?.id ?? 0);
   const ended = !["queued", "running"].includes(build.state);
+  const up = useTeamStreamUp();
+  const id = initialBuild.id;
 
   useEffect(() => {
-    if (ended) return;
-    const after = initial.at(-1)?.id ?? 0;
-    const es = new EventSource(`/api/v1/builds/${encodeURIComponent(initialBuild.id)}/log?format=sse&after=${after}`);
-    es.addEventListener("line", (e) => {
-      const line = JSON.parse((e as MessageEvent<string>).data) as BuildLogLineView;
-      setLines((prev) => (prev.some((l) => l.id === line.id) ? prev : [...prev, line]));
-    });
-    es.addEventListener("end", (e) => {
-      setBuild(JSON.parse((e as MessageEvent<string>).data) as ImageBuildView);
-      es.close();
-    });
-    return () => es.close();
-    // Subscribe once per build page.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, []);
+    lastId.current = lines.at(-1)?.id ?? 0;
+  }, [lines]);
+
+  /** The lines after the last shown, and the build, from the API (the stream's fallback). */
+  const catchUp = useCallback(async () => {
+    const res = await fetch(`/api/v1/builds/${encodeURIComponent(id)}/log?after=${lastId.current}`, { cache: "no-store" }).catch(
+      () => null, // offline: the next poll or notice tries again
+    );
+    if (!res?.ok) return;
+    const body = (await res.json()) as { lines: BuildLogLineView[]; build: ImageBuildView };
+    setLines((prev) => mergeLines(prev, body.lines));
+    setBuild(body.build);
+  }, [id]);
+
+  useTeamEvent((frame) => {
+    if (frame.type === "reset") void catchUp();
+    if (frame.type !== "team") return;
+    const { topic, data } = frame.data;
+    if (topic === "build.log") {
+      const n = data as { buildId: string; lines: BuildLogLineView[] };
+      if (n.buildId === id) setLines((prev) => mergeLines(prev, n.lines));
+    } else if (topic === "build.changed" && (data as { buildId: string }).buildId === id) {
+      // The notice comes after the build's last lines: its state at once, then the rest of the build
+      // (error, offered host key) from the API.
+      const { state } = data as { state: string };
+      setBuild((b) => ({ ...b, state }));
+      void catchUp();
+    }
+  });
+
+  useEffect(() => {
+    if (up || ended) return;
+    const t = setInterval(() => void catchUp(), DOWN_POLL_MS);
+    return () => clearInterval(t);
+  }, [up, ended, catchUp]);
 
   useEffect(() => {
     bottom.current?.scrollIntoView({ block: "end" });
