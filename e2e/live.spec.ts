@@ -128,3 +128,30 @@ test.describe("live dashboard", () => {
     await context.request.delete(`/api/v1/sandboxes/${id}`, { headers: origin() });
   });
 });
+
+test("the hosts page follows a cordon and an uncordon from the stream, with the hosts list never fetched", async ({ page, context }) => {
+  // Every request for the list (its polling, or a refetch) fails: the `host.changed` notice carries the
+  // host itself. The cordoned host's drain report is fetched when the stream says the cordon changed.
+  const blocked: string[] = [];
+  await page.route(
+    (url) => url.pathname === "/api/v1/hosts",
+    (route) => (blocked.push(route.request().url()), route.abort()),
+  );
+  await page.goto("/hosts");
+  await live(page);
+  await expect(page.getByTestId("host-vm-e2e2")).toBeVisible();
+  await expect(page.getByTestId("cordoned-vm-e2e2")).toHaveCount(0);
+  try {
+    const res = await context.request.post("/api/v1/hosts/vm-e2e2/cordon", { data: { reason: "live e2e" }, headers: origin() });
+    expect(res.status(), await res.text()).toBe(200);
+    await expect(page.getByTestId("cordoned-vm-e2e2")).toHaveText("cordoned");
+    await expect(page.getByTestId("host-vm-e2e2")).toContainText("live e2e");
+    await expect(page.getByTestId("drain-report-vm-e2e2")).toBeVisible();
+  } finally {
+    const res = await context.request.post("/api/v1/hosts/vm-e2e2/uncordon", { data: {}, headers: origin() });
+    expect(res.status(), await res.text()).toBe(200);
+  }
+  await expect(page.getByTestId("cordoned-vm-e2e2")).toHaveCount(0);
+  await expect(page.getByTestId("drain-report-vm-e2e2")).toHaveCount(0);
+  expect(blocked).toEqual([]);
+});

@@ -1,7 +1,8 @@
 // Browser-side access to /api/v1 for polling, with react-query key factories so mutations can
 // invalidate exactly what they changed.
+import type { HostDrainView } from "@/lib/manager/host-lifecycle";
 import type { SandboxServicesView } from "@/lib/manager/services";
-import type { SandboxDetailView, SandboxEventView, SandboxListView } from "@/lib/manager/views";
+import type { HostView, SandboxDetailView, SandboxEventView, SandboxListView } from "@/lib/manager/views";
 
 export class ApiError extends Error {
   constructor(
@@ -50,4 +51,17 @@ export function fetchSandboxEvents(id: string, after = 0): Promise<{ events: San
   return getJson(`/api/v1/sandboxes/${encodeURIComponent(id)}/events?format=json&after=${after}`);
 }
 
-export const hostKeys = { all: ["hosts"] as const };
+export const hostKeys = {
+  all: ["hosts"] as const,
+  list: () => [...hostKeys.all, "list"] as const,
+  /** The drain reports of the cordoned hosts (the ids, sorted, are part of the key). */
+  drains: (ids: string[]) => [...hostKeys.all, "drains", ids] as const,
+};
+
+export function fetchHosts(): Promise<HostView[]> {
+  return getJson("/api/v1/hosts");
+}
+
+export function fetchDrainReports(ids: string[]): Promise<HostDrainView[]> {
+  return Promise.all(ids.map((id) => getJson<HostDrainView>(`/api/v1/hosts/${encodeURIComponent(id)}/drain`)));
+}

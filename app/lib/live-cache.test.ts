@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 
-import type { SandboxDetailView, SandboxListView, SandboxView } from "@/lib/manager/views";
+import type { HostView, SandboxDetailView, SandboxListView, SandboxView } from "@/lib/manager/views";
 
-import { applyEventToLog, applyEventToTimeline, applySandboxToDetail, applySandboxToList, listWants } from "./live-cache";
+import { applyEventToLog, applyEventToTimeline, applyHostToList, applySandboxToDetail, applySandboxToList, listWants } from "./live-cache";
 
 const view = (id: string, status: SandboxView["status"], updatedAt = "2026-01-01T00:00:01.000Z", owner = "u1"): SandboxView => ({
   id,
@@ -110,5 +110,23 @@ describe("live cache", () => {
     log = applyEventToLog(log, ev(1));
     log = applyEventToLog(log, ev(3));
     expect(log.map((e) => e.id)).toEqual([1, 2, 3]);
+  });
+});
+
+describe("applyHostToList", () => {
+  const host = (id: string, cordoned = false) => ({ id, title: id, cordoned }) as HostView;
+  const hosts = [host("a"), host("c")];
+
+  it("replaces the host, adds a new one in id order, removes one given null", () => {
+    expect(applyHostToList(hosts, "c", host("c", true)).map((h) => [h.id, h.cordoned])).toEqual([
+      ["a", false],
+      ["c", true],
+    ]);
+    expect(applyHostToList(hosts, "b", host("b")).map((h) => h.id)).toEqual(["a", "b", "c"]);
+    expect(applyHostToList(hosts, "a", null).map((h) => h.id)).toEqual(["c"]);
+  });
+
+  it("returns the same list when a removed host was not in it", () => {
+    expect(applyHostToList(hosts, "zz", null)).toBe(hosts);
   });
 });

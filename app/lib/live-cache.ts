@@ -3,7 +3,7 @@
 // at the top of first pages whose filters it matches), adjusting the status counts; log and state
 // events are appended to the sandbox's log and timeline. Applying the same frame twice changes nothing,
 // so a tab may be sent frames its server render already reflected.
-import type { SandboxDetailView, SandboxEventView, SandboxListView, SandboxView } from "@/lib/manager/views";
+import type { HostView, SandboxDetailView, SandboxEventView, SandboxListView, SandboxView } from "@/lib/manager/views";
 
 import type { ListFilters } from "./api-client";
 import type { TeamSandboxEvent } from "./team-stream";
@@ -68,4 +68,15 @@ export function applyEventToLog(log: SandboxEventView[], e: TeamSandboxEvent): S
   if (!last || last.id < e.id) return [...log, view];
   if (log.some((x) => x.id === e.id)) return log;
   return [...log, view].sort((a, b) => a.id - b.id);
+}
+
+/**
+ * The hosts list after a `host.changed` notice that carries the host (`null`: removed). New hosts are
+ * added in id order, as GET /api/v1/hosts lists them. The same list object when nothing changed.
+ */
+export function applyHostToList(list: HostView[], hostId: string, host: HostView | null): HostView[] {
+  const i = list.findIndex((h) => h.id === hostId);
+  if (host === null) return i < 0 ? list : list.filter((h) => h.id !== hostId);
+  if (i >= 0) return list.map((h) => (h.id === hostId ? host : h));
+  return [...list, host].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

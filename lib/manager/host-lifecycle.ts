@@ -26,11 +26,11 @@ import { hasCode } from "../errors";
 import { audit } from "./audit";
 import type { ManagerContext } from "./context";
 import { refuseKnownHostsOnly, requestReconcile } from "./host-ops";
-import { publishTeamEvent } from "./team-events";
+import { publishHostChanged } from "./host-views";
 import { retireMember } from "./pools";
 import { parseStatus } from "./states";
 
-type Ctx = Pick<ManagerContext, "db" | "notifier" | "logger">;
+type Ctx = Pick<ManagerContext, "db" | "notifier" | "logger" | "ssh">;
 
 export interface RemainingSandbox {
   id: string;
@@ -119,6 +119,7 @@ export async function cordonHost(ctx: Ctx, actor: Actor, hostId: string, reason?
   const host = await requireHost(ctx, hostId);
   const why = cleanReason(reason) ?? `cordoned by ${actor.label}`;
   await updateHost(ctx.db, hostId, { cordoned: true, cordonReason: why, cordonedAt: new Date(), cordonedBy: actor.label });
+  await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,
     action: "host.cordon",
@@ -135,6 +136,7 @@ export async function uncordonHost(ctx: Ctx, actor: Actor, hostId: string): Prom
   requireHostManager(actor);
   const host = await requireHost(ctx, hostId);
   await updateHost(ctx.db, hostId, { cordoned: false, cordonReason: null, cordonedAt: null, cordonedBy: null, drainedAt: null });
+  await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,
     action: "host.uncordon",
@@ -176,6 +178,7 @@ export async function drainHost(
       retired++;
   }
   const report = await hostDrainReport(ctx, hostId, retired);
+  await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,
     action: "host.drain",
@@ -282,6 +285,7 @@ export async function addHost(
     health: "unconfirmed",
     healthDetail: "Waiting for an admin to confirm the host key",
   });
+  await publishHostChanged(ctx, input.id);
   await audit(ctx, {
     actor,
     action: "host.add",
@@ -334,6 +338,7 @@ export async function confirmHostKey(
     health: "unknown",
     healthDetail: "Key confirmed; checking…",
   });
+  await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,
     action: "host.confirm_key",
@@ -470,7 +475,7 @@ export async function editAdminHost(
       (moved ? `; it offered ${offered}, waiting for confirmation (was ${host.hostKey || "none"})` : ""),
     data: { before: pick(before), after: pick(next), ...(moved ? { offered, previousKey: host.hostKey || null } : {}) },
   });
-  await publishTeamEvent(ctx, "host.changed", { hostId });
+  await publishHostChanged(ctx, hostId);
   // More capacity, new labels or a new root may let waiting creates go; a new user or root is checked now.
   ctx.notifier.operationQueued();
   if (!moved && (changed.includes("user") || changed.includes("workspaceRoot") || changed.includes("markerPath")))
@@ -495,6 +500,7 @@ export async function removeHost(ctx: Ctx, actor: Actor, hostId: string): Promis
     );
   }
   await deleteHost(ctx.db, hostId);
+  await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,
     action: "host.remove",

@@ -22,7 +22,7 @@ import type { SshServices } from "../extensions/base";
 import { WORKSPACE_PREFIX, isSandboxId } from "../sandbox-id";
 import { audit } from "./audit";
 import { extensionOf, type ManagerContext } from "./context";
-import { publishTeamEvent } from "./team-events";
+import { publishHostChanged } from "./host-views";
 import { insertSandbox } from "./transitions";
 
 type Ctx = Pick<ManagerContext, "db" | "notifier" | "logger" | "catalog">;
@@ -97,7 +97,7 @@ export async function pinHostKey(ctx: Ctx & Pick<ManagerContext, "ssh">, actor: 
     health: "unknown",
     healthDetail: "New key pinned; checking…",
   });
-  await publishTeamEvent(ctx, "host.changed", { hostId });
+  await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,
     action: "host.pin_key",

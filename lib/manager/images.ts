@@ -37,6 +37,7 @@ import { loadImages, type ImageManifest } from "../images/manifest";
 import { audit } from "./audit";
 import { CancelledByDestroy } from "./operations/runtime";
 import type { ManagerContext } from "./context";
+import { publishHostChanged } from "./host-views";
 
 type Ctx = Pick<ManagerContext, "db" | "notifier" | "logger" | "config" | "runningOperations">;
 
@@ -137,6 +138,7 @@ export async function revokeVersion(ctx: Ctx, actor: Actor, image: string, versi
       cordonedBy: actor.label,
       drainedAt: now,
     });
+    await publishHostChanged(ctx, h.id);
   }
   await audit(ctx, {
     actor,

@@ -8,7 +8,7 @@ import { SYSTEM_ACTOR, actorUserId, type Actor } from "../auth/actor";
 import { can, sandboxPermissions } from "../auth/policy";
 import type { Db, Prisma } from "../db/client";
 import { listAudit, listSandboxEvents, listStateEvents, type AuditFilter } from "../db/events";
-import { hostLabels, listHosts, occupancyByHost } from "../db/hosts";
+import { hostLabels, listHosts } from "../db/hosts";
 import { liveWorkerCount, liveWorkersOnMachines } from "../db/leases";
 import { poolCounts, poolCountsByHost } from "../db/pools";
 import {
@@ -41,8 +41,8 @@ import type { Logger } from "../logger";
 import { isSandboxId, newSandboxId } from "../sandbox-id";
 import { audit, type AuditInput } from "./audit";
 import { DEFAULT_MANAGER_CONFIG, extensionOf, type ManagerConfig, type ManagerContext } from "./context";
+import { hostViews } from "./host-views";
 import { Notifier } from "./notifier";
-import { knownHostsOnlyFile } from "./host-ops";
 import { claimPoolMember } from "./pools";
 import { CancelledByDestroy } from "./operations/runtime";
 import { QUOTA_STATUSES, isExtendable, isTransient, parseStatus, type SandboxStatus } from "./states";
@@ -375,39 +375,7 @@ export class Manager implements ManagerContext {
   }
 
   async listHosts(): Promise<HostView[]> {
-    const [hosts, load, pools] = await Promise.all([listHosts(this.db), occupancyByHost(this.db), poolCountsByHost(this.db)]);
-    return hosts.map((h) => ({
-      id: h.id,
-      title: h.title,
-      address: h.address,
-      port: h.port,
-      user: h.user,
-      hostKey: h.hostKey,
-      offeredHostKey: h.offeredHostKey,
-      workspaceRoot: h.workspaceRoot,
-      labels: hostLabels(h),
-      capacity: h.capacity,
-      sandboxes: load.get(h.id) ?? 0,
-      pool: pools.get(h.id) ? { ready: pools.get(h.id)!.pooled, total: pools.get(h.id)!.total } : null,
-      tunnelPort: h.tunnelPort,
-      health: h.health,
-      healthDetail: h.healthDetail,
-      freeBytes: h.freeBytes === null ? null : Number(h.freeBytes),
-      checkedAt: iso(h.checkedAt),
-      source: h.source,
-      cordoned: h.cordoned,
-      cordonReason: h.cordonReason,
-      cordonedAt: iso(h.cordonedAt),
-      cordonedBy: h.cordonedBy,
-      drainedAt: iso(h.drainedAt),
-      loadAverage: h.loadAverage,
-      cpuCount: h.cpuCount,
-      freeMemoryBytes: h.freeMemoryBytes === null ? null : Number(h.freeMemoryBytes),
-      markerPath: h.markerPath,
-      image: h.imageName && h.imageVersion ? { name: h.imageName, version: h.imageVersion, builtAt: iso(h.imageBuiltAt) } : null,
-      imageDetail: h.imageDetail,
-      knownHostsFile: knownHostsOnlyFile(this.ssh, h),
-    }));
+    return hostViews(this.db, this.ssh);
   }
 
   async listSandboxes(filter: SandboxFilter, page = 1, pageSize = 25): Promise<SandboxListView> {

@@ -12,11 +12,15 @@ import "server-only";
 import type { Db, Prisma } from "../db/client";
 import { appendEvents } from "../db/events";
 import type { Notifier } from "./notifier";
+import type { HostView } from "./views";
 
 /** Every topic and its payload. Add yours here (one line); the browser side reads the same type. */
 export interface TeamTopics {
-  /** A host's health, key, load or cordon changed: dashboards refetch the hosts. */
-  "host.changed": { hostId: string };
+  /**
+   * A host's health, key, load or cordon changed, or it was added or removed: `host` is the host as it
+   * is now (null: removed; absent: too large for a notice, refetch). lib/manager/host-views.ts.
+   */
+  "host.changed": { hostId: string; host?: HostView | null };
   /**
    * Lines of an image build's log as they are stored (cleaned and capped by the build; a notice holds
    * as many as fit in MAX_TEAM_PAYLOAD, the rest go in the next). The build page appends them by id.

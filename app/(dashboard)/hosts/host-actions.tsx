@@ -1,6 +1,7 @@
 "use client";
 
 import { KeyRound, RefreshCw } from "lucide-react";
+import { useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 
@@ -14,11 +15,13 @@ import {
   AlertDialogTitle,
   AlertDialogTrigger,
 } from "../../components/ui/alert-dialog";
+import { hostKeys } from "../../lib/api-client";
 import { Button } from "../../components/ui/button";
 import { adoptOrphanAction, checkHostAction, cleanUpOrphanAction, pinHostKeyAction } from "./actions";
 
 function useAction() {
   const router = useRouter();
+  const queryClient = useQueryClient();
   const [pending, start] = useTransition();
   const [error, setError] = useState<string | null>(null);
   const run = (fn: () => Promise<{ ok: boolean; message?: string }>, after?: () => void) =>
@@ -27,6 +30,8 @@ function useAction() {
       const r = await fn();
       if (!r.ok) setError(r.message ?? "That did not work");
       else after?.();
+      // The table is react-query's (hosts-live.tsx); the orphans section is the server page's.
+      void queryClient.invalidateQueries({ queryKey: hostKeys.all });
       router.refresh();
     });
   return { pending, error, run };

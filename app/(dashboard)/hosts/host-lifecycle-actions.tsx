@@ -2,6 +2,7 @@
 // The Hosts page's lifecycle controls (admins): add a host and confirm the key it offered, edit one
 // (a new address or port asks for the key again), cordon, uncordon, drain (with what still runs) and remove.
 import { Ban, CirclePlay, KeyRound, Pencil, Plus, Trash2, Waves } from "lucide-react";
+import { useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 import type { z } from "zod";
@@ -9,6 +10,7 @@ import type { z } from "zod";
 import type { editHostBody } from "@/lib/api/schemas";
 import type { HostView } from "@/lib/manager/views";
 
+import { hostKeys } from "../../lib/api-client";
 import { Button } from "../../components/ui/button";
 import {
   Dialog,
@@ -36,6 +38,7 @@ type Result = { ok: boolean; message?: string; fieldErrors?: Record<string, stri
 
 function useRun() {
   const router = useRouter();
+  const queryClient = useQueryClient();
   const [pending, start] = useTransition();
   const [error, setError] = useState<string | null>(null);
   const run = <R extends Result>(fn: () => Promise<R>, after?: (r: R) => void) =>
@@ -48,6 +51,8 @@ function useRun() {
           .join("; ");
         setError([r.message ?? "That did not work", fields].filter(Boolean).join(" — "));
       } else after?.(r);
+      // The table is react-query's (hosts-live.tsx); the orphans section is the server page's.
+      if (r.ok) void queryClient.invalidateQueries({ queryKey: hostKeys.all }); // a refusal changed nothing
       router.refresh();
     });
   return { pending, error, run, setError };

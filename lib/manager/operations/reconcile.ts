@@ -21,7 +21,7 @@ import { audit } from "../audit";
 import { extensionOf, type ManagerContext } from "../context";
 import { ACCOUNTED_STATUSES, EXPECT_WORKSPACE_STATUSES, isIn, parseStatus } from "../states";
 import { transition } from "../transitions";
-import { publishTeamEvent } from "../team-events";
+import { publishHostChanged } from "../host-views";
 import { failureCode, failureMessage, stopKind, type OperationHandler } from "./runtime";
 
 export const runReconcileOperation: OperationHandler = async (ctx, run) => {
@@ -43,7 +43,7 @@ export async function reconcileHost(ctx: ManagerContext, hostId: string, signal:
     return await checkAndReconcile(ctx, hostId, signal);
   } finally {
     // The hosts page follows health, free space and drift from the team stream.
-    await publishTeamEvent(ctx, "host.changed", { hostId });
+    await publishHostChanged(ctx, hostId);
   }
 }
 
