@@ -32,6 +32,18 @@ function log(level, msg, err) {
 // Whatever else reaches stdout or stderr as free text (Next's own "✓ Running next.config.ts" while it
 // loads, a library's print) becomes a record of the same shape, so a log shipper never meets a line
 // that is not JSON. The app's own records (pino) are JSON already and pass through untouched.
+/** Whether every line of `text` is a JSON object (what pino writes), not text that merely looks like one. */
+function isJsonLines(text) {
+  return text.split("\n").every((line) => {
+    if (!line.startsWith("{")) return false;
+    try {
+      return typeof JSON.parse(line) === "object";
+    } catch {
+      return false;
+    }
+  });
+}
+
 if (!pretty) {
   const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
   for (const [stream, level] of [
@@ -41,7 +53,7 @@ if (!pretty) {
     const write = stream.write.bind(stream);
     stream.write = (chunk, encoding, cb) => {
       const text = (typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8")).trim();
-      if (text === "" || (text.startsWith("{") && text.endsWith("}"))) return write(chunk, encoding, cb);
+      if (text === "" || isJsonLines(text)) return write(chunk, encoding, cb);
       const record = {
         level,
         time: Date.now(),

@@ -422,6 +422,7 @@ export class SshGateway {
     const atStop = this.stats();
     await new Promise<void>((r) => this.tcp.close(() => r()));
     await Promise.all([...this.conns].map((c) => this.endConnection(c, reason)));
+    killHungUp();
     await removeGateway(this.db, this.instanceId).catch(() => {});
     this.log.info({ ...atStop, instance: this.instanceId }, "ssh gateway stopped");
   }
@@ -1070,11 +1071,28 @@ interface LocalRelay {
   resize(rows: number, cols: number): void;
 }
 
-/** Hangs up a local session's processes; what is still there 2 s later is killed. */
+/** Local sessions hung up and not yet killed: what a stopping gateway kills before its process exits. */
+const hungUp = new Set<ChildProcess>();
+
+/**
+ * Hangs up a local session's process group; what is still there 2 s later is killed. Also once the
+ * session's first process has exited: what it started in the background (`sleep 3600 &`, with SIGHUP
+ * ignored) is in the same group and must not outlive the session.
+ */
 function endLocal(child: ChildProcess): void {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (hungUp.has(child)) return;
+  hungUp.add(child);
   signalLocalSession(child, "SIGHUP");
-  setTimeout(() => signalLocalSession(child, "SIGKILL"), 2_000).unref();
+  setTimeout(() => {
+    hungUp.delete(child);
+    signalLocalSession(child, "SIGKILL");
+  }, 2_000).unref();
+}
+
+/** Kills what was hung up and is not dead yet (the 2 s timers do not hold a stopping process open). */
+function killHungUp(): void {
+  for (const child of hungUp) signalLocalSession(child, "SIGKILL");
+  hungUp.clear();
 }
 
 /**

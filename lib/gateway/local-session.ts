@@ -98,11 +98,15 @@ export function startLocalSession(spec: LocalSessionSpec): ChildProcess {
 
 /** Signals a local session's process group (the pty's shell has its own session: it gets it too). */
 export function signalLocalSession(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  for (const pid of [child.pid, ...ptyChildren(child.pid)]) {
+  if (child.pid === undefined) return;
+  // The group outlives its first process when that one started others; its pty's shell is found while it lives.
+  const leaderAlive = child.exitCode === null && child.signalCode === null;
+  for (const pid of [child.pid, ...(leaderAlive ? ptyChildren(child.pid) : [])]) {
     try {
       process.kill(-pid, signal);
     } catch {
+      // Not a group (any more). The process alone only while it is known to live: a reaped pid may be another's now.
+      if (!leaderAlive) continue;
       try {
         process.kill(pid, signal);
       } catch {

@@ -125,6 +125,22 @@ describe("local sandboxes through the SSH gateway", () => {
     expect(rows[1]).toMatchObject({ exitSignal: "TERM" });
   });
 
+  it("what a session started in the background does not outlive it, even ignoring SIGHUP", async () => {
+    const r = await ssh("admin", mine, ['trap "" HUP; sleep 3600 </dev/null >/dev/null 2>&1 & echo $!']);
+    expect(r.code).toBe(0);
+    const pid = Number(r.stdout.trim());
+    expect(Number.isInteger(pid) && pid > 1).toBe(true);
+    const alive = () => {
+      try {
+        return !fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
+      } catch {
+        return false;
+      }
+    };
+    // Hung up when the session ended, killed 2 s later (it ignores the hang-up).
+    await expect.poll(alive, { timeout: 15_000, interval: 200 }).toBe(false);
+  });
+
   it("carries stdin and stdout byte for byte, and scp over sftp", async () => {
     const input = path.join(scratch, "in.bin");
     const output = path.join(scratch, "out.bin");
