@@ -91,6 +91,12 @@ export async function appendBuildLog(db: Db, buildId: string, lines: { level: st
   return rows.sort((a, b) => a.id - b.id);
 }
 
+/** The last `limit` lines of a build's log, oldest first, and whether earlier ones exist. */
+export async function buildLogTail(db: Db, buildId: string, limit: number) {
+  const rows = await db.imageBuildLog.findMany({ where: { buildId }, orderBy: { id: "desc" }, take: limit + 1 });
+  return { lines: rows.slice(0, limit).reverse(), earlier: rows.length > limit };
+}
+
 export async function buildLogAfter(db: Db, buildId: string, after: number, limit = 500) {
   return db.imageBuildLog.findMany({ where: { buildId, id: { gt: after } }, orderBy: { id: "asc" }, take: limit });
 }

@@ -13,6 +13,7 @@ import type { HostRow } from "../db/hosts";
 import { findHost, updateHost } from "../db/hosts";
 import {
   buildLogAfter,
+  buildLogTail,
   buildOperation,
   findBuild,
   findChannel,
@@ -268,6 +269,19 @@ export async function imageBuildLog(ctx: Pick<ManagerContext, "db">, id: string,
     message: l.message,
     at: l.createdAt.toISOString(),
   }));
+}
+
+/**
+ * The last `limit` lines of a build's log, for its page: the page follows new lines from there, so
+ * it must start at the end, not at the first `limit` lines (those would leave a gap before the live ones).
+ */
+export async function imageBuildLogTail(
+  ctx: Pick<ManagerContext, "db">,
+  id: string,
+  limit: number,
+): Promise<{ lines: BuildLogLineView[]; earlier: boolean }> {
+  const { lines, earlier } = await buildLogTail(ctx.db, id, limit);
+  return { lines: lines.map((l) => ({ id: l.id, level: l.level, message: l.message, at: l.createdAt.toISOString() })), earlier };
 }
 
 // ─── Starting and cancelling builds ─────────────────────────────────────────────────────────────

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken, revokeToken, verifyToken } from "@/lib/auth/tokens";
 import { appendEvents, listAudit, listSandboxEvents } from "@/lib/db/events";
 import { occupancyByHost } from "@/lib/db/hosts";
+import { appendBuildLog, buildLogTail } from "@/lib/db/images";
 import { acquireLease, liveWorkerCount, releaseLease, workerHeartbeat } from "@/lib/db/leases";
 import { claimOperation, finishOperation, heartbeat, operationCreate } from "@/lib/db/operations";
 import { listSandboxPage } from "@/lib/db/sandboxes";
@@ -46,6 +47,21 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
     });
     return id;
   }
+
+  it("a build log's tail is its last lines, oldest first, and says whether earlier ones exist", async () => {
+    await t.db.imageBuild.create({ data: { id: "b_tail", image: "haskell", version: "1", state: "running" } });
+    await appendBuildLog(
+      t.db,
+      "b_tail",
+      Array.from({ length: 7 }, (_, i) => ({ level: "info", message: `line ${i + 1}` })),
+    );
+    const tail = await buildLogTail(t.db, "b_tail", 5);
+    expect(tail.lines.map((l) => l.message)).toEqual(["line 3", "line 4", "line 5", "line 6", "line 7"]);
+    expect(tail.earlier).toBe(true);
+    const all = await buildLogTail(t.db, "b_tail", 7);
+    expect(all.lines).toHaveLength(7);
+    expect(all.earlier).toBe(false);
+  });
 
   it("stores and returns JSON handles exactly", async () => {
     const id = await sandbox("ready");

@@ -21,10 +21,13 @@ const DOWN_POLL_MS = 3_000;
 export function BuildLog({
   build: initialBuild,
   initial,
+  earlier = false,
   canCancel,
 }: {
   build: ImageBuildView;
   initial: BuildLogLineView[];
+  /** Lines before `initial` exist (the page shows a long log's last lines). */
+  earlier?: boolean;
   canCancel: boolean;
 }) {
   const [lines, setLines] = useState(initial);
@@ -121,6 +124,11 @@ export function BuildLog({
         data-testid="build-log"
         aria-live="polite"
       >
+        {earlier ? (
+          <div className="text-muted-foreground" data-testid="build-log-earlier">
+            … earlier lines are not shown here; the whole log: GET /api/v1/builds/{id}/log?after=0 (pages of 500)
+          </div>
+        ) : null}
         {lines.map((l) => (
           <div
             key={l.id}

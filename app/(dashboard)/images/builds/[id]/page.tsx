@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 
 import { can } from "@/lib/auth/policy";
 import { requirePageActor } from "@/lib/auth/guards";
-import { getImageBuild, imageBuildLog } from "@/lib/manager/images";
+import { getImageBuild, imageBuildLogTail } from "@/lib/manager/images";
 import { manager } from "@/lib/manager/instance";
 import { teamStreamCursor } from "@/lib/manager/team-stream";
 
@@ -18,7 +18,7 @@ export default async function BuildPage({ params }: { params: Promise<{ id: stri
   // Read before the data: the team stream replays every notice after it (lines are appended by id).
   const cursor = await teamStreamCursor(manager());
   const build = await getImageBuild(manager(), id);
-  const lines = await imageBuildLog(manager(), id, 0, 5000);
+  const { lines, earlier } = await imageBuildLogTail(manager(), id, 5000);
   return (
     <>
       <StreamFrom after={cursor} />
@@ -28,7 +28,7 @@ export default async function BuildPage({ params }: { params: Promise<{ id: stri
           build.hostId ? `Rebuild of ${build.hostId} in place, started by ${build.actor ?? "?"}` : `Started by ${build.actor ?? "?"}`
         }
       />
-      <BuildLog build={build} initial={lines} canCancel={can(actor, "host.manage")} />
+      <BuildLog build={build} initial={lines} earlier={earlier} canCancel={can(actor, "host.manage")} />
     </>
   );
 }
