@@ -2,21 +2,18 @@
 // A build's log, live: the page renders what exists, then the team event stream (one connection per
 // browser, shared with every other page) brings the lines as Packer prints them — `build.log` notices,
 // appended by id — and `build.changed` when the build starts or ends (the build is fetched again).
-// While the stream is down the page asks the API for the lines after the last it has, every few
-// seconds; after a `reset` (the stream could not replay the gap) once.
+// While the stream is down the page asks the API for the lines after the last it has, every 15 s (the
+// dashboard's one slow fallback); after a `reset` (the stream could not replay the gap) once.
 import { Square } from "lucide-react";
 import { useCallback, useEffect, useRef, useState, useTransition } from "react";
 
 import type { BuildLogLineView, ImageBuildView } from "@/lib/manager/images";
 
 import { mergeLines } from "../../../../lib/build-log-lines";
-import { useTeamEvent, useTeamStreamUp } from "../../../../lib/team-stream";
+import { FALLBACK_POLL_MS, useTeamEvent, useTeamStreamUp } from "../../../../lib/team-stream";
 import { Badge } from "../../../../components/ui/badge";
 import { Button } from "../../../../components/ui/button";
 import { cancelBuildAction } from "../../actions";
-
-/** How often the page asks for lines while the team stream is down (a log is worth more than 15 s). */
-const DOWN_POLL_MS = 3_000;
 
 export function BuildLog({
   build: initialBuild,
@@ -73,7 +70,7 @@ export function BuildLog({
 
   useEffect(() => {
     if (up || ended) return;
-    const t = setInterval(() => void catchUp(), DOWN_POLL_MS);
+    const t = setInterval(() => void catchUp(), FALLBACK_POLL_MS);
     return () => clearInterval(t);
   }, [up, ended, catchUp]);
 
