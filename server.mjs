@@ -24,14 +24,14 @@ function log(level, msg, err) {
     stream.write(`${msg}${err ? `\n${err.stack ?? err}` : ""}\n`);
     return;
   }
-  const record = { level, time: Date.now(), pid: process.pid, app: "sandboxer", msg };
-  if (err) record.err = { type: err.name, message: err.message, stack: err.stack };
-  stream.write(`${JSON.stringify(record)}\n`);
+  stream.write(record(level, msg, err ? { err: { type: err.name, message: err.message, stack: err.stack } } : {}));
 }
 
-// Whatever else reaches stdout or stderr as free text (Next's own "✓ Running next.config.ts" while it
-// loads, a library's print) becomes a record of the same shape, so a log shipper never meets a line
-// that is not JSON. The app's own records (pino) are JSON already and pass through untouched.
+/** One JSON log line, in pino's shape. */
+function record(level, msg, extra = {}) {
+  return `${JSON.stringify({ level, time: Date.now(), pid: process.pid, app: "sandboxer", msg, ...extra })}\n`;
+}
+
 /** Whether every line of `text` is a JSON object (what pino writes), not text that merely looks like one. */
 function isJsonLines(text) {
   return text.split("\n").every((line) => {
@@ -44,6 +44,9 @@ function isJsonLines(text) {
   });
 }
 
+// Whatever else reaches stdout or stderr as free text (Next's own "✓ Running next.config.ts" while it
+// loads, a library's print) becomes a record of the same shape, so a log shipper never meets a line
+// that is not JSON. The app's own records (pino) are JSON already and pass through untouched.
 if (!pretty) {
   const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
   for (const [stream, level] of [
@@ -54,15 +57,8 @@ if (!pretty) {
     stream.write = (chunk, encoding, cb) => {
       const text = (typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8")).trim();
       if (text === "" || isJsonLines(text)) return write(chunk, encoding, cb);
-      const record = {
-        level,
-        time: Date.now(),
-        pid: process.pid,
-        app: "sandboxer",
-        component: "stdio",
-        msg: text.replace(ANSI, "").slice(0, 10_000),
-      };
-      return write(`${JSON.stringify(record)}\n`, typeof encoding === "function" ? encoding : cb);
+      const line = record(level, text.replace(ANSI, "").slice(0, 10_000), { component: "stdio" });
+      return write(line, typeof encoding === "function" ? encoding : cb);
     };
   }
 }

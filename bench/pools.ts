@@ -172,38 +172,27 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
   fs.mkdirSync(path.join(configDir, "profiles"), { recursive: true });
   for (const f of fs.readdirSync(path.join(REPO_ROOT, "extensions")))
     fs.copyFileSync(path.join(REPO_ROOT, "extensions", f), path.join(configDir, "extensions", f));
-  const profile = (name: string, label: string, pool: boolean) =>
+  const writeProfile = (name: string, spec: Record<string, unknown>) =>
     fs.writeFileSync(
       path.join(configDir, "profiles", `${name}.yaml`),
-      stringify({
-        apiVersion: "sandboxer.dev/v1",
-        id: `profile.${name}`,
-        title: name,
-        extension: "ext.vm-packer",
-        params: { hostLabel: label, repository: { path: repo.dir } },
-        ttl: "8h",
-        ...(pool ? { pool: { size: poolSize, refillConcurrency: 8, maxAge: "1d" } } : {}),
-      }),
+      stringify({ apiVersion: "sandboxer.dev/v1", id: `profile.${name}`, title: name, extension: "ext.vm-packer", ttl: "8h", ...spec }),
     );
+  const profile = (name: string, label: string, pool: boolean) =>
+    writeProfile(name, {
+      params: { hostLabel: label, repository: { path: repo.dir } },
+      ...(pool ? { pool: { size: poolSize, refillConcurrency: 8, maxAge: "1d" } } : {}),
+    });
   profile("pool-direct", "direct", true);
   profile("nopool-direct", "direct", false);
   profile("pool-rtt", "rtt", true);
   profile("nopool-rtt", "rtt", false);
   // The same repository through git: a small pool of `main` clones, and creates for `feature`.
   const gitProfile = (name: string, label: string, pool: boolean) =>
-    fs.writeFileSync(
-      path.join(configDir, "profiles", `${name}.yaml`),
-      stringify({
-        apiVersion: "sandboxer.dev/v1",
-        id: `profile.${name}`,
-        title: name,
-        extension: "ext.vm-packer",
-        params: { hostLabel: label, repository: { git: `file://${bareRepo}`, ref: "main" } },
-        inputs: { ref: { title: "Git ref", param: "repository.ref" } },
-        ttl: "8h",
-        ...(pool ? { pool: { size: GIT_POOL, refillConcurrency: 2, maxAge: "1d" } } : {}),
-      }),
-    );
+    writeProfile(name, {
+      params: { hostLabel: label, repository: { git: `file://${bareRepo}`, ref: "main" } },
+      inputs: { ref: { title: "Git ref", param: "repository.ref" } },
+      ...(pool ? { pool: { size: GIT_POOL, refillConcurrency: 2, maxAge: "1d" } } : {}),
+    });
   for (const kind of ["direct", "rtt"]) {
     gitProfile(`gitpool-${kind}`, kind, true);
     gitProfile(`gitnopool-${kind}`, kind, false);

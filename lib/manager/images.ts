@@ -262,13 +262,12 @@ export async function getImageBuild(ctx: Pick<ManagerContext, "db">, id: string)
   return buildView(b);
 }
 
+function lineView(l: { id: number; level: string; message: string; createdAt: Date }): BuildLogLineView {
+  return { id: l.id, level: l.level, message: l.message, at: l.createdAt.toISOString() };
+}
+
 export async function imageBuildLog(ctx: Pick<ManagerContext, "db">, id: string, after = 0, limit = 500): Promise<BuildLogLineView[]> {
-  return (await buildLogAfter(ctx.db, id, after, limit)).map((l) => ({
-    id: l.id,
-    level: l.level,
-    message: l.message,
-    at: l.createdAt.toISOString(),
-  }));
+  return (await buildLogAfter(ctx.db, id, after, limit)).map(lineView);
 }
 
 /**
@@ -281,7 +280,7 @@ export async function imageBuildLogTail(
   limit: number,
 ): Promise<{ lines: BuildLogLineView[]; earlier: boolean }> {
   const { lines, earlier } = await buildLogTail(ctx.db, id, limit);
-  return { lines: lines.map((l) => ({ id: l.id, level: l.level, message: l.message, at: l.createdAt.toISOString() })), earlier };
+  return { lines: lines.map(lineView), earlier };
 }
 
 // ─── Starting and cancelling builds ─────────────────────────────────────────────────────────────

@@ -22,6 +22,7 @@ import {
   DialogTrigger,
 } from "../../components/ui/dialog";
 import { Input } from "../../components/ui/input";
+import { KeepInputForm } from "../../components/ui/keep-input-form";
 import { Label } from "../../components/ui/label";
 
 import {
@@ -185,14 +186,7 @@ export function AddHostButton() {
               sandbox goes there.
             </DialogDescription>
           </DialogHeader>
-          <form
-            // Not `action=`: React resets a form after its action, which would wipe what was typed when the server refuses it.
-            onSubmit={(e) => {
-              e.preventDefault();
-              submit(new FormData(e.currentTarget));
-            }}
-            className="grid grid-cols-2 gap-3"
-          >
+          <KeepInputForm onData={submit} className="grid grid-cols-2 gap-3">
             {field("id", "Id", { required: true, placeholder: "haskell-3" })}
             {field("title", "Title", { placeholder: "Haskell build VM 3" })}
             {field("address", "Address", { placeholder: "10.0.0.12 (or leave empty with a tunnel port)" })}
@@ -211,7 +205,7 @@ export function AddHostButton() {
                 Connect and show its key
               </Button>
             </DialogFooter>
-          </form>
+          </KeepInputForm>
         </DialogContent>
       </Dialog>
       {added ? <ConfirmKeyDialog key={added.hostId} hostId={added.hostId} offered={added.offeredHostKey} /> : null}
@@ -287,14 +281,7 @@ export function EditHostButton({ host }: { host: EditableHost }) {
               ports, user and workspace root cannot change while sandboxes live on it (drain it first).
             </DialogDescription>
           </DialogHeader>
-          <form
-            // Not `action=`: React resets a form after its action, which would wipe what was typed when the server refuses it.
-            onSubmit={(e) => {
-              e.preventDefault();
-              submit(new FormData(e.currentTarget));
-            }}
-            className="grid grid-cols-2 gap-3"
-          >
+          <KeepInputForm onData={submit} className="grid grid-cols-2 gap-3">
             {field("title", "Title", host.title)}
             {field("address", "Address", host.address)}
             {field("port", "SSH port", String(host.port), { inputMode: "numeric" })}
@@ -315,7 +302,7 @@ export function EditHostButton({ host }: { host: EditableHost }) {
                 Save
               </Button>
             </DialogFooter>
-          </form>
+          </KeepInputForm>
         </DialogContent>
       </Dialog>
       {moved ? <ConfirmKeyDialog key={moved.offeredHostKey} hostId={host.id} offered={moved.offeredHostKey} /> : null}
