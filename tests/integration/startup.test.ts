@@ -28,6 +28,8 @@ function npmStart(env: Record<string, string>): Run {
       NEXT_TELEMETRY_DISABLED: "1",
       BETTER_AUTH_SECRET: TEST_AUTH_SECRET,
       LOG_LEVEL: "warn",
+      // Not the default 127.0.0.1:2022: a server a person runs beside the tests holds it (tests choose free ports).
+      SANDBOXER_SSH_GATEWAY: "off",
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
