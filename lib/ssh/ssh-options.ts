@@ -54,7 +54,13 @@ export const TRANSFER_NICENESS = 10;
 /**
  * Lowers a child's CPU priority by TRANSFER_NICENESS (its own children, e.g. rsync's ssh, inherit it):
  * the web requests and the worker's bookkeeping in this process go first when the machine is busy.
- * Best effort: a failure (the child already gone) changes nothing else.
+ *
+ * A child spawned `detached` starts a session of its own, and Linux (sched_autogroup, on by default)
+ * gives each session an equal share of the CPU whatever its processes' niceness: sixteen rsyncs were
+ * sixteen sessions, each with as much CPU as the whole server, which then waited on the run queue for
+ * 0.8–1.7 s of every second and answered a create's POST in seconds (issue 20). So such a child's
+ * session gets the niceness too (/proc/<pid>/autogroup) — never this process's own session.
+ * Best effort: a failure (the child already gone, no autogroup support) changes nothing else.
  */
 export function lowerPriority(pid: number | undefined): void {
   if (!pid) return;
@@ -62,5 +68,31 @@ export function lowerPriority(pid: number | undefined): void {
     os.setPriority(pid, Math.min(19, os.getPriority(pid) + TRANSFER_NICENESS));
   } catch {
     /* exited already */
+  }
+  lowerSessionPriority(pid);
+}
+
+const AUTOGROUP = /^\/autogroup-(\d+) nice (-?\d+)/;
+
+function autogroupOf(pid: number | "self"): { id: string; nice: number } | null {
+  try {
+    const m = AUTOGROUP.exec(fs.readFileSync(/*turbopackIgnore: true*/ `/proc/${pid}/autogroup`, "utf8"));
+    return m ? { id: m[1]!, nice: Number(m[2]) } : null;
+  } catch {
+    return null; // no autogroup support, or the child is gone
+  }
+}
+
+function lowerSessionPriority(pid: number): void {
+  const child = autogroupOf(pid);
+  const own = autogroupOf("self");
+  if (!child || !own || child.id === own.id) return;
+  try {
+    fs.writeFileSync(
+      /*turbopackIgnore: true*/ `/proc/${pid}/autogroup`,
+      String(Math.min(19, Math.max(child.nice, own.nice + TRANSFER_NICENESS))),
+    );
+  } catch {
+    /* exited already, or not allowed */
   }
 }
