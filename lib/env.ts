@@ -80,10 +80,12 @@ const schema = z.object({
   SANDBOXER_SSH_GATEWAY_HOST_KEY: z.string().optional(),
   /** An SSH gateway connection that has not authenticated by then is closed. */
   SANDBOXER_SSH_GATEWAY_HANDSHAKE_TIMEOUT: duration("10s"),
+  SANDBOXER_SSH_GATEWAY_MAX_SESSIONS_PER_PERSON: int(20, 1, 10_000),
   SANDBOXER_QUOTA_ACTIVE: int(5, 0, 10_000),
   SANDBOXER_MAX_STREAMS_PER_PERSON: int(16, 1, 10_000),
   SANDBOXER_POOL_REFILL_MAX: int(4, 1, 256),
   SANDBOXER_POOL_REFILL_PER_HOST: int(2, 1, 256),
+  SANDBOXER_POOL_REFILL_DELAY: duration("2s"),
   SANDBOXER_METRICS_TOKEN: z.string().min(16).optional(),
   /** How long a new API token lasts when its creator does not say (at most SANDBOXER_TOKEN_TTL_MAX). */
   SANDBOXER_TOKEN_TTL_DEFAULT: duration("90d"),

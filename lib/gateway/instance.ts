@@ -31,7 +31,10 @@ export async function startGatewayFromEnv(): Promise<SshGateway | null> {
     hostKey,
     listen: e.sshGateway,
     machineId: machineIdOf(e.dataDir),
-    limits: { handshakeTimeoutMs: e.SANDBOXER_SSH_GATEWAY_HANDSHAKE_TIMEOUT },
+    limits: {
+      handshakeTimeoutMs: e.SANDBOXER_SSH_GATEWAY_HANDSHAKE_TIMEOUT,
+      maxSessionsPerPerson: e.SANDBOXER_SSH_GATEWAY_MAX_SESSIONS_PER_PERSON,
+    },
   });
   await gateway.start();
   globalForGateway.__sandboxerGateway = gateway;

@@ -51,6 +51,11 @@ export interface ManagerConfig {
   poolRefillMax: number;
   /** Warm-pool members being made at once on one host. */
   poolRefillPerHost: number;
+  /**
+   * How long after a claim its refill starts: a burst of claims is served before the refill's ssh and
+   * rsync compete with it for the CPU (and with the claimed sandbox's first sync on the VM).
+   */
+  poolRefillDelayMs: number;
   /** How long a failed member stays (blocking its slot) before it is recycled and tried again. */
   poolFailureCooldownMs: number;
   /** A new API token's lifetime when its creator does not choose one. */
@@ -82,6 +87,7 @@ export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
   packerPath: "packer",
   poolRefillMax: 4,
   poolRefillPerHost: 2,
+  poolRefillDelayMs: 0,
   poolFailureCooldownMs: 60_000,
   tokenTtlDefaultMs: 90 * 86_400_000,
   tokenTtlMaxMs: 365 * 86_400_000,

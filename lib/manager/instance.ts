@@ -30,6 +30,7 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
     quotaActive: e.SANDBOXER_QUOTA_ACTIVE,
     poolRefillMax: e.SANDBOXER_POOL_REFILL_MAX,
     poolRefillPerHost: e.SANDBOXER_POOL_REFILL_PER_HOST,
+    poolRefillDelayMs: e.SANDBOXER_POOL_REFILL_DELAY,
     concurrency: e.SANDBOXER_WORKER_CONCURRENCY,
     healthIntervalMs: e.SANDBOXER_HEALTH_INTERVAL,
     // A worker heartbeats every lease/3 on its own timer: silent for a whole lease, it is gone.

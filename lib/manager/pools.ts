@@ -191,8 +191,9 @@ export async function claimPoolMember(
   m.poolClaims.inc({ profile: profile.id, result });
   m.poolClaimSeconds.observe({ result }, (performance.now() - started) / 1000);
   // A claim leaves a gap; a miss means the pool is behind. Not on the request's path: the maintenance
-  // job queues one anyway if this fails.
-  void requestRefill(ctx).catch(() => {});
+  // job queues one anyway if this fails. It starts after poolRefillDelayMs: the claims of a burst
+  // (50 at once) come first, and so does the claimed sandbox's first sync on the VM.
+  void requestRefill(ctx, new Date(Date.now() + ctx.config.poolRefillDelayMs)).catch(() => {});
   return claimed;
 }
 

@@ -157,6 +157,30 @@ describe("warm pools on real build VMs (PostgreSQL)", () => {
     for (const m of pooled) expect(fs.existsSync(path.join(workspace(m.id), "README"))).toBe(true);
   }, 120_000);
 
+  it("a claim's refill starts SANDBOXER_POOL_REFILL_DELAY later, one for a burst of claims", async () => {
+    await settle();
+    const delayed = t.secondManager({ poolRefillDelayMs: 60_000 });
+    const before = Date.now();
+    const a = await delayed.createSandbox("profile.pooled", t.user);
+    const b = await delayed.createSandbox("profile.pooled", t.user);
+    expect([a.status, b.status]).toEqual(["ready", "ready"]);
+    // requestRefill is not awaited by the claim: wait for its insert.
+    let refills: { runAfter: Date }[] = [];
+    for (let i = 0; i < 100 && refills.length === 0; i++) {
+      refills = await t.db.operation.findMany({ where: { kind: "refill", state: "queued" }, select: { runAfter: true } });
+      if (refills.length === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(refills).toHaveLength(1);
+    expect(refills[0]!.runAfter.getTime()).toBeGreaterThanOrEqual(before + 60_000 - 1_000);
+    // Not yet: a worker finds nothing to run, and the pool stays two short.
+    await t.newWorker({ id: "early", config: {} }).runUntilIdle(5_000);
+    expect(await members("pooled")).toHaveLength(POOL.size - 2);
+    await t.db.operation.updateMany({ where: { kind: "refill", state: "queued" }, data: { runAfter: new Date() } });
+    for (const s of [a, b]) await t.manager.destroySandbox(s.id, t.user);
+    await settle();
+    expect(await members("pooled")).toHaveLength(POOL.size);
+  }, 120_000);
+
   it("50 concurrent creates from two processes never get the same member; the rest are ordinary creates", async () => {
     expect(await members("pooled")).toHaveLength(4);
     const other = t.other.kind === "user" ? t.other.userId : "";
