@@ -200,7 +200,9 @@ export async function measureGateway(opts: {
   const t0 = performance.now();
   const results = await Promise.all(Array.from({ length: sessions }, (_, i) => exec(["ssh", ...viaGateway, `echo n${i}`])));
   const wallMs = round(performance.now() - t0);
-  const failures = results.filter((r, i) => r.code !== 0 || r.stdout !== `n${i}\n`).length;
+  const failed = results.filter((r, i) => r.code !== 0 || r.stdout !== `n${i}\n`);
+  const failures = failed.length;
+  for (const r of failed.slice(0, 3)) opts.log(`gateway: a concurrent session failed (exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`);
   const concurrent = { sessions, failures, wallMs, serverRssMb: serverRssMb(opts.serverPid) };
   opts.log(`gateway: ${sessions} concurrent sessions in ${wallMs} ms, ${failures} failure(s), server RSS ${concurrent.serverRssMb} MB`);
   fs.rmSync(dir, { recursive: true, force: true });

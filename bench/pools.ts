@@ -25,7 +25,8 @@ import { createDb, type Db } from "@/lib/db/client";
 
 import { createCliEnv, type CliEnv } from "../tests/support/cli-harness";
 import { signUp, startAppServer } from "../tests/support/app-server";
-import { startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
+import { stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
+import { startBenchVms, type VmCpu } from "./lib/vms";
 import { Api } from "./lib/api";
 import { onCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
 import { generateRepo } from "./lib/repo";
@@ -43,6 +44,7 @@ export interface PoolBenchOptions {
   runs: number;
   concurrent: number;
   rttMs: number;
+  vmCpu: VmCpu;
 }
 
 interface Host {
@@ -135,12 +137,14 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
   for (const f of changed) fs.appendFileSync(f, "-- changed in the working tree\n");
   const poolSize = opts.concurrent + (opts.quick ? 4 : 10);
 
-  const vms = await startBuildVms({
-    vms: [
+  const { vms } = await startBenchVms(
+    [
       { name: "pv1", address: "127.0.0.1" },
       { name: "pv2", address: "127.0.0.2" },
     ],
-  });
+    opts.vmCpu,
+    log,
+  );
   for (const vm of vms.vms) trackPid(vm.pid);
   onCleanup("stop pool bench VMs", () => stopBuildVms(vms));
   const bareRepo = await gitRepository(repo.dir, path.join(vms.stateDir, "git"), vms.vms[0]!.user);
@@ -260,6 +264,10 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
   onCleanup("remove pool bench CLI env", () => cli.cleanup());
   const login = await cli.run(["login", "--url", server.url, "--token", token]);
   if (login.code !== 0) throw new Error(`CLI login: ${login.stderr}`);
+  // As the quick start has people do: their key registered, so `run` goes through the SSH gateway (one
+  // short handshake to the server, which holds its connections to the VMs). `run --direct` is measured too.
+  const keyAdd = await cli.run(["keys", "add", `${vms.identityFile}.pub`]);
+  if (keyAdd.code !== 0) throw new Error(`CLI keys add: ${keyAdd.stderr}`);
 
   let hits = 0;
   let claims = 0;
@@ -313,7 +321,13 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
 
     // `sandboxer run -- true` (a pool hit) vs the scripts.
     await waitForPool(poolProfile, poolSize);
-    const runs = { manager: [] as number[], scriptFresh: [] as number[], scriptReuse: [] as number[], misses: 0 };
+    const runs = {
+      manager: [] as number[],
+      managerDirect: [] as number[],
+      scriptFresh: [] as number[],
+      scriptReuse: [] as number[],
+      misses: 0,
+    };
     const runBreakdown = { cliTotal: [] as number[], runTotal: [] as number[], steps: {} as Record<string, number[]> };
     const reuseHost = hs[0]!;
     const reuseDir = path.join(reuseHost.vm.workspaceRoot, `sbx-reuse${randomBytes(4).toString("hex")}`);
@@ -343,6 +357,9 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
           (runBreakdown.steps[what!] ??= []).push(Number(secs) * 1000);
         }
       } else log(`  sandboxer run failed (${r.code}): ${r.stderr.slice(0, 300)}`);
+      const direct = await runCli(cli, ["run", "--direct", poolProfile, "--", "true"], worktree);
+      if (direct.code === 0) runs.managerDirect.push(direct.durationMs);
+      else log(`  sandboxer run --direct failed (${direct.code}): ${direct.stderr.slice(0, 300)}`);
       const h = hs[i % hs.length]!;
       const ws = path.join(h.vm.workspaceRoot, `sbx-script${randomBytes(4).toString("hex")}`);
       const t0 = performance.now();
@@ -357,7 +374,7 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
     }
     await run(["sh", path.join(REPO_ROOT, "bench/baseline/destroy-workspace.sh"), ...scriptArgs(vms, reuseHost, reuseDir)]);
     log(
-      `  run -- true: sandboxer ${round(median(runs.manager))} ms, script fresh ${round(median(runs.scriptFresh))} ms, script reusing a directory ${round(median(runs.scriptReuse))} ms`,
+      `  run -- true: sandboxer ${round(median(runs.manager))} ms (--direct ${round(median(runs.managerDirect))} ms), script fresh ${round(median(runs.scriptFresh))} ms, script reusing a directory ${round(median(runs.scriptReuse))} ms`,
     );
 
     // A create for another ref: a git pool member moved on its VM vs a fresh clone (no pool), interleaved.
@@ -453,6 +470,7 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
       poolCreate: { manager: summarize(poolCreate.manager), script: summarize(poolCreate.script), misses: poolCreate.misses },
       run: {
         manager: summarize(runs.manager),
+        managerDirect: summarize(runs.managerDirect),
         scriptFresh: summarize(runs.scriptFresh),
         scriptReuse: summarize(runs.scriptReuse),
         misses: runs.misses,
@@ -478,6 +496,7 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
     poolCreateRatio: ratio(v.poolCreate.manager.median, v.poolCreate.script.median),
     runPoolRatioFresh: ratio(v.run.manager.median, v.run.scriptFresh.median),
     runPoolRatioReuse: ratio(v.run.manager.median, v.run.scriptReuse.median),
+    runPoolRatioFreshDirect: ratio(v.run.managerDirect.median, v.run.scriptFresh.median),
     poolConcurrentWallMs: v.poolConcurrent.wallMs,
     concurrentRatioVsScript: ratio(v.concurrentNoPool.wallMs, v.concurrentNoPool.scriptWallMs),
     poolRefMoveMs: v.refMove.moved.median,
@@ -491,6 +510,7 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
     poolCreateRatioRtt20: b.poolCreateRatio,
     runPoolRatioFreshRtt20: b.runPoolRatioFresh,
     runPoolRatioReuseRtt20: b.runPoolRatioReuse,
+    runPoolRatioFreshDirectRtt20: b.runPoolRatioFreshDirect,
     poolConcurrentWallMsRtt20: b.poolConcurrentWallMs,
     concurrentRatioVsScriptRtt20: b.concurrentRatioVsScript,
     poolRefMoveMsRtt20: b.poolRefMoveMs,
@@ -505,7 +525,7 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
         "Own app server (SQLite, server.mjs), two sshd VMs, each also behind bench/relay.ts adding the round trip; pool profiles of " +
         `${poolSize} members (refillConcurrency 8, SANDBOXER_POOL_REFILL_MAX 8, PER_HOST 4). poolCreate: POST → response (ready: a claim) vs ` +
         "create-workspace.sh; run: `sandboxer run <pool profile> -- true` (whole CLI process of the served one-file CLI bundle: node start, create, delta sync with 10 " +
-        "changed files, command, destroy) vs mkdir+rsync+ssh true+rm (fresh) and rsync+ssh true into one kept directory (reuse); " +
+        "changed files, command, destroy; the person's key registered, so through the SSH gateway — managerDirect: the same with --direct, straight to the VM's sshd) vs mkdir+rsync+ssh true+rm (fresh) and rsync+ssh true into one kept directory (reuse); " +
         "concurrent: N POSTs at once, wall until every sandbox is ready; without a pool vs the script under xargs -P 8. " +
         `refMove: the repository as git (main; feature: 10 files changed, 1 deleted, 1 added), a pool of ${GIT_POOL} main clones; ` +
         "POST for ref feature → ready (a member moved on the VM) vs the same POST to a profile without a pool (fresh git clone --depth 1).",
@@ -577,7 +597,7 @@ function listFiles(dir: string): string[] {
   return out.sort();
 }
 
-// Alone: node --conditions=react-server --import tsx bench/pools.ts [--quick] [--rtt MS] [--runs N] [--files N]
+// Alone: node --conditions=react-server --import tsx bench/pools.ts [--quick] [--rtt MS] [--runs N] [--files N] [--vms-cpu-shared]
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { installCleanupHandlers, runCleanup } = await import("./lib/cleanup");
   const quick = process.argv.includes("--quick");
@@ -594,6 +614,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         files: filesArg > 0 ? Number(process.argv[filesArg + 1]) : quick ? 200 : 2000,
         runs: runsArg > 0 ? Number(process.argv[runsArg + 1]) : quick ? 3 : 10,
         concurrent: quick ? 8 : 50,
+        vmCpu: process.argv.includes("--vms-cpu-shared") ? "shared" : "low",
         rttMs: rttArg > 0 ? Number(process.argv[rttArg + 1]) : 20,
       },
       log,

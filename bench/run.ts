@@ -28,7 +28,8 @@ import { createToken } from "@/lib/auth/tokens";
 import { createDb, type Db } from "@/lib/db/client";
 
 import { startAppServer, signUp, type AppServer } from "../tests/support/app-server";
-import { startBuildVms, stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
+import { stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
+import { startBenchVms } from "./lib/vms";
 import { measureCliStartup, type CliStartupBench } from "./cli-startup";
 import { measureCompose, writeComposeProfile } from "./compose";
 import { measureDashboard, type DashboardBench } from "./dashboard";
@@ -113,6 +114,8 @@ interface Setup {
   api: Api;
   db: Db;
   timings: Record<string, number>;
+  /** How the build VMs share the CPU with the server (bench/lib/vms.ts). */
+  vmCpu: string;
 }
 
 async function createDatabase(opts: BenchOptions, tmp: string): Promise<string> {
@@ -193,12 +196,14 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
 
   t = performance.now();
   // Two VMs, one sshd each, default MaxStartups (10:30:100), on free loopback ports.
-  const vms = await startBuildVms({
-    vms: [
+  const { vms, vmCpu } = await startBenchVms(
+    [
       { name: "vm1", address: "127.0.0.1" },
       { name: "vm2", address: "127.0.0.2" },
     ],
-  });
+    opts.vmCpu,
+    log,
+  );
   for (const vm of vms.vms) trackPid(vm.pid);
   onCleanup("stop build VMs", () => stopBuildVms(vms));
   timings.startVmsMs = round(performance.now() - t);
@@ -239,6 +244,9 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
       // The bench follows every one of its 50 concurrent creates on an event stream of one person: above
       // the per-person cap (16 by default, a limit for people, not what is measured here).
       SANDBOXER_MAX_STREAMS_PER_PERSON: "500",
+      // The gateway part opens 50 sessions at once as that one person (the default cap is 20): how many
+      // were open at once used to depend on how fast the VM ran each `echo`.
+      SANDBOXER_SSH_GATEWAY_MAX_SESSIONS_PER_PERSON: "100",
       // One person fires all the creates; the default quota (5 active) would refuse most of them.
       SANDBOXER_QUOTA_ACTIVE: "0",
       // /api/metrics for the dashboard part's statement counters, without a session lookup per read.
@@ -287,6 +295,7 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
     api,
     db,
     timings,
+    vmCpu,
   };
 }
 
@@ -1140,12 +1149,13 @@ async function main(): Promise<number> {
           .join(" ") || "(none extra)",
     },
     timings: s.timings,
+    vmCpu: s.vmCpu,
     machine,
   };
   Object.assign(
     results,
     await measurePools(
-      { quick: opts.quick, db: "sqlite", files: opts.files, runs: opts.runs, concurrent: opts.concurrent, rttMs: 20 },
+      { quick: opts.quick, db: "sqlite", files: opts.files, runs: opts.runs, concurrent: opts.concurrent, rttMs: 20, vmCpu: opts.vmCpu },
       log,
     ),
   );

@@ -25,7 +25,7 @@ import { TEST_AUTH_SECRET, signUp, startAppServer, type AppServer } from "../tes
 import { freeLoopbackPort, startBuildVms, stopBuildVms, type BuildVms } from "../tests/support/build-vms";
 import { startWorkerProcess, type WorkerProcess } from "../tests/support/worker-process";
 import { parseDuration } from "../lib/duration";
-import { percentile } from "./lib/stats";
+import { median, percentile } from "./lib/stats";
 import { rssBytes } from "./lib/procfs";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
@@ -45,6 +45,45 @@ export interface SoakOptions {
   log?: (line: string) => void;
 }
 
+export interface RssGrowth {
+  process: string;
+  pid: number;
+  warmMb: number;
+  endMb: number;
+  peakMb: number;
+  growthPct: number;
+  livedS: number;
+  windowS: number;
+}
+
+/** A life's RSS growth (see SoakResult.rss), or null when it lived less than warm-up + 1 minute. */
+export function rssGrowth(
+  p: { name: string; pid: number; startedAt: number; samples: [number, number][] },
+  warmupMs: number,
+): RssGrowth | null {
+  const from = p.startedAt + warmupMs;
+  const after = p.samples.filter(([at]) => at >= from);
+  if (after.length < 2) return null;
+  const lastAt = after.at(-1)![0];
+  if (lastAt - from < 60_000) return null;
+  const windowMs = Math.min(120_000, (lastAt - from) / 3);
+  const first = after.filter(([at]) => at <= from + windowMs).map(([, b]) => b);
+  const last = after.filter(([at]) => at >= lastAt - windowMs).map(([, b]) => b);
+  const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+  const warm = median(first);
+  const end = median(last);
+  return {
+    process: p.name,
+    pid: p.pid,
+    warmMb: mb(warm),
+    endMb: mb(end),
+    peakMb: mb(Math.max(...after.map(([, b]) => b))),
+    growthPct: Math.round(((end - warm) / warm) * 1000) / 10,
+    livedS: Math.round((lastAt - p.startedAt) / 1000),
+    windowS: Math.round(windowMs / 1000),
+  };
+}
+
 export interface SoakResult {
   soakMinutes: number;
   soakLost: number;
@@ -54,7 +93,12 @@ export interface SoakResult {
   operations: { creates: number; destroys: number; extends: number; reads: number; failedCreates: number; requestErrors: number };
   p95Ms: Record<string, number>;
   requests: Record<string, number>;
-  rss: { process: string; pid: number; warmMb: number; endMb: number; growthPct: number; livedS: number }[];
+  /**
+   * Per process life that ran long enough: the median RSS of its first window after warm-up against
+   * the median of its last window (a window: 2 minutes, or a third of the life after warm-up if
+   * shorter), so one busy sample (50 creates in flight) at either end does not read as growth.
+   */
+  rss: RssGrowth[];
   peakPgConnections: number;
   chaos: { atS: number; killed: string }[];
   lostDetails: string[];
@@ -65,7 +109,8 @@ export interface SoakResult {
   settleMs: number;
 }
 
-type Proc = { name: "A" | "B" | "W"; pid: number; startedAt: number; warm?: number; last?: number; lastAt?: number };
+/** A process life and its RSS samples ([ms since epoch, bytes], every 2 s). */
+type Proc = { name: "A" | "B" | "W"; pid: number; startedAt: number; samples: [number, number][] };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -180,7 +225,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     for (const d of [dataA, dataB, dataW]) fs.mkdirSync(d);
     const procs: Proc[] = [];
     const track = (name: Proc["name"], pid: number | undefined) => {
-      if (pid) procs.push({ name, pid, startedAt: Date.now() });
+      if (pid) procs.push({ name, pid, startedAt: Date.now(), samples: [] });
     };
     const startA = async () => {
       a = await startAppServer({ env: { ...env, SANDBOXER_DATA_DIR: dataA }, port: portA });
@@ -273,10 +318,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       const now = Date.now();
       for (const p of procs) {
         const rss = rssBytes(p.pid);
-        if (!rss) continue;
-        if (p.warm === undefined && now - p.startedAt >= opts.warmupMs) p.warm = rss;
-        p.last = rss;
-        p.lastAt = now;
+        if (rss) p.samples.push([now, rss]);
       }
       dbClient
         .query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1", [dbName])
@@ -362,18 +404,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         if (!r || r.status === "destroyed") orphans.push(path.join(root, name));
       }
     }
-    const rss = procs
-      .filter(
-        (p) => p.warm !== undefined && p.last !== undefined && p.lastAt !== undefined && p.lastAt - p.startedAt >= opts.warmupMs + 30_000,
-      )
-      .map((p) => ({
-        process: p.name,
-        pid: p.pid,
-        warmMb: Math.round((p.warm! / 2 ** 20) * 10) / 10,
-        endMb: Math.round((p.last! / 2 ** 20) * 10) / 10,
-        growthPct: Math.round(((p.last! - p.warm!) / p.warm!) * 1000) / 10,
-        livedS: Math.round((p.lastAt! - p.startedAt) / 1000),
-      }));
+    const rss = procs.map((p) => rssGrowth(p, opts.warmupMs)).filter((r) => r !== null);
     const p95Ms: Record<string, number> = {};
     const requests: Record<string, number> = {};
     for (const [k, v] of Object.entries(latencies)) {

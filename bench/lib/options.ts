@@ -14,6 +14,8 @@ export interface BenchOptions {
   quick: boolean;
   cpuProf: boolean;
   heapSnapshot: boolean;
+  /** The build VMs' CPU: a low share (default: they stand for other machines) or shared with the server. */
+  vmCpu: "low" | "shared";
   /** Extra environment for the app server (what-if runs: MALLOC_ARENA_MAX=2, a product setting…). */
   serverEnv: Record<string, string>;
   outDir: string;
@@ -35,6 +37,9 @@ export const USAGE = `npm run bench -- [options]
   --cpu-prof        profile the app server's CPU (V8 sampling profiler, as node --cpu-prof) and summarise where its
                     time went; the .cpuprofile files go to <out>/<name>-cpuprofile/ (git-ignored)
   --heap-snapshot   take a heap snapshot of the server when idle and summarise what its heap holds
+  --vms-cpu KIND    low (default): the loopback build VMs run in a CPU control group with a small share, as the
+                    other machines they stand for; shared: beside the server at its priority (their rsync
+                    receivers then take most of two cores)
   --server-env K=V  extra environment for the app server (repeatable), for what-if runs
   --out DIR         where results go (default bench/results); files latest.{json,md} (latest-postgres.* with --db postgres)
   --name NAME       results file name without extension (overrides the default above)
@@ -63,6 +68,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
       "cpu-prof": { type: "boolean", default: false },
       "heap-snapshot": { type: "boolean", default: false },
       "server-env": { type: "string", multiple: true, default: [] },
+      "vms-cpu": { type: "string", default: "low" },
       out: { type: "string" },
       name: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -73,6 +79,8 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
   const db = values.db === "postgres" || values.db === "postgresql" ? "postgres" : values.db === "sqlite" ? "sqlite" : null;
   if (!db) throw new Error(`--db must be sqlite or postgres, not ${JSON.stringify(values.db)}`);
   const quick = values.quick ?? false;
+  const vmCpu = values["vms-cpu"];
+  if (vmCpu !== "low" && vmCpu !== "shared") throw new Error(`--vms-cpu must be low or shared, not ${JSON.stringify(vmCpu)}`);
   const sandboxes = positiveInt("sandboxes", values.sandboxes, quick ? 500 : 10_000, 0);
   const active = positiveInt("active", values.active, quick ? 25 : 500, 0);
   if (active > sandboxes) throw new Error("--active must not exceed --sandboxes");
@@ -88,6 +96,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
     quick,
     cpuProf: values["cpu-prof"] ?? false,
     heapSnapshot: values["heap-snapshot"] ?? false,
+    vmCpu,
     serverEnv: Object.fromEntries(
       (values["server-env"] ?? []).map((kv) => {
         const i = kv.indexOf("=");

@@ -42,6 +42,8 @@ describe("npm run bench -- --quick", () => {
       };
       overview: { page: { n: number }; queries: Record<string, { statements: number }> };
       machine: Record<string, unknown>;
+      vmCpu?: string;
+      pools?: { loopback: { run: { manager: { n: number }; managerDirect: { n: number } } } };
     };
     for (const key of ["createRatio", "overviewP95Ms", "concurrentFailures", "destroyLatencyMs", "rssIdleMb", "machine"]) {
       expect(results, key).toHaveProperty(key);
@@ -90,6 +92,15 @@ describe("npm run bench -- --quick", () => {
     // sshd never throttled or dropped a handshake (its log has no MaxStartups line) on either VM.
     expect(results.concurrency.sshdMaxStartupsLogLines).toEqual(Object.fromEntries(vmNames.map((vm) => [vm, 0])));
     for (const key of ["cpuModel", "cpuCount", "memoryMb", "os", "node", "date"]) expect(results.machine, key).toHaveProperty(key);
+    // The VMs ran in a CPU control group of their own (this machine has the cpu controller), removed at the end.
+    expect(results.vmCpu).toBe("low share (cgroup)");
+    const groups = ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup", "/sys/fs/cgroup/unified"].flatMap((d) =>
+      fs.existsSync(d) ? fs.readdirSync(d).filter((n) => n.startsWith("sbx-vms-")) : [],
+    );
+    expect(groups).toEqual([]);
+    // `run` went through the SSH gateway (the key registered) and straight to the VM (--direct), both measured.
+    expect(results.pools?.loopback.run.manager.n).toBeGreaterThan(0);
+    expect(results.pools?.loopback.run.managerDirect.n).toBeGreaterThan(0);
     expect(fs.readFileSync(path.join(out, "smoke.md"), "utf8")).toContain("| Create vs hand-written script |");
   }, 440_000);
 });

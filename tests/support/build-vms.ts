@@ -6,7 +6,7 @@
 // Needs root (useradd, runuser, sshd); talks only to loopback.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { chmod, chown, copyFile, lchown, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, copyFile, lchown, mkdir, mkdtemp, readFile, readdir, rm, rmdir, symlink, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -49,6 +49,8 @@ export interface BuildVm {
   process?: ChildProcess;
   /** @internal */
   sshdOptions: Record<string, string>;
+  /** @internal The CPU control group its sshd runs in (see startBuildVms' `lowCpuShare`). */
+  cpuGroup: string | null;
 }
 
 export interface BuildVms {
@@ -279,6 +281,13 @@ async function startSshd(vm: BuildVm, authorizedKeysPath: string, pickPort: bool
     const logFd = openSync(vm.logPath, "a");
     const child = spawn(SSHD, ["-D", "-e", "-f", vm.sshdConfigPath], { stdio: ["ignore", logFd, logFd] });
     closeSync(logFd);
+    // Every session sshd forks stays in its control group (children inherit it).
+    if (vm.cpuGroup && child.pid) {
+      await writeFile(path.join(vm.cpuGroup, "cgroup.procs"), String(child.pid)).catch((e: unknown) => {
+        child.kill("SIGKILL");
+        throw e;
+      });
+    }
     let exited = false;
     child.once("exit", () => {
       exited = true;
@@ -375,7 +384,17 @@ export async function restartVm(vm: BuildVm, opts: { newHostKey?: boolean } = {}
 }
 
 /** Starts one sshd per VM spec and writes the client-side files. Stop with {@link stopBuildVms}. */
-export async function startBuildVms(opts: { vms: BuildVmSpec[]; user?: string }): Promise<BuildVms> {
+export async function startBuildVms(opts: {
+  vms: BuildVmSpec[];
+  user?: string;
+  /**
+   * Run every VM's sshd and sessions in a CPU control group with a small share (the bench): the VMs
+   * stand for other machines, but here they share the server's cores, and Linux gives each of their
+   * sessions (its own autogroup) as much CPU as the whole server — sixteen rsync receivers left the
+   * server waiting on the run queue most of each second. Throws where no cpu controller is mounted.
+   */
+  lowCpuShare?: boolean;
+}): Promise<BuildVms> {
   const user = opts.user ?? DEFAULT_USER;
   if (opts.vms.length === 0) throw new Error("startBuildVms needs at least one VM");
   for (const spec of opts.vms) {
@@ -387,6 +406,7 @@ export async function startBuildVms(opts: { vms: BuildVmSpec[]; user?: string })
   installExitHook();
 
   const stateDir = await mkdtemp(path.join(tmpdir(), "sbx-vms-"));
+  const cpuGroup = opts.lowCpuShare ? await makeLowCpuGroup(path.basename(stateDir)) : null;
   // The test user must traverse to its workspace root and sshd (as the user) read authorized_keys.
   await chmod(stateDir, 0o755);
   if (/\s/.test(stateDir)) throw new Error(`state dir ${stateDir} contains whitespace (sshd_config cannot hold it)`);
@@ -439,6 +459,7 @@ export async function startBuildVms(opts: { vms: BuildVmSpec[]; user?: string })
         sshdConfigPath: path.join(dir, "sshd_config"),
         logPath: path.join(dir, "sshd.log"),
         sshdOptions: spec.sshdOptions ?? {},
+        cpuGroup,
       };
       set.vms.push(vm);
       await writeHostKey(vm);
@@ -464,12 +485,39 @@ export async function startBuildVms(opts: { vms: BuildVmSpec[]; user?: string })
   }
 }
 
+/** A CPU control group with a small share: cgroup v1's cpu.shares (1024 is a process's default) or v2's cpu.weight (100). */
+async function makeLowCpuGroup(name: string): Promise<string> {
+  const candidates = [
+    { root: "/sys/fs/cgroup/cpu", file: "cpu.shares", value: "64" },
+    { root: "/sys/fs/cgroup", file: "cpu.weight", value: "6" },
+    { root: "/sys/fs/cgroup/unified", file: "cpu.weight", value: "6" },
+  ];
+  for (const c of candidates) {
+    const dir = path.join(c.root, name);
+    try {
+      await mkdir(dir);
+    } catch {
+      continue;
+    }
+    try {
+      await writeFile(path.join(dir, c.file), c.value);
+      return dir;
+    } catch {
+      await rmdir(dir).catch(() => undefined);
+    }
+  }
+  throw new Error("lowCpuShare: no cgroup cpu controller is mounted here (looked in /sys/fs/cgroup/cpu and /sys/fs/cgroup)");
+}
+
 /** Stops the given harness (or every one this process started): kills each sshd by PID and removes its state dir. */
 export async function stopBuildVms(set?: BuildVms): Promise<void> {
   const sets = set ? [set] : [...started];
   for (const s of sets) {
     for (const vm of s.vms) await stopVm(vm);
     started.delete(s);
+    // Empty once its sshd and sessions are gone (rmdir of a control group needs no recursion).
+    const group = s.vms.find((vm) => vm.cpuGroup)?.cpuGroup;
+    if (group) await rmdir(group).catch(() => undefined);
     await rm(s.stateDir, { recursive: true, force: true });
   }
 }
