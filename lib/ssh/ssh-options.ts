@@ -83,10 +83,15 @@ function autogroupOf(pid: number | "self"): { id: string; nice: number } | null 
   }
 }
 
+/** This process's autogroup, read once: the server never starts a session of its own (null: no support). */
+let ownAutogroup: { id: string; nice: number } | null | undefined;
+
 function lowerSessionPriority(pid: number): void {
+  if (ownAutogroup === undefined) ownAutogroup = autogroupOf("self");
+  const own = ownAutogroup;
+  if (!own) return; // no autogroups here: niceness alone applies
   const child = autogroupOf(pid);
-  const own = autogroupOf("self");
-  if (!child || !own || child.id === own.id) return;
+  if (!child || child.id === own.id) return;
   try {
     fs.writeFileSync(
       /*turbopackIgnore: true*/ `/proc/${pid}/autogroup`,
