@@ -96,6 +96,8 @@ function buildAuth() {
         role: { type: "string", required: false, defaultValue: "member", input: false },
       },
     },
+    // No cookieCache: every getSession reads the session and its user from the database, and
+    // ./session.ts takes the role from that read (a demotion or a revoked session counts at once).
     session: {
       expiresIn: 60 * 60 * 24 * 7,
       updateAge: 60 * 60 * 24,

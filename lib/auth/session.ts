@@ -46,8 +46,8 @@ export async function sessionActorFromHeaders(headers: Headers): Promise<Actor |
   const ip = requestClientAddress(headers);
   const session = await auth().api.getSession({ headers });
   if (!session) return null;
-  // Read the role from the database, not the cached session: a demotion takes effect at once.
-  const user = await db().user.findUnique({ where: { id: session.user.id }, select: { id: true, email: true, role: true } });
-  if (!user) return null;
+  // getSession reads the session and its user from the database on every call (no cookie cache is
+  // configured in ./auth.ts), so the role is the stored one: a demotion takes effect at the next request.
+  const user = session.user as { id: string; email: string; role?: unknown };
   return { kind: "user", userId: user.id, role: roleOf(user.role), label: user.email, ip };
 }

@@ -4,8 +4,10 @@
 // a slow poll covers changes made by other processes.
 //
 // Every status change is written with the state event that explains it, in one transaction
-// (transitionWithEvent), so once the stream sees a final status, the events after its last read
-// include the line that says why ("→ failed: …"); it sends those, then `end`.
+// (transitions.ts), so once the stream sees a final status, the events after its last read
+// include the line that says why ("→ failed: …"); it sends those, then `end`. For the same reason the
+// status can only have changed when a state event arrived: the stream reads it at the start and after
+// each state event, not on every wake (a create's follower wakes a dozen times for log lines).
 import "server-only";
 
 import type { Manager } from "./manager";
@@ -49,16 +51,19 @@ export async function* sandboxEventStream(
 
   try {
     let lastSent = Date.now();
+    let statusMayHaveChanged = true;
     while (!opts.signal.aborted) {
       const events = await m.sandboxEvents(id, last, BATCH);
       for (const event of events) {
         last = event.id;
+        if (event.type === "state") statusMayHaveChanged = true;
         yield { kind: "event", event };
       }
       if (events.length > 0) lastSent = Date.now();
       if (events.length === BATCH) continue; // more waiting: no pause
-      const status = await m.sandboxStatus(id);
-      if (!isTransient(status)) {
+      const status = statusMayHaveChanged ? await m.sandboxStatus(id) : null;
+      statusMayHaveChanged = false;
+      if (status !== null && !isTransient(status)) {
         // Anything written between the reads above and now (the final state event among it) goes out before the end.
         for (let tail = await m.sandboxEvents(id, last, BATCH); tail.length > 0; tail = await m.sandboxEvents(id, last, BATCH)) {
           for (const event of tail) {

@@ -68,14 +68,23 @@ export function poolProfiles(catalog: Catalog): PoolProfile[] {
 
 /** Refill requests this process is making, per database (a burst of claims asks once, not once each). */
 const requesting = new WeakMap<object, Promise<boolean>>();
+/**
+ * When the refill this process queued last may start (its runAfter), per database: until then no
+ * worker can have started it, so it is still queued and a claim need not ask the database again.
+ */
+const queuedUntil = new WeakMap<object, number>();
+/** Margin for workers whose clock runs ahead of ours. */
+const QUEUED_MARGIN_MS = 500;
 
 /** Queues a refill unless one is already waiting (it will see everything this one would). */
 export function requestRefill(ctx: Pick<ManagerContext, "db" | "notifier" | "config">, runAfter = new Date()): Promise<boolean> {
+  if (Date.now() < (queuedUntil.get(ctx.db) ?? 0) - QUEUED_MARGIN_MS) return Promise.resolve(false);
   const pending = requesting.get(ctx.db);
   if (pending) return pending;
   const p = (async () => {
     if (await refillQueued(ctx.db)) return false;
     await insertOperation(ctx.db, operationCreate({ kind: "refill", maxAttempts: ctx.config.maxAttempts, runAfter }));
+    queuedUntil.set(ctx.db, runAfter.getTime());
     ctx.notifier.operationQueued();
     return true;
   })().finally(() => requesting.delete(ctx.db));

@@ -46,6 +46,8 @@ export class Worker {
   private unsubscribe: (() => void) | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private lastMaintenance = 0;
+  /** When this worker last ran the reaper (see tick). */
+  private lastReap = 0;
   private readonly log: Logger;
   private readonly ctx: ManagerContext;
 
@@ -118,13 +120,19 @@ export class Worker {
     }
   }
 
-  /** Claims what it can and starts it. Returns how many operations it started. */
-  async tick(): Promise<number> {
+  /**
+   * Claims what it can and starts it. Returns how many operations it started. The reaper (its lease
+   * and the look for expired ones) runs at most once per poll interval: a busy worker ticks at every
+   * queued and finished operation, and leases are far longer than a poll. `reap: "always"` for
+   * runUntilIdle, whose callers expire leases and expect the next tick to see it.
+   */
+  async tick(opts: { reap?: "always" } = {}): Promise<number> {
     const { db, config } = this.ctx;
     this.queuedSinceTick = false;
     const now = new Date();
-    if (await acquireLease(db, "reaper", this.id, config.leaseMs)) {
-      await reapExpiredOperations(this.ctx, now);
+    if (opts.reap === "always" || now.getTime() - this.lastReap >= config.pollMs) {
+      this.lastReap = now.getTime();
+      if (await acquireLease(db, "reaper", this.id, config.leaseMs)) await reapExpiredOperations(this.ctx, now);
     }
     if (now.getTime() - this.lastMaintenance >= config.maintenanceMs) {
       this.lastMaintenance = now.getTime();
@@ -163,7 +171,7 @@ export class Worker {
   async runUntilIdle(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const started = await this.tick();
+      const started = await this.tick({ reap: "always" });
       if (this.inflight.size > 0) await Promise.race([...this.inflight.values()]);
       else if (started === 0) {
         const pending = await findClaimable(this.ctx.db, new Date(), 1, this.ctx.config.machineId);

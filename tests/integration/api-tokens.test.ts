@@ -140,6 +140,26 @@ describe("API token scopes and expiry (over HTTP)", () => {
     });
   });
 
+  it("a signed-in session sees a role change at its next request (the role is read from the database, not a cookie)", async () => {
+    const me = async () => {
+      const res = await fetch(`${server.url}/api/v1/me`, { headers: { cookie: aliceCookie } });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { role: string }).role;
+    };
+    const metrics = () => fetch(`${server.url}/api/metrics`, { headers: { cookie: aliceCookie } });
+    expect(await me()).toBe("member");
+    expect((await metrics()).status).toBe(403);
+    await database.db.user.update({ where: { id: aliceId }, data: { role: "admin" } });
+    try {
+      expect(await me()).toBe("admin");
+      expect((await metrics()).status).toBe(200);
+    } finally {
+      await database.db.user.update({ where: { id: aliceId }, data: { role: "member" } });
+    }
+    expect(await me()).toBe("member");
+    expect((await metrics()).status).toBe(403);
+  });
+
   it("server actions take the session cookie only: a bearer token cannot mint a token through the tokens page", async () => {
     const full = await token(adminId, "action-bearer", ["full", "admin"]);
     const action = serverActionId("createTokenAction");

@@ -1,0 +1,102 @@
+// The event stream over a fake manager: every event once and in order, `end` after a final status
+// with the events written before it, and the status read only when it may have changed.
+import { describe, expect, it } from "vitest";
+
+import { sandboxEventStream, type StreamItem } from "./event-stream";
+import type { Manager } from "./manager";
+import { Notifier } from "./notifier";
+import type { SandboxStatus } from "./states";
+import type { SandboxEventView, SandboxView } from "./views";
+
+/** A sandbox whose events and status a test writes, as transitions.ts does: a status with its state event. */
+function fakeSandbox(initial: SandboxStatus = "creating") {
+  const notifier = new Notifier();
+  const events: SandboxEventView[] = [];
+  let status: SandboxStatus = initial;
+  let statusReads = 0;
+  const log = (message: string) => {
+    events.push({ id: events.length + 1, type: "log", level: "info", message, at: new Date().toISOString() });
+    notifier.sandboxChanged("s1");
+  };
+  const move = (to: SandboxStatus) => {
+    status = to;
+    events.push({ id: events.length + 1, type: "state", level: "info", message: `→ ${to}`, at: new Date().toISOString(), status: to });
+    notifier.sandboxChanged("s1");
+  };
+  const manager = {
+    notifier,
+    sandboxEvents: async (_id: string, after: number, limit: number) => events.filter((e) => e.id > after).slice(0, limit),
+    sandboxStatus: async () => {
+      statusReads++;
+      return status;
+    },
+    getSandbox: async () => ({ id: "s1", status }) as unknown as SandboxView,
+  } as unknown as Manager;
+  return { manager, log, move, statusReads: () => statusReads };
+}
+
+/** Pulls items until `until` holds or the stream ends, leaving the stream open (no `for await … break`). */
+async function collect(stream: AsyncGenerator<StreamItem>, until: (items: StreamItem[]) => boolean, items: StreamItem[] = []) {
+  for (let r = await stream.next(); !r.done; r = await stream.next()) {
+    items.push(r.value);
+    if (until(items)) break;
+  }
+  return items;
+}
+
+const messages = (items: StreamItem[]) => items.flatMap((i) => (i.kind === "event" ? [i.event.message] : []));
+
+describe("sandboxEventStream", () => {
+  it("sends every event once, in order, then `end` once the status is final; reads the status only after state events", async () => {
+    const s = fakeSandbox();
+    const ac = new AbortController();
+    const stream = sandboxEventStream(s.manager, "s1", { after: 0, signal: ac.signal, pollMs: 60_000 });
+    const items: StreamItem[] = [];
+    const first = collect(stream, (got) => got.length === 1, items);
+    s.log("Syncing…");
+    await first;
+    expect(s.statusReads()).toBe(1);
+    // Log lines wake the stream; none of them can change the status.
+    for (let i = 0; i < 5; i++) {
+      s.log(`line ${i}`);
+      await collect(stream, (got) => got.length === 2 + i, items);
+    }
+    expect(s.statusReads()).toBe(1);
+    s.move("ready");
+    s.log("after ready");
+    await collect(stream, (got) => got.at(-1)?.kind === "end", items);
+    expect(messages(items)).toEqual(["Syncing…", "line 0", "line 1", "line 2", "line 3", "line 4", "→ ready", "after ready"]);
+    expect(items.at(-1)).toMatchObject({ kind: "end", sandbox: { status: "ready" } });
+    expect(s.statusReads()).toBe(2);
+    ac.abort();
+  });
+
+  it("a resume after the final state ends at once, with nothing repeated", async () => {
+    const s = fakeSandbox();
+    s.log("Syncing…");
+    s.move("failed");
+    const items = await collect(
+      sandboxEventStream(s.manager, "s1", { after: 2, signal: new AbortController().signal, pollMs: 60_000 }),
+      () => false,
+    );
+    expect(items).toEqual([{ kind: "end", sandbox: expect.objectContaining({ status: "failed" }) }]);
+  });
+
+  it("a state event from another process (no notification) is found by the slow poll", async () => {
+    const s = fakeSandbox("queued");
+    const ac = new AbortController();
+    const stream = sandboxEventStream(s.manager, "s1", { after: 0, signal: ac.signal, pollMs: 20 });
+    const done = collect(stream, (got) => got.at(-1)?.kind === "end");
+    await new Promise((r) => setTimeout(r, 50));
+    // Written without waking the stream, as another instance's worker would.
+    const quiet = s.manager.notifier.sandboxChanged;
+    s.manager.notifier.sandboxChanged = () => {};
+    s.move("creating");
+    s.move("ready");
+    s.manager.notifier.sandboxChanged = quiet;
+    const items = await done;
+    expect(messages(items)).toEqual(["→ creating", "→ ready"]);
+    expect(items.at(-1)).toMatchObject({ kind: "end" });
+    ac.abort();
+  });
+});
