@@ -41,7 +41,7 @@ import { summarizeHeapSnapshot, type HeapSummary } from "./lib/heapsnapshot";
 import { describeMachine } from "./lib/machine";
 import { USAGE, parseOptions, type BenchOptions } from "./lib/options";
 import type { MemorySnapshot } from "./lib/memory";
-import { childrenOf, cpuTimeMs, mb, startSampler, treeRss } from "./lib/procfs";
+import { childrenOf, mb, serverCpuTimeMs, startSampler, treeRss } from "./lib/procfs";
 import { countTree, generateRepo, type GeneratedRepo } from "./lib/repo";
 import { renderMarkdown, type BenchResults, type CreateBreakdown, type DestroyBreakdown } from "./lib/report";
 import { median, ratio, round, summarize } from "./lib/stats";
@@ -503,7 +503,7 @@ async function measureCreateDestroy(s: Setup) {
   const create = { manager: [] as number[], script: [] as number[], paired: [] as number[] };
   const destroy = { manager: [] as number[], script: [] as number[], paired: [] as number[] };
   const breakdowns: CreateBreakdown[] = [];
-  // CPU the app server (node itself, not its rsync/ssh children) burns while each side runs: is the
+  // CPU the app server (node itself with its spawner helper, not their rsync/ssh children) burns while each side runs: is the
   // server busy during a transfer, competing with rsync for the cores?
   const serverCpu = {
     duringManagerCreate: [] as number[],
@@ -517,11 +517,11 @@ async function measureCreateDestroy(s: Setup) {
   for (let i = 0; i < total; i++) {
     const warm = i < s.opts.warmup;
     // A: the manager, through the API.
-    const cpuA0 = cpuTimeMs(pid);
+    const cpuA0 = serverCpuTimeMs(pid);
     const a = await managerCreate(s, warm);
     // rsync's CPU lands in the server's children time once the worker has reaped it; give it a moment.
     await sleep(100);
-    const cpuA1 = cpuTimeMs(pid);
+    const cpuA1 = serverCpuTimeMs(pid);
     if (!a.ok || !a.vm) {
       failures.push(`manager create #${i}: ${a.error ?? "no VM"}`);
       if (a.id) await managerDestroy(s, a.id).catch(() => undefined);
@@ -531,9 +531,9 @@ async function measureCreateDestroy(s: Setup) {
     if (bad) failures.push(`manager create #${i}: ${bad}`);
     await sleep(200);
     // B: the script, on the same VM.
-    const cpuB0 = cpuTimeMs(pid);
+    const cpuB0 = serverCpuTimeMs(pid);
     const b = await scriptCreate(s, a.vm);
-    const cpuB1 = cpuTimeMs(pid);
+    const cpuB1 = serverCpuTimeMs(pid);
     if (!b.ok) failures.push(`script create #${i}: ${b.error}`);
     const badB = b.ok ? checkWorkspace(s, b.workspace) : null;
     if (badB) failures.push(`script create #${i}: ${badB}`);

@@ -86,6 +86,8 @@ const schema = z.object({
   SANDBOXER_POOL_REFILL_MAX: int(4, 1, 256),
   SANDBOXER_POOL_REFILL_PER_HOST: int(2, 1, 256),
   SANDBOXER_POOL_REFILL_DELAY: duration("2s"),
+  /** helper: rsync is started by a small helper process (lib/ssh/spawner.ts); off: forked from the server. */
+  SANDBOXER_SPAWNER: z.enum(["helper", "off"]).default("helper"),
   SANDBOXER_METRICS_TOKEN: z.string().min(16).optional(),
   /** How long a new API token lasts when its creator does not say (at most SANDBOXER_TOKEN_TTL_MAX). */
   SANDBOXER_TOKEN_TTL_DEFAULT: duration("90d"),

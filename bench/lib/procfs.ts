@@ -112,3 +112,18 @@ export function cpuTimeMs(pid: number): { selfMs: number; childrenMs: number } {
   const toMs = (t: number) => (t * 1000) / CLOCK_TICKS_PER_SECOND;
   return { selfMs: toMs(ticks(14) + ticks(15)), childrenMs: toMs(ticks(16) + ticks(17)) };
 }
+
+/**
+ * The app server's CPU with its spawner helper's (lib/ssh/spawner.ts: rsync is the helper's child, and
+ * the helper's own relaying is server work): self = server + helper, children = what both reaped.
+ */
+export function serverCpuTimeMs(pid: number): { selfMs: number; childrenMs: number } {
+  const total = cpuTimeMs(pid);
+  for (const child of childrenOf(pid)) {
+    if (!(readText(`/proc/${child}/cmdline`) ?? "").includes("spawner-child")) continue;
+    const helper = cpuTimeMs(child);
+    total.selfMs += helper.selfMs;
+    total.childrenMs += helper.childrenMs;
+  }
+  return total;
+}

@@ -8,8 +8,7 @@
 // (`-s`), not through the remote shell.
 import "server-only";
 
-import { spawn } from "node:child_process";
-import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, open, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 import { AbortedError, ValidationError, hasCode, throwIfAborted } from "@/lib/errors";
@@ -18,7 +17,8 @@ import { agentSocketFor, passphraseFor } from "./ssh-auth";
 import { describeTarget, parseSshConfig, type SshConfig } from "./ssh-config";
 import { SshError, hostPort, lastLines } from "./errors";
 import { fingerprintOfKey, keyTypeOfBlob, knownHostsLine } from "./host-keys";
-import { SSH_OPTION_PATH_RULE, lowerPriority, pinnedKeyOptions, sshOptionPath, withParentDeathSignal } from "./ssh-options";
+import { SSH_OPTION_PATH_RULE, pinnedKeyOptions, sshOptionPath, withParentDeathSignal } from "./ssh-options";
+import { spawnTransfer } from "./spawner";
 import type { SshPool } from "./pool";
 import { shellCommand } from "./shell-quote";
 import { ownedTempPrefix } from "./temp-dirs";
@@ -101,6 +101,48 @@ function optionPath(p: string, field: string): string {
     throw new ValidationError(`${field} ${JSON.stringify(p)} cannot be passed to ssh`, { [field]: [`must be ${SSH_OPTION_PATH_RULE}`] });
   }
   return quoted;
+}
+
+/** The end of rsync's stdout file is enough: the latest progress line, or the --stats block. */
+const PROGRESS_TAIL_BYTES = 1024;
+const STATS_TAIL_BYTES = 16 * 1024;
+
+/** The last `bytes` of a file as text ("" when it cannot be read). */
+async function readTail(file: string, bytes: number): Promise<string> {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(file, "r");
+    const { size } = await fh.stat();
+    const length = Math.min(size, bytes);
+    const buf = Buffer.alloc(length);
+    await fh.read(buf, 0, length, size - length);
+    return buf.toString("utf8");
+  } catch {
+    return "";
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** The newest complete progress2 line ("1,234  56%  1.2MB/s  0:00:01 (xfr#3, to-chk=0/4)"). */
+export function lastProgressLine(tail: string): string | null {
+  const lines = tail.split(/[\r\n]/);
+  lines.pop(); // possibly incomplete
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!.trim();
+    if (/^\d[\d,]*\s+\d+%/.test(line)) return line;
+  }
+  return null;
+}
+
+/** The --stats lines ("Number of files: 2,001 (reg: 2,000, dir: 1)") by name. */
+export function parseStats(text: string): Map<string, string> {
+  const stats = new Map<string, string>();
+  for (const raw of text.split(/[\r\n]/)) {
+    const stat = /^([A-Za-z][A-Za-z /]+?): ([\d,.]+)/.exec(raw.trim());
+    if (stat) stats.set(stat[1]!, stat[2]!);
+  }
+  return stats;
 }
 
 function toInt(s: string | undefined): number {
@@ -283,6 +325,7 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
       args,
       env,
       signal,
+      outputFile: path.join(tmp, "output"),
       where: `${where}:${destination}`,
       hostPortName: hostPort(cfg.host, cfg.port),
       onAuthenticated: () => releaseHandshake?.(),
@@ -310,6 +353,8 @@ export async function rsyncToRemote(opts: RsyncToRemoteOptions): Promise<RsyncRe
 
 interface RunRsyncInput {
   args: string[];
+  /** rsync's stdout goes here (its progress is one write per file), read every progress interval and at the end. */
+  outputFile: string;
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
   where: string;
@@ -327,12 +372,20 @@ function runRsync(input: RunRsyncInput): Promise<RsyncResult> {
     // dies (SIGKILL, OOM), rsync dies with it instead of writing on into a workspace that the retry
     // has already cleaned up (it would even re-create it).
     const [file, args] = withParentDeathSignal(["rsync", ...input.args], "KILL");
-    const child = spawn(file, args, { env: input.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-    lowerPriority(child.pid);
+    // Through the spawner (./spawner.ts): forking the server itself costs it far more than the spawn.
+    // stdout into a file: read as it comes, rsync's per-file progress writes were thousands of wake-ups
+    // per create; the file is looked at once per progress interval instead.
+    const child = spawnTransfer(file, args, { env: input.env, detached: true, lowPriority: true, stdoutFile: input.outputFile });
     const progress = new ProgressBatcher(input.onProgress, input.progressIntervalMs);
+    const progressPoll = input.onProgress
+      ? setInterval(() => {
+          void readTail(input.outputFile, PROGRESS_TAIL_BYTES).then((tail) => {
+            const line = lastProgressLine(tail);
+            if (line) progress.offer(`rsync ${input.where}: ${line}`);
+          });
+        }, input.progressIntervalMs)
+      : undefined;
     let stderr = "";
-    let stdoutRest = "";
-    const stats = new Map<string, string>();
     let killTimer: NodeJS.Timeout | undefined;
     let spawnError: Error | undefined;
 
@@ -341,12 +394,7 @@ function runRsync(input: RunRsyncInput): Promise<RsyncResult> {
     const holdTimer = setTimeout(input.onAuthenticated, input.handshakeHoldMs);
 
     const killGroup = (sig: NodeJS.Signals): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, sig);
-      } catch {
-        // Already gone.
-      }
+      child.kill(sig, { group: true });
     };
     const onAbort = (): void => {
       killGroup("SIGTERM");
@@ -354,18 +402,6 @@ function runRsync(input: RunRsyncInput): Promise<RsyncResult> {
     };
     input.signal.addEventListener("abort", onAbort, { once: true });
 
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (chunk: string) => {
-      const parts = (stdoutRest + chunk).split(/[\r\n]/);
-      stdoutRest = parts.pop() ?? "";
-      for (const raw of parts) {
-        const line = raw.trim();
-        if (line === "") continue;
-        const stat = /^([A-Za-z][A-Za-z /]+?): ([\d,.]+)/.exec(line);
-        if (stat) stats.set(stat[1]!, stat[2]!);
-        else if (/^\d[\d,]*\s+\d+%/.test(line)) progress.offer(`rsync ${input.where}: ${line}`);
-      }
-    });
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (chunk: string) => {
       stderr = (stderr + chunk).slice(-STDERR_KEEP);
@@ -374,9 +410,11 @@ function runRsync(input: RunRsyncInput): Promise<RsyncResult> {
     child.on("error", (e) => {
       spawnError = e;
     });
-    child.on("close", (code, sig) => {
+    child.on("close", async (code: number | null, sig: NodeJS.Signals | null) => {
       clearTimeout(holdTimer);
       clearTimeout(killTimer);
+      clearInterval(progressPoll);
+      const stats = parseStats(await readTail(input.outputFile, STATS_TAIL_BYTES));
       input.signal.removeEventListener("abort", onAbort);
       input.onAuthenticated();
       progress.stop();
