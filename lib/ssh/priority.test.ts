@@ -13,7 +13,9 @@ const autogroup = (pid: number | "self") => {
     return null;
   }
 };
-const hasAutogroup = autogroup("self") !== null;
+// The file is empty when this process's task group is not an autogroup (a CPU cgroup of its own, as
+// under some CI runners): then lowerPriority sets the niceness only, which the first test checks.
+const hasAutogroup = /nice -?\d+/.test(autogroup("self") ?? "");
 
 describe("lowerPriority (transfers run below the server)", () => {
   const children: ChildProcess[] = [];
