@@ -401,7 +401,7 @@ export function renderMarkdown(r: BenchResults): string {
       `Where a sand-boxer create's time goes (medians, from the sandbox's log timestamps): request → queued ${fmt(b.postToQueuedMs)} ms, ` +
         `queued → creating ${fmt(b.queuedToCreatingMs)} ms, → connecting ${fmt(b.creatingToConnectMs)} ms, mkdir ${fmt(b.mkdirMs)} ms, ` +
         `→ sync start ${fmt(b.createdToSyncMs)} ms, rsync ${fmt(b.rsyncMs)} ms, → ready ${fmt(b.syncedToReadyMs)} ms, ready → \`end\` event ${fmt(b.readyToEndEventMs)} ms. ` +
-        `CPU of the server's node process per create: ${fmt(c.serverCpu.duringManagerCreateMs.median)} ms during a sand-boxer create, ` +
+        `CPU of the server's node process and its spawner helper per create: ${fmt(c.serverCpu.duringManagerCreateMs.median)} ms during a sand-boxer create, ` +
         `${fmt(c.serverCpu.duringScriptCreateMs.median)} ms while the script runs (its rsync + ssh children: ${fmt(c.serverCpu.rsyncChildrenDuringManagerCreateMs.median)} ms).`,
     );
   }
