@@ -377,13 +377,17 @@ function runRsync(input: RunRsyncInput): Promise<RsyncResult> {
     // per create; the file is looked at once per progress interval instead.
     const child = spawnTransfer(file, args, { env: input.env, detached: true, lowPriority: true, stdoutFile: input.outputFile });
     const progress = new ProgressBatcher(input.onProgress, input.progressIntervalMs);
+    // Looked at twice per progress interval, so the line the batcher hands out is at most half an interval old.
     const progressPoll = input.onProgress
-      ? setInterval(() => {
-          void readTail(input.outputFile, PROGRESS_TAIL_BYTES).then((tail) => {
-            const line = lastProgressLine(tail);
-            if (line) progress.offer(`rsync ${input.where}: ${line}`);
-          });
-        }, input.progressIntervalMs)
+      ? setInterval(
+          () => {
+            void readTail(input.outputFile, PROGRESS_TAIL_BYTES).then((tail) => {
+              const line = lastProgressLine(tail);
+              if (line) progress.offer(`rsync ${input.where}: ${line}`);
+            });
+          },
+          Math.max(100, input.progressIntervalMs / 2),
+        )
       : undefined;
     let stderr = "";
     let killTimer: NodeJS.Timeout | undefined;

@@ -1,6 +1,6 @@
 // Starting transfer processes without forking the server. Node's spawn forks the calling process, and
 // after a fork every page the parent writes faults once (copy-on-write bookkeeping) — on the machines
-// sand-boxer runs on here (Firecracker VMs with shadow page tables) such a fault costs ~19 µs, so one
+// sand-boxer runs on here (Firecracker VMs) such a fault costs ~19 µs, so one
 // rsync spawned from a 250–300 MB server cost it tens of milliseconds of CPU afterwards, as its heap
 // and the garbage collector touched their pages again (docs/performance.md, "Spawning from a small
 // process"). A create spawns one rsync; a burst spawns fifty.
@@ -142,6 +142,8 @@ class Helper {
   }
 
   spawn(file: string, args: readonly string[], opts: TransferOptions): RelayedProcess {
+    // A closed channel is reported as an error event, not thrown: look first (the caller spawns directly).
+    if (!this.child.connected) throw new Error("the spawner helper's channel is closed");
     const id = this.nextId++;
     const p = new RelayedProcess(this, id, opts.stdout !== "ignore" && !opts.stdoutFile);
     this.running.set(id, p);
@@ -150,7 +152,7 @@ class Helper {
       if (this.running.size === 0) this.idle();
     });
     this.busy();
-    this.child.send({
+    const request = {
       op: "spawn",
       id,
       file,
@@ -161,7 +163,8 @@ class Helper {
       lowPriority: opts.lowPriority ?? false,
       stdout: opts.stdout ?? "pipe",
       stdoutFile: opts.stdoutFile,
-    });
+    };
+    this.child.send(request);
     return p;
   }
 
@@ -213,7 +216,14 @@ function currentHelper(): Helper | null {
  */
 export function spawnTransfer(file: string, args: readonly string[], opts: TransferOptions): TransferProcess {
   const h = currentHelper();
-  if (h) return h.spawn(file, args, opts);
+  if (h) {
+    try {
+      return h.spawn(file, args, opts);
+    } catch {
+      // The helper went away between the look and the send (its channel closed): spawn here.
+      h.dead = true;
+    }
+  }
   const fd = opts.stdoutFile ? fs.openSync(/*turbopackIgnore: true*/ opts.stdoutFile, "w", 0o600) : undefined;
   let child: ChildProcess;
   try {
