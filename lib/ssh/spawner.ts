@@ -2,8 +2,8 @@
 // after a fork every page the parent writes faults once (copy-on-write bookkeeping) — on the machines
 // sand-boxer runs on here (Firecracker VMs) such a fault costs ~19 µs, so one
 // rsync spawned from a 250–300 MB server cost it tens of milliseconds of CPU afterwards, as its heap
-// and the garbage collector touched their pages again (docs/performance.md, "Spawning from a small
-// process"). A create spawns one rsync; a burst spawns fifty.
+// and the garbage collector touched their pages again (docs/performance.md, "Server CPU per
+// create"). A create spawns one rsync; a burst spawns fifty.
 //
 // So a small helper (./spawner-child.mjs, forked once, a few MB of heap) spawns them and relays their
 // output and exit: `spawnTransfer` returns a ChildProcess-like object (pid once started, stdout and
