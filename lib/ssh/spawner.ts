@@ -21,13 +21,10 @@ import { lowerPriority } from "./ssh-options";
 
 export interface TransferOptions {
   env: Record<string, string | undefined>;
-  cwd?: string;
   /** A session and process group of its own (signal the group with killGroup). */
   detached?: boolean;
-  /** Below the server's priority, session included (ssh-options.ts lowerPriority). */
+  /** Below the server's priority, session included (ssh-options.ts lowerPriority, applied here once the pid is known). */
   lowPriority?: boolean;
-  /** "ignore": stdout is not read (default "pipe"). */
-  stdout?: "pipe" | "ignore";
   /** stdout written to this file (created, mode 0600) instead of a pipe; `stdout` is then null. */
   stdoutFile?: string;
 }
@@ -54,8 +51,6 @@ class RelayedProcess extends EventEmitter implements TransferProcess {
   pid: number | undefined;
   readonly stdout: PassThrough | null;
   readonly stderr = new PassThrough();
-  exitCode: number | null = null;
-  signalCode: NodeJS.Signals | null = null;
   private closed = false;
   /** Signals asked for before the pid was known. */
   private queued: { signal: NodeJS.Signals; group: boolean }[] = [];
@@ -64,6 +59,7 @@ class RelayedProcess extends EventEmitter implements TransferProcess {
     private readonly helper: Helper,
     readonly id: number,
     withStdout: boolean,
+    private readonly lowPriority: boolean,
   ) {
     super();
     this.stdout = withStdout ? new PassThrough() : null;
@@ -82,6 +78,8 @@ class RelayedProcess extends EventEmitter implements TransferProcess {
     switch (e.ev) {
       case "spawn":
         this.pid = e.pid;
+        // The helper shares the server's session, so the server's own autogroup is the one to compare.
+        if (this.lowPriority) lowerPriority(e.pid);
         this.emit("spawn");
         for (const q of this.queued.splice(0)) this.helper.kill(this.id, q.signal, q.group);
         break;
@@ -101,8 +99,6 @@ class RelayedProcess extends EventEmitter implements TransferProcess {
   finish(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.closed) return;
     this.closed = true;
-    this.exitCode = code;
-    this.signalCode = signal;
     this.stdout?.end();
     this.stderr.end();
     this.emit("exit", code, signal);
@@ -145,7 +141,7 @@ class Helper {
     // A closed channel is reported as an error event, not thrown: look first (the caller spawns directly).
     if (!this.child.connected) throw new Error("the spawner helper's channel is closed");
     const id = this.nextId++;
-    const p = new RelayedProcess(this, id, opts.stdout !== "ignore" && !opts.stdoutFile);
+    const p = new RelayedProcess(this, id, !opts.stdoutFile, opts.lowPriority ?? false);
     this.running.set(id, p);
     p.once("close", () => {
       this.running.delete(id);
@@ -158,10 +154,7 @@ class Helper {
       file,
       args: [...args],
       env: opts.env,
-      cwd: opts.cwd,
       detached: opts.detached ?? false,
-      lowPriority: opts.lowPriority ?? false,
-      stdout: opts.stdout ?? "pipe",
       stdoutFile: opts.stdoutFile,
     };
     this.child.send(request);
@@ -211,7 +204,7 @@ function currentHelper(): Helper | null {
 }
 
 /**
- * Starts a transfer process (rsync, an ssh master) through the spawner helper, or directly when the
+ * Starts a transfer process (rsync) through the spawner helper, or directly when the
  * helper is unavailable (SANDBOXER_SPAWNER=off forces that).
  */
 export function spawnTransfer(file: string, args: readonly string[], opts: TransferOptions): TransferProcess {
@@ -229,9 +222,8 @@ export function spawnTransfer(file: string, args: readonly string[], opts: Trans
   try {
     child = spawn(file, args, {
       env: opts.env as NodeJS.ProcessEnv,
-      cwd: opts.cwd,
       detached: opts.detached ?? false,
-      stdio: ["ignore", fd ?? (opts.stdout === "ignore" ? "ignore" : "pipe"), "pipe"],
+      stdio: ["ignore", fd ?? "pipe", "pipe"],
     }) as ChildProcess;
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
