@@ -85,7 +85,8 @@ export async function claimOperation(
     });
     if (locked.count === 0) return null;
   }
-  const claimed = await db.operation.updateMany({
+  // One statement (UPDATE … RETURNING): the claimed row comes back with the update.
+  const [claimed] = await db.operation.updateManyAndReturn({
     where: { id: op.id, state: "queued", runAfter: { lte: now } },
     data: {
       state: "running",
@@ -98,8 +99,7 @@ export async function claimOperation(
   });
   // Lost the race for the operation: the winner holds the sandbox lock under the same operation id,
   // so it is left as it is.
-  if (claimed.count === 0) return null;
-  return db.operation.findUnique({ where: { id: op.id } });
+  return claimed ?? null;
 }
 
 /** Extends the lease. False when the lease was lost (reclaimed by another worker). */
