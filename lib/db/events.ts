@@ -125,15 +125,69 @@ export async function listStateEvents(db: Db, sandboxId: string, limit: number):
 /** The types the team event stream carries (audit entries never leave the audit page). */
 export const STREAM_EVENT_TYPES: EventType[] = ["log", "state", "team"];
 
-/** Everything the team event stream carries after `afterId`, oldest first: one indexed range read. */
-export async function listStreamEvents(db: Db, afterId: number, limit: number): Promise<EventRow[]> {
-  return db.event.findMany({ where: { id: { gt: afterId }, type: { in: STREAM_EVENT_TYPES } }, orderBy: { id: "asc" }, take: limit });
+/**
+ * How long a missing event id may still appear. Ids are taken from a sequence at insert and become
+ * visible at commit, so on PostgreSQL a later id can be visible while an earlier one is still in an
+ * open transaction (two instances, or the worker and a request, writing at once). A reader that moved
+ * past the missing id would never see that event. Readers therefore stop before a missing id while the
+ * event after it is younger than this; an older gap is one that will not fill (a rolled-back insert,
+ * a deleted row). SQLite has one writer at a time and never shows such a gap.
+ */
+export const STREAM_GAP_GRACE_MS = 5_000;
+
+export interface StreamRead {
+  /** The events the team stream carries, oldest first. */
+  rows: EventRow[];
+  /** Where the next read continues (the last id handed out or passed; `afterId` when none). */
+  lastId: number;
+  /** Stopped before a missing id that may still appear: read again soon. */
+  waiting: boolean;
+  /** The read hit its limit: more may follow at once. */
+  full: boolean;
 }
 
-/** The newest event id (0 when there are none): where a fresh team stream starts. */
-export async function latestEventId(db: Db): Promise<number> {
-  const row = await db.event.findFirst({ orderBy: { id: "desc" }, select: { id: true } });
-  return row?.id ?? 0;
+/**
+ * What the team event stream carries after `afterId`, oldest first, up to the first id that may still
+ * appear (STREAM_GAP_GRACE_MS): one indexed range read. Every type is read (audit entries are skipped
+ * here, not in SQL), so a row the stream does not carry is not mistaken for a missing one.
+ */
+export async function readStreamEvents(
+  db: Db,
+  afterId: number,
+  limit: number,
+  opts: { now?: Date; graceMs?: number } = {},
+): Promise<StreamRead> {
+  const now = (opts.now ?? new Date()).getTime();
+  const grace = opts.graceMs ?? STREAM_GAP_GRACE_MS;
+  const all = await db.event.findMany({ where: { id: { gt: afterId } }, orderBy: { id: "asc" }, take: limit });
+  const rows: EventRow[] = [];
+  let lastId = afterId;
+  for (const r of all) {
+    if (r.id !== lastId + 1 && now - r.createdAt.getTime() < grace) return { rows, lastId, waiting: true, full: false };
+    lastId = r.id;
+    if ((STREAM_EVENT_TYPES as string[]).includes(r.type)) rows.push(r);
+  }
+  return { rows, lastId, waiting: false, full: all.length === limit };
+}
+
+/**
+ * Where a fresh team stream starts: the newest event id, or the id before the newest missing one that
+ * may still appear (see STREAM_GAP_GRACE_MS); 0 when there are none.
+ */
+export async function latestEventId(db: Db, opts: { now?: Date; graceMs?: number } = {}): Promise<number> {
+  const now = (opts.now ?? new Date()).getTime();
+  const grace = opts.graceMs ?? STREAM_GAP_GRACE_MS;
+  const take = 50;
+  const recent = await db.event.findMany({ orderBy: { id: "desc" }, select: { id: true, createdAt: true }, take });
+  if (recent.length === 0) return 0;
+  recent.reverse();
+  // When these are all the events there are, ids started at 1 (the first may still be in flight).
+  let previous = recent.length < take ? 0 : recent[0]!.id - 1;
+  for (const r of recent) {
+    if (r.id !== previous + 1 && now - r.createdAt.getTime() < grace) return previous;
+    previous = r.id;
+  }
+  return previous;
 }
 
 /** Removes team notices older than `before` (they matter only to streams that were briefly away). */

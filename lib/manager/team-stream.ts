@@ -12,12 +12,14 @@
 //   `ready`          once, when the stream is live: { lastEventId }
 //   `reset`          the client fell too far behind to replay: refetch everything, then follow on
 // Ids are event-table ids, so a client that reconnects with Last-Event-ID gets exactly what it missed
-// (up to REPLAY_MAX events; beyond that a `reset`). Heartbeat comments keep proxies from closing idle
+// (up to REPLAY_MAX events; beyond that a `reset`). They are handed out in order and never past an id
+// that may still appear (another writer's open transaction on PostgreSQL; STREAM_GAP_GRACE_MS in
+// lib/db/events.ts): the reader waits for it, looking again every gapRecheckMs, so no event is skipped. Heartbeat comments keep proxies from closing idle
 // streams. A stream whose client does not read (its queue passes a bound) is closed: the browser
 // reconnects and resumes from its last id, so a slow tab never grows the server's memory.
 import "server-only";
 
-import { latestEventId, listStreamEvents, type EventRow } from "../db/events";
+import { STREAM_GAP_GRACE_MS, latestEventId, readStreamEvents, type EventRow } from "../db/events";
 import type { Manager } from "./manager";
 import type { PoolCountsView, SandboxView } from "./views";
 
@@ -28,9 +30,19 @@ export interface TeamStreamOptions {
   heartbeatMs: number;
   /** The most events a resuming stream is sent; further behind, it gets `reset`. */
   replayMax: number;
+  /** How long a missing event id may still appear before the stream passes it (lib/db/events.ts). */
+  gapGraceMs: number;
+  /** How soon the reader looks again while it waits for a missing id (ms). */
+  gapRecheckMs: number;
 }
 
-export const DEFAULT_TEAM_STREAM_OPTIONS: TeamStreamOptions = { pollMs: 2_000, heartbeatMs: 15_000, replayMax: 2_000 };
+export const DEFAULT_TEAM_STREAM_OPTIONS: TeamStreamOptions = {
+  pollMs: 2_000,
+  heartbeatMs: 15_000,
+  replayMax: 2_000,
+  gapGraceMs: STREAM_GAP_GRACE_MS,
+  gapRecheckMs: 100,
+};
 
 const BATCH = 500;
 
@@ -100,7 +112,7 @@ export class TeamStreamHub {
     try {
       if (after !== null) await this.replay(sub, after);
       else {
-        sub.lastId = this.cursor ?? (await latestEventId(this.m.db));
+        sub.lastId = this.cursor ?? (await this.latest());
         if (!this.write(sub, frameText("ready", { lastEventId: sub.lastId }, sub.lastId || undefined))) return close;
       }
     } catch (err) {
@@ -114,23 +126,28 @@ export class TeamStreamHub {
     let last = after;
     let sent = 0;
     for (;;) {
-      const rows = await listStreamEvents(this.m.db, last, BATCH);
-      if (rows.length === 0) break;
-      sent += rows.length;
+      // Up to the first id that may still appear: the live reader hands it (and what follows) over.
+      const read = await readStreamEvents(this.m.db, last, BATCH, { graceMs: this.opts.gapGraceMs });
+      sent += read.rows.length;
       if (sent > this.opts.replayMax) {
-        last = await latestEventId(this.m.db);
+        last = await this.latest();
         if (!this.write(sub, frameText("reset", { lastEventId: last }, last))) return;
         break;
       }
-      for (const f of await this.frames(rows, true)) if (!this.write(sub, f.text)) return;
-      last = rows.at(-1)!.id;
-      if (rows.length < BATCH) break;
+      for (const f of await this.frames(read.rows, true)) if (!this.write(sub, f.text)) return;
+      last = read.lastId;
+      if (!read.full) break;
     }
     sub.lastId = last;
     const queued = sub.pending ?? [];
     sub.pending = null;
     if (!this.write(sub, frameText("ready", { lastEventId: last }, last || undefined))) return;
     for (const f of queued) if (!this.deliver(sub, f)) return;
+  }
+
+  /** Where a stream with nothing to resume starts (see latestEventId). */
+  private latest(): Promise<number> {
+    return latestEventId(this.m.db, { graceMs: this.opts.gapGraceMs });
   }
 
   private write(sub: Subscriber, text: string): boolean {
@@ -200,15 +217,20 @@ export class TeamStreamHub {
         try {
           if (this.cursor === null) {
             this.reads++;
-            this.cursor = await latestEventId(this.m.db);
+            this.cursor = await this.latest();
           }
           this.reads++;
-          const rows = await listStreamEvents(this.m.db, this.cursor, BATCH);
-          if (rows.length > 0) {
-            this.cursor = rows.at(-1)!.id;
-            const frames = await this.frames(rows);
+          const read = await readStreamEvents(this.m.db, this.cursor, BATCH, { graceMs: this.opts.gapGraceMs });
+          this.cursor = read.lastId;
+          if (read.rows.length > 0) {
+            const frames = await this.frames(read.rows);
             for (const sub of [...this.subs]) for (const f of frames) if (!this.deliver(sub, f)) break;
-            if (rows.length === BATCH) continue;
+          }
+          if (read.full) continue;
+          if (read.waiting) {
+            // An earlier id is not visible yet (another writer's transaction is open): look again soon.
+            await this.pause(Math.min(this.opts.pollMs, this.opts.gapRecheckMs));
+            continue;
           }
         } catch (err) {
           this.m.logger.warn({ err }, "team event stream: reading events failed; retrying");
@@ -282,9 +304,9 @@ export async function teamEventsAfter(
   m: Pick<Manager, "db">,
   after: number,
 ): Promise<{ events: TeamStreamEventView[]; lastEventId: number }> {
-  const rows = await listStreamEvents(m.db, after, BATCH);
-  const events = rows.map(streamEventView).filter((e): e is TeamStreamEventView => e !== null);
-  return { events, lastEventId: rows.at(-1)?.id ?? (after > 0 ? after : await latestEventId(m.db)) };
+  const read = await readStreamEvents(m.db, after, BATCH);
+  const events = read.rows.map(streamEventView).filter((e): e is TeamStreamEventView => e !== null);
+  return { events, lastEventId: read.lastId > after || after > 0 ? read.lastId : await latestEventId(m.db) };
 }
 
 /**

@@ -1,0 +1,154 @@
+// The team stream hands events out in id order and never past one that may still appear. Event ids are
+// taken at insert and become visible at commit: on PostgreSQL, with two writers, a later id can be
+// visible while an earlier one is still in an open transaction. A reader that moved past the earlier
+// id would never deliver that event (a dashboard missing a state change until it reloads).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { appendEvents, latestEventId, readStreamEvents, type EventInput } from "@/lib/db/events";
+import type { Logger } from "@/lib/logger";
+import { Notifier } from "@/lib/manager/notifier";
+import { TeamStreamHub, type StreamSink } from "@/lib/manager/team-stream";
+
+import { createTestDatabase, PROVIDERS, type TestDatabase } from "../support/databases";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const team = (topic: string): EventInput => ({ type: "team", message: topic, action: topic, data: { topic } });
+const quietLogger = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Logger;
+
+/** A stream's frames as the client would parse them. */
+function collector() {
+  const frames: { id?: number; event: string; data: unknown }[] = [];
+  const sink: StreamSink = {
+    write(text) {
+      for (const block of text.split("\n\n")) {
+        const lines = block.split("\n").filter((l) => l && !l.startsWith(":"));
+        if (lines.length === 0) continue;
+        const field = (name: string) => lines.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+        const id = field("id");
+        frames.push({
+          id: id === undefined ? undefined : Number(id),
+          event: field("event") ?? "",
+          data: JSON.parse(field("data") ?? "null"),
+        });
+      }
+      return true;
+    },
+    close() {},
+  };
+  const topics = () => frames.filter((f) => f.event === "team").map((f) => (f.data as { topic: string }).topic);
+  return { frames, sink, topics };
+}
+
+async function waitFor(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Holds a transaction open after inserting `event` until `commit()` (or `rollback()`). */
+async function openTransaction(t: TestDatabase, event: EventInput) {
+  let end!: (commit: boolean) => void;
+  const ended = new Promise<boolean>((r) => (end = r));
+  let inserted!: () => void;
+  const didInsert = new Promise<void>((r) => (inserted = r));
+  const done = t.db
+    .$transaction(async (tx) => {
+      await appendEvents(tx, [event]);
+      inserted();
+      if (!(await ended)) throw new Error("rolled back on purpose");
+    })
+    .catch((e: Error) => {
+      if (e.message !== "rolled back on purpose") throw e;
+    });
+  await didInsert;
+  return {
+    commit: async () => (end(true), done),
+    rollback: async () => (end(false), done),
+  };
+}
+
+describe.each(PROVIDERS)("team stream order on %s", (provider) => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase(provider);
+  });
+  afterAll(async () => t?.drop());
+
+  it("an audit entry between two notices is passed, not waited for: the read hands out both and continues after the last", async () => {
+    const before = await latestEventId(t.db);
+    await appendEvents(t.db, [team("first")]);
+    await appendEvents(t.db, [{ type: "audit", message: "sandbox.create by someone", action: "sandbox.create", result: "ok" }]);
+    await appendEvents(t.db, [team("second")]);
+    const read = await readStreamEvents(t.db, before, 50, { graceMs: 60_000 });
+    expect(read.waiting).toBe(false);
+    expect(read.rows.map((r) => r.action)).toEqual(["first", "second"]);
+    expect(read.lastId).toBe(before + 3);
+    expect(await latestEventId(t.db, { graceMs: 60_000 })).toBe(before + 3);
+  });
+});
+
+describe("team stream order on postgresql, two writers", () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase("postgresql");
+  });
+  afterAll(async () => t?.drop());
+
+  function hub(opts: { gapGraceMs: number }) {
+    const m = { db: t.db, notifier: new Notifier(), streamSnapshot: async () => null, logger: quietLogger };
+    return { h: new TeamStreamHub(m, { pollMs: 50, gapRecheckMs: 20, heartbeatMs: 60_000, ...opts }), notifier: m.notifier };
+  }
+
+  it("an event committed after a later one is still delivered, before it, to a live stream and to one resuming", async () => {
+    const before = await latestEventId(t.db);
+    const { h, notifier } = hub({ gapGraceMs: 60_000 });
+    const live = collector();
+    const closeLive = await h.open("p1", null, live.sink);
+    await waitFor("the live stream's ready frame", () => live.frames.some((f) => f.event === "ready"));
+
+    const early = await openTransaction(t, team("early")); // takes id before+1, not visible yet
+    await appendEvents(t.db, [team("late")]); // id before+2, visible now
+    notifier.teamEvent();
+
+    // What every reader sees meanwhile: nothing past the open transaction's id.
+    const read = await readStreamEvents(t.db, before, 50, { graceMs: 60_000 });
+    expect(read).toMatchObject({ waiting: true, lastId: before, rows: [] });
+    expect(await latestEventId(t.db, { graceMs: 60_000 })).toBe(before);
+    const resuming = collector();
+    const closeResuming = await h.open("p2", before, resuming.sink);
+    await sleep(300); // the hub looked again ~15 times by now
+    expect(live.topics()).toEqual([]);
+    expect(resuming.topics()).toEqual([]);
+    expect(resuming.frames.find((f) => f.event === "ready")?.id).toBe(before || undefined);
+
+    await early.commit();
+    await waitFor("both notices on both streams", () => live.topics().length === 2 && resuming.topics().length === 2);
+    expect(live.topics()).toEqual(["early", "late"]);
+    expect(resuming.topics()).toEqual(["early", "late"]);
+    expect(live.frames.filter((f) => f.event === "team").map((f) => f.id)).toEqual([before + 1, before + 2]);
+    closeLive();
+    closeResuming();
+  });
+
+  it("a rolled-back insert leaves a gap that never fills: the stream passes it once the grace is over", async () => {
+    const before = await latestEventId(t.db);
+    const lost = await openTransaction(t, team("lost"));
+    await lost.rollback();
+    await appendEvents(t.db, [team("after the gap")]);
+    // Within the grace the read waits; past it (grace 0 here) the gap is passed.
+    expect(await readStreamEvents(t.db, before, 50, { graceMs: 60_000 })).toMatchObject({ waiting: true, lastId: before });
+    const passed = await readStreamEvents(t.db, before, 50, { graceMs: 0 });
+    expect(passed.waiting).toBe(false);
+    expect(passed.rows.map((r) => r.action)).toEqual(["after the gap"]);
+    expect(passed.lastId).toBe(before + 2);
+
+    const { h } = hub({ gapGraceMs: 500 });
+    const c = collector();
+    const close = await h.open("p3", before, c.sink);
+    await waitFor("the notice after the gap", () => c.topics().length === 1);
+    expect(c.topics()).toEqual(["after the gap"]);
+    close();
+  });
+});
