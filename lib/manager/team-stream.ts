@@ -14,7 +14,7 @@
 // Ids are event-table ids, so a client that reconnects with Last-Event-ID gets exactly what it missed
 // (up to REPLAY_MAX events; beyond that a `reset`). They are handed out in order and never past an id
 // that may still appear (another writer's open transaction on PostgreSQL; STREAM_GAP_GRACE_MS in
-// lib/db/events.ts): the reader waits for it, looking again every gapRecheckMs, so no event is skipped. Heartbeat comments keep proxies from closing idle
+// lib/db/events.ts): the reader waits for it, looking again soon, so no event is skipped. Heartbeat comments keep proxies from closing idle
 // streams. A stream whose client does not read (its queue passes a bound) is closed: the browser
 // reconnects and resumes from its last id, so a slow tab never grows the server's memory.
 import "server-only";
@@ -32,7 +32,7 @@ export interface TeamStreamOptions {
   replayMax: number;
   /** How long a missing event id may still appear before the stream passes it (lib/db/events.ts). */
   gapGraceMs: number;
-  /** How soon the reader looks again while it waits for a missing id (ms). */
+  /** How soon the reader first looks again while it waits for a missing id (ms; doubling up to pollMs). */
   gapRecheckMs: number;
 }
 
@@ -211,6 +211,7 @@ export class TeamStreamHub {
   }
 
   private async loop(): Promise<void> {
+    let waitingRounds = 0;
     try {
       while (this.subs.size > 0) {
         this.changed = false;
@@ -228,10 +229,12 @@ export class TeamStreamHub {
           }
           if (read.full) continue;
           if (read.waiting) {
-            // An earlier id is not visible yet (another writer's transaction is open): look again soon.
-            await this.pause(Math.min(this.opts.pollMs, this.opts.gapRecheckMs));
+            // An earlier id is not visible yet (another writer's transaction is open): look again soon,
+            // less often the longer it stays missing (a rolled-back insert stays so for the whole grace).
+            await this.pause(Math.min(this.opts.pollMs, this.opts.gapRecheckMs * 2 ** Math.min(waitingRounds++, 5)));
             continue;
           }
+          waitingRounds = 0;
         } catch (err) {
           this.m.logger.warn({ err }, "team event stream: reading events failed; retrying");
         }
