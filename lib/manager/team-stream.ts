@@ -14,9 +14,10 @@
 // Ids are event-table ids, so a client that reconnects with Last-Event-ID gets exactly what it missed
 // (up to REPLAY_MAX events; beyond that a `reset`). They are handed out in order and never past an id
 // that may still appear (another writer's open transaction on PostgreSQL; STREAM_GAP_GRACE_MS in
-// lib/db/events.ts): the reader waits for it, looking again soon, so no event is skipped. Heartbeat comments keep proxies from closing idle
-// streams. A stream whose client does not read (its queue passes a bound) is closed: the browser
-// reconnects and resumes from its last id, so a slow tab never grows the server's memory.
+// lib/db/events.ts): the reader waits for it, looking again soon, so no event is skipped. Heartbeat
+// comments keep proxies from closing idle streams. A stream whose client does not read (its queue
+// passes a bound) is closed: the browser reconnects and resumes from its last id, so a slow tab never
+// grows the server's memory.
 import "server-only";
 
 import { STREAM_GAP_GRACE_MS, latestEventId, readStreamEvents, type EventRow } from "../db/events";
