@@ -91,6 +91,26 @@ export async function pickHost(
 ): Promise<HostPick> {
   const current = currentHostId ? await findHost(db, currentHostId) : null;
   if (current) return { kind: "picked", host: toHostTarget(current), reason: `Keeping ${current.title} from the earlier attempt` };
+  return oneAtATime(db, () => pickNewHost(db, sandboxId, operationId, req, opts));
+}
+
+/**
+ * The picks of this process, one after another: each reads the counts with the hosts the ones before
+ * it took. Side by side, a burst of creates all read the same counts and all took the same (emptiest)
+ * host, up to its capacity. Another process's picks can still interleave; capacity holds anyway (the
+ * count is checked again after the assignment), only the spread is best effort across processes.
+ */
+const picking = new WeakMap<object, Promise<unknown>>();
+function oneAtATime<T>(db: object, fn: () => Promise<T>): Promise<T> {
+  const run = (picking.get(db) ?? Promise.resolve()).then(fn, fn);
+  picking.set(
+    db,
+    run.catch(() => {}),
+  );
+  return run;
+}
+
+async function pickNewHost(db: Db, sandboxId: string, operationId: string, req: HostRequirement, opts: PickOptions): Promise<HostPick> {
   const { hosts: matching, none } = await hostsMatching(db, req);
   if (matching.length === 0) return { kind: "none", reason: none };
   const pool = opts.pool ?? null;

@@ -16,8 +16,16 @@ describe("npm run bench -- --quick", () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "sandboxer-bench-smoke-"));
   afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
 
+  /** The bench's CPU control groups for its VMs (`sbx-vms-*`), wherever this machine mounts them. */
+  const vmGroups = () =>
+    ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup", "/sys/fs/cgroup/unified"].flatMap((d) =>
+      fs.existsSync(d) ? fs.readdirSync(d).filter((n) => n.startsWith("sbx-vms-")) : [],
+    );
+
   it("runs end to end and writes the results file with the required keys", async () => {
     const started = Date.now();
+    // A group left by an earlier run that was killed is not this run's to remove.
+    const groupsBefore = new Set(vmGroups());
     // The quick run takes about 80 s on a quiet machine, 140–210 s at load 10–13, and did not finish in 280 s at load 19–23
     // (two cores shared with other builds): a timeout here is a busy machine, not a broken bench.
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -94,10 +102,7 @@ describe("npm run bench -- --quick", () => {
     for (const key of ["cpuModel", "cpuCount", "memoryMb", "os", "node", "date"]) expect(results.machine, key).toHaveProperty(key);
     // The VMs ran in a CPU control group of their own (this machine has the cpu controller), removed at the end.
     expect(results.vmCpu).toBe("low share (cgroup)");
-    const groups = ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup", "/sys/fs/cgroup/unified"].flatMap((d) =>
-      fs.existsSync(d) ? fs.readdirSync(d).filter((n) => n.startsWith("sbx-vms-")) : [],
-    );
-    expect(groups).toEqual([]);
+    expect(vmGroups().filter((g) => !groupsBefore.has(g))).toEqual([]);
     // `run` went through the SSH gateway (the key registered) and straight to the VM (--direct), both measured.
     expect(results.pools?.loopback.run.manager.n).toBeGreaterThan(0);
     expect(results.pools?.loopback.run.managerDirect.n).toBeGreaterThan(0);

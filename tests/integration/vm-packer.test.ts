@@ -261,6 +261,23 @@ describe("ext.vm-packer on real build VMs", () => {
   });
 
   it("50 sandboxes created at once across the two VMs (default MaxStartups): all ready, no connection errors", async () => {
+    // Placement ranks hosts by their last health check (free disk, then load) before the share already
+    // used. Both VMs are this one machine: give them the same figures, checked just now (so no check runs
+    // during the burst and ranks one above the other by a load figure taken a moment later), and the
+    // burst spreads by share, as over two equal machines.
+    const now = new Date();
+    await t.db.buildHost.updateMany({
+      where: { id: { in: ["host-vm1", "host-vm2"] } },
+      data: {
+        health: "healthy",
+        checkedAt: now,
+        healthyAt: now,
+        freeBytes: 64n * 2n ** 30n,
+        loadAverage: 0.5,
+        cpuCount: 2,
+        freeMemoryBytes: 8n * 2n ** 30n,
+      },
+    });
     const worker = new Worker(t.manager, { id: "fifty", concurrency: 60 });
     const started = Date.now();
     const ids = await Promise.all(Array.from({ length: 50 }, () => t.manager.createSandbox("profile.vm-empty", t.user).then((s) => s.id)));
