@@ -294,7 +294,7 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push("");
   lines.push(
     `Measured ${m.date.slice(0, 10)} on ${m.cpuModel} × ${m.cpuCount}, ${(m.memoryMb / 1024).toFixed(0)} GB RAM, ${m.os} (kernel ${m.kernel}), Node ${m.node}; ` +
-      `load average ${m.loadAverageAtStart.join(" / ")} at start, ${m.loadAverageAtEnd?.join(" / ") ?? "?"} at end (a shared machine: other test suites ran meanwhile). ` +
+      `load average ${m.loadAverageAtStart.join(" / ")} at start, ${m.loadAverageAtEnd?.join(" / ") ?? "?"} at end (the bench's own work counts in it, and so does anything else the machine ran meanwhile). ` +
       `Build VMs: loopback sshd, CPU ${r.vmCpu ?? "shared"} (\`--vms-cpu\`).`,
   );
   lines.push("");

@@ -1,8 +1,9 @@
 // The SSH gateway with real OpenSSH clients (ssh, scp, sftp, rsync -e ssh) against sandboxes created
 // by the real manager on real sshd build VMs: pty shells that follow window changes, exit codes and
 // signals, 50 MB binary-safe, scp both ways, sftp, rsync of 2,000 files, -L to the VM's loopback only,
-// -R refused, refusals with their reasons (audited), a destroy closing an open session, 50 concurrent
-// sessions over two VMs, the host key kept across restarts, a VM whose host key changed refused.
+// -R refused, refusals with their reasons (audited), the per-person session cap, a destroy closing an
+// open session, 50 concurrent sessions over two VMs, the host key kept across restarts, a VM whose host
+// key changed refused.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -91,6 +92,9 @@ async function newGateway(): Promise<SshGateway> {
     listen: { host: "127.0.0.1", port: 0 },
     closePollMs: 200,
     progressMs: 500,
+    // The 50-session test is one person's: above the per-person cap (20 by default), how many were open
+    // at once would depend on how fast the VMs answer. The cap has its own test on a gateway of its own.
+    limits: { maxSessionsPerPerson: 100 },
   });
   await g.start();
   fs.writeFileSync(knownHosts, `[127.0.0.1]:${g.port} ${hostKey.publicKeyLine}\n`);
@@ -336,6 +340,49 @@ describe("SSH gateway with OpenSSH clients", () => {
       sourceIp: "127.0.0.1",
     });
     expect(audits.find((a) => a.actorId === null && a.message.includes("unknown key"))).toMatchObject({ sourceIp: "127.0.0.1" });
+  });
+
+  it("caps a person's open sessions per instance: the next one is refused naming the limit, others get in, an ended one frees a place", async () => {
+    const capped = new SshGateway({
+      db: t.db,
+      ssh: t.manager.ssh!,
+      logger: createLogger(process.env.TEST_LOG_LEVEL ?? "silent"),
+      hostKey,
+      listen: { host: "127.0.0.1", port: 0 },
+      instanceId: "gateway-capped",
+      closePollMs: 200,
+      limits: { maxSessionsPerPerson: 2 },
+    });
+    await capped.start();
+    const cappedKnownHosts = path.join(scratch, "known_hosts_capped");
+    fs.writeFileSync(cappedKnownHosts, `[127.0.0.1]:${capped.port} ${hostKey.publicKeyLine}\n`);
+    const via = (who: keyof typeof keys, id: string, command: string[]) =>
+      run(["ssh", ...strictSshOptions(keys[who], cappedKnownHosts), "-p", String(capped.port), `${id}@127.0.0.1`, ...command], {
+        timeoutMs: 60_000,
+      });
+    const openOnCapped = () => t.db.sshSession.findMany({ where: { instanceId: "gateway-capped", endedAt: null } });
+    try {
+      const long = [via("alice", s1, ["exec", "sleep", "60"]), via("alice", s2, ["exec", "sleep", "60"])];
+      await expect.poll(async () => (await openOnCapped()).length, { timeout: 15_000 }).toBe(2);
+      const third = await via("alice", s1, ["true"]);
+      expect(third.code).toBe(255);
+      expect(third.stderr).toContain("you already have 2 open sessions on this gateway (the limit is 2)");
+      const audit = await t.db.event.findFirst({
+        where: { type: "audit", action: "sandbox.ssh", result: "denied", message: { contains: "the limit is 2" } },
+      });
+      expect(audit).toMatchObject({ actorId: (t.user as { userId: string }).userId, sourceIp: "127.0.0.1" });
+      // The cap is per person: bob is not held back by alice's sessions.
+      expect((await via("bob", bobs, ["echo", "bob-in"])).stdout).toBe("bob-in\n");
+      // An ended session frees its place.
+      const [first] = await openOnCapped();
+      await endSshSessionAsAdmin(t.manager, t.admin, first!.id);
+      await expect.poll(async () => (await openOnCapped()).length, { timeout: 15_000 }).toBe(1);
+      expect((await via("alice", s1, ["echo", "in-again"])).stdout).toBe("in-again\n");
+      for (const row of await openOnCapped()) await endSshSessionAsAdmin(t.manager, t.admin, row.id);
+      for (const r of await Promise.all(long)) expect(r.stderr).toContain(`this session was ended by ${t.admin.label}`);
+    } finally {
+      await capped.stop();
+    }
   });
 
   it("closes an open session with a message when its sandbox is destroyed", async () => {
