@@ -137,7 +137,9 @@ export async function createDb(config: DatabaseConfig, options: { poolSize?: num
     // `timeout` is SQLite's busy timeout: a second process (the worker, the CLI's server) waits for
     // the write lock instead of failing at once.
     const adapter = serializeTransactions(countStatements(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 })));
-    return guardStatusWrites(new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS }));
+    const client = guardStatusWrites(new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS }));
+    providers.set(client, "sqlite");
+    return client;
   }
   const [{ PrismaClient }, { PrismaPg }] = await Promise.all([import("@/generated/postgres/client"), import("@prisma/adapter-pg")]);
   // Idle connections close after 30 s, so a quiet instance holds fewer than its maximum.
@@ -150,7 +152,16 @@ export async function createDb(config: DatabaseConfig, options: { poolSize?: num
       application_name: `sandboxer/${process.pid}`,
     }),
   );
-  return guardStatusWrites(new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS })) as unknown as Db;
+  const client = guardStatusWrites(new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS })) as unknown as Db;
+  providers.set(client, "postgresql");
+  return client;
+}
+
+const providers = new WeakMap<object, DatabaseConfig["provider"]>();
+
+/** Which database a client made by createDb talks to (undefined for anything else). */
+export function providerOf(db: object): DatabaseConfig["provider"] | undefined {
+  return providers.get(db);
 }
 
 /**

@@ -2,7 +2,7 @@
 // Ids increase monotonically, so readers page and resume by id (SSE Last-Event-ID).
 import "server-only";
 
-import type { Db, Prisma } from "./client";
+import { providerOf, type Db, type Prisma } from "./client";
 
 /** `team`: a notice published on the team event stream (lib/manager/team-events.ts); `action` holds its topic. */
 export type EventType = "log" | "state" | "audit" | "team";
@@ -188,6 +188,16 @@ export async function latestEventId(db: Db, opts: { now?: Date; graceMs?: number
     previous = r.id;
   }
   return previous;
+}
+
+/**
+ * The id up to which every event is visible, for a reader of one sandbox's events (whose ids are not
+ * contiguous, so it cannot see a gap itself): read it BEFORE the events and hand out only those at or
+ * below it. SQLite has one writer at a time and never shows a gap: no query there.
+ */
+export async function visibleEventHorizon(db: Db): Promise<number> {
+  if (providerOf(db) === "sqlite") return Number.POSITIVE_INFINITY;
+  return latestEventId(db);
 }
 
 /** Removes team notices older than `before` (they matter only to streams that were briefly away). */

@@ -14,6 +14,8 @@ function fakeSandbox(initial: SandboxStatus = "creating") {
   const events: SandboxEventView[] = [];
   let status: SandboxStatus = initial;
   let statusReads = 0;
+  /** Events above it are "still being committed by another process" (Manager.eventHorizon). */
+  let horizon = Number.POSITIVE_INFINITY;
   const log = (message: string) => {
     events.push({ id: events.length + 1, type: "log", level: "info", message, at: new Date().toISOString() });
     notifier.sandboxChanged("s1");
@@ -31,8 +33,9 @@ function fakeSandbox(initial: SandboxStatus = "creating") {
       return status;
     },
     getSandbox: async () => ({ id: "s1", status }) as unknown as SandboxView,
+    eventHorizon: async () => horizon,
   } as unknown as Manager;
-  return { manager, log, move, statusReads: () => statusReads };
+  return { manager, log, move, statusReads: () => statusReads, setHorizon: (h: number) => (horizon = h) };
 }
 
 /** Pulls items until `until` holds or the stream ends, leaving the stream open (no `for await … break`). */
@@ -53,6 +56,7 @@ describe("sandboxEventStream", () => {
     const stream = sandboxEventStream(s.manager, "s1", { after: 0, signal: ac.signal, pollMs: 60_000 });
     const items: StreamItem[] = [];
     const first = collect(stream, (got) => got.length === 1, items);
+    await new Promise((r) => setTimeout(r, 20)); // the stream has read (nothing yet) and waits
     s.log("Syncing…");
     await first;
     expect(s.statusReads()).toBe(1);
@@ -80,6 +84,28 @@ describe("sandboxEventStream", () => {
       () => false,
     );
     expect(items).toEqual([{ kind: "end", sandbox: expect.objectContaining({ status: "failed" }) }]);
+  });
+
+  it("holds back what lies above the visible horizon (an earlier event still being committed elsewhere), the end too", async () => {
+    const s = fakeSandbox();
+    const ac = new AbortController();
+    const stream = sandboxEventStream(s.manager, "s1", { after: 0, signal: ac.signal, pollMs: 60_000 });
+    const items: StreamItem[] = [];
+    const first = collect(stream, (got) => got.length === 1, items);
+    s.log("line 1");
+    await first;
+    // Ids 2 and 3 exist, but the horizon says an id at or below 2 may not be visible yet.
+    s.setHorizon(1);
+    s.log("line 2");
+    s.move("ready");
+    const rest = collect(stream, (got) => got.at(-1)?.kind === "end", items);
+    await new Promise((r) => setTimeout(r, 300)); // ~3 looks at 100 ms
+    expect(messages(items)).toEqual(["line 1"]);
+    s.setHorizon(Number.POSITIVE_INFINITY);
+    await rest;
+    expect(messages(items)).toEqual(["line 1", "line 2", "→ ready"]);
+    expect(items.at(-1)).toMatchObject({ kind: "end", sandbox: { status: "ready" } });
+    ac.abort();
   });
 
   it("a state event from another process (no notification) is found by the slow poll", async () => {

@@ -8,6 +8,11 @@
 // include the line that says why ("→ failed: …"); it sends those, then `end`. For the same reason the
 // status can only have changed when a state event arrived: the stream reads it at the start and after
 // each state event, not on every wake (a create's follower wakes a dozen times for log lines).
+//
+// No event is passed over. On PostgreSQL an event another process is still committing has an id below
+// ones already visible; each pass first reads the horizon up to which every id is visible
+// (Manager.eventHorizon) and sends only events at or below it; what lies above waits for the next
+// pass, soon (HELD_RECHECK_MS). SQLite never shows such a gap and its horizon costs nothing.
 import "server-only";
 
 import type { Manager } from "./manager";
@@ -17,6 +22,8 @@ import type { SandboxEventView, SandboxView } from "./views";
 export type StreamItem = { kind: "event"; event: SandboxEventView } | { kind: "keepalive" } | { kind: "end"; sandbox: SandboxView };
 
 const BATCH = 500;
+/** How soon a pass that held events back looks again (another process is committing an earlier one). */
+const HELD_RECHECK_MS = 100;
 
 export async function* sandboxEventStream(
   m: Manager,
@@ -49,27 +56,44 @@ export async function* sandboxEventStream(
       changed = false;
     });
 
+  /** The events after `last` that may go out now, and whether later ones were held back. */
+  const read = async () => {
+    const horizon = await m.eventHorizon(); // before the events: every id up to it is in that read
+    const all = await m.sandboxEvents(id, last, BATCH);
+    const events = all.filter((e) => e.id <= horizon);
+    return { events, held: events.length < all.length, full: all.length === BATCH };
+  };
+
   try {
     let lastSent = Date.now();
     let statusMayHaveChanged = true;
     while (!opts.signal.aborted) {
-      const events = await m.sandboxEvents(id, last, BATCH);
+      const { events, held, full } = await read();
       for (const event of events) {
         last = event.id;
         if (event.type === "state") statusMayHaveChanged = true;
         yield { kind: "event", event };
       }
       if (events.length > 0) lastSent = Date.now();
-      if (events.length === BATCH) continue; // more waiting: no pause
+      if (held) {
+        // The status is not looked at meanwhile: its state event may be among those held back.
+        await pause(HELD_RECHECK_MS);
+        continue;
+      }
+      if (full) continue; // more waiting: no pause
       const status = statusMayHaveChanged ? await m.sandboxStatus(id) : null;
       statusMayHaveChanged = false;
       if (status !== null && !isTransient(status)) {
         // Anything written between the reads above and now (the final state event among it) goes out before the end.
-        for (let tail = await m.sandboxEvents(id, last, BATCH); tail.length > 0; tail = await m.sandboxEvents(id, last, BATCH)) {
-          for (const event of tail) {
+        for (;;) {
+          const tail = await read();
+          for (const event of tail.events) {
             last = event.id;
             yield { kind: "event", event };
           }
+          if (opts.signal.aborted) return;
+          if (tail.held) await pause(HELD_RECHECK_MS);
+          else if (tail.events.length === 0) break;
         }
         yield { kind: "end", sandbox: await m.getSandbox(id) };
         return;

@@ -7,7 +7,7 @@ import "server-only";
 import { SYSTEM_ACTOR, actorUserId, type Actor } from "../auth/actor";
 import { can, sandboxPermissions } from "../auth/policy";
 import type { Db, Prisma } from "../db/client";
-import { listAudit, listSandboxEvents, listStateEvents, type AuditFilter } from "../db/events";
+import { listAudit, listSandboxEvents, listStateEvents, visibleEventHorizon, type AuditFilter } from "../db/events";
 import { hostLabels, listHosts } from "../db/hosts";
 import { liveWorkerCount, liveWorkersOnMachines } from "../db/leases";
 import { poolCounts, poolCountsByHost } from "../db/pools";
@@ -457,6 +457,11 @@ export class Manager implements ManagerContext {
       extendableMs: isExtendable(status) ? Math.max(0, max - cur) : 0,
       ...(permissions ? { canDestroy: permissions.destroy, permissions } : {}),
     };
+  }
+
+  /** Events with ids up to this are all visible (lib/db/events.ts visibleEventHorizon); read it first. */
+  eventHorizon(): Promise<number> {
+    return visibleEventHorizon(this.db);
   }
 
   async sandboxEvents(id: string, afterId = 0, limit = 1000): Promise<SandboxEventView[]> {

@@ -1,15 +1,20 @@
 // The team stream hands events out in id order and never past one that may still appear. Event ids are
 // taken at insert and become visible at commit: on PostgreSQL, with two writers, a later id can be
 // visible while an earlier one is still in an open transaction. A reader that moved past the earlier
-// id would never deliver that event (a dashboard missing a state change until it reloads).
+// id would never deliver that event (a dashboard missing a state change until it reloads, the CLI a
+// log line). The same for a sandbox's own event stream.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { appendEvents, latestEventId, readStreamEvents, type EventInput } from "@/lib/db/events";
+import { appendEvents, latestEventId, listSandboxEvents, readStreamEvents, visibleEventHorizon, type EventInput } from "@/lib/db/events";
 import type { Logger } from "@/lib/logger";
+import { sandboxEventStream, type StreamItem } from "@/lib/manager/event-stream";
+import type { Manager } from "@/lib/manager/manager";
 import { Notifier } from "@/lib/manager/notifier";
 import { TeamStreamHub, type StreamSink } from "@/lib/manager/team-stream";
+import { newSandboxId } from "@/lib/sandbox-id";
 
 import { createTestDatabase, PROVIDERS, type TestDatabase } from "../support/databases";
+import { plantSandboxRow } from "../support/sandbox-rows";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const team = (topic: string): EventInput => ({ type: "team", message: topic, action: topic, data: { topic } });
@@ -86,6 +91,8 @@ describe.each(PROVIDERS)("team stream order on %s", (provider) => {
     expect(read.rows.map((r) => r.action)).toEqual(["first", "second"]);
     expect(read.lastId).toBe(before + 3);
     expect(await latestEventId(t.db, { graceMs: 60_000 })).toBe(before + 3);
+    // A sandbox's stream asks how far every id is visible: on SQLite, always (and without a query).
+    expect(await visibleEventHorizon(t.db)).toBe(provider === "sqlite" ? Number.POSITIVE_INFINITY : before + 3);
   });
 });
 
@@ -130,6 +137,55 @@ describe("team stream order on postgresql, two writers", () => {
     expect(live.frames.filter((f) => f.event === "team").map((f) => f.id)).toEqual([before + 1, before + 2]);
     closeLive();
     closeResuming();
+  });
+
+  it("a sandbox's own stream does not pass a log line another writer is still committing", async () => {
+    await t.db.user.upsert({ where: { id: "u_order" }, create: { id: "u_order", name: "Ada", email: "order@example.test" }, update: {} });
+    const id = newSandboxId();
+    await plantSandboxRow(t.db, {
+      id,
+      ownerId: "u_order",
+      profileId: "profile.a",
+      extensionId: "ext.fake",
+      status: "creating",
+      params: {},
+      input: {},
+    });
+    const notifier = new Notifier();
+    const m = {
+      notifier,
+      eventHorizon: () => visibleEventHorizon(t.db),
+      sandboxEvents: async (sid: string, after: number, limit: number) =>
+        (await listSandboxEvents(t.db, sid, { afterId: after, limit })).map((e) => ({
+          id: e.id,
+          type: e.type,
+          level: e.level,
+          message: e.message,
+          at: "",
+        })),
+      sandboxStatus: async () => "creating",
+      getSandbox: async () => ({ id }),
+    } as unknown as Manager;
+    const line = (message: string): EventInput => ({ sandboxId: id, type: "log", message });
+    const ac = new AbortController();
+    const stream = sandboxEventStream(m, id, { after: await latestEventId(t.db), signal: ac.signal, pollMs: 50 });
+    const got: string[] = [];
+    const reading = (async () => {
+      for (let r = await stream.next(); !r.done; r = await stream.next()) {
+        const item: StreamItem = r.value;
+        if (item.kind === "event") got.push(item.event.message);
+        if (got.length === 2) return;
+      }
+    })();
+    const early = await openTransaction(t, line("early (a worker's log line)"));
+    await appendEvents(t.db, [line("late (committed first)")]);
+    notifier.sandboxChanged(id);
+    await sleep(300);
+    expect(got).toEqual([]);
+    await early.commit();
+    await reading;
+    expect(got).toEqual(["early (a worker's log line)", "late (committed first)"]);
+    ac.abort();
   });
 
   it("a rolled-back insert leaves a gap that never fills: the stream passes it once the grace is over", async () => {
