@@ -23,7 +23,7 @@ export type StreamItem = { kind: "event"; event: SandboxEventView } | { kind: "k
 
 const BATCH = 500;
 /** How soon a pass that held events back looks again (another process is committing an earlier one). */
-const HELD_RECHECK_MS = 100;
+const HELD_RECHECK_MS = 25;
 
 export async function* sandboxEventStream(
   m: Manager,
