@@ -22,7 +22,7 @@ import type { SandboxEventView, SandboxView } from "./views";
 export type StreamItem = { kind: "event"; event: SandboxEventView } | { kind: "keepalive" } | { kind: "end"; sandbox: SandboxView };
 
 const BATCH = 500;
-/** How soon a pass that held events back looks again (another process is committing an earlier one). */
+/** How soon a pass that held events back first looks again (another process is committing an earlier one). */
 const HELD_RECHECK_MS = 25;
 
 export async function* sandboxEventStream(
@@ -64,6 +64,11 @@ export async function* sandboxEventStream(
     return { events, held: events.length < all.length, full: all.length === BATCH };
   };
 
+  // Held back again and again means a gap that will not fill (a rolled-back insert, passed after
+  // STREAM_GAP_GRACE_MS): look less often the longer it lasts, up to the slow poll.
+  let heldRounds = 0;
+  const pauseHeld = () => pause(Math.min(pollMs, HELD_RECHECK_MS * 2 ** Math.min(heldRounds++, 8)));
+
   try {
     let lastSent = Date.now();
     let statusMayHaveChanged = true;
@@ -77,9 +82,10 @@ export async function* sandboxEventStream(
       if (events.length > 0) lastSent = Date.now();
       if (held) {
         // The status is not looked at meanwhile: its state event may be among those held back.
-        await pause(HELD_RECHECK_MS);
+        await pauseHeld();
         continue;
       }
+      heldRounds = 0;
       if (full) continue; // more waiting: no pause
       const status = statusMayHaveChanged ? await m.sandboxStatus(id) : null;
       statusMayHaveChanged = false;
@@ -92,7 +98,7 @@ export async function* sandboxEventStream(
             yield { kind: "event", event };
           }
           if (opts.signal.aborted) return;
-          if (tail.held) await pause(HELD_RECHECK_MS);
+          if (tail.held) await pauseHeld();
           else if (tail.events.length === 0) break;
         }
         yield { kind: "end", sandbox: await m.getSandbox(id) };
