@@ -135,6 +135,11 @@ export const STREAM_EVENT_TYPES: EventType[] = ["log", "state", "team"];
  */
 export const STREAM_GAP_GRACE_MS = 5_000;
 
+/** Whether the ids between `previousId` and `row` (a gap) may still appear: the row after it is young. */
+function gapMayFill(previousId: number, row: { id: number; createdAt: Date }, now: number, grace: number): boolean {
+  return row.id !== previousId + 1 && now - row.createdAt.getTime() < grace;
+}
+
 export interface StreamRead {
   /** The events the team stream carries, oldest first. */
   rows: EventRow[];
@@ -163,7 +168,7 @@ export async function readStreamEvents(
   const rows: EventRow[] = [];
   let lastId = afterId;
   for (const r of all) {
-    if (r.id !== lastId + 1 && now - r.createdAt.getTime() < grace) return { rows, lastId, waiting: true, full: false };
+    if (gapMayFill(lastId, r, now, grace)) return { rows, lastId, waiting: true, full: false };
     lastId = r.id;
     if ((STREAM_EVENT_TYPES as string[]).includes(r.type)) rows.push(r);
   }
@@ -184,7 +189,7 @@ export async function latestEventId(db: Db, opts: { now?: Date; graceMs?: number
   // When these are all the events there are, ids started at 1 (the first may still be in flight).
   let previous = recent.length < take ? 0 : recent[0]!.id - 1;
   for (const r of recent) {
-    if (r.id !== previous + 1 && now - r.createdAt.getTime() < grace) return previous;
+    if (gapMayFill(previous, r, now, grace)) return previous;
     previous = r.id;
   }
   return previous;

@@ -1,5 +1,5 @@
-// The spawner: a small helper process that starts the server's transfer processes (rsync, ssh
-// masters) on its behalf. See ./spawner.ts for why. Plain JavaScript, started with `child_process.fork`
+// The spawner: a small helper process that starts the server's transfer processes (rsync) on its
+// behalf. See ./spawner.ts for why. Plain JavaScript, started with `child_process.fork`
 // (no TypeScript loader, no Next.js bundle): it only spawns, relays output and exit codes, and signals.
 //
 // Protocol (IPC, "advanced" serialization so output travels as bytes):
@@ -9,8 +9,9 @@
 //                  | { ev: "out", id, fd: 1 | 2, data } | { ev: "close", id, code, signal }
 // Output is sent as it comes (rsync's stdout, one write per file, goes to a file instead: see
 // rsync.ts), always before that child's close; the parent lowers the priority once it has the pid.
-// When the parent goes away (its IPC channel closes: it exited or was killed), every child's process group gets SIGTERM, then this exits; the
-// children also carry a parent-death signal of their own (setpriv --pdeathsig, see ssh-options.ts).
+// When the parent goes away (its IPC channel closes: it exited or was killed), every child's process
+// group gets SIGTERM, then this exits; the children also carry a parent-death signal of their own
+// (setpriv --pdeathsig, see ssh-options.ts).
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 

@@ -82,7 +82,13 @@ async function sessionsOf(sandboxId: string) {
   return t.db.sshSession.findMany({ where: { sandboxId }, orderBy: { startedAt: "asc" } });
 }
 
-async function newGateway(): Promise<SshGateway> {
+/**
+ * A gateway on a free loopback port, its host key written to `knownHostsFile`. By default the one the
+ * tests share: the 50-session test is one person's, so it runs above the per-person cap (20 by
+ * default), else how many were open at once would depend on how fast the VMs answer; the cap has its
+ * own test on a gateway of its own.
+ */
+async function newGateway(opts: { knownHostsFile?: string; instanceId?: string; maxSessionsPerPerson?: number } = {}): Promise<SshGateway> {
   hostKey = loadGatewayHostKey({ dataDir });
   const g = new SshGateway({
     db: t.db,
@@ -90,14 +96,13 @@ async function newGateway(): Promise<SshGateway> {
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? "silent"),
     hostKey,
     listen: { host: "127.0.0.1", port: 0 },
+    instanceId: opts.instanceId,
     closePollMs: 200,
     progressMs: 500,
-    // The 50-session test is one person's: above the per-person cap (20 by default), how many were open
-    // at once would depend on how fast the VMs answer. The cap has its own test on a gateway of its own.
-    limits: { maxSessionsPerPerson: 100 },
+    limits: { maxSessionsPerPerson: opts.maxSessionsPerPerson ?? 100 },
   });
   await g.start();
-  fs.writeFileSync(knownHosts, `[127.0.0.1]:${g.port} ${hostKey.publicKeyLine}\n`);
+  fs.writeFileSync(opts.knownHostsFile ?? knownHosts, `[127.0.0.1]:${g.port} ${hostKey.publicKeyLine}\n`);
   return g;
 }
 
@@ -343,19 +348,8 @@ describe("SSH gateway with OpenSSH clients", () => {
   });
 
   it("caps a person's open sessions per instance: the next one is refused naming the limit, others get in, an ended one frees a place", async () => {
-    const capped = new SshGateway({
-      db: t.db,
-      ssh: t.manager.ssh!,
-      logger: createLogger(process.env.TEST_LOG_LEVEL ?? "silent"),
-      hostKey,
-      listen: { host: "127.0.0.1", port: 0 },
-      instanceId: "gateway-capped",
-      closePollMs: 200,
-      limits: { maxSessionsPerPerson: 2 },
-    });
-    await capped.start();
     const cappedKnownHosts = path.join(scratch, "known_hosts_capped");
-    fs.writeFileSync(cappedKnownHosts, `[127.0.0.1]:${capped.port} ${hostKey.publicKeyLine}\n`);
+    const capped = await newGateway({ knownHostsFile: cappedKnownHosts, instanceId: "gateway-capped", maxSessionsPerPerson: 2 });
     const via = (who: keyof typeof keys, id: string, command: string[]) =>
       run(["ssh", ...strictSshOptions(keys[who], cappedKnownHosts), "-p", String(capped.port), `${id}@127.0.0.1`, ...command], {
         timeoutMs: 60_000,
