@@ -17,7 +17,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: "unit",
-          include: ["lib/**/*.test.ts", "cli/**/*.test.ts", "app/**/*.test.ts", "scripts/**/*.test.ts"],
+          include: ["lib/**/*.test.ts", "cli/**/*.test.ts", "app/**/*.test.ts", "scripts/**/*.test.ts", "bench/lib/**/*.test.ts"],
           environment: "node",
           testTimeout: 20_000,
           sequence: { groupOrder: 0 },

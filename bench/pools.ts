@@ -26,6 +26,7 @@ import { createDb, type Db } from "@/lib/db/client";
 import { createCliEnv, type CliEnv } from "../tests/support/cli-harness";
 import { signUp, startAppServer } from "../tests/support/app-server";
 import { stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
+import { cpuShares, cpuTicks } from "./lib/machine";
 import { startBenchVms, type VmCpu } from "./lib/vms";
 import { Api } from "./lib/api";
 import { onCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
@@ -35,6 +36,7 @@ import type { PoolBenchResults, PoolVariantResults } from "./lib/pools-report";
 import { startRelay, type Relay } from "./relay";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
+const loadAverage = () => os.loadavg().map((l) => Math.round(l * 100) / 100);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface PoolBenchOptions {
@@ -293,6 +295,8 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
     const poolProfile = `profile.pool-${kind}`;
     const plainProfile = `profile.nopool-${kind}`;
     const hs = hosts[kind];
+    const loadAtStart = loadAverage();
+    const ticksAtStart = cpuTicks();
     log(`pools (${kind === "direct" ? "loopback" : `${opts.rttMs} ms RTT`}): waiting for ${poolSize} members of ${poolProfile}`);
     log(`  filled in ${await waitForPool(poolProfile, poolSize)} ms`);
 
@@ -467,6 +471,7 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
 
     return {
       rttMs: kind === "direct" ? 0 : opts.rttMs,
+      machine: { loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadAverage(), cpuPercent: cpuShares(ticksAtStart, cpuTicks()) },
       poolCreate: { manager: summarize(poolCreate.manager), script: summarize(poolCreate.script), misses: poolCreate.misses },
       run: {
         manager: summarize(runs.manager),

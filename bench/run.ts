@@ -38,7 +38,7 @@ import { Api, describeFetchError, type FollowResult, type SandboxView } from "./
 import { installCleanupHandlers, onCleanup, runCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
 import { summarizeCpuProfile, type ProfileSummary } from "./lib/cpuprofile";
 import { summarizeHeapSnapshot, type HeapSummary } from "./lib/heapsnapshot";
-import { describeMachine } from "./lib/machine";
+import { cpuShares, cpuTicks, describeMachine } from "./lib/machine";
 import { USAGE, parseOptions, type BenchOptions } from "./lib/options";
 import type { MemorySnapshot } from "./lib/memory";
 import { childrenOf, mb, serverCpuTimeMs, startSampler, treeRss } from "./lib/procfs";
@@ -900,6 +900,7 @@ async function main(): Promise<number> {
     throw new Error("the bench starts sshd and a test user on loopback: run it as root (as the integration tests do)");
   installCleanupHandlers();
   const machine = describeMachine();
+  const ticksAtStart = cpuTicks();
   const started = performance.now();
   log(
     `sand-boxer bench: db ${opts.db}, ${opts.runs} runs, ${opts.files} files, ${opts.concurrent} concurrent creates, ${opts.sandboxes} seeded sandboxes${opts.quick ? " (quick)" : ""}`,
@@ -1036,6 +1037,7 @@ async function main(): Promise<number> {
     log(`CPU profiles copied to ${path.relative(REPO_ROOT, keep)}`);
   }
   machine.loadAverageAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  machine.cpuPercent = cpuShares(ticksAtStart, cpuTicks());
 
   const createManager = summarize(cd.create.manager);
   const createScript = summarize(cd.create.script);

@@ -14,7 +14,46 @@ export interface Machine {
   loadAverageAtEnd?: number[];
   /** Other processes running at start (a rough measure of how noisy the machine was). */
   processesAtStart: number;
+  /**
+   * How the machine's CPU time went between start and end (/proc/stat, all CPUs), in percent: `steal`
+   * is time the hypervisor gave this VM's CPUs to someone else — load the load average does not show.
+   */
+  cpuPercent?: CpuShares;
   note: string;
+}
+
+export interface CpuShares {
+  busy: number;
+  idle: number;
+  iowait: number;
+  steal: number;
+}
+
+/** Cumulative CPU ticks from /proc/stat's first line (null where there is no /proc/stat). */
+export function cpuTicks(): number[] | null {
+  try {
+    const first = fs.readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+    if (!first.startsWith("cpu ")) return null;
+    return first.trim().split(/\s+/).slice(1, 9).map(Number);
+  } catch {
+    return null;
+  }
+}
+
+/** Shares of CPU time between two cpuTicks() readings (user nice system idle iowait irq softirq steal). */
+export function cpuShares(before: number[] | null, after: number[] | null): CpuShares | undefined {
+  if (!before || !after) return undefined;
+  const d = after.map((v, i) => v - (before[i] ?? 0));
+  const total = d.reduce((a, b) => a + b, 0);
+  if (total <= 0) return undefined;
+  const pct = (n: number) => Math.round((1000 * n) / total) / 10;
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = d;
+  return { busy: pct(user + nice + system + irq + softirq), idle: pct(idle), iowait: pct(iowait), steal: pct(steal) };
+}
+
+/** "busy 61 %, steal 12 %": a CpuShares for a report line. */
+export function describeCpuShares(c: CpuShares | undefined): string {
+  return c ? `CPU busy ${c.busy} %, idle ${c.idle} %, I/O wait ${c.iowait} %, stolen by the hypervisor ${c.steal} %` : "CPU shares unknown";
 }
 
 function osName(): string {

@@ -1,5 +1,6 @@
 // The warm-pool figures of the bench (bench/pools.ts): their shape in bench/results/latest.json and
 // their part of latest.md and the README table.
+import { describeCpuShares, type CpuShares } from "./machine";
 import type { Summary } from "./stats";
 
 /** The figures of one network setting (loopback or through the relay). */
@@ -20,6 +21,8 @@ export interface PoolVariantResults {
   personCreate: { idle: Summary; duringRefill: Summary };
   /** A create for another git ref: a pool member moved on the VM vs a fresh clone (POST → ready). */
   refMove: { moved: Summary; freshClone: Summary; misses: number };
+  /** How busy the machine was while this part ran (its own work included). */
+  machine?: { loadAverageAtStart: number[]; loadAverageAtEnd: number[]; cpuPercent?: CpuShares };
 }
 
 export interface PoolBenchResults {
@@ -135,5 +138,15 @@ export function renderPoolMarkdown(r: PoolBenchResults): string[] {
       .map(([k, v]) => `${k} ${fmt(v)} ms`)
       .join(", ")}`,
   );
+  for (const [name, v] of [
+    ["loopback", L],
+    [`${R.rttMs} ms RTT`, R],
+  ] as const) {
+    if (v.machine)
+      lines.push(
+        "",
+        `While the ${name} part ran: load average ${v.machine.loadAverageAtStart.join(" / ")} → ${v.machine.loadAverageAtEnd.join(" / ")}; ${describeCpuShares(v.machine.cpuPercent)}.`,
+      );
+  }
   return lines;
 }
