@@ -509,15 +509,46 @@ async function makeLowCpuGroup(name: string): Promise<string> {
   throw new Error("lowCpuShare: no cgroup cpu controller is mounted here (looked in /sys/fs/cgroup/cpu and /sys/fs/cgroup)");
 }
 
+/**
+ * Removes a VM set's control group. rmdir needs it empty, and its sshd's session processes (a client
+ * that has not closed its connection yet, a command still exiting) can outlive the sshd by a moment:
+ * everything still in the group was started by this harness's sshd, so it is killed, and the rmdir is
+ * tried again for up to 3 s. Left behind (and said so) only if it still fails.
+ */
+async function removeCpuGroup(group: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rmdir(group);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return;
+      if (code !== "EBUSY" || attempt >= 30) {
+        console.warn(`build VMs: could not remove the CPU control group ${group}: ${(e as Error).message}`);
+        return;
+      }
+    }
+    const procs = await readFile(path.join(group, "cgroup.procs"), "utf8").catch(() => "");
+    const pids = procs.split("\n").map(Number);
+    for (const pid of pids.filter((n) => Number.isInteger(n) && n > 0)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Stops the given harness (or every one this process started): kills each sshd by PID and removes its state dir. */
 export async function stopBuildVms(set?: BuildVms): Promise<void> {
   const sets = set ? [set] : [...started];
   for (const s of sets) {
     for (const vm of s.vms) await stopVm(vm);
     started.delete(s);
-    // Empty once its sshd and sessions are gone (rmdir of a control group needs no recursion).
     const group = s.vms.find((vm) => vm.cpuGroup)?.cpuGroup;
-    if (group) await rmdir(group).catch(() => undefined);
+    if (group) await removeCpuGroup(group);
     await rm(s.stateDir, { recursive: true, force: true });
   }
 }
