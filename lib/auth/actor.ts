@@ -5,12 +5,19 @@ import type { TokenScope } from "./token-scopes";
 
 export type Role = "admin" | "member";
 
+/** The person's name and email as their session or token read them (a view of what they create shows them as owner). */
+export interface ActorPerson {
+  name: string;
+  email: string;
+}
+
 export type Actor =
-  | { kind: "user"; userId: string; label: string; role: Role; ip?: string }
+  | { kind: "user"; userId: string; label: string; role: Role; ip?: string; person?: ActorPerson }
   | {
       kind: "token";
       userId: string;
       label: string;
+      person?: ActorPerson;
       /** The role the request acts with: the owner's admin role only under the token's `admin` scope. */
       role: Role;
       tokenId: string;

@@ -35,6 +35,7 @@ export async function actorFromHeaders(headers: Headers): Promise<Actor | null> 
       scopes: found.scopes,
       expiresAt: found.expiresAt,
       label: `${found.user.email} (token ${found.tokenName})`,
+      person: { name: found.user.name, email: found.user.email },
       ip,
     };
   }
@@ -48,6 +49,6 @@ export async function sessionActorFromHeaders(headers: Headers): Promise<Actor |
   if (!session) return null;
   // getSession reads the session and its user from the database on every call (no cookie cache is
   // configured in ./auth.ts), so the role is the stored one: a demotion takes effect at the next request.
-  const user = session.user as { id: string; email: string; role?: unknown };
-  return { kind: "user", userId: user.id, role: roleOf(user.role), label: user.email, ip };
+  const user = session.user as { id: string; name: string; email: string; role?: unknown };
+  return { kind: "user", userId: user.id, role: roleOf(user.role), label: user.email, ip, person: { name: user.name, email: user.email } };
 }

@@ -79,7 +79,7 @@ export interface VerifiedToken {
   tokenName: string;
   scopes: TokenScope[];
   expiresAt: Date | null;
-  user: { id: string; email: string; role: string };
+  user: { id: string; name: string; email: string; role: string };
 }
 
 /**

@@ -5,7 +5,8 @@ import "server-only";
 import { ACTIVE_STATUSES, isSandboxStatus, type SandboxStatus } from "../manager/states";
 import type { DbNull, Db, Prisma } from "./client";
 
-export const sandboxListSelect = {
+/** A sandbox's own columns as a list row has them (sandboxListSelect without its owner and host). */
+export const sandboxColumnsSelect = {
   id: true,
   ownerId: true,
   profileId: true,
@@ -23,6 +24,12 @@ export const sandboxListSelect = {
   lockOperationId: true,
   lockExpiresAt: true,
   machineId: true,
+} satisfies Prisma.SandboxSelect;
+
+export type SandboxColumns = Prisma.SandboxGetPayload<{ select: typeof sandboxColumnsSelect }>;
+
+export const sandboxListSelect = {
+  ...sandboxColumnsSelect,
   owner: { select: { id: true, name: true, email: true } },
   host: { select: { id: true, title: true, address: true, port: true } },
 } satisfies Prisma.SandboxSelect;
@@ -133,6 +140,19 @@ export async function moveSandboxRow(
     data: { ...m.set, status: m.to },
   });
   return r.count === 1;
+}
+
+/** moveSandboxRow that also returns the moved row's columns (null when it did not move): still one statement, UPDATE … RETURNING. */
+export async function moveSandboxRowReturning(
+  tx: Prisma.TransactionClient,
+  m: { id: string; from: readonly SandboxStatus[]; to: SandboxStatus; set?: StatusColumns; lockOperationId?: string },
+): Promise<SandboxColumns | null> {
+  const [row] = await tx.sandbox.updateManyAndReturn({
+    where: { id: m.id, status: { in: [...m.from] }, lockOperationId: m.lockOperationId },
+    data: { ...m.set, status: m.to },
+    select: sandboxColumnsSelect,
+  });
+  return row ?? null;
 }
 
 export type NewSandboxRow = Omit<Prisma.SandboxUncheckedCreateInput, "status">;

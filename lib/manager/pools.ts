@@ -19,6 +19,7 @@ import { systemActor, type Actor } from "../auth/actor";
 import type { Prisma } from "../db/client";
 import { activeOperations, cancelQueued, insertOperation, operationCreate, requestCancel } from "../db/operations";
 import { anyPoolMember, claimCandidates, refillQueued } from "../db/pools";
+import type { SandboxColumns } from "../db/sandboxes";
 import type { AnyExtension, Catalog, UsableProfile } from "../extensions/catalog";
 import { isUsable } from "../extensions/catalog";
 import type { ProfileInput } from "../extensions/profile-inputs";
@@ -125,7 +126,7 @@ const CLAIM_ROUNDS = 3;
 export async function claimPoolMember(
   ctx: Pick<ManagerContext, "db" | "notifier" | "config">,
   req: ClaimRequest,
-): Promise<{ id: string; moving: boolean } | null> {
+): Promise<{ id: string; moving: boolean; row?: SandboxColumns } | null> {
   const { profile, extension } = req;
   if (!profile.spec.pool) return null;
   const started = performance.now();
@@ -145,9 +146,11 @@ export async function claimPoolMember(
     message: `Created sandbox ${id} from ${profile.id} (${how})`,
     data: { profileId: profile.id, input: req.input as Prisma.InputJsonValue, pool: true },
   });
-  let claimed: { id: string; moving: boolean } | null = null;
+  let claimed: { id: string; moving: boolean; row?: SandboxColumns } | null = null;
+  let row: SandboxColumns | null | undefined;
   const id = await claimOne(ctx, poolKeyOf(profile.id, extension, req.params), async (id) => {
-    const { moved } = await transition(ctx, {
+    let moved: boolean;
+    ({ moved, row } = await transition(ctx, {
       sandboxId: id,
       from: "pooled",
       to: "ready",
@@ -158,10 +161,12 @@ export async function claimPoolMember(
         actorLabel: req.actor.label,
       },
       audit: audit(id, "warm pool"),
-    });
+      // The response is made from the row as written (./manager.ts), not read again.
+      returnRow: true,
+    }));
     return moved;
   });
-  if (id) claimed = { id, moving: false };
+  if (id) claimed = { id, moving: false, ...(row ? { row } : {}) };
   else if (extension.canMove(profile.params, req.params)) {
     const reason = `Moving a warm-pool member to ${describeTarget(req.input)}`;
     const movedId = await claimOne(ctx, poolKeyOf(profile.id, extension, profile.params), async (id) => {

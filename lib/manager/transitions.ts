@@ -10,7 +10,14 @@ import "server-only";
 import type { Db, Prisma } from "../db/client";
 import { appendEvents, type EventInput } from "../db/events";
 import { endOperation, type OperationResult, type OperationRow } from "../db/operations";
-import { insertSandboxRow, moveSandboxRow, type NewSandboxRow, type StatusColumns } from "../db/sandboxes";
+import {
+  insertSandboxRow,
+  moveSandboxRow,
+  moveSandboxRowReturning,
+  type NewSandboxRow,
+  type SandboxColumns,
+  type StatusColumns,
+} from "../db/sandboxes";
 import { withStatusWrites } from "../db/status-guard";
 import { auditEntry, type AuditInput } from "./audit";
 import type { Notifier } from "./notifier";
@@ -42,11 +49,15 @@ export interface TransitionRequest {
   audit?: AuditInput;
   /** More writes in the same transaction, run only when the sandbox moved. */
   also?: (tx: Tx) => Promise<void>;
+  /** Return the moved row's columns (the UPDATE returns them: no read after). */
+  returnRow?: boolean;
 }
 
 export interface TransitionOutcome {
   /** The sandbox was in one of `from` (and locked by `lockedBy`) and is now in `to`. */
   moved: boolean;
+  /** With `returnRow`: the moved row's columns as written (null when it did not move). */
+  row?: SandboxColumns | null;
   /** `finish` was given and the operation ended (false: its lease was lost; nothing was written). */
   finished: boolean;
 }
@@ -70,7 +81,9 @@ export async function transition(deps: TransitionDeps, req: TransitionRequest): 
   try {
     outcome = await deps.db.$transaction((tx) =>
       withStatusWrites(async () => {
-        const moved = await moveSandboxRow(tx, { id: req.sandboxId, from, to: req.to, set: req.set, lockOperationId: req.lockedBy });
+        const move = { id: req.sandboxId, from, to: req.to, set: req.set, lockOperationId: req.lockedBy };
+        const row = req.returnRow ? await moveSandboxRowReturning(tx, move) : undefined;
+        const moved = req.returnRow ? row !== null : await moveSandboxRow(tx, move);
         if (moved) {
           await appendEvents(tx, [stateEvent(req.sandboxId, req.to, req.event)]);
           if (req.audit) await appendEvents(tx, [auditEntry(req.audit)]);
@@ -82,7 +95,7 @@ export async function transition(deps: TransitionDeps, req: TransitionRequest): 
           if (!(await endOperation(tx, op, owner, typeof result === "function" ? result(moved) : result))) throw new LeaseLostRollback();
           finished = true;
         }
-        return { moved, finished };
+        return { moved, finished, ...(req.returnRow ? { row } : {}) };
       }),
     );
   } catch (e) {

@@ -140,6 +140,9 @@ describe("warm pools on real build VMs (PostgreSQL)", () => {
     expect(s.owner.id).toBe(t.user.kind === "user" ? t.user.userId : "");
     expect(new Date(s.expiresAt!).getTime()).toBeGreaterThanOrEqual(before + 8 * 3600_000 - 1000);
     expect(fs.existsSync(path.join(workspace(s.id), "README"))).toBe(true);
+    // The response is made from the row the claim wrote (no read after it): the sandbox as read now.
+    expect(s).toEqual(await strict.getSandbox(s.id));
+    expect(s.host).toEqual({ id: `host-${vm.name}`, title: `Build VM ${vm.name}`, address: vm.host, port: vm.port });
     const row = await t.db.sandbox.findUniqueOrThrow({ where: { id: s.id } });
     expect(row.poolKey).toBeNull();
     // Now it is theirs and counts: the next create is over the quota of 1 (the three members never counted).
@@ -162,8 +165,12 @@ describe("warm pools on real build VMs (PostgreSQL)", () => {
     const delayed = t.secondManager({ poolRefillDelayMs: 60_000 });
     const before = Date.now();
     const a = await delayed.createSandbox("profile.pooled", t.user);
-    const b = await delayed.createSandbox("profile.pooled", t.user);
+    // As a request's session or token gives it: the person's name and email come with the actor.
+    const me = await t.db.user.findUniqueOrThrow({ where: { id: a.owner.id } });
+    const b = await delayed.createSandbox("profile.pooled", { ...t.user, person: { name: me.name, email: me.email } } as typeof t.user);
     expect([a.status, b.status]).toEqual(["ready", "ready"]);
+    expect(b).toEqual(await delayed.getSandbox(b.id));
+    expect(b.owner).toEqual({ id: me.id, name: me.name, email: me.email });
     // requestRefill is not awaited by the claim: wait for its insert.
     let refills: { runAfter: Date }[] = [];
     for (let i = 0; i < 100 && refills.length === 0; i++) {
