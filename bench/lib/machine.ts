@@ -51,7 +51,7 @@ export function cpuShares(before: number[] | null, after: number[] | null): CpuS
   return { busy: pct(user + nice + system + irq + softirq), idle: pct(idle), iowait: pct(iowait), steal: pct(steal) };
 }
 
-/** "busy 61 %, steal 12 %": a CpuShares for a report line. */
+/** A CpuShares for a report line: "CPU busy 61 %, idle 27 %, I/O wait 1 %, stolen by the hypervisor 12 %". */
 export function describeCpuShares(c: CpuShares | undefined): string {
   return c ? `CPU busy ${c.busy} %, idle ${c.idle} %, I/O wait ${c.iowait} %, stolen by the hypervisor ${c.steal} %` : "CPU shares unknown";
 }
