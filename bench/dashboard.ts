@@ -14,6 +14,7 @@ import { chromium, type BrowserContext, type Page } from "@playwright/test";
 
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../tests/support/chromium";
 import { idleRates, waitForOpenStreams, type ReadMetrics } from "../tests/support/stream-metrics";
+import { loadAverage } from "./lib/machine";
 import { round, summarize, type Summary } from "./lib/stats";
 
 const PROFILE = "profile.local";
@@ -51,8 +52,6 @@ interface Opts {
   warmUp: boolean;
   log: (line: string) => void;
 }
-
-const load = async () => (await import("node:os")).loadavg().map((l) => Math.round(l * 100) / 100);
 
 async function live(page: Page): Promise<void> {
   await page.getByTestId("stream-status").and(page.locator('[data-live="1"]')).waitFor({ timeout: 30_000 });
@@ -162,7 +161,7 @@ async function idleTabs(o: Opts, context: BrowserContext): Promise<DashboardBenc
 }
 
 export async function measureDashboard(o: Opts): Promise<DashboardBench> {
-  const start = await load();
+  const start = loadAverage();
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
   try {
     const context = await browser.newContext({ baseURL: o.url });
@@ -210,7 +209,7 @@ export async function measureDashboard(o: Opts): Promise<DashboardBench> {
         "Destroy: on the sandbox page, Destroy → dialog → confirm; performance.now() at the confirm click to the next frame after the " +
         "status badge reads destroyed. Idle tabs: statements/s (sandboxer_db_statements_total on /api/metrics) with the tabs open " +
         "and live minus with none, each the lowest of its windows.",
-      loadAverage: { start, end: await load() },
+      loadAverage: { start, end: loadAverage() },
     };
   } finally {
     await browser.close();

@@ -26,7 +26,7 @@ import { createDb, type Db } from "@/lib/db/client";
 import { createCliEnv, type CliEnv } from "../tests/support/cli-harness";
 import { signUp, startAppServer } from "../tests/support/app-server";
 import { stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
-import { cpuShares, cpuTicks } from "./lib/machine";
+import { cpuShares, cpuTicks, loadAverage } from "./lib/machine";
 import { startBenchVms, type VmCpu } from "./lib/vms";
 import { Api } from "./lib/api";
 import { onCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
@@ -36,7 +36,6 @@ import type { PoolBenchResults, PoolVariantResults } from "./lib/pools-report";
 import { startRelay, type Relay } from "./relay";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
-const loadAverage = () => os.loadavg().map((l) => Math.round(l * 100) / 100);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface PoolBenchOptions {

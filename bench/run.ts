@@ -38,7 +38,7 @@ import { Api, describeFetchError, type FollowResult, type SandboxView } from "./
 import { installCleanupHandlers, onCleanup, runCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
 import { summarizeCpuProfile, type ProfileSummary } from "./lib/cpuprofile";
 import { summarizeHeapSnapshot, type HeapSummary } from "./lib/heapsnapshot";
-import { cpuShares, cpuTicks, describeMachine } from "./lib/machine";
+import { cpuShares, cpuTicks, describeMachine, loadAverage } from "./lib/machine";
 import { USAGE, parseOptions, type BenchOptions } from "./lib/options";
 import type { MemorySnapshot } from "./lib/memory";
 import { childrenOf, mb, serverCpuTimeMs, startSampler, treeRss } from "./lib/procfs";
@@ -1036,7 +1036,7 @@ async function main(): Promise<number> {
     for (const f of fs.readdirSync(s.profileDir)) fs.copyFileSync(path.join(s.profileDir, f), path.join(keep, f));
     log(`CPU profiles copied to ${path.relative(REPO_ROOT, keep)}`);
   }
-  machine.loadAverageAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  machine.loadAverageAtEnd = loadAverage();
   machine.cpuPercent = cpuShares(ticksAtStart, cpuTicks());
 
   const createManager = summarize(cd.create.manager);

@@ -29,6 +29,11 @@ export interface CpuShares {
   steal: number;
 }
 
+/** The 1, 5 and 15 minute load averages, to two decimals. */
+export function loadAverage(): number[] {
+  return os.loadavg().map((l) => Math.round(l * 100) / 100);
+}
+
 /** Cumulative CPU ticks from /proc/stat's first line (null where there is no /proc/stat). */
 export function cpuTicks(): number[] | null {
   try {
@@ -75,7 +80,7 @@ export function describeMachine(): Machine {
     kernel: os.release(),
     node: process.version,
     date: new Date().toISOString(),
-    loadAverageAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    loadAverageAtStart: loadAverage(),
     processesAtStart: fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e)).length,
     note:
       "Shared, noisy machine: other engineers' test suites (sshd, next build, vitest, Playwright) may run in parallel. " +

@@ -135,6 +135,14 @@ export const STREAM_EVENT_TYPES: EventType[] = ["log", "state", "team"];
  */
 export const STREAM_GAP_GRACE_MS = 5_000;
 
+/**
+ * How long a reader waiting for a missing id pauses before its `round`-th look (0-based): `firstMs`,
+ * doubling, never beyond `maxMs` (the reader's slow poll) — a gap that lasts is a rolled-back insert.
+ */
+export function gapRecheckDelay(firstMs: number, round: number, maxMs: number): number {
+  return Math.min(maxMs, firstMs * 2 ** Math.min(round, 16));
+}
+
 /** Whether the ids between `previousId` and `row` (a gap) may still appear: the row after it is young. */
 function gapMayFill(previousId: number, row: { id: number; createdAt: Date }, now: number, grace: number): boolean {
   return row.id !== previousId + 1 && now - row.createdAt.getTime() < grace;

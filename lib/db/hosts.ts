@@ -49,11 +49,6 @@ export async function findHost(db: Db, id: string): Promise<HostRow | null> {
   return db.buildHost.findUnique({ where: { id } });
 }
 
-/** A host as a sandbox's view names it. */
-export async function hostSummary(db: Db, id: string): Promise<{ id: string; title: string; address: string; port: number } | null> {
-  return db.buildHost.findUnique({ where: { id }, select: { id: true, title: true, address: true, port: true } });
-}
-
 /** The registry's pinned key and the last full key seen, of one host. */
 export async function hostKeys(db: Db, id: string): Promise<{ hostKey: string; hostPublicKey: string | null } | null> {
   return db.buildHost.findUnique({ where: { id }, select: { hostKey: true, hostPublicKey: true } });

@@ -5,6 +5,10 @@ import "server-only";
 import { ACTIVE_STATUSES, isSandboxStatus, type SandboxStatus } from "../manager/states";
 import type { DbNull, Db, Prisma } from "./client";
 
+/** A sandbox's owner and host as its views name them. */
+export const sandboxOwnerSelect = { id: true, name: true, email: true } satisfies Prisma.UserSelect;
+export const sandboxHostSelect = { id: true, title: true, address: true, port: true } satisfies Prisma.BuildHostSelect;
+
 /** A sandbox's own columns as a list row has them (sandboxListSelect without its owner and host). */
 export const sandboxColumnsSelect = {
   id: true,
@@ -28,17 +32,27 @@ export const sandboxColumnsSelect = {
 
 export type SandboxColumns = Prisma.SandboxGetPayload<{ select: typeof sandboxColumnsSelect }>;
 
+/** A sandbox's owner as its views name them (for a view made from SandboxColumns). */
+export async function findSandboxOwner(db: Db, id: string) {
+  return db.user.findUnique({ where: { id }, select: sandboxOwnerSelect });
+}
+
+/** A sandbox's host as its views name it (for a view made from SandboxColumns). */
+export async function findSandboxHost(db: Db, id: string) {
+  return db.buildHost.findUnique({ where: { id }, select: sandboxHostSelect });
+}
+
 export const sandboxListSelect = {
   ...sandboxColumnsSelect,
-  owner: { select: { id: true, name: true, email: true } },
-  host: { select: { id: true, title: true, address: true, port: true } },
+  owner: { select: sandboxOwnerSelect },
+  host: { select: sandboxHostSelect },
 } satisfies Prisma.SandboxSelect;
 
 export type SandboxListRow = Prisma.SandboxGetPayload<{ select: typeof sandboxListSelect }>;
 
 export const sandboxDetailInclude = {
-  owner: { select: { id: true, name: true, email: true } },
-  host: { select: { id: true, title: true, address: true, port: true, user: true, hostKey: true, workspaceRoot: true } },
+  owner: { select: sandboxOwnerSelect },
+  host: { select: { ...sandboxHostSelect, user: true, hostKey: true, workspaceRoot: true } },
 } satisfies Prisma.SandboxInclude;
 
 export type SandboxDetailRow = Prisma.SandboxGetPayload<{ include: typeof sandboxDetailInclude }>;

@@ -24,11 +24,6 @@ export async function userEmail(db: Db, id: string): Promise<string | null> {
   return (await db.user.findUnique({ where: { id }, select: { email: true } }))?.email ?? null;
 }
 
-/** A sandbox owner as its views show them. */
-export async function ownerSummary(db: Db, id: string): Promise<{ id: string; name: string; email: string } | null> {
-  return db.user.findUnique({ where: { id }, select: { id: true, name: true, email: true } });
-}
-
 /** The team (the warm pool's system account is not a person). */
 export async function listUsers(db: Db): Promise<UserRow[]> {
   return db.user.findMany({ where: { role: { not: "system" } }, orderBy: { email: "asc" }, select: userSelect });

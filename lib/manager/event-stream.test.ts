@@ -99,7 +99,7 @@ describe("sandboxEventStream", () => {
     s.log("line 2");
     s.move("ready");
     const rest = collect(stream, (got) => got.at(-1)?.kind === "end", items);
-    await new Promise((r) => setTimeout(r, 300)); // ~3 looks at 100 ms
+    await new Promise((r) => setTimeout(r, 300)); // several looks meanwhile (25 ms, doubling)
     expect(messages(items)).toEqual(["line 1"]);
     s.setHorizon(Number.POSITIVE_INFINITY);
     await rest;

@@ -15,6 +15,7 @@
 // pass, soon (HELD_RECHECK_MS). SQLite never shows such a gap and its horizon costs nothing.
 import "server-only";
 
+import { gapRecheckDelay } from "../db/events";
 import type { Manager } from "./manager";
 import { isTransient } from "./states";
 import type { SandboxEventView, SandboxView } from "./views";
@@ -67,7 +68,7 @@ export async function* sandboxEventStream(
   // Held back again and again means a gap that will not fill (a rolled-back insert, passed after
   // STREAM_GAP_GRACE_MS): look less often the longer it lasts, up to the slow poll.
   let heldRounds = 0;
-  const pauseHeld = () => pause(Math.min(pollMs, HELD_RECHECK_MS * 2 ** Math.min(heldRounds++, 8)));
+  const pauseHeld = () => pause(gapRecheckDelay(HELD_RECHECK_MS, heldRounds++, pollMs));
 
   try {
     let lastSent = Date.now();

@@ -8,7 +8,7 @@ import { SYSTEM_ACTOR, actorUserId, type Actor } from "../auth/actor";
 import { can, sandboxPermissions } from "../auth/policy";
 import type { Db, Prisma } from "../db/client";
 import { listAudit, listSandboxEvents, listStateEvents, visibleEventHorizon, type AuditFilter } from "../db/events";
-import { hostLabels, hostSummary, listHosts } from "../db/hosts";
+import { hostLabels, listHosts } from "../db/hosts";
 import { liveWorkerCount, liveWorkersOnMachines } from "../db/leases";
 import { poolCounts, poolCountsByHost } from "../db/pools";
 import {
@@ -24,6 +24,8 @@ import {
 import {
   deleteSandboxRow,
   findSandbox,
+  findSandboxHost,
+  findSandboxOwner,
   listSandboxPage,
   ownerSandboxes,
   sandboxStatusOf,
@@ -32,7 +34,7 @@ import {
   type SandboxFilter,
   type SandboxListRow,
 } from "../db/sandboxes";
-import { listUsers, ownerSummary } from "../db/users";
+import { listUsers } from "../db/users";
 import { appendEvents } from "../db/events";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors";
 import type { HandleSummary, SshServices } from "../extensions/base";
@@ -407,8 +409,8 @@ export class Manager implements ManagerContext {
   private async claimedView(row: SandboxColumns, actor: Actor): Promise<SandboxView> {
     const person = actor.kind === "system" ? undefined : actor.person;
     const [owner, host] = await Promise.all([
-      person ? { id: row.ownerId, name: person.name, email: person.email } : ownerSummary(this.db, row.ownerId),
-      row.hostId ? hostSummary(this.db, row.hostId) : null,
+      person ? { id: row.ownerId, name: person.name, email: person.email } : findSandboxOwner(this.db, row.ownerId),
+      row.hostId ? findSandboxHost(this.db, row.hostId) : null,
     ]);
     if (!owner) throw new NotFoundError("Sandbox owner", row.ownerId);
     return this.toView({ ...row, owner, host }, null);

@@ -20,7 +20,7 @@
 // grows the server's memory.
 import "server-only";
 
-import { STREAM_GAP_GRACE_MS, latestEventId, readStreamEvents, type EventRow } from "../db/events";
+import { STREAM_GAP_GRACE_MS, gapRecheckDelay, latestEventId, readStreamEvents, type EventRow } from "../db/events";
 import type { Manager } from "./manager";
 import type { PoolCountsView, SandboxView } from "./views";
 
@@ -232,7 +232,7 @@ export class TeamStreamHub {
           if (read.waiting) {
             // An earlier id is not visible yet (another writer's transaction is open): look again soon,
             // less often the longer it stays missing (a rolled-back insert stays so for the whole grace).
-            await this.pause(Math.min(this.opts.pollMs, this.opts.gapRecheckMs * 2 ** Math.min(waitingRounds++, 5)));
+            await this.pause(gapRecheckDelay(this.opts.gapRecheckMs, waitingRounds++, this.opts.pollMs));
             continue;
           }
           waitingRounds = 0;
@@ -310,7 +310,8 @@ export async function teamEventsAfter(
 ): Promise<{ events: TeamStreamEventView[]; lastEventId: number }> {
   const read = await readStreamEvents(m.db, after, BATCH);
   const events = read.rows.map(streamEventView).filter((e): e is TeamStreamEventView => e !== null);
-  return { events, lastEventId: read.lastId > after || after > 0 ? read.lastId : await latestEventId(m.db) };
+  // Nothing read and nowhere to resume from: where a fresh stream would start.
+  return { events, lastEventId: read.lastId > 0 ? read.lastId : await latestEventId(m.db) };
 }
 
 /**
