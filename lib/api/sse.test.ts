@@ -61,4 +61,25 @@ describe("server-sent events", () => {
     await expect.poll(() => seenAbort).toBe(true);
     expect(closed).toBe(1);
   });
+
+  it("ends at once when the client left before the stream was made (the route awaited first)", async () => {
+    const gone = new AbortController();
+    gone.abort();
+    let read = 0;
+    let closed = 0;
+    const res = pullEventStream(
+      new Request("http://127.0.0.1/x", { signal: gone.signal }),
+      async function* (signal) {
+        while (!signal.aborted) {
+          read++;
+          yield { comment: "keepalive" };
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      },
+      { onClose: () => closed++ },
+    );
+    expect(closed).toBe(1);
+    expect(await res.text()).toBe("");
+    expect(read).toBe(0);
+  });
 });

@@ -42,6 +42,9 @@ export function pullEventStream(
   const stop = new AbortController();
   req.signal.addEventListener("abort", () => stop.abort(), { once: true });
   if (opts.onClose) stop.signal.addEventListener("abort", opts.onClose, { once: true });
+  // The client may have left while the route awaited before this (a listener added to an aborted signal
+  // never runs): the stream ends at once, its slot freed, instead of reading its source for nobody.
+  if (req.signal.aborted) stop.abort();
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
       const send = (text: string) => {
@@ -53,9 +56,11 @@ export function pullEventStream(
       } catch (e) {
         send(formatSse({ event: "error", data: { code: "STREAM_FAILED", message: (e as Error).message } }));
       } finally {
-        if (!stop.signal.aborted) {
-          stop.abort();
+        stop.abort();
+        try {
           controller.close();
+        } catch {
+          // already closed: the client cancelled the body
         }
       }
     },

@@ -29,6 +29,7 @@ describe("team event stream", () => {
   let server: AppServer;
   let configDir: string;
   let alice: string;
+  let aliceCookie: string;
   let admin: string;
   const open: OpenStream[] = [];
 
@@ -121,7 +122,7 @@ describe("team event stream", () => {
       },
     });
     await signUp(server.url, "admin@stream.test");
-    await signUp(server.url, "alice@stream.test");
+    aliceCookie = await signUp(server.url, "alice@stream.test");
     const user = (email: string) => database.db.user.findUniqueOrThrow({ where: { email } });
     admin = (
       await createToken(database.db, (await user("admin@stream.test")).id, {
@@ -248,5 +249,41 @@ describe("team event stream", () => {
     expect(withStreams - without).toBeLessThanOrEqual(3);
 
     expect((await stream()).status).toBe(200);
+  });
+
+  it("a client that goes away while its stream is being opened (session check, replay) is not counted for long, nor holds a slot", async () => {
+    for (const s of open) s.close();
+    await expect.poll(() => metric("sandboxer_event_streams_open"), { timeout: 10_000 }).toBe(0);
+    // A sandbox with 1,900 log lines: a stream resuming from before them replays them all, and that
+    // replay's reads are the open's longest await.
+    const sandboxId = (await api("POST", "/sandboxes", { profile: "profile.local" })).json.id as string;
+    const from = (await database.db.event.aggregate({ _max: { id: true } }))._max.id ?? 0;
+    await database.db.event.createMany({
+      data: Array.from({ length: 1_900 }, (_, i) => ({ sandboxId, type: "log", message: `line ${i}` })),
+    });
+    // Forty clients signed in as the dashboard is (a session cookie, whose check awaits) leave 0–38 ms
+    // after asking, half of them resuming (replaying those lines). A stream whose client left before the
+    // route listened for it stayed counted, holding one of the person's slots, until its next heartbeat
+    // failed (15 s): 6 of 40 here before the fix; the e2e "twenty tabs" test saw one such stream.
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const ac = new AbortController();
+        setTimeout(() => ac.abort(), (i % 20) * 2);
+        try {
+          const res = await fetch(`${server.url}${API_BASE_PATH}/events`, {
+            headers: { accept: "text/event-stream", cookie: aliceCookie, ...(i % 2 ? { "last-event-id": String(from) } : {}) },
+            signal: ac.signal,
+          });
+          await res.body?.cancel();
+        } catch {
+          // aborted before or after the response
+        }
+      }),
+    );
+    // Until the server has been through every one of them (an open not yet at the hub is not counted).
+    await new Promise((r) => setTimeout(r, 1_000));
+    await expect.poll(() => metric("sandboxer_event_streams_open"), { timeout: 5_000 }).toBe(0);
+    const eight = await Promise.all(Array.from({ length: 8 }, () => stream()));
+    expect(eight.map((s) => s.status)).toEqual(Array(8).fill(200));
   });
 });

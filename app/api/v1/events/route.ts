@@ -57,6 +57,10 @@ export const GET = defineRoute(API_ROUTES.teamEvents, async ({ query: q, actor, 
   // One of the person's SANDBOXER_MAX_STREAMS_PER_PERSON stream slots, shared with the sandbox event and
   // build log streams; throws TOO_MANY_STREAMS (429) before any byte is sent. Freed when the stream ends.
   const release = acquireActorStreamSlot(actor);
+  // Listened for before the awaits below: a client that leaves while the stream is being opened has
+  // already aborted the signal by the time they end, and a listener added then would never run (the
+  // stream would stay counted, holding a slot, until a heartbeat failed to write).
+  req.signal.addEventListener("abort", finish, { once: true });
   sink.write("retry: 3000\n\n");
   try {
     const leave = await teamStreamHub(m).open(actorUserId(actor) ?? actor.label, after, sink);
@@ -68,7 +72,9 @@ export const GET = defineRoute(API_ROUTES.teamEvents, async ({ query: q, actor, 
     release();
     throw err;
   }
-  if (closed) close();
-  req.signal.addEventListener("abort", finish, { once: true });
+  if (closed || req.signal.aborted) {
+    closed = true;
+    close();
+  }
   return new Response(stream, { headers: SSE_HEADERS });
 });
