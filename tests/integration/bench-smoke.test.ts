@@ -102,7 +102,15 @@ describe("npm run bench -- --quick", () => {
     for (const key of ["cpuModel", "cpuCount", "memoryMb", "os", "node", "date"]) expect(results.machine, key).toHaveProperty(key);
     // The VMs ran in a CPU control group of their own (this machine has the cpu controller), removed at the end.
     expect(results.vmCpu).toBe("low share (cgroup)");
-    expect(vmGroups().filter((g) => !groupsBefore.has(g))).toEqual([]);
+    // When one is left, the harness said why on the bench's stderr (removeCpuGroup, or a failed cleanup step).
+    const cleanupLines = stderr
+      .split("\n")
+      .filter((l) => /control group|cleanup:/.test(l))
+      .join("\n");
+    expect(
+      vmGroups().filter((g) => !groupsBefore.has(g)),
+      `the bench's cleanup said:\n${cleanupLines || "(nothing)"}`,
+    ).toEqual([]);
     // `run` went through the SSH gateway (the key registered) and straight to the VM (--direct), both measured.
     expect(results.pools?.loopback.run.manager.n).toBeGreaterThan(0);
     expect(results.pools?.loopback.run.managerDirect.n).toBeGreaterThan(0);

@@ -5,7 +5,7 @@
 // defaults, because that is what real VMs run. Ported from shared/reference/start-build-vm.sh.
 // Needs root (useradd, runuser, sshd); talks only to loopback.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { chmod, chown, copyFile, lchown, mkdir, mkdtemp, readFile, readdir, rm, rmdir, symlink, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -510,10 +510,24 @@ async function makeLowCpuGroup(name: string): Promise<string> {
 }
 
 /**
+ * Gives a VM set's control group the default CPU share again before its processes are killed: a killed
+ * process still needs the CPU to exit, and with the low share on a busy machine (a CI running other
+ * suites beside the bench) the group stayed non-empty past the rmdir's retries and was left behind.
+ */
+async function restoreCpuShare(group: string): Promise<void> {
+  for (const [file, value] of [
+    ["cpu.shares", "1024"],
+    ["cpu.weight", "100"],
+  ] as const) {
+    if (existsSync(path.join(group, file))) await writeFile(path.join(group, file), value).catch(() => undefined);
+  }
+}
+
+/**
  * Removes a VM set's control group. rmdir needs it empty, and its sshd's session processes (a client
  * that has not closed its connection yet, a command still exiting) can outlive the sshd by a moment:
  * everything still in the group was started by this harness's sshd, so it is killed, and the rmdir is
- * tried again for up to 3 s. Left behind (and said so) only if it still fails.
+ * tried again for up to 10 s. Left behind (and said so) only if it still fails.
  */
 async function removeCpuGroup(group: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
@@ -523,7 +537,7 @@ async function removeCpuGroup(group: string): Promise<void> {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return;
-      if (code !== "EBUSY" || attempt >= 30) {
+      if (code !== "EBUSY" || attempt >= 100) {
         console.warn(`build VMs: could not remove the CPU control group ${group}: ${(e as Error).message}`);
         return;
       }
@@ -545,9 +559,10 @@ async function removeCpuGroup(group: string): Promise<void> {
 export async function stopBuildVms(set?: BuildVms): Promise<void> {
   const sets = set ? [set] : [...started];
   for (const s of sets) {
+    const group = s.vms.find((vm) => vm.cpuGroup)?.cpuGroup;
+    if (group) await restoreCpuShare(group);
     for (const vm of s.vms) await stopVm(vm);
     started.delete(s);
-    const group = s.vms.find((vm) => vm.cpuGroup)?.cpuGroup;
     if (group) await removeCpuGroup(group);
     await rm(s.stateDir, { recursive: true, force: true });
   }
