@@ -511,8 +511,9 @@ async function makeLowCpuGroup(name: string): Promise<string> {
 
 /**
  * Gives a VM set's control group the default CPU share again before its processes are killed: a killed
- * process still needs the CPU to exit, and with the low share on a busy machine (a CI running other
- * suites beside the bench) the group stayed non-empty past the rmdir's retries and was left behind.
+ * process still needs the CPU to exit, and the low share can starve it on a busy machine (a CI running
+ * other suites beside the bench). One CI left an empty group behind; that was not reproduced here, and
+ * this is one way it could happen.
  */
 async function restoreCpuShare(group: string): Promise<void> {
   for (const [file, value] of [
