@@ -244,6 +244,15 @@ export async function requeueExpired(db: Db, op: OperationRow, now: Date, runAft
   return r.count === 1;
 }
 
+/** Which of these operations are still queued or running, with when a queued one may run. */
+export async function unfinishedOperations(db: Db, ids: string[]): Promise<{ id: string; state: string; runAfter: Date }[]> {
+  if (ids.length === 0) return [];
+  return db.operation.findMany({
+    where: { id: { in: ids }, state: { in: ["queued", "running"] } },
+    select: { id: true, state: true, runAfter: true },
+  });
+}
+
 /** Operations by kind and state, and how many are queued (the metrics). */
 export async function countOperationsByKindAndState(db: Db): Promise<{ kind: string; state: string; count: number }[]> {
   const groups = await db.operation.groupBy({ by: ["kind", "state"], _count: { _all: true } });

@@ -10,7 +10,7 @@ import os from "node:os";
 
 import { pruneTeamEvents } from "../db/events";
 import { acquireLease, removeWorker, workerHeartbeat } from "../db/leases";
-import { claimOperation, findClaimable, finishOperation, type OperationRow } from "../db/operations";
+import { claimOperation, findClaimable, finishOperation, unfinishedOperations, type OperationRow } from "../db/operations";
 import type { Logger } from "../logger";
 import { metrics } from "../metrics";
 import type { ManagerContext } from "./context";
@@ -33,6 +33,12 @@ export class Worker {
   readonly id: string;
   private readonly concurrency: number;
   private readonly inflight = new Map<string, Promise<void>>();
+  /**
+   * While runUntilIdle runs: operations this worker ran that did not end here (lease lost: the reaper
+   * put them back). Not kept by the long-running loop, which needs no idea of "idle".
+   */
+  private readonly lost = new Set<string>();
+  private untilIdle = 0;
   private readonly shutdown = new AbortController();
   /** Aborted when this worker stops for good (tests look at its listeners). */
   get shutdownSignal(): AbortSignal {
@@ -167,19 +173,41 @@ export class Worker {
     return started;
   }
 
-  /** For tests and scripts: runs until nothing is claimable and nothing is in flight. */
+  /**
+   * For tests and scripts: runs until nothing is claimable, nothing is in flight, and no operation whose
+   * lease this worker lost is still waiting to run again before the deadline (the reaper requeues such
+   * an operation with a backoff: it is not claimable *now*, but it is not done either).
+   */
   async runUntilIdle(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    this.untilIdle++;
+    try {
+      await this.runUntil(deadline);
+    } finally {
+      if (--this.untilIdle === 0) this.lost.clear();
+    }
+  }
+
+  private async runUntil(deadline: number): Promise<void> {
     for (;;) {
       const started = await this.tick({ reap: "always" });
       if (this.inflight.size > 0) await Promise.race([...this.inflight.values()]);
       else if (started === 0) {
         const pending = await findClaimable(this.ctx.db, new Date(), 1, this.ctx.config.machineId);
-        if (pending.length === 0) return;
+        if (pending.length === 0 && !(await this.lostStillDue(deadline))) return;
         await new Promise((r) => setTimeout(r, 25));
       }
       if (Date.now() > deadline) throw new Error("worker did not become idle in time");
     }
+  }
+
+  /** Whether an operation this worker lost is running elsewhere or queued to run before `deadline`. */
+  private async lostStillDue(deadline: number): Promise<boolean> {
+    if (this.lost.size === 0) return false;
+    const rows = await unfinishedOperations(this.ctx.db, [...this.lost]);
+    const open = new Set(rows.map((r) => r.id));
+    for (const id of this.lost) if (!open.has(id)) this.lost.delete(id);
+    return rows.some((r) => r.state === "running" || r.runAfter.getTime() <= deadline);
   }
 
   private async execute(op: OperationRow): Promise<void> {
@@ -193,6 +221,8 @@ export class Worker {
       shutdown: this.shutdown.signal,
       log: this.log,
     });
+    if (outcome === "lost" && this.untilIdle > 0) this.lost.add(op.id);
+    else this.lost.delete(op.id);
     metrics(() => this.m).operationDuration.observe(
       { kind: op.kind, result: outcome === "requeued" || outcome === "lost" ? "unknown" : outcome },
       (Date.now() - started) / 1000,

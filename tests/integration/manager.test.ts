@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { fakeWorld } from "@/lib/extensions/fake/extension";
-import { claimOperation } from "@/lib/db/operations";
+import { claimOperation, requeueExpired } from "@/lib/db/operations";
 import { reapExpiredOperations, retryBackoffMs } from "@/lib/manager/reaper";
 
 import { PROVIDERS } from "../support/databases";
@@ -226,6 +226,33 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     expect(failed.statusReason).toContain("Gave up after 3 attempts");
     expect(fakeWorld.resources.has(`fake-${s.id}`)).toBe(false);
     expect((await t.db.operation.findUniqueOrThrow({ where: { id: op!.id } })).errorCode).toBe("ATTEMPTS_EXHAUSTED");
+  });
+
+  it("runUntilIdle waits for an operation whose lease it lost until the reaper's retry has run", async () => {
+    // Seen in CI: 50 destroys at once on a busy machine, one lease lapsed, the reaper put that destroy
+    // back with a backoff, and runUntilIdle returned while it was not yet claimable (still destroying).
+    const s = await t.manager.createSandbox("profile.slow-destroy", t.user);
+    const w = t.newWorker({ id: "loses-a-lease", config: { heartbeatMs: 50 } });
+    await w.runUntilIdle();
+    await t.manager.destroySandbox(s.id, t.user);
+    const idle = w.runUntilIdle(20_000);
+    const op = await vi.waitFor(
+      async () => {
+        const row = await t.db.operation.findFirst({ where: { sandboxId: s.id, kind: "destroy", state: "running" } });
+        if (!row) throw new Error("destroy not running yet");
+        return row;
+      },
+      { timeout: 10_000, interval: 10 },
+    );
+    // What the reaper does to a lapsed lease, with a backoff well past the destroy's 300 ms.
+    const backoffMs = 1_500;
+    expect(await requeueExpired(t.db, op, new Date(op.leaseExpiresAt!.getTime() + 1), new Date(Date.now() + backoffMs))).toBe(true);
+    await idle;
+    const after = await t.db.operation.findUniqueOrThrow({ where: { id: op.id } });
+    expect(after.state).toBe("succeeded");
+    expect(after.attempt).toBe(2);
+    expect((await t.manager.getSandbox(s.id)).status).toBe("destroyed");
+    expect(resourcesOf(s.id)).toEqual([]);
   });
 
   it("a create that hangs is stopped at its timeout and cleaned up", async () => {
