@@ -58,19 +58,17 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     call("ps", "-a", "-q", "--no-trunc", "--filter", filter(id)),
     ...(services.length ? [call("inspect", ...containerIds(id, services))] : []),
   ];
-  // destroy's first look: what carries the project's label.
+  // destroy's first look: what carries the project's label (three listings at once).
   const resources = (id: string): StandInCall[] => [
     call("ps", "-a", "-q", "--no-trunc", "--filter", filter(id)),
     call("network", "ls", "-q", "--no-trunc", "--filter", filter(id)),
     call("volume", "ls", "-q", "--filter", filter(id)),
   ];
-  // The sweep after `down` (or instead of it): removes what still carries the label…
+  // The sweep after `down` (or instead of it): lists as above, removes what still carries the label…
   const sweep = (id: string, left: { services?: string[]; network?: boolean } = {}): StandInCall[] => [
-    call("ps", "-a", "-q", "--no-trunc", "--filter", filter(id)),
+    ...resources(id),
     ...(left.services?.length ? [call("rm", "-f", "-v", ...containerIds(id, left.services))] : []),
-    call("network", "ls", "-q", "--no-trunc", "--filter", filter(id)),
     ...(left.network ? [call("network", "rm", sha(`network:${project(id)}`))] : []),
-    call("volume", "ls", "-q", "--filter", filter(id)),
     // …and looks again only when it removed something.
     ...(left.services?.length || left.network
       ? [
@@ -80,6 +78,23 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
         ]
       : []),
   ];
+  // Listings that run at once reach the stand-in in any order: each run of consecutive listing calls is
+  // compared as a set (sorted on both sides); every other call keeps its exact place.
+  const isListing = (c: StandInCall) => c.argv[0] === "ps" || (c.argv[1] === "ls" && (c.argv[0] === "network" || c.argv[0] === "volume"));
+  const listingsSorted = (calls: StandInCall[]): StandInCall[] => {
+    const out: StandInCall[] = [];
+    for (let i = 0; i < calls.length; ) {
+      let j = i;
+      while (j < calls.length && isListing(calls[j]!)) j++;
+      if (j === i) out.push(calls[i++]!);
+      else {
+        out.push(...calls.slice(i, j).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))));
+        i = j;
+      }
+    }
+    return out;
+  };
+  const expectCalls = (expected: StandInCall[]) => expect(listingsSorted(docker.calls())).toEqual(listingsSorted(expected));
 
   async function createAndWait(profile: string) {
     const s = await t.manager.createSandbox(profile, t.user);
@@ -165,7 +180,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     const id = ready.id;
     const ws = workspace(id);
     const env = { WEB_PORT: "18080", GREETING: oddValue };
-    expect(docker.calls()).toEqual([
+    expectCalls([
       ...probe(),
       { argv: ["compose", "-p", project(id), "-f", ODD_NAME, "--env-file", ENV_FILE, "up", "-d"], cwd: ws, envFile: env },
       ...list(id, ["redis", "web"]),
@@ -243,7 +258,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     docker.clearCalls();
     const destroyed = await destroyAndWait(id);
     expect(destroyed.status, destroyed.statusReason ?? "").toBe("destroyed");
-    expect(docker.calls()).toEqual([
+    expectCalls([
       ...resources(id),
       {
         argv: ["compose", "-p", project(id), "-f", ODD_NAME, "--env-file", ENV_FILE, "down", "--volumes", "--remove-orphans"],
@@ -273,7 +288,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
       result: "absent",
       detail: `Compose project ${project(id)} had nothing left (no container, network or volume); ${ws} was already gone on ${vm.host}:${vm.port}`,
     });
-    expect(docker.calls()).toEqual(resources(id));
+    expectCalls(resources(id));
     expect(fs.existsSync(canary)).toBe(false);
   });
 
@@ -283,11 +298,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     const id = ready.id;
     const ws = workspace(id);
     const files = ["-f", "deploy/compose.yaml", "-f", "deploy/compose.override.yaml"];
-    expect(docker.calls()).toEqual([
-      ...probe(),
-      { argv: ["compose", "-p", project(id), ...files, "up", "-d"], cwd: ws },
-      ...list(id, ["api", "worker"]),
-    ]);
+    expectCalls([...probe(), { argv: ["compose", "-p", project(id), ...files, "up", "-d"], cwd: ws }, ...list(id, ["api", "worker"])]);
     expect(fs.readFileSync(path.join(ws, "deploy", "compose.yaml"), "utf8")).toBe(
       fs.readFileSync(path.join(repo, "deploy", "compose.yaml"), "utf8"),
     );
@@ -301,7 +312,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
 
     docker.clearCalls();
     expect((await destroyAndWait(id)).status).toBe("destroyed");
-    expect(docker.calls()).toEqual([
+    expectCalls([
       ...resources(id),
       { argv: ["compose", "-p", project(id), ...files, "down", "--volumes", "--remove-orphans"], cwd: ws },
       ...sweep(id),
@@ -314,7 +325,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     expect(failed.status).toBe("failed");
     expect(failed.statusReason).toContain(`deploy/missing.yaml is not a file in the synced repository ${repo}`);
     // No `up` ever ran; the cleanup found nothing carrying the label, so it ran no docker command that removes.
-    expect(docker.calls()).toEqual([...probe(), ...resources(failed.id)]);
+    expectCalls([...probe(), ...resources(failed.id)]);
     expect(fs.existsSync(workspace(failed.id))).toBe(false);
   });
 
@@ -327,7 +338,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     expect(failed.statusReason).toContain(`docker compose up of project ${project(id)} failed on ${vm.host}:${vm.port} (exit 1)`);
     expect(failed.statusReason).toContain("Error response from daemon: pull access denied for traefik/whoami");
     const files = ["-f", "compose.yaml"];
-    expect(docker.calls()).toEqual([
+    expectCalls([
       ...probe(),
       { argv: ["compose", "-p", project(id), ...files, "up", "-d"], cwd: ws },
       // The manager's cleanup, with the last recorded handle: the failed up had created containers.
@@ -345,7 +356,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     docker.clearCalls();
     const destroyed = await destroyAndWait(id);
     expect(destroyed.status, destroyed.statusReason ?? "").toBe("destroyed");
-    expect(docker.calls()).toEqual(resources(id));
+    expectCalls(resources(id));
   });
 
   it("an `up` that outlives upTimeoutSeconds is stopped on the host; failed naming the limit; the cleanup removes what it had created", async () => {
@@ -373,7 +384,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     expect(failed.statusReason).toContain("(upTimeoutSeconds)");
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(await processRunning(needle), "the stand-in's up was not stopped").toBe(false);
-    expect(docker.calls()).toEqual([
+    expectCalls([
       ...probe(),
       { argv: ["compose", "-p", project(id), "-f", "compose.yaml", "up", "-d"], cwd: workspace(id) },
       ...resources(id),
@@ -396,7 +407,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     expect(failed.statusReason).toContain(`docker compose down of project ${project(id)} failed on ${vm.host}:${vm.port} (exit 1)`);
     expect(failed.statusReason).toContain(`Error response from daemon: cannot stop container ${project(id)}-web-1: permission denied`);
     expect(failed.statusReason).toContain(`so ${ws} was kept`);
-    expect(docker.calls()).toEqual([
+    expectCalls([
       ...resources(id),
       { argv: ["compose", "-p", project(id), "-f", "compose.yaml", "down", "--volumes", "--remove-orphans"], cwd: ws },
     ]);
@@ -407,7 +418,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     docker.clearCalls();
     const retried = await destroyAndWait(id);
     expect(retried.status, retried.statusReason ?? "").toBe("destroyed");
-    expect(docker.calls()).toEqual([
+    expectCalls([
       ...resources(id),
       { argv: ["compose", "-p", project(id), "-f", "compose.yaml", "down", "--volumes", "--remove-orphans"], cwd: ws },
       ...sweep(id),
@@ -433,7 +444,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     expect(destroyed.statusReason).toBe(
       `Compose project ${project(id)} had nothing left (no container, network or volume); ${workspace(id)} was already gone on ${vm.host}:${vm.port}`,
     );
-    expect(docker.calls()).toEqual(resources(id));
+    expectCalls(resources(id));
   });
 
   it("the defect of issue 19: docker without the compose plugin → check not met, and create fails with that reason placing nothing", async () => {
@@ -449,7 +460,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     const failed = await createAndWait("profile.compose-plain");
     expect(failed.status).toBe("failed");
     expect(failed.statusReason).toBe(`Cannot create compose project ${project(failed.id)}: ${reason}. Nothing was created.`);
-    expect(docker.calls()).toEqual(probe());
+    expectCalls(probe());
     expect(fs.existsSync(workspace(failed.id))).toBe(false);
     expect((await t.db.sandbox.findUniqueOrThrow({ where: { id: failed.id } })).handle).toBeNull();
     expect((await destroyAndWait(failed.id)).status).toBe("destroyed");
@@ -470,14 +481,14 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     expect(da.statusReason).toBe(
       `Stopped and removed compose project ${project(a.id)} (2 containers, 1 network, 0 volumes); ${workspace(a.id)} was already gone on ${vm.host}:${vm.port}`,
     );
-    expect(docker.calls()).toEqual([...resources(a.id), ...sweep(a.id, { services: ["redis", "web"], network: true })]);
+    expectCalls([...resources(a.id), ...sweep(a.id, { services: ["redis", "web"], network: true })]);
     expect(docker.project(project(a.id))).toBeNull();
 
     // The workspace is there but `docker compose down` is an unknown command now: the sweep does it.
     docker.clearCalls();
     const db = await destroyAndWait(b.id);
     expect(db.status, db.statusReason ?? "").toBe("destroyed");
-    expect(docker.calls()).toEqual([
+    expectCalls([
       ...resources(b.id),
       { argv: ["compose", "-p", project(b.id), "-f", "compose.yaml", "down", "--volumes", "--remove-orphans"], cwd: workspace(b.id) },
       ...sweep(b.id, { services: ["redis", "web"], network: true }),
@@ -520,7 +531,7 @@ describe("ext.compose-ssh on a real build VM with a stand-in docker", () => {
     const refused = await destroyAndWait(a.id);
     expect(refused.status).toBe("destroy_failed");
     expect(refused.statusReason).toContain(`names compose project ${project(b.id)}, not ${project(a.id)}; refusing`);
-    expect(docker.calls()).toEqual([]);
+    expectCalls([]);
     expect(docker.project(project(b.id))?.state).toBe("running");
     expect(fs.existsSync(workspace(a.id))).toBe(true);
 
