@@ -98,8 +98,10 @@ export function registerHostAdminCommands(program: Command, setExit: (code: numb
     )
     .option("--address <address>", "the VM's address")
     .option("--port <port>", "SSH port", int("--port"))
-    .option("--tunnel-port <port>", 'reverse-tunnel port (127.0.0.1:<port>); "none" drops the tunnel', (v: string) =>
-      v === "none" ? null : int("--tunnel-port")(v),
+    .option(
+      "--tunnel-port <port>",
+      'reverse-tunnel port (127.0.0.1:<port>); "none" drops the tunnel (give --address, and --port unless 22)',
+      (v: string) => (v === "none" ? null : int("--tunnel-port")(v)),
     )
     .option("--user <user>", "the build user")
     .option("--title <title>", "a display name")

@@ -402,11 +402,19 @@ export async function editAdminHost(
   const host = await requireHost(ctx, hostId);
   requireAdminHost(host);
   const tunnelPort = input.tunnelPort !== undefined ? input.tunnelPort : host.tunnelPort;
+  // Without its tunnel the host is reached at an address of its own: the tunnel's end on this machine
+  // (127.0.0.1:<port>) would still answer, no longer recorded as a tunnel, its port free for another host.
+  const dropsTunnel = input.tunnelPort === null && host.tunnelPort !== null;
+  if (dropsTunnel && input.address === undefined)
+    throw new ValidationError(`Dropping the tunnel of ${hostId} needs the VM's own address (and port, 22 if not given)`, {
+      address: ["required when the tunnel port is dropped"],
+    });
   const next = {
     title: input.title ?? host.title,
     // A new tunnel port without an address means the tunnel's end on this machine, as in an add.
     address: input.address ?? (input.tunnelPort != null ? "127.0.0.1" : host.address),
-    port: input.port ?? (input.tunnelPort != null ? input.tunnelPort : host.port),
+    // Like an add: a tunnel's port, or 22 for an address given without one when the tunnel goes.
+    port: input.port ?? (input.tunnelPort != null ? input.tunnelPort : dropsTunnel ? 22 : host.port),
     tunnelPort,
     user: input.user ?? host.user,
     labels: input.labels ?? hostLabels(host),

@@ -332,4 +332,31 @@ describe("host lifecycle", () => {
     await uncordonHost(t.manager, t.admin, "host-hl1");
     await uncordonHost(t.manager, t.admin, "host-hl2");
   });
+
+  it("dropping a host's tunnel needs its own address: refused without one (naming the field), and the port is 22 unless given", async () => {
+    const hl2 = vms.vm("hl2");
+    await addHost(t.manager, t.admin, { id: "tunnel-hl2", tunnelPort: hl2.port, user: hl2.user, workspaceRoot: hl2.workspaceRoot });
+    let view = (await t.manager.listHosts()).find((h) => h.id === "tunnel-hl2")!;
+    expect(view).toMatchObject({ address: "127.0.0.1", port: hl2.port, tunnelPort: hl2.port, offeredHostKey: hl2.hostKeyFingerprint });
+    // Alone it would leave a host at 127.0.0.1:<its old tunnel port>, no longer recorded as a tunnel.
+    await expect(editAdminHost(t.manager, t.admin, "tunnel-hl2", { tunnelPort: null })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      message: expect.stringContaining("needs the VM's own address"),
+      fieldErrors: { address: ["required when the tunnel port is dropped"] },
+    });
+    view = (await t.manager.listHosts()).find((h) => h.id === "tunnel-hl2")!;
+    expect(view).toMatchObject({ address: "127.0.0.1", port: hl2.port, tunnelPort: hl2.port });
+    // An address without a port means port 22, as in an add (nothing answers on 127.0.0.3:22 here: the
+    // probe of the key it offers there fails, naming where it looked, and nothing is changed).
+    await expect(editAdminHost(t.manager, t.admin, "tunnel-hl2", { tunnelPort: null, address: "127.0.0.3" })).rejects.toThrow(
+      /127\.0\.0\.3:22\b/,
+    );
+    expect((await t.manager.listHosts()).find((h) => h.id === "tunnel-hl2")).toMatchObject({ port: hl2.port, tunnelPort: hl2.port });
+    // With the address, and its port: the host is where the VM answers.
+    const moved = await editAdminHost(t.manager, t.admin, "tunnel-hl2", { tunnelPort: null, address: hl2.host, port: hl2.port });
+    expect(moved).toMatchObject({ changed: ["tunnelPort"], keyConfirmation: null });
+    view = (await t.manager.listHosts()).find((h) => h.id === "tunnel-hl2")!;
+    expect(view).toMatchObject({ address: hl2.host, port: hl2.port, tunnelPort: null });
+    await removeHost(t.manager, t.admin, "tunnel-hl2");
+  });
 });
