@@ -20,23 +20,49 @@ import { PinnedTarget, interactiveShell, resolveIdentity, runRemoteCommand, sync
 import { gatewayRoute, noKeyNotice } from "./gateway";
 import { apiClient, collect, inputMap, sandboxPath } from "./shared";
 
+type GatewayRoute = ReturnType<typeof gatewayRoute>;
+
 /**
  * Where ssh, exec and run connect: through the server's SSH gateway (user = sandbox id, the gateway's
  * host key from the API) when it is on and the person has registered a key, else straight to the VM
  * with the pinned VM key (`--direct`; the gateway is off; or no key registered yet — then with a note
  * on stderr saying how to register one, unless `quiet`).
  */
-async function pinnedTarget(
+export async function pinnedTarget(
   client: ApiClient,
   id: string,
   identity: string | undefined,
   signal?: AbortSignal,
   direct = false,
   quiet = false,
+  known: { route?: GatewayRoute; view?: SandboxView } = {},
 ): Promise<PinnedTarget> {
-  // The connection details and the gateway route at once: one round trip instead of three in a row.
-  const route = direct ? Promise.resolve({ gateway: null, noKey: false }) : gatewayRoute(client, signal);
+  // The connection details and the gateway route at once: one round trip instead of three in a row
+  // (`run` asks for the route while its create is under way, and passes it in).
+  const route = direct ? Promise.resolve({ gateway: null, noKey: false }) : (known.route ?? gatewayRoute(client, signal));
   route.catch(() => {}); // awaited below
+  // A ready sandbox on a build VM whose view the caller has (run's create answered with it): through
+  // the gateway that is all it takes — the gateway reaches the VM with the server's own pinned key, so
+  // the VM's connection details (and their round trip) are not needed.
+  const view = known.view;
+  if (!direct && view?.id === id && view.status === "ready" && view.host && view.handle?.workspacePath) {
+    const { gateway } = await route;
+    if (gateway) {
+      return PinnedTarget.open(
+        {
+          sandboxId: id,
+          hostId: view.host.id,
+          host: gateway.host,
+          port: gateway.port,
+          user: id,
+          workspacePath: view.handle.workspacePath,
+          hostKey: gateway.fingerprint,
+          knownHostsLine: gateway.knownHostsLine,
+        },
+        identity,
+      );
+    }
+  }
   let conn: ConnectionView;
   try {
     conn = await client.get<ConnectionView>(`${sandboxPath(id)}/connection`, { signal });
@@ -201,6 +227,10 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
 
         const code = await withInterrupt(async (signal) => {
           let target: PinnedTarget | undefined;
+          // How to connect does not depend on the sandbox: asked while the create is under way.
+          const route = opts.direct ? undefined : gatewayRoute(client, signal);
+          route?.catch(() => {}); // awaited in pinnedTarget
+          let view: SandboxView | undefined;
           try {
             let id = opts.sandbox;
             let t = Date.now();
@@ -218,10 +248,11 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
                   EXIT.FAILURE,
                 );
               }
+              view = final;
               lap("create", t);
             }
             t = Date.now();
-            target = await pinnedTarget(client, id, identity, signal, opts.direct, opts.quiet);
+            target = await pinnedTarget(client, id, identity, signal, opts.direct, opts.quiet, { route, view });
             // One connection for the sync and the command (a handshake is most of an unchanged tree's sync).
             await target.startMaster(signal);
             say(`▸ syncing ${source} → ${target.destination}:${target.workspace}`);

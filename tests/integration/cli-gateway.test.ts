@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { freeLoopbackPort, restartVm, run } from "../support/build-vms";
-import { startCliWorld, type CliWorld } from "../support/cli-harness";
+import { announcedId, startCliWorld, type CliWorld } from "../support/cli-harness";
 
 describe("sandboxer CLI through the SSH gateway", () => {
   let w: CliWorld;
@@ -122,6 +122,21 @@ describe("sandboxer CLI through the SSH gateway", () => {
     const removed = await w.cli.run(["config-ssh", "--remove", "--ssh-config", sshConfig]);
     expect(removed.code).toBe(0);
     expect(fs.readFileSync(sshConfig, "utf8")).toBe("Host mine\n  HostName 127.0.0.1\n");
+  });
+
+  it("run goes through the gateway with the create's own view: the working tree synced, the command's output and exit code", async () => {
+    // The first test registered the key; run asks for the gateway's route while its create runs.
+    const keys = JSON.parse((await w.cli.run(["keys", "list", "--json"])).stdout) as unknown[];
+    expect(keys).toHaveLength(1);
+    const dir = fs.mkdtempSync(path.join(w.cli.dir, "run-"));
+    fs.writeFileSync(path.join(dir, "hello.txt"), "from the working tree\n");
+    const r = await w.cli.run(["run", "profile.vm", ...identity, "--", "sh", "-c", "cat hello.txt; exit 3"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout).toBe("from the working tree\n");
+    const created = announcedId(r.stderr);
+    // Its sync and command were gateway sessions of that sandbox; it was destroyed afterwards.
+    expect(await w.database.db.sshSession.count({ where: { sandboxId: created } })).toBeGreaterThanOrEqual(1);
+    expect((await w.database.db.sandbox.findUniqueOrThrow({ where: { id: created } })).status).toBe("destroyed");
   });
 
   it("port-forward reaches an HTTP server on the VM's loopback", async () => {
