@@ -78,20 +78,31 @@ export const LIST_CONTAINERS = `ids=$(docker ps -a -q --no-trunc --filter "label
 exec docker inspect $ids`;
 
 /**
- * Sets c, n and v to the ids of the containers, networks and volumes labelled with project "$1"; the
+ * Sets c, n and v to the ids of the containers, networks and volumes labelled with project "$1". The
  * three listings run at once (a docker client takes 50–60 ms to start on a slow VM, and destroy lists
- * twice). Exits with the first failing listing's status (127: no docker). Their output goes through
- * files in a private temporary directory, removed on exit.
+ * twice), each into a file in a private temporary directory (removed on exit) ending with a marker
+ * line written only after the listing succeeded. A file without its marker — a listing failed, or a
+ * full disk cut the file short (a full disk is a reason to destroy) — or no temporary directory at
+ * all: they run again one after the other without files, and the first failure's status is the
+ * script's (127: no docker). `SBX:end` cannot be a docker id or name (no colon in those).
  */
 const LIST_LABELLED = `f="label=${PROJECT_LABEL}=$1"
-d=$(mktemp -d) || exit $?
-trap 'rm -rf "$d"' EXIT
-docker ps -a -q --no-trunc --filter "$f" >"$d/c" & pc=$!
-docker network ls -q --no-trunc --filter "$f" >"$d/n" & pn=$!
-docker volume ls -q --filter "$f" >"$d/v" & pv=$!
-wait $pc; ec=$?; wait $pn; en=$?; wait $pv; ev=$?
-for e in $ec $en $ev; do [ "$e" -eq 0 ] || exit "$e"; done
-c=$(cat "$d/c") n=$(cat "$d/n") v=$(cat "$d/v")`;
+listed=
+if d=$(mktemp -d 2>/dev/null); then
+  trap 'rm -rf "$d"' EXIT
+  (docker ps -a -q --no-trunc --filter "$f" && echo SBX:end) >"$d/c" 2>/dev/null &
+  (docker network ls -q --no-trunc --filter "$f" && echo SBX:end) >"$d/n" 2>/dev/null &
+  (docker volume ls -q --filter "$f" && echo SBX:end) >"$d/v" 2>/dev/null &
+  wait
+  if [ "$(tail -n 1 "$d/c")" = SBX:end ] && [ "$(tail -n 1 "$d/n")" = SBX:end ] && [ "$(tail -n 1 "$d/v")" = SBX:end ]; then
+    c=$(grep -v '^SBX:end$' "$d/c") n=$(grep -v '^SBX:end$' "$d/n") v=$(grep -v '^SBX:end$' "$d/v") listed=1
+  fi
+fi
+if [ -z "$listed" ]; then
+  c=$(docker ps -a -q --no-trunc --filter "$f") || exit $?
+  n=$(docker network ls -q --no-trunc --filter "$f") || exit $?
+  v=$(docker volume ls -q --filter "$f") || exit $?
+fi`;
 
 /** Every container, network and volume labelled with project "$1": `container <id>`, `network <id>`, `volume <name>`. */
 export const LIST_RESOURCES = `${LIST_LABELLED}
