@@ -183,6 +183,14 @@ function sendBanner(ctx: AuthContext, text: string): void {
  * 11: <text>"): how a person learns why when no channel is open to write to. ssh2's own end() sends
  * an empty description. False when the packet could not be sent.
  */
+/** Resolves when every channel has closed (both sides), or after `ms`. */
+async function channelsClosed(streams: ServerChannel[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = streams.map((s) => (s.destroyed ? null : new Promise<void>((r) => s.once("close", () => r()))));
+  await Promise.race([Promise.all(closed), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 function sendDisconnect(client: Connection, text: string): boolean {
   try {
     sendPacketFn ??= (requireFromHere("ssh2/lib/protocol/utils.js") as { sendPacket?: (p: unknown, b: Buffer) => void }).sendPacket ?? null;
@@ -973,7 +981,8 @@ export class SshGateway {
   private async endConnection(conn: GatewayConn, message: string): Promise<void> {
     if (conn.ended) return;
     conn.endReason = message;
-    for (const s of conn.streams) {
+    const streams = [...conn.streams];
+    for (const s of streams) {
       try {
         s.stderr.write(`\r\nsand-boxer: ${cleanText(message, 300)}\r\n`);
         s.exit(255);
@@ -985,8 +994,10 @@ export class SshGateway {
     const told = conn.streams.size > 0;
     for (const up of conn.upstreams) up.close();
     for (const child of conn.locals) endLocal(child);
-    // Give the message a moment to leave before the disconnect.
-    await new Promise((r) => setTimeout(r, 50));
+    // Give the message and the output before it time to leave: until the client has closed the
+    // channels (it has read what they carried by then), at most 1 s. OpenSSH exits on a disconnect
+    // without writing out what it still holds, so one sent with the channels' last data could lose it.
+    await channelsClosed(streams, 1_000);
     try {
       // No channel to write to (authenticated, nothing started yet): the reason goes in the disconnect.
       if (told || !conn.client || !sendDisconnect(conn.client, `sand-boxer: ${cleanText(message, 300)}`)) conn.client?.end();

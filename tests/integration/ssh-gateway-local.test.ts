@@ -222,7 +222,7 @@ describe("local sandboxes through the SSH gateway", () => {
     await t.manager.destroySandbox(doomed, t.admin);
     await worker.runUntilIdle(60_000);
     const r = await p;
-    expect(r.stdout).toBe("in\n");
+    expect(r.stdout, r.stderr).toBe("in\n");
     expect(r.stderr).toContain(`sandbox ${doomed} is being destroyed`);
     expect((await t.manager.getSandbox(doomed)).status).toBe("destroyed");
     expect(fs.existsSync(workspaceOf(doomed))).toBe(false);
