@@ -995,8 +995,9 @@ export class SshGateway {
     for (const up of conn.upstreams) up.close();
     for (const child of conn.locals) endLocal(child);
     // Give the message and the output before it time to leave: until the client has closed the
-    // channels (it has read what they carried by then), at most 1 s. OpenSSH exits on a disconnect
-    // without writing out what it still holds, so one sent with the channels' last data could lose it.
+    // channels (it has read what they carried by then), at most 1 s. OpenSSH can exit on a disconnect
+    // before writing out what it still holds (read, not verified here), so one sent with the channels'
+    // last data could lose it.
     await channelsClosed(streams, 1_000);
     try {
       // No channel to write to (authenticated, nothing started yet): the reason goes in the disconnect.
