@@ -178,11 +178,6 @@ function sendBanner(ctx: AuthContext, text: string): void {
   }
 }
 
-/**
- * Ends a connection with SSH_MSG_DISCONNECT carrying `text` (OpenSSH prints "Received disconnect …:
- * 11: <text>"): how a person learns why when no channel is open to write to. ssh2's own end() sends
- * an empty description. False when the packet could not be sent.
- */
 /** Resolves when every channel has closed (both sides), or after `ms`. */
 async function channelsClosed(streams: ServerChannel[], ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -191,6 +186,11 @@ async function channelsClosed(streams: ServerChannel[], ms: number): Promise<voi
   clearTimeout(timer);
 }
 
+/**
+ * Ends a connection with SSH_MSG_DISCONNECT carrying `text` (OpenSSH prints "Received disconnect …:
+ * 11: <text>"): how a person learns why when no channel is open to write to. ssh2's own end() sends
+ * an empty description. False when the packet could not be sent.
+ */
 function sendDisconnect(client: Connection, text: string): boolean {
   try {
     sendPacketFn ??= (requireFromHere("ssh2/lib/protocol/utils.js") as { sendPacket?: (p: unknown, b: Buffer) => void }).sendPacket ?? null;
@@ -991,7 +991,7 @@ export class SshGateway {
         // Already closing.
       }
     }
-    const told = conn.streams.size > 0;
+    const told = streams.length > 0;
     for (const up of conn.upstreams) up.close();
     for (const child of conn.locals) endLocal(child);
     // Give the message and the output before it time to leave: until the client has closed the

@@ -485,7 +485,10 @@ export async function startBuildVms(opts: {
   }
 }
 
-/** A CPU control group with a small share: cgroup v1's cpu.shares (1024 is a process's default) or v2's cpu.weight (100). */
+/** A process's CPU share by default: cgroup v1's cpu.shares, v2's cpu.weight. */
+const DEFAULT_CPU_SHARE = { "cpu.shares": "1024", "cpu.weight": "100" } as const;
+
+/** A CPU control group with a small share (1/16 of {@link DEFAULT_CPU_SHARE}). */
 async function makeLowCpuGroup(name: string): Promise<string> {
   const candidates = [
     { root: "/sys/fs/cgroup/cpu", file: "cpu.shares", value: "64" },
@@ -516,10 +519,7 @@ async function makeLowCpuGroup(name: string): Promise<string> {
  * this is one way it could happen.
  */
 async function restoreCpuShare(group: string): Promise<void> {
-  for (const [file, value] of [
-    ["cpu.shares", "1024"],
-    ["cpu.weight", "100"],
-  ] as const) {
+  for (const [file, value] of Object.entries(DEFAULT_CPU_SHARE)) {
     if (existsSync(path.join(group, file))) await writeFile(path.join(group, file), value).catch(() => undefined);
   }
 }

@@ -81,27 +81,29 @@ exec docker inspect $ids`;
  * Sets c, n and v to the ids of the containers, networks and volumes labelled with project "$1". The
  * three listings run at once (a docker client takes 50–60 ms to start on a slow VM, and destroy lists
  * twice), each into a file in a private temporary directory (removed on exit) ending with a marker
- * line written only after the listing succeeded. A file without its marker — a listing failed, or a
- * full disk cut the file short (a full disk is a reason to destroy) — or no temporary directory at
- * all: they run again one after the other without files, and the first failure's status is the
- * script's (127: no docker). `SBX:end` cannot be a docker id or name (no colon in those).
+ * written only after the listing succeeded. A file without its marker — a listing failed, or a full
+ * disk cut the file short (a full disk is a reason to destroy) — or no temporary directory at all:
+ * they run again one after the other without files, and the first failure's status is the script's
+ * (127: no docker). `SBX:end` cannot be in a docker id or name (no colon in those).
  */
 const LIST_LABELLED = `f="label=${PROJECT_LABEL}=$1"
+list_c() { docker ps -a -q --no-trunc --filter "$f"; }
+list_n() { docker network ls -q --no-trunc --filter "$f"; }
+list_v() { docker volume ls -q --filter "$f"; }
+ended() { r=$(cat "$1") || return 1; case $r in *SBX:end) r=\${r%SBX:end}; return 0 ;; esac; return 1; }
 listed=
 if d=$(mktemp -d 2>/dev/null); then
   trap 'rm -rf "$d"' EXIT
-  (docker ps -a -q --no-trunc --filter "$f" && echo SBX:end) >"$d/c" 2>/dev/null &
-  (docker network ls -q --no-trunc --filter "$f" && echo SBX:end) >"$d/n" 2>/dev/null &
-  (docker volume ls -q --filter "$f" && echo SBX:end) >"$d/v" 2>/dev/null &
+  (list_c && echo SBX:end) >"$d/c" 2>/dev/null &
+  (list_n && echo SBX:end) >"$d/n" 2>/dev/null &
+  (list_v && echo SBX:end) >"$d/v" 2>/dev/null &
   wait
-  if [ "$(tail -n 1 "$d/c")" = SBX:end ] && [ "$(tail -n 1 "$d/n")" = SBX:end ] && [ "$(tail -n 1 "$d/v")" = SBX:end ]; then
-    c=$(grep -v '^SBX:end$' "$d/c") n=$(grep -v '^SBX:end$' "$d/n") v=$(grep -v '^SBX:end$' "$d/v") listed=1
-  fi
+  ended "$d/c" && c=$r && ended "$d/n" && n=$r && ended "$d/v" && v=$r && listed=1
 fi
 if [ -z "$listed" ]; then
-  c=$(docker ps -a -q --no-trunc --filter "$f") || exit $?
-  n=$(docker network ls -q --no-trunc --filter "$f") || exit $?
-  v=$(docker volume ls -q --filter "$f") || exit $?
+  c=$(list_c) || exit $?
+  n=$(list_n) || exit $?
+  v=$(list_v) || exit $?
 fi`;
 
 /** Every container, network and volume labelled with project "$1": `container <id>`, `network <id>`, `volume <name>`. */
