@@ -41,6 +41,23 @@ export async function occupancyByHost(db: Db): Promise<Map<string, number>> {
   return new Map(groups.map((g) => [g.hostId!, g._count._all]));
 }
 
+/**
+ * Per host, the occupying sandboxes created since its last check (all of them when it was never
+ * checked): placement counts them on top of the load that check measured.
+ */
+export async function placedSinceCheckByHost(db: Db, hosts: Pick<HostRow, "id" | "checkedAt">[]): Promise<Map<string, number>> {
+  if (hosts.length === 0) return new Map();
+  const groups = await db.sandbox.groupBy({
+    by: ["hostId"],
+    where: {
+      status: { in: [...OCCUPYING_STATUSES] },
+      OR: hosts.map((h) => (h.checkedAt ? { hostId: h.id, createdAt: { gt: h.checkedAt } } : { hostId: h.id })),
+    },
+    _count: { _all: true },
+  });
+  return new Map(groups.map((g) => [g.hostId!, g._count._all]));
+}
+
 export async function occupancy(db: Db, hostId: string): Promise<number> {
   return db.sandbox.count({ where: { hostId, status: { in: [...OCCUPYING_STATUSES] } } });
 }

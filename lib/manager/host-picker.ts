@@ -1,6 +1,6 @@
 // Picks a build host for a create: the named host, or the best eligible host with a label (see
-// ./placement.ts for the order: health, cordon, image, disk floor, capacity; then free disk, load,
-// sandbox count), never beyond a host's capacity. Reservation is "assign, then recount": two workers
+// ./placement.ts for the order: health, cordon, image, disk floor, capacity; then free disk, load
+// (with the sandboxes placed since it was measured), sandbox count), never beyond a host's capacity. Reservation is "assign, then recount": two workers
 // racing for the last slot cannot both keep it (one backs off and waits), on SQLite and PostgreSQL alike.
 //
 // Warm-pool members (lib/manager/pools.ts) count against capacity, but a person never waits for them:
@@ -10,7 +10,16 @@
 import "server-only";
 
 import type { Db } from "../db/client";
-import { findHost, hostLabels, listHosts, occupancy, occupancyByHost, toHostTarget, type HostRow } from "../db/hosts";
+import {
+  findHost,
+  hostLabels,
+  listHosts,
+  occupancy,
+  occupancyByHost,
+  placedSinceCheckByHost,
+  toHostTarget,
+  type HostRow,
+} from "../db/hosts";
 import { fillingMembers, personOccupancy, personOccupancyByHost } from "../db/pools";
 import { assignHost } from "../db/sandboxes";
 import type { HostRequirement, HostTarget } from "../extensions/base";
@@ -48,7 +57,7 @@ export function healthText(h: HostRow): string {
   return `unreachable${h.healthDetail ? ` (${h.healthDetail})` : ""}`;
 }
 
-export function candidateOf(h: HostRow, sandboxes: number, imageMismatch: string | null = null): PlacementCandidate {
+export function candidateOf(h: HostRow, sandboxes: number, imageMismatch: string | null = null, placedSinceCheck = 0): PlacementCandidate {
   return {
     id: h.id,
     title: h.title,
@@ -60,6 +69,7 @@ export function candidateOf(h: HostRow, sandboxes: number, imageMismatch: string
     freeBytes: h.freeBytes === null ? null : Number(h.freeBytes),
     loadAverage: h.loadAverage,
     cpuCount: h.cpuCount,
+    placedSinceCheck,
     freeMemoryBytes: h.freeMemoryBytes === null ? null : Number(h.freeMemoryBytes),
     imageMismatch,
     healthText: healthText(h),
@@ -118,8 +128,11 @@ async function pickNewHost(db: Db, sandboxId: string, operationId: string, req: 
   // A person's create counts only people's sandboxes (members make room); a member's counts everything.
   const people = pool?.kind === "person" ? await personOccupancyByHost(db, OCCUPYING_STATUSES) : null;
   const filling = pool?.kind === "member" ? (await fillingMembers(db)).byHost : null;
+  const placed = await placedSinceCheckByHost(db, matching);
   const result = rankHosts(
-    matching.map((h) => candidateOf(h, (people ? people.get(h.id) : load.get(h.id)) ?? 0, opts.imageMismatch?.(h) ?? null)),
+    matching.map((h) =>
+      candidateOf(h, (people ? people.get(h.id) : load.get(h.id)) ?? 0, opts.imageMismatch?.(h) ?? null, placed.get(h.id) ?? 0),
+    ),
     { minFreeBytes: opts.minFreeBytes },
   );
   let refillBusy = false;

@@ -16,6 +16,7 @@ function host(id: string, over: Partial<PlacementCandidate> = {}): PlacementCand
     freeBytes: 100 * GiB,
     loadAverage: 0.1,
     cpuCount: 4,
+    placedSinceCheck: 0,
     freeMemoryBytes: 8 * GiB,
     imageMismatch: null,
     healthText: "",
@@ -44,6 +45,32 @@ describe("placement", () => {
     expect(
       order([host("busy", { loadAverage: 8, cpuCount: 4 }), host("unknown", { loadAverage: null }), host("idle", { loadAverage: 0.2 })]),
     ).toEqual(["idle", "unknown", "busy"]);
+  });
+
+  it("counts the sandboxes placed since a host's load was measured: a burst alternates instead of piling onto the idlest", () => {
+    // Two 2-CPU hosts, b measured a little busier. Picking one at a time, each pick adding to the chosen
+    // host's count, as lib/manager/host-picker.ts does for a burst.
+    const hosts = [host("a", { loadAverage: 0.6, cpuCount: 2 }), host("b", { loadAverage: 1.1, cpuCount: 2 })];
+    const picks: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const first = rankHosts(hosts, { minFreeBytes: 0 }).ranked[0]!.candidate;
+      picks.push(first.id);
+      const h = hosts.find((c) => c.id === first.id)!;
+      h.placedSinceCheck++;
+      h.sandboxes++;
+    }
+    expect(picks).toEqual(["a", "b", "a", "b", "a", "b", "a", "b"]);
+    // Without the count, every pick is a.
+    expect(order([host("a", { loadAverage: 0.6, cpuCount: 2, sandboxes: 7 }), host("b", { loadAverage: 1.1, cpuCount: 2 })])).toEqual([
+      "a",
+      "b",
+    ]);
+    // A never-measured host with picks since ranks by them too (0.25 per CPU plus each pick).
+    expect(order([host("unknown", { loadAverage: null, placedSinceCheck: 3 }), host("busy", { loadAverage: 3, cpuCount: 4 })])).toEqual([
+      "busy",
+      "unknown",
+    ]);
+    expect(rankHosts([host("a", { placedSinceCheck: 2 })], { minFreeBytes: 0 }).ranked[0]!.why).toMatch(/2 placed since checked/);
   });
 
   it("then available memory, then the share of capacity used", () => {

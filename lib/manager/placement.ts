@@ -6,8 +6,10 @@
 //     free disk at or above the floor, a free slot (each refusal is a reason a person can read);
 //  2. free disk under the workspace root, compared in steps of about 19 % (a quarter power of two),
 //     so two hosts with nearly the same space are a tie rather than an accident of the last byte;
-//  3. load: the 1-minute load average per CPU, in steps of 0.1 (then available memory, in the same
-//     steps as disk);
+//  3. load: the 1-minute load average per CPU, in steps of 0.1, counting each sandbox placed there
+//     since that figure was measured as one more runnable task (the figure is up to a health interval
+//     old: without this, a burst of creates all went to the host that looked idlest at its last check);
+//     then available memory, in the same steps as disk;
 //  4. the share of its capacity already used by sandboxes.
 // Hosts never checked (no free-space figure) sort after checked ones within the same rank.
 
@@ -23,6 +25,8 @@ export interface PlacementCandidate {
   freeBytes: number | null;
   loadAverage: number | null;
   cpuCount: number | null;
+  /** Sandboxes placed on it since its load was measured (each adds one to the load it is ranked by). */
+  placedSinceCheck: number;
   freeMemoryBytes: number | null;
   /** Why its image does not fit the profile's requirement, or null when it fits (or none is required). */
   imageMismatch: string | null;
@@ -61,10 +65,13 @@ export function diskStep(bytes: number | null): number {
   return Math.floor(Math.log2(bytes) * 4);
 }
 
-/** Load per CPU in steps of 0.1 (smaller is better); unknown ranks as 0.25 per CPU: after idle hosts, before busy ones. */
-export function loadStep(load: number | null, cpus: number | null): number {
-  if (load === null) return 2.5;
-  return Math.round((load / Math.max(1, cpus ?? 1)) * 10);
+/**
+ * Load per CPU in steps of 0.1 (smaller is better), with `placed` sandboxes added since it was measured;
+ * unknown ranks as 0.25 per CPU: after idle hosts, before busy ones.
+ */
+export function loadStep(load: number | null, cpus: number | null, placed = 0): number {
+  const n = Math.max(1, cpus ?? 1);
+  return Math.round((((load ?? 0.25 * n) + placed) / n) * 10);
 }
 
 export type RefusalKind = "health" | "cordoned" | "image" | "disk" | "full";
@@ -85,7 +92,7 @@ export function refusal(c: PlacementCandidate, policy: PlacementPolicy): { kind:
 function compare(a: PlacementCandidate, b: PlacementCandidate): number {
   return (
     diskStep(b.freeBytes) - diskStep(a.freeBytes) ||
-    loadStep(a.loadAverage, a.cpuCount) - loadStep(b.loadAverage, b.cpuCount) ||
+    loadStep(a.loadAverage, a.cpuCount, a.placedSinceCheck) - loadStep(b.loadAverage, b.cpuCount, b.placedSinceCheck) ||
     diskStep(b.freeMemoryBytes) - diskStep(a.freeMemoryBytes) ||
     a.sandboxes / a.capacity - b.sandboxes / b.capacity ||
     a.id.localeCompare(b.id)
@@ -98,6 +105,7 @@ function describe(c: PlacementCandidate): string {
     c.loadAverage === null
       ? "load not measured"
       : `load ${c.loadAverage.toFixed(2)} on ${c.cpuCount ?? "?"} CPU${c.cpuCount === 1 ? "" : "s"}`,
+    ...(c.placedSinceCheck > 0 ? [`${c.placedSinceCheck} placed since checked`] : []),
     ...(c.freeMemoryBytes === null ? [] : [`${fmtBytes(c.freeMemoryBytes)} memory available`]),
     `${c.sandboxes}/${c.capacity} sandboxes`,
   ];

@@ -262,22 +262,26 @@ describe("ext.vm-packer on real build VMs", () => {
 
   it("50 sandboxes created at once across the two VMs (default MaxStartups): all ready, no connection errors", async () => {
     // Placement ranks hosts by their last health check (free disk, then load) before the share already
-    // used. Both VMs are this one machine: give them the same figures, checked just now (so no check runs
-    // during the burst and ranks one above the other by a load figure taken a moment later), and the
-    // burst spreads by share, as over two equal machines.
+    // used. Both VMs are this one machine; give them the figures of two hosts checked just now, vm2 a
+    // little busier (0.5 per CPU more). Each pick since the check counts as load, so the burst still
+    // reaches both (it all went to vm1, within its capacity of 60, when only the measured load counted).
     const now = new Date();
-    await t.db.buildHost.updateMany({
-      where: { id: { in: ["host-vm1", "host-vm2"] } },
-      data: {
-        health: "healthy",
-        checkedAt: now,
-        healthyAt: now,
-        freeBytes: 64n * 2n ** 30n,
-        loadAverage: 0.5,
-        cpuCount: 2,
-        freeMemoryBytes: 8n * 2n ** 30n,
-      },
-    });
+    for (const [id, loadAverage] of [
+      ["host-vm1", 0.5],
+      ["host-vm2", 1.5],
+    ] as const)
+      await t.db.buildHost.update({
+        where: { id },
+        data: {
+          health: "healthy",
+          checkedAt: now,
+          healthyAt: now,
+          freeBytes: 64n * 2n ** 30n,
+          loadAverage,
+          cpuCount: 2,
+          freeMemoryBytes: 8n * 2n ** 30n,
+        },
+      });
     const worker = new Worker(t.manager, { id: "fifty", concurrency: 60 });
     const started = Date.now();
     const ids = await Promise.all(Array.from({ length: 50 }, () => t.manager.createSandbox("profile.vm-empty", t.user).then((s) => s.id)));
@@ -289,6 +293,7 @@ describe("ext.vm-packer on real build VMs", () => {
     const perHost = new Map<string, number>();
     for (const v of views) perHost.set(v.host!.id, (perHost.get(v.host!.id) ?? 0) + 1);
     expect([...perHost.keys()].sort()).toEqual(["host-vm1", "host-vm2"]);
+    for (const [id, n] of perHost) expect(n, `${id} of ${JSON.stringify(Object.fromEntries(perHost))}`).toBeGreaterThanOrEqual(10);
     const stats = t.pool.stats().hosts;
     for (const h of Object.values(stats)) expect(h.peakConnections).toBeLessThanOrEqual(4);
     console.log(
