@@ -13,10 +13,14 @@ const nextConfig: NextConfig = {
   distDir: process.env.SANDBOXER_DIST_DIR ?? ".next",
   typedRoutes: false,
   compiler: {
-    // The single-file `sandboxer` CLI the server serves at /cli/sandboxer.cjs, built with every build.
     async runAfterProductionCompile({ projectDir, distDir }) {
+      // The single-file `sandboxer` CLI the server serves at /cli/sandboxer.cjs, built with every build.
       const { buildCliBundle, cliBundleFile } = await import("./scripts/build-cli.mjs");
       await buildCliBundle({ projectDir, outFile: cliBundleFile(path.resolve(projectDir, distDir)) });
+      // The server's chunks as one-byte strings in V8: characters beyond Latin-1 as \u escapes (the
+      // script says why; about 10 MB less resident memory).
+      const { latin1ServerChunks } = await import("./scripts/latin1-server-chunks.mjs");
+      latin1ServerChunks(path.resolve(projectDir, distDir));
     },
   },
   // The CLI compares this with its own version and says when they differ (cli/api-client.ts).

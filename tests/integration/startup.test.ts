@@ -131,3 +131,21 @@ describe("npm start: data directory and a second instance", () => {
     await expect.poll(() => fs.existsSync(path.join(dataDir, "server.json")), { timeout: 20_000 }).toBe(false);
   }, 180_000);
 });
+
+describe("the build", () => {
+  it("leaves no character beyond Latin-1 in the server's scripts (V8 would hold each such file at two bytes per character)", () => {
+    assertBuilt();
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (/\.[cm]?js$/.test(e.name) && [...fs.readFileSync(p, "utf8")].some((c) => c.codePointAt(0)! > 0xff)) offenders.push(p);
+      }
+    };
+    const server = path.join(REPO_ROOT, process.env.SANDBOXER_DIST_DIR ?? ".next", "server");
+    walk(server);
+    expect(fs.readdirSync(path.join(server, "chunks")).length).toBeGreaterThan(10);
+    expect(offenders).toEqual([]);
+  });
+});
