@@ -1,7 +1,8 @@
 // Picks a build host for a create: the named host, or the best eligible host with a label (see
 // ./placement.ts for the order: health, cordon, image, disk floor, capacity; then free disk, load
-// (with the sandboxes placed since it was measured), sandbox count), never beyond a host's capacity. Reservation is "assign, then recount": two workers
-// racing for the last slot cannot both keep it (one backs off and waits), on SQLite and PostgreSQL alike.
+// with the sandboxes placed since it was measured, sandbox count), never beyond a host's capacity.
+// Reservation is "assign, then recount": two workers racing for the last slot cannot both keep it
+// (one backs off and waits), on SQLite and PostgreSQL alike.
 //
 // Warm-pool members (lib/manager/pools.ts) count against capacity, but a person never waits for them:
 // a person's create counts only people's sandboxes, and on a host that is full only because of members
