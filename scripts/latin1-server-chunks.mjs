@@ -12,6 +12,7 @@
 // escaped (`\→`, an identity escape) loses that backslash, so the result is `\u2192`, not `\\u2192`.
 // Characters beyond the Basic Multilingual Plane become their surrogate pair, which string literals
 // and regular expressions (with or without the u flag) read as the same code point.
+import { isAscii } from "node:buffer";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,9 +25,16 @@ function hex4(n) {
 
 /** The source with every character beyond U+00FF written as a \u escape (see above). */
 export function escapeBeyondLatin1(source) {
+  return escaped(source).text;
+}
+
+/** The escaped source and how many characters were escaped. */
+function escaped(source) {
   let out = "";
   let from = 0;
+  let count = 0;
   for (const m of source.matchAll(BEYOND_LATIN1)) {
+    count++;
     const at = m.index;
     let backslashes = 0;
     while (at - backslashes - 1 >= 0 && source[at - backslashes - 1] === "\\") backslashes++;
@@ -36,7 +44,7 @@ export function escapeBeyondLatin1(source) {
     out += cp <= 0xffff ? hex4(cp) : hex4(0xd800 + ((cp - 0x10000) >> 10)) + hex4(0xdc00 + ((cp - 0x10000) & 0x3ff));
     from = at + m[0].length;
   }
-  return from === 0 ? source : out + source.slice(from);
+  return { text: count === 0 ? source : out + source.slice(from), count };
 }
 
 function* jsFiles(dir) {
@@ -56,12 +64,11 @@ export function latin1ServerChunks(distDir) {
   for (const file of jsFiles(root)) {
     const bytes = fs.readFileSync(file);
     // Pure ASCII (most files): nothing to do, without decoding it.
-    if (!bytes.some((b) => b >= 0x80)) continue;
-    const source = bytes.toString("utf8");
-    const escaped = escapeBeyondLatin1(source);
-    if (escaped === source) continue;
-    chars += source.match(BEYOND_LATIN1)?.length ?? 0;
-    fs.writeFileSync(file, escaped);
+    if (isAscii(bytes)) continue;
+    const { text, count } = escaped(bytes.toString("utf8"));
+    if (count === 0) continue;
+    fs.writeFileSync(file, text);
+    chars += count;
     files++;
   }
   return { files, chars };

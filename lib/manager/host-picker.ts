@@ -58,7 +58,7 @@ export function healthText(h: HostRow): string {
   return `unreachable${h.healthDetail ? ` (${h.healthDetail})` : ""}`;
 }
 
-export function candidateOf(h: HostRow, sandboxes: number, imageMismatch: string | null = null, placedSinceCheck = 0): PlacementCandidate {
+function candidateOf(h: HostRow, sandboxes: number, imageMismatch: string | null, placedSinceCheck: number): PlacementCandidate {
   return {
     id: h.id,
     title: h.title,

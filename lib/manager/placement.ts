@@ -69,7 +69,7 @@ export function diskStep(bytes: number | null): number {
  * Load per CPU in steps of 0.1 (smaller is better), with `placed` sandboxes added since it was measured;
  * unknown ranks as 0.25 per CPU: after idle hosts, before busy ones.
  */
-export function loadStep(load: number | null, cpus: number | null, placed = 0): number {
+export function loadStep(load: number | null, cpus: number | null, placed: number): number {
   const n = Math.max(1, cpus ?? 1);
   return Math.round((((load ?? 0.25 * n) + placed) / n) * 10);
 }

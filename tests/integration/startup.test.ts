@@ -140,7 +140,7 @@ describe("the build", () => {
       for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
         const p = path.join(dir, e.name);
         if (e.isDirectory()) walk(p);
-        else if (/\.[cm]?js$/.test(e.name) && [...fs.readFileSync(p, "utf8")].some((c) => c.codePointAt(0)! > 0xff)) offenders.push(p);
+        else if (/\.[cm]?js$/.test(e.name) && /[^\u0000-\u00ff]/u.test(fs.readFileSync(p, "utf8"))) offenders.push(p);
       }
     };
     const server = path.join(REPO_ROOT, process.env.SANDBOXER_DIST_DIR ?? ".next", "server");
