@@ -22,7 +22,7 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
         failing: fakeProfile({ steps: 3, failAtStep: 2, failMessage: "the build VM said no" }),
         "fail-early": fakeProfile({ failBeforeHandle: true, failMessage: "nothing reachable" }),
         slow: fakeProfile({ steps: 50, stepMs: 100 }),
-        "slow-destroy": fakeProfile({ steps: 1, destroyMs: 300 }),
+        "slow-destroy": fakeProfile({ steps: 1, destroyMs: 1_000 }),
         flaky: fakeProfile({ steps: 1, destroyFailures: 1 }),
       },
     });
@@ -244,9 +244,12 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
       },
       { timeout: 10_000, interval: 10 },
     );
-    // What the reaper does to a lapsed lease, with a backoff well past the destroy's 300 ms.
-    const backoffMs = 1_500;
-    expect(await requeueExpired(t.db, op, new Date(op.leaseExpiresAt!.getTime() + 1), new Date(Date.now() + backoffMs))).toBe(true);
+    // What the reaper does to a lapsed lease, with a backoff well past the destroy's 1 s. The reaper's
+    // clock is a minute ahead: the worker renews its lease (3 s) every 50 ms, and a renewal between
+    // reading the row and requeueing it moved the expiry past a clock of "the lease read + 1 ms" (CI).
+    const backoffMs = 2_000;
+    const reaperNow = new Date(Date.now() + 60_000);
+    expect(await requeueExpired(t.db, op, reaperNow, new Date(Date.now() + backoffMs))).toBe(true);
     await idle;
     const after = await t.db.operation.findUniqueOrThrow({ where: { id: op.id } });
     expect(after.state).toBe("succeeded");
