@@ -34,7 +34,9 @@ const KILL_GRACE_MS = 5_000;
 
 /**
  * Publishes stored build log lines on the team stream as `build.log` notices, as many lines to a
- * notice as fit in its payload bound (a line is at most 2,000 characters, so one always fits).
+ * notice as fit in its payload bound. A line is at most 2,000 characters, but JSON can write one
+ * character as two (a quote, a backslash) or six (a control character): a line whose encoding alone
+ * exceeds the bound goes out shortened, ending in "…" (the stored line stays whole).
  */
 export async function publishBuildLines(
   ctx: Pick<ManagerContext, "db" | "notifier" | "logger">,
@@ -44,7 +46,8 @@ export async function publishBuildLines(
   const budget = MAX_TEAM_PAYLOAD - JSON.stringify({ buildId, lines: [] }).length;
   let chunk: BuildLogLine[] = [];
   let size = 0;
-  for (const line of lines) {
+  for (const stored of lines) {
+    const line = fitLine(stored, budget);
     const n = JSON.stringify(line).length + 1;
     if (chunk.length > 0 && size + n > budget) {
       await publishTeamEvent(ctx, "build.log", { buildId, lines: chunk });
@@ -55,6 +58,23 @@ export async function publishBuildLines(
     size += n;
   }
   if (chunk.length > 0) await publishTeamEvent(ctx, "build.log", { buildId, lines: chunk });
+}
+
+/** The line itself when its JSON (and a comma) fits in `budget`, else the longest start of it that does, with "…". */
+function fitLine(line: BuildLogLine, budget: number): BuildLogLine {
+  const fits = (l: BuildLogLine) => JSON.stringify(l).length + 1 <= budget;
+  if (fits(line)) return line;
+  // Whole code points (never half a surrogate pair); binary search for the longest prefix that fits.
+  const chars = Array.from(line.message);
+  const cut = (n: number) => ({ ...line, message: `${chars.slice(0, n).join("")}…` });
+  let lo = 0;
+  let hi = chars.length - 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(cut(mid))) lo = mid;
+    else hi = mid - 1;
+  }
+  return cut(lo);
 }
 
 /**
