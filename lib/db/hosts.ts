@@ -27,15 +27,15 @@ export function toHostTarget(row: HostRow): HostTarget {
   };
 }
 
-export async function listHosts(db: Db): Promise<HostRow[]> {
-  return db.buildHost.findMany({ orderBy: { id: "asc" } });
+export async function listHosts(db: Db, ids?: string[]): Promise<HostRow[]> {
+  return db.buildHost.findMany({ where: ids ? { id: { in: ids } } : {}, orderBy: { id: "asc" } });
 }
 
-/** Sandboxes occupying each host, in one query. */
-export async function occupancyByHost(db: Db): Promise<Map<string, number>> {
+/** Sandboxes occupying each host (or each of `hostIds`), in one query. */
+export async function occupancyByHost(db: Db, hostIds?: string[]): Promise<Map<string, number>> {
   const groups = await db.sandbox.groupBy({
     by: ["hostId"],
-    where: { hostId: { not: null }, status: { in: [...OCCUPYING_STATUSES] } },
+    where: { hostId: hostIds ? { in: hostIds } : { not: null }, status: { in: [...OCCUPYING_STATUSES] } },
     _count: { _all: true },
   });
   return new Map(groups.map((g) => [g.hostId!, g._count._all]));

@@ -62,10 +62,10 @@ export async function poolCounts(db: Db): Promise<Map<string, { pooled: number; 
 }
 
 /** Members per host: ready ones and all live ones (the hosts page's "pool 3/4 ready"). */
-export async function poolCountsByHost(db: Db): Promise<Map<string, { pooled: number; total: number }>> {
+export async function poolCountsByHost(db: Db, hostIds?: string[]): Promise<Map<string, { pooled: number; total: number }>> {
   const groups = await db.sandbox.groupBy({
     by: ["hostId", "status"],
-    where: { poolKey: { not: null }, hostId: { not: null }, status: { in: ["pooled", ...FILLING] } },
+    where: { poolKey: { not: null }, hostId: hostIds ? { in: hostIds } : { not: null }, status: { in: ["pooled", ...FILLING] } },
     _count: { _all: true },
   });
   const out = new Map<string, { pooled: number; total: number }>();

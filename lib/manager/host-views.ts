@@ -12,9 +12,12 @@ import { MAX_TEAM_PAYLOAD, publishTeamEvent } from "./team-events";
 import type { Notifier } from "./notifier";
 import { iso, type HostView } from "./views";
 
-/** `ssh` tells which hosts are trusted through a known_hosts file alone (no pin; knownHostsFile). */
-export async function hostViews(db: Db, ssh: SshServices | undefined): Promise<HostView[]> {
-  const [hosts, load, pools] = await Promise.all([listHosts(db), occupancyByHost(db), poolCountsByHost(db)]);
+/**
+ * Every host (or only those in `ids`) as pages show it. `ssh` tells which hosts are trusted through a
+ * known_hosts file alone (no pin; knownHostsFile).
+ */
+export async function hostViews(db: Db, ssh: SshServices | undefined, ids?: string[]): Promise<HostView[]> {
+  const [hosts, load, pools] = await Promise.all([listHosts(db, ids), occupancyByHost(db, ids), poolCountsByHost(db, ids)]);
   return hosts.map((h) => ({
     id: h.id,
     title: h.title,
@@ -59,7 +62,7 @@ export async function publishHostChanged(
 ): Promise<void> {
   let host: HostView | null | undefined;
   try {
-    host = (await hostViews(deps.db, deps.ssh)).find((h) => h.id === hostId) ?? null;
+    host = (await hostViews(deps.db, deps.ssh, [hostId]))[0] ?? null;
   } catch (err) {
     deps.logger?.warn({ err, hostId }, "could not read the host for its notice");
   }

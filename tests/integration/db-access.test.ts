@@ -8,6 +8,7 @@ import { appendBuildLog, buildLogTail } from "@/lib/db/images";
 import { acquireLease, liveWorkerCount, releaseLease, workerHeartbeat } from "@/lib/db/leases";
 import { claimOperation, finishOperation, heartbeat, operationCreate } from "@/lib/db/operations";
 import { listSandboxPage } from "@/lib/db/sandboxes";
+import { hostViews, publishHostChanged } from "@/lib/manager/host-views";
 import { Notifier } from "@/lib/manager/notifier";
 import type { SandboxStatus } from "@/lib/manager/states";
 import { transition } from "@/lib/manager/transitions";
@@ -32,7 +33,10 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
   });
   afterAll(async () => t?.drop());
 
-  async function sandbox(status: string, opts: { ownerId?: string; profileId?: string; createdAt?: Date; hostId?: string } = {}) {
+  async function sandbox(
+    status: string,
+    opts: { ownerId?: string; profileId?: string; createdAt?: Date; hostId?: string; poolKey?: string } = {},
+  ) {
     const id = newSandboxId();
     await plantSandboxRow(t.db, {
       id,
@@ -44,6 +48,7 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
       input: {},
       createdAt: opts.createdAt,
       hostId: opts.hostId,
+      poolKey: opts.poolKey,
     });
     return id;
   }
@@ -205,6 +210,37 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
     await sandbox("failed", { hostId: "occ" });
     await sandbox("destroyed", { hostId: "occ" });
     expect((await occupancyByHost(t.db)).get("occ")).toBe(2);
+  });
+
+  it("a host's notice carries that host as the hosts list shows it, read for that host alone", async () => {
+    const host = (id: string) =>
+      t.db.buildHost.create({
+        data: { id, title: id, address: "127.0.0.1", port: 22, user: "b", hostKey: "SHA256:x", labels: ["hv"], capacity: 9 },
+      });
+    for (const id of ["hv-a", "hv-b", "hv-c"]) await host(id);
+    await sandbox("ready", { hostId: "hv-a" });
+    await sandbox("ready", { hostId: "hv-b" });
+    await sandbox("creating", { hostId: "hv-b" });
+    await sandbox("destroyed", { hostId: "hv-b" });
+    await sandbox("pooled", { hostId: "hv-b", poolKey: "profile.a" });
+    await sandbox("creating", { hostId: "hv-b", poolKey: "profile.a" });
+    await sandbox("pooled", { hostId: "hv-c", poolKey: "profile.a" });
+    const notice = async () => {
+      const row = await t.db.event.findFirstOrThrow({ where: { type: "team", action: "host.changed" }, orderBy: { id: "desc" } });
+      return row.data as { hostId: string; host?: unknown };
+    };
+    const deps = { db: t.db, notifier: new Notifier() };
+    await publishHostChanged(deps, "hv-b");
+    const all = await hostViews(t.db, undefined);
+    const b = all.find((h) => h.id === "hv-b")!;
+    expect(b).toMatchObject({ sandboxes: 4, pool: { ready: 1, total: 2 } });
+    expect(await notice()).toEqual({ hostId: "hv-b", host: b });
+    expect((await hostViews(t.db, undefined, ["hv-c", "hv-a"])).map((h) => [h.id, h.sandboxes, h.pool])).toEqual([
+      ["hv-a", 1, null],
+      ["hv-c", 1, { ready: 1, total: 1 }],
+    ]);
+    await publishHostChanged(deps, "hv-gone");
+    expect(await notice()).toEqual({ hostId: "hv-gone", host: null });
   });
 
   it("stores only a token's hash, verifies it, and refuses it once revoked", async () => {
