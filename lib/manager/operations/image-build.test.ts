@@ -5,16 +5,25 @@ import { Notifier } from "../notifier";
 import { MAX_TEAM_PAYLOAD } from "../team-events";
 import { publishBuildLines } from "./image-build";
 
+type Notice = { action: string; data: { buildId: string; lines: { id: number; message: string }[] } };
+
+/** Where publishBuildLines stores its notices (the event table), and what it warns about. */
+function capture() {
+  const rows: Notice[] = [];
+  const warnings: unknown[] = [];
+  const db = {
+    event: {
+      create: async ({ data }: { data: Notice }) => void rows.push(data),
+      createMany: async ({ data }: { data: Notice[] }) => void rows.push(...data),
+    },
+  } as unknown as Db;
+  const ctx = { db, notifier: new Notifier(), logger: { warn: (o: unknown) => void warnings.push(o) } as never };
+  return { rows, warnings, ctx };
+}
+
 describe("publishBuildLines", () => {
   it("splits a batch into build.log notices within the payload bound, every line once and in order", async () => {
-    const rows: { action: string; data: { buildId: string; lines: { id: number }[] } }[] = [];
-    const db = {
-      event: {
-        create: async ({ data }: { data: (typeof rows)[number] }) => void rows.push(data),
-        createMany: async ({ data }: { data: typeof rows }) => void rows.push(...data),
-      },
-    } as unknown as Db;
-    const warnings: unknown[] = [];
+    const { rows, warnings, ctx } = capture();
     // 300 lines of up to 2,000 characters (the cap cleanText applies): far more than one notice holds.
     const lines = Array.from({ length: 300 }, (_, i) => ({
       id: 1_000 + i,
@@ -22,11 +31,7 @@ describe("publishBuildLines", () => {
       message: "x".repeat((i * 37) % 2_000),
       at: "2026-12-01T00:00:00.000Z",
     }));
-    await publishBuildLines(
-      { db, notifier: new Notifier(), logger: { warn: (o: unknown) => void warnings.push(o) } as never },
-      "bld_1",
-      lines,
-    );
+    await publishBuildLines(ctx, "bld_1", lines);
     expect(warnings).toEqual([]);
     expect(rows.length).toBeGreaterThan(1);
     expect(rows.every((r) => r.action === "build.log" && r.data.buildId === "bld_1")).toBe(true);
@@ -35,14 +40,7 @@ describe("publishBuildLines", () => {
   });
 
   it("sends a line whose JSON alone exceeds the bound shortened, ending in …, instead of dropping it", async () => {
-    const rows: { data: { lines: { id: number; message: string }[] } }[] = [];
-    const db = {
-      event: {
-        create: async ({ data }: { data: (typeof rows)[number] }) => void rows.push(data),
-        createMany: async ({ data }: { data: typeof rows }) => void rows.push(...data),
-      },
-    } as unknown as Db;
-    const warnings: unknown[] = [];
+    const { rows, warnings, ctx } = capture();
     // 2,000 characters (the cap) that JSON writes as 2 units each (quotes) or 6 (a control character),
     // between two ordinary lines; and one with astral characters, which must not be cut in half.
     const at = "2026-12-01T00:00:00.000Z";
@@ -53,11 +51,7 @@ describe("publishBuildLines", () => {
       { id: 4, level: "info", message: "\u{1F600}".repeat(1_000) + '"'.repeat(1_000), at },
       { id: 5, level: "info", message: "after", at },
     ];
-    await publishBuildLines(
-      { db, notifier: new Notifier(), logger: { warn: (o: unknown) => void warnings.push(o) } as never },
-      "bld_2",
-      lines,
-    );
+    await publishBuildLines(ctx, "bld_2", lines);
     expect(warnings).toEqual([]);
     expect(rows.every((r) => JSON.stringify(r.data).length <= MAX_TEAM_PAYLOAD)).toBe(true);
     const sent = rows.flatMap((r) => r.data.lines);
