@@ -212,7 +212,7 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
     expect((await occupancyByHost(t.db)).get("occ")).toBe(2);
   });
 
-  it("a host's notice carries that host as the hosts list shows it, read for that host alone", async () => {
+  it("a host's notice carries that host as the hosts list shows it; a read by ids returns only those hosts", async () => {
     const host = (id: string) =>
       t.db.buildHost.create({
         data: { id, title: id, address: "127.0.0.1", port: 22, user: "b", hostKey: "SHA256:x", labels: ["hv"], capacity: 9 },

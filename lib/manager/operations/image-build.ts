@@ -47,8 +47,7 @@ export async function publishBuildLines(
   let chunk: BuildLogLine[] = [];
   let size = 0;
   for (const stored of lines) {
-    const line = fitLine(stored, budget);
-    const n = JSON.stringify(line).length + 1;
+    const { line, size: n } = fitLine(stored, budget);
     if (chunk.length > 0 && size + n > budget) {
       await publishTeamEvent(ctx, "build.log", { buildId, lines: chunk });
       chunk = [];
@@ -60,10 +59,14 @@ export async function publishBuildLines(
   if (chunk.length > 0) await publishTeamEvent(ctx, "build.log", { buildId, lines: chunk });
 }
 
-/** The line itself when its JSON (and a comma) fits in `budget`, else the longest start of it that does, with "…". */
-function fitLine(line: BuildLogLine, budget: number): BuildLogLine {
-  const fits = (l: BuildLogLine) => JSON.stringify(l).length + 1 <= budget;
-  if (fits(line)) return line;
+/**
+ * The line and its size in a notice (its JSON and a comma) when that fits in `budget`; else the longest
+ * start of it that does, ending in "…". One encoding per line in the common case.
+ */
+function fitLine(line: BuildLogLine, budget: number): { line: BuildLogLine; size: number } {
+  const sizeOf = (l: BuildLogLine) => JSON.stringify(l).length + 1;
+  const size = sizeOf(line);
+  if (size <= budget) return { line, size };
   // Whole code points (never half a surrogate pair); binary search for the longest prefix that fits.
   const chars = Array.from(line.message);
   const cut = (n: number) => ({ ...line, message: `${chars.slice(0, n).join("")}…` });
@@ -71,10 +74,11 @@ function fitLine(line: BuildLogLine, budget: number): BuildLogLine {
   let hi = chars.length - 1;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (fits(cut(mid))) lo = mid;
+    if (sizeOf(cut(mid)) <= budget) lo = mid;
     else hi = mid - 1;
   }
-  return cut(lo);
+  const fitted = cut(lo);
+  return { line: fitted, size: sizeOf(fitted) };
 }
 
 /**
