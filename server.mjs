@@ -89,6 +89,10 @@ if (dev) {
   const upgrade = app.getUpgradeHandler();
   server.on("upgrade", (req, socket, head) => void upgrade(req, socket, head).catch(() => socket.destroy()));
 }
+// Idle keep-alive connections stay open 65 s, not Node's 5 s: a client (or a proxy in front, whose idle
+// timeout is commonly 60 s) that reuses a connection just as the server closes it gets ECONNRESET on a
+// request the server never read. The server must be the side that waits longer.
+server.keepAliveTimeout = 65_000;
 server.on("error", (err) => {
   log(60, `cannot listen on ${hostname}:${port}: ${err.message}`);
   process.exit(1);

@@ -34,7 +34,10 @@ test("no console errors on any dashboard page, signed in", async ({ page, contex
       await expect(page.getByTestId("stream-status")).toHaveAttribute("data-live", "1");
     }
   } finally {
-    await context.request.delete(`/api/v1/sandboxes/${id}`, { headers: { origin: new URL(process.env.E2E_BASE_URL!).origin } });
+    await context.request.delete(`/api/v1/sandboxes/${id}`, {
+      headers: { origin: new URL(process.env.E2E_BASE_URL!).origin },
+      maxRetries: 2,
+    });
   }
   expect(errors).toEqual([]);
 });

@@ -55,7 +55,7 @@ test.describe("content security policy", () => {
     const id = await sandbox.id();
     await sandbox.expectStatus("ready");
     expect(violations).toEqual([]);
-    await request.delete(`/api/v1/sandboxes/${id}`);
+    await request.delete(`/api/v1/sandboxes/${id}`, { maxRetries: 2 });
   });
 
   test("the sign-in page works for an anonymous visitor under the policy", async ({ browser, baseURL }) => {

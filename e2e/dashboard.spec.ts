@@ -26,7 +26,7 @@ const created: string[] = [];
 
 test.afterAll(async ({ request, baseURL }) => {
   // Clean up whatever a failed test left behind.
-  for (const id of created) await request.delete(`${baseURL}/api/v1/sandboxes/${id}`).catch(() => {});
+  for (const id of created) await request.delete(`${baseURL}/api/v1/sandboxes/${id}`, { maxRetries: 2 }).catch(() => {});
 });
 
 test.describe("dashboard on real build VMs", () => {

@@ -97,7 +97,7 @@ test.describe("live dashboard", () => {
       await live(page);
       await expect(overview.row(id)).toHaveAttribute("data-status", "ready");
       expect(blocked.filter((u) => !u.includes("/events"))).toEqual([]);
-      await context.request.delete(`/api/v1/sandboxes/${id}`, { headers: origin() });
+      await context.request.delete(`/api/v1/sandboxes/${id}`, { headers: origin(), maxRetries: 2 });
     });
   }
 
@@ -125,7 +125,7 @@ test.describe("live dashboard", () => {
     const { statements: without } = await idleRates(metrics(context.request));
     test.info().annotations.push({ type: "idleTabsQueriesPerSec", description: `${(withTabs - without).toFixed(2)} (hub ${hubReads})` });
     expect(withTabs - without).toBeLessThanOrEqual(3);
-    await context.request.delete(`/api/v1/sandboxes/${id}`, { headers: origin() });
+    await context.request.delete(`/api/v1/sandboxes/${id}`, { headers: origin(), maxRetries: 2 });
   });
 });
 

@@ -104,7 +104,7 @@ test.describe("overview", () => {
       await page.getByRole("option", { name: "Any profile" }).click();
       await expect(page).not.toHaveURL(/profile=/);
     } finally {
-      await request.delete(`${baseURL}/api/v1/sandboxes/${id}`);
+      await request.delete(`${baseURL}/api/v1/sandboxes/${id}`, { maxRetries: 2 });
     }
   });
 
@@ -135,7 +135,7 @@ test.describe("overview", () => {
       }
       expect(findings).toEqual([]);
     } finally {
-      await request.delete(`${baseURL}/api/v1/sandboxes/${id}`);
+      await request.delete(`${baseURL}/api/v1/sandboxes/${id}`, { maxRetries: 2 });
     }
   });
 

@@ -11,7 +11,7 @@ import { expect, test } from "./fixtures";
 const created: string[] = [];
 
 test.afterAll(async ({ request, baseURL }) => {
-  for (const id of created) await request.delete(`${baseURL}/api/v1/sandboxes/${id}`).catch(() => {});
+  for (const id of created) await request.delete(`${baseURL}/api/v1/sandboxes/${id}`, { maxRetries: 2 }).catch(() => {});
 });
 
 test("the sandbox page's ssh command works once a key is registered, and the session is listed", async ({ page, request, baseURL }) => {
