@@ -171,8 +171,9 @@ export async function moveSandboxRowReturning(
 
 export type NewSandboxRow = Omit<Prisma.SandboxUncheckedCreateInput, "status">;
 
-export async function insertSandboxRow(tx: Prisma.TransactionClient, row: NewSandboxRow, status: SandboxStatus): Promise<void> {
-  await tx.sandbox.create({ data: { ...row, status } });
+/** Inserts the row and returns its columns as written (the INSERT returns them: no read after). */
+export async function insertSandboxRow(tx: Prisma.TransactionClient, row: NewSandboxRow, status: SandboxStatus): Promise<SandboxColumns> {
+  return tx.sandbox.create({ data: { ...row, status }, select: sandboxColumnsSelect });
 }
 
 /** Bulk insert for fixtures (the scale test's 10,000 rows); statuses are the caller's. */

@@ -1,5 +1,5 @@
 // The event stream over a fake manager: every event once and in order, `end` after a final status
-// with the events written before it, and the status read only when it may have changed.
+// with the events written before it, and the status read once (later ones come with state events).
 import { describe, expect, it } from "vitest";
 
 import { sandboxEventStream, type StreamItem } from "./event-stream";
@@ -20,9 +20,18 @@ function fakeSandbox(initial: SandboxStatus = "creating") {
     events.push({ id: events.length + 1, type: "log", level: "info", message, at: new Date().toISOString() });
     notifier.sandboxChanged("s1");
   };
-  const move = (to: SandboxStatus) => {
+  /** `named: false`: a state event that does not say which status it wrote (the stream must read it). */
+  const move = (to: SandboxStatus, opts: { named?: boolean } = {}) => {
     status = to;
-    events.push({ id: events.length + 1, type: "state", level: "info", message: `→ ${to}`, at: new Date().toISOString(), status: to });
+    const named = opts.named ?? true;
+    events.push({
+      id: events.length + 1,
+      type: "state",
+      level: "info",
+      message: `→ ${to}`,
+      at: new Date().toISOString(),
+      status: named ? to : "",
+    });
     notifier.sandboxChanged("s1");
   };
   const manager = {
@@ -50,7 +59,7 @@ async function collect(stream: AsyncGenerator<StreamItem>, until: (items: Stream
 const messages = (items: StreamItem[]) => items.flatMap((i) => (i.kind === "event" ? [i.event.message] : []));
 
 describe("sandboxEventStream", () => {
-  it("sends every event once, in order, then `end` once the status is final; reads the status only after state events", async () => {
+  it("sends every event once, in order, then `end` once the status is final; reads the status once, then takes it from state events", async () => {
     const s = fakeSandbox();
     const ac = new AbortController();
     const stream = sandboxEventStream(s.manager, "s1", { after: 0, signal: ac.signal, pollMs: 60_000 });
@@ -70,6 +79,25 @@ describe("sandboxEventStream", () => {
     s.log("after ready");
     await collect(stream, (got) => got.at(-1)?.kind === "end", items);
     expect(messages(items)).toEqual(["Syncing…", "line 0", "line 1", "line 2", "line 3", "line 4", "→ ready", "after ready"]);
+    expect(items.at(-1)).toMatchObject({ kind: "end", sandbox: { status: "ready" } });
+    // The state event named `ready`: no read for it.
+    expect(s.statusReads()).toBe(1);
+    ac.abort();
+  });
+
+  it("a transient state event goes on without a read; one that names no status is read from the row", async () => {
+    const s = fakeSandbox("queued");
+    const ac = new AbortController();
+    const stream = sandboxEventStream(s.manager, "s1", { after: 0, signal: ac.signal, pollMs: 60_000 });
+    const items: StreamItem[] = [];
+    const first = collect(stream, (got) => got.length === 1, items);
+    await new Promise((r) => setTimeout(r, 20));
+    s.move("creating");
+    await first;
+    expect(s.statusReads()).toBe(1);
+    s.move("ready", { named: false });
+    await collect(stream, (got) => got.at(-1)?.kind === "end", items);
+    expect(messages(items)).toEqual(["→ creating", "→ ready"]);
     expect(items.at(-1)).toMatchObject({ kind: "end", sandbox: { status: "ready" } });
     expect(s.statusReads()).toBe(2);
     ac.abort();

@@ -6,8 +6,9 @@
 // Every status change is written with the state event that explains it, in one transaction
 // (transitions.ts), so once the stream sees a final status, the events after its last read
 // include the line that says why ("→ failed: …"); it sends those, then `end`. For the same reason the
-// status can only have changed when a state event arrived: the stream reads it at the start and after
-// each state event, not on every wake (a create's follower wakes a dozen times for log lines).
+// status can only have changed when a state event arrived, and that event names the status it wrote:
+// the stream reads the status once, at the start, and after that takes it from the state events (a
+// create's follower wakes a dozen times for log lines and three times for states: no read for any).
 //
 // No event is passed over. On PostgreSQL an event another process is still committing has an id below
 // ones already visible; each pass first reads the horizon up to which every id is visible
@@ -17,7 +18,7 @@ import "server-only";
 
 import { gapRecheckDelay } from "../db/events";
 import type { Manager } from "./manager";
-import { isTransient } from "./states";
+import { isSandboxStatus, isTransient, type SandboxStatus } from "./states";
 import type { SandboxEventView, SandboxView } from "./views";
 
 export type StreamItem = { kind: "event"; event: SandboxEventView } | { kind: "keepalive" } | { kind: "end"; sandbox: SandboxView };
@@ -72,12 +73,18 @@ export async function* sandboxEventStream(
 
   try {
     let lastSent = Date.now();
+    // Read from the database at the start (the events may begin after the last state event) and after
+    // a state event that does not name a status; otherwise the latest state event's status is the row's.
     let statusMayHaveChanged = true;
+    let statusFromEvent: SandboxStatus | null = null;
     while (!opts.signal.aborted) {
       const { events, held, full } = await read();
       for (const event of events) {
         last = event.id;
-        if (event.type === "state") statusMayHaveChanged = true;
+        if (event.type === "state") {
+          if (event.status && isSandboxStatus(event.status)) statusFromEvent = event.status;
+          else statusMayHaveChanged = true;
+        }
         yield { kind: "event", event };
       }
       if (events.length > 0) lastSent = Date.now();
@@ -88,8 +95,9 @@ export async function* sandboxEventStream(
       }
       heldRounds = 0;
       if (full) continue; // more waiting: no pause
-      const status = statusMayHaveChanged ? await m.sandboxStatus(id) : null;
+      const status = statusMayHaveChanged ? await m.sandboxStatus(id) : statusFromEvent;
       statusMayHaveChanged = false;
+      statusFromEvent = null;
       if (status !== null && !isTransient(status)) {
         // Anything written between the reads above and now (the final state event among it) goes out before the end.
         for (;;) {

@@ -130,7 +130,7 @@ export class Manager implements ManagerContext {
           { sandboxId: claimed.id, profileId, actor: actor.label, moving: claimed.moving },
           claimed.moving ? "sandbox claimed from the warm pool, moving to its ref" : "sandbox claimed from the warm pool",
         );
-        return claimed.row ? this.claimedView(claimed.row, actor) : this.getSandbox(claimed.id);
+        return claimed.row ? this.viewOfColumns(claimed.row, actor) : this.getSandbox(claimed.id);
       }
     }
     const id = newSandboxId();
@@ -143,7 +143,7 @@ export class Manager implements ManagerContext {
       actorId: ownerId,
       runAfter: new Date(now.getTime() + 60_000),
     });
-    await insertSandbox(this, {
+    const row = await insertSandbox(this, {
       row: {
         id,
         ownerId,
@@ -180,7 +180,8 @@ export class Manager implements ManagerContext {
     });
     this.logger.info({ sandboxId: id, profileId, actor: actor.label }, "sandbox queued");
     this.notifier.operationQueued();
-    return this.getSandbox(id);
+    // Nothing has written the row since its insert (the operation's release and the audit entry are other rows).
+    return this.viewOfColumns(row, actor);
   }
 
   /**
@@ -403,17 +404,21 @@ export class Manager implements ManagerContext {
   }
 
   /**
-   * A claimed member's view from the row its claim wrote: the owner as the request's authentication
-   * read them, the host in one small read (a claim's response in one query instead of three).
+   * The view of a row the caller just wrote (a claim's update, a create's insert), without reading it
+   * back: the owner as the request's authentication read them, the host in one small read when there
+   * is one, and — only for a sandbox in flight — why it may be waiting (getSandbox's one worker count).
    */
-  private async claimedView(row: SandboxColumns, actor: Actor): Promise<SandboxView> {
+  private async viewOfColumns(row: SandboxColumns, actor: Actor): Promise<SandboxView> {
     const person = actor.kind === "system" ? undefined : actor.person;
     const [owner, host] = await Promise.all([
-      person ? { id: row.ownerId, name: person.name, email: person.email } : findSandboxOwner(this.db, row.ownerId),
+      person && actorUserId(actor) === row.ownerId
+        ? { id: row.ownerId, name: person.name, email: person.email }
+        : findSandboxOwner(this.db, row.ownerId),
       row.hostId ? findSandboxHost(this.db, row.hostId) : null,
     ]);
     if (!owner) throw new NotFoundError("Sandbox owner", row.ownerId);
-    return this.toView({ ...row, owner, host }, null);
+    const full = { ...row, owner, host };
+    return this.toView(full, (await this.waiting([full]))(full));
   }
 
   async getSandbox(id: string): Promise<SandboxView> {

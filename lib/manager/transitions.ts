@@ -115,16 +115,21 @@ export interface InsertRequest {
   also?: (tx: Tx) => Promise<void>;
 }
 
-/** Records a new sandbox in its initial status with the state event that explains it, in one transaction. */
-export async function insertSandbox(deps: TransitionDeps, req: InsertRequest): Promise<void> {
-  await deps.db.$transaction((tx) =>
+/**
+ * Records a new sandbox in its initial status with the state event that explains it, in one
+ * transaction; returns the row's columns as written.
+ */
+export async function insertSandbox(deps: TransitionDeps, req: InsertRequest): Promise<SandboxColumns> {
+  const row = await deps.db.$transaction((tx) =>
     withStatusWrites(async () => {
-      await insertSandboxRow(tx, req.row, req.status);
+      const inserted = await insertSandboxRow(tx, req.row, req.status);
       await appendEvents(tx, [stateEvent(req.row.id, req.status, req.event), ...(req.audit ? [auditEntry(req.audit)] : [])]);
       if (req.also) await req.also(tx);
+      return inserted;
     }),
   );
   deps.notifier.sandboxChanged(req.row.id);
+  return row;
 }
 
 function stateEvent(sandboxId: string, status: SandboxStatus, e: StateEvent): EventInput {

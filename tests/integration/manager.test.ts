@@ -8,6 +8,7 @@ import { reapExpiredOperations, retryBackoffMs } from "@/lib/manager/reaper";
 import { PROVIDERS } from "../support/databases";
 import { createTestManager, FAST_CONFIG, fakeProfile, waitForStatus, type TestManager } from "../support/manager-harness";
 import { overwriteSandboxRow } from "../support/sandbox-rows";
+import * as sandboxRows from "@/lib/db/sandboxes";
 
 /** What the fake world holds for one sandbox (its resource is `fake-<id>`; anything else naming it is a leak). */
 const resourcesOf = (id: string): string[] => [...fakeWorld.resources].filter((r) => r.includes(id));
@@ -22,6 +23,7 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
         failing: fakeProfile({ steps: 3, failAtStep: 2, failMessage: "the build VM said no" }),
         "fail-early": fakeProfile({ failBeforeHandle: true, failMessage: "nothing reachable" }),
         slow: fakeProfile({ steps: 50, stepMs: 100 }),
+        "record-once": fakeProfile({ steps: 3, recordSteps: false }),
         "slow-destroy": fakeProfile({ steps: 1, destroyMs: 1_000 }),
         flaky: fakeProfile({ steps: 1, destroyFailures: 1 }),
       },
@@ -45,6 +47,38 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     expect(fakeWorld.resources.has(`fake-${created.id}`)).toBe(true);
     const params = (await t.db.sandbox.findUniqueOrThrow({ where: { id: created.id } })).params as { ref: string };
     expect(params.ref).toBe("feature-1");
+  });
+
+  it("a create's response, built from the row it inserted, is the sandbox as a read returns it (owner, reason, handle)", async () => {
+    const row = await t.db.user.findUniqueOrThrow({ where: { id: t.user.kind === "user" ? t.user.userId : "" } });
+    // Through a session or token the actor carries the person; from elsewhere the owner is read.
+    for (const actor of [t.user, { ...t.user, person: { name: row.name, email: row.email } }]) {
+      const created = await t.manager.createSandbox("profile.quick", actor, { ref: "view-check" });
+      const read = await t.manager.getSandbox(created.id);
+      expect(created).toEqual(read);
+      expect(created.owner).toEqual({ id: row.id, name: row.name, email: row.email });
+      await t.manager.destroySandbox(created.id, t.user);
+    }
+    await t.newWorker().runUntilIdle();
+  });
+
+  it("the handle a create returns is stored when it differs from the one recorded before its work, and only then", async () => {
+    const worker = t.newWorker();
+    const writes = vi.spyOn(sandboxRows, "storeHandle");
+    try {
+      const changed = await t.manager.createSandbox("profile.record-once", t.user);
+      await worker.runUntilIdle();
+      // Recorded with stepsDone 0 before the first step; returned with 3.
+      expect((await t.db.sandbox.findUniqueOrThrow({ where: { id: changed.id } })).handle).toMatchObject({ stepsDone: 3 });
+      expect(writes.mock.calls.filter((c) => c[1] === changed.id)).toHaveLength(2);
+      const same = await t.manager.createSandbox("profile.quick", t.user, { ref: "same-handle" });
+      await worker.runUntilIdle();
+      // Recorded before the work and after each of its 2 steps; the returned handle equals the last: no fourth write.
+      expect((await t.db.sandbox.findUniqueOrThrow({ where: { id: same.id } })).handle).toMatchObject({ stepsDone: 2 });
+      expect(writes.mock.calls.filter((c) => c[1] === same.id)).toHaveLength(3);
+    } finally {
+      writes.mockRestore();
+    }
   });
 
   it("create failing → failed with the message, and what was created is cleaned up", async () => {

@@ -33,6 +33,8 @@ export const fakeParamsSchema = z.strictObject({
   /** Destroy fails this many times before it succeeds. */
   destroyFailures: z.number().int().min(0).default(0),
   destroyMs: z.number().int().min(0).default(0),
+  /** Record the handle after every step too (false: only before the first, so the handle returned differs from it). */
+  recordSteps: z.boolean().default(true),
   /** Ask the host registry for a host (to test capacity and health). */
   host: z.string().nullable().default(null),
   hostLabel: z.string().nullable().default(null),
@@ -130,7 +132,7 @@ export class FakeExtension extends SandboxExtension<FakeParams, FakeHandle> {
       if (p.stepMs > 0) await sleep(p.stepMs, p.ignoreAbort ? null : ctx.signal);
       if (p.failAtStep === step) throw new FakeFailure(p.failMessage);
       handle.stepsDone = step;
-      await ctx.recordHandle({ ...handle });
+      if (p.recordSteps) await ctx.recordHandle({ ...handle });
     }
     return { ...handle };
   }

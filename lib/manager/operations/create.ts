@@ -4,6 +4,8 @@
 // removes what the previous attempt left; past the attempt limit it only cleans up and fails.
 import "server-only";
 
+import { isDeepStrictEqual } from "node:util";
+
 import { DbNull, type Prisma } from "../../db/client";
 import { bindSandboxMachine, findSandboxRow, setQueuedReason, storeHandle } from "../../db/sandboxes";
 import { formatDuration } from "../../duration";
@@ -163,7 +165,8 @@ export const runCreate: OperationHandler = async (ctx, run) => {
     }
     writer.log(`${member ? "Pooled" : "Ready"} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     await writer.flush();
-    await storeHandle(ctx.db, sandboxId, op.id, parsed as Prisma.InputJsonValue);
+    // Most extensions return the handle they recorded before their first side effect: no second write.
+    if (!isDeepStrictEqual(parsed, lastHandle)) await storeHandle(ctx.db, sandboxId, op.id, parsed as Prisma.InputJsonValue);
     const r = await run.end(
       {
         sandboxId,
