@@ -183,19 +183,45 @@ export async function readStreamEvents(
   return { rows, lastId, waiting: false, full: all.length === limit };
 }
 
+/** How many of the newest ids latestEventId looks at first, and at most (see there). */
+const HORIZON_FIRST_PAGE = 50;
+const HORIZON_MAX_ROWS = 10_000;
+
 /**
  * Where a fresh team stream starts: the newest event id, or the id before the newest missing one that
  * may still appear (see STREAM_GAP_GRACE_MS); 0 when there are none.
+ *
+ * A missing id may still appear only while the event after it is younger than the grace, so the
+ * newest ids are read back (50, then 200, 800… more) until the oldest of them is older than the grace:
+ * then every gap below it is one that will not fill. A fixed window would pass over an insert still
+ * in flight once more events than the window holds were committed after it — 50 creates logging at
+ * once do that. Bounded at HORIZON_MAX_ROWS (2,000 events a second for the whole grace).
  */
 export async function latestEventId(db: Db, opts: { now?: Date; graceMs?: number } = {}): Promise<number> {
   const now = (opts.now ?? new Date()).getTime();
   const grace = opts.graceMs ?? STREAM_GAP_GRACE_MS;
-  const take = 50;
-  const recent = await db.event.findMany({ orderBy: { id: "desc" }, select: { id: true, createdAt: true }, take });
+  const recent: { id: number; createdAt: Date }[] = []; // newest first
+  let reachedFirst = false;
+  for (let take = HORIZON_FIRST_PAGE; ; take = Math.min(take * 4, HORIZON_MAX_ROWS - recent.length)) {
+    const before = recent.at(-1)?.id;
+    const page = await db.event.findMany({
+      where: before === undefined ? undefined : { id: { lt: before } },
+      orderBy: { id: "desc" },
+      select: { id: true, createdAt: true },
+      take,
+    });
+    recent.push(...page);
+    if (page.length < take) {
+      reachedFirst = true;
+      break;
+    }
+    if (now - recent.at(-1)!.createdAt.getTime() >= grace || recent.length >= HORIZON_MAX_ROWS) break;
+  }
   if (recent.length === 0) return 0;
   recent.reverse();
-  // When these are all the events there are, ids started at 1 (the first may still be in flight).
-  let previous = recent.length < take ? 0 : recent[0]!.id - 1;
+  // When these are all the events there are, ids started at 1 (the first may still be in flight);
+  // otherwise the oldest read is older than the grace, and no gap below it will fill.
+  let previous = reachedFirst ? 0 : recent[0]!.id - 1;
   for (const r of recent) {
     if (gapMayFill(previous, r, now, grace)) return previous;
     previous = r.id;

@@ -188,6 +188,22 @@ describe("team stream order on postgresql, two writers", () => {
     ac.abort();
   });
 
+  it("an insert in flight is not passed over however many events commit after it (more than one page of the newest ids)", async () => {
+    const before = await latestEventId(t.db, { graceMs: 60_000 });
+    const early = await openTransaction(t, team("early, still committing"));
+    // 50 creates logging at once commit this many in a moment; the horizon used to look at the newest 50 only.
+    await appendEvents(
+      t.db,
+      Array.from({ length: 300 }, (_, i) => team(`later ${i}`)),
+    );
+    expect(await latestEventId(t.db, { graceMs: 60_000 })).toBe(before);
+    expect(await readStreamEvents(t.db, before, 500, { graceMs: 60_000 })).toMatchObject({ waiting: true, lastId: before, rows: [] });
+    await early.commit();
+    expect(await latestEventId(t.db, { graceMs: 60_000 })).toBe(before + 301);
+    // With no grace (every gap one that will not fill) the same.
+    expect(await latestEventId(t.db, { graceMs: 0 })).toBe(before + 301);
+  });
+
   it("a rolled-back insert leaves a gap that never fills: the stream passes it once the grace is over", async () => {
     const before = await latestEventId(t.db);
     const lost = await openTransaction(t, team("lost"));
