@@ -329,7 +329,19 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
       managerDirect: [] as number[],
       scriptFresh: [] as number[],
       scriptReuse: [] as number[],
+      /** `run` exits once its destroy is queued: how long after the CLI's exit the sandbox was `destroyed`. */
+      destroyedAfterExit: [] as number[],
       misses: 0,
+    };
+    // Each run's destroy is waited for before the next step, so no step overlaps the one before (the
+    // scripts remove their directory on their own clock); a destroy that does not end in `destroyed` fails the bench.
+    const awaitBackgroundDestroy = async (stderr: string, into: number[]) => {
+      const id = /creating ([a-z][a-z0-9]{7,31})\b/.exec(stderr)?.[1];
+      if (!id) return;
+      const exitedAt = performance.now();
+      const f = await api.follow(id, 600_000);
+      if (f.final.status !== "destroyed") throw new Error(`run's sandbox ${id} ended ${f.final.status}: ${f.final.statusReason ?? ""}`);
+      into.push(f.endAt - exitedAt);
     };
     const runBreakdown = { cliTotal: [] as number[], runTotal: [] as number[], steps: {} as Record<string, number[]> };
     const reuseHost = hs[0]!;
@@ -360,9 +372,11 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
           (runBreakdown.steps[what!] ??= []).push(Number(secs) * 1000);
         }
       } else log(`  sandboxer run failed (${r.code}): ${r.stderr.slice(0, 300)}`);
+      await awaitBackgroundDestroy(r.stderr, runs.destroyedAfterExit);
       const direct = await runCli(cli, ["run", "--direct", poolProfile, "--", "true"], worktree);
       if (direct.code === 0) runs.managerDirect.push(direct.durationMs);
       else log(`  sandboxer run --direct failed (${direct.code}): ${direct.stderr.slice(0, 300)}`);
+      await awaitBackgroundDestroy(direct.stderr, runs.destroyedAfterExit);
       const h = hs[i % hs.length]!;
       const ws = path.join(h.vm.workspaceRoot, `sbx-script${randomBytes(4).toString("hex")}`);
       const t0 = performance.now();
@@ -477,6 +491,7 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
         managerDirect: summarize(runs.managerDirect),
         scriptFresh: summarize(runs.scriptFresh),
         scriptReuse: summarize(runs.scriptReuse),
+        destroyedAfterExit: summarize(runs.destroyedAfterExit),
         misses: runs.misses,
         // The CLI process's wall time minus what `run` itself timed is node's start-up (tsx loading the CLI).
         breakdownMedianMs: {
@@ -529,7 +544,7 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
         "Own app server (SQLite, server.mjs), two sshd VMs, each also behind bench/relay.ts adding the round trip; pool profiles of " +
         `${poolSize} members (refillConcurrency 8, SANDBOXER_POOL_REFILL_MAX 8, PER_HOST 4). poolCreate: POST → response (ready: a claim) vs ` +
         "create-workspace.sh; run: `sandboxer run <pool profile> -- true` (whole CLI process of the served one-file CLI bundle: node start, create, delta sync with 10 " +
-        "changed files, command, destroy; the person's key registered, so through the SSH gateway — managerDirect: the same with --direct, straight to the VM's sshd) vs mkdir+rsync+ssh true+rm (fresh) and rsync+ssh true into one kept directory (reuse); " +
+        "changed files, command, the destroy queued (the CLI exits then; destroyedAfterExit: when the server had finished it, waited for before the next step); the person's key registered, so through the SSH gateway — managerDirect: the same with --direct, straight to the VM's sshd) vs mkdir+rsync+ssh true+rm (fresh) and rsync+ssh true into one kept directory (reuse); " +
         "concurrent: N POSTs at once, wall until every sandbox is ready; without a pool vs the script under xargs -P 8. " +
         `refMove: the repository as git (main; feature: 10 files changed, 1 deleted, 1 added), a pool of ${GIT_POOL} main clones; ` +
         "POST for ref feature → ready (a member moved on the VM) vs the same POST to a profile without a pool (fresh git clone --depth 1).",

@@ -13,6 +13,8 @@ export interface PoolVariantResults {
     managerDirect: Summary;
     scriptFresh: Summary;
     scriptReuse: Summary;
+    /** `run` exits once its destroy is queued: from the CLI's exit until the sandbox was `destroyed` (older results: absent, `run` waited). */
+    destroyedAfterExit?: Summary;
     misses: number;
     breakdownMedianMs: Record<string, number>;
   };
@@ -123,6 +125,12 @@ export function renderPoolMarkdown(r: PoolBenchResults): string[] {
     row("`sandboxer run --direct -- true` p50 (straight to the VM's sshd)", L.run.managerDirect.median, R.run.managerDirect.median);
   row("script fresh dir p50", L.run.scriptFresh.median, R.run.scriptFresh.median);
   row("script reused dir p50", L.run.scriptReuse.median, R.run.scriptReuse.median);
+  if (L.run.destroyedAfterExit && R.run.destroyedAfterExit)
+    row(
+      "`run`'s sandbox destroyed, after the CLI exited, p50 (the server's work)",
+      L.run.destroyedAfterExit.median,
+      R.run.destroyedAfterExit.median,
+    );
   row("concurrent from pool, wall", L.poolConcurrent.wallMs, R.poolConcurrent.wallMs);
   row("concurrent without pool, wall", L.concurrentNoPool.wallMs, R.concurrentNoPool.wallMs);
   row("script × N under xargs -P 8, wall", L.concurrentNoPool.scriptWallMs, R.concurrentNoPool.scriptWallMs);

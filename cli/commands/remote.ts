@@ -1,7 +1,8 @@
 // ssh, exec and run: working inside a sandbox's workspace over SSH with the pinned host key.
 // `run` is the remote build: create (or reuse) a sandbox, sync the current directory into it, run a
 // command there, and destroy the sandbox afterwards — whether the command passed, failed or was
-// interrupted.
+// interrupted. The destroy is queued, not waited for (unless --wait-destroy): removing a tree of
+// thousands of files is the server's work, supervised by its worker, not the person's wait.
 import fs from "node:fs";
 import path from "node:path";
 
@@ -100,15 +101,24 @@ export async function pinnedTarget(
 
 const DESTROY_WAIT_MS = 5 * 60_000;
 
-/** Destroys a sandbox `run` created and waits for the outcome; reports instead of throwing. */
-async function destroyCreated(client: ApiClient, id: string, quiet: boolean): Promise<boolean> {
+/**
+ * Asks for the destroy of a sandbox `run` created; reports instead of throwing. The destroy is queued
+ * on the server (202), where the worker carries it out, retries it and shows its outcome to the team
+ * (`destroy_failed` with the reason). With `wait`, follows it to that outcome. True when the destroy
+ * was queued (and, with `wait`, ended in `destroyed`).
+ */
+async function destroyCreated(client: ApiClient, id: string, opts: { quiet: boolean; wait: boolean }): Promise<boolean> {
   const startedAt = Date.now();
   try {
     await client.delete<SandboxView>(sandboxPath(id));
-    if (!quiet) note(`▸ destroying ${id}…`);
+    if (!opts.wait) {
+      if (!opts.quiet) note(`▸ destroying ${id} in the background (its outcome: sandboxer show ${id})`);
+      return true;
+    }
+    if (!opts.quiet) note(`▸ destroying ${id}…`);
     const final = await followSandbox(client, id, { show: false, signal: AbortSignal.timeout(DESTROY_WAIT_MS) });
     if (final.status === "destroyed") {
-      if (!quiet) note(`▸ destroyed ${id} (${seconds(Date.now() - startedAt)})`);
+      if (!opts.quiet) note(`▸ destroyed ${id} (${seconds(Date.now() - startedAt)})`);
       return true;
     }
     note(`${FAIL_MARK} ${id} is ${final.status}${final.statusReason ? `: ${final.statusReason}` : ""} — see \`sandboxer show ${id}\``);
@@ -177,6 +187,7 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
     .argument("<command...>", "the command and its arguments, after --")
     .showHelpAfterError("(the remote command goes after --, e.g. sandboxer run <profile> -- make -j4)")
     .option("--keep", "keep the sandbox afterwards (print its id)")
+    .option("--wait-destroy", "exit only once the sandbox is destroyed (default: once its destroy is queued; the server finishes it)")
     .option("--sandbox <id>", "use this existing (ready) sandbox instead of creating one; it is kept")
     .option("--ref <ref>", "git ref for the profile's `ref` input")
     .option("--input <key=value>", "a profile input; repeat for several", collect, [])
@@ -193,7 +204,8 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
       "\nThe directory is synced with rsync -az --checksum (.gitignore honoured, .git left out; files deleted here are\n" +
         "deleted there, ignored paths are kept), so a warm-pool sandbox that already holds the repository only\n" +
         "receives what differs. The command runs in the workspace and its output streams back. The exit code is the command's. Ctrl-C stops the command and\n" +
-        "still destroys the sandbox (exit 130).\n" +
+        "still destroys the sandbox (exit 130). `run` exits once the destroy is queued: the server removes the workspace and\n" +
+        "shows the outcome (sandboxer show <id>); --wait-destroy waits for it.\n" +
         "Examples:\n  sandboxer run profile.vm-haskell-build -- cabal build all\n  sandboxer run profile.vm-haskell-build --keep -- make test",
     )
     .action(
@@ -202,6 +214,7 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
         command: string[],
         opts: {
           keep?: boolean;
+          waitDestroy?: boolean;
           sandbox?: string;
           ref?: string;
           input: string[];
@@ -270,7 +283,9 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
             await target?.close();
             if (createdId && !opts.keep) {
               const t = Date.now();
-              if (await destroyCreated(client, createdId, opts.quiet ?? false)) lap("destroy", t);
+              const wait = opts.waitDestroy ?? false;
+              if (await destroyCreated(client, createdId, { quiet: opts.quiet ?? false, wait }))
+                lap(wait ? "destroy" : "destroy-queued", t);
             } else if (createdId) {
               say(`▸ kept ${createdId}: sandboxer ssh ${createdId} / sandboxer destroy ${createdId}`);
             }

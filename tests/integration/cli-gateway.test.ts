@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { freeLoopbackPort, restartVm, run } from "../support/build-vms";
-import { announcedId, startCliWorld, type CliWorld } from "../support/cli-harness";
+import { announcedId, settledStatus, startCliWorld, type CliWorld } from "../support/cli-harness";
 
 describe("sandboxer CLI through the SSH gateway", () => {
   let w: CliWorld;
@@ -136,7 +136,7 @@ describe("sandboxer CLI through the SSH gateway", () => {
     const created = announcedId(r.stderr);
     // Its sync and command were gateway sessions of that sandbox; it was destroyed afterwards.
     expect(await w.database.db.sshSession.count({ where: { sandboxId: created } })).toBeGreaterThanOrEqual(1);
-    expect((await w.database.db.sandbox.findUniqueOrThrow({ where: { id: created } })).status).toBe("destroyed");
+    expect(await settledStatus(w, created)).toBe("destroyed");
   });
 
   it("port-forward reaches an HTTP server on the VM's loopback", async () => {

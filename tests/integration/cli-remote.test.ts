@@ -12,7 +12,7 @@ import { PinnedTarget } from "@/cli/remote";
 import type { ConnectionView } from "@/lib/manager/connection";
 
 import { processRunning, run } from "../support/build-vms";
-import { announcedId, startCliWorld, type CliWorld } from "../support/cli-harness";
+import { announcedId, settledStatus, startCliWorld, type CliWorld } from "../support/cli-harness";
 
 /** A checkout: tracked files, ignored files and directories, and a .git directory. */
 function makeProject(root: string): string {
@@ -114,12 +114,13 @@ describe("sandboxer CLI: exec, ssh and run over real SSH", () => {
     expect(r.stdout).toContain(workspace);
   });
 
-  it("run: the command sees the synced checkout without ignored files; its output streams; the sandbox is destroyed", async () => {
+  it("run: the command sees the synced checkout without ignored files; its output streams; --wait-destroy exits once the sandbox is destroyed", async () => {
     const r = await w.cli.run(
       [
         "run",
         "profile.vm",
         ...identity,
+        "--wait-destroy",
         "--",
         "sh",
         "-c",
@@ -174,7 +175,52 @@ describe("sandboxer CLI: exec, ssh and run over real SSH", () => {
     const r = await w.cli.run(["run", "profile.vm", ...identity, "-C", project, "--", "sh", "-c", "echo building; exit 3"]);
     expect(r.code).toBe(3);
     expect(r.stdout).toBe("building\n");
-    expect(await status(announcedId(r.stderr))).toBe("destroyed");
+    const sandboxId = announcedId(r.stderr);
+    expect(r.stderr).toContain(`▸ destroying ${sandboxId} in the background`);
+    expect(await settledStatus(w, sandboxId)).toBe("destroyed");
+    expect(fs.existsSync(path.join(w.vms.vm("vm1").workspaceRoot, `sbx-${sandboxId}`))).toBe(false);
+  });
+
+  it("run exits once the destroy is queued; the server finishes it and keeps its outcome (here a file the build user cannot delete)", async () => {
+    const cmd = ["sh", "-c", 'echo "workspace=$PWD"; while [ ! -e go ]; do sleep 0.05; done'];
+    const blockRemoval = async (p: ReturnType<CliWorld["cli"]["start"]>) => {
+      await p.waitForOutput(/workspace=\S+\n/, 60_000);
+      const ws = /workspace=(\S+)\n/.exec(p.stdout())![1]!;
+      expect(ws).toMatch(new RegExp(`^${w.vms.vm("vm1").workspaceRoot}/sbx-[a-z0-9]+$`));
+      // A root-owned directory with a file in it: the build user, who owns the workspace, cannot remove it.
+      fs.mkdirSync(path.join(ws, "root-owned"));
+      fs.writeFileSync(path.join(ws, "root-owned", "stuck"), "x");
+      fs.writeFileSync(path.join(ws, "go"), "");
+      return ws;
+    };
+    const p = w.cli.start(["run", "profile.vm", ...identity, "-C", project, "--", ...cmd]);
+    const ws = await blockRemoval(p);
+    const r = await p.result;
+    expect(r.code, r.stderr).toBe(0);
+    const sandboxId = announcedId(r.stderr);
+    expect(r.stderr).toContain(`▸ destroying ${sandboxId} in the background (its outcome: sandboxer show ${sandboxId})`);
+    expect(r.stderr).not.toMatch(/destroy_failed|▸ destroyed/);
+    // Nothing lost: the failure is the sandbox's, for the team to see, with the path that stayed.
+    expect(await settledStatus(w, sandboxId)).toBe("destroy_failed");
+    const row = await w.database.db.sandbox.findUniqueOrThrow({ where: { id: sandboxId } });
+    expect(row.statusReason).toContain(path.join(ws, "root-owned"));
+
+    // With --wait-destroy the same outcome is the CLI's to report (the command's exit code stays).
+    const waited = w.cli.start(["run", "profile.vm", ...identity, "--wait-destroy", "-C", project, "--", ...cmd]);
+    const ws2 = await blockRemoval(waited);
+    const r2 = await waited.result;
+    expect(r2.code, r2.stderr).toBe(0);
+    const waitedId = announcedId(r2.stderr);
+    expect(r2.stderr).toMatch(new RegExp(`✗ ${waitedId} is destroy_failed: .*root-owned`));
+
+    for (const [dir, sid] of [
+      [ws, sandboxId],
+      [ws2, waitedId],
+    ] as const) {
+      fs.rmSync(path.join(dir, "root-owned"), { recursive: true });
+      expect((await w.cli.run(["destroy", "--yes", sid])).code).toBe(0);
+      expect(fs.existsSync(dir)).toBe(false);
+    }
   });
 
   it("run: Ctrl-C mid-command stops the remote command, destroys the sandbox and exits 130", async () => {
@@ -188,7 +234,7 @@ describe("sandboxer CLI: exec, ssh and run over real SSH", () => {
     expect(r.code, r.stderr).toBe(130);
     expect(r.stdout).not.toContain("never");
     expect(r.stderr).toContain("Interrupted");
-    expect(await status(sandboxId)).toBe("destroyed");
+    expect(await settledStatus(w, sandboxId)).toBe("destroyed");
     expect(await processRunning(marker)).toBe(false);
   });
 
@@ -198,7 +244,7 @@ describe("sandboxer CLI: exec, ssh and run over real SSH", () => {
     p.interrupt("SIGINT");
     const r = await p.result;
     expect(r.code, r.stderr).toBe(130);
-    expect(await status(announcedId(r.stderr))).toBe("destroyed");
+    expect(await settledStatus(w, announcedId(r.stderr))).toBe("destroyed");
   });
 
   it("run --keep keeps the sandbox; run --sandbox reuses one and leaves it alone", async () => {

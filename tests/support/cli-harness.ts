@@ -248,3 +248,18 @@ export function announcedId(stderr: string): string {
   if (!m) throw new Error(`no sandbox id in:\n${stderr}`);
   return m[1]!;
 }
+
+/**
+ * The status a sandbox settles in once nothing more is under way (`run` queues its destroy and exits:
+ * the server's worker finishes it a moment later).
+ */
+export async function settledStatus(w: CliWorld, id: string, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    last = (await w.database.db.sandbox.findUniqueOrThrow({ where: { id } })).status;
+    if (!["queued", "creating", "destroying"].includes(last)) return last;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`sandbox ${id} is still ${last} after ${timeoutMs} ms`);
+}
