@@ -14,6 +14,7 @@ import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { PrismaClient as SqliteClient } from "@/generated/sqlite/client";
 
 import { env, type DatabaseConfig } from "../env";
+import { cacheStatements } from "./statement-cache";
 import { guardStatusWrites } from "./status-guard";
 
 export type Db = SqliteClient;
@@ -136,7 +137,7 @@ export async function createDb(config: DatabaseConfig, options: { poolSize?: num
     ]);
     // `timeout` is SQLite's busy timeout: a second process (the worker, the CLI's server) waits for
     // the write lock instead of failing at once.
-    const adapter = serializeTransactions(countStatements(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 })));
+    const adapter = serializeTransactions(countStatements(cacheStatements(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 }))));
     const client = guardStatusWrites(new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS }));
     providers.set(client, "sqlite");
     return client;

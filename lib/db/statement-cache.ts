@@ -1,0 +1,104 @@
+// Prepared statements kept for reuse on the embedded database. Prisma's better-sqlite3 adapter
+// prepares every statement afresh (`client.prepare(sql).bind(args)` for each query), and SQLite's
+// prepare — parsing and planning the SQL — was 30 % of an idle server's CPU: the worker's poll runs
+// the same few statements every second (docs/performance.md, "Server CPU per create"). Prisma's SQL
+// is parameterised, so the same text comes back with other arguments: here each text is prepared once
+// and kept (least recently used dropped beyond `max`), and `bind(args)` hands the arguments to each
+// call instead of binding them to the statement for good.
+//
+// Only the calls the adapter makes are offered (bind → run / reader / columns / raw().all()); the
+// adapter's version is pinned in package.json, and statement-cache.test.ts runs the real adapter
+// through this, so a new adapter that calls anything else fails there, not in production.
+import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import type BetterSqlite3 from "better-sqlite3";
+
+type Statement = BetterSqlite3.Statement<unknown[]>;
+
+/** A statement with its arguments for one call (the adapter's `prepare(sql).bind(args)`). */
+class BoundStatement {
+  constructor(
+    private readonly statement: Statement,
+    private readonly args: unknown[],
+  ) {}
+
+  get reader(): boolean {
+    return this.statement.reader;
+  }
+
+  run(): BetterSqlite3.RunResult {
+    return this.statement.run(this.args);
+  }
+
+  columns(): BetterSqlite3.ColumnDefinition[] {
+    return this.statement.columns();
+  }
+
+  all(): unknown[] {
+    return this.statement.raw(false).all(this.args);
+  }
+
+  raw(on = true): { all(): unknown[] } {
+    const statement = this.statement.raw(on);
+    const args = this.args;
+    return { all: () => statement.all(args) };
+  }
+}
+
+/** What the cached `prepare` returns: the statement's own `run` (BEGIN), or `bind` for a call with arguments. */
+class CachedStatement {
+  constructor(private readonly statement: Statement) {}
+
+  get reader(): boolean {
+    return this.statement.reader;
+  }
+
+  bind(args: unknown[]): BoundStatement {
+    return new BoundStatement(this.statement, args);
+  }
+
+  run(): BetterSqlite3.RunResult {
+    return this.statement.run();
+  }
+}
+
+/** `prepare` for one database connection, keeping up to `max` statements (least recently used dropped). */
+export function cachedPrepare(prepare: (sql: string) => Statement, max: number): (sql: string) => CachedStatement {
+  const cache = new Map<string, CachedStatement>();
+  return (sql) => {
+    let hit = cache.get(sql);
+    if (hit) {
+      // Map keeps insertion order: move the hit to the end, so the first key is the least recently used.
+      cache.delete(sql);
+    } else {
+      hit = new CachedStatement(prepare(sql));
+      if (cache.size >= max) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(sql, hit);
+    return hit;
+  };
+}
+
+function isDatabase(x: unknown): x is BetterSqlite3.Database {
+  return typeof x === "object" && x !== null && typeof (x as { prepare?: unknown }).prepare === "function" && "inTransaction" in x;
+}
+
+/**
+ * Wraps the better-sqlite3 adapter so its connection reuses prepared statements (the adapter and its
+ * transactions share the connection, so both do). If the adapter holds no better-sqlite3 connection
+ * where it is expected, it is left as it is (the test of this file says so).
+ */
+export function cacheStatements(factory: SqlDriverAdapterFactory, max = 200): SqlDriverAdapterFactory {
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => {
+      const adapter = await factory.connect();
+      const client = (adapter as unknown as { client?: unknown }).client;
+      if (isDatabase(client)) {
+        const prepare = client.prepare.bind(client) as (sql: string) => Statement;
+        (client as unknown as { prepare: unknown }).prepare = cachedPrepare(prepare, max);
+      }
+      return adapter;
+    },
+  };
+}
