@@ -63,6 +63,9 @@ export function instanceLabel(): string {
 }
 
 /** The lease that designates the one exporter of fleet gauges. */
+/** How often the event-loop delay histogram samples (prom-client's eventLoopMonitoringPrecision). */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 export const EXPORTER_LEASE = "metrics-exporter";
 /** How long an exporter keeps the role without a scrape: keep Prometheus's scrape interval below it. */
 export const EXPORTER_TTL_MS = 60_000;
@@ -81,7 +84,10 @@ export function metrics(bind?: () => Ctx): Metrics {
   };
   const registry = new Registry();
   registry.setDefaultLabels({ sandboxer_instance: instanceLabel(), sandboxer_role: globalForMetrics.__sandboxerRole ?? "web" });
-  collectDefaultMetrics({ register: registry, prefix: "sandboxer_" });
+  // The event-loop delay histogram samples on a timer: prom-client's default (every 10 ms) woke the
+  // loop 100 times a second, most of an idle server's CPU (docs/performance.md). Every 100 ms still
+  // catches any stall long enough to matter between two scrapes.
+  collectDefaultMetrics({ register: registry, prefix: "sandboxer_", eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   const operationDuration = new Histogram({
     name: "sandboxer_operation_duration_seconds",
     help: "Wall time of operations run by this process's worker (sum over instances for the fleet)",

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 
 import { fakeWorld } from "@/lib/extensions/fake/extension";
 import { claimOperation, requeueExpired } from "@/lib/db/operations";
-import { reapExpiredOperations, retryBackoffMs } from "@/lib/manager/reaper";
+import { reapExpiredOperations, reapIntervalMs, retryBackoffMs } from "@/lib/manager/reaper";
 
 import { PROVIDERS } from "../support/databases";
 import { createTestManager, FAST_CONFIG, fakeProfile, waitForStatus, type TestManager } from "../support/manager-harness";
@@ -225,6 +225,27 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     expect(fakeWorld.resources.has(`fake-${s.id}`)).toBe(true);
     const log = (await t.manager.sandboxEvents(s.id)).map((e) => e.message);
     expect(log.some((l) => l.includes("stopped responding"))).toBe(true);
+  });
+
+  it("a running worker looks for expired leases once per sixth of a lease, not at every poll", async () => {
+    // Poll 50 ms, lease 3 s: the reaper's lease is renewed (and expired leases looked for) every 500 ms.
+    expect(reapIntervalMs({ pollMs: 50, leaseMs: 3_000 })).toBe(500);
+    expect(reapIntervalMs({ pollMs: 1_000, leaseMs: 30_000 })).toBe(5_000);
+    expect(reapIntervalMs({ pollMs: 1_000, leaseMs: 3_000 })).toBe(1_000);
+    await t.db.lease.deleteMany({ where: { name: "reaper" } });
+    const w = t.newWorker({ id: "reap-cadence", config: { leaseMs: 3_000, pollMs: 50 } });
+    w.start();
+    const renewals = new Set<number>();
+    const until = Date.now() + 2_000;
+    while (Date.now() < until) {
+      const lease = await t.db.lease.findUnique({ where: { name: "reaper" } });
+      if (lease?.owner === "reap-cadence") renewals.add(lease.expiresAt.getTime());
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await w.stop();
+    // 2 s at one renewal per 500 ms: 4 or 5 (at every 50 ms poll it was about 40).
+    expect(renewals.size).toBeGreaterThanOrEqual(2);
+    expect(renewals.size).toBeLessThanOrEqual(6);
   });
 
   it("a worker that keeps dying: retried with backoff up to the limit, then failed with the reason, and cleaned up", async () => {
