@@ -1,9 +1,9 @@
 // Benchmark probe, preloaded into the app server only by `npm run bench` (NODE_OPTIONS=--import …).
 // It counts the database statements each HTTP request causes, without touching product code:
 //   - every request to the server runs inside an AsyncLocalStorage context (http.Server 'request');
-//   - better-sqlite3's Database.prototype.prepare (what Prisma's SQLite adapter calls once per
-//     statement) and pg's Client.prototype.query (what Prisma's PostgreSQL adapter calls) count the
-//     statement against the context they run in. Statements of the worker, the maintenance loop and
+//   - better-sqlite3's Statement run/get/all/iterate (each execution of a statement Prisma's SQLite
+//     adapter prepared, or took from the app's statement cache) and pg's Client.prototype.query (what
+//     Prisma's PostgreSQL adapter calls) count the statement against the context they run in. Statements of the worker, the maintenance loop and
 //     anything else outside a request have no context and are not counted.
 // A request opts in with the header `x-bench-count-queries: 1`; when it finishes, one JSON line
 // {url, method, status, statements, transactionControl, sql[]} is appended to $SANDBOXER_BENCH_QUERY_LOG.
@@ -32,12 +32,18 @@ function count(sql) {
 if (logFile) {
   const require = createRequire(path.join(process.cwd(), "package.json"));
   try {
+    // Each execution, not each prepare: the app keeps prepared statements for reuse (lib/db/statement-cache.ts).
     const Database = require("better-sqlite3");
-    const prepare = Database.prototype.prepare;
-    Database.prototype.prepare = function countedPrepare(sql, ...rest) {
-      count(sql);
-      return prepare.call(this, sql, ...rest);
-    };
+    const scratch = new Database(":memory:");
+    const Statement = Object.getPrototypeOf(scratch.prepare("SELECT 1"));
+    scratch.close();
+    for (const method of ["run", "get", "all", "iterate"]) {
+      const original = Statement[method];
+      Statement[method] = function countedExecution(...args) {
+        count(this.source);
+        return original.apply(this, args);
+      };
+    }
   } catch {
     // Not installed: nothing to count on SQLite.
   }
