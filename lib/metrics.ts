@@ -62,10 +62,10 @@ export function instanceLabel(): string {
   return `${os.hostname()}:${process.pid}`;
 }
 
-/** The lease that designates the one exporter of fleet gauges. */
 /** How often the event-loop delay histogram samples (prom-client's eventLoopMonitoringPrecision). */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 
+/** The lease that designates the one exporter of fleet gauges. */
 export const EXPORTER_LEASE = "metrics-exporter";
 /** How long an exporter keeps the role without a scrape: keep Prometheus's scrape interval below it. */
 export const EXPORTER_TTL_MS = 60_000;
@@ -85,8 +85,8 @@ export function metrics(bind?: () => Ctx): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ sandboxer_instance: instanceLabel(), sandboxer_role: globalForMetrics.__sandboxerRole ?? "web" });
   // The event-loop delay histogram samples on a timer: prom-client's default (every 10 ms) woke the
-  // loop 100 times a second, most of an idle server's CPU (docs/performance.md). Every 100 ms still
-  // catches any stall long enough to matter between two scrapes.
+  // loop 100 times a second, most of an idle server's CPU (docs/performance.md). Sampled every 100 ms,
+  // every stall of 100 ms or more still shows, shorter ones in proportion to their length.
   collectDefaultMetrics({ register: registry, prefix: "sandboxer_", eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   const operationDuration = new Histogram({
     name: "sandboxer_operation_duration_seconds",

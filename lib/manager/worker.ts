@@ -131,7 +131,7 @@ export class Worker {
    * and the look for expired ones) runs at most once per sixth of a lease (once per poll interval if
    * that is longer): a busy worker ticks at every queued and finished operation, and an operation
    * whose worker died waits a whole lease before it can be reaped anyway — a sixth more is little,
-   * while two statements a second were a third of an idle server's CPU. `reap: "always"` for
+   * and the reaper was two of the three statements an idle worker ran every second. `reap: "always"` for
    * runUntilIdle, whose callers expire leases and expect the next tick to see it.
    */
   async tick(opts: { reap?: "always" } = {}): Promise<number> {
