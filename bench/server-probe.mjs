@@ -3,8 +3,9 @@
 //   - every request to the server runs inside an AsyncLocalStorage context (http.Server 'request');
 //   - better-sqlite3's Statement run/get/all/iterate (each execution of a statement Prisma's SQLite
 //     adapter prepared, or took from the app's statement cache) and pg's Client.prototype.query (what
-//     Prisma's PostgreSQL adapter calls) count the statement against the context they run in. Statements of the worker, the maintenance loop and
-//     anything else outside a request have no context and are not counted.
+//     Prisma's PostgreSQL adapter calls) count the statement against the context they run in.
+//     Statements of the worker, the maintenance loop and anything else outside a request have no
+//     context and are not counted.
 // A request opts in with the header `x-bench-count-queries: 1`; when it finishes, one JSON line
 // {url, method, status, statements, transactionControl, sql[]} is appended to $SANDBOXER_BENCH_QUERY_LOG.
 // Next.js reaches both drivers through symlinks to node_modules, so they are the modules required here.

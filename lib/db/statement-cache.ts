@@ -1,7 +1,8 @@
 // Prepared statements kept for reuse on the embedded database. Prisma's better-sqlite3 adapter
 // prepares every statement afresh (`client.prepare(sql).bind(args)` for each query), and SQLite's
-// prepare — parsing and planning the SQL — was 30 % of an idle server's CPU: the worker's poll runs
-// the same few statements every second (docs/performance.md, "Server CPU per create"). Prisma's SQL
+// prepare — parsing and planning the SQL — was 30 % of the JavaScript a profile of the idle server
+// sampled: the worker's poll runs the same few statements every second (docs/performance.md, "Server
+// CPU per create"). Prisma's SQL
 // is parameterised, so the same text comes back with other arguments: here each text is prepared once
 // and kept (least recently used dropped beyond `max`), and `bind(args)` hands the arguments to each
 // call instead of binding them to the statement for good.

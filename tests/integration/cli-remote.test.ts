@@ -186,7 +186,7 @@ describe("sandboxer CLI: exec, ssh and run over real SSH", () => {
     const blockRemoval = async (p: ReturnType<CliWorld["cli"]["start"]>) => {
       await p.waitForOutput(/workspace=\S+\n/, 60_000);
       const ws = /workspace=(\S+)\n/.exec(p.stdout())![1]!;
-      expect(ws).toMatch(new RegExp(`^${w.vms.vm("vm1").workspaceRoot}/sbx-[a-z0-9]+$`));
+      expect(ws.startsWith(`${w.vms.vm("vm1").workspaceRoot}/sbx-`), ws).toBe(true);
       // A root-owned directory with a file in it: the build user, who owns the workspace, cannot remove it.
       fs.mkdirSync(path.join(ws, "root-owned"));
       fs.writeFileSync(path.join(ws, "root-owned", "stuck"), "x");
