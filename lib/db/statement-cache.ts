@@ -2,10 +2,9 @@
 // prepares every statement afresh (`client.prepare(sql).bind(args)` for each query), and SQLite's
 // prepare — parsing and planning the SQL — was 30 % of the JavaScript a profile of the idle server
 // sampled: the worker's poll runs the same few statements every second (docs/performance.md, "Server
-// CPU per create"). Prisma's SQL
-// is parameterised, so the same text comes back with other arguments: here each text is prepared once
-// and kept (least recently used dropped beyond `max`), and `bind(args)` hands the arguments to each
-// call instead of binding them to the statement for good.
+// CPU per create"). Prisma's SQL is parameterised, so the same text comes back with other arguments:
+// here each text is prepared once and kept (least recently used dropped beyond `max`), and
+// `bind(args)` hands the arguments to each call instead of binding them to the statement for good.
 //
 // Only the calls the adapter makes are offered (bind → run / reader / columns / raw().all()); the
 // adapter's version is pinned in package.json, and statement-cache.test.ts runs the real adapter
@@ -48,10 +47,6 @@ class BoundStatement {
 /** What the cached `prepare` returns: the statement's own `run` (BEGIN), or `bind` for a call with arguments. */
 class CachedStatement {
   constructor(private readonly statement: Statement) {}
-
-  get reader(): boolean {
-    return this.statement.reader;
-  }
 
   bind(args: unknown[]): BoundStatement {
     return new BoundStatement(this.statement, args);

@@ -11,6 +11,7 @@ import path from "node:path";
 import { stringify } from "yaml";
 
 import { createToken } from "@/lib/auth/tokens";
+import { isTransient, parseStatus } from "@/lib/manager/states";
 import type { HostEntry } from "@/lib/hosts/hosts-file";
 
 import { REPO_ROOT, signUp, startAppServer, type AppServer } from "./app-server";
@@ -258,7 +259,7 @@ export async function settledStatus(w: CliWorld, id: string, timeoutMs = 30_000)
   let last = "";
   while (Date.now() < deadline) {
     last = (await w.database.db.sandbox.findUniqueOrThrow({ where: { id } })).status;
-    if (!["queued", "creating", "destroying"].includes(last)) return last;
+    if (!isTransient(parseStatus(last))) return last;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`sandbox ${id} is still ${last} after ${timeoutMs} ms`);
