@@ -698,6 +698,7 @@ async function measureConcurrency(s: Setup) {
         return {
           ok,
           id: posted.sandbox.id,
+          placed: f.events.find((e) => e.message?.startsWith("Placed on"))?.message,
           vm: vmFor(s, f.final)?.name,
           workspace: f.final.handle?.workspacePath,
           ms: f.endAt - t0,
@@ -766,6 +767,8 @@ async function measureConcurrency(s: Setup) {
     failureReasons: failures.map((f) => f.error).slice(0, 10),
     incompleteWorkspaces: incomplete,
     sandboxesPerHost: perHost,
+    // Why the first and the last create of the batch went where they did (the placement log line).
+    placementFirstLast: [results[0], results.at(-1)].map((r) => (r && "placed" in r ? r.placed : undefined) ?? null),
     peakConnectionsPerHost: createPeaks,
     peakConnectionsPerHostDuringDestroy: { ...peaks },
     sshdMaxStartupsLogLines: drops,

@@ -121,6 +121,8 @@ export interface BenchResults extends Partial<PoolBenchResults> {
     failureReasons: (string | undefined)[];
     incompleteWorkspaces: number;
     sandboxesPerHost: Record<string, number>;
+    /** The placement log line of the batch's first and last create (null: none seen). */
+    placementFirstLast?: (string | null)[];
     peakConnectionsPerHost: Record<string, number>;
     peakConnectionsPerHostDuringDestroy: Record<string, number>;
     sshdMaxStartupsLogLines: Record<string, number>;

@@ -41,6 +41,33 @@ describe("placement", () => {
     expect(order([a, b, c])).toEqual(["c", "b", "a"]);
   });
 
+  it("two hosts 1 MiB apart are a tie on disk wherever a step boundary falls (a burst reaches both)", () => {
+    // Steps counted from a fixed origin put these two in different steps (2^36.5 bytes is a boundary of
+    // quarter powers of two), and every create of a burst went to the one above it, whatever the load.
+    const boundary = 2 ** 36.5;
+    const MiB = 2 ** 20;
+    const hosts = [
+      host("above", { freeBytes: boundary + MiB, loadAverage: 0.6, cpuCount: 2 }),
+      host("below", { freeBytes: boundary - MiB, loadAverage: 0.6, cpuCount: 2 }),
+    ];
+    const picks = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const first = rankHosts(hosts, { minFreeBytes: 0 }).ranked[0]!.candidate;
+      picks.add(first.id);
+      hosts.find((c) => c.id === first.id)!.placedSinceCheck++;
+    }
+    expect([...picks].sort()).toEqual(["above", "below"]);
+    // Still a step apart when one has 19 % less than the other, the boundary aside.
+    expect(order([host("a", { freeBytes: 80 * GiB, loadAverage: 0 }), host("b", { freeBytes: 100 * GiB, loadAverage: 3 })])).toEqual([
+      "b",
+      "a",
+    ]);
+    // The same for available memory.
+    expect(
+      order([host("a", { freeMemoryBytes: boundary + MiB, sandboxes: 3 }), host("b", { freeMemoryBytes: boundary - MiB, sandboxes: 1 })]),
+    ).toEqual(["b", "a"]);
+  });
+
   it("a host whose load was never measured ranks after measured idle ones and before busy ones", () => {
     expect(
       order([host("busy", { loadAverage: 8, cpuCount: 4 }), host("unknown", { loadAverage: null }), host("idle", { loadAverage: 0.2 })]),

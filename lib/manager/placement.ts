@@ -4,12 +4,14 @@
 // Order of concerns, each one only breaking ties of the one before:
 //  1. can it take the sandbox at all: healthy (or not yet checked), not cordoned, the right image,
 //     free disk at or above the floor, a free slot (each refusal is a reason a person can read);
-//  2. free disk under the workspace root, compared in steps of about 19 % (a quarter power of two),
-//     so two hosts with nearly the same space are a tie rather than an accident of the last byte;
+//  2. free disk under the workspace root, in steps of about 19 % (a quarter power of two) below the
+//     roomiest candidate, so two hosts with nearly the same space are a tie rather than an accident of
+//     the last byte (steps counted from a fixed origin put two hosts 1 MiB apart in different steps
+//     whenever a step boundary fell between them: a burst then went to one host only);
 //  3. load: the 1-minute load average per CPU, in steps of 0.1, counting each sandbox placed there
 //     since that figure was measured as one more runnable task (the figure is up to a health interval
 //     old: without this, a burst of creates all went to the host that looked idlest at its last check);
-//     then available memory, in the same steps as disk;
+//     then available memory, in the same steps below the best as disk;
 //  4. the share of its capacity already used by sandboxes.
 // Hosts never checked (no free-space figure) sort after checked ones within the same rank.
 
@@ -59,10 +61,13 @@ function fmtBytes(n: number): string {
   return `${Math.round(n / 2 ** 20)} MiB`;
 }
 
-/** Comparable steps of a byte count (larger is better); null (never measured) ranks lowest. */
-export function diskStep(bytes: number | null): number {
-  if (bytes === null || bytes <= 0) return -Infinity;
-  return Math.floor(Math.log2(bytes) * 4);
+/**
+ * How many steps of about 19 % (a quarter power of two) a byte count lies below the best one among the
+ * candidates (0: within 19 % of the best; smaller is better); null or nothing (never measured) ranks last.
+ */
+export function stepsBelow(bytes: number | null, best: number): number {
+  if (bytes === null || bytes <= 0) return Infinity;
+  return Math.floor(Math.log2(best / bytes) * 4);
 }
 
 /**
@@ -89,14 +94,21 @@ export function refusal(c: PlacementCandidate, policy: PlacementPolicy): { kind:
   return null;
 }
 
-function compare(a: PlacementCandidate, b: PlacementCandidate): number {
-  return (
-    diskStep(b.freeBytes) - diskStep(a.freeBytes) ||
+/** Infinity - Infinity is NaN: two never-measured figures are a tie. */
+function byStep(a: number, b: number): number {
+  return a === b ? 0 : a - b;
+}
+
+function comparer(usable: PlacementCandidate[]): (a: PlacementCandidate, b: PlacementCandidate) => number {
+  const best = (f: (c: PlacementCandidate) => number | null) => Math.max(0, ...usable.map((c) => f(c) ?? 0));
+  const disk = best((c) => c.freeBytes);
+  const memory = best((c) => c.freeMemoryBytes);
+  return (a, b) =>
+    byStep(stepsBelow(a.freeBytes, disk), stepsBelow(b.freeBytes, disk)) ||
     loadStep(a.loadAverage, a.cpuCount, a.placedSinceCheck) - loadStep(b.loadAverage, b.cpuCount, b.placedSinceCheck) ||
-    diskStep(b.freeMemoryBytes) - diskStep(a.freeMemoryBytes) ||
+    byStep(stepsBelow(a.freeMemoryBytes, memory), stepsBelow(b.freeMemoryBytes, memory)) ||
     a.sandboxes / a.capacity - b.sandboxes / b.capacity ||
-    a.id.localeCompare(b.id)
-  );
+    a.id.localeCompare(b.id);
 }
 
 function describe(c: PlacementCandidate): string {
@@ -120,7 +132,7 @@ export function rankHosts(candidates: PlacementCandidate[], policy: PlacementPol
     if (r) refused.push({ candidate: c, ...r });
     else usable.push(c);
   }
-  usable.sort(compare);
+  usable.sort(comparer(usable));
   return { ranked: usable.map((c) => ({ candidate: c, why: describe(c) })), refused };
 }
 
