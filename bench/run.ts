@@ -666,8 +666,36 @@ function countMaxStartupsDrops(vm: BuildVm): number {
   }
 }
 
+/**
+ * Waits until every bench VM is `healthy` in the app's registry (GET /api/v1/hosts), at most `timeoutMs`.
+ * A burst over two hosts measures nothing useful while one is out of placement: on a loaded machine (a
+ * CI running other suites beside the bench) the low-share VMs can miss a health check's 10 s handshake,
+ * and the host then stays `unreachable` until its next check (SANDBOXER_HEALTH_INTERVAL, 1 min).
+ */
+async function waitForHealthyHosts(s: Setup, timeoutMs: number): Promise<{ waitedMs: number; unhealthy: string[] }> {
+  const t0 = performance.now();
+  let said = "";
+  for (;;) {
+    const res = await fetch(`${s.server.url}/api/v1/hosts`, { headers: { cookie: s.api.cookie } });
+    if (!res.ok) throw new Error(`GET /api/v1/hosts: ${res.status} ${await res.text()}`);
+    const hosts = (await res.json()) as { id: string; health: string; healthDetail: string | null }[];
+    const unhealthy = hosts
+      .filter((h) => h.id.startsWith("bench-") && h.health !== "healthy")
+      .map((h) => `${h.id}: ${h.health}${h.healthDetail ? ` (${h.healthDetail})` : ""}`);
+    const waitedMs = round(performance.now() - t0);
+    if (unhealthy.length === 0 || waitedMs >= timeoutMs) return { waitedMs, unhealthy };
+    if (unhealthy.join() !== said) log(`concurrency: waiting for the VMs to be healthy again: ${(said = unhealthy.join("; "))}`);
+    await sleep(1_000);
+  }
+}
+
 async function measureConcurrency(s: Setup) {
   const n = s.opts.concurrent;
+  const health = await waitForHealthyHosts(s, 150_000);
+  if (health.waitedMs > 1_000 || health.unhealthy.length)
+    log(
+      `concurrency: waited ${health.waitedMs} ms for healthy VMs${health.unhealthy.length ? `; still not: ${health.unhealthy.join("; ")}` : ""}`,
+    );
   const peaks: Record<string, number> = Object.fromEntries(s.vms.vms.map((v) => [v.name, 0]));
   let rssPeak = 0;
   let rssPeakRoot = 0;
@@ -767,6 +795,9 @@ async function measureConcurrency(s: Setup) {
     failureReasons: failures.map((f) => f.error).slice(0, 10),
     incompleteWorkspaces: incomplete,
     sandboxesPerHost: perHost,
+    // How long the part waited for both VMs to be healthy before its burst, and which were still not.
+    hostsHealthyWaitMs: health.waitedMs,
+    hostsNotHealthy: health.unhealthy,
     // Why the first and the last create of the batch went where they did (the placement log line).
     placementFirstLast: [results[0], results.at(-1)].map((r) => (r && "placed" in r ? r.placed : undefined) ?? null),
     peakConnectionsPerHost: createPeaks,

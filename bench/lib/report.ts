@@ -121,6 +121,9 @@ export interface BenchResults extends Partial<PoolBenchResults> {
     failureReasons: (string | undefined)[];
     incompleteWorkspaces: number;
     sandboxesPerHost: Record<string, number>;
+    /** How long the part waited for every bench VM to be healthy before its burst, and which were still not. */
+    hostsHealthyWaitMs?: number;
+    hostsNotHealthy?: string[];
     /** The placement log line of the batch's first and last create (null: none seen). */
     placementFirstLast?: (string | null)[];
     peakConnectionsPerHost: Record<string, number>;
