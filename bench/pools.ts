@@ -23,7 +23,7 @@ import { stringify } from "yaml";
 import { createToken } from "@/lib/auth/tokens";
 import { createDb, type Db } from "@/lib/db/client";
 
-import { announcedId, createCliEnv, type CliEnv } from "../tests/support/cli-harness";
+import { createCliEnv, findAnnouncedId, type CliEnv } from "../tests/support/cli-harness";
 import { signUp, startAppServer } from "../tests/support/app-server";
 import { stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
 import { cpuShares, cpuTicks, loadAverage } from "./lib/machine";
@@ -336,8 +336,8 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
     // Each run's destroy is waited for before the next step, so no step overlaps the one before (the
     // scripts remove their directory on their own clock); a destroy that does not end in `destroyed` fails the bench.
     const awaitBackgroundDestroy = async (stderr: string, into: number[]) => {
-      if (!/creating /.test(stderr)) return; // failed before its create: nothing to destroy
-      const id = announcedId(stderr);
+      const id = findAnnouncedId(stderr);
+      if (!id) return; // failed before its create: nothing to destroy
       const exitedAt = performance.now();
       const f = await api.follow(id, 600_000);
       if (f.final.status !== "destroyed") throw new Error(`run's sandbox ${id} ended ${f.final.status}: ${f.final.statusReason ?? ""}`);

@@ -670,7 +670,7 @@ function countMaxStartupsDrops(vm: BuildVm): number {
 }
 
 /**
- * Waits until every bench VM is `healthy` in the app's registry (GET /api/v1/hosts), at most `timeoutMs`.
+ * Waits until every bench VM is `healthy` in the app's host registry, at most `timeoutMs`.
  * A burst over two hosts measures nothing useful while one is out of placement: on a loaded machine (a
  * CI running other suites beside the bench) the low-share VMs can miss a health check's 10 s handshake,
  * and the host then stays `unreachable` until its next check (SANDBOXER_HEALTH_INTERVAL, 1 min).
@@ -679,12 +679,11 @@ async function waitForHealthyHosts(s: Setup, timeoutMs: number): Promise<{ waite
   const t0 = performance.now();
   let said = "";
   for (;;) {
-    const res = await fetch(`${s.server.url}/api/v1/hosts`, { headers: { cookie: s.api.cookie } });
-    if (!res.ok) throw new Error(`GET /api/v1/hosts: ${res.status} ${await res.text()}`);
-    const hosts = (await res.json()) as { id: string; health: string; healthDetail: string | null }[];
-    const unhealthy = hosts
-      .filter((h) => h.id.startsWith("bench-") && h.health !== "healthy")
-      .map((h) => `${h.id}: ${h.health}${h.healthDetail ? ` (${h.healthDetail})` : ""}`);
+    const hosts = await s.db.buildHost.findMany({
+      where: { id: { startsWith: "bench-" }, health: { not: "healthy" } },
+      select: { id: true, health: true, healthDetail: true },
+    });
+    const unhealthy = hosts.map((h) => `${h.id}: ${h.health}${h.healthDetail ? ` (${h.healthDetail})` : ""}`);
     const waitedMs = round(performance.now() - t0);
     if (unhealthy.length === 0 || waitedMs >= timeoutMs) return { waitedMs, unhealthy };
     if (unhealthy.join() !== said) log(`concurrency: waiting for the VMs to be healthy again: ${(said = unhealthy.join("; "))}`);

@@ -63,10 +63,11 @@ function fmtBytes(n: number): string {
 
 /**
  * How many steps of about 19 % (a quarter power of two) a byte count lies below the best one among the
- * candidates (0: within 19 % of the best; smaller is better); null or nothing (never measured) ranks last.
+ * candidates (0: within 19 % of the best; smaller is better); null or nothing (never measured) ranks last,
+ * tied with other never-measured ones (a finite number, so two of them subtract to 0).
  */
-export function stepsBelow(bytes: number | null, best: number): number {
-  if (bytes === null || bytes <= 0) return Infinity;
+function stepsBelow(bytes: number | null, best: number): number {
+  if (bytes === null || bytes <= 0) return Number.MAX_SAFE_INTEGER;
   return Math.floor(Math.log2(best / bytes) * 4);
 }
 
@@ -94,19 +95,14 @@ export function refusal(c: PlacementCandidate, policy: PlacementPolicy): { kind:
   return null;
 }
 
-/** Infinity - Infinity is NaN: two never-measured figures are a tie. */
-function byStep(a: number, b: number): number {
-  return a === b ? 0 : a - b;
-}
-
 function comparer(usable: PlacementCandidate[]): (a: PlacementCandidate, b: PlacementCandidate) => number {
   const best = (f: (c: PlacementCandidate) => number | null) => Math.max(0, ...usable.map((c) => f(c) ?? 0));
   const disk = best((c) => c.freeBytes);
   const memory = best((c) => c.freeMemoryBytes);
   return (a, b) =>
-    byStep(stepsBelow(a.freeBytes, disk), stepsBelow(b.freeBytes, disk)) ||
+    stepsBelow(a.freeBytes, disk) - stepsBelow(b.freeBytes, disk) ||
     loadStep(a.loadAverage, a.cpuCount, a.placedSinceCheck) - loadStep(b.loadAverage, b.cpuCount, b.placedSinceCheck) ||
-    byStep(stepsBelow(a.freeMemoryBytes, memory), stepsBelow(b.freeMemoryBytes, memory)) ||
+    stepsBelow(a.freeMemoryBytes, memory) - stepsBelow(b.freeMemoryBytes, memory) ||
     a.sandboxes / a.capacity - b.sandboxes / b.capacity ||
     a.id.localeCompare(b.id);
 }

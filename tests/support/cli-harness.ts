@@ -245,9 +245,14 @@ export async function startCliWorld(
 
 /** The sandbox id `sandboxer run`/`create` announced on stderr ("creating <id> …"). */
 export function announcedId(stderr: string): string {
-  const m = /(?:creating|Creating) ([a-z][a-z0-9]{7,31})\b/.exec(stderr);
-  if (!m) throw new Error(`no sandbox id in:\n${stderr}`);
-  return m[1]!;
+  const id = findAnnouncedId(stderr);
+  if (!id) throw new Error(`no sandbox id in:\n${stderr}`);
+  return id;
+}
+
+/** The same, or null when the command stopped before its create was announced. */
+export function findAnnouncedId(stderr: string): string | null {
+  return /(?:creating|Creating) ([a-z][a-z0-9]{7,31})\b/.exec(stderr)?.[1] ?? null;
 }
 
 /**
