@@ -84,6 +84,20 @@ describe("prepared statements kept for reuse (the real better-sqlite3 adapter)",
     expect(preparedTexts()).toEqual([sql(1), sql(2), sql(3), sql(4), sql(2)]);
   });
 
+  it("asks a statement for its columns once, and a schema change (script or DDL) forgets what it kept", async () => {
+    const columns = vi.spyOn(Object.getPrototypeOf(new Database(":memory:").prepare("SELECT 1")) as { columns(): unknown }, "columns");
+    const select = "SELECT * FROM t WHERE id >= ?";
+    await adapter.executeRaw(query("INSERT INTO t (id, name) VALUES (?, ?)", [1, "one"], [INT, TEXT]));
+    for (let i = 0; i < 3; i++) expect((await adapter.queryRaw(query(select, [1]))).columnNames).toEqual(["id", "name"]);
+    expect(columns).toHaveBeenCalledTimes(1);
+    await adapter.executeScript("ALTER TABLE t ADD COLUMN size INTEGER");
+    expect((await adapter.queryRaw(query(select, [1]))).columnNames).toEqual(["id", "name", "size"]);
+    await adapter.executeRaw(query("ALTER TABLE t ADD COLUMN kind TEXT"));
+    expect((await adapter.queryRaw(query(select, [1]))).columnNames).toEqual(["id", "name", "size", "kind"]);
+    expect(columns).toHaveBeenCalledTimes(3);
+    columns.mockRestore();
+  });
+
   it("a constraint error leaves the statement usable", async () => {
     const insert = "INSERT INTO t (id, name) VALUES (?, ?)";
     await adapter.executeRaw(query(insert, [1, "one"], [INT, TEXT]));
