@@ -41,10 +41,10 @@ import { summarizeHeapSnapshot, type HeapSummary } from "./lib/heapsnapshot";
 import { cpuShares, cpuTicks, describeMachine, loadAverage } from "./lib/machine";
 import { USAGE, parseOptions, type BenchOptions } from "./lib/options";
 import type { MemorySnapshot } from "./lib/memory";
-import { childrenOf, mb, serverCpuTimeMs, startSampler, treeRss } from "./lib/procfs";
+import { childrenOf, mb, serverCpuTimeMs, startSampler, threadCpuDelta, threadCpuMs, treeRss } from "./lib/procfs";
 import { countTree, generateRepo, type GeneratedRepo } from "./lib/repo";
 import { renderMarkdown, type BenchResults, type CreateBreakdown, type DestroyBreakdown } from "./lib/report";
-import { median, ratio, round, summarize } from "./lib/stats";
+import { median, ratio, round, summarize, type Summary } from "./lib/stats";
 import { measurePools } from "./pools";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
@@ -109,6 +109,8 @@ interface Setup {
   queryLog: string;
   memoryLog: string;
   profileDir: string | null;
+  /** --windows: where the server's probe writes each create window's statements (and profile). */
+  windowDir: string | null;
   diagnosticDir: string;
   server: AppServer;
   api: Api;
@@ -227,7 +229,9 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
   writeConfigDir(configDir, vms, repo);
   const queryLog = path.join(tmp, "queries.jsonl");
   const memoryLog = path.join(tmp, "memory.jsonl");
-  const profileDir = opts.cpuProf ? path.join(tmp, "cpu-profiles") : null;
+  const windowDir = opts.windows ? path.join(tmp, "windows") : null;
+  // With --windows the profiler runs only inside the create windows (bench/server-probe.mjs).
+  const profileDir = opts.cpuProf && !windowDir ? path.join(tmp, "cpu-profiles") : null;
   const nodeOptions = [`--import=${path.join(REPO_ROOT, "bench", "server-probe.mjs")}`];
   const diagnosticDir = path.join(tmp, "diagnostics");
   if (opts.heapSnapshot) {
@@ -261,6 +265,7 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
       SANDBOXER_BENCH_QUERY_LOG: queryLog,
       SANDBOXER_BENCH_MEMORY_LOG: memoryLog,
       ...(profileDir ? { SANDBOXER_BENCH_CPU_PROFILE_DIR: profileDir } : {}),
+      ...(windowDir ? { SANDBOXER_BENCH_WINDOW_DIR: windowDir, SANDBOXER_BENCH_WINDOW_PROFILE: opts.cpuProf ? "1" : "0" } : {}),
       ...opts.serverEnv,
     },
     readyTimeoutMs: 90_000,
@@ -293,6 +298,7 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
     queryLog,
     memoryLog,
     profileDir,
+    windowDir,
     diagnosticDir,
     server,
     api,
@@ -502,6 +508,12 @@ function medianBreakdown<T extends object>(list: T[]): T | null {
   return Object.fromEntries(keys.map((k) => [k, round(median(list.map((b) => b[k] as number)))])) as T;
 }
 
+/** Opens or closes a window of bench/server-probe.mjs in the server (SIGURG), then waits `pauseMs`. */
+async function signalServer(pid: number, pauseMs: number): Promise<void> {
+  process.kill(pid, "SIGURG");
+  await sleep(pauseMs);
+}
+
 async function measureCreateDestroy(s: Setup) {
   const create = { manager: [] as number[], script: [] as number[], paired: [] as number[] };
   const destroy = { manager: [] as number[], script: [] as number[], paired: [] as number[] };
@@ -514,17 +526,26 @@ async function measureCreateDestroy(s: Setup) {
     rsyncChildrenDuringManagerCreate: [] as number[],
   };
   const pid = s.server.process.pid!;
+  /** --windows: the server's CPU per thread name within each measured create (exact, from schedstat). */
+  const threadWindows: Record<string, number>[] = [];
   const destroyBreakdowns: DestroyBreakdown[] = [];
   const failures: string[] = [];
   const total = s.opts.warmup + s.opts.runs;
   for (let i = 0; i < total; i++) {
     const warm = i < s.opts.warmup;
     // A: the manager, through the API.
+    // --windows: the probe counts (and profiles) what the server does from here to cpuA1; the pauses
+    // around let the profiler start and stop outside the CPU measured.
+    const window = s.windowDir !== null && !warm;
+    if (window) await signalServer(pid, 50);
+    const threads0 = window ? threadCpuMs(pid) : null;
     const cpuA0 = serverCpuTimeMs(pid);
     const a = await managerCreate(s, warm);
     // rsync's CPU lands in the server's children time once the worker has reaped it; give it a moment.
     await sleep(100);
     const cpuA1 = serverCpuTimeMs(pid);
+    if (threads0) threadWindows.push(threadCpuDelta(threads0, threadCpuMs(pid)));
+    if (window) await signalServer(pid, 200);
     if (!a.ok || !a.vm) {
       failures.push(`manager create #${i}: ${a.error ?? "no VM"}`);
       if (a.id) await managerDestroy(s, a.id).catch(() => undefined);
@@ -579,6 +600,7 @@ async function measureCreateDestroy(s: Setup) {
       duringScriptCreateMs: summarize(serverCpu.duringScriptCreate),
       rsyncChildrenDuringManagerCreateMs: summarize(serverCpu.rsyncChildrenDuringManagerCreate),
     },
+    threadWindows,
     breakdown: medianBreakdown(breakdowns),
     destroyBreakdown: medianBreakdown(destroyBreakdowns),
     failures,
@@ -954,6 +976,7 @@ async function main(): Promise<number> {
   log(
     `server RSS idle: ${rssIdle.serverMb} MB (process tree ${rssIdle.treeMb} MB, ${rssIdle.processes} process(es)); at boot ${memoryAtBoot.rssMb} MB`,
   );
+  if (opts.only === "create") return createOnly(s, machine, ticksAtStart);
   const heap = opts.heapSnapshot ? await takeHeapSnapshot(s) : null;
   if (heap)
     log(
@@ -1200,6 +1223,144 @@ async function main(): Promise<number> {
   const targetsMet = renderAndWrite(opts, results);
   log(`results: ${path.relative(REPO_ROOT, path.join(opts.outDir, `${opts.name}.json`))} (${targetsMet})`);
   return 0;
+}
+
+/**
+ * `--only create`: the create/destroy runs alone, for work on the server's CPU per create (a few minutes
+ * instead of the whole bench). Writes <out>/<name>.json with the same `create.serverCpu` figures.
+ */
+async function createOnly(
+  s: Setup,
+  machine: ReturnType<typeof describeMachine>,
+  ticksAtStart: ReturnType<typeof cpuTicks>,
+): Promise<number> {
+  const opts = s.opts;
+  log(`create/destroy only: ${opts.warmup} warm-up + ${opts.runs} interleaved runs (manager, script, manager, script…)`);
+  const cd = await measureCreateDestroy(s);
+  await s.server.stop("SIGTERM");
+  const profiles =
+    s.profileDir && fs.existsSync(s.profileDir)
+      ? fs
+          .readdirSync(s.profileDir)
+          .filter((f) => f.endsWith(".cpuprofile"))
+          .map((f) => summarizeCpuProfile(path.join(s.profileDir!, f)))
+      : [];
+  machine.loadAverageAtEnd = loadAverage();
+  machine.cpuPercent = cpuShares(ticksAtStart, cpuTicks());
+  const windows = s.windowDir
+    ? {
+        ...summarizeWindows(s.windowDir),
+        threadsMs: summarizeThreads(cd.threadWindows),
+        threadsMsPerWindow: cd.threadWindows.map((w) => Object.fromEntries(Object.entries(w).map(([k, v]) => [k, round(v)]))),
+      }
+    : null;
+  if (s.windowDir && opts.cpuProf && fs.existsSync(s.windowDir)) {
+    const keep = path.join(opts.outDir, `${opts.name}-cpuprofile`);
+    fs.mkdirSync(keep, { recursive: true });
+    for (const f of fs.readdirSync(s.windowDir))
+      if (f.endsWith(".cpuprofile")) fs.copyFileSync(path.join(s.windowDir, f), path.join(keep, f));
+    log(`window CPU profiles copied to ${path.relative(REPO_ROOT, keep)}`);
+  }
+  const manager = summarize(cd.create.manager);
+  const script = summarize(cd.create.script);
+  const results = {
+    only: "create",
+    db: opts.db,
+    files: opts.files,
+    runs: opts.runs,
+    serverCpuPerCreateMs: cd.serverCpu.duringManagerCreateMs.median,
+    create: {
+      manager,
+      script,
+      ratioOfMedians: ratio(manager.median, script.median),
+      serverCpu: cd.serverCpu,
+      breakdownMedianMs: cd.breakdown,
+    },
+    runFailures: cd.failures,
+    windows,
+    cpuProfiles: profiles,
+    serverEnv: opts.serverEnv,
+    machine,
+  };
+  fs.mkdirSync(opts.outDir, { recursive: true });
+  const file = path.join(opts.outDir, `${opts.name}.json`);
+  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  const cpu = cd.serverCpu.duringManagerCreateMs;
+  log(
+    `server CPU per create: median ${cpu.median} ms (p95 ${cpu.p95}, min ${cpu.min}, max ${cpu.max}); create manager ${manager.median} ms / script ${script.median} ms; ` +
+      `load ${machine.loadAverageAtStart.join(" ")} → ${machine.loadAverageAtEnd?.join(" ")}; ${cd.failures.length} failure(s)`,
+  );
+  if (windows) {
+    log(
+      `server process CPU per create window by thread (schedstat, medians): ` +
+        Object.entries(windows.threadsMs)
+          .map(([name, v]) => `${name} ${v.median}`)
+          .join(", "),
+    );
+    log(
+      `statements per create window: ${windows.statements.median} median (${windows.statements.min}–${windows.statements.max}); most run:`,
+    );
+    for (const q of windows.topSql.slice(0, 10)) log(`  ${q.perWindow} × ${q.sql.slice(0, 110)}`);
+    if (windows.profile)
+      log(
+        `main thread per create window (V8 profile): ${windows.profile.busyMs} ms busy; ` +
+          windows.profile.modules
+            .slice(0, 8)
+            .map((m) => `${m.module} ${m.ms}`)
+            .join(", "),
+      );
+  }
+  log(`results: ${path.relative(REPO_ROOT, file)}`);
+  return cd.failures.length === 0 ? 0 : 1;
+}
+
+/** Per thread name (and "total"): the CPU ms of each window, summarised. */
+function summarizeThreads(windows: Record<string, number>[]): Record<string, Summary> {
+  const names = new Set(windows.flatMap((w) => Object.keys(w)));
+  const out: Record<string, Summary> = {
+    total: summarize(windows.map((w) => Object.values(w).reduce((a, b) => a + b, 0))),
+  };
+  for (const name of [...names].sort()) out[name] = summarize(windows.map((w) => w[name] ?? 0));
+  return out;
+}
+
+/** What bench/server-probe.mjs wrote for each create window: statements (by SQL text) and, when profiled, where the main thread went. */
+function summarizeWindows(dir: string) {
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+  const counts = files
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as { statements: number; bySql: { count: number; sql: string }[] });
+  const bySql = new Map<string, number>();
+  for (const w of counts) for (const q of w.bySql) bySql.set(q.sql, (bySql.get(q.sql) ?? 0) + q.count);
+  const n = Math.max(1, counts.length);
+  // Every module (not a top few), so their sum is the main thread's busy time in the windows.
+  const profiles = files.filter((f) => f.endsWith(".cpuprofile")).map((f) => summarizeCpuProfile(path.join(dir, f), 10_000));
+  const modules = new Map<string, number>();
+  let busy = 0;
+  for (const p of profiles) {
+    for (const m of p.topModules) {
+      modules.set(m.module, (modules.get(m.module) ?? 0) + m.selfMs);
+      busy += m.selfMs;
+    }
+  }
+  return {
+    windows: counts.length,
+    statements: summarize(counts.map((w) => w.statements)),
+    topSql: [...bySql.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 30)
+      .map(([sql, count]) => ({ perWindow: round(count / n, 1), sql })),
+    profile:
+      profiles.length === 0
+        ? null
+        : {
+            windows: profiles.length,
+            busyMs: round(busy / profiles.length),
+            modules: [...modules.entries()]
+              .sort((a, b) => b[1] - a[1])
+              .map(([module, ms]) => ({ module, ms: round(ms / profiles.length, 1) })),
+          },
+  };
 }
 
 function renderAndWrite(opts: BenchOptions, results: BenchResults): string {

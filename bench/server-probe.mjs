@@ -19,10 +19,27 @@ const logFile = process.env.SANDBOXER_BENCH_QUERY_LOG;
 const als = new AsyncLocalStorage();
 const TX_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|DEALLOCATE)\b/i;
 
+// Windows (`npm run bench -- --only create --windows`): `kill -URG <server pid>` opens a window and the
+// next one closes it. Every statement the process runs inside a window is counted by its SQL text (the
+// worker's and the maintenance's too, not only requests'), and with $SANDBOXER_BENCH_WINDOW_PROFILE=1 the
+// V8 profiler runs only inside windows. Each window is written to $SANDBOXER_BENCH_WINDOW_DIR as
+// window-<n>.json (and window-<n>.cpuprofile).
+const windowDir = process.env.SANDBOXER_BENCH_WINDOW_DIR;
+/** SQL text → executions in the open window (null: no window open). */
+let windowCounts = null;
+
+function sqlText(sql) {
+  return typeof sql === "string" ? sql : sql && typeof sql.text === "string" ? sql.text : String(sql);
+}
+
 function count(sql) {
+  if (windowCounts) {
+    const key = sqlText(sql).replace(/\s+/g, " ").slice(0, 400);
+    windowCounts.set(key, (windowCounts.get(key) ?? 0) + 1);
+  }
   const ctx = als.getStore();
   if (!ctx) return;
-  const text = typeof sql === "string" ? sql : sql && typeof sql.text === "string" ? sql.text : String(sql);
+  const text = sqlText(sql);
   if (TX_CONTROL.test(text)) ctx.transactionControl++;
   else {
     ctx.statements++;
@@ -30,7 +47,7 @@ function count(sql) {
   }
 }
 
-if (logFile) {
+if (logFile || windowDir) {
   const require = createRequire(path.join(process.cwd(), "package.json"));
   try {
     // Each execution, not each prepare: the app keeps prepared statements for reuse (lib/db/statement-cache.ts).
@@ -58,7 +75,9 @@ if (logFile) {
   } catch {
     // Not installed: nothing to count on PostgreSQL.
   }
+}
 
+if (logFile) {
   const emit = http.Server.prototype.emit;
   http.Server.prototype.emit = function emitWithContext(event, ...args) {
     if (event !== "request") return emit.call(this, event, ...args);
@@ -102,5 +121,37 @@ if (cpuProfileDir) {
       fs.mkdirSync(cpuProfileDir, { recursive: true });
       fs.writeFileSync(path.join(cpuProfileDir, `server-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
     });
+  });
+}
+
+if (windowDir) {
+  const inspector = await import("node:inspector");
+  const profile = process.env.SANDBOXER_BENCH_WINDOW_PROFILE === "1";
+  const session = new inspector.Session();
+  session.connect();
+  if (profile) {
+    session.post("Profiler.enable");
+    session.post("Profiler.setSamplingInterval", { interval: 1000 });
+  }
+  let n = 0;
+  process.on("SIGURG", () => {
+    if (!windowCounts) {
+      windowCounts = new Map();
+      if (profile) session.post("Profiler.start");
+      return;
+    }
+    const counts = windowCounts;
+    windowCounts = null;
+    const i = n++;
+    fs.mkdirSync(windowDir, { recursive: true });
+    const bySql = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([sql, count]) => ({ count, sql }));
+    fs.writeFileSync(
+      path.join(windowDir, `window-${i}.json`),
+      JSON.stringify({ statements: bySql.reduce((a, b) => a + b.count, 0), bySql }),
+    );
+    if (profile)
+      session.post("Profiler.stop", (err, result) => {
+        if (!err && result) fs.writeFileSync(path.join(windowDir, `window-${i}.cpuprofile`), JSON.stringify(result.profile));
+      });
   });
 }

@@ -14,6 +14,10 @@ export interface BenchOptions {
   quick: boolean;
   cpuProf: boolean;
   heapSnapshot: boolean;
+  /** Run one part alone (`create`: the create/destroy runs, for CPU work) instead of the whole bench. */
+  only: "create" | null;
+  /** With --only create: count statements (and with --cpu-prof, profile) only within each measured create. */
+  windows: boolean;
   /** The build VMs' CPU: a low share (default: they stand for other machines) or shared with the server. */
   vmCpu: "low" | "shared";
   /** Extra environment for the app server (what-if runs: MALLOC_ARENA_MAX=2, a product setting…). */
@@ -27,6 +31,7 @@ export interface BenchOptions {
 export const USAGE = `npm run bench -- [options]
 
   --runs N          create/destroy runs per side, interleaved (default 10; --quick: 2)
+  --warmup N        create/destroy pairs before the measured runs (default 1)
   --db KIND         sqlite (embedded, default) or postgres (a throw-away database on 127.0.0.1:5432)
   --quick           a reduced configuration (200 files, 8 concurrent creates, 500 seeded sandboxes,
                     20 overview requests, 2 runs, shorter idle waits): a smoke run of the whole bench in about 30 s
@@ -36,6 +41,10 @@ export const USAGE = `npm run bench -- [options]
   --requests N      requests per overview URL (default 100)
   --cpu-prof        profile the app server's CPU (V8 sampling profiler, as node --cpu-prof) and summarise where its
                     time went; the .cpuprofile files go to <out>/<name>-cpuprofile/ (git-ignored)
+  --only create     only the create/destroy runs (with their server CPU per create), for CPU work: a few minutes
+                    instead of the whole bench; results go to <out>/create-only.json unless --name says otherwise
+  --windows         with --only create: count every statement the server runs within each measured create (its
+                    window: POST to ready and 100 ms after), and with --cpu-prof profile only those windows
   --heap-snapshot   take a heap snapshot of the server when idle and summarise what its heap holds
   --vms-cpu KIND    low (default): the loopback build VMs run in a CPU control group with a small share, as the
                     other machines they stand for; shared: beside the server at its priority (their rsync
@@ -58,6 +67,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
     args: argv,
     options: {
       runs: { type: "string" },
+      warmup: { type: "string" },
       db: { type: "string", default: "sqlite" },
       quick: { type: "boolean", default: false },
       files: { type: "string" },
@@ -67,6 +77,8 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
       requests: { type: "string" },
       "cpu-prof": { type: "boolean", default: false },
       "heap-snapshot": { type: "boolean", default: false },
+      only: { type: "string" },
+      windows: { type: "boolean", default: false },
       "server-env": { type: "string", multiple: true, default: [] },
       "vms-cpu": { type: "string", default: "low" },
       out: { type: "string" },
@@ -79,6 +91,9 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
   const db = values.db === "postgres" || values.db === "postgresql" ? "postgres" : values.db === "sqlite" ? "sqlite" : null;
   if (!db) throw new Error(`--db must be sqlite or postgres, not ${JSON.stringify(values.db)}`);
   const quick = values.quick ?? false;
+  if (values.only !== undefined && values.only !== "create") throw new Error(`--only must be create, not ${JSON.stringify(values.only)}`);
+  const only = values.only === "create" ? "create" : null;
+  if (values.windows && !only) throw new Error("--windows needs --only create");
   const vmCpu = values["vms-cpu"];
   if (vmCpu !== "low" && vmCpu !== "shared") throw new Error(`--vms-cpu must be low or shared, not ${JSON.stringify(vmCpu)}`);
   const sandboxes = positiveInt("sandboxes", values.sandboxes, quick ? 500 : 10_000, 0);
@@ -87,7 +102,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
   return {
     db,
     runs: positiveInt("runs", values.runs, quick ? 2 : 10),
-    warmup: 1,
+    warmup: positiveInt("warmup", values.warmup, 1, 0),
     files: positiveInt("files", values.files, quick ? 200 : 2_000, 2),
     concurrent: positiveInt("concurrent", values.concurrent, quick ? 8 : 50),
     sandboxes,
@@ -96,6 +111,8 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
     quick,
     cpuProf: values["cpu-prof"] ?? false,
     heapSnapshot: values["heap-snapshot"] ?? false,
+    only,
+    windows: values.windows ?? false,
     vmCpu,
     serverEnv: Object.fromEntries(
       (values["server-env"] ?? []).map((kv) => {
@@ -105,7 +122,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
       }),
     ),
     outDir: path.resolve(repoRoot, values.out ?? "bench/results"),
-    name: values.name ?? (db === "postgres" ? "latest-postgres" : "latest"),
+    name: values.name ?? (only ? `${only}-only${db === "postgres" ? "-postgres" : ""}` : db === "postgres" ? "latest-postgres" : "latest"),
     repoRoot,
   };
 }

@@ -127,3 +127,35 @@ export function serverCpuTimeMs(pid: number): { selfMs: number; childrenMs: numb
   }
   return total;
 }
+
+/**
+ * CPU time of each thread of a process so far, in ms, from /proc/<pid>/task/<tid>/schedstat (time on a
+ * CPU in ns: exact, where /proc/<pid>/stat counts 10 ms ticks), keyed by thread id with its name
+ * ("node" is the main thread; V8's helpers are "V8 DefaultWorke…", libuv's pool "libuv-worker").
+ */
+export function threadCpuMs(pid: number): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const sched = readText(`/proc/${pid}/task/${tid}/schedstat`);
+    const name = (readText(`/proc/${pid}/task/${tid}/comm`) ?? "?").trim();
+    if (!sched) continue;
+    out.set(tid, { name: tid === String(pid) ? "main" : name, ms: Number(sched.split(" ")[0]) / 1e6 });
+  }
+  return out;
+}
+
+/** Per thread name: CPU ms between two threadCpuMs readings (threads born in between count from 0). */
+export function threadCpuDelta(
+  before: Map<string, { name: string; ms: number }>,
+  after: Map<string, { name: string; ms: number }>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [tid, t] of after) out[t.name] = (out[t.name] ?? 0) + t.ms - (before.get(tid)?.ms ?? 0);
+  return out;
+}
