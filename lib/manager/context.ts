@@ -34,6 +34,8 @@ export interface ManagerConfig {
   maintenanceMs: number;
   /** How often every host's health is checked and its workspaces compared with the records. */
   healthIntervalMs: number;
+  /** How long a check of a healthy host waits before asking once more, before it calls the host unreachable. */
+  hostCheckRetryMs: number;
   /** Schedule those checks automatically (tests that are not about health turn it off). */
   autoHostChecks: boolean;
   /**
@@ -80,6 +82,7 @@ export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
   retryBackoffMs: 2_000,
   maintenanceMs: 10_000,
   healthIntervalMs: 60_000,
+  hostCheckRetryMs: 5_000,
   autoHostChecks: true,
   machineId: null,
   minFreeBytes: 1024 * 2 ** 20,

@@ -80,6 +80,7 @@ export const FAST_CONFIG: Partial<ManagerConfig> = {
   pollMs: 50,
   retryBackoffMs: 50,
   capacityRetryMs: 100,
+  hostCheckRetryMs: 200,
   quotaActive: 0,
   // Health checks would race with what a test sets up; tests of health request them explicitly.
   autoHostChecks: false,

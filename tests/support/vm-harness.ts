@@ -59,16 +59,19 @@ export async function createVmTestManager(
     hosts?: HostEntry[];
     extra?: Record<string, ExtensionClass>;
     manifests?: Record<string, unknown>[];
+    /** SSH handshake deadline (default 5 s). */
+    readyTimeoutMs?: number;
   } = {},
 ): Promise<VmTestManager> {
   const hosts = opts.hosts ?? vms.vms.map((vm) => hostEntryFor(vm));
-  const pool = new SshPool({ readyTimeoutMs: 5_000 });
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 5_000;
+  const pool = new SshPool({ readyTimeoutMs });
   let dbRef: TestManager["db"] | null = null;
   const ssh = createSshServices({
     db: new Proxy({} as TestManager["db"], { get: (_t, k) => (dbRef as unknown as Record<PropertyKey, unknown>)[k] }),
     hosts,
     defaultIdentity: vms.identityFile,
-    readyTimeoutMs: 5_000,
+    readyTimeoutMs,
     pool,
   });
   const t = await createTestManager(provider, {

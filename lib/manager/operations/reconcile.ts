@@ -8,9 +8,12 @@
 // when its extension's `status()` confirms the workspace is gone.
 import "server-only";
 
+import { setTimeout as delay } from "node:timers/promises";
+
 import { hostFactsArgv, parseHostFacts, type HostFacts } from "../../hosts/host-facts";
 import { findHost, syncOrphans, toHostTarget, updateHost, type HostRow } from "../../db/hosts";
 import { sandboxIdsIn, sandboxesOnHost } from "../../db/sandboxes";
+import { formatDuration } from "../../duration";
 import { hasCode, isSandboxerError, NotFoundError } from "../../errors";
 import type { FoundWorkspace, HostTarget } from "../../extensions/base";
 import type { AnyExtension } from "../../extensions/catalog";
@@ -55,18 +58,39 @@ async function checkAndReconcile(ctx: ManagerContext, hostId: string, signal: Ab
   // now would only turn that wait into `unreachable` or `key_changed`.
   if (host.health === "unconfirmed") return `waiting for an admin to confirm the host key ${host.offeredHostKey ?? ""}`.trim();
   const target = toHostTarget(host);
-  const config = sshConfigForHost(ctx.ssh, target);
-  const now = new Date();
-  let freeBytes: number;
-  let facts: HostFacts;
-  try {
-    const blob = await ctx.ssh.pool.verifiedHostKey(config, { signal });
-    freeBytes = await remoteFreeSpace(ctx.ssh.pool, config, host.workspaceRoot, { signal, timeoutMs: 30_000 });
-    const probe = await ctx.ssh.pool.exec(config, hostFactsArgv(host.markerPath), { signal, timeoutMs: 30_000 });
-    facts = parseHostFacts(probe.stdout);
+  const ssh = ctx.ssh;
+  const config = sshConfigForHost(ssh, target);
+  const probe = async () => {
+    const blob = await ssh.pool.verifiedHostKey(config, { signal });
+    const free = await remoteFreeSpace(ssh.pool, config, host.workspaceRoot, { signal, timeoutMs: 30_000 });
+    const out = await ssh.pool.exec(config, hostFactsArgv(host.markerPath), { signal, timeoutMs: 30_000 });
     // verifiedHostKey checked the key against the host's trust (its pin and/or hosts.yaml's known_hosts file).
-    await ctx.ssh.rememberHostKey(host.id, publicKeyLine(blob));
-  } catch (e) {
+    await ssh.rememberHostKey(host.id, publicKeyLine(blob));
+    return { freeBytes: free, facts: parseHostFacts(out.stdout) };
+  };
+  let now = new Date();
+  let checked: { freeBytes: number; facts: HostFacts } | null = null;
+  let failure: { error: unknown } | null = null;
+  let attempts = 0;
+  while (!checked && !failure) {
+    attempts++;
+    try {
+      checked = await probe();
+    } catch (e) {
+      // A healthy host is not taken out on one missed check: a busy VM can miss one SSH handshake's
+      // deadline (seen in CI at load 5), and `unreachable` stops its placements and recycles its
+      // warm-pool members. It is asked once more after a pause; a changed key counts at once.
+      if (attempts > 1 || host.health !== "healthy" || hasCode(e, "SSH_HOST_KEY_CHANGED") || signal.aborted) failure = { error: e };
+      else {
+        await delay(ctx.config.hostCheckRetryMs, undefined, { signal });
+        now = new Date();
+      }
+    }
+  }
+  if (!checked) {
+    const e = failure?.error;
+    // Stopped (shutdown, lease lost, the step's deadline): that says nothing about the host.
+    if (signal.aborted) throw e;
     if (hasCode(e, "SSH_HOST_KEY_CHANGED")) {
       const offered = String((e.details as { offeredFingerprint?: string } | undefined)?.offeredFingerprint ?? "");
       if (host.health !== "key_changed" || host.offeredHostKey !== offered) {
@@ -84,7 +108,9 @@ async function checkAndReconcile(ctx: ManagerContext, hostId: string, signal: Ab
       }
       return `host key changed (offered ${offered})`;
     }
-    const detail = isSandboxerError(e) ? e.message : (e as Error).message;
+    const retryMs = ctx.config.hostCheckRetryMs;
+    const twice = attempts > 1 ? ` (checked twice, ${retryMs < 1_000 ? `${retryMs} ms` : formatDuration(retryMs)} apart)` : "";
+    const detail = `${isSandboxerError(e) ? e.message : (e as Error).message}${twice}`;
     // A host in key_changed stays there until an admin acts, whatever else happens.
     await updateHost(
       ctx.db,
@@ -95,6 +121,7 @@ async function checkAndReconcile(ctx: ManagerContext, hostId: string, signal: Ab
     );
     return `unreachable: ${detail}`;
   }
+  const { freeBytes, facts } = checked;
   await updateHost(ctx.db, host.id, {
     ...(host.health === "disabled" ? {} : { health: "healthy", healthDetail: null }),
     offeredHostKey: null,
