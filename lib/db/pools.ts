@@ -118,9 +118,14 @@ export async function evictableMember(db: Db, hostId: string): Promise<{ id: str
   );
 }
 
-/** Any live record of a pool member exists (a refill has something to look after even without pools). */
+/**
+ * Any live record of a pool member exists (a refill has something to look after even without pools).
+ * `poolKey > ''` (every key is `pk_…`), not `IS NOT NULL`: SQLite, without statistics, scans the whole
+ * table for the latter (0.6–2.7 ms over 10,000 sandboxes, every maintenance pass) and searches the
+ * (poolKey, status) index for the former (0.01 ms).
+ */
 export async function anyPoolMember(db: Db): Promise<boolean> {
-  return (await db.sandbox.findFirst({ where: { poolKey: { not: null }, status: { not: "destroyed" } }, select: { id: true } })) !== null;
+  return (await db.sandbox.findFirst({ where: { poolKey: { gt: "" }, status: { not: "destroyed" } }, select: { id: true } })) !== null;
 }
 
 /** A refill is queued and not started yet (a second one would find nothing more to do). */

@@ -5,6 +5,7 @@ import { createToken, revokeToken, verifyToken } from "@/lib/auth/tokens";
 import { appendEvents, listAudit, listSandboxEvents } from "@/lib/db/events";
 import { occupancyByHost } from "@/lib/db/hosts";
 import { appendBuildLog, buildLogTail } from "@/lib/db/images";
+import { anyPoolMember } from "@/lib/db/pools";
 import { acquireLease, liveWorkerCount, releaseLease, workerHeartbeat } from "@/lib/db/leases";
 import { claimOperation, finishOperation, heartbeat, operationCreate } from "@/lib/db/operations";
 import { listSandboxPage } from "@/lib/db/sandboxes";
@@ -254,5 +255,34 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
     await revokeToken(t.db, userId, view.id);
     expect(await verifyToken(t.db, token)).toBeNull();
     expect(await verifyToken(t.db, "sbx_not-a-real-token")).toBeNull();
+  });
+});
+
+describe.each(PROVIDERS)("warm-pool records on %s", (provider) => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase(provider);
+    await t.db.user.create({ data: { id: "u_pool_1", name: "Ada", email: "ada@example.test" } });
+  });
+  afterAll(async () => t?.drop());
+
+  const plant = (status: string, poolKey?: string) =>
+    plantSandboxRow(t.db, {
+      id: newSandboxId(),
+      ownerId: "u_pool_1",
+      profileId: "profile.p",
+      extensionId: "ext.fake",
+      status,
+      params: {},
+      input: {},
+      poolKey,
+    });
+
+  it("any live member: none among people's sandboxes or destroyed members; one once a member lives", async () => {
+    await plant("ready");
+    await plant("destroyed", "pk_0123456789abcdef0123456789abcdef");
+    expect(await anyPoolMember(t.db)).toBe(false);
+    await plant("failed", "pk_0123456789abcdef0123456789abcdef");
+    expect(await anyPoolMember(t.db)).toBe(true);
   });
 });
