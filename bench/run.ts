@@ -26,6 +26,7 @@ import { stringify } from "yaml";
 
 import { createToken } from "@/lib/auth/tokens";
 import { createDb, type Db } from "@/lib/db/client";
+import { IN_FLIGHT_STATUSES } from "@/lib/manager/states";
 
 import { startAppServer, signUp, type AppServer } from "../tests/support/app-server";
 import { stopBuildVms, type BuildVm, type BuildVms } from "../tests/support/build-vms";
@@ -319,7 +320,7 @@ async function settle(s: Setup, maxMs = 120_000): Promise<number> {
   for (;;) {
     const [ops, transient] = await Promise.all([
       s.db.operation.count({ where: { state: { in: ["queued", "running"] } } }),
-      s.db.sandbox.count({ where: { status: { in: ["queued", "creating", "destroying"] } } }),
+      s.db.sandbox.count({ where: { status: { in: [...IN_FLIGHT_STATUSES] } } }),
     ]);
     if (ops === 0 && transient === 0) {
       quietSince ||= performance.now();
