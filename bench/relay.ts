@@ -16,6 +16,8 @@ export interface Relay {
   rttMs: number;
   /** Connections accepted so far. */
   connections(): number;
+  /** Leaves the next `n` connections unanswered (never forwarded), as a VM too busy to answer its handshake. */
+  stallNext(n: number): void;
   close(): Promise<void>;
 }
 
@@ -68,8 +70,16 @@ export async function startRelay(opts: {
   const oneWay = opts.rttMs / 2;
   const sockets = new Set<net.Socket>();
   let accepted = 0;
+  let stall = 0;
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     accepted++;
+    if (stall > 0) {
+      stall--;
+      sockets.add(client);
+      client.on("close", () => sockets.delete(client));
+      client.on("error", () => client.destroy());
+      return;
+    }
     const upstream = net.connect({ host: opts.upstreamHost, port: opts.upstreamPort, allowHalfOpen: true });
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -103,6 +113,9 @@ export async function startRelay(opts: {
     port,
     rttMs: opts.rttMs,
     connections: () => accepted,
+    stallNext: (n) => {
+      stall = n;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

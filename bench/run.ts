@@ -37,7 +37,7 @@ import { measureDashboard, type DashboardBench } from "./dashboard";
 import { measureGateway, type GatewayBench } from "./gateway";
 import { Api, describeFetchError, type FollowResult, type SandboxView } from "./lib/api";
 import { installCleanupHandlers, onCleanup, runCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
-import { summarizeCpuProfile, type ProfileSummary } from "./lib/cpuprofile";
+import { summarizeCpuProfile } from "./lib/cpuprofile";
 import { summarizeHeapSnapshot, type HeapSummary } from "./lib/heapsnapshot";
 import { cpuShares, cpuTicks, describeMachine, loadAverage } from "./lib/machine";
 import { USAGE, parseOptions, type BenchOptions } from "./lib/options";
@@ -1085,17 +1085,7 @@ async function main(): Promise<number> {
   s.timings.totalMs = round(performance.now() - started);
   // Stop the server now (its CPU profile is written on exit), then summarise.
   await s.server.stop("SIGTERM");
-  let profiles: ProfileSummary[] = [];
-  if (s.profileDir && fs.existsSync(s.profileDir)) {
-    profiles = fs
-      .readdirSync(s.profileDir)
-      .filter((f) => f.endsWith(".cpuprofile"))
-      .map((f) => summarizeCpuProfile(path.join(s.profileDir!, f)));
-    const keep = path.join(opts.outDir, `${opts.name}-cpuprofile`);
-    fs.mkdirSync(keep, { recursive: true });
-    for (const f of fs.readdirSync(s.profileDir)) fs.copyFileSync(path.join(s.profileDir, f), path.join(keep, f));
-    log(`CPU profiles copied to ${path.relative(REPO_ROOT, keep)}`);
-  }
+  const profiles = keepCpuProfiles(opts, s.profileDir).map((f) => summarizeCpuProfile(f));
   machine.loadAverageAtEnd = loadAverage();
   machine.cpuPercent = cpuShares(ticksAtStart, cpuTicks());
 
@@ -1239,13 +1229,7 @@ async function createOnly(
   log(`create/destroy only: ${opts.warmup} warm-up + ${opts.runs} interleaved runs (manager, script, manager, script…)`);
   const cd = await measureCreateDestroy(s);
   await s.server.stop("SIGTERM");
-  const profiles =
-    s.profileDir && fs.existsSync(s.profileDir)
-      ? fs
-          .readdirSync(s.profileDir)
-          .filter((f) => f.endsWith(".cpuprofile"))
-          .map((f) => summarizeCpuProfile(path.join(s.profileDir!, f)))
-      : [];
+  const profiles = keepCpuProfiles(opts, s.profileDir).map((f) => summarizeCpuProfile(f));
   machine.loadAverageAtEnd = loadAverage();
   machine.cpuPercent = cpuShares(ticksAtStart, cpuTicks());
   const windows = s.windowDir
@@ -1255,13 +1239,8 @@ async function createOnly(
         threadsMsPerWindow: cd.threadWindows.map((w) => Object.fromEntries(Object.entries(w).map(([k, v]) => [k, round(v)]))),
       }
     : null;
-  if (s.windowDir && opts.cpuProf && fs.existsSync(s.windowDir)) {
-    const keep = path.join(opts.outDir, `${opts.name}-cpuprofile`);
-    fs.mkdirSync(keep, { recursive: true });
-    for (const f of fs.readdirSync(s.windowDir))
-      if (f.endsWith(".cpuprofile")) fs.copyFileSync(path.join(s.windowDir, f), path.join(keep, f));
-    log(`window CPU profiles copied to ${path.relative(REPO_ROOT, keep)}`);
-  }
+  // The window profiles are summarised together (summarizeWindows), not one by one.
+  if (s.windowDir && opts.cpuProf) keepCpuProfiles(opts, s.windowDir);
   const manager = summarize(cd.create.manager);
   const script = summarize(cd.create.script);
   const results = {
@@ -1313,6 +1292,17 @@ async function createOnly(
   }
   log(`results: ${path.relative(REPO_ROOT, file)}`);
   return cd.failures.length === 0 ? 0 : 1;
+}
+
+/** Copies the .cpuprofile files in `dir` to <out>/<name>-cpuprofile/ (git-ignored); returns their paths in `dir`. */
+function keepCpuProfiles(opts: BenchOptions, dir: string | null): string[] {
+  if (!dir || !fs.existsSync(dir)) return [];
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"));
+  const keep = path.join(opts.outDir, `${opts.name}-cpuprofile`);
+  fs.mkdirSync(keep, { recursive: true });
+  for (const f of files) fs.copyFileSync(path.join(dir, f), path.join(keep, f));
+  log(`CPU profiles copied to ${path.relative(REPO_ROOT, keep)}`);
+  return files.map((f) => path.join(dir, f));
 }
 
 /** Per thread name (and "total"): the CPU ms of each window, summarised. */

@@ -10,7 +10,7 @@ import "server-only";
 
 import { setTimeout as delay } from "node:timers/promises";
 
-import { hostFactsArgv, parseHostFacts, type HostFacts } from "../../hosts/host-facts";
+import { hostFactsArgv, parseHostFacts } from "../../hosts/host-facts";
 import { findHost, syncOrphans, toHostTarget, updateHost, type HostRow } from "../../db/hosts";
 import { sandboxIdsIn, sandboxesOnHost } from "../../db/sandboxes";
 import { formatDuration } from "../../duration";
@@ -68,27 +68,24 @@ async function checkAndReconcile(ctx: ManagerContext, hostId: string, signal: Ab
     await ssh.rememberHostKey(host.id, publicKeyLine(blob));
     return { freeBytes: free, facts: parseHostFacts(out.stdout) };
   };
+  const attempt = () =>
+    probe().then(
+      (ok) => ({ ok }),
+      (error: unknown) => ({ error }),
+    );
   let now = new Date();
-  let checked: { freeBytes: number; facts: HostFacts } | null = null;
-  let failure: { error: unknown } | null = null;
-  let attempts = 0;
-  while (!checked && !failure) {
-    attempts++;
-    try {
-      checked = await probe();
-    } catch (e) {
-      // A healthy host is not taken out on one missed check: a busy VM can miss one SSH handshake's
-      // deadline (seen in CI at load 5), and `unreachable` stops its placements and recycles its
-      // warm-pool members. It is asked once more after a pause; a changed key counts at once.
-      if (attempts > 1 || host.health !== "healthy" || hasCode(e, "SSH_HOST_KEY_CHANGED") || signal.aborted) failure = { error: e };
-      else {
-        await delay(ctx.config.hostCheckRetryMs, undefined, { signal });
-        now = new Date();
-      }
-    }
+  let outcome = await attempt();
+  // A healthy host is not taken out on one missed check: a busy VM can miss one SSH handshake's
+  // deadline (seen in CI at load 5), and `unreachable` stops its placements and recycles its warm-pool
+  // members. It is asked once more after a pause; a changed key counts at once.
+  const again = "error" in outcome && host.health === "healthy" && !hasCode(outcome.error, "SSH_HOST_KEY_CHANGED") && !signal.aborted;
+  if (again) {
+    await delay(ctx.config.hostCheckRetryMs, undefined, { signal });
+    now = new Date();
+    outcome = await attempt();
   }
-  if (!checked) {
-    const e = failure?.error;
+  if ("error" in outcome) {
+    const e = outcome.error;
     // Stopped (shutdown, lease lost, the step's deadline): that says nothing about the host.
     if (signal.aborted) throw e;
     if (hasCode(e, "SSH_HOST_KEY_CHANGED")) {
@@ -108,8 +105,7 @@ async function checkAndReconcile(ctx: ManagerContext, hostId: string, signal: Ab
       }
       return `host key changed (offered ${offered})`;
     }
-    const retryMs = ctx.config.hostCheckRetryMs;
-    const twice = attempts > 1 ? ` (checked twice, ${retryMs < 1_000 ? `${retryMs} ms` : formatDuration(retryMs)} apart)` : "";
+    const twice = again ? ` (checked twice, ${formatDuration(ctx.config.hostCheckRetryMs)} apart)` : "";
     const detail = `${isSandboxerError(e) ? e.message : (e as Error).message}${twice}`;
     // A host in key_changed stays there until an admin acts, whatever else happens.
     await updateHost(
@@ -121,7 +117,7 @@ async function checkAndReconcile(ctx: ManagerContext, hostId: string, signal: Ab
     );
     return `unreachable: ${detail}`;
   }
-  const { freeBytes, facts } = checked;
+  const { freeBytes, facts } = outcome.ok;
   await updateHost(ctx.db, host.id, {
     ...(host.health === "disabled" ? {} : { health: "healthy", healthDetail: null }),
     offeredHostKey: null,
