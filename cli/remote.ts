@@ -177,7 +177,7 @@ export class PinnedTarget {
       if (fs.existsSync(this.socket)) return true;
       await new Promise((r) => setTimeout(r, 10));
     }
-    this.stopMaster();
+    await this.stopMaster();
     return false;
   }
 
@@ -186,14 +186,24 @@ export class PinnedTarget {
     return this.master?.pid;
   }
 
-  private stopMaster(): void {
-    this.master?.kill("SIGTERM");
+  /**
+   * Stops the control master and resolves once it has exited (and been reaped): SIGTERM, then SIGKILL
+   * if it is still there after `graceMs` (a loaded machine can hold ssh's cleanup back for seconds).
+   */
+  private async stopMaster(graceMs = 2_000): Promise<void> {
+    const child = this.master;
     this.master = null;
     this.socket = null;
+    if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    await exited;
+    clearTimeout(timer);
   }
 
   async close(): Promise<void> {
-    this.stopMaster();
+    await this.stopMaster();
     await fs.promises.rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -166,8 +166,7 @@ describe("sandboxer CLI: exec, ssh and run over real SSH", () => {
         return false;
       }
     };
-    const deadline = Date.now() + 5_000;
-    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // close() resolves once the master has exited and been reaped: nothing to wait for here.
     expect(alive()).toBe(false);
   });
 
