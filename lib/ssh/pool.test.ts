@@ -367,6 +367,21 @@ describe("SshPool recovery", () => {
     await Promise.all([busy, queued, other]);
     pool.close();
   });
+
+  it("fresh: a handshake of its own beside a live connection, closed at once, without a channel slot", async () => {
+    const f = fakeConnector();
+    const pool = new SshPool({ connect: f.connect, maxConnectionsPerHost: 1, maxChannelsPerConnection: 1 });
+    const busy = pool.exec(target(), ["sleep", "200"], EXEC);
+    await vi.waitFor(() => expect(f.made[0]?.active).toBe(1));
+    expect((await pool.verifiedHostKey(target(), { fresh: true })).toString()).toBe("fake-host-key");
+    expect(f.attempts).toBe(2);
+    expect(f.made[1]!.alive).toBe(false);
+    expect(f.made[0]!.alive).toBe(true);
+    // Not in the pool: still one connection for commands.
+    expect(pool.stats().hosts["127.0.0.1:2222"]!.connections).toBe(1);
+    await busy;
+    pool.close();
+  });
 });
 
 describe("SshPool held-open channels (the sessions budget)", () => {

@@ -288,15 +288,31 @@ export class SshPool {
     return checkExitStatus(argv, result, describeTarget(config));
   }
 
-  /** The host key blob verified for this target (connecting if needed), e.g. for rsync's known_hosts. */
-  async verifiedHostKey(config: SshConfig, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
+  /**
+   * The host key blob verified for this target (connecting if needed), e.g. for rsync's known_hosts.
+   * With `fresh`, the key comes from a handshake made now: a live pooled connection proves nothing
+   * about new ones (a VM whose sshd listener died keeps its open sessions), so a host check asks for
+   * one. It goes through the host's handshake bound and is closed at once; when no connection is
+   * open, the pooled one the lookup opens anyway is that handshake.
+   */
+  async verifiedHostKey(config: SshConfig, opts: { signal?: AbortSignal; fresh?: boolean } = {}): Promise<Buffer> {
     const cfg = parseSshConfig(config);
     this.assertOpen();
     // A live connection for this config (same pool key, so the same trust) already verified the key:
     // no channel slot, no queueing behind running commands.
     const key = poolKey(cfg);
-    for (const live of this.hostState(hostName(cfg)).conns) {
-      if (!live.dead && !live.retiring && live.key === key && live.conn?.alive) return Buffer.from(live.conn.hostKey);
+    const host = this.hostState(hostName(cfg));
+    for (const live of host.conns) {
+      if (live.dead || live.retiring || live.key !== key || !live.conn?.alive) continue;
+      if (!opts.fresh) return Buffer.from(live.conn.hostKey);
+      const connecting = this.establish(host, cfg);
+      // Closed when it is made, whether or not the caller still waits for it.
+      void connecting.then(
+        (conn) => conn.close(),
+        () => undefined,
+      );
+      const conn = await untilAborted(connecting, opts.signal, `connecting to ${describeTarget(cfg)}`);
+      return Buffer.from(conn.hostKey);
     }
     const pc = await this.acquire(cfg, "commands", opts.signal);
     try {

@@ -2,7 +2,8 @@
 // handshake's deadline (the CI saw it at load 5), and `unreachable` stops its placements and recycles
 // its warm-pool members. The check asks once more after a pause (hostCheckRetryMs) and only then
 // gives up; a host already unreachable comes back on its first good check and is not asked twice.
-// The VM sits behind the bench's relay (no added round trip), told to leave connections unanswered, as
+// A check makes a handshake of its own even when a pooled connection to the host is open (that
+// connection says nothing about new ones). The VM sits behind the bench's relay (no added round trip), told to leave connections unanswered, as
 // a VM too busy to answer within the handshake deadline does (a dropped one the SSH pool retries by itself).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -37,9 +38,12 @@ describe("a host check asks twice before calling a healthy host unreachable", ()
     }
   });
 
-  /** One check from a fresh connection (the pool would reuse the last check's), the first `stall` connections unanswered. */
-  async function check(stall: number) {
-    t.pool.forgetConnections({ host: "127.0.0.1", port: relay.port });
+  /**
+   * One check, the first `stall` new connections unanswered. Unless `keepPooled`, the pool forgets its
+   * connections first (an idle one would otherwise still be open from the last check).
+   */
+  async function check(stall: number, opts: { keepPooled?: boolean } = {}) {
+    if (!opts.keepPooled) t.pool.forgetConnections({ host: "127.0.0.1", port: relay.port });
     relay.stallNext(stall);
     const before = relay.connections();
     await requestReconcile(t.manager, "host-hr1", t.admin);
@@ -60,5 +64,17 @@ describe("a host check asks twice before calling a healthy host unreachable", ()
     // Already unreachable: one attempt, and it stays so.
     expect(await check(1)).toMatchObject({ health: "unreachable", connections: 1 });
     expect(await check(0)).toMatchObject({ health: "healthy", detail: null, connections: 1 });
+  });
+
+  it("a host that stops answering new connections is unreachable even while a pooled connection to it lives", async () => {
+    expect(await check(0)).toMatchObject({ health: "healthy", connections: 1 });
+    // The last check's connection is still open and idle (the pool keeps it 30 s): a check asks for a
+    // handshake of its own anyway, and reuses the open connection for its commands.
+    expect(await check(0, { keepPooled: true })).toMatchObject({ health: "healthy", connections: 1 });
+    // As a VM whose sshd listener died while its sessions live on: new connections go unanswered.
+    const down = await check(2, { keepPooled: true });
+    expect(down).toMatchObject({ health: "unreachable", connections: 2 });
+    expect(down.detail).toMatch(/checked twice/);
+    expect(await check(0)).toMatchObject({ health: "healthy", detail: null });
   });
 });

@@ -61,7 +61,8 @@ async function checkAndReconcile(ctx: ManagerContext, hostId: string, signal: Ab
   const ssh = ctx.ssh;
   const config = sshConfigForHost(ssh, target);
   const probe = async () => {
-    const blob = await ssh.pool.verifiedHostKey(config, { signal });
+    // A fresh handshake: a pooled connection would keep a host whose sshd stopped accepting healthy.
+    const blob = await ssh.pool.verifiedHostKey(config, { signal, fresh: true });
     const free = await remoteFreeSpace(ssh.pool, config, host.workspaceRoot, { signal, timeoutMs: 30_000 });
     const out = await ssh.pool.exec(config, hostFactsArgv(host.markerPath), { signal, timeoutMs: 30_000 });
     // verifiedHostKey checked the key against the host's trust (its pin and/or hosts.yaml's known_hosts file).
