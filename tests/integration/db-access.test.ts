@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { createToken, revokeToken, verifyToken } from "@/lib/auth/tokens";
-import { appendEvents, listAudit, listSandboxEvents } from "@/lib/db/events";
+import { providerOf } from "@/lib/db/client";
+import { appendEvents, listAudit, listSandboxEvents, type EventInput } from "@/lib/db/events";
 import { occupancyByHost } from "@/lib/db/hosts";
 import { appendBuildLog, buildLogTail } from "@/lib/db/images";
 import { anyPoolMember } from "@/lib/db/pools";
@@ -188,6 +189,61 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
     const audit = await listAudit(t.db, { action: "sandbox.", target: id });
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ result: "denied", actorId: otherId, sourceIp: "127.0.0.1" });
+  });
+
+  it("a batch of events is stored as createMany stores it (one multi-row INSERT of typed parameters)", async () => {
+    expect(providerOf(t.db)).toBe(provider); // else appendEvents would take createMany's path here too
+    const id = await sandbox("creating");
+    const at = new Date("2026-12-03T09:10:11.120Z");
+    const batch = (tag: string): EventInput[] => [
+      { sandboxId: id, type: "log", message: `${tag} plain`, createdAt: at },
+      {
+        sandboxId: id,
+        type: "log",
+        level: "warn",
+        message: `${tag} ✓ “q” 'x'); DELETE FROM "Event"; --`,
+        createdAt: new Date(at.getTime() + 1_000),
+      },
+      {
+        type: "audit",
+        action: "x.batch",
+        target: id,
+        result: "ok",
+        actorId: otherId,
+        actorLabel: "Ada <a@example.test>",
+        sourceIp: "::1",
+        message: `${tag} audit`,
+        data: { n: 1.5, s: "x\n\ty", nested: { a: [1, null, "z"], t: true } },
+        createdAt: at,
+      },
+    ];
+    // A transaction client takes createMany's path; the process client the multi-row INSERT.
+    await t.db.$transaction((tx) => appendEvents(tx, batch("typed")));
+    await appendEvents(t.db, batch("raw"));
+    const read = async (tag: string) => {
+      const rows = await t.db.event.findMany({ where: { message: { startsWith: `${tag} ` } }, orderBy: { id: "asc" } });
+      return rows.map(({ id: _id, ...r }) => ({ ...r, message: r.message.slice(tag.length) }));
+    };
+    const typed = await read("typed");
+    expect(typed).toHaveLength(3);
+    expect(await read("raw")).toEqual(typed);
+    // Stored alike, not only read back alike (SQLite keeps timestamps and JSON as text; read as text).
+    const stored = async (tag: string) =>
+      (
+        await t.db.$queryRawUnsafe<Record<string, unknown>[]>(
+          `SELECT "level", CAST("data" AS TEXT) AS "data", CAST("createdAt" AS TEXT) AS "createdAt", "sandboxId", "actorId", "result" FROM "Event" WHERE "message" LIKE '${tag} %' ORDER BY "id"`,
+        )
+      ).map((r) => JSON.stringify(r));
+    expect(await stored("raw")).toEqual(await stored("typed"));
+    // Without a timestamp of its own a row gets the time of the write, as with Prisma's default.
+    const before = Date.now();
+    await appendEvents(t.db, [
+      { sandboxId: id, type: "log", message: "now a" },
+      { sandboxId: id, type: "log", message: "now b" },
+    ]);
+    const now = await t.db.event.findMany({ where: { message: { startsWith: "now " } }, orderBy: { id: "asc" } });
+    expect(now.map((e) => e.message)).toEqual(["now a", "now b"]);
+    for (const e of now) expect(Math.abs(e.createdAt.getTime() - before)).toBeLessThan(5_000);
   });
 
   it("never lets two hosts hold the same tunnel port (a database constraint)", async () => {
