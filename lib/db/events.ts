@@ -43,19 +43,34 @@ export interface EventRow {
 
 const MAX_MESSAGE = 8_000;
 
+/**
+ * NUL as U+FFFD. Messages carry what remote hosts print (log lines, stderr in a failure's reason), and
+ * PostgreSQL refuses NUL in text and in JSON strings: one such byte made the whole insert fail — a
+ * batch of log lines lost, or the state change whose reason it was. Both databases store the same.
+ */
+function withoutNul<T>(value: T): T {
+  if (typeof value === "string") return (value.includes("\u0000") ? value.replaceAll("\u0000", "\ufffd") : value) as T;
+  if (Array.isArray(value)) return value.map(withoutNul) as T;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k), withoutNul(v)])) as T;
+  }
+  return value;
+}
+
 function toRow(e: EventInput): Prisma.EventUncheckedCreateInput {
+  const message = withoutNul(e.message);
   return {
     sandboxId: e.sandboxId ?? null,
     type: e.type,
     level: e.level ?? "info",
-    message: e.message.length > MAX_MESSAGE ? `${e.message.slice(0, MAX_MESSAGE)}…` : e.message,
+    message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message,
     actorId: e.actorId ?? null,
     actorLabel: e.actorLabel ?? null,
     action: e.action ?? null,
     target: e.target ?? null,
     result: e.result ?? null,
     sourceIp: e.sourceIp ?? null,
-    data: e.data,
+    data: e.data === undefined ? undefined : withoutNul(e.data),
     createdAt: e.createdAt,
   };
 }

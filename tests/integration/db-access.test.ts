@@ -246,6 +246,18 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
     for (const e of now) expect(Math.abs(e.createdAt.getTime() - before)).toBeLessThan(5_000);
   });
 
+  it("a NUL a remote host printed is stored as U+FFFD, not refused with the rest of its batch", async () => {
+    const id = await sandbox("creating");
+    await appendEvents(t.db, [{ sandboxId: id, type: "state", message: "failed: stderr a\u0000b", data: { stderr: ["x\u0000"] } }]);
+    await appendEvents(t.db, [
+      { sandboxId: id, type: "log", message: "line \u0000one" },
+      { sandboxId: id, type: "log", message: "line two" },
+    ]);
+    const rows = await listSandboxEvents(t.db, id, { types: ["log", "state"] });
+    expect(rows.map((e) => e.message)).toEqual(["failed: stderr a\ufffdb", "line \ufffdone", "line two"]);
+    expect(rows[0]!.data).toEqual({ stderr: ["x\ufffd"] });
+  });
+
   it("never lets two hosts hold the same tunnel port (a database constraint)", async () => {
     const host = (id: string, tunnelPort: number | null) =>
       t.db.buildHost.create({
