@@ -5,6 +5,8 @@ import "server-only";
 
 import { SandboxerError, isSandboxerError, type ErrorDetails } from "@/lib/errors";
 
+import { cleanOutputLine } from "./output-lines";
+
 /**
  * The codes an {@link SshError} carries, each documented with when it is thrown.
  */
@@ -70,16 +72,16 @@ export function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** The last `n` non-empty lines of some output, for error messages that must stay short. */
 /** lastLines on one line (` | ` between them), for a reason a person reads in a table or a status. */
 export function tailLine(text: string, n = 3): string {
   return lastLines(text, n).replace(/\n/g, " | ");
 }
 
+/** The last `n` non-empty lines of what a host printed, each cleaned (cleanOutputLine), for an error message. */
 export function lastLines(text: string, n = 5): string {
   return text
     .split(/\r?\n|\r/)
-    .map((l) => l.trimEnd())
+    .map(cleanOutputLine)
     .filter((l) => l.length > 0)
     .slice(-n)
     .join("\n");
