@@ -127,17 +127,26 @@ if (cpuProfileDir) {
 if (windowDir) {
   const inspector = await import("node:inspector");
   const profile = process.env.SANDBOXER_BENCH_WINDOW_PROFILE === "1";
+  // "heap": V8's sampling heap profiler instead, counting every allocation, collected or not.
+  const heapProfile = process.env.SANDBOXER_BENCH_WINDOW_PROFILE === "heap";
   const session = new inspector.Session();
   session.connect();
   if (profile) {
     session.post("Profiler.enable");
     session.post("Profiler.setSamplingInterval", { interval: 1000 });
   }
+  if (heapProfile) session.post("HeapProfiler.enable");
   let n = 0;
   process.on("SIGURG", () => {
     if (!windowCounts) {
       windowCounts = new Map();
       if (profile) session.post("Profiler.start");
+      if (heapProfile)
+        session.post("HeapProfiler.startSampling", {
+          samplingInterval: 4096,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
       return;
     }
     const counts = windowCounts;
@@ -152,6 +161,13 @@ if (windowDir) {
     if (profile)
       session.post("Profiler.stop", (err, result) => {
         if (!err && result) fs.writeFileSync(path.join(windowDir, `window-${i}.cpuprofile`), JSON.stringify(result.profile));
+      });
+    if (heapProfile)
+      session.post("HeapProfiler.stopSampling", (err, result) => {
+        if (err || !result) return;
+        const dir = process.env.SANDBOXER_BENCH_WINDOW_HEAP_DIR ?? windowDir;
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, `window-${i}.heapprofile`), JSON.stringify(result.profile));
       });
   });
 }
