@@ -51,8 +51,10 @@ const MAX_MESSAGE = 8_000;
 function withoutNul<T>(value: T): T {
   if (typeof value === "string") return (value.includes("\u0000") ? value.replaceAll("\u0000", "\ufffd") : value) as T;
   if (Array.isArray(value)) return value.map(withoutNul) as T;
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k), withoutNul(v)])) as T;
+  // Plain objects only: anything else (a Date, say) is written as its toJSON makes it.
+  const proto = value !== null && typeof value === "object" ? Object.getPrototypeOf(value) : undefined;
+  if (proto === Object.prototype || proto === null) {
+    return Object.fromEntries(Object.entries(value as object).map(([k, v]) => [withoutNul(k), withoutNul(v)])) as T;
   }
   return value;
 }

@@ -248,14 +248,15 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
 
   it("a NUL a remote host printed is stored as U+FFFD, not refused with the rest of its batch", async () => {
     const id = await sandbox("creating");
-    await appendEvents(t.db, [{ sandboxId: id, type: "state", message: "failed: stderr a\u0000b", data: { stderr: ["x\u0000"] } }]);
+    const at = new Date("2026-12-03T10:00:00.000Z");
+    await appendEvents(t.db, [{ sandboxId: id, type: "state", message: "failed: stderr a\u0000b", data: { stderr: ["x\u0000"], at } }]);
     await appendEvents(t.db, [
       { sandboxId: id, type: "log", message: "line \u0000one" },
       { sandboxId: id, type: "log", message: "line two" },
     ]);
     const rows = await listSandboxEvents(t.db, id, { types: ["log", "state"] });
     expect(rows.map((e) => e.message)).toEqual(["failed: stderr a\ufffdb", "line \ufffdone", "line two"]);
-    expect(rows[0]!.data).toEqual({ stderr: ["x\ufffd"] });
+    expect(rows[0]!.data).toEqual({ stderr: ["x\ufffd"], at: at.toISOString() });
   });
 
   it("never lets two hosts hold the same tunnel port (a database constraint)", async () => {
