@@ -1,5 +1,6 @@
 // ext.local's teardown guard on a real file system: destroy (and status) act only on exactly
 // `<root>/sbx-<id>` when it is a real directory, and refuse everything else without touching it.
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -211,5 +212,37 @@ describe("ext.local create errors", () => {
     expect(recorded).toEqual([{ extension: "ext.local", workspace_root: badRoot, workspace_path: path.join(badRoot, `sbx-${id}`) }]);
     await expect(ext.destroy(recorded[0]!, ctx(id))).resolves.toMatchObject({ result: "absent" });
     await expect(ext.status(recorded[0]!, ctx(id))).resolves.toMatchObject({ state: "missing" });
+  });
+
+  it("a failing git clone: its output reaches the log as whole lines and the error as its last lines", async () => {
+    const id = newSandboxId();
+    const repo = path.join(tmp, "repo");
+    fs.mkdirSync(repo);
+    execFileSync("git", ["init", "--quiet", "-b", "main", repo]);
+    execFileSync("git", [
+      "-C",
+      repo,
+      "-c",
+      "user.name=t",
+      "-c",
+      "user.email=t@example.test",
+      "commit",
+      "--quiet",
+      "--allow-empty",
+      "-m",
+      "x",
+    ]);
+    const logged: string[] = [];
+    const err = await ext
+      .create({
+        ...ctx(id),
+        log: (line) => void logged.push(line),
+        params: { seed: { path: repo, mode: "clone", ref: "no-such-branch" } },
+        host: null,
+        recordHandle: async () => {},
+      })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "LOCAL_WORKSPACE", message: expect.stringMatching(/^git exited with 128: .*no-such-branch/) });
+    expect(logged.some((l) => l.includes("no-such-branch") && !l.includes("\n"))).toBe(true);
   });
 });

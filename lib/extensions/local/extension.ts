@@ -10,6 +10,7 @@ import { z } from "zod";
 
 import { SandboxerError, isSandboxerError, throwIfAborted } from "../../errors";
 import { isSandboxId, workspaceName } from "../../sandbox-id";
+import { lineSplitter, tailLine } from "../../ssh";
 import {
   SandboxExtension,
   type CheckContext,
@@ -69,18 +70,22 @@ function run(argv: string[], opts: { signal: AbortSignal; cwd?: string; log: (l:
       env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
     });
     let tail = "";
-    const onData = (b: Buffer) => {
+    // Whole, cleaned lines per stream (a repository's hooks print what they like), as for a remote host's output.
+    const out = lineSplitter(opts.log);
+    const err = lineSplitter(opts.log);
+    const onData = (lines: typeof out) => (b: Buffer) => {
       const text = b.toString();
       tail = (tail + text).slice(-4000);
-      for (const line of text.split(/[\r\n]+/)) if (line.trim()) opts.log(line.trim());
+      lines.push(text);
     };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
+    child.stdout.on("data", onData(out));
+    child.stderr.on("data", onData(err));
     child.on("error", (e) => reject(e.name === "AbortError" ? (opts.signal.reason ?? e) : e));
     child.on("close", (code) => {
+      out.flush();
+      err.flush();
       if (code === 0) resolve();
-      else
-        reject(new LocalWorkspaceError(`${path.basename(argv[0]!)} exited with ${code}: ${tail.trim().split("\n").slice(-3).join(" | ")}`));
+      else reject(new LocalWorkspaceError(`${path.basename(argv[0]!)} exited with ${code}: ${tailLine(tail)}`));
     });
   });
 }
