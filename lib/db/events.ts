@@ -5,6 +5,7 @@ import "server-only";
 import { join, sqltag as sql } from "@prisma/client/runtime/client";
 
 import { providerOf, type Db, type Prisma } from "./client";
+import { storableJson, storableText } from "./storable";
 
 /** `team`: a notice published on the team event stream (lib/manager/team-events.ts); `action` holds its topic. */
 export type EventType = "log" | "state" | "audit" | "team";
@@ -43,24 +44,8 @@ export interface EventRow {
 
 const MAX_MESSAGE = 8_000;
 
-/**
- * NUL as U+FFFD. Messages carry what remote hosts print (log lines, stderr in a failure's reason), and
- * PostgreSQL refuses NUL in text and in JSON strings: one such byte made the whole insert fail — a
- * batch of log lines lost, or the state change whose reason it was. Both databases store the same.
- */
-function withoutNul<T>(value: T): T {
-  if (typeof value === "string") return (value.includes("\u0000") ? value.replaceAll("\u0000", "\ufffd") : value) as T;
-  if (Array.isArray(value)) return value.map(withoutNul) as T;
-  // Plain objects only: anything else (a Date, say) is written as its toJSON makes it.
-  const proto = value !== null && typeof value === "object" ? Object.getPrototypeOf(value) : undefined;
-  if (proto === Object.prototype || proto === null) {
-    return Object.fromEntries(Object.entries(value as object).map(([k, v]) => [withoutNul(k), withoutNul(v)])) as T;
-  }
-  return value;
-}
-
 function toRow(e: EventInput): Prisma.EventUncheckedCreateInput {
-  const message = withoutNul(e.message);
+  const message = storableText(e.message);
   return {
     sandboxId: e.sandboxId ?? null,
     type: e.type,
@@ -72,7 +57,7 @@ function toRow(e: EventInput): Prisma.EventUncheckedCreateInput {
     target: e.target ?? null,
     result: e.result ?? null,
     sourceIp: e.sourceIp ?? null,
-    data: e.data === undefined ? undefined : withoutNul(e.data),
+    data: e.data === undefined ? undefined : storableJson(e.data),
     createdAt: e.createdAt,
   };
 }

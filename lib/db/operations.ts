@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 
 import type { OperationKind, OperationOutcome } from "../manager/states";
 import type { Db, Prisma } from "./client";
+import { storableText } from "./storable";
 
 export type OperationRow = Prisma.OperationGetPayload<object>;
 
@@ -148,7 +149,7 @@ export async function endOperation(
     data: {
       state: result.state,
       errorCode: result.errorCode ?? null,
-      error: result.error ?? null,
+      error: result.error === undefined ? null : storableText(result.error),
       finishedAt: new Date(),
       leaseExpiresAt: null,
     },
@@ -205,7 +206,7 @@ export async function activeOperations(db: Db | Prisma.TransactionClient, sandbo
 
 /** Marks queued operations cancelled (a destroy stops a create that never started). */
 export async function cancelQueued(tx: Prisma.TransactionClient, id: string, reason: string): Promise<void> {
-  await tx.operation.update({ where: { id }, data: { state: "cancelled", finishedAt: new Date(), error: reason } });
+  await tx.operation.update({ where: { id }, data: { state: "cancelled", finishedAt: new Date(), error: storableText(reason) } });
 }
 
 /** Asks a running operation to stop (its worker polls the flag; see isCancelRequested). */

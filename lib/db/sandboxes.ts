@@ -4,6 +4,7 @@ import "server-only";
 
 import { ACTIVE_STATUSES, isSandboxStatus, type SandboxStatus } from "../manager/states";
 import type { DbNull, Db, Prisma } from "./client";
+import { storableText } from "./storable";
 
 /** A sandbox's owner and host as its views name them. */
 export const sandboxOwnerSelect = { id: true, name: true, email: true } satisfies Prisma.UserSelect;
@@ -141,6 +142,11 @@ export type StatusColumns = Pick<
   "statusReason" | "readyAt" | "destroyedAt" | "ownerId" | "input" | "params" | "expiresAt" | "maxExpiresAt" | "poolKey"
 >;
 
+/** The status columns with their reason storable (it often quotes what a host printed). */
+function storableSet(set: StatusColumns | undefined): StatusColumns | undefined {
+  return typeof set?.statusReason === "string" ? { ...set, statusReason: storableText(set.statusReason) } : set;
+}
+
 /**
  * Moves a sandbox from one of `from` to `to` if (and only if) it is still in one of `from` — and, when
  * `lockOperationId` is given, still locked by that operation. Returns whether the move happened.
@@ -151,7 +157,7 @@ export async function moveSandboxRow(
 ): Promise<boolean> {
   const r = await tx.sandbox.updateMany({
     where: { id: m.id, status: { in: [...m.from] }, lockOperationId: m.lockOperationId },
-    data: { ...m.set, status: m.to },
+    data: { ...storableSet(m.set), status: m.to },
   });
   return r.count === 1;
 }
@@ -163,7 +169,7 @@ export async function moveSandboxRowReturning(
 ): Promise<SandboxColumns | null> {
   const [row] = await tx.sandbox.updateManyAndReturn({
     where: { id: m.id, status: { in: [...m.from] }, lockOperationId: m.lockOperationId },
-    data: { ...m.set, status: m.to },
+    data: { ...storableSet(m.set), status: m.to },
     select: sandboxColumnsSelect,
   });
   return row ?? null;
@@ -204,7 +210,7 @@ export async function storeHandle(
 
 /** Why a queued sandbox is still waiting (only while it is queued). */
 export async function setQueuedReason(db: Db, id: string, reason: string): Promise<void> {
-  await db.sandbox.updateMany({ where: { id, status: "queued" }, data: { statusReason: reason } });
+  await db.sandbox.updateMany({ where: { id, status: "queued" }, data: { statusReason: storableText(reason) } });
 }
 
 /** Assigns (or with null, releases) the sandbox's host while `operationId` holds the lock. */

@@ -259,6 +259,28 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
     expect(rows[0]!.data).toEqual({ stderr: ["x\ufffd"], at: at.toISOString() });
   });
 
+  it("a NUL in a status reason or an operation's error is stored as U+FFFD: the move and the end are not lost", async () => {
+    const id = await sandbox("queued");
+    const op = await t.db.operation.create(operationCreate({ kind: "create", sandboxId: id, maxAttempts: 3 }));
+    const claimed = (await claimOperation(t.db, op, "w-nul", new Date(), 10_000))!;
+    const moved = await transition(
+      { db: t.db, notifier: new Notifier() },
+      {
+        sandboxId: id,
+        from: "queued",
+        to: "failed",
+        lockedBy: claimed.id,
+        set: { statusReason: "rsync: a\u0000b" },
+        event: { message: "failed: rsync: a\u0000b" },
+        finish: { op: claimed, owner: "w-nul", result: { state: "failed", errorCode: "X", error: "stderr \u0000" } },
+      },
+    );
+    expect(moved).toMatchObject({ moved: true, finished: true });
+    const row = await t.db.sandbox.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({ status: "failed", statusReason: "rsync: a\ufffdb" });
+    expect((await t.db.operation.findUniqueOrThrow({ where: { id: op.id } })).error).toBe("stderr \ufffd");
+  });
+
   it("never lets two hosts hold the same tunnel port (a database constraint)", async () => {
     const host = (id: string, tunnelPort: number | null) =>
       t.db.buildHost.create({
