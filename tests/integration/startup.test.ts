@@ -9,7 +9,7 @@ import path from "node:path";
 
 import { afterAll, describe, expect, it } from "vitest";
 
-import { REPO_ROOT, TEST_AUTH_SECRET, assertBuilt } from "../support/app-server";
+import { REPO_ROOT, SERVER_ENV, SERVER_NODE_FLAGS, TEST_AUTH_SECRET, assertBuilt } from "../support/app-server";
 import { freeLoopbackPort } from "../support/build-vms";
 
 interface Run {
@@ -100,7 +100,14 @@ describe("npm start: data directory and a second instance", () => {
     }
     // SANDBOXER_DATA_DIR alone (no DATABASE_URL) moved the embedded database.
     expect(fs.existsSync(path.join(dataDir, "sandboxer.db"))).toBe(true);
-    expect(JSON.parse(fs.readFileSync(path.join(dataDir, "server.json"), "utf8"))).toMatchObject({ url: `http://127.0.0.1:${port}` });
+    const record = JSON.parse(fs.readFileSync(path.join(dataDir, "server.json"), "utf8")) as { url: string; pid: number };
+    expect(record).toMatchObject({ url: `http://127.0.0.1:${port}` });
+    // The server runs with the memory settings npm start gives it — the same the tests and the
+    // benchmark start it with (SERVER_NODE_FLAGS, SERVER_ENV).
+    const argv = fs.readFileSync(`/proc/${record.pid}/cmdline`, "utf8").split("\0");
+    expect(argv.slice(1, 1 + SERVER_NODE_FLAGS.length)).toEqual(SERVER_NODE_FLAGS);
+    const environ = fs.readFileSync(`/proc/${record.pid}/environ`, "utf8").split("\0");
+    for (const [k, v] of Object.entries(SERVER_ENV)) expect(environ).toContain(`${k}=${v}`);
 
     // Same data directory, another port.
     const sameData = npmStart({ SANDBOXER_DATA_DIR: dataDir, PORT: String(await freeLoopbackPort()), HOST: "127.0.0.1" });
