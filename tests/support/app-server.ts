@@ -30,7 +30,7 @@ export interface AppServer {
 /**
  * How `npm start` runs server.mjs (package.json's "start"; tests/integration/startup.test.ts keeps the
  * two the same): a young generation of at most 8 MB per semi-space and two malloc arenas keep the
- * idle server ~30 MB smaller at no measured CPU cost (docs/performance.md, "Idle memory").
+ * idle server ~25–30 MB smaller at no measured CPU cost (docs/performance.md, "Idle memory").
  */
 export const SERVER_NODE_FLAGS = ["--max-semi-space-size=8"];
 export const SERVER_ENV = { MALLOC_ARENA_MAX: "2" };
