@@ -1298,6 +1298,7 @@ async function createOnly(
 function keepCpuProfiles(opts: BenchOptions, dir: string | null): string[] {
   if (!dir || !fs.existsSync(dir)) return [];
   const files = fs.readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"));
+  if (files.length === 0) return [];
   const keep = path.join(opts.outDir, `${opts.name}-cpuprofile`);
   fs.mkdirSync(keep, { recursive: true });
   for (const f of files) fs.copyFileSync(path.join(dir, f), path.join(keep, f));

@@ -302,9 +302,9 @@ export class SshPool {
     // no channel slot, no queueing behind running commands.
     const key = poolKey(cfg);
     const host = this.hostState(hostName(cfg));
-    for (const live of host.conns) {
-      if (live.dead || live.retiring || live.key !== key || !live.conn?.alive) continue;
-      if (!opts.fresh) return Buffer.from(live.conn.hostKey);
+    const live = [...host.conns].find((pc) => !pc.dead && !pc.retiring && pc.key === key && pc.conn?.alive)?.conn;
+    if (live && !opts.fresh) return Buffer.from(live.hostKey);
+    if (live) {
       const connecting = this.establish(host, cfg);
       // Closed when it is made, whether or not the caller still waits for it.
       void connecting.then(

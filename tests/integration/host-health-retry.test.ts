@@ -3,8 +3,9 @@
 // its warm-pool members. The check asks once more after a pause (hostCheckRetryMs) and only then
 // gives up; a host already unreachable comes back on its first good check and is not asked twice.
 // A check makes a handshake of its own even when a pooled connection to the host is open (that
-// connection says nothing about new ones). The VM sits behind the bench's relay (no added round trip), told to leave connections unanswered, as
-// a VM too busy to answer within the handshake deadline does (a dropped one the SSH pool retries by itself).
+// connection says nothing about new ones). The VM sits behind the bench's relay (no added round
+// trip), told to leave connections unanswered, as a VM too busy to answer within the handshake
+// deadline does (a dropped one the SSH pool retries by itself).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { requestReconcile } from "@/lib/manager/host-ops";

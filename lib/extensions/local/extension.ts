@@ -10,7 +10,7 @@ import { z } from "zod";
 
 import { SandboxerError, isSandboxerError, throwIfAborted } from "../../errors";
 import { isSandboxId, workspaceName } from "../../sandbox-id";
-import { lineSplitter, tailLine } from "../../ssh";
+import { lineSplitter } from "../../ssh";
 import {
   SandboxExtension,
   type CheckContext,
@@ -69,23 +69,23 @@ function run(argv: string[], opts: { signal: AbortSignal; cwd?: string; log: (l:
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
     });
-    let tail = "";
-    // Whole, cleaned lines per stream (a repository's hooks print what they like), as for a remote host's output.
-    const out = lineSplitter(opts.log);
-    const err = lineSplitter(opts.log);
-    const onData = (lines: typeof out) => (b: Buffer) => {
-      const text = b.toString();
-      tail = (tail + text).slice(-4000);
-      lines.push(text);
+    // Whole, cleaned lines per stream (a repository's hooks print what they like), as for a remote
+    // host's output; the last few name a failure.
+    const last: string[] = [];
+    const log = (line: string) => {
+      if (last.push(line) > 3) last.shift();
+      opts.log(line);
     };
-    child.stdout.on("data", onData(out));
-    child.stderr.on("data", onData(err));
+    const out = lineSplitter(log);
+    const err = lineSplitter(log);
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", (e) => reject(e.name === "AbortError" ? (opts.signal.reason ?? e) : e));
     child.on("close", (code) => {
       out.flush();
       err.flush();
       if (code === 0) resolve();
-      else reject(new LocalWorkspaceError(`${path.basename(argv[0]!)} exited with ${code}: ${tailLine(tail)}`));
+      else reject(new LocalWorkspaceError(`${path.basename(argv[0]!)} exited with ${code}: ${last.join(" | ")}`));
     });
   });
 }
