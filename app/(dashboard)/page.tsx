@@ -7,6 +7,7 @@ import { listSandboxesQuery } from "@/lib/api/schemas";
 import { actorUserId } from "@/lib/auth/actor";
 import { can } from "@/lib/auth/policy";
 import { requirePageActor } from "@/lib/auth/guards";
+import { withoutNulFields } from "@/lib/http/no-nul";
 import { manager } from "@/lib/manager/instance";
 import { teamStreamCursor } from "@/lib/manager/team-stream";
 
@@ -21,7 +22,10 @@ export const metadata: Metadata = { title: "Overview" };
 
 export default async function OverviewPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const actor = await requirePageActor({ next: "/" });
-  const raw = Object.fromEntries(Object.entries(await searchParams).filter((e): e is [string, string] => typeof e[1] === "string"));
+  // A filter holding a NUL is dropped like any other it cannot use (PostgreSQL would refuse the query).
+  const raw = Object.fromEntries(
+    Object.entries(withoutNulFields(await searchParams)).filter((e): e is [string, string] => typeof e[1] === "string"),
+  );
   // With no status filter the overview adds the recently destroyed ones, shown as their own group.
   if (!raw.status) raw.recent = "1";
   const parsed = listSandboxesQuery.safeParse(raw);

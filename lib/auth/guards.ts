@@ -19,6 +19,7 @@ import { db } from "../db/client";
 import { env } from "../env";
 import { BODY_LIMITS, readJsonCapped } from "../http/body-limit";
 import { assertSameSiteWrite } from "../http/cross-site";
+import { refuseNul } from "../http/no-nul";
 import { logger } from "../logger";
 import { audit } from "../manager/audit";
 import type { Actor } from "./actor";
@@ -90,7 +91,7 @@ export function defineAction<S extends z.ZodType, T>(
     try {
       // The session cookie only: an API token never drives a server action, whatever its scopes.
       const actor = await authorize(await sessionActorFromHeaders(await headers()), opts.requires, `action ${opts.name}`);
-      const parsed = opts.schema.parse(raw instanceof FormData ? formDataToObject(raw) : raw);
+      const parsed = opts.schema.parse(refuseNul(raw instanceof FormData ? formDataToObject(raw) : raw));
       return { ok: true, data: await fn(parsed, actor) };
     } catch (e) {
       if (!isSandboxerError(e) && (e as Error)?.name !== "ZodError") logger().error({ err: e, action: opts.name }, "server action failed");
@@ -136,10 +137,11 @@ export function defineRoute<R extends ApiRouteSpec>(
       // A browser sends the session cookie with any request, including one a page on another site
       // makes it send: cookie-authenticated writes must come from this site (tokens are not sent that way).
       if (actor?.kind === "user") assertSameSiteWrite(req, trustedOrigins(env()));
-      const params = spec.params ? spec.params.parse(await ctx.params) : undefined;
-      const query = spec.query ? spec.query.parse(Object.fromEntries(new URL(req.url).searchParams)) : undefined;
+      // No field of any part may hold a NUL (lib/http/no-nul.ts): a 400 naming it, on both databases.
+      const params = spec.params ? spec.params.parse(refuseNul(await ctx.params)) : undefined;
+      const query = spec.query ? spec.query.parse(refuseNul(Object.fromEntries(new URL(req.url).searchParams))) : undefined;
       // Capped before parsing (413 over 1 MB, chunked bodies counted as they arrive); bad JSON is an empty object.
-      const body = spec.body ? spec.body.parse((await readJsonCapped(req, BODY_LIMITS.api)) ?? {}) : undefined;
+      const body = spec.body ? spec.body.parse(refuseNul((await readJsonCapped(req, BODY_LIMITS.api)) ?? {})) : undefined;
       const input = { params, query, body, actor, req } as RouteInput<R>;
       const result = await handler(input);
       if (result instanceof Response) return result;

@@ -294,7 +294,7 @@ describe("hardening (issue 14) over HTTP and the CLI, embedded database", () => 
   });
 });
 
-describe.each(["postgresql"] as TestProvider[])("first admin on %s", (provider) => {
+describe.each(["postgresql"] as TestProvider[])("first admin and NUL characters on %s", (provider) => {
   let database: TestDatabase;
   let server: AppServer;
 
@@ -313,5 +313,54 @@ describe.each(["postgresql"] as TestProvider[])("first admin on %s", (provider) 
     const roles = await database.db.user.findMany({ select: { role: true } });
     expect(roles).toHaveLength(12);
     expect(roles.filter((r) => r.role === "admin")).toHaveLength(1);
+  });
+
+  it("a NUL in a query, a path or a body is a 400 naming the field, not a 500 from the database", async () => {
+    // PostgreSQL refuses NUL in text and JSON: before the check these were 500s here (200s on SQLite).
+    const admin = await database.db.user.findFirstOrThrow({ where: { role: "admin" } });
+    const cookie = await signIn(server.url, admin.email, PASSWORD);
+    const send = async (method: string, pathname: string, body?: unknown) => {
+      const res = await fetch(`${server.url}${pathname}`, {
+        method,
+        headers: { cookie, origin: server.url, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as { code: string; message: string; fieldErrors?: Record<string, string[]> } };
+    };
+    const cases: [string, string, unknown, string][] = [
+      ["GET", "/api/v1/sandboxes?q=%00", undefined, "q"],
+      ["GET", "/api/v1/sandboxes?owner=me%00", undefined, "owner"],
+      ["DELETE", "/api/v1/me/tokens/tok%00en", undefined, "id"],
+      ["POST", "/api/v1/hosts", { id: "nul-host", title: "build\u0000vm", address: "127.0.0.1", port: 22, user: "build" }, "title"],
+      ["POST", "/api/v1/sandboxes", { profile: "profile.local", input: { "se\u0000ed": "x" } }, "input.se\ufffded"],
+    ];
+    for (const [method, pathname, body, field] of cases) {
+      const res = await send(method, pathname, body);
+      expect({ method, pathname, status: res.status, code: res.body.code }).toEqual({
+        method,
+        pathname,
+        status: 400,
+        code: "VALIDATION_FAILED",
+      });
+      expect(res.body.fieldErrors?.[field]).toEqual(["must not contain a NUL character (\\u0000)"]);
+      expect(res.body.message).toContain(field);
+    }
+    // The same requests without the NUL are served as before (the check is not a blanket refusal).
+    expect((await send("GET", "/api/v1/sandboxes?q=sbx")).status).toBe(200);
+    expect((await send("DELETE", "/api/v1/me/tokens/token")).status).toBe(404);
+    expect(await database.db.buildHost.count({ where: { id: "nul-host" } })).toBe(0);
+    // better-auth parses its own bodies: a sign-in with a NUL in the email was a 500 with no body.
+    const signInRes = await fetch(`${server.url}/api/auth/sign-in/email`, {
+      method: "POST",
+      headers: { origin: server.url, "content-type": "application/json" },
+      body: JSON.stringify({ email: "racer1-\u0000@hardening.test", password: PASSWORD }),
+    });
+    expect(signInRes.status).toBe(400);
+    expect(((await signInRes.json()) as { fieldErrors?: Record<string, string[]> }).fieldErrors).toHaveProperty("email");
+    // Pages drop a filter they cannot use, as they do an invalid one (these were 500s).
+    for (const page of ["/?q=%00", "/?owner=me%00&profile=p%00", "/admin/audit?target=%00&action=host.%00"]) {
+      const res = await fetch(`${server.url}${page}`, { headers: { cookie }, redirect: "manual" });
+      expect({ page, status: res.status }).toEqual({ page, status: 200 });
+    }
   });
 });

@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 
 import { requirePageActor } from "@/lib/auth/guards";
+import { withoutNulFields } from "@/lib/http/no-nul";
 import { manager } from "@/lib/manager/instance";
 
 import { PageHeader } from "../../../components/page-header";
@@ -18,7 +19,7 @@ const ACTIONS = ["sandbox.create", "sandbox.destroy", "sandbox.teardown", "sandb
 
 export default async function AuditPage({ searchParams }: { searchParams: Promise<Record<string, string | undefined>> }) {
   const actor = await requirePageActor({ requires: "audit.read", next: "/admin/audit" });
-  const sp = await searchParams;
+  const sp = withoutNulFields(await searchParams); // a filter holding a NUL is no filter (PostgreSQL refuses it)
   const before = sp.before && /^\d+$/.test(sp.before) ? Number(sp.before) : undefined;
   const result = sp.result && ["ok", "denied", "failed"].includes(sp.result) ? sp.result : undefined;
   // The form's "any" choice (a select item cannot have an empty value) is no filter.
