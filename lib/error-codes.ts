@@ -86,6 +86,10 @@ export const ERROR_CODES = {
   TUNNEL_PORTS_BUSY: { status: 409, description: "Tunnel port allocation kept racing with other instances; try again." },
   TUNNEL_PORT_TAKEN: { status: 409, description: "hosts.yaml gives a tunnel port that another host already holds." },
   HOST_EXISTS: { status: 409, description: "A build host with that id is already registered (from hosts.yaml or the dashboard)." },
+  HOST_CHANGED: {
+    status: 409,
+    description: "Another admin changed the host while this edit was checked; nothing was written: look again and retry.",
+  },
   HOST_FROM_CONFIG: { status: 409, description: "The host comes from hosts.yaml, which wins: change it there." },
   HOST_HAS_SANDBOXES: {
     status: 409,

@@ -267,7 +267,8 @@ export const API_ROUTES = {
       "goes back to `unconfirmed` (no sandboxes) and `keyConfirmation` carries the key it now offers, to confirm with " +
       "`/hosts/{id}/confirm-key`. 409 HOST_FROM_CONFIG for hosts.yaml hosts (edit the file), 409 HOST_HAS_SANDBOXES for a " +
       "change of address, port, tunnel port, user or workspace root while sandboxes live there (drain it first); 400 " +
-      "`fieldErrors.tunnelPort` for a port another host holds. Audited.",
+      "`fieldErrors.tunnelPort` for a port another host holds; 409 HOST_CHANGED when another edit of the host landed while " +
+      "this one was checked (nothing written: look again and retry). Audited.",
     requires: "host.manage",
     params: hostPathParams,
     body: editHostBody,

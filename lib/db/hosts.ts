@@ -191,8 +191,19 @@ export type HostEdit = Pick<
   | "healthDetail"
 >;
 
-export async function editHost(db: Db, id: string, data: HostEdit): Promise<void> {
-  await db.buildHost.update({ where: { id }, data });
+/** The settings an edit was decided on; the write happens only while the row still has them. */
+export type HostSettingsSeen = Pick<
+  HostRow,
+  "title" | "address" | "port" | "tunnelPort" | "user" | "capacity" | "workspaceRoot" | "markerPath"
+>;
+
+/**
+ * Writes an admin's edit if the host's settings are still those the edit was decided on (another
+ * admin's edit in between makes it false: nothing written). Health writes do not count as a change.
+ */
+export async function editHost(db: Db, id: string, data: HostEdit, seen: HostSettingsSeen): Promise<boolean> {
+  const { count } = await db.buildHost.updateMany({ where: { id, ...seen }, data });
+  return count === 1;
 }
 
 /** The host (other than `except`) that holds a tunnel port, if any. */

@@ -20,6 +20,7 @@ import {
   type HostRow,
 } from "../db/hosts";
 import { evictableMember } from "../db/pools";
+import { uniqueViolationFields } from "../db/unique";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors";
 import type { SshServices } from "../extensions/base";
 import { hasCode } from "../errors";
@@ -260,31 +261,35 @@ export async function addHost(
     throw new ValidationError("Give the VM's address, or a tunnel port", { address: ["an address or a tunnelPort is required"] });
   if (input.tunnelPort !== undefined) {
     const holder = await tunnelPortHolder(ctx.db, input.tunnelPort, input.id);
-    if (holder)
-      throw new ValidationError(`Tunnel port ${input.tunnelPort} is held by host "${holder}"`, {
-        tunnelPort: [`already the tunnel port of "${holder}"`],
-      });
+    if (holder) throw tunnelPortHeld(input.tunnelPort, holder);
   }
   const address = input.address ?? "127.0.0.1";
   const port = input.port ?? input.tunnelPort ?? 22;
   const offered = await probeOfferedKey(ctx.ssh, { id: input.id, address, port, user: input.user }, signal);
-  await createHost(ctx.db, {
-    id: input.id,
-    title: input.title ?? input.id,
-    address,
-    port,
-    user: input.user,
-    tunnelPort: input.tunnelPort ?? null,
-    labels: input.labels ?? [],
-    capacity: input.capacity ?? 10,
-    workspaceRoot: input.workspaceRoot ?? "/build",
-    ...(input.markerPath ? { markerPath: input.markerPath } : {}),
-    source: "admin",
-    hostKey: "",
-    offeredHostKey: offered,
-    health: "unconfirmed",
-    healthDetail: "Waiting for an admin to confirm the host key",
-  });
+  try {
+    await createHost(ctx.db, {
+      id: input.id,
+      title: input.title ?? input.id,
+      address,
+      port,
+      user: input.user,
+      tunnelPort: input.tunnelPort ?? null,
+      labels: input.labels ?? [],
+      capacity: input.capacity ?? 10,
+      workspaceRoot: input.workspaceRoot ?? "/build",
+      ...(input.markerPath ? { markerPath: input.markerPath } : {}),
+      source: "admin",
+      hostKey: "",
+      offeredHostKey: offered,
+      health: "unconfirmed",
+      healthDetail: "Waiting for an admin to confirm the host key",
+    });
+  } catch (e) {
+    // Checked above, but the key probe takes seconds: a second add of the same id (a double submit)
+    // or another host given the same tunnel port meanwhile ran into the unique keys.
+    if (uniqueViolationFields(e)?.includes("id")) throw new ConflictError("HOST_EXISTS", `A host "${input.id}" is already registered`);
+    throw (await tunnelPortTaken(ctx, e, input.tunnelPort ?? null, input.id)) ?? e;
+  }
   await publishHostChanged(ctx, input.id);
   await audit(ctx, {
     actor,
@@ -379,6 +384,18 @@ export interface EditedHostView {
   keyConfirmation: { offeredHostKey: string; verifyCommand: string } | null;
 }
 
+function tunnelPortHeld(tunnelPort: number, holder: string): ValidationError {
+  return new ValidationError(`Tunnel port ${tunnelPort} is held by host "${holder}"`, {
+    tunnelPort: [`already the tunnel port of "${holder}"`],
+  });
+}
+
+/** The error to show when `e` is a write that ran into another host's tunnel port (null otherwise). */
+async function tunnelPortTaken(ctx: Ctx, e: unknown, tunnelPort: number | null, hostId: string): Promise<ValidationError | null> {
+  if (tunnelPort === null || !uniqueViolationFields(e)?.includes("tunnelPort")) return null;
+  return tunnelPortHeld(tunnelPort, (await tunnelPortHolder(ctx.db, tunnelPort, hostId)) ?? "another host");
+}
+
 /** Settings that decide where a connection goes or what it touches; refused while sandboxes live there. */
 const CONNECTION_FIELDS = ["address", "port", "tunnelPort", "user", "workspaceRoot"] as const;
 
@@ -439,10 +456,7 @@ export async function editAdminHost(
   if (changed.length === 0) return { hostId, changed, keyConfirmation: null };
   if (tunnelPort !== null && changed.includes("tunnelPort")) {
     const holder = await tunnelPortHolder(ctx.db, tunnelPort, hostId);
-    if (holder)
-      throw new ValidationError(`Tunnel port ${tunnelPort} is held by host "${holder}"`, {
-        tunnelPort: [`already the tunnel port of "${holder}"`],
-      });
+    if (holder) throw tunnelPortHeld(tunnelPort, holder);
   }
   const connection = changed.filter((k) => (CONNECTION_FIELDS as readonly string[]).includes(k));
   if (connection.length > 0) {
@@ -471,7 +485,28 @@ export async function editAdminHost(
       health: "unconfirmed",
       healthDetail: `Moved to ${next.address}:${next.port}: waiting for an admin to confirm the host key`,
     } satisfies HostEdit);
-  await editHost(ctx.db, hostId, edit);
+  let written: boolean;
+  try {
+    written = await editHost(ctx.db, hostId, edit, {
+      title: host.title,
+      address: host.address,
+      port: host.port,
+      tunnelPort: host.tunnelPort,
+      user: host.user,
+      capacity: host.capacity,
+      workspaceRoot: host.workspaceRoot,
+      markerPath: host.markerPath,
+    });
+  } catch (e) {
+    throw (await tunnelPortTaken(ctx, e, tunnelPort, hostId)) ?? e;
+  }
+  // Another admin's edit landed while this one was checked (and its key probed): nothing was written,
+  // rather than a mix of both with an audit entry whose "before" is not what was replaced.
+  if (!written)
+    throw new ConflictError(
+      "HOST_CHANGED",
+      `${hostId} was changed by someone else while this edit was checked: look at it again and retry`,
+    );
   const pick = (o: Record<string, unknown>) => Object.fromEntries(changed.map((k) => [k, o[k]]));
   await audit(ctx, {
     actor,

@@ -4,12 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken, revokeToken, verifyToken } from "@/lib/auth/tokens";
 import { providerOf } from "@/lib/db/client";
 import { appendEvents, listAudit, listSandboxEvents, type EventInput } from "@/lib/db/events";
-import { occupancyByHost } from "@/lib/db/hosts";
+import { editHost, occupancyByHost } from "@/lib/db/hosts";
 import { appendBuildLog, buildLogTail } from "@/lib/db/images";
 import { anyPoolMember } from "@/lib/db/pools";
 import { acquireLease, liveWorkerCount, releaseLease, workerHeartbeat } from "@/lib/db/leases";
 import { claimOperation, finishOperation, heartbeat, operationCreate } from "@/lib/db/operations";
 import { listSandboxPage } from "@/lib/db/sandboxes";
+import { uniqueViolationFields } from "@/lib/db/unique";
 import { hostViews, publishHostChanged } from "@/lib/manager/host-views";
 import { Notifier } from "@/lib/manager/notifier";
 import type { SandboxStatus } from "@/lib/manager/states";
@@ -291,6 +292,33 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
     await host("tp-c", null);
     await expect(host("tp-d", 12222)).rejects.toMatchObject({ code: "P2002" });
     await expect(t.db.buildHost.update({ where: { id: "tp-b" }, data: { tunnelPort: 12222 } })).rejects.toMatchObject({ code: "P2002" });
+    // Which key was hit, named the same on both databases (SQLite names fields, PostgreSQL the index).
+    const fieldsOf = (p: Promise<unknown>) => p.then(() => null, uniqueViolationFields);
+    expect(await fieldsOf(host("tp-d", 12222))).toEqual(["tunnelPort"]);
+    expect(await fieldsOf(host("tp-a", null))).toEqual(["id"]);
+    expect(await fieldsOf(t.db.buildHost.update({ where: { id: "tp-b" }, data: { tunnelPort: 12222 } }))).toEqual(["tunnelPort"]);
+    expect(uniqueViolationFields(new Error("not a database error"))).toBeNull();
+  });
+
+  it("writes a host edit only while its settings are the ones the edit saw (a health write is no change)", async () => {
+    const row = await t.db.buildHost.create({
+      data: { id: "ed-a", title: "ed-a", address: "127.0.0.1", port: 22, user: "b", hostKey: "SHA256:x", labels: [], capacity: 4 },
+    });
+    const seen = {
+      title: row.title,
+      address: row.address,
+      port: row.port,
+      tunnelPort: row.tunnelPort,
+      user: row.user,
+      capacity: row.capacity,
+      workspaceRoot: row.workspaceRoot,
+      markerPath: row.markerPath,
+    };
+    await t.db.buildHost.update({ where: { id: "ed-a" }, data: { health: "healthy", freeBytes: 1n } });
+    expect(await editHost(t.db, "ed-a", { capacity: 6 }, seen)).toBe(true);
+    // A second edit decided on the same (now old) settings writes nothing.
+    expect(await editHost(t.db, "ed-a", { title: "other" }, seen)).toBe(false);
+    expect(await t.db.buildHost.findUniqueOrThrow({ where: { id: "ed-a" } })).toMatchObject({ capacity: 6, title: "ed-a" });
   });
 
   it("counts a host's occupied slots from sandbox states", async () => {

@@ -359,4 +359,44 @@ describe("host lifecycle", () => {
     expect(view).toMatchObject({ address: hl2.host, port: hl2.port, tunnelPort: null });
     await removeHost(t.manager, t.admin, "tunnel-hl2");
   });
+
+  it("two admins at once: a double add, two edits, one tunnel port given twice — one wins, the other is told why (no 500)", async () => {
+    const hl2 = vms.vm("hl2");
+    const input = (id: string, extra: object = {}) => ({
+      id,
+      address: hl2.host,
+      port: hl2.port,
+      user: hl2.user,
+      workspaceRoot: hl2.workspaceRoot,
+      ...extra,
+    });
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => "ok",
+        (e: { code?: string; fieldErrors?: object }) => `${e.code}${e.fieldErrors ? ` ${Object.keys(e.fieldErrors).join(",")}` : ""}`,
+      );
+    // Both pass the "already registered?" check before either has probed the key and written.
+    const adds = await Promise.all([
+      outcome(addHost(t.manager, t.admin, input("race-a"))),
+      outcome(addHost(t.manager, t.admin, input("race-a"))),
+    ]);
+    expect(adds.sort()).toEqual(["HOST_EXISTS", "ok"]);
+    // Two edits decided on the same settings: the second writes nothing and says so.
+    const edits = await Promise.all([
+      outcome(editAdminHost(t.manager, t.admin, "race-a", { capacity: 3 })),
+      outcome(editAdminHost(t.manager, t.admin, "race-a", { capacity: 5, title: "Race A" })),
+    ]);
+    expect(edits).toEqual(["ok", "HOST_CHANGED"]);
+    expect((await t.manager.listHosts()).find((h) => h.id === "race-a")).toMatchObject({ capacity: 3, title: "race-a" });
+    const audited = await t.manager.auditLog(t.admin, { action: "host.edit", target: "race-a", limit: 10 });
+    expect(audited.map((e) => e.message)).toEqual(["race-a: changed capacity 10 → 3"]);
+    // One free tunnel port given to two new hosts at once: one holds it, the other names the field.
+    const port = hl2.port;
+    const tunnels = await Promise.all([
+      outcome(addHost(t.manager, t.admin, { id: "race-t1", tunnelPort: port, user: hl2.user, workspaceRoot: hl2.workspaceRoot })),
+      outcome(addHost(t.manager, t.admin, { id: "race-t2", tunnelPort: port, user: hl2.user, workspaceRoot: hl2.workspaceRoot })),
+    ]);
+    expect(tunnels.sort()).toEqual(["VALIDATION_FAILED tunnelPort", "ok"]);
+    for (const id of ["race-a", "race-t1", "race-t2"]) await removeHost(t.manager, t.admin, id).catch(() => undefined);
+  });
 });
