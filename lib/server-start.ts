@@ -41,9 +41,10 @@ export async function onServerStart(): Promise<void> {
     const { setProcessRole, instanceLabel } = await import("./metrics");
     setProcessRole(e.SANDBOXER_WORKER ? "web+worker" : "web");
     // Instances sharing the database compare their public URLs; a mismatch is logged as an error.
-    const { manager } = await import("./manager/instance");
+    const { listenAcrossProcesses, manager } = await import("./manager/instance");
     const { watchPeers } = await import("./manager/peers");
     const m = manager();
+    listenAcrossProcesses();
     await watchPeers(m, {
       id: instanceLabel(),
       machineId: m.config.machineId,

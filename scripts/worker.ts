@@ -5,7 +5,7 @@ import { checkDataDir, env } from "../lib/env";
 import { isSandboxerError } from "../lib/errors";
 import { logger, routeConsole } from "../lib/logger";
 import { startBackgroundServices } from "../lib/manager/background";
-import { hostEntries, manager, syncHostsFromConfig } from "../lib/manager/instance";
+import { hostEntries, listenAcrossProcesses, manager, syncHostsFromConfig } from "../lib/manager/instance";
 import { startMetricsListener } from "../lib/metrics-listener";
 import { setProcessRole } from "../lib/metrics";
 
@@ -16,6 +16,7 @@ try {
   hostEntries();
   await syncHostsFromConfig();
   setProcessRole("worker");
+  listenAcrossProcesses();
   await startBackgroundServices();
   if (e.SANDBOXER_WORKER_METRICS_PORT !== undefined) {
     await startMetricsListener({

@@ -16,6 +16,7 @@ import type { PrismaClient as SqliteClient } from "@/generated/sqlite/client";
 import { env, type DatabaseConfig } from "../env";
 import { cacheStatements } from "./statement-cache";
 import { guardStatusWrites } from "./status-guard";
+import { processApplicationName } from "./wake";
 
 export type Db = SqliteClient;
 export type { Prisma } from "@/generated/sqlite/client";
@@ -144,13 +145,14 @@ export async function createDb(config: DatabaseConfig, options: { poolSize?: num
   }
   const [{ PrismaClient }, { PrismaPg }] = await Promise.all([import("@/generated/postgres/client"), import("@prisma/adapter-pg")]);
   // Idle connections close after 30 s, so a quiet instance holds fewer than its maximum.
-  // application_name names the process in pg_stat_activity (who holds the connections).
+  // application_name names the process in pg_stat_activity (who holds the connections), and in the
+  // wake-up notifications its writes cause (lib/db/wake.ts: a process skips its own).
   const adapter = countStatements(
     new PrismaPg({
       connectionString: config.url,
       max: options.poolSize ?? 10,
       idleTimeoutMillis: 30_000,
-      application_name: `sandboxer/${process.pid}`,
+      application_name: processApplicationName(),
     }),
   );
   const client = guardStatusWrites(new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS })) as unknown as Db;

@@ -95,6 +95,21 @@ function withScriptFallback<T extends SqlDriverAdapter>(adapter: T): T {
   return adapter;
 }
 
+// @prisma/adapter-pg runs a script by splitting it at every ";" — inside a function body ($$ … $$),
+// a string or a comment too — so a migration that defines a trigger function could not be applied.
+// PostgreSQL takes a whole script as one simple query (no parameters): send it as it is.
+function withWholeScripts<T extends SqlDriverAdapter>(adapter: T): T {
+  const raw = adapter as unknown as { client: { query(sql: string): Promise<unknown> }; onError(e: unknown): never };
+  adapter.executeScript = async (script: string) => {
+    try {
+      await raw.client.query(script);
+    } catch (e) {
+      raw.onError(e);
+    }
+  };
+  return adapter;
+}
+
 type PgQueryable = {
   queryRaw(q: SqlQuery): Promise<SqlResultSet>;
   performIO?(q: SqlQuery): Promise<{ fields: { dataTypeID: number }[] }>;
@@ -174,7 +189,7 @@ function makeRawFactory(config: DatabaseConfig): SqlMigrationAwareDriverAdapterF
   return {
     provider: f.provider,
     adapterName: f.adapterName,
-    connect: async () => withCharColumns((await f.connect()) as unknown as PgQueryable) as unknown as SqlDriverAdapter,
+    connect: async () => withWholeScripts(withCharColumns((await f.connect()) as unknown as PgQueryable) as unknown as SqlDriverAdapter),
     // PrismaPg#connectToShadowDb() connects to the REAL database (its connectionString wins over the
     // shadow name). Create and drop a throw-away database ourselves; the role needs CREATEDB.
     connectToShadowDb: async () => {
@@ -184,7 +199,9 @@ function makeRawFactory(config: DatabaseConfig): SqlMigrationAwareDriverAdapterF
       const shadowUrl = new URL(config.url);
       shadowUrl.pathname = `/${name}`;
       const shadowFactory = new PrismaPg({ connectionString: shadowUrl.toString(), max: 2 });
-      const shadow = withCharColumns((await shadowFactory.connect()) as unknown as PgQueryable) as unknown as SqlDriverAdapter;
+      const shadow = withWholeScripts(
+        withCharColumns((await shadowFactory.connect()) as unknown as PgQueryable) as unknown as SqlDriverAdapter,
+      );
       const dispose = shadow.dispose.bind(shadow);
       shadow.dispose = async () => {
         await dispose();

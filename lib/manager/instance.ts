@@ -5,6 +5,7 @@ import "server-only";
 import path from "node:path";
 
 import { db, dbReady, type Db } from "../db/client";
+import { startWakeListener, type WakeListener } from "../db/wake";
 import { env, type Env } from "../env";
 import type { ExtensionServices } from "../extensions/base";
 import { loadCatalog, type Catalog } from "../extensions/catalog";
@@ -112,4 +113,16 @@ export async function startWorker(): Promise<Worker> {
   globalForManager.__sandboxerWorker = worker;
   worker.start();
   return worker;
+}
+
+const globalForWake = globalThis as unknown as { __sandboxerWake?: WakeListener };
+
+/**
+ * On PostgreSQL, other processes' changes wake this process's worker and event streams at once
+ * (lib/db/wake.ts) instead of at their next poll. Once per process; nothing on SQLite.
+ */
+export function listenAcrossProcesses(): void {
+  const e = env();
+  if (e.database.provider !== "postgresql" || globalForWake.__sandboxerWake) return;
+  globalForWake.__sandboxerWake = startWakeListener(e.database.url, manager().notifier, logger());
 }

@@ -1,6 +1,7 @@
 // In-process signals: "an operation was queued" wakes the local worker at once (no poll delay);
 // "sandbox X changed" wakes the event streams that follow X; "team event" wakes the team stream hub.
-// Other processes poll the database.
+// Other processes learn of a change from the database: on PostgreSQL at once (lib/db/wake.ts passes its
+// notifications to this notifier), otherwise at their next poll.
 import { EventEmitter } from "node:events";
 
 export class Notifier {

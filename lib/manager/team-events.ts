@@ -44,8 +44,8 @@ export type TeamTopic = keyof TeamTopics;
 export const MAX_TEAM_PAYLOAD = 4_096;
 
 /**
- * Stores a notice and wakes this process's streams (other instances see it on their next poll, within
- * 2 s). Never throws: a dashboard notice must not fail the change it describes.
+ * Stores a notice and wakes this process's streams (other instances at once on PostgreSQL, lib/db/wake.ts;
+ * at their next poll, within 2 s, on SQLite). Never throws: a dashboard notice must not fail the change it describes.
  */
 export async function publishTeamEvent<T extends TeamTopic>(
   deps: { db: Db; notifier: Notifier; logger?: { warn: (obj: object, msg: string) => void } },

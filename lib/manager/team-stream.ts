@@ -2,7 +2,8 @@
 // stream (GET /api/v1/events). However many dashboards are open, the database sees one indexed range
 // read per poll (every 2 s while at least one stream is open, none otherwise); changes made in this
 // process wake the reader at once through the notifier, so a destroy is on every screen in
-// milliseconds; changes made by other processes arrive with the next poll.
+// milliseconds; changes made by other processes wake it too on PostgreSQL (lib/db/wake.ts), and arrive
+// with the next poll otherwise.
 //
 // What a stream carries (docs/live-updates.md):
 //   `log` / `state`  a sandbox's log line or status change (id: the event id; data: sandboxId + the event)

@@ -158,4 +158,59 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
     expect((await view(stuckId)).stuck).toBeNull();
     await w2.kill("SIGTERM");
   });
+
+  it("a create sent to the web-only instance wakes a worker elsewhere at once, and its log reaches that instance's stream as written", async () => {
+    // The worker polls every 10 minutes: after its first look at start, only the database's wake-up
+    // (lib/db/wake.ts) can tell it about the create within this test's time.
+    const w = startWorkerProcess(workerEnv(newDataDir(), { SANDBOXER_WORKER_POLL: "10m" }));
+    workers.push(w);
+    await expect.poll(() => database.db.worker.count({ where: { pid: w.child.pid } }), { timeout: 30_000, interval: 100 }).toBe(1);
+    await new Promise((r) => setTimeout(r, 500)); // past its first poll
+    const postedAt = Date.now();
+    const res = await fetch(`${web.url}/api/v1/sandboxes`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/json", origin: web.url },
+      body: JSON.stringify({ profile: "profile.seeded" }),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    // Follow it on the web-only instance: each line is written by the worker's process.
+    const stream = await fetch(`${web.url}/api/v1/sandboxes/${id}/events`, { headers: { cookie, accept: "text/event-stream" } });
+    const reader = stream.body!.getReader();
+    const decoder = new TextDecoder();
+    const lags: number[] = [];
+    let text = "";
+    let end: { status: string } | null = null;
+    const deadline = Date.now() + 60_000;
+    while (!end && Date.now() < deadline) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      let cut: number;
+      while ((cut = text.indexOf("\n\n")) >= 0) {
+        const message = text.slice(0, cut);
+        text = text.slice(cut + 2);
+        const event = /^event: (.*)$/m.exec(message)?.[1];
+        const data = /^data: (.*)$/m.exec(message)?.[1];
+        if (!data) continue;
+        const payload = JSON.parse(data) as { at?: string; status: string };
+        if (event === "end") end = payload;
+        else if (payload.at) lags.push(Date.now() - Date.parse(payload.at));
+      }
+    }
+    await reader.cancel().catch(() => undefined);
+    expect(end?.status).toBe("ready");
+    const events = await database.db.event.findMany({ where: { sandboxId: id, type: "state" }, orderBy: { id: "asc" } });
+    const queued = events.find((e) => e.message.startsWith("Queued"))?.createdAt;
+    const creating = events.find((e) => e.message.startsWith("Creating"))?.createdAt;
+    expect(queued).toBeDefined();
+    expect(creating).toBeDefined();
+    lags.sort((a, b) => a - b);
+    console.log(
+      `[measure] web-only instance → worker process with a 10-min poll: picked up ${creating!.getTime() - queued!.getTime()} ms after queued, ` +
+        `ready ${Date.now() - postedAt} ms after the POST; stream lag per event (written → received on the web instance) ` +
+        `median ${lags[Math.floor(lags.length / 2)]} ms, max ${lags.at(-1)} ms over ${lags.length} events`,
+    );
+    await w.kill("SIGTERM");
+  });
 });

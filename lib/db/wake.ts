@@ -1,0 +1,144 @@
+// Wake-ups across processes on PostgreSQL. Within a process the notifier wakes the worker and the
+// event streams at once; another process (a second web instance, `npm run worker`) used to learn of a
+// change only at its next poll — a create sent to a web-only instance waited up to a second for a
+// worker elsewhere, and a dashboard on one instance saw another's log lines in one-second steps.
+//
+// The database says when: triggers (prisma/postgres/migrations/…_wake_notifications) send
+// `pg_notify('sandboxer_wake', '<sender> <kind> [<sandbox id>]')` when events are stored (`s <id>`
+// per sandbox, `t` for team notices) and when an operation becomes claimable (`o`), delivered at
+// commit. Each process listens on one connection of its own and passes them to its notifier; its own
+// writes (sender = its application_name, `sandboxer/<pid>`) are skipped, the notifier already fired.
+// The polls stay as they were: they cover a lost connection (it reconnects with backoff, and wakes
+// everything once back) and writes from anything that bypasses the triggers.
+import type pg from "pg";
+
+import type { Notifier } from "../manager/notifier";
+
+export const WAKE_CHANNEL = "sandboxer_wake";
+/** Wake-ups are passed on at most this often each (ms). */
+const COALESCE_MS = 20;
+
+/** The application_name of this process's connections (createDb), which the triggers put first. */
+export function processApplicationName(pid = process.pid): string {
+  return `sandboxer/${pid}`;
+}
+
+export interface WakeListener {
+  /** Notifications passed on (others' writes), for tests and metrics. */
+  readonly received: () => number;
+  /** Whether the LISTEN connection is up. */
+  readonly connected: () => boolean;
+  close(): Promise<void>;
+}
+
+interface Log {
+  info: (obj: object, msg: string) => void;
+  warn: (obj: object, msg: string) => void;
+}
+
+/** Passes one notification's payload to the notifier; false when it is this process's own or malformed. */
+export function dispatchWake(
+  payload: string,
+  self: string,
+  notifier: Pick<Notifier, "operationQueued" | "sandboxChanged" | "teamEvent">,
+): boolean {
+  const [sender, kind, id] = payload.split(" ");
+  if (!sender || sender === self) return false;
+  if (kind === "o") notifier.operationQueued();
+  else if (kind === "t") notifier.teamEvent();
+  else if (kind === "s" && id) notifier.sandboxChanged(id);
+  else return false;
+  return true;
+}
+
+/**
+ * LISTENs on the wake channel until closed, reconnecting after a lost connection (1 s, doubling to
+ * 30 s). The connection is outside the process's pool (one more per process in the connection budget).
+ */
+export function startWakeListener(url: string, notifier: Notifier, log: Log, opts: { maxBackoffMs?: number } = {}): WakeListener {
+  const self = processApplicationName();
+  const maxBackoffMs = opts.maxBackoffMs ?? 30_000;
+  let client: pg.Client | null = null;
+  let closed = false;
+  let up = false;
+  let received = 0;
+  let backoffMs = 1_000;
+  let retry: NodeJS.Timeout | null = null;
+  let outageLogged = false;
+  // A busy fleet stores many events a second: the same wake-up arriving again within COALESCE_MS is
+  // passed on once (a stream reads once for all of them anyway).
+  const pending = new Set<string>();
+  let flushTimer: NodeJS.Timeout | null = null;
+  const flush = () => {
+    flushTimer = null;
+    for (const payload of pending) if (dispatchWake(payload, self, notifier)) received++;
+    pending.clear();
+  };
+
+  const connect = async () => {
+    retry = null;
+    if (closed) return;
+    // Loaded here, not at the top: client.ts imports this module on SQLite too, where pg is not needed.
+    const { default: Pg } = await import("pg");
+    if (closed) return;
+    const c = new Pg.Client({ connectionString: url, application_name: `${self}/wake` });
+    client = c;
+    let failed = false;
+    const lost = (err?: Error) => {
+      if (failed) return;
+      failed = true;
+      up = false;
+      c.removeAllListeners("notification");
+      void c.end().catch(() => undefined);
+      if (closed) return;
+      if (!outageLogged)
+        log.warn({ err: err?.message }, "wake-up connection lost: other processes' changes are seen at the next poll until it is back");
+      outageLogged = true;
+      retry = setTimeout(() => void connect(), backoffMs);
+      retry.unref();
+      backoffMs = Math.min(maxBackoffMs, backoffMs * 2);
+    };
+    c.on("error", lost);
+    c.on("end", () => lost());
+    c.on("notification", (n) => {
+      if (n.channel !== WAKE_CHANNEL || !n.payload) return;
+      pending.add(n.payload);
+      flushTimer ??= setTimeout(flush, COALESCE_MS);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${WAKE_CHANNEL}`);
+    } catch (err) {
+      lost(err as Error);
+      return;
+    }
+    if (closed) return void c.end().catch(() => undefined);
+    up = true;
+    backoffMs = 1_000;
+    if (outageLogged) {
+      log.info({}, "wake-up connection back");
+      outageLogged = false;
+      // What happened meanwhile: the worker and the team streams look now rather than at their next poll.
+      notifier.operationQueued();
+      notifier.teamEvent();
+    }
+  };
+  void connect();
+
+  return {
+    received: () => received,
+    connected: () => up,
+    async close() {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      if (flushTimer) clearTimeout(flushTimer);
+      up = false;
+      const c = client;
+      client = null;
+      if (c) {
+        c.removeAllListeners("notification");
+        await c.end().catch(() => undefined);
+      }
+    },
+  };
+}

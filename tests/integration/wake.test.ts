@@ -1,0 +1,142 @@
+// Wake-ups across processes on PostgreSQL (lib/db/wake.ts and the triggers of the wake_notifications
+// migration), against a real database: what another process writes reaches this one's notifier;
+// what this process writes, a running operation's heartbeat or a rolled-back write does not; a lost
+// LISTEN connection comes back on its own. "Does not" is checked against a later notification that
+// did arrive: PostgreSQL delivers notifications in commit order on one connection.
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { processApplicationName, startWakeListener, type WakeListener } from "@/lib/db/wake";
+import { Notifier } from "@/lib/manager/notifier";
+import { newSandboxId } from "@/lib/sandbox-id";
+
+import { createTestDatabase, type TestDatabase } from "../support/databases";
+import { plantSandboxRow } from "../support/sandbox-rows";
+
+const quiet = { info: () => {}, warn: () => {} };
+
+describe("wake-ups across processes on PostgreSQL", () => {
+  let database: TestDatabase;
+  let other: pg.Client; // another process's connection, as the triggers see it
+  let listener: WakeListener;
+  const notifier = new Notifier();
+  const seen: string[] = [];
+  notifier.onOperationQueued(() => seen.push("o"));
+  notifier.onTeamEvent(() => seen.push("t"));
+  notifier.onSandboxChanged("*", (id) => seen.push(`s ${id}`));
+
+  /** Resolves once `seen` holds `entry` (5 s at most). */
+  const arrival = async (entry: string) => {
+    const until = Date.now() + 5_000;
+    while (!seen.includes(entry)) {
+      if (Date.now() > until) throw new Error(`no wake-up "${entry}" within 5 s; seen: ${seen.join(", ")}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  /** A team notice from the other process, then waits for it: everything committed before it has arrived. */
+  let sentinels = 0;
+  const barrier = async () => {
+    const before = seen.filter((s) => s === "t").length;
+    await other.query(`INSERT INTO "Event" ("type", "message", "action") VALUES ('team', 'sentinel', 'test.sentinel')`);
+    sentinels++;
+    const until = Date.now() + 5_000;
+    while (seen.filter((s) => s === "t").length <= before) {
+      if (Date.now() > until) throw new Error("the sentinel notice did not arrive within 5 s");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const sandbox = async () => {
+    const id = newSandboxId();
+    await plantSandboxRow(database.db, {
+      id,
+      profileId: "p",
+      extensionId: "ext.local",
+      status: "ready",
+      ownerId: "u_wake",
+      params: {},
+      input: {},
+    });
+    return id;
+  };
+  const operation = (id: string, sandboxId: string, state: string) =>
+    other.query(
+      `INSERT INTO "Operation" ("id", "kind", "sandboxId", "state", "runAfter", "createdAt", "updatedAt") VALUES ($1, 'create', $2, $3, now(), now(), now())`,
+      [id, sandboxId, state],
+    );
+
+  beforeAll(async () => {
+    database = await createTestDatabase("postgresql");
+    await database.db.user.create({ data: { id: "u_wake", name: "Wake", email: "wake@example.test" } });
+    other = new pg.Client({ connectionString: database.config.url, application_name: processApplicationName(process.pid + 100_000) });
+    await other.connect();
+    listener = startWakeListener(database.config.url, notifier, quiet, { maxBackoffMs: 200 });
+    const until = Date.now() + 10_000;
+    while (!listener.connected()) {
+      if (Date.now() > until) throw new Error("the wake-up listener did not connect");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await listener?.close();
+    await other?.end();
+    await database?.drop();
+  });
+
+  it("another process's events wake the streams of their sandbox; a team notice wakes the team streams", async () => {
+    const id = await sandbox();
+    await other.query(`INSERT INTO "Event" ("sandboxId", "type", "message") VALUES ($1, 'log', 'a'), ($1, 'log', 'b')`, [id]);
+    await arrival(`s ${id}`);
+    // One statement of two rows: one wake-up for the sandbox.
+    await barrier();
+    expect(seen.filter((s) => s === `s ${id}`)).toHaveLength(1);
+  });
+
+  it("a queued operation wakes the worker; a claim, heartbeat or end of a running one does not", async () => {
+    const id = await sandbox();
+    const before = seen.filter((s) => s === "o").length;
+    await operation(`op_${id}`, id, "queued");
+    await arrival("o");
+    expect(seen.filter((s) => s === "o").length).toBe(before + 1);
+    await other.query(`UPDATE "Operation" SET "state" = 'running', "heartbeatAt" = now() WHERE "id" = $1`, [`op_${id}`]);
+    await other.query(`UPDATE "Operation" SET "heartbeatAt" = now() WHERE "id" = $1`, [`op_${id}`]);
+    await other.query(`UPDATE "Operation" SET "state" = 'succeeded' WHERE "id" = $1`, [`op_${id}`]);
+    await barrier();
+    expect(seen.filter((s) => s === "o").length).toBe(before + 1);
+    // Put back in the queue (a retry): claimable again, so a wake-up.
+    await other.query(`UPDATE "Operation" SET "state" = 'queued' WHERE "id" = $1`, [`op_${id}`]);
+    await barrier();
+    expect(seen.filter((s) => s === "o").length).toBe(before + 2);
+  });
+
+  it("skips this process's own writes (its notifier fired already) and rolled-back ones", async () => {
+    const id = await sandbox();
+    await database.db.event.create({ data: { sandboxId: id, type: "log", message: "mine" } }); // application_name sandboxer/<this pid>
+    await other.query("BEGIN");
+    await other.query(`INSERT INTO "Event" ("sandboxId", "type", "message") VALUES ($1, 'log', 'rolled back')`, [id]);
+    await other.query("ROLLBACK");
+    await barrier();
+    expect(seen).not.toContain(`s ${id}`);
+    expect(listener.received()).toBeGreaterThan(0);
+  });
+
+  it("comes back after its connection is killed, and wakes the worker and team streams once it is", async () => {
+    const killed = await other.query<{ ok: boolean }>(
+      `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1`,
+      [`${processApplicationName()}/wake`],
+    );
+    expect(killed.rows.map((r) => r.ok)).toEqual([true]);
+    const before = seen.filter((s) => s === "o").length;
+    const until = Date.now() + 10_000;
+    // Down first (the kill is seen), then up again.
+    while (listener.connected() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    while (!listener.connected() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(listener.connected()).toBe(true);
+    await arrival("o");
+    expect(seen.filter((s) => s === "o").length).toBeGreaterThan(before);
+    const id = await sandbox();
+    await other.query(`INSERT INTO "Event" ("sandboxId", "type", "message") VALUES ($1, 'log', 'after')`, [id]);
+    await arrival(`s ${id}`);
+    expect(sentinels).toBeGreaterThan(0);
+  });
+});
