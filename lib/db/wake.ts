@@ -62,7 +62,8 @@ export function startWakeListener(url: string, notifier: Notifier, log: Log, opt
   let closed = false;
   let up = false;
   let received = 0;
-  let backoffMs = 1_000;
+  const firstBackoffMs = Math.min(1_000, maxBackoffMs);
+  let backoffMs = firstBackoffMs;
   let retry: NodeJS.Timeout | null = null;
   let outageLogged = false;
   // A busy fleet stores many events a second: the same wake-up arriving again within COALESCE_MS is
@@ -92,7 +93,10 @@ export function startWakeListener(url: string, notifier: Notifier, log: Log, opt
       void c.end().catch(() => undefined);
       if (closed) return;
       if (!outageLogged)
-        log.warn({ err: err?.message }, "wake-up connection lost: other processes' changes are seen at the next poll until it is back");
+        log.warn(
+          { err: err?.message },
+          "wake-up connection to PostgreSQL is down: other processes' changes are seen at the next poll until it is back",
+        );
       outageLogged = true;
       retry = setTimeout(() => void connect(), backoffMs);
       retry.unref();
@@ -114,7 +118,7 @@ export function startWakeListener(url: string, notifier: Notifier, log: Log, opt
     }
     if (closed) return void c.end().catch(() => undefined);
     up = true;
-    backoffMs = 1_000;
+    backoffMs = firstBackoffMs;
     if (outageLogged) {
       log.info({}, "wake-up connection back");
       outageLogged = false;
