@@ -487,16 +487,9 @@ export async function editAdminHost(
     } satisfies HostEdit);
   let written: boolean;
   try {
-    written = await editHost(ctx.db, hostId, edit, {
-      title: host.title,
-      address: host.address,
-      port: host.port,
-      tunnelPort: host.tunnelPort,
-      user: host.user,
-      capacity: host.capacity,
-      workspaceRoot: host.workspaceRoot,
-      markerPath: host.markerPath,
-    });
+    // The settings this edit was decided on: `before` but the labels (a JSON column, not compared).
+    const { labels: _labels, ...seen } = before;
+    written = await editHost(ctx.db, hostId, edit, seen);
   } catch (e) {
     throw (await tunnelPortTaken(ctx, e, tunnelPort, hostId)) ?? e;
   }

@@ -9,6 +9,8 @@ import path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { SseParser } from "@/cli/sse";
+
 import { TEST_AUTH_SECRET, signUp, startAppServer, type AppServer } from "../support/app-server";
 import { createTestDatabase, pgAdmin, type TestDatabase } from "../support/databases";
 import { writeConfigDir } from "../support/manager-harness";
@@ -178,23 +180,16 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
     const stream = await fetch(`${web.url}/api/v1/sandboxes/${id}/events`, { headers: { cookie, accept: "text/event-stream" } });
     const reader = stream.body!.getReader();
     const decoder = new TextDecoder();
+    const parser = new SseParser();
     const lags: number[] = [];
-    let text = "";
     let end: { status: string } | null = null;
     const deadline = Date.now() + 60_000;
     while (!end && Date.now() < deadline) {
       const { done, value } = await reader.read();
       if (done) break;
-      text += decoder.decode(value, { stream: true });
-      let cut: number;
-      while ((cut = text.indexOf("\n\n")) >= 0) {
-        const message = text.slice(0, cut);
-        text = text.slice(cut + 2);
-        const event = /^event: (.*)$/m.exec(message)?.[1];
-        const data = /^data: (.*)$/m.exec(message)?.[1];
-        if (!data) continue;
-        const payload = JSON.parse(data) as { at?: string; status: string };
-        if (event === "end") end = payload;
+      for (const message of parser.push(decoder.decode(value, { stream: true }))) {
+        const payload = JSON.parse(message.data) as { at?: string; status: string };
+        if (message.event === "end") end = payload;
         else if (payload.at) lags.push(Date.now() - Date.parse(payload.at));
       }
     }

@@ -34,11 +34,9 @@ describe("wake-ups across processes on PostgreSQL", () => {
     }
   };
   /** A team notice from the other process, then waits for it: everything committed before it has arrived. */
-  let sentinels = 0;
   const barrier = async () => {
     const before = seen.filter((s) => s === "t").length;
     await other.query(`INSERT INTO "Event" ("type", "message", "action") VALUES ('team', 'sentinel', 'test.sentinel')`);
-    sentinels++;
     const until = Date.now() + 5_000;
     while (seen.filter((s) => s === "t").length <= before) {
       if (Date.now() > until) throw new Error("the sentinel notice did not arrive within 5 s");
@@ -137,6 +135,5 @@ describe("wake-ups across processes on PostgreSQL", () => {
     const id = await sandbox();
     await other.query(`INSERT INTO "Event" ("sandboxId", "type", "message") VALUES ($1, 'log', 'after')`, [id]);
     await arrival(`s ${id}`);
-    expect(sentinels).toBeGreaterThan(0);
   });
 });
