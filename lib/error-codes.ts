@@ -88,7 +88,8 @@ export const ERROR_CODES = {
   HOST_EXISTS: { status: 409, description: "A build host with that id is already registered (from hosts.yaml or the dashboard)." },
   HOST_CHANGED: {
     status: 409,
-    description: "Another admin changed the host while this edit was checked; nothing was written: look again and retry.",
+    description:
+      "Another admin changed the host while this edit or removal was checked, or is changing where it is reached now; nothing was written: look again and retry.",
   },
   HOST_FROM_CONFIG: { status: 409, description: "The host comes from hosts.yaml, which wins: change it there." },
   HOST_HAS_SANDBOXES: {

@@ -268,7 +268,8 @@ export const API_ROUTES = {
       "`/hosts/{id}/confirm-key`. 409 HOST_FROM_CONFIG for hosts.yaml hosts (edit the file), 409 HOST_HAS_SANDBOXES for a " +
       "change of address, port, tunnel port, user or workspace root while sandboxes live there (drain it first); 400 " +
       "`fieldErrors.tunnelPort` for a port another host holds; 409 HOST_CHANGED when another edit of the host landed while " +
-      "this one was checked (nothing written: look again and retry). Audited.",
+      "this one was checked, or another admin is changing where the host is reached now (nothing written: look again and " +
+      "retry). While a change of where it is reached is checked, creates wait for the host. Audited.",
     requires: "host.manage",
     params: hostPathParams,
     body: editHostBody,
@@ -280,7 +281,9 @@ export const API_ROUTES = {
     path: "/hosts/{id}",
     operationId: "removeHost",
     summary: "Remove a host added from the dashboard (admins); refused while sandboxes live there",
-    description: "409 HOST_HAS_SANDBOXES while sandboxes live there (drain it), 409 HOST_FROM_CONFIG for hosts.yaml hosts.",
+    description:
+      "409 HOST_HAS_SANDBOXES while sandboxes live there (drain it), 409 HOST_FROM_CONFIG for hosts.yaml hosts, 409 HOST_CHANGED " +
+      "while another admin's edit of where it is reached is checked.",
     requires: "host.manage",
     params: hostPathParams,
     success: { status: 200, description: "Removed", schema: removedHostSchema },

@@ -58,8 +58,15 @@ export async function placedSinceCheckByHost(db: Db, hosts: Pick<HostRow, "id" |
   return new Map(groups.map((g) => [g.hostId!, g._count._all]));
 }
 
-export async function occupancy(db: Db, hostId: string): Promise<number> {
-  return db.sandbox.count({ where: { hostId, status: { in: [...OCCUPYING_STATUSES] } } });
+/** The host's row and the sandboxes occupying it, in one statement (placement's check after assigning). */
+export async function hostWithOccupancy(db: Db, id: string): Promise<{ host: HostRow; occupancy: number } | null> {
+  const row = await db.buildHost.findUnique({
+    where: { id },
+    include: { _count: { select: { sandboxes: { where: { status: { in: [...OCCUPYING_STATUSES] } } } } } },
+  });
+  if (!row) return null;
+  const { _count, ...host } = row;
+  return { host, occupancy: _count.sandboxes };
 }
 
 export async function findHost(db: Db, id: string): Promise<HostRow | null> {
@@ -168,10 +175,6 @@ export async function createHost(db: Db, data: Prisma.BuildHostCreateInput): Pro
   return db.buildHost.create({ data });
 }
 
-export async function deleteHost(db: Db, id: string): Promise<void> {
-  await db.buildHost.delete({ where: { id } });
-}
-
 /** What an admin's edit of a host may write (its settings, and the key state an address change resets). */
 export type HostEdit = Pick<
   Prisma.BuildHostUpdateInput,
@@ -201,8 +204,53 @@ export type HostSettingsSeen = Pick<
  * Writes an admin's edit if the host's settings are still those the edit was decided on (another
  * admin's edit in between makes it false: nothing written). Health writes do not count as a change.
  */
-export async function editHost(db: Db, id: string, data: HostEdit, seen: HostSettingsSeen): Promise<boolean> {
-  const { count } = await db.buildHost.updateMany({ where: { id, ...seen }, data });
+export async function editHost(
+  db: Db,
+  id: string,
+  data: HostEdit,
+  seen: Partial<HostSettingsSeen>,
+  /** The edit's own mark (markHostEditing): required still there, and cleared by the same write. */
+  mark: Date | null = null,
+): Promise<boolean> {
+  const { count } = await db.buildHost.updateMany({
+    where: { id, ...seen, ...(mark ? { editingSince: mark } : {}) },
+    data: { ...data, ...(mark ? { editingSince: null } : {}) },
+  });
+  return count === 1;
+}
+
+/** How long an edit's mark holds placement off a host; older, the server that set it is taken as gone. */
+export const HOST_EDIT_HOLD_MS = 120_000;
+
+/** Whether an edit of the host is being checked now (placement leaves the host alone meanwhile). */
+export function hostBeingEdited(row: Pick<HostRow, "editingSince">, now = Date.now()): boolean {
+  return row.editingSince !== null && row.editingSince.getTime() > now - HOST_EDIT_HOLD_MS;
+}
+
+/**
+ * Marks the host as being edited, if its settings are still `seen` and no other edit holds it; returns
+ * the mark (for editHost / removeHostMarked / endHostEditing) or null. Written before the edit checks
+ * for live sandboxes, as placement assigns a sandbox before it re-reads the host: of two such
+ * write-then-read pairs one always sees the other's write, so an edit and a placement on one host
+ * cannot both go ahead on the old settings.
+ */
+export async function markHostEditing(db: Db, id: string, seen: Partial<HostSettingsSeen> = {}): Promise<Date | null> {
+  const now = new Date();
+  const { count } = await db.buildHost.updateMany({
+    where: { id, ...seen, OR: [{ editingSince: null }, { editingSince: { lt: new Date(now.getTime() - HOST_EDIT_HOLD_MS) } }] },
+    data: { editingSince: now },
+  });
+  return count === 1 ? now : null;
+}
+
+/** Clears an edit's mark (an edit that wrote nothing); another edit's mark is left alone. */
+export async function endHostEditing(db: Db, id: string, mark: Date): Promise<void> {
+  await db.buildHost.updateMany({ where: { id, editingSince: mark }, data: { editingSince: null } });
+}
+
+/** Removes the host while the removal's own mark is on it; false when it is gone or marked by another. */
+export async function deleteHostMarked(db: Db, id: string, mark: Date): Promise<boolean> {
+  const { count } = await db.buildHost.deleteMany({ where: { id, editingSince: mark } });
   return count === 1;
 }
 

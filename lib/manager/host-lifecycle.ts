@@ -9,7 +9,9 @@ import type { Actor } from "../auth/actor";
 import { can } from "../auth/policy";
 import {
   createHost,
-  deleteHost,
+  deleteHostMarked,
+  endHostEditing,
+  markHostEditing,
   editHost,
   findHost,
   hostLabels,
@@ -458,65 +460,77 @@ export async function editAdminHost(
     const holder = await tunnelPortHolder(ctx.db, tunnelPort, hostId);
     if (holder) throw tunnelPortHeld(tunnelPort, holder);
   }
+  // The settings this edit was decided on: `before` but the labels (a JSON column, not compared).
+  const { labels: _labels, ...seen } = before;
   const connection = changed.filter((k) => (CONNECTION_FIELDS as readonly string[]).includes(k));
-  if (connection.length > 0) {
-    const live = await liveSandboxesOnHost(ctx.db, hostId);
-    if (live.length > 0)
-      throw new ConflictError(
-        "HOST_HAS_SANDBOXES",
-        `${live.length} sandbox${live.length === 1 ? "" : "es"} still live on ${hostId} and were made with its current ${connection.join(", ")}: ` +
-          "drain the host and wait for them to expire (or destroy them) before changing it",
-        { sandboxes: live.map((s) => s.id), fields: connection },
-      );
-  }
-  const moved = changed.includes("address") || changed.includes("port");
-  let offered: string | null = null;
-  if (moved) {
-    if (!ctx.ssh) throw new ValidationError("This server has no SSH configuration (SANDBOXER_SSH_IDENTITY)");
-    offered = await probeOfferedKey(ctx.ssh, { id: hostId, address: next.address, port: next.port, user: next.user }, signal);
-  }
-  const edit: HostEdit = {};
-  for (const k of changed) Object.assign(edit, { [k]: next[k] });
-  if (moved)
-    Object.assign(edit, {
-      hostKey: "",
-      offeredHostKey: offered,
-      hostPublicKey: null,
-      health: "unconfirmed",
-      healthDetail: `Moved to ${next.address}:${next.port}: waiting for an admin to confirm the host key`,
-    } satisfies HostEdit);
-  let written: boolean;
+  // A change of where the host is reached holds placement off it while it is checked (the mark), then
+  // looks for live sandboxes: a create placed there meanwhile either is seen here or sees the mark.
+  const mark = connection.length > 0 ? await markHostEditing(ctx.db, hostId, seen) : null;
+  if (connection.length > 0 && !mark) throw hostChanged(hostId);
+  let written = false;
   try {
-    // The settings this edit was decided on: `before` but the labels (a JSON column, not compared).
-    const { labels: _labels, ...seen } = before;
-    written = await editHost(ctx.db, hostId, edit, seen);
-  } catch (e) {
-    throw (await tunnelPortTaken(ctx, e, tunnelPort, hostId)) ?? e;
+    if (connection.length > 0) {
+      const live = await liveSandboxesOnHost(ctx.db, hostId);
+      if (live.length > 0)
+        throw new ConflictError(
+          "HOST_HAS_SANDBOXES",
+          `${live.length} sandbox${live.length === 1 ? "" : "es"} still live on ${hostId} and were made with its current ${connection.join(", ")}: ` +
+            "drain the host and wait for them to expire (or destroy them) before changing it",
+          { sandboxes: live.map((s) => s.id), fields: connection },
+        );
+    }
+    const moved = changed.includes("address") || changed.includes("port");
+    let offered: string | null = null;
+    if (moved) {
+      if (!ctx.ssh) throw new ValidationError("This server has no SSH configuration (SANDBOXER_SSH_IDENTITY)");
+      offered = await probeOfferedKey(ctx.ssh, { id: hostId, address: next.address, port: next.port, user: next.user }, signal);
+    }
+    const edit: HostEdit = {};
+    for (const k of changed) Object.assign(edit, { [k]: next[k] });
+    if (moved)
+      Object.assign(edit, {
+        hostKey: "",
+        offeredHostKey: offered,
+        hostPublicKey: null,
+        health: "unconfirmed",
+        healthDetail: `Moved to ${next.address}:${next.port}: waiting for an admin to confirm the host key`,
+      } satisfies HostEdit);
+    try {
+      written = await editHost(ctx.db, hostId, edit, seen, mark);
+    } catch (e) {
+      throw (await tunnelPortTaken(ctx, e, tunnelPort, hostId)) ?? e;
+    }
+    // Another admin's edit landed while this one was checked (and its key probed): nothing was written,
+    // rather than a mix of both with an audit entry whose "before" is not what was replaced.
+    if (!written) throw hostChanged(hostId);
+    const pick = (o: Record<string, unknown>) => Object.fromEntries(changed.map((k) => [k, o[k]]));
+    await audit(ctx, {
+      actor,
+      action: "host.edit",
+      target: hostId,
+      result: "ok",
+      message:
+        `${hostId}: changed ${changed.map((k) => `${k} ${JSON.stringify(before[k])} → ${JSON.stringify(next[k])}`).join(", ")}` +
+        (moved ? `; it offered ${offered}, waiting for confirmation (was ${host.hostKey || "none"})` : ""),
+      data: { before: pick(before), after: pick(next), ...(moved ? { offered, previousKey: host.hostKey || null } : {}) },
+    });
+    await publishHostChanged(ctx, hostId);
+    // More capacity, new labels or a new root may let waiting creates go; a new user or root is checked now.
+    ctx.notifier.operationQueued();
+    if (!moved && (changed.includes("user") || changed.includes("workspaceRoot") || changed.includes("markerPath")))
+      await requestReconcile(ctx, hostId, actor);
+    return { hostId, changed, keyConfirmation: moved ? { offeredHostKey: offered!, verifyCommand: VERIFY_COMMAND } : null };
+  } finally {
+    // Written, the edit's own write cleared its mark; otherwise it is taken off here.
+    if (mark && !written) await endHostEditing(ctx.db, hostId, mark);
   }
-  // Another admin's edit landed while this one was checked (and its key probed): nothing was written,
-  // rather than a mix of both with an audit entry whose "before" is not what was replaced.
-  if (!written)
-    throw new ConflictError(
-      "HOST_CHANGED",
-      `${hostId} was changed by someone else while this edit was checked: look at it again and retry`,
-    );
-  const pick = (o: Record<string, unknown>) => Object.fromEntries(changed.map((k) => [k, o[k]]));
-  await audit(ctx, {
-    actor,
-    action: "host.edit",
-    target: hostId,
-    result: "ok",
-    message:
-      `${hostId}: changed ${changed.map((k) => `${k} ${JSON.stringify(before[k])} → ${JSON.stringify(next[k])}`).join(", ")}` +
-      (moved ? `; it offered ${offered}, waiting for confirmation (was ${host.hostKey || "none"})` : ""),
-    data: { before: pick(before), after: pick(next), ...(moved ? { offered, previousKey: host.hostKey || null } : {}) },
-  });
-  await publishHostChanged(ctx, hostId);
-  // More capacity, new labels or a new root may let waiting creates go; a new user or root is checked now.
-  ctx.notifier.operationQueued();
-  if (!moved && (changed.includes("user") || changed.includes("workspaceRoot") || changed.includes("markerPath")))
-    await requestReconcile(ctx, hostId, actor);
-  return { hostId, changed, keyConfirmation: moved ? { offeredHostKey: offered!, verifyCommand: VERIFY_COMMAND } : null };
+}
+
+function hostChanged(hostId: string, what = "edit"): ConflictError {
+  return new ConflictError(
+    "HOST_CHANGED",
+    `${hostId} was changed by someone else while this ${what} was checked (or is being changed now): look at it again and retry`,
+  );
 }
 
 /** Removes a dashboard-added host; refused while sandboxes live there (drain it first). */
@@ -524,18 +538,28 @@ export async function removeHost(ctx: Ctx, actor: Actor, hostId: string): Promis
   requireHostManager(actor);
   const host = await requireHost(ctx, hostId);
   requireAdminHost(host);
-  const live = await liveSandboxesOnHost(ctx.db, hostId);
-  if (live.length > 0) {
-    throw new ConflictError(
-      "HOST_HAS_SANDBOXES",
-      `${live.length} sandbox${live.length === 1 ? "" : "es"} still live on ${hostId} (${live
-        .slice(0, 5)
-        .map((s) => s.id)
-        .join(", ")}): drain the host and wait for them to expire, or destroy them`,
-      { sandboxes: live.map((s) => s.id) },
-    );
+  // As an edit of where it is reached: marked first, so a create placed there meanwhile is seen below
+  // or sees the mark and goes elsewhere.
+  const mark = await markHostEditing(ctx.db, hostId);
+  if (!mark) throw hostChanged(hostId, "removal");
+  let deleted = false;
+  try {
+    const live = await liveSandboxesOnHost(ctx.db, hostId);
+    if (live.length > 0) {
+      throw new ConflictError(
+        "HOST_HAS_SANDBOXES",
+        `${live.length} sandbox${live.length === 1 ? "" : "es"} still live on ${hostId} (${live
+          .slice(0, 5)
+          .map((s) => s.id)
+          .join(", ")}): drain the host and wait for them to expire, or destroy them`,
+        { sandboxes: live.map((s) => s.id) },
+      );
+    }
+    deleted = await deleteHostMarked(ctx.db, hostId, mark);
+    if (!deleted) throw hostChanged(hostId, "removal");
+  } finally {
+    if (!deleted) await endHostEditing(ctx.db, hostId, mark);
   }
-  await deleteHost(ctx.db, hostId);
   await publishHostChanged(ctx, hostId);
   await audit(ctx, {
     actor,

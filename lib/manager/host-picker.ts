@@ -13,9 +13,10 @@ import "server-only";
 import type { Db } from "../db/client";
 import {
   findHost,
+  hostBeingEdited,
   hostLabels,
+  hostWithOccupancy,
   listHosts,
-  occupancy,
   occupancyByHost,
   placedSinceCheckByHost,
   toHostTarget,
@@ -65,6 +66,7 @@ function candidateOf(h: HostRow, sandboxes: number, imageMismatch: string | null
     health: h.health,
     cordoned: h.cordoned,
     cordonReason: h.cordonReason,
+    editing: hostBeingEdited(h),
     capacity: h.capacity,
     sandboxes,
     freeBytes: h.freeBytes === null ? null : Number(h.freeBytes),
@@ -75,6 +77,13 @@ function candidateOf(h: HostRow, sandboxes: number, imageMismatch: string | null
     imageMismatch,
     healthText: healthText(h),
   };
+}
+
+/** Whether a sandbox placed on `b` would reach and trust the host `a` describes (what its handle records). */
+function sameConnection(a: HostRow, b: HostRow): boolean {
+  return (
+    a.address === b.address && a.port === b.port && a.user === b.user && a.hostKey === b.hostKey && a.workspaceRoot === b.workspaceRoot
+  );
 }
 
 /** The hosts a requirement names (by id or label), and why none do when the list is empty. */
@@ -146,7 +155,14 @@ async function pickNewHost(db: Db, sandboxId: string, operationId: string, req: 
     if (!(await assignHost(db, sandboxId, operationId, host.id)))
       return { kind: "wait", reason: "Lost the sandbox lock while picking a host" };
     const reason = placementReason(r, result);
-    if ((await occupancy(db, host.id)) <= host.capacity) return { kind: "picked", host: toHostTarget(host), reason };
+    // Read again after the assignment: an admin's edit of where the host is reached marks it before
+    // looking for live sandboxes, so one of the two sees the other (lib/db/hosts.ts markHostEditing).
+    const now = await hostWithOccupancy(db, host.id);
+    if (!now || hostBeingEdited(now.host) || !sameConnection(now.host, host)) {
+      await assignHost(db, sandboxId, operationId, null);
+      return { kind: "wait", reason: `Waiting for a host: ${host.title} is being changed by an admin` };
+    }
+    if (now.occupancy <= host.capacity) return { kind: "picked", host: toHostTarget(host), reason };
     if (pool?.kind === "person" && (await personOccupancy(db, host.id, OCCUPYING_STATUSES)) <= host.capacity) {
       // Full only because of warm-pool members: one makes room.
       if (await pool.evict(host.id)) return { kind: "picked", host: toHostTarget(host), reason };

@@ -109,11 +109,12 @@ describe("placement", () => {
     ]);
   });
 
-  it("rules out unhealthy, cordoned, mismatched, below-the-floor and full hosts, each with its reason", () => {
+  it("rules out unhealthy, cordoned, being-moved, mismatched, below-the-floor and full hosts, each with its reason", () => {
     const r = rankHosts(
       [
         host("down", { health: "unreachable", healthText: "unreachable (refused)" }),
         host("cord", { cordoned: true, cordonReason: "kernel update" }),
+        host("moving", { editing: true }),
         host("img", { imageMismatch: "runs haskell 3, the profile needs haskell 4" }),
         host("tiny", { freeBytes: 512 * 2 ** 20 }),
         host("full", { sandboxes: 10 }),
@@ -125,6 +126,7 @@ describe("placement", () => {
     expect(r.refused.map((x) => [x.kind, x.reason])).toEqual([
       ["health", "down: unreachable (refused)"],
       ["cordoned", "cord: cordoned (kernel update)"],
+      ["editing", "moving: an admin is changing where it is reached"],
       ["image", "img: runs haskell 3, the profile needs haskell 4"],
       ["disk", "tiny: 512 MiB free, below the floor of 1.0 GiB (SANDBOXER_HOST_MIN_FREE_MB)"],
       ["full", "full has 10/10 sandboxes"],

@@ -2,7 +2,8 @@
 // SSH), so the ordering is unit-tested on its own; lib/manager/host-picker.ts feeds it the registry.
 //
 // Order of concerns, each one only breaking ties of the one before:
-//  1. can it take the sandbox at all: healthy (or not yet checked), not cordoned, the right image,
+//  1. can it take the sandbox at all: healthy (or not yet checked), not cordoned, not being moved by
+//     an admin's edit, the right image,
 //     free disk at or above the floor, a free slot (each refusal is a reason a person can read);
 //  2. free disk under the workspace root, in steps of about 19 % (a quarter power of two) below the
 //     roomiest candidate, so two hosts with nearly the same space are a tie rather than an accident of
@@ -21,6 +22,8 @@ export interface PlacementCandidate {
   health: string;
   cordoned: boolean;
   cordonReason: string | null;
+  /** An admin's change of where it is reached is being checked (lib/db/hosts.ts markHostEditing). */
+  editing?: boolean;
   capacity: number;
   /** Sandboxes occupying it now. */
   sandboxes: number;
@@ -80,11 +83,12 @@ export function loadStep(load: number | null, cpus: number | null, placed: numbe
   return Math.round((((load ?? 0.25 * n) + placed) / n) * 10);
 }
 
-export type RefusalKind = "health" | "cordoned" | "image" | "disk" | "full";
+export type RefusalKind = "health" | "cordoned" | "editing" | "image" | "disk" | "full";
 
 export function refusal(c: PlacementCandidate, policy: PlacementPolicy): { kind: RefusalKind; reason: string } | null {
   if ((UNSCHEDULABLE_HEALTH as readonly string[]).includes(c.health)) return { kind: "health", reason: `${c.title}: ${c.healthText}` };
   if (c.cordoned) return { kind: "cordoned", reason: `${c.title}: cordoned${c.cordonReason ? ` (${c.cordonReason})` : ""}` };
+  if (c.editing) return { kind: "editing", reason: `${c.title}: an admin is changing where it is reached` };
   if (c.imageMismatch) return { kind: "image", reason: `${c.title}: ${c.imageMismatch}` };
   if (policy.minFreeBytes > 0 && c.freeBytes !== null && c.freeBytes < policy.minFreeBytes)
     return {

@@ -4,7 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken, revokeToken, verifyToken } from "@/lib/auth/tokens";
 import { providerOf } from "@/lib/db/client";
 import { appendEvents, listAudit, listSandboxEvents, type EventInput } from "@/lib/db/events";
-import { editHost, occupancyByHost } from "@/lib/db/hosts";
+import {
+  deleteHostMarked,
+  editHost,
+  endHostEditing,
+  HOST_EDIT_HOLD_MS,
+  hostBeingEdited,
+  hostWithOccupancy,
+  markHostEditing,
+  occupancyByHost,
+} from "@/lib/db/hosts";
 import { appendBuildLog, buildLogTail } from "@/lib/db/images";
 import { anyPoolMember } from "@/lib/db/pools";
 import { acquireLease, liveWorkerCount, releaseLease, workerHeartbeat } from "@/lib/db/leases";
@@ -319,6 +328,39 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
     // A second edit decided on the same (now old) settings writes nothing.
     expect(await editHost(t.db, "ed-a", { title: "other" }, seen)).toBe(false);
     expect(await t.db.buildHost.findUniqueOrThrow({ where: { id: "ed-a" } })).toMatchObject({ capacity: 6, title: "ed-a" });
+  });
+
+  it("an edit's mark: one edit at a time, its write clears it, a stale one is taken over; a removal needs its own mark", async () => {
+    const row = await t.db.buildHost.create({
+      data: { id: "mk-a", title: "mk-a", address: "127.0.0.1", port: 22, user: "b", hostKey: "SHA256:x", labels: [], capacity: 4 },
+    });
+    const seen = { address: row.address, port: row.port };
+    const mark = await markHostEditing(t.db, "mk-a", seen);
+    expect(mark).toBeInstanceOf(Date);
+    const marked = await t.db.buildHost.findUniqueOrThrow({ where: { id: "mk-a" } });
+    expect(hostBeingEdited(marked)).toBe(true);
+    expect(hostBeingEdited(marked, mark!.getTime() + HOST_EDIT_HOLD_MS + 1)).toBe(false);
+    // A second edit while the first is checked, and one decided on other settings, get no mark.
+    expect(await markHostEditing(t.db, "mk-a", seen)).toBeNull();
+    await endHostEditing(t.db, "mk-a", new Date(mark!.getTime() - 1)); // not its mark: left alone
+    expect(await markHostEditing(t.db, "mk-a", seen)).toBeNull();
+    // The edit's write needs its mark still there and clears it.
+    expect(await editHost(t.db, "mk-a", { port: 2222 }, seen, new Date(mark!.getTime() + 1))).toBe(false);
+    expect(await editHost(t.db, "mk-a", { port: 2222 }, seen, mark)).toBe(true);
+    expect(await t.db.buildHost.findUniqueOrThrow({ where: { id: "mk-a" } })).toMatchObject({ port: 2222, editingSince: null });
+    expect(await markHostEditing(t.db, "mk-a", seen)).toBeNull(); // seen port 22: changed since
+    // A mark left by a server that stopped is taken over once it is older than the hold.
+    await t.db.buildHost.update({ where: { id: "mk-a" }, data: { editingSince: new Date(Date.now() - HOST_EDIT_HOLD_MS - 1_000) } });
+    const removal = await markHostEditing(t.db, "mk-a");
+    expect(removal).toBeInstanceOf(Date);
+    expect(await deleteHostMarked(t.db, "mk-a", new Date(removal!.getTime() - 1))).toBe(false);
+    // Placement's read after assigning: the row and its occupied slots in one answer.
+    await sandbox("creating", { hostId: "mk-a" });
+    await sandbox("destroyed", { hostId: "mk-a" });
+    expect(await hostWithOccupancy(t.db, "mk-a")).toMatchObject({ host: { id: "mk-a", port: 2222 }, occupancy: 1 });
+    await t.db.sandbox.deleteMany({ where: { hostId: "mk-a" } });
+    expect(await deleteHostMarked(t.db, "mk-a", removal!)).toBe(true);
+    expect(await hostWithOccupancy(t.db, "mk-a")).toBeNull();
   });
 
   it("counts a host's occupied slots from sandbox states", async () => {

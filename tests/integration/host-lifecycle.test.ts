@@ -21,6 +21,7 @@ import {
 } from "@/lib/manager/host-lifecycle";
 import { syncHosts } from "@/lib/hosts/host-sync";
 
+import { startRelay } from "../../bench/relay";
 import { markerPathOf, run, startBuildVms, stopBuildVms, type BuildVms } from "../support/build-vms";
 import { waitForStatus } from "../support/manager-harness";
 import { createVmTestManager, type VmTestManager } from "../support/vm-harness";
@@ -312,6 +313,10 @@ describe("host lifecycle", () => {
       });
       await confirmHostKey(t.manager, t.admin, "edit-hl2", hl1.hostKeyFingerprint);
       await waitForStatus(t.manager, waits.id, ["ready"], 30_000);
+      // The check the confirmation asked for may still be running (a host not yet checked takes creates).
+      await expect
+        .poll(async () => (await t.manager.listHosts()).find((h) => h.id === "edit-hl2")?.health, { timeout: 15_000, interval: 50 })
+        .toBe("healthy");
       view = (await t.manager.listHosts()).find((h) => h.id === "edit-hl2")!;
       expect(view).toMatchObject({ health: "healthy", hostKey: hl1.hostKeyFingerprint });
       expect((await t.manager.getSandbox(waits.id)).host?.id).toBe("edit-hl2");
@@ -398,5 +403,52 @@ describe("host lifecycle", () => {
     ]);
     expect(tunnels.sort()).toEqual(["VALIDATION_FAILED tunnelPort", "ok"]);
     for (const id of ["race-a", "race-t1", "race-t2"]) await removeHost(t.manager, t.admin, id).catch(() => undefined);
+  });
+
+  it("a create sent while an edit moves the host (its new key being probed) waits: it never keeps the old address", async () => {
+    const hl1 = vms.vm("hl1");
+    const hl2 = vms.vm("hl2");
+    await addHost(t.manager, t.admin, {
+      id: "move-hl2",
+      address: hl2.host,
+      port: hl2.port,
+      user: hl2.user,
+      labels: ["test-vm"],
+      workspaceRoot: hl2.workspaceRoot,
+      markerPath: markerPathOf(hl2),
+    });
+    await confirmHostKey(t.manager, t.admin, "move-hl2", hl2.hostKeyFingerprint);
+    await cordonHost(t.manager, t.admin, "host-hl1");
+    await cordonHost(t.manager, t.admin, "host-hl2");
+    // The new address answers slowly: the edit's key probe takes a few seconds, as a far VM's would.
+    const relay = await startRelay({ upstreamHost: hl1.host, upstreamPort: hl1.port, rttMs: 800 });
+    const w = t.newWorker();
+    w.start();
+    try {
+      const moving = editAdminHost(t.manager, t.admin, "move-hl2", { port: relay.port });
+      await expect.poll(() => relay.connections(), { timeout: 10_000, interval: 20 }).toBeGreaterThan(0);
+      // The probe is under way: the host is held, for a create and for another admin alike.
+      const s = await t.manager.createSandbox("profile.ws", t.user);
+      await expect
+        .poll(async () => (await t.manager.getSandboxDetail(s.id)).queue?.reason ?? "", { timeout: 10_000, interval: 50 })
+        .toMatch(/move-hl2: an admin is changing where it is reached/);
+      await expect(removeHost(t.manager, t.admin, "move-hl2")).rejects.toMatchObject({ code: "HOST_CHANGED" });
+      expect(await moving).toMatchObject({ changed: ["port"], keyConfirmation: { offeredHostKey: hl1.hostKeyFingerprint } });
+      // Moved: the create still waits, now for the new key to be confirmed, and was never placed on the old port.
+      await expect
+        .poll(async () => (await t.manager.getSandboxDetail(s.id)).queue?.reason ?? "", { timeout: 10_000, interval: 50 })
+        .toMatch(/Moved to .*waiting for an admin to confirm the host key/);
+      const row = await t.db.sandbox.findUniqueOrThrow({ where: { id: s.id } });
+      expect(row).toMatchObject({ status: "queued", handle: null });
+      expect(fs.existsSync(`${hl2.workspaceRoot}/sbx-${s.id}`)).toBe(false);
+      await t.manager.destroySandbox(s.id, t.user);
+      await waitForStatus(t.manager, s.id, ["destroyed"], 30_000);
+    } finally {
+      await w.stop();
+      await relay.close();
+    }
+    await removeHost(t.manager, t.admin, "move-hl2");
+    await uncordonHost(t.manager, t.admin, "host-hl1");
+    await uncordonHost(t.manager, t.admin, "host-hl2");
   });
 });

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "BuildHost" ADD COLUMN "editingSince" DATETIME;
