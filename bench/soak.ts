@@ -49,6 +49,13 @@ export interface SoakOptions {
    */
   warmupMs: number;
   minMeasuredMs?: number;
+  /**
+   * Diagnosing a climb: the web+worker instance (A) writes a V8 heap snapshot into this directory at
+   * every `heapSnapshotEveryMs` (SIGUSR2, `--heapsnapshot-signal`; A pauses for seconds while it writes,
+   * and the load goes to B meanwhile). Compare two with `scripts/heap-diff.ts`.
+   */
+  heapSnapshotDir?: string;
+  heapSnapshotEveryMs?: number;
   log?: (line: string) => void;
 }
 
@@ -244,8 +251,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const track = (name: Proc["name"], pid: number | undefined) => {
       if (pid) procs.push({ name, pid, startedAt: Date.now(), samples: [] });
     };
+    const heapDir = opts.heapSnapshotDir ? path.resolve(opts.heapSnapshotDir) : null;
+    if (heapDir) fs.mkdirSync(heapDir, { recursive: true });
+    const heapEnv = heapDir ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${heapDir}` } : {};
     const startA = async () => {
-      a = await startAppServer({ env: { ...env, SANDBOXER_DATA_DIR: dataA }, port: portA });
+      a = await startAppServer({ env: { ...env, ...heapEnv, SANDBOXER_DATA_DIR: dataA }, port: portA });
       track("A", a.process.pid);
     };
     const startB = async () => {
@@ -342,6 +352,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         .then((r) => (peakPg = Math.max(peakPg, Number(r.rows[0]!.n))))
         .catch(() => {});
     }, 2_000);
+    const heapTimer = heapDir
+      ? setInterval(() => {
+          const pid = a?.process.pid;
+          if (!pid) return;
+          log(`heap snapshot of A (pid ${pid}) at ${Math.round((Date.now() - started) / 1000)} s into ${heapDir}`);
+          process.kill(pid, "SIGUSR2");
+        }, opts.heapSnapshotEveryMs ?? 600_000)
+      : null;
     const chaos: SoakResult["chaos"] = [];
     let chaosRunning = true;
     const chaosLoop = (async () => {
@@ -372,6 +390,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       }
     })();
     await Promise.all(Array.from({ length: opts.users }, user));
+    if (heapTimer) clearInterval(heapTimer);
     chaosRunning = false;
     await chaosLoop;
     const loadMinutes = (Date.now() - started) / 60_000;
@@ -478,6 +497,8 @@ async function main(): Promise<void> {
       "max-live": { type: "string", default: "16" },
       out: { type: "string", default: "bench/results/soak.json" },
       warmup: { type: "string", default: "5m" },
+      "heap-snapshots": { type: "string" },
+      "heap-snapshot-every": { type: "string", default: "10m" },
     },
   });
   const result = await runSoak({
@@ -487,6 +508,8 @@ async function main(): Promise<void> {
     maxLive: Number(values["max-live"]),
     warmupMs: parseDuration(values.warmup!),
     minMeasuredMs: 120_000,
+    heapSnapshotDir: values["heap-snapshots"],
+    heapSnapshotEveryMs: parseDuration(values["heap-snapshot-every"]!),
   });
   const out = path.resolve(REPO_ROOT, values.out!);
   fs.mkdirSync(path.dirname(out), { recursive: true });

@@ -58,15 +58,9 @@ export async function placedSinceCheckByHost(db: Db, hosts: Pick<HostRow, "id" |
   return new Map(groups.map((g) => [g.hostId!, g._count._all]));
 }
 
-/** The host's row and the sandboxes occupying it, in one statement (placement's check after assigning). */
-export async function hostWithOccupancy(db: Db, id: string): Promise<{ host: HostRow; occupancy: number } | null> {
-  const row = await db.buildHost.findUnique({
-    where: { id },
-    include: { _count: { select: { sandboxes: { where: { status: { in: [...OCCUPYING_STATUSES] } } } } } },
-  });
-  if (!row) return null;
-  const { _count, ...host } = row;
-  return { host, occupancy: _count.sandboxes };
+/** Sandboxes occupying one host (by the hostId/status index). */
+export async function occupancy(db: Db, hostId: string): Promise<number> {
+  return db.sandbox.count({ where: { hostId, status: { in: [...OCCUPYING_STATUSES] } } });
 }
 
 export async function findHost(db: Db, id: string): Promise<HostRow | null> {

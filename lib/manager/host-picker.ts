@@ -15,8 +15,8 @@ import {
   findHost,
   hostBeingEdited,
   hostLabels,
-  hostWithOccupancy,
   listHosts,
+  occupancy,
   occupancyByHost,
   placedSinceCheckByHost,
   toHostTarget,
@@ -157,12 +157,12 @@ async function pickNewHost(db: Db, sandboxId: string, operationId: string, req: 
     const reason = placementReason(r, result);
     // Read again after the assignment: an admin's edit of where the host is reached marks it before
     // looking for live sandboxes, so one of the two sees the other (lib/db/hosts.ts markHostEditing).
-    const now = await hostWithOccupancy(db, host.id);
-    if (!now || hostBeingEdited(now.host) || !sameConnection(now.host, host)) {
+    const now = await findHost(db, host.id);
+    if (!now || hostBeingEdited(now) || !sameConnection(now, host)) {
       await assignHost(db, sandboxId, operationId, null);
       return { kind: "wait", reason: `Waiting for a host: ${host.title} is being changed by an admin` };
     }
-    if (now.occupancy <= host.capacity) return { kind: "picked", host: toHostTarget(host), reason };
+    if ((await occupancy(db, host.id)) <= host.capacity) return { kind: "picked", host: toHostTarget(host), reason };
     if (pool?.kind === "person" && (await personOccupancy(db, host.id, OCCUPYING_STATUSES)) <= host.capacity) {
       // Full only because of warm-pool members: one makes room.
       if (await pool.evict(host.id)) return { kind: "picked", host: toHostTarget(host), reason };
