@@ -223,7 +223,7 @@ export function hostBeingEdited(row: Pick<HostRow, "editingSince">, now = Date.n
 
 /**
  * Marks the host as being edited, if its settings are still `seen` and no other edit holds it; returns
- * the mark (for editHost / removeHostMarked / endHostEditing) or null. Written before the edit checks
+ * the mark (for editHost / deleteHostMarked / endHostEditing) or null. Written before the edit checks
  * for live sandboxes, as placement assigns a sandbox before it re-reads the host: of two such
  * write-then-read pairs one always sees the other's write, so an edit and a placement on one host
  * cannot both go ahead on the old settings.

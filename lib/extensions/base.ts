@@ -218,7 +218,8 @@ export abstract class SandboxExtension<P = unknown, H extends { extension: strin
 
   /**
    * True when a sandbox's workspace lives on the machine of the worker that creates it (ext.local):
-   * the sandbox records that machine and only workers there run its operations.
+   * the sandbox records that machine and only workers there run its operations, and the SSH gateway
+   * enters it as a local process (only such extensions' sandboxes: lib/gateway/instance.ts).
    */
   get machineLocal(): boolean {
     return false;

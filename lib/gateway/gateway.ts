@@ -95,12 +95,21 @@ export interface GatewayOptions {
   instanceId?: string;
   /** This machine's id (lib/machine-id.ts): local sandboxes of other machines are refused. */
   machineId?: string;
+  /**
+   * The extensions whose workspaces are directories on the sand-boxer server (the catalog's
+   * machine-local ones). Only their sandboxes are entered as local processes, and never through a
+   * build VM: what a sandbox is comes from its extension, not from the shape of its handle (another
+   * extension's handle that looks like a local one gets no shell here). Default: ext.local.
+   */
+  localExtensions?: readonly string[];
   limits?: Partial<GatewayLimits>;
   /** How often close requests are read from the database. Default 1 s. */
   closePollMs?: number;
   /** How often session byte counts and the gateway heartbeat are written. Default 5 s. */
   progressMs?: number;
 }
+
+const DEFAULT_LOCAL_EXTENSIONS: readonly string[] = ["ext.local"];
 
 /** Environment variables a client may set (everything else is refused). */
 function envAllowed(name: string): boolean {
@@ -620,9 +629,10 @@ export class SshGateway {
     if (!sandbox) return `sandbox ${username} does not exist`;
     if (!can(actor, "sandbox.enter", sandbox)) return `sandbox ${username} belongs to someone else; only its owner and admins may enter it`;
     if (sandbox.status !== "ready") return `sandbox ${username} is ${sandbox.status}; only a ready sandbox can be entered`;
-    const handle = remoteHandle.safeParse(sandbox.handle);
-    const local = handle.success ? null : localHandleSchema.safeParse(sandbox.handle);
-    if (local && !local.success) return `sandbox ${username} (${sandbox.extensionId}) has no SSH endpoint: it is not on a build VM`;
+    const machineLocal = (this.opts.localExtensions ?? DEFAULT_LOCAL_EXTENSIONS).includes(sandbox.extensionId);
+    const handle = machineLocal ? null : remoteHandle.safeParse(sandbox.handle);
+    const local = machineLocal ? localHandleSchema.safeParse(sandbox.handle) : null;
+    if (local && !local.success) return `sandbox ${username} (${sandbox.extensionId}) has no workspace the gateway can enter`;
     if (local) {
       const refusal = localAdmission({
         sandboxId: sandbox.id,
@@ -647,7 +657,7 @@ export class SshGateway {
       conn.sandboxId = sandbox.id;
       return null;
     }
-    if (!handle.success) return `sandbox ${username} (${sandbox.extensionId}) has no SSH endpoint: it is not on a build VM`;
+    if (!handle?.success) return `sandbox ${username} (${sandbox.extensionId}) has no SSH endpoint: it is not on a build VM`;
     try {
       conn.workspace = guardedWorkspacePath(handle.data, sandbox.id);
       conn.upstream = await sshConfigFor(this.ssh, handle.data);

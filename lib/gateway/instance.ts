@@ -31,6 +31,7 @@ export async function startGatewayFromEnv(): Promise<SshGateway | null> {
     hostKey,
     listen: e.sshGateway,
     machineId: machineIdOf(e.dataDir),
+    localExtensions: [...m.catalog.extensions.values()].filter((x) => x.machineLocal).map((x) => x.id),
     limits: {
       handshakeTimeoutMs: e.SANDBOXER_SSH_GATEWAY_HANDSHAKE_TIMEOUT,
       maxSessionsPerPerson: e.SANDBOXER_SSH_GATEWAY_MAX_SESSIONS_PER_PERSON,

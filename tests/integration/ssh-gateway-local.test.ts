@@ -1,7 +1,8 @@
 // Local sandboxes (ext.local) through the SSH gateway, with the real OpenSSH client: an admin's exec
 // runs in the sandbox's directory on this machine with its exit status, binary-safe both ways, under a
 // pty that follows window changes, without the server's environment; the owner who is not an admin is
-// refused with the reason (and audited); sessions are recorded like remote ones. The loopback-only
+// refused with the reason (and audited); sessions are recorded like remote ones; another extension's
+// sandbox whose handle looks like a local one is not entered. The loopback-only
 // rule is unit-tested (lib/gateway/gateway.test.ts): a test listens on loopback only.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -17,9 +18,11 @@ import { createSshServices } from "@/lib/hosts/ssh-services";
 import { createLogger } from "@/lib/logger";
 import { addSshKey } from "@/lib/manager/ssh-keys";
 import type { Worker } from "@/lib/manager/worker";
+import { newSandboxId } from "@/lib/sandbox-id";
 
 import { run } from "../support/build-vms";
 import { createTestManager, type TestManager } from "../support/manager-harness";
+import { plantSandboxRow } from "../support/sandbox-rows";
 import { strictSshOptions } from "../support/ssh-client";
 
 const PTY = path.resolve(import.meta.dirname, "../support/pty-session.py");
@@ -230,6 +233,31 @@ describe("local sandboxes through the SSH gateway", () => {
     expect(row).toMatchObject({ endReason: expect.stringContaining("being destroyed") });
     // SIGHUP ends it (SIGKILL 2 s later otherwise).
     await expect.poll(() => processesRunning(sleeper), { timeout: 5_000 }).toBe(0);
+  });
+
+  it("enters as local only the sandboxes of a machine-local extension, not another's whose handle looks like one", async () => {
+    const id = newSandboxId();
+    const root = path.dirname(workspaceOf(mine));
+    const dir = path.join(root, `sbx-${id}`);
+    fs.mkdirSync(dir);
+    try {
+      await plantSandboxRow(t.db, {
+        id,
+        ownerId: (t.admin as { userId: string }).userId,
+        profileId: "profile.local",
+        extensionId: "ext.fake",
+        status: "ready",
+        params: {},
+        input: {},
+        handle: { extension: "ext.fake", workspace_root: root, workspace_path: dir },
+      });
+      const r = await ssh("admin", id, ["touch entered"]);
+      expect(r.code).toBe(255);
+      expect(r.stderr).toContain(`sandbox ${id} (ext.fake) has no SSH endpoint`);
+      expect(fs.existsSync(path.join(dir, "entered"))).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses port forwarding into a local sandbox", async () => {
