@@ -333,6 +333,23 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     }
   });
 
+  it("a step stopped at its timeout says so, also when the extension answers the stop with an error of its own", async () => {
+    const th = await createTestManager(provider, {
+      profiles: { echo: fakeProfile({ steps: 2, stepMs: 60_000, abortsWithOwnError: true }) },
+      config: { createTimeoutMs: 300 },
+    });
+    try {
+      const s = await th.manager.createSandbox("profile.echo", th.user);
+      await th.newWorker().runUntilIdle(30_000);
+      const failed = await th.manager.getSandbox(s.id);
+      expect(failed.status).toBe("failed");
+      expect(failed.statusReason).toContain("The create step did not finish within 0 s and was stopped");
+      expect(failed.statusReason).not.toContain("was cancelled");
+    } finally {
+      await th.close();
+    }
+  });
+
   it("two workers racing for one operation → exactly one runs it", async () => {
     const s = await t.manager.createSandbox("profile.quick", t.user);
     const m2 = t.secondManager();

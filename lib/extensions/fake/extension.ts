@@ -30,6 +30,8 @@ export const fakeParamsSchema = z.strictObject({
   failMessage: z.string().default("scripted failure"),
   /** Ignore the abort signal while creating (a misbehaving extension; the manager's timeout must still win). */
   ignoreAbort: z.boolean().default(false),
+  /** Stopped by its signal, a step rejects with an error of its own (as an SSH command does) instead of the signal's reason. */
+  abortsWithOwnError: z.boolean().default(false),
   /** Destroy fails this many times before it succeeds. */
   destroyFailures: z.number().int().min(0).default(0),
   destroyMs: z.number().int().min(0).default(0),
@@ -81,16 +83,17 @@ export class FakeFailure extends SandboxerError {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | null): Promise<void> {
+function sleep(ms: number, signal: AbortSignal | null, ownError = false): Promise<void> {
+  const stopped = () => (ownError ? new AbortedError("the fake step was cancelled") : (signal?.reason ?? new AbortedError()));
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason ?? new AbortedError());
+    if (signal?.aborted) return reject(stopped());
     const t = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(t);
-      reject(signal?.reason ?? new AbortedError());
+      reject(stopped());
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
@@ -129,7 +132,7 @@ export class FakeExtension extends SandboxExtension<FakeParams, FakeHandle> {
     for (let step = 1; step <= p.steps; step++) {
       if (!p.ignoreAbort) throwIfAborted(ctx.signal);
       ctx.log(`step ${step}/${p.steps}`);
-      if (p.stepMs > 0) await sleep(p.stepMs, p.ignoreAbort ? null : ctx.signal);
+      if (p.stepMs > 0) await sleep(p.stepMs, p.ignoreAbort ? null : ctx.signal, p.abortsWithOwnError);
       if (p.failAtStep === step) throw new FakeFailure(p.failMessage);
       handle.stepsDone = step;
       if (p.recordSteps) await ctx.recordHandle({ ...handle });

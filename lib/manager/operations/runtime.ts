@@ -238,7 +238,9 @@ async function withTimeout<T>(
   try {
     const work = fn(controller.signal);
     return await new Promise<T>((resolve, reject) => {
-      work.then(resolve, reject);
+      // Stopped by its timeout (or its parent), the step's own error is the stop's echo ("`sh` on … was
+      // cancelled", from an SSH command): the reason it was stopped is what people read.
+      work.then(resolve, (e: unknown) => reject(controller.signal.aborted ? toError(controller.signal.reason) : e));
       controller.signal.addEventListener(
         "abort",
         () => {
