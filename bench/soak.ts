@@ -1,4 +1,4 @@
-// npm run soak [-- --minutes 30 --chaos-every 3m --warmup 5m --out bench/results/soak.json]
+// npm run soak [-- --minutes 30 --chaos-every 3m [--chaos pause --pause 8s] --warmup 5m --out bench/results/soak.json]
 //
 // The team deployment, run for a set time: PostgreSQL, instance A (web + worker), instance B (web
 // only), one `npm run worker`, two loopback sshd "VMs". A steady mix of creates, destroys, extends and
@@ -26,7 +26,7 @@ import { freeLoopbackPort, startBuildVms, stopBuildVms, type BuildVms } from "..
 import { startWorkerProcess, type WorkerProcess } from "../tests/support/worker-process";
 import { parseDuration } from "../lib/duration";
 import { median, percentile } from "./lib/stats";
-import { rssBytes } from "./lib/procfs";
+import { residentBreakdownMb, rssBytes } from "./lib/procfs";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
 const PG_ADMIN_URL = process.env.SANDBOXER_TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -36,6 +36,13 @@ const FINAL = new Set(["ready", "failed", "destroyed", "destroy_failed", "missin
 export interface SoakOptions {
   minutes: number;
   chaosEveryMs: number;
+  /**
+   * What the chaos loop does to its victim: SIGKILL and a restart (the default), or stop it with
+   * SIGSTOP for `pauseMs` and let it go on (SIGCONT) — a process frozen by a long GC pause, a heap
+   * snapshot or a host that stole its CPU, whose leases run out meanwhile.
+   */
+  chaosKind?: "kill" | "pause";
+  pauseMs?: number;
   /** Virtual users issuing requests (each waits 200–600 ms between them). */
   users: number;
   /** Live sandboxes the load keeps at most (creates turn into destroys above it). */
@@ -68,6 +75,13 @@ export interface RssGrowth {
   growthPct: number;
   livedS: number;
   windowS: number;
+  /**
+   * The same windows of the process's own figures (its /api/metrics, every 30 s; web instances only):
+   * the V8 heap in use and the memory outside it (Buffers, zlib, native addons' allocations V8 is told
+   * of). RSS rising with neither is the allocator's or code space's.
+   */
+  heapUsed?: { warmMb: number; endMb: number };
+  external?: { warmMb: number; endMb: number };
 }
 
 /**
@@ -75,7 +89,7 @@ export interface RssGrowth {
  * (default 1 minute).
  */
 export function rssGrowth(
-  p: { name: string; pid: number; startedAt: number; samples: [number, number][] },
+  p: Pick<Proc, "name" | "pid" | "startedAt" | "samples"> & { own?: Proc["own"] },
   warmupMs: number,
   minMeasuredMs = 60_000,
 ): RssGrowth | null {
@@ -85,12 +99,21 @@ export function rssGrowth(
   const lastAt = after.at(-1)![0];
   if (lastAt - from < minMeasuredMs) return null;
   const windowMs = Math.min(120_000, (lastAt - from) / 3);
-  const first = after.filter(([at]) => at <= from + windowMs).map(([, b]) => b);
-  const last = after.filter(([at]) => at >= lastAt - windowMs).map(([, b]) => b);
   const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
-  const warm = median(first);
-  const end = median(last);
+  /** The medians of the first and last windows of `samples` after the warm-up. */
+  const ends = (samples: [number, number][]) => {
+    const first = samples.filter(([at]) => at >= from && at <= from + windowMs).map(([, b]) => b);
+    const last = samples.filter(([at]) => at >= lastAt - windowMs && at <= lastAt).map(([, b]) => b);
+    return first.length && last.length ? { warm: median(first), end: median(last) } : null;
+  };
+  const { warm, end } = ends(after)!;
+  const own = (pick: (o: NonNullable<Proc["own"]>[number]) => number) => {
+    const e = p.own ? ends(p.own.map((o) => [o[0], pick(o)])) : null;
+    return e ? { warmMb: mb(e.warm), endMb: mb(e.end) } : undefined;
+  };
   return {
+    heapUsed: own((o) => o[1]),
+    external: own((o) => o[2]),
     process: p.name,
     pid: p.pid,
     warmMb: mb(warm),
@@ -124,7 +147,11 @@ export interface SoakResult {
   rssUnmeasured: { process: string; pid: number; livedS: number }[];
   rssWarmup60s: RssGrowth[];
   peakPgConnections: number;
-  chaos: { atS: number; killed: string }[];
+  chaos: { atS: number; killed: string; pausedMs?: number }[];
+  /** Where each process still running at the end keeps its resident memory (bench/lib/procfs.ts). */
+  residentAtEnd: { process: string; pid: number; brkHeap: number; anon: number; file: number }[];
+  /** For each lost sandbox (at most 5): its last events, oldest first, to tell what happened. */
+  lostEvents: Record<string, string[]>;
   lostDetails: string[];
   duplicatedDetails: string[];
   orphanDetails: string[];
@@ -134,9 +161,34 @@ export interface SoakResult {
 }
 
 /** A process life and its RSS samples ([ms since epoch, bytes], every 2 s). */
-type Proc = { name: "A" | "B" | "W"; pid: number; startedAt: number; samples: [number, number][] };
+type Proc = {
+  name: "A" | "B" | "W";
+  pid: number;
+  startedAt: number;
+  samples: [number, number][];
+  /** A web instance's own figures from /api/metrics: [ms since epoch, V8 heap used, external] in bytes. */
+  own?: [number, number, number][];
+  url?: string;
+};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const METRICS_TOKEN = "soak-metrics-token-0123456789abcdef";
+
+/** A web instance's V8 heap in use and external memory, from its Prometheus text (null when it is down). */
+async function ownMemory(url: string): Promise<{ heapUsed: number; external: number } | null> {
+  const res = await fetch(`${url}/api/metrics`, {
+    headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!res.ok) return null;
+  const text = await res.text();
+  // Series carry the instance's labels: name{sandboxer_instance="…",…} value
+  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+  const heapUsed = value("sandboxer_nodejs_heap_size_used_bytes");
+  const external = value("sandboxer_nodejs_external_memory_bytes");
+  return Number.isFinite(heapUsed) && Number.isFinite(external) ? { heapUsed, external } : null;
+}
 
 async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: PG_ADMIN_URL });
@@ -231,6 +283,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const env: Record<string, string> = {
       DATABASE_URL: dbUrl,
       BETTER_AUTH_SECRET: TEST_AUTH_SECRET,
+      SANDBOXER_METRICS_TOKEN: METRICS_TOKEN,
       SANDBOXER_CONFIG_DIR: configDir,
       SANDBOXER_SSH_IDENTITY: vms.identityFile,
       SANDBOXER_QUOTA_ACTIVE: "0",
@@ -248,19 +301,19 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const dataW = path.join(tmp, "data-w");
     for (const d of [dataA, dataB, dataW]) fs.mkdirSync(d);
     const procs: Proc[] = [];
-    const track = (name: Proc["name"], pid: number | undefined) => {
-      if (pid) procs.push({ name, pid, startedAt: Date.now(), samples: [] });
+    const track = (name: Proc["name"], pid: number | undefined, url?: string) => {
+      if (pid) procs.push({ name, pid, startedAt: Date.now(), samples: [], ...(url ? { url, own: [] } : {}) });
     };
     const heapDir = opts.heapSnapshotDir ? path.resolve(opts.heapSnapshotDir) : null;
     if (heapDir) fs.mkdirSync(heapDir, { recursive: true });
     const heapEnv = heapDir ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${heapDir}` } : {};
     const startA = async () => {
       a = await startAppServer({ env: { ...env, ...heapEnv, SANDBOXER_DATA_DIR: dataA }, port: portA });
-      track("A", a.process.pid);
+      track("A", a.process.pid, a.url);
     };
     const startB = async () => {
       b = await startAppServer({ env: { ...env, SANDBOXER_DATA_DIR: dataB, SANDBOXER_WORKER: "off" }, port: portB });
-      track("B", b.process.pid);
+      track("B", b.process.pid, b.url);
     };
     const startW = () => {
       w = startWorkerProcess({ ...env, SANDBOXER_DATA_DIR: dataW });
@@ -360,6 +413,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
           process.kill(pid, "SIGUSR2");
         }, opts.heapSnapshotEveryMs ?? 600_000)
       : null;
+    // Each web instance's own heap figures, every 30 s (a scrape costs it a few ms).
+    const ownSample = setInterval(() => {
+      for (const p of procs) {
+        if (!p.url || !p.own) continue;
+        ownMemory(p.url)
+          .then((m) => m && p.own!.push([Date.now(), m.heapUsed, m.external]))
+          .catch(() => {});
+      }
+    }, 30_000);
     const chaos: SoakResult["chaos"] = [];
     let chaosRunning = true;
     const chaosLoop = (async () => {
@@ -368,6 +430,18 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         while (chaosRunning && Date.now() < waitUntil) await sleep(250);
         if (!chaosRunning || Date.now() > endAt - 15_000) break;
         const victim = pick(["A", "B", "W"] as const)!;
+        if (opts.chaosKind === "pause") {
+          const pid = victim === "A" ? a?.process.pid : victim === "B" ? b?.process.pid : w?.child.pid;
+          const pausedMs = opts.pauseMs ?? 8_000;
+          chaos.push({ atS: Math.round((Date.now() - started) / 1000), killed: victim, pausedMs });
+          log(`chaos: SIGSTOP ${victim} for ${pausedMs} ms at ${chaos.at(-1)!.atS} s`);
+          if (pid) {
+            process.kill(pid, "SIGSTOP");
+            await sleep(pausedMs);
+            process.kill(pid, "SIGCONT");
+          }
+          continue;
+        }
         chaos.push({ atS: Math.round((Date.now() - started) / 1000), killed: victim });
         log(`chaos: SIGKILL ${victim} at ${chaos.at(-1)!.atS} s`);
         if (victim === "A") {
@@ -407,6 +481,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     }
     const settleMs = Date.now() - settleStart;
     clearInterval(sample);
+    clearInterval(ownSample);
+    const running = (p: Proc) => p.pid === a?.process.pid || p.pid === b?.process.pid || p.pid === w?.child.pid;
+    const residentAtEnd = procs.filter(running).flatMap((p) => {
+      const r = residentBreakdownMb(p.pid);
+      return r ? [{ process: p.name, pid: p.pid, ...r }] : [];
+    });
     type Row = { id: string; status: string; statusReason: string | null; handle: { workspace_path?: string } | null };
     const rows = (await dbClient.query<Row>('SELECT id, status, "statusReason", handle FROM "Sandbox"')).rows;
     const byId = new Map(rows.map((r) => [r.id, r]));
@@ -426,6 +506,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       if (!r || r.status !== "destroyed")
         lost.push(`${id}: accepted destroy ended ${r?.status ?? "without a row"} (${r?.statusReason ?? ""})`);
       else if (onDisk(id).length > 0) lost.push(`${id}: destroyed but its workspace is still on ${onDisk(id).join(", ")}`);
+    }
+    const lostEvents: Record<string, string[]> = {};
+    for (const id of [...new Set(lost.map((l) => l.slice(0, l.indexOf(":"))))].slice(0, 5)) {
+      const ev = await dbClient.query<{ createdAt: Date; type: string; level: string; message: string }>(
+        'SELECT "createdAt", type, level, message FROM "Event" WHERE "sandboxId" = $1 ORDER BY id DESC LIMIT 20',
+        [id],
+      );
+      lostEvents[id] = ev.rows.reverse().map((e) => `${e.createdAt.toISOString()} ${e.type}/${e.level} ${e.message.slice(0, 300)}`);
     }
     const duplicated: string[] = [];
     const teardowns = await dbClient.query<{ target: string; n: string }>(
@@ -468,7 +556,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       rssWarmup60s: rss60s,
       peakPgConnections: peakPg,
       chaos,
+      residentAtEnd,
       lostDetails: lost.slice(0, 50),
+      lostEvents,
       duplicatedDetails: duplicated.slice(0, 50),
       orphanDetails: orphans.slice(0, 50),
       failedReasons: failedReasons.slice(0, 50),
@@ -488,11 +578,18 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   }
 }
 
+function chaosKindOf(v: string): "kill" | "pause" {
+  if (v === "kill" || v === "pause") return v;
+  throw new Error(`--chaos must be kill or pause, not ${JSON.stringify(v)}`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       minutes: { type: "string", default: "30" },
       "chaos-every": { type: "string", default: "3m" },
+      chaos: { type: "string", default: "kill" },
+      pause: { type: "string", default: "8s" },
       users: { type: "string", default: "4" },
       "max-live": { type: "string", default: "16" },
       out: { type: "string", default: "bench/results/soak.json" },
@@ -504,6 +601,8 @@ async function main(): Promise<void> {
   const result = await runSoak({
     minutes: Number(values.minutes),
     chaosEveryMs: parseDuration(values["chaos-every"]!),
+    chaosKind: chaosKindOf(values.chaos!),
+    pauseMs: parseDuration(values.pause!),
     users: Number(values.users),
     maxLive: Number(values["max-live"]),
     warmupMs: parseDuration(values.warmup!),

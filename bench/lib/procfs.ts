@@ -65,6 +65,26 @@ export function rssBytes(pid: number): number {
   return Number(statm.split(" ")[1] ?? 0) * PAGE_SIZE;
 }
 
+/**
+ * Where a process's resident memory is, in MB: `brkHeap` is the C heap's main arena (glibc's
+ * [heap] mapping — what native code mallocs), `anon` every anonymous mapping (V8's heap and code, the
+ * other malloc arenas, thread stacks), `file` mapped files (the node binary, native addons).
+ */
+export function residentBreakdownMb(pid: number): { brkHeap: number; anon: number; file: number } | null {
+  const smaps = readText(`/proc/${pid}/smaps`);
+  const status = readText(`/proc/${pid}/status`);
+  if (!smaps || !status) return null;
+  let brkHeapKb = 0;
+  let inHeap = false;
+  for (const line of smaps.split("\n")) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inHeap = line.trimEnd().endsWith("[heap]");
+    else if (inHeap && line.startsWith("Rss:")) brkHeapKb += Number(line.split(/\s+/)[1] ?? 0);
+  }
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+  const mb = (k: number) => Math.round((k / 1024) * 10) / 10;
+  return { brkHeap: mb(brkHeapKb), anon: mb(kb("RssAnon")), file: mb(kb("RssFile")) };
+}
+
 export interface TreeRss {
   /** The root process alone. */
   rootBytes: number;
