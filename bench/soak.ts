@@ -59,7 +59,7 @@ export interface SoakOptions {
   /**
    * Diagnosing a climb: the web+worker instance (A) writes a V8 heap snapshot into this directory at
    * every `heapSnapshotEveryMs` (SIGUSR2, `--heapsnapshot-signal`; A pauses for seconds while it writes,
-   * and the load goes to B meanwhile). Compare two with `scripts/heap-diff.ts`.
+   * and the load goes to B meanwhile). Compare two with `bench/heap-diff.ts`.
    */
   heapSnapshotDir?: string;
   heapSnapshotEveryMs?: number;

@@ -19,8 +19,39 @@ export interface HeapSummary {
 const MB = 2 ** 20;
 const r1 = (v: number) => Math.round(v * 10) / 10;
 
+function readSnapshot(file: string): RawSnapshot {
+  return JSON.parse(fs.readFileSync(file, "utf8")) as RawSnapshot;
+}
+
+/** Groups whose node name is data rather than a kind of object (every string is its own name). */
+const BY_TYPE_ONLY = new Set(["string", "concatenated string", "sliced string", "code", "number", "bigint", "array"]);
+
+/**
+ * Every node of a snapshot, grouped by V8 type and constructor (strings, code and arrays by type
+ * alone), with their count and self size in bytes: what `bench/heap-diff.ts` compares.
+ */
+export function heapGroups(file: string): Map<string, { count: number; size: number }> {
+  const raw = readSnapshot(file);
+  const fields = raw.snapshot.meta.node_fields;
+  const types = raw.snapshot.meta.node_types[0];
+  const width = fields.length;
+  const iType = fields.indexOf("type");
+  const iName = fields.indexOf("name");
+  const iSize = fields.indexOf("self_size");
+  const groups = new Map<string, { count: number; size: number }>();
+  for (let i = 0; i < raw.nodes.length; i += width) {
+    const type = types[raw.nodes[i + iType]!] ?? "?";
+    const key = BY_TYPE_ONLY.has(type) ? `(${type})` : `${type} ${(raw.strings[raw.nodes[i + iName]!] ?? "").slice(0, 80)}`;
+    const g = groups.get(key) ?? { count: 0, size: 0 };
+    g.count++;
+    g.size += raw.nodes[i + iSize]!;
+    groups.set(key, g);
+  }
+  return groups;
+}
+
 export function summarizeHeapSnapshot(file: string, top = 15): HeapSummary {
-  const raw = JSON.parse(fs.readFileSync(file, "utf8")) as RawSnapshot;
+  const raw = readSnapshot(file);
   const fields = raw.snapshot.meta.node_fields;
   const types = raw.snapshot.meta.node_types[0];
   const width = fields.length;
