@@ -23,6 +23,7 @@ import { stringify } from "yaml";
 
 import { TEST_AUTH_SECRET, signUp, startAppServer, type AppServer } from "../tests/support/app-server";
 import { freeLoopbackPort, startBuildVms, stopBuildVms, type BuildVms } from "../tests/support/build-vms";
+import { metricValue } from "../tests/support/stream-metrics";
 import { startWorkerProcess, type WorkerProcess } from "../tests/support/worker-process";
 import { parseDuration } from "../lib/duration";
 import { median, percentile } from "./lib/stats";
@@ -89,7 +90,7 @@ export interface RssGrowth {
  * (default 1 minute).
  */
 export function rssGrowth(
-  p: Pick<Proc, "name" | "pid" | "startedAt" | "samples"> & { own?: Proc["own"] },
+  p: Pick<Proc, "name" | "pid" | "startedAt" | "samples" | "own">,
   warmupMs: number,
   minMeasuredMs = 60_000,
 ): RssGrowth | null {
@@ -183,11 +184,14 @@ async function ownMemory(url: string): Promise<{ heapUsed: number; external: num
   });
   if (!res.ok) return null;
   const text = await res.text();
-  // Series carry the instance's labels: name{sandboxer_instance="…",…} value
-  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
-  const heapUsed = value("sandboxer_nodejs_heap_size_used_bytes");
-  const external = value("sandboxer_nodejs_external_memory_bytes");
-  return Number.isFinite(heapUsed) && Number.isFinite(external) ? { heapUsed, external } : null;
+  try {
+    return {
+      heapUsed: metricValue(text, "sandboxer_nodejs_heap_size_used_bytes"),
+      external: metricValue(text, "sandboxer_nodejs_external_memory_bytes"),
+    };
+  } catch {
+    return null; // not in this scrape
+  }
 }
 
 async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {

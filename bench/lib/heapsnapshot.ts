@@ -19,8 +19,18 @@ export interface HeapSummary {
 const MB = 2 ** 20;
 const r1 = (v: number) => Math.round(v * 10) / 10;
 
-function readSnapshot(file: string): RawSnapshot {
-  return JSON.parse(fs.readFileSync(file, "utf8")) as RawSnapshot;
+/** Calls `visit` with each node's V8 type, name and self size. */
+function eachNode(file: string, visit: (type: string, name: string, size: number) => void): void {
+  const raw = JSON.parse(fs.readFileSync(file, "utf8")) as RawSnapshot;
+  const fields = raw.snapshot.meta.node_fields;
+  const types = raw.snapshot.meta.node_types[0];
+  const width = fields.length;
+  const iType = fields.indexOf("type");
+  const iName = fields.indexOf("name");
+  const iSize = fields.indexOf("self_size");
+  for (let i = 0; i < raw.nodes.length; i += width) {
+    visit(types[raw.nodes[i + iType]!] ?? "?", raw.strings[raw.nodes[i + iName]!] ?? "", raw.nodes[i + iSize]!);
+  }
 }
 
 /** Groups whose node name is data rather than a kind of object (every string is its own name). */
@@ -31,41 +41,23 @@ const BY_TYPE_ONLY = new Set(["string", "concatenated string", "sliced string", 
  * alone), with their count and self size in bytes: what `bench/heap-diff.ts` compares.
  */
 export function heapGroups(file: string): Map<string, { count: number; size: number }> {
-  const raw = readSnapshot(file);
-  const fields = raw.snapshot.meta.node_fields;
-  const types = raw.snapshot.meta.node_types[0];
-  const width = fields.length;
-  const iType = fields.indexOf("type");
-  const iName = fields.indexOf("name");
-  const iSize = fields.indexOf("self_size");
   const groups = new Map<string, { count: number; size: number }>();
-  for (let i = 0; i < raw.nodes.length; i += width) {
-    const type = types[raw.nodes[i + iType]!] ?? "?";
-    const key = BY_TYPE_ONLY.has(type) ? `(${type})` : `${type} ${(raw.strings[raw.nodes[i + iName]!] ?? "").slice(0, 80)}`;
+  eachNode(file, (type, name, size) => {
+    const key = BY_TYPE_ONLY.has(type) ? `(${type})` : `${type} ${name.slice(0, 80)}`;
     const g = groups.get(key) ?? { count: 0, size: 0 };
     g.count++;
-    g.size += raw.nodes[i + iSize]!;
+    g.size += size;
     groups.set(key, g);
-  }
+  });
   return groups;
 }
 
 export function summarizeHeapSnapshot(file: string, top = 15): HeapSummary {
-  const raw = readSnapshot(file);
-  const fields = raw.snapshot.meta.node_fields;
-  const types = raw.snapshot.meta.node_types[0];
-  const width = fields.length;
-  const iType = fields.indexOf("type");
-  const iName = fields.indexOf("name");
-  const iSize = fields.indexOf("self_size");
   const byType = new Map<string, { size: number; count: number }>();
   const byCtor = new Map<string, { size: number; count: number }>();
   const largest: { type: string; name: string; size: number }[] = [];
   let total = 0;
-  for (let i = 0; i < raw.nodes.length; i += width) {
-    const type = types[raw.nodes[i + iType]!] ?? "?";
-    const name = raw.strings[raw.nodes[i + iName]!] ?? "";
-    const size = raw.nodes[i + iSize]!;
+  eachNode(file, (type, name, size) => {
     total += size;
     const t = byType.get(type) ?? { size: 0, count: 0 };
     t.size += size;
@@ -79,7 +71,7 @@ export function summarizeHeapSnapshot(file: string, top = 15): HeapSummary {
       byCtor.set(key, c);
     }
     if (size >= 256 * 1024) largest.push({ type, name: name.slice(0, 120).replace(/\s+/g, " "), size });
-  }
+  });
   return {
     file,
     totalMb: r1(total / MB),
