@@ -34,7 +34,11 @@ test.describe("overview", () => {
     await expect(page.getByTestId("hosts-table")).toContainText("vm-e2e1");
   });
 
-  test("has a favicon: the page links it and it is served (no 404 in the console)", async ({ overview, page, request }) => {
+  test("has a favicon: the page links it, it and the /favicon.ico fallback are served (no 404 in the console)", async ({
+    overview,
+    page,
+    request,
+  }) => {
     const failed: string[] = [];
     page.on("response", (r) => {
       if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
@@ -45,6 +49,12 @@ test.describe("overview", () => {
     const icon = await request.get(href!);
     expect(icon.status()).toBe(200);
     expect(icon.headers()["content-type"]).toContain("image/svg+xml");
+    // The fallback a browser fetches when a page names no icon at that moment (Chromium does after
+    // Next.js replaces a 404 page's head; e2e/console.spec.ts) and other agents fetch unasked.
+    const ico = await request.get("/favicon.ico");
+    expect(ico.status()).toBe(200);
+    expect(ico.headers()["content-type"]).toBe("image/x-icon");
+    expect((await ico.body()).subarray(0, 4)).toEqual(Buffer.from([0, 0, 1, 0]));
     expect(failed).toEqual([]);
   });
 
