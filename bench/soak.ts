@@ -154,6 +154,8 @@ export interface SoakResult {
   /** For each lost sandbox (at most 5): its last events, oldest first, to tell what happened. */
   lostEvents: Record<string, string[]>;
   lostDetails: string[];
+  /** SSH connections the web instances closed because they opened no channel (summed over their lives; the worker is not scraped). */
+  sshConnectionsWedged: number;
   duplicatedDetails: string[];
   orphanDetails: string[];
   failedReasons: string[];
@@ -169,6 +171,8 @@ type Proc = {
   samples: [number, number][];
   /** A web instance's own figures from /api/metrics: [ms since epoch, V8 heap used, external] in bytes. */
   own?: [number, number, number][];
+  /** Its SSH connections closed as wedged so far (sandboxer_ssh_connections_wedged_total, last sample). */
+  sshWedged?: number;
   url?: string;
 };
 
@@ -177,7 +181,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const METRICS_TOKEN = "soak-metrics-token-0123456789abcdef";
 
 /** A web instance's V8 heap in use and external memory, from its Prometheus text (null when it is down). */
-async function ownMemory(url: string): Promise<{ heapUsed: number; external: number } | null> {
+async function ownMemory(url: string): Promise<{ heapUsed: number; external: number; sshWedged: number } | null> {
   const res = await fetch(`${url}/api/metrics`, {
     headers: { authorization: `Bearer ${METRICS_TOKEN}` },
     signal: AbortSignal.timeout(10_000),
@@ -188,6 +192,11 @@ async function ownMemory(url: string): Promise<{ heapUsed: number; external: num
     return {
       heapUsed: metricValue(text, "sandboxer_nodejs_heap_size_used_bytes"),
       external: metricValue(text, "sandboxer_nodejs_external_memory_bytes"),
+      // One series per build VM.
+      sshWedged: text
+        .split("\n")
+        .filter((l) => l.startsWith("sandboxer_ssh_connections_wedged_total{"))
+        .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0),
     };
   } catch {
     return null; // not in this scrape
@@ -422,7 +431,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       for (const p of procs) {
         if (!p.url || !p.own) continue;
         ownMemory(p.url)
-          .then((m) => m && p.own!.push([Date.now(), m.heapUsed, m.external]))
+          .then((m) => {
+            if (!m) return;
+            p.own!.push([Date.now(), m.heapUsed, m.external]);
+            p.sshWedged = m.sshWedged;
+          })
           .catch(() => {});
       }
     }, 30_000);
@@ -563,6 +576,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       residentAtEnd,
       lostDetails: lost.slice(0, 50),
       lostEvents,
+      sshConnectionsWedged: procs.reduce((sum, p) => sum + (p.sshWedged ?? 0), 0),
       duplicatedDetails: duplicated.slice(0, 50),
       orphanDetails: orphans.slice(0, 50),
       failedReasons: failedReasons.slice(0, 50),

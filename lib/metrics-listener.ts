@@ -33,7 +33,7 @@ export async function startMetricsListener(opts: {
   host: string;
   port: number;
   token: string | undefined;
-  ctx: () => Pick<ManagerContext, "db" | "config">;
+  ctx: () => Pick<ManagerContext, "db" | "config" | "ssh">;
   log: Logger;
 }): Promise<MetricsListener> {
   const authorized = async (authorization: string | undefined): Promise<number> => {

@@ -44,7 +44,7 @@ interface Metrics {
   instance: string;
 }
 
-type Ctx = Pick<ManagerContext, "db" | "config">;
+type Ctx = Pick<ManagerContext, "db" | "config" | "ssh">;
 
 const globalForMetrics = globalThis as unknown as {
   __sandboxerMetrics?: Metrics;
@@ -140,6 +140,31 @@ export function metrics(bind?: () => Ctx): Metrics {
     labelNames: ["profile", "result"] as const,
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
     registers: [registry],
+  });
+  // The SSH pool's counts per build VM (host:port) since this process started.
+  const sshHosts = () => {
+    const c = globalForMetrics.__sandboxerMetricsCtx?.();
+    return Object.entries(c?.ssh?.pool.stats().hosts ?? {});
+  };
+  new Counter({
+    name: "sandboxer_ssh_channels_refused_total",
+    help: "Channel opens a build VM refused (its MaxSessions below the pool's bound); each was retried",
+    labelNames: ["host"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [host, s] of sshHosts()) this.inc({ host }, s.channelsRefused);
+    },
+  });
+  new Counter({
+    name: "sandboxer_ssh_connections_wedged_total",
+    help: "SSH connections closed because they were up but opened no channel for a command within its open timeout",
+    labelNames: ["host"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [host, s] of sshHosts()) this.inc({ host }, s.connectionsWedged);
+    },
   });
   const exporter = new Gauge({
     name: "sandboxer_metrics_exporter",

@@ -52,6 +52,19 @@ export interface ExecOptions {
   /** Per stream; older output is dropped and `stdoutTruncated`/`stderrTruncated` set. */
   maxBufferBytes?: number;
   killGraceMs?: number;
+  /**
+   * How long the server may take to open the command's session channel and answer its exec request
+   * (capped by `timeoutMs`). A live connection whose keepalives are answered but that opens no
+   * channel is wedged; without this the command would wait out all of `timeoutMs`. Default
+   * {@link DEFAULT_CHANNEL_OPEN_TIMEOUT_MS}.
+   */
+  openTimeoutMs?: number;
+  /**
+   * The command may run twice (it checks before it acts: the remote-workspace scripts). A command
+   * whose start is unknown — its channel open or exec request went unanswered — is then retried by
+   * the pool on another connection; otherwise it is reported and never run again.
+   */
+  idempotent?: boolean;
 }
 
 export interface ExecResult {
@@ -328,6 +341,7 @@ export class SshConnection {
 
       const cleanup = (): void => {
         clearTimeout(timer);
+        clearTimeout(openTimer);
         clearTimeout(graceTimer);
         opts.signal?.removeEventListener("abort", onAbort);
         unsubscribe();
@@ -366,6 +380,7 @@ export class SshConnection {
         }, graceMs);
       };
 
+      const openTimeoutMs = Math.min(opts.openTimeoutMs ?? DEFAULT_CHANNEL_OPEN_TIMEOUT_MS, opts.timeoutMs);
       const timer = setTimeout(() => {
         stop(
           new SshError(
@@ -375,6 +390,25 @@ export class SshConnection {
           ),
         );
       }, opts.timeoutMs);
+      // The channel open and the exec request are answered by the server in milliseconds; one that
+      // stays unanswered on a connection that is still up (its keepalives are answered) means a wedged
+      // session, not a slow command. Whether the command started is unknown: the server may have
+      // received the exec request. The caller (the pool) drops the connection; its close ends the
+      // session on the server, and a channel that opens late is closed at once (onOpen).
+      const openTimer =
+        openTimeoutMs < opts.timeoutMs
+          ? setTimeout(() => {
+              if (channel || stopping) return;
+              fail(
+                new SshError(
+                  "SSH_EXEC_TIMEOUT",
+                  `${where} did not open a channel for \`${name}\` within ${openTimeoutMs} ms although the connection is still up ` +
+                    `(a wedged session); whether the command started is unknown`,
+                  { details: { command: name, openTimeoutMs, connectionWedged: true, startUnknown: true } },
+                ),
+              );
+            }, openTimeoutMs)
+          : undefined;
       const onAbort = (): void => {
         const reason: unknown = opts.signal?.reason;
         stop(hasCode(reason, "ABORTED") ? reason : new AbortedError(`\`${name}\` on ${where} was cancelled`));
@@ -407,6 +441,7 @@ export class SshConnection {
           return;
         }
         channel = ch;
+        clearTimeout(openTimer);
         if (settled || stopping) {
           // Timed out or aborted while the channel was opening: the command has started, stop it.
           sendSignal(ch, "TERM");

@@ -78,6 +78,8 @@ export interface SshHostStats {
   peakHandshakes: number;
   /** Channel opens the server refused (e.g. its MaxSessions is below our bound); each was retried. */
   channelsRefused: number;
+  /** Connections closed because they were up but opened no channel for a command (a wedged session). */
+  connectionsWedged: number;
   /** The held-open budget (sessions, sftp, forwards): connections and channels now, and their peaks. */
   sessionConnections: number;
   sessionChannels: number;
@@ -233,6 +235,13 @@ export class SshPool {
             this.drop(pc);
             continue;
           }
+        }
+        if (isSshError(e, "SSH_EXEC_TIMEOUT") && e.details?.connectionWedged === true) {
+          // It opens no channels: no one else gets it. Closing it ends the session on the server, so
+          // a command that did start there is hung up on; one that checks before it acts runs again.
+          pc.host.stats.connectionsWedged++;
+          this.drop(pc);
+          if (!this.closed && attempt < this.maxStartRetries && opts.idempotent === true) continue;
         }
         throw e;
       } finally {
@@ -431,6 +440,7 @@ export class SshPool {
           handshakes: 0,
           peakHandshakes: 0,
           channelsRefused: 0,
+          connectionsWedged: 0,
           sessionConnections: 0,
           sessionChannels: 0,
           peakSessionChannels: 0,

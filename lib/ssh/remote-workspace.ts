@@ -142,6 +142,8 @@ function run(pool: SshPool, config: SshConfig, script: string, args: string[], o
   return pool.exec(config, ["sh", "-c", script, "sh", ...args], {
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     signal: opts.signal,
+    // Each script checks before it acts (create reuses its own empty directory, remove finds it absent).
+    idempotent: true,
   });
 }
 

@@ -4,8 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { AbortedError } from "@/lib/errors";
+import type { ManagerContext } from "@/lib/manager/context";
+import { metrics } from "@/lib/metrics";
 import { SshError, SshPool } from "@/lib/ssh";
 import {
+  descendants,
   restartVm,
   sshdConnectionCount,
   startBuildVms,
@@ -20,6 +23,7 @@ let vm1: BuildVm;
 let vm2: BuildVm;
 let tight: BuildVm;
 let flaky: BuildVm;
+let wedge: BuildVm;
 
 /** Samples the server-side connection count of some VMs until stopped; returns the peak per VM. */
 function sampleServerConnections(targets: BuildVm[]): { stop(): Promise<Map<string, number>> } {
@@ -48,12 +52,15 @@ beforeAll(async () => {
       // A server that allows fewer sessions per connection than the pool's bound.
       { name: "tight", address: "127.0.0.1", sshdOptions: { MaxSessions: "2" } },
       { name: "flaky", address: "127.0.0.2" },
+      // Its connections' sshd processes are frozen (SIGSTOP) by a test: a session that opens no channel.
+      { name: "wedge", address: "127.0.0.1" },
     ],
   });
   vm1 = vms.vm("vm1");
   vm2 = vms.vm("vm2");
   tight = vms.vm("tight");
   flaky = vms.vm("flaky");
+  wedge = vms.vm("wedge");
 });
 
 afterAll(async () => {
@@ -200,6 +207,56 @@ describe("SshPool against real sshd", () => {
       expect((await pool.exec(config, ["echo", "ok"], { timeoutMs: 5_000 })).stdout).toBe("ok\n");
     } finally {
       pool.close();
+    }
+  });
+
+  it("closes a connection that opens no channel (a frozen sshd session) and runs an idempotent command on a new one", async () => {
+    // The sshd processes serving the pool's connection are stopped: the TCP connection stays up, but
+    // no channel open is ever answered. Keepalives would notice only after 45 s and the command would
+    // wait out its whole timeout (a destroy once waited 10 minutes so in a soak).
+    const pool = new SshPool();
+    const frozen: number[] = [];
+    try {
+      const config = vmSshConfig(vms, wedge);
+      expect((await pool.exec(config, ["true"], { timeoutMs: 5_000 })).code).toBe(0);
+      frozen.push(...(await descendants(wedge.pid!)));
+      expect(frozen.length).toBeGreaterThan(0);
+      for (const pid of frozen) process.kill(pid, "SIGSTOP");
+
+      const t0 = Date.now();
+      const result = await pool.exec(config, ["sh", "-c", "echo ran"], { timeoutMs: 30_000, openTimeoutMs: 1_000, idempotent: true });
+      expect(result.stdout).toBe("ran\n");
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      const stats = pool.stats().hosts[`${wedge.host}:${wedge.port}`]!;
+      expect(stats.connectionsWedged).toBe(1);
+      expect(stats.connectionsOpened).toBe(2);
+
+      // A command that may not run twice is reported, not retried, and its connection closed too.
+      const more = await descendants(wedge.pid!);
+      const fresh = more.filter((pid) => !frozen.includes(pid));
+      frozen.push(...fresh);
+      for (const pid of fresh) process.kill(pid, "SIGSTOP");
+      await expect(pool.exec(config, ["sh", "-c", "echo once"], { timeoutMs: 30_000, openTimeoutMs: 1_000 })).rejects.toMatchObject({
+        code: "SSH_EXEC_TIMEOUT",
+        message: expect.stringMatching(/did not open a channel for `sh` within 1000 ms .*whether the command started is unknown/),
+        details: { connectionWedged: true, startUnknown: true },
+      });
+      expect(pool.stats().hosts[`${wedge.host}:${wedge.port}`]!).toMatchObject({ connectionsWedged: 2, connections: 0 });
+      // What an operator sees: the process's /api/metrics series, per host.
+      const text = await metrics(() => ({ ssh: { pool } }) as unknown as ManagerContext).registry.metrics();
+      const line = text
+        .split("\n")
+        .find((l) => l.startsWith("sandboxer_ssh_connections_wedged_total{") && l.includes(`host="${wedge.host}:${wedge.port}"`));
+      expect(line).toMatch(/ 2$/);
+    } finally {
+      pool.close();
+      for (const pid of frozen) {
+        try {
+          process.kill(pid, "SIGCONT");
+        } catch {
+          // Gone already.
+        }
+      }
     }
   });
 

@@ -314,7 +314,7 @@ async function startSshd(vm: BuildVm, authorizedKeysPath: string, pickPort: bool
 }
 
 /** All descendants of pid (from /proc), so a VM's sessions die with it like on a real reboot. */
-async function descendants(root: number): Promise<number[]> {
+export async function descendants(root: number): Promise<number[]> {
   const children = new Map<number, number[]>();
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
