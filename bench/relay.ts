@@ -18,6 +18,8 @@ export interface Relay {
   connections(): number;
   /** Leaves the next `n` connections unanswered (never forwarded), as a VM too busy to answer its handshake. */
   stallNext(n: number): void;
+  /** Connections accepted from now on get this round-trip time (open ones keep theirs). */
+  setRtt(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -66,13 +68,17 @@ export async function startRelay(opts: {
   const listenHost = opts.listenHost ?? "127.0.0.1";
   assertLoopback(listenHost);
   assertLoopback(opts.upstreamHost);
-  if (!(opts.rttMs >= 0)) throw new Error(`--rtt must be a number of milliseconds ≥ 0, not ${opts.rttMs}`);
-  const oneWay = opts.rttMs / 2;
+  const checkRtt = (ms: number) => {
+    if (!(ms >= 0)) throw new Error(`--rtt must be a number of milliseconds ≥ 0, not ${ms}`);
+  };
+  checkRtt(opts.rttMs);
+  let rttMs = opts.rttMs;
   const sockets = new Set<net.Socket>();
   let accepted = 0;
   let stall = 0;
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     accepted++;
+    const oneWay = rttMs / 2;
     if (stall > 0) {
       stall--;
       sockets.add(client);
@@ -111,10 +117,16 @@ export async function startRelay(opts: {
   return {
     host: listenHost,
     port,
-    rttMs: opts.rttMs,
+    get rttMs() {
+      return rttMs;
+    },
     connections: () => accepted,
     stallNext: (n) => {
       stall = n;
+    },
+    setRtt: (ms) => {
+      checkRtt(ms);
+      rttMs = ms;
     },
     close: () =>
       new Promise<void>((resolve) => {

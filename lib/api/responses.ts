@@ -287,6 +287,9 @@ export const hostSchema = component(
     cordonedAt: timestamp.nullable(),
     cordonedBy: z.string().nullable(),
     drainedAt: timestamp.nullable(),
+    editingSince: timestamp
+      .nullable()
+      .describe("An admin's change of where it is reached, or its removal, is being checked since then: no new sandboxes meanwhile"),
     loadAverage: z.number().nullable().describe("1-minute load average at the last check"),
     cpuCount: z.number().int().nullable(),
     freeMemoryBytes: z.number().nullable(),

@@ -468,6 +468,8 @@ export async function editAdminHost(
   const mark = connection.length > 0 ? await markHostEditing(ctx.db, hostId, seen) : null;
   if (connection.length > 0 && !mark) throw hostChanged(hostId);
   let written = false;
+  // The hosts page shows the change under way (a far VM's key probe takes seconds).
+  if (mark) await publishHostChanged(ctx, hostId);
   try {
     if (connection.length > 0) {
       const live = await liveSandboxesOnHost(ctx.db, hostId);
@@ -521,8 +523,11 @@ export async function editAdminHost(
       await requestReconcile(ctx, hostId, actor);
     return { hostId, changed, keyConfirmation: moved ? { offeredHostKey: offered!, verifyCommand: VERIFY_COMMAND } : null };
   } finally {
-    // Written, the edit's own write cleared its mark; otherwise it is taken off here.
-    if (mark && !written) await endHostEditing(ctx.db, hostId, mark);
+    // Written, the edit's own write cleared its mark (and its notice went out); otherwise it is taken off here.
+    if (mark && !written) {
+      await endHostEditing(ctx.db, hostId, mark);
+      await publishHostChanged(ctx, hostId);
+    }
   }
 }
 

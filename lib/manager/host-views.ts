@@ -4,7 +4,7 @@
 import "server-only";
 
 import type { Db } from "../db/client";
-import { hostLabels, listHosts, occupancyByHost } from "../db/hosts";
+import { hostBeingEdited, hostLabels, listHosts, occupancyByHost } from "../db/hosts";
 import type { SshServices } from "../extensions/base";
 import { poolCountsByHost } from "../db/pools";
 import { knownHostsOnlyFile } from "./host-ops";
@@ -42,6 +42,7 @@ export async function hostViews(db: Db, ssh: SshServices | undefined, ids?: stri
     cordonedAt: iso(h.cordonedAt),
     cordonedBy: h.cordonedBy,
     drainedAt: iso(h.drainedAt),
+    editingSince: hostBeingEdited(h) ? iso(h.editingSince) : null,
     loadAverage: h.loadAverage,
     cpuCount: h.cpuCount,
     freeMemoryBytes: h.freeMemoryBytes === null ? null : Number(h.freeMemoryBytes),

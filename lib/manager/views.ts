@@ -134,6 +134,12 @@ export interface HostView {
   cordonedAt: string | null;
   cordonedBy: string | null;
   drainedAt: string | null;
+  /**
+   * Since when an admin's change of where it is reached (address, port, tunnel port, user, workspace
+   * root) or its removal is being checked — its new key probed, its sandboxes looked for. No new
+   * sandboxes meanwhile. Null when no change is under way (or one's mark has lapsed).
+   */
+  editingSince: string | null;
   loadAverage: number | null;
   cpuCount: number | null;
   freeMemoryBytes: number | null;

@@ -405,6 +405,12 @@ describe("host lifecycle", () => {
     for (const id of ["race-a", "race-t1", "race-t2"]) await removeHost(t.manager, t.admin, id).catch(() => undefined);
   });
 
+  /** The data of the last `host.changed` team notice about a host. */
+  async function lastHostNotice(hostId: string): Promise<unknown> {
+    const rows = await t.db.event.findMany({ where: { type: "team", action: "host.changed" }, orderBy: { id: "desc" }, take: 50 });
+    return rows.map((r) => r.data as { hostId?: string }).find((d) => d.hostId === hostId);
+  }
+
   it("a create sent while an edit moves the host (its new key being probed) waits: it never keeps the old address", async () => {
     const hl1 = vms.vm("hl1");
     const hl2 = vms.vm("hl2");
@@ -433,7 +439,13 @@ describe("host lifecycle", () => {
         .poll(async () => (await t.manager.getSandboxDetail(s.id)).queue?.reason ?? "", { timeout: 10_000, interval: 50 })
         .toMatch(/move-hl2: an admin is changing where it is reached/);
       await expect(removeHost(t.manager, t.admin, "move-hl2")).rejects.toMatchObject({ code: "HOST_CHANGED" });
+      // The hosts page shows it: in the list, and in the notice its stream applies.
+      const listed = (await t.manager.listHosts()).find((h) => h.id === "move-hl2")!;
+      expect(Date.parse(listed.editingSince ?? "")).toBeGreaterThan(Date.now() - 60_000);
+      expect(await lastHostNotice("move-hl2")).toMatchObject({ host: { editingSince: listed.editingSince } });
       expect(await moving).toMatchObject({ changed: ["port"], keyConfirmation: { offeredHostKey: hl1.hostKeyFingerprint } });
+      expect((await t.manager.listHosts()).find((h) => h.id === "move-hl2")).toMatchObject({ editingSince: null });
+      expect(await lastHostNotice("move-hl2")).toMatchObject({ host: { editingSince: null, port: relay.port } });
       // Moved: the create still waits, now for the new key to be confirmed, and was never placed on the old port.
       await expect
         .poll(async () => (await t.manager.getSandboxDetail(s.id)).queue?.reason ?? "", { timeout: 10_000, interval: 50 })

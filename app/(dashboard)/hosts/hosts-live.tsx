@@ -133,6 +133,17 @@ export function HostsLive({
                       {h.drainedAt ? "draining" : "cordoned"}
                     </Badge>
                   ) : null}
+                  {h.editingSince ? (
+                    <Badge tone="warning" className="ml-1" data-testid={`editing-${h.id}`}>
+                      being changed
+                    </Badge>
+                  ) : null}
+                  {h.editingSince ? (
+                    <div className="mt-1 max-w-[18rem] text-xs text-muted-foreground">
+                      An admin is changing where it is reached (since <RelativeTime iso={h.editingSince} />
+                      ): no new sandboxes until it is done
+                    </div>
+                  ) : null}
                   {h.cordoned && h.cordonReason ? (
                     <div className="mt-1 max-w-[18rem] text-xs text-muted-foreground">{h.cordonReason}</div>
                   ) : null}
