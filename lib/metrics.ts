@@ -142,30 +142,28 @@ export function metrics(bind?: () => Ctx): Metrics {
     registers: [registry],
   });
   // The SSH pool's counts per build VM (host:port) since this process started.
-  const sshHosts = () => {
-    const c = globalForMetrics.__sandboxerMetricsCtx?.();
-    return Object.entries(c?.ssh?.pool.stats().hosts ?? {});
-  };
-  new Counter({
-    name: "sandboxer_ssh_channels_refused_total",
-    help: "Channel opens a build VM refused (its MaxSessions below the pool's bound); each was retried",
-    labelNames: ["host"] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [host, s] of sshHosts()) this.inc({ host }, s.channelsRefused);
-    },
-  });
-  new Counter({
-    name: "sandboxer_ssh_connections_wedged_total",
-    help: "SSH connections closed because they were up but opened no channel for a command within its open timeout",
-    labelNames: ["host"] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [host, s] of sshHosts()) this.inc({ host }, s.connectionsWedged);
-    },
-  });
+  const sshCounter = (name: string, help: string, field: "channelsRefused" | "connectionsWedged") =>
+    new Counter({
+      name,
+      help,
+      labelNames: ["host"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const hosts = globalForMetrics.__sandboxerMetricsCtx?.().ssh?.pool.stats().hosts ?? {};
+        for (const [host, s] of Object.entries(hosts)) this.inc({ host }, s[field]);
+      },
+    });
+  sshCounter(
+    "sandboxer_ssh_channels_refused_total",
+    "Channel opens a build VM refused (its MaxSessions below the pool's bound); each was retried",
+    "channelsRefused",
+  );
+  sshCounter(
+    "sandboxer_ssh_connections_wedged_total",
+    "SSH connections closed because they were up but opened no channel for a command within its open timeout",
+    "connectionsWedged",
+  );
   const exporter = new Gauge({
     name: "sandboxer_metrics_exporter",
     help: "1 on the one instance that exports the fleet gauges (database counts), 0 elsewhere",

@@ -54,8 +54,9 @@ export interface ExecOptions {
   killGraceMs?: number;
   /**
    * How long the server may take to open the command's session channel and answer its exec request
-   * (capped by `timeoutMs`). A live connection whose keepalives are answered but that opens no
-   * channel is wedged; without this the command would wait out all of `timeoutMs`. Default
+   * (capped by `timeoutMs`). A connection that is still up but opens no channel is wedged (keepalives
+   * take 45 s to give up on it, or never do when the server still answers them); without this the
+   * command would wait out all of `timeoutMs`. Default
    * {@link DEFAULT_CHANNEL_OPEN_TIMEOUT_MS}.
    */
   openTimeoutMs?: number;
@@ -391,8 +392,8 @@ export class SshConnection {
         );
       }, opts.timeoutMs);
       // The channel open and the exec request are answered by the server in milliseconds; one that
-      // stays unanswered on a connection that is still up (its keepalives are answered) means a wedged
-      // session, not a slow command. Whether the command started is unknown: the server may have
+      // stays unanswered on a connection that is still up (its keepalives have not given up on it yet)
+      // means a wedged session, not a slow command. Whether the command started is unknown: the server may have
       // received the exec request. The caller (the pool) drops the connection; its close ends the
       // session on the server, and a channel that opens late is closed at once (onOpen).
       const openTimer =
