@@ -23,7 +23,7 @@ import { stringify } from "yaml";
 
 import { TEST_AUTH_SECRET, signUp, startAppServer, type AppServer } from "../tests/support/app-server";
 import { freeLoopbackPort, startBuildVms, stopBuildVms, type BuildVms } from "../tests/support/build-vms";
-import { metricValue } from "../tests/support/stream-metrics";
+import { metricSum, metricValue } from "../tests/support/stream-metrics";
 import { startWorkerProcess, type WorkerProcess } from "../tests/support/worker-process";
 import { parseDuration } from "../lib/duration";
 import { median, percentile } from "./lib/stats";
@@ -193,10 +193,7 @@ async function ownMemory(url: string): Promise<{ heapUsed: number; external: num
       heapUsed: metricValue(text, "sandboxer_nodejs_heap_size_used_bytes"),
       external: metricValue(text, "sandboxer_nodejs_external_memory_bytes"),
       // One series per build VM.
-      sshWedged: text
-        .split("\n")
-        .filter((l) => l.startsWith("sandboxer_ssh_connections_wedged_total{"))
-        .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0),
+      sshWedged: metricSum(text, "sandboxer_ssh_connections_wedged_total"),
     };
   } catch {
     return null; // not in this scrape

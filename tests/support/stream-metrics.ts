@@ -17,6 +17,14 @@ export function metricValue(text: string, name: string): number {
   return Number(line.split(" ").at(-1));
 }
 
+/** The sum of every series of `name` (one per label set, e.g. per build VM); 0 when there is none. */
+export function metricSum(text: string, name: string): number {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+}
+
 export async function readMetric(read: ReadMetrics, name: string): Promise<number> {
   return metricValue(await read(), name);
 }
