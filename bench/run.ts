@@ -45,7 +45,7 @@ import type { MemorySnapshot } from "./lib/memory";
 import { childrenOf, mb, serverCpuTimeMs, startSampler, threadCpuDelta, threadCpuMs, treeRss } from "./lib/procfs";
 import { countTree, generateRepo, type GeneratedRepo } from "./lib/repo";
 import { renderMarkdown, type BenchResults, type CreateBreakdown, type DestroyBreakdown } from "./lib/report";
-import { median, ratio, round, summarize, type Summary } from "./lib/stats";
+import { median, percentile, ratio, round, summarize, type Summary } from "./lib/stats";
 import { measurePools } from "./pools";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
@@ -1321,7 +1321,14 @@ function summarizeWindows(dir: string) {
   const files = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
   const counts = files
     .filter((f) => f.endsWith(".json"))
-    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as { statements: number; bySql: { count: number; sql: string }[] });
+    .map(
+      (f) =>
+        JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as {
+          statements: number;
+          bySql: { count: number; sql: string }[];
+          sequence?: [number, string][];
+        },
+    );
   const bySql = new Map<string, number>();
   for (const w of counts) for (const q of w.bySql) bySql.set(q.sql, (bySql.get(q.sql) ?? 0) + q.count);
   const n = Math.max(1, counts.length);
@@ -1338,6 +1345,16 @@ function summarizeWindows(dir: string) {
   return {
     windows: counts.length,
     statements: summarize(counts.map((w) => w.statements)),
+    // One window whose count is the median, its statements in the order they ran ([ms since it opened, SQL]).
+    medianWindowSequence:
+      counts.find(
+        (w) =>
+          w.statements ===
+          percentile(
+            counts.map((c) => c.statements),
+            50,
+          ),
+      )?.sequence ?? null,
     topSql: [...bySql.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, 30)

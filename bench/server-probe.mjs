@@ -27,6 +27,9 @@ const TX_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|DEALLOCATE)\b/i
 const windowDir = process.env.SANDBOXER_BENCH_WINDOW_DIR;
 /** SQL text → executions in the open window (null: no window open). */
 let windowCounts = null;
+/** The open window's statements in the order they ran: [ms since the window opened, SQL (first 160 characters)]. */
+let windowSequence = [];
+let windowOpenedAt = 0;
 
 function sqlText(sql) {
   return typeof sql === "string" ? sql : sql && typeof sql.text === "string" ? sql.text : String(sql);
@@ -36,6 +39,7 @@ function count(sql) {
   if (windowCounts) {
     const key = sqlText(sql).replace(/\s+/g, " ").slice(0, 400);
     windowCounts.set(key, (windowCounts.get(key) ?? 0) + 1);
+    windowSequence.push([Math.round(performance.now() - windowOpenedAt), key.slice(0, 160)]);
   }
   const ctx = als.getStore();
   if (!ctx) return;
@@ -140,6 +144,8 @@ if (windowDir) {
   process.on("SIGURG", () => {
     if (!windowCounts) {
       windowCounts = new Map();
+      windowSequence = [];
+      windowOpenedAt = performance.now();
       if (profile) session.post("Profiler.start");
       if (heapProfile)
         session.post("HeapProfiler.startSampling", {
@@ -156,7 +162,7 @@ if (windowDir) {
     const bySql = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([sql, count]) => ({ count, sql }));
     fs.writeFileSync(
       path.join(windowDir, `window-${i}.json`),
-      JSON.stringify({ statements: bySql.reduce((a, b) => a + b.count, 0), bySql }),
+      JSON.stringify({ statements: bySql.reduce((a, b) => a + b.count, 0), bySql, sequence: windowSequence }),
     );
     if (profile)
       session.post("Profiler.stop", (err, result) => {

@@ -27,6 +27,7 @@ import { metricSum, metricValue } from "../tests/support/stream-metrics";
 import { startWorkerProcess, type WorkerProcess } from "../tests/support/worker-process";
 import { parseDuration } from "../lib/duration";
 import { median, percentile } from "./lib/stats";
+import { bucketMedians, slopeMbPerHour, type TracePoint } from "./lib/memory-trace";
 import { residentBreakdownMb, rssBytes } from "./lib/procfs";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
@@ -83,6 +84,12 @@ export interface RssGrowth {
    */
   heapUsed?: { warmMb: number; endMb: number };
   external?: { warmMb: number; endMb: number };
+  /** Least-squares slope after the warm-up, MB per hour: RSS, and the V8 heap in use (web instances). */
+  slopeMbPerHour: number | null;
+  heapSlopeMbPerHour?: number | null;
+  /** Medians per 10 minutes after the warm-up (minutes from its end): RSS, and the V8 heap in use. */
+  trace: TracePoint[];
+  heapTrace?: TracePoint[];
 }
 
 /**
@@ -108,6 +115,7 @@ export function rssGrowth(
     return first.length && last.length ? { warm: median(first), end: median(last) } : null;
   };
   const { warm, end } = ends(after)!;
+  const heapSamples = p.own?.map((o): [number, number] => [o[0], o[1]]);
   const own = (pick: (o: NonNullable<Proc["own"]>[number]) => number) => {
     const e = p.own ? ends(p.own.map((o) => [o[0], pick(o)])) : null;
     return e ? { warmMb: mb(e.warm), endMb: mb(e.end) } : undefined;
@@ -123,6 +131,11 @@ export function rssGrowth(
     growthPct: Math.round(((end - warm) / warm) * 1000) / 10,
     livedS: Math.round((lastAt - p.startedAt) / 1000),
     windowS: Math.round(windowMs / 1000),
+    slopeMbPerHour: slopeMbPerHour(after, from),
+    trace: bucketMedians(after, from, TRACE_BUCKET_MS),
+    ...(heapSamples
+      ? { heapSlopeMbPerHour: slopeMbPerHour(heapSamples, from), heapTrace: bucketMedians(heapSamples, from, TRACE_BUCKET_MS) }
+      : {}),
   };
 }
 
@@ -175,6 +188,9 @@ type Proc = {
   sshWedged?: number;
   url?: string;
 };
+
+/** The memory trace's bucket. */
+const TRACE_BUCKET_MS = 10 * 60_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
