@@ -64,6 +64,7 @@ const schema = z.object({
   SANDBOXER_WORKER: bool(true),
   SANDBOXER_WORKER_CONCURRENCY: int(16, 1, 256),
   SANDBOXER_WORKER_POLL: duration("1s"),
+  SANDBOXER_CANCEL_POLL: duration("1s"),
   SANDBOXER_LEASE: duration("30s"),
   SANDBOXER_MAX_ATTEMPTS: int(3, 1, 20),
   SANDBOXER_CREATE_TIMEOUT: duration("30m"),

@@ -11,6 +11,7 @@ describe("dispatchWake", () => {
         operationQueued: () => calls.push("operation"),
         teamEvent: () => calls.push("team"),
         sandboxChanged: (id: string) => calls.push(`sandbox ${id}`),
+        cancelRequested: (id: string) => calls.push(`cancel ${id}`),
       },
     };
   };
@@ -23,13 +24,23 @@ describe("dispatchWake", () => {
     expect(dispatchWake("sandboxer/2 s sbx_abc", self, notifier)).toBe(true);
     // A writer without an application_name (psql, a script) is "-": still someone else.
     expect(dispatchWake("- s sbx_def", self, notifier)).toBe(true);
-    expect(calls).toEqual(["operation", "team", "sandbox sbx_abc", "sandbox sbx_def"]);
+    expect(dispatchWake("sandboxer/2 c op_123", self, notifier)).toBe(true);
+    expect(calls).toEqual(["operation", "team", "sandbox sbx_abc", "sandbox sbx_def", "cancel op_123"]);
   });
 
   it("skips this process's own, and anything it does not understand", () => {
     const { calls, notifier } = record();
     const self = processApplicationName(1);
-    for (const payload of ["sandboxer/1 o", "sandboxer/1 s sbx_abc", "", "sandboxer/2", "sandboxer/2 s", "sandboxer/2 x y"]) {
+    for (const payload of [
+      "sandboxer/1 o",
+      "sandboxer/1 s sbx_abc",
+      "",
+      "sandboxer/2",
+      "sandboxer/2 s",
+      "sandboxer/2 c",
+      "sandboxer/1 c op_1",
+      "sandboxer/2 x y",
+    ]) {
       expect(dispatchWake(payload, self, notifier)).toBe(false);
     }
     expect(calls).toEqual([]);

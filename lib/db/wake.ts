@@ -5,9 +5,11 @@
 //
 // The database says when: triggers (prisma/postgres/migrations/…_wake_notifications) send
 // `pg_notify('sandboxer_wake', '<sender> <kind> [<sandbox id>]')` when events are stored (`s <id>`
-// per sandbox, `t` for team notices) and when an operation becomes claimable (`o`), delivered at
-// commit. Each process listens on one connection of its own and passes them to its notifier; its own
-// writes (sender = its application_name, `sandboxer/<pid>`) are skipped, the notifier already fired.
+// per sandbox, `t` for team notices), when an operation becomes claimable (`o`) and when a running
+// one is asked to stop (`c <operation id>`, …_cancel_wake), delivered at commit. Each process listens
+// on one connection of its own and passes them to its notifier (and tells it whether that connection
+// is up, so a running create polls for cancels less while it is); its own writes (sender = its
+// application_name, `sandboxer/<pid>`) are skipped, the notifier already fired.
 // The polls stay as they were: they cover a lost connection (it reconnects with backoff, and wakes
 // everything once back) and writes from anything that bypasses the triggers.
 import type pg from "pg";
@@ -40,13 +42,14 @@ interface Log {
 export function dispatchWake(
   payload: string,
   self: string,
-  notifier: Pick<Notifier, "operationQueued" | "sandboxChanged" | "teamEvent">,
+  notifier: Pick<Notifier, "operationQueued" | "sandboxChanged" | "teamEvent" | "cancelRequested">,
 ): boolean {
   const [sender, kind, id] = payload.split(" ");
   if (!sender || sender === self) return false;
   if (kind === "o") notifier.operationQueued();
   else if (kind === "t") notifier.teamEvent();
   else if (kind === "s" && id) notifier.sandboxChanged(id);
+  else if (kind === "c" && id) notifier.cancelRequested(id);
   else return false;
   return true;
 }
@@ -89,6 +92,7 @@ export function startWakeListener(url: string, notifier: Notifier, log: Log, opt
       if (failed) return;
       failed = true;
       up = false;
+      notifier.setCrossProcessWake(false);
       c.removeAllListeners("notification");
       void c.end().catch(() => undefined);
       if (closed) return;
@@ -118,6 +122,7 @@ export function startWakeListener(url: string, notifier: Notifier, log: Log, opt
     }
     if (closed) return void c.end().catch(() => undefined);
     up = true;
+    notifier.setCrossProcessWake(true);
     backoffMs = firstBackoffMs;
     if (outageLogged) {
       log.info({}, "wake-up connection back");
@@ -137,6 +142,7 @@ export function startWakeListener(url: string, notifier: Notifier, log: Log, opt
       if (retry) clearTimeout(retry);
       if (flushTimer) clearTimeout(flushTimer);
       up = false;
+      notifier.setCrossProcessWake(false);
       const c = client;
       client = null;
       if (c) {

@@ -14,8 +14,13 @@ export interface ManagerConfig {
   /** How long a claimed operation stays ours without a heartbeat. */
   leaseMs: number;
   heartbeatMs: number;
-  /** How often a running create checks whether a destroy asked it to stop (other processes). */
+  /**
+   * How often a running create checks whether a destroy in another process asked it to stop. While
+   * PostgreSQL's wake-up connection is up the request arrives with its commit, and the check is only
+   * the fallback: every `cancelPollWithWakeMs` (at least cancelPollMs).
+   */
   cancelPollMs: number;
+  cancelPollWithWakeMs: number;
   pollMs: number;
   maxAttempts: number;
   createTimeoutMs: number;
@@ -70,6 +75,7 @@ export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
   leaseMs: 30_000,
   heartbeatMs: 5_000,
   cancelPollMs: 1_000,
+  cancelPollWithWakeMs: 15_000,
   pollMs: 1_000,
   maxAttempts: 3,
   createTimeoutMs: 30 * 60_000,

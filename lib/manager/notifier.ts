@@ -1,11 +1,13 @@
 // In-process signals: "an operation was queued" wakes the local worker at once (no poll delay);
-// "sandbox X changed" wakes the event streams that follow X; "team event" wakes the team stream hub.
-// Other processes learn of a change from the database: on PostgreSQL at once (lib/db/wake.ts passes its
-// notifications to this notifier), otherwise at their next poll.
+// "sandbox X changed" wakes the event streams that follow X; "team event" wakes the team stream hub;
+// "cancel requested for operation X" stops X if it runs here. Other processes learn of a change from
+// the database: on PostgreSQL at once (lib/db/wake.ts passes its notifications to this notifier, and
+// says whether its connection is up: crossProcessWake), otherwise at their next poll.
 import { EventEmitter } from "node:events";
 
 export class Notifier {
   private readonly emitter = new EventEmitter();
+  private wakeUp = false;
 
   constructor() {
     // One listener per open event stream; hundreds of browsers following sandboxes is normal.
@@ -41,5 +43,28 @@ export class Notifier {
   onTeamEvent(fn: () => void): () => void {
     this.emitter.on("team", fn);
     return () => this.emitter.off("team", fn);
+  }
+
+  /** A destroy asked operation `opId` to stop (another process's; this process aborts its own directly). */
+  cancelRequested(opId: string): void {
+    this.emitter.emit(`cancel:${opId}`);
+  }
+
+  onCancelRequested(opId: string, fn: () => void): () => void {
+    const name = `cancel:${opId}`;
+    this.emitter.on(name, fn);
+    return () => this.emitter.off(name, fn);
+  }
+
+  /**
+   * Whether other processes' changes reach this notifier as they commit (PostgreSQL's wake-up
+   * connection is up). While false, only the polls see them.
+   */
+  get crossProcessWake(): boolean {
+    return this.wakeUp;
+  }
+
+  setCrossProcessWake(up: boolean): void {
+    this.wakeUp = up;
   }
 }

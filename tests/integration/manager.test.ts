@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 import { fakeWorld } from "@/lib/extensions/fake/extension";
 import { claimOperation, requeueExpired } from "@/lib/db/operations";
 import { reapExpiredOperations, reapIntervalMs, retryBackoffMs } from "@/lib/manager/reaper";
+import { Worker } from "@/lib/manager/worker";
 
 import { PROVIDERS } from "../support/databases";
 import { createTestManager, FAST_CONFIG, fakeProfile, waitForStatus, type TestManager } from "../support/manager-harness";
@@ -130,6 +131,47 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     // The create stopped early: far fewer than its 50 steps ran.
     const steps = (await t.manager.sandboxEvents(s.id)).filter((e) => e.message.startsWith("step "));
     expect(steps.length).toBeLessThan(20);
+  });
+
+  it("a destroy from another process: its wake-up stops the create at once, and the cancel poll backs off while wake-ups arrive", async () => {
+    // The worker runs on a manager of its own (another process's, as far as cancelling goes): the
+    // destroy below cannot abort it directly, only through the operation's flag.
+    const elsewhere = t.secondManager({ cancelPollMs: 50, cancelPollWithWakeMs: 60_000 });
+    const worker = new Worker(elsewhere, {});
+    worker.start();
+    const stepsOf = async (id: string) => (await t.manager.sandboxEvents(id)).filter((e) => e.message.startsWith("step ")).length;
+    const startSlow = async () => {
+      const s = await t.manager.createSandbox("profile.slow", t.user);
+      await waitForStatus(t.manager, s.id, ["creating"]);
+      await vi.waitFor(async () => expect(await stepsOf(s.id)).toBeGreaterThanOrEqual(2), { timeout: 10_000, interval: 25 });
+      const op = await t.db.operation.findFirstOrThrow({ where: { sandboxId: s.id, kind: "create" } });
+      return { id: s.id, opId: op.id };
+    };
+    try {
+      // Wake-ups up (PostgreSQL's listening connection): the flag is looked at only every 60 s.
+      elsewhere.notifier.setCrossProcessWake(true);
+      const a = await startSlow();
+      await t.manager.destroySandbox(a.id, t.user);
+      const stepsAtDestroy = await stepsOf(a.id);
+      await new Promise((r) => setTimeout(r, 600)); // twelve ticks of the 50-ms poll
+      expect((await t.db.operation.findUniqueOrThrow({ where: { id: a.opId } })).state).toBe("running");
+      expect(await stepsOf(a.id)).toBeGreaterThan(stepsAtDestroy);
+      // The wake-up the listener passes on (kind c): stopped at once.
+      elsewhere.notifier.cancelRequested(a.opId);
+      await waitForStatus(t.manager, a.id, ["destroyed"], 5_000);
+      expect((await t.db.operation.findUniqueOrThrow({ where: { id: a.opId } })).error).toBe("Cancelled by destroy");
+
+      // Wake-ups down: the poll finds the flag on its own, within a few ticks.
+      elsewhere.notifier.setCrossProcessWake(false);
+      const b = await startSlow();
+      await t.manager.destroySandbox(b.id, t.user);
+      await waitForStatus(t.manager, b.id, ["destroyed"], 5_000);
+      const op = await t.db.operation.findUniqueOrThrow({ where: { id: b.opId } });
+      expect(op.error).toBe("Cancelled by destroy");
+      expect(await stepsOf(b.id)).toBeLessThan(20);
+    } finally {
+      await worker.stop(1_000);
+    }
   });
 
   it("destroy of a queued sandbox never runs its create", async () => {

@@ -25,6 +25,7 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
   let cookie: string;
   let configDir: string;
   let tree: string;
+  let bigTree: string;
   const dirs: string[] = [];
   const workers: WorkerProcess[] = [];
 
@@ -50,10 +51,15 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
   beforeAll(async () => {
     database = await createTestDatabase("postgresql");
     tree = numberedTree(4_000, { dirs: 100, prefix: "sbx-team-tree-" });
+    // A copy of 20,000 files takes seconds (8 s here): a destroy lands while it runs.
+    bigTree = numberedTree(20_000, { dirs: 200, prefix: "sbx-team-big-" });
     configDir = writeConfigDir({
       includeRepoManifests: true,
       manifests: [],
-      profiles: { seeded: { extension: "ext.local", params: { seed: { path: tree, mode: "copy" } } } },
+      profiles: {
+        seeded: { extension: "ext.local", params: { seed: { path: tree, mode: "copy" } } },
+        big: { extension: "ext.local", params: { seed: { path: bigTree, mode: "copy" } } },
+      },
     });
     web = await startAppServer({
       // Every process of a fleet shares the lease setting (it also says when a silent worker is gone).
@@ -72,7 +78,7 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
     await Promise.all(workers.map((w) => w.kill("SIGKILL")));
     await web?.stop();
     await database?.drop();
-    for (const d of [...dirs, configDir, tree]) if (d) fs.rmSync(d, { recursive: true, force: true });
+    for (const d of [...dirs, configDir, tree, bigTree]) if (d) fs.rmSync(d, { recursive: true, force: true });
   });
 
   it("SANDBOXER_DB_POOL bounds the worker's connections; its killed creates say why on the web-only instance within the lease", async () => {
@@ -205,6 +211,51 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
       `[measure] web-only instance → worker process with a 10-min poll: picked up ${creating!.getTime() - queued!.getTime()} ms after queued, ` +
         `ready ${Date.now() - postedAt} ms after the POST; stream lag per event (written → received on the web instance) ` +
         `median ${lags[Math.floor(lags.length / 2)]} ms, max ${lags.at(-1)} ms over ${lags.length} events`,
+    );
+    await w.kill("SIGTERM");
+  });
+
+  it("a destroy sent to the web-only instance stops a create running in the worker process at once, not at the worker's next cancel poll", async () => {
+    // The worker asks whether its creates were cancelled only every 10 minutes: within this test's time
+    // only the database's wake-up (the cancel_wake trigger) can stop the copy.
+    const w = startWorkerProcess(workerEnv(newDataDir(), { SANDBOXER_CANCEL_POLL: "10m" }));
+    workers.push(w);
+    await expect.poll(() => database.db.worker.count({ where: { pid: w.child.pid } }), { timeout: 30_000, interval: 100 }).toBe(1);
+    const res = await fetch(`${web.url}/api/v1/sandboxes`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/json", origin: web.url },
+      body: JSON.stringify({ profile: "profile.big" }),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    await expect
+      .poll(async () => (await database.db.sandbox.findUnique({ where: { id }, select: { status: true } }))?.status, {
+        timeout: 30_000,
+        interval: 25,
+      })
+      .toBe("creating");
+    const deletedAt = Date.now();
+    const del = await fetch(`${web.url}/api/v1/sandboxes/${id}`, { method: "DELETE", headers: { cookie, origin: web.url } });
+    expect(del.status).toBeLessThan(300);
+    await expect
+      .poll(async () => (await database.db.sandbox.findUnique({ where: { id }, select: { status: true } }))?.status, {
+        timeout: 60_000,
+        interval: 50,
+      })
+      .toBe("destroyed");
+    const ops = await database.db.operation.findMany({ where: { sandboxId: id }, orderBy: { createdAt: "asc" } });
+    expect(ops.map((o) => [o.kind, o.state])).toEqual([
+      ["create", "cancelled"],
+      ["destroy", "succeeded"],
+    ]);
+    // Stopped mid-copy by the request ("Cancelled by destroy"), not run to its end and then found
+    // destroying ("Destroy requested during create"), which is what the 10-minute poll alone gives.
+    expect(ops[0]!.error).toBe("Cancelled by destroy");
+    const log = await database.db.event.findMany({ where: { sandboxId: id }, orderBy: { id: "asc" }, select: { message: true } });
+    expect(log.map((e) => e.message)).toContain("Create cancelled: a destroy was requested");
+    console.log(
+      `[measure] destroy on the web-only instance → the worker process's create stopped ${ops[0]!.finishedAt!.getTime() - deletedAt} ms later, ` +
+        `destroyed ${ops[1]!.finishedAt!.getTime() - deletedAt} ms after the DELETE (cancel poll 10 min)`,
     );
     await w.kill("SIGTERM");
   });

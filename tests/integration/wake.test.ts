@@ -1,5 +1,5 @@
 // Wake-ups across processes on PostgreSQL (lib/db/wake.ts and the triggers of the wake_notifications
-// migration), against a real database: what another process writes reaches this one's notifier;
+// and cancel_wake migrations), against a real database: what another process writes reaches this one's notifier;
 // what this process writes, a running operation's heartbeat or a rolled-back write does not; a lost
 // LISTEN connection comes back on its own. "Does not" is checked against a later notification that
 // did arrive: PostgreSQL delivers notifications in commit order on one connection.
@@ -107,6 +107,34 @@ describe("wake-ups across processes on PostgreSQL", () => {
     expect(seen.filter((s) => s === "o").length).toBe(before + 2);
   });
 
+  it("a running operation asked to stop wakes whoever runs it, once; a queued one's or a repeated request does not", async () => {
+    const id = await sandbox();
+    const running = `op_${id}`;
+    const queued = `op_q_${id}`;
+    const got: string[] = [];
+    const offRunning = notifier.onCancelRequested(running, () => got.push(running));
+    const offQueued = notifier.onCancelRequested(queued, () => got.push(queued));
+    try {
+      await operation(running, id, "running");
+      await operation(queued, id, "queued");
+      // A heartbeat sets other columns: no cancel wake-up.
+      await other.query(`UPDATE "Operation" SET "heartbeatAt" = now() WHERE "id" = $1`, [running]);
+      await barrier();
+      expect(got).toEqual([]);
+      // What requestCancel does (lib/db/operations.ts), from the other process.
+      await other.query(`UPDATE "Operation" SET "cancelRequested" = true WHERE "id" = $1`, [running]);
+      // Asked again (a second destroy): already true, no second wake-up. A queued row: cancelled, not woken.
+      await other.query(`UPDATE "Operation" SET "cancelRequested" = true WHERE "id" = $1`, [running]);
+      await other.query(`UPDATE "Operation" SET "cancelRequested" = true WHERE "id" = $1`, [queued]);
+      await barrier();
+      expect(got).toEqual([running]);
+      expect(notifier.crossProcessWake).toBe(true);
+    } finally {
+      offRunning();
+      offQueued();
+    }
+  });
+
   it("skips this process's own writes (its notifier fired already) and rolled-back ones", async () => {
     const id = await sandbox();
     await database.db.event.create({ data: { sandboxId: id, type: "log", message: "mine" } }); // application_name sandboxer/<this pid>
@@ -126,10 +154,12 @@ describe("wake-ups across processes on PostgreSQL", () => {
     expect(killed.rows.map((r) => r.ok)).toEqual([true]);
     const before = seen.filter((s) => s === "o").length;
     const until = Date.now() + 10_000;
-    // Down first (the kill is seen), then up again.
+    // Down first (the kill is seen: the notifier no longer counts on wake-ups), then up again.
     while (listener.connected() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    expect(notifier.crossProcessWake).toBe(false);
     while (!listener.connected() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     expect(listener.connected()).toBe(true);
+    expect(notifier.crossProcessWake).toBe(true);
     await arrival("o");
     expect(seen.filter((s) => s === "o").length).toBeGreaterThan(before);
     const id = await sandbox();

@@ -104,6 +104,8 @@ export type OperationHandler = (ctx: ManagerContext, run: OperationRun) => Promi
 
 /** Kinds a destroy can cancel while they run (the runtime polls for the request from other processes). */
 const CANCELLABLE: readonly OperationKind[] = ["create", "image_build"];
+/** A poll tick a little early still counts as due (timers fire late or early by a few ms). */
+const CANCEL_POLL_SLACK_MS = 50;
 
 /**
  * Runs one claimed operation with its handler. Returns how it ended ("succeeded", "failed",
@@ -136,8 +138,20 @@ export async function runOperation(
       })
       .catch((e: unknown) => log.warn({ err: e }, "heartbeat failed"));
   }, ctx.config.heartbeatMs);
-  const cancelPoll = CANCELLABLE.includes(kind)
+  // A destroy in this process aborts the controller itself (runningOperations); one in another process
+  // sets the operation's flag, which PostgreSQL's wake-up brings at commit (cancelRequested) and the
+  // poll finds otherwise — every cancelPollMs, or only every cancelPollWithWakeMs while wake-ups arrive.
+  const cancellable = CANCELLABLE.includes(kind);
+  const offCancel = cancellable ? ctx.notifier.onCancelRequested(op.id, () => controller.abort(new CancelledByDestroy())) : null;
+  let lastCancelCheck = Date.now();
+  const cancelPoll = cancellable
     ? setInterval(() => {
+        const now = Date.now();
+        const every = ctx.notifier.crossProcessWake
+          ? Math.max(ctx.config.cancelPollMs, ctx.config.cancelPollWithWakeMs)
+          : ctx.config.cancelPollMs;
+        if (now - lastCancelCheck < every - CANCEL_POLL_SLACK_MS) return;
+        lastCancelCheck = now;
         isCancelRequested(ctx.db, op.id)
           .then((cancel) => {
             if (cancel) controller.abort(new CancelledByDestroy());
@@ -180,6 +194,7 @@ export async function runOperation(
   } finally {
     clearInterval(hb);
     if (cancelPoll) clearInterval(cancelPoll);
+    offCancel?.();
     shutdown.signal.removeEventListener("abort", onShutdown);
     shutdown.dispose();
     ctx.runningOperations.delete(key);
