@@ -20,6 +20,11 @@ export interface Relay {
   stallNext(n: number): void;
   /** Connections accepted from now on get this round-trip time (open ones keep theirs). */
   setRtt(ms: number): void;
+  /**
+   * The connections open now go silent: whatever either side sends from now on is dropped and neither
+   * side is told, as on a network path that died without a reset. Connections accepted later work.
+   */
+  silenceOpen(): void;
   close(): Promise<void>;
 }
 
@@ -28,8 +33,8 @@ function assertLoopback(host: string): void {
     throw new Error(`the relay is for loopback addresses only, not ${host}`);
 }
 
-/** Forwards `from` → `to`, delivering each chunk `delayMs` after it arrived. */
-function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: number): void {
+/** Forwards `from` → `to`, delivering each chunk `delayMs` after it arrived (nothing once `silent()`). */
+function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: number, silent: () => boolean = () => false): void {
   const queue: { at: number; chunk: Buffer | null }[] = [];
   let queued = 0;
   let timer: NodeJS.Timeout | null = null;
@@ -49,6 +54,7 @@ function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: number): void {
     if (queue.length) timer = setTimeout(pump, Math.max(0, queue[0]!.at - performance.now()));
   };
   const push = (chunk: Buffer | null) => {
+    if (silent()) return;
     queue.push({ at: performance.now() + delayMs, chunk });
     if (chunk) queued += chunk.length;
     if (queued > HIGH_WATER) from.pause();
@@ -76,6 +82,7 @@ export async function startRelay(opts: {
   const sockets = new Set<net.Socket>();
   let accepted = 0;
   let stall = 0;
+  const silencers = new Set<() => void>();
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     accepted++;
     const oneWay = rttMs / 2;
@@ -96,8 +103,12 @@ export async function startRelay(opts: {
         upstream.destroy();
       });
     }
-    pipeDelayed(client, upstream, oneWay);
-    pipeDelayed(upstream, client, oneWay);
+    let silent = false;
+    const silence = () => (silent = true);
+    silencers.add(silence);
+    client.on("close", () => silencers.delete(silence));
+    pipeDelayed(client, upstream, oneWay, () => silent);
+    pipeDelayed(upstream, client, oneWay, () => silent);
     const closeBoth = () => {
       if (client.destroyed && upstream.destroyed) return;
       // Both halves ended (or one side went away): let delayed bytes drain first.
@@ -127,6 +138,9 @@ export async function startRelay(opts: {
     setRtt: (ms) => {
       checkRtt(ms);
       rttMs = ms;
+    },
+    silenceOpen: () => {
+      for (const silence of silencers) silence();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -57,10 +57,22 @@ export function dispatchWake(
 /**
  * LISTENs on the wake channel until closed, reconnecting after a lost connection (1 s, doubling to
  * 30 s). The connection is outside the process's pool (one more per process in the connection budget).
+ *
+ * A listening connection sends nothing, so a network path that dies without a reset would leave it
+ * "up" for good, the notifier counting on wake-ups that never come (and a running create polling for
+ * cancels only every 15 s). So it is asked `SELECT 1` every `checkEveryMs` (30 s); no answer within
+ * `checkTimeoutMs` (10 s) — or no connection, or no LISTEN, within that time — counts as lost.
  */
-export function startWakeListener(url: string, notifier: Notifier, log: Log, opts: { maxBackoffMs?: number } = {}): WakeListener {
+export function startWakeListener(
+  url: string,
+  notifier: Notifier,
+  log: Log,
+  opts: { maxBackoffMs?: number; checkEveryMs?: number; checkTimeoutMs?: number } = {},
+): WakeListener {
   const self = processApplicationName();
   const maxBackoffMs = opts.maxBackoffMs ?? 30_000;
+  const checkEveryMs = opts.checkEveryMs ?? 30_000;
+  const checkTimeoutMs = opts.checkTimeoutMs ?? 10_000;
   let client: pg.Client | null = null;
   let closed = false;
   let up = false;
@@ -68,6 +80,7 @@ export function startWakeListener(url: string, notifier: Notifier, log: Log, opt
   const firstBackoffMs = Math.min(1_000, maxBackoffMs);
   let backoffMs = firstBackoffMs;
   let retry: NodeJS.Timeout | null = null;
+  let stopCheck: (() => void) | null = null;
   let outageLogged = false;
   // A busy fleet stores many events a second: the same wake-up arriving again within COALESCE_MS is
   // passed on once (a stream reads once for all of them anyway).
@@ -85,12 +98,14 @@ export function startWakeListener(url: string, notifier: Notifier, log: Log, opt
     // Loaded here, not at the top: client.ts imports this module on SQLite too, where pg is not needed.
     const { default: Pg } = await import("pg");
     if (closed) return;
-    const c = new Pg.Client({ connectionString: url, application_name: `${self}/wake` });
+    const c = new Pg.Client({ connectionString: url, application_name: `${self}/wake`, connectionTimeoutMillis: checkTimeoutMs });
     client = c;
     let failed = false;
+    let check: NodeJS.Timeout | null = null;
     const lost = (err?: Error) => {
       if (failed) return;
       failed = true;
+      if (check) clearInterval(check);
       up = false;
       notifier.setCrossProcessWake(false);
       c.removeAllListeners("notification");
@@ -115,12 +130,19 @@ export function startWakeListener(url: string, notifier: Notifier, log: Log, opt
     });
     try {
       await c.connect();
-      await c.query(`LISTEN ${WAKE_CHANNEL}`);
+      await answered(c.query(`LISTEN ${WAKE_CHANNEL}`), checkTimeoutMs, "LISTEN");
     } catch (err) {
       lost(err as Error);
       return;
     }
-    if (closed) return void c.end().catch(() => undefined);
+    if (closed || failed) return void c.end().catch(() => undefined);
+    check = setInterval(() => {
+      answered(c.query("SELECT 1"), checkTimeoutMs, "a liveness check").catch((err: Error) => lost(err));
+    }, checkEveryMs);
+    check.unref();
+    stopCheck = () => {
+      if (check) clearInterval(check);
+    };
     up = true;
     notifier.setCrossProcessWake(true);
     backoffMs = firstBackoffMs;
@@ -139,6 +161,7 @@ export function startWakeListener(url: string, notifier: Notifier, log: Log, opt
     connected: () => up,
     async close() {
       closed = true;
+      stopCheck?.();
       if (retry) clearTimeout(retry);
       if (flushTimer) clearTimeout(flushTimer);
       up = false;
@@ -151,4 +174,13 @@ export function startWakeListener(url: string, notifier: Notifier, log: Log, opt
       }
     },
   };
+}
+
+/** Resolves as `query` does, or rejects when it has not answered within `ms` (the connection is then useless). */
+function answered<T>(query: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the wake-up connection did not answer ${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([query, timeout]).finally(() => clearTimeout(timer));
 }

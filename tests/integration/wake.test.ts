@@ -10,6 +10,7 @@ import { processApplicationName, startWakeListener, type WakeListener } from "@/
 import { Notifier } from "@/lib/manager/notifier";
 import { newSandboxId } from "@/lib/sandbox-id";
 
+import { startRelay } from "../../bench/relay";
 import { createTestDatabase, type TestDatabase } from "../support/databases";
 import { plantSandboxRow } from "../support/sandbox-rows";
 
@@ -165,5 +166,32 @@ describe("wake-ups across processes on PostgreSQL", () => {
     const id = await sandbox();
     await other.query(`INSERT INTO "Event" ("sandboxId", "type", "message") VALUES ($1, 'log', 'after')`, [id]);
     await arrival(`s ${id}`);
+  });
+
+  it("a listening connection whose network path dies silently is found by its liveness check and replaced", async () => {
+    // PostgreSQL reached through a relay, whose open connections can be made to drop everything
+    // without a reset: the listener hears nothing, and would count on wake-ups for good.
+    const upstream = new URL(database.config.url);
+    const relay = await startRelay({ upstreamHost: upstream.hostname, upstreamPort: Number(upstream.port || 5432), rttMs: 0 });
+    const viaRelay = new URL(database.config.url);
+    viaRelay.port = String(relay.port);
+    const notes = new Notifier();
+    const heard: string[] = [];
+    notes.onSandboxChanged("*", (id) => heard.push(id));
+    const l = startWakeListener(viaRelay.toString(), notes, quiet, { maxBackoffMs: 200, checkEveryMs: 200, checkTimeoutMs: 400 });
+    const until = (cond: () => boolean, what: string) => expect.poll(cond, { timeout: 10_000, interval: 20, message: what }).toBe(true);
+    try {
+      await until(() => l.connected() && notes.crossProcessWake, "connected through the relay");
+      relay.silenceOpen();
+      await until(() => !l.connected() && !notes.crossProcessWake, "the silent connection counted as lost");
+      await until(() => l.connected() && notes.crossProcessWake, "a new connection listening");
+      expect(relay.connections()).toBeGreaterThanOrEqual(2);
+      const id = await sandbox();
+      await other.query(`INSERT INTO "Event" ("sandboxId", "type", "message") VALUES ($1, 'log', 'heard again')`, [id]);
+      await until(() => heard.includes(id), "a wake-up through the new connection");
+    } finally {
+      await l.close();
+      await relay.close();
+    }
   });
 });
