@@ -14,6 +14,7 @@ function fakeSandbox(initial: SandboxStatus = "creating") {
   const events: SandboxEventView[] = [];
   let status: SandboxStatus = initial;
   let statusReads = 0;
+  let eventReads = 0;
   /** Events above it are "still being committed by another process" (Manager.eventHorizon). */
   let horizon = Number.POSITIVE_INFINITY;
   const log = (message: string) => {
@@ -36,7 +37,10 @@ function fakeSandbox(initial: SandboxStatus = "creating") {
   };
   const manager = {
     notifier,
-    sandboxEvents: async (_id: string, after: number, limit: number) => events.filter((e) => e.id > after).slice(0, limit),
+    sandboxEvents: async (_id: string, after: number, limit: number) => {
+      eventReads++;
+      return events.filter((e) => e.id > after).slice(0, limit);
+    },
     sandboxStatus: async () => {
       statusReads++;
       return status;
@@ -44,7 +48,7 @@ function fakeSandbox(initial: SandboxStatus = "creating") {
     getSandbox: async () => ({ id: "s1", status }) as unknown as SandboxView,
     eventHorizon: async () => horizon,
   } as unknown as Manager;
-  return { manager, log, move, statusReads: () => statusReads, setHorizon: (h: number) => (horizon = h) };
+  return { manager, log, move, statusReads: () => statusReads, eventReads: () => eventReads, setHorizon: (h: number) => (horizon = h) };
 }
 
 /** Pulls items until `until` holds or the stream ends, leaving the stream open (no `for await … break`). */
@@ -152,5 +156,27 @@ describe("sandboxEventStream", () => {
     expect(messages(items)).toEqual(["→ creating", "→ ready"]);
     expect(items.at(-1)).toMatchObject({ kind: "end" });
     ac.abort();
+  });
+
+  it("polls slowly while wake-ups bring other processes' changes, and still sends a notified event at once", async () => {
+    const quietPass = async (wake: boolean) => {
+      const s = fakeSandbox("creating");
+      s.manager.notifier.setCrossProcessWake(wake);
+      const ac = new AbortController();
+      const stream = sandboxEventStream(s.manager, "s1", { after: 0, signal: ac.signal, pollMs: 20, pollWithWakeMs: 60_000 });
+      const first = collect(stream, (got) => got.length === 1);
+      await new Promise((r) => setTimeout(r, 300));
+      const idleReads = s.eventReads();
+      s.log("notified");
+      const items = await first;
+      ac.abort();
+      return { idleReads, items };
+    };
+    const withWake = await quietPass(true);
+    const without = await quietPass(false);
+    // 300 ms of a 20-ms poll: about fifteen reads without wake-ups; with them, the first read only.
+    expect(without.idleReads).toBeGreaterThanOrEqual(5);
+    expect(withWake.idleReads).toBe(1);
+    expect(messages(withWake.items)).toEqual(["notified"]);
   });
 });

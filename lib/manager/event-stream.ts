@@ -1,7 +1,8 @@
 // A sandbox's events as a live stream, for the API's Server-Sent Events: everything after a given
 // event id (so a client resumes with Last-Event-ID without gaps or repeats), then — once the sandbox
 // is in a final state — one `end` with the sandbox. New events wake the stream through the notifier;
-// a slow poll covers changes made by other processes.
+// a slow poll covers changes made by other processes — every `pollMs` (1 s), or every
+// `pollWithWakeMs` (15 s) while PostgreSQL's wake-ups bring theirs too (Notifier.crossProcessWake).
 //
 // Every status change is written with the state event that explains it, in one transaction
 // (transitions.ts), so once the stream sees a final status, the events after its last read
@@ -26,13 +27,16 @@ export type StreamItem = { kind: "event"; event: SandboxEventView } | { kind: "k
 const BATCH = 500;
 /** How soon a pass that held events back first looks again (another process is committing an earlier one). */
 const HELD_RECHECK_MS = 25;
+/** The slow poll while other processes' changes arrive as wake-ups (it only covers a lost one). */
+export const POLL_WITH_WAKE_MS = 15_000;
 
 export async function* sandboxEventStream(
   m: Manager,
   id: string,
-  opts: { after: number; signal: AbortSignal; pollMs?: number; keepaliveMs?: number },
+  opts: { after: number; signal: AbortSignal; pollMs?: number; pollWithWakeMs?: number; keepaliveMs?: number },
 ): AsyncGenerator<StreamItem> {
   const pollMs = opts.pollMs ?? 1_000;
+  const pollWithWakeMs = Math.max(pollMs, opts.pollWithWakeMs ?? POLL_WITH_WAKE_MS);
   const keepaliveMs = opts.keepaliveMs ?? 15_000;
   let last = opts.after;
   let wake: (() => void) | null = null;
@@ -117,7 +121,8 @@ export async function* sandboxEventStream(
         yield { kind: "keepalive" };
         lastSent = Date.now();
       }
-      await pause(pollMs);
+      // While wake-ups arrive, no longer than the keepalive: it is looked at after each pause.
+      await pause(m.notifier.crossProcessWake ? Math.min(pollWithWakeMs, keepaliveMs) : pollMs);
     }
   } finally {
     unsubscribe();

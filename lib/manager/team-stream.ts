@@ -28,6 +28,8 @@ import type { PoolCountsView, SandboxView } from "./views";
 export interface TeamStreamOptions {
   /** How often the reader looks for changes made by other processes (ms). */
   pollMs: number;
+  /** The same while PostgreSQL's wake-ups bring other processes' changes (Notifier.crossProcessWake; ms). */
+  pollWithWakeMs: number;
   /** How often an idle stream gets a comment line (ms). */
   heartbeatMs: number;
   /** The most events a resuming stream is sent; further behind, it gets `reset`. */
@@ -40,6 +42,7 @@ export interface TeamStreamOptions {
 
 export const DEFAULT_TEAM_STREAM_OPTIONS: TeamStreamOptions = {
   pollMs: 2_000,
+  pollWithWakeMs: 15_000,
   heartbeatMs: 15_000,
   replayMax: 2_000,
   gapGraceMs: STREAM_GAP_GRACE_MS,
@@ -240,7 +243,7 @@ export class TeamStreamHub {
         } catch (err) {
           this.m.logger.warn({ err }, "team event stream: reading events failed; retrying");
         }
-        await this.pause(this.opts.pollMs);
+        await this.pause(this.m.notifier.crossProcessWake ? Math.max(this.opts.pollMs, this.opts.pollWithWakeMs) : this.opts.pollMs);
       }
     } finally {
       for (const u of this.unsubscribe) u();

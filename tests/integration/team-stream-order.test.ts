@@ -103,10 +103,47 @@ describe("team stream order on postgresql, two writers", () => {
   });
   afterAll(async () => t?.drop());
 
-  function hub(opts: { gapGraceMs: number }) {
+  function hub(opts: { gapGraceMs: number; pollWithWakeMs?: number }) {
     const m = { db: t.db, notifier: new Notifier(), streamSnapshot: async () => null, logger: quietLogger };
-    return { h: new TeamStreamHub(m, { pollMs: 50, gapRecheckMs: 20, heartbeatMs: 60_000, ...opts }), notifier: m.notifier };
+    return {
+      h: new TeamStreamHub(m, { pollMs: 50, pollWithWakeMs: 50, gapRecheckMs: 20, heartbeatMs: 60_000, ...opts }),
+      notifier: m.notifier,
+    };
   }
+
+  it("while wake-ups arrive the hub's idle poll is slow, yet an earlier id still being committed is looked for again soon", async () => {
+    const idleReads = async (wake: boolean) => {
+      const { h, notifier } = hub({ gapGraceMs: 60_000, pollWithWakeMs: 60_000 });
+      notifier.setCrossProcessWake(wake);
+      const c = collector();
+      const close = await h.open("p1", null, c.sink);
+      await waitFor("the ready frame", () => c.frames.some((f) => f.event === "ready"));
+      const from = h.reads;
+      await sleep(500);
+      const reads = h.reads - from;
+      close();
+      return reads;
+    };
+    expect(await idleReads(false)).toBeGreaterThanOrEqual(5); // a 50-ms poll
+    expect(await idleReads(true)).toBeLessThanOrEqual(1);
+
+    const before = await latestEventId(t.db);
+    const { h, notifier } = hub({ gapGraceMs: 60_000, pollWithWakeMs: 60_000 });
+    notifier.setCrossProcessWake(true);
+    const live = collector();
+    const close = await h.open("p1", null, live.sink);
+    await waitFor("the ready frame", () => live.frames.some((f) => f.event === "ready"));
+    const early = await openTransaction(t, team("early"));
+    await appendEvents(t.db, [team("late")]);
+    notifier.teamEvent(); // the wake-up for "late"; the commit of "early" sends none here
+    await sleep(200);
+    expect(live.topics()).toEqual([]);
+    await early.commit();
+    await waitFor("both notices, without another wake-up", () => live.topics().length === 2, 3_000);
+    expect(live.topics()).toEqual(["early", "late"]);
+    expect(before).toBeLessThan(live.frames.filter((f) => f.event === "team")[0]!.id!);
+    close();
+  });
 
   it("an event committed after a later one is still delivered, before it, to a live stream and to one resuming", async () => {
     const before = await latestEventId(t.db);
