@@ -179,4 +179,67 @@ describe("sandboxEventStream", () => {
     expect(withWake.idleReads).toBe(1);
     expect(messages(withWake.items)).toEqual(["notified"]);
   });
+
+  it("streams following one sandbox from the same point share one read per new line", async () => {
+    const s = fakeSandbox("creating");
+    const ac = new AbortController();
+    const opts = { after: 0, signal: ac.signal, pollMs: 60_000 };
+    const a = sandboxEventStream(s.manager, "s1", opts);
+    const b = sandboxEventStream(s.manager, "s1", opts);
+    const gotA: StreamItem[] = [];
+    const gotB: StreamItem[] = [];
+    // Each reads for itself at its start (B's began after A's read had: that read may lack what came
+    // just before B subscribed); after that they wake together.
+    const firstA = collect(a, (got) => got.length === 1, gotA);
+    const firstB = collect(b, (got) => got.length === 1, gotB);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(s.eventReads()).toBe(2);
+    for (const line of ["one", "two", "three"]) {
+      const before = s.eventReads();
+      const nextA = line === "one" ? firstA : collect(a, (got) => messages(got).includes(line), gotA);
+      const nextB = line === "one" ? firstB : collect(b, (got) => messages(got).includes(line), gotB);
+      s.log(line);
+      await Promise.all([nextA, nextB]);
+      expect(s.eventReads() - before).toBe(1);
+    }
+    expect(messages(gotA)).toEqual(["one", "two", "three"]);
+    expect(messages(gotB)).toEqual(["one", "two", "three"]);
+    ac.abort();
+  });
+
+  it("a stream woken by a line does not share a read that started before it (that read may lack the line)", async () => {
+    const s = fakeSandbox("creating");
+    const events = s.manager.sandboxEvents.bind(s.manager);
+    let gateNext: Promise<void> | null = null; // holds the next read only, after it looked at the events
+    (s.manager as { sandboxEvents: Manager["sandboxEvents"] }).sandboxEvents = async (...args) => {
+      const result = await events(...args);
+      const gate = gateNext;
+      gateNext = null;
+      if (gate) await gate;
+      return result;
+    };
+    const ac = new AbortController();
+    // B follows first, reads (nothing yet) and waits for a wake-up.
+    const b = sandboxEventStream(s.manager, "s1", { after: 0, signal: ac.signal, pollMs: 60_000 });
+    const gotB = collect(b, (got) => messages(got).includes("late"));
+    await new Promise((r) => setTimeout(r, 20));
+    // A starts: its first read (same sandbox, same point) looks at the events, then is held.
+    let open!: () => void;
+    gateNext = new Promise<void>((r) => (open = r));
+    const a = sandboxEventStream(s.manager, "s1", { after: 0, signal: ac.signal, pollMs: 60_000 });
+    const gotA = collect(a, (got) => messages(got).includes("late"));
+    await new Promise((r) => setTimeout(r, 20));
+    // The line: B wakes and must read for itself — A's read began before the line and lacks it, and
+    // B's 60-s poll would be its only other chance.
+    s.log("late");
+    await new Promise((r) => setTimeout(r, 20));
+    open();
+    const [itemsA, itemsB] = await Promise.race([
+      Promise.all([gotA, gotB]),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("a stream missed the line")), 2_000)),
+    ]);
+    expect(messages(itemsA)).toEqual(["late"]);
+    expect(messages(itemsB)).toEqual(["late"]);
+    ac.abort();
+  });
 });

@@ -30,6 +30,36 @@ const HELD_RECHECK_MS = 25;
 /** The slow poll while other processes' changes arrive as wake-ups (it only covers a lost one). */
 export const POLL_WITH_WAKE_MS = 15_000;
 
+type Read = { horizon: number; all: SandboxEventView[] };
+/**
+ * Reads in flight, per manager, by sandbox and cursor. Streams following one sandbox from the same
+ * point (a team watching one build) wake together on each new line; the first to read starts the read
+ * and the others share it — one read per line instead of one per follower. A stream shares only a read
+ * that started after it was woken (`since`): one started before may lack the line it was woken for.
+ */
+const readsInFlight = new WeakMap<Manager, Map<string, { startedAt: number; read: Promise<Read> }>>();
+
+function sharedRead(m: Manager, id: string, after: number, since: number): Promise<Read> {
+  let byKey = readsInFlight.get(m);
+  if (!byKey) readsInFlight.set(m, (byKey = new Map()));
+  const key = `${id} ${after}`;
+  const running = byKey.get(key);
+  if (running && running.startedAt >= since) return running.read;
+  const entry = {
+    startedAt: performance.now(),
+    read: (async () => {
+      const horizon = await m.eventHorizon(); // before the events: every id up to it is in that read
+      return { horizon, all: await m.sandboxEvents(id, after, BATCH) };
+    })(),
+  };
+  byKey.set(key, entry);
+  const forget = () => {
+    if (byKey.get(key) === entry) byKey.delete(key);
+  };
+  entry.read.then(forget, forget);
+  return entry.read;
+}
+
 export async function* sandboxEventStream(
   m: Manager,
   id: string,
@@ -43,8 +73,12 @@ export async function* sandboxEventStream(
   // A change that arrives while the loop is reading (not pausing) must not be lost: remember it, and
   // the next pause returns at once.
   let changed = false;
+  // When this stream last had a reason to read (a wake-up, or a poll's pause ending): it may share a
+  // read that started since, not before.
+  let since = performance.now();
   const unsubscribe = m.notifier.onSandboxChanged(id, () => {
     changed = true;
+    since = performance.now();
     wake?.();
   });
   const onAbort = () => wake?.();
@@ -52,7 +86,10 @@ export async function* sandboxEventStream(
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
       if (changed || opts.signal.aborted) return resolve();
-      const t = setTimeout(resolve, ms);
+      const t = setTimeout(() => {
+        since = performance.now();
+        resolve();
+      }, ms);
       wake = () => {
         clearTimeout(t);
         resolve();
@@ -64,8 +101,7 @@ export async function* sandboxEventStream(
 
   /** The events after `last` that may go out now, and whether later ones were held back. */
   const read = async () => {
-    const horizon = await m.eventHorizon(); // before the events: every id up to it is in that read
-    const all = await m.sandboxEvents(id, last, BATCH);
+    const { horizon, all } = await sharedRead(m, id, last, since);
     const events = all.filter((e) => e.id <= horizon);
     return { events, held: events.length < all.length, full: all.length === BATCH };
   };
@@ -105,6 +141,7 @@ export async function* sandboxEventStream(
       if (status !== null && !isTransient(status)) {
         // Anything written between the reads above and now (the final state event among it) goes out before the end.
         for (;;) {
+          since = performance.now(); // a read from before the status was seen may lack its last lines
           const tail = await read();
           for (const event of tail.events) {
             last = event.id;
