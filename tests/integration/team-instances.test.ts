@@ -48,6 +48,24 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
     };
   };
 
+  /** Starts a worker process and waits until it has registered. */
+  const startWorker = async (env: Record<string, string>) => {
+    const w = startWorkerProcess(env);
+    workers.push(w);
+    await expect.poll(() => database.db.worker.count({ where: { pid: w.child.pid } }), { timeout: 30_000, interval: 100 }).toBe(1);
+    return w;
+  };
+  /** POSTs a create of `profile` to the web-only instance; its sandbox id. */
+  const createOnWeb = async (profile: string) => {
+    const res = await fetch(`${web.url}/api/v1/sandboxes`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/json", origin: web.url },
+      body: JSON.stringify({ profile }),
+    });
+    expect(res.status).toBe(202);
+    return ((await res.json()) as { id: string }).id;
+  };
+
   beforeAll(async () => {
     database = await createTestDatabase("postgresql");
     tree = numberedTree(4_000, { dirs: 100, prefix: "sbx-team-tree-" });
@@ -170,18 +188,10 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
   it("a create sent to the web-only instance wakes a worker elsewhere at once, and its log reaches that instance's stream as written", async () => {
     // The worker polls every 10 minutes: after its first look at start, only the database's wake-up
     // (lib/db/wake.ts) can tell it about the create within this test's time.
-    const w = startWorkerProcess(workerEnv(newDataDir(), { SANDBOXER_WORKER_POLL: "10m" }));
-    workers.push(w);
-    await expect.poll(() => database.db.worker.count({ where: { pid: w.child.pid } }), { timeout: 30_000, interval: 100 }).toBe(1);
+    const w = await startWorker(workerEnv(newDataDir(), { SANDBOXER_WORKER_POLL: "10m" }));
     await new Promise((r) => setTimeout(r, 500)); // past its first poll
     const postedAt = Date.now();
-    const res = await fetch(`${web.url}/api/v1/sandboxes`, {
-      method: "POST",
-      headers: { cookie, "content-type": "application/json", origin: web.url },
-      body: JSON.stringify({ profile: "profile.seeded" }),
-    });
-    expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
+    const id = await createOnWeb("profile.seeded");
     // Follow it on the web-only instance: each line is written by the worker's process.
     const stream = await fetch(`${web.url}/api/v1/sandboxes/${id}/events`, { headers: { cookie, accept: "text/event-stream" } });
     const reader = stream.body!.getReader();
@@ -218,16 +228,8 @@ describe("a standalone worker and a web-only instance on PostgreSQL", () => {
   it("a destroy sent to the web-only instance stops a create running in the worker process at once, not at the worker's next cancel poll", async () => {
     // The worker asks whether its creates were cancelled only every 10 minutes: within this test's time
     // only the database's wake-up (the cancel_wake trigger) can stop the copy.
-    const w = startWorkerProcess(workerEnv(newDataDir(), { SANDBOXER_CANCEL_POLL: "10m" }));
-    workers.push(w);
-    await expect.poll(() => database.db.worker.count({ where: { pid: w.child.pid } }), { timeout: 30_000, interval: 100 }).toBe(1);
-    const res = await fetch(`${web.url}/api/v1/sandboxes`, {
-      method: "POST",
-      headers: { cookie, "content-type": "application/json", origin: web.url },
-      body: JSON.stringify({ profile: "profile.big" }),
-    });
-    expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
+    const w = await startWorker(workerEnv(newDataDir(), { SANDBOXER_CANCEL_POLL: "10m" }));
+    const id = await createOnWeb("profile.big");
     await expect
       .poll(async () => (await database.db.sandbox.findUnique({ where: { id }, select: { status: true } }))?.status, {
         timeout: 30_000,
