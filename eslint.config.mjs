@@ -8,6 +8,8 @@ const config = [
     ignores: [
       ".tmp/**",
       ".next/**",
+      // Other build directories (SANDBOXER_DIST_DIR, e.g. a second build to compare with).
+      ".next-*/**",
       "generated/**",
       "node_modules/**",
       "data/**",

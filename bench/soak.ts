@@ -11,7 +11,6 @@
 // It also reports p95 latency per request type, RSS per process after warm-up and at the end, and
 // the peak of PostgreSQL connections. Not part of CI; tests/integration/team-soak.test.ts runs a
 // short form (no more than 3 minutes).
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -28,10 +27,10 @@ import { startWorkerProcess, type WorkerProcess } from "../tests/support/worker-
 import { parseDuration } from "../lib/duration";
 import { median, percentile } from "./lib/stats";
 import { bucketMedians, slopeMbPerHour, type TracePoint } from "./lib/memory-trace";
+import { createThrowawayDatabase } from "./lib/pg-database";
 import { residentBreakdownMb, rssBytes } from "./lib/procfs";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
-const PG_ADMIN_URL = process.env.SANDBOXER_TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const PROFILE = "profile.soak";
 const FINAL = new Set(["ready", "failed", "destroyed", "destroy_failed", "missing"]);
 
@@ -216,49 +215,19 @@ async function ownMemory(url: string): Promise<{ heapUsed: number; external: num
   }
 }
 
-async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
-function migrate(url: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ["--conditions=react-server", "--import", "tsx", "scripts/db-migrate.ts", "deploy"],
-      {
-        cwd: REPO_ROOT,
-        env: { ...process.env, DATABASE_URL: url, NODE_ENV: "production", BETTER_AUTH_SECRET: TEST_AUTH_SECRET },
-        timeout: 120_000,
-      },
-      (err, _out, stderr) => (err ? reject(new Error(`migration failed: ${stderr || err.message}`)) : resolve()),
-    );
-  });
-}
-
 export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const log = opts.log ?? ((l: string) => console.log(`[soak] ${l}`));
   const loadStart = fs.readFileSync("/proc/loadavg", "utf8").trim();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-soak-"));
-  const dbName = `sandboxer_soak_${process.pid}_${Date.now()}`;
-  await withAdmin((c) => c.query(`CREATE DATABASE "${dbName}"`));
-  const dbUrl = (() => {
-    const u = new URL(PG_ADMIN_URL);
-    u.pathname = `/${dbName}`;
-    return u.toString();
-  })();
+  const database = await createThrowawayDatabase("soak");
+  const dbName = database.name;
+  const dbUrl = database.url;
   let vms: BuildVms | undefined;
   let a: AppServer | undefined;
   let b: AppServer | undefined;
   let w: WorkerProcess | undefined;
   const dbClient = new pg.Client({ connectionString: dbUrl });
   try {
-    await migrate(dbUrl);
     await dbClient.connect();
     vms = await startBuildVms({
       vms: [
@@ -603,7 +572,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   } finally {
     await Promise.allSettled([a?.stop("SIGKILL"), b?.stop("SIGKILL"), w?.kill("SIGKILL")]);
     await dbClient.end().catch(() => {});
-    await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`)).catch(() => {});
+    await database.drop().catch(() => {});
     if (vms) await stopBuildVms(vms);
     fs.rmSync(tmp, { recursive: true, force: true });
   }
