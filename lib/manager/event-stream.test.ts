@@ -242,4 +242,29 @@ describe("sandboxEventStream", () => {
     expect(messages(itemsB)).toEqual(["late"]);
     ac.abort();
   });
+
+  it("takes the status the caller read just before instead of reading it again; a later state event in the read wins", async () => {
+    const s = fakeSandbox("creating");
+    s.log("copying");
+    const ac = new AbortController();
+    const stream = sandboxEventStream(s.manager, "s1", { after: 0, signal: ac.signal, pollMs: 60_000, knownStatus: "creating" });
+    const first = await collect(stream, (got) => got.length === 1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(messages(first)).toEqual(["copying"]);
+    s.move("ready");
+    const rest = await collect(stream, (got) => got.at(-1)?.kind === "end");
+    expect(messages(rest)).toEqual(["→ ready"]);
+    expect(s.statusReads()).toBe(0);
+
+    // Read as "creating", but it went on to "ready" before the events were read: the state event says so.
+    const later = fakeSandbox("creating");
+    later.move("ready");
+    const items = await collect(
+      sandboxEventStream(later.manager, "s1", { after: 0, signal: new AbortController().signal, pollMs: 60_000, knownStatus: "creating" }),
+      (got) => got.at(-1)?.kind === "end",
+    );
+    expect(messages(items)).toEqual(["→ ready"]);
+    expect(later.statusReads()).toBe(0);
+    ac.abort();
+  });
 });

@@ -63,7 +63,19 @@ function sharedRead(m: Manager, id: string, after: number, since: number): Promi
 export async function* sandboxEventStream(
   m: Manager,
   id: string,
-  opts: { after: number; signal: AbortSignal; pollMs?: number; pollWithWakeMs?: number; keepaliveMs?: number },
+  opts: {
+    after: number;
+    signal: AbortSignal;
+    pollMs?: number;
+    pollWithWakeMs?: number;
+    keepaliveMs?: number;
+    /**
+     * The sandbox's status as the caller read it just before (the route's 404 check): the first pass
+     * takes it instead of reading it again. Read before the events, it is as good as one read after
+     * them: a change in between comes with its state event, which names the new status.
+     */
+    knownStatus?: SandboxStatus;
+  },
 ): AsyncGenerator<StreamItem> {
   const pollMs = opts.pollMs ?? 1_000;
   const pollWithWakeMs = Math.max(pollMs, opts.pollWithWakeMs ?? POLL_WITH_WAKE_MS);
@@ -115,8 +127,8 @@ export async function* sandboxEventStream(
     let lastSent = Date.now();
     // Read from the database at the start (the events may begin after the last state event) and after
     // a state event that does not name a status; otherwise the latest state event's status is the row's.
-    let statusMayHaveChanged = true;
-    let statusFromEvent: SandboxStatus | null = null;
+    let statusMayHaveChanged = opts.knownStatus === undefined;
+    let statusFromEvent: SandboxStatus | null = opts.knownStatus ?? null;
     while (!opts.signal.aborted) {
       const { events, held, full } = await read();
       for (const event of events) {

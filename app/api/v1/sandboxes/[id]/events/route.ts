@@ -19,14 +19,14 @@ export const GET = defineRoute(API_ROUTES.sandboxEvents, async ({ params: { id }
     const events = await m.sandboxEvents(id, q.after);
     return Response.json({ events, sandbox: await m.getSandbox(id) }, { headers: { "cache-control": "no-store" } });
   }
-  await m.sandboxStatus(id); // 404 before any stream starts
+  const knownStatus = await m.sandboxStatus(id); // 404 before any stream starts
   // At most SANDBOXER_MAX_STREAMS_PER_PERSON open at once (429 beyond); the slot is freed when the stream ends.
   const release = acquireActorStreamSlot(actor);
   const after = resumeAfter(req, q.after);
   return pullEventStream(
     req,
     async function* (signal): AsyncGenerator<SseMessage> {
-      for await (const item of sandboxEventStream(m, id, { after, signal })) {
+      for await (const item of sandboxEventStream(m, id, { after, signal, knownStatus })) {
         if (item.kind === "event") yield { id: item.event.id, event: item.event.type, data: item.event };
         else if (item.kind === "keepalive") yield { comment: "keepalive" };
         else yield { event: "end", data: item.sandbox };
