@@ -15,6 +15,7 @@ function fakeSandbox(initial: SandboxStatus = "creating") {
   let status: SandboxStatus = initial;
   let statusReads = 0;
   let eventReads = 0;
+  let viewReads = 0;
   /** Events above it are "still being committed by another process" (Manager.eventHorizon). */
   let horizon = Number.POSITIVE_INFINITY;
   const log = (message: string) => {
@@ -45,10 +46,21 @@ function fakeSandbox(initial: SandboxStatus = "creating") {
       statusReads++;
       return status;
     },
-    getSandbox: async () => ({ id: "s1", status }) as unknown as SandboxView,
+    getSandbox: async () => {
+      viewReads++;
+      return { id: "s1", status } as unknown as SandboxView;
+    },
     eventHorizon: async () => horizon,
   } as unknown as Manager;
-  return { manager, log, move, statusReads: () => statusReads, eventReads: () => eventReads, setHorizon: (h: number) => (horizon = h) };
+  return {
+    manager,
+    log,
+    move,
+    statusReads: () => statusReads,
+    eventReads: () => eventReads,
+    viewReads: () => viewReads,
+    setHorizon: (h: number) => (horizon = h),
+  };
 }
 
 /** Pulls items until `until` holds or the stream ends, leaving the stream open (no `for await … break`). */
@@ -204,6 +216,14 @@ describe("sandboxEventStream", () => {
     }
     expect(messages(gotA)).toEqual(["one", "two", "three"]);
     expect(messages(gotB)).toEqual(["one", "two", "three"]);
+    // Both end on the same state change: one view of the sandbox for both `end`s.
+    const endA = collect(a, (got) => got.at(-1)?.kind === "end", gotA);
+    const endB = collect(b, (got) => got.at(-1)?.kind === "end", gotB);
+    s.move("ready");
+    await Promise.all([endA, endB]);
+    expect(gotA.at(-1)).toMatchObject({ kind: "end", sandbox: { status: "ready" } });
+    expect(gotB.at(-1)).toMatchObject({ kind: "end", sandbox: { status: "ready" } });
+    expect(s.viewReads()).toBe(1);
     ac.abort();
   });
 

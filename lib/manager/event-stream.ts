@@ -32,26 +32,20 @@ export const POLL_WITH_WAKE_MS = 15_000;
 
 type Read = { horizon: number; all: SandboxEventView[] };
 /**
- * Reads in flight, per manager, by sandbox and cursor. Streams following one sandbox from the same
- * point (a team watching one build) wake together on each new line; the first to read starts the read
- * and the others share it — one read per line instead of one per follower. A stream shares only a read
- * that started after it was woken (`since`): one started before may lack the line it was woken for.
+ * Reads in flight, per manager, by what they read. Streams following one sandbox from the same point
+ * (a team watching one build) wake together on each new line; the first to read starts the read and
+ * the others share it — one read per line instead of one per follower, and one view of the sandbox for
+ * all the `end`s. A stream shares only a read that started after it had reason to read (`since`: its
+ * wake-up, its poll's end, seeing the final status); one started before may lack what it looks for.
  */
-const readsInFlight = new WeakMap<Manager, Map<string, { startedAt: number; read: Promise<Read> }>>();
+const readsInFlight = new WeakMap<Manager, Map<string, { startedAt: number; read: Promise<unknown> }>>();
 
-function sharedRead(m: Manager, id: string, after: number, since: number): Promise<Read> {
+function shared<T>(m: Manager, key: string, since: number, read: () => Promise<T>): Promise<T> {
   let byKey = readsInFlight.get(m);
   if (!byKey) readsInFlight.set(m, (byKey = new Map()));
-  const key = `${id} ${after}`;
   const running = byKey.get(key);
-  if (running && running.startedAt >= since) return running.read;
-  const entry = {
-    startedAt: performance.now(),
-    read: (async () => {
-      const horizon = await m.eventHorizon(); // before the events: every id up to it is in that read
-      return { horizon, all: await m.sandboxEvents(id, after, BATCH) };
-    })(),
-  };
+  if (running && running.startedAt >= since) return running.read as Promise<T>;
+  const entry = { startedAt: performance.now(), read: read() };
   byKey.set(key, entry);
   const forget = () => {
     if (byKey.get(key) === entry) byKey.delete(key);
@@ -59,6 +53,12 @@ function sharedRead(m: Manager, id: string, after: number, since: number): Promi
   entry.read.then(forget, forget);
   return entry.read;
 }
+
+const sharedRead = (m: Manager, id: string, after: number, since: number): Promise<Read> =>
+  shared(m, `events ${id} ${after}`, since, async () => {
+    const horizon = await m.eventHorizon(); // before the events: every id up to it is in that read
+    return { horizon, all: await m.sandboxEvents(id, after, BATCH) };
+  });
 
 export async function* sandboxEventStream(
   m: Manager,
@@ -163,7 +163,7 @@ export async function* sandboxEventStream(
           if (tail.held) await pauseHeld();
           else if (tail.events.length === 0) break;
         }
-        yield { kind: "end", sandbox: await m.getSandbox(id) };
+        yield { kind: "end", sandbox: await shared(m, `view ${id}`, since, () => m.getSandbox(id)) };
         return;
       }
       if (Date.now() - lastSent > keepaliveMs) {
