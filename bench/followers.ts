@@ -11,11 +11,10 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
-import { stringify } from "yaml";
-
 import { SseParser } from "@/cli/sse";
 
-import { REPO_ROOT, TEST_AUTH_SECRET, signUp, startAppServer, type AppServer } from "../tests/support/app-server";
+import { TEST_AUTH_SECRET, signUp, startAppServer, type AppServer } from "../tests/support/app-server";
+import { writeConfigDir } from "../tests/support/config-dir";
 import { metricValue } from "../tests/support/stream-metrics";
 import { numberedTree } from "../tests/support/trees";
 import { createThrowawayDatabase } from "./lib/pg-database";
@@ -29,28 +28,14 @@ async function main(): Promise<void> {
   const database = await createThrowawayDatabase("followers");
   const tree = numberedTree(4_000, { dirs: 100, prefix: "sbx-followers-" });
   const bigTree = numberedTree(20_000, { dirs: 200, prefix: "sbx-followers-big-" });
-  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-followers-config-"));
-  fs.mkdirSync(path.join(configDir, "extensions"));
-  fs.mkdirSync(path.join(configDir, "profiles"));
-  for (const f of fs.readdirSync(path.join(REPO_ROOT, "extensions")))
-    fs.copyFileSync(path.join(REPO_ROOT, "extensions", f), path.join(configDir, "extensions", f));
-  for (const [name, seed] of [
-    ["seeded", tree],
-    ["big", bigTree],
-  ] as const) {
-    fs.writeFileSync(
-      path.join(configDir, "profiles", `${name}.yaml`),
-      stringify({
-        apiVersion: "sandboxer.dev/v1",
-        id: `profile.${name}`,
-        title: name,
-        extension: "ext.local",
-        params: { seed: { path: seed, mode: "copy" } },
-        ttl: "8h",
-        maxTtl: "3d",
-      }),
-    );
-  }
+  const configDir = writeConfigDir({
+    includeRepoManifests: true,
+    manifests: [],
+    profiles: {
+      seeded: { extension: "ext.local", params: { seed: { path: tree, mode: "copy" } } },
+      big: { extension: "ext.local", params: { seed: { path: bigTree, mode: "copy" } } },
+    },
+  });
   const common = {
     DATABASE_URL: database.url,
     SANDBOXER_CONFIG_DIR: configDir,

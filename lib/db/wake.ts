@@ -80,7 +80,12 @@ export function startWakeListener(
   const firstBackoffMs = Math.min(1_000, maxBackoffMs);
   let backoffMs = firstBackoffMs;
   let retry: NodeJS.Timeout | null = null;
-  let stopCheck: (() => void) | null = null;
+  /** The liveness check of the connection in use (one at a time). */
+  let check: NodeJS.Timeout | null = null;
+  const stopCheck = () => {
+    if (check) clearInterval(check);
+    check = null;
+  };
   let outageLogged = false;
   // A busy fleet stores many events a second: the same wake-up arriving again within COALESCE_MS is
   // passed on once (a stream reads once for all of them anyway).
@@ -101,11 +106,10 @@ export function startWakeListener(
     const c = new Pg.Client({ connectionString: url, application_name: `${self}/wake`, connectionTimeoutMillis: checkTimeoutMs });
     client = c;
     let failed = false;
-    let check: NodeJS.Timeout | null = null;
     const lost = (err?: Error) => {
       if (failed) return;
       failed = true;
-      if (check) clearInterval(check);
+      stopCheck();
       up = false;
       notifier.setCrossProcessWake(false);
       c.removeAllListeners("notification");
@@ -140,9 +144,6 @@ export function startWakeListener(
       answered(c.query("SELECT 1"), checkTimeoutMs, "a liveness check").catch((err: Error) => lost(err));
     }, checkEveryMs);
     check.unref();
-    stopCheck = () => {
-      if (check) clearInterval(check);
-    };
     up = true;
     notifier.setCrossProcessWake(true);
     backoffMs = firstBackoffMs;
@@ -161,7 +162,7 @@ export function startWakeListener(
     connected: () => up,
     async close() {
       closed = true;
-      stopCheck?.();
+      stopCheck();
       if (retry) clearTimeout(retry);
       if (flushTimer) clearTimeout(flushTimer);
       up = false;

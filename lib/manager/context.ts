@@ -17,7 +17,8 @@ export interface ManagerConfig {
   /**
    * How often a running create checks whether a destroy in another process asked it to stop. While
    * PostgreSQL's wake-up connection is up the request arrives with its commit, and the check is only
-   * the fallback: every `cancelPollWithWakeMs` (at least cancelPollMs).
+   * the fallback: every `cancelPollWithWakeMs`, or cancelPollMs when that is longer
+   * (Notifier.fallbackPollMs).
    */
   cancelPollMs: number;
   cancelPollWithWakeMs: number;

@@ -28,7 +28,7 @@ const BATCH = 500;
 /** How soon a pass that held events back first looks again (another process is committing an earlier one). */
 const HELD_RECHECK_MS = 25;
 /** The slow poll while other processes' changes arrive as wake-ups (it only covers a lost one). */
-export const POLL_WITH_WAKE_MS = 15_000;
+const POLL_WITH_WAKE_MS = 15_000;
 
 type Read = { horizon: number; all: SandboxEventView[] };
 /**
@@ -78,7 +78,7 @@ export async function* sandboxEventStream(
   },
 ): AsyncGenerator<StreamItem> {
   const pollMs = opts.pollMs ?? 1_000;
-  const pollWithWakeMs = Math.max(pollMs, opts.pollWithWakeMs ?? POLL_WITH_WAKE_MS);
+  const pollWithWakeMs = opts.pollWithWakeMs ?? POLL_WITH_WAKE_MS;
   const keepaliveMs = opts.keepaliveMs ?? 15_000;
   let last = opts.after;
   let wake: (() => void) | null = null;
@@ -170,8 +170,8 @@ export async function* sandboxEventStream(
         yield { kind: "keepalive" };
         lastSent = Date.now();
       }
-      // While wake-ups arrive, no longer than the keepalive: it is looked at after each pause.
-      await pause(m.notifier.crossProcessWake ? Math.min(pollWithWakeMs, keepaliveMs) : pollMs);
+      // No longer than the keepalive: it is looked at after each pause.
+      await pause(Math.min(m.notifier.fallbackPollMs(pollMs, pollWithWakeMs), keepaliveMs));
     }
   } finally {
     unsubscribe();

@@ -25,7 +25,6 @@ export function managerConfigFromEnv(e: Env): Partial<ManagerConfig> {
     heartbeatMs: Math.max(250, Math.floor(e.SANDBOXER_LEASE / 3)),
     pollMs: e.SANDBOXER_WORKER_POLL,
     cancelPollMs: e.SANDBOXER_CANCEL_POLL,
-    cancelPollWithWakeMs: Math.max(15_000, e.SANDBOXER_CANCEL_POLL),
     maxAttempts: e.SANDBOXER_MAX_ATTEMPTS,
     createTimeoutMs: e.SANDBOXER_CREATE_TIMEOUT,
     destroyTimeoutMs: e.SANDBOXER_DESTROY_TIMEOUT,

@@ -67,4 +67,12 @@ export class Notifier {
   setCrossProcessWake(up: boolean): void {
     this.wakeUp = up;
   }
+
+  /**
+   * How long a poll for other processes' changes may wait: `withoutWake`, or — while wake-ups bring
+   * those changes and the poll is only the fallback for a lost one — `withWake` (never shorter).
+   */
+  fallbackPollMs(withoutWake: number, withWake: number): number {
+    return this.wakeUp ? Math.max(withoutWake, withWake) : withoutWake;
+  }
 }

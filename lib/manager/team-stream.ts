@@ -243,7 +243,7 @@ export class TeamStreamHub {
         } catch (err) {
           this.m.logger.warn({ err }, "team event stream: reading events failed; retrying");
         }
-        await this.pause(this.m.notifier.crossProcessWake ? Math.max(this.opts.pollMs, this.opts.pollWithWakeMs) : this.opts.pollMs);
+        await this.pause(this.m.notifier.fallbackPollMs(this.opts.pollMs, this.opts.pollWithWakeMs));
       }
     } finally {
       for (const u of this.unsubscribe) u();

@@ -147,9 +147,7 @@ export async function runOperation(
   const cancelPoll = cancellable
     ? setInterval(() => {
         const now = Date.now();
-        const every = ctx.notifier.crossProcessWake
-          ? Math.max(ctx.config.cancelPollMs, ctx.config.cancelPollWithWakeMs)
-          : ctx.config.cancelPollMs;
+        const every = ctx.notifier.fallbackPollMs(ctx.config.cancelPollMs, ctx.config.cancelPollWithWakeMs);
         if (now - lastCancelCheck < every - CANCEL_POLL_SLACK_MS) return;
         lastCancelCheck = now;
         isCancelRequested(ctx.db, op.id)
