@@ -270,6 +270,7 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
       ...opts.serverEnv,
     },
     readyTimeoutMs: 90_000,
+    nodeFlags: opts.serverNodeFlags,
   });
   trackPid(server.process.pid);
   onCleanup("stop app server", async () => {
@@ -1199,6 +1200,7 @@ async function main(): Promise<number> {
         Object.entries(opts.serverEnv)
           .map(([k, v]) => `${k}=${v}`)
           .join(" ") || "(none extra)",
+      serverNodeFlags: opts.serverNodeFlags.join(" ") || "(none extra)",
     },
     timings: s.timings,
     vmCpu: s.vmCpu,
@@ -1260,6 +1262,7 @@ async function createOnly(
     windows,
     cpuProfiles: profiles,
     serverEnv: opts.serverEnv,
+    serverNodeFlags: opts.serverNodeFlags,
     machine,
   };
   fs.mkdirSync(opts.outDir, { recursive: true });

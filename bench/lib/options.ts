@@ -22,6 +22,8 @@ export interface BenchOptions {
   vmCpu: "low" | "shared";
   /** Extra environment for the app server (what-if runs: MALLOC_ARENA_MAX=2, a product setting…). */
   serverEnv: Record<string, string>;
+  /** Extra Node/V8 flags for the app server, after npm start's (what-if runs: --no-flush-bytecode…). */
+  serverNodeFlags: string[];
   outDir: string;
   /** Results file names without extension: latest (sqlite) or latest-postgres. */
   name: string;
@@ -50,6 +52,8 @@ export const USAGE = `npm run bench -- [options]
                     other machines they stand for; shared: beside the server at its priority (their rsync
                     receivers then take most of two cores)
   --server-env K=V  extra environment for the app server (repeatable), for what-if runs
+  --server-flag=F   an extra Node/V8 flag for the app server after npm start's (repeatable; with "=", as the
+                    flag begins with "--"), for what-if runs: --server-flag=--no-memory-reducer
   --out DIR         where results go (default bench/results); files latest.{json,md} (latest-postgres.* with --db postgres)
   --name NAME       results file name without extension (overrides the default above)
   -h, --help        this text
@@ -80,6 +84,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
       only: { type: "string" },
       windows: { type: "boolean", default: false },
       "server-env": { type: "string", multiple: true, default: [] },
+      "server-flag": { type: "string", multiple: true, default: [] },
       "vms-cpu": { type: "string", default: "low" },
       out: { type: "string" },
       name: { type: "string" },
@@ -121,6 +126,11 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
         return [kv.slice(0, i), kv.slice(i + 1)];
       }),
     ),
+    serverNodeFlags: (values["server-flag"] ?? []).map((f) => {
+      if (!/^--[a-z0-9-]+(=\S+)?$/.test(f))
+        throw new Error(`--server-flag needs one Node/V8 flag such as --no-memory-reducer, not ${JSON.stringify(f)}`);
+      return f;
+    }),
     outDir: path.resolve(repoRoot, values.out ?? "bench/results"),
     name: values.name ?? (only ? `${only}-only${db === "postgres" ? "-postgres" : ""}` : db === "postgres" ? "latest-postgres" : "latest"),
     repoRoot,

@@ -43,6 +43,8 @@ export async function startAppServer(opts: {
   env: Record<string, string | undefined>;
   port?: number;
   readyTimeoutMs?: number;
+  /** Node/V8 flags after SERVER_NODE_FLAGS (the benchmark's --server-flag what-if runs). */
+  nodeFlags?: string[];
 }): Promise<AppServer> {
   assertBuilt();
   const port = opts.port ?? (await freeLoopbackPort());
@@ -71,7 +73,7 @@ export async function startAppServer(opts: {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, path.join(REPO_ROOT, "server.mjs")], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...(opts.nodeFlags ?? []), path.join(REPO_ROOT, "server.mjs")], {
     cwd: REPO_ROOT,
     env: env as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,0 +1,17 @@
+import { describe, expect, it } from "vitest";
+
+import { parseOptions } from "./options";
+
+describe("bench options: --server-flag", () => {
+  it("passes Node/V8 flags through, in order", () => {
+    const o = parseOptions(["--server-flag=--no-memory-reducer", "--server-flag=--bytecode-old-age=8"], "/repo");
+    expect(o).not.toBe("help");
+    expect((o as Exclude<typeof o, "help">).serverNodeFlags).toEqual(["--no-memory-reducer", "--bytecode-old-age=8"]);
+    expect((parseOptions([], "/repo") as Exclude<typeof o, "help">).serverNodeFlags).toEqual([]);
+  });
+
+  it("refuses what is not one flag, naming the option", () => {
+    expect(() => parseOptions(["--server-flag=--trace-gc --import=x.mjs"], "/repo")).toThrow(/--server-flag needs one Node\/V8 flag/);
+    expect(() => parseOptions(["--server-flag=server.mjs"], "/repo")).toThrow(/--server-flag/);
+  });
+});
