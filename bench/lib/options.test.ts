@@ -4,9 +4,16 @@ import { parseOptions } from "./options";
 
 describe("bench options: --server-flag", () => {
   it("passes Node/V8 flags through, in order", () => {
-    const o = parseOptions(["--server-flag=--no-memory-reducer", "--server-flag=--bytecode-old-age=8"], "/repo");
+    const o = parseOptions(
+      ["--server-flag=--no-memory-reducer", "--server-flag=--bytecode-old-age=8", "--server-flag=--max_old_space_size=512"],
+      "/repo",
+    );
     expect(o).not.toBe("help");
-    expect((o as Exclude<typeof o, "help">).serverNodeFlags).toEqual(["--no-memory-reducer", "--bytecode-old-age=8"]);
+    expect((o as Exclude<typeof o, "help">).serverNodeFlags).toEqual([
+      "--no-memory-reducer",
+      "--bytecode-old-age=8",
+      "--max_old_space_size=512",
+    ]);
     expect((parseOptions([], "/repo") as Exclude<typeof o, "help">).serverNodeFlags).toEqual([]);
   });
 

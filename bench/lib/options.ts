@@ -127,7 +127,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
       }),
     ),
     serverNodeFlags: (values["server-flag"] ?? []).map((f) => {
-      if (!/^--[a-z0-9-]+(=\S+)?$/.test(f))
+      if (!/^--[a-z0-9_-]+(=\S+)?$/.test(f))
         throw new Error(`--server-flag needs one Node/V8 flag such as --no-memory-reducer, not ${JSON.stringify(f)}`);
       return f;
     }),
