@@ -5,19 +5,19 @@
 // the API list after each (the reads a dashboard makes), destroys them all, then samples the server's
 // resident memory 10, 30, 45 and 60 s after the last destroy. `--server-flag` (repeatable) adds a
 // Node/V8 flag to the ones npm start uses (tests/support/app-server.ts), for what-if runs
-// (docs/decisions/0009-v8-memory-reducer.md). Prints one
-// JSON line: per round, RSS at the end of the burst and at each sample, and the server's CPU time.
-// Loopback only.
+// (docs/decisions/0009-v8-memory-reducer.md). Prints one JSON line: per round, RSS at the end of the
+// burst and at each sample, and the server's CPU time. Loopback only.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
-import { REPO_ROOT, SERVER_NODE_FLAGS, TEST_AUTH_SECRET, signUp, startAppServer } from "../tests/support/app-server";
+import { REPO_ROOT, SERVER_NODE_FLAGS, TEST_AUTH_SECRET, signUp, startAppServer, type AppServer } from "../tests/support/app-server";
 import { writeConfigDir } from "../tests/support/config-dir";
 import { numberedTree } from "../tests/support/trees";
 import { loadAverage } from "./lib/machine";
+import { serverNodeFlags } from "./lib/options";
 import { cpuTimeMs, rssBytes } from "./lib/procfs";
 
 const SAMPLES_S = [10, 30, 45, 60];
@@ -32,25 +32,46 @@ async function main(): Promise<void> {
       "server-flag": { type: "string", multiple: true, default: [] },
     },
   });
-  const rounds = Number(values.rounds);
-  const creates = Number(values.creates);
-  const extraFlags = values["server-flag"];
+  const count = (name: "rounds" | "creates", max: number) => {
+    const n = Number(values[name]);
+    if (!Number.isInteger(n) || n < 1 || n > max)
+      throw new Error(`--${name} must be a whole number from 1 to ${max}, not "${values[name]}"`);
+    return n;
+  };
+  const rounds = count("rounds", 100);
+  const creates = count("creates", 1_000);
+  const extraFlags = serverNodeFlags(values["server-flag"]);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-idle-memory-"));
-  const dataDir = path.join(tmp, "data");
-  fs.mkdirSync(dataDir);
-  const migrate = spawnSync(process.execPath, ["--conditions=react-server", "--import", "tsx", "scripts/db-migrate.ts", "deploy"], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, SANDBOXER_DATA_DIR: dataDir, DATABASE_URL: undefined },
-    encoding: "utf8",
-  });
-  if (migrate.status !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
   const tree = numberedTree(2_000, { dirs: 100, prefix: "sbx-idle-memory-tree-" });
   const configDir = writeConfigDir({
     includeRepoManifests: true,
     manifests: [],
     profiles: { seeded: { extension: "ext.local", params: { seed: { path: tree, mode: "copy" } } } },
   });
-  const server = await startAppServer({
+  let server: AppServer | undefined;
+  try {
+    server = await start(tmp, configDir, extraFlags);
+    await measure(server, rounds, creates, extraFlags);
+  } finally {
+    await server?.stop();
+    for (const dir of [tmp, tree, configDir]) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The built server on a freshly migrated embedded database in `tmp`. */
+async function start(tmp: string, configDir: string, nodeFlags: string[]): Promise<AppServer> {
+  const dataDir = path.join(tmp, "data");
+  fs.mkdirSync(dataDir);
+  // The embedded database in dataDir, whatever DATABASE_URL the caller's shell has.
+  const env: NodeJS.ProcessEnv = { ...process.env, SANDBOXER_DATA_DIR: dataDir };
+  delete env.DATABASE_URL;
+  const migrate = spawnSync(process.execPath, ["--conditions=react-server", "--import", "tsx", "scripts/db-migrate.ts", "deploy"], {
+    cwd: REPO_ROOT,
+    env,
+    encoding: "utf8",
+  });
+  if (migrate.status !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
+  return startAppServer({
     env: {
       SANDBOXER_DATA_DIR: dataDir,
       SANDBOXER_CONFIG_DIR: configDir,
@@ -58,8 +79,11 @@ async function main(): Promise<void> {
       SANDBOXER_QUOTA_ACTIVE: "0",
       BETTER_AUTH_SECRET: TEST_AUTH_SECRET,
     },
-    nodeFlags: extraFlags,
+    nodeFlags,
   });
+}
+
+async function measure(server: AppServer, rounds: number, creates: number, extraFlags: string[]): Promise<void> {
   const pid = server.process.pid!;
   const out: Record<string, unknown> = {
     at: new Date().toISOString(),
@@ -68,63 +92,57 @@ async function main(): Promise<void> {
     loadBefore: loadAverage(),
     rounds: [] as unknown[],
   };
-  try {
-    const cookie = await signUp(server.url, "idle@bench.test");
-    const api = (p: string, init: RequestInit = {}) =>
-      fetch(`${server.url}${p}`, { ...init, headers: { cookie, origin: server.url, "content-type": "application/json", ...init.headers } });
-    await sleep(5_000);
-    out.rssAfterBootMb = mb(rssBytes(pid));
-    for (let round = 0; round < rounds; round++) {
-      const cpu0 = cpuTimeMs(pid).selfMs;
-      const ids: string[] = [];
-      for (let i = 0; i < creates; i++) {
-        const res = await api("/api/v1/sandboxes", { method: "POST", body: JSON.stringify({ profile: "profile.seeded", input: {} }) });
-        if (!res.ok) throw new Error(`create: ${res.status} ${await res.text()}`);
-        const id = ((await res.json()) as { id: string }).id;
-        ids.push(id);
-        for (;;) {
-          const s = ((await (await api(`/api/v1/sandboxes/${id}`)).json()) as { status: string }).status;
-          if (s === "ready") break;
-          if (s.endsWith("failed")) throw new Error(`sandbox ${id} ended ${s}`);
-          await sleep(50);
-        }
-        await (await api("/")).text();
-        await (await api("/api/v1/sandboxes")).text();
-      }
-      for (const id of ids) {
-        const res = await api(`/api/v1/sandboxes/${id}`, { method: "DELETE" });
-        if (!res.ok) throw new Error(`destroy ${id}: ${res.status}`);
-      }
-      for (const id of ids) {
-        for (;;) {
-          const s = ((await (await api(`/api/v1/sandboxes/${id}`)).json()) as { status: string }).status;
-          if (s === "destroyed") break;
-          if (s === "destroy_failed") throw new Error(`sandbox ${id} ended ${s}`);
-          await sleep(100);
-        }
-      }
-      const burstCpuMs = Math.round(cpuTimeMs(pid).selfMs - cpu0);
-      const atEnd = mb(rssBytes(pid));
-      const t0 = performance.now();
-      const samples: Record<string, number> = {};
-      for (const s of SAMPLES_S) {
-        await sleep(Math.max(0, t0 + s * 1000 - performance.now()));
-        samples[`${s}s`] = mb(rssBytes(pid));
-      }
-      const idleCpuMs = Math.round(cpuTimeMs(pid).selfMs - cpu0 - burstCpuMs);
-      (out.rounds as unknown[]).push({ rssAtEndMb: atEnd, rssAfterMb: samples, burstCpuMs, idleCpuMs });
-      console.error(
-        `round ${round + 1}: end ${atEnd} MB, after ${JSON.stringify(samples)}, CPU burst ${burstCpuMs} ms, idle ${idleCpuMs} ms`,
-      );
+  const cookie = await signUp(server.url, "idle@bench.test");
+  const api = (p: string, init: RequestInit = {}) =>
+    fetch(`${server.url}${p}`, { ...init, headers: { cookie, origin: server.url, "content-type": "application/json", ...init.headers } });
+  /** Polls a sandbox until it reaches `want`; a failed state or 5 minutes is an error. */
+  const until = async (id: string, want: "ready" | "destroyed", everyMs: number) => {
+    const deadline = performance.now() + 300_000;
+    for (;;) {
+      const res = await api(`/api/v1/sandboxes/${id}`);
+      if (!res.ok) throw new Error(`GET sandbox ${id}: ${res.status}`);
+      const status = ((await res.json()) as { status: string }).status;
+      if (status === want) return;
+      if (status.endsWith("failed")) throw new Error(`sandbox ${id} ended ${status}, not ${want}`);
+      if (performance.now() > deadline) throw new Error(`sandbox ${id} still ${status} after 5 minutes, not ${want}`);
+      await sleep(everyMs);
     }
-    out.loadAfter = loadAverage();
-    console.log(JSON.stringify(out));
-  } finally {
-    await server.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
-    fs.rmSync(tree, { recursive: true, force: true });
-    fs.rmSync(configDir, { recursive: true, force: true });
+  };
+  await sleep(5_000);
+  out.rssAfterBootMb = mb(rssBytes(pid));
+  for (let round = 0; round < rounds; round++) {
+    const cpu0 = cpuTimeMs(pid).selfMs;
+    const ids: string[] = [];
+    for (let i = 0; i < creates; i++) {
+      const res = await api("/api/v1/sandboxes", { method: "POST", body: JSON.stringify({ profile: "profile.seeded", input: {} }) });
+      if (!res.ok) throw new Error(`create: ${res.status} ${await res.text()}`);
+      const id = ((await res.json()) as { id: string }).id;
+      ids.push(id);
+      await until(id, "ready", 50);
+      await (await api("/")).text();
+      await (await api("/api/v1/sandboxes")).text();
+    }
+    for (const id of ids) {
+      const res = await api(`/api/v1/sandboxes/${id}`, { method: "DELETE" });
+      if (!res.ok) throw new Error(`destroy ${id}: ${res.status}`);
+    }
+    for (const id of ids) await until(id, "destroyed", 100);
+    const burstCpuMs = Math.round(cpuTimeMs(pid).selfMs - cpu0);
+    const atEnd = mb(rssBytes(pid));
+    const t0 = performance.now();
+    const samples: Record<string, number> = {};
+    for (const s of SAMPLES_S) {
+      await sleep(Math.max(0, t0 + s * 1000 - performance.now()));
+      samples[`${s}s`] = mb(rssBytes(pid));
+    }
+    const idleCpuMs = Math.round(cpuTimeMs(pid).selfMs - cpu0 - burstCpuMs);
+    (out.rounds as unknown[]).push({ rssAtEndMb: atEnd, rssAfterMb: samples, burstCpuMs, idleCpuMs });
+    console.error(
+      `round ${round + 1}: end ${atEnd} MB, after ${JSON.stringify(samples)}, CPU burst ${burstCpuMs} ms, idle ${idleCpuMs} ms`,
+    );
   }
+  out.loadAfter = loadAverage();
+  console.log(JSON.stringify(out));
 }
 
 main().catch((e: unknown) => {

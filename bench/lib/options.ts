@@ -126,13 +126,18 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
         return [kv.slice(0, i), kv.slice(i + 1)];
       }),
     ),
-    serverNodeFlags: (values["server-flag"] ?? []).map((f) => {
-      if (!/^--[a-z0-9_-]+(=\S+)?$/.test(f))
-        throw new Error(`--server-flag needs one Node/V8 flag such as --no-memory-reducer, not ${JSON.stringify(f)}`);
-      return f;
-    }),
+    serverNodeFlags: serverNodeFlags(values["server-flag"] ?? []),
     outDir: path.resolve(repoRoot, values.out ?? "bench/results"),
     name: values.name ?? (only ? `${only}-only${db === "postgres" ? "-postgres" : ""}` : db === "postgres" ? "latest-postgres" : "latest"),
     repoRoot,
   };
+}
+
+/** `--server-flag` values, each checked to be one Node/V8 flag (the bench and bench/idle-memory.ts). */
+export function serverNodeFlags(flags: readonly string[]): string[] {
+  return flags.map((f) => {
+    if (!/^--[a-z0-9_-]+(=\S+)?$/.test(f))
+      throw new Error(`--server-flag needs one Node/V8 flag such as --no-memory-reducer, not ${JSON.stringify(f)}`);
+    return f;
+  });
 }
