@@ -19,6 +19,8 @@ import type { Notifier } from "../manager/notifier";
 export const WAKE_CHANNEL = "sandboxer_wake";
 /** Wake-ups are passed on at most this often each (ms). */
 const COALESCE_MS = 20;
+/** How long close() lets the server acknowledge the end before it drops the socket (ms). */
+const CLOSE_WAIT_MS = 1_000;
 
 /** The application_name of this process's connections (createDb), which the triggers put first. */
 export function processApplicationName(pid = process.pid): string {
@@ -113,7 +115,7 @@ export function startWakeListener(
       up = false;
       notifier.setCrossProcessWake(false);
       c.removeAllListeners("notification");
-      void c.end().catch(() => undefined);
+      void endWithin(c, checkTimeoutMs);
       if (closed) return;
       if (!outageLogged)
         log.warn(
@@ -139,7 +141,7 @@ export function startWakeListener(
       lost(err as Error);
       return;
     }
-    if (closed || failed) return void c.end().catch(() => undefined);
+    if (closed || failed) return void endWithin(c, checkTimeoutMs);
     check = setInterval(() => {
       answered(c.query("SELECT 1"), checkTimeoutMs, "a liveness check").catch((err: Error) => lost(err));
     }, checkEveryMs);
@@ -171,10 +173,30 @@ export function startWakeListener(
       client = null;
       if (c) {
         c.removeAllListeners("notification");
-        await c.end().catch(() => undefined);
+        await endWithin(c, CLOSE_WAIT_MS);
       }
     },
   };
+}
+
+/**
+ * Ends the connection politely, or destroys its socket when the server has not acknowledged within
+ * `ms`: on a path that died silently it never would, and pg's end() waits for that answer unless a
+ * query is in flight — a close() between two liveness checks would wait for TCP to give up (minutes).
+ */
+function endWithin(c: pg.Client, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      c.connection.stream.destroy();
+      resolve();
+    }, ms);
+    c.end()
+      .catch(() => undefined)
+      .finally(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+  });
 }
 
 /** Resolves as `query` does, or rejects when it has not answered within `ms` (the connection is then useless). */

@@ -168,6 +168,31 @@ describe("wake-ups across processes on PostgreSQL", () => {
     await arrival(`s ${id}`);
   });
 
+  it("close() returns while the connection's path is silent, before any liveness check has noticed", async () => {
+    // pg's end() waits for the server to acknowledge unless a query is in flight; on a silent path
+    // that answer never comes, and a close between two liveness checks waited for it.
+    const upstream = new URL(database.config.url);
+    const relay = await startRelay({ upstreamHost: upstream.hostname, upstreamPort: Number(upstream.port || 5432), rttMs: 0 });
+    const viaRelay = new URL(database.config.url);
+    viaRelay.port = String(relay.port);
+    const notes = new Notifier();
+    const l = startWakeListener(viaRelay.toString(), notes, quiet, { checkEveryMs: 60_000, checkTimeoutMs: 10_000 });
+    try {
+      await expect.poll(() => l.connected(), { timeout: 10_000, interval: 20, message: "connected through the relay" }).toBe(true);
+      relay.silenceOpen();
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        l.close().then(() => "closed"),
+        new Promise((r) => (timer = setTimeout(() => r("still closing after 8 s"), 8_000))),
+      ]);
+      clearTimeout(timer);
+      expect(outcome).toBe("closed");
+      expect(notes.crossProcessWake).toBe(false);
+    } finally {
+      await relay.close();
+    }
+  });
+
   it("a listening connection whose network path dies silently is found by its liveness check and replaced", async () => {
     // PostgreSQL reached through a relay, whose open connections can be made to drop everything
     // without a reset: the listener hears nothing, and would count on wake-ups for good.
