@@ -7,21 +7,21 @@
 // Node/V8 flag to the ones npm start uses (tests/support/app-server.ts), for what-if runs
 // (docs/decisions/0009-v8-memory-reducer.md). Prints one JSON line: per round, RSS at the end of the
 // burst and at each sample, and the server's CPU time. Loopback only.
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
-import { REPO_ROOT, SERVER_NODE_FLAGS, TEST_AUTH_SECRET, signUp, startAppServer, type AppServer } from "../tests/support/app-server";
+import { SERVER_NODE_FLAGS, TEST_AUTH_SECRET, signUp, startAppServer, type AppServer } from "../tests/support/app-server";
 import { writeConfigDir } from "../tests/support/config-dir";
 import { numberedTree } from "../tests/support/trees";
+import { Api } from "./lib/api";
 import { loadAverage } from "./lib/machine";
 import { serverNodeFlags } from "./lib/options";
-import { cpuTimeMs, rssBytes } from "./lib/procfs";
+import { cpuTimeMs, mb, rssBytes } from "./lib/procfs";
+import { runNode } from "./lib/run-node";
 
 const SAMPLES_S = [10, 30, 45, 60];
-const mb = (bytes: number) => Math.round(bytes / 104857.6) / 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
@@ -62,17 +62,12 @@ async function main(): Promise<void> {
 async function start(tmp: string, configDir: string, nodeFlags: string[]): Promise<AppServer> {
   const dataDir = path.join(tmp, "data");
   fs.mkdirSync(dataDir);
-  // The embedded database in dataDir, whatever DATABASE_URL the caller's shell has.
-  const env: NodeJS.ProcessEnv = { ...process.env, SANDBOXER_DATA_DIR: dataDir };
-  delete env.DATABASE_URL;
-  const migrate = spawnSync(process.execPath, ["--conditions=react-server", "--import", "tsx", "scripts/db-migrate.ts", "deploy"], {
-    cwd: REPO_ROOT,
-    env,
-    encoding: "utf8",
-  });
-  if (migrate.status !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
+  // The embedded database in dataDir, for the migration and the server alike.
+  const DATABASE_URL = `file:${path.join(dataDir, "sandboxer.db")}`;
+  await runNode("scripts/db-migrate.ts", ["deploy"], { DATABASE_URL, SANDBOXER_DATA_DIR: dataDir });
   return startAppServer({
     env: {
+      DATABASE_URL,
       SANDBOXER_DATA_DIR: dataDir,
       SANDBOXER_CONFIG_DIR: configDir,
       SANDBOXER_LOCAL_WORKSPACE_ROOT: path.join(tmp, "workspaces"),
@@ -92,16 +87,12 @@ async function measure(server: AppServer, rounds: number, creates: number, extra
     loadBefore: loadAverage(),
     rounds: [] as unknown[],
   };
-  const cookie = await signUp(server.url, "idle@bench.test");
-  const api = (p: string, init: RequestInit = {}) =>
-    fetch(`${server.url}${p}`, { ...init, headers: { cookie, origin: server.url, "content-type": "application/json", ...init.headers } });
+  const api = new Api(server.url, await signUp(server.url, "idle@bench.test"));
   /** Polls a sandbox until it reaches `want`; a failed state or 5 minutes is an error. */
   const until = async (id: string, want: "ready" | "destroyed", everyMs: number) => {
     const deadline = performance.now() + 300_000;
     for (;;) {
-      const res = await api(`/api/v1/sandboxes/${id}`);
-      if (!res.ok) throw new Error(`GET sandbox ${id}: ${res.status}`);
-      const status = ((await res.json()) as { status: string }).status;
+      const { status } = await api.get(id);
       if (status === want) return;
       if (status.endsWith("failed")) throw new Error(`sandbox ${id} ended ${status}, not ${want}`);
       if (performance.now() > deadline) throw new Error(`sandbox ${id} still ${status} after 5 minutes, not ${want}`);
@@ -114,17 +105,18 @@ async function measure(server: AppServer, rounds: number, creates: number, extra
     const cpu0 = cpuTimeMs(pid).selfMs;
     const ids: string[] = [];
     for (let i = 0; i < creates; i++) {
-      const res = await api("/api/v1/sandboxes", { method: "POST", body: JSON.stringify({ profile: "profile.seeded", input: {} }) });
-      if (!res.ok) throw new Error(`create: ${res.status} ${await res.text()}`);
-      const id = ((await res.json()) as { id: string }).id;
-      ids.push(id);
-      await until(id, "ready", 50);
-      await (await api("/")).text();
-      await (await api("/api/v1/sandboxes")).text();
+      const created = await api.create("profile.seeded");
+      if (!created.sandbox) throw new Error(`create: ${created.status} ${created.error}`);
+      ids.push(created.sandbox.id);
+      await until(created.sandbox.id, "ready", 50);
+      for (const page of ["/", "/api/v1/sandboxes"]) {
+        const read = await api.timedGet(page);
+        if (read.status !== 200) throw new Error(`GET ${page}: ${read.status}`);
+      }
     }
     for (const id of ids) {
-      const res = await api(`/api/v1/sandboxes/${id}`, { method: "DELETE" });
-      if (!res.ok) throw new Error(`destroy ${id}: ${res.status}`);
+      const destroyed = await api.destroy(id);
+      if (!destroyed.sandbox) throw new Error(`destroy ${id}: ${destroyed.status} ${destroyed.error}`);
     }
     for (const id of ids) await until(id, "destroyed", 100);
     const burstCpuMs = Math.round(cpuTimeMs(pid).selfMs - cpu0);

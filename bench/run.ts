@@ -44,6 +44,7 @@ import { USAGE, parseOptions, type BenchOptions } from "./lib/options";
 import type { MemorySnapshot } from "./lib/memory";
 import { childrenOf, mb, serverCpuTimeMs, startSampler, threadCpuDelta, threadCpuMs, treeRss } from "./lib/procfs";
 import { countTree, generateRepo, type GeneratedRepo } from "./lib/repo";
+import { runNode } from "./lib/run-node";
 import { renderMarkdown, type BenchResults, type CreateBreakdown, type DestroyBreakdown } from "./lib/report";
 import { median, percentile, ratio, round, summarize, type Summary } from "./lib/stats";
 import { measurePools } from "./pools";
@@ -61,22 +62,6 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 function assertLoopbackUrl(url: string): void {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
   if (!(host === "localhost" || host === "::1" || /^127\./.test(host))) throw new Error(`the bench talks only to loopback, not ${host}`);
-}
-
-function runNode(script: string, args: string[], env: Record<string, string>, timeoutMs = 300_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      process.execPath,
-      ["--conditions=react-server", "--import", "tsx", script, ...args],
-      { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        untrackPid(child.pid);
-        if (err) reject(new Error(`${script} ${args.join(" ")} failed: ${stderr || err.message}`));
-        else resolve(stdout.trim());
-      },
-    );
-    trackPid(child.pid);
-  });
 }
 
 function runScript(argv: string[], timeoutMs = 120_000): Promise<{ ms: number; code: number; stderr: string }> {

@@ -168,15 +168,24 @@ describe("wake-ups across processes on PostgreSQL", () => {
     await arrival(`s ${id}`);
   });
 
+  /**
+   * PostgreSQL reached through a relay, whose open connections can be made to drop everything without a
+   * reset (relay.silenceOpen()), as on a network path that died silently.
+   */
+  async function throughRelay() {
+    const upstream = new URL(database.config.url);
+    const relay = await startRelay({ upstreamHost: upstream.hostname, upstreamPort: Number(upstream.port || 5432), rttMs: 0 });
+    const url = new URL(database.config.url);
+    url.port = String(relay.port);
+    return { relay, url: url.toString() };
+  }
+
   it("close() returns while the connection's path is silent, before any liveness check has noticed", async () => {
     // pg's end() waits for the server to acknowledge unless a query is in flight; on a silent path
     // that answer never comes, and a close between two liveness checks waited for it.
-    const upstream = new URL(database.config.url);
-    const relay = await startRelay({ upstreamHost: upstream.hostname, upstreamPort: Number(upstream.port || 5432), rttMs: 0 });
-    const viaRelay = new URL(database.config.url);
-    viaRelay.port = String(relay.port);
+    const { relay, url: viaRelay } = await throughRelay();
     const notes = new Notifier();
-    const l = startWakeListener(viaRelay.toString(), notes, quiet, { checkEveryMs: 60_000, checkTimeoutMs: 10_000 });
+    const l = startWakeListener(viaRelay, notes, quiet, { checkEveryMs: 60_000, checkTimeoutMs: 10_000 });
     try {
       await expect.poll(() => l.connected(), { timeout: 10_000, interval: 20, message: "connected through the relay" }).toBe(true);
       relay.silenceOpen();
@@ -194,16 +203,12 @@ describe("wake-ups across processes on PostgreSQL", () => {
   });
 
   it("a listening connection whose network path dies silently is found by its liveness check and replaced", async () => {
-    // PostgreSQL reached through a relay, whose open connections can be made to drop everything
-    // without a reset: the listener hears nothing, and would count on wake-ups for good.
-    const upstream = new URL(database.config.url);
-    const relay = await startRelay({ upstreamHost: upstream.hostname, upstreamPort: Number(upstream.port || 5432), rttMs: 0 });
-    const viaRelay = new URL(database.config.url);
-    viaRelay.port = String(relay.port);
+    // Through a relay gone silent the listener hears nothing, and would count on wake-ups for good.
+    const { relay, url: viaRelay } = await throughRelay();
     const notes = new Notifier();
     const heard: string[] = [];
     notes.onSandboxChanged("*", (id) => heard.push(id));
-    const l = startWakeListener(viaRelay.toString(), notes, quiet, { maxBackoffMs: 200, checkEveryMs: 200, checkTimeoutMs: 400 });
+    const l = startWakeListener(viaRelay, notes, quiet, { maxBackoffMs: 200, checkEveryMs: 200, checkTimeoutMs: 400 });
     const until = (cond: () => boolean, what: string) => expect.poll(cond, { timeout: 10_000, interval: 20, message: what }).toBe(true);
     try {
       await until(() => l.connected() && notes.crossProcessWake, "connected through the relay");
