@@ -48,13 +48,14 @@ function onMachine(machineId: string | null): Prisma.SandboxWhereInput {
 
 /**
  * Queued operations that may run now, oldest first; with `machineId` given (undefined: any), only
- * those of sandboxes that worker may run (see onMachine).
+ * those of sandboxes that worker may run (see onMachine). With `lookaheadMs` also those whose time
+ * comes within it, after the claimable ones: the worker sleeps until the first of them.
  */
-export async function findClaimable(db: Db, now: Date, limit: number, machineId?: string | null): Promise<OperationRow[]> {
+export async function findClaimable(db: Db, now: Date, limit: number, machineId?: string | null, lookaheadMs = 0): Promise<OperationRow[]> {
   return db.operation.findMany({
     where: {
       state: "queued",
-      runAfter: { lte: now },
+      runAfter: { lte: lookaheadMs > 0 ? new Date(now.getTime() + lookaheadMs) : now },
       ...(machineId === undefined ? {} : { OR: [{ sandboxId: null }, { sandbox: { is: onMachine(machineId) } }] }),
     },
     orderBy: [{ runAfter: "asc" }, { createdAt: "asc" }],

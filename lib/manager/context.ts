@@ -22,7 +22,15 @@ export interface ManagerConfig {
    */
   cancelPollMs: number;
   cancelPollWithWakeMs: number;
+  /** How often an idle worker looks for claimable operations another process queued. */
   pollMs: number;
+  /**
+   * The same while every queued operation wakes the worker anyway (PostgreSQL's wake-up connection is
+   * up, or the worker runs in the embedded database's one web server): the look is then only the
+   * fallback, and the worker sleeps until its reaper, its maintenance or the next queued operation's
+   * time is due, at most this long (never less than pollMs). Worker.nextWaitMs.
+   */
+  pollWithWakeMs: number;
   maxAttempts: number;
   createTimeoutMs: number;
   destroyTimeoutMs: number;
@@ -78,6 +86,7 @@ export const DEFAULT_MANAGER_CONFIG: ManagerConfig = {
   cancelPollMs: 1_000,
   cancelPollWithWakeMs: 15_000,
   pollMs: 1_000,
+  pollWithWakeMs: 15_000,
   maxAttempts: 3,
   createTimeoutMs: 30 * 60_000,
   destroyTimeoutMs: 10 * 60_000,

@@ -106,11 +106,15 @@ export function manager(): Manager {
   return globalForManager.__sandboxerManager;
 }
 
-/** Starts this process's worker once (instrumentation and `npm run worker` call it). */
-export async function startWorker(): Promise<Worker> {
+/**
+ * Starts this process's worker once (the web server and `npm run worker` call it). `webServer`: it runs
+ * in the web server, which on the embedded database is the one process taking requests
+ * (WorkerOptions.wokenByRequests).
+ */
+export async function startWorker(opts: { webServer?: boolean } = {}): Promise<Worker> {
   if (globalForManager.__sandboxerWorker) return globalForManager.__sandboxerWorker;
   await dbReady();
-  const worker = new Worker(manager());
+  const worker = new Worker(manager(), { wokenByRequests: opts.webServer === true && env().database.provider === "sqlite" });
   globalForManager.__sandboxerWorker = worker;
   worker.start();
   return worker;

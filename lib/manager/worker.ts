@@ -27,11 +27,27 @@ export { LeaseLost, WorkerShutdown } from "./operations/runtime";
 export interface WorkerOptions {
   id?: string;
   concurrency?: number;
+  /**
+   * This worker runs in the process that takes every request that queues work: the embedded
+   * database's one web server. A person's create, destroy or extend wakes it at once, so its poll is
+   * only the fallback (config.pollWithWakeMs), as on PostgreSQL while the wake-up connection is up.
+   * What a `npm run worker` beside it queues (its maintenance's refills and host checks), it claims
+   * itself; this worker sees it at its next look. A worker on its own keeps the short poll on SQLite:
+   * nothing wakes it for the server's queues.
+   */
+  wokenByRequests?: boolean;
 }
 
 export class Worker {
   readonly id: string;
   private readonly concurrency: number;
+  private readonly wokenByRequests: boolean;
+  /**
+   * What the last tick left for the poll to find: nothing (`quiet`: every claimable operation it saw was
+   * started and it had room), and when the next queued one it saw becomes claimable (ms, or null).
+   */
+  private quiet = false;
+  private nextRunAfter: number | null = null;
   private readonly inflight = new Map<string, Promise<void>>();
   /**
    * While runUntilIdle runs: operations this worker ran that did not end here (lease lost: the reaper
@@ -64,6 +80,7 @@ export class Worker {
     this.ctx = m;
     this.id = opts.id ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.concurrency = opts.concurrency ?? m.config.concurrency;
+    this.wokenByRequests = opts.wokenByRequests ?? false;
     this.log = m.logger.child({ worker: this.id });
   }
 
@@ -116,7 +133,7 @@ export class Worker {
       if (!this.running) break;
       await new Promise<void>((resolve) => {
         if (this.queuedSinceTick) return resolve();
-        const timer = setTimeout(resolve, this.ctx.config.pollMs);
+        const timer = setTimeout(resolve, this.nextWaitMs(Date.now()));
         this.wake = () => {
           clearTimeout(timer);
           resolve();
@@ -124,6 +141,27 @@ export class Worker {
       });
       this.wake = null;
     }
+  }
+
+  /**
+   * How long the claim loop sleeps after a tick, unless woken. The poll finds what no wake-up announced:
+   * another process's queues (on SQLite, or while PostgreSQL's wake-up connection is down), an
+   * operation that had to wait for its sandbox's lock, one whose time came. While wake-ups announce
+   * every queued operation (Notifier.crossProcessWake, or wokenByRequests) and the last tick left
+   * nothing claimable behind, it sleeps until the reaper or the maintenance is due or the next queued
+   * operation it saw becomes claimable, at most pollWithWakeMs: an idle worker ran a statement a second
+   * for nothing.
+   */
+  nextWaitMs(now: number): number {
+    const { config, notifier } = this.ctx;
+    if (!this.quiet || !(this.wokenByRequests || notifier.crossProcessWake)) return config.pollMs;
+    const until = Math.min(
+      now + Math.max(config.pollMs, config.pollWithWakeMs),
+      this.lastReap + reapIntervalMs(config),
+      this.lastMaintenance + config.maintenanceMs,
+      this.nextRunAfter ?? Infinity,
+    );
+    return Math.max(0, until - now);
   }
 
   /**
@@ -137,6 +175,8 @@ export class Worker {
   async tick(opts: { reap?: "always" } = {}): Promise<number> {
     const { db, config } = this.ctx;
     this.queuedSinceTick = false;
+    this.quiet = false;
+    this.nextRunAfter = null;
     const now = new Date();
     if (opts.reap === "always" || now.getTime() - this.lastReap >= reapIntervalMs(config)) {
       this.lastReap = now.getTime();
@@ -156,13 +196,24 @@ export class Worker {
     }
     const free = this.concurrency - this.inflight.size;
     if (free <= 0) return 0;
-    const candidates = await findClaimable(db, now, free * 2, config.machineId);
+    // With a long poll, also the operations whose time comes before it ends: the sleep ends at the first.
+    const candidates = await findClaimable(db, now, free * 2, config.machineId, Math.max(config.pollMs, config.pollWithWakeMs));
     let started = 0;
+    let left = 0;
     for (const candidate of candidates) {
-      if (started >= free) break;
-      if (this.inflight.has(candidate.id)) continue;
+      if (candidate.runAfter > now) {
+        this.nextRunAfter ??= candidate.runAfter.getTime();
+        continue;
+      }
+      if (started >= free || this.inflight.has(candidate.id)) {
+        left++;
+        continue;
+      }
       const op = await claimOperation(db, candidate, this.id, new Date(), config.leaseMs, config.machineId);
-      if (!op) continue;
+      if (!op) {
+        left++; // its sandbox is locked, or another worker took it: look again at the short poll
+        continue;
+      }
       started++;
       const p = this.execute(op).finally(() => {
         this.inflight.delete(op.id);
@@ -172,6 +223,7 @@ export class Worker {
       });
       this.inflight.set(op.id, p);
     }
+    this.quiet = left === 0;
     return started;
   }
 

@@ -290,6 +290,78 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     expect(renewals.size).toBeLessThanOrEqual(6);
   });
 
+  it("an idle worker that every queue wakes polls only as the fallback, and claims a queued operation when its time comes", async () => {
+    // The reaper and the maintenance far off: only a wake-up, the fallback poll (2.5 s) or a queued
+    // operation's time ends the worker's sleep. What it claims is of a kind nobody runs: it fails at once.
+    const m = t.secondManager({ pollMs: 50, pollWithWakeMs: 2_500, leaseMs: 600_000, maintenanceMs: 600_000 });
+    const plant = async (runAfter: Date) => {
+      const id = `op_probe_${Math.random().toString(36).slice(2, 10)}`;
+      await t.db.operation.create({ data: { id, kind: "probe", state: "queued", maxAttempts: 1, runAfter } });
+      return id;
+    };
+    const stateOf = async (id: string) => (await t.db.operation.findUniqueOrThrow({ where: { id } })).state;
+    /** How long until the operation is no longer queued (ms), or null when it still is after `withinMs`. */
+    const claimedWithin = async (id: string, withinMs: number): Promise<number | null> => {
+      const start = Date.now();
+      while (Date.now() - start < withinMs) {
+        if ((await stateOf(id)) !== "queued") return Date.now() - start;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return null;
+    };
+    const settle = async (w: Worker) => {
+      w.start();
+      await new Promise((r) => setTimeout(r, 300)); // its first tick (reaper, maintenance, an empty queue) is over
+    };
+
+    // Written by another process with no wake-up: the woken worker leaves it to its fallback poll.
+    const woken = new Worker(m, { id: "woken", wokenByRequests: true });
+    try {
+      await settle(woken);
+      expect(woken.nextWaitMs(Date.now())).toBeGreaterThan(2_000);
+      const unannounced = await plant(new Date());
+      expect(await claimedWithin(unannounced, 1_200)).toBeNull();
+      // Still there at the fallback poll.
+      expect(await claimedWithin(unannounced, 3_000)).not.toBeNull();
+      expect(await stateOf(unannounced)).toBe("failed");
+
+      // Announced but not claimable yet (a retry's backoff): claimed when its time comes, not at the poll.
+      const later = await plant(new Date(Date.now() + 700));
+      m.notifier.operationQueued();
+      const waited = await claimedWithin(later, 2_200);
+      expect(waited).not.toBeNull();
+      expect(waited!).toBeGreaterThanOrEqual(500);
+    } finally {
+      await woken.stop();
+    }
+
+    // An operation that waits for its sandbox's lock (held by a running one elsewhere, whose end wakes
+    // no one here): the short poll, until the lock is free.
+    const s = await t.manager.createSandbox("profile.quick", t.user);
+    await t.db.operation.updateMany({ where: { sandboxId: s.id }, data: { state: "succeeded" } });
+    await overwriteSandboxRow(t.db, s.id, { lockOperationId: "op_elsewhere", lockExpiresAt: new Date(Date.now() + 60_000) });
+    const waiting = await plant(new Date());
+    await t.db.operation.update({ where: { id: waiting }, data: { sandboxId: s.id } });
+    const ticking = new Worker(m, { id: "ticking", wokenByRequests: true });
+    expect(await ticking.tick()).toBe(0);
+    expect(ticking.nextWaitMs(Date.now())).toBe(50);
+    await overwriteSandboxRow(t.db, s.id, { lockOperationId: null, lockExpiresAt: null });
+    expect(await ticking.tick()).toBe(1);
+    await ticking.stop();
+    expect(await claimedWithin(waiting, 2_000)).not.toBeNull();
+
+    // A worker that nothing wakes for other processes' queues (npm run worker on SQLite) keeps the short poll.
+    const polling = new Worker(m, { id: "polling" });
+    try {
+      await settle(polling);
+      expect(polling.nextWaitMs(Date.now())).toBe(50);
+      const unannounced = await plant(new Date());
+      expect(await claimedWithin(unannounced, 1_200)).not.toBeNull();
+    } finally {
+      await polling.stop();
+    }
+  });
+
   it("a worker that keeps dying: retried with backoff up to the limit, then failed with the reason, and cleaned up", async () => {
     const s = await t.manager.createSandbox("profile.quick", t.user);
     const [op] = await t.db.operation.findMany({ where: { sandboxId: s.id, kind: "create" } });
