@@ -325,9 +325,9 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
       await settle(woken, 2_000);
       const unannounced = await plant(new Date());
       expect(await claimedWithin(unannounced, 1_200)).toBeNull();
-      // Still there at the fallback poll.
+      // Still there at the fallback poll; claimed (running), then failed as a kind nobody runs.
       expect(await claimedWithin(unannounced, 3_000)).not.toBeNull();
-      expect(await stateOf(unannounced)).toBe("failed");
+      await vi.waitFor(async () => expect(await stateOf(unannounced)).toBe("failed"), { timeout: 5_000, interval: 20 });
 
       // Announced but not claimable yet (a retry's backoff): claimed when its time comes, not at the poll.
       const later = await plant(new Date(Date.now() + 700));
