@@ -153,15 +153,27 @@ export class Worker {
    * for nothing.
    */
   nextWaitMs(now: number): number {
-    const { config, notifier } = this.ctx;
-    if (!this.quiet || !(this.wokenByRequests || notifier.crossProcessWake)) return config.pollMs;
+    const { config } = this.ctx;
+    const fallback = this.fallbackPollMs();
+    if (!this.quiet || fallback === config.pollMs) return config.pollMs;
     const until = Math.min(
-      now + Math.max(config.pollMs, config.pollWithWakeMs),
+      now + fallback,
       this.lastReap + reapIntervalMs(config),
       this.lastMaintenance + config.maintenanceMs,
       this.nextRunAfter ?? Infinity,
     );
     return Math.max(0, until - now);
+  }
+
+  /**
+   * How long an idle worker may go without looking: pollWithWakeMs while wake-ups announce every queued
+   * operation (the notifier's rule for every poll behind wake-ups; always for wokenByRequests), else pollMs.
+   */
+  private fallbackPollMs(): number {
+    const { config, notifier } = this.ctx;
+    return this.wokenByRequests
+      ? Math.max(config.pollMs, config.pollWithWakeMs)
+      : notifier.fallbackPollMs(config.pollMs, config.pollWithWakeMs);
   }
 
   /**
@@ -196,8 +208,8 @@ export class Worker {
     }
     const free = this.concurrency - this.inflight.size;
     if (free <= 0) return 0;
-    // With a long poll, also the operations whose time comes before it ends: the sleep ends at the first.
-    const candidates = await findClaimable(db, now, free * 2, config.machineId, Math.max(config.pollMs, config.pollWithWakeMs));
+    // Also the operations whose time comes before the fallback poll: a long sleep ends at the first.
+    const candidates = await findClaimable(db, now, free * 2, config.machineId, this.fallbackPollMs());
     let started = 0;
     let left = 0;
     for (const candidate of candidates) {

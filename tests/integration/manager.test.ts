@@ -309,20 +309,12 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
       }
       return null;
     };
-    /** Starts the worker and waits until its first tick (reaper, maintenance, an empty queue) is over. */
-    const settle = async (w: Worker, asleepFor: number) => {
-      w.start();
-      const until = Date.now() + 10_000;
-      while (w.nextWaitMs(Date.now()) < asleepFor) {
-        if (Date.now() > until) throw new Error(`worker ${w.id} does not sleep ${asleepFor} ms after its first tick`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    };
-
     // Written by another process with no wake-up: the woken worker leaves it to its fallback poll.
     const woken = new Worker(m, { id: "woken", wokenByRequests: true });
     try {
-      await settle(woken, 2_000);
+      woken.start();
+      // Its first tick (reaper, maintenance, an empty queue) is over once it means to sleep long.
+      await vi.waitFor(() => expect(woken.nextWaitMs(Date.now())).toBeGreaterThan(2_000), { timeout: 10_000, interval: 10 });
       const unannounced = await plant(new Date());
       expect(await claimedWithin(unannounced, 1_200)).toBeNull();
       // Still there at the fallback poll; claimed (running), then failed as a kind nobody runs.
@@ -357,7 +349,7 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     // A worker that nothing wakes for other processes' queues (npm run worker on SQLite) keeps the short poll.
     const polling = new Worker(m, { id: "polling" });
     try {
-      await settle(polling, 50);
+      polling.start();
       await new Promise((r) => setTimeout(r, 300));
       expect(polling.nextWaitMs(Date.now())).toBe(50);
       const unannounced = await plant(new Date());
