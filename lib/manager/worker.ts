@@ -97,7 +97,12 @@ export class Worker {
     this.heartbeatTimer = setInterval(() => this.beat(), this.ctx.config.heartbeatMs);
     this.heartbeatTimer.unref();
     this.loopDone = this.loop();
-    this.log.info({ concurrency: this.concurrency }, "worker started");
+    // How it finds queued work when idle, so an operator (and the start-up test) can see it: woken by
+    // this process's requests, or by polls (PostgreSQL's wake-up connection stretches those once it is up).
+    this.log.info(
+      { concurrency: this.concurrency, wokenByRequests: this.wokenByRequests, idlePollMs: this.fallbackPollMs() },
+      "worker started",
+    );
   }
 
   /** Stops claiming, asks running operations to stop, waits for them (bounded), and deregisters. */
