@@ -56,7 +56,7 @@ export async function onServerStart(): Promise<void> {
       return;
     }
     const { startBackgroundServices } = await import("./manager/background");
-    await startBackgroundServices({ webServer: true });
+    await startBackgroundServices();
   } catch (err) {
     logger().fatal(isSandboxerError(err) ? err.message : String(err));
     process.exit(1);

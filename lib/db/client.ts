@@ -10,11 +10,12 @@
 import "server-only";
 
 import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import type BetterSqlite3 from "better-sqlite3";
 
 import type { PrismaClient as SqliteClient } from "@/generated/sqlite/client";
 
 import { env, type DatabaseConfig } from "../env";
-import { cacheStatements } from "./statement-cache";
+import { cacheStatements, isDatabase } from "./statement-cache";
 import { guardStatusWrites } from "./status-guard";
 import { processApplicationName } from "./wake";
 
@@ -85,6 +86,37 @@ export function serializeTransactions(factory: SqlDriverAdapterFactory): SqlDriv
   };
 }
 
+/** Where a SQLite client's connection is kept once its adapter connects (keepConnection). */
+interface ConnectionHolder {
+  current: BetterSqlite3.Database | null;
+}
+
+/** Records the better-sqlite3 connection the adapter opens (each time it connects) in `holder`. */
+function keepConnection(factory: SqlDriverAdapterFactory, holder: ConnectionHolder): SqlDriverAdapterFactory {
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => {
+      const adapter = await factory.connect();
+      const client = (adapter as unknown as { client?: unknown }).client;
+      holder.current = isDatabase(client) ? client : null;
+      return adapter;
+    },
+  };
+}
+
+const sqliteConnections = new WeakMap<object, ConnectionHolder>();
+
+/**
+ * The better-sqlite3 connection under a SQLite client made by createDb, once it has connected (its
+ * first query), else null. For what Prisma cannot ask cheaply: lib/db/sqlite-wake.ts reads
+ * `PRAGMA data_version` on it a few times a second. Nothing else should run statements on it.
+ */
+export function sqliteConnectionOf(db: object): BetterSqlite3.Database | null {
+  const c = sqliteConnections.get(db)?.current ?? null;
+  return c?.open ? c : null;
+}
+
 const statementCounter = globalThis as unknown as { __sandboxerDbStatements?: number };
 
 /** SQL statements this process has sent (all clients), for the metrics and the idle-dashboard benchmark. */
@@ -138,9 +170,13 @@ export async function createDb(config: DatabaseConfig, options: { poolSize?: num
     ]);
     // `timeout` is SQLite's busy timeout: a second process (the worker, the CLI's server) waits for
     // the write lock instead of failing at once.
-    const adapter = serializeTransactions(countStatements(cacheStatements(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 }))));
+    const holder: ConnectionHolder = { current: null };
+    const adapter = serializeTransactions(
+      countStatements(cacheStatements(keepConnection(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 }), holder))),
+    );
     const client = guardStatusWrites(new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS }));
     providers.set(client, "sqlite");
+    sqliteConnections.set(client, holder);
     return client;
   }
   const [{ PrismaClient }, { PrismaPg }] = await Promise.all([import("@/generated/postgres/client"), import("@prisma/adapter-pg")]);

@@ -98,7 +98,8 @@ export function cachedPrepare(prepare: (sql: string) => Statement, max: number):
   return Object.assign(cached, { clear: () => cache.clear() });
 }
 
-function isDatabase(x: unknown): x is BetterSqlite3.Database {
+/** Whether `x` is a better-sqlite3 connection (what the adapter holds as `client`). */
+export function isDatabase(x: unknown): x is BetterSqlite3.Database {
   return typeof x === "object" && x !== null && typeof (x as { prepare?: unknown }).prepare === "function" && "inTransaction" in x;
 }
 

@@ -9,13 +9,13 @@ import { startWorker } from "./instance";
 
 const globalForBg = globalThis as unknown as { __sandboxerBackground?: boolean };
 
-export async function startBackgroundServices(opts: { webServer?: boolean } = {}): Promise<void> {
+export async function startBackgroundServices(): Promise<void> {
   if (globalForBg.__sandboxerBackground) return;
   globalForBg.__sandboxerBackground = true;
   // A crashed predecessor's SSH temp directories (control sockets, pinned known_hosts) go first.
   const swept = await sweepDeadTempDirs();
   if (swept.length) logger().info({ removed: swept }, "removed temp directories of processes that are gone");
-  const worker = await startWorker(opts);
+  const worker = await startWorker();
   const stop = (signal: string) => {
     logger().info({ signal }, "stopping worker");
     void worker.stop().finally(() => process.exit(0));

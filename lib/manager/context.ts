@@ -16,8 +16,8 @@ export interface ManagerConfig {
   heartbeatMs: number;
   /**
    * How often a running create checks whether a destroy in another process asked it to stop. While
-   * PostgreSQL's wake-up connection is up the request arrives with its commit, and the check is only
-   * the fallback: every `cancelPollWithWakeMs`, or cancelPollMs when that is longer
+   * other processes' changes wake this one (PostgreSQL's wake-up connection is up, or the embedded
+   * database's watch runs) the request arrives with its commit, and the check is only the fallback: every `cancelPollWithWakeMs`, or cancelPollMs when that is longer
    * (Notifier.fallbackPollMs).
    */
   cancelPollMs: number;
@@ -26,7 +26,7 @@ export interface ManagerConfig {
   pollMs: number;
   /**
    * The same while every queued operation wakes the worker anyway (PostgreSQL's wake-up connection is
-   * up, or the worker runs in the embedded database's one web server): the look is then only the
+   * up, or the embedded database's watch runs: Notifier.crossProcessWake): the look is then only the
    * fallback, and the worker sleeps until its reaper, its maintenance or the next queued operation's
    * time is due, at most this long (never less than pollMs). Worker.nextWaitMs.
    */

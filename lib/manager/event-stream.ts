@@ -2,7 +2,8 @@
 // event id (so a client resumes with Last-Event-ID without gaps or repeats), then — once the sandbox
 // is in a final state — one `end` with the sandbox. New events wake the stream through the notifier;
 // a slow poll covers changes made by other processes — every `pollMs` (1 s), or every
-// `pollWithWakeMs` (15 s) while PostgreSQL's wake-ups bring theirs too (Notifier.crossProcessWake).
+// `pollWithWakeMs` (15 s) while wake-ups bring theirs too (Notifier.crossProcessWake: PostgreSQL's
+// notifications, or the embedded database's watch of its commits).
 //
 // Every status change is written with the state event that explains it, in one transaction
 // (transitions.ts), so once the stream sees a final status, the events after its last read

@@ -4,7 +4,8 @@ import "server-only";
 
 import path from "node:path";
 
-import { db, dbReady, type Db } from "../db/client";
+import { db, dbReady, sqliteConnectionOf, type Db } from "../db/client";
+import { startSqliteWatcher } from "../db/sqlite-wake";
 import { startWakeListener, type WakeListener } from "../db/wake";
 import { env, type Env } from "../env";
 import type { ExtensionServices } from "../extensions/base";
@@ -106,15 +107,11 @@ export function manager(): Manager {
   return globalForManager.__sandboxerManager;
 }
 
-/**
- * Starts this process's worker once (the web server and `npm run worker` call it). `webServer`: it runs
- * in the web server, which on the embedded database is the one process taking requests
- * (WorkerOptions.wokenByRequests).
- */
-export async function startWorker(opts: { webServer?: boolean } = {}): Promise<Worker> {
+/** Starts this process's worker once (the web server and `npm run worker` call it). */
+export async function startWorker(): Promise<Worker> {
   if (globalForManager.__sandboxerWorker) return globalForManager.__sandboxerWorker;
   await dbReady();
-  const worker = new Worker(manager(), { wokenByRequests: opts.webServer === true && env().database.provider === "sqlite" });
+  const worker = new Worker(manager());
   globalForManager.__sandboxerWorker = worker;
   worker.start();
   return worker;
@@ -123,11 +120,18 @@ export async function startWorker(opts: { webServer?: boolean } = {}): Promise<W
 const globalForWake = globalThis as unknown as { __sandboxerWake?: WakeListener };
 
 /**
- * On PostgreSQL, other processes' changes wake this process's worker and event streams at once
- * (lib/db/wake.ts) instead of at their next poll. Once per process; nothing on SQLite.
+ * Other processes' changes wake this process's worker, event streams and running operations at once
+ * instead of at their next poll: PostgreSQL's notifications (lib/db/wake.ts), or on the embedded
+ * database a watch of the file's commits (lib/db/sqlite-wake.ts). Once per process, after initDb.
  */
 export function listenAcrossProcesses(): void {
   const e = env();
-  if (e.database.provider !== "postgresql" || globalForWake.__sandboxerWake) return;
-  globalForWake.__sandboxerWake = startWakeListener(e.database.url, manager().notifier, logger());
+  if (globalForWake.__sandboxerWake) return;
+  const { notifier } = manager();
+  if (e.database.provider === "postgresql") {
+    globalForWake.__sandboxerWake = startWakeListener(e.database.url, notifier, logger());
+  } else {
+    const client = db();
+    globalForWake.__sandboxerWake = startSqliteWatcher(() => sqliteConnectionOf(client), notifier, logger());
+  }
 }

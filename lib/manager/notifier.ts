@@ -1,8 +1,9 @@
 // In-process signals: "an operation was queued" wakes the local worker at once (no poll delay);
 // "sandbox X changed" wakes the event streams that follow X; "team event" wakes the team stream hub;
 // "cancel requested for operation X" stops X if it runs here. Other processes learn of a change from
-// the database: on PostgreSQL at once (lib/db/wake.ts passes its notifications to this notifier, and
-// says whether its connection is up: crossProcessWake), otherwise at their next poll.
+// the database at once — on PostgreSQL through its notifications (lib/db/wake.ts), on SQLite by a
+// watch of the file's commits (lib/db/sqlite-wake.ts); both pass them to this notifier and say
+// whether they are working (crossProcessWake) — otherwise at their next poll.
 import { EventEmitter } from "node:events";
 
 export class Notifier {
@@ -56,9 +57,18 @@ export class Notifier {
     return () => this.emitter.off(name, fn);
   }
 
+  /** The operations that something here would stop on a cancel request (the ones running here). */
+  cancelListeners(): string[] {
+    const ids: string[] = [];
+    for (const name of this.emitter.eventNames()) {
+      if (typeof name === "string" && name.startsWith("cancel:") && this.emitter.listenerCount(name) > 0) ids.push(name.slice(7));
+    }
+    return ids;
+  }
+
   /**
    * Whether other processes' changes reach this notifier as they commit (PostgreSQL's wake-up
-   * connection is up). While false, only the polls see them.
+   * connection is up, or the embedded database's watch runs). While false, only the polls see them.
    */
   get crossProcessWake(): boolean {
     return this.wakeUp;

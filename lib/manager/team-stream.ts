@@ -28,7 +28,7 @@ import type { PoolCountsView, SandboxView } from "./views";
 export interface TeamStreamOptions {
   /** How often the reader looks for changes made by other processes (ms). */
   pollMs: number;
-  /** The same while PostgreSQL's wake-ups bring other processes' changes (Notifier.crossProcessWake; ms). */
+  /** The same while wake-ups bring other processes' changes (Notifier.crossProcessWake; ms). */
   pollWithWakeMs: number;
   /** How often an idle stream gets a comment line (ms). */
   heartbeatMs: number;

@@ -27,21 +27,11 @@ export { LeaseLost, WorkerShutdown } from "./operations/runtime";
 export interface WorkerOptions {
   id?: string;
   concurrency?: number;
-  /**
-   * This worker runs in the process that takes every request that queues work: the embedded
-   * database's one web server. A person's create, destroy or extend wakes it at once, so its poll is
-   * only the fallback (config.pollWithWakeMs), as on PostgreSQL while the wake-up connection is up.
-   * What a `npm run worker` beside it queues (its maintenance's refills and host checks), it claims
-   * itself; this worker sees it at its next look. A worker on its own keeps the short poll on SQLite:
-   * nothing wakes it for the server's queues.
-   */
-  wokenByRequests?: boolean;
 }
 
 export class Worker {
   readonly id: string;
   private readonly concurrency: number;
-  private readonly wokenByRequests: boolean;
   /**
    * What the last tick left for the poll to find: nothing (`quiet`: every claimable operation it saw was
    * started and it had room), and when the next queued one it saw becomes claimable (ms, or null).
@@ -80,7 +70,6 @@ export class Worker {
     this.ctx = m;
     this.id = opts.id ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.concurrency = opts.concurrency ?? m.config.concurrency;
-    this.wokenByRequests = opts.wokenByRequests ?? false;
     this.log = m.logger.child({ worker: this.id });
   }
 
@@ -97,12 +86,9 @@ export class Worker {
     this.heartbeatTimer = setInterval(() => this.beat(), this.ctx.config.heartbeatMs);
     this.heartbeatTimer.unref();
     this.loopDone = this.loop();
-    // How it finds queued work when idle, so an operator (and the start-up test) can see it: woken by
-    // this process's requests, or by polls (PostgreSQL's wake-up connection stretches those once it is up).
-    this.log.info(
-      { concurrency: this.concurrency, wokenByRequests: this.wokenByRequests, idlePollMs: this.fallbackPollMs() },
-      "worker started",
-    );
+    // How often it looks for queued work when idle, so an operator (and the start-up test) can see it:
+    // the fallback poll while other processes' changes wake it (Notifier.crossProcessWake), else pollMs.
+    this.log.info({ concurrency: this.concurrency, idlePollMs: this.fallbackPollMs() }, "worker started");
   }
 
   /** Stops claiming, asks running operations to stop, waits for them (bounded), and deregisters. */
@@ -150,9 +136,9 @@ export class Worker {
 
   /**
    * How long the claim loop sleeps after a tick, unless woken. The poll finds what no wake-up announced:
-   * another process's queues (on SQLite, or while PostgreSQL's wake-up connection is down), an
-   * operation that had to wait for its sandbox's lock, one whose time came. While wake-ups announce
-   * every queued operation (Notifier.crossProcessWake, or wokenByRequests) and the last tick left
+   * another process's queues (while no wake-ups bring them), an operation that had to wait for its
+   * sandbox's lock, one whose time came. While wake-ups announce every queued operation
+   * (Notifier.crossProcessWake: PostgreSQL's, or the embedded database's watch) and the last tick left
    * nothing claimable behind, it sleeps until the reaper or the maintenance is due or the next queued
    * operation it saw becomes claimable, at most pollWithWakeMs: an idle worker ran a statement a second
    * for nothing.
@@ -172,13 +158,11 @@ export class Worker {
 
   /**
    * How long an idle worker may go without looking: pollWithWakeMs while wake-ups announce every queued
-   * operation (the notifier's rule for every poll behind wake-ups; always for wokenByRequests), else pollMs.
+   * operation (the notifier's rule for every poll behind wake-ups), else pollMs.
    */
   private fallbackPollMs(): number {
     const { config, notifier } = this.ctx;
-    return this.wokenByRequests
-      ? Math.max(config.pollMs, config.pollWithWakeMs)
-      : notifier.fallbackPollMs(config.pollMs, config.pollWithWakeMs);
+    return notifier.fallbackPollMs(config.pollMs, config.pollWithWakeMs);
   }
 
   /**

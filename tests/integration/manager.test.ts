@@ -309,8 +309,10 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
       }
       return null;
     };
-    // Written by another process with no wake-up: the woken worker leaves it to its fallback poll.
-    const woken = new Worker(m, { id: "woken", wokenByRequests: true });
+    // Written by another process with no wake-up: a worker that other processes' changes wake
+    // (PostgreSQL's notifications, the embedded database's watch) leaves it to its fallback poll.
+    m.notifier.setCrossProcessWake(true);
+    const woken = new Worker(m, { id: "woken" });
     try {
       woken.start();
       // Its first tick (reaper, maintenance, an empty queue) is over once it means to sleep long.
@@ -338,7 +340,7 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     await overwriteSandboxRow(t.db, s.id, { lockOperationId: "op_elsewhere", lockExpiresAt: new Date(Date.now() + 60_000) });
     const waiting = await plant(new Date());
     await t.db.operation.update({ where: { id: waiting }, data: { sandboxId: s.id } });
-    const ticking = new Worker(m, { id: "ticking", wokenByRequests: true });
+    const ticking = new Worker(m, { id: "ticking" });
     expect(await ticking.tick()).toBe(0);
     expect(ticking.nextWaitMs(Date.now())).toBe(50);
     await overwriteSandboxRow(t.db, s.id, { lockOperationId: null, lockExpiresAt: null });
@@ -346,7 +348,8 @@ describe.each(PROVIDERS)("manager on %s", (provider) => {
     await ticking.stop();
     expect(await claimedWithin(waiting, 2_000)).not.toBeNull();
 
-    // A worker that nothing wakes for other processes' queues (npm run worker on SQLite) keeps the short poll.
+    // A worker that nothing wakes for other processes' queues (the wake-ups are down) keeps the short poll.
+    m.notifier.setCrossProcessWake(false);
     const polling = new Worker(m, { id: "polling" });
     try {
       polling.start();

@@ -98,11 +98,11 @@ describe("npm start: data directory and a second instance", () => {
       expect(typeof rec!.level, line).toBe("number");
       expect(typeof rec!.msg, line).toBe("string");
     }
-    // The web server's own worker on the embedded database is woken by the requests that queue work
-    // (this process takes them all), so its idle poll is only the fallback, not once a second.
+    // The server watches the embedded database for other processes' commits (lib/db/sqlite-wake.ts), so
+    // its worker's idle poll is only the fallback, not once a second.
     const workerStarted = startLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.msg === "worker started");
     expect(workerStarted, first.output()).toHaveLength(1);
-    expect(workerStarted[0]).toMatchObject({ wokenByRequests: true, idlePollMs: 15_000 });
+    expect(workerStarted[0]).toMatchObject({ idlePollMs: 15_000 });
     // SANDBOXER_DATA_DIR alone (no DATABASE_URL) moved the embedded database.
     expect(fs.existsSync(path.join(dataDir, "sandboxer.db"))).toBe(true);
     const record = JSON.parse(fs.readFileSync(path.join(dataDir, "server.json"), "utf8")) as { url: string; pid: number };
