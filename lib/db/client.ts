@@ -15,7 +15,7 @@ import type BetterSqlite3 from "better-sqlite3";
 import type { PrismaClient as SqliteClient } from "@/generated/sqlite/client";
 
 import { env, type DatabaseConfig } from "../env";
-import { cacheStatements, isDatabase } from "./statement-cache";
+import { adapterConnection, cacheStatements } from "./statement-cache";
 import { guardStatusWrites } from "./status-guard";
 import { processApplicationName } from "./wake";
 
@@ -98,8 +98,7 @@ function keepConnection(factory: SqlDriverAdapterFactory, holder: ConnectionHold
     adapterName: factory.adapterName,
     connect: async () => {
       const adapter = await factory.connect();
-      const client = (adapter as unknown as { client?: unknown }).client;
-      holder.current = isDatabase(client) ? client : null;
+      holder.current = adapterConnection(adapter);
       return adapter;
     },
   };

@@ -98,9 +98,14 @@ export function cachedPrepare(prepare: (sql: string) => Statement, max: number):
   return Object.assign(cached, { clear: () => cache.clear() });
 }
 
-/** Whether `x` is a better-sqlite3 connection (what the adapter holds as `client`). */
-export function isDatabase(x: unknown): x is BetterSqlite3.Database {
+function isDatabase(x: unknown): x is BetterSqlite3.Database {
   return typeof x === "object" && x !== null && typeof (x as { prepare?: unknown }).prepare === "function" && "inTransaction" in x;
+}
+
+/** The better-sqlite3 connection Prisma's adapter holds (as `client`), or null where it holds none. */
+export function adapterConnection(adapter: unknown): BetterSqlite3.Database | null {
+  const client = (adapter as { client?: unknown }).client;
+  return isDatabase(client) ? client : null;
 }
 
 /**
@@ -114,8 +119,8 @@ export function cacheStatements(factory: SqlDriverAdapterFactory, max = 200): Sq
     adapterName: factory.adapterName,
     connect: async () => {
       const adapter = await factory.connect();
-      const client = (adapter as unknown as { client?: unknown }).client;
-      if (isDatabase(client)) {
+      const client = adapterConnection(adapter);
+      if (client) {
         const prepare = cachedPrepare(client.prepare.bind(client) as (sql: string) => Statement, max);
         (client as unknown as { prepare: unknown }).prepare = prepare;
         // The adapter's executeScript (migrations, DDL) runs through exec: forget the kept statements.

@@ -17,8 +17,8 @@ export interface ManagerConfig {
   /**
    * How often a running create checks whether a destroy in another process asked it to stop. While
    * other processes' changes wake this one (PostgreSQL's wake-up connection is up, or the embedded
-   * database's watch runs) the request arrives with its commit, and the check is only the fallback: every `cancelPollWithWakeMs`, or cancelPollMs when that is longer
-   * (Notifier.fallbackPollMs).
+   * database's watch runs) the request arrives with its commit, and the check is only the fallback:
+   * every `cancelPollWithWakeMs`, or cancelPollMs when that is longer (Notifier.fallbackPollMs).
    */
   cancelPollMs: number;
   cancelPollWithWakeMs: number;

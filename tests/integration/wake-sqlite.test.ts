@@ -12,10 +12,9 @@ import { sqliteConnectionOf } from "@/lib/db/client";
 import { startSqliteWatcher } from "@/lib/db/sqlite-wake";
 import type { WakeListener } from "@/lib/db/wake";
 import { Notifier } from "@/lib/manager/notifier";
-import { newSandboxId } from "@/lib/sandbox-id";
 
 import { createTestDatabase, type TestDatabase } from "../support/databases";
-import { plantSandboxRow } from "../support/sandbox-rows";
+import { plantReadySandbox } from "../support/sandbox-rows";
 
 const TICK_MS = 40;
 /** What the watchers logged (nothing, unless a tick failed). */
@@ -47,19 +46,7 @@ describe("wake-ups across processes on the embedded database", () => {
     other.prepare(`INSERT INTO "Event" ("type", "message", "action") VALUES ('team', 'sentinel', 'test.sentinel')`).run();
     await arrival("t", before + 1);
   };
-  const sandbox = async () => {
-    const id = newSandboxId();
-    await plantSandboxRow(database.db, {
-      id,
-      profileId: "p",
-      extensionId: "ext.local",
-      status: "ready",
-      ownerId: "u_wake",
-      params: {},
-      input: {},
-    });
-    return id;
-  };
+  const sandbox = () => plantReadySandbox(database.db, "u_wake");
   const otherEvent = (sandboxId: string, message: string) =>
     other.prepare(`INSERT INTO "Event" ("sandboxId", "type", "message") VALUES (?, 'log', ?)`).run(sandboxId, message);
   /** An operation this process wrote (its own write: no wake-up), in `state`. */

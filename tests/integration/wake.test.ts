@@ -8,11 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { processApplicationName, startWakeListener, type WakeListener } from "@/lib/db/wake";
 import { Notifier } from "@/lib/manager/notifier";
-import { newSandboxId } from "@/lib/sandbox-id";
 
 import { startRelay } from "../../bench/relay";
 import { createTestDatabase, type TestDatabase } from "../support/databases";
-import { plantSandboxRow } from "../support/sandbox-rows";
+import { plantReadySandbox } from "../support/sandbox-rows";
 
 const quiet = { info: () => {}, warn: () => {} };
 
@@ -44,19 +43,7 @@ describe("wake-ups across processes on PostgreSQL", () => {
       await new Promise((r) => setTimeout(r, 10));
     }
   };
-  const sandbox = async () => {
-    const id = newSandboxId();
-    await plantSandboxRow(database.db, {
-      id,
-      profileId: "p",
-      extensionId: "ext.local",
-      status: "ready",
-      ownerId: "u_wake",
-      params: {},
-      input: {},
-    });
-    return id;
-  };
+  const sandbox = () => plantReadySandbox(database.db, "u_wake");
   const operation = (id: string, sandboxId: string, state: string) =>
     other.query(
       `INSERT INTO "Operation" ("id", "kind", "sandboxId", "state", "runAfter", "createdAt", "updatedAt") VALUES ($1, 'create', $2, $3, now(), now(), now())`,

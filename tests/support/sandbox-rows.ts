@@ -4,10 +4,18 @@
 // (lib/db/status-guard.ts); tests/support is the one other place allowed to.
 import type { Db, Prisma } from "@/lib/db/client";
 import { withStatusWrites } from "@/lib/db/status-guard";
+import { newSandboxId } from "@/lib/sandbox-id";
 
 /** Inserts a sandbox row as it stands (any status). */
 export async function plantSandboxRow(db: Db, data: Prisma.SandboxUncheckedCreateInput): Promise<void> {
   await withStatusWrites(() => db.sandbox.create({ data }));
+}
+
+/** A `ready` local sandbox row of `ownerId`'s with nothing behind it (for tests of what its events wake); its id. */
+export async function plantReadySandbox(db: Db, ownerId: string): Promise<string> {
+  const id = newSandboxId();
+  await plantSandboxRow(db, { id, profileId: "p", extensionId: "ext.local", status: "ready", ownerId, params: {}, input: {} });
+  return id;
 }
 
 /** Overwrites columns of a sandbox row (status included) as another process would have left them. */
