@@ -15,6 +15,7 @@ import { Notifier } from "@/lib/manager/notifier";
 
 import { createTestDatabase, type TestDatabase } from "../support/databases";
 import { plantReadySandbox } from "../support/sandbox-rows";
+import { recordWakeUps, SENTINEL_TEAM_NOTICE } from "../support/wake-recorder";
 
 const TICK_MS = 40;
 /** What the watchers logged (nothing, unless a tick failed). */
@@ -26,26 +27,9 @@ describe("wake-ups across processes on the embedded database", () => {
   let other: BetterSqlite3.Database;
   let watcher: WakeListener;
   const notifier = new Notifier();
-  const seen: string[] = [];
-  notifier.onOperationQueued(() => seen.push("o"));
-  notifier.onTeamEvent(() => seen.push("t"));
-  notifier.onSandboxChanged("*", (id) => seen.push(`s ${id}`));
-
-  const count = (entry: string) => seen.filter((s) => s === entry).length;
-  /** Resolves once `seen` holds `entry` `times` times (5 s at most). */
-  const arrival = async (entry: string, times = 1) => {
-    const until = Date.now() + 5_000;
-    while (count(entry) < times) {
-      if (Date.now() > until) throw new Error(`no wake-up "${entry}" within 5 s; seen: ${seen.join(", ")}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
+  const { seen, count, arrival, barrier: barrierThrough } = recordWakeUps(notifier);
   /** A team notice from the other connection, then waits for it: everything it committed before was looked at. */
-  const barrier = async () => {
-    const before = count("t");
-    other.prepare(`INSERT INTO "Event" ("type", "message", "action") VALUES ('team', 'sentinel', 'test.sentinel')`).run();
-    await arrival("t", before + 1);
-  };
+  const barrier = () => barrierThrough(() => other.prepare(SENTINEL_TEAM_NOTICE).run());
   const sandbox = () => plantReadySandbox(database.db, "u_wake");
   const otherEvent = (sandboxId: string, message: string) =>
     other.prepare(`INSERT INTO "Event" ("sandboxId", "type", "message") VALUES (?, 'log', ?)`).run(sandboxId, message);

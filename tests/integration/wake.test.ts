@@ -12,6 +12,7 @@ import { Notifier } from "@/lib/manager/notifier";
 import { startRelay } from "../../bench/relay";
 import { createTestDatabase, type TestDatabase } from "../support/databases";
 import { plantReadySandbox } from "../support/sandbox-rows";
+import { recordWakeUps, SENTINEL_TEAM_NOTICE } from "../support/wake-recorder";
 
 const quiet = { info: () => {}, warn: () => {} };
 
@@ -20,29 +21,9 @@ describe("wake-ups across processes on PostgreSQL", () => {
   let other: pg.Client; // another process's connection, as the triggers see it
   let listener: WakeListener;
   const notifier = new Notifier();
-  const seen: string[] = [];
-  notifier.onOperationQueued(() => seen.push("o"));
-  notifier.onTeamEvent(() => seen.push("t"));
-  notifier.onSandboxChanged("*", (id) => seen.push(`s ${id}`));
-
-  /** Resolves once `seen` holds `entry` (5 s at most). */
-  const arrival = async (entry: string) => {
-    const until = Date.now() + 5_000;
-    while (!seen.includes(entry)) {
-      if (Date.now() > until) throw new Error(`no wake-up "${entry}" within 5 s; seen: ${seen.join(", ")}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
+  const { seen, arrival, barrier: barrierThrough } = recordWakeUps(notifier);
   /** A team notice from the other process, then waits for it: everything committed before it has arrived. */
-  const barrier = async () => {
-    const before = seen.filter((s) => s === "t").length;
-    await other.query(`INSERT INTO "Event" ("type", "message", "action") VALUES ('team', 'sentinel', 'test.sentinel')`);
-    const until = Date.now() + 5_000;
-    while (seen.filter((s) => s === "t").length <= before) {
-      if (Date.now() > until) throw new Error("the sentinel notice did not arrive within 5 s");
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
+  const barrier = () => barrierThrough(() => other.query(SENTINEL_TEAM_NOTICE));
   const sandbox = () => plantReadySandbox(database.db, "u_wake");
   const operation = (id: string, sandboxId: string, state: string) =>
     other.query(
