@@ -48,6 +48,7 @@ import type { Logger } from "../logger";
 import { audit, type AuditActor } from "../manager/audit";
 import { isSandboxId, workspaceName } from "../sandbox-id";
 import { exitOf, shellCommand, type ChannelRequest, type PtyRequest, type SshConfig } from "../ssh";
+import { SSH2_ALGORITHMS } from "../ssh/algorithms";
 import { resizeLocalSession, sftpServerPath, signalLocalSession, startLocalSession, type LocalSessionSpec } from "./local-session";
 import { sha256Fingerprint } from "./public-keys";
 
@@ -333,8 +334,9 @@ export class SshGateway {
     this.fingerprint = opts.hostKey.fingerprint;
     this.failuresByAddress = new FailureCounter(this.limits.failureWindowMs);
     this.failuresByKey = new FailureCounter(this.limits.failureWindowMs);
-    this.server = new ssh2.Server({ hostKeys: [opts.hostKey.privateKey], ident: "sand-boxer" }, (client, info) =>
-      this.onConnection(client, info),
+    this.server = new ssh2.Server(
+      { hostKeys: [opts.hostKey.privateKey], ident: "sand-boxer", algorithms: SSH2_ALGORITHMS },
+      (client, info) => this.onConnection(client, info),
     );
     this.server.on("error", (err: Error) => this.log.warn({ err }, "ssh gateway server error"));
     this.tcp = net.createServer({ noDelay: true }, (socket) => this.onSocket(socket));

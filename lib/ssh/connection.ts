@@ -13,6 +13,7 @@ import type { ClientChannel, ConnectConfig } from "ssh2";
 
 import { AbortedError, ValidationError, hasCode, throwIfAborted } from "@/lib/errors";
 
+import { SSH2_ALGORITHMS } from "./algorithms";
 import { mapConnectError, type ErrnoLike } from "./connect-errors";
 import { SshError, hostPort, lastLines } from "./errors";
 import { fingerprintOfKey, hostKeyError, verifyHostKey } from "./host-keys";
@@ -723,6 +724,7 @@ export async function connect(config: SshConfig, opts: ConnectOptions = {}): Pro
       sock: socket,
       username: cfg.user,
       readyTimeout: readyTimeoutMs,
+      algorithms: SSH2_ALGORITHMS,
       keepaliveInterval: cfg.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
       keepaliveCountMax: cfg.keepaliveCountMax ?? DEFAULT_KEEPALIVE_COUNT_MAX,
       hostVerifier,

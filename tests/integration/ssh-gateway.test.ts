@@ -175,6 +175,18 @@ describe("SSH gateway with OpenSSH clients", () => {
     expect(sandbox.sessionActivityAt).not.toBeNull();
   });
 
+  it("agrees on AES with OpenSSH's default offer and never on chacha20-poly1305 (ssh2's binding breaks it on Node 24)", async () => {
+    const target = ["-p", String(gateway.port), `${s1}@127.0.0.1`, "true"];
+    // -v names what was agreed; OpenSSH's own order puts chacha20-poly1305 first, then AES-CTR and -GCM.
+    const agreed = await run(["ssh", "-v", ...sshOpts("alice"), ...target], { timeoutMs: 60_000 });
+    expect(agreed.code).toBe(0);
+    expect(agreed.stderr).toMatch(/kex: server->client cipher: aes(128|192|256)-(ctr|gcm@openssh\.com) /);
+    expect(agreed.stderr).not.toContain("cipher: chacha20-poly1305");
+    const chachaOnly = await run(["ssh", ...sshOpts("alice"), "-c", "chacha20-poly1305@openssh.com", ...target], { timeoutMs: 60_000 });
+    expect(chachaOnly.code).toBe(255);
+    expect(chachaOnly.stderr).toMatch(/no matching cipher found/);
+  });
+
   it("gives a shell under a pty that follows window changes, passing only LANG/LC_*/TERM", async () => {
     const script = [
       { expect: "\\$ |# " },
