@@ -10,6 +10,8 @@
 # for it (sources, the build in .next and generated/ copied; node_modules hard-linked) in which the
 # native modules bound to Node's ABI — better-sqlite3, and ssh2's and cpu-features' optional ones — are
 # rebuilt for that release. Run `npm ci` and `npm run build` in the checkout first. Linux x64 only.
+# The copy's node_modules shares its files with the checkout's (hard links): a command that rewrote one
+# of them in place would change the checkout's too (tests and the app only add files there: caches).
 set -euo pipefail
 
 if [ $# -lt 2 ] || ! [[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
