@@ -61,6 +61,10 @@ rsync -a --delete --link-dest="$root/node_modules/" "${excludes[@]}" "$root/node
 
 # The npm that runs on the machine's Node carries node-gyp; it builds against the release's headers.
 gyp=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
+if [ ! -f "$gyp" ]; then
+  echo "with-node.sh: no node-gyp beside npm (looked for $gyp)" >&2
+  exit 1
+fi
 stamp=.built-for-node-$version
 for m in "${native[@]}"; do
   [ -d "$root/node_modules/$m" ] || continue

@@ -13,7 +13,7 @@ import "server-only";
 
 import type { Algorithms } from "ssh2";
 
-export const CHACHA20_POLY1305 = "chacha20-poly1305@openssh.com";
+const CHACHA20_POLY1305 = "chacha20-poly1305@openssh.com";
 
 /** ssh2's `algorithms` for every connection and server of the process. */
 export const SSH2_ALGORITHMS: Algorithms = { cipher: { append: [], prepend: [], remove: [CHACHA20_POLY1305] } };

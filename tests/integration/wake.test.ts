@@ -21,7 +21,7 @@ describe("wake-ups across processes on PostgreSQL", () => {
   let other: pg.Client; // another process's connection, as the triggers see it
   let listener: WakeListener;
   const notifier = new Notifier();
-  const { seen, arrival, barrier: barrierThrough } = recordWakeUps(notifier);
+  const { seen, count, arrival, barrier: barrierThrough } = recordWakeUps(notifier);
   /** A team notice from the other process, then waits for it: everything committed before it has arrived. */
   const barrier = () => barrierThrough(() => other.query(SENTINEL_TEAM_NOTICE));
   const sandbox = () => plantReadySandbox(database.db, "u_wake");
@@ -56,24 +56,24 @@ describe("wake-ups across processes on PostgreSQL", () => {
     await arrival(`s ${id}`);
     // One statement of two rows: one wake-up for the sandbox.
     await barrier();
-    expect(seen.filter((s) => s === `s ${id}`)).toHaveLength(1);
+    expect(count(`s ${id}`)).toBe(1);
   });
 
   it("a queued operation wakes the worker; a claim, heartbeat or end of a running one does not", async () => {
     const id = await sandbox();
-    const before = seen.filter((s) => s === "o").length;
+    const before = count("o");
     await operation(`op_${id}`, id, "queued");
     await arrival("o");
-    expect(seen.filter((s) => s === "o").length).toBe(before + 1);
+    expect(count("o")).toBe(before + 1);
     await other.query(`UPDATE "Operation" SET "state" = 'running', "heartbeatAt" = now() WHERE "id" = $1`, [`op_${id}`]);
     await other.query(`UPDATE "Operation" SET "heartbeatAt" = now() WHERE "id" = $1`, [`op_${id}`]);
     await other.query(`UPDATE "Operation" SET "state" = 'succeeded' WHERE "id" = $1`, [`op_${id}`]);
     await barrier();
-    expect(seen.filter((s) => s === "o").length).toBe(before + 1);
+    expect(count("o")).toBe(before + 1);
     // Put back in the queue (a retry): claimable again, so a wake-up.
     await other.query(`UPDATE "Operation" SET "state" = 'queued' WHERE "id" = $1`, [`op_${id}`]);
     await barrier();
-    expect(seen.filter((s) => s === "o").length).toBe(before + 2);
+    expect(count("o")).toBe(before + 2);
   });
 
   it("a running operation asked to stop wakes whoever runs it, once; a queued one's or a repeated request does not", async () => {
@@ -121,7 +121,7 @@ describe("wake-ups across processes on PostgreSQL", () => {
       [`${processApplicationName()}/wake`],
     );
     expect(killed.rows.map((r) => r.ok)).toEqual([true]);
-    const before = seen.filter((s) => s === "o").length;
+    const before = count("o");
     const until = Date.now() + 10_000;
     // Down first (the kill is seen: the notifier no longer counts on wake-ups), then up again.
     while (listener.connected() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
@@ -130,7 +130,7 @@ describe("wake-ups across processes on PostgreSQL", () => {
     expect(listener.connected()).toBe(true);
     expect(notifier.crossProcessWake).toBe(true);
     await arrival("o");
-    expect(seen.filter((s) => s === "o").length).toBeGreaterThan(before);
+    expect(count("o")).toBeGreaterThan(before);
     const id = await sandbox();
     await other.query(`INSERT INTO "Event" ("sandboxId", "type", "message") VALUES ($1, 'log', 'after')`, [id]);
     await arrival(`s ${id}`);
