@@ -5,6 +5,10 @@
 // the app builds it at start (instrumentation.ts → lib/server-start.ts) and puts it in the slot below.
 //
 //   node server.mjs [--dev]      (HOST and PORT from the environment, as npm start passes them)
+
+// First: the V8 settings for this Node release (Buffer reclaim on Node 24), before anything else loads.
+import { v8Flags } from "./lib/v8-tuning.mjs";
+
 import http from "node:http";
 
 const dev = process.argv.includes("--dev");
@@ -18,13 +22,13 @@ const port = Number(process.env.PORT || 3000);
  * stdout is a terminal or LOG_FORMAT=pretty.
  */
 const pretty = process.env.LOG_FORMAT === "pretty" || (process.env.LOG_FORMAT !== "json" && process.stdout.isTTY);
-function log(level, msg, err) {
+function log(level, msg, err, fields = {}) {
   const stream = level >= 50 ? process.stderr : process.stdout;
   if (pretty) {
     stream.write(`${msg}${err ? `\n${err.stack ?? err}` : ""}\n`);
     return;
   }
-  stream.write(record(level, msg, err ? { err: { type: err.name, message: err.message, stack: err.stack } } : {}));
+  stream.write(record(level, msg, err ? { err: { type: err.name, message: err.message, stack: err.stack }, ...fields } : fields));
 }
 
 /** One JSON log line, in pino's shape. */
@@ -97,7 +101,9 @@ server.on("error", (err) => {
   log(60, `cannot listen on ${hostname}:${port}: ${err.message}`);
   process.exit(1);
 });
-server.listen(port, hostname, () => log(30, `sand-boxer listening on http://${hostname}:${port}${dev ? " (dev)" : ""}`));
+server.listen(port, hostname, () =>
+  log(30, `sand-boxer listening on http://${hostname}:${port}${dev ? " (dev)" : ""}`, undefined, { node: process.version, v8Flags }),
+);
 
 // Stop taking requests, let open ones finish (event streams are cut after a grace period), then exit.
 // The worker and the SSH gateway stop on the same signals (lib/manager/background.ts, lib/gateway).

@@ -23,6 +23,8 @@ export interface GatewayBench {
   throughputRatio: number;
   throughputMbPerS: { gateway: number; direct: number };
   throughputMb: number;
+  /** The server's RSS before the cat runs and its peak during them (sampled every 50 ms). */
+  throughputServerRssMb: { before: number | null; peak: number | null };
   /** Median rsync of the tree through the gateway / direct. */
   rsyncRatio: number;
   rsyncMs: { gateway: number; direct: number };
@@ -146,6 +148,11 @@ export async function measureGateway(opts: {
   fs.writeFileSync(file, randomBytes(mb * 1024 * 1024));
   const tG: number[] = [];
   const tD: number[] = [];
+  const throughputServerRssMb = { before: serverRssMb(opts.serverPid), peak: serverRssMb(opts.serverPid) };
+  const sampler = setInterval(() => {
+    const rss = serverRssMb(opts.serverPid);
+    if (rss !== null) throughputServerRssMb.peak = Math.max(throughputServerRssMb.peak ?? 0, rss);
+  }, 50);
   for (let i = 0; i < (opts.quick ? 1 : 3); i++) {
     const g = await catThrough(["ssh", ...viaGateway, "cat"], file);
     const d = await catThrough(["ssh", ...direct, "cat"], file);
@@ -153,9 +160,13 @@ export async function measureGateway(opts: {
     tG.push(g.ms);
     tD.push(d.ms);
   }
+  clearInterval(sampler);
   fs.rmSync(file);
   const throughputMbPerS = { gateway: round(mb / (median(tG) / 1000), 1), direct: round(mb / (median(tD) / 1000), 1) };
-  opts.log(`gateway: ${mb} MB through cat ${throughputMbPerS.gateway} MB/s vs direct ${throughputMbPerS.direct} MB/s`);
+  opts.log(
+    `gateway: ${mb} MB through cat ${throughputMbPerS.gateway} MB/s vs direct ${throughputMbPerS.direct} MB/s; ` +
+      `server RSS ${throughputServerRssMb.before} MB before, ${throughputServerRssMb.peak} MB at most during`,
+  );
 
   // 3. rsync of the tree into fresh directories.
   const rG: number[] = [];
@@ -213,6 +224,7 @@ export async function measureGateway(opts: {
     throughputRatio: round(throughputMbPerS.gateway / throughputMbPerS.direct, 2),
     throughputMbPerS,
     throughputMb: mb,
+    throughputServerRssMb,
     rsyncRatio: round(rsyncMs.gateway / rsyncMs.direct, 2),
     rsyncMs,
     rsyncFiles: files,

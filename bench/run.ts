@@ -964,6 +964,7 @@ async function main(): Promise<number> {
     `server RSS idle: ${rssIdle.serverMb} MB (process tree ${rssIdle.treeMb} MB, ${rssIdle.processes} process(es)); at boot ${memoryAtBoot.rssMb} MB`,
   );
   if (opts.only === "create") return createOnly(s, machine, ticksAtStart);
+  if (opts.only === "gateway") return gatewayOnly(s, machine, ticksAtStart);
   const heap = opts.heapSnapshot ? await takeHeapSnapshot(s) : null;
   if (heap)
     log(
@@ -1215,10 +1216,9 @@ async function createOnly(
   const opts = s.opts;
   log(`create/destroy only: ${opts.warmup} warm-up + ${opts.runs} interleaved runs (manager, script, manager, script…)`);
   const cd = await measureCreateDestroy(s);
-  await s.server.stop("SIGTERM");
-  const profiles = keepCpuProfiles(opts, s.profileDir).map((f) => summarizeCpuProfile(f));
-  machine.loadAverageAtEnd = loadAverage();
-  machine.cpuPercent = cpuShares(ticksAtStart, cpuTicks());
+  const manager = summarize(cd.create.manager);
+  const script = summarize(cd.create.script);
+  // The probe wrote each window's statements and profile as it ended; the server's own profile comes at exit.
   const windows = s.windowDir
     ? {
         ...summarizeWindows(s.windowDir),
@@ -1228,31 +1228,25 @@ async function createOnly(
     : null;
   // The window profiles are summarised together (summarizeWindows), not one by one.
   if (s.windowDir && opts.cpuProf) keepCpuProfiles(opts, s.windowDir);
-  const manager = summarize(cd.create.manager);
-  const script = summarize(cd.create.script);
-  const results = {
-    only: "create",
-    db: opts.db,
-    files: opts.files,
-    runs: opts.runs,
-    serverCpuPerCreateMs: cd.serverCpu.duringManagerCreateMs.median,
-    create: {
-      manager,
-      script,
-      ratioOfMedians: ratio(manager.median, script.median),
-      serverCpu: cd.serverCpu,
-      breakdownMedianMs: cd.breakdown,
-    },
-    runFailures: cd.failures,
-    windows,
-    cpuProfiles: profiles,
-    serverEnv: opts.serverEnv,
-    serverNodeFlags: opts.serverNodeFlags,
-    machine,
-  };
-  fs.mkdirSync(opts.outDir, { recursive: true });
-  const file = path.join(opts.outDir, `${opts.name}.json`);
-  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  const file = await finishPart(s, machine, ticksAtStart, (cpuProfiles) => {
+    return {
+      only: "create",
+      db: opts.db,
+      files: opts.files,
+      runs: opts.runs,
+      serverCpuPerCreateMs: cd.serverCpu.duringManagerCreateMs.median,
+      create: {
+        manager,
+        script,
+        ratioOfMedians: ratio(manager.median, script.median),
+        serverCpu: cd.serverCpu,
+        breakdownMedianMs: cd.breakdown,
+      },
+      runFailures: cd.failures,
+      windows,
+      cpuProfiles,
+    };
+  });
   const cpu = cd.serverCpu.duringManagerCreateMs;
   log(
     `server CPU per create: median ${cpu.median} ms (p95 ${cpu.p95}, min ${cpu.min}, max ${cpu.max}); create manager ${manager.median} ms / script ${script.median} ms; ` +
@@ -1280,6 +1274,56 @@ async function createOnly(
   }
   log(`results: ${path.relative(REPO_ROOT, file)}`);
   return cd.failures.length === 0 ? 0 : 1;
+}
+
+/**
+ * A one-part run's end: stops the server (its CPU profile is written on exit), summarises the profiles
+ * and the machine, and writes `part` with them to <out>/<name>.json; returns the file.
+ */
+async function finishPart(
+  s: Setup,
+  machine: ReturnType<typeof describeMachine>,
+  ticksAtStart: ReturnType<typeof cpuTicks>,
+  part: (cpuProfiles: ReturnType<typeof summarizeCpuProfile>[]) => Record<string, unknown>,
+): Promise<string> {
+  const opts = s.opts;
+  await s.server.stop("SIGTERM");
+  const profiles = keepCpuProfiles(opts, s.profileDir).map((f) => summarizeCpuProfile(f));
+  machine.loadAverageAtEnd = loadAverage();
+  machine.cpuPercent = cpuShares(ticksAtStart, cpuTicks());
+  const results = { ...part(profiles), serverEnv: opts.serverEnv, serverNodeFlags: opts.serverNodeFlags, machine };
+  fs.mkdirSync(opts.outDir, { recursive: true });
+  const file = path.join(opts.outDir, `${opts.name}.json`);
+  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  return file;
+}
+
+/** --only gateway: the gateway part alone, on a sandbox of its own, against a server seeded as for the whole bench. */
+async function gatewayOnly(
+  s: Setup,
+  machine: ReturnType<typeof describeMachine>,
+  ticksAtStart: ReturnType<typeof cpuTicks>,
+): Promise<number> {
+  const opts = s.opts;
+  const made = await managerCreate(s);
+  if (!made.ok || !made.id) throw new Error(`the gateway's sandbox could not be created: ${made.error}`);
+  log("ssh gateway vs direct OpenSSH to the same VM");
+  const gateway = await measureGateway({
+    serverUrl: s.server.url,
+    cookie: s.api.cookie,
+    serverPid: s.server.process.pid,
+    db: s.db,
+    vms: s.vms,
+    sandboxId: made.id,
+    tree: s.repo.dir,
+    tmp: s.tmp,
+    quick: opts.quick,
+    log,
+  });
+  await managerDestroy(s, made.id);
+  const file = await finishPart(s, machine, ticksAtStart, (cpuProfiles) => ({ only: "gateway", db: opts.db, gateway, cpuProfiles }));
+  log(`load ${machine.loadAverageAtStart.join(" ")} → ${machine.loadAverageAtEnd?.join(" ")}; results: ${path.relative(REPO_ROOT, file)}`);
+  return 0;
 }
 
 /** Copies the .cpuprofile files in `dir` to <out>/<name>-cpuprofile/ (git-ignored); returns their paths in `dir`. */

@@ -22,3 +22,18 @@ describe("bench options: --server-flag", () => {
     expect(() => parseOptions(["--server-flag=server.mjs"], "/repo")).toThrow(/--server-flag/);
   });
 });
+
+describe("bench options: --only", () => {
+  it("runs one part alone, its results under a name of its own", () => {
+    const gateway = parseOptions(["--only", "gateway"], "/repo") as Exclude<ReturnType<typeof parseOptions>, "help">;
+    expect(gateway).toMatchObject({ only: "gateway", name: "gateway-only", outDir: "/repo/bench/results" });
+    const create = parseOptions(["--only", "create", "--windows"], "/repo") as Exclude<ReturnType<typeof parseOptions>, "help">;
+    expect(create).toMatchObject({ only: "create", windows: true, name: "create-only" });
+    expect((parseOptions([], "/repo") as Exclude<ReturnType<typeof parseOptions>, "help">).only).toBeNull();
+  });
+
+  it("refuses another part, and --windows outside --only create", () => {
+    expect(() => parseOptions(["--only", "dashboard"], "/repo")).toThrow(/--only must be create or gateway, not "dashboard"/);
+    expect(() => parseOptions(["--only", "gateway", "--windows"], "/repo")).toThrow(/--windows needs --only create/);
+  });
+});

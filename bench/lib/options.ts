@@ -14,8 +14,11 @@ export interface BenchOptions {
   quick: boolean;
   cpuProf: boolean;
   heapSnapshot: boolean;
-  /** Run one part alone (`create`: the create/destroy runs, for CPU work) instead of the whole bench. */
-  only: "create" | null;
+  /**
+   * Run one part alone instead of the whole bench: `create` (the create/destroy runs, for CPU work) or
+   * `gateway` (the SSH gateway against direct OpenSSH, for work on the relay).
+   */
+  only: "create" | "gateway" | null;
   /** With --only create: count statements (and with --cpu-prof, profile) only within each measured create. */
   windows: boolean;
   /** The build VMs' CPU: a low share (default: they stand for other machines) or shared with the server. */
@@ -45,6 +48,8 @@ export const USAGE = `npm run bench -- [options]
                     time went; the .cpuprofile files go to <out>/<name>-cpuprofile/ (git-ignored)
   --only create     only the create/destroy runs (with their server CPU per create), for CPU work: a few minutes
                     instead of the whole bench; results go to <out>/create-only.json unless --name says otherwise
+  --only gateway    only the SSH gateway against direct OpenSSH (exec, bytes through cat, rsync, echo, concurrent
+                    sessions) on one sandbox: about two minutes; results go to <out>/gateway-only.json
   --windows         with --only create: count every statement the server runs within each measured create (its
                     window: POST to ready and 100 ms after), and with --cpu-prof profile only those windows
   --heap-snapshot   take a heap snapshot of the server when idle and summarise what its heap holds
@@ -96,9 +101,10 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
   const db = values.db === "postgres" || values.db === "postgresql" ? "postgres" : values.db === "sqlite" ? "sqlite" : null;
   if (!db) throw new Error(`--db must be sqlite or postgres, not ${JSON.stringify(values.db)}`);
   const quick = values.quick ?? false;
-  if (values.only !== undefined && values.only !== "create") throw new Error(`--only must be create, not ${JSON.stringify(values.only)}`);
-  const only = values.only === "create" ? "create" : null;
-  if (values.windows && !only) throw new Error("--windows needs --only create");
+  if (values.only !== undefined && values.only !== "create" && values.only !== "gateway")
+    throw new Error(`--only must be create or gateway, not ${JSON.stringify(values.only)}`);
+  const only = values.only ?? null;
+  if (values.windows && only !== "create") throw new Error("--windows needs --only create");
   const vmCpu = values["vms-cpu"];
   if (vmCpu !== "low" && vmCpu !== "shared") throw new Error(`--vms-cpu must be low or shared, not ${JSON.stringify(vmCpu)}`);
   const sandboxes = positiveInt("sandboxes", values.sandboxes, quick ? 500 : 10_000, 0);

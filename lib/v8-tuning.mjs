@@ -1,0 +1,22 @@
+// V8 settings for the Node release that runs this process, applied when this module is imported: the
+// first import of server.mjs, `npm run worker` and `npm run gateway`, before they load anything else.
+//
+// Node 24's V8 (13.6) raised its young generation's default cap from 8 to 32 MB, which moved its "young
+// Buffers: scavenge now" trigger from 32 to 128 MB — above the 64 MB of external memory that starts a
+// full mark of the heap (nodejs/node#61967). Short-lived Buffers (the SSH gateway allocates a few for
+// every packet it relays) were then reclaimed by marking the whole heap again and again: the gateway
+// relayed 82–102 MB/s where Node 20 relays 121–133, with ~80 MB more peak memory (docs/performance.md,
+// "The SSH gateway on Node 24"). The old trigger back, and external memory counted in V8's global limit
+// (V8's own later default), restore both. The young generation itself stays at npm start's
+// --max-semi-space-size=8. Node 20 and 22 have neither the regression nor these flags.
+import v8 from "node:v8";
+
+/** The V8 flags this module sets on Node `version` ("24.22.3"). */
+export function v8FlagsFor(version) {
+  const major = Number(version.split(".")[0]);
+  return major >= 24 ? ["--scavenger-max-new-space-capacity-mb=8", "--external-memory-accounted-in-global-limit"] : [];
+}
+
+/** What was set on this process (the server's start-up line reports it). */
+export const v8Flags = v8FlagsFor(process.versions.node);
+for (const flag of v8Flags) v8.setFlagsFromString(flag);
