@@ -69,14 +69,14 @@ async function main(): Promise<void> {
   const release = fs.readFileSync(path.join(REPO_ROOT, ".node-recommended"), "utf8").trim();
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), `sandboxer-${name}-`));
   const machine = describeMachine();
-  const byRelease: Record<string, Run[]> = { machine: [], recommended: [] };
+  const byRelease: Record<string, Run[]> = { installed: [], recommended: [] };
   try {
     for (let i = 1; i <= pairs; i++) {
-      for (const side of ["machine", "recommended"] as const) {
+      for (const side of ["installed", "recommended"] as const) {
         const bench = ["npm", "run", "bench", "--", "--only", "create", "--windows", "--runs", String(runs), "--warmup", "5"];
         const argv = [...(side === "recommended" ? [path.join(REPO_ROOT, "scripts", "with-node.sh"), release] : []), ...bench];
         argv.push("--out", scratch, "--name", `${side}-${i}`);
-        console.log(`[cpu-by-release] pair ${i}/${pairs}: ${side === "machine" ? `Node ${process.version}` : `Node ${release}`}`);
+        console.log(`[cpu-by-release] pair ${i}/${pairs}: ${side === "installed" ? `Node ${process.version}` : `Node ${release}`}`);
         await runBench(argv);
         const run = readRun(path.join(scratch, `${side}-${i}.json`));
         byRelease[side]!.push(run);

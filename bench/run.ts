@@ -1228,25 +1228,23 @@ async function createOnly(
     : null;
   // The window profiles are summarised together (summarizeWindows), not one by one.
   if (s.windowDir && opts.cpuProf) keepCpuProfiles(opts, s.windowDir);
-  const file = await finishPart(s, machine, ticksAtStart, (cpuProfiles) => {
-    return {
-      only: "create",
-      db: opts.db,
-      files: opts.files,
-      runs: opts.runs,
-      serverCpuPerCreateMs: cd.serverCpu.duringManagerCreateMs.median,
-      create: {
-        manager,
-        script,
-        ratioOfMedians: ratio(manager.median, script.median),
-        serverCpu: cd.serverCpu,
-        breakdownMedianMs: cd.breakdown,
-      },
-      runFailures: cd.failures,
-      windows,
-      cpuProfiles,
-    };
-  });
+  const file = await finishPart(s, machine, ticksAtStart, (cpuProfiles) => ({
+    only: "create",
+    db: opts.db,
+    files: opts.files,
+    runs: opts.runs,
+    serverCpuPerCreateMs: cd.serverCpu.duringManagerCreateMs.median,
+    create: {
+      manager,
+      script,
+      ratioOfMedians: ratio(manager.median, script.median),
+      serverCpu: cd.serverCpu,
+      breakdownMedianMs: cd.breakdown,
+    },
+    runFailures: cd.failures,
+    windows,
+    cpuProfiles,
+  }));
   const cpu = cd.serverCpu.duringManagerCreateMs;
   log(
     `server CPU per create: median ${cpu.median} ms (p95 ${cpu.p95}, min ${cpu.min}, max ${cpu.max}); create manager ${manager.median} ms / script ${script.median} ms; ` +

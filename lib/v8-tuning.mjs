@@ -5,10 +5,11 @@
 // Buffers: scavenge now" trigger from 32 to 128 MB — above the 64 MB of external memory that starts a
 // full mark of the heap (nodejs/node#61967). Short-lived Buffers (the SSH gateway allocates a few for
 // every packet it relays) were then reclaimed by marking the whole heap again and again: the gateway
-// relayed 82–102 MB/s where Node 20 relays 121–133, with ~80 MB more peak memory (docs/performance.md,
-// "The SSH gateway on Node 24"). The old trigger back, and external memory counted in V8's global limit
-// (V8's own later default), restore both. The young generation itself stays at npm start's
-// --max-semi-space-size=8. Node 20 and 22 have neither the regression nor these flags.
+// relayed 82–91 MB/s where Node 20 relays 121–133, its server 60–80 MB larger at the peak
+// (docs/performance.md, "The SSH gateway on Node 24"). The old trigger back, and external memory counted
+// in V8's global limit (V8's own later default), restore both. The young generation itself stays at npm
+// start's --max-semi-space-size=8. Node 20 and 22 do not have the regression, and Node 20 has neither
+// flag (it prints "unrecognized flag").
 import v8 from "node:v8";
 
 /** The V8 flags this module sets on Node `version` ("24.22.3"). */
