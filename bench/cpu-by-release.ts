@@ -66,6 +66,7 @@ async function main(): Promise<void> {
   const runs = positive("runs", values.runs, 15);
   const outDir = path.resolve(values.out ?? path.join(REPO_ROOT, "bench", "results"));
   const name = values.name ?? "cpu-by-release";
+  if (!/^[\w.-]+$/.test(name)) throw new Error(`--name must be a file name without a directory, not ${JSON.stringify(name)}`);
   const release = fs.readFileSync(path.join(REPO_ROOT, ".node-recommended"), "utf8").trim();
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), `sandboxer-${name}-`));
   const machine = describeMachine();
