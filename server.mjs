@@ -5,11 +5,12 @@
 // the app builds it at start (instrumentation.ts → lib/server-start.ts) and puts it in the slot below.
 //
 //   node server.mjs [--dev]      (HOST and PORT from the environment, as npm start passes them)
-
-// First: the V8 settings for this Node release (Buffer reclaim on Node 24), before anything else loads.
-import { v8Flags } from "./lib/v8-tuning.mjs";
-
 import http from "node:http";
+
+import { applyV8Flags } from "./lib/v8-tuning.mjs";
+
+// First: the V8 settings for this Node release (Buffer reclaim on Node 24), before Next loads.
+const v8Flags = applyV8Flags();
 
 const dev = process.argv.includes("--dev");
 // As `next start` / `next dev` do, before Next loads anything that reads it.

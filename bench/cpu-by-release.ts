@@ -15,6 +15,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 
 import { describeMachine, loadAverage } from "./lib/machine";
+import { positiveInt } from "./lib/options";
 import { median, round } from "./lib/stats";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
@@ -26,13 +27,6 @@ interface Run {
   mainMs: number;
   statements: number;
   load: [number, number];
-}
-
-function positive(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number of at least 1, not ${JSON.stringify(value)}`);
-  return n;
 }
 
 function runBench(argv: string[]): Promise<void> {
@@ -62,8 +56,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { pairs: { type: "string" }, runs: { type: "string" }, out: { type: "string" }, name: { type: "string" } },
   });
-  const pairs = positive("pairs", values.pairs, 3);
-  const runs = positive("runs", values.runs, 15);
+  const pairs = positiveInt("pairs", values.pairs, 3);
+  const runs = positiveInt("runs", values.runs, 15);
   const outDir = path.resolve(values.out ?? path.join(REPO_ROOT, "bench", "results"));
   const name = values.name ?? "cpu-by-release";
   if (!/^[\w.-]+$/.test(name)) throw new Error(`--name must be a file name without a directory, not ${JSON.stringify(name)}`);

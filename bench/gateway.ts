@@ -148,7 +148,8 @@ export async function measureGateway(opts: {
   fs.writeFileSync(file, randomBytes(mb * 1024 * 1024));
   const tG: number[] = [];
   const tD: number[] = [];
-  const throughputServerRssMb = { before: serverRssMb(opts.serverPid), peak: serverRssMb(opts.serverPid) };
+  const rssBefore = serverRssMb(opts.serverPid);
+  const throughputServerRssMb = { before: rssBefore, peak: rssBefore };
   const sampler = setInterval(() => {
     const rss = serverRssMb(opts.serverPid);
     if (rss !== null) throughputServerRssMb.peak = Math.max(throughputServerRssMb.peak ?? 0, rss);

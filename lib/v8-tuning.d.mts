@@ -1,3 +1,3 @@
 // Types of lib/v8-tuning.mjs.
 export function v8FlagsFor(version: string): string[];
-export const v8Flags: readonly string[];
+export function applyV8Flags(): string[];

@@ -1,5 +1,5 @@
-// V8 settings for the Node release that runs this process, applied when this module is imported: the
-// first import of server.mjs, `npm run worker` and `npm run gateway`, before they load anything else.
+// V8 settings for the Node release that runs this process: server.mjs, `npm run worker` and `npm run
+// gateway` apply them first thing (V8 reads them whenever it decides on a collection).
 //
 // Node 24's V8 (13.6) raised its young generation's default cap from 8 to 32 MB, which moved its "young
 // Buffers: scavenge now" trigger from 32 to 128 MB — above the 64 MB of external memory that starts a
@@ -12,12 +12,15 @@
 // 132.6 MB/s), and neither has the second flag (setting it prints "unrecognized flag").
 import v8 from "node:v8";
 
-/** The V8 flags this module sets on Node `version` ("24.22.3"). */
+/** The V8 flags for Node `version` ("24.22.3"). */
 export function v8FlagsFor(version) {
   const major = Number(version.split(".")[0]);
   return major >= 24 ? ["--scavenger-max-new-space-capacity-mb=8", "--external-memory-accounted-in-global-limit"] : [];
 }
 
-/** What was set on this process (the server's start-up line reports it). */
-export const v8Flags = v8FlagsFor(process.versions.node);
-for (const flag of v8Flags) v8.setFlagsFromString(flag);
+/** Sets this process's flags; returns them (the server's start-up line reports them). */
+export function applyV8Flags() {
+  const flags = v8FlagsFor(process.versions.node);
+  for (const flag of flags) v8.setFlagsFromString(flag);
+  return flags;
+}

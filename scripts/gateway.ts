@@ -1,14 +1,13 @@
 // npm run gateway: the SSH gateway on its own (no web server, no worker). Any number may run beside
 // the web instances on one database; behind one address they must share SANDBOXER_SSH_GATEWAY_HOST_KEY.
-// First: the V8 settings for this Node release (Buffer reclaim on Node 24), before anything else loads.
-import "../lib/v8-tuning.mjs";
-
 import { checkDataDir, env } from "../lib/env";
 import { isSandboxerError } from "../lib/errors";
 import { startGatewayFromEnv } from "../lib/gateway/instance";
 import { logger } from "../lib/logger";
 import { hostEntries, syncHostsFromConfig } from "../lib/manager/instance";
+import { applyV8Flags } from "../lib/v8-tuning.mjs";
 
+applyV8Flags(); // Buffer reclaim on Node 24, which the relay's Buffers need most (lib/v8-tuning.mjs)
 try {
   checkDataDir(env(), { create: true });
   hostEntries();

@@ -1,9 +1,6 @@
 // npm run worker: a worker process on its own (no web server). Any number may run beside the web
 // instances; they share the work through the database (see docs/operations.md). With
 // SANDBOXER_WORKER_METRICS_PORT set it serves its own GET /metrics (lib/metrics-listener.ts).
-// First: the V8 settings for this Node release (Buffer reclaim on Node 24), before anything else loads.
-import "../lib/v8-tuning.mjs";
-
 import { checkDataDir, env } from "../lib/env";
 import { isSandboxerError } from "../lib/errors";
 import { logger, routeConsole } from "../lib/logger";
@@ -11,7 +8,9 @@ import { startBackgroundServices } from "../lib/manager/background";
 import { hostEntries, listenAcrossProcesses, manager, syncHostsFromConfig } from "../lib/manager/instance";
 import { startMetricsListener } from "../lib/metrics-listener";
 import { setProcessRole } from "../lib/metrics";
+import { applyV8Flags } from "../lib/v8-tuning.mjs";
 
+applyV8Flags(); // Buffer reclaim on Node 24 (lib/v8-tuning.mjs)
 routeConsole();
 try {
   const e = env();

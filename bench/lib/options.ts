@@ -64,7 +64,8 @@ export const USAGE = `npm run bench -- [options]
   -h, --help        this text
 `;
 
-function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
+/** `--<name>`'s whole number, at least `min`; `fallback` when it is absent. */
+export function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}, not ${JSON.stringify(raw)}`);

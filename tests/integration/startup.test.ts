@@ -9,6 +9,7 @@ import path from "node:path";
 
 import { afterAll, describe, expect, it } from "vitest";
 
+import { v8FlagsFor } from "../../lib/v8-tuning.mjs";
 import { REPO_ROOT, SERVER_ENV, SERVER_NODE_FLAGS, TEST_AUTH_SECRET, assertBuilt } from "../support/app-server";
 import { freeLoopbackPort } from "../support/build-vms";
 
@@ -91,11 +92,7 @@ describe("npm start: data directory and a second instance", () => {
     // reclaim of short-lived Buffers (server.mjs; without them Node 24 marks the whole heap for the
     // gateway's Buffers). The CI runs this file on Node 24 as well.
     expect(listening[0]).toMatchObject({ node: process.version });
-    expect(listening[0]!.v8Flags).toEqual(
-      Number(process.versions.node.split(".")[0]) >= 24
-        ? ["--scavenger-max-new-space-capacity-mb=8", "--external-memory-accounted-in-global-limit"]
-        : [],
-    );
+    expect(listening[0]!.v8Flags).toEqual(v8FlagsFor(process.versions.node));
     for (const line of startLines) {
       const rec = (() => {
         try {
