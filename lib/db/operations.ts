@@ -99,9 +99,22 @@ export async function claimOperation(
       attempt: { increment: 1 },
     },
   });
-  // Lost the race for the operation: the winner holds the sandbox lock under the same operation id,
-  // so it is left as it is.
-  return claimed ?? null;
+  if (claimed) return claimed;
+  // Lost the race for the operation. When another worker won, it holds the sandbox lock under the same
+  // operation id: left as it is. When the operation ended between the lock and the claim (a destroy
+  // cancelled the queued create), nobody will ever release that lock: give it back now, or the destroy
+  // waits for it to expire (a lease, 30 s).
+  if (op.sandboxId) {
+    const current = await db.operation.findUnique({ where: { id: op.id }, select: { state: true } });
+    const ended = !current || (current.state !== "queued" && current.state !== "running");
+    if (ended) {
+      await db.sandbox.updateMany({
+        where: { id: op.sandboxId, lockOperationId: op.id },
+        data: { lockOperationId: null, lockExpiresAt: null },
+      });
+    }
+  }
+  return null;
 }
 
 /** Extends the lease. False when the lease was lost (reclaimed by another worker). */

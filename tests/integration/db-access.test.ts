@@ -165,6 +165,18 @@ describe.each(PROVIDERS)("data access on %s", (provider) => {
     expect(await claimOperation(t.db, second, "w3", new Date(), 10_000)).not.toBeNull();
   });
 
+  it("a claim that finds its operation already ended (a destroy cancelled the queued create) gives back the sandbox lock it took", async () => {
+    const id = await sandbox("destroying");
+    const create = await t.db.operation.create(operationCreate({ kind: "create", sandboxId: id, maxAttempts: 3 }));
+    // Where the race leaves it: the claim locked the sandbox, then the destroy cancelled the create.
+    await t.db.operation.update({ where: { id: create.id }, data: { state: "cancelled", finishedAt: new Date() } });
+    expect(await claimOperation(t.db, create, "w1", new Date(), 30_000)).toBeNull();
+    expect((await t.db.sandbox.findUniqueOrThrow({ where: { id } })).lockOperationId).toBeNull();
+    // So the destroy runs now, not when a 30 s lease would have expired.
+    const destroy = await t.db.operation.create(operationCreate({ kind: "destroy", sandboxId: id, maxAttempts: 3 }));
+    expect(await claimOperation(t.db, destroy, "w2", new Date(), 30_000)).not.toBeNull();
+  });
+
   it("gives a named lease to one owner until it expires", async () => {
     expect(await acquireLease(t.db, "reaper-test", "a", 60_000)).toBe(true);
     expect(await acquireLease(t.db, "reaper-test", "b", 60_000)).toBe(false);
