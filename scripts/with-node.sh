@@ -65,10 +65,31 @@ if [ ! -f "$gyp" ]; then
   echo "with-node.sh: no node-gyp beside npm (looked for $gyp)" >&2
   exit 1
 fi
+# Under `npm run`, npm hands its own config to child processes as npm_config_* variables, and node-gyp
+# lets those override its command line: Debian's npm sets nodedir=/usr (the machine's Node's headers), so
+# without this a build under `npm run bench:releases` silently targeted the machine's Node.
+gyp_env=(env)
+while IFS= read -r name; do gyp_env+=(-u "$name"); done < <(compgen -e | grep -i '^npm_config_' || true)
+# The addon each module builds, and whether the copy's loads on the release (true when built for it; an
+# optional one that failed to build, and so is absent, counts as fine: ssh2 falls back to Node's crypto).
+addon() {
+  case $1 in
+    better-sqlite3) echo "$tree/node_modules/better-sqlite3/build/Release/better_sqlite3.node" ;;
+    ssh2) echo "$tree/node_modules/ssh2/lib/protocol/crypto/build/Release/sshcrypto.node" ;;
+    cpu-features) echo "$tree/node_modules/cpu-features/build/Release/cpufeatures.node" ;;
+  esac
+}
+loads() {
+  local file
+  file=$(addon "$1")
+  if [ ! -e "$file" ]; then [ "$1" != better-sqlite3 ]; return; fi
+  "$nodedir/bin/node" -e 'require(process.argv[1])' "$file" > /dev/null 2>&1
+}
 stamp=.built-for-node-$version
 for m in "${native[@]}"; do
   [ -d "$root/node_modules/$m" ] || continue
-  if [ ! -e "$tree/node_modules/$m/$stamp" ] || [ "$root/node_modules/$m/package.json" -nt "$tree/node_modules/$m/$stamp" ]; then
+  if [ ! -e "$tree/node_modules/$m/$stamp" ] || [ "$root/node_modules/$m/package.json" -nt "$tree/node_modules/$m/$stamp" ] ||
+    ! loads "$m"; then
     rm -rf "$tree/node_modules/$m"
     cp -a "$root/node_modules/$m" "$tree/node_modules/$m"
     case $m in
@@ -76,10 +97,12 @@ for m in "${native[@]}"; do
       *) dir=$tree/node_modules/$m ;;
     esac
     echo "with-node.sh: building $m for Node $version" >&2
-    if (cd "$dir" && PATH="$nodedir/bin:$PATH" "$nodedir/bin/node" "$gyp" rebuild --release --nodedir="$nodedir" > "$tree/.build-$m.log" 2>&1); then
+    if (cd "$dir" && PATH="$nodedir/bin:$PATH" "${gyp_env[@]}" "$nodedir/bin/node" "$gyp" rebuild --release --nodedir="$nodedir" > "$tree/.build-$m.log" 2>&1) &&
+      loads "$m"; then
       touch "$tree/node_modules/$m/$stamp"
     elif [ "$m" = better-sqlite3 ]; then
       cat "$tree/.build-$m.log" >&2
+      echo "with-node.sh: better-sqlite3 did not build for Node $version, or does not load on it (log above)" >&2
       exit 1
     else
       # Optional for ssh2 (it falls back to Node's own crypto), as when npm ci cannot build them.
