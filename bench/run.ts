@@ -1261,6 +1261,10 @@ async function createOnly(
       `statements per create window: ${windows.statements.median} median (${windows.statements.min}–${windows.statements.max}); most run:`,
     );
     for (const q of windows.topSql.slice(0, 10)) log(`  ${q.perWindow} × ${q.sql.slice(0, 110)}`);
+    if (windows.sqlMs) {
+      log(`SQLite execution per create window: ${windows.sqlMs.totalPerWindow} ms; the longest:`);
+      for (const q of windows.sqlMs.top.slice(0, 8)) log(`  ${q.msPerWindow} ms (${q.perWindow} ×) ${q.sql.slice(0, 100)}`);
+    }
     if (windows.profile)
       log(
         `main thread per create window (V8 profile): ${windows.profile.busyMs} ms busy; ` +
@@ -1355,12 +1359,17 @@ function summarizeWindows(dir: string) {
       (f) =>
         JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as {
           statements: number;
-          bySql: { count: number; sql: string }[];
+          bySql: { count: number; ms?: number; sql: string }[];
           sequence?: [number, string][];
         },
     );
   const bySql = new Map<string, number>();
-  for (const w of counts) for (const q of w.bySql) bySql.set(q.sql, (bySql.get(q.sql) ?? 0) + q.count);
+  const msBySql = new Map<string, number>();
+  for (const w of counts)
+    for (const q of w.bySql) {
+      bySql.set(q.sql, (bySql.get(q.sql) ?? 0) + q.count);
+      if (q.ms !== undefined) msBySql.set(q.sql, (msBySql.get(q.sql) ?? 0) + q.ms);
+    }
   const n = Math.max(1, counts.length);
   // Every module (not a top few), so their sum is the main thread's busy time in the windows.
   const profiles = files.filter((f) => f.endsWith(".cpuprofile")).map((f) => summarizeCpuProfile(path.join(dir, f), 10_000));
@@ -1388,7 +1397,22 @@ function summarizeWindows(dir: string) {
     topSql: [...bySql.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, 30)
-      .map(([sql, count]) => ({ perWindow: round(count / n, 1), sql })),
+      .map(([sql, count]) => ({
+        perWindow: round(count / n, 1),
+        ...(msBySql.has(sql) ? { msPerWindow: round(msBySql.get(sql)! / n, 2) } : {}),
+        sql,
+      })),
+    // SQLite only: the time each statement's executions took on the main thread, most first.
+    sqlMs:
+      msBySql.size === 0
+        ? null
+        : {
+            totalPerWindow: round([...msBySql.values()].reduce((a, b) => a + b, 0) / n, 2),
+            top: [...msBySql.entries()]
+              .sort((a, b) => b[1] - a[1])
+              .slice(0, 15)
+              .map(([sql, ms]) => ({ msPerWindow: round(ms / n, 2), perWindow: round((bySql.get(sql) ?? 0) / n, 1), sql })),
+          },
     profile:
       profiles.length === 0
         ? null

@@ -27,6 +27,8 @@ const TX_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|DEALLOCATE)\b/i
 const windowDir = process.env.SANDBOXER_BENCH_WINDOW_DIR;
 /** SQL text → executions in the open window (null: no window open). */
 let windowCounts = null;
+/** SQL text → milliseconds its SQLite executions took in the open window (better-sqlite3 runs them synchronously, on the main thread). */
+let windowMs = new Map();
 /** The open window's statements in the order they ran: [ms since the window opened, SQL (first 160 characters)]. */
 let windowSequence = [];
 let windowOpenedAt = 0;
@@ -35,9 +37,13 @@ function sqlText(sql) {
   return typeof sql === "string" ? sql : sql && typeof sql.text === "string" ? sql.text : String(sql);
 }
 
+function windowKey(sql) {
+  return sqlText(sql).replace(/\s+/g, " ").slice(0, 400);
+}
+
 function count(sql) {
   if (windowCounts) {
-    const key = sqlText(sql).replace(/\s+/g, " ").slice(0, 400);
+    const key = windowKey(sql);
     windowCounts.set(key, (windowCounts.get(key) ?? 0) + 1);
     windowSequence.push([Math.round(performance.now() - windowOpenedAt), key.slice(0, 160)]);
   }
@@ -63,7 +69,14 @@ if (logFile || windowDir) {
       const original = Statement[method];
       Statement[method] = function countedExecution(...args) {
         count(this.source);
-        return original.apply(this, args);
+        if (!windowCounts) return original.apply(this, args);
+        const t0 = performance.now();
+        try {
+          return original.apply(this, args);
+        } finally {
+          const key = windowKey(this.source);
+          windowMs.set(key, (windowMs.get(key) ?? 0) + performance.now() - t0);
+        }
       };
     }
   } catch {
@@ -144,6 +157,7 @@ if (windowDir) {
   process.on("SIGURG", () => {
     if (!windowCounts) {
       windowCounts = new Map();
+      windowMs = new Map();
       windowSequence = [];
       windowOpenedAt = performance.now();
       if (profile) session.post("Profiler.start");
@@ -159,7 +173,9 @@ if (windowDir) {
     windowCounts = null;
     const i = n++;
     fs.mkdirSync(windowDir, { recursive: true });
-    const bySql = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([sql, count]) => ({ count, sql }));
+    const bySql = [...counts.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([sql, count]) => ({ count, ...(windowMs.has(sql) ? { ms: Math.round(windowMs.get(sql) * 1000) / 1000 } : {}), sql }));
     fs.writeFileSync(
       path.join(windowDir, `window-${i}.json`),
       JSON.stringify({ statements: bySql.reduce((a, b) => a + b.count, 0), bySql, sequence: windowSequence }),
