@@ -335,6 +335,11 @@ export async function syncDirectory(
   const args = [
     "-az",
     "--checksum",
+    // The whole file list first, not directory by directory: incremental recursion waits on the other
+    // side between directories, a round trip each time — at 20 ms RTT a 2,000-file tree in 40 directories
+    // synced in 349 ms with it and 274 ms without, in 400 directories 402 and 305 ms (loopback 191 and 160).
+    // It costs memory for the list (~100 bytes a file on each side): ~10 MB for a 100,000-file tree.
+    "--no-inc-recursive",
     // The remote path travels inside the rsync protocol, not through the remote shell.
     "-s",
     "--filter=:- .gitignore",

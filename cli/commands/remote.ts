@@ -201,7 +201,7 @@ export function registerRemoteCommands(program: Command, setExit: (code: number)
     .option("--direct", "connect straight to the VM instead of through the server's SSH gateway")
     .addHelpText(
       "after",
-      "\nThe directory is synced with rsync -az --checksum (.gitignore honoured, .git left out; files deleted here are\n" +
+      "\nThe directory is synced with rsync -az --checksum --no-inc-recursive (.gitignore honoured, .git left out; files deleted here are\n" +
         "deleted there, ignored paths are kept), so a warm-pool sandbox that already holds the repository only\n" +
         "receives what differs. The command runs in the workspace and its output streams back. The exit code is the command's. Ctrl-C stops the command and\n" +
         "still destroys the sandbox (exit 130). `run` exits once the destroy is queued: the server removes the workspace and\n" +
