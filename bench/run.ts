@@ -1397,11 +1397,7 @@ function summarizeWindows(dir: string) {
     topSql: [...bySql.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, 30)
-      .map(([sql, count]) => ({
-        perWindow: round(count / n, 1),
-        ...(msBySql.has(sql) ? { msPerWindow: round(msBySql.get(sql)! / n, 2) } : {}),
-        sql,
-      })),
+      .map(([sql, count]) => ({ perWindow: round(count / n, 1), sql })),
     // SQLite only: the time each statement's executions took on the main thread, most first.
     sqlMs:
       msBySql.size === 0

@@ -41,20 +41,23 @@ function windowKey(sql) {
   return sqlText(sql).replace(/\s+/g, " ").slice(0, 400);
 }
 
+/** Counts one execution; returns its window key while a window is open (null otherwise). */
 function count(sql) {
+  let key = null;
   if (windowCounts) {
-    const key = windowKey(sql);
+    key = windowKey(sql);
     windowCounts.set(key, (windowCounts.get(key) ?? 0) + 1);
     windowSequence.push([Math.round(performance.now() - windowOpenedAt), key.slice(0, 160)]);
   }
   const ctx = als.getStore();
-  if (!ctx) return;
+  if (!ctx) return key;
   const text = sqlText(sql);
   if (TX_CONTROL.test(text)) ctx.transactionControl++;
   else {
     ctx.statements++;
     if (ctx.sql.length < 50) ctx.sql.push(text.replace(/\s+/g, " ").slice(0, 300));
   }
+  return key;
 }
 
 if (logFile || windowDir) {
@@ -68,13 +71,12 @@ if (logFile || windowDir) {
     for (const method of ["run", "get", "all", "iterate"]) {
       const original = Statement[method];
       Statement[method] = function countedExecution(...args) {
-        count(this.source);
-        if (!windowCounts) return original.apply(this, args);
+        const key = count(this.source);
+        if (key === null) return original.apply(this, args);
         const t0 = performance.now();
         try {
           return original.apply(this, args);
         } finally {
-          const key = windowKey(this.source);
           windowMs.set(key, (windowMs.get(key) ?? 0) + performance.now() - t0);
         }
       };
