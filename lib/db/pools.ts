@@ -98,14 +98,27 @@ export async function personOccupancy(db: Db, hostId: string, statuses: readonly
   return db.sandbox.count({ where: { hostId, poolKey: null, status: { in: [...statuses] } } });
 }
 
-/** Person-owned sandboxes per host in `statuses`, in one query. */
-export async function personOccupancyByHost(db: Db, statuses: readonly string[]): Promise<Map<string, number>> {
+/**
+ * Per host, the sandboxes in `statuses` (`all`) and those of them that are not warm-pool members
+ * (`people`), in one query: grouped by host and pool, so a row per host and pool.
+ */
+export async function occupancyWithPeopleByHost(
+  db: Db,
+  statuses: readonly string[],
+): Promise<{ all: Map<string, number>; people: Map<string, number> }> {
   const groups = await db.sandbox.groupBy({
-    by: ["hostId"],
-    where: { hostId: { not: null }, poolKey: null, status: { in: [...statuses] } },
+    by: ["hostId", "poolKey"],
+    where: { hostId: { not: null }, status: { in: [...statuses] } },
     _count: { _all: true },
   });
-  return new Map(groups.map((g) => [g.hostId!, g._count._all]));
+  const all = new Map<string, number>();
+  const people = new Map<string, number>();
+  for (const g of groups) {
+    const host = g.hostId!;
+    all.set(host, (all.get(host) ?? 0) + g._count._all);
+    if (g.poolKey === null) people.set(host, (people.get(host) ?? 0) + g._count._all);
+  }
+  return { all, people };
 }
 
 /** An idle member on the host to evict for a person's create: a ready one first (nothing to cancel), the oldest. */

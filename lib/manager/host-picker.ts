@@ -22,7 +22,7 @@ import {
   toHostTarget,
   type HostRow,
 } from "../db/hosts";
-import { fillingMembers, personOccupancy, personOccupancyByHost } from "../db/pools";
+import { fillingMembers, occupancyWithPeopleByHost, personOccupancy } from "../db/pools";
 import { assignHost } from "../db/sandboxes";
 import type { HostRequirement, HostTarget } from "../extensions/base";
 import { placementReason, rankHosts, type PlacementCandidate } from "./placement";
@@ -134,9 +134,11 @@ async function pickNewHost(db: Db, sandboxId: string, operationId: string, req: 
   const { hosts: matching, none } = await hostsMatching(db, req);
   if (matching.length === 0) return { kind: "none", reason: none };
   const pool = opts.pool ?? null;
-  const load = await occupancyByHost(db);
   // A person's create counts only people's sandboxes (members make room); a member's counts everything.
-  const people = pool?.kind === "person" ? await personOccupancyByHost(db, OCCUPYING_STATUSES) : null;
+  const { load, people } =
+    pool?.kind === "person"
+      ? await occupancyWithPeopleByHost(db, OCCUPYING_STATUSES).then((o) => ({ load: o.all, people: o.people }))
+      : { load: await occupancyByHost(db), people: null };
   const filling = pool?.kind === "member" ? (await fillingMembers(db)).byHost : null;
   const placed = await placedSinceCheckByHost(db, matching);
   const result = rankHosts(

@@ -135,13 +135,15 @@ export class Manager implements ManagerContext {
     }
     const id = newSandboxId();
     const now = new Date();
-    // Not claimable until the quota check below has passed (a crash in between only delays it).
+    // With a quota, not claimable until its check after the insert has passed (a crash in between only
+    // delays it); without one, claimable at once (no second write to release it).
+    const quota = this.config.quotaActive > 0;
     const operation = operationCreate({
       kind: "create",
       sandboxId: id,
       maxAttempts: this.config.maxAttempts,
       actorId: ownerId,
-      runAfter: new Date(now.getTime() + 60_000),
+      runAfter: quota ? new Date(now.getTime() + 60_000) : now,
     });
     const row = await insertSandbox(this, {
       row: {
@@ -161,15 +163,15 @@ export class Manager implements ManagerContext {
       also: (tx) => insertOperation(tx, operation),
     });
     // Quota again after insert: two racing creates cannot both slip under the limit (both may be refused).
-    if (this.config.quotaActive > 0) {
+    if (quota) {
       try {
         await this.checkQuota(actor, ownerId, profile.id, 1, id);
       } catch (e) {
         await deleteSandboxRow(this.db, id);
         throw e;
       }
+      await releaseOperation(this.db, operation.data.id);
     }
-    await releaseOperation(this.db, operation.data.id);
     await this.audit({
       actor,
       action: "sandbox.create",

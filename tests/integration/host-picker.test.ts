@@ -5,7 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { Db } from "@/lib/db/client";
+import { occupancyWithPeopleByHost } from "@/lib/db/pools";
 import { pickHost } from "@/lib/manager/host-picker";
+import { OCCUPYING_STATUSES } from "@/lib/manager/states";
 
 import { createTestDatabase, PROVIDERS, type TestDatabase } from "../support/databases";
 import { plantSandboxRow } from "../support/sandbox-rows";
@@ -96,5 +98,33 @@ describe.each(PROVIDERS)("host picker on %s", (provider) => {
       full: false,
       reason: "Waiting for a host: hp-marked: an admin is changing where it is reached",
     });
+  });
+  it("counts a host's occupying sandboxes and, of them, people's in one grouped read", async () => {
+    const queued = await queuedOn("hp-count"); // a person's, queued; given the host below
+    const rows: [string, string | null, string][] = [
+      ["hp-count", null, "ready"],
+      ["hp-count", "pool.a", "pooled"],
+      ["hp-count", "pool.a", "creating"],
+      ["hp-count", "pool.b", "pooled"],
+      ["hp-count", null, "destroyed"], // not occupying
+      ["hp-count", "pool.a", "failed"], // not occupying
+    ];
+    for (const [hostId, poolKey, status] of rows) {
+      await plantSandboxRow(t.db, {
+        id: `hpc${++n}`,
+        ownerId: "u_hp",
+        profileId: "profile.hp",
+        extensionId: "ext.fake",
+        status,
+        params: {},
+        input: {},
+        hostId,
+        poolKey,
+      });
+    }
+    await t.db.sandbox.updateMany({ where: { id: queued.id }, data: { hostId: "hp-count" } });
+    const { all, people } = await occupancyWithPeopleByHost(t.db, OCCUPYING_STATUSES);
+    expect(all.get("hp-count")).toBe(5);
+    expect(people.get("hp-count")).toBe(2);
   });
 });
