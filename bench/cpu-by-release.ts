@@ -4,10 +4,11 @@
 // total and the medians, and writes <out>/<name>.json. What issue 17's CPU target needs from each kind
 // of VM (docs/performance.md, "Server CPU per create: the Node release").
 //
-//   npm run bench:releases -- [--pairs N] [--runs N] [--out DIR] [--name NAME]
+//   npm run bench:releases -- [--pairs N] [--runs N] [--seasoned N] [--out DIR] [--name NAME]
 //
-// About five minutes a pair (two create-only runs of 15 creates after 5 warm-ups). Nothing else should
-// run meanwhile.
+// About five minutes a pair (two create-only runs of 15 creates after 5 warm-ups); --seasoned N first
+// runs N quick creates on each server (bench/run.ts --seasoned: a server that has run a while, ~1 s a
+// create). Nothing else should run meanwhile.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -54,10 +55,17 @@ function readRun(file: string): Run {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { pairs: { type: "string" }, runs: { type: "string" }, out: { type: "string" }, name: { type: "string" } },
+    options: {
+      pairs: { type: "string" },
+      runs: { type: "string" },
+      seasoned: { type: "string" },
+      out: { type: "string" },
+      name: { type: "string" },
+    },
   });
   const pairs = positiveInt("pairs", values.pairs, 3);
   const runs = positiveInt("runs", values.runs, 15);
+  const seasoned = positiveInt("seasoned", values.seasoned, 0, 0);
   const outDir = path.resolve(values.out ?? path.join(REPO_ROOT, "bench", "results"));
   const name = values.name ?? "cpu-by-release";
   if (!/^[\w.-]+$/.test(name)) throw new Error(`--name must be a file name without a directory, not ${JSON.stringify(name)}`);
@@ -69,6 +77,7 @@ async function main(): Promise<void> {
     for (let i = 1; i <= pairs; i++) {
       for (const side of ["installed", "recommended"] as const) {
         const bench = ["npm", "run", "bench", "--", "--only", "create", "--windows", "--runs", String(runs), "--warmup", "5"];
+        if (seasoned > 0) bench.push("--seasoned", String(seasoned));
         const argv = [...(side === "recommended" ? [path.join(REPO_ROOT, "scripts", "with-node.sh"), release] : []), ...bench];
         argv.push("--out", scratch, "--name", `${side}-${i}`);
         console.log(`[cpu-by-release] pair ${i}/${pairs}: ${side === "installed" ? `Node ${process.version}` : `Node ${release}`}`);
@@ -89,7 +98,13 @@ async function main(): Promise<void> {
       { node: rs[0]?.node, perCreateMs: rs.map((r) => r.totalMs), medianMs: round(median(rs.map((r) => r.totalMs)), 1), runs: rs },
     ]),
   );
-  const result = { machine: { ...machine, loadAverageAtEnd: loadAverage() }, runsPerBench: runs, target: { perCreateMs: 60 }, ...summary };
+  const result = {
+    machine: { ...machine, loadAverageAtEnd: loadAverage() },
+    runsPerBench: runs,
+    seasoned,
+    target: { perCreateMs: 60 },
+    ...summary,
+  };
   fs.mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, `${name}.json`);
   fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);

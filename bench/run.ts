@@ -1205,6 +1205,24 @@ async function main(): Promise<number> {
 }
 
 /**
+ * `--seasoned N`: N creates through the API, each followed to ready and destroyed, one after another —
+ * a server that has run a while (V8 optimises what a create runs over its first hundred or so, see
+ * docs/performance.md) before the measured ones. Any failure stops the bench: what follows would not
+ * measure what it says.
+ */
+async function season(s: Setup, n: number): Promise<void> {
+  log(`seasoning the server: ${n} creates, each to ready and destroyed`);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const a = await managerCreate(s);
+    if (!a.ok || !a.id) throw new Error(`seasoning create #${i + 1}: ${a.error ?? "failed"}`);
+    const d = await managerDestroy(s, a.id);
+    if (!d.ok) throw new Error(`seasoning destroy #${i + 1}: ${d.error ?? "failed"}`);
+  }
+  log(`seasoned in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+/**
  * `--only create`: the create/destroy runs alone, for work on the server's CPU per create (a few minutes
  * instead of the whole bench). Writes <out>/<name>.json with the same `create.serverCpu` figures.
  */
@@ -1214,6 +1232,7 @@ async function createOnly(
   ticksAtStart: ReturnType<typeof cpuTicks>,
 ): Promise<number> {
   const opts = s.opts;
+  if (opts.seasoned > 0) await season(s, opts.seasoned);
   log(`create/destroy only: ${opts.warmup} warm-up + ${opts.runs} interleaved runs (manager, script, manager, script…)`);
   const cd = await measureCreateDestroy(s);
   const manager = summarize(cd.create.manager);
@@ -1233,6 +1252,8 @@ async function createOnly(
     db: opts.db,
     files: opts.files,
     runs: opts.runs,
+    warmup: opts.warmup,
+    seasoned: opts.seasoned,
     serverCpuPerCreateMs: cd.serverCpu.duringManagerCreateMs.median,
     create: {
       manager,

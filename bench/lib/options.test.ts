@@ -36,4 +36,12 @@ describe("bench options: --only", () => {
     expect(() => parseOptions(["--only", "dashboard"], "/repo")).toThrow(/--only must be create or gateway, not "dashboard"/);
     expect(() => parseOptions(["--only", "gateway", "--windows"], "/repo")).toThrow(/--windows needs --only create/);
   });
+
+  it("seasons the server only for the create part, with a whole number", () => {
+    const seasoned = parseOptions(["--only", "create", "--seasoned", "100"], "/repo") as Exclude<ReturnType<typeof parseOptions>, "help">;
+    expect(seasoned.seasoned).toBe(100);
+    expect((parseOptions(["--only", "create"], "/repo") as Exclude<ReturnType<typeof parseOptions>, "help">).seasoned).toBe(0);
+    expect(() => parseOptions(["--seasoned", "100"], "/repo")).toThrow(/--seasoned needs --only create/);
+    expect(() => parseOptions(["--only", "create", "--seasoned", "lots"], "/repo")).toThrow(/--seasoned must be a whole number/);
+  });
 });

@@ -21,6 +21,11 @@ export interface BenchOptions {
   only: "create" | "gateway" | null;
   /** With --only create: count statements (and with --cpu-prof, profile) only within each measured create. */
   windows: boolean;
+  /**
+   * With --only create: this many quick creates (create, ready, destroy, one after another, no script
+   * beside them) before the warm-ups and the measured runs, so these measure a server that has run a while.
+   */
+  seasoned: number;
   /** The build VMs' CPU: a low share (default: they stand for other machines) or shared with the server. */
   vmCpu: "low" | "shared";
   /** Extra environment for the app server (what-if runs: MALLOC_ARENA_MAX=2, a product setting…). */
@@ -52,6 +57,8 @@ export const USAGE = `npm run bench -- [options]
                     sessions) on one sandbox: about two minutes; results go to <out>/gateway-only.json
   --windows         with --only create: count every statement the server runs within each measured create (its
                     window: POST to ready and 100 ms after), and with --cpu-prof profile only those windows
+  --seasoned N      with --only create: N quick creates (each to ready, then destroyed) before the warm-ups, so the
+                    measured ones see a server that has run a while, its JIT settled (default 0: a fresh server)
   --heap-snapshot   take a heap snapshot of the server when idle and summarise what its heap holds
   --vms-cpu KIND    low (default): the loopback build VMs run in a CPU control group with a small share, as the
                     other machines they stand for; shared: beside the server at its priority (their rsync
@@ -89,6 +96,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
       "heap-snapshot": { type: "boolean", default: false },
       only: { type: "string" },
       windows: { type: "boolean", default: false },
+      seasoned: { type: "string" },
       "server-env": { type: "string", multiple: true, default: [] },
       "server-flag": { type: "string", multiple: true, default: [] },
       "vms-cpu": { type: "string", default: "low" },
@@ -106,6 +114,8 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
     throw new Error(`--only must be create or gateway, not ${JSON.stringify(values.only)}`);
   const only = values.only ?? null;
   if (values.windows && only !== "create") throw new Error("--windows needs --only create");
+  const seasoned = positiveInt("seasoned", values.seasoned, 0, 0);
+  if (seasoned > 0 && only !== "create") throw new Error("--seasoned needs --only create");
   const vmCpu = values["vms-cpu"];
   if (vmCpu !== "low" && vmCpu !== "shared") throw new Error(`--vms-cpu must be low or shared, not ${JSON.stringify(vmCpu)}`);
   const sandboxes = positiveInt("sandboxes", values.sandboxes, quick ? 500 : 10_000, 0);
@@ -125,6 +135,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | "
     heapSnapshot: values["heap-snapshot"] ?? false,
     only,
     windows: values.windows ?? false,
+    seasoned,
     vmCpu,
     serverEnv: Object.fromEntries(
       (values["server-env"] ?? []).map((kv) => {
