@@ -135,10 +135,8 @@ async function pickNewHost(db: Db, sandboxId: string, operationId: string, req: 
   if (matching.length === 0) return { kind: "none", reason: none };
   const pool = opts.pool ?? null;
   // A person's create counts only people's sandboxes (members make room); a member's counts everything.
-  const { load, people } =
-    pool?.kind === "person"
-      ? await occupancyWithPeopleByHost(db, OCCUPYING_STATUSES).then((o) => ({ load: o.all, people: o.people }))
-      : { load: await occupancyByHost(db), people: null };
+  const { all: load, people } =
+    pool?.kind === "person" ? await occupancyWithPeopleByHost(db, OCCUPYING_STATUSES) : { all: await occupancyByHost(db), people: null };
   const filling = pool?.kind === "member" ? (await fillingMembers(db)).byHost : null;
   const placed = await placedSinceCheckByHost(db, matching);
   const result = rankHosts(
