@@ -1,6 +1,7 @@
 // Server CPU per create on the machine's Node and on the recommended release (.node-recommended), in
 // alternating pairs of `npm run bench -- --only create --windows` (the second through
-// scripts/with-node.sh), so drift in the machine's load hits both alike. Prints each run's schedstat
+// scripts/with-node.sh; the first with SANDBOXER_RUNTIME=system, so npm start's server runtime does not
+// stand in for the machine's Node), so drift in the machine's load hits both alike. Prints each run's schedstat
 // total and the medians, and writes <out>/<name>.json. What issue 17's CPU target needs from each kind
 // of VM (docs/performance.md, "Server CPU per create: the Node release").
 //
@@ -30,9 +31,9 @@ interface Run {
   load: [number, number];
 }
 
-function runBench(argv: string[]): Promise<void> {
+function runBench(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, stdio: ["ignore", "inherit", "inherit"] });
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, env, stdio: ["ignore", "inherit", "inherit"] });
     child.once("error", reject);
     child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`${argv.join(" ")} exited with ${code}`))));
   });
@@ -41,11 +42,11 @@ function runBench(argv: string[]): Promise<void> {
 function readRun(file: string): Run {
   const r = JSON.parse(fs.readFileSync(file, "utf8")) as {
     windows: { statements: { median: number }; threadsMs: Record<string, { median: number }> } | null;
-    machine: { node: string; loadAverageAtStart: number[]; loadAverageAtEnd?: number[] };
+    machine: { node: string; serverNode?: string; loadAverageAtStart: number[]; loadAverageAtEnd?: number[] };
   };
   if (!r.windows) throw new Error(`${file} has no create windows (was it run with --windows?)`);
   return {
-    node: r.machine.node,
+    node: r.machine.serverNode ?? r.machine.node,
     totalMs: r.windows.threadsMs.total?.median ?? NaN,
     mainMs: r.windows.threadsMs.main?.median ?? NaN,
     statements: r.windows.statements.median,
@@ -81,7 +82,8 @@ async function main(): Promise<void> {
         const argv = [...(side === "recommended" ? [path.join(REPO_ROOT, "scripts", "with-node.sh"), release] : []), ...bench];
         argv.push("--out", scratch, "--name", `${side}-${i}`);
         console.log(`[cpu-by-release] pair ${i}/${pairs}: ${side === "installed" ? `Node ${process.version}` : `Node ${release}`}`);
-        await runBench(argv);
+        // The machine's side keeps its server off the server runtime npm ci may have set up (scripts/server-node.sh).
+        await runBench(argv, side === "installed" ? { ...process.env, SANDBOXER_RUNTIME: "system" } : process.env);
         const run = readRun(path.join(scratch, `${side}-${i}.json`));
         byRelease[side]!.push(run);
         console.log(

@@ -46,9 +46,12 @@ async function main(): Promise<void> {
   };
   const servers: AppServer[] = [];
   try {
-    const a = await startAppServer({ env: { ...common, SANDBOXER_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "sbx-fa-")) } });
+    const a = await startAppServer({
+      env: { ...common, SANDBOXER_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "sbx-fa-")) },
+      node: "npm-start",
+    });
     servers.push(a);
-    const b = await startAppServer({ env: { ...common, SANDBOXER_WORKER: "off" } });
+    const b = await startAppServer({ env: { ...common, SANDBOXER_WORKER: "off" }, node: "npm-start" });
     servers.push(b);
     const cookie = await signUp(a.url, "followers@bench.test");
     const statements = async () => {

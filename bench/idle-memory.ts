@@ -75,6 +75,7 @@ async function start(tmp: string, configDir: string, nodeFlags: string[]): Promi
       BETTER_AUTH_SECRET: TEST_AUTH_SECRET,
     },
     nodeFlags,
+    node: "npm-start",
   });
 }
 
@@ -83,6 +84,7 @@ async function measure(server: AppServer, rounds: number, creates: number, extra
   const out: Record<string, unknown> = {
     at: new Date().toISOString(),
     nodeFlags: [...SERVER_NODE_FLAGS, ...extraFlags],
+    node: server.node.version,
     creates,
     loadBefore: loadAverage(),
     rounds: [] as unknown[],

@@ -245,6 +245,7 @@ export async function measurePools(opts: PoolBenchOptions, log: (msg: string) =>
       LOG_LEVEL: "warn",
     },
     readyTimeoutMs: 90_000,
+    node: "npm-start",
   });
   trackPid(server.process.pid);
   onCleanup("stop pool bench server", async () => {

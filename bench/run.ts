@@ -256,6 +256,8 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
     },
     readyTimeoutMs: 90_000,
     nodeFlags: opts.serverNodeFlags,
+    // What `npm start` runs it on (scripts/server-node.sh): the server runtime when npm ci set it up.
+    node: "npm-start",
   });
   trackPid(server.process.pid);
   onCleanup("stop app server", async () => {
@@ -263,7 +265,7 @@ async function setUp(opts: BenchOptions): Promise<Setup> {
     untrackPid(server.process.pid);
   });
   timings.serverBootMs = round(performance.now() - t);
-  log(`app server: ${server.url} (pid ${server.process.pid}), ready in ${timings.serverBootMs} ms`);
+  log(`app server: ${server.url} (pid ${server.process.pid}, Node ${server.node.version}), ready in ${timings.serverBootMs} ms`);
 
   const cookie = await signUp(server.url, "bench@bench.test");
   const api = new Api(server.url, cookie);
@@ -952,6 +954,7 @@ async function main(): Promise<number> {
   );
 
   const s = await setUp(opts);
+  machine.serverNode = s.server.node.version;
   const memoryAtBoot = await memorySnapshot(s);
   s.timings.settleMs = await settle(s);
   log(`maintenance settled after ${s.timings.settleMs} ms`);

@@ -65,7 +65,9 @@ if (logFile || windowDir) {
   try {
     // Each execution, not each prepare: the app keeps prepared statements for reuse (lib/db/statement-cache.ts).
     const Database = require("better-sqlite3");
-    const scratch = new Database(":memory:");
+    // The addon the app's connections use (lib/db/sqlite-binding.ts), so its Statement is the one patched.
+    const binding = process.env.SANDBOXER_SQLITE_BINDING;
+    const scratch = new Database(":memory:", binding ? { nativeBinding: binding } : {});
     const Statement = Object.getPrototypeOf(scratch.prepare("SELECT 1"));
     scratch.close();
     for (const method of ["run", "get", "all", "iterate"]) {

@@ -19,6 +19,7 @@ import { isSandboxerError } from "../lib/errors";
 import { logger } from "../lib/logger";
 import { assertDatabaseFree, assertPortFree } from "../lib/instance-lock";
 import { applyMigrations, createMigration, describeEngineError, diffModelsAgainstMigrations, migrationStatus } from "../lib/db/migrations";
+import { sqliteBinding } from "../lib/db/sqlite-binding";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -67,7 +68,7 @@ async function main(): Promise<number> {
       if (env.database.provider === "sqlite") {
         // WAL is a property of the file: set once (before the engine holds a connection), and every
         // later connection — app, worker, CLI — gets it.
-        const sqlite = new Database(env.database.file, { timeout: 10_000 });
+        const sqlite = new Database(env.database.file, { timeout: 10_000, ...sqliteBinding() });
         sqlite.pragma("journal_mode = WAL");
         sqlite.close();
       }

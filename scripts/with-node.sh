@@ -57,7 +57,8 @@ rsync -a --delete --exclude=/.git --exclude=/node_modules --exclude=/.next/cache
 native=(better-sqlite3 ssh2 cpu-features)
 excludes=()
 for m in "${native[@]}"; do excludes+=("--exclude=/$m"); done
-rsync -a --delete --link-dest="$root/node_modules/" "${excludes[@]}" "$root/node_modules/" "$tree/node_modules/"
+# Not the server runtime npm ci may have set up (scripts/install-runtime.mjs): here the release asked for runs the servers.
+rsync -a --delete --link-dest="$root/node_modules/" "${excludes[@]}" --exclude=/.sandboxer-runtime "$root/node_modules/" "$tree/node_modules/"
 
 # The npm that runs on the machine's Node carries node-gyp; it builds against the release's headers.
 gyp=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
@@ -114,4 +115,6 @@ done
 
 cd "$tree"
 export PATH="$nodedir/bin:$PATH"
+# scripts/server-node.sh (npm start, worker, gateway) runs the node on PATH: this release.
+export SANDBOXER_RUNTIME=system
 exec "$@"

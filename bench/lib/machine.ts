@@ -8,7 +8,10 @@ export interface Machine {
   memoryMb: number;
   os: string;
   kernel: string;
+  /** The Node that runs the benchmark itself. */
   node: string;
+  /** The Node that runs the app server (npm start's choice: scripts/server-node.sh), once it started. */
+  serverNode?: string;
   date: string;
   loadAverageAtStart: number[];
   loadAverageAtEnd?: number[];

@@ -16,6 +16,7 @@ import type { PrismaClient as SqliteClient } from "@/generated/sqlite/client";
 
 import { env, type DatabaseConfig } from "../env";
 import { adapterConnection, cacheStatements } from "./statement-cache";
+import { sqliteBinding } from "./sqlite-binding";
 import { guardStatusWrites } from "./status-guard";
 import { processApplicationName } from "./wake";
 
@@ -171,7 +172,9 @@ export async function createDb(config: DatabaseConfig, options: { poolSize?: num
     // the write lock instead of failing at once.
     const holder: ConnectionHolder = { current: null };
     const adapter = serializeTransactions(
-      countStatements(cacheStatements(keepConnection(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 }), holder))),
+      countStatements(
+        cacheStatements(keepConnection(new PrismaBetterSqlite3({ url: config.file, timeout: 10_000, ...sqliteBinding() }), holder)),
+      ),
     );
     const client = guardStatusWrites(new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS }));
     providers.set(client, "sqlite");

@@ -27,6 +27,7 @@ import {
 import * as glue from "@prisma/schema-engine-wasm/schema_engine_bg";
 
 import type { DatabaseConfig } from "../env";
+import { sqliteBinding } from "./sqlite-binding";
 
 export type Provider = DatabaseConfig["provider"];
 
@@ -177,7 +178,7 @@ function makeFactory(config: DatabaseConfig): TrackedFactory {
 
 function makeRawFactory(config: DatabaseConfig): SqlMigrationAwareDriverAdapterFactory {
   if (config.provider === "sqlite") {
-    const f = new PrismaBetterSqlite3({ url: config.file, timeout: 10_000 });
+    const f = new PrismaBetterSqlite3({ url: config.file, timeout: 10_000, ...sqliteBinding() });
     return {
       provider: f.provider,
       adapterName: f.adapterName,

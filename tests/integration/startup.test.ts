@@ -10,7 +10,8 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 import { v8FlagsFor } from "../../lib/v8-tuning.mjs";
-import { REPO_ROOT, SERVER_ENV, SERVER_NODE_FLAGS, TEST_AUTH_SECRET, assertBuilt } from "../support/app-server";
+import { RUNTIME_DIR, installedStamp, skipReason } from "../../scripts/install-runtime.mjs";
+import { REPO_ROOT, SERVER_ENV, SERVER_NODE_FLAGS, TEST_AUTH_SECRET, assertBuilt, signUp } from "../support/app-server";
 import { freeLoopbackPort } from "../support/build-vms";
 
 interface Run {
@@ -31,6 +32,7 @@ function npmStart(env: Record<string, string>): Run {
       LOG_LEVEL: "warn",
       // Not the default 127.0.0.1:2022: a server a person runs beside the tests holds it (tests choose free ports).
       SANDBOXER_SSH_GATEWAY: "off",
+      ...(process.env.SANDBOXER_RUNTIME ? { SANDBOXER_RUNTIME: process.env.SANDBOXER_RUNTIME } : {}),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -67,6 +69,19 @@ function stop(run: Run): Promise<number | null> {
   return run.exited;
 }
 
+// The Node npm start runs the server on: .node-recommended's, set up by npm ci's postinstall
+// (scripts/install-runtime.mjs), when this machine's Node is an older major on Linux x64; else this one.
+const recommended = fs.readFileSync(path.join(REPO_ROOT, ".node-recommended"), "utf8").trim();
+const onServerRuntime =
+  skipReason({
+    version: recommended,
+    env: process.env,
+    platform: process.platform,
+    arch: process.arch,
+    machineVersion: process.versions.node,
+  }) === null;
+const serverNodeVersion = onServerRuntime ? recommended : process.versions.node;
+
 describe("npm start: data directory and a second instance", () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "sandboxer-startup-"));
   const runs: Run[] = [];
@@ -91,8 +106,8 @@ describe("npm start: data directory and a second instance", () => {
     // It says which Node runs it and, on Node 24 and later, the V8 settings that bring back Node 20's
     // reclaim of short-lived Buffers (server.mjs; without them Node 24 marks the whole heap for the
     // gateway's Buffers). The CI runs this file on Node 24 as well.
-    expect(listening[0]).toMatchObject({ node: process.version });
-    expect(listening[0]!.v8Flags).toEqual(v8FlagsFor(process.versions.node));
+    expect(listening[0]).toMatchObject({ node: `v${serverNodeVersion}` });
+    expect(listening[0]!.v8Flags).toEqual(v8FlagsFor(serverNodeVersion));
     for (const line of startLines) {
       const rec = (() => {
         try {
@@ -120,6 +135,32 @@ describe("npm start: data directory and a second instance", () => {
     expect(argv.slice(1, 1 + SERVER_NODE_FLAGS.length)).toEqual(SERVER_NODE_FLAGS);
     const environ = fs.readFileSync(`/proc/${record.pid}/environ`, "utf8").split("\0");
     for (const [k, v] of Object.entries(SERVER_ENV)) expect(environ).toContain(`${k}=${v}`);
+    if (onServerRuntime) {
+      // On the server runtime npm ci set up, with better-sqlite3's addon built for it (not the checkout's,
+      // which is built for this machine's Node and would not load).
+      expect(installedStamp(), "npm ci did not set up the server runtime: see its `server runtime:` line").toMatchObject({
+        node: recommended,
+      });
+      expect(fs.readlinkSync(`/proc/${record.pid}/exe`)).toBe(path.join(RUNTIME_DIR, "node", "bin", "node"));
+      const maps = fs.readFileSync(`/proc/${record.pid}/maps`, "utf8");
+      expect(maps).toContain(path.join(RUNTIME_DIR, "better_sqlite3.node"));
+      expect(maps).not.toContain(path.join("better-sqlite3", "build", "Release"));
+    }
+    // It works on that database: an account, then a local sandbox made, ready, and destroyed.
+    const base = `http://127.0.0.1:${port}`;
+    const cookie = await signUp(base, "startup@example.com");
+    const headers = { cookie, origin: base, "content-type": "application/json" };
+    const created = await fetch(`${base}/api/v1/sandboxes`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ profile: "profile.local", input: {} }),
+    });
+    expect(created.status, await created.clone().text()).toBe(202);
+    const { id } = (await created.json()) as { id: string };
+    const status = async () => ((await (await fetch(`${base}/api/v1/sandboxes/${id}`, { headers })).json()) as { status: string }).status;
+    await expect.poll(status, { timeout: 30_000 }).toBe("ready");
+    expect((await fetch(`${base}/api/v1/sandboxes/${id}`, { method: "DELETE", headers })).status).toBe(202);
+    await expect.poll(status, { timeout: 30_000 }).toBe("destroyed");
 
     // Same data directory, another port.
     const sameData = npmStart({ SANDBOXER_DATA_DIR: dataDir, PORT: String(await freeLoopbackPort()), HOST: "127.0.0.1" });

