@@ -43,6 +43,24 @@ describe("server-sent events", () => {
     expect(closed).toBe(1);
   });
 
+  it("sends what the source yields together as one chunk, and what comes later as another, without waiting for the end", async () => {
+    let later: () => void = () => undefined;
+    const res = pullEventStream(req(), async function* (): AsyncGenerator<SseMessage> {
+      yield { id: 1, event: "state", data: "a" };
+      yield { id: 2, event: "log", data: "b" };
+      await new Promise<void>((resolve) => (later = resolve));
+      yield { id: 3, event: "log", data: "c" };
+      yield { event: "end", data: "d" };
+    });
+    const reader = res.body!.getReader();
+    const decode = (v: Uint8Array | undefined) => new TextDecoder().decode(v);
+    // The first chunk arrives while the source still waits: the stream is not held back to its end.
+    expect(decode((await reader.read()).value)).toBe('retry: 2000\n\nid: 1\nevent: state\ndata: "a"\n\nid: 2\nevent: log\ndata: "b"\n\n');
+    later();
+    expect(decode((await reader.read()).value)).toBe('id: 3\nevent: log\ndata: "c"\n\nevent: end\ndata: "d"\n\n');
+    expect((await reader.read()).done).toBe(true);
+  });
+
   it("stops reading the source when the client goes away (the body is cancelled)", async () => {
     let seenAbort = false;
     let closed = 0;

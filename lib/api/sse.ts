@@ -30,6 +30,38 @@ export function formatSse(msg: SseMessage): string {
 }
 
 /**
+ * Text written in one go — a batch of events read together, a state change and the `end` after it —
+ * leaves as one chunk, once the writer has let the event loop turn (setImmediate runs after the
+ * microtasks that carry a batch through async generators). Each chunk is a write to the client's socket,
+ * which a stream used to make for every event. Nothing waits longer than that.
+ */
+export function batchedChunks(enqueue: (bytes: Uint8Array) => void): {
+  write(text: string): void;
+  flush(): void;
+  /** Characters written and not yet handed to `enqueue`. */
+  pending(): number;
+} {
+  const encoder = new TextEncoder();
+  let pending = "";
+  let flushing: NodeJS.Immediate | null = null;
+  const flush = () => {
+    if (flushing) clearImmediate(flushing);
+    flushing = null;
+    const text = pending;
+    pending = "";
+    if (text) enqueue(encoder.encode(text));
+  };
+  return {
+    write(text) {
+      pending += text;
+      flushing ??= setImmediate(flush);
+    },
+    flush,
+    pending: () => pending.length,
+  };
+}
+
+/**
  * A stream that sends what `source` yields until it ends, the client goes away or the source fails
  * (one `error` event then). `onClose` runs once when the stream is over, however it ended.
  */
@@ -38,7 +70,6 @@ export function pullEventStream(
   source: (signal: AbortSignal) => AsyncIterable<SseMessage>,
   opts: { retryMs?: number; onClose?: () => void } = {},
 ): Response {
-  const encoder = new TextEncoder();
   const stop = new AbortController();
   req.signal.addEventListener("abort", () => stop.abort(), { once: true });
   if (opts.onClose) stop.signal.addEventListener("abort", opts.onClose, { once: true });
@@ -47,8 +78,11 @@ export function pullEventStream(
   if (req.signal.aborted) stop.abort();
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
+      const out = batchedChunks((bytes) => {
+        if (!stop.signal.aborted) controller.enqueue(bytes);
+      });
       const send = (text: string) => {
-        if (!stop.signal.aborted) controller.enqueue(encoder.encode(text));
+        if (!stop.signal.aborted) out.write(text);
       };
       send(`retry: ${opts.retryMs ?? 2000}\n\n`);
       try {
@@ -56,6 +90,7 @@ export function pullEventStream(
       } catch (e) {
         send(formatSse({ event: "error", data: { code: "STREAM_FAILED", message: (e as Error).message } }));
       } finally {
+        out.flush();
         stop.abort();
         try {
           controller.close();

@@ -2,7 +2,7 @@
 // As Server-Sent Events (Accept: text/event-stream, or ?format=sse), resumable with Last-Event-ID;
 // as JSON otherwise (the events after ?after, for scripts). docs/live-updates.md describes both.
 import { API_ROUTES } from "@/lib/api/openapi";
-import { resumeAfter, SSE_HEADERS, wantsEventStream } from "@/lib/api/sse";
+import { batchedChunks, resumeAfter, SSE_HEADERS, wantsEventStream } from "@/lib/api/sse";
 import { acquireActorStreamSlot } from "@/lib/api/stream-limit";
 import { actorUserId } from "@/lib/auth/actor";
 import { defineRoute } from "@/lib/auth/guards";
@@ -19,12 +19,15 @@ export const GET = defineRoute(API_ROUTES.teamEvents, async ({ query: q, actor, 
   if (!wantsEventStream(q.format, req)) return teamEventsAfter(m, q.after ?? 0);
 
   const after = resumeAfter(req, q.after ?? null);
-  const encoder = new TextEncoder();
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
   let close: (() => void) | null = null;
+  const out = batchedChunks((bytes) => {
+    if (!closed) controller.enqueue(bytes);
+  });
   const finish = () => {
     if (closed) return;
+    out.flush();
     closed = true;
     close?.();
     try {
@@ -48,8 +51,8 @@ export const GET = defineRoute(API_ROUTES.teamEvents, async ({ query: q, actor, 
   const sink = {
     write(text: string): boolean {
       if (closed) return false;
-      if ((controller.desiredSize ?? 0) < -MAX_UNREAD) return false;
-      controller.enqueue(encoder.encode(text));
+      if ((controller.desiredSize ?? 0) - out.pending() < -MAX_UNREAD) return false;
+      out.write(text);
       return true;
     },
     close: finish,
