@@ -116,7 +116,10 @@ export async function startAppServer(opts: {
     port,
     dataDir,
     process: child,
-    node: { exe, version: exe === process.execPath ? process.version : execFileSync(exe, ["--version"], { encoding: "utf8" }).trim() },
+    node: {
+      exe,
+      version: exe === fs.realpathSync(process.execPath) ? process.version : execFileSync(exe, ["--version"], { encoding: "utf8" }).trim(),
+    },
     logs: () => output,
     async stop(signal: NodeJS.Signals = "SIGTERM") {
       if (exited) return;
