@@ -5,25 +5,21 @@
 # SANDBOXER_RUNTIME=system, on the machine's node. docs/decisions/0011-server-runtime.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-runtime=$root/node_modules/.sandboxer-runtime
+# shellcheck source=scripts/server-runtime.sh
+. "$root/scripts/server-runtime.sh"
 unset SANDBOXER_SQLITE_BINDING
-if [ "${SANDBOXER_RUNTIME:-}" != system ] && [ -f "$runtime/ready.json" ] && [ -x "$runtime/node/bin/node" ] &&
-  [ -f "$runtime/better_sqlite3.node" ]; then
-  stamp=$(cat "$runtime/ready.json")
-  built_for=$(sed -n 's/.*"betterSqlite3":"\([^"]*\)".*/\1/p' <<< "$stamp")
-  installed=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$root/node_modules/better-sqlite3/package.json" | head -n 1)
-  release=$(sed -n 's/.*"node":"\([^"]*\)".*/\1/p' <<< "$stamp")
-  if [ "$built_for" != "$installed" ]; then
-    # Its addon would not match the installed package's code: run where that code was built.
-    echo "server-node.sh: the server runtime's SQLite addon is for better-sqlite3 $built_for, $installed is installed: running on the machine's Node; npm ci sets it up again" >&2
-  else
+if [ "${SANDBOXER_RUNTIME:-}" != system ]; then
+  if server_runtime "$root"; then
     recommended=$(tr -d '[:space:]' < "$root/.node-recommended" 2> /dev/null || true)
-    if [ -n "$recommended" ] && [ "$release" != "$recommended" ]; then
-      echo "server-node.sh: running on Node $release; .node-recommended asks for $recommended: npm ci sets it up" >&2
+    if [ -n "$recommended" ] && [ "$runtime_release" != "$recommended" ]; then
+      echo "server-node.sh: running on Node $runtime_release; .node-recommended asks for $recommended: npm ci sets it up" >&2
     fi
     # better-sqlite3's default addon is built for the machine's Node; this one for the runtime's (lib/db/sqlite-binding.ts).
     export SANDBOXER_SQLITE_BINDING=$runtime/better_sqlite3.node
     exec "$runtime/node/bin/node" "$@"
+  elif [ -n "$runtime_release" ]; then
+    # Its addon would not match the installed package's code: run where that code was built.
+    echo "server-node.sh: the server runtime's SQLite addon is for better-sqlite3 $runtime_built_for, $runtime_installed is installed: running on the machine's Node; npm ci sets it up again" >&2
   fi
 fi
 if [ "${SANDBOXER_RUNTIME:-}" != system ] && [ -f "$runtime.failed" ]; then

@@ -19,8 +19,10 @@ function standIn(file: string, name: string): void {
 function setUp(opts: { builtFor?: string; release?: string } = {}): void {
   fs.rmSync(root, { recursive: true, force: true });
   fs.mkdirSync(path.join(root, "scripts"), { recursive: true });
-  fs.copyFileSync(path.join(import.meta.dirname, "server-node.sh"), path.join(root, "scripts", "server-node.sh"));
-  fs.chmodSync(path.join(root, "scripts", "server-node.sh"), 0o755);
+  for (const script of ["server-node.sh", "server-runtime.sh"]) {
+    fs.copyFileSync(path.join(import.meta.dirname, script), path.join(root, "scripts", script));
+    fs.chmodSync(path.join(root, "scripts", script), 0o755);
+  }
   fs.writeFileSync(path.join(root, ".node-recommended"), "24.22.3\n");
   fs.mkdirSync(path.join(root, "node_modules", "better-sqlite3"), { recursive: true });
   fs.writeFileSync(
