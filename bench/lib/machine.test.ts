@@ -1,6 +1,10 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
 import { describe, expect, it } from "vitest";
 
-import { cpuShares, cpuTicks, describeCpuShares } from "./machine";
+import { countCpuList, cpuShares, cpuTicks, cpuTraits, describeCpuShares, describeCpuTraits } from "./machine";
 
 describe("cpuShares", () => {
   it("splits the ticks between two readings into busy, idle, I/O wait and stolen time", () => {
@@ -21,5 +25,44 @@ describe("cpuShares", () => {
     const t = cpuTicks();
     expect(t).toHaveLength(8);
     expect(t!.every((n) => Number.isInteger(n) && n >= 0)).toBe(true);
+  });
+});
+
+describe("cpuTraits", () => {
+  function sysfs(siblings: string | null, vulnerabilities: Record<string, string>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-cpu-traits-"));
+    if (siblings !== null) {
+      fs.mkdirSync(path.join(dir, "cpu0", "topology"), { recursive: true });
+      fs.writeFileSync(path.join(dir, "cpu0", "topology", "thread_siblings_list"), `${siblings}\n`);
+    }
+    fs.mkdirSync(path.join(dir, "vulnerabilities"));
+    for (const [name, said] of Object.entries(vulnerabilities)) fs.writeFileSync(path.join(dir, "vulnerabilities", name), `${said}\n`);
+    return dir;
+  }
+
+  it("counts CPU 0's siblings and lists the mitigations in force, up to each one's first ';' and without 'Mitigation: '", () => {
+    const dir = sysfs("0-1", {
+      meltdown: "Mitigation: PTI",
+      l1tf: "Not affected",
+      spectre_v2: "Mitigation: Retpolines; IBPB: conditional; STIBP: always-on",
+      retbleed: "Vulnerable",
+    });
+    const t = cpuTraits(dir);
+    expect(t).toEqual({
+      threadsPerCore: 2,
+      mitigations: ["meltdown: PTI", "retbleed: Vulnerable", "spectre_v2: Retpolines"],
+    });
+    expect(describeCpuTraits(t)).toBe(
+      "2 threads per core; kernel mitigations: meltdown: PTI, retbleed: Vulnerable, spectre_v2: Retpolines",
+    );
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it("says what it could not read", () => {
+    const dir = sysfs(null, { mds: "Not affected" });
+    expect(describeCpuTraits(cpuTraits(dir))).toBe("threads per core unknown; kernel mitigations: none reported");
+    fs.rmSync(dir, { recursive: true });
+    expect(countCpuList("0,2-3,5")).toBe(4);
+    expect(countCpuList("3")).toBe(1);
   });
 });

@@ -5,6 +5,13 @@ import os from "node:os";
 export interface Machine {
   cpuModel: string;
   cpuCount: number;
+  /**
+   * CPUs per core as the VM presents them (2: the two vCPUs may share one core's execution units, and
+   * the loopback build VMs' rsync then slows the server's thread), and the kernel's mitigations in force
+   * (PTI and the return-stack ones make every system call dearer). Both differ between this pool's VMs
+   * and are read to explain why the same create costs different CPU time on them.
+   */
+  cpuTraits?: CpuTraits;
   memoryMb: number;
   os: string;
   kernel: string;
@@ -30,6 +37,58 @@ export interface CpuShares {
   idle: number;
   iowait: number;
   steal: number;
+}
+
+export interface CpuTraits {
+  threadsPerCore: number | null;
+  /** "name: what the kernel says" (less "Mitigation: ") for each CPU vulnerability not "Not affected", up to its first ";". */
+  mitigations: string[];
+}
+
+/** How many CPUs a "0-1" / "0,2" / "3" list names. */
+export function countCpuList(list: string): number {
+  return list
+    .trim()
+    .split(",")
+    .filter(Boolean)
+    .reduce((n, part) => {
+      const [a, b] = part.split("-").map(Number);
+      return n + (b === undefined ? 1 : b - a! + 1);
+    }, 0);
+}
+
+/** CPU 0's siblings and the kernel's vulnerability report, from sysfs (`dir` for tests). */
+export function cpuTraits(dir = "/sys/devices/system/cpu"): CpuTraits {
+  let threadsPerCore: number | null = null;
+  try {
+    threadsPerCore = countCpuList(fs.readFileSync(`${dir}/cpu0/topology/thread_siblings_list`, "utf8")) || null;
+  } catch {
+    // no topology (not Linux, or a restricted /sys)
+  }
+  const mitigations: string[] = [];
+  try {
+    for (const name of fs.readdirSync(`${dir}/vulnerabilities`).sort()) {
+      const said = fs.readFileSync(`${dir}/vulnerabilities/${name}`, "utf8").trim();
+      if (said && said !== "Not affected")
+        mitigations.push(
+          `${name}: ${said
+            .split(";")[0]!
+            .replace(/^Mitigation: /, "")
+            .trim()}`,
+        );
+    }
+  } catch {
+    // no vulnerabilities directory
+  }
+  return { threadsPerCore, mitigations };
+}
+
+/** CpuTraits for a report line: "1 thread per core; kernel mitigations: meltdown: PTI, …". */
+export function describeCpuTraits(t: CpuTraits | undefined): string {
+  if (!t) return "";
+  const threads =
+    t.threadsPerCore === null ? "threads per core unknown" : `${t.threadsPerCore} thread${t.threadsPerCore === 1 ? "" : "s"} per core`;
+  return `${threads}; kernel mitigations: ${t.mitigations.length ? t.mitigations.join(", ") : "none reported"}`;
 }
 
 /** The 1, 5 and 15 minute load averages, to two decimals. */
@@ -78,6 +137,7 @@ export function describeMachine(): Machine {
   return {
     cpuModel: cpus[0]?.model.trim() ?? "unknown",
     cpuCount: cpus.length,
+    cpuTraits: cpuTraits(),
     memoryMb: Math.round(os.totalmem() / 2 ** 20),
     os: osName(),
     kernel: os.release(),
