@@ -9,4 +9,4 @@ export function skipReason(opts: {
   arch: string;
   machineVersion: string;
 }): string | null;
-export function installedStamp(): { node: string; betterSqlite3: string; builtAt: string } | null;
+export function installedStamp(): { node: string; betterSqlite3: string; ssh2?: string; ssh2Crypto?: boolean; builtAt: string } | null;

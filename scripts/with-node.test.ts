@@ -31,12 +31,17 @@ function setUp(runtimeRelease: string): void {
   fs.mkdirSync(path.join(sqlite, "build", "Release"), { recursive: true });
   fs.writeFileSync(path.join(sqlite, "package.json"), '{\n  "name": "better-sqlite3",\n  "version": "12.11.1"\n}\n');
   fs.writeFileSync(path.join(sqlite, "build", "Release", "better_sqlite3.node"), "built for the machine's node\n");
+  const ssh2Build = path.join(root, "node_modules", "ssh2", "lib", "protocol", "crypto", "build", "Release");
+  fs.mkdirSync(ssh2Build, { recursive: true });
+  fs.writeFileSync(path.join(root, "node_modules", "ssh2", "package.json"), '{\n  "name": "ssh2",\n  "version": "1.17.0"\n}\n');
+  fs.writeFileSync(path.join(ssh2Build, "sshcrypto.node"), "ssh2's, built for the machine's node\n");
   // The runtime's node answers --version and "loads" any addon it is given.
   executable(path.join(runtime, "node", "bin", "node"), `#!/bin/sh\nif [ "$1" = --version ]; then echo v${runtimeRelease}; fi\nexit 0\n`);
   fs.writeFileSync(path.join(runtime, "better_sqlite3.node"), "built for the runtime\n");
+  fs.writeFileSync(path.join(runtime, "sshcrypto.node"), "ssh2's, built for the runtime\n");
   fs.writeFileSync(
     path.join(runtime, "ready.json"),
-    `${JSON.stringify({ node: runtimeRelease, betterSqlite3: "12.11.1", builtAt: "2026-12-05T00:00:00.000Z" })}\n`,
+    `${JSON.stringify({ node: runtimeRelease, betterSqlite3: "12.11.1", ssh2: "1.17.0", ssh2Crypto: true, builtAt: "2026-12-05T00:00:00.000Z" })}\n`,
   );
   // npm records each call and cannot fetch anything; node-gyp is where with-node.sh looks for it (beside npm).
   executable(path.join(base, "npm", "bin", "npm"), `#!/bin/sh\necho "$*" >> ${npmCalls}\nexit 1\n`);
@@ -46,7 +51,12 @@ function setUp(runtimeRelease: string): void {
 function withNode(version: string): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(
     path.join(root, "scripts", "with-node.sh"),
-    [version, "sh", "-c", 'cat node_modules/better-sqlite3/build/Release/better_sqlite3.node; command -v node; echo "$SANDBOXER_RUNTIME"'],
+    [
+      version,
+      "sh",
+      "-c",
+      'cat node_modules/better-sqlite3/build/Release/better_sqlite3.node node_modules/ssh2/lib/protocol/crypto/build/Release/sshcrypto.node; command -v node; echo "$SANDBOXER_RUNTIME"',
+    ],
     {
       env: {
         PATH: `${path.join(base, "npm", "bin")}:/usr/bin:/bin`,
@@ -62,12 +72,17 @@ function withNode(version: string): { status: number | null; stdout: string; std
 afterAll(() => fs.rmSync(base, { recursive: true, force: true }));
 
 describe("scripts/with-node.sh", () => {
-  it("runs the command on the server runtime's node and addon when it is the release asked for, fetching and building nothing", () => {
+  it("runs the command on the server runtime's node and addons when it is the release asked for, fetching and building nothing", () => {
     setUp("24.22.3");
     const r = withNode("24.22.3");
-    expect(r.stderr).toBe(`with-node.sh: Node 24.22.3 and its SQLite addon from ${runtime}`);
+    expect(r.stderr).toBe(`with-node.sh: Node 24.22.3 and its addons from ${runtime}`);
     expect(r.status).toBe(0);
-    expect(r.stdout.split("\n")).toEqual(["built for the runtime", path.join(runtime, "node", "bin", "node"), "system"]);
+    expect(r.stdout.split("\n")).toEqual([
+      "built for the runtime",
+      "ssh2's, built for the runtime",
+      path.join(runtime, "node", "bin", "node"),
+      "system",
+    ]);
     expect(fs.existsSync(npmCalls)).toBe(false);
     // The checkout's own addon is untouched (the copy's better-sqlite3 is a copy, not a hard link).
     expect(fs.readFileSync(path.join(root, "node_modules", "better-sqlite3", "build", "Release", "better_sqlite3.node"), "utf8")).toBe(

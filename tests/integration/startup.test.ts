@@ -132,7 +132,9 @@ describe("npm start: data directory and a second instance", () => {
     // The server runs with the memory settings npm start gives it — the same the tests and the
     // benchmark start it with (SERVER_NODE_FLAGS, SERVER_ENV).
     const argv = fs.readFileSync(`/proc/${record.pid}/cmdline`, "utf8").split("\0");
-    expect(argv.slice(1, 1 + SERVER_NODE_FLAGS.length)).toEqual(SERVER_NODE_FLAGS);
+    // On the runtime, after the preload that hands ssh2 the crypto binding built for it (scripts/server-node.sh).
+    const preload = onServerRuntime ? ["--require", path.join(REPO_ROOT, "scripts", "runtime-addons.cjs")] : [];
+    expect(argv.slice(1, 1 + preload.length + SERVER_NODE_FLAGS.length)).toEqual([...preload, ...SERVER_NODE_FLAGS]);
     const environ = fs.readFileSync(`/proc/${record.pid}/environ`, "utf8").split("\0");
     for (const [k, v] of Object.entries(SERVER_ENV)) expect(environ).toContain(`${k}=${v}`);
     if (onServerRuntime) {
@@ -145,6 +147,11 @@ describe("npm start: data directory and a second instance", () => {
       const maps = fs.readFileSync(`/proc/${record.pid}/maps`, "utf8");
       expect(maps).toContain(path.join(RUNTIME_DIR, "better_sqlite3.node"));
       expect(maps).not.toContain(path.join("better-sqlite3", "build", "Release"));
+      // And ssh2's crypto binding built for it (the server loads ssh2 at start): without it ssh2 falls back
+      // to Node's crypto and the SSH gateway relays about a third less. Optional at install, expected here.
+      expect(installedStamp(), "npm ci did not build ssh2's crypto binding for the runtime").toMatchObject({ ssh2Crypto: true });
+      expect(maps).toContain(path.join(RUNTIME_DIR, "sshcrypto.node"));
+      expect(maps).not.toContain(path.join("ssh2", "lib", "protocol", "crypto", "build"));
     }
     // It works on that database: an account, then a local sandbox made, ready, and destroyed.
     const base = `http://127.0.0.1:${port}`;
