@@ -39,7 +39,7 @@ import { Api, describeFetchError, type FollowResult, type SandboxView } from "./
 import { installCleanupHandlers, onCleanup, runCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
 import { summarizeCpuProfile } from "./lib/cpuprofile";
 import { summarizeHeapSnapshot, type HeapSummary } from "./lib/heapsnapshot";
-import { cpuShares, cpuTicks, describeMachine, loadAverage } from "./lib/machine";
+import { cpuShares, cpuTicks, cpuWorkloadMs, describeMachine, loadAverage } from "./lib/machine";
 import { USAGE, parseOptions, type BenchOptions } from "./lib/options";
 import type { MemorySnapshot } from "./lib/memory";
 import { childrenOf, mb, serverCpuTimeMs, startSampler, threadCpuDelta, threadCpuMs, treeRss } from "./lib/procfs";
@@ -1078,6 +1078,7 @@ async function main(): Promise<number> {
   const profiles = keepCpuProfiles(opts, s.profileDir).map((f) => summarizeCpuProfile(f));
   machine.loadAverageAtEnd = loadAverage();
   machine.cpuPercent = cpuShares(ticksAtStart, cpuTicks());
+  if (machine.cpuWorkloadMs) machine.cpuWorkloadMs.end = cpuWorkloadMs();
 
   const createManager = summarize(cd.create.manager);
   const createScript = summarize(cd.create.script);
@@ -1272,7 +1273,8 @@ async function createOnly(
   const cpu = cd.serverCpu.duringManagerCreateMs;
   log(
     `server CPU per create: median ${cpu.median} ms (p95 ${cpu.p95}, min ${cpu.min}, max ${cpu.max}); create manager ${manager.median} ms / script ${script.median} ms; ` +
-      `load ${machine.loadAverageAtStart.join(" ")} → ${machine.loadAverageAtEnd?.join(" ")}; ${cd.failures.length} failure(s)`,
+      `load ${machine.loadAverageAtStart.join(" ")} → ${machine.loadAverageAtEnd?.join(" ")}; ` +
+      `fixed CPU workload ${machine.cpuWorkloadMs?.start} → ${machine.cpuWorkloadMs?.end} ms; ${cd.failures.length} failure(s)`,
   );
   if (windows) {
     log(
@@ -1317,6 +1319,7 @@ async function finishPart(
   const profiles = keepCpuProfiles(opts, s.profileDir).map((f) => summarizeCpuProfile(f));
   machine.loadAverageAtEnd = loadAverage();
   machine.cpuPercent = cpuShares(ticksAtStart, cpuTicks());
+  if (machine.cpuWorkloadMs) machine.cpuWorkloadMs.end = cpuWorkloadMs();
   const results = { ...part(profiles), serverEnv: opts.serverEnv, serverNodeFlags: opts.serverNodeFlags, machine };
   fs.mkdirSync(opts.outDir, { recursive: true });
   const file = path.join(opts.outDir, `${opts.name}.json`);

@@ -4,7 +4,7 @@ import path from "node:path";
 
 import { describe, expect, it } from "vitest";
 
-import { countCpuList, cpuShares, cpuTicks, cpuTraits, describeCpuShares, describeCpuTraits } from "./machine";
+import { countCpuList, cpuShares, cpuTicks, cpuTraits, cpuWorkloadMs, describeCpuShares, describeCpuTraits } from "./machine";
 
 describe("cpuShares", () => {
   it("splits the ticks between two readings into busy, idle, I/O wait and stolen time", () => {
@@ -64,5 +64,15 @@ describe("cpuTraits", () => {
     fs.rmSync(dir, { recursive: true });
     expect(countCpuList("0,2-3,5")).toBe(4);
     expect(countCpuList("3")).toBe(1);
+  });
+});
+
+describe("cpuWorkloadMs", () => {
+  it("times the fixed workload: a median in milliseconds", () => {
+    const ms = cpuWorkloadMs(3);
+    expect(Number.isFinite(ms)).toBe(true);
+    // 20,000 digests and 3 million steps take milliseconds on any machine, not microseconds.
+    expect(ms).toBeGreaterThan(1);
+    expect(ms).toBeLessThan(5_000);
   });
 });

@@ -1,4 +1,5 @@
 // What the numbers were measured on, and how busy the machine was meanwhile.
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 
@@ -12,6 +13,12 @@ export interface Machine {
    * and are read to explain why the same create costs different CPU time on them.
    */
   cpuTraits?: CpuTraits;
+  /**
+   * cpuWorkloadMs() at the start and at the end of the run: how fast this VM was that hour. The same VM
+   * has run it 2.5x slower an hour later with no steal reported (docs/performance.md, "Server CPU per
+   * create by VM"), which moves every CPU figure of the run with it.
+   */
+  cpuWorkloadMs?: { start: number; end?: number };
   memoryMb: number;
   os: string;
   kernel: string;
@@ -91,6 +98,28 @@ export function describeCpuTraits(t: CpuTraits | undefined): string {
   return `${threads}; kernel mitigations: ${t.mitigations.length ? t.mitigations.join(", ") : "none reported"}`;
 }
 
+/** cpuWorkloadMs()'s results, kept where they can be read so that no engine may drop the work as unused. */
+export let workloadSink = 0;
+
+/**
+ * The median time, in ms, of a fixed CPU workload (a chain of 20,000 sha256 digests and 3 million integer
+ * steps) run `samples` times back to back: ~25 ms on a quiet Intel VM of this pool, ~15 ms on a quiet AMD one.
+ */
+export function cpuWorkloadMs(samples = 7): number {
+  const times: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const t = performance.now();
+    let h = Buffer.alloc(64);
+    for (let j = 0; j < 20_000; j++) h = crypto.createHash("sha256").update(h).digest();
+    let x = 0;
+    for (let j = 0; j < 3_000_000; j++) x = (x * 31 + j) | 0;
+    workloadSink ^= x ^ h[0]!;
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return Math.round(times[Math.floor(times.length / 2)]! * 10) / 10;
+}
+
 /** The 1, 5 and 15 minute load averages, to two decimals. */
 export function loadAverage(): number[] {
   return os.loadavg().map((l) => Math.round(l * 100) / 100);
@@ -138,6 +167,7 @@ export function describeMachine(): Machine {
     cpuModel: cpus[0]?.model.trim() ?? "unknown",
     cpuCount: cpus.length,
     cpuTraits: cpuTraits(),
+    cpuWorkloadMs: { start: cpuWorkloadMs() },
     memoryMb: Math.round(os.totalmem() / 2 ** 20),
     os: osName(),
     kernel: os.release(),
