@@ -4,7 +4,7 @@
 //
 // ssh2 loads its binding from a fixed path inside its own package, built there for the machine's Node.
 // The runtime cannot load that one; ssh2 then falls back to Node's own crypto and the SSH gateway relays
-// about a third less (100 MB through `cat`: 84.6 against 120.7 MB/s, docs/performance.md). This hands
+// about a third less (100 MB through `cat`: 67.3–84.6 against 91.6–96.2 MB/s, docs/performance.md). This hands
 // ssh2 the runtime's build when it asks for that one file; every other addon loads as asked. ssh2 only
 // reaches this when its own build exists (a missing file fails its `require` first: it falls back).
 "use strict";

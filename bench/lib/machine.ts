@@ -103,7 +103,7 @@ export let workloadSink = 0;
 
 /**
  * The median time, in ms, of a fixed CPU workload (a chain of 20,000 sha256 digests and 3 million integer
- * steps) run `samples` times back to back: ~25 ms on a quiet Intel VM of this pool, ~15 ms on a quiet AMD one.
+ * steps) run `samples` times back to back: ~25 ms on a quiet Intel VM of this pool (2026-12-05; not yet run on an AMD one).
  */
 export function cpuWorkloadMs(samples = 7): number {
   const times: number[] = [];
