@@ -39,7 +39,7 @@ import { Api, describeFetchError, type FollowResult, type SandboxView } from "./
 import { installCleanupHandlers, onCleanup, runCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
 import { summarizeCpuProfile } from "./lib/cpuprofile";
 import { summarizeHeapSnapshot, type HeapSummary } from "./lib/heapsnapshot";
-import { cpuShares, cpuTicks, cpuWorkloadMs, describeMachine, loadAverage } from "./lib/machine";
+import { cpuTicks, describeMachine, finishMachine } from "./lib/machine";
 import { USAGE, parseOptions, type BenchOptions } from "./lib/options";
 import type { MemorySnapshot } from "./lib/memory";
 import { childrenOf, mb, serverCpuTimeMs, startSampler, threadCpuDelta, threadCpuMs, treeRss } from "./lib/procfs";
@@ -1076,9 +1076,7 @@ async function main(): Promise<number> {
   // Stop the server now (its CPU profile is written on exit), then summarise.
   await s.server.stop("SIGTERM");
   const profiles = keepCpuProfiles(opts, s.profileDir).map((f) => summarizeCpuProfile(f));
-  machine.loadAverageAtEnd = loadAverage();
-  machine.cpuPercent = cpuShares(ticksAtStart, cpuTicks());
-  if (machine.cpuWorkloadMs) machine.cpuWorkloadMs.end = cpuWorkloadMs();
+  finishMachine(machine, ticksAtStart);
 
   const createManager = summarize(cd.create.manager);
   const createScript = summarize(cd.create.script);
@@ -1317,9 +1315,7 @@ async function finishPart(
   const opts = s.opts;
   await s.server.stop("SIGTERM");
   const profiles = keepCpuProfiles(opts, s.profileDir).map((f) => summarizeCpuProfile(f));
-  machine.loadAverageAtEnd = loadAverage();
-  machine.cpuPercent = cpuShares(ticksAtStart, cpuTicks());
-  if (machine.cpuWorkloadMs) machine.cpuWorkloadMs.end = cpuWorkloadMs();
+  finishMachine(machine, ticksAtStart);
   const results = { ...part(profiles), serverEnv: opts.serverEnv, serverNodeFlags: opts.serverNodeFlags, machine };
   fs.mkdirSync(opts.outDir, { recursive: true });
   const file = path.join(opts.outDir, `${opts.name}.json`);

@@ -120,6 +120,13 @@ export function cpuWorkloadMs(samples = 7): number {
   return Math.round(times[Math.floor(times.length / 2)]! * 10) / 10;
 }
 
+/** What a run records of the machine as it ends: load, CPU shares since `ticksAtStart`, the workload's time again. */
+export function finishMachine(machine: Machine, ticksAtStart: number[] | null): void {
+  machine.loadAverageAtEnd = loadAverage();
+  machine.cpuPercent = cpuShares(ticksAtStart, cpuTicks());
+  if (machine.cpuWorkloadMs) machine.cpuWorkloadMs.end = cpuWorkloadMs();
+}
+
 /** The 1, 5 and 15 minute load averages, to two decimals. */
 export function loadAverage(): number[] {
   return os.loadavg().map((l) => Math.round(l * 100) / 100);
