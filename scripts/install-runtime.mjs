@@ -110,6 +110,12 @@ function buildAddon(what, src, nodeDir, version, work, gypArgs = []) {
   }
 }
 
+/** Copies an addon's sources from `pkg` to `dest`, without the build the checkout's `npm ci` made in pkg/build. */
+function copySources(pkg, dest) {
+  const built = path.join(pkg, "build");
+  fs.cpSync(pkg, dest, { recursive: true, filter: (p) => p !== built && !p.startsWith(built + path.sep) });
+}
+
 export function installedStamp() {
   try {
     return JSON.parse(fs.readFileSync(path.join(RUNTIME_DIR, "ready.json"), "utf8"));
@@ -152,9 +158,7 @@ function install(version) {
     // better-sqlite3's addon for that release, built from the installed package's own sources.
     log(`building better-sqlite3 ${want.betterSqlite3} for Node ${version} (about a minute)`);
     const src = path.join(work, "better-sqlite3");
-    const pkg = path.join(ROOT, "node_modules", "better-sqlite3");
-    const built = path.join(pkg, "build");
-    fs.cpSync(pkg, src, { recursive: true, filter: (p) => p !== built && !p.startsWith(built + path.sep) });
+    copySources(path.join(ROOT, "node_modules", "better-sqlite3"), src);
     buildAddon(`better-sqlite3 ${want.betterSqlite3}`, src, path.join(stage, "node"), version, work);
     const addon = path.join(stage, "better_sqlite3.node");
     fs.copyFileSync(path.join(src, "build", "Release", "better_sqlite3.node"), addon);
@@ -177,10 +181,7 @@ function install(version) {
       if (!want.ssh2) throw new Error("ssh2 is not installed");
       log(`building ssh2 ${want.ssh2}'s crypto binding for Node ${version}`);
       const cryptoSrc = path.join(work, "ssh2-crypto");
-      fs.cpSync(path.join(ROOT, "node_modules", "ssh2", "lib", "protocol", "crypto"), cryptoSrc, {
-        recursive: true,
-        filter: (p) => !p.startsWith(path.join(ROOT, "node_modules", "ssh2", "lib", "protocol", "crypto", "build")),
-      });
+      copySources(path.join(ROOT, "node_modules", "ssh2", "lib", "protocol", "crypto"), cryptoSrc);
       const openssl = execFileSync(node, ["-p", "process.versions.openssl"], { encoding: "utf8" }).trim();
       buildAddon(`ssh2 ${want.ssh2}'s crypto binding`, cryptoSrc, path.join(stage, "node"), version, work, [
         `--real_openssl_major=${/^\d+/.exec(openssl)?.[0] ?? "0"}`,

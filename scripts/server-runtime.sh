@@ -1,6 +1,18 @@
 # Sourced by scripts/server-node.sh and scripts/with-node.sh: what node_modules/.sandboxer-runtime holds
-# (scripts/install-runtime.mjs writes it at npm ci: .node-recommended's Node and better-sqlite3's addon).
-#
+# (scripts/install-runtime.mjs writes it at npm ci: .node-recommended's Node, better-sqlite3's addon and
+# ssh2's crypto binding).
+
+# The install script writes the stamp as one line of JSON.
+stamp_field() {
+  sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<< "$2"
+}
+
+# The version of a package installed in a checkout ("" when it is not): in package.json the first
+# "version" line is the package's own.
+package_version() {
+  sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$1/node_modules/$2/package.json" 2> /dev/null | head -n 1 || true
+}
+
 # server_runtime <checkout> sets
 #   runtime            the directory
 #   runtime_release    the Node release in it ("" when there is no complete runtime)
@@ -18,15 +30,13 @@ server_runtime() {
   if ! [ -f "$runtime/ready.json" ] || ! [ -x "$runtime/node/bin/node" ] || ! [ -f "$runtime/better_sqlite3.node" ]; then
     return 1
   fi
-  local stamp
+  local stamp ssh2_for ssh2_installed
   stamp=$(cat "$runtime/ready.json")
-  # The install script writes the stamp as one line of JSON; in package.json the first "version" line is the package's own.
-  runtime_release=$(sed -n 's/.*"node":"\([^"]*\)".*/\1/p' <<< "$stamp")
-  runtime_built_for=$(sed -n 's/.*"betterSqlite3":"\([^"]*\)".*/\1/p' <<< "$stamp")
-  runtime_installed=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$1/node_modules/better-sqlite3/package.json" | head -n 1)
-  local ssh2_for ssh2_installed
-  ssh2_for=$(sed -n 's/.*"ssh2":"\([^"]*\)".*/\1/p' <<< "$stamp")
-  ssh2_installed=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$1/node_modules/ssh2/package.json" 2> /dev/null | head -n 1 || true)
+  runtime_release=$(stamp_field node "$stamp")
+  runtime_built_for=$(stamp_field betterSqlite3 "$stamp")
+  runtime_installed=$(package_version "$1" better-sqlite3)
+  ssh2_for=$(stamp_field ssh2 "$stamp")
+  ssh2_installed=$(package_version "$1" ssh2)
   if [ -f "$runtime/sshcrypto.node" ] && [ -n "$ssh2_for" ] && [ "$ssh2_for" = "$ssh2_installed" ]; then
     runtime_ssh2=$runtime/sshcrypto.node
   fi
