@@ -1272,7 +1272,9 @@ async function createOnly(
   log(
     `server CPU per create: median ${cpu.median} ms (p95 ${cpu.p95}, min ${cpu.min}, max ${cpu.max}); create manager ${manager.median} ms / script ${script.median} ms; ` +
       `load ${machine.loadAverageAtStart.join(" ")} → ${machine.loadAverageAtEnd?.join(" ")}; ` +
-      `fixed CPU workload ${machine.cpuWorkloadMs?.start} → ${machine.cpuWorkloadMs?.end} ms; ${cd.failures.length} failure(s)`,
+      `fixed CPU workload ${machine.cpuWorkloadMs?.start} → ${machine.cpuWorkloadMs?.end} ms; ` +
+      `a system call ${machine.syscallNs?.start} → ${machine.syscallNs?.end} ns; a page fault ${machine.pageFaultUs?.start} → ${machine.pageFaultUs?.end} µs; ` +
+      `${cd.failures.length} failure(s)`,
   );
   if (windows) {
     log(

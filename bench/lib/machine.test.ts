@@ -4,7 +4,17 @@ import path from "node:path";
 
 import { describe, expect, it } from "vitest";
 
-import { countCpuList, cpuShares, cpuTicks, cpuTraits, cpuWorkloadMs, describeCpuShares, describeCpuTraits } from "./machine";
+import {
+  countCpuList,
+  cpuShares,
+  cpuTicks,
+  cpuTraits,
+  cpuWorkloadMs,
+  describeCpuShares,
+  describeCpuTraits,
+  pageFaultUs,
+  syscallNs,
+} from "./machine";
 
 describe("cpuShares", () => {
   it("splits the ticks between two readings into busy, idle, I/O wait and stolen time", () => {
@@ -47,23 +57,48 @@ describe("cpuTraits", () => {
       spectre_v2: "Mitigation: Retpolines; IBPB: conditional; STIBP: always-on",
       retbleed: "Vulnerable",
     });
-    const t = cpuTraits(dir);
+    const cpuinfo = path.join(dir, "cpuinfo");
+    fs.writeFileSync(cpuinfo, "processor\t: 0\nflags\t\t: fpu vme pcide sse2 pti vmmcall\n\nprocessor\t: 1\nflags\t\t: fpu pcid\n");
+    const t = cpuTraits(dir, cpuinfo);
     expect(t).toEqual({
       threadsPerCore: 2,
       mitigations: ["meltdown: PTI", "retbleed: Vulnerable", "spectre_v2: Retpolines"],
+      pcid: false, // CPU 0's flags: "pcide" is not "pcid"
     });
     expect(describeCpuTraits(t)).toBe(
-      "2 threads per core; kernel mitigations: meltdown: PTI, retbleed: Vulnerable, spectre_v2: Retpolines",
+      "2 threads per core; kernel mitigations: meltdown: PTI, retbleed: Vulnerable, spectre_v2: Retpolines; no PCID",
     );
+    fs.writeFileSync(cpuinfo, "processor\t: 0\nflags\t\t: fpu pcid invpcid\n");
+    expect(describeCpuTraits(cpuTraits(dir, cpuinfo))).toMatch(/; PCID$/);
     fs.rmSync(dir, { recursive: true });
   });
 
   it("says what it could not read", () => {
     const dir = sysfs(null, { mds: "Not affected" });
-    expect(describeCpuTraits(cpuTraits(dir))).toBe("threads per core unknown; kernel mitigations: none reported");
+    expect(describeCpuTraits(cpuTraits(dir, path.join(dir, "no-cpuinfo")))).toBe(
+      "threads per core unknown; kernel mitigations: none reported",
+    );
     fs.rmSync(dir, { recursive: true });
     expect(countCpuList("0,2-3,5")).toBe(4);
     expect(countCpuList("3")).toBe(1);
+  });
+});
+
+describe("syscallNs", () => {
+  it("times one system call: whole nanoseconds, under a millisecond", () => {
+    const ns = syscallNs(3, 2_000);
+    expect(Number.isInteger(ns)).toBe(true);
+    expect(ns).toBeGreaterThan(0);
+    expect(ns).toBeLessThan(1_000_000);
+  });
+});
+
+describe("pageFaultUs", () => {
+  it("times the first touch of a fresh page: microseconds, never negative", () => {
+    const us = pageFaultUs(3, 40);
+    expect(Number.isFinite(us)).toBe(true);
+    expect(us).toBeGreaterThanOrEqual(0);
+    expect(us).toBeLessThan(1_000);
   });
 });
 

@@ -19,6 +19,13 @@ export interface Machine {
    * create by VM"), which moves every CPU figure of the run with it.
    */
   cpuWorkloadMs?: { start: number; end?: number };
+  /**
+   * syscallNs() at the start and at the end of the run: what one system call costs on this VM. With PTI
+   * and no PCID (cpuTraits) every kernel entry also flushes the TLB, which the JavaScript around it pays.
+   */
+  syscallNs?: { start: number; end?: number };
+  /** pageFaultUs() at the start and at the end of the run: what the first touch of a fresh page costs on this VM. */
+  pageFaultUs?: { start: number; end?: number };
   memoryMb: number;
   os: string;
   kernel: string;
@@ -50,6 +57,11 @@ export interface CpuTraits {
   threadsPerCore: number | null;
   /** "name: what the kernel says" (less "Mitigation: ") for each CPU vulnerability not "Not affected", up to its first ";". */
   mitigations: string[];
+  /**
+   * Whether the CPU offers PCID (/proc/cpuinfo's flags; null: unknown). Without it, a kernel with PTI
+   * flushes the whole TLB at every system call, interrupt and page fault.
+   */
+  pcid: boolean | null;
 }
 
 /** How many CPUs a "0-1" / "0,2" / "3" list names. */
@@ -64,8 +76,8 @@ export function countCpuList(list: string): number {
     }, 0);
 }
 
-/** CPU 0's siblings and the kernel's vulnerability report, from sysfs (`dir` for tests). */
-export function cpuTraits(dir = "/sys/devices/system/cpu"): CpuTraits {
+/** CPU 0's siblings and the kernel's vulnerability report, from sysfs, and PCID from `cpuinfo` (both for tests). */
+export function cpuTraits(dir = "/sys/devices/system/cpu", cpuinfo = "/proc/cpuinfo"): CpuTraits {
   let threadsPerCore: number | null = null;
   try {
     threadsPerCore = countCpuList(fs.readFileSync(`${dir}/cpu0/topology/thread_siblings_list`, "utf8")) || null;
@@ -87,7 +99,14 @@ export function cpuTraits(dir = "/sys/devices/system/cpu"): CpuTraits {
   } catch {
     // no vulnerabilities directory
   }
-  return { threadsPerCore, mitigations };
+  let pcid: boolean | null = null;
+  try {
+    const flags = /^flags\s*:(.*)$/m.exec(fs.readFileSync(cpuinfo, "utf8"))?.[1];
+    if (flags !== undefined) pcid = flags.trim().split(/\s+/).includes("pcid");
+  } catch {
+    // no /proc/cpuinfo
+  }
+  return { threadsPerCore, mitigations, pcid };
 }
 
 /** CpuTraits for a report line: "1 thread per core; kernel mitigations: meltdown: PTI, …". */
@@ -95,7 +114,8 @@ export function describeCpuTraits(t: CpuTraits | undefined): string {
   if (!t) return "";
   const threads =
     t.threadsPerCore === null ? "threads per core unknown" : `${t.threadsPerCore} thread${t.threadsPerCore === 1 ? "" : "s"} per core`;
-  return `${threads}; kernel mitigations: ${t.mitigations.length ? t.mitigations.join(", ") : "none reported"}`;
+  const pcid = t.pcid === null ? "" : t.pcid ? "; PCID" : "; no PCID";
+  return `${threads}; kernel mitigations: ${t.mitigations.length ? t.mitigations.join(", ") : "none reported"}${pcid}`;
 }
 
 /** cpuWorkloadMs()'s results, kept where they can be read so that no engine may drop the work as unused. */
@@ -103,7 +123,8 @@ export let workloadSink = 0;
 
 /**
  * The median time, in ms, of a fixed CPU workload (a chain of 20,000 sha256 digests and 3 million integer
- * steps) run `samples` times back to back: ~25 ms on a quiet Intel VM of this pool (2026-12-05; not yet run on an AMD one).
+ * steps) run `samples` times back to back: ~25 ms on a quiet Intel VM of this pool, 20–70 ms on an AMD one
+ * within the same half hour (2026-12-05).
  */
 export function cpuWorkloadMs(samples = 7): number {
   const times: number[] = [];
@@ -120,11 +141,54 @@ export function cpuWorkloadMs(samples = 7): number {
   return Math.round(times[Math.floor(times.length / 2)]! * 10) / 10;
 }
 
-/** What a run records of the machine as it ends: load, CPU shares since `ticksAtStart`, the workload's time again. */
+/**
+ * The median cost, in ns, of one system call made from JavaScript: `process.ppid` asks the kernel
+ * (getppid(2)) at every read; `calls` reads a sample, `samples` samples back to back. ~1,200 ns on an AMD
+ * VM of this pool that boots with PTI and has no PCID (2026-12-05).
+ */
+export function syscallNs(samples = 7, calls = 20_000): number {
+  const times: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    let x = 0;
+    const t = performance.now();
+    for (let j = 0; j < calls; j++) x ^= process.ppid;
+    times.push(((performance.now() - t) * 1e6) / calls);
+    workloadSink ^= x;
+  }
+  times.sort((a, b) => a - b);
+  return Math.round(times[Math.floor(times.length / 2)]!);
+}
+
+/**
+ * The median cost, in µs, of a page fault: the first write to each 4 KB page of freshly mapped zeroed memory
+ * (40 MB, above glibc's largest mmap threshold, so never reused memory) less a second write to the same pages.
+ * ~10 µs on an AMD VM of this pool (2026-12-05), where a native kernel takes well under one: the server
+ * takes 1,100–1,600 of them per create and destroy, most as V8 fills and evacuates its heap pages.
+ */
+export function pageFaultUs(samples = 5, mb = 40): number {
+  const pages = (mb * 2 ** 20) / 4096;
+  const times: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const b = Buffer.alloc(mb * 2 ** 20);
+    let t = performance.now();
+    b.fill(i + 1);
+    const first = performance.now() - t;
+    t = performance.now();
+    b.fill(i + 2);
+    const second = performance.now() - t;
+    times.push(Math.max(0, ((first - second) * 1000) / pages));
+  }
+  times.sort((a, b) => a - b);
+  return Math.round(times[Math.floor(times.length / 2)]! * 100) / 100;
+}
+
+/** What a run records of the machine as it ends: load, CPU shares since `ticksAtStart`, the workload's, a system call's and a page fault's times again. */
 export function finishMachine(machine: Machine, ticksAtStart: number[] | null): void {
   machine.loadAverageAtEnd = loadAverage();
   machine.cpuPercent = cpuShares(ticksAtStart, cpuTicks());
   if (machine.cpuWorkloadMs) machine.cpuWorkloadMs.end = cpuWorkloadMs();
+  if (machine.syscallNs) machine.syscallNs.end = syscallNs();
+  if (machine.pageFaultUs) machine.pageFaultUs.end = pageFaultUs();
 }
 
 /** The 1, 5 and 15 minute load averages, to two decimals. */
@@ -175,6 +239,8 @@ export function describeMachine(): Machine {
     cpuCount: cpus.length,
     cpuTraits: cpuTraits(),
     cpuWorkloadMs: { start: cpuWorkloadMs() },
+    syscallNs: { start: syscallNs() },
+    pageFaultUs: { start: pageFaultUs() },
     memoryMb: Math.round(os.totalmem() / 2 ** 20),
     os: osName(),
     kernel: os.release(),
