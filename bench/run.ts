@@ -39,7 +39,7 @@ import { Api, describeFetchError, type FollowResult, type SandboxView } from "./
 import { installCleanupHandlers, onCleanup, runCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
 import { summarizeCpuProfile } from "./lib/cpuprofile";
 import { summarizeHeapSnapshot, type HeapSummary } from "./lib/heapsnapshot";
-import { cpuTicks, describeMachine, finishMachine } from "./lib/machine";
+import { cpuTicks, describeMachine, describeVmCosts, finishMachine } from "./lib/machine";
 import { USAGE, parseOptions, type BenchOptions } from "./lib/options";
 import type { MemorySnapshot } from "./lib/memory";
 import { childrenOf, mb, serverCpuTimeMs, startSampler, threadCpuDelta, threadCpuMs, treeRss } from "./lib/procfs";
@@ -1272,9 +1272,7 @@ async function createOnly(
   log(
     `server CPU per create: median ${cpu.median} ms (p95 ${cpu.p95}, min ${cpu.min}, max ${cpu.max}); create manager ${manager.median} ms / script ${script.median} ms; ` +
       `load ${machine.loadAverageAtStart.join(" ")} → ${machine.loadAverageAtEnd?.join(" ")}; ` +
-      `fixed CPU workload ${machine.cpuWorkloadMs?.start} → ${machine.cpuWorkloadMs?.end} ms; ` +
-      `a system call ${machine.syscallNs?.start} → ${machine.syscallNs?.end} ns; a page fault ${machine.pageFaultUs?.start} → ${machine.pageFaultUs?.end} µs; ` +
-      `${cd.failures.length} failure(s)`,
+      `${describeVmCosts(machine)}; ${cd.failures.length} failure(s)`,
   );
   if (windows) {
     log(

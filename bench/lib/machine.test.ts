@@ -12,6 +12,7 @@ import {
   cpuWorkloadMs,
   describeCpuShares,
   describeCpuTraits,
+  describeVmCosts,
   pageFaultUs,
   syscallNs,
 } from "./machine";
@@ -99,6 +100,16 @@ describe("pageFaultUs", () => {
     expect(Number.isFinite(us)).toBe(true);
     expect(us).toBeGreaterThanOrEqual(0);
     expect(us).toBeLessThan(1_000);
+  });
+});
+
+describe("describeVmCosts", () => {
+  it("gives each recorded measure as start → end with its unit, and leaves out what was not recorded", () => {
+    expect(
+      describeVmCosts({ cpuWorkloadMs: { start: 40.7, end: 42.8 }, syscallNs: { start: 1768, end: 1473 }, pageFaultUs: { start: 13 } }),
+    ).toBe("a fixed CPU workload 40.7 → 42.8 ms; a system call (getppid) 1768 → 1473 ns; a page fault 13 → ? µs");
+    expect(describeVmCosts({ syscallNs: { start: 900, end: 950 } })).toBe("a system call (getppid) 900 → 950 ns");
+    expect(describeVmCosts({})).toBe("");
   });
 });
 

@@ -3,6 +3,8 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 
+import { median, round } from "./stats";
+
 export interface Machine {
   cpuModel: string;
   cpuCount: number;
@@ -137,8 +139,7 @@ export function cpuWorkloadMs(samples = 7): number {
     workloadSink ^= x ^ h[0]!;
     times.push(performance.now() - t);
   }
-  times.sort((a, b) => a - b);
-  return Math.round(times[Math.floor(times.length / 2)]! * 10) / 10;
+  return round(median(times), 1);
 }
 
 /**
@@ -155,8 +156,7 @@ export function syscallNs(samples = 7, calls = 20_000): number {
     times.push(((performance.now() - t) * 1e6) / calls);
     workloadSink ^= x;
   }
-  times.sort((a, b) => a - b);
-  return Math.round(times[Math.floor(times.length / 2)]!);
+  return round(median(times), 0);
 }
 
 /**
@@ -178,8 +178,7 @@ export function pageFaultUs(samples = 5, mb = 40): number {
     const second = performance.now() - t;
     times.push(Math.max(0, ((first - second) * 1000) / pages));
   }
-  times.sort((a, b) => a - b);
-  return Math.round(times[Math.floor(times.length / 2)]! * 100) / 100;
+  return round(median(times), 2);
 }
 
 /** What a run records of the machine as it ends: load, CPU shares since `ticksAtStart`, the workload's, a system call's and a page fault's times again. */
@@ -189,6 +188,20 @@ export function finishMachine(machine: Machine, ticksAtStart: number[] | null): 
   if (machine.cpuWorkloadMs) machine.cpuWorkloadMs.end = cpuWorkloadMs();
   if (machine.syscallNs) machine.syscallNs.end = syscallNs();
   if (machine.pageFaultUs) machine.pageFaultUs.end = pageFaultUs();
+}
+
+/**
+ * The VM's speed and costs at the run's start → end, for a report line: "a fixed CPU workload 40.7 → 42.8 ms;
+ * a system call 1768 → 1473 ns; a page fault 13 → 11.8 µs" (what was not recorded is left out).
+ */
+export function describeVmCosts(m: Pick<Machine, "cpuWorkloadMs" | "syscallNs" | "pageFaultUs">): string {
+  const pair = (what: string, p: { start: number; end?: number } | undefined, unit: string) =>
+    p ? [`${what} ${p.start} → ${p.end ?? "?"} ${unit}`] : [];
+  return [
+    ...pair("a fixed CPU workload", m.cpuWorkloadMs, "ms"),
+    ...pair("a system call (getppid)", m.syscallNs, "ns"),
+    ...pair("a page fault", m.pageFaultUs, "µs"),
+  ].join("; ");
 }
 
 /** The 1, 5 and 15 minute load averages, to two decimals. */

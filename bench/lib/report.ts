@@ -4,7 +4,7 @@ import type { DashboardBench } from "../dashboard";
 import type { GatewayBench } from "../gateway";
 import type { ProfileSummary } from "./cpuprofile";
 import type { HeapSummary } from "./heapsnapshot";
-import { describeCpuShares, describeCpuTraits, type Machine } from "./machine";
+import { describeCpuShares, describeCpuTraits, describeVmCosts, type Machine } from "./machine";
 import type { MemorySnapshot } from "./memory";
 import { renderPoolMarkdown, type PoolBenchResults } from "./pools-report";
 import type { Summary } from "./stats";
@@ -297,10 +297,11 @@ export function renderMarkdown(r: BenchResults): string {
   const lines: string[] = [];
   lines.push(`### Benchmark results (${r.db === "sqlite" ? "embedded SQLite" : "PostgreSQL"}${r.quick ? ", quick run" : ""})`);
   lines.push("");
+  const costs = describeVmCosts(m);
   lines.push(
     `Measured ${m.date.slice(0, 10)} on ${m.cpuModel} × ${m.cpuCount}${m.cpuTraits ? ` (${describeCpuTraits(m.cpuTraits)})` : ""}, ${(m.memoryMb / 1024).toFixed(0)} GB RAM, ${m.os} (kernel ${m.kernel}), Node ${m.node}${m.serverNode && m.serverNode !== m.node ? ` (the app server on Node ${m.serverNode})` : ""}; ` +
       `load average ${m.loadAverageAtStart.join(" / ")} at start, ${m.loadAverageAtEnd?.join(" / ") ?? "?"} at end (the bench's own work counts in it, and so does anything else the machine ran meanwhile); ` +
-      `over the whole run: ${describeCpuShares(m.cpuPercent)}${m.cpuWorkloadMs ? `; a fixed CPU workload took ${m.cpuWorkloadMs.start} ms at start, ${m.cpuWorkloadMs.end ?? "?"} ms at end (the VM's speed that hour)` : ""}${m.syscallNs ? `; a system call (getppid) ${m.syscallNs.start} ns at start, ${m.syscallNs.end ?? "?"} ns at end` : ""}${m.pageFaultUs ? `; a page fault ${m.pageFaultUs.start} µs at start, ${m.pageFaultUs.end ?? "?"} µs at end` : ""}. ` +
+      `over the whole run: ${describeCpuShares(m.cpuPercent)}${costs ? `; at the run's start → end (the VM's speed that hour): ${costs}` : ""}. ` +
       `Build VMs: loopback sshd, CPU ${r.vmCpu ?? "shared"} (\`--vms-cpu\`).`,
   );
   lines.push("");
