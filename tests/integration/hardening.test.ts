@@ -206,6 +206,37 @@ describe("hardening (issue 14) over HTTP and the CLI, embedded database", () => 
     expect(users).not.toContain("\u202e");
   });
 
+  it("a weak password at sign-up and a wrong one at sign-in are refused without an error record", async () => {
+    // The test server logs at warn: the info records they become are unit-tested (lib/logger.test.ts).
+    const records = () =>
+      server
+        .logs()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { level: number; msg?: string; component?: string });
+    const notFound = () => records().filter((r) => r.component === "better-auth" && r.msg === "User not found").length;
+    const notFoundBefore = notFound();
+    const weak = await fetch(`${server.url}/api/auth/sign-up/email`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: server.url },
+      body: JSON.stringify({ email: "weak@hardening.test", password: "password1234", name: "weak" }),
+    });
+    expect(weak.status).toBe(400);
+    const refusal = (await weak.json()) as { code: string; message: string };
+    expect(refusal.code).toBe("PASSWORD_TOO_WEAK");
+    const wrong = await fetch(`${server.url}/api/auth/sign-in/email`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: server.url },
+      body: JSON.stringify({ email: "nobody@hardening.test", password: "not-anyones-password-9" }),
+    });
+    expect(wrong.status).toBe(401);
+    // The sign-in's own warning ("User not found") is written after anything the sign-up logged.
+    await expect.poll(notFound).toBe(notFoundBefore + 1);
+    // Before the fix the refusal was an error record (better-auth's own logger, through console.error).
+    const errors = records().filter((r) => r.level >= 50);
+    expect(errors.filter((r) => r.msg?.includes(refusal.message) || /invalid email or password/i.test(r.msg ?? ""))).toEqual([]);
+  });
+
   it("the CLI strips control characters from what the server sends, and `show | head` exits quietly (items 8, 11)", async () => {
     // A name stored before names were cleaned (or by another tool): the CLI must not pass it to the terminal.
     await database.db.user.update({ where: { id: bobId }, data: { name: "Bob\u001b[2J\u001b]0;pwned\u0007\u202eevil" } });
