@@ -39,10 +39,10 @@ import { Api, describeFetchError, type FollowResult, type SandboxView } from "./
 import { installCleanupHandlers, onCleanup, runCleanup, trackDir, trackPid, untrackPid } from "./lib/cleanup";
 import { summarizeCpuProfile } from "./lib/cpuprofile";
 import { summarizeHeapSnapshot, type HeapSummary } from "./lib/heapsnapshot";
-import { cpuTicks, describeMachine, describeVmCosts, finishMachine } from "./lib/machine";
+import { cpuTicks, describeFaults, describeMachine, describeVmCosts, finishMachine } from "./lib/machine";
 import { USAGE, parseOptions, type BenchOptions } from "./lib/options";
 import type { MemorySnapshot } from "./lib/memory";
-import { childrenOf, mb, serverCpuTimeMs, startSampler, threadCpuDelta, threadCpuMs, treeRss } from "./lib/procfs";
+import { childrenOf, mb, serverCpuTimeMs, serverMinorFaults, startSampler, threadCpuDelta, threadCpuMs, treeRss } from "./lib/procfs";
 import { countTree, generateRepo, type GeneratedRepo } from "./lib/repo";
 import { runNode } from "./lib/run-node";
 import { renderMarkdown, type BenchResults, type CreateBreakdown, type DestroyBreakdown } from "./lib/report";
@@ -517,6 +517,8 @@ async function measureCreateDestroy(s: Setup) {
   const pid = s.server.process.pid!;
   /** --windows: the server's CPU per thread name within each measured create (exact, from schedstat). */
   const threadWindows: Record<string, number>[] = [];
+  /** --windows: the server's minor page faults within each measured create (what they cost: machine.pageFaultUs). */
+  const faultWindows: number[] = [];
   const destroyBreakdowns: DestroyBreakdown[] = [];
   const failures: string[] = [];
   const total = s.opts.warmup + s.opts.runs;
@@ -528,12 +530,14 @@ async function measureCreateDestroy(s: Setup) {
     const window = s.windowDir !== null && !warm;
     if (window) await signalServer(pid, 50);
     const threads0 = window ? threadCpuMs(pid) : null;
+    const faults0 = window ? serverMinorFaults(pid) : 0;
     const cpuA0 = serverCpuTimeMs(pid);
     const a = await managerCreate(s, warm);
     // rsync's CPU lands in the server's children time once the worker has reaped it; give it a moment.
     await sleep(100);
     const cpuA1 = serverCpuTimeMs(pid);
     if (threads0) threadWindows.push(threadCpuDelta(threads0, threadCpuMs(pid)));
+    if (window) faultWindows.push(serverMinorFaults(pid) - faults0);
     if (window) await signalServer(pid, 200);
     if (!a.ok || !a.vm) {
       failures.push(`manager create #${i}: ${a.error ?? "no VM"}`);
@@ -590,6 +594,7 @@ async function measureCreateDestroy(s: Setup) {
       rsyncChildrenDuringManagerCreateMs: summarize(serverCpu.rsyncChildrenDuringManagerCreate),
     },
     threadWindows,
+    faultWindows,
     breakdown: medianBreakdown(breakdowns),
     destroyBreakdown: medianBreakdown(destroyBreakdowns),
     failures,
@@ -1245,6 +1250,7 @@ async function createOnly(
         ...summarizeWindows(s.windowDir),
         threadsMs: summarizeThreads(cd.threadWindows),
         threadsMsPerWindow: cd.threadWindows.map((w) => Object.fromEntries(Object.entries(w).map(([k, v]) => [k, round(v)]))),
+        minorFaults: summarize(cd.faultWindows),
       }
     : null;
   // The window profiles are summarised together (summarizeWindows), not one by one.
@@ -1281,6 +1287,7 @@ async function createOnly(
           .map(([name, v]) => `${name} ${v.median}`)
           .join(", "),
     );
+    log(`server page faults per create window: ${describeFaults(windows.minorFaults, machine.pageFaultUs)}`);
     log(
       `statements per create window: ${windows.statements.median} median (${windows.statements.min}–${windows.statements.max}); most run:`,
     );

@@ -12,6 +12,7 @@ import {
   cpuWorkloadMs,
   describeCpuShares,
   describeCpuTraits,
+  describeFaults,
   describeVmCosts,
   pageFaultUs,
   syscallNs,
@@ -110,6 +111,16 @@ describe("describeVmCosts", () => {
     ).toBe("a fixed CPU workload 40.7 → 42.8 ms; a system call (getppid) 1768 → 1473 ns; a page fault 13 → ? µs");
     expect(describeVmCosts({ syscallNs: { start: 900, end: 950 } })).toBe("a system call (getppid) 900 → 950 ns");
     expect(describeVmCosts({})).toBe("");
+  });
+});
+
+describe("describeFaults", () => {
+  it("gives the median and range of faults per window and their cost at the VM's mean price of a fault", () => {
+    expect(describeFaults({ median: 1400, min: 1204, max: 1688 }, { start: 2.0, end: 2.2 })).toBe(
+      "1400 median (1204–1688), ≈ 2.9 ms at 2.1 µs a fault",
+    );
+    expect(describeFaults({ median: 1400, min: 1204, max: 1688 }, { start: 10 })).toBe("1400 median (1204–1688), ≈ 14 ms at 10 µs a fault");
+    expect(describeFaults({ median: 3, min: 1, max: 5 }, undefined)).toBe("3 median (1–5)");
   });
 });
 

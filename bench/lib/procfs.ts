@@ -148,6 +148,22 @@ export function serverCpuTimeMs(pid: number): { selfMs: number; childrenMs: numb
   return total;
 }
 
+/** Minor page faults of a process so far, all its threads (/proc/<pid>/stat's minflt; 0 when it is gone). */
+export function minorFaults(pid: number): number {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (!stat) return 0;
+  // Fields after the command name: state(3) ppid(4) … flags(9) minflt(10).
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[10 - 3] ?? 0);
+}
+
+/** The app server's minor page faults with its spawner helper's (as serverCpuTimeMs counts their CPU). */
+export function serverMinorFaults(pid: number): number {
+  let total = minorFaults(pid);
+  for (const child of childrenOf(pid))
+    if ((readText(`/proc/${child}/cmdline`) ?? "").includes("spawner-child")) total += minorFaults(child);
+  return total;
+}
+
 /**
  * CPU time of each thread of a process so far, in ms, from /proc/<pid>/task/<tid>/schedstat (time on a
  * CPU in ns: exact, where /proc/<pid>/stat counts 10 ms ticks), keyed by thread id with its name
