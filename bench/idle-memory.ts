@@ -18,7 +18,7 @@ import { numberedTree } from "../tests/support/trees";
 import { Api } from "./lib/api";
 import { loadAverage } from "./lib/machine";
 import { serverNodeFlags } from "./lib/options";
-import { cpuTimeMs, mb, rssBytes } from "./lib/procfs";
+import { mb, procStat, rssBytes } from "./lib/procfs";
 import { runNode } from "./lib/run-node";
 
 const SAMPLES_S = [10, 30, 45, 60];
@@ -104,7 +104,7 @@ async function measure(server: AppServer, rounds: number, creates: number, extra
   await sleep(5_000);
   out.rssAfterBootMb = mb(rssBytes(pid));
   for (let round = 0; round < rounds; round++) {
-    const cpu0 = cpuTimeMs(pid).selfMs;
+    const cpu0 = procStat(pid).selfMs;
     const ids: string[] = [];
     for (let i = 0; i < creates; i++) {
       const created = await api.create("profile.seeded");
@@ -121,7 +121,7 @@ async function measure(server: AppServer, rounds: number, creates: number, extra
       if (!destroyed.sandbox) throw new Error(`destroy ${id}: ${destroyed.status} ${destroyed.error}`);
     }
     for (const id of ids) await until(id, "destroyed", 100);
-    const burstCpuMs = Math.round(cpuTimeMs(pid).selfMs - cpu0);
+    const burstCpuMs = Math.round(procStat(pid).selfMs - cpu0);
     const atEnd = mb(rssBytes(pid));
     const t0 = performance.now();
     const samples: Record<string, number> = {};
@@ -129,7 +129,7 @@ async function measure(server: AppServer, rounds: number, creates: number, extra
       await sleep(Math.max(0, t0 + s * 1000 - performance.now()));
       samples[`${s}s`] = mb(rssBytes(pid));
     }
-    const idleCpuMs = Math.round(cpuTimeMs(pid).selfMs - cpu0 - burstCpuMs);
+    const idleCpuMs = Math.round(procStat(pid).selfMs - cpu0 - burstCpuMs);
     (out.rounds as unknown[]).push({ rssAtEndMb: atEnd, rssAfterMb: samples, burstCpuMs, idleCpuMs });
     console.error(
       `round ${round + 1}: end ${atEnd} MB, after ${JSON.stringify(samples)}, CPU burst ${burstCpuMs} ms, idle ${idleCpuMs} ms`,

@@ -42,7 +42,7 @@ import { summarizeHeapSnapshot, type HeapSummary } from "./lib/heapsnapshot";
 import { cpuTicks, describeFaults, describeMachine, describeVmCosts, finishMachine } from "./lib/machine";
 import { USAGE, parseOptions, type BenchOptions } from "./lib/options";
 import type { MemorySnapshot } from "./lib/memory";
-import { childrenOf, mb, serverCpuTimeMs, serverMinorFaults, startSampler, threadCpuDelta, threadCpuMs, treeRss } from "./lib/procfs";
+import { childrenOf, mb, serverProcStat, startSampler, threadCpuDelta, threadCpuMs, treeRss } from "./lib/procfs";
 import { countTree, generateRepo, type GeneratedRepo } from "./lib/repo";
 import { runNode } from "./lib/run-node";
 import { renderMarkdown, type BenchResults, type CreateBreakdown, type DestroyBreakdown } from "./lib/report";
@@ -530,14 +530,13 @@ async function measureCreateDestroy(s: Setup) {
     const window = s.windowDir !== null && !warm;
     if (window) await signalServer(pid, 50);
     const threads0 = window ? threadCpuMs(pid) : null;
-    const faults0 = window ? serverMinorFaults(pid) : 0;
-    const cpuA0 = serverCpuTimeMs(pid);
+    const cpuA0 = serverProcStat(pid);
     const a = await managerCreate(s, warm);
     // rsync's CPU lands in the server's children time once the worker has reaped it; give it a moment.
     await sleep(100);
-    const cpuA1 = serverCpuTimeMs(pid);
+    const cpuA1 = serverProcStat(pid);
     if (threads0) threadWindows.push(threadCpuDelta(threads0, threadCpuMs(pid)));
-    if (window) faultWindows.push(serverMinorFaults(pid) - faults0);
+    if (window) faultWindows.push(cpuA1.minorFaults - cpuA0.minorFaults);
     if (window) await signalServer(pid, 200);
     if (!a.ok || !a.vm) {
       failures.push(`manager create #${i}: ${a.error ?? "no VM"}`);
@@ -548,9 +547,9 @@ async function measureCreateDestroy(s: Setup) {
     if (bad) failures.push(`manager create #${i}: ${bad}`);
     await sleep(200);
     // B: the script, on the same VM.
-    const cpuB0 = serverCpuTimeMs(pid);
+    const cpuB0 = serverProcStat(pid);
     const b = await scriptCreate(s, a.vm);
-    const cpuB1 = serverCpuTimeMs(pid);
+    const cpuB1 = serverProcStat(pid);
     if (!b.ok) failures.push(`script create #${i}: ${b.error}`);
     const badB = b.ok ? checkWorkspace(s, b.workspace) : null;
     if (badB) failures.push(`script create #${i}: ${badB}`);

@@ -80,28 +80,6 @@ export function betterAuthLogger(base: () => Logger = logger) {
 }
 
 /**
- * better-auth's `onAPIError.onError`: how its endpoints' errors are logged. Without it better-auth logs
- * every refusal at error level — a weak password at sign-up, a wrong one at sign-in — so an operator's
- * error alerts fire on what people mistype. A refusal answered with a 4xx is the caller's (the audit log
- * records the sign-ins): one info record with its status and code. A 5xx, or anything that is not an
- * APIError (a database failure), stays an error with the error itself. Either way the response is
- * better-auth's own.
- */
-export function betterAuthErrorLogger(base: () => Logger = logger) {
-  return (e: unknown): void => {
-    const log = base().child({ component: "better-auth" });
-    const api = e as { name?: unknown; statusCode?: unknown; status?: unknown; message?: unknown; body?: { code?: unknown } } | null;
-    if (api && api.name === "APIError" && typeof api.statusCode === "number" && api.statusCode < 500) {
-      const code = typeof api.body?.code === "string" ? api.body.code.slice(0, 100) : undefined;
-      const msg = stripAnsi(typeof api.message === "string" ? api.message : "").slice(0, 500);
-      log.info({ status: api.statusCode, ...(code ? { code } : {}) }, `refused: ${msg || String(api.status)}`);
-      return;
-    }
-    log.error({ err: e }, "auth request failed");
-  };
-}
-
-/**
  * Routes console.log/info/warn/error/debug (Next.js's request errors, libraries) through the logger,
  * so they too are JSON lines. Once per process; instrumentation and the worker script call it.
  */

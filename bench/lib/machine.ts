@@ -162,8 +162,8 @@ export function syscallNs(samples = 7, calls = 20_000): number {
 /**
  * The median cost, in µs, of a page fault: the first write to each 4 KB page of freshly mapped zeroed memory
  * (40 MB, above glibc's largest mmap threshold, so never reused memory) less a second write to the same pages.
- * ~10 µs on an AMD VM of this pool (2026-12-05), where a native kernel takes well under one: the server
- * takes 1,100–1,700 of them per create and destroy, most as V8 fills and evacuates its heap pages.
+ * ~10 µs on an AMD VM of this pool that boots with PTI and has no PCID, ~2 µs on one without PTI
+ * (2026-12-05); the server takes 140–260 of them in a create's window on the latter (`--windows`).
  */
 export function pageFaultUs(samples = 5, mb = 40): number {
   const pages = (mb * 2 ** 20) / 4096;

@@ -2,17 +2,17 @@ import { execFileSync } from "node:child_process";
 
 import { describe, expect, it } from "vitest";
 
-import { minorFaults } from "./procfs";
+import { procStat } from "./procfs";
 
-describe("minorFaults", () => {
-  it("reads the same counter ps reports as min_flt, and 0 for a process that is gone", () => {
-    const before = minorFaults(process.pid);
+describe("procStat", () => {
+  it("reads the same fault counter ps reports as min_flt, and zeros for a process that is gone", () => {
+    const before = procStat(process.pid).minorFaults;
     const ps = Number(execFileSync("ps", ["-o", "min_flt=", "-p", String(process.pid)], { encoding: "utf8" }).trim());
-    const after = minorFaults(process.pid);
+    const after = procStat(process.pid).minorFaults;
     expect(before).toBeGreaterThan(0);
     // The counter only grows: ps read it between our two readings.
     expect(ps).toBeGreaterThanOrEqual(before);
     expect(ps).toBeLessThanOrEqual(after);
-    expect(minorFaults(2 ** 22 + 1)).toBe(0);
+    expect(procStat(2 ** 22 + 1)).toEqual({ selfMs: 0, childrenMs: 0, minorFaults: 0 });
   });
 });

@@ -122,45 +122,40 @@ export function startSampler(everyMs: number, sample: () => void): { stop(): num
 
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux (getconf CLK_TCK)
 
-/** CPU time of a process so far: its own (user+system) and that of its reaped children (rsync, ssh…). */
-export function cpuTimeMs(pid: number): { selfMs: number; childrenMs: number } {
+/** What /proc/<pid>/stat counts for a process so far (all its threads): CPU time and minor page faults. */
+export interface ProcStat {
+  /** Its own CPU time (user + system), ms. */
+  selfMs: number;
+  /** The CPU time of its reaped children (rsync, ssh…), ms. */
+  childrenMs: number;
+  /** Minor page faults. */
+  minorFaults: number;
+}
+
+/** A process's counters so far (all zero when it is gone). */
+export function procStat(pid: number): ProcStat {
   const stat = readText(`/proc/${pid}/stat`);
-  if (!stat) return { selfMs: 0, childrenMs: 0 };
-  // Fields after the command name: state(3) ppid(4) … utime(14) stime(15) cutime(16) cstime(17).
+  if (!stat) return { selfMs: 0, childrenMs: 0, minorFaults: 0 };
+  // Fields after the command name: state(3) ppid(4) … minflt(10) … utime(14) stime(15) cutime(16) cstime(17).
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = (i: number) => Number(f[i - 3] ?? 0);
+  const field = (i: number) => Number(f[i - 3] ?? 0);
   const toMs = (t: number) => (t * 1000) / CLOCK_TICKS_PER_SECOND;
-  return { selfMs: toMs(ticks(14) + ticks(15)), childrenMs: toMs(ticks(16) + ticks(17)) };
+  return { selfMs: toMs(field(14) + field(15)), childrenMs: toMs(field(16) + field(17)), minorFaults: field(10) };
 }
 
 /**
- * The app server's CPU with its spawner helper's (lib/ssh/spawner.ts: rsync is the helper's child, and
+ * The app server's counters with its spawner helper's (lib/ssh/spawner.ts: rsync is the helper's child, and
  * the helper's own relaying is server work): self = server + helper, children = what both reaped.
  */
-export function serverCpuTimeMs(pid: number): { selfMs: number; childrenMs: number } {
-  const total = cpuTimeMs(pid);
+export function serverProcStat(pid: number): ProcStat {
+  const total = procStat(pid);
   for (const child of childrenOf(pid)) {
     if (!(readText(`/proc/${child}/cmdline`) ?? "").includes("spawner-child")) continue;
-    const helper = cpuTimeMs(child);
+    const helper = procStat(child);
     total.selfMs += helper.selfMs;
     total.childrenMs += helper.childrenMs;
+    total.minorFaults += helper.minorFaults;
   }
-  return total;
-}
-
-/** Minor page faults of a process so far, all its threads (/proc/<pid>/stat's minflt; 0 when it is gone). */
-export function minorFaults(pid: number): number {
-  const stat = readText(`/proc/${pid}/stat`);
-  if (!stat) return 0;
-  // Fields after the command name: state(3) ppid(4) … flags(9) minflt(10).
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[10 - 3] ?? 0);
-}
-
-/** The app server's minor page faults with its spawner helper's (as serverCpuTimeMs counts their CPU). */
-export function serverMinorFaults(pid: number): number {
-  let total = minorFaults(pid);
-  for (const child of childrenOf(pid))
-    if ((readText(`/proc/${child}/cmdline`) ?? "").includes("spawner-child")) total += minorFaults(child);
   return total;
 }
 

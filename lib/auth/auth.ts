@@ -21,7 +21,8 @@ import { cleanDisplayName } from "../display-text";
 import { CLIENT_ADDRESS_HEADER, behindFrontDoor, requestClientAddress } from "../http/client-address";
 import { audit } from "../manager/audit";
 import { env, type Env } from "../env";
-import { betterAuthErrorLogger, betterAuthLogger, logger } from "../logger";
+import { betterAuthLogger, logger } from "../logger";
+import { apiErrorLogger } from "./api-error-log";
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordProblem } from "./password-policy";
 import { SIGN_IN_THROTTLE, signInAccountKey, signInRetryAfter } from "./sign-in-throttle";
 
@@ -79,8 +80,8 @@ function buildAuth() {
     appName: "sand-boxer",
     // Its messages become JSON records of ours (no ANSI colour among the log lines).
     logger: betterAuthLogger(),
-    // A refusal (4xx) is logged at info, not as an error (lib/logger.ts).
-    onAPIError: { onError: betterAuthErrorLogger() },
+    // A refusal (4xx) is logged at info, not as an error (./api-error-log.ts).
+    onAPIError: { onError: apiErrorLogger() },
     baseURL: e.publicUrl,
     secret: authSecret(e),
     trustedOrigins: trustedOrigins(e),
