@@ -1,20 +1,9 @@
-import { Writable } from "node:stream";
-
 import { createLogger as createBetterAuthLogger } from "@better-auth/core/env";
 import { describe, expect, it } from "vitest";
 
-import { betterAuthLogger, createLogger, logFormat, routeConsole } from "./logger";
+import { captureLogs } from "@/tests/support/log-capture";
 
-function capture() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString().split("\n").filter(Boolean));
-      cb();
-    },
-  });
-  return { lines, log: createLogger("debug", stream) };
-}
+import { betterAuthLogger, logFormat, routeConsole } from "./logger";
 
 describe("logger", () => {
   it("pretty for a terminal, JSON otherwise; LOG_FORMAT overrides", () => {
@@ -26,7 +15,7 @@ describe("logger", () => {
   });
 
   it("better-auth's errors become one JSON record each, without ANSI colour, errors serialised", () => {
-    const { lines, log } = capture();
+    const { lines, log } = captureLogs();
     // better-auth's own logger factory, given our option, as betterAuth({ logger }) builds it.
     const ba = createBetterAuthLogger(betterAuthLogger(() => log));
     ba.error("\u001b[31mFailed to create user\u001b[0m", new Error("unique constraint"));
@@ -41,7 +30,7 @@ describe("logger", () => {
   });
 
   it("console.* output routed through the logger is JSON", () => {
-    const { lines, log } = capture();
+    const { lines, log } = captureLogs();
     const target = { log() {}, info() {}, warn() {}, error() {}, debug() {} } as Pick<Console, "log" | "info" | "warn" | "error" | "debug">;
     routeConsole(log, target);
     target.error("⨯ request failed %s", "GET /x", new Error("boom"));

@@ -1,25 +1,13 @@
-import { Writable } from "node:stream";
-
 import { APIError } from "better-auth/api";
 import { describe, expect, it } from "vitest";
 
-import { createLogger } from "../logger";
-import { apiErrorLogger } from "./api-error-log";
+import { captureLogs } from "@/tests/support/log-capture";
 
-function capture() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString().split("\n").filter(Boolean));
-      cb();
-    },
-  });
-  return { lines, log: createLogger("debug", stream) };
-}
+import { apiErrorLogger } from "./api-error-log";
 
 describe("apiErrorLogger", () => {
   it("better-auth's refusals (4xx) are info records with status and code; 5xx and other errors stay errors", () => {
-    const { lines, log } = capture();
+    const { lines, log } = captureLogs();
     const onError = apiErrorLogger(() => log);
     onError(new APIError("BAD_REQUEST", { code: "PASSWORD_TOO_WEAK", message: "password: too common" }));
     onError(new APIError("UNAUTHORIZED", { message: "Invalid email or password" }));
